@@ -1,0 +1,194 @@
+"""Settings: the one place environment variables (and `.env`) are read.
+
+A missing or malformed value must stop start-up with one line that names the variable and the
+fix, so `load_settings()` turns pydantic's multi-line report into `ConfigError` with such lines.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///skyvia-bot.db"
+
+# What each variable needs, for the one-line start-up error.
+HINTS: dict[str, str] = {
+    "SLACK_BOT_TOKEN": "a bot token starting with xoxb-",
+    "SLACK_SIGNING_SECRET": "the Signing Secret from the app's Basic Information page",
+    "SLACK_APP_TOKEN": "an app-level token starting with xapp-",
+    "SLACK_API_URL": "an http(s) URL ending in /api/",
+    "SKYVIA_API_URL": "an http(s) URL such as https://api.skyvia.com/v1",
+    "DATABASE_URL": "a SQLAlchemy async URL: sqlite+aiosqlite:///file.db or postgresql+asyncpg://…",
+    "SKYVIA_BOT_ENCRYPTION_KEY": "a Fernet key (python -c 'from cryptography.fernet import "
+    "Fernet; print(Fernet.generate_key().decode())')",
+    "SKYVIA_BOT_WATCH_INTERVAL": "a positive number of seconds, e.g. 15",
+    "SKYVIA_BOT_ALERT_INTERVAL": "a positive number of seconds, e.g. 60",
+    "SKYVIA_BOT_WATCH_GIVE_UP": "a positive number of seconds, e.g. 86400",
+    "SKYVIA_BOT_ADMINS": "comma-separated Slack user ids, e.g. U012AB3CD,U045EF6GH",
+    "SKYVIA_BOT_OPERATORS": "comma-separated Slack user or user group ids, e.g. U012AB3CD,S0614TZR7",
+    "PORT": "a TCP port number from 1 to 65535",
+    "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
+}
+
+
+class ConfigError(Exception):
+    """Start-up configuration problem; each line names one variable and the fix."""
+
+
+def _csv(value: Any) -> Any:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_client_id: str | None = Field(default=None, alias="SLACK_CLIENT_ID")
+    slack_client_secret: SecretStr | None = Field(default=None, alias="SLACK_CLIENT_SECRET")
+    slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
+    skyvia_api_url: str = Field(default="https://api.skyvia.com/v1", alias="SKYVIA_API_URL")
+    skyvia_api_token: SecretStr | None = Field(default=None, alias="SKYVIA_API_TOKEN")
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, alias="DATABASE_URL")
+    encryption_key: SecretStr | None = Field(default=None, alias="SKYVIA_BOT_ENCRYPTION_KEY")
+    watch_interval: float = Field(default=15.0, gt=0, alias="SKYVIA_BOT_WATCH_INTERVAL")
+    alert_interval: float = Field(default=60.0, gt=0, alias="SKYVIA_BOT_ALERT_INTERVAL")
+    watch_give_up: float = Field(default=86400.0, gt=0, alias="SKYVIA_BOT_WATCH_GIVE_UP")
+    admins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=AliasChoices("SKYVIA_BOT_ADMINS")
+    )
+    operators: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=AliasChoices("SKYVIA_BOT_OPERATORS")
+    )
+    port: int = Field(default=3000, ge=1, le=65535, alias="PORT")
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+
+    @field_validator("admins", "operators", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        return _csv(value)
+
+    @field_validator("admins", "operators", mode="after")
+    @classmethod
+    def _check_ids(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not item.isalnum() or not item[0] in "UWS":
+                raise ValueError(f"{item!r} is not a Slack user or user group id")
+        return value
+
+    @field_validator("slack_api_url", "skyvia_api_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("skyvia_api_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_db(cls, value: str) -> str:
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            value = "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must use sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("unknown log level")
+        return value
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _check_bot_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("must start with xoxb-")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _check_app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("must start with xapp-")
+        return value
+
+    # -- derived facts -------------------------------------------------------------------
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def oauth_enabled(self) -> bool:
+        return bool(self.slack_client_id and self.slack_client_secret)
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """File of a SQLite database, or None for PostgreSQL and in-memory SQLite."""
+        if not self.is_sqlite:
+            return None
+        path = self.database_url.split(":///", 1)[1] if ":///" in self.database_url else ""
+        if not path or path.startswith(":memory:"):
+            return None
+        return Path(path.split("?", 1)[0])
+
+    def require_for_serving(self, *, http: bool) -> None:
+        """Checks the variables that only serving needs (CLI verbs like `migrate` skip this)."""
+        problems = []
+        if not self.oauth_enabled and self.slack_bot_token is None:
+            problems.append(_line("SLACK_BOT_TOKEN", "is not set"))
+        if http and self.slack_signing_secret is None:
+            problems.append(_line("SLACK_SIGNING_SECRET", "is not set"))
+        if not self.is_sqlite and self.encryption_key is None:
+            problems.append(_line("SKYVIA_BOT_ENCRYPTION_KEY", "is required with PostgreSQL"))
+        if problems:
+            raise ConfigError("\n".join(problems))
+
+
+def _line(variable: str, problem: str) -> str:
+    return f"{variable} {problem}: set it to {HINTS.get(variable, 'a valid value')}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Reads the environment; raises ConfigError with one line per bad variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            variable = str(error["loc"][0]) if error["loc"] else "configuration"
+            variable = _ENV_NAME.get(variable, variable)
+            lines.append(_line(variable, f"is invalid ({error['msg']})"))
+        raise ConfigError("\n".join(lines)) from None
+
+
+_ENV_NAME = {
+    name: (field.alias or str(field.validation_alias.choices[0]))  # type: ignore[union-attr]
+    for name, field in Settings.model_fields.items()
+}
