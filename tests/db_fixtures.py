@@ -1,0 +1,1 @@
+"""Database fixtures (owned by storage; filled in by the storage work)."""
