@@ -1,0 +1,79 @@
+"""Background workers (watcher, alert scanner) and the group that runs them.
+
+`build_workers(container)` is what `run` and `workers` start; each worker is a `tick()` called
+every `interval` seconds, so a slow or failing tick never stops the loop or the other workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from bot.container import Container
+
+log = logging.getLogger("bot.workers")
+
+
+class PeriodicWorker(Protocol):
+    name: str
+
+    @property
+    def interval(self) -> float: ...
+
+    async def tick(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class WorkerGroup:
+    def __init__(self, workers: list[PeriodicWorker]) -> None:
+        self.workers = workers
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self._stopping.clear()
+        self._tasks = [
+            asyncio.create_task(self._loop(worker), name=f"worker:{worker.name}")
+            for worker in self.workers
+        ]
+
+    async def _loop(self, worker: PeriodicWorker) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                await worker.tick()
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                failures += 1
+                log.exception("worker %s tick failed (%d in a row)", worker.name, failures)
+            # Back off after repeated failures (e.g. the database is down), up to 30 s.
+            delay = worker.interval if failures == 0 else min(30.0, worker.interval * 2**failures)
+            try:
+                await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+            except TimeoutError:
+                pass
+
+    async def stop(self, timeout: float = 15.0) -> None:
+        """Lets each worker finish its current tick (so leases are released), then closes them."""
+        self._stopping.set()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        for worker in self.workers:
+            try:
+                await worker.close()
+            except Exception:
+                log.exception("worker %s did not close cleanly", worker.name)
+
+
+def build_workers(container: Container) -> WorkerGroup:
+    from bot.workers.registry import workers_for
+
+    return WorkerGroup(workers_for(container))

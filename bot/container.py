@@ -1,0 +1,85 @@
+"""Builds and closes the long-lived things: engine, HTTP clients, Slack clients, services.
+
+One object owns them so start-up order and shutdown (close clients, dispose the engine) live in
+one place, and tests can build a container against any database and simulator URL.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+
+import httpx
+
+from bot.config import Settings
+from bot.metrics import Metrics
+from bot.services.bindings import BindingService
+from bot.skyvia.client import SkyviaClient, build_http_client
+from bot.slack_clients import SlackClients
+from handlers.authz import Authorizer
+from storage.crypto import TokenCipher, load_or_create_key
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Container:
+    settings: Settings
+    metrics: Metrics
+    db: Database
+    cipher: TokenCipher
+    http: httpx.AsyncClient
+    skyvia: SkyviaClient
+    slack: SlackClients
+    authorizer: Authorizer
+    bindings: BindingService
+    instance_id: str = field(default_factory=lambda: f"{os.uname().nodename}:{os.getpid()}")
+
+    @classmethod
+    async def create(cls, settings: Settings, *, metrics: Metrics | None = None) -> Container:
+        metrics = metrics or Metrics()
+        db = Database.connect(settings.database_url)
+        key = load_or_create_key(
+            settings.encryption_key.get_secret_value() if settings.encryption_key else None,
+            settings.sqlite_path,
+        )
+        cipher = TokenCipher(key)
+        http = build_http_client()
+        skyvia = SkyviaClient(http, settings.skyvia_api_url, observer=metrics.observe_skyvia)
+        installation_store = None
+        if settings.oauth_enabled:
+            from slack_sdk.oauth.installation_store.sqlalchemy import (
+                AsyncSQLAlchemyInstallationStore,
+            )
+
+            installation_store = AsyncSQLAlchemyInstallationStore(
+                client_id=settings.slack_client_id or "", engine=db.engine
+            )
+        slack = SlackClients(
+            base_url=settings.slack_api_url,
+            metrics=metrics,
+            bot_token=settings.slack_bot_token.get_secret_value()
+            if settings.slack_bot_token
+            else None,
+            installation_store=installation_store,
+        )
+        bindings = BindingService(
+            db=db, cipher=cipher, skyvia=skyvia, default_token=settings.skyvia_api_token
+        )
+        return cls(
+            settings=settings,
+            metrics=metrics,
+            db=db,
+            cipher=cipher,
+            http=http,
+            skyvia=skyvia,
+            slack=slack,
+            authorizer=Authorizer(admins=settings.admins, operators=settings.operators),
+            bindings=bindings,
+        )
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+        await self.db.dispose()

@@ -1,0 +1,112 @@
+"""Serving: migrations, container, Bolt app, then HTTP (uvicorn) or Socket Mode, plus workers.
+
+Shutdown order matters for "nothing lost": stop taking requests, let the ones in flight finish,
+stop the workers (they release their leases), then close the clients and the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+
+import uvicorn
+
+from bot.app import create_app
+from bot.config import Settings
+from bot.container import Container
+from bot.web import create_web_app
+from bot.workers import build_workers
+from storage.db import upgrade_async
+
+log = logging.getLogger("bot.runtime")
+
+
+async def wait_for_stop_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+@contextlib.asynccontextmanager
+async def _maybe_simulator(settings: Settings, enabled: bool) -> AsyncIterator[Settings]:
+    """`run --simulator`: point the bot at an in-process simulator with its default token."""
+    if not enabled:
+        yield settings
+        return
+    from bot.simulator.server import running_simulator
+
+    tokens = [settings.skyvia_api_token.get_secret_value()] if settings.skyvia_api_token else None
+    async with running_simulator(port=0, tokens=tokens) as sim:
+        log.info("Skyvia simulator at %s", sim.base_url)
+        yield settings.model_copy(
+            update={"skyvia_api_url": sim.base_url, "skyvia_api_token": _secret(sim.token)}
+        )
+
+
+def _secret(value: str):  # type: ignore[no-untyped-def]
+    from pydantic import SecretStr
+
+    return SecretStr(value)
+
+
+async def serve(settings: Settings, *, socket_mode: bool, workers: bool, simulator: bool) -> int:
+    settings.require_for_serving(http=not socket_mode)
+    await upgrade_async(settings.database_url)
+    async with _maybe_simulator(settings, simulator) as settings:
+        container = await Container.create(settings)
+        app = create_app(container)
+        background = build_workers(container) if workers else None
+        if socket_mode:
+            return await _serve_socket_mode(container, app, background)
+        web = create_web_app(container, app, background=background)
+        config = uvicorn.Config(
+            web,
+            host="0.0.0.0",
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=20,
+        )
+        log.info("serving Slack requests on port %s", settings.port)
+        await uvicorn.Server(config).serve()
+        return 0
+
+
+async def _serve_socket_mode(container: Container, app, background) -> int:  # type: ignore[no-untyped-def]
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    assert container.settings.slack_app_token is not None
+    handler = AsyncSocketModeHandler(app, container.settings.slack_app_token.get_secret_value())
+    if background is not None:
+        await background.start()
+    try:
+        await handler.connect_async()
+        log.info("connected to Slack in Socket Mode")
+        await wait_for_stop_signal()
+    finally:
+        await handler.close_async()
+        if background is not None:
+            await background.stop()
+        await container.aclose()
+    return 0
+
+
+async def run_workers_only(settings: Settings) -> int:
+    settings.require_for_serving(http=False)
+    await upgrade_async(settings.database_url)
+    container = await Container.create(settings)
+    background = build_workers(container)
+    await background.start()
+    log.info("workers running")
+    try:
+        await wait_for_stop_signal()
+    finally:
+        await background.stop()
+        await container.aclose()
+    return 0

@@ -1,0 +1,101 @@
+"""Slack Web API clients: one instrumented client per bot token, all pointed at SLACK_API_URL.
+
+Every Slack call the bot makes — Bolt's `respond`/`client` in listeners and the workers' posts —
+goes through `InstrumentedWebClient`, so rate-limit retries, metrics and the one log line per
+call are the same everywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+from bot.metrics import Metrics
+
+log = logging.getLogger("bot.slack")
+
+
+class InstrumentedWebClient(AsyncWebClient):
+    """AsyncWebClient that counts and logs each call (method, outcome, time — never the token)."""
+
+    metrics: Metrics | None = None
+
+    async def api_call(  # type: ignore[override]
+        self, api_method: str, **kwargs: Any
+    ) -> AsyncSlackResponse:
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            return await super().api_call(api_method, **kwargs)
+        except SlackApiError as exc:
+            outcome = str(exc.response.get("error", "error")) if exc.response else "error"
+            raise
+        except Exception as exc:
+            outcome = type(exc).__name__
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            if self.metrics is not None:
+                self.metrics.slack_calls.labels(api_method, outcome).inc()
+            log.debug(
+                "slack call",
+                extra={"method": api_method, "outcome": outcome, "ms": round(elapsed * 1000, 1)},
+            )
+
+
+def retry_handlers() -> list[Any]:
+    """Slack's own retry handlers: honour Retry-After on 429, retry 5xx and dropped connections."""
+    return [
+        AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+        AsyncServerErrorRetryHandler(max_retry_count=2),
+        AsyncConnectionErrorRetryHandler(max_retry_count=2),
+    ]
+
+
+def build_web_client(token: str | None, base_url: str, metrics: Metrics | None) -> InstrumentedWebClient:
+    client = InstrumentedWebClient(
+        token=token, base_url=base_url, timeout=15, retry_handlers=retry_handlers()
+    )
+    client.metrics = metrics
+    return client
+
+
+class SlackClients:
+    """Finds the client for a Slack team: the single bot token, or the team's OAuth installation."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        metrics: Metrics | None,
+        bot_token: str | None,
+        installation_store: AsyncInstallationStore | None = None,
+    ) -> None:
+        self._base_url = base_url
+        self._metrics = metrics
+        self._installation_store = installation_store
+        self.default = build_web_client(bot_token, base_url, metrics)
+        self._by_token: dict[str, InstrumentedWebClient] = {}
+
+    async def for_team(self, team_id: str) -> AsyncWebClient:
+        if self._installation_store is None:
+            return self.default
+        bot = await self._installation_store.async_find_bot(enterprise_id=None, team_id=team_id)
+        if bot is None or not bot.bot_token:
+            raise LookupError(f"no Slack installation for team {team_id}")
+        client = self._by_token.get(bot.bot_token)
+        if client is None:
+            client = build_web_client(bot.bot_token, self._base_url, self._metrics)
+            self._by_token[bot.bot_token] = client
+        return client

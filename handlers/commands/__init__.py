@@ -1,0 +1,48 @@
+"""The `/skyvia` slash command: ack at once, parse, then hand the typed command to its handler.
+
+Each topic module exports `HANDLERS` (command type -> coroutine); this module only dispatches,
+so adding a subcommand never touches the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from handlers.commands import bindings
+from handlers.context import SlackContext
+from handlers.parsing import parse_command
+
+if TYPE_CHECKING:
+    from bot.container import Container
+
+CommandHandler = Callable[[SlackContext, Any], Awaitable[None]]
+
+
+def all_handlers() -> dict[type, CommandHandler]:
+    handlers: dict[type, CommandHandler] = {}
+    for module in _MODULES:
+        handlers.update(module.HANDLERS)
+    return handlers
+
+
+_MODULES: list[Any] = [bindings]
+
+
+def register(app: AsyncApp, container: Container) -> None:
+    handlers = all_handlers()
+
+    async def on_skyvia(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        ctx = SlackContext.from_body(container, body, client, respond)
+        command = parse_command(body.get("text") or "")  # UsageError -> the error handler
+        await handlers[type(command)](ctx, command)
+
+    app.command("/skyvia")(on_skyvia)

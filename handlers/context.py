@@ -1,0 +1,113 @@
+"""The who/where of one Slack request and the ways to answer it.
+
+Handlers take a `SlackContext` instead of Bolt's loose kwargs, so the rules live here once:
+the channel, team and user always come from Slack's own envelope (never from a button value),
+refusals are ephemeral, and posting to a private channel the bot is not in becomes a clear
+"invite me" message instead of an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.services.bindings import BoundWorkspace
+from bot.services.errors import DomainError
+from handlers.authz import Role
+from handlers.blocks import Message
+
+if TYPE_CHECKING:
+    from bot.container import Container
+
+_NOT_IN_CHANNEL = {"channel_not_found", "not_in_channel"}
+
+
+class NotInChannel(DomainError):
+    def __init__(self) -> None:
+        super().__init__(
+            "I can't post in this channel: it is private and I am not a member.",
+            "Invite me with `/invite @Skyvia Backup Bot`, then try again.",
+        )
+
+
+@dataclass
+class SlackContext:
+    container: Container
+    client: AsyncWebClient
+    team_id: str
+    channel_id: str
+    user_id: str
+    respond: AsyncRespond | None
+    trigger_id: str | None = None
+
+    @classmethod
+    def from_body(
+        cls,
+        container: Container,
+        body: dict[str, Any],
+        client: AsyncWebClient,
+        respond: AsyncRespond | None,
+        *,
+        channel_id: str | None = None,
+    ) -> SlackContext:
+        """Reads ids from a slash command, block action or view submission envelope."""
+        team = body.get("team")
+        user = body.get("user")
+        channel = body.get("channel")
+        return cls(
+            container=container,
+            client=client,
+            team_id=(team.get("id") if isinstance(team, dict) else None) or body.get("team_id", ""),
+            channel_id=channel_id
+            or (channel.get("id") if isinstance(channel, dict) else None)
+            or body.get("channel_id", ""),
+            user_id=(user.get("id") if isinstance(user, dict) else None) or body.get("user_id", ""),
+            respond=respond if respond is not None and respond.response_url else None,
+            trigger_id=body.get("trigger_id"),
+        )
+
+    # -- answering --------------------------------------------------------------------------
+    async def reply(self, message: Message, *, replace_original: bool = False) -> None:
+        """Visible to this user only: through response_url when there is one, else postEphemeral."""
+        if self.respond is not None:
+            await self.respond(
+                **message.to_dict(),
+                response_type="ephemeral",
+                replace_original=replace_original,
+            )
+            return
+        await self.client.chat_postEphemeral(
+            channel=self.channel_id, user=self.user_id, **message.to_dict()
+        )
+
+    async def update_original(self, message: Message) -> None:
+        """Replaces the message a button was clicked on (ephemeral or not) via response_url."""
+        if self.respond is None:
+            raise RuntimeError("update_original needs a response_url")
+        await self.respond(**message.to_dict(), replace_original=True)
+
+    async def post(self, message: Message, **extra: Any) -> str:
+        """A real channel message (own `ts`); returns the ts."""
+        try:
+            response = await self.client.chat_postMessage(
+                channel=self.channel_id, **message.to_dict(), **extra
+            )
+        except SlackApiError as exc:
+            if exc.response.get("error") in _NOT_IN_CHANNEL:
+                raise NotInChannel() from None
+            raise
+        return str(response["ts"])
+
+    # -- authorization ------------------------------------------------------------------------
+    async def require(self, needed: Role, action: str) -> Role:
+        return await self.container.authorizer.require(
+            self.client, self.team_id, self.user_id, needed, action
+        )
+
+    async def workspace(self) -> BoundWorkspace:
+        """The clicked/typed-in channel's binding — the only source of workspace and token."""
+        return await self.container.bindings.resolve(self.team_id, self.channel_id)
