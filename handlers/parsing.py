@@ -1,0 +1,405 @@
+"""`/skyvia` command text -> a typed command, or a `UsageError` saying what was wrong.
+
+Pure on purpose: handlers decide nothing about input until it parsed, so bad input never costs
+a Skyvia call (SPEC 2.1), and the whole grammar is testable without Slack. `format_command`
+is the inverse of `parse_command`, used for suggestions and checked by round-trip tests.
+"""
+
+from __future__ import annotations
+
+import difflib
+import html
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+MAX_ID = 2_147_483_647
+"""Skyvia ids are int32; anything larger can only be a typo."""
+
+MAX_PAGE = 10_000
+"""Pages are 10 items; Skyvia's int32 `skip` would overflow long before this matters."""
+
+_MAX_SHOWN_VALUE = 40  # a pasted novel is named by its start, not echoed in full
+
+
+@dataclass(frozen=True)
+class HelpCmd:
+    pass
+
+
+@dataclass(frozen=True)
+class ConnectCmd:
+    workspace_id: int | None
+
+
+@dataclass(frozen=True)
+class DisconnectCmd:
+    pass
+
+
+@dataclass(frozen=True)
+class StatusCmd:
+    pass
+
+
+@dataclass(frozen=True)
+class BackupsCmd:
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class BackupCmd:
+    backup_id: int
+
+
+@dataclass(frozen=True)
+class SnapshotsCmd:
+    """`since` is inclusive, `until` exclusive; both are aware UTC datetimes.
+
+    A bare date given as `until` means the end of that day, so `until 2024-05-01` includes May 1.
+    """
+
+    backup_id: int
+    failed: bool = False
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SnapshotCmd:
+    backup_id: int
+
+
+@dataclass(frozen=True)
+class ScheduleCmd:
+    backup_id: int
+    enable: bool | None = None  # None = show the status with a toggle button
+
+
+@dataclass(frozen=True)
+class AlertsCmd:
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class MuteCmd:
+    backup_id: int
+    mute: bool
+
+
+Command = (
+    HelpCmd
+    | ConnectCmd
+    | DisconnectCmd
+    | StatusCmd
+    | BackupsCmd
+    | BackupCmd
+    | SnapshotsCmd
+    | SnapshotCmd
+    | ScheduleCmd
+    | AlertsCmd
+    | MuteCmd
+)
+
+USAGE: dict[str, str] = {
+    "help": "`/skyvia help` lists these commands",
+    "connect": "`/skyvia connect <workspaceId>` connects this channel to a Skyvia workspace "
+    "(admins), e.g. `/skyvia connect 123`",
+    "disconnect": "`/skyvia disconnect` disconnects this channel from its workspace (admins)",
+    "status": "`/skyvia status` shows this channel's connection, alerts and watched snapshots",
+    "backups": "`/skyvia backups [page]` lists the workspace's backups, e.g. `/skyvia backups 2`",
+    "backup": "`/skyvia backup <backupId>` shows a backup's details, e.g. `/skyvia backup 456`",
+    "snapshots": "`/skyvia snapshots <backupId> [failed] [since <date>] [until <date>]` lists "
+    "finished snapshots; dates are `2024-05-01`, `today`, `yesterday`, `7d` or `12h`, "
+    "e.g. `/skyvia snapshots 456 failed since 7d`",
+    "snapshot": "`/skyvia snapshot <backupId>` starts a snapshot now (operators), "
+    "e.g. `/skyvia snapshot 456`",
+    "schedule": "`/skyvia schedule <backupId> [on|off]` shows or switches a backup's schedule, "
+    "e.g. `/skyvia schedule 456 off`",
+    "alerts": "`/skyvia alerts on|off` or `/skyvia alerts mute|unmute <backupId>` controls "
+    "failure alerts in this channel, e.g. `/skyvia alerts mute 456`",
+}
+"""Subcommand -> usage line with an example (mrkdwn with raw `<`/`>`: escape when rendering)."""
+
+_ON_WORDS = {"on": True, "enable": True, "off": False, "disable": False}
+_RELATIVE = re.compile(r"(\d{1,6})([dh])")
+_DIGITS = re.compile(r"[0-9]+")
+
+
+class UsageError(Exception):
+    """Input that does not parse: what was wrong, the right usage, and maybe a likely fix."""
+
+    def __init__(self, message: str, usage: str, suggestion: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.usage = usage
+        self.suggestion = suggestion
+
+
+def parse_command(text: str, *, now: datetime | None = None) -> Command:
+    """Parse the text after `/skyvia`; raises `UsageError` and nothing else.
+
+    `now` anchors relative dates (`today`, `7d`) and defaults to the current UTC time.
+    """
+    words = html.unescape(text or "").split()
+    if not words:
+        return HelpCmd()
+    name, args = words[0].casefold(), words[1:]
+    parser = _PARSERS.get(name)
+    if parser is None:
+        raise _unknown_subcommand(words[0])
+    return parser(args, _Clock(now))
+
+
+def format_command(command: Command) -> str:
+    """The text that parses back to `command` (dates in ISO UTC, so nothing is lost)."""
+    match command:
+        case HelpCmd():
+            return "help"
+        case ConnectCmd(workspace_id=None):
+            return "connect"
+        case ConnectCmd(workspace_id=workspace_id):
+            return f"connect {workspace_id}"
+        case DisconnectCmd():
+            return "disconnect"
+        case StatusCmd():
+            return "status"
+        case BackupsCmd(page=page):
+            return f"backups {page}"
+        case BackupCmd(backup_id=backup_id):
+            return f"backup {backup_id}"
+        case SnapshotsCmd():
+            parts = [f"snapshots {command.backup_id}"]
+            if command.failed:
+                parts.append("failed")
+            if command.since is not None:
+                parts.append(f"since {_iso(command.since)}")
+            if command.until is not None:
+                parts.append(f"until {_iso(command.until)}")
+            return " ".join(parts)
+        case SnapshotCmd(backup_id=backup_id):
+            return f"snapshot {backup_id}"
+        case ScheduleCmd(backup_id=backup_id, enable=None):
+            return f"schedule {backup_id}"
+        case ScheduleCmd(backup_id=backup_id, enable=enable):
+            return f"schedule {backup_id} {'on' if enable else 'off'}"
+        case AlertsCmd(enabled=enabled):
+            return f"alerts {'on' if enabled else 'off'}"
+        case MuteCmd(backup_id=backup_id, mute=mute):
+            return f"alerts {'mute' if mute else 'unmute'} {backup_id}"
+    raise TypeError(f"not a command: {command!r}")
+
+
+@dataclass(frozen=True)
+class _Clock:
+    given: datetime | None
+
+    def now(self) -> datetime:
+        if self.given is None:
+            return datetime.now(UTC)
+        return _as_utc(self.given)
+
+
+def _help(args: list[str], clock: _Clock) -> Command:
+    # `help snapshot` is a natural thing to type; answering it with an error would be hostile.
+    return HelpCmd()
+
+
+def _connect(args: list[str], clock: _Clock) -> Command:
+    _at_most(args, 1, "connect")
+    if not args:
+        return ConnectCmd(workspace_id=None)
+    return ConnectCmd(workspace_id=_parse_id(args[0], "workspace id", "connect"))
+
+
+def _disconnect(args: list[str], clock: _Clock) -> Command:
+    _at_most(args, 0, "disconnect")
+    return DisconnectCmd()
+
+
+def _status(args: list[str], clock: _Clock) -> Command:
+    _at_most(args, 0, "status")
+    return StatusCmd()
+
+
+def _backups(args: list[str], clock: _Clock) -> Command:
+    _at_most(args, 1, "backups")
+    if not args:
+        return BackupsCmd()
+    return BackupsCmd(page=_parse_number(args[0], "page number", "backups", MAX_PAGE))
+
+
+def _backup(args: list[str], clock: _Clock) -> Command:
+    return BackupCmd(backup_id=_only_backup_id(args, "backup"))
+
+
+def _snapshot(args: list[str], clock: _Clock) -> Command:
+    return SnapshotCmd(backup_id=_only_backup_id(args, "snapshot"))
+
+
+def _snapshots(args: list[str], clock: _Clock) -> Command:
+    backup_id = _required_backup_id(args, "snapshots")
+    failed = False
+    bounds: dict[str, datetime] = {}
+    rest = iter(args[1:])
+    for word in rest:
+        key = word.casefold()
+        if key == "failed" and not failed:
+            failed = True
+        elif key in ("since", "until") and key not in bounds:
+            value = next(rest, None)
+            if value is None:
+                raise _error(f"`{key}` needs a date after it.", "snapshots")
+            bounds[key] = _parse_when(value, key, clock)
+        elif key in ("failed", "since", "until"):
+            raise _error(f"`{key}` is given twice.", "snapshots")
+        else:
+            raise _unexpected(word, "snapshots", ("failed", "since", "until"))
+    since, until = bounds.get("since"), bounds.get("until")
+    if since is not None and until is not None and since > until:
+        raise _error(
+            f"`since {_iso(since)}` is after `until {_iso(until)}`; nothing can match.",
+            "snapshots",
+        )
+    return SnapshotsCmd(backup_id=backup_id, failed=failed, since=since, until=until)
+
+
+def _schedule(args: list[str], clock: _Clock) -> Command:
+    backup_id = _required_backup_id(args, "schedule")
+    _at_most(args, 2, "schedule")
+    if len(args) == 1:
+        return ScheduleCmd(backup_id=backup_id)
+    return ScheduleCmd(backup_id=backup_id, enable=_on_off(args[1], "schedule"))
+
+
+def _alerts(args: list[str], clock: _Clock) -> Command:
+    if not args:
+        raise _error("Say whether to turn alerts `on` or `off`, or which backup to mute.", "alerts")
+    word = args[0].casefold()
+    if word in ("mute", "unmute"):
+        return MuteCmd(backup_id=_only_backup_id(args[1:], "alerts"), mute=word == "mute")
+    _at_most(args, 1, "alerts")
+    return AlertsCmd(enabled=_on_off(args[0], "alerts"))
+
+
+_PARSERS: dict[str, Callable[[list[str], _Clock], Command]] = {
+    "help": _help,
+    "connect": _connect,
+    "disconnect": _disconnect,
+    "status": _status,
+    "backups": _backups,
+    "backup": _backup,
+    "snapshots": _snapshots,
+    "snapshot": _snapshot,
+    "schedule": _schedule,
+    "alerts": _alerts,
+}
+
+
+def _only_backup_id(args: list[str], subcommand: str) -> int:
+    backup_id = _required_backup_id(args, subcommand)
+    _at_most(args, 1, subcommand)
+    return backup_id
+
+
+def _required_backup_id(args: list[str], subcommand: str) -> int:
+    if not args:
+        raise _error("A backup id is missing.", subcommand)
+    return _parse_id(args[0], "backup id", subcommand)
+
+
+def _parse_id(word: str, what: str, subcommand: str) -> int:
+    return _parse_number(word, what, subcommand, MAX_ID)
+
+
+def _parse_number(word: str, what: str, subcommand: str, maximum: int) -> int:
+    digits = word.removeprefix("#")
+    # ASCII digits only: int() would also accept '٤٥٦' and '4_5_6'.
+    if not _DIGITS.fullmatch(digits):
+        raise _error(f"`{_shown(word)}` is not a {what}; use a whole number.", subcommand)
+    digits = digits.lstrip("0") or "0"
+    # Length first: int() of a 5,000-digit string raises, and it cannot be in range anyway.
+    if len(digits) > len(str(maximum)) or not 1 <= int(digits) <= maximum:
+        raise _error(
+            f"`{_shown(word)}` is out of range; a {what} is between 1 and {maximum}.",
+            subcommand,
+        )
+    return int(digits)
+
+
+def _on_off(word: str, subcommand: str) -> bool:
+    value = _ON_WORDS.get(word.casefold())
+    if value is None:
+        raise _unexpected(word, subcommand, tuple(_ON_WORDS))
+    return value
+
+
+def _parse_when(word: str, key: str, clock: _Clock) -> datetime:
+    """A bound from `2024-05-01`, an ISO datetime, `today`, `yesterday`, `7d` or `12h`."""
+    lowered = word.casefold()
+    try:
+        if lowered in ("today", "yesterday"):
+            day = clock.now().date() - timedelta(days=1 if lowered == "yesterday" else 0)
+            return _day_bound(day, key)
+        relative = _RELATIVE.fullmatch(lowered)
+        if relative:
+            amount, unit = int(relative.group(1)), relative.group(2)
+            delta = timedelta(days=amount) if unit == "d" else timedelta(hours=amount)
+            return clock.now() - delta
+        if len(word) == 10:  # exactly YYYY-MM-DD: a whole day, not midnight
+            try:
+                return _day_bound(date.fromisoformat(word), key)
+            except ValueError:
+                pass
+        return _as_utc(datetime.fromisoformat(word))
+    except (ValueError, OverflowError):
+        raise _error(
+            f"`{_shown(word)}` is not a date; use `2024-05-01`, `2024-05-01T14:00Z`, "
+            "`today`, `yesterday`, `7d` or `12h`.",
+            "snapshots",
+        ) from None
+
+
+def _day_bound(day: date, key: str) -> datetime:
+    start = datetime.combine(day, time(), tzinfo=UTC)
+    return start + timedelta(days=1) if key == "until" else start
+
+
+def _as_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _iso(value: datetime) -> str:
+    return _as_utc(value).isoformat().replace("+00:00", "Z")
+
+
+def _at_most(args: list[str], count: int, subcommand: str) -> None:
+    if len(args) > count:
+        raise _error(f"Unexpected `{_shown(' '.join(args[count:]))}`.", subcommand)
+
+
+def _unexpected(word: str, subcommand: str, choices: tuple[str, ...]) -> UsageError:
+    near = difflib.get_close_matches(word.casefold(), choices, n=1)
+    return _error(f"Unexpected `{_shown(word)}`.", subcommand, near[0] if near else None)
+
+
+def _unknown_subcommand(word: str) -> UsageError:
+    near = difflib.get_close_matches(word.casefold(), list(_PARSERS), n=1)
+    suggestion = near[0] if near else None
+    usage = USAGE[suggestion] if suggestion else "\n".join(USAGE.values())
+    return UsageError(f"`{_shown(word)}` is not a /skyvia command.", usage, suggestion)
+
+
+def _error(message: str, subcommand: str, suggestion: str | None = None) -> UsageError:
+    return UsageError(message, USAGE[subcommand], suggestion)
+
+
+def _shown(word: str) -> str:
+    """The user's input as quoted in an error: cut, and without backticks that break quoting."""
+    word = word.replace("`", "'")
+    if len(word) <= _MAX_SHOWN_VALUE:
+        return word
+    return word[: _MAX_SHOWN_VALUE - 1] + "…"

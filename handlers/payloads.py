@@ -1,0 +1,175 @@
+"""Typed state that travels through Slack: button `value`s, modal `private_metadata`, modal inputs.
+
+Everything that comes back from Slack is parsed and validated here before a handler trusts it.
+On purpose nothing here names a workspace or carries a token (SPEC 2.4): a handler derives the
+workspace from the binding of the channel the click came from, so an edited value can at most
+point at another backup *of that same workspace*, which the clicking user may touch anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+
+from handlers.ids import ActionId, BlockId
+from handlers.parsing import MAX_ID, MAX_PAGE, ConnectCmd, UsageError, parse_command
+
+MAX_VALUE_LENGTH = 2000
+"""Slack's limit for a button value; private_metadata allows 3000, we stay under both."""
+
+SkyviaId = Annotated[int, Field(ge=1, le=MAX_ID)]
+PageNumber = Annotated[int, Field(ge=1, le=MAX_PAGE)]
+ChannelId = Annotated[str, Field(pattern=r"^[CGD][A-Z0-9]{2,30}$")]
+
+
+class PayloadError(ValueError):
+    """A value that the bot did not write (tampered, truncated, or from an older schema)."""
+
+
+class Payload(BaseModel):
+    """Base of every payload: strict, closed, immutable, and compact on the wire."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    def dump(self) -> str:
+        """Compact JSON without defaults; short enough for a button value by construction."""
+        raw = self.model_dump_json(exclude_defaults=True)
+        if len(raw) > MAX_VALUE_LENGTH:  # pragma: no cover - the models cannot grow this large
+            raise ValueError(f"{type(self).__name__} does not fit a Slack value")
+        return raw
+
+    @classmethod
+    def load(cls, raw: str | None) -> Self:
+        """Parse a value that came back from Slack; raises `PayloadError` on anything else."""
+        if not raw or len(raw) > MAX_VALUE_LENGTH:
+            raise PayloadError(f"{cls.__name__}: missing or oversized value")
+        try:
+            return cls.model_validate_json(raw)
+        except ValidationError as exc:
+            raise PayloadError(f"{cls.__name__}: invalid value") from exc
+
+
+class BackupRef(Payload):
+    """Run snapshot, Details, Mute: a button about one backup."""
+
+    backup_id: SkyviaId
+
+
+class SnapshotRef(Payload):
+    """Show log: a button about one snapshot of one backup."""
+
+    backup_id: SkyviaId
+    snapshot_id: SkyviaId
+
+
+class ScheduleRef(Payload):
+    """Schedule toggle: carries the state the user asked for, not a flip.
+
+    A click on a stale message then does what its text said, even if someone toggled since.
+    """
+
+    backup_id: SkyviaId
+    enable: bool
+
+
+class BackupsPageRef(Payload):
+    """Previous/Next on the backups list."""
+
+    page: PageNumber
+
+
+class SnapshotFilters(Payload):
+    """The filters of `/skyvia snapshots`, kept across pages."""
+
+    failed: bool = False
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.since is not None and self.until is not None and self.since > self.until:
+            raise ValueError("since is after until")
+        return self
+
+
+class SnapshotsPageRef(Payload):
+    """Previous/Next on a snapshots list, and the Snapshots button of a backup."""
+
+    backup_id: SkyviaId
+    page: PageNumber = 1
+    filters: SnapshotFilters = SnapshotFilters()
+
+
+class ConnectModalMeta(Payload):
+    """The connect modal's private_metadata: which channel the submitted binding is for."""
+
+    channel_id: ChannelId
+
+
+@dataclass(frozen=True)
+class ConnectSubmission:
+    """What the connect modal returned; `token` is None when the default token should be used."""
+
+    workspace_id: int
+    token: SecretStr | None
+
+
+class ModalInputError(ValueError):
+    """Invalid modal input, keyed by block id: `ack(response_action="errors", errors=e.errors)`."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{key}: {text}" for key, text in errors.items()))
+        self.errors = errors
+
+
+def parse_connect_submission(
+    values: Mapping[str, Any], *, token_required: bool = True
+) -> ConnectSubmission:
+    """Read `view["state"]["values"]` of the connect modal (see `blocks.connect_modal`)."""
+    workspace_raw = _input_value(
+        values, BlockId.CONNECT_WORKSPACE, ActionId.CONNECT_WORKSPACE_INPUT
+    )
+    token_raw = _input_value(values, BlockId.CONNECT_TOKEN, ActionId.CONNECT_TOKEN_INPUT)
+    errors: dict[str, str] = {}
+    workspace_id = 0
+    try:
+        workspace_id = _parse_workspace_id(workspace_raw)
+    except UsageError as exc:
+        errors[BlockId.CONNECT_WORKSPACE] = exc.message.replace("`", "")
+    token = token_raw.strip()
+    if not token and token_required:
+        errors[BlockId.CONNECT_TOKEN] = "Paste a Skyvia API token."
+    elif any(ch.isspace() for ch in token):
+        errors[BlockId.CONNECT_TOKEN] = "A token has no spaces; paste it again."
+    if errors:
+        raise ModalInputError(errors)
+    return ConnectSubmission(workspace_id=workspace_id, token=SecretStr(token) if token else None)
+
+
+def _parse_workspace_id(raw: str) -> int:
+    # Reuse the command grammar, so `#123` and `123` mean the same in both places.
+    if not raw.strip():
+        raise UsageError("Enter the workspace id.", "")
+    command = parse_command(f"connect {raw.strip()}")
+    if not isinstance(command, ConnectCmd) or command.workspace_id is None:  # pragma: no cover
+        raise UsageError("Enter the workspace id.", "")
+    return command.workspace_id
+
+
+def _input_value(values: Mapping[str, Any], block_id: str, action_id: str) -> str:
+    try:
+        value = values[block_id][action_id].get("value")
+    except (KeyError, TypeError, AttributeError):
+        return ""
+    return value if isinstance(value, str) else ""
