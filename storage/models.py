@@ -1,0 +1,237 @@
+"""The bot's tables, as typed SQLAlchemy 2 declarative models.
+
+Every timestamp is a `UTCDateTime` and every time is passed in by the caller (`now`), so workers and
+tests control the clock. Slack ids are short ASCII strings; names and texts that come from Skyvia or
+users are `Text`, so PostgreSQL never rejects a long one that SQLite would have accepted.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    true,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from storage.slack_tables import add_slack_tables
+from storage.types import UTCDateTime, utcnow
+
+# Deterministic constraint names, so later migrations can address them on both dialects.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SlackId = String(32)
+LeaseOwner = String(128)
+# 64-bit ids for tables that grow with traffic; SQLite only autoincrements an INTEGER primary key.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class DeliveryStatus(StrEnum):
+    CLAIMED = "claimed"
+    SENT = "sent"
+
+
+class DeliveryKind(StrEnum):
+    """What a ledger row stands for; `note_kind()` builds the per-interval "still running" kinds."""
+
+    THREAD_REPLY = "thread_reply"
+    ALERT = "alert"
+    GAVE_UP = "gave_up"
+    REVOKED = "revoked"
+
+
+def note_kind(minutes: int) -> str:
+    """Ledger kind of the "still running (N min)" note, e.g. `note:30`: one per interval."""
+    return f"note:{minutes}"
+
+
+class WatchOutcome(StrEnum):
+    """Outcomes that are not a snapshot state (a finished snapshot stores its final state)."""
+
+    GAVE_UP = "gave_up"
+    STOPPED = "stopped"
+
+
+class Binding(Base):
+    """A channel bound to a Skyvia workspace; `token_ciphertext` NULL means the default token."""
+
+    __tablename__ = "bindings"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id"),
+        Index(None, "workspace_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(SlackId)
+    channel_id: Mapped[str] = mapped_column(SlackId)
+    workspace_id: Mapped[int] = mapped_column(Integer)
+    workspace_name: Mapped[str | None] = mapped_column(Text)
+    token_ciphertext: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(SlackId)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    alerts_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Failures that finished before this are never announced in this channel.
+    alerts_since: Mapped[datetime] = mapped_column(UTCDateTime)
+    paused_reason: Mapped[str | None] = mapped_column(Text)
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def uses_default_token(self) -> bool:
+        return self.token_ciphertext is None
+
+    @property
+    def is_paused(self) -> bool:
+        return self.paused_at is not None
+
+    def __repr__(self) -> str:  # the ciphertext stays out of logs as well
+        return (
+            f"Binding(id={self.id}, team_id={self.team_id!r}, channel_id={self.channel_id!r}, "
+            f"workspace_id={self.workspace_id})"
+        )
+
+
+class Mute(Base):
+    """A backup whose failures a channel does not want to hear about."""
+
+    __tablename__ = "mutes"
+
+    binding_id: Mapped[int] = mapped_column(
+        ForeignKey("bindings.id", ondelete="CASCADE"), primary_key=True
+    )
+    backup_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    muted_by: Mapped[str] = mapped_column(SlackId)
+    muted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Watch(Base):
+    """A snapshot started from Slack, polled until final; `finished_at` is NULL while pending."""
+
+    __tablename__ = "watches"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "snapshot_id"),
+        Index(None, "next_poll_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    team_id: Mapped[str] = mapped_column(SlackId)
+    channel_id: Mapped[str] = mapped_column(SlackId)
+    message_ts: Mapped[str] = mapped_column(SlackId)  # the lifecycle card: the thread's parent
+    workspace_id: Mapped[int] = mapped_column(Integer)
+    backup_id: Mapped[int] = mapped_column(Integer)
+    backup_name: Mapped[str | None] = mapped_column(Text)
+    snapshot_id: Mapped[int] = mapped_column(Integer)
+    started_by: Mapped[str] = mapped_column(SlackId)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_state: Mapped[str | None] = mapped_column(String(32))
+    next_poll_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_note_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    poll_errors: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    lease_owner: Mapped[str | None] = mapped_column(LeaseOwner)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The final snapshot state, or a WatchOutcome when the bot stopped watching without one.
+    outcome: Mapped[str | None] = mapped_column(String(32))
+
+    @property
+    def is_pending(self) -> bool:
+        return self.finished_at is None
+
+
+class AlertCursor(Base):
+    """How far failures of one backup have been scanned, shared by every channel of its workspace.
+
+    Failures that ended at or after `cursor` are not yet scanned; one cursor per (workspace, backup)
+    keeps the Skyvia calls independent of how many channels listen.
+    """
+
+    __tablename__ = "alert_cursors"
+    __table_args__ = (Index(None, "next_scan_at"),)
+
+    workspace_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    backup_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    backup_name: Mapped[str | None] = mapped_column(Text)
+    cursor: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_scan_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(LeaseOwner)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_listed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Delivery(Base):
+    """The ledger: one row per message the bot means to send, unique per channel/snapshot/kind.
+
+    A row is claimed before the Slack call and marked sent after it, so a crash in between leaves
+    a visible `claimed` row to recover instead of a duplicate or a silent loss.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "snapshot_id", "kind"),
+        Index(None, "status", "claimed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    team_id: Mapped[str] = mapped_column(SlackId)
+    channel_id: Mapped[str] = mapped_column(SlackId)
+    snapshot_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    claimed_by: Mapped[str] = mapped_column(LeaseOwner)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    message_ts: Mapped[str | None] = mapped_column(SlackId)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ProcessedClick(Base):
+    """A button click already acted on; the unique key stops double clicks across replicas."""
+
+    __tablename__ = "processed_clicks"
+    __table_args__ = (Index(None, "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[str] = mapped_column(SlackId)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    """One change made through the bot: who, what, where, when and how it ended."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index(None, "team_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    team_id: Mapped[str] = mapped_column(SlackId)
+    channel_id: Mapped[str | None] = mapped_column(SlackId)
+    user_id: Mapped[str] = mapped_column(SlackId)
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+# Registered so that autogenerate and test clean-up see the whole schema the migrations create.
+add_slack_tables(Base.metadata)

@@ -1,0 +1,26 @@
+"""Repositories: the queries each entity needs, over a session whose transaction the caller owns.
+
+Use one `Database.session()` per request or worker tick and build repositories on it::
+
+    async with db.session() as session:
+        binding = await BindingRepository(session).get(team_id, channel_id)
+"""
+
+from storage.repositories._leases import new_lease_owner
+from storage.repositories.alert_cursors import AlertCursorRepository
+from storage.repositories.audit import AuditRepository
+from storage.repositories.bindings import BindingRepository
+from storage.repositories.clicks import ClickRepository, click_key
+from storage.repositories.deliveries import DeliveryLedger
+from storage.repositories.watches import WatchRepository
+
+__all__ = [
+    "AlertCursorRepository",
+    "AuditRepository",
+    "BindingRepository",
+    "ClickRepository",
+    "DeliveryLedger",
+    "WatchRepository",
+    "click_key",
+    "new_lease_owner",
+]

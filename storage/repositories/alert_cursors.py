@@ -1,0 +1,174 @@
+"""Alert cursors: how far each (workspace, backup) has been scanned for failures."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, case, delete, exists, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import AlertCursor, Binding
+from storage.repositories import _leases
+from storage.repositories._sql import insert_if_absent
+from storage.types import UTCDateTime
+
+
+class AlertCursorRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, workspace_id: int, backup_id: int) -> AlertCursor | None:
+        return await self.session.get(
+            AlertCursor, (workspace_id, backup_id), populate_existing=True
+        )
+
+    async def ensure(
+        self, workspace_id: int, backup_id: int, backup_name: str | None, since: datetime
+    ) -> AlertCursor:
+        """Creates the cursor at `since`, due at once; an existing cursor keeps its position.
+
+        Moving an existing cursor either way would be wrong: backwards re-scans what was
+        announced, forwards skips failures other channels of the workspace still await.
+        """
+        inserted = await insert_if_absent(
+            self.session,
+            AlertCursor,
+            {
+                "workspace_id": workspace_id,
+                "backup_id": backup_id,
+                "backup_name": backup_name,
+                "cursor": since,
+                "next_scan_at": since,
+                "error_count": 0,
+            },
+            ("workspace_id", "backup_id"),
+        )
+        if not inserted and backup_name is not None:
+            await self.session.execute(
+                update(AlertCursor)
+                .where(
+                    AlertCursor.workspace_id == workspace_id,
+                    AlertCursor.backup_id == backup_id,
+                    AlertCursor.backup_name.is_distinct_from(backup_name),
+                )
+                .values(backup_name=backup_name)
+            )
+        cursor = await self.get(workspace_id, backup_id)
+        assert cursor is not None  # inserted above or already there
+        return cursor
+
+    async def list_for_workspace(self, workspace_id: int) -> Sequence[AlertCursor]:
+        result = await self.session.scalars(
+            select(AlertCursor)
+            .where(AlertCursor.workspace_id == workspace_id)
+            .order_by(AlertCursor.backup_id)
+        )
+        return result.all()
+
+    async def claim_due(
+        self, owner: str, now: datetime, limit: int, lease_seconds: float
+    ) -> list[AlertCursor]:
+        """Leases cursors whose scan is due to `owner` (see `storage.repositories._leases`)."""
+        return await _leases.claim_due(
+            self.session,
+            AlertCursor,
+            due=[AlertCursor.next_scan_at <= now],
+            order_by=AlertCursor.next_scan_at,
+            owner=owner,
+            now=now,
+            limit=limit,
+            lease_seconds=lease_seconds,
+        )
+
+    async def advance(
+        self,
+        workspace_id: int,
+        backup_id: int,
+        *,
+        owner: str,
+        cursor: datetime,
+        next_scan_at: datetime,
+        listed_at: datetime | None = None,
+    ) -> bool:
+        """Stores a successful scan and releases the lease; False if the lease was lost.
+
+        The cursor only moves forward: a `cursor` before the stored one leaves it in place.
+        """
+        values: dict[str, object] = {
+            "cursor": case(
+                (AlertCursor.cursor < cursor, literal(cursor, UTCDateTime())),
+                else_=AlertCursor.cursor,
+            ),
+            "next_scan_at": next_scan_at,
+            "error_count": 0,
+            "lease_owner": None,
+            "lease_until": None,
+        }
+        if listed_at is not None:
+            values["last_listed_at"] = listed_at
+        return await self._write_claimed(workspace_id, backup_id, owner, values)
+
+    async def record_error(
+        self, workspace_id: int, backup_id: int, *, owner: str, next_scan_at: datetime
+    ) -> int | None:
+        """Counts a failed scan, schedules the retry, releases the lease.
+
+        Returns the new error count (for backoff), or None if the lease was lost.
+        """
+        result = await self.session.execute(
+            update(AlertCursor)
+            .where(*self._claimed(workspace_id, backup_id, owner))
+            .values(
+                error_count=AlertCursor.error_count + 1,
+                next_scan_at=next_scan_at,
+                lease_owner=None,
+                lease_until=None,
+            )
+            .returning(AlertCursor.error_count)
+        )
+        return result.scalar_one_or_none()
+
+    async def release(self, workspace_id: int, backup_id: int, owner: str) -> bool:
+        return await self._write_claimed(
+            workspace_id, backup_id, owner, {"lease_owner": None, "lease_until": None}
+        )
+
+    async def delete_uncovered(self) -> int:
+        """Deletes cursors of workspaces no channel listens to any more (alerts off, paused,
+        unbound), so a later binding starts from its own bind time instead of a stale cursor."""
+        listening = exists().where(
+            Binding.workspace_id == AlertCursor.workspace_id,
+            Binding.alerts_enabled.is_(True),
+            Binding.paused_at.is_(None),
+        )
+        result = await self.session.execute(
+            delete(AlertCursor).where(~listening).returning(AlertCursor.backup_id)
+        )
+        return len(result.all())
+
+    async def retain_backups(self, workspace_id: int, backup_ids: Collection[int]) -> int:
+        """Deletes the workspace's cursors of backups not in `backup_ids` (deleted backups)."""
+        statement = delete(AlertCursor).where(AlertCursor.workspace_id == workspace_id)
+        if backup_ids:
+            statement = statement.where(AlertCursor.backup_id.not_in(list(backup_ids)))
+        result = await self.session.execute(statement.returning(AlertCursor.backup_id))
+        return len(result.all())
+
+    def _claimed(self, workspace_id: int, backup_id: int, owner: str) -> list[ColumnElement[bool]]:
+        return [
+            AlertCursor.workspace_id == workspace_id,
+            AlertCursor.backup_id == backup_id,
+            _leases.held_by(AlertCursor, owner),
+        ]
+
+    async def _write_claimed(
+        self, workspace_id: int, backup_id: int, owner: str, values: dict[str, object]
+    ) -> bool:
+        result = await self.session.execute(
+            update(AlertCursor)
+            .where(*self._claimed(workspace_id, backup_id, owner))
+            .values(**values)
+            .returning(AlertCursor.backup_id)
+        )
+        return result.first() is not None

@@ -1,0 +1,196 @@
+"""Channel bindings and their per-backup mutes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Binding, Mute
+from storage.repositories._sql import dialect_name, insert_if_absent
+
+
+class BindingRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, team_id: str, channel_id: str) -> Binding | None:
+        return await self.session.scalar(
+            select(Binding).where(Binding.team_id == team_id, Binding.channel_id == channel_id)
+        )
+
+    async def get_by_id(self, binding_id: int) -> Binding | None:
+        return await self.session.get(Binding, binding_id)
+
+    async def upsert(
+        self,
+        *,
+        team_id: str,
+        channel_id: str,
+        workspace_id: int,
+        workspace_name: str | None,
+        token_ciphertext: str | None,
+        created_by: str,
+        now: datetime,
+    ) -> Binding:
+        """Binds the channel, or re-binds it: a re-bind is a fresh start for the channel.
+
+        It replaces workspace and token, records the new author, lifts a pause, and sets
+        `alerts_since` to now, so no failure from before the (re)connect is announced. Mutes
+        name backups of the old workspace, so they go when the workspace changes.
+        """
+        values = {
+            "workspace_id": workspace_id,
+            "workspace_name": workspace_name,
+            "token_ciphertext": token_ciphertext,
+            "created_by": created_by,
+            "created_at": now,
+            "alerts_since": now,
+            "paused_reason": None,
+            "paused_at": None,
+            "updated_at": now,
+        }
+        inserted = await insert_if_absent(
+            self.session,
+            Binding,
+            {"team_id": team_id, "channel_id": channel_id, "alerts_enabled": True, **values},
+            ("team_id", "channel_id"),
+        )
+        binding = await self._get_for_update(team_id, channel_id)
+        if binding is None:  # deleted between the two statements by a concurrent disconnect
+            raise LookupError(f"binding of {team_id}/{channel_id} vanished during upsert")
+        if inserted:
+            return binding
+        if binding.workspace_id != workspace_id:
+            await self.session.execute(delete(Mute).where(Mute.binding_id == binding.id))
+            binding.alerts_enabled = True
+        for name, value in values.items():
+            setattr(binding, name, value)
+        await self.session.flush()
+        return binding
+
+    async def _get_for_update(self, team_id: str, channel_id: str) -> Binding | None:
+        statement = (
+            select(Binding)
+            .where(Binding.team_id == team_id, Binding.channel_id == channel_id)
+            .execution_options(populate_existing=True)
+        )
+        if dialect_name(self.session) == "postgresql":
+            statement = statement.with_for_update()
+        return await self.session.scalar(statement)
+
+    async def delete(self, team_id: str, channel_id: str) -> bool:
+        """Removes the binding (and, through the foreign key, its mutes)."""
+        result = await self.session.execute(
+            delete(Binding)
+            .where(Binding.team_id == team_id, Binding.channel_id == channel_id)
+            .returning(Binding.id)
+        )
+        return result.first() is not None
+
+    async def list_for_team(self, team_id: str) -> Sequence[Binding]:
+        result = await self.session.scalars(
+            select(Binding).where(Binding.team_id == team_id).order_by(Binding.channel_id)
+        )
+        return result.all()
+
+    async def list_for_workspace(self, workspace_id: int) -> Sequence[Binding]:
+        result = await self.session.scalars(
+            select(Binding).where(Binding.workspace_id == workspace_id).order_by(Binding.id)
+        )
+        return result.all()
+
+    async def list_alerting(self, workspace_id: int | None = None) -> Sequence[Binding]:
+        """Bindings that should hear about failures: alerts on and not paused."""
+        statement = select(Binding).where(
+            Binding.alerts_enabled.is_(True), Binding.paused_at.is_(None)
+        )
+        if workspace_id is not None:
+            statement = statement.where(Binding.workspace_id == workspace_id)
+        result = await self.session.scalars(statement.order_by(Binding.id))
+        return result.all()
+
+    async def set_alerts(
+        self, team_id: str, channel_id: str, *, enabled: bool, now: datetime
+    ) -> bool:
+        """Turns alerts on or off; False when the channel has no binding.
+
+        Turning them on moves `alerts_since` to now: what failed while they were off stays quiet.
+        """
+        values: dict[str, object] = {"alerts_enabled": enabled, "updated_at": now}
+        if enabled:
+            values["alerts_since"] = now
+        return await self._update(team_id, channel_id, values)
+
+    async def pause(self, team_id: str, channel_id: str, *, reason: str, now: datetime) -> bool:
+        """Pauses an active binding (bot removed, channel archived); False if already paused."""
+        result = await self.session.execute(
+            update(Binding)
+            .where(
+                Binding.team_id == team_id,
+                Binding.channel_id == channel_id,
+                Binding.paused_at.is_(None),
+            )
+            .values(paused_reason=reason, paused_at=now, updated_at=now)
+            .returning(Binding.id)
+        )
+        return result.first() is not None
+
+    async def unpause(self, team_id: str, channel_id: str, *, now: datetime) -> bool:
+        """Lifts a pause; failures that happened while paused are not announced afterwards."""
+        result = await self.session.execute(
+            update(Binding)
+            .where(
+                Binding.team_id == team_id,
+                Binding.channel_id == channel_id,
+                Binding.paused_at.is_not(None),
+            )
+            .values(paused_reason=None, paused_at=None, alerts_since=now, updated_at=now)
+            .returning(Binding.id)
+        )
+        return result.first() is not None
+
+    async def _update(self, team_id: str, channel_id: str, values: dict[str, object]) -> bool:
+        result = await self.session.execute(
+            update(Binding)
+            .where(Binding.team_id == team_id, Binding.channel_id == channel_id)
+            .values(**values)
+            .returning(Binding.id)
+        )
+        return result.first() is not None
+
+    async def mute(self, binding_id: int, backup_id: int, *, muted_by: str, now: datetime) -> bool:
+        """Mutes a backup's failure alerts; False when it was already muted."""
+        return await insert_if_absent(
+            self.session,
+            Mute,
+            {
+                "binding_id": binding_id,
+                "backup_id": backup_id,
+                "muted_by": muted_by,
+                "muted_at": now,
+            },
+            ("binding_id", "backup_id"),
+        )
+
+    async def unmute(self, binding_id: int, backup_id: int) -> bool:
+        result = await self.session.execute(
+            delete(Mute)
+            .where(Mute.binding_id == binding_id, Mute.backup_id == backup_id)
+            .returning(Mute.backup_id)
+        )
+        return result.first() is not None
+
+    async def muted_backup_ids(self, binding_id: int) -> set[int]:
+        result = await self.session.scalars(
+            select(Mute.backup_id).where(Mute.binding_id == binding_id)
+        )
+        return set(result.all())
+
+    async def mutes(self, binding_id: int) -> Sequence[Mute]:
+        result = await self.session.scalars(
+            select(Mute).where(Mute.binding_id == binding_id).order_by(Mute.backup_id)
+        )
+        return result.all()

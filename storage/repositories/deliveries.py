@@ -1,0 +1,140 @@
+"""The delivery ledger: each message is sent at most once per (channel, snapshot, kind).
+
+A sender claims the key before calling Slack and marks it sent afterwards:
+
+- `claim` inserts a `claimed` row; the unique key makes exactly one claimer win, even across
+  replicas, and the loser gets False, never an exception;
+- `mark_sent` records the Slack `ts` (a later `chat.update` or thread reply needs it);
+- `release` drops our claim when the Slack call failed for sure, so a later attempt may retry;
+- a row left `claimed` by a crash is found with `stale_claims` and adopted with `take_over` by
+  one recoverer, who must find out whether the message went out before sending again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Delivery, DeliveryStatus
+from storage.repositories._sql import insert_if_absent
+
+_KEY = ("team_id", "channel_id", "snapshot_id", "kind")
+
+
+def _key(team_id: str, channel_id: str, snapshot_id: int, kind: str) -> list[ColumnElement[bool]]:
+    return [
+        Delivery.team_id == team_id,
+        Delivery.channel_id == channel_id,
+        Delivery.snapshot_id == snapshot_id,
+        Delivery.kind == kind,
+    ]
+
+
+class DeliveryLedger:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def claim(
+        self,
+        team_id: str,
+        channel_id: str,
+        snapshot_id: int,
+        kind: str,
+        *,
+        owner: str,
+        now: datetime,
+    ) -> bool:
+        """True if this caller now owns the delivery; False if it was claimed or sent before.
+
+        On PostgreSQL a competing claim waits for the first claimer's transaction: commit the
+        claim before the Slack call, so the row is visible and not held locked during it.
+        """
+        return await insert_if_absent(
+            self.session,
+            Delivery,
+            {
+                "team_id": team_id,
+                "channel_id": channel_id,
+                "snapshot_id": snapshot_id,
+                "kind": kind,
+                "status": DeliveryStatus.CLAIMED,
+                "claimed_by": owner,
+                "claimed_at": now,
+            },
+            _KEY,
+        )
+
+    async def mark_sent(
+        self,
+        team_id: str,
+        channel_id: str,
+        snapshot_id: int,
+        kind: str,
+        *,
+        message_ts: str | None,
+        now: datetime,
+    ) -> bool:
+        """Records that the message went out (with its `ts`); False if there was no claim."""
+        result = await self.session.execute(
+            update(Delivery)
+            .where(*_key(team_id, channel_id, snapshot_id, kind))
+            .values(status=DeliveryStatus.SENT, message_ts=message_ts, sent_at=now)
+            .returning(Delivery.id)
+        )
+        return result.first() is not None
+
+    async def get(
+        self, team_id: str, channel_id: str, snapshot_id: int, kind: str
+    ) -> Delivery | None:
+        return await self.session.scalar(
+            select(Delivery)
+            .where(*_key(team_id, channel_id, snapshot_id, kind))
+            .execution_options(populate_existing=True)
+        )
+
+    async def release(
+        self, team_id: str, channel_id: str, snapshot_id: int, kind: str, *, owner: str
+    ) -> bool:
+        """Withdraws our unsent claim so the delivery can be attempted again later.
+
+        Only for a Slack call known to have failed; a sent row or another owner's claim stays.
+        """
+        result = await self.session.execute(
+            delete(Delivery)
+            .where(
+                *_key(team_id, channel_id, snapshot_id, kind),
+                Delivery.status == DeliveryStatus.CLAIMED,
+                Delivery.claimed_by == owner,
+            )
+            .returning(Delivery.id)
+        )
+        return result.first() is not None
+
+    async def stale_claims(self, older_than: datetime, limit: int = 100) -> Sequence[Delivery]:
+        """Claims never marked sent and claimed before `older_than`: crash leftovers."""
+        result = await self.session.scalars(
+            select(Delivery)
+            .where(Delivery.status == DeliveryStatus.CLAIMED, Delivery.claimed_at < older_than)
+            .order_by(Delivery.claimed_at)
+            .limit(limit)
+        )
+        return result.all()
+
+    async def take_over(
+        self, delivery_id: int, *, owner: str, now: datetime, older_than: datetime
+    ) -> bool:
+        """Adopts a stale claim; of several recoverers racing for it exactly one gets True."""
+        result = await self.session.execute(
+            update(Delivery)
+            .where(
+                Delivery.id == delivery_id,
+                Delivery.status == DeliveryStatus.CLAIMED,
+                Delivery.claimed_at < older_than,
+            )
+            .values(claimed_by=owner, claimed_at=now)
+            .returning(Delivery.id)
+        )
+        return result.first() is not None

@@ -1,0 +1,201 @@
+"""Watches: snapshots started from Slack, polled by the watcher until they finish."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Watch, WatchOutcome
+from storage.repositories import _leases
+from storage.repositories._sql import insert_if_absent
+
+
+class WatchRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(
+        self,
+        *,
+        team_id: str,
+        channel_id: str,
+        message_ts: str,
+        workspace_id: int,
+        backup_id: int,
+        backup_name: str | None,
+        snapshot_id: int,
+        started_by: str,
+        started_at: datetime,
+        next_poll_at: datetime,
+        last_state: str | None = None,
+    ) -> Watch:
+        """Records a watch; adding the same (team, channel, snapshot) again returns the first."""
+        await insert_if_absent(
+            self.session,
+            Watch,
+            {
+                "team_id": team_id,
+                "channel_id": channel_id,
+                "message_ts": message_ts,
+                "workspace_id": workspace_id,
+                "backup_id": backup_id,
+                "backup_name": backup_name,
+                "snapshot_id": snapshot_id,
+                "started_by": started_by,
+                "started_at": started_at,
+                "next_poll_at": next_poll_at,
+                "last_state": last_state,
+                "poll_errors": 0,
+            },
+            ("team_id", "channel_id", "snapshot_id"),
+        )
+        watch = await self.get_for_snapshot(team_id, channel_id, snapshot_id)
+        assert watch is not None  # just inserted, or already there: the row exists
+        return watch
+
+    async def get(self, watch_id: int) -> Watch | None:
+        return await self.session.get(Watch, watch_id, populate_existing=True)
+
+    async def get_for_snapshot(
+        self, team_id: str, channel_id: str, snapshot_id: int
+    ) -> Watch | None:
+        """The channel's watch of a snapshot, pending or finished (the alert scanner asks this)."""
+        return await self.session.scalar(
+            select(Watch)
+            .where(
+                Watch.team_id == team_id,
+                Watch.channel_id == channel_id,
+                Watch.snapshot_id == snapshot_id,
+            )
+            .execution_options(populate_existing=True)
+        )
+
+    async def pending_for_channel(self, team_id: str, channel_id: str) -> Sequence[Watch]:
+        result = await self.session.scalars(
+            select(Watch)
+            .where(
+                Watch.team_id == team_id,
+                Watch.channel_id == channel_id,
+                Watch.finished_at.is_(None),
+            )
+            .order_by(Watch.started_at)
+        )
+        return result.all()
+
+    async def pending_for_team(self, team_id: str) -> Sequence[Watch]:
+        result = await self.session.scalars(
+            select(Watch)
+            .where(Watch.team_id == team_id, Watch.finished_at.is_(None))
+            .order_by(Watch.channel_id, Watch.started_at)
+        )
+        return result.all()
+
+    async def count_pending(self) -> int:
+        count = await self.session.scalar(
+            select(func.count()).select_from(Watch).where(Watch.finished_at.is_(None))
+        )
+        return int(count or 0)
+
+    async def stop_for_channel(
+        self, team_id: str, channel_id: str, *, now: datetime, outcome: str = WatchOutcome.STOPPED
+    ) -> int:
+        """Finishes every pending watch of the channel (disconnect); returns how many.
+
+        Leases are ignored on purpose: a worker polling one of them finds it finished when it
+        tries to write (`reschedule`/`finish` return False) and drops it.
+        """
+        result = await self.session.execute(
+            update(Watch)
+            .where(
+                Watch.team_id == team_id,
+                Watch.channel_id == channel_id,
+                Watch.finished_at.is_(None),
+            )
+            .values(finished_at=now, outcome=outcome, lease_owner=None, lease_until=None)
+            .returning(Watch.id)
+        )
+        return len(result.all())
+
+    async def claim_due(
+        self, owner: str, now: datetime, limit: int, lease_seconds: float
+    ) -> list[Watch]:
+        """Leases pending watches whose poll is due to `owner` (see `repositories._leases`)."""
+        return await _leases.claim_due(
+            self.session,
+            Watch,
+            due=[Watch.finished_at.is_(None), Watch.next_poll_at <= now],
+            order_by=Watch.next_poll_at,
+            owner=owner,
+            now=now,
+            limit=limit,
+            lease_seconds=lease_seconds,
+        )
+
+    async def reschedule(
+        self,
+        watch_id: int,
+        owner: str,
+        *,
+        next_poll_at: datetime,
+        last_state: str | None = None,
+        last_note_at: datetime | None = None,
+        poll_errors: int | None = None,
+    ) -> bool:
+        """Stores a poll's result and releases the lease; False if the lease or watch is gone.
+
+        None leaves a field as it is.
+        """
+        values: dict[str, object] = {
+            "next_poll_at": next_poll_at,
+            "lease_owner": None,
+            "lease_until": None,
+        }
+        if last_state is not None:
+            values["last_state"] = last_state
+        if last_note_at is not None:
+            values["last_note_at"] = last_note_at
+        if poll_errors is not None:
+            values["poll_errors"] = poll_errors
+        return await self._write_claimed(watch_id, owner, values)
+
+    async def finish(
+        self,
+        watch_id: int,
+        owner: str,
+        *,
+        outcome: str,
+        now: datetime,
+        last_state: str | None = None,
+    ) -> bool:
+        """Marks the watch done with `outcome` (final state, 'gave_up'); False if not ours."""
+        values: dict[str, object] = {
+            "finished_at": now,
+            "outcome": outcome,
+            "lease_owner": None,
+            "lease_until": None,
+        }
+        if last_state is not None:
+            values["last_state"] = last_state
+        return await self._write_claimed(watch_id, owner, values)
+
+    async def release(self, watch_id: int, owner: str) -> bool:
+        """Gives the lease back unchanged, e.g. on shutdown, so another worker polls it now."""
+        return await self._write_claimed(
+            watch_id, owner, {"lease_owner": None, "lease_until": None}
+        )
+
+    async def _write_claimed(self, watch_id: int, owner: str, values: dict[str, object]) -> bool:
+        result = await self.session.execute(
+            update(Watch)
+            .where(
+                Watch.id == watch_id,
+                Watch.finished_at.is_(None),
+                _leases.held_by(Watch, owner),
+            )
+            .values(**values)
+            .returning(Watch.id)
+        )
+        return result.first() is not None
