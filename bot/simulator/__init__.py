@@ -1,0 +1,6 @@
+"""A local, stateful Skyvia Backups API for tests, benchmarks and a first try (SPEC section 6)."""
+
+from bot.simulator.server import RunningSimulator, running_simulator
+from bot.simulator.state import DEFAULT_TOKEN, SimulatorState
+
+__all__ = ["DEFAULT_TOKEN", "RunningSimulator", "SimulatorState", "running_simulator"]

@@ -1,0 +1,132 @@
+"""The simulator's records and how each renders as the OpenAPI DTO it stands for.
+
+DTOs carry exactly the properties of `skyvia-openapi-backups.json` (its schemas forbid any
+other), with dates as ISO 8601 UTC with milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.skyvia.models import SnapshotState
+
+FINAL_STATES = (SnapshotState.SUCCEEDED, SnapshotState.FAILED, SnapshotState.CANCELED)
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+@dataclass
+class SimWorkspace:
+    id: int
+    name: str | None
+    is_personal: bool = False
+
+    def dto(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "isPersonal": self.is_personal}
+
+
+@dataclass
+class SimSnapshot:
+    """One run. Its state at any moment follows from its four timestamps and its outcome.
+
+    created: the request (reported as `queueTime`); queued: New -> Queued; started: Queued ->
+    Running (`startTime`); ended: Running -> `outcome` (`endTime`).
+    """
+
+    id: int
+    backup_id: int
+    created: datetime
+    queued: datetime
+    started: datetime
+    ended: datetime
+    outcome: SnapshotState
+    run_by_schedule: bool
+    log: str | None
+    success_rows: int = 0
+    error_rows: int = 0
+
+    def state_at(self, now: datetime) -> SnapshotState:
+        if now >= self.ended:
+            return self.outcome
+        if now >= self.started:
+            return SnapshotState.RUNNING
+        if now >= self.queued:
+            return SnapshotState.QUEUED
+        return SnapshotState.NEW
+
+    def is_finished(self, now: datetime) -> bool:
+        return now >= self.ended
+
+    def finish(self, now: datetime, outcome: SnapshotState, log: str | None) -> None:
+        """End the run at `now` (kept consistent: nothing ends before it starts)."""
+        self.queued = min(self.queued, now)
+        self.started = min(self.started, now)
+        self.ended = now
+        self.outcome = outcome
+        self.log = log
+
+    def list_dto(self, now: datetime) -> dict[str, Any]:
+        """`BackupSnapshotLogDto`."""
+        started = self.started if now >= self.started else None
+        return {
+            "snapshotId": self.id,
+            "queueTime": iso(self.created),
+            "startTime": iso(started),
+            "endTime": iso(self.ended) if now >= self.ended else None,
+            "state": self.state_at(now).value,
+            "runBySchedule": self.run_by_schedule,
+        }
+
+    def details_dto(self, now: datetime) -> dict[str, Any]:
+        """`BackupSnapshotLogDetailsDto`: the log goes in `result`, and only once finished."""
+        return {**self.list_dto(now), "result": self.log if self.is_finished(now) else None}
+
+    def active_dto(self, now: datetime) -> dict[str, Any]:
+        """`BackupActiveRunDto`: duration counts simulated seconds since the run started."""
+        running_since = self.started if now >= self.started else None
+        duration = int((now - running_since).total_seconds()) if running_since else 0
+        return {
+            "runId": self.id,
+            "date": iso(self.created),
+            "duration": duration,
+            "state": self.state_at(now).value,
+        }
+
+
+@dataclass
+class SimBackup:
+    id: int
+    workspace_id: int
+    name: str | None
+    created: datetime
+    modified: datetime
+    scheduled: bool
+    run_seconds: float = 20.0
+    fail_rate: float = 0.0
+    schedule_anchor: datetime | None = None
+    snapshots: list[SimSnapshot] = field(default_factory=list)
+    fail_next: deque[str] = field(default_factory=deque)
+
+    def dto(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "created": iso(self.created),
+            "modified": iso(self.modified),
+            "scheduled": self.scheduled,
+        }
+
+    def active(self, now: datetime) -> SimSnapshot | None:
+        """The newest unfinished run; several may run at once when started back to back."""
+        for snapshot in reversed(self.snapshots):
+            if not snapshot.is_finished(now):
+                return snapshot
+        return None

@@ -1,0 +1,546 @@
+"""Async client of the Skyvia Backups API.
+
+One instance serves every channel: the token is an argument of each call (channels bind different
+workspaces with different tokens), the `httpx.AsyncClient` is injected and shared, and the client
+itself holds no secret, so it can be logged or repr'd freely.
+
+Failures surface as the typed errors of `bot.skyvia.errors`. Reads and the schedule toggles are
+idempotent and are retried on timeouts, 429 and 5xx; starting a snapshot is not (see
+`SkyviaClient.create_snapshot`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal, TypeVar
+
+import httpx
+from pydantic import TypeAdapter, ValidationError
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_random_exponential,
+)
+
+from bot.skyvia.errors import (
+    SkyviaAuthError,
+    SkyviaBadResponse,
+    SkyviaError,
+    SkyviaNotFound,
+    SkyviaRateLimited,
+    SkyviaUnavailable,
+)
+from bot.skyvia.models import ActiveRun, Backup, Page, Schedule, Snapshot, Workspace
+
+logger = logging.getLogger(__name__)
+
+Observer = Callable[[str, str, int | None, float], None]
+SortOrder = Literal["asc", "desc"]
+SortBy = Literal["startTime", "snapshotId"]
+M = TypeVar("M")
+
+MAX_TAKE = 200
+_WORKSPACES = "/workspaces"
+_WORKSPACE = "/workspaces/{workspaceId}"
+_BACKUPS = "/workspaces/{workspaceId}/backups"
+_BACKUP = "/workspaces/{workspaceId}/backups/{backupId}"
+_SNAPSHOTS = _BACKUP + "/snapshots"
+_SNAPSHOT = _SNAPSHOTS + "/{snapshotId}"
+_ACTIVE = _SNAPSHOTS + "/active"
+_SCHEDULE = _BACKUP + "/schedule"
+_SCHEDULE_ENABLE = _SCHEDULE + "/enable"
+_SCHEDULE_DISABLE = _SCHEDULE + "/disable"
+
+_WORKSPACE_LIST = TypeAdapter(list[Workspace])
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounds on retrying idempotent calls.
+
+    `max_total` caps the wall time spent waiting between attempts, so a caller (a Slack handler,
+    a worker tick) always gets an answer in predictable time. `max_retry_after` caps Skyvia's
+    Retry-After hint: a hint larger than that, or than the remaining budget, ends the retries and
+    surfaces `SkyviaRateLimited` so the caller can report it rather than hang.
+    """
+
+    max_attempts: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    max_total: float = 30.0
+    max_retry_after: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if min(self.base_delay, self.max_delay, self.max_total, self.max_retry_after) < 0:
+            raise ValueError("retry delays must not be negative")
+
+
+def build_http_client(
+    timeout: float = 10.0,
+    *,
+    connect_timeout: float = 5.0,
+    max_connections: int = 50,
+    max_keepalive: int = 10,
+) -> httpx.AsyncClient:
+    """A shared `httpx.AsyncClient` fit for Skyvia: bounded pool, short connect, bounded read.
+
+    The caller owns it (`await client.aclose()` at shutdown); one per process is enough.
+    """
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=min(connect_timeout, timeout)),
+        limits=httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_keepalive
+        ),
+        headers={"Accept": "application/json", "User-Agent": "skyvia-slack-bot"},
+        follow_redirects=False,
+    )
+
+
+def format_datetime(value: datetime) -> str:
+    """ISO 8601 UTC with milliseconds and `Z`, as Skyvia writes dates; naive means UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _check_take(take: int) -> None:
+    if not 1 <= take <= MAX_TAKE:
+        raise ValueError(f"take must be between 1 and {MAX_TAKE}, got {take}")
+
+
+def _check_skip(skip: int) -> None:
+    if skip < 0:
+        raise ValueError(f"skip must not be negative, got {skip}")
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    """Retry-After is either delta-seconds or an HTTP date; anything else is ignored."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One logical API call: what to send, and what to put in an error if it fails."""
+
+    method: str
+    template: str
+    workspace_id: int | None = None
+    backup_id: int | None = None
+    snapshot_id: int | None = None
+    params: Mapping[str, str | int] | None = None
+    json_body: Any = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.method} {self.template}"
+
+    def path(self) -> str:
+        return self.template.format(
+            workspaceId=self.workspace_id, backupId=self.backup_id, snapshotId=self.snapshot_id
+        )
+
+    def error(self, cls: type[SkyviaError], message: str, status: int | None = None) -> SkyviaError:
+        return cls(
+            message,
+            endpoint=self.endpoint,
+            workspace_id=self.workspace_id,
+            backup_id=self.backup_id,
+            snapshot_id=self.snapshot_id,
+            status=status,
+        )
+
+
+class SkyviaClient:
+    """Typed calls of the ten Skyvia endpoints the bot uses."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        *,
+        max_concurrency_per_workspace: int = 4,
+        retry: RetryPolicy | None = None,
+        observer: Observer | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if max_concurrency_per_workspace < 1:
+            raise ValueError("max_concurrency_per_workspace must be at least 1")
+        self._http = http
+        self._base_url = base_url.rstrip("/")
+        self._max_concurrency = max_concurrency_per_workspace
+        self._retry = retry or RetryPolicy()
+        self._observer = observer
+        self._sleep = sleep
+        self._semaphores: dict[int, asyncio.Semaphore] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"SkyviaClient(base_url={self._base_url!r}, "
+            f"max_concurrency_per_workspace={self._max_concurrency})"
+        )
+
+    # Workspaces
+
+    async def list_workspaces(self, token: str) -> list[Workspace]:
+        call = _Call("GET", _WORKSPACES)
+        return await self._get(token, call, _WORKSPACE_LIST.validate_python)
+
+    async def get_workspace(self, token: str, workspace_id: int) -> Workspace:
+        call = _Call("GET", _WORKSPACE, workspace_id)
+        return await self._get(token, call, Workspace.model_validate)
+
+    # Backups
+
+    async def list_backups(
+        self, token: str, workspace_id: int, *, take: int = 20, skip: int = 0
+    ) -> Page[Backup]:
+        _check_take(take)
+        _check_skip(skip)
+        call = _Call("GET", _BACKUPS, workspace_id, params={"take": take, "skip": skip})
+        return await self._get(token, call, Page[Backup].model_validate)
+
+    async def iter_backups(
+        self, token: str, workspace_id: int, *, page_size: int = MAX_TAKE
+    ) -> AsyncIterator[Backup]:
+        _check_take(page_size)
+        skip = 0
+        while True:
+            page = await self.list_backups(token, workspace_id, take=page_size, skip=skip)
+            for backup in page.data:
+                yield backup
+            if not page.has_more or not page.data:
+                return
+            skip += len(page.data)
+
+    async def get_backup(self, token: str, workspace_id: int, backup_id: int) -> Backup:
+        call = _Call("GET", _BACKUP, workspace_id, backup_id)
+        return await self._get(token, call, Backup.model_validate)
+
+    # Snapshots
+
+    async def list_snapshots(
+        self,
+        token: str,
+        workspace_id: int,
+        backup_id: int,
+        *,
+        failed: bool | None = None,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+        take: int = 20,
+        skip: int = 0,
+        sort_order: SortOrder | None = None,
+        sort_by: SortBy | None = None,
+    ) -> Page[Snapshot]:
+        """Finished snapshots only; a running one is seen via `get_active_snapshot`."""
+        _check_take(take)
+        _check_skip(skip)
+        params: dict[str, str | int] = {"take": take, "skip": skip}
+        if failed is not None:
+            params["failed"] = "true" if failed else "false"
+        if start_date is not None:
+            params["startDate"] = format_datetime(start_date)
+        if end_date is not None:
+            params["endDate"] = format_datetime(end_date)
+        if sort_order is not None:
+            if sort_order not in ("asc", "desc"):
+                raise ValueError(f"sort_order must be 'asc' or 'desc', got {sort_order!r}")
+            params["sortOrder"] = sort_order
+        if sort_by is not None:
+            if sort_by not in ("startTime", "snapshotId"):
+                raise ValueError(f"sort_by must be 'startTime' or 'snapshotId', got {sort_by!r}")
+            params["sortBy"] = sort_by
+        call = _Call("GET", _SNAPSHOTS, workspace_id, backup_id, params=params)
+        return await self._get(token, call, Page[Snapshot].model_validate)
+
+    async def iter_snapshots(
+        self,
+        token: str,
+        workspace_id: int,
+        backup_id: int,
+        *,
+        failed: bool | None = None,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+        sort_order: SortOrder | None = None,
+        sort_by: SortBy | None = None,
+        page_size: int = MAX_TAKE,
+    ) -> AsyncIterator[Snapshot]:
+        _check_take(page_size)
+        skip = 0
+        while True:
+            page = await self.list_snapshots(
+                token,
+                workspace_id,
+                backup_id,
+                failed=failed,
+                start_date=start_date,
+                end_date=end_date,
+                take=page_size,
+                skip=skip,
+                sort_order=sort_order,
+                sort_by=sort_by,
+            )
+            for snapshot in page.data:
+                yield snapshot
+            if not page.has_more or not page.data:
+                return
+            skip += len(page.data)
+
+    async def get_snapshot(
+        self, token: str, workspace_id: int, backup_id: int, snapshot_id: int
+    ) -> Snapshot:
+        call = _Call("GET", _SNAPSHOT, workspace_id, backup_id, snapshot_id)
+        return await self._get(token, call, Snapshot.model_validate)
+
+    async def get_active_snapshot(
+        self, token: str, workspace_id: int, backup_id: int
+    ) -> ActiveRun | None:
+        """The running snapshot, or None: Skyvia says "none" with 404, 204 or an empty/null body.
+
+        Because 404 means "none" here, an unknown backup also reads as None on this endpoint.
+        """
+        call = _Call("GET", _ACTIVE, workspace_id, backup_id)
+        return await self._retrying(lambda: self._request(token, call, _parse_active, True))
+
+    async def create_snapshot(self, token: str, workspace_id: int, backup_id: int) -> ActiveRun:
+        """Start a snapshot, without ever starting two for one request.
+
+        Skyvia documents no idempotency, so a POST whose answer was lost (timeout, 5xx, dropped
+        connection) may or may not have started a run. Instead of re-sending it, look at
+        `/active`: a run there is taken as ours and returned. Only when nothing runs is the POST
+        sent once more, and its failure is final. 429 and 4xx are definite refusals and are
+        raised at once; the caller decides whether to try later.
+        """
+        call = _Call(
+            "POST", _SNAPSHOTS, workspace_id, backup_id, json_body={"mode": "full", "params": {}}
+        )
+
+        async def post() -> ActiveRun:
+            return await self._request(token, call, ActiveRun.model_validate)
+
+        try:
+            return await post()
+        except SkyviaUnavailable as lost:
+            logger.warning(
+                "snapshot POST outcome unknown (%s); checking the active run before any retry",
+                lost,
+            )
+        active = await self.get_active_snapshot(token, workspace_id, backup_id)
+        if active is not None:
+            logger.info(
+                "snapshot POST: found active run %s of backup %s; not posting again",
+                active.run_id,
+                backup_id,
+            )
+            return active
+        return await post()
+
+    # Schedule
+
+    async def get_schedule(self, token: str, workspace_id: int, backup_id: int) -> Schedule:
+        call = _Call("GET", _SCHEDULE, workspace_id, backup_id)
+        return await self._get(token, call, Schedule.model_validate)
+
+    async def enable_schedule(self, token: str, workspace_id: int, backup_id: int) -> Schedule:
+        call = _Call("POST", _SCHEDULE_ENABLE, workspace_id, backup_id)
+        return await self._get(token, call, _schedule_parser(active=True))
+
+    async def disable_schedule(self, token: str, workspace_id: int, backup_id: int) -> Schedule:
+        call = _Call("POST", _SCHEDULE_DISABLE, workspace_id, backup_id)
+        return await self._get(token, call, _schedule_parser(active=False))
+
+    # Plumbing
+
+    async def _get(self, token: str, call: _Call, parse: Callable[[Any], M]) -> M:
+        """An idempotent call, retried per the policy."""
+        return await self._retrying(lambda: self._request(token, call, parse))
+
+    async def _retrying(self, attempt: Callable[[], Awaitable[M]]) -> M:
+        policy = self._retry
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(policy.max_attempts) | stop_before_delay(policy.max_total),
+            wait=self._wait,
+            retry=retry_if_exception_type((SkyviaUnavailable, SkyviaRateLimited)),
+            sleep=self._sleep,
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+        return await retrying(attempt)
+
+    def _wait(self, state: RetryCallState) -> float:
+        """Honour Retry-After (capped); else exponential backoff with full jitter."""
+        policy = self._retry
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, SkyviaRateLimited) and error.retry_after is not None:
+            if error.retry_after > policy.max_retry_after:
+                # Waiting that long is not ours to decide: end the retries (the stop condition
+                # sees a sleep beyond the budget) and let the caller report the rate limit.
+                return policy.max_total + error.retry_after
+            return error.retry_after
+        backoff = wait_random_exponential(multiplier=policy.base_delay, max=policy.max_delay)
+        return backoff(state)
+
+    def _semaphore(self, workspace_id: int | None) -> asyncio.Semaphore | None:
+        if workspace_id is None:
+            return None
+        semaphore = self._semaphores.get(workspace_id)
+        if semaphore is None:
+            semaphore = self._semaphores[workspace_id] = asyncio.Semaphore(self._max_concurrency)
+        return semaphore
+
+    async def _request(
+        self,
+        token: str,
+        call: _Call,
+        parse: Callable[[Any], M],
+        none_if_missing: bool = False,
+    ) -> M:
+        """One HTTP attempt: send, observe, map the status, parse the body."""
+        semaphore = self._semaphore(call.workspace_id)
+        if semaphore is not None:
+            async with semaphore:
+                response = await self._send(token, call)
+        else:
+            response = await self._send(token, call)
+        return self._interpret(token, call, response, parse, none_if_missing)
+
+    async def _send(self, token: str, call: _Call) -> httpx.Response:
+        headers = {"Authorization": token}
+        started = time.perf_counter()
+        status: int | None = None
+        try:
+            response = await self._http.request(
+                call.method,
+                self._base_url + call.path(),
+                params=call.params,
+                json=call.json_body,
+                headers=headers,
+            )
+            status = response.status_code
+            return response
+        except httpx.TimeoutException as exc:
+            # `from None`: the httpx exception holds the request, whose headers hold the token.
+            raise call.error(
+                SkyviaUnavailable, f"Skyvia timed out ({type(exc).__name__})"
+            ) from None
+        except httpx.TransportError as exc:
+            raise call.error(
+                SkyviaUnavailable, f"Skyvia unreachable ({type(exc).__name__})"
+            ) from None
+        finally:
+            self._observe(call, status, time.perf_counter() - started)
+
+    def _observe(self, call: _Call, status: int | None, seconds: float) -> None:
+        if self._observer is None:
+            return
+        try:
+            self._observer(call.method, call.endpoint, status, seconds)
+        except Exception:
+            logger.exception("Skyvia call observer failed for %s", call.endpoint)
+
+    def _interpret(
+        self,
+        token: str,
+        call: _Call,
+        response: httpx.Response,
+        parse: Callable[[Any], M],
+        none_if_missing: bool,
+    ) -> M:
+        status = response.status_code
+        if none_if_missing and status in (204, 404):
+            return parse(None)
+        if 200 <= status < 300:
+            try:
+                body = response.json() if response.content.strip() else None
+                return parse(body)
+            except (ValueError, ValidationError, TypeError) as exc:
+                raise call.error(
+                    SkyviaBadResponse,
+                    f"Skyvia answered {status} with an unexpected body ({type(exc).__name__})",
+                    status,
+                ) from None
+        detail = _error_detail(response, token)
+        if status in (401, 403):
+            raise call.error(SkyviaAuthError, f"Skyvia rejected the access token{detail}", status)
+        if status == 404:
+            raise call.error(SkyviaNotFound, f"Not found in Skyvia{detail}", status)
+        if status == 429:
+            retry_after = _parse_retry_after(response.headers.get("Retry-After"))
+            raise SkyviaRateLimited(
+                f"Skyvia rate limit{detail}",
+                retry_after=retry_after,
+                endpoint=call.endpoint,
+                workspace_id=call.workspace_id,
+                backup_id=call.backup_id,
+                snapshot_id=call.snapshot_id,
+                status=status,
+            )
+        if status >= 500:
+            raise call.error(SkyviaUnavailable, f"Skyvia server error{detail}", status)
+        raise call.error(SkyviaBadResponse, f"Skyvia answered {status}{detail}", status)
+
+
+def _error_detail(response: httpx.Response, token: str) -> str:
+    """Skyvia's own error message, short, with the token scrubbed should it ever be echoed."""
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        return ""
+    message = body.get("message") if isinstance(body, dict) else None
+    if not isinstance(message, str) or not message.strip():
+        return ""
+    message = " ".join(message.split())[:200]
+    if token:
+        message = message.replace(token, "***")
+    return f": {message}"
+
+
+def _parse_active(body: Any) -> ActiveRun | None:
+    if body is None or body == {} or body == "":
+        return None
+    return ActiveRun.model_validate(body)
+
+
+def _schedule_parser(*, active: bool) -> Callable[[Any], Schedule]:
+    """enable/disable: the OpenAPI returns the schedule; an empty 200 is read as "done"."""
+
+    def parse(body: Any) -> Schedule:
+        if body is None:
+            return Schedule(active=active)
+        return Schedule.model_validate(body)
+
+    return parse
+
+
+def _log_retry(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    sleep = state.next_action.sleep if state.next_action else 0.0
+    logger.warning("Skyvia call failed (%s); retry %d in %.2fs", error, state.attempt_number, sleep)
+
+
+__all__ = ["RetryPolicy", "SkyviaClient", "build_http_client", "format_datetime"]
