@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Binding, Mute
 from storage.repositories._sql import dialect_name, insert_if_absent
+from storage.types import utcnow
 
 
 class BindingRepository:
@@ -113,19 +114,23 @@ class BindingRepository:
         return result.all()
 
     async def set_alerts(
-        self, team_id: str, channel_id: str, *, enabled: bool, now: datetime
+        self, team_id: str, channel_id: str, enabled: bool, now: datetime | None = None
     ) -> bool:
         """Turns alerts on or off; False when the channel has no binding.
 
         Turning them on moves `alerts_since` to now: what failed while they were off stays quiet.
         """
+        now = now or utcnow()
         values: dict[str, object] = {"alerts_enabled": enabled, "updated_at": now}
         if enabled:
             values["alerts_since"] = now
         return await self._update(team_id, channel_id, values)
 
-    async def pause(self, team_id: str, channel_id: str, *, reason: str, now: datetime) -> bool:
+    async def pause(
+        self, team_id: str, channel_id: str, reason: str, now: datetime | None = None
+    ) -> bool:
         """Pauses an active binding (bot removed, channel archived); False if already paused."""
+        now = now or utcnow()
         result = await self.session.execute(
             update(Binding)
             .where(
@@ -138,8 +143,9 @@ class BindingRepository:
         )
         return result.first() is not None
 
-    async def unpause(self, team_id: str, channel_id: str, *, now: datetime) -> bool:
+    async def unpause(self, team_id: str, channel_id: str, now: datetime | None = None) -> bool:
         """Lifts a pause; failures that happened while paused are not announced afterwards."""
+        now = now or utcnow()
         result = await self.session.execute(
             update(Binding)
             .where(

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import Watch, WatchOutcome
 from storage.repositories import _leases
 from storage.repositories._sql import insert_if_absent
+from storage.types import utcnow
 
 
 class WatchRepository:
@@ -100,7 +101,12 @@ class WatchRepository:
         return int(count or 0)
 
     async def stop_for_channel(
-        self, team_id: str, channel_id: str, *, now: datetime, outcome: str = WatchOutcome.STOPPED
+        self,
+        team_id: str,
+        channel_id: str,
+        outcome: str = WatchOutcome.STOPPED,
+        *,
+        now: datetime | None = None,
     ) -> int:
         """Finishes every pending watch of the channel (disconnect); returns how many.
 
@@ -114,7 +120,9 @@ class WatchRepository:
                 Watch.channel_id == channel_id,
                 Watch.finished_at.is_(None),
             )
-            .values(finished_at=now, outcome=outcome, lease_owner=None, lease_until=None)
+            .values(
+                finished_at=now or utcnow(), outcome=outcome, lease_owner=None, lease_until=None
+            )
             .returning(Watch.id)
         )
         return len(result.all())
