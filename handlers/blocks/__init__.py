@@ -1,0 +1,82 @@
+"""Pure Block Kit builders: data in, `Message` (or a `View`) out; no Slack calls, no I/O.
+
+Handlers import from here; the submodules are split by topic (`mrkdwn` escaping and formats,
+`common` message and errors, `buttons`, `bindings`, `backups`, `snapshots`, `alerts`, `home`).
+"""
+
+from handlers.blocks.alerts import alerts_changed_message, failure_alert, mute_changed_message
+from handlers.blocks.backups import (
+    BACKUPS_PAGE_SIZE,
+    LAST_SNAPSHOTS_SHOWN,
+    backup_details_message,
+    backups_page_message,
+    schedule_changed_announcement,
+    schedule_message,
+)
+from handlers.blocks.bindings import (
+    connect_modal,
+    connected_message,
+    disconnected_message,
+    status_message,
+)
+from handlers.blocks.common import (
+    Message,
+    refusal_message,
+    unexpected_error_message,
+    usage_error_message,
+)
+from handlers.blocks.help import help_message
+from handlers.blocks.home import home_view
+from handlers.blocks.models import BindingView, WatchView
+from handlers.blocks.mrkdwn import (
+    escape_mrkdwn,
+    format_count,
+    format_duration,
+    slack_date,
+)
+from handlers.blocks.snapshots import (
+    SNAPSHOTS_PAGE_SIZE,
+    active_snapshot_exists_message,
+    gave_up_note,
+    snapshot_card,
+    snapshot_log_message,
+    snapshot_outcome_reply,
+    snapshots_page_message,
+    still_running_note,
+)
+
+__all__ = [
+    "BACKUPS_PAGE_SIZE",
+    "LAST_SNAPSHOTS_SHOWN",
+    "SNAPSHOTS_PAGE_SIZE",
+    "BindingView",
+    "Message",
+    "WatchView",
+    "active_snapshot_exists_message",
+    "alerts_changed_message",
+    "backup_details_message",
+    "backups_page_message",
+    "connect_modal",
+    "connected_message",
+    "disconnected_message",
+    "escape_mrkdwn",
+    "failure_alert",
+    "format_count",
+    "format_duration",
+    "gave_up_note",
+    "help_message",
+    "home_view",
+    "mute_changed_message",
+    "refusal_message",
+    "schedule_changed_announcement",
+    "schedule_message",
+    "slack_date",
+    "snapshot_card",
+    "snapshot_log_message",
+    "snapshot_outcome_reply",
+    "snapshots_page_message",
+    "status_message",
+    "still_running_note",
+    "unexpected_error_message",
+    "usage_error_message",
+]

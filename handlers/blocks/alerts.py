@@ -1,0 +1,80 @@
+"""Failure alerts, and the channel notices when someone changes alert settings."""
+
+from __future__ import annotations
+
+from bot.skyvia.models import Backup, Snapshot
+from handlers.blocks.buttons import mute_button, run_snapshot_button, show_log_button
+from handlers.blocks.common import Message, actions, compact, context, fallback, section
+from handlers.blocks.mrkdwn import (
+    backup_label,
+    backup_label_plain,
+    format_duration,
+    plural,
+    slack_date,
+    user_mention,
+)
+from handlers.blocks.snapshots import log_excerpt_blocks
+
+
+def failure_alert(
+    backup_id: int, backup_name: str | None, snapshot: Snapshot, by_schedule: bool
+) -> Message:
+    """The unprompted top-level message for a failed snapshot (SPEC 2.3)."""
+    kind = "Scheduled snapshot" if by_schedule else "Snapshot"
+    line = f":x: {kind} of {backup_label(backup_name, backup_id)} failed"
+    when = snapshot.end_time or snapshot.start_time or snapshot.queue_time
+    duration = snapshot.duration_seconds
+    details = [
+        f"Snapshot {snapshot.snapshot_id}",
+        slack_date(when) if when else "",
+        f"after {format_duration(duration)}" if duration is not None else "",
+        plural(snapshot.success_rows, "row") if snapshot.success_rows is not None else "",
+        plural(snapshot.error_rows, "error") if snapshot.error_rows else "",
+    ]
+    blocks = [
+        section(line),
+        context(*details),
+        *log_excerpt_blocks(backup_id, snapshot.snapshot_id, snapshot.log),
+        actions(
+            show_log_button(backup_id, snapshot.snapshot_id),
+            run_snapshot_button(backup_id, backup_name),
+            mute_button(backup_id, backup_name),
+        ),
+    ]
+    return Message(
+        text=fallback(
+            f":x: {kind} {snapshot.snapshot_id} of "
+            f"{backup_label_plain(backup_name, backup_id)} failed"
+        ),
+        blocks=compact(blocks),
+    )
+
+
+def alerts_changed_message(user_id: str, enabled: bool) -> Message:
+    """Told to the channel: who turned its failure alerts on or off."""
+    if enabled:
+        line = f":bell: {user_mention(user_id)} turned failure alerts *on* for this channel."
+    else:
+        line = (
+            f":no_bell: {user_mention(user_id)} turned failure alerts *off* for this channel. "
+            "Snapshots started from here are still reported in their threads."
+        )
+    return Message(text=fallback(line), blocks=[section(line)])
+
+
+def mute_changed_message(user_id: str, backup: Backup, mute: bool) -> Message:
+    """Told to the channel: who muted or unmuted a backup's alerts, and how to undo it."""
+    label = backup_label(backup.name, backup.id)
+    if mute:
+        line = (
+            f":no_bell: {user_mention(user_id)} muted failure alerts for {label} in this channel."
+        )
+        undo = f"`/skyvia alerts unmute {backup.id}` to undo"
+    else:
+        line = f":bell: {user_mention(user_id)} unmuted failure alerts for {label} in this channel."
+        undo = f"`/skyvia alerts mute {backup.id}` to mute again"
+    plain = (
+        f"{user_mention(user_id)} {'muted' if mute else 'unmuted'} failure alerts for "
+        f"{backup_label_plain(backup.name, backup.id)}"
+    )
+    return Message(text=fallback(plain), blocks=[section(line), context(undo)])

@@ -1,0 +1,193 @@
+"""Connecting a channel to a workspace, disconnecting it, and the channel's status."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from slack_sdk.models.blocks import (
+    Block,
+    InputBlock,
+    PlainTextInputElement,
+    PlainTextObject,
+)
+from slack_sdk.models.views import View
+
+from handlers.blocks.common import (
+    MAX_MESSAGE_BLOCKS,
+    Message,
+    compact,
+    context,
+    fallback,
+    section,
+)
+from handlers.blocks.models import BindingView, WatchView
+from handlers.blocks.mrkdwn import (
+    backup_label,
+    channel_mention,
+    escape_cut,
+    escape_mrkdwn,
+    format_count,
+    plural,
+    slack_date,
+    state_emoji,
+    state_name,
+    user_mention,
+)
+from handlers.ids import ActionId, BlockId, CallbackId
+from handlers.payloads import ConnectModalMeta
+
+_WORKSPACE_NAME_LIMIT = 100
+_STATUS_WATCHES_SHOWN = 20
+_STATUS_MUTES_SHOWN = 50
+
+
+def workspace_label(workspace_id: int, workspace_name: str | None) -> str:
+    """`*Sales* (123)`, or `123` when Skyvia gave no name."""
+    if workspace_name:
+        return f"*{escape_cut(workspace_name, _WORKSPACE_NAME_LIMIT)}* ({workspace_id})"
+    return str(workspace_id)
+
+
+def connect_modal(
+    *, channel_id: str, workspace_id: int | None = None, token_required: bool = True
+) -> View:
+    """Asks for the workspace id and an access token; read it back with
+    `payloads.parse_connect_submission`. The token field never has an initial value.
+    """
+    token_hint = (
+        "Stored encrypted, never shown again."
+        if token_required
+        else "Leave empty to use the bot's default token. Stored encrypted, never shown again."
+    )
+    return View(
+        type="modal",
+        callback_id=str(CallbackId.CONNECT_MODAL),
+        private_metadata=ConnectModalMeta(channel_id=channel_id).dump(),
+        title=PlainTextObject(text="Connect Skyvia"),
+        submit=PlainTextObject(text="Connect"),
+        close=PlainTextObject(text="Cancel"),
+        blocks=[
+            section(
+                f"Connect {channel_mention(channel_id)} to a Skyvia workspace. Create an access "
+                "token in Skyvia under *Account Settings → API Settings*."
+            ),
+            InputBlock(
+                block_id=str(BlockId.CONNECT_WORKSPACE),
+                label=PlainTextObject(text="Workspace id"),
+                element=PlainTextInputElement(
+                    action_id=str(ActionId.CONNECT_WORKSPACE_INPUT),
+                    placeholder=PlainTextObject(text="e.g. 123"),
+                    initial_value=str(workspace_id) if workspace_id is not None else None,
+                    max_length=11,
+                ),
+                hint=PlainTextObject(text="The number in the workspace's URL in Skyvia."),
+            ),
+            InputBlock(
+                block_id=str(BlockId.CONNECT_TOKEN),
+                label=PlainTextObject(text="Access token"),
+                element=PlainTextInputElement(
+                    action_id=str(ActionId.CONNECT_TOKEN_INPUT),
+                    placeholder=PlainTextObject(text="Paste the token"),
+                    max_length=4096,
+                ),
+                hint=PlainTextObject(text=token_hint),
+                optional=not token_required,
+            ),
+        ],
+    )
+
+
+def connected_message(workspace_id: int, workspace_name: str | None, user_id: str) -> Message:
+    """Posted in the channel, so everyone learns who connected it to what."""
+    line = (
+        f":link: This channel is now connected to Skyvia workspace "
+        f"{workspace_label(workspace_id, workspace_name)}, by {user_mention(user_id)}."
+    )
+    return Message(
+        text=fallback(line),
+        blocks=[
+            section(line),
+            context(
+                "Failed snapshots of this workspace will be announced here",
+                "try `/skyvia backups`",
+                "`/skyvia alerts off` to stop alerts",
+            ),
+        ],
+    )
+
+
+def disconnected_message(workspace_id: int, user_id: str, stopped_watches: int = 0) -> Message:
+    """Posted in the channel: the binding is gone and watched snapshots will not be reported."""
+    line = (
+        f":broken_chain: This channel was disconnected from Skyvia workspace {workspace_id} "
+        f"by {user_mention(user_id)}."
+    )
+    details = ["No more failure alerts here"]
+    if stopped_watches:
+        details.append(f"{plural(stopped_watches, 'watched snapshot')} will not be reported")
+    details.append(escape_mrkdwn("`/skyvia connect <workspaceId>` to connect again"))
+    return Message(text=fallback(line), blocks=[section(line), context(*details)])
+
+
+def status_message(binding: BindingView | None, watches: Sequence[WatchView]) -> Message:
+    """The channel's binding, its alert settings and what is being watched."""
+    if binding is None:
+        line = "This channel is not connected to a Skyvia workspace."
+        fix = "An admin can run `/skyvia connect &lt;workspaceId&gt;`."
+        return Message(text=fallback(f"{line} {fix}"), blocks=[section(f"{line} {fix}")])
+
+    line = (
+        f":link: This channel is connected to Skyvia workspace "
+        f"{workspace_label(binding.workspace_id, binding.workspace_name)}"
+    )
+    blocks: list[Block | None] = [
+        section(line),
+        context(
+            f"Connected by {user_mention(binding.connected_by)}",
+            slack_date(binding.connected_at),
+            "default token" if binding.uses_default_token else "own token",
+        ),
+        section(_alerts_line(binding)),
+        section(_watches_text(watches)),
+    ]
+    return Message(text=fallback(line), blocks=compact(blocks)[:MAX_MESSAGE_BLOCKS])
+
+
+def _alerts_line(binding: BindingView) -> str:
+    if binding.paused:
+        reason = escape_cut(binding.paused_reason or "the bot cannot post here", 300)
+        return f":double_vertical_bar: Paused: {reason}. Alerts and thread replies are on hold."
+    if not binding.alerts_enabled:
+        alerts = ":no_bell: Failure alerts are *off* (`/skyvia alerts on`)."
+    else:
+        alerts = ":bell: Failure alerts are *on*."
+    muted = binding.muted_backup_ids
+    if muted:
+        shown = ", ".join(str(backup_id) for backup_id in muted[:_STATUS_MUTES_SHOWN])
+        hidden = len(muted) - _STATUS_MUTES_SHOWN
+        more = f" and {format_count(hidden)} more" if hidden > 0 else ""
+        alerts += f" Muted backups: {shown}{more}."
+    return alerts
+
+
+def _watches_text(watches: Sequence[WatchView]) -> str:
+    if not watches:
+        return "No snapshot started from this channel is running."
+    lines = [f"*Watching {plural(len(watches), 'snapshot')}:*"]
+    lines += [watch_line(watch) for watch in watches[:_STATUS_WATCHES_SHOWN]]
+    if len(watches) > _STATUS_WATCHES_SHOWN:
+        lines.append(f"… and {format_count(len(watches) - _STATUS_WATCHES_SHOWN)} more")
+    return "\n".join(lines)
+
+
+def watch_line(watch: WatchView) -> str:
+    """`🔄 Snapshot 7001 of *Nightly CRM* (456) · Running · started by @dana at …`."""
+    state = (
+        f"{state_emoji(watch.state)} {state_name(watch.state)}"
+        if watch.state is not None
+        else ":hourglass_flowing_sand: waiting for the first check"
+    )
+    return (
+        f"• Snapshot {watch.snapshot_id} of {backup_label(watch.backup_name, watch.backup_id)}"
+        f" · {state} · started by {user_mention(watch.started_by)} {slack_date(watch.started_at)}"
+    )

@@ -1,0 +1,137 @@
+"""The bot's buttons, each defined once: the same label, payload and confirm wherever it appears.
+
+Buttons that change something (run a snapshot, toggle a schedule, mute) always carry a confirm
+dialog (SPEC 2.4), and their payloads name a backup or snapshot but never a workspace.
+"""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import ButtonElement
+
+from handlers.blocks.common import button, confirm_dialog
+from handlers.blocks.mrkdwn import backup_label
+from handlers.ids import ActionId
+from handlers.payloads import (
+    BackupRef,
+    BackupsPageRef,
+    ScheduleRef,
+    SnapshotFilters,
+    SnapshotRef,
+    SnapshotsPageRef,
+)
+
+ENABLE_SCHEDULE = "Enable schedule"
+DISABLE_SCHEDULE = "Disable schedule"
+
+
+def run_snapshot_button(backup_id: int, backup_name: str | None) -> ButtonElement:
+    return button(
+        "Run snapshot",
+        ActionId.RUN_SNAPSHOT,
+        BackupRef(backup_id=backup_id),
+        confirm=confirm_dialog(
+            title="Run a snapshot?",
+            text=f"Start a snapshot of {backup_label(backup_name, backup_id)} now?",
+            confirm="Run snapshot",
+        ),
+    )
+
+
+def run_anyway_button(backup_id: int, backup_name: str | None, active_id: int) -> ButtonElement:
+    return button(
+        "Start another anyway",
+        ActionId.RUN_SNAPSHOT_ANYWAY,
+        BackupRef(backup_id=backup_id),
+        confirm=confirm_dialog(
+            title="Start a second snapshot?",
+            text=f"Snapshot {active_id} of {backup_label(backup_name, backup_id)} has not "
+            "finished yet. Start another one anyway?",
+            confirm="Start another",
+        ),
+    )
+
+
+def schedule_button(backup_id: int, backup_name: str | None, active: bool | None) -> ButtonElement:
+    """`Disable schedule` when active, `Enable schedule` when not, `Schedule` when unknown.
+
+    The payload carries the state asked for, so a click on a stale message does what it said.
+    """
+    if active is None:
+        return button("Schedule", ActionId.SHOW_SCHEDULE, BackupRef(backup_id=backup_id))
+    label = backup_label(backup_name, backup_id)
+    if active:
+        confirm = confirm_dialog(
+            title="Disable the schedule?",
+            text=f"Scheduled snapshots of {label} stop until someone enables the schedule again.",
+            confirm="Disable schedule",
+            danger=True,
+        )
+    else:
+        confirm = confirm_dialog(
+            title="Enable the schedule?",
+            text=f"{label} will run on its Skyvia schedule again.",
+            confirm="Enable schedule",
+        )
+    return button(
+        DISABLE_SCHEDULE if active else ENABLE_SCHEDULE,
+        ActionId.SCHEDULE_TOGGLE,
+        ScheduleRef(backup_id=backup_id, enable=not active),
+        confirm=confirm,
+    )
+
+
+def details_button(backup_id: int) -> ButtonElement:
+    return button("Details", ActionId.BACKUP_DETAILS, BackupRef(backup_id=backup_id))
+
+
+def snapshots_button(backup_id: int) -> ButtonElement:
+    return button("Snapshots", ActionId.SHOW_SNAPSHOTS, SnapshotsPageRef(backup_id=backup_id))
+
+
+def show_log_button(backup_id: int, snapshot_id: int) -> ButtonElement:
+    return button(
+        "Show log",
+        ActionId.SHOW_LOG,
+        SnapshotRef(backup_id=backup_id, snapshot_id=snapshot_id),
+    )
+
+
+def mute_button(backup_id: int, backup_name: str | None) -> ButtonElement:
+    return button(
+        "Mute this backup",
+        ActionId.MUTE_BACKUP,
+        BackupRef(backup_id=backup_id),
+        confirm=confirm_dialog(
+            title="Mute this backup?",
+            text=f"This channel stops getting failure alerts for "
+            f"{backup_label(backup_name, backup_id)}. Undo with "
+            f"`/skyvia alerts unmute {backup_id}`.",
+            confirm="Mute",
+        ),
+    )
+
+
+def unmute_button(backup_id: int) -> ButtonElement:
+    return button("Unmute", ActionId.UNMUTE_BACKUP, BackupRef(backup_id=backup_id))
+
+
+def backups_nav(page: int, has_more: bool) -> list[ButtonElement]:
+    nav = []
+    if page > 1:
+        nav.append(button("Previous", ActionId.BACKUPS_PAGE_PREV, BackupsPageRef(page=page - 1)))
+    if has_more:
+        nav.append(button("Next", ActionId.BACKUPS_PAGE_NEXT, BackupsPageRef(page=page + 1)))
+    return nav
+
+
+def snapshots_nav(
+    backup_id: int, page: int, has_more: bool, filters: SnapshotFilters
+) -> list[ButtonElement]:
+    nav = []
+    if page > 1:
+        ref = SnapshotsPageRef(backup_id=backup_id, page=page - 1, filters=filters)
+        nav.append(button("Previous", ActionId.SNAPSHOTS_PAGE_PREV, ref))
+    if has_more:
+        ref = SnapshotsPageRef(backup_id=backup_id, page=page + 1, filters=filters)
+        nav.append(button("Next", ActionId.SNAPSHOTS_PAGE_NEXT, ref))
+    return nav
