@@ -23,7 +23,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 import uvicorn
@@ -40,7 +40,7 @@ RESPONSE_URL_MAX_POSTS = 5
 
 # Arguments that slack_sdk (or a hand-written form post) may send JSON-encoded inside a form body.
 _JSON_ENCODED_ARGS = ("blocks", "attachments", "metadata", "view")
-_CHAT_METHODS_WITH_TEXT = ("chat.postMessage", "chat.update", "chat.postEphemeral")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -426,16 +426,41 @@ class FakeSlack:
 
         Failed calls (429, errors) are recorded too; filter with `lambda c: c.ok` when it matters.
         """
+
+        def matches() -> list[SlackCall]:
+            return [c for c in self.calls_to(method) if predicate is None or predicate(c)]
+
+        return await self._poll(matches, count, timeout, f"matching {method} call(s)")
+
+    async def wait_for_responses(
+        self,
+        response_id: str,
+        count: int = 1,
+        timeout: float = 10.0,  # noqa: ASYNC109 - a polling deadline, not a cancellation scope
+    ) -> list[ResponsePost]:
+        """Poll until `count` accepted posts reached `response_url(response_id)` (Bolt's
+        `respond()` runs after `ack()`, so it lands after the HTTP answer)."""
+        return await self._poll(
+            lambda: self.responses(response_id), count, timeout, f"post(s) to {response_id}"
+        )
+
+    async def _poll(
+        self,
+        found: Callable[[], list[_T]],
+        count: int,
+        timeout: float,  # noqa: ASYNC109 - a polling deadline, not a cancellation scope
+        what: str,
+    ) -> list[_T]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            matched = [c for c in self.calls_to(method) if predicate is None or predicate(c)]
+            matched = found()
             if len(matched) >= count:
                 return matched
             if loop.time() >= deadline:
                 raise AssertionError(
-                    f"waited {timeout}s for {count} matching {method} call(s), "
-                    f"got {len(matched)}; Slack calls seen:\n{self.summary()}"
+                    f"waited {timeout}s for {count} {what}, got {len(matched)}; "
+                    f"Slack calls seen:\n{self.summary()}"
                 )
             await asyncio.sleep(0.02)
 
