@@ -1,0 +1,305 @@
+"""The `/skyvia` grammar (SPEC 2.1): examples, refusals, and properties over any input."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from handlers.parsing import (
+    MAX_ID,
+    MAX_PAGE,
+    USAGE,
+    AlertsCmd,
+    BackupCmd,
+    BackupsCmd,
+    Command,
+    ConnectCmd,
+    DisconnectCmd,
+    HelpCmd,
+    MuteCmd,
+    ScheduleCmd,
+    SnapshotCmd,
+    SnapshotsCmd,
+    StatusCmd,
+    UsageError,
+    format_command,
+    parse_command,
+)
+
+NOW = datetime(2024, 5, 10, 15, 30, tzinfo=UTC)
+MIDNIGHT = datetime(2024, 5, 10, tzinfo=UTC)
+
+
+def parse(text: str) -> Command:
+    return parse_command(text, now=NOW)
+
+
+def refusal(text: str) -> UsageError:
+    with pytest.raises(UsageError) as caught:
+        parse(text)
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", HelpCmd()),
+        ("   ", HelpCmd()),
+        ("help", HelpCmd()),
+        ("HELP snapshot", HelpCmd()),
+        ("connect", ConnectCmd(workspace_id=None)),
+        ("connect 123", ConnectCmd(workspace_id=123)),
+        ("Connect #123", ConnectCmd(workspace_id=123)),
+        ("disconnect", DisconnectCmd()),
+        ("status", StatusCmd()),
+        ("backups", BackupsCmd(page=1)),
+        ("backups 3", BackupsCmd(page=3)),
+        ("backup 456", BackupCmd(backup_id=456)),
+        ("  SNAPSHOT   #456  ", SnapshotCmd(backup_id=456)),
+        ("snapshot 0456", SnapshotCmd(backup_id=456)),
+        (f"snapshot {MAX_ID}", SnapshotCmd(backup_id=MAX_ID)),
+        ("snapshot\u00a0456", SnapshotCmd(backup_id=456)),
+        ("snapshots 456", SnapshotsCmd(backup_id=456)),
+        ("snapshots 456 FAILED", SnapshotsCmd(backup_id=456, failed=True)),
+        ("schedule 456", ScheduleCmd(backup_id=456, enable=None)),
+        ("schedule 456 on", ScheduleCmd(backup_id=456, enable=True)),
+        ("schedule 456 OFF", ScheduleCmd(backup_id=456, enable=False)),
+        ("schedule 456 enable", ScheduleCmd(backup_id=456, enable=True)),
+        ("schedule 456 disable", ScheduleCmd(backup_id=456, enable=False)),
+        ("alerts on", AlertsCmd(enabled=True)),
+        ("alerts Off", AlertsCmd(enabled=False)),
+        ("alerts mute 456", MuteCmd(backup_id=456, mute=True)),
+        ("ALERTS UNMUTE #456", MuteCmd(backup_id=456, mute=False)),
+    ],
+)
+def test_valid_commands(text: str, expected: Command) -> None:
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "since", "until"),
+    [
+        ("since 2024-05-01", datetime(2024, 5, 1, tzinfo=UTC), None),
+        # A bare date as `until` includes that whole day.
+        ("until 2024-05-01", None, datetime(2024, 5, 2, tzinfo=UTC)),
+        ("since 2024-05-01T10:15:00Z", datetime(2024, 5, 1, 10, 15, tzinfo=UTC), None),
+        ("since 2024-05-01T10:15:00", datetime(2024, 5, 1, 10, 15, tzinfo=UTC), None),
+        ("since 2024-05-01T12:15:00+02:00", datetime(2024, 5, 1, 10, 15, tzinfo=UTC), None),
+        ("since today", MIDNIGHT, None),
+        ("until today", None, MIDNIGHT + timedelta(days=1)),
+        ("since yesterday until yesterday", MIDNIGHT - timedelta(days=1), MIDNIGHT),
+        ("since 7d", NOW - timedelta(days=7), None),
+        ("since 12H", NOW - timedelta(hours=12), None),
+        ("until 2024-05-09 since 2024-05-01", datetime(2024, 5, 1, tzinfo=UTC),
+         datetime(2024, 5, 10, tzinfo=UTC)),
+    ],
+)  # fmt: skip
+def test_snapshot_date_filters(text: str, since: datetime | None, until: datetime | None) -> None:
+    command = parse(f"snapshots 456 {text}")
+    assert command == SnapshotsCmd(backup_id=456, since=since, until=until)
+
+
+def test_filters_in_any_order_after_the_id() -> None:
+    expected = SnapshotsCmd(
+        backup_id=7, failed=True, since=NOW - timedelta(days=7), until=MIDNIGHT + timedelta(days=1)
+    )
+    assert parse("snapshots 7 failed since 7d until today") == expected
+    assert parse("snapshots 7 until today failed since 7d") == expected
+    assert parse("snapshots 7 since 7d until today FAILED") == expected
+
+
+def test_relative_dates_default_to_the_current_time() -> None:
+    before = datetime.now(UTC)
+    command = parse_command("snapshots 1 since 1h")
+    assert isinstance(command, SnapshotsCmd) and command.since is not None
+    assert before - timedelta(hours=1, seconds=5) <= command.since <= datetime.now(UTC)
+
+
+def test_html_entities_from_slack_are_decoded() -> None:
+    assert parse("snapshot&#32;456") == SnapshotCmd(backup_id=456)
+    error = refusal("snapshot &lt;456&gt;")
+    assert "`<456>`" in error.message
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("snapshot abc", "`abc`"),
+        ("snapshot 0", "`0`"),
+        ("snapshot -5", "`-5`"),
+        ("snapshot 4.5", "`4.5`"),
+        (f"snapshot {MAX_ID + 1}", f"`{MAX_ID + 1}`"),
+        ("snapshot ٤٥٦", "`٤٥٦`"),  # Arabic-Indic digits are not an id, although int() takes them
+        ("snapshot 4_5", "`4_5`"),
+        ("backup ##4", "`##4`"),
+        ("connect x", "`x`"),
+        ("backups 0", "`0`"),
+        (f"backups {MAX_PAGE + 1}", f"`{MAX_PAGE + 1}`"),
+    ],
+)
+def test_bad_numbers_are_named(text: str, named: str) -> None:
+    error = refusal(text)
+    assert named in error.message
+    assert error.usage == USAGE[text.split()[0]]
+
+
+def test_a_huge_number_is_refused_and_quoted_short() -> None:
+    error = refusal("snapshot " + "9" * 10_000)
+    assert "out of range" in error.message
+    assert len(error.message) < 200
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment", "suggestion"),
+    [
+        ("snapshto 456", "`snapshto` is not a /skyvia command", "snapshot"),
+        ("SNAPSHOTSS 456", "`SNAPSHOTSS` is not a /skyvia command", "snapshots"),
+        ("stauts", "`stauts`", "status"),
+        ("xyzzy", "`xyzzy`", None),
+        ("snapshot", "backup id is missing", None),
+        ("snapshot 456 now", "Unexpected `now`", None),
+        ("status please", "Unexpected `please`", None),
+        ("disconnect 4", "Unexpected `4`", None),
+        ("snapshots 456 faild", "Unexpected `faild`", "failed"),
+        ("snapshots 456 since", "`since` needs a date", None),
+        ("snapshots 456 since tomorrow", "`tomorrow` is not a date", None),
+        ("snapshots 456 since 2024-13-01", "`2024-13-01` is not a date", None),
+        ("snapshots 456 since 99999999d", "`99999999d` is not a date", None),
+        ("snapshots 456 since 999999d", "`999999d` is not a date", None),
+        ("snapshots 456 failed failed", "`failed` is given twice", None),
+        ("snapshots 456 since 1d since 2d", "`since` is given twice", None),
+        ("snapshots 456 since 2024-05-02 until 2024-05-01T00:00Z", "is after", None),
+        ("schedule 456 maybe", "Unexpected `maybe`", None),
+        ("schedule 456 on now", "Unexpected `now`", None),
+        ("alerts", "on", None),
+        ("alerts of", "Unexpected `of`", "off"),
+        ("alerts mute", "backup id is missing", None),
+        ("alerts on off", "Unexpected `off`", None),
+    ],
+)
+def test_refusals_say_what_was_wrong(text: str, fragment: str, suggestion: str | None) -> None:
+    error = refusal(text)
+    assert fragment in error.message
+    assert error.suggestion == suggestion
+    assert error.usage.strip()
+
+
+def test_unknown_subcommand_shows_the_usage_of_the_suggestion() -> None:
+    assert refusal("snapshto 4").usage == USAGE["snapshot"]
+    assert refusal("xyzzy").usage == "\n".join(USAGE.values())
+
+
+def test_backticks_in_input_cannot_break_the_quoted_value() -> None:
+    error = refusal("snapshot `4`")
+    assert error.message.count("`") == 2
+
+
+def test_every_usage_example_parses() -> None:
+    examples = [
+        example
+        for line in USAGE.values()
+        for example in re.findall(r"e\.g\. `/skyvia ([^`]*)`", line)
+    ]
+    assert len(examples) >= 7
+    for example in examples:
+        parse(example)  # raises on a broken example
+
+
+def test_usage_covers_every_subcommand() -> None:
+    for name in USAGE:
+        parsed_or_refused: Command | UsageError
+        try:
+            parsed_or_refused = parse(name)
+        except UsageError as error:
+            parsed_or_refused = error
+        # A known subcommand is never answered with "not a /skyvia command".
+        if isinstance(parsed_or_refused, UsageError):
+            assert "not a /skyvia command" not in parsed_or_refused.message
+
+
+# -- properties --------------------------------------------------------------------------------
+
+_words = st.sampled_from(
+    ["snapshot", "snapshots", "backup", "backups", "schedule", "alerts", "connect", "mute",
+     "unmute", "on", "off", "failed", "since", "until", "today", "7d", "12h", "#", "&lt;",
+     "&amp;", "&gt;", "2024-05-01", "2024-05-01T10:00Z", str(MAX_ID), str(MAX_ID + 1), "0",
+     "-1", "9" * 50, "help", "status"]
+)  # fmt: skip
+_texts = st.one_of(
+    st.text(max_size=200),
+    st.lists(st.one_of(_words, st.text(max_size=12)), max_size=8).map(" ".join),
+    st.lists(st.one_of(_words, st.integers().map(str)), max_size=6).map(" ".join),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_texts)
+def test_any_text_is_a_command_or_a_usage_error(text: str) -> None:
+    try:
+        command = parse(text)
+    except UsageError as error:
+        assert error.message and error.usage
+        return
+    assert isinstance(command, Command)  # type: ignore[arg-type]
+
+
+_out_of_range = st.one_of(st.integers(max_value=0), st.integers(min_value=MAX_ID + 1))
+
+
+@settings(max_examples=200, deadline=None)
+@given(_out_of_range, st.sampled_from(["snapshot", "backup", "schedule", "snapshots"]))
+def test_ids_outside_the_range_are_always_refused(value: int, subcommand: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse(f"{subcommand} {value}")
+    assert str(value)[:30] in caught.value.message
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=1, max_value=MAX_ID), st.booleans())
+def test_ids_in_range_are_accepted_with_or_without_hash(value: int, hashed: bool) -> None:
+    text = f"backup {'#' if hashed else ''}{value}"
+    assert parse(text) == BackupCmd(backup_id=value)
+
+
+_ids = st.integers(min_value=1, max_value=MAX_ID)
+_moments = st.datetimes(
+    min_value=datetime(1970, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)
+)
+
+
+@st.composite
+def _snapshots_commands(draw: st.DrawFn) -> SnapshotsCmd:
+    bounds = sorted(draw(st.lists(_moments, min_size=2, max_size=2)))
+    since = bounds[0] if draw(st.booleans()) else None
+    until = bounds[1] if draw(st.booleans()) else None
+    return SnapshotsCmd(backup_id=draw(_ids), failed=draw(st.booleans()), since=since, until=until)
+
+
+_commands: st.SearchStrategy[Command] = st.one_of(
+    st.just(HelpCmd()),
+    st.builds(ConnectCmd, workspace_id=st.none() | _ids),
+    st.just(DisconnectCmd()),
+    st.just(StatusCmd()),
+    st.builds(BackupsCmd, page=st.integers(min_value=1, max_value=MAX_PAGE)),
+    st.builds(BackupCmd, backup_id=_ids),
+    _snapshots_commands(),
+    st.builds(SnapshotCmd, backup_id=_ids),
+    st.builds(ScheduleCmd, backup_id=_ids, enable=st.none() | st.booleans()),
+    st.builds(AlertsCmd, enabled=st.booleans()),
+    st.builds(MuteCmd, backup_id=_ids, mute=st.booleans()),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_commands, st.sampled_from([" ", "  ", "\t", " \u00a0 "]), st.booleans())
+def test_formatting_a_command_parses_back_to_it(command: Command, gap: str, upper: bool) -> None:
+    text = format_command(command)
+    assert parse(text) == command
+    # Case and spacing do not matter either.
+    words = text.split(" ")
+    varied = gap.join([words[0].upper() if upper else words[0], *words[1:]])
+    assert parse(f" {varied} ") == command
