@@ -390,7 +390,11 @@ class SkyviaClient:
             before_sleep=_log_retry,
             reraise=True,
         )
-        return await retrying(attempt)
+
+        async def once() -> M:  # tenacity awaits only what is a coroutine function
+            return await attempt()
+
+        return await retrying(once)
 
     def _wait(self, state: RetryCallState) -> float:
         """Honour Retry-After (capped); else exponential backoff with full jitter."""
