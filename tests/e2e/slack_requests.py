@@ -280,6 +280,7 @@ class SlackRequestSender:
         if signing is Signing.BAD:
             verifier = SignatureVerifier("not-the-signing-secret")
         signature = verifier.generate_signature(timestamp=timestamp, body=body)
+        assert signature is not None  # None only when timestamp or body is None
         return {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature}
 
     async def _post_payload(self, payload: dict[str, Any], signing: Signing) -> httpx.Response:
