@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, text
+
+from storage.db import Database, normalize_url
+from storage.models import AuditEntry
+from storage.repositories import AuditRepository
+
+
+async def test_session_commits_on_success_and_rolls_back_on_error(db: Database) -> None:
+    async with db.session() as session:
+        await AuditRepository(session).add("T1", "C1", "U1", "kept", None, "ok")
+    with pytest.raises(RuntimeError):
+        async with db.session() as session:
+            await AuditRepository(session).add("T1", "C1", "U1", "lost", None, "ok")
+            raise RuntimeError("boom")
+
+    async with db.session() as session:
+        actions = (await session.scalars(select(AuditEntry.action))).all()
+    assert actions == ["kept"]
+
+
+async def test_ping_and_dialect(db: Database, database_url: str) -> None:
+    assert await db.ping() is True
+    assert db.is_postgresql == database_url.startswith("postgresql")
+    assert db.dialect in {"sqlite", "postgresql"}
+    assert "password" not in repr(db)
+
+
+async def test_ping_is_false_when_the_database_cannot_be_reached() -> None:
+    # Port 1 on loopback: nothing listens, the connection is refused at once.
+    unreachable = Database.connect("postgresql+asyncpg://postgres@127.0.0.1:1/none")
+    try:
+        assert await unreachable.ping() is False
+    finally:
+        await unreachable.dispose()
+
+
+async def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(db: Database) -> None:
+    if not db.is_sqlite:
+        pytest.skip("SQLite pragmas")
+    async with db.engine.connect() as connection:
+        journal = (await connection.execute(text("PRAGMA journal_mode"))).scalar()
+        foreign_keys = (await connection.execute(text("PRAGMA foreign_keys"))).scalar()
+        busy = (await connection.execute(text("PRAGMA busy_timeout"))).scalar()
+    assert (journal, foreign_keys) == ("wal", 1)
+    assert busy is not None and busy >= 1000
+
+
+def test_plain_urls_get_the_async_driver() -> None:
+    assert normalize_url("postgresql://u@h/db").drivername == "postgresql+asyncpg"
+    assert normalize_url("postgres://u@h/db").drivername == "postgresql+asyncpg"
+    assert normalize_url("sqlite:///x.db").drivername == "sqlite+aiosqlite"
+    assert normalize_url("sqlite+aiosqlite:///x.db").drivername == "sqlite+aiosqlite"
