@@ -14,7 +14,15 @@ from handlers.blocks.buttons import (
     schedule_button,
     snapshots_button,
 )
-from handlers.blocks.common import Message, actions, compact, context, fallback, section
+from handlers.blocks.common import (
+    Message,
+    actions,
+    compact,
+    context,
+    fallback,
+    fit_lines,
+    section,
+)
 from handlers.blocks.mrkdwn import (
     backup_label,
     backup_label_plain,
@@ -106,7 +114,7 @@ def backup_details_message(
         running = "No snapshot is running."
     recent = list(last_snapshots[:LAST_SNAPSHOTS_SHOWN])
     if recent:
-        history = "*Last snapshots*\n" + "\n".join(snapshot_line(s) for s in recent)
+        history = fit_lines(["*Last snapshots*", *(snapshot_line(s) for s in recent)])
     else:
         history = "No finished snapshots yet."
     blocks: list[Block | None] = [

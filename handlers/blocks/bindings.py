@@ -18,6 +18,7 @@ from handlers.blocks.common import (
     compact,
     context,
     fallback,
+    fit_lines,
     section,
 )
 from handlers.blocks.models import BindingView, WatchView
@@ -37,7 +38,6 @@ from handlers.ids import ActionId, BlockId, CallbackId
 from handlers.payloads import ConnectModalMeta
 
 _WORKSPACE_NAME_LIMIT = 100
-_STATUS_WATCHES_SHOWN = 20
 _STATUS_MUTES_SHOWN = 50
 
 
@@ -173,11 +173,8 @@ def _alerts_line(binding: BindingView) -> str:
 def _watches_text(watches: Sequence[WatchView]) -> str:
     if not watches:
         return "No snapshot started from this channel is running."
-    lines = [f"*Watching {plural(len(watches), 'snapshot')}:*"]
-    lines += [watch_line(watch) for watch in watches[:_STATUS_WATCHES_SHOWN]]
-    if len(watches) > _STATUS_WATCHES_SHOWN:
-        lines.append(f"… and {format_count(len(watches) - _STATUS_WATCHES_SHOWN)} more")
-    return "\n".join(lines)
+    header = f"*Watching {plural(len(watches), 'snapshot')}:*"
+    return fit_lines([header, *(watch_line(watch) for watch in watches)])
 
 
 def watch_line(watch: WatchView) -> str:

@@ -21,7 +21,13 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from handlers.blocks.mrkdwn import cut_escaped, cut_plain, escape_cut, escape_mrkdwn
+from handlers.blocks.mrkdwn import (
+    cut_escaped,
+    cut_plain,
+    escape_cut,
+    escape_mrkdwn,
+    format_count,
+)
 from handlers.ids import ActionId
 from handlers.parsing import UsageError
 from handlers.payloads import Payload
@@ -123,6 +129,25 @@ def actions(*buttons: ButtonElement | None) -> ActionsBlock | None:
     """An actions block of the buttons given (None entries skipped), or None when empty."""
     elements = [b for b in buttons if b is not None]
     return ActionsBlock(elements=elements) if elements else None
+
+
+def fit_lines(lines: Sequence[str], limit: int = SECTION_TEXT_LIMIT) -> str:
+    """Join whole lines (already escaped) while they fit; then "… and N more" instead of a cut.
+
+    A list cut mid-line would also cut a mention or a date in half; whole lines never do.
+    """
+    kept: list[str] = []
+    size = 0
+    for index, line in enumerate(lines):
+        remaining = len(lines) - index
+        note = f"… and {format_count(remaining)} more"
+        reserve = len(note) + 1 if remaining > 1 else 0
+        if size + len(line) + 1 + reserve > limit:
+            kept.append(note)
+            break
+        kept.append(line)
+        size += len(line) + 1
+    return "\n".join(kept)
 
 
 def compact(blocks: Sequence[Block | None]) -> list[Block]:

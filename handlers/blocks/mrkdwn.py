@@ -16,8 +16,8 @@ from bot.skyvia.models import SnapshotState
 ELLIPSIS = "…"
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _LONGEST_ENTITY = len("&amp;")
-_USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
-_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,30}")
+_USER_ID = re.compile(r"[UW][A-Z0-9]{1,30}")
+_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{1,30}")
 _ZERO_WIDTH_SPACE = "\u200b"
 _FENCE = "```"
 
@@ -28,13 +28,20 @@ def escape_mrkdwn(text: str) -> str:
 
 
 def cut_escaped(escaped: str, limit: int) -> str:
-    """Cut already escaped text to `limit` characters (with `…`), never inside an entity."""
+    """Cut already escaped text to `limit` characters (with `…`).
+
+    Never inside an entity, and never inside one of the bot's own `<...>` sequences (mentions,
+    dates): in escaped text every raw `<` is ours, so an unclosed one is dropped whole.
+    """
     if len(escaped) <= limit:
         return escaped
     cut = escaped[: max(0, limit - len(ELLIPSIS))]
     amp = cut.rfind("&", max(0, len(cut) - _LONGEST_ENTITY + 1))
     if amp != -1 and ";" not in cut[amp:]:
         cut = cut[:amp]
+    opening = cut.rfind("<")
+    if opening > cut.rfind(">"):
+        cut = cut[:opening]
     return cut + ELLIPSIS
 
 

@@ -1,0 +1,204 @@
+"""Every builder, fed hostile and oversized input, yields a message Slack accepts and that is safe.
+
+One catalogue, many invariants: validation through slack_sdk and re-parsing, fallback text,
+≤ 1 primary button, confirms on changing buttons, limits, and no unescaped `<!channel>`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.skyvia.models import ActiveRun, Backup, Snapshot, SnapshotState
+from handlers import blocks
+from handlers.blocks import BindingView, Message, WatchView
+from handlers.parsing import UsageError, parse_command
+from handlers.payloads import SnapshotFilters
+from tests.handlers.blockkit import all_text, message_dict, view_dict
+
+EVIL = "<!channel> & co <@U999> <https://evil|click>"
+LONG = "N" * 200
+T0 = datetime(2023, 10, 2, 14, 15, 15, tzinfo=UTC)
+HUGE_LOG = ("Error: <!here> INVALID_SESSION_ID ``` & more\n" * 30_000)[:1_000_000]
+
+
+def _backup(name: str | None = EVIL, backup_id: int = 456, scheduled: bool | None = True) -> Backup:
+    return Backup(id=backup_id, name=name, created=T0, modified=T0, scheduled=scheduled)
+
+
+def _snapshot(state: str = "Failed", log: str | None = HUGE_LOG, sid: int = 7002) -> Snapshot:
+    return Snapshot.model_validate(
+        {
+            "snapshotId": sid,
+            "queueTime": "2023-10-02T14:15:00Z",
+            "startTime": "2023-10-02T14:15:15.307Z",
+            "endTime": "2023-10-02T14:20:27.307Z",
+            "state": state,
+            "runBySchedule": True,
+            "log": log,
+            "successRows": 1000,
+            "errorRows": 3,
+        }
+    )
+
+
+def _run(state: str = "Running") -> ActiveRun:
+    return ActiveRun.model_validate(
+        {"runId": 7001, "date": "2023-10-02T14:15:15.307Z", "duration": 300, "state": state}
+    )
+
+
+def _binding(channel: str = "C123", name: str = EVIL, **extra: object) -> BindingView:
+    return BindingView(
+        channel_id=channel,
+        workspace_id=123,
+        workspace_name=name,
+        connected_by="U1",
+        connected_at=T0,
+        muted_backup_ids=tuple(range(1, 1001)),
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def _watch(channel: str = "C123", i: int = 0) -> WatchView:
+    return WatchView(
+        channel_id=channel,
+        backup_id=456,
+        backup_name=EVIL,
+        snapshot_id=7000 + i,
+        started_by="U1",
+        started_at=T0,
+        state=SnapshotState.RUNNING,
+    )
+
+
+def _usage_error(text: str) -> UsageError:
+    try:
+        parse_command(text)
+    except UsageError as error:
+        return error
+    raise AssertionError(f"{text!r} parsed")
+
+
+MESSAGES: dict[str, Callable[[], Message]] = {
+    "help": blocks.help_message,
+    "usage_unknown": lambda: blocks.usage_error_message(_usage_error(f"snapshto {EVIL}")),
+    "usage_nothing_near": lambda: blocks.usage_error_message(_usage_error("<!channel>")),
+    "refusal": lambda: blocks.refusal_message(f"Backup {EVIL} is gone.", "Run `/skyvia <x>`."),
+    "unexpected": lambda: blocks.unexpected_error_message("ab12cd34"),
+    "connected": lambda: blocks.connected_message(123, EVIL, "U1"),
+    "connected_unnamed": lambda: blocks.connected_message(123, None, "U1"),
+    "disconnected": lambda: blocks.disconnected_message(123, "U1", 3),
+    "status_unbound": lambda: blocks.status_message(None, []),
+    "status_huge": lambda: blocks.status_message(
+        _binding(paused=True, paused_reason=EVIL), [_watch(i=i) for i in range(1000)]
+    ),
+    "status_alerts_off": lambda: blocks.status_message(_binding(alerts_enabled=False), []),
+    "backups_3000": lambda: blocks.backups_page_message(
+        123, [_backup(LONG + EVIL, i, i % 3 == 0 or None) for i in range(1, 3001)], 2, False
+    ),
+    "backups_empty": lambda: blocks.backups_page_message(123, [], 1, False),
+    "backup_details": lambda: blocks.backup_details_message(
+        _backup(), True, _run(), [_snapshot(sid=i) for i in range(1, 200)]
+    ),
+    "backup_details_idle": lambda: blocks.backup_details_message(_backup(), None, None, []),
+    "snapshots_page": lambda: blocks.snapshots_page_message(
+        _backup(),
+        [_snapshot(sid=i) for i in range(1, 500)],
+        3,
+        True,
+        SnapshotFilters(failed=True, since=T0, until=T0 + timedelta(days=1)),
+    ),
+    "snapshots_empty": lambda: blocks.snapshots_page_message(_backup(), [], 1, False),
+    "schedule_on": lambda: blocks.schedule_message(_backup(), True),
+    "schedule_off": lambda: blocks.schedule_message(_backup(), False),
+    "schedule_changed": lambda: blocks.schedule_changed_announcement("U1", _backup(), False),
+    "log_huge": lambda: blocks.snapshot_log_message(_backup(), _snapshot()),
+    "log_one_line": lambda: blocks.snapshot_log_message(_backup(), _snapshot(log="<!x>" * 250_000)),
+    "log_empty": lambda: blocks.snapshot_log_message(_backup(), _snapshot(log=None)),
+    **{
+        f"card_{state}": (
+            lambda state=state: blocks.snapshot_card(
+                456, LONG + EVIL, 7001, state, "U1", T0, T0 + timedelta(minutes=3), 312.0, 10**9, 5
+            )
+        )
+        for state in [*SnapshotState, "Paused<!channel>"]
+    },
+    "outcome_failed": lambda: blocks.snapshot_outcome_reply(456, EVIL, _snapshot(), "U1"),
+    "outcome_succeeded": lambda: blocks.snapshot_outcome_reply(
+        456, EVIL, _snapshot("Succeeded"), "U1"
+    ),
+    "still_running": lambda: blocks.still_running_note(90),
+    "gave_up": lambda: blocks.gave_up_note(24, 456),
+    "active_exists": lambda: blocks.active_snapshot_exists_message(_backup(), _run("Queued")),
+    "failure_alert": lambda: blocks.failure_alert(456, EVIL, _snapshot(), True),
+    "failure_alert_no_log": lambda: blocks.failure_alert(456, None, _snapshot(log=""), False),
+    "alerts_on": lambda: blocks.alerts_changed_message("U1", True),
+    "alerts_off": lambda: blocks.alerts_changed_message("U1", False),
+    "muted": lambda: blocks.mute_changed_message("U1", _backup(), True),
+    "unmuted": lambda: blocks.mute_changed_message("U1", _backup(), False),
+}
+
+
+@pytest.mark.parametrize("name", MESSAGES)
+def test_message_is_valid_safe_and_within_limits(name: str) -> None:
+    data = message_dict(MESSAGES[name]())  # the invariants live in message_dict
+    assert "<!channel>" not in all_text(data)
+    assert "<!here>" not in all_text(data)
+
+
+@pytest.mark.parametrize(
+    "name", ["status_huge", "log_huge", "failure_alert", "outcome_failed", "schedule_on", "muted"]
+)
+def test_hostile_names_are_shown_escaped_not_dropped(name: str) -> None:
+    text = all_text(message_dict(MESSAGES[name]()))
+    assert "&lt;!channel&gt; &amp; co" in text
+
+
+@pytest.mark.parametrize("name", ["backups_3000", "card_Failed"])
+def test_long_names_are_cut_in_every_place_they_appear(name: str) -> None:
+    text = all_text(message_dict(MESSAGES[name]()))
+    assert "N" * 99 + "…" in text
+    assert "N" * 101 not in text
+
+
+def test_home_view_with_hundreds_of_channels_fits() -> None:
+    bindings = [_binding(f"C{i:05d}", name=LONG + EVIL) for i in range(500)]
+    watches = {b.channel_id: [_watch(b.channel_id, i) for i in range(20)] for b in bindings}
+    data = view_dict(blocks.home_view(bindings, watches))
+    assert data["type"] == "home"
+    assert "more channels not shown" in all_text(data)
+    assert "<!channel>" not in all_text(data)
+
+
+def test_home_view_lists_channels_alerts_and_work_in_progress() -> None:
+    bindings = [
+        _binding("C1", name="Sales"),
+        BindingView("C2", 7, "U2", T0, alerts_enabled=False),
+    ]
+    data = view_dict(blocks.home_view(bindings, {"C1": [_watch("C1")]}))
+    text = all_text(data)
+    assert "<#C1> · workspace *Sales* (123) · :bell: alerts on, 1,000 backups muted" in text
+    assert "<#C2> · workspace 7 · :no_bell: alerts off" in text
+    assert "Snapshot 7000 of" in text and "Running" in text
+
+
+def test_home_view_without_bindings_says_how_to_start() -> None:
+    text = all_text(view_dict(blocks.home_view([], {})))
+    assert "`/skyvia connect &lt;workspaceId&gt;`" in text
+
+
+def test_connect_modal_is_valid_and_never_prefills_the_token() -> None:
+    data = view_dict(blocks.connect_modal(channel_id="C123", workspace_id=42))
+    assert data["type"] == "modal"
+    assert data["callback_id"] == "connect_modal"
+    inputs = {b["block_id"]: b for b in data["blocks"] if b["type"] == "input"}
+    assert set(inputs) == {"connect_workspace", "connect_token"}
+    assert inputs["connect_workspace"]["element"]["initial_value"] == "42"
+    assert "initial_value" not in inputs["connect_token"]["element"]
+    assert inputs["connect_token"].get("optional", False) is False
+    optional = view_dict(blocks.connect_modal(channel_id="C123", token_required=False))
+    token = next(b for b in optional["blocks"] if b.get("block_id") == "connect_token")
+    assert token["optional"] is True
