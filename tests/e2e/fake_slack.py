@@ -753,7 +753,7 @@ class FakeSlack:
             if errors:
                 raise _ApiFailure("invalid_blocks", messages=errors)
         has_attachments = bool(args.get("attachments"))
-        if not text.strip() and not blocks and not has_attachments and method != "chat.update":
+        if not text.strip() and not blocks and not has_attachments:
             raise _ApiFailure("no_text")
         if blocks and not text.strip():
             self.warnings.append(f"{method}: blocks without a text fallback")
