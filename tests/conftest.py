@@ -1,3 +1,3 @@
 """Shared fixtures are plugins so that each area of the suite owns its own module."""
 
-pytest_plugins = ["tests.db_fixtures"]
+pytest_plugins = ["tests.db_fixtures", "tests.e2e.fixtures"]

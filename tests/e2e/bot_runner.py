@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from cryptography.fernet import Fernet
 
 from bot.app import create_app
@@ -28,6 +27,7 @@ from bot.config import Settings
 from bot.container import Container
 from bot.web import create_web_app
 from bot.workers import build_workers
+from tests.e2e.fake_slack import serve_asgi_on_loopback
 
 SIGNING_SECRET = "e2e-signing-secret-0123456789abcdef"
 BOT_TOKEN = "xoxb-e2e-bot-token"
@@ -63,30 +63,18 @@ class RunningBot:
 
 @asynccontextmanager
 async def running_bot(*, workers: bool = True, **env_kwargs: Any) -> AsyncIterator[RunningBot]:
-    """The real Bolt app behind the real Starlette app and uvicorn, on 127.0.0.1:<free port>."""
+    """The real Bolt app behind the real Starlette app and uvicorn, on 127.0.0.1:<free port>.
+
+    The web app's lifespan runs (workers start and stop with it, the container is closed), as in
+    `skyvia-bot run`.
+    """
     env = bot_env(**env_kwargs)
     settings = Settings(_env_file=None, **env)  # type: ignore[call-arg]
     container = await Container.create(settings)
     app = create_app(container)
     web = create_web_app(container, app, background=build_workers(container) if workers else None)
-    server = uvicorn.Server(
-        uvicorn.Config(web, host="127.0.0.1", port=0, lifespan="on", log_config=None, access_log=False)
-    )
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve())
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if task.done():
-            task.result()
-        if time.monotonic() > deadline:
-            raise RuntimeError("bot did not start")
-        await asyncio.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield RunningBot(url=f"http://127.0.0.1:{port}", container=container, settings=settings)
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=30)
+    async with serve_asgi_on_loopback(web, lifespan="on") as url:
+        yield RunningBot(url=url, container=container, settings=settings)
 
 
 def free_port() -> int:
@@ -110,10 +98,14 @@ class BotProcess:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self, log_path: Path) -> None:
+        self.spawn(log_path)
+        await self.wait_ready()
+
+    def spawn(self, log_path: Path) -> None:
         self.log_path = log_path
         env = {**os.environ, **self.env, "PORT": str(self.port)}
         env.pop("TEST_DATABASE_URL", None)
-        log_file = open(log_path, "ab")  # noqa: SIM115 - closed with the process
+        log_file = open(log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bot", *self.args],
             cwd=REPO_ROOT,
@@ -122,7 +114,6 @@ class BotProcess:
             stderr=subprocess.STDOUT,
         )
         log_file.close()
-        await self.wait_ready()
 
     async def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

@@ -420,7 +420,7 @@ class FakeSlack:
         method: str,
         predicate: Callable[[SlackCall], bool] | None = None,
         count: int = 1,
-        timeout: float = 10.0,  # noqa: ASYNC109 - a polling deadline, not a cancellation scope
+        timeout: float = 10.0,
     ) -> list[SlackCall]:
         """Poll until `count` calls of `method` match `predicate`; returns all matches so far.
 
@@ -436,7 +436,7 @@ class FakeSlack:
         self,
         response_id: str,
         count: int = 1,
-        timeout: float = 10.0,  # noqa: ASYNC109 - a polling deadline, not a cancellation scope
+        timeout: float = 10.0,
     ) -> list[ResponsePost]:
         """Poll until `count` accepted posts reached `response_url(response_id)` (Bolt's
         `respond()` runs after `ack()`, so it lands after the HTTP answer)."""
@@ -448,7 +448,7 @@ class FakeSlack:
         self,
         found: Callable[[], list[_T]],
         count: int,
-        timeout: float,  # noqa: ASYNC109 - a polling deadline, not a cancellation scope
+        timeout: float,
         what: str,
     ) -> list[_T]:
         loop = asyncio.get_running_loop()
@@ -904,7 +904,7 @@ class _QuietServer(uvicorn.Server):
 
 
 @contextlib.asynccontextmanager
-async def serve_asgi_on_loopback(app: ASGIApp) -> AsyncIterator[str]:
+async def serve_asgi_on_loopback(app: ASGIApp, *, lifespan: str = "off") -> AsyncIterator[str]:
     """Serve `app` with uvicorn on 127.0.0.1 and a free port; yields `http://127.0.0.1:PORT`.
 
     The socket is bound before the server starts, so the port is known without racing for it.
@@ -914,7 +914,11 @@ async def serve_asgi_on_loopback(app: ASGIApp) -> AsyncIterator[str]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan=lifespan,  # type: ignore[arg-type]
+        timeout_graceful_shutdown=2,
     )
     server = _QuietServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
