@@ -9,6 +9,7 @@ replaced by an injected error if one is due after processing; delayed by injecte
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import Awaitable, Callable
@@ -55,7 +56,9 @@ def _injected(rule: ErrorRule) -> JSONResponse:
     return response
 
 
-def _route(state: SimulatorState, method: str, template: str, handler: Handler) -> Route:
+def _route(
+    state: SimulatorState, stopping: asyncio.Event, method: str, template: str, handler: Handler
+) -> Route:
     endpoint_name = f"{method} {template}"
     path = "/v1" + template
     for name in ("workspaceId", "backupId", "snapshotId"):
@@ -77,7 +80,9 @@ def _route(state: SimulatorState, method: str, template: str, handler: Handler) 
             if plan.error_after is not None:
                 response = _injected(plan.error_after)
         if plan.latency:
-            await asyncio.sleep(plan.latency)
+            # Cut short when the server stops, so a test's teardown does not wait out the delay.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), plan.latency)
         return response
 
     return Route(path, endpoint, methods=[method], name=endpoint_name)
@@ -257,5 +262,6 @@ ENDPOINTS: tuple[tuple[str, str, Handler], ...] = (
 """(method, template, handler) for each operation: ten paths, eleven operations."""
 
 
-def api_routes(state: SimulatorState) -> list[Route]:
-    return [_route(state, method, template, handler) for method, template, handler in ENDPOINTS]
+def api_routes(state: SimulatorState, stopping: asyncio.Event) -> list[Route]:
+    """The `/v1` routes; `stopping` is set when the server shuts down."""
+    return [_route(state, stopping, m, template, handler) for m, template, handler in ENDPOINTS]

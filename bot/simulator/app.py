@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -19,8 +21,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(status, messages.get(status, "Request failed."))
 
 
-def create_app(state: SimulatorState) -> Starlette:
+def create_app(state: SimulatorState, stopping: asyncio.Event | None = None) -> Starlette:
+    """`stopping`, once set, cuts injected latency short (see `running_simulator`)."""
     return Starlette(
-        routes=[*api_routes(state), *admin_routes(state)],
+        routes=[*api_routes(state, stopping or asyncio.Event()), *admin_routes(state)],
         exception_handlers={HTTPException: _http_error},
     )

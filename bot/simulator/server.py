@@ -96,8 +96,9 @@ async def running_simulator(
         )
     sock = _bind(host, port)
     bound_port = sock.getsockname()[1]
+    stopping = asyncio.Event()
     config = uvicorn.Config(
-        create_app(state),
+        create_app(state, stopping),
         lifespan="off",
         log_config=None,
         log_level="warning",
@@ -114,6 +115,7 @@ async def running_simulator(
             await asyncio.sleep(0.005)
         yield RunningSimulator(state=state, host=host, port=bound_port)
     finally:
+        stopping.set()
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await task

@@ -534,6 +534,9 @@ def _final_state(state: SnapshotState | str) -> SnapshotState:
 
 
 def _default_log(outcome: SnapshotState, snapshot: SimSnapshot) -> str:
+    """The run's planned log when it ends as planned (a `fail_next` log survives "finish now")."""
+    if outcome == snapshot.outcome and snapshot.log:
+        return snapshot.log
     if outcome == SnapshotState.FAILED:
         return FAILURE_LOGS[0]
     if outcome == SnapshotState.CANCELED:
