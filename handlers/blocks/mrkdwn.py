@@ -20,6 +20,8 @@ _USER_ID = re.compile(r"[UW][A-Z0-9]{1,30}")
 _CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{1,30}")
 _ZERO_WIDTH_SPACE = "\u200b"
 _FENCE = "```"
+CODE_BLOCK_OVERHEAD = len(_FENCE) * 2 + 2
+"""Characters a fenced block adds around its body: two fences and their newlines."""
 
 
 def escape_mrkdwn(text: str) -> str:
@@ -177,7 +179,7 @@ def code_block(raw: str, *, max_lines: int = 20, max_chars: int = 2500) -> CodeB
     total = len(lines)
     shown = lines[:max_lines]
     body = escape_mrkdwn("\n".join(shown)).replace("`", "`" + _ZERO_WIDTH_SPACE)
-    budget = max_chars - len(_FENCE) * 2 - 2  # two fences and their newlines
+    budget = max_chars - CODE_BLOCK_OVERHEAD
     complete = len(shown)
     if len(body) > budget:
         body = cut_escaped(body, budget)

@@ -30,6 +30,7 @@ from handlers.blocks.common import (
     section,
 )
 from handlers.blocks.mrkdwn import (
+    CODE_BLOCK_OVERHEAD,
     backup_label,
     backup_label_plain,
     code_block,
@@ -53,6 +54,7 @@ EXCERPT_CHARS = 2500
 LOG_SECTIONS = 6
 """`Show log` shows at most this many code sections (~17k characters) of one log."""
 LOG_LINES = 600
+_LOG_SECTION_CHARS = SECTION_TEXT_LIMIT - 100
 
 _ATTENTION = frozenset({SnapshotState.FAILED, SnapshotState.CANCELED})
 
@@ -135,11 +137,11 @@ def snapshot_log_message(backup: Backup, snapshot: Snapshot) -> Message:
         blocks.append(section("_Skyvia has no log for this snapshot._"))
     else:
         lines = snapshot.log.splitlines()
-        chunks = _chunk_lines(lines[:LOG_LINES], SECTION_TEXT_LIMIT - 100)[:LOG_SECTIONS]
+        chunks = _chunk_lines(lines[:LOG_LINES], _LOG_SECTION_CHARS - CODE_BLOCK_OVERHEAD)
         hidden = len(lines)
-        for chunk in chunks:
+        for chunk in chunks[:LOG_SECTIONS]:
             rendered = code_block(
-                "\n".join(chunk), max_lines=len(chunk), max_chars=SECTION_TEXT_LIMIT - 100
+                "\n".join(chunk), max_lines=len(chunk), max_chars=_LOG_SECTION_CHARS
             )
             blocks.append(section(rendered.text))
             hidden -= len(chunk) - rendered.lines_hidden

@@ -1,0 +1,339 @@
+"""What each message says and which buttons it offers (SPEC 2.1-2.7)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.skyvia.models import ActiveRun, Backup, Snapshot
+from handlers import blocks
+from handlers.parsing import USAGE, UsageError
+from handlers.payloads import (
+    BackupRef,
+    BackupsPageRef,
+    ScheduleRef,
+    SnapshotFilters,
+    SnapshotRef,
+    SnapshotsPageRef,
+)
+from tests.handlers.blockkit import all_text, buttons, message_dict
+
+T0 = datetime(2023, 10, 2, 14, 15, 15, tzinfo=UTC)
+DATE = "<!date^1696256115^{date_short_pretty} at {time}|2023-10-02 14:15 UTC>"
+CRM = Backup(id=456, name="Nightly CRM", scheduled=True)
+
+
+def _snapshot(state: str, log: str | None = None, **extra: Any) -> Snapshot:
+    return Snapshot.model_validate(
+        {
+            "snapshotId": 7001,
+            "startTime": T0.isoformat(),
+            "endTime": (T0 + timedelta(seconds=312)).isoformat(),
+            "state": state,
+            "log": log,
+            **extra,
+        }
+    )
+
+
+def _button(data: dict[str, Any], text: str) -> dict[str, Any]:
+    matches = [b for b in buttons(data["blocks"]) if b["text"]["text"] == text]
+    assert len(matches) == 1, [b["text"]["text"] for b in buttons(data["blocks"])]
+    return matches[0]
+
+
+def _first_line(data: dict[str, Any]) -> str:
+    return str(data["blocks"][0]["text"]["text"])
+
+
+# -- schedule -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("active", "label", "enable"),
+    [(True, "Disable schedule", False), (False, "Enable schedule", True)],
+)
+def test_schedule_has_one_toggle_whose_text_flips(active: bool, label: str, enable: bool) -> None:
+    data = message_dict(blocks.schedule_message(CRM, active))
+    assert [b["text"]["text"] for b in buttons(data["blocks"])] == [label]
+    toggle = _button(data, label)
+    assert ScheduleRef.load(toggle["value"]) == ScheduleRef(backup_id=456, enable=enable)
+    assert "confirm" in toggle
+    assert f"is *{'on' if active else 'off'}*" in _first_line(data)
+
+
+def test_schedule_change_is_announced_with_who_and_what() -> None:
+    data = message_dict(blocks.schedule_changed_announcement("U1", CRM, False))
+    assert _first_line(data) == "<@U1> disabled the schedule of *Nightly CRM* (456)"
+    assert "disabled the schedule of Nightly CRM (456)" in data["text"]
+    enabled = message_dict(blocks.schedule_changed_announcement("U1", CRM, True))
+    assert "<@U1> enabled the schedule" in _first_line(enabled)
+
+
+# -- backups --------------------------------------------------------------------------------------
+
+
+def test_backups_page_rows_and_buttons() -> None:
+    backups = [
+        Backup(id=1, name="On", scheduled=True),
+        Backup(id=2, name="Off", scheduled=False),
+        Backup(id=3, name=None, scheduled=None),
+    ]
+    data = message_dict(blocks.backups_page_message(123, backups, 2, has_more=True))
+    text = all_text(data)
+    assert "*On* (1) · :large_green_circle: schedule on" in text
+    assert "*Off* (2) · :white_circle: schedule off" in text
+    assert "*Backup 3* (3) · :grey_question: schedule unknown" in text
+    labels = [b["text"]["text"] for b in buttons(data["blocks"])]
+    assert labels == [
+        "Run snapshot", "Disable schedule", "Details",
+        "Run snapshot", "Enable schedule", "Details",
+        "Run snapshot", "Schedule", "Details",
+        "Previous", "Next",
+    ]  # fmt: skip
+    assert BackupsPageRef.load(_button(data, "Previous")["value"]).page == 1
+    assert BackupsPageRef.load(_button(data, "Next")["value"]).page == 3
+
+
+def test_backups_page_one_has_no_previous_and_last_page_no_next() -> None:
+    data = message_dict(blocks.backups_page_message(123, [CRM], 1, has_more=False))
+    labels = [b["text"]["text"] for b in buttons(data["blocks"])]
+    assert "Previous" not in labels and "Next" not in labels
+
+
+def test_backups_page_shows_ten_and_offers_next_when_given_more() -> None:
+    many = [Backup(id=i, name=f"B{i}") for i in range(1, 3001)]
+    data = message_dict(blocks.backups_page_message(123, many, 1, has_more=False))
+    assert sum(1 for b in buttons(data["blocks"]) if b["text"]["text"] == "Details") == 10
+    assert BackupsPageRef.load(_button(data, "Next")["value"]).page == 2
+
+
+def test_backup_details_show_facts_active_run_and_history() -> None:
+    run = ActiveRun.model_validate({"runId": 7002, "date": T0.isoformat(), "state": "Running"})
+    history = [_snapshot("Succeeded", successRows=1000, errorRows=0, runBySchedule=True)] * 7
+    backup = CRM.model_copy(update={"created": T0})
+    data = message_dict(blocks.backup_details_message(backup, True, run, history))
+    text = all_text(data)
+    assert f"Created {DATE}" in text
+    assert f":arrows_counterclockwise: Snapshot 7002 is running, started {DATE}" in text
+    line = f":white_check_mark: *7001* · Succeeded · {DATE} · took 5m 12s · by schedule"
+    assert text.count(line) == 5  # the last five, not seven
+    assert "1,000 rows, 0 errors" in text
+    assert SnapshotsPageRef.load(_button(data, "Snapshots")["value"]) == SnapshotsPageRef(
+        backup_id=456
+    )
+    assert "confirm" in _button(data, "Run snapshot")
+
+
+# -- snapshots ------------------------------------------------------------------------------------
+
+
+def test_snapshots_page_keeps_filters_in_paging_buttons() -> None:
+    filters = SnapshotFilters(failed=True, since=T0)
+    page = [_snapshot("Failed")] * 3
+    data = message_dict(blocks.snapshots_page_message(CRM, page, 2, True, filters))
+    assert f"failed only · since {DATE} · page 2" in all_text(data)
+    log_buttons = [b for b in buttons(data["blocks"]) if b["text"]["text"] == "Show log"]
+    assert len(log_buttons) == 3
+    assert SnapshotRef.load(log_buttons[0]["value"]) == SnapshotRef(backup_id=456, snapshot_id=7001)
+    assert SnapshotsPageRef.load(_button(data, "Next")["value"]) == SnapshotsPageRef(
+        backup_id=456, page=3, filters=filters
+    )
+    assert SnapshotsPageRef.load(_button(data, "Previous")["value"]).page == 1
+
+
+def test_snapshot_log_is_shown_in_code_sections_with_a_count_of_the_rest() -> None:
+    log = "\n".join(f"row {i} failed: <!here> `x`" for i in range(10_000))
+    data = message_dict(blocks.snapshot_log_message(CRM, _snapshot("Failed", log)))
+    code = [
+        b["text"]["text"]
+        for b in data["blocks"]
+        if b["type"] == "section" and b["text"]["text"].startswith("```")
+    ]
+    assert len(code) > 1
+    shown = sum(section.count("\n") - 1 for section in code)  # whole lines between fences
+    assert shown >= 50
+    assert f"… {10_000 - shown:,} more lines not shown" in all_text(data)
+
+
+# -- lifecycle card and outcome -------------------------------------------------------------------
+
+
+def test_card_while_running() -> None:
+    card = blocks.snapshot_card(
+        456, "Nightly CRM", 7001, "Running", "U1", T0, T0 + timedelta(seconds=190)
+    )
+    data = message_dict(card)
+    assert (
+        _first_line(data) == ":arrows_counterclockwise: Snapshot of *Nightly CRM* (456) is running"
+    )
+    context = data["blocks"][1]["elements"][0]["text"]
+    assert context == f"Started by <@U1> · snapshot 7001 · {DATE} · running for 3m 10s"
+    assert buttons(data["blocks"]) == []
+    assert data["text"] == ":arrows_counterclockwise: Snapshot of Nightly CRM (456) is running"
+
+
+def test_card_when_queued_and_when_succeeded() -> None:
+    queued = message_dict(blocks.snapshot_card(456, "Nightly CRM", 7001, "Queued", "U1", T0, T0))
+    assert _first_line(queued).startswith(":hourglass_flowing_sand: Snapshot of")
+    done = message_dict(
+        blocks.snapshot_card(
+            456, "Nightly CRM", 7001, "Succeeded", "U1", T0, T0, duration_s=312, rows=1000, errors=0
+        )
+    )
+    assert _first_line(done) == ":white_check_mark: Snapshot of *Nightly CRM* (456) succeeded"
+    context = done["blocks"][1]["elements"][0]["text"]
+    assert context == f"Started by <@U1> · snapshot 7001 · {DATE} · took 5m 12s · 1,000 rows"
+    assert [b["text"]["text"] for b in buttons(done["blocks"])] == ["Show log"]
+
+
+def test_failed_card_offers_log_and_a_confirmed_retry() -> None:
+    data = message_dict(blocks.snapshot_card(456, "X", 7001, "Failed", "U1", T0, T0, 63, 10, 5))
+    assert "took 1m 03s · 10 rows · 5 errors" in all_text(data)
+    assert "confirm" in _button(data, "Run snapshot")
+    assert BackupRef.load(_button(data, "Run snapshot")["value"]) == BackupRef(backup_id=456)
+
+
+def test_outcome_reply_when_succeeded() -> None:
+    snapshot = _snapshot("Succeeded", successRows=1000, errorRows=0)
+    data = message_dict(blocks.snapshot_outcome_reply(456, "Nightly CRM", snapshot, "U1"))
+    assert (
+        _first_line(data) == "<@U1> :white_check_mark: Succeeded in 5m 12s — 1,000 rows, 0 errors."
+    )
+    assert buttons(data["blocks"]) == []
+
+
+def test_outcome_reply_when_failed_has_log_excerpt_and_buttons() -> None:
+    log = "\n".join(f"Error {i}: INVALID_SESSION_ID on object Account" for i in range(50))
+    data = message_dict(
+        blocks.snapshot_outcome_reply(456, "Nightly CRM", _snapshot("Failed", log), "U1")
+    )
+    assert _first_line(data) == "<@U1> :x: Failed after 5m 12s."
+    text = all_text(data)
+    assert "*Nightly CRM* (456) · snapshot 7001" in text
+    assert "```\nError 0: INVALID_SESSION_ID on object Account\n" in text
+    assert "Error 19:" in text and "Error 20:" not in text
+    assert "… 30 more lines — Show log" in text
+    assert [b["text"]["text"] for b in buttons(data["blocks"])] == ["Show log", "Run snapshot"]
+
+
+def test_long_run_notes() -> None:
+    assert "Still running (45 min)" in message_dict(blocks.still_running_note(45))["text"]
+    assert "Still running (2h 05m)" in message_dict(blocks.still_running_note(125))["text"]
+    gave_up = all_text(message_dict(blocks.gave_up_note(24, 456)))
+    assert "Stopped watching after 1d 00h" in gave_up
+    assert "`/skyvia backup 456`" in gave_up
+
+
+def test_active_snapshot_exists_names_it_and_offers_a_confirmed_second_run() -> None:
+    run = ActiveRun.model_validate({"runId": 7001, "date": T0.isoformat(), "state": "Queued"})
+    data = message_dict(blocks.active_snapshot_exists_message(CRM, run))
+    assert "Snapshot 7001 of *Nightly CRM* (456) is queued" in _first_line(data)
+    assert "nothing was started" in data["text"]
+    anyway = _button(data, "Start another anyway")
+    assert anyway["action_id"] == "run_snapshot_anyway"
+    assert "7001" in anyway["confirm"]["text"]["text"]
+
+
+# -- alerts ---------------------------------------------------------------------------------------
+
+
+def test_failure_alert_as_in_the_spec() -> None:
+    snapshot = _snapshot("Failed", "Error: INVALID_SESSION_ID on object Account")
+    data = message_dict(blocks.failure_alert(456, "Nightly CRM", snapshot, by_schedule=True))
+    assert _first_line(data) == ":x: Scheduled snapshot of *Nightly CRM* (456) failed"
+    context = data["blocks"][1]["elements"][0]["text"]
+    end = "<!date^1696256427^{date_short_pretty} at {time}|2023-10-02 14:20 UTC>"
+    assert context == f"Snapshot 7001 · {end} · after 5m 12s"
+    assert "```\nError: INVALID_SESSION_ID on object Account\n```" in all_text(data)
+    labels = [b["text"]["text"] for b in buttons(data["blocks"])]
+    assert labels == ["Show log", "Run snapshot", "Mute this backup"]
+    assert "unmute 456" in _button(data, "Mute this backup")["confirm"]["text"]["text"]
+    manual = message_dict(blocks.failure_alert(456, "Nightly CRM", snapshot, by_schedule=False))
+    assert _first_line(manual).startswith(":x: Snapshot of")
+
+
+def test_alert_and_mute_notices_say_who() -> None:
+    assert "<@U1> turned failure alerts *off*" in all_text(
+        message_dict(blocks.alerts_changed_message("U1", False))
+    )
+    muted = all_text(message_dict(blocks.mute_changed_message("U1", CRM, True)))
+    assert "<@U1> muted failure alerts for *Nightly CRM* (456)" in muted
+    assert "`/skyvia alerts unmute 456`" in muted
+
+
+# -- bindings, help and errors --------------------------------------------------------------------
+
+
+def test_connected_message_names_workspace_and_user() -> None:
+    data = message_dict(blocks.connected_message(123, "Sales", "U1"))
+    assert "connected to Skyvia workspace *Sales* (123), by <@U1>" in _first_line(data)
+
+
+def test_disconnected_message_counts_stopped_watches() -> None:
+    text = all_text(message_dict(blocks.disconnected_message(123, "U1", 2)))
+    assert "disconnected from Skyvia workspace 123 by <@U1>" in text
+    assert "2 watched snapshots will not be reported" in text
+
+
+def test_status_message_shows_everything_about_the_binding() -> None:
+    binding = blocks.BindingView(
+        channel_id="C1", workspace_id=123, workspace_name="Sales", connected_by="U1",
+        connected_at=T0, muted_backup_ids=(4, 5),
+    )  # fmt: skip
+    watch = blocks.WatchView("C1", 456, 7001, "U2", T0, "Nightly CRM")
+    text = all_text(message_dict(blocks.status_message(binding, [watch])))
+    assert "connected to Skyvia workspace *Sales* (123)" in text
+    assert f"Connected by <@U1> · {DATE}" in text
+    assert "Failure alerts are *on*. Muted backups: 4, 5." in text
+    assert "Snapshot 7001 of *Nightly CRM* (456)" in text
+    assert "waiting for the first check" in text
+    assert "started by <@U2>" in text
+
+
+def test_status_of_an_unbound_channel_says_how_to_connect() -> None:
+    text = all_text(message_dict(blocks.status_message(None, [])))
+    assert "not connected" in text and "`/skyvia connect &lt;workspaceId&gt;`" in text
+
+
+def test_help_lists_every_subcommand_escaped() -> None:
+    text = all_text(message_dict(blocks.help_message()))
+    for name in USAGE:
+        assert f"`/skyvia {name}" in text
+    assert "`/skyvia snapshot &lt;backupId&gt;`" in text
+
+
+def test_usage_error_says_what_was_wrong_suggests_and_shows_usage() -> None:
+    error = UsageError("`snapshto` is not a /skyvia command.", USAGE["snapshot"], "snapshot")
+    data = message_dict(blocks.usage_error_message(error))
+    assert _first_line(data) == (
+        ":warning: `snapshto` is not a /skyvia command. Did you mean `snapshot`?"
+    )
+    assert "• `/skyvia snapshot &lt;backupId&gt;` starts a snapshot" in all_text(data)
+
+
+def test_refusal_is_two_sentences_behind_a_warning() -> None:
+    data = message_dict(blocks.refusal_message("Only admins can connect a channel.", "Ask one."))
+    assert _first_line(data) == ":warning: Only admins can connect a channel. Ask one."
+    assert data["text"] == _first_line(data)
+
+
+def test_unexpected_error_shows_the_reference() -> None:
+    data = message_dict(blocks.unexpected_error_message("ab12cd34"))
+    assert "(reference `ab12cd34`)" in data["text"]
+
+
+def test_message_kwargs_merge_call_arguments() -> None:
+    message = blocks.still_running_note(5)
+    kwargs = message.kwargs(channel="C1", thread_ts="1.2")
+    assert kwargs["channel"] == "C1" and kwargs["thread_ts"] == "1.2"
+    assert kwargs["text"] == message.text and kwargs["blocks"] == message.to_dict()["blocks"]
+
+
+def test_message_refuses_missing_fallback_or_too_many_blocks() -> None:
+    with pytest.raises(ValueError):
+        blocks.Message(text="  ")
+    with pytest.raises(ValueError):
+        blocks.Message(text="x", blocks=blocks.still_running_note(1).blocks * 51)
