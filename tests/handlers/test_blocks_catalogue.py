@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 
@@ -82,6 +83,11 @@ def _usage_error(text: str) -> UsageError:
     raise AssertionError(f"{text!r} parsed")
 
 
+def _card(state: str) -> Message:
+    later = T0 + timedelta(minutes=3)
+    return blocks.snapshot_card(456, LONG + EVIL, 7001, state, "U1", T0, later, 312.0, 10**9, 5)
+
+
 MESSAGES: dict[str, Callable[[], Message]] = {
     "help": blocks.help_message,
     "usage_unknown": lambda: blocks.usage_error_message(_usage_error(f"snapshto {EVIL}")),
@@ -118,14 +124,7 @@ MESSAGES: dict[str, Callable[[], Message]] = {
     "log_huge": lambda: blocks.snapshot_log_message(_backup(), _snapshot()),
     "log_one_line": lambda: blocks.snapshot_log_message(_backup(), _snapshot(log="<!x>" * 250_000)),
     "log_empty": lambda: blocks.snapshot_log_message(_backup(), _snapshot(log=None)),
-    **{
-        f"card_{state}": (
-            lambda state=state: blocks.snapshot_card(
-                456, LONG + EVIL, 7001, state, "U1", T0, T0 + timedelta(minutes=3), 312.0, 10**9, 5
-            )
-        )
-        for state in [*SnapshotState, "Paused<!channel>"]
-    },
+    **{f"card_{state}": partial(_card, state) for state in [*SnapshotState, "Paused<!channel>"]},
     "outcome_failed": lambda: blocks.snapshot_outcome_reply(456, EVIL, _snapshot(), "U1"),
     "outcome_succeeded": lambda: blocks.snapshot_outcome_reply(
         456, EVIL, _snapshot("Succeeded"), "U1"
