@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from storage.db import Database
+from storage.repositories import AlertCursorRepository, BindingRepository
+from tests.storage.conftest import NOW
+
+LEASE = 60.0
+
+
+async def test_ensure_creates_a_due_cursor_and_never_moves_an_existing_one(db: Database) -> None:
+    async with db.session() as session:
+        repo = AlertCursorRepository(session)
+        created = await repo.ensure(7, 456, "Nightly CRM", NOW)
+        earlier = await repo.ensure(7, 456, "Nightly CRM", NOW - timedelta(days=1))
+        later = await repo.ensure(7, 456, "Renamed", NOW + timedelta(days=1))
+
+    assert (created.cursor, created.next_scan_at, created.error_count) == (NOW, NOW, 0)
+    assert earlier.cursor == NOW and later.cursor == NOW
+    assert later.backup_name == "Renamed"
+
+
+async def test_claim_advance_and_errors(db: Database) -> None:
+    async with db.session() as session:
+        repo = AlertCursorRepository(session)
+        await repo.ensure(7, 1, "a", NOW - timedelta(minutes=2))
+        await repo.ensure(7, 2, "b", NOW - timedelta(minutes=1))
+        await repo.ensure(7, 3, "c", NOW + timedelta(minutes=1))  # not due
+
+    async with db.session() as session:
+        claimed = await AlertCursorRepository(session).claim_due("A", NOW, 10, LEASE)
+    async with db.session() as session:
+        again = await AlertCursorRepository(session).claim_due("B", NOW, 10, LEASE)
+
+    assert [c.backup_id for c in claimed] == [1, 2] and again == []
+    assert all(c.lease_owner == "A" for c in claimed)
+
+    scanned_to = NOW - timedelta(seconds=5)
+    async with db.session() as session:
+        repo = AlertCursorRepository(session)
+        assert (
+            await repo.advance(7, 1, owner="B", cursor=scanned_to, next_scan_at=NOW) is False
+        )  # not the lease owner
+        assert await repo.advance(
+            7,
+            1,
+            owner="A",
+            cursor=scanned_to,
+            next_scan_at=NOW + timedelta(minutes=1),
+            listed_at=NOW,
+        )
+        assert await repo.record_error(7, 2, owner="A", next_scan_at=NOW) == 1
+    async with db.session() as session:
+        [retry] = await AlertCursorRepository(session).claim_due("A", NOW, 10, LEASE)
+        assert (
+            await AlertCursorRepository(session).record_error(
+                7, 2, owner="A", next_scan_at=NOW + timedelta(minutes=2)
+            )
+            == 2
+        )
+        assert (
+            await AlertCursorRepository(session).record_error(7, 2, owner="A", next_scan_at=NOW)
+            is None
+        )  # lease already released
+
+    async with db.session() as session:
+        first = await AlertCursorRepository(session).get(7, 1)
+    assert retry.backup_id == 2
+    assert first is not None and first.cursor == scanned_to and first.last_listed_at == NOW
+    assert first.lease_owner is None and first.error_count == 0
+
+
+async def test_advance_never_moves_the_cursor_backwards(db: Database) -> None:
+    async with db.session() as session:
+        await AlertCursorRepository(session).ensure(7, 1, "a", NOW)
+        [_] = await AlertCursorRepository(session).claim_due("A", NOW, 1, LEASE)
+        assert await AlertCursorRepository(session).advance(
+            7, 1, owner="A", cursor=NOW - timedelta(hours=1), next_scan_at=NOW
+        )
+    async with db.session() as session:
+        cursor = await AlertCursorRepository(session).get(7, 1)
+    assert cursor is not None and cursor.cursor == NOW
+
+
+async def test_two_scanners_never_share_a_cursor(db: Database, replica: Database) -> None:
+    async with db.session() as session:
+        for backup_id in range(1, 13):
+            await AlertCursorRepository(session).ensure(7, backup_id, None, NOW)
+
+    async def claim(database: Database, owner: str) -> list[int]:
+        async with database.session() as session:
+            rows = await AlertCursorRepository(session).claim_due(owner, NOW, 3, LEASE)
+            return [row.backup_id for row in rows]
+
+    batches = await asyncio.gather(*(claim(d, f"s{i}") for i, d in enumerate([db, replica] * 3)))
+
+    claimed = [backup_id for batch in batches for backup_id in batch]
+    assert sorted(claimed) == list(range(1, 13))
+
+
+async def test_cursors_of_workspaces_nobody_listens_to_are_deleted(db: Database) -> None:
+    async with db.session() as session:
+        bindings = BindingRepository(session)
+        for channel, workspace in (("C1", 7), ("C2", 8), ("C3", 9)):
+            await bindings.upsert(
+                team_id="T1",
+                channel_id=channel,
+                workspace_id=workspace,
+                workspace_name=None,
+                token_ciphertext=None,
+                created_by="U1",
+                now=NOW,
+            )
+        await bindings.set_alerts("T1", "C2", False, NOW)
+        await bindings.pause("T1", "C3", "is_archived", NOW)
+        cursors = AlertCursorRepository(session)
+        for workspace in (7, 8, 9, 10):
+            await cursors.ensure(workspace, 1, None, NOW)
+        await cursors.ensure(7, 2, None, NOW)
+        await cursors.ensure(7, 3, None, NOW)
+
+    async with db.session() as session:
+        cursors = AlertCursorRepository(session)
+        assert await cursors.delete_uncovered() == 3
+        assert await cursors.retain_backups(7, [1, 3]) == 1
+        left = [(c.workspace_id, c.backup_id) for c in await cursors.list_for_workspace(7)]
+        others = [await cursors.get(w, 1) for w in (8, 9, 10)]
+
+    assert left == [(7, 1), (7, 3)] and others == [None, None, None]
