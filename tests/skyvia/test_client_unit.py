@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
@@ -173,8 +173,10 @@ async def test_definite_errors_are_mapped_and_not_retried(
     [error(500), error(502), error(503), httpx.ReadTimeout("slow"), httpx.ConnectError("refused")],
     ids=["500", "502", "503", "timeout", "connect"],
 )
-async def test_transient_failures_are_retried_until_success(failure: object) -> None:
-    recorder = Recorder(failure, failure, ok({"active": True}))  # type: ignore[arg-type]
+async def test_transient_failures_are_retried_until_success(
+    failure: httpx.Response | Exception,
+) -> None:
+    recorder = Recorder(failure, failure, ok({"active": True}))
     schedule = await make_client(recorder).get_schedule(TOKEN, 1, 2)
     assert schedule.active is True
     assert len(recorder.requests) == 3
@@ -391,7 +393,7 @@ async def test_concurrency_is_bounded_per_workspace() -> None:
 async def test_token_never_leaks(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     echoing = error(403, f"Token {TOKEN} expired")
-    scripts: list[tuple[Recorder, Callable[[SkyviaClient], object]]] = [
+    scripts: list[tuple[Recorder, Callable[[SkyviaClient], Awaitable[object]]]] = [
         (Recorder(echoing), lambda c: c.list_workspaces(TOKEN)),
         (Recorder(error(404, TOKEN)), lambda c: c.get_backup(TOKEN, 1, 2)),
         (Recorder(error(429, TOKEN, {"Retry-After": "0"})), lambda c: c.get_schedule(TOKEN, 1, 2)),
@@ -406,7 +408,7 @@ async def test_token_never_leaks(caplog: pytest.LogCaptureFixture) -> None:
     for recorder, call in scripts:
         client = make_client(recorder)
         with pytest.raises(SkyviaError) as caught:
-            await call(client)  # type: ignore[misc]
+            await call(client)
         err = caught.value
         rendered = "".join(traceback.format_exception(err))
         for text in (str(err), repr(err), rendered, repr(client), repr(vars(err))):
