@@ -1,0 +1,5 @@
+"""The bot's database: models, repositories, Alembic migrations and token encryption.
+
+Entry points: `storage.db.Database` (engine + sessions), `storage.db.upgrade_async` (migrations),
+`storage.repositories` (queries per entity), `storage.crypto.TokenCipher` (tokens at rest).
+"""
