@@ -97,6 +97,8 @@ class SimulatorState:
         self.backups: dict[int, SimBackup] = {}
         self.backups_by_workspace: dict[int, list[SimBackup]] = {}
         self.snapshots: dict[int, SimSnapshot] = {}
+        self._last_workspace_id = 0
+        self._last_backup_id = 0
         self._next_snapshot_id = FIRST_HISTORY_SNAPSHOT_ID
         self.add_data(self._seed or default_seed())
         self._next_snapshot_id = max(self._next_snapshot_id, FIRST_LIVE_SNAPSHOT_ID)
@@ -178,9 +180,10 @@ class SimulatorState:
         self, name: str | None, *, id: int | None = None, is_personal: bool = False
     ) -> SimWorkspace:
         if id is None:
-            id = max(self.workspaces, default=0) + 1
+            id = self._last_workspace_id + 1
         if id in self.workspaces:
             raise ValueError(f"workspace {id} already exists")
+        self._last_workspace_id = max(self._last_workspace_id, id)
         workspace = SimWorkspace(id=id, name=name, is_personal=is_personal)
         self.workspaces[id] = workspace
         self.backups_by_workspace[id] = []
@@ -201,9 +204,10 @@ class SimulatorState:
         if workspace_id not in self.workspaces:
             raise UnknownId("workspace", workspace_id)
         if id is None:
-            id = max(self.backups, default=0) + 1
+            id = self._last_backup_id + 1
         if id in self.backups:
             raise ValueError(f"backup {id} already exists")
+        self._last_backup_id = max(self._last_backup_id, id)
         now = self.now()
         created = now - timedelta(
             days=30 + self.rng.randint(0, 300), minutes=self.rng.randint(0, 1439)
