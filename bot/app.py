@@ -73,7 +73,7 @@ def create_app(container: Container) -> AsyncApp:
         kwargs["request_verification_enabled"] = False
     app = AsyncApp(**kwargs)
 
-    async def count_requests(body: dict[str, Any], next: Any) -> Any:  # noqa: A002 - Bolt's name
+    async def count_requests(body: dict[str, Any], next: Any) -> Any:
         container.metrics.slack_requests.labels(_request_kind(body)).inc()
         return await next()
 

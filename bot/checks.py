@@ -36,10 +36,14 @@ async def run_checks(settings: Settings) -> AsyncIterator[Check]:
         yield "encryption key", False, str(exc)
 
     if settings.slack_bot_token is None:
-        yield "slack", settings.oauth_enabled, (
-            "OAuth mode: tokens come from installations"
-            if settings.oauth_enabled
-            else "SLACK_BOT_TOKEN is not set"
+        yield (
+            "slack",
+            settings.oauth_enabled,
+            (
+                "OAuth mode: tokens come from installations"
+                if settings.oauth_enabled
+                else "SLACK_BOT_TOKEN is not set"
+            ),
         )
     else:
         client = build_web_client(
@@ -47,11 +51,19 @@ async def run_checks(settings: Settings) -> AsyncIterator[Check]:
         )
         try:
             auth = await client.auth_test()
-            yield "slack", True, f"auth.test ok: team {auth.get('team')}, bot user {auth.get('user_id')}"
+            yield (
+                "slack",
+                True,
+                f"auth.test ok: team {auth.get('team')}, bot user {auth.get('user_id')}",
+            )
         except SlackApiError as exc:
             yield "slack", False, f"auth.test failed: {exc.response.get('error')}"
         except Exception as exc:
-            yield "slack", False, f"{settings.slack_api_url} is not reachable ({type(exc).__name__})"
+            yield (
+                "slack",
+                False,
+                f"{settings.slack_api_url} is not reachable ({type(exc).__name__})",
+            )
 
     http = build_http_client()
     try:
@@ -62,10 +74,16 @@ async def run_checks(settings: Settings) -> AsyncIterator[Check]:
             yield "skyvia", True, f"reachable; default token sees {len(workspaces)} workspace(s)"
         except SkyviaAuthError:
             detail = "reachable; " + (
-                "SKYVIA_API_TOKEN was rejected" if token else "no default token (bindings bring their own)"
+                "SKYVIA_API_TOKEN was rejected"
+                if token
+                else "no default token (bindings bring their own)"
             )
             yield "skyvia", not token, detail
         except SkyviaError as exc:
-            yield "skyvia", False, f"{settings.skyvia_api_url} is not answering ({type(exc).__name__})"
+            yield (
+                "skyvia",
+                False,
+                f"{settings.skyvia_api_url} is not answering ({type(exc).__name__})",
+            )
     finally:
         await http.aclose()

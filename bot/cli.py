@@ -29,7 +29,9 @@ def _secrets_of(settings: Settings) -> list[str]:
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
     settings = load_settings(**overrides)
-    configure_logging(settings.log_level, getattr(args, "log_format", "text"), _secrets_of(settings))
+    configure_logging(
+        settings.log_level, getattr(args, "log_format", "text"), _secrets_of(settings)
+    )
     return settings
 
 
@@ -42,7 +44,9 @@ async def _run(args: argparse.Namespace) -> int:
         overrides["PORT"] = args.port
     settings = _settings(args, **overrides)
     socket = args.socket or (settings.socket_mode and not args.http)
-    return await serve(settings, socket_mode=socket, workers=not args.no_workers, simulator=args.simulator)
+    return await serve(
+        settings, socket_mode=socket, workers=not args.no_workers, simulator=args.simulator
+    )
 
 
 async def _workers(args: argparse.Namespace) -> int:
@@ -93,13 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = verbs.add_parser("run", help="apply migrations, then serve Slack (and run the workers)")
     mode = run.add_mutually_exclusive_group()
-    mode.add_argument("--http", action="store_true", help="serve HTTP on PORT even with SLACK_APP_TOKEN")
-    mode.add_argument("--socket", action="store_true", help="use Socket Mode (needs SLACK_APP_TOKEN)")
+    mode.add_argument(
+        "--http", action="store_true", help="serve HTTP on PORT even with SLACK_APP_TOKEN"
+    )
+    mode.add_argument(
+        "--socket", action="store_true", help="use Socket Mode (needs SLACK_APP_TOKEN)"
+    )
     run.add_argument("--port", type=int, help="HTTP port (overrides PORT)")
     run.add_argument("--no-workers", action="store_true", help="serve requests only")
-    run.add_argument(
-        "--simulator", action="store_true", help="use an in-process Skyvia simulator"
-    )
+    run.add_argument("--simulator", action="store_true", help="use an in-process Skyvia simulator")
     run.set_defaults(handler=_run)
 
     workers = verbs.add_parser("workers", help="run only the watcher and the alert scanner")

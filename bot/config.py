@@ -7,11 +7,10 @@ fix, so `load_settings()` turns pydantic's multi-line report into `ConfigError` 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///skyvia-bot.db"
 
@@ -29,7 +28,7 @@ HINTS: dict[str, str] = {
     "SKYVIA_BOT_ALERT_INTERVAL": "a positive number of seconds, e.g. 60",
     "SKYVIA_BOT_WATCH_GIVE_UP": "a positive number of seconds, e.g. 86400",
     "SKYVIA_BOT_ADMINS": "comma-separated Slack user ids, e.g. U012AB3CD,U045EF6GH",
-    "SKYVIA_BOT_OPERATORS": "comma-separated Slack user or user group ids, e.g. U012AB3CD,S0614TZR7",
+    "SKYVIA_BOT_OPERATORS": "comma-separated Slack user or user group ids, e.g. U012AB3CD,S0614TZ",
     "PORT": "a TCP port number from 1 to 65535",
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
 }
@@ -83,7 +82,7 @@ class Settings(BaseSettings):
     @classmethod
     def _check_ids(cls, value: list[str]) -> list[str]:
         for item in value:
-            if not item.isalnum() or not item[0] in "UWS":
+            if not item.isalnum() or item[0] not in "UWS":
                 raise ValueError(f"{item!r} is not a Slack user or user group id")
         return value
 

@@ -89,8 +89,10 @@ class ReadableFormatter(logging.Formatter):
         return base
 
 
-def configure_logging(level: str = "INFO", fmt: str = "text", secrets: Iterable[str] = ()) -> SecretFilter:
-    """Installs one stderr handler on the root logger; returns its filter so more secrets can be added."""
+def configure_logging(
+    level: str = "INFO", fmt: str = "text", secrets: Iterable[str] = ()
+) -> SecretFilter:
+    """Installs one stderr handler on the root logger; returns its filter (to add secrets)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else ReadableFormatter())
     secret_filter = SecretFilter(secrets)

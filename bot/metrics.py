@@ -59,7 +59,9 @@ class Metrics:
             registry=r,
         )
 
-    def observe_skyvia(self, method: str, endpoint: str, status: int | None, seconds: float) -> None:
+    def observe_skyvia(
+        self, method: str, endpoint: str, status: int | None, seconds: float
+    ) -> None:
         """Observer for SkyviaClient: one sample per HTTP attempt."""
         label = f"{method} {endpoint}"
         self.skyvia_calls.labels(label, str(status) if status is not None else "error").inc()

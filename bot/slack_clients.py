@@ -63,7 +63,9 @@ def retry_handlers() -> list[Any]:
     ]
 
 
-def build_web_client(token: str | None, base_url: str, metrics: Metrics | None) -> InstrumentedWebClient:
+def build_web_client(
+    token: str | None, base_url: str, metrics: Metrics | None
+) -> InstrumentedWebClient:
     client = InstrumentedWebClient(
         token=token, base_url=base_url, timeout=15, retry_handlers=retry_handlers()
     )

@@ -89,5 +89,3 @@ def create_web_app(
                 await container.aclose()
 
     return Starlette(routes=routes, lifespan=lifespan)
-
-

@@ -1,8 +1,10 @@
 """The one place an error becomes what the user sees (SPEC 2.1 "plain words").
 
-Listeners raise; Bolt hands the exception here. Expected failures (bad input, refusals, Skyvia
-saying no) become an ephemeral ⚠️ message; anything else gets a short reference id that is also
-in the log line with the traceback, so a user's screenshot leads straight to it.
+Listeners catch every exception after `ack()` and hand it here; letting it escape to Bolt can
+lose the ack, because Bolt's runner resets the acknowledged response when a fast listener
+raises. Expected failures (bad input, refusals, Skyvia saying no) become an ephemeral ⚠️
+message; anything else gets a short reference id that is also in the log line with the
+traceback, so a user's screenshot leads straight to it.
 """
 
 from __future__ import annotations
@@ -53,7 +55,10 @@ def skyvia_refusal(error: SkyviaError) -> tuple[str, str]:
                 f"Backup {error.backup_id} was not found in workspace {ws}.",
                 "List the backups with `/skyvia backups`.",
             )
-        return (f"Workspace {ws} was not found in Skyvia.", "An admin can reconnect with `/skyvia connect`.")
+        return (
+            f"Workspace {ws} was not found in Skyvia.",
+            "An admin can reconnect with `/skyvia connect`.",
+        )
     if isinstance(error, SkyviaRateLimited | SkyviaUnavailable):
         return ("Skyvia is not answering right now.", "Try again in a minute.")
     if isinstance(error, SkyviaBadResponse):
@@ -111,7 +116,11 @@ async def handle_error(
     message, reference = message_for(error)
     kind = body.get("type") or ("command" if "command" in body else "unknown")
     _log(error, kind, reference)
-    user = (body.get("user") or {}).get("id") if isinstance(body.get("user"), dict) else body.get("user_id")
+    user = (
+        (body.get("user") or {}).get("id")
+        if isinstance(body.get("user"), dict)
+        else body.get("user_id")
+    )
     channel = (
         (body.get("channel") or {}).get("id")
         if isinstance(body.get("channel"), dict)

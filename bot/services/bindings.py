@@ -119,14 +119,23 @@ class BindingService:
         try:
             workspace = await self._skyvia.get_workspace(effective, workspace_id)
         except SkyviaAuthError:
-            await self._audit(team_id, channel_id, user_id, "connect", f"workspace {workspace_id}", "rejected token")
+            await self._audit(
+                team_id,
+                channel_id,
+                user_id,
+                "connect",
+                f"workspace {workspace_id}",
+                "rejected token",
+            )
             raise DomainError(
                 f"Skyvia rejected the access token for workspace {workspace_id}.",
                 "Check the token (Skyvia → Account Settings → API Settings) and that it covers "
                 "this workspace, then run `/skyvia connect` again.",
             ) from None
         except SkyviaNotFound:
-            await self._audit(team_id, channel_id, user_id, "connect", f"workspace {workspace_id}", "not found")
+            await self._audit(
+                team_id, channel_id, user_id, "connect", f"workspace {workspace_id}", "not found"
+            )
             raise DomainError(
                 f"Workspace {workspace_id} was not found in Skyvia.",
                 "Check the id in the Skyvia URL of the workspace and run `/skyvia connect` again.",
@@ -151,7 +160,10 @@ class BindingService:
                 result="ok",
                 detail="own token" if token else "default token",
             )
-        log.info("channel bound", extra={"team": team_id, "channel": channel_id, "workspace": workspace_id})
+        log.info(
+            "channel bound",
+            extra={"team": team_id, "channel": channel_id, "workspace": workspace_id},
+        )
         return binding
 
     async def disconnect(self, *, team_id: str, channel_id: str, user_id: str) -> Disconnected:
@@ -183,12 +195,14 @@ class BindingService:
             watches = await WatchRepository(session).pending_for_channel(team_id, channel_id)
         return ChannelStatus(binding=binding, muted_backup_ids=sorted(muted), watches=list(watches))
 
-    async def set_alerts(self, *, team_id: str, channel_id: str, user_id: str, enabled: bool) -> None:
+    async def set_alerts(
+        self, *, team_id: str, channel_id: str, user_id: str, enabled: bool
+    ) -> None:
         async with self._db.session() as session:
             bindings = BindingRepository(session)
             if await bindings.get(team_id, channel_id) is None:
                 raise NotBound()
-            await bindings.set_alerts(team_id, channel_id, enabled)
+            await bindings.set_alerts(team_id, channel_id, enabled, now=self._clock())
             await AuditRepository(session).add(
                 team_id=team_id,
                 channel_id=channel_id,
@@ -210,7 +224,7 @@ class BindingService:
             muted = set(await bindings.muted_backup_ids(binding.id))
             changed = (backup_id not in muted) if mute else (backup_id in muted)
             if changed and mute:
-                await bindings.mute(binding.id, backup_id, user_id, self._clock())
+                await bindings.mute(binding.id, backup_id, muted_by=user_id, now=self._clock())
             elif changed:
                 await bindings.unmute(binding.id, backup_id)
             await AuditRepository(session).add(

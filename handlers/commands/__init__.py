@@ -16,6 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.commands import bindings
 from handlers.context import SlackContext
+from handlers.errors import handle_error
 from handlers.parsing import parse_command
 
 if TYPE_CHECKING:
@@ -41,8 +42,11 @@ def register(app: AsyncApp, container: Container) -> None:
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
     ) -> None:
         await ack()
-        ctx = SlackContext.from_body(container, body, client, respond)
-        command = parse_command(body.get("text") or "")  # UsageError -> the error handler
-        await handlers[type(command)](ctx, command)
+        try:
+            ctx = SlackContext.from_body(container, body, client, respond)
+            command = parse_command(body.get("text") or "")
+            await handlers[type(command)](ctx, command)
+        except Exception as error:
+            await handle_error(error, body, respond, client)
 
     app.command("/skyvia")(on_skyvia)

@@ -52,7 +52,9 @@ async def finish_connect(ctx: SlackContext, workspace_id: int, token: str | None
     try:
         await ctx.post(connected_message(workspace_id, binding.workspace_name, ctx.user_id))
     except NotInChannel:
-        await service.disconnect(team_id=ctx.team_id, channel_id=ctx.channel_id, user_id=ctx.user_id)
+        await service.disconnect(
+            team_id=ctx.team_id, channel_id=ctx.channel_id, user_id=ctx.user_id
+        )
         raise
 
 
@@ -86,7 +88,9 @@ async def mute(ctx: SlackContext, command: MuteCmd) -> None:
     await ctx.require(Role.OPERATOR, "mute or unmute a backup's alerts")
     bound = await ctx.workspace()
     # Confirm the backup exists in this channel's workspace before recording the mute.
-    backup = await ctx.container.skyvia.get_backup(bound.token, bound.workspace_id, command.backup_id)
+    backup = await ctx.container.skyvia.get_backup(
+        bound.token, bound.workspace_id, command.backup_id
+    )
     await ctx.container.bindings.set_mute(
         team_id=ctx.team_id,
         channel_id=ctx.channel_id,
