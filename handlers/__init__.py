@@ -11,8 +11,11 @@ if TYPE_CHECKING:
 
 
 def register_all(app: AsyncApp, container: Container) -> None:
-    from handlers import commands, errors, views
+    from handlers import actions, commands, errors, events, home, views
 
     commands.register(app, container)
+    actions.register(app, container)
     views.register(app, container)
+    home.register(app, container)
+    events.register(app, container)
     app.error(errors.handle_error)
