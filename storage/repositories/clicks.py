@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete
+from sqlalchemy import Table, delete
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ProcessedClick
-from storage.repositories._sql import insert_if_absent
+from storage.repositories._sql import dialect_name, insert_if_absent
 
 
 def click_key(*parts: str) -> str:
@@ -37,6 +39,40 @@ class ClickRepository:
             {"key": key, "user_id": user_id, "created_at": now},
             ("key",),
         )
+
+    async def claim(self, key: str, user_id: str, now: datetime, window: timedelta) -> bool:
+        """True unless a click with `key` was recorded in the `window` before `now`.
+
+        A double click (the same button of the same message, twice within seconds) must act
+        once, yet the same button clicked again later must work. One statement decides, inside
+        the database: insert the key, or take over a row older than the window; a row inside
+        the window makes the statement change nothing. On PostgreSQL a racing replica waits on
+        the row lock and then sees the winner's fresh `created_at`; on SQLite writers are
+        serialised by BEGIN IMMEDIATE. Commit before acting, so the other replica can see it.
+        """
+        table = cast(Table, ProcessedClick.__table__)
+        insert = postgresql.insert if dialect_name(self.session) == "postgresql" else sqlite.insert
+        statement = insert(table).values(key=key, user_id=user_id, created_at=now)
+        statement = statement.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={
+                "user_id": statement.excluded.user_id,
+                "created_at": statement.excluded.created_at,
+            },
+            where=table.c.created_at <= now - window,
+        ).returning(table.c.id)
+        result = await self.session.execute(statement)
+        return result.first() is not None
+
+    async def release(self, key: str, claimed_at: datetime) -> bool:
+        """Forgets the claim made at `claimed_at`, so a retry after a failed action is not
+        mistaken for a double click; a newer claim of the same key is left alone."""
+        result = await self.session.execute(
+            delete(ProcessedClick)
+            .where(ProcessedClick.key == key, ProcessedClick.created_at == claimed_at)
+            .returning(ProcessedClick.id)
+        )
+        return len(result.all()) > 0
 
     async def prune(self, older_than: datetime) -> int:
         """Forgets clicks recorded before `older_than`; returns how many."""
