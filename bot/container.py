@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -22,6 +23,22 @@ from storage.crypto import TokenCipher, load_or_create_key
 from storage.db import Database
 
 log = logging.getLogger(__name__)
+
+
+skyvia_log = logging.getLogger("bot.skyvia")
+
+
+def skyvia_observer(metrics: Metrics) -> Callable[[str, str, int | None, float], None]:
+    """One metric sample and one log line per Skyvia HTTP attempt (never the token)."""
+
+    def observe(method: str, endpoint: str, status: int | None, seconds: float) -> None:
+        metrics.observe_skyvia(method, endpoint, status, seconds)
+        skyvia_log.info(
+            "skyvia call",
+            extra={"endpoint": endpoint, "status": status, "ms": round(seconds * 1000, 1)},
+        )
+
+    return observe
 
 
 @dataclass
@@ -47,7 +64,7 @@ class Container:
         )
         cipher = TokenCipher(key)
         http = build_http_client()
-        skyvia = SkyviaClient(http, settings.skyvia_api_url, observer=metrics.observe_skyvia)
+        skyvia = SkyviaClient(http, settings.skyvia_api_url, observer=skyvia_observer(metrics))
         installation_store = None
         if settings.oauth_enabled:
             from slack_sdk.oauth.installation_store.sqlalchemy import (

@@ -62,8 +62,11 @@ class Metrics:
     def observe_skyvia(
         self, method: str, endpoint: str, status: int | None, seconds: float
     ) -> None:
-        """Observer for SkyviaClient: one sample per HTTP attempt."""
-        label = f"{method} {endpoint}"
+        """Observer for SkyviaClient: one sample per HTTP attempt.
+
+        `endpoint` is already "METHOD /path/{template}", so it is the label as it is.
+        """
+        label = endpoint if endpoint.startswith(method) else f"{method} {endpoint}"
         self.skyvia_calls.labels(label, str(status) if status is not None else "error").inc()
         self.skyvia_latency.labels(label).observe(seconds)
 
