@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import socket
 import time
@@ -48,12 +49,20 @@ __all__ = [
     "MAX_VIEW_BLOCKS",
     "RESPONSE_URL_MAX_POSTS",
     "EphemeralMessage",
+    "EphemeralPosted",
     "FakeChannel",
     "FakeSlack",
     "FakeUser",
+    "HomePublished",
+    "MessagePosted",
+    "MessageUpdated",
     "PostedMessage",
     "ResponsePost",
+    "ResponsePosted",
     "SlackCall",
+    "StandinEvent",
+    "ViewOpened",
+    "ViewUpdated",
     "running_fake_slack",
     "serve_asgi_on_loopback",
 ]
@@ -119,6 +128,62 @@ class ResponsePost:
     body: dict[str, Any]
     at: float
     accepted: bool
+
+
+@dataclass(frozen=True)
+class MessagePosted:
+    """A new channel message or thread reply (a copy: later updates do not change it)."""
+
+    message: PostedMessage
+
+
+@dataclass(frozen=True)
+class MessageUpdated:
+    """`chat.update` changed a message; `message` is a copy of it as it now stands."""
+
+    message: PostedMessage
+
+
+@dataclass(frozen=True)
+class EphemeralPosted:
+    ephemeral: EphemeralMessage
+
+
+@dataclass(frozen=True)
+class ResponsePosted:
+    """An accepted post to a `response_url` (a rejected one changes nothing, so is not told)."""
+
+    response: ResponsePost
+
+
+@dataclass(frozen=True)
+class ViewOpened:
+    """`views.open`: a modal is now in front of the user whose trigger opened it."""
+
+    view: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ViewUpdated:
+    view: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class HomePublished:
+    user_id: str
+    view: dict[str, Any]
+
+
+StandinEvent = (
+    MessagePosted
+    | MessageUpdated
+    | EphemeralPosted
+    | ResponsePosted
+    | ViewOpened
+    | ViewUpdated
+    | HomePublished
+)
+"""What a person in the workspace would see change, told to `FakeSlack.subscribe()` queues."""
 
 
 @dataclass
@@ -276,6 +341,7 @@ class FakeSlack:
         self._expired_responses: set[str] = set()
         self._last_ts_micros = 0
         self._serial = 0
+        self._subscribers: list[asyncio.Queue[StandinEvent]] = []
 
     # ----- configuration -------------------------------------------------------------------------
 
@@ -372,6 +438,30 @@ class FakeSlack:
     def expire_response_url(self, response_id: str) -> None:
         """Make a response_url behave as after Slack's 30 minutes (404 `expired_url`)."""
         self._expired_responses.add(response_id)
+
+    # ----- watching ------------------------------------------------------------------------------
+
+    def subscribe(self) -> asyncio.Queue[StandinEvent]:
+        """A queue that receives every visible change from now on (the console reads one).
+
+        Unbounded on purpose: the stand-in must never stall the bot because a reader is slow.
+        """
+        queue: asyncio.Queue[StandinEvent] = asyncio.Queue()
+        self._subscribers.append(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[StandinEvent]) -> None:
+        if queue in self._subscribers:
+            self._subscribers.remove(queue)
+
+    def _publish(self, event: StandinEvent) -> None:
+        for queue in self._subscribers:
+            queue.put_nowait(event)
+
+    def message_payload(self, channel: str, ts: str) -> dict[str, Any]:
+        """The message as Slack puts it in a `block_actions` payload when a button on it is
+        clicked (what `SlackRequestSender.block_action(message=...)` takes)."""
+        return self._render(self.message(channel, ts), include_metadata=False)
 
     # ----- inspection ----------------------------------------------------------------------------
 
@@ -546,10 +636,12 @@ class FakeSlack:
         used = len(self.responses(response_id))
         expired = response_id in self._expired_responses
         accepted = not expired and used < RESPONSE_URL_MAX_POSTS
-        self._responses.append(ResponsePost(response_id, body, time.monotonic(), accepted))
+        post = ResponsePost(response_id, body, time.monotonic(), accepted)
+        self._responses.append(post)
         if not accepted:
             error = "expired_url" if expired else "used_url"
             return JSONResponse({"ok": False, "error": error}, status_code=404)
+        self._publish(ResponsePosted(post))
         return JSONResponse({"ok": True})
 
     def _require_base_url(self) -> str:
@@ -609,6 +701,7 @@ class FakeSlack:
             metadata=args.get("metadata") if isinstance(args.get("metadata"), dict) else None,
         )
         self._messages.append(message)
+        self._publish(MessagePosted(dataclasses.replace(message)))
         return {
             "channel": channel,
             "ts": message.ts,
@@ -633,6 +726,7 @@ class FakeSlack:
         if isinstance(args.get("metadata"), dict):
             message.metadata = args["metadata"]
         message.edits += 1
+        self._publish(MessageUpdated(dataclasses.replace(message)))
         rendered = self._render(message, include_metadata=True)
         return {"channel": channel, "ts": ts, "text": message.text, "message": rendered}
 
@@ -651,12 +745,14 @@ class FakeSlack:
             thread_ts=_optional_str(args.get("thread_ts")),
         )
         self._ephemerals.append(ephemeral)
+        self._publish(EphemeralPosted(ephemeral))
         return {"message_ts": ephemeral.message_ts}
 
     def _views_open(self, args: dict[str, Any], identity: _Identity) -> dict[str, Any]:
         if not args.get("trigger_id"):
             raise _ApiFailure("invalid_trigger_id")
         view = self._store_view(args.get("view"), identity, view_id=None)
+        self._publish(ViewOpened(view))
         return {"view": view}
 
     def _views_publish(self, args: dict[str, Any], identity: _Identity) -> dict[str, Any]:
@@ -669,6 +765,7 @@ class FakeSlack:
         previous = self._home_views.get(user_id)
         view = self._store_view(raw, identity, view_id=previous["id"] if previous else None)
         self._home_views[user_id] = view
+        self._publish(HomePublished(user_id, view))
         return {"view": view}
 
     def _views_update(self, args: dict[str, Any], identity: _Identity) -> dict[str, Any]:
@@ -680,7 +777,9 @@ class FakeSlack:
             )
         if not view_id or view_id not in self._views:
             raise _ApiFailure("not_found")
-        return {"view": self._store_view(args.get("view"), identity, view_id=view_id)}
+        view = self._store_view(args.get("view"), identity, view_id=view_id)
+        self._publish(ViewUpdated(view))
+        return {"view": view}
 
     def _users_info(self, args: dict[str, Any], identity: _Identity) -> dict[str, Any]:
         user = self._users.get(str(args.get("user", "")))

@@ -1,0 +1,291 @@
+"""Block Kit and mrkdwn as a person would read them in Slack, for a terminal.
+
+Pure functions of the message and a name book: no I/O, so they are tested on the real builders'
+output. What Slack hides is hidden (escapes, `*bold*` markers, the machinery of mentions and
+dates); what Slack shows as a picture becomes the emoji; buttons become numbered choices.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+# The emoji the bot's messages use, plus a few that people type; others stay `:name:`.
+EMOJI: Mapping[str, str] = {
+    "hourglass_flowing_sand": "⏳",
+    "arrows_counterclockwise": "🔄",
+    "white_check_mark": "✅",
+    "x": "❌",
+    "no_entry_sign": "🚫",
+    "warning": "⚠️",
+    "grey_question": "❔",
+    "large_green_circle": "🟢",
+    "white_circle": "⚪",
+    "link": "🔗",
+    "broken_chain": "⛓️‍💥",
+    "bell": "🔔",
+    "no_bell": "🔕",
+    "hourglass": "⌛",
+    "stopwatch": "⏱️",
+    "information_source": "ℹ️",
+    "tada": "🎉",
+}
+
+_ENTITY = re.compile(r"<([^<>\n]*)>")
+_EMOJI_CODE = re.compile(r":([a-z0-9_+\-]+):")
+_BOLD = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]*?\S)\*(?![\w*])")
+_ITALIC = re.compile(r"(?<![\w_])_(?=\S)([^_\n]*?\S)_(?![\w_])")
+_STRIKE = re.compile(r"(?<![\w~])~(?=\S)([^~\n]*?\S)~(?![\w~])")
+_FENCE = "```"
+_ZERO_WIDTH_SPACE = "\u200b"
+CODE_PREFIX = "│ "
+
+
+@dataclass(frozen=True)
+class Names:
+    """Who and what the ids in `<@U…>` / `<#C…>` are, as Slack would show them."""
+
+    users: Mapping[str, str] = field(default_factory=dict)
+    channels: Mapping[str, str] = field(default_factory=dict)
+
+    def user(self, user_id: str) -> str:
+        return self.users.get(user_id, user_id)
+
+    def channel(self, channel_id: str) -> str:
+        return self.channels.get(channel_id, channel_id)
+
+
+@dataclass(frozen=True)
+class Confirm:
+    """A button's confirm dialog, as plain text."""
+
+    title: str
+    text: str
+    confirm: str
+    deny: str
+
+
+@dataclass(frozen=True)
+class Button:
+    """A button as a person sees it, plus what a click on it sends back."""
+
+    label: str
+    action_id: str
+    value: str
+    block_id: str | None = None
+    url: str | None = None
+    style: str | None = None
+    confirm: Confirm | None = None
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """Lines to print, and the buttons in them (numbered from the `first_number` given)."""
+
+    lines: list[str]
+    buttons: list[Button]
+
+
+# -- text --------------------------------------------------------------------------------------
+
+
+def emojize(text: str) -> str:
+    return _EMOJI_CODE.sub(lambda m: EMOJI.get(m.group(1), m.group(0)), text)
+
+
+def unescape(text: str) -> str:
+    """Slack's three escapes undone; `&amp;` last so `&amp;lt;` reads `&lt;` as in Slack."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _entity(inner: str, names: Names) -> str:
+    """One `<...>` sequence as Slack displays it."""
+    target, _, label = inner.partition("|")
+    if target.startswith("@"):
+        return "@" + (names.users.get(target[1:]) or label or target[1:])
+    if target.startswith("#"):
+        return "#" + (names.channels.get(target[1:]) or label or target[1:])
+    if target.startswith("!"):
+        keyword = target[1:].split("^", 1)[0]
+        if keyword in ("here", "channel", "everyone"):
+            return "@" + keyword
+        # `<!date^…|fallback>`, `<!subteam^S1|@team>`: Slack falls back to the label.
+        return label or target
+    return f"{label} ({target})" if label and label != target else target
+
+
+def _inline(text: str, names: Names) -> str:
+    """mrkdwn outside code: mentions, dates, links, emphasis markers, emoji, escapes."""
+    text = _ENTITY.sub(lambda m: _entity(m.group(1), names), text)
+    text = _BOLD.sub(r"\1", text)
+    text = _ITALIC.sub(r"\1", text)
+    text = _STRIKE.sub(r"\1", text)
+    return unescape(emojize(text))
+
+
+def _outside_inline_code(text: str, names: Names) -> str:
+    """`_inline` everywhere but inside `code` spans, whose text is shown as typed."""
+    parts = text.split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick is plain text
+        return _inline(text, names)
+    return "`".join(
+        _inline(part, names) if index % 2 == 0 else unescape(part)
+        for index, part in enumerate(parts)
+    )
+
+
+def mrkdwn_to_lines(text: str, names: Names | None = None) -> list[str]:
+    """mrkdwn as the lines a reader sees; fenced code keeps its text, each line marked `│ `."""
+    names = names or Names()
+    chunks = text.split(_FENCE)
+    if len(chunks) % 2 == 0:  # an unclosed fence: Slack shows the backticks as typed
+        chunks = [_FENCE.join(chunks)]
+    lines: list[str] = []
+    for index, chunk in enumerate(chunks):
+        if index % 2 == 1:
+            code = unescape(chunk.replace(_ZERO_WIDTH_SPACE, "")).strip("\n")
+            lines += [CODE_PREFIX + line for line in code.split("\n")]
+            continue
+        # The newlines that only separate text from a fence are not lines of their own.
+        if index > 0:
+            chunk = chunk.removeprefix("\n")
+        if index < len(chunks) - 1:
+            chunk = chunk.removesuffix("\n")
+        if chunk:
+            lines += _outside_inline_code(chunk, names).split("\n")
+    return lines
+
+
+def mrkdwn_to_text(text: str, names: Names | None = None) -> str:
+    return "\n".join(mrkdwn_to_lines(text, names))
+
+
+def text_object(obj: Any, names: Names | None = None) -> list[str]:
+    """A Block Kit text object (`mrkdwn` or `plain_text`) as lines."""
+    if not isinstance(obj, dict):
+        return []
+    text = str(obj.get("text") or "")
+    if obj.get("type") == "mrkdwn":
+        return mrkdwn_to_lines(text, names)
+    return emojize(text).split("\n")
+
+
+def _plain(obj: Any, names: Names | None = None) -> str:
+    return " ".join(text_object(obj, names))
+
+
+# -- blocks ------------------------------------------------------------------------------------
+
+
+def button_of(element: Mapping[str, Any], block_id: str | None) -> Button:
+    confirm = element.get("confirm")
+    return Button(
+        label=_plain(element.get("text")),
+        action_id=str(element.get("action_id") or ""),
+        value=str(element.get("value") or ""),
+        block_id=block_id,
+        url=element.get("url"),
+        style=element.get("style"),
+        confirm=Confirm(
+            title=_plain(confirm.get("title")),
+            text=" ".join(text_object(confirm.get("text"))),
+            confirm=_plain(confirm.get("confirm")) or "Yes",
+            deny=_plain(confirm.get("deny")) or "Cancel",
+        )
+        if isinstance(confirm, dict)
+        else None,
+    )
+
+
+def _element_label(element: Mapping[str, Any]) -> str:
+    """A non-button interactive element, shown (not clickable in a terminal)."""
+    kind = str(element.get("type", "element"))
+    placeholder = _plain(element.get("placeholder"))
+    return f"[{kind}{': ' + placeholder if placeholder else ''}]"
+
+
+class _Layout:
+    def __init__(self, names: Names, first_number: int) -> None:
+        self.names = names
+        self.next_number = first_number
+        self.lines: list[str] = []
+        self.buttons: list[Button] = []
+
+    def button_row(self, elements: Sequence[Any], block_id: str | None) -> None:
+        shown = []
+        for element in elements:
+            if not isinstance(element, dict):
+                continue
+            if element.get("type") == "button":
+                button = button_of(element, block_id)
+                self.buttons.append(button)
+                shown.append(f"[{self.next_number}] {button.label}")
+                self.next_number += 1
+            else:
+                shown.append(_element_label(element))
+        if shown:
+            self.lines.append("  ".join(shown))
+
+    def block(self, block: Mapping[str, Any]) -> None:
+        kind = block.get("type")
+        block_id = block.get("block_id")
+        if kind == "section":
+            self.lines += text_object(block.get("text"), self.names)
+            for item in block.get("fields") or []:
+                self.lines += text_object(item, self.names)
+            accessory = block.get("accessory")
+            if isinstance(accessory, dict) and accessory.get("type") != "image":
+                self.button_row([accessory], block_id)
+        elif kind == "context":
+            parts = []
+            for element in block.get("elements") or []:
+                if isinstance(element, dict) and element.get("type") == "image":
+                    parts.append(f"[{element.get('alt_text', 'image')}]")
+                else:
+                    parts.append(" ".join(text_object(element, self.names)))
+            self.lines.append("  ".join(part for part in parts if part))
+        elif kind == "header":
+            self.lines.append(_plain(block.get("text")).upper())
+        elif kind == "divider":
+            self.lines.append("─" * 24)
+        elif kind == "actions":
+            self.button_row(block.get("elements") or [], block_id)
+        elif kind == "input":
+            label = _plain(block.get("label"))
+            optional = " (optional)" if block.get("optional") else ""
+            self.lines.append(f"{label}{optional}: {_element_label(block.get('element') or {})}")
+        elif kind == "image":
+            self.lines.append(f"[image: {block.get('alt_text', '')}]")
+        else:
+            self.lines.append(f"[{kind} block]")
+
+
+def render_blocks(
+    blocks: Sequence[Mapping[str, Any]],
+    *,
+    fallback: str = "",
+    names: Names | None = None,
+    first_number: int = 1,
+) -> Rendered:
+    """A message (blocks, else its fallback text) as lines, with its buttons numbered."""
+    layout = _Layout(names or Names(), first_number)
+    if not blocks:
+        return Rendered(mrkdwn_to_lines(fallback, layout.names), [])
+    for block in blocks:
+        if isinstance(block, Mapping):
+            layout.block(block)
+    return Rendered(layout.lines, layout.buttons)
+
+
+def render_message(
+    message: Mapping[str, Any], *, names: Names | None = None, first_number: int = 1
+) -> Rendered:
+    """`{"text", "blocks"}` as posted (e.g. `Message.to_dict()` or a `response_url` body)."""
+    return render_blocks(
+        message.get("blocks") or [],
+        fallback=str(message.get("text") or ""),
+        names=names,
+        first_number=first_number,
+    )

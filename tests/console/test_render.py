@@ -1,0 +1,158 @@
+"""The console's renderer on the bot's real messages: what a reader of the channel would see."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.console.render import (
+    CODE_PREFIX,
+    Names,
+    mrkdwn_to_lines,
+    mrkdwn_to_text,
+    render_blocks,
+    render_message,
+)
+from bot.skyvia.models import Backup, Snapshot
+from handlers import blocks
+from handlers.ids import ActionId
+from handlers.parsing import USAGE
+
+T0 = datetime(2023, 10, 2, 14, 15, 15, tzinfo=UTC)
+NAMES = Names(users={"U0DANA": "dana"}, channels={"C0OPS": "ops"})
+
+
+def _failed(log: str) -> Snapshot:
+    return Snapshot.model_validate(
+        {
+            "snapshotId": 7002,
+            "startTime": T0.isoformat(),
+            "endTime": (T0 + timedelta(seconds=63)).isoformat(),
+            "state": "Failed",
+            "log": log,
+            "successRows": 1000,
+            "errorRows": 3,
+        }
+    )
+
+
+def test_running_card_reads_like_the_spec() -> None:
+    card = blocks.snapshot_card(
+        456, "Nightly CRM", 7001, "Running", "U0DANA", T0, T0 + timedelta(seconds=190)
+    )
+    rendered = render_message(card.to_dict(), names=NAMES)
+    assert rendered.lines == [
+        "🔄 Snapshot of Nightly CRM (456) is running",
+        "Started by @dana · snapshot 7001 · 2023-10-02 14:15 UTC · running for 3m 10s",
+    ]
+    assert rendered.buttons == []
+
+
+def test_finished_card_numbers_its_buttons_from_the_number_given() -> None:
+    card = blocks.snapshot_card(
+        456, "Nightly CRM", 7001, "Failed", "U0DANA", T0, T0, duration_s=63, rows=1000, errors=3
+    )
+    rendered = render_message(card.to_dict(), names=NAMES, first_number=7)
+    assert rendered.lines[0] == "❌ Snapshot of Nightly CRM (456) failed"
+    assert rendered.lines[-1] == "[7] Show log  [8] Run snapshot"
+    assert [b.action_id for b in rendered.buttons] == [ActionId.SHOW_LOG, ActionId.RUN_SNAPSHOT]
+    # What a click sends back is the button's own value, untouched.
+    assert json.loads(rendered.buttons[0].value) == {"backup_id": 456, "snapshot_id": 7001}
+    run = rendered.buttons[1]
+    assert run.confirm is not None
+    assert run.confirm.text == "Start a snapshot of Nightly CRM (456) now?"
+    assert (run.confirm.confirm, run.confirm.deny) == ("Run snapshot", "Cancel")
+
+
+def test_backups_page_lists_names_unescaped_with_numbered_buttons() -> None:
+    backups = [
+        Backup(id=456, name="Nightly CRM", scheduled=True),
+        Backup(id=458, name="<!channel> & co", scheduled=False),
+    ]
+    rendered = render_message(blocks.backups_page_message(123, backups, 1, True).to_dict())
+    text = "\n".join(rendered.lines)
+    assert "Backups of workspace 123 · page 1" in text
+    assert "Nightly CRM (456) · 🟢 schedule on" in text
+    # Escaped for Slack, shown as typed here: the name, not a ping and not `&lt;`.
+    assert "<!channel> & co (458) · ⚪ schedule off" in text
+    assert "&lt;" not in text and "&amp;" not in text and "*" not in text
+    assert "[1] Run snapshot  [2] Disable schedule  [3] Details" in rendered.lines
+    assert "[4] Run snapshot  [5] Enable schedule  [6] Details" in rendered.lines
+    assert rendered.lines[-1] == "[7] Next"
+    assert len(rendered.buttons) == 7
+    assert rendered.buttons[1].confirm is not None  # disabling a schedule asks first
+
+
+def test_failure_alert_shows_the_log_as_code_and_its_three_buttons() -> None:
+    log = "Error: INVALID_SESSION_ID on object Account\nrow <17> & more `quoted`"
+    alert = blocks.failure_alert(456, "Nightly CRM", _failed(log), by_schedule=True)
+    rendered = render_message(alert.to_dict(), names=NAMES)
+    assert rendered.lines[0] == "❌ Scheduled snapshot of Nightly CRM (456) failed"
+    assert rendered.lines[1].startswith("Snapshot 7002 · 2023-10-02 14:16 UTC · after 1m 03s")
+    # The log reads exactly as Skyvia wrote it: no escapes, no zero-width spaces.
+    assert CODE_PREFIX + "Error: INVALID_SESSION_ID on object Account" in rendered.lines
+    assert CODE_PREFIX + "row <17> & more `quoted`" in rendered.lines
+    assert rendered.lines[-1] == "[1] Show log  [2] Run snapshot  [3] Mute this backup"
+
+
+def test_help_lists_every_subcommand_readably() -> None:
+    text = "\n".join(render_message(blocks.help_message().to_dict()).lines)
+    for word in USAGE:
+        assert f"/skyvia {word}" in text
+    assert "`/skyvia connect <workspaceId>`" in text  # code spans keep their text
+    assert "&lt;" not in text and "*" not in text
+
+
+def test_outcome_reply_mentions_by_name() -> None:
+    snapshot = Snapshot.model_validate(
+        {
+            "snapshotId": 7001,
+            "startTime": T0.isoformat(),
+            "endTime": (T0 + timedelta(seconds=312)).isoformat(),
+            "state": "Succeeded",
+            "successRows": 1000,
+            "errorRows": 0,
+        }
+    )
+    reply = blocks.snapshot_outcome_reply(456, "Nightly CRM", snapshot, "U0DANA")
+    first = render_message(reply.to_dict(), names=NAMES).lines[0]
+    assert first.startswith("@dana ✅ Succeeded in 5m 12s")
+    assert "1,000 rows, 0 errors" in first
+
+
+@pytest.mark.parametrize(
+    ("mrkdwn", "shown"),
+    [
+        ("<@U0DANA> and <@U0NOBODY>", "@dana and @U0NOBODY"),
+        ("in <#C0OPS> and <#C0X|general>", "in #ops and #general"),
+        ("<!date^1696256115^{date_short_pretty}|2023-10-02 14:15 UTC>", "2023-10-02 14:15 UTC"),
+        ("<!here> <!subteam^S1|@oncall>", "@here @oncall"),
+        (
+            "<https://app.skyvia.com|Skyvia> <https://x.test>",
+            "Skyvia (https://app.skyvia.com) https://x.test",
+        ),
+        ("&lt;!channel&gt; &amp;lt;", "<!channel> &lt;"),
+        ("*bold* _it_ ~gone~ 2*3*4", "bold it gone 2*3*4"),
+        (":white_check_mark: :no_such_emoji:", "✅ :no_such_emoji:"),
+        ("`:x: *kept*`", "`:x: *kept*`"),
+    ],
+)
+def test_mrkdwn_reads_as_slack_shows_it(mrkdwn: str, shown: str) -> None:
+    assert mrkdwn_to_text(mrkdwn, NAMES) == shown
+
+
+def test_code_fences_become_marked_lines_and_an_unclosed_fence_is_text() -> None:
+    assert mrkdwn_to_lines("before\n```\na\nb\n```\nafter") == [
+        "before",
+        CODE_PREFIX + "a",
+        CODE_PREFIX + "b",
+        "after",
+    ]
+    assert mrkdwn_to_lines("a ``` b") == ["a ``` b"]
+
+
+def test_fallback_text_is_used_when_there_are_no_blocks() -> None:
+    rendered = render_blocks([], fallback=":link: connected by <@U0DANA>", names=NAMES)
+    assert rendered.lines == ["🔗 connected by @dana"]
