@@ -28,6 +28,7 @@ from bot.skyvia.errors import (
 )
 from handlers.blocks import Message, refusal_message, unexpected_error_message, usage_error_message
 from handlers.parsing import UsageError
+from handlers.payloads import PayloadError
 
 if TYPE_CHECKING:
     from handlers.context import SlackContext
@@ -75,6 +76,12 @@ def message_for(error: Exception) -> tuple[Message, str | None]:
         return usage_error_message(error), None
     if isinstance(error, DomainError):
         return refusal_message(error.what, error.fix), None
+    if isinstance(error, PayloadError):
+        # A button value the bot did not write (tampered, or from a much older message).
+        return refusal_message(
+            "That button's data could not be read, so nothing was done.",
+            "Run the command again for a fresh message.",
+        ), None
     if isinstance(error, SkyviaError):
         what, fix = skyvia_refusal(error)
         return refusal_message(what, fix), None

@@ -14,7 +14,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers.commands import bindings
+from handlers.commands import backups, bindings
 from handlers.context import SlackContext
 from handlers.errors import handle_error
 from handlers.parsing import parse_command
@@ -32,7 +32,7 @@ def all_handlers() -> dict[type, CommandHandler]:
     return handlers
 
 
-_MODULES: list[Any] = [bindings]
+_MODULES: list[Any] = [bindings, backups]
 
 
 def register(app: AsyncApp, container: Container) -> None:

@@ -1,0 +1,138 @@
+"""Reading a workspace's backups: pages of them, one in detail, its snapshots and their logs.
+
+Every method takes the `BoundWorkspace` of the channel the request came from, so the workspace
+and token are always the channel's own; ids from the user or a button only choose *within* it.
+Nothing here changes anything, so nothing here writes the audit log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from bot.services.bindings import BoundWorkspace
+from bot.skyvia.client import SkyviaClient
+from bot.skyvia.errors import SkyviaError
+from bot.skyvia.models import ActiveRun, Backup, Page, Snapshot
+
+if TYPE_CHECKING:
+    from bot.container import Container
+
+PAGE_SIZE = 10
+"""Items per page of backups and of snapshots (SPEC 2.1: 10 a page)."""
+RECENT_SNAPSHOTS = 5
+"""Finished snapshots shown in a backup's details."""
+_ONE_TICK = timedelta(milliseconds=1)
+
+
+@dataclass(frozen=True)
+class BackupDetails:
+    backup: Backup
+    schedule_active: bool
+    active_run: ActiveRun | None
+    last_snapshots: list[Snapshot]
+
+
+@dataclass(frozen=True)
+class SnapshotQuery:
+    """Filters of a snapshots listing; `since` is inclusive and `until` exclusive."""
+
+    failed: bool = False
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SnapshotsPage:
+    backup: Backup
+    snapshots: list[Snapshot] = field(default_factory=list)
+    has_more: bool = False
+
+
+@dataclass(frozen=True)
+class SnapshotLog:
+    backup: Backup
+    snapshot: Snapshot
+
+
+def failure_detail(error: SkyviaError) -> str:
+    """An audit detail for a failed call: class and status, never text that could echo input."""
+    status = f" {error.status}" if error.status is not None else ""
+    return f"{type(error).__name__}{status} (workspace {error.workspace_id})"
+
+
+def skip_for(page: int, page_size: int = PAGE_SIZE) -> int:
+    """Skyvia pages by `skip`/`take`; pages are numbered from 1 for people."""
+    if page < 1:
+        raise ValueError(f"pages start at 1, got {page}")
+    return (page - 1) * page_size
+
+
+class BackupService:
+    def __init__(self, *, skyvia: SkyviaClient, page_size: int = PAGE_SIZE) -> None:
+        self._skyvia = skyvia
+        self._page_size = page_size
+
+    @classmethod
+    def from_container(cls, container: Container) -> BackupService:
+        return cls(skyvia=container.skyvia)
+
+    async def page(self, bound: BoundWorkspace, page: int) -> Page[Backup]:
+        return await self._skyvia.list_backups(
+            bound.token,
+            bound.workspace_id,
+            take=self._page_size,
+            skip=skip_for(page, self._page_size),
+        )
+
+    async def details(self, bound: BoundWorkspace, backup_id: int) -> BackupDetails:
+        """The backup first (an unknown id fails cleanly as "not found"), then the rest at once."""
+        backup = await self._skyvia.get_backup(bound.token, bound.workspace_id, backup_id)
+        schedule, active, recent = await asyncio.gather(
+            self._skyvia.get_schedule(bound.token, bound.workspace_id, backup_id),
+            self._skyvia.get_active_snapshot(bound.token, bound.workspace_id, backup_id),
+            self._skyvia.list_snapshots(
+                bound.token,
+                bound.workspace_id,
+                backup_id,
+                take=RECENT_SNAPSHOTS,
+                sort_order="desc",
+                sort_by="startTime",
+            ),
+        )
+        return BackupDetails(
+            backup=backup,
+            schedule_active=schedule.active,
+            active_run=active,
+            last_snapshots=list(recent.data),
+        )
+
+    async def snapshots(
+        self, bound: BoundWorkspace, backup_id: int, page: int, query: SnapshotQuery
+    ) -> SnapshotsPage:
+        """Finished snapshots, newest first; Skyvia's `endDate` is inclusive, ours is not."""
+        backup = await self._skyvia.get_backup(bound.token, bound.workspace_id, backup_id)
+        found = await self._skyvia.list_snapshots(
+            bound.token,
+            bound.workspace_id,
+            backup_id,
+            failed=True if query.failed else None,
+            start_date=query.since,
+            end_date=query.until - _ONE_TICK if query.until is not None else None,
+            take=self._page_size,
+            skip=skip_for(page, self._page_size),
+            sort_order="desc",
+            sort_by="startTime",
+        )
+        return SnapshotsPage(backup=backup, snapshots=list(found.data), has_more=found.has_more)
+
+    async def snapshot_log(
+        self, bound: BoundWorkspace, backup_id: int, snapshot_id: int
+    ) -> SnapshotLog:
+        backup, snapshot = await asyncio.gather(
+            self._skyvia.get_backup(bound.token, bound.workspace_id, backup_id),
+            self._skyvia.get_snapshot(bound.token, bound.workspace_id, backup_id, snapshot_id),
+        )
+        return SnapshotLog(backup=backup, snapshot=snapshot)

@@ -1,0 +1,171 @@
+"""backups [page], backup, snapshots, snapshot, schedule [on|off].
+
+Each screen is rendered by one function here, used by the command and by the buttons in
+`handlers.actions`, so a page reached by typing and a page reached by clicking are the same.
+The workspace is always the channel's binding (`ctx.workspace()`); it is resolved before the
+role check, so a request from an unbound channel costs no Slack or Skyvia call.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bot.services.backups import BackupService, SnapshotQuery
+from bot.services.bindings import BoundWorkspace
+from bot.services.schedules import ScheduleChange, ScheduleService
+from bot.services.snapshots import AlreadyActive, SnapshotService, StartedSnapshot, Watched
+from handlers.authz import Role
+from handlers.blocks import (
+    Message,
+    active_snapshot_exists_message,
+    backup_details_message,
+    backups_page_message,
+    schedule_changed_announcement,
+    schedule_message,
+    snapshot_card,
+    snapshot_log_message,
+    snapshots_page_message,
+)
+from handlers.context import NotInChannel, SlackContext
+from handlers.parsing import BackupCmd, BackupsCmd, ScheduleCmd, SnapshotCmd, SnapshotsCmd
+from handlers.payloads import SnapshotFilters
+
+START_SNAPSHOT = "start a snapshot"
+SWITCH_SCHEDULE = "turn a backup's schedule on or off"
+
+
+# -- screens shared with the buttons ---------------------------------------------------------
+
+
+async def backups_page(ctx: SlackContext, bound: BoundWorkspace, page: int) -> Message:
+    found = await BackupService.from_container(ctx.container).page(bound, page)
+    return backups_page_message(bound.workspace_id, found.data, page, found.has_more)
+
+
+async def backup_details(ctx: SlackContext, bound: BoundWorkspace, backup_id: int) -> Message:
+    details = await BackupService.from_container(ctx.container).details(bound, backup_id)
+    return backup_details_message(
+        details.backup, details.schedule_active, details.active_run, details.last_snapshots
+    )
+
+
+async def snapshots_page(
+    ctx: SlackContext,
+    bound: BoundWorkspace,
+    backup_id: int,
+    page: int,
+    filters: SnapshotFilters,
+) -> Message:
+    query = SnapshotQuery(failed=filters.failed, since=filters.since, until=filters.until)
+    found = await BackupService.from_container(ctx.container).snapshots(
+        bound, backup_id, page, query
+    )
+    return snapshots_page_message(found.backup, found.snapshots, page, found.has_more, filters)
+
+
+async def snapshot_log(
+    ctx: SlackContext, bound: BoundWorkspace, backup_id: int, snapshot_id: int
+) -> Message:
+    found = await BackupService.from_container(ctx.container).snapshot_log(
+        bound, backup_id, snapshot_id
+    )
+    return snapshot_log_message(found.backup, found.snapshot)
+
+
+async def schedule_status(ctx: SlackContext, bound: BoundWorkspace, backup_id: int) -> Message:
+    state = await ScheduleService.from_container(ctx.container).status(bound, backup_id)
+    return schedule_message(state.backup, state.active)
+
+
+# -- changes shared with the buttons ---------------------------------------------------------
+
+
+async def start_snapshot(
+    ctx: SlackContext, bound: BoundWorkspace, backup_id: int, *, even_if_active: bool = False
+) -> Watched | AlreadyActive:
+    """SPEC 2.2 steps 1-3; an active run is reported to the user, and nothing is started."""
+
+    async def post_card(started: StartedSnapshot) -> str:
+        card = snapshot_card(
+            backup_id=started.backup.id,
+            backup_name=started.backup.name,
+            snapshot_id=started.run.run_id,
+            state=started.run.state,
+            started_by=started.started_by,
+            started_at=started.started_at,
+            now=datetime.now(UTC),
+        )
+        return await ctx.post(card)
+
+    result = await SnapshotService.from_container(ctx.container).start(
+        bound,
+        backup_id,
+        user_id=ctx.user_id,
+        post_card=post_card,
+        even_if_active=even_if_active,
+    )
+    if isinstance(result, AlreadyActive):
+        await ctx.reply(active_snapshot_exists_message(result.backup, result.active_run))
+    return result
+
+
+async def switch_schedule(
+    ctx: SlackContext, bound: BoundWorkspace, backup_id: int, active: bool
+) -> ScheduleChange:
+    """Switches, then tells the channel who did it (only when something changed)."""
+    change = await ScheduleService.from_container(ctx.container).set_active(
+        bound, backup_id, active=active, user_id=ctx.user_id
+    )
+    if change.changed:
+        announcement = schedule_changed_announcement(ctx.user_id, change.backup, change.active)
+        try:
+            await ctx.post(announcement)
+        except NotInChannel:
+            # The change is made; a private channel without the bot still deserves to know who.
+            await ctx.reply(announcement)
+    return change
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+async def backups(ctx: SlackContext, command: BackupsCmd) -> None:
+    bound = await ctx.workspace()
+    await ctx.reply(await backups_page(ctx, bound, command.page))
+
+
+async def backup(ctx: SlackContext, command: BackupCmd) -> None:
+    bound = await ctx.workspace()
+    await ctx.reply(await backup_details(ctx, bound, command.backup_id))
+
+
+async def snapshots(ctx: SlackContext, command: SnapshotsCmd) -> None:
+    bound = await ctx.workspace()
+    filters = SnapshotFilters(failed=command.failed, since=command.since, until=command.until)
+    await ctx.reply(await snapshots_page(ctx, bound, command.backup_id, 1, filters))
+
+
+async def snapshot(ctx: SlackContext, command: SnapshotCmd) -> None:
+    bound = await ctx.workspace()
+    await ctx.require(Role.OPERATOR, START_SNAPSHOT)
+    await start_snapshot(ctx, bound, command.backup_id)
+
+
+async def schedule(ctx: SlackContext, command: ScheduleCmd) -> None:
+    bound = await ctx.workspace()
+    if command.enable is None:
+        await ctx.reply(await schedule_status(ctx, bound, command.backup_id))
+        return
+    await ctx.require(Role.OPERATOR, SWITCH_SCHEDULE)
+    change = await switch_schedule(ctx, bound, command.backup_id, command.enable)
+    if not change.changed:
+        await ctx.reply(schedule_message(change.backup, change.active))
+
+
+HANDLERS = {
+    BackupsCmd: backups,
+    BackupCmd: backup,
+    SnapshotsCmd: snapshots,
+    SnapshotCmd: snapshot,
+    ScheduleCmd: schedule,
+}

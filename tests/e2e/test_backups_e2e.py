@@ -1,0 +1,287 @@
+"""Issue 4 end to end, the commands: backups, backup, snapshots, snapshot, schedule.
+
+Real Bolt app over HTTP, fake Slack on loopback, the Skyvia simulator: what is asserted is what
+Slack and Skyvia saw. Every payload the fake received is re-validated after each test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+
+import pytest
+
+from handlers.ids import ActionId
+from tests.e2e.backup_kit import (
+    assert_valid_payloads,
+    audit_actions,
+    button,
+    buttons,
+    click,
+    click_and_reply,
+    connect,
+    rendered,
+    skyvia_calls,
+    watch_of,
+)
+from tests.e2e.bot_fixtures import ADMIN, CHANNEL, MEMBER, OTHER_CHANNEL, Stack, StartBot
+from tests.e2e.fake_slack import FakeSlack
+
+BACKUPS = "GET /workspaces/{workspaceId}/backups"
+BACKUP = "GET /workspaces/{workspaceId}/backups/{backupId}"
+SNAPSHOTS = "GET /workspaces/{workspaceId}/backups/{backupId}/snapshots"
+START = "POST /workspaces/{workspaceId}/backups/{backupId}/snapshots"
+ACTIVE = "GET /workspaces/{workspaceId}/backups/{backupId}/snapshots/active"
+SCHEDULE = "GET /workspaces/{workspaceId}/backups/{backupId}/schedule"
+DISABLE = "POST /workspaces/{workspaceId}/backups/{backupId}/schedule/disable"
+
+
+@pytest.fixture(autouse=True)
+async def _payloads_are_valid(fake_slack: FakeSlack) -> AsyncIterator[None]:
+    yield
+    assert_valid_payloads(fake_slack)
+
+
+@pytest.fixture
+async def bound(stack: Stack) -> Stack:
+    await connect(stack)
+    return stack
+
+
+def backup_ids(message: dict) -> list[int]:  # type: ignore[type-arg]
+    """Backup ids in the order a list shows them (from the Details buttons)."""
+    return [
+        int(re.findall(r"\d+", b["value"])[0]) for b in buttons(message, ActionId.BACKUP_DETAILS)
+    ]
+
+
+async def test_backups_pages_through_more_than_25_in_place(bound: Stack) -> None:
+    stack = bound
+    for n in range(20):  # 8 seeded + 20 = 28 backups: three pages
+        stack.sim.state.add_backup(123, f"Extra backup {n + 1:02d}", scheduled=n % 2 == 0)
+    page1 = await stack.reply_to("backups")
+    assert page1["response_type"] == "ephemeral"
+    first = backup_ids(page1)
+    assert len(first) == 10 and first[0] == 456
+    assert [b["text"]["text"] for b in buttons(page1, ActionId.BACKUPS_PAGE_NEXT)] == ["Next"]
+    assert buttons(page1, ActionId.BACKUPS_PAGE_PREV) == []
+
+    seen = list(first)
+    message = page1
+    for expected in (10, 8):
+        response_id = await click(stack, message, ActionId.BACKUPS_PAGE_NEXT)
+        message = (await stack.slack.wait_for_responses(response_id))[0].body
+        assert message["replace_original"] is True  # the same message, updated in place
+        seen += backup_ids(message)
+        assert len(backup_ids(message)) == expected
+    assert buttons(message, ActionId.BACKUPS_PAGE_NEXT) == []
+    assert len(seen) == len(set(seen)) == 28
+    assert "page 3" in rendered(message)
+
+    response_id = await click(stack, message, ActionId.BACKUPS_PAGE_PREV)
+    back = (await stack.slack.wait_for_responses(response_id))[0].body
+    assert backup_ids(back) == seen[10:20]
+    # One list call per page shown; nothing else was asked of Skyvia.
+    assert skyvia_calls(stack) == {BACKUPS: 4}
+
+
+async def test_backups_page_argument_and_each_row_has_its_buttons(bound: Stack) -> None:
+    page = await bound.reply_to("backups 1")
+    rows = buttons(page, ActionId.RUN_SNAPSHOT)
+    assert len(rows) == len(backup_ids(page)) == 8
+    toggles = buttons(page, ActionId.SCHEDULE_TOGGLE)
+    labels = {t["text"]["text"] for t in toggles}
+    assert labels == {"Disable schedule", "Enable schedule"}
+    assert all("confirm" in b for b in rows + toggles)
+    empty = await bound.reply_to("backups 5")
+    assert "No backups on this page" in rendered(empty)
+
+
+async def test_a_backup_named_like_a_mention_is_escaped(bound: Stack) -> None:
+    page = await bound.reply_to("backups")
+    details = await bound.reply_to("backup 458")
+    for message in (page, details):
+        text = rendered(message)
+        assert "&lt;!channel&gt; &amp; co" in text
+        assert "<!channel>" not in text
+    # Nothing the bot sent anywhere carries the raw control sequence.
+    assert all("<!channel>" not in rendered(p.body) for p in bound.slack.all_responses())
+
+
+async def test_backup_details_show_schedule_active_run_and_last_five(bound: Stack) -> None:
+    stack = bound
+    running = stack.sim.state.start_snapshot(456)
+    details = await stack.reply_to("backup #456")
+    text = rendered(details)
+    assert "Nightly CRM" in text and "schedule on" in text
+    assert f"Snapshot {running.id}" in text
+    assert text.count(":white_check_mark:") + text.count(":x:") == 5  # the last five finished
+    assert skyvia_calls(stack) == {BACKUP: 1, SCHEDULE: 1, ACTIVE: 1, SNAPSHOTS: 1}
+    assert [b["text"]["text"] for b in buttons(details, ActionId.SCHEDULE_TOGGLE)] == [
+        "Disable schedule"
+    ]
+
+
+async def test_snapshots_newest_first_with_filters_and_paging(bound: Stack) -> None:
+    stack = bound
+    state = stack.sim.state
+    for _ in range(6):  # 8 seeded + 6 = 14 finished: two pages
+        state.start_snapshot(456)
+        state.advance(60)
+    state.fail_next(456, "Error: INVALID_SESSION_ID on object Lead")
+    failed = state.start_snapshot(456)
+    state.advance(60)
+
+    listing = await stack.reply_to("snapshots 456")
+    ids = [int(b["value"].split(":")[-1].strip("}")) for b in buttons(listing, ActionId.SHOW_LOG)]
+    assert len(ids) == 10 and ids == sorted(ids, reverse=True) and ids[0] == failed.id
+    response_id = await click(stack, listing, ActionId.SNAPSHOTS_PAGE_NEXT)
+    page2 = (await stack.slack.wait_for_responses(response_id))[0].body
+    assert page2["replace_original"] is True
+    assert len(buttons(page2, ActionId.SHOW_LOG)) == 5
+    assert buttons(page2, ActionId.SNAPSHOTS_PAGE_NEXT) == []
+
+    all_failed = await stack.reply_to("snapshots 456 failed")
+    lines = [b["text"]["text"] for b in all_failed["blocks"] if b.get("accessory")]
+    assert len(lines) >= 2 and all(":x:" in line for line in lines)  # seeded failures too
+    # The seeded history is hours old: `since 1h` leaves only the run that just failed.
+    only_failed = await stack.reply_to("snapshots 456 failed since 1h")
+    logs = buttons(only_failed, ActionId.SHOW_LOG)
+    assert [str(failed.id) in b["value"] for b in logs] == [True]
+    assert "failed only" in rendered(only_failed)
+
+    log_reply = await click_and_reply(stack, only_failed, ActionId.SHOW_LOG)
+    assert "INVALID_SESSION_ID on object Lead" in rendered(log_reply) and "```" in rendered(
+        log_reply
+    )
+
+    future = await stack.reply_to("snapshots 456 until 2001-01-01")
+    assert "No finished snapshots match" in rendered(future)
+
+
+async def test_snapshot_posts_a_card_and_records_a_watch(bound: Stack) -> None:
+    stack = bound
+    await stack.command("snapshot 456", user=MEMBER)
+    posted = await stack.slack.wait_for(
+        "chat.postMessage", lambda c: c.ok and "Nightly CRM" in c.args["text"]
+    )
+    card = posted[0]
+    run = stack.sim.state.snapshots_of(456)[-1]
+    assert card.args["channel"] == CHANNEL
+    assert str(run.id) in rendered(card.args) and f"<@{MEMBER}>" in rendered(card.args)
+    assert skyvia_calls(stack)[START] == 1
+
+    watch = None
+    for _ in range(100):
+        watch = await watch_of(stack, run.id)
+        if watch is not None:
+            break
+        await asyncio.sleep(0.05)
+    assert watch is not None
+    assert watch.message_ts == card.response["ts"]
+    assert (watch.workspace_id, watch.backup_id, watch.started_by) == (123, 456, MEMBER)
+    assert watch.backup_name == "Nightly CRM"
+    assert ("snapshot", MEMBER, "started", "backup 456") in await audit_actions(stack)
+
+
+async def test_snapshot_while_one_is_active_offers_to_start_another(bound: Stack) -> None:
+    stack = bound
+    active = stack.sim.state.start_snapshot(456)
+    refused = await stack.reply_to("snapshot 456")
+    assert refused["response_type"] == "ephemeral"
+    assert str(active.id) in refused["text"] and "already active" in refused["text"]
+    assert START not in skyvia_calls(stack)
+    assert stack.slack.calls_to("chat.postMessage") == [] or all(
+        "Snapshot of" not in c.args["text"] for c in stack.slack.calls_to("chat.postMessage")
+    )
+    anyway = button(refused, ActionId.RUN_SNAPSHOT_ANYWAY)
+    assert "confirm" in anyway
+
+    response_id = await click(stack, refused, ActionId.RUN_SNAPSHOT_ANYWAY)
+    await stack.slack.wait_for(
+        "chat.postMessage", lambda c: c.ok and "Snapshot of" in c.args["text"]
+    )
+    assert skyvia_calls(stack)[START] == 1
+    assert len(stack.sim.state.snapshots_of(456)) == 8 + 2
+    deleted = await stack.slack.wait_for_responses(response_id)
+    assert deleted[0].body.get("delete_original") is True
+
+
+async def test_only_operators_may_start_or_switch_when_operators_are_set(
+    start_bot: StartBot,
+) -> None:
+    stack = await start_bot(SKYVIA_BOT_OPERATORS="U0OPERATOR")
+    await connect(stack)
+    refused = await stack.reply_to("snapshot 456", user=MEMBER)
+    assert "Only operators can start a snapshot" in refused["text"]
+    refused = await stack.reply_to("schedule 456 off", user=MEMBER)
+    assert "Only operators" in refused["text"]
+    assert START not in skyvia_calls(stack) and DISABLE not in skyvia_calls(stack)
+    # Reading stays open to everyone in the channel.
+    shown = await stack.reply_to("schedule 456", user=MEMBER)
+    assert button(shown, ActionId.SCHEDULE_TOGGLE)["text"]["text"] == "Disable schedule"
+
+
+async def test_schedule_on_off_switches_and_tells_the_channel(bound: Stack) -> None:
+    stack = bound
+    shown = await stack.reply_to("schedule 456")
+    assert [b["text"]["text"] for b in buttons(shown, ActionId.SCHEDULE_TOGGLE)] == [
+        "Disable schedule"
+    ]
+    await stack.command("schedule 456 off", user=ADMIN)
+    told = await stack.slack.wait_for(
+        "chat.postMessage", lambda c: c.ok and "disabled the schedule" in c.args["text"]
+    )
+    assert told[0].args["channel"] == CHANNEL
+    assert f"<@{ADMIN}> disabled the schedule of *Nightly CRM* (456)" in rendered(told[0].args)
+    assert stack.sim.state.backup(123, 456).scheduled is False
+    # Asking again changes nothing and announces nothing.
+    again = await stack.reply_to("schedule 456 OFF", user=ADMIN)
+    assert button(again, ActionId.SCHEDULE_TOGGLE)["text"]["text"] == "Enable schedule"
+    assert skyvia_calls(stack)[DISABLE] == 1
+    actions = await audit_actions(stack)
+    assert ("schedule off", ADMIN, "ok", "backup 456") in actions
+    assert ("schedule off", ADMIN, "unchanged", "backup 456") in actions
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        ("403", "Skyvia rejected the access token of workspace 123"),
+        ("404", "Backup 999999 was not found in workspace 123"),
+        ("429", "Skyvia is not answering right now"),
+        ("500", "Skyvia is not answering right now"),
+    ],
+)
+async def test_skyvia_errors_become_plain_words(bound: Stack, fault: str, expected: str) -> None:
+    stack = bound
+    backup_id = 456
+    if fault == "403":
+        stack.sim.state.remove_token(stack.sim.token)  # the token was revoked in Skyvia
+    elif fault == "404":
+        backup_id = 999999
+    else:
+        stack.sim.state.inject_errors(int(fault), retry_after=0.01 if fault == "429" else None)
+    for command in (f"backup {backup_id}", f"snapshot {backup_id}", f"schedule {backup_id} off"):
+        body = await stack.reply_to(command, user=ADMIN)
+        assert body["response_type"] == "ephemeral"
+        assert expected in body["text"], (command, body["text"])
+        assert "Traceback" not in body["text"] and "reference" not in body["text"]
+    assert START not in skyvia_calls(stack) or fault != "404"
+    posted = [
+        c for c in stack.slack.calls_to("chat.postMessage") if "Snapshot of" in c.args["text"]
+    ]
+    assert posted == []
+
+
+async def test_unbound_channel_and_bad_input_cost_no_skyvia_call(bound: Stack) -> None:
+    stack = bound
+    for command in ("backups", "backup 456", "snapshots 456", "snapshot 456", "schedule 456"):
+        body = await stack.reply_to(command, channel=OTHER_CHANNEL)
+        assert "/skyvia connect" in body["text"], command
+    bad = await stack.reply_to("snapshots 456 since someday")
+    assert "someday" in bad["text"] and "/skyvia snapshots" in rendered(bad)
+    wrong = await stack.reply_to("schedule 456 maybe")
+    assert "maybe" in wrong["text"]
+    assert skyvia_calls(stack) == {}
