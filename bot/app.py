@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
@@ -29,6 +31,13 @@ BOT_SCOPES = [
 ]
 
 
+def _bolt_logger() -> logging.Logger:
+    logger = logging.getLogger("slack_bolt")
+    if not any(isinstance(f, _EnvTokenWarningFilter) for f in logger.filters):
+        logger.addFilter(_EnvTokenWarningFilter())
+    return logger
+
+
 def _request_kind(body: dict[str, Any]) -> str:
     if "command" in body:
         return "command"
@@ -41,6 +50,14 @@ def _request_kind(body: dict[str, Any]) -> str:
     }.get(kind, kind)
 
 
+class _EnvTokenWarningFilter(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and warns that the client we pass wins; it does, by
+    design (our client carries the same token plus metrics and retries), so drop that line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
 def create_app(container: Container) -> AsyncApp:
     settings = container.settings
     signing_secret = (
@@ -50,7 +67,7 @@ def create_app(container: Container) -> AsyncApp:
         "signing_secret": signing_secret,
         "process_before_response": False,
         "raise_error_for_unhandled_request": False,
-        "logger": logging.getLogger("slack_bolt"),
+        "logger": _bolt_logger(),
     }
     if settings.oauth_enabled:
         kwargs["oauth_settings"] = AsyncOAuthSettings(
@@ -73,10 +90,17 @@ def create_app(container: Container) -> AsyncApp:
         kwargs["request_verification_enabled"] = False
     app = AsyncApp(**kwargs)
 
-    async def count_requests(body: dict[str, Any], next: Any) -> Any:
+    async def count_and_instrument(
+        body: dict[str, Any],
+        context: AsyncBoltContext,
+        next: Callable[[], Awaitable[Any]],
+    ) -> Any:
+        """Counts the request, and swaps Bolt's plain per-request client for our instrumented
+        one (same token), so listener calls get metrics, logs and retry handling too."""
         container.metrics.slack_requests.labels(_request_kind(body)).inc()
+        context["client"] = container.slack.for_token(context.client.token)
         return await next()
 
-    app.middleware(count_requests)
+    app.middleware(count_and_instrument)
     register_all(app, container)
     return app

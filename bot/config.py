@@ -106,8 +106,12 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _check_db(cls, value: str) -> str:
-        if value.startswith("postgresql://") or value.startswith("postgres://"):
-            value = "postgresql+asyncpg://" + value.split("://", 1)[1]
+        scheme, sep, rest = value.partition("://")
+        # Plain scheme names mean the async driver we ship (operators copy URLs from docs).
+        scheme = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}.get(
+            scheme, "sqlite+aiosqlite" if scheme == "sqlite" else scheme
+        )
+        value = f"{scheme}{sep}{rest}"
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("must use sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value

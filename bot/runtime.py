@@ -74,6 +74,10 @@ async def serve(settings: Settings, *, socket_mode: bool, workers: bool, simulat
             timeout_graceful_shutdown=20,
         )
         log.info("serving Slack requests on port %s", settings.port)
+        # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; a no-op handler makes
+        # that re-raise harmless so a clean stop exits 0 (what process supervisors expect).
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: None)
         await uvicorn.Server(config).serve()
         return 0
 

@@ -96,8 +96,14 @@ class SlackClients:
         bot = await self._installation_store.async_find_bot(enterprise_id=None, team_id=team_id)
         if bot is None or not bot.bot_token:
             raise LookupError(f"no Slack installation for team {team_id}")
-        client = self._by_token.get(bot.bot_token)
+        return self.for_token(bot.bot_token)
+
+    def for_token(self, token: str | None) -> AsyncWebClient:
+        """The shared instrumented client for a bot token (Bolt builds a plain one per request)."""
+        if token is None or token == self.default.token:
+            return self.default
+        client = self._by_token.get(token)
         if client is None:
-            client = build_web_client(bot.bot_token, self._base_url, self._metrics)
-            self._by_token[bot.bot_token] = client
+            client = build_web_client(token, self._base_url, self._metrics)
+            self._by_token[token] = client
         return client

@@ -1,0 +1,196 @@
+"""The service as an operator runs it: endpoints, CLI verbs, start-up errors, restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.simulator import RunningSimulator
+from tests.e2e.bot_fixtures import ADMIN, CHANNEL, Stack
+from tests.e2e.bot_runner import REPO_ROOT, SIGNING_SECRET, BotProcess, bot_env, running_bot
+from tests.e2e.fake_slack import FakeSlack
+from tests.e2e.slack_requests import SlackRequestSender
+
+
+async def test_health_readiness_and_metrics(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.bot.url) as http:
+        assert (await http.get("/healthz")).status_code == 200
+        ready = await http.get("/readyz")
+        assert ready.status_code == 200 and ready.json() == {"database": "ok"}
+        await stack.reply_to("help")
+        await stack.command("connect 123", user=ADMIN)
+        await stack.slack.wait_for("chat.postMessage")
+        # The bot counts a Slack call when its answer arrives, just after the fake saw it.
+        for _ in range(100):
+            metrics = (await http.get("/metrics")).text
+            if "chat.postMessage" in metrics:
+                break
+            await asyncio.sleep(0.05)
+    assert 'skyvia_bot_slack_requests_total{kind="command"} 2.0' in metrics
+    assert (
+        'skyvia_bot_skyvia_calls_total{endpoint="GET /workspaces/{workspaceId}",status="200"} 1.0'
+        in metrics
+    )
+    assert 'skyvia_bot_slack_calls_total{method="chat.postMessage",outcome="ok"} 1.0' in metrics
+    assert "skyvia_bot_watches_pending" in metrics
+    assert "skyvia_bot_poll_lag_seconds" in metrics
+
+
+async def test_readyz_is_503_when_the_database_does_not_answer(
+    fake_slack: FakeSlack, simulator: RunningSimulator, tmp_path: Path
+) -> None:
+    missing = tmp_path / "no-such-dir" / "bot.db"
+    async with running_bot(
+        workers=False,
+        slack_api_url=fake_slack.api_url,
+        skyvia_api_url=simulator.base_url,
+        database_url=f"sqlite+aiosqlite:///{missing}",
+    ) as bot:
+        async with httpx.AsyncClient(base_url=bot.url) as http:
+            assert (await http.get("/healthz")).status_code == 200
+            ready = await http.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json() == {"database": "unavailable"}
+
+
+def run_cli(
+    *args: str, env: dict[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=REPO_ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_a_malformed_setting_stops_start_up_with_one_line(tmp_path: Path) -> None:
+    result = run_cli(
+        "run",
+        "--http",
+        env={"SKYVIA_BOT_WATCH_INTERVAL": "often", "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"},
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("skyvia-bot: SKYVIA_BOT_WATCH_INTERVAL is invalid")
+    assert "Traceback" not in result.stderr
+
+
+def test_serving_without_a_token_names_the_variable(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "SLACK_SIGNING_SECRET": "s3cret"}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SKYVIA_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run", "--http"],
+        cwd=REPO_ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "SLACK_BOT_TOKEN is not set" in result.stderr
+
+
+async def test_migrate_and_check_report_one_line_each(
+    fake_slack: FakeSlack, simulator: RunningSimulator, tmp_path: Path
+) -> None:
+    env = bot_env(
+        slack_api_url=fake_slack.api_url,
+        skyvia_api_url=simulator.base_url,
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/ops.db",
+        SLACK_BOT_TOKEN=fake_slack.bot_token,
+        SKYVIA_API_TOKEN=simulator.token,
+    )
+    migrate = await asyncio.to_thread(run_cli, "migrate", env=env)
+    assert migrate.returncode == 0, migrate.stderr
+    assert "up to date" in migrate.stdout
+
+    check = await asyncio.to_thread(run_cli, "check", env=env)
+    assert check.returncode == 0, check.stdout + check.stderr
+    lines = check.stdout.strip().splitlines()
+    assert [line.split()[1].rstrip(":") for line in lines] == [
+        "configuration",
+        "database",
+        "encryption",
+        "slack",
+        "skyvia",
+    ]
+    assert all(line.startswith("ok") for line in lines)
+    assert simulator.token not in check.stdout + check.stderr
+
+    broken = {**env, "SKYVIA_API_TOKEN": "revoked-token"}
+    failing = await asyncio.to_thread(run_cli, "check", env=broken)
+    assert failing.returncode == 1
+    assert "FAIL skyvia" in failing.stdout
+    assert "revoked-token" not in failing.stdout + failing.stderr
+
+
+async def test_bindings_survive_sigkill_and_restart(
+    fake_slack: FakeSlack,
+    simulator: RunningSimulator,
+    database_url: str,
+    slack_sender_factory,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    fake_slack.add_user(ADMIN, name="ada", is_admin=True)
+    env = bot_env(
+        slack_api_url=fake_slack.api_url,
+        skyvia_api_url=simulator.base_url,
+        database_url=database_url,
+        SLACK_BOT_TOKEN=fake_slack.bot_token,
+        SKYVIA_API_TOKEN=simulator.token,
+    )
+    process = BotProcess(env)
+    try:
+        await process.start(tmp_path / "bot.log")
+        sender: SlackRequestSender = slack_sender_factory(process.url, SIGNING_SECRET)
+        await sender.slash_command("connect 123", user_id=ADMIN, channel_id=CHANNEL)
+        await fake_slack.wait_for("chat.postMessage", lambda c: c.ok)
+
+        process.kill()  # SIGKILL: no shutdown code runs
+        assert process.process is not None and process.process.returncode == -9
+        await process.start(tmp_path / "bot.log")
+        sender = slack_sender_factory(process.url, SIGNING_SECRET)
+        await sender.slash_command("status", user_id=ADMIN, channel_id=CHANNEL)
+        response_id = sender.last_response_id
+        assert response_id is not None
+        status = (await fake_slack.wait_for_responses(response_id))[0].body
+        assert "123" in status["text"] + str(status["blocks"])
+        assert "not connected" not in status["text"].lower()
+    finally:
+        process.kill()
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM"])
+async def test_sigterm_stops_the_service_cleanly(
+    fake_slack: FakeSlack,
+    simulator: RunningSimulator,
+    database_url: str,
+    tmp_path: Path,
+    signal_name: str,
+) -> None:
+    env = bot_env(
+        slack_api_url=fake_slack.api_url,
+        skyvia_api_url=simulator.base_url,
+        database_url=database_url,
+        SLACK_BOT_TOKEN=fake_slack.bot_token,
+    )
+    process = BotProcess(env)
+    try:
+        await process.start(tmp_path / "bot.log")
+        code = await asyncio.to_thread(process.terminate)
+        assert code == 0, process.log()
+        assert "Traceback" not in process.log()
+    finally:
+        process.kill()
