@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from bot.config import ConfigError, Settings, load_settings
@@ -47,6 +48,19 @@ async def _run(args: argparse.Namespace) -> int:
     return await serve(
         settings, socket_mode=socket, workers=not args.no_workers, simulator=args.simulator
     )
+
+
+async def _console(args: argparse.Namespace) -> int:
+    from bot.console import run_console
+
+    return await run_console(db=args.db, speed=args.speed)
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
 
 
 async def _workers(args: argparse.Namespace) -> int:
@@ -116,6 +130,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = verbs.add_parser("check", help="check configuration, database, Slack and Skyvia")
     check.set_defaults(handler=_check)
+
+    console = verbs.add_parser(
+        "console",
+        help="try the bot in a terminal: no Slack, no Skyvia account (simulator, Slack stand-in)",
+    )
+    console.add_argument(
+        "--db", type=Path, help="SQLite file to keep between sessions (default: a temporary one)"
+    )
+    console.add_argument(
+        "--speed",
+        type=_positive_float,
+        default=20.0,
+        help="simulator clock speed (default 20: a snapshot takes about a second)",
+    )
+    console.set_defaults(handler=_console)
 
     from bot.simulator import cli as simulator_cli
 

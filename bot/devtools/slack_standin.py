@@ -1030,6 +1030,7 @@ async def serve_asgi_on_loopback(app: ASGIApp, *, lifespan: str = "off") -> Asyn
     port = sock.getsockname()[1]
     config = uvicorn.Config(
         app,
+        log_config=None,  # uvicorn's own records go wherever the host sends its logs
         log_level="warning",
         access_log=False,
         lifespan=lifespan,  # type: ignore[arg-type]

@@ -1,0 +1,476 @@
+"""The console's conversation: what a typed line does, and how Slack's changes are shown.
+
+A line becomes what Slack would send (a signed slash command, a button click, a modal
+submission); what the bot does in return arrives as stand-in events and is printed as text.
+Each message keeps the button numbers it was first shown with, so `click 2` still means the same
+button after the lifecycle card is updated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from bot.console.render import Button, Names, Rendered, render_blocks, text_object
+from bot.console.stack import BOT_NAME, CHANNEL_NAME, USER_NAME, ConsoleStack
+from bot.devtools.slack_standin import (
+    EphemeralPosted,
+    HomePublished,
+    MessagePosted,
+    MessageUpdated,
+    PostedMessage,
+    ResponsePosted,
+    StandinEvent,
+    ViewOpened,
+    ViewUpdated,
+)
+
+log = logging.getLogger("bot.console")
+
+PROMPT = "/skyvia "
+INDENT = "  "
+THREAD_INDENT = "      "
+_TITLE_LIMIT = 60
+
+CONSOLE_HELP = """\
+Console keys: type a /skyvia command with or without "/skyvia" (e.g. connect 123, backups,
+snapshot 456) · N or click N: press button [N] · home: App Home tab ·
+sim fail 456: the next snapshot of 456 fails · sim run 456: a scheduled snapshot starts now ·
+quit (or Ctrl-D) to leave."""
+CONSOLE_KEYS = "(console: N or click N, home, sim fail|run <backupId>, quit — the bot's help:)"
+
+
+@dataclass
+class _Shown:
+    """A message on screen: where it lives (for clicks) and the numbers its buttons hold."""
+
+    kind: str  # "channel", "ephemeral", "response", "home", "modal"
+    channel_id: str | None
+    ts: str | None = None
+    view_id: str | None = None
+    first_number: int = 0
+    size: int = 0
+    buttons: list[Button] = field(default_factory=list)
+
+
+@dataclass
+class _Confirm:
+    key: str
+    button: Button
+
+
+@dataclass
+class _Field:
+    block_id: str
+    action_id: str
+    label: str
+    optional: bool
+    initial: str
+
+
+@dataclass
+class _Modal:
+    view: dict[str, Any]
+    fields: list[_Field]
+    answers: dict[str, str] = field(default_factory=dict)
+    index: int = 0
+
+    @property
+    def current(self) -> _Field:
+        return self.fields[self.index]
+
+
+class ConsoleSession:
+    """Turns lines into Slack requests and stand-in events into text for `show`."""
+
+    def __init__(self, stack: ConsoleStack, show: Callable[[str], None]) -> None:
+        self.stack = stack
+        self.show = show
+        self.names = Names(
+            users={stack.user_id: USER_NAME, stack.slack.bot_user_id: BOT_NAME},
+            channels={stack.channel_id: CHANNEL_NAME},
+        )
+        self._shown: dict[str, _Shown] = {}
+        self._numbers: dict[int, str] = {}
+        self._next_number = 1
+        self._response_sources: dict[str, str] = {}
+        self._response_counts: dict[str, int] = {}
+        self._ids = itertools.count(1)
+        self._confirm: _Confirm | None = None
+        self._modal: _Modal | None = None
+
+    # -- the prompt ----------------------------------------------------------------------------
+    @property
+    def prompt(self) -> str:
+        if self._confirm is not None:
+            return "confirm? [y/N] "
+        if self._modal is not None:
+            current = self._modal.current
+            default = f" [{current.initial}]" if current.initial else ""
+            optional = " (optional)" if current.optional else ""
+            return f"{current.label}{optional}{default}: "
+        return PROMPT
+
+    # -- input ---------------------------------------------------------------------------------
+    async def handle_line(self, line: str) -> bool:
+        """Acts on one typed line; False when the person asked to leave."""
+        text = line.strip()
+        if text.lower() in ("quit", "exit", ":q"):
+            return False
+        if self._confirm is not None:
+            await self._answer_confirm(text)
+            return True
+        if self._modal is not None:
+            await self._answer_modal(text)
+            return True
+        if not text:
+            return True
+        words = text.split()
+        head = words[0].lower()
+        if head == "click" or (len(words) == 1 and head.isdigit()):
+            await self._click_command(words)
+        elif head == "home":
+            await self._open_home()
+        elif head == "sim":
+            self._simulator_command(words[1:])
+        elif head.startswith("/"):
+            if head != "/skyvia":
+                self.show(f"Only /skyvia exists here (you typed {words[0]}).")
+            else:
+                await self.slash_command(text[len(words[0]) :].strip())
+        else:
+            if head == "help":
+                self.show(CONSOLE_KEYS)
+            await self.slash_command(text)
+        return True
+
+    async def slash_command(self, text: str) -> None:
+        response_id = self._new_response_id("command")
+        answer = await self._call(
+            self.stack.send.slash_command(
+                text,
+                user_id=self.stack.user_id,
+                channel_id=self.stack.channel_id,
+                channel_name=CHANNEL_NAME,
+                user_name=USER_NAME,
+                response_url=self.stack.slack.response_url(response_id),
+            )
+        )
+        if answer is not None:
+            self._show_ack_body(answer, response_id)
+
+    # -- buttons -------------------------------------------------------------------------------
+    async def _click_command(self, words: list[str]) -> None:
+        if len(words) != 2 and words[0].lower() == "click":
+            self.show("Usage: click N (the number in [N] next to a button), or just N.")
+            return
+        number_text = words[-1]
+        if not number_text.isdigit() or int(number_text) not in self._numbers:
+            self.show(f"There is no button [{number_text}] on screen.")
+            return
+        number = int(number_text)
+        key = self._numbers[number]
+        shown = self._shown[key]
+        button = shown.buttons[number - shown.first_number]
+        if button.url:
+            self.show(f"{INDENT}(this button opens {button.url} in a browser)")
+        if button.confirm is not None:
+            confirm = button.confirm
+            self.show(
+                f"{INDENT}? {confirm.title} — {confirm.text}\n"
+                f"{INDENT}  y: {confirm.confirm} · n: {confirm.deny}"
+            )
+            self._confirm = _Confirm(key, button)
+            return
+        await self.click(key, button)
+
+    async def _answer_confirm(self, text: str) -> None:
+        pending, self._confirm = self._confirm, None
+        assert pending is not None
+        if text.lower() in ("y", "yes"):
+            await self.click(pending.key, pending.button)
+        else:
+            self.show(f"{INDENT}(cancelled)")
+
+    async def click(self, key: str, button: Button) -> None:
+        """What Slack sends when the person presses `button` on the message `key`."""
+        shown = self._shown[key]
+        response_id = self._new_response_id("action")
+        self._response_sources[response_id] = key
+        message = None
+        container: dict[str, Any] | None = None
+        if shown.kind == "channel" and shown.channel_id and shown.ts:
+            message = self.stack.slack.message_payload(shown.channel_id, shown.ts)
+        elif shown.kind == "home":
+            container = {"type": "view", "view_id": shown.view_id}
+        await self._call(
+            self.stack.send.block_action(
+                button.action_id,
+                button.value,
+                user_id=self.stack.user_id,
+                channel_id=shown.channel_id,
+                message_ts=shown.ts,
+                message=message,
+                response_url=self.stack.slack.response_url(response_id),
+                block_id=button.block_id,
+                container=container,
+            )
+        )
+
+    # -- modals --------------------------------------------------------------------------------
+    def _start_modal(self, view: dict[str, Any]) -> None:
+        fields = []
+        for block in view.get("blocks") or []:
+            if block.get("type") != "input":
+                continue
+            element = block.get("element") or {}
+            if element.get("type") != "plain_text_input":
+                self.show(f"{INDENT}({element.get('type')} inputs are not supported here)")
+                continue
+            fields.append(
+                _Field(
+                    block_id=str(block.get("block_id")),
+                    action_id=str(element.get("action_id")),
+                    label=" ".join(text_object(block.get("label"))),
+                    optional=bool(block.get("optional")),
+                    initial=str(element.get("initial_value") or ""),
+                )
+            )
+        if fields:
+            self.show(f"{INDENT}(answer each field; an empty line keeps the value in [ ]; cancel)")
+            self._modal = _Modal(view=view, fields=fields)
+
+    async def _answer_modal(self, text: str) -> None:
+        modal = self._modal
+        assert modal is not None
+        if text.lower() == "cancel":
+            self._modal = None
+            self.show(f"{INDENT}(modal closed)")
+            return
+        current = modal.current
+        value = text or current.initial
+        if not value and not current.optional:
+            self.show(f"{INDENT}{current.label} is required.")
+            return
+        modal.answers[current.block_id] = value
+        modal.index += 1
+        if modal.index < len(modal.fields):
+            return
+        self._modal = None
+        await self._submit_modal(modal)
+
+    async def _submit_modal(self, modal: _Modal) -> None:
+        view = modal.view
+        by_block = {f.block_id: f for f in modal.fields}
+        values = {
+            block_id: {by_block[block_id].action_id: value}
+            for block_id, value in modal.answers.items()
+        }
+        answer = await self._call(
+            self.stack.send.view_submission(
+                str(view.get("callback_id") or ""),
+                values,
+                user_id=self.stack.user_id,
+                private_metadata=str(view.get("private_metadata") or ""),
+                view_id=str(view.get("id") or ""),
+                blocks=view.get("blocks") or [],
+            )
+        )
+        body = _json(answer) if answer is not None else {}
+        if body.get("response_action") == "errors":
+            errors: dict[str, str] = body.get("errors") or {}
+            for block_id, error in errors.items():
+                label = by_block[block_id].label if block_id in by_block else block_id
+                self.show(f"{INDENT}⚠️ {label}: {error}")
+            retry = [f for f in modal.fields if f.block_id in errors] or modal.fields
+            for item in retry:
+                item.initial = "" if item.block_id in errors else item.initial
+            self._modal = _Modal(view=view, fields=retry, answers=dict(modal.answers))
+        elif body.get("response_action") in ("update", "push") and isinstance(
+            body.get("view"), dict
+        ):
+            self._show_view(body["view"], "modal")
+        else:
+            self.show(f"{INDENT}(modal submitted)")
+
+    # -- home and the simulator ----------------------------------------------------------------
+    async def _open_home(self) -> None:
+        self.show(f"{INDENT}(opening the App Home tab…)")
+        await self._call(self.stack.send.app_home_opened(self.stack.user_id))
+
+    def _simulator_command(self, words: list[str]) -> None:
+        if len(words) != 2 or words[0] not in ("fail", "run") or not words[1].lstrip("#").isdigit():
+            self.show("Usage: sim fail <backupId> · sim run <backupId>")
+            return
+        backup_id = int(words[1].lstrip("#"))
+        state = self.stack.sim.state
+        if backup_id not in state.backups:
+            self.show(f"The simulator has no backup {backup_id}.")
+            return
+        if words[0] == "fail":
+            state.fail_next(backup_id)
+            self.show(f"{INDENT}(simulator: the next snapshot of backup {backup_id} will fail)")
+        else:
+            run = state.run_scheduled_now(backup_id)
+            self.show(
+                f"{INDENT}(simulator: backup {backup_id} started scheduled snapshot {run.id}; "
+                "a failure is announced here within seconds)"
+            )
+
+    # -- output --------------------------------------------------------------------------------
+    async def follow(self, events: asyncio.Queue[StandinEvent]) -> None:
+        """Prints every change the stand-in reports, until cancelled."""
+        while True:
+            event = await events.get()
+            try:
+                self.show_event(event)
+            except Exception:  # a rendering bug must not end the session
+                log.exception("could not show %s", type(event).__name__)
+                self.show(f"{INDENT}(could not show a {type(event).__name__}; see the log)")
+
+    def show_event(self, event: StandinEvent) -> None:
+        match event:
+            case MessagePosted(message=message) | MessageUpdated(message=message):
+                self._show_message(message, updated=isinstance(event, MessageUpdated))
+            case EphemeralPosted(ephemeral=ephemeral):
+                if ephemeral.user != self.stack.user_id:
+                    return
+                key = f"ephemeral:{ephemeral.message_ts}"
+                self._shown[key] = _Shown("ephemeral", ephemeral.channel, ts=ephemeral.message_ts)
+                header = f"[#{self.names.channel(ephemeral.channel)}] {BOT_NAME} · only you"
+                self._print(key, header, {"text": ephemeral.text, "blocks": ephemeral.blocks})
+            case ResponsePosted(response=response):
+                self._show_response(response.response_id, response.body)
+            case ViewOpened(view=view) | ViewUpdated(view=view):
+                self._show_view(view, "modal")
+            case HomePublished(user_id=user_id, view=view):
+                if user_id == self.stack.user_id:
+                    self._show_view(view, "home")
+
+    def _show_message(self, message: PostedMessage, *, updated: bool) -> None:
+        key = f"channel:{message.channel}:{message.ts}"
+        self._shown.setdefault(key, _Shown("channel", message.channel, ts=message.ts))
+        where = f"#{self.names.channel(message.channel)}"
+        indent = INDENT
+        if message.is_reply and message.thread_ts:
+            where += f" › thread of “{self._title(message.channel, message.thread_ts)}”"
+            indent = THREAD_INDENT
+            if message.reply_broadcast:
+                where += " (also sent to the channel)"
+        header = f"[{where}] {self.names.user(message.user)}" + (" (updated)" if updated else "")
+        self._print(key, header, {"text": message.text, "blocks": message.blocks}, indent=indent)
+
+    def _show_response(self, response_id: str, body: dict[str, Any]) -> None:
+        source = self._response_sources.get(response_id)
+        if source is not None and body.get("delete_original"):
+            self._forget(source)
+            self.show(f"{INDENT}(message deleted)")
+            return
+        if source is not None and body.get("replace_original"):
+            shown = self._shown[source]
+            header = f"[#{self.names.channel(shown.channel_id or '')}] {BOT_NAME} (updated)"
+            self._print(source, header, body)
+            return
+        count = self._response_counts.get(response_id, 0) + 1
+        self._response_counts[response_id] = count
+        key = f"response:{response_id}:{count}"
+        channel = self.stack.channel_id
+        self._shown[key] = _Shown("response", channel, ts=f"{response_id}.{count}")
+        visibility = "" if body.get("response_type") == "in_channel" else " · only you"
+        self._print(key, f"[#{self.names.channel(channel)}] {BOT_NAME}{visibility}", body)
+
+    def _show_view(self, view: dict[str, Any], kind: str) -> None:
+        view_id = str(view.get("id") or "")
+        key = f"{kind}:{view_id}"
+        self._shown.setdefault(key, _Shown(kind, None, view_id=view_id))
+        title = " ".join(text_object(view.get("title"))) or BOT_NAME
+        header = f"[{'App Home' if kind == 'home' else 'modal'}] {title}"
+        self._print(key, header, {"text": title, "blocks": view.get("blocks") or []})
+        if kind == "modal":
+            self._start_modal(view)
+
+    def _print(
+        self, key: str, header: str, message: dict[str, Any], *, indent: str = INDENT
+    ) -> None:
+        rendered = self._render(key, message)
+        body = "\n".join(indent + line for line in rendered.lines)
+        self.show(f"{header}\n{body}" if body else header)
+
+    def _render(self, key: str, message: dict[str, Any]) -> Rendered:
+        """Render with the message's own numbers; a message that grows more buttons than it
+        had numbers gets a fresh range (old numbers then point nowhere, not somewhere else)."""
+        shown = self._shown[key]
+        count = _count_buttons(message.get("blocks") or [])
+        if count > shown.size:
+            self._forget_numbers(key)
+            shown.first_number, shown.size = self._next_number, count
+            self._next_number += count
+            for number in range(shown.first_number, shown.first_number + count):
+                self._numbers[number] = key
+        rendered = render_blocks(
+            message.get("blocks") or [],
+            fallback=str(message.get("text") or ""),
+            names=self.names,
+            first_number=shown.first_number,
+        )
+        shown.buttons = rendered.buttons
+        for offset in range(len(rendered.buttons), shown.size):
+            self._numbers.pop(shown.first_number + offset, None)
+        return rendered
+
+    def _forget(self, key: str) -> None:
+        self._forget_numbers(key)
+        self._shown.pop(key, None)
+
+    def _forget_numbers(self, key: str) -> None:
+        for number in [n for n, k in self._numbers.items() if k == key]:
+            del self._numbers[number]
+
+    def _title(self, channel: str, ts: str) -> str:
+        try:
+            parent = self.stack.slack.message(channel, ts)
+        except AssertionError:
+            return "an earlier message"
+        lines = render_blocks(parent.blocks, fallback=parent.text, names=self.names).lines
+        title = lines[0] if lines else ""
+        return title if len(title) <= _TITLE_LIMIT else title[: _TITLE_LIMIT - 1] + "…"
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def _new_response_id(self, kind: str) -> str:
+        return f"console-{kind}-{next(self._ids)}"
+
+    def _show_ack_body(self, answer: httpx.Response, response_id: str) -> None:
+        """A listener that answers in its `ack()` puts the message in the HTTP response."""
+        body = _json(answer)
+        if body.get("text") or body.get("blocks"):
+            self._show_response(response_id, body)
+
+    async def _call(self, request: Any) -> httpx.Response | None:
+        try:
+            answer: httpx.Response = await request
+        except httpx.HTTPError as error:
+            self.show(f"{INDENT}(could not reach the bot: {type(error).__name__})")
+            return None
+        if answer.status_code != 200:
+            self.show(f"{INDENT}(the bot answered HTTP {answer.status_code})")
+        return answer
+
+
+def _count_buttons(blocks: list[Any]) -> int:
+    return len(render_blocks(blocks).buttons)
+
+
+def _json(answer: httpx.Response) -> dict[str, Any]:
+    if not answer.content:
+        return {}
+    try:
+        body = answer.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
