@@ -1,13 +1,65 @@
-"""Which workers a process runs; the watcher and the alert scanner register here."""
+"""Which workers a process runs: the watcher and the alert scanner, sharing one notifier.
+
+They share the notifier (so one channel's pace covers both thread replies and alerts), the
+write batcher, and the per-workspace Skyvia backoff (an overloaded workspace is left alone by
+both). Each process gets its own lease owner id, so two processes never hold the same work.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from bot.notifier import Notifier
+from bot.workers.alert_scanner import AlertScanner, ScannerConfig
+from bot.workers.backoff import WorkspaceBackoff
+from bot.workers.batching import WriteBatcher
+from bot.workers.watcher import Watcher, WatcherConfig, lease_for
+from storage.repositories import new_lease_owner
 
 if TYPE_CHECKING:
     from bot.container import Container
     from bot.workers import PeriodicWorker
 
 
+def stale_claim_after(watch_interval: float, alert_interval: float) -> float:
+    """When an unsent ledger claim counts as a crash leftover: beyond any live attempt.
+
+    At least 8 s, so a post's `send_timeout` (half of this) covers a Slack 429 retry.
+    """
+    return max(8.0, lease_for(min(watch_interval, alert_interval)))
+
+
 def workers_for(container: Container) -> list[PeriodicWorker]:
-    return []
+    settings = container.settings
+    owner = new_lease_owner("worker")
+    batcher = WriteBatcher(container.db)
+    notifier = Notifier(
+        slack=container.slack,
+        batcher=batcher,
+        owner=owner,
+        stale_after=stale_claim_after(settings.watch_interval, settings.alert_interval),
+        metrics=container.metrics,
+    )
+    backoff = WorkspaceBackoff(
+        base=min(settings.watch_interval, settings.alert_interval), cap=600.0
+    )
+    common = {
+        "db": container.db,
+        "skyvia": container.skyvia,
+        "bindings": container.bindings,
+        "notifier": notifier,
+        "batcher": batcher,
+        "owner": owner,
+        "metrics": container.metrics,
+        "backoff": backoff,
+    }
+    return [
+        Watcher(
+            config=WatcherConfig.for_interval(settings.watch_interval, settings.watch_give_up),
+            **common,  # type: ignore[arg-type]
+        ),
+        AlertScanner(
+            config=ScannerConfig.for_interval(settings.alert_interval, settings.watch_give_up),
+            **common,  # type: ignore[arg-type]
+        ),
+    ]

@@ -34,6 +34,7 @@ from handlers.blocks.mrkdwn import (
     format_duration,
     slack_date,
 )
+from handlers.blocks.notices import alerts_paused_token_notice, token_rejected_reason
 from handlers.blocks.snapshots import (
     SNAPSHOTS_PAGE_SIZE,
     active_snapshot_exists_message,
@@ -54,6 +55,7 @@ __all__ = [
     "WatchView",
     "active_snapshot_exists_message",
     "alerts_changed_message",
+    "alerts_paused_token_notice",
     "backup_details_message",
     "backups_page_message",
     "connect_modal",
@@ -77,6 +79,7 @@ __all__ = [
     "snapshots_page_message",
     "status_message",
     "still_running_note",
+    "token_rejected_reason",
     "unexpected_error_message",
     "usage_error_message",
 ]

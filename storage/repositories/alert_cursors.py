@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, case, delete, exists, literal, select, update
+from sqlalchemy import ColumnElement, case, delete, exists, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AlertCursor, Binding
@@ -154,6 +154,48 @@ class AlertCursorRepository:
             statement = statement.where(AlertCursor.backup_id.not_in(list(backup_ids)))
         result = await self.session.execute(statement.returning(AlertCursor.backup_id))
         return len(result.all())
+
+    async def delete_claimed(self, workspace_id: int, backup_id: int, owner: str) -> bool:
+        """Drops a cursor we hold, e.g. when Skyvia says its backup no longer exists."""
+        result = await self.session.execute(
+            delete(AlertCursor)
+            .where(*self._claimed(workspace_id, backup_id, owner))
+            .returning(AlertCursor.backup_id)
+        )
+        return result.first() is not None
+
+    async def start_listing(
+        self, workspace_id: int, *, now: datetime, listed_before: datetime
+    ) -> bool:
+        """Takes the turn to re-list a workspace's backups: True for exactly one caller.
+
+        Stamps `last_listed_at = now` on the workspace's cursors if none was listed since
+        `listed_before`; a replica racing for the same workspace finds them stamped and gets
+        False. A workspace without cursors yet is always due (True), since `ensure` is idempotent.
+        """
+        has_any = await self.session.scalar(
+            select(AlertCursor.backup_id).where(AlertCursor.workspace_id == workspace_id).limit(1)
+        )
+        if has_any is None:
+            return True
+        result = await self.session.execute(
+            update(AlertCursor)
+            .where(
+                AlertCursor.workspace_id == workspace_id,
+                or_(
+                    AlertCursor.last_listed_at.is_(None),
+                    AlertCursor.last_listed_at < listed_before,
+                ),
+            )
+            .values(last_listed_at=now)
+            .returning(AlertCursor.backup_id)
+        )
+        return result.first() is not None
+
+    async def workspaces(self) -> set[int]:
+        """Workspaces that have at least one cursor."""
+        result = await self.session.scalars(select(AlertCursor.workspace_id).distinct())
+        return set(result.all())
 
     def _claimed(self, workspace_id: int, backup_id: int, owner: str) -> list[ColumnElement[bool]]:
         return [

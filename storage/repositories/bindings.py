@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Binding, Mute
@@ -113,6 +113,40 @@ class BindingRepository:
         result = await self.session.scalars(statement.order_by(Binding.id))
         return result.all()
 
+    async def get_many(
+        self, channels: Collection[tuple[str, str]]
+    ) -> dict[tuple[str, str], Binding]:
+        """Bindings of many (team, channel) pairs in one query, keyed by the pair (workers)."""
+        if not channels:
+            return {}
+        result = await self.session.scalars(
+            select(Binding).where(tuple_(Binding.team_id, Binding.channel_id).in_(list(channels)))
+        )
+        return {(b.team_id, b.channel_id): b for b in result.all()}
+
+    async def mutes_of(self, binding_ids: Collection[int]) -> dict[int, set[int]]:
+        """Muted backup ids of many bindings in one query (the alert scanner's fan-out)."""
+        muted: dict[int, set[int]] = {binding_id: set() for binding_id in binding_ids}
+        if not binding_ids:
+            return muted
+        result = await self.session.execute(
+            select(Mute.binding_id, Mute.backup_id).where(Mute.binding_id.in_(list(binding_ids)))
+        )
+        for binding_id, backup_id in result.all():
+            muted[binding_id].add(backup_id)
+        return muted
+
+    async def pause_team(self, team_id: str, reason: str, now: datetime | None = None) -> int:
+        """Pauses every active binding of a Slack team (app uninstalled, tokens revoked)."""
+        now = now or utcnow()
+        result = await self.session.execute(
+            update(Binding)
+            .where(Binding.team_id == team_id, Binding.paused_at.is_(None))
+            .values(paused_reason=reason, paused_at=now, updated_at=now)
+            .returning(Binding.id)
+        )
+        return len(result.all())
+
     async def set_alerts(
         self, team_id: str, channel_id: str, enabled: bool, now: datetime | None = None
     ) -> bool:
@@ -200,3 +234,21 @@ class BindingRepository:
             select(Mute).where(Mute.binding_id == binding_id).order_by(Mute.backup_id)
         )
         return result.all()
+
+    async def reencrypt_tokens(self, rotate: Callable[[str], str]) -> int:
+        """Re-encrypts every stored token with `rotate` (the cipher's newest key); returns how
+        many were rewritten. Part of key rotation: after it, the old key can be removed."""
+        rows = await self.session.execute(
+            select(Binding.id, Binding.token_ciphertext).where(
+                Binding.token_ciphertext.is_not(None)
+            )
+        )
+        rewritten = 0
+        for binding_id, ciphertext in rows.all():
+            await self.session.execute(
+                update(Binding)
+                .where(Binding.id == binding_id)
+                .values(token_ciphertext=rotate(ciphertext))
+            )
+            rewritten += 1
+        return rewritten

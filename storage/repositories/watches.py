@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -73,6 +73,21 @@ class WatchRepository:
             )
             .execution_options(populate_existing=True)
         )
+
+    async def watched_snapshots(self, snapshot_ids: Collection[int]) -> set[tuple[str, str, int]]:
+        """(team, channel, snapshot) of every watch, pending or finished, of these snapshots.
+
+        The alert scanner asks once per scan: a channel that watches a snapshot hears of its
+        failure in the thread, not in an alert.
+        """
+        if not snapshot_ids:
+            return set()
+        result = await self.session.execute(
+            select(Watch.team_id, Watch.channel_id, Watch.snapshot_id).where(
+                Watch.snapshot_id.in_(list(snapshot_ids))
+            )
+        )
+        return {(team, channel, snapshot) for team, channel, snapshot in result.all()}
 
     async def pending_for_channel(self, team_id: str, channel_id: str) -> Sequence[Watch]:
         result = await self.session.scalars(

@@ -1,0 +1,442 @@
+"""Posts the workers' messages to Slack exactly once, through the delivery ledger.
+
+Exactly once, and why this order
+--------------------------------
+Slack has no idempotency key for `chat.postMessage`, and no database write can be atomic with
+an HTTP call, so a crash can always fall between "Slack posted it" and "we recorded it". The
+ledger (`storage.repositories.deliveries`) turns that into a state we can see and repair:
+
+1. **claim** the key (team, channel, snapshot, kind) with INSERT ... ON CONFLICT DO NOTHING and
+   COMMIT. Exactly one claimer wins, across tasks, processes and replicas; everyone else backs off.
+2. **post**, with Slack message `metadata` naming the key (`event_type` `skyvia_delivery`).
+3. **mark_sent** with the message `ts`.
+
+A crash between 1 and 3 leaves a `claimed` row. Nothing else ever deletes it, so the message is
+never lost: whoever next tries the same delivery (the watcher re-polling its watch, the scanner
+re-scanning the failure; both keep their work pending until the delivery is recorded) finds the
+claim. A fresh claim belongs to someone still working on it (`BUSY`: try again later). A claim
+older than `stale_after` — longer than any live attempt may take, because each post runs under
+`send_timeout` < `stale_after` — is adopted with `take_over`, which exactly one recoverer wins.
+The recoverer does not know whether step 2 happened, so it asks Slack: it reads the channel's
+history (top-level messages) or the thread's replies from the original claim time on, with
+`include_all_metadata=true`, looking for the key in the metadata. Found: the crash came after
+the post, so it only records the `ts` (no duplicate). Not found: the post never happened, so
+it posts (no loss). If Slack will not let us read the history (missing scope, not in channel),
+we post anyway and log it: a possible duplicate is better than a lost failure alert.
+
+Failures of the post itself are sorted by what they tell us:
+- Slack answered with an error (`ok: false`, 4xx): nothing was posted, so the claim is released
+  and the caller retries later with backoff. Rate limits were already retried inside slack_sdk
+  (`AsyncRateLimitErrorRetryHandler`, honouring Retry-After) before we see `ratelimited` here.
+- Errors that mean the channel is unusable (`channel_not_found`, `is_archived`, `not_in_channel`,
+  `account_inactive`, `invalid_auth`, `token_revoked`): the binding is paused with the reason in
+  plain words (shown by `status`), the claim released, and the caller stops retrying.
+- No answer (timeout, dropped connection, 5xx after retries): the post may or may not have
+  happened. The claim is kept, so it goes stale and the history check above settles it.
+
+Pacing: Slack allows about one message per second per channel. `ChannelPacer` spaces posts to
+one channel a second apart within this process, and refuses (`DEFERRED`) a post that would wait
+longer than `max_wait`, so one busy channel cannot hold a whole worker tick (and its leases).
+Slack's own 429s are handled by the retry handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.metrics import Metrics
+from bot.slack_clients import SlackClients
+from bot.workers.batching import WriteBatcher
+from handlers.blocks import Message
+from storage.models import DeliveryKind, DeliveryStatus
+from storage.repositories import BindingRepository, DeliveryLedger
+
+log = logging.getLogger(__name__)
+
+DELIVERY_EVENT_TYPE = "skyvia_delivery"
+"""Slack message metadata `event_type` of every message the workers post."""
+
+PAUSE_REASONS: dict[str, str] = {
+    "channel_not_found": "Slack says the channel does not exist or the bot cannot see it",
+    "is_archived": "the channel is archived",
+    "not_in_channel": "the bot is not a member of the channel",
+    "account_inactive": "Slack no longer accepts the bot's token (app uninstalled?)",
+    "invalid_auth": "Slack no longer accepts the bot's token (app uninstalled?)",
+    "token_revoked": "Slack no longer accepts the bot's token (token revoked)",
+}
+"""Slack errors after which posting to the channel cannot work until a person acts."""
+
+_LOOKUP_SKEW_SECONDS = 120.0
+"""Read Slack's history from this long before the claim: our clock and Slack's may differ."""
+_LOOKUP_MAX_PAGES = 10
+_PACER_PRUNE_AT = 10_000
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class DeliveryKey:
+    """The ledger's unique key of one message."""
+
+    team_id: str
+    channel_id: str
+    snapshot_id: int
+    kind: str
+
+    @property
+    def label(self) -> str:
+        """The key as a string: in message metadata, and in logs."""
+        return f"{self.team_id}/{self.channel_id}/{self.snapshot_id}/{self.kind}"
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "event_type": DELIVERY_EVENT_TYPE,
+            "event_payload": {
+                "key": self.label,
+                "snapshot_id": self.snapshot_id,
+                "kind": self.kind,
+            },
+        }
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    """Posted now."""
+    ALREADY_SENT = "already_sent"
+    """Sent before: the ledger says so, or a recovery found it in Slack."""
+    BUSY = "busy"
+    """Someone else holds a fresh claim on it; try again later."""
+    DEFERRED = "deferred"
+    """Not attempted: the channel's pace would have made it wait too long."""
+    FAILED = "failed"
+    """Slack refused it; the claim was released; retry later with backoff."""
+    UNKNOWN = "unknown"
+    """No answer from Slack; the claim is kept, and goes stale for recovery."""
+    PAUSED = "paused"
+    """The channel cannot be posted to; its binding is paused; stop trying."""
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    outcome: Outcome
+    ts: str | None = None
+    error: str | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.outcome in (Outcome.SENT, Outcome.ALREADY_SENT)
+
+
+class ChannelPacer:
+    """About one post per `spacing` seconds per channel, within this process."""
+
+    def __init__(
+        self, spacing: float = 1.0, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._spacing = spacing
+        self._clock = clock
+        self._next: dict[tuple[str, str], float] = {}
+
+    def reserve(self, channel: tuple[str, str], max_wait: float) -> float | None:
+        """Books the channel's next slot: seconds to wait for it, or None if over `max_wait`."""
+        now = self._clock()
+        slot = max(now, self._next.get(channel, now))
+        wait = slot - now
+        if wait > max_wait:
+            return None
+        self._next[channel] = slot + self._spacing
+        if len(self._next) > _PACER_PRUNE_AT:
+            self._next = {key: at for key, at in self._next.items() if at > now}
+        return wait
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """What the ledger said when we tried to claim a key."""
+
+    state: str  # "claimed", "sent", "busy", "recover"
+    ts: str | None = None
+    claimed_at: datetime | None = None
+
+
+class Notifier:
+    """Thread replies, notes, alerts and card updates for the workers (see module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        slack: SlackClients,
+        batcher: WriteBatcher,
+        owner: str,
+        stale_after: float,
+        send_timeout: float | None = None,
+        max_pace_wait: float | None = None,
+        pacer: ChannelPacer | None = None,
+        metrics: Metrics | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._slack = slack
+        self._batcher = batcher
+        self.owner = owner
+        self.stale_after = timedelta(seconds=stale_after)
+        self._send_timeout = send_timeout if send_timeout is not None else stale_after / 2
+        if self._send_timeout >= stale_after:
+            raise ValueError("send_timeout must be shorter than stale_after (see module doc)")
+        self._max_pace_wait = max_pace_wait if max_pace_wait is not None else stale_after / 4
+        self._pacer = pacer or ChannelPacer()
+        self._metrics = metrics
+        self._clock = clock
+        self._sleep = sleep
+
+    async def deliver(
+        self,
+        key: DeliveryKey,
+        message: Message,
+        *,
+        thread_ts: str | None = None,
+        broadcast: bool = False,
+    ) -> DeliveryResult:
+        """Posts `message` once for `key` (in the thread of `thread_ts` when given)."""
+        wait = self._pacer.reserve((key.team_id, key.channel_id), self._max_pace_wait)
+        if wait is None:
+            return DeliveryResult(Outcome.DEFERRED)
+        if wait > 0:
+            await self._sleep(wait)
+        now = self._clock()
+        claim = await self._batcher.run(lambda session: self._claim(session, key, now))
+        if claim.state == "sent":
+            return DeliveryResult(Outcome.ALREADY_SENT, ts=claim.ts)
+        if claim.state == "busy":
+            return DeliveryResult(Outcome.BUSY)
+        client = await self._slack.for_team(key.team_id)
+        if claim.state == "recover":
+            assert claim.claimed_at is not None
+            found = await self._recover(client, key, thread_ts, claim.claimed_at)
+            if found is not None:
+                await self._mark_sent(key, found)
+                return DeliveryResult(Outcome.ALREADY_SENT, ts=found)
+        return await self._post(client, key, message, thread_ts=thread_ts, broadcast=broadcast)
+
+    async def update(self, team_id: str, channel_id: str, ts: str, message: Message) -> bool:
+        """`chat.update` of a message we posted (the lifecycle card).
+
+        Idempotent, so it needs no ledger. True when there is nothing left to do (updated, or the
+        card is gone or the channel unusable); False when it may work later (retry).
+        """
+        client = await self._slack.for_team(team_id)
+        try:
+            async with asyncio.timeout(self._send_timeout):
+                await client.chat_update(**message.kwargs(channel=channel_id, ts=ts))
+            return True
+        except SlackApiError as exc:
+            error = _error_of(exc)
+            if error in PAUSE_REASONS:
+                await self.pause_binding(team_id, channel_id, error)
+                return True
+            if error in ("message_not_found", "cant_update_message", "edit_window_closed"):
+                log.warning(
+                    "card %s in %s/%s cannot be updated (%s); leaving it",
+                    ts,
+                    team_id,
+                    channel_id,
+                    error,
+                )
+                return True
+            log.warning("chat.update of %s in %s/%s failed: %s", ts, team_id, channel_id, error)
+            return False
+        except Exception as exc:
+            log.warning(
+                "chat.update of %s in %s/%s got no answer: %s", ts, team_id, channel_id, exc
+            )
+            return False
+
+    async def pause_binding(self, team_id: str, channel_id: str, error: str) -> None:
+        """Stops posting to a channel Slack refuses, and says why in `status` and the log."""
+        reason = PAUSE_REASONS.get(error, f"Slack refused posts ({error})")
+        now = self._clock()
+        paused = await self._batcher.run(
+            lambda session: BindingRepository(session).pause(team_id, channel_id, reason, now)
+        )
+        if paused:
+            log.warning(
+                "binding %s/%s paused: %s (%s)",
+                team_id,
+                channel_id,
+                reason,
+                error,
+                extra={"team": team_id, "channel": channel_id, "slack_error": error},
+            )
+
+    # Ledger steps
+
+    async def _claim(self, session: AsyncSession, key: DeliveryKey, now: datetime) -> _Claim:
+        ledger = DeliveryLedger(session)
+        args = (key.team_id, key.channel_id, key.snapshot_id, key.kind)
+        if await ledger.claim(*args, owner=self.owner, now=now):
+            return _Claim("claimed")
+        row = await ledger.get(*args)
+        if row is None:  # released between our insert and read: someone will retry it
+            return _Claim("busy")
+        if row.status == DeliveryStatus.SENT:
+            return _Claim("sent", ts=row.message_ts)
+        older_than = now - self.stale_after
+        if row.claimed_at >= older_than:
+            return _Claim("busy")
+        original = row.claimed_at
+        if not await ledger.take_over(row.id, owner=self.owner, now=now, older_than=older_than):
+            return _Claim("busy")
+        log.warning(
+            "delivery %s was claimed by %s at %s and never marked sent; recovering it",
+            key.label,
+            row.claimed_by,
+            original.isoformat(),
+        )
+        return _Claim("recover", claimed_at=original)
+
+    async def _mark_sent(self, key: DeliveryKey, ts: str | None) -> None:
+        now = self._clock()
+        await self._batcher.run(
+            lambda session: DeliveryLedger(session).mark_sent(
+                key.team_id, key.channel_id, key.snapshot_id, key.kind, message_ts=ts, now=now
+            )
+        )
+
+    async def _release(self, key: DeliveryKey) -> None:
+        await self._batcher.run(
+            lambda session: DeliveryLedger(session).release(
+                key.team_id, key.channel_id, key.snapshot_id, key.kind, owner=self.owner
+            )
+        )
+
+    # Slack steps
+
+    async def _recover(
+        self,
+        client: AsyncWebClient,
+        key: DeliveryKey,
+        thread_ts: str | None,
+        claimed_at: datetime,
+    ) -> str | None:
+        """The `ts` of the message if a crashed attempt posted it, else None (post again)."""
+        try:
+            found = await self._find_posted(client, key, thread_ts, claimed_at)
+        except Exception as exc:
+            log.warning(
+                "cannot read Slack history to recover %s (%s); posting again, which may "
+                "duplicate it rather than lose it",
+                key.label,
+                _error_of(exc) if isinstance(exc, SlackApiError) else exc,
+            )
+            return None
+        if found is not None:
+            log.info("delivery %s was already in Slack (ts %s); recorded it", key.label, found)
+        else:
+            log.info("delivery %s was not in Slack; posting it now", key.label)
+        return found
+
+    async def _find_posted(
+        self,
+        client: AsyncWebClient,
+        key: DeliveryKey,
+        thread_ts: str | None,
+        claimed_at: datetime,
+    ) -> str | None:
+        args: dict[str, Any] = {
+            "channel": key.channel_id,
+            "oldest": f"{claimed_at.timestamp() - _LOOKUP_SKEW_SECONDS:.6f}",
+            "include_all_metadata": True,
+            "limit": 200,
+        }
+        cursor: str | None = None
+        for _ in range(_LOOKUP_MAX_PAGES):
+            async with asyncio.timeout(self._send_timeout):
+                if thread_ts is not None:
+                    page = await client.conversations_replies(ts=thread_ts, cursor=cursor, **args)
+                else:
+                    page = await client.conversations_history(cursor=cursor, **args)
+            for message in page.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if (
+                    metadata.get("event_type") == DELIVERY_EVENT_TYPE
+                    and payload.get("key") == key.label
+                ):
+                    return str(message["ts"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if cursor is None:
+                return None
+        return None
+
+    async def _post(
+        self,
+        client: AsyncWebClient,
+        key: DeliveryKey,
+        message: Message,
+        *,
+        thread_ts: str | None,
+        broadcast: bool,
+    ) -> DeliveryResult:
+        extra: dict[str, Any] = {"channel": key.channel_id, "metadata": key.metadata()}
+        if thread_ts is not None:
+            extra["thread_ts"] = thread_ts
+            if broadcast:
+                extra["reply_broadcast"] = True
+        kwargs = message.kwargs(**extra)
+        try:
+            async with asyncio.timeout(self._send_timeout):
+                response = await client.chat_postMessage(**kwargs)
+        except SlackApiError as exc:
+            error = _error_of(exc)
+            status = exc.response.status_code if exc.response is not None else 0
+            if status >= 500:
+                log.warning("Slack answered %s to %s; outcome unknown", status, key.label)
+                return DeliveryResult(Outcome.UNKNOWN, error=error)
+            await self._release(key)
+            if error in PAUSE_REASONS:
+                await self.pause_binding(key.team_id, key.channel_id, error)
+                return DeliveryResult(Outcome.PAUSED, error=error)
+            log.warning("Slack refused %s: %s; will retry", key.label, error)
+            return DeliveryResult(Outcome.FAILED, error=error)
+        except Exception as exc:
+            log.warning(
+                "posting %s got no answer (%s); the claim stays for recovery",
+                key.label,
+                type(exc).__name__,
+            )
+            return DeliveryResult(Outcome.UNKNOWN, error=type(exc).__name__)
+        ts = str(response.get("ts"))
+        await self._mark_sent(key, ts)
+        self._count(key.kind)
+        return DeliveryResult(Outcome.SENT, ts=ts)
+
+    def _count(self, kind: str) -> None:
+        if self._metrics is None:
+            return
+        if kind == DeliveryKind.THREAD_REPLY:
+            self._metrics.thread_replies_sent.inc()
+        elif kind == DeliveryKind.ALERT:
+            self._metrics.alerts_sent.inc()
+
+
+def _error_of(exc: SlackApiError) -> str:
+    response = exc.response
+    if response is None:
+        return "error"
+    try:
+        return str(response.get("error") or "error")
+    except Exception:
+        return "error"

@@ -1,0 +1,25 @@
+"""Notices the workers post on their own: a channel whose alerts stopped, and why."""
+
+from __future__ import annotations
+
+from handlers.blocks.common import WARNING, Message, context, fallback, section
+
+
+def token_rejected_reason(workspace_id: int) -> str:
+    """The plain-words pause reason stored on the binding and shown by `status`."""
+    return (
+        f"Skyvia rejected the access token of workspace {workspace_id}; "
+        "an admin can reconnect with `/skyvia connect`"
+    )
+
+
+def alerts_paused_token_notice(workspace_id: int) -> Message:
+    """Told to the channel once when Skyvia stops accepting its token (SPEC 2.1, 2.3)."""
+    line = (
+        f"{WARNING} Failure alerts of this channel are paused: Skyvia rejected the access token "
+        f"of workspace {workspace_id}."
+    )
+    fix = (
+        f"An admin can reconnect with `/skyvia connect {workspace_id}`; alerts resume from then on."
+    )
+    return Message(text=fallback(f"{line} {fix}"), blocks=[section(line), context(fix)])

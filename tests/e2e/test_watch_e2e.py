@@ -1,0 +1,185 @@
+"""Issue 5 end to end: a snapshot started with `/skyvia snapshot` is reported in its thread.
+
+The real bot over HTTP, the simulator as Skyvia and the fake Slack; the watcher runs on its own
+(interval 0.2 s) exactly as in `skyvia-bot run`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from bot.simulator.records import SimSnapshot
+from storage.models import Binding, DeliveryStatus, Watch
+from storage.repositories import BindingRepository, DeliveryLedger, WatchRepository
+from tests.e2e.backup_kit import TEAM, assert_valid_payloads, connect, rendered
+from tests.e2e.bot_fixtures import CHANNEL, MEMBER, OTHER_CHANNEL, Stack
+from tests.e2e.fake_slack import PostedMessage
+
+BACKUP = 456
+DEADLINE = 15.0
+
+
+@pytest.fixture
+async def bound(stack: Stack) -> Stack:
+    await connect(stack)
+    return stack
+
+
+async def eventually(check: Callable[[], Any], timeout: float = DEADLINE, what: str = "") -> Any:
+    """Polls `check` (sync or async) until it returns something truthy."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = check()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what or check}")
+        await asyncio.sleep(0.05)
+
+
+async def start_snapshot(stack: Stack, user: str = MEMBER) -> tuple[SimSnapshot, PostedMessage]:
+    """`/skyvia snapshot 456`; returns the simulator's run and the lifecycle card."""
+    before = len(stack.sim.state.snapshots_of(BACKUP))
+    await stack.command(f"snapshot {BACKUP}", user=user)
+    await eventually(lambda: len(stack.sim.state.snapshots_of(BACKUP)) > before, what="the run")
+    run = stack.sim.state.snapshots_of(BACKUP)[-1]
+    posted = await stack.slack.wait_for(
+        "chat.postMessage", lambda c: c.ok and f"snapshot {run.id}" in rendered(c.args)
+    )
+    card = stack.slack.message(CHANNEL, posted[0].response["ts"])
+    return run, card
+
+
+async def watch_row(stack: Stack, snapshot_id: int, channel: str = CHANNEL) -> Watch | None:
+    async with stack.bot.container.db.session() as session:
+        return await WatchRepository(session).get_for_snapshot(TEAM, channel, snapshot_id)
+
+
+async def finished_watch(stack: Stack, snapshot_id: int) -> Watch:
+    async def done() -> Watch | None:
+        watch = await watch_row(stack, snapshot_id)
+        return watch if watch is not None and not watch.is_pending else None
+
+    return await eventually(done, what=f"the watch of {snapshot_id} to finish")
+
+
+async def binding_row(stack: Stack, channel: str = CHANNEL) -> Binding | None:
+    async with stack.bot.container.db.session() as session:
+        return await BindingRepository(session).get(TEAM, channel)
+
+
+def updates_of(stack: Stack, ts: str) -> list[dict[str, Any]]:
+    return [c.args for c in stack.slack.calls_to("chat.update") if c.ok and c.args["ts"] == ts]
+
+
+async def test_snapshot_reply_lands_in_the_thread_and_the_card_shows_the_end(bound: Stack) -> None:
+    stack = bound
+    run, card = await start_snapshot(stack)
+    watch = await finished_watch(stack, run.id)
+    assert watch.outcome == "Succeeded"
+
+    replies = stack.slack.thread(CHANNEL, card.ts)
+    assert len(replies) == 1
+    reply = replies[0]
+    assert f"<@{MEMBER}>" in reply.text and "Succeeded" in rendered(reply.__dict__)
+    assert "Succeeded in " in rendered(reply.__dict__)  # with the run's duration
+    assert not reply.reply_broadcast  # a success stays in the thread
+    assert reply.metadata is not None and reply.metadata["event_type"] == "skyvia_delivery"
+
+    # The card went through the states and ended on the final one.
+    updates = updates_of(stack, card.ts)
+    assert updates and "succeeded" in updates[-1]["text"]
+    assert "succeeded" in stack.slack.message(CHANNEL, card.ts).text
+    # The reply came before the card's final update (SPEC 2.2 step 4).
+    reply_call = next(
+        c for c in stack.slack.calls_to("chat.postMessage") if c.args.get("thread_ts")
+    )
+    last_update = [c for c in stack.slack.calls_to("chat.update") if c.args["ts"] == card.ts][-1]
+    assert reply_call.at <= last_update.at
+
+    async with stack.bot.container.db.session() as session:
+        row = await DeliveryLedger(session).get(TEAM, CHANNEL, run.id, "thread_reply")
+    assert row is not None and row.status == DeliveryStatus.SENT and row.message_ts == reply.ts
+    assert stack.bot.container.metrics.thread_replies_sent._value.get() == 1
+    # A further while of watching changes nothing: one reply, ever.
+    await asyncio.sleep(1.0)
+    assert len(stack.slack.thread(CHANNEL, card.ts)) == 1
+    assert_valid_payloads(stack.slack)
+
+
+async def test_failed_run_is_broadcast_from_its_thread_and_not_alerted_there(
+    bound: Stack,
+) -> None:
+    stack = bound
+    await connect(stack, channel=OTHER_CHANNEL)
+    stack.sim.state.fail_next(BACKUP, "Error: INVALID_SESSION_ID on object Account")
+    run, card = await start_snapshot(stack)
+    await finished_watch(stack, run.id)
+
+    replies = stack.slack.thread(CHANNEL, card.ts)
+    assert len(replies) == 1 and replies[0].reply_broadcast
+    assert "INVALID_SESSION_ID" in rendered(replies[0].__dict__)
+    assert "failed" in stack.slack.message(CHANNEL, card.ts).text
+
+    # The other channel of the workspace was not watching it: it gets the failure alert.
+    alert = await stack.slack.wait_for(
+        "chat.postMessage",
+        lambda c: c.ok and c.args["channel"] == OTHER_CHANNEL and str(run.id) in c.args["text"],
+    )
+    assert len(alert) == 1
+    # Give the scanner a few more intervals: the watching channel never gets a top-level alert.
+    await asyncio.sleep(1.5)
+    top_level = [
+        m
+        for m in stack.slack.messages(CHANNEL)
+        if not m.is_reply and str(run.id) in m.text and m.ts != card.ts
+    ]
+    assert top_level == []
+    assert len(stack.slack.thread(CHANNEL, card.ts)) == 1
+    assert_valid_payloads(stack.slack)
+
+
+async def test_rate_limited_reply_is_retried_and_posted_once(bound: Stack) -> None:
+    stack = bound
+    stack.sim.state.set_speed(5)  # time to arm the fault after the card is posted
+    run, card = await start_snapshot(stack)
+    stack.slack.fail_next("chat.postMessage", "ratelimited", status=429, retry_after=1)
+    stack.sim.state.finish_snapshot(run.id)
+    await finished_watch(stack, run.id)
+
+    attempts = [c for c in stack.slack.calls_to("chat.postMessage") if c.args.get("thread_ts")]
+    assert [c.status for c in attempts] == [429, 200]
+    assert len(stack.slack.thread(CHANNEL, card.ts)) == 1
+
+
+async def test_channel_not_found_pauses_the_binding_instead_of_retrying(bound: Stack) -> None:
+    stack = bound
+    stack.sim.state.set_speed(5)
+    run, _card = await start_snapshot(stack)
+    stack.slack.fail_channel(CHANNEL, "channel_not_found")
+    stack.sim.state.finish_snapshot(run.id)
+    watch = await finished_watch(stack, run.id)
+    assert watch.outcome == "stopped"
+
+    binding = await binding_row(stack)
+    assert binding is not None and binding.is_paused
+    assert "does not exist" in (binding.paused_reason or "")
+    attempts = [c for c in stack.slack.calls_to("chat.postMessage") if c.args.get("thread_ts")]
+    assert len(attempts) == 1 and attempts[0].error == "channel_not_found"
+    await asyncio.sleep(1.0)  # no retries later either
+    assert (
+        len([c for c in stack.slack.calls_to("chat.postMessage") if c.args.get("thread_ts")]) == 1
+    )
+    async with stack.bot.container.db.session() as session:
+        row = await DeliveryLedger(session).get(TEAM, CHANNEL, run.id, "thread_reply")
+    assert row is None  # released: nothing half-sent is left behind
+
+    status = await stack.reply_to("status")
+    assert "paused" in rendered(status).lower()
