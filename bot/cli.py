@@ -75,7 +75,31 @@ async def _migrate(args: argparse.Namespace) -> int:
     settings = _settings(args)
     await upgrade_async(settings.database_url)
     print(f"database is up to date ({_safe_url(settings.database_url)})")
+    rotated = await _reencrypt_if_rotating(settings)
+    if rotated is not None:
+        print(f"re-encrypted {rotated} stored token(s) with the first encryption key")
     return 0
+
+
+async def _reencrypt_if_rotating(settings: Settings) -> int | None:
+    """With several keys configured (new first), `migrate` moves every token to the new key."""
+    from storage.crypto import TokenCipher, load_or_create_key
+    from storage.db import Database
+    from storage.repositories import BindingRepository
+
+    key = load_or_create_key(
+        settings.encryption_key.get_secret_value() if settings.encryption_key else None,
+        settings.sqlite_path,
+    )
+    cipher = TokenCipher(key)
+    if cipher.key_count < 2:
+        return None
+    db = Database.connect(settings.database_url)
+    try:
+        async with db.session() as session:
+            return await BindingRepository(session).reencrypt_tokens(cipher.rotate)
+    finally:
+        await db.dispose()
 
 
 async def _check(args: argparse.Namespace) -> int:

@@ -67,6 +67,10 @@ class TokenCipher:
                 f"a stored token cannot be decrypted with the configured {KEY_ENV}"
             ) from None
 
+    @property
+    def key_count(self) -> int:
+        return self._key_count
+
     def __repr__(self) -> str:
         return f"TokenCipher(<{self._key_count} key(s)>)"
 

@@ -6,14 +6,25 @@ import asyncio
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import pytest
+from cryptography.fernet import Fernet
 
 from bot.simulator import RunningSimulator
+from storage.crypto import TokenCipher
+from storage.db import Database
+from storage.repositories import BindingRepository
 from tests.e2e.bot_fixtures import ADMIN, CHANNEL, Stack
-from tests.e2e.bot_runner import REPO_ROOT, SIGNING_SECRET, BotProcess, bot_env, running_bot
+from tests.e2e.bot_runner import (
+    ENCRYPTION_KEY,
+    REPO_ROOT,
+    SIGNING_SECRET,
+    BotProcess,
+    bot_env,
+    running_bot,
+)
 from tests.e2e.fake_slack import FakeSlack
 from tests.e2e.slack_requests import SlackRequestSender
 
@@ -172,13 +183,11 @@ async def test_bindings_survive_sigkill_and_restart(
         process.kill()
 
 
-@pytest.mark.parametrize("signal_name", ["SIGTERM"])
 async def test_sigterm_stops_the_service_cleanly(
     fake_slack: FakeSlack,
     simulator: RunningSimulator,
     database_url: str,
     tmp_path: Path,
-    signal_name: str,
 ) -> None:
     env = bot_env(
         slack_api_url=fake_slack.api_url,
@@ -194,3 +203,38 @@ async def test_sigterm_stops_the_service_cleanly(
         assert "Traceback" not in process.log()
     finally:
         process.kill()
+
+
+async def test_migrate_rotates_stored_tokens_to_the_new_key(
+    fake_slack: FakeSlack, simulator: RunningSimulator, database_url: str, tmp_path: Path
+) -> None:
+    old = TokenCipher(ENCRYPTION_KEY)
+    db = Database.connect(database_url)
+    try:
+        async with db.session() as session:
+            await BindingRepository(session).upsert(
+                team_id="T0TEST",
+                channel_id=CHANNEL,
+                workspace_id=123,
+                workspace_name="Operations",
+                token_ciphertext=old.encrypt("own-token-123456"),
+                created_by=ADMIN,
+                now=datetime.now(UTC),
+            )
+        new_key = Fernet.generate_key().decode()
+        env = bot_env(
+            slack_api_url=fake_slack.api_url,
+            skyvia_api_url=simulator.base_url,
+            database_url=database_url,
+            SKYVIA_BOT_ENCRYPTION_KEY=f"{new_key},{ENCRYPTION_KEY}",
+        )
+        result = await asyncio.to_thread(run_cli, "migrate", env=env)
+        assert result.returncode == 0, result.stderr
+        assert "re-encrypted 1 stored token(s)" in result.stdout
+        async with db.session() as session:
+            binding = await BindingRepository(session).get("T0TEST", CHANNEL)
+        assert binding is not None and binding.token_ciphertext
+        # Readable with the new key alone: the old key can now be dropped.
+        assert TokenCipher(new_key).decrypt(binding.token_ciphertext) == "own-token-123456"
+    finally:
+        await db.dispose()
