@@ -12,6 +12,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.skyvia.models import Backup
+from handlers.actions import BackupsScreen, DetailsScreen, ScheduleScreen, clicked_screen
+from handlers.blocks import backup_details_message, backups_page_message, schedule_message
 from handlers.ids import ActionId
 from storage.repositories import BindingRepository
 from tests.e2e.backup_kit import (
@@ -279,3 +282,15 @@ async def test_mute_and_unmute_buttons(bound: Stack) -> None:
     )
     assert "already not muted" in again["text"]
     assert ("mute", MEMBER, "ok", "backup 456") in await audit_actions(stack)
+
+
+def test_a_clicked_message_is_recognised_by_its_own_buttons() -> None:
+    backups = [Backup(id=i, name=f"B{i}", scheduled=True) for i in range(1, 11)]
+    for page, has_more in ((1, True), (2, True), (3, False)):
+        message = backups_page_message(123, backups, page, has_more).to_dict()
+        assert clicked_screen(message) == BackupsScreen(page=page)
+    details = backup_details_message(backups[0], True, None, []).to_dict()
+    assert clicked_screen(details) == DetailsScreen()
+    assert clicked_screen(schedule_message(backups[0], True).to_dict()) == ScheduleScreen()
+    # Slack leaves `message` out for some ephemeral clicks: the schedule alone is shown then.
+    assert clicked_screen(None) == ScheduleScreen()
