@@ -44,6 +44,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.metrics import Metrics
 from bot.notifier import DeliveryKey, DeliveryResult, Notifier, Outcome
 from bot.services.bindings import BindingService
@@ -294,6 +296,7 @@ class AlertScanner:
             await self._record_error(cursor, now + timedelta(seconds=wait))
             return
         page = None
+        token = ""
         for binding in listeners.bindings:
             try:
                 token = self._bindings.token_of(binding)
@@ -355,38 +358,48 @@ class AlertScanner:
             if s.state == SnapshotState.FAILED
             and ((end := ended_at(s)) is None or end >= cursor.cursor)
         ]
-        undelivered = await self._announce(cursor, failures, listeners)
+        undelivered = await self._announce(cursor, failures, listeners, token)
         await self._advance(cursor, next_cursor(now, undelivered), next_scan)
 
     async def _announce(
-        self, cursor: AlertCursor, failures: list[Snapshot], listeners: _Listeners
+        self, cursor: AlertCursor, failures: list[Snapshot], listeners: _Listeners, token: str
     ) -> list[datetime]:
         """Delivers the alerts; returns end times of failures not yet delivered everywhere."""
         if not failures:
             return []
         ids = [s.snapshot_id for s in failures]
 
-        async def known(session):  # type: ignore[no-untyped-def]
+        async def known(session: AsyncSession) -> set[tuple[str, str, int]]:
             watched = await WatchRepository(session).watched_snapshots(ids)
             sent = await DeliveryLedger(session).sent_keys(ids, DeliveryKind.ALERT)
             return watched | sent
 
         skip = await self._batcher.run(known)
-        jobs: list[tuple[Snapshot, asyncio.Task[DeliveryResult]]] = []
+        due: list[tuple[Snapshot, list[Binding]]] = []
         for snapshot in failures:
             end = ended_at(snapshot)
-            for binding in listeners.bindings:
-                key = (binding.team_id, binding.channel_id, snapshot.snapshot_id)
-                if key in skip or not listeners.hear(binding, cursor.backup_id, end):
-                    continue
-                message = failure_alert(
-                    cursor.backup_id,
-                    cursor.backup_name,
-                    snapshot,
-                    by_schedule=bool(snapshot.run_by_schedule),
+            channels = [
+                binding
+                for binding in listeners.bindings
+                if (binding.team_id, binding.channel_id, snapshot.snapshot_id) not in skip
+                and listeners.hear(binding, cursor.backup_id, end)
+            ]
+            if channels:
+                due.append((snapshot, channels))
+        jobs: list[tuple[Snapshot, asyncio.Future[DeliveryResult]]] = []
+        for listed, channels in due:
+            snapshot = await self._with_log(cursor, listed, token)
+            message = failure_alert(
+                cursor.backup_id,
+                cursor.backup_name,
+                snapshot,
+                by_schedule=bool(snapshot.run_by_schedule),
+            )
+            for binding in channels:
+                key = DeliveryKey(
+                    binding.team_id, binding.channel_id, snapshot.snapshot_id, DeliveryKind.ALERT
                 )
-                delivery = self._notifier.deliver(DeliveryKey(*key, DeliveryKind.ALERT), message)
-                jobs.append((snapshot, asyncio.ensure_future(delivery)))
+                jobs.append((snapshot, asyncio.ensure_future(self._notifier.deliver(key, message))))
         undelivered: list[datetime] = []
         for snapshot, job in jobs:
             try:
@@ -399,6 +412,23 @@ class AlertScanner:
                 if end is not None:
                     undelivered.append(end)
         return undelivered
+
+    async def _with_log(self, cursor: AlertCursor, snapshot: Snapshot, token: str) -> Snapshot:
+        """The snapshot with its log: the list omits it, so one details call per new failure.
+
+        Only failures some channel still has to hear about get here, so the call follows the
+        work, not the channel count. Without an answer the alert goes out without the log
+        rather than not at all.
+        """
+        if snapshot.log:
+            return snapshot
+        try:
+            return await self._skyvia.get_snapshot(
+                token, cursor.workspace_id, cursor.backup_id, snapshot.snapshot_id
+            )
+        except SkyviaError as exc:
+            log.warning("log of failed snapshot %s unavailable: %s", snapshot.snapshot_id, exc)
+            return snapshot
 
     async def _advance(self, cursor: AlertCursor, to: datetime, next_scan: datetime) -> None:
         await self._batcher.run(

@@ -7,17 +7,17 @@ The real bot over HTTP, the simulator as Skyvia and the fake Slack; the watcher 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from bot.simulator.records import SimSnapshot
-from storage.models import Binding, DeliveryStatus, Watch
-from storage.repositories import BindingRepository, DeliveryLedger, WatchRepository
+from storage.models import DeliveryStatus
+from storage.repositories import DeliveryLedger
 from tests.e2e.backup_kit import TEAM, assert_valid_payloads, connect, rendered
 from tests.e2e.bot_fixtures import CHANNEL, MEMBER, OTHER_CHANNEL, Stack
 from tests.e2e.fake_slack import PostedMessage
+from tests.e2e.worker_kit import binding_row, eventually, finished_watch
 
 BACKUP = 456
 DEADLINE = 15.0
@@ -27,21 +27,6 @@ DEADLINE = 15.0
 async def bound(stack: Stack) -> Stack:
     await connect(stack)
     return stack
-
-
-async def eventually(check: Callable[[], Any], timeout: float = DEADLINE, what: str = "") -> Any:
-    """Polls `check` (sync or async) until it returns something truthy."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = check()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what or check}")
-        await asyncio.sleep(0.05)
 
 
 async def start_snapshot(stack: Stack, user: str = MEMBER) -> tuple[SimSnapshot, PostedMessage]:
@@ -57,24 +42,6 @@ async def start_snapshot(stack: Stack, user: str = MEMBER) -> tuple[SimSnapshot,
     return run, card
 
 
-async def watch_row(stack: Stack, snapshot_id: int, channel: str = CHANNEL) -> Watch | None:
-    async with stack.bot.container.db.session() as session:
-        return await WatchRepository(session).get_for_snapshot(TEAM, channel, snapshot_id)
-
-
-async def finished_watch(stack: Stack, snapshot_id: int) -> Watch:
-    async def done() -> Watch | None:
-        watch = await watch_row(stack, snapshot_id)
-        return watch if watch is not None and not watch.is_pending else None
-
-    return await eventually(done, what=f"the watch of {snapshot_id} to finish")
-
-
-async def binding_row(stack: Stack, channel: str = CHANNEL) -> Binding | None:
-    async with stack.bot.container.db.session() as session:
-        return await BindingRepository(session).get(TEAM, channel)
-
-
 def updates_of(stack: Stack, ts: str) -> list[dict[str, Any]]:
     return [c.args for c in stack.slack.calls_to("chat.update") if c.ok and c.args["ts"] == ts]
 
@@ -82,7 +49,7 @@ def updates_of(stack: Stack, ts: str) -> list[dict[str, Any]]:
 async def test_snapshot_reply_lands_in_the_thread_and_the_card_shows_the_end(bound: Stack) -> None:
     stack = bound
     run, card = await start_snapshot(stack)
-    watch = await finished_watch(stack, run.id)
+    watch = await finished_watch(stack.bot.container.db, run.id, CHANNEL)
     assert watch.outcome == "Succeeded"
 
     replies = stack.slack.thread(CHANNEL, card.ts)
@@ -121,7 +88,7 @@ async def test_failed_run_is_broadcast_from_its_thread_and_not_alerted_there(
     await connect(stack, channel=OTHER_CHANNEL)
     stack.sim.state.fail_next(BACKUP, "Error: INVALID_SESSION_ID on object Account")
     run, card = await start_snapshot(stack)
-    await finished_watch(stack, run.id)
+    await finished_watch(stack.bot.container.db, run.id, CHANNEL)
 
     replies = stack.slack.thread(CHANNEL, card.ts)
     assert len(replies) == 1 and replies[0].reply_broadcast
@@ -152,7 +119,7 @@ async def test_rate_limited_reply_is_retried_and_posted_once(bound: Stack) -> No
     run, card = await start_snapshot(stack)
     stack.slack.fail_next("chat.postMessage", "ratelimited", status=429, retry_after=1)
     stack.sim.state.finish_snapshot(run.id)
-    await finished_watch(stack, run.id)
+    await finished_watch(stack.bot.container.db, run.id, CHANNEL)
 
     attempts = [c for c in stack.slack.calls_to("chat.postMessage") if c.args.get("thread_ts")]
     assert [c.status for c in attempts] == [429, 200]
@@ -165,10 +132,10 @@ async def test_channel_not_found_pauses_the_binding_instead_of_retrying(bound: S
     run, _card = await start_snapshot(stack)
     stack.slack.fail_channel(CHANNEL, "channel_not_found")
     stack.sim.state.finish_snapshot(run.id)
-    watch = await finished_watch(stack, run.id)
+    watch = await finished_watch(stack.bot.container.db, run.id, CHANNEL)
     assert watch.outcome == "stopped"
 
-    binding = await binding_row(stack)
+    binding = await binding_row(stack.bot.container.db, CHANNEL)
     assert binding is not None and binding.is_paused
     assert "does not exist" in (binding.paused_reason or "")
     attempts = [c for c in stack.slack.calls_to("chat.postMessage") if c.args.get("thread_ts")]

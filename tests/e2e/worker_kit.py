@@ -1,0 +1,87 @@
+"""Helpers for the watcher and alert scanner e2e tests: waiting, rows, alerts in a channel."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from storage.db import Database
+from storage.models import Binding, Watch
+from storage.repositories import AlertCursorRepository, BindingRepository, WatchRepository
+from tests.e2e.backup_kit import TEAM
+from tests.e2e.fake_slack import FakeSlack, PostedMessage
+
+DEADLINE = 15.0
+SEED_BACKUPS = tuple(range(456, 464))
+"""The backups of workspace 123 in the simulator's seed."""
+
+
+async def eventually(check: Callable[[], Any], timeout: float = DEADLINE, what: str = "") -> Any:
+    """Polls `check` (sync or async) until it returns something truthy, and returns that."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = check()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or check}")
+        await asyncio.sleep(0.05)
+
+
+async def binding_row(db: Database, channel: str) -> Binding | None:
+    async with db.session() as session:
+        return await BindingRepository(session).get(TEAM, channel)
+
+
+async def paused_binding(db: Database, channel: str) -> Binding | None:
+    binding = await binding_row(db, channel)
+    return binding if binding is not None and binding.is_paused else None
+
+
+async def watch_row(db: Database, snapshot_id: int, channel: str) -> Watch | None:
+    async with db.session() as session:
+        return await WatchRepository(session).get_for_snapshot(TEAM, channel, snapshot_id)
+
+
+async def finished_watch(db: Database, snapshot_id: int, channel: str) -> Watch:
+    async def done() -> Watch | None:
+        watch = await watch_row(db, snapshot_id, channel)
+        return watch if watch is not None and not watch.is_pending else None
+
+    return await eventually(done, what=f"the watch of {snapshot_id} to finish")  # type: ignore[no-any-return]
+
+
+async def cursors_ready(
+    db: Database, workspace_id: int = 123, count: int = len(SEED_BACKUPS)
+) -> None:
+    async def ready() -> bool:
+        async with db.session() as session:
+            cursors = await AlertCursorRepository(session).list_for_workspace(workspace_id)
+        return len(cursors) >= count
+
+    await eventually(ready, what=f"cursors of workspace {workspace_id}'s backups")
+
+
+def kind_of(message: PostedMessage) -> str | None:
+    return ((message.metadata or {}).get("event_payload") or {}).get("kind")
+
+
+def alerts_in(
+    slack: FakeSlack, channel: str, snapshot_id: int | None = None
+) -> list[PostedMessage]:
+    """Top-level failure alerts the workers posted in `channel` (by their metadata)."""
+    return [
+        m
+        for m in slack.messages(channel)
+        if not m.is_reply
+        and kind_of(m) == "alert"
+        and (snapshot_id is None or m.metadata["event_payload"]["snapshot_id"] == snapshot_id)
+    ]
+
+
+def thread_replies(slack: FakeSlack, channel: str, parent_ts: str) -> list[PostedMessage]:
+    return [m for m in slack.thread(channel, parent_ts) if kind_of(m) == "thread_reply"]
