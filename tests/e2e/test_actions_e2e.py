@@ -46,6 +46,13 @@ async def _payloads_are_valid(fake_slack: FakeSlack) -> AsyncIterator[None]:
 
 
 @pytest.fixture
+async def stack(start_bot: StartBot) -> Stack:
+    """The stack without background workers: these tests count every call made to Skyvia and
+    keep watches pending, which the watcher and the alert scanner would otherwise change."""
+    return await start_bot(workers=False)
+
+
+@pytest.fixture
 async def bound(stack: Stack) -> Stack:
     await connect(stack)
     return stack
@@ -226,7 +233,7 @@ async def test_forged_clicks_are_refused_and_call_nothing(bound: Stack) -> None:
 
 
 async def test_buttons_need_the_role_and_say_which(start_bot: StartBot) -> None:
-    stack = await start_bot(SKYVIA_BOT_OPERATORS="U0OPERATOR")
+    stack = await start_bot(SKYVIA_BOT_OPERATORS="U0OPERATOR", workers=False)
     await connect(stack)
     page = await stack.reply_to("backups")
     for action in (ActionId.RUN_SNAPSHOT, ActionId.SCHEDULE_TOGGLE):

@@ -44,6 +44,13 @@ async def _payloads_are_valid(fake_slack: FakeSlack) -> AsyncIterator[None]:
 
 
 @pytest.fixture
+async def stack(start_bot: StartBot) -> Stack:
+    """The stack without background workers: these tests count every call made to Skyvia and
+    keep watches pending, which the watcher and the alert scanner would otherwise change."""
+    return await start_bot(workers=False)
+
+
+@pytest.fixture
 async def bound(stack: Stack) -> Stack:
     await connect(stack)
     return stack
@@ -211,7 +218,7 @@ async def test_snapshot_while_one_is_active_offers_to_start_another(bound: Stack
 async def test_only_operators_may_start_or_switch_when_operators_are_set(
     start_bot: StartBot,
 ) -> None:
-    stack = await start_bot(SKYVIA_BOT_OPERATORS="U0OPERATOR")
+    stack = await start_bot(SKYVIA_BOT_OPERATORS="U0OPERATOR", workers=False)
     await connect(stack)
     refused = await stack.reply_to("snapshot 456", user=MEMBER)
     assert "Only operators can start a snapshot" in refused["text"]
