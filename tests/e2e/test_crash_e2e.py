@@ -1,0 +1,173 @@
+"""Issue 5: a kill -9 at any point loses no reply or alert and duplicates none (SPEC 5).
+
+Two kinds of test:
+- the bot as a child process, SIGKILLed while a snapshot runs and while alerts go out, then
+  started again on the same database;
+- the exact moment between "Slack posted it" and "the ledger recorded it", rebuilt by hand
+  (a stale claim in the ledger, with or without the message in Slack), for the in-process bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.notifier import DeliveryKey
+from bot.simulator import RunningSimulator
+from storage.models import DeliveryStatus
+from storage.repositories import DeliveryLedger
+from tests.e2e.backup_kit import TEAM, connect
+from tests.e2e.bot_fixtures import ADMIN, CHANNEL, MEMBER, OTHER_CHANNEL, Stack
+from tests.e2e.fake_slack import FakeSlack
+from tests.e2e.process_kit import ProcessStack, process_stack
+from tests.e2e.slack_requests import SlackRequestSender
+from tests.e2e.worker_kit import (
+    alerts_in,
+    cursors_ready,
+    eventually,
+    finished_watch,
+    thread_replies,
+    watch_row,
+)
+
+BACKUP = 456
+
+
+@pytest.fixture
+async def procs(
+    fake_slack: FakeSlack,
+    simulator: RunningSimulator,
+    database_url: str,
+    slack_sender_factory: Callable[[str, str], SlackRequestSender],
+    tmp_path: Path,
+) -> AsyncIterator[ProcessStack]:
+    async with process_stack(
+        fake_slack=fake_slack,
+        simulator=simulator,
+        database_url=database_url,
+        sender_factory=slack_sender_factory,
+        logs=tmp_path,
+    ) as stack:
+        yield stack
+
+
+async def connect_channel(procs: ProcessStack, send: SlackRequestSender, channel: str) -> None:
+    before = len(procs.slack.calls_to("chat.postMessage"))
+    await send.slash_command("connect 123", user_id=ADMIN, channel_id=channel)
+    await procs.slack.wait_for("chat.postMessage", lambda c: c.ok, count=before + 1)
+
+
+async def test_killed_while_a_snapshot_runs_replies_once_after_restart(
+    procs: ProcessStack,
+) -> None:
+    bot, send = await procs.start()
+    await connect_channel(procs, send, CHANNEL)
+    procs.sim.state.set_speed(1)  # the run stays in progress until we finish it
+    await send.slash_command(f"snapshot {BACKUP}", user_id=MEMBER, channel_id=CHANNEL)
+    run = await eventually(
+        lambda: next((s for s in procs.sim.state.snapshots_of(BACKUP) if s.id >= 7001), None),
+        what="the run",
+    )
+    watch = await eventually(lambda: watch_row(procs.db, run.id, CHANNEL), what="the watch")
+    # Let it poll at least once (the card moves on), then kill it mid-watch.
+    await procs.slack.wait_for("chat.update", lambda c: c.ok and c.args["ts"] == watch.message_ts)
+    bot.kill()
+
+    procs.sim.state.finish_snapshot(run.id, "Failed")
+    await procs.start()
+    finished = await finished_watch(procs.db, run.id, CHANNEL)
+    assert finished.outcome == "Failed"
+    await asyncio.sleep(1.0)
+    replies = thread_replies(procs.slack, CHANNEL, watch.message_ts)
+    assert len(replies) == 1 and replies[0].reply_broadcast
+    # Its own failed run: the thread only, no top-level alert in the watching channel.
+    assert alerts_in(procs.slack, CHANNEL) == []
+
+
+async def test_killed_while_alerts_go_out_each_channel_gets_one_after_restart(
+    procs: ProcessStack,
+) -> None:
+    bot, send = await procs.start()
+    channels = [CHANNEL, OTHER_CHANNEL, "C0THIRD", "C0FOURTH"]
+    for channel in channels:
+        await connect_channel(procs, send, channel)
+    await cursors_ready(procs.db)
+    # Slow posts: the kill lands while some alerts are out and others are still due.
+    procs.slack.set_latency(0.3)
+    failed = procs.sim.state.run_scheduled_now(BACKUP, fail=True)
+    await eventually(
+        lambda: any(alerts_in(procs.slack, c, failed.id) for c in channels), what="a first alert"
+    )
+    bot.kill()
+    procs.slack.set_latency(0)
+
+    await procs.start()
+    for channel in channels:
+        await eventually(
+            lambda c=channel: alerts_in(procs.slack, c, failed.id), timeout=30, what=channel
+        )
+    await asyncio.sleep(1.5)
+    assert [len(alerts_in(procs.slack, c, failed.id)) for c in channels] == [1, 1, 1, 1]
+
+
+async def _stale_claim(stack: Stack, key: DeliveryKey) -> None:
+    async with stack.bot.container.db.session() as session:
+        ledger = DeliveryLedger(session)
+        claimed = await ledger.claim(
+            key.team_id,
+            key.channel_id,
+            key.snapshot_id,
+            key.kind,
+            owner="worker:crashed-host:1:dead",
+            now=datetime.now(UTC) - timedelta(minutes=5),
+        )
+    assert claimed
+
+
+async def _start_watched_run(stack: Stack) -> tuple[int, str]:
+    await connect(stack)
+    stack.sim.state.set_speed(1)
+    await stack.command(f"snapshot {BACKUP}", user=MEMBER)
+    run = await eventually(
+        lambda: next((s for s in stack.sim.state.snapshots_of(BACKUP) if s.id >= 7001), None)
+    )
+    watch = await eventually(lambda: watch_row(stack.bot.container.db, run.id, CHANNEL))
+    return run.id, watch.message_ts
+
+
+async def test_crash_after_posting_before_recording_is_not_posted_again(stack: Stack) -> None:
+    snapshot_id, card_ts = await _start_watched_run(stack)
+    key = DeliveryKey(TEAM, CHANNEL, snapshot_id, "thread_reply")
+    await _stale_claim(stack, key)
+    # What the crashed process managed to do: post the reply, with its key in the metadata.
+    client = AsyncWebClient(token=stack.slack.bot_token, base_url=stack.slack.api_url)
+    posted = await client.chat_postMessage(
+        channel=CHANNEL,
+        thread_ts=card_ts,
+        text="the reply the crashed process posted",
+        metadata=key.metadata(),
+    )
+
+    stack.sim.state.finish_snapshot(snapshot_id)
+    watch = await finished_watch(stack.bot.container.db, snapshot_id, CHANNEL)
+    assert watch.outcome == "Succeeded"
+    assert [m.ts for m in stack.slack.thread(CHANNEL, card_ts)] == [posted["ts"]]
+    assert any(c.method == "conversations.replies" for c in stack.slack.calls)
+    async with stack.bot.container.db.session() as session:
+        row = await DeliveryLedger(session).get(TEAM, CHANNEL, snapshot_id, "thread_reply")
+    assert row is not None and row.status == DeliveryStatus.SENT and row.message_ts == posted["ts"]
+    assert "succeeded" in stack.slack.message(CHANNEL, card_ts).text  # the card still moved on
+
+
+async def test_crash_after_claiming_before_posting_is_posted_once(stack: Stack) -> None:
+    snapshot_id, card_ts = await _start_watched_run(stack)
+    await _stale_claim(stack, DeliveryKey(TEAM, CHANNEL, snapshot_id, "thread_reply"))
+    stack.sim.state.finish_snapshot(snapshot_id)
+    await finished_watch(stack.bot.container.db, snapshot_id, CHANNEL)
+    replies = thread_replies(stack.slack, CHANNEL, card_ts)
+    assert len(replies) == 1 and "Succeeded" in replies[0].blocks[0]["text"]["text"]
