@@ -1,0 +1,128 @@
+"""Issue 5: two bot processes on one database share the watches and reply to each exactly once.
+
+200 watches over 20 channels finish at the same moment; both processes poll, claim with
+`FOR UPDATE SKIP LOCKED` leases (PostgreSQL) and post through the one ledger. Who did what is
+read back from the ledger's `claimed_by` (each process has its own lease owner id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select
+
+from bot.simulator import RunningSimulator
+from storage.models import Delivery
+from storage.repositories import BindingRepository, WatchRepository
+from tests.e2e.backup_kit import TEAM
+from tests.e2e.bot_fixtures import MEMBER
+from tests.e2e.fake_slack import FakeSlack
+from tests.e2e.process_kit import ProcessStack, process_stack
+from tests.e2e.slack_requests import SlackRequestSender
+from tests.e2e.worker_kit import eventually, kind_of
+
+WATCHES = 200
+CHANNELS = 20
+BACKUP = 456
+
+
+@pytest.fixture
+async def procs(
+    fake_slack: FakeSlack,
+    simulator: RunningSimulator,
+    database_url: str,
+    slack_sender_factory: Callable[[str, str], SlackRequestSender],
+    tmp_path: Path,
+) -> AsyncIterator[ProcessStack]:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("replicas share a PostgreSQL database (SQLite is the single-process option)")
+    async with process_stack(
+        fake_slack=fake_slack,
+        simulator=simulator,
+        database_url=database_url,
+        sender_factory=slack_sender_factory,
+        logs=tmp_path,
+    ) as stack:
+        yield stack
+
+
+async def _watch_many(procs: ProcessStack) -> dict[int, tuple[str, str]]:
+    """Bindings for the channels, a run and a posted card per watch, and the watches."""
+    now = datetime.now(UTC)
+    channels = [f"C0REPL{i:02d}" for i in range(CHANNELS)]
+    async with procs.db.session() as session:
+        for channel in channels:
+            await BindingRepository(session).upsert(
+                team_id=TEAM,
+                channel_id=channel,
+                workspace_id=123,
+                workspace_name="Operations",
+                token_ciphertext=None,
+                created_by=MEMBER,
+                now=now,
+            )
+    client = AsyncWebClient(token=procs.slack.bot_token, base_url=procs.slack.api_url)
+    cards: dict[int, tuple[str, str]] = {}
+    for i in range(WATCHES):
+        run = procs.sim.state.start_snapshot(BACKUP)
+        channel = channels[i % CHANNELS]
+        card = await client.chat_postMessage(channel=channel, text=f"Snapshot {run.id} is new")
+        cards[run.id] = (channel, str(card["ts"]))
+    async with procs.db.session() as session:
+        watches = WatchRepository(session)
+        for snapshot_id, (channel, ts) in cards.items():
+            await watches.add(
+                team_id=TEAM,
+                channel_id=channel,
+                message_ts=ts,
+                workspace_id=123,
+                backup_id=BACKUP,
+                backup_name="Nightly CRM",
+                snapshot_id=snapshot_id,
+                started_by=MEMBER,
+                started_at=now,
+                next_poll_at=now,
+            )
+    return cards
+
+
+async def test_two_replicas_reply_to_200_watches_once_each(procs: ProcessStack) -> None:
+    procs.sim.state.set_speed(0.01)  # runs stay New until they are all finished at once
+    await procs.start()
+    await procs.start()
+    cards = await _watch_many(procs)
+    # Both replicas poll the running watches for a moment, then everything ends together.
+    await procs.slack.wait_for("chat.update", lambda c: c.ok, count=WATCHES // 2)
+    assert procs.sim.state.finish_all_running() == WATCHES
+
+    def replies() -> list[tuple[str, str | None]]:
+        return [
+            (m.channel, m.thread_ts)
+            for m in procs.slack.messages()
+            if m.is_reply and kind_of(m) == "thread_reply"
+        ]
+
+    await eventually(lambda: len(replies()) >= WATCHES, timeout=60, what="200 thread replies")
+    await asyncio.sleep(1.0)
+    posted = Counter(replies())
+    assert len(posted) == WATCHES and set(posted.values()) == {1}
+    assert set(posted) == {(channel, ts) for channel, ts in cards.values()}
+
+    async with procs.db.session() as session:
+        owners = Counter(
+            (
+                await session.scalars(
+                    select(Delivery.claimed_by).where(Delivery.kind == "thread_reply")
+                )
+            ).all()
+        )
+        pending = await WatchRepository(session).count_pending()
+    assert pending == 0
+    assert len(owners) == 2, f"both processes should have posted replies: {owners}"
+    assert sum(owners.values()) == WATCHES
