@@ -20,6 +20,7 @@ from bot.console.session import CONSOLE_HELP, ConsoleSession
 from bot.console.stack import CHANNEL_NAME, USER_NAME, running_console_stack
 from bot.console.terminal import Terminal
 from bot.logging_setup import SecretFilter, configure_logging
+from bot.simulator import DEFAULT_TOKEN
 
 DEFAULT_SPEED = 20.0
 """Simulator speed: a 20-second snapshot of the default data ends in about a second."""
@@ -35,6 +36,7 @@ def banner(*, database: Path, log_path: Path, speed: float, temporary: bool) -> 
         f"You are @{USER_NAME}, a workspace admin, in #{CHANNEL_NAME}. Try: connect 123, backups, "
         "snapshot 456, status.\n"
         f"{CONSOLE_HELP}\n"
+        f"A modal that asks for a Skyvia access token takes the simulator's: {DEFAULT_TOKEN}\n"
         f"Database: {database} ({kept}) · bot log: {log_path} (removed on exit)"
     )
 
@@ -94,7 +96,7 @@ async def _conversation(terminal: Terminal, session: ConsoleSession) -> None:
             if line is None:
                 return
             if not terminal.interactive:
-                terminal.show(f"> {line}")  # a piped session's transcript shows what was typed
+                terminal.show(session.echo(line))  # a piped session's transcript
             if not await session.handle_line(line):
                 return
     finally:

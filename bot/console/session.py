@@ -76,14 +76,21 @@ class _Field:
 
 @dataclass
 class _Modal:
+    """A modal being answered field by field; after errors only the wrong fields are asked."""
+
     view: dict[str, Any]
     fields: list[_Field]
+    ask: list[_Field]
     answers: dict[str, str] = field(default_factory=dict)
     index: int = 0
 
     @property
     def current(self) -> _Field:
-        return self.fields[self.index]
+        return self.ask[self.index]
+
+    @property
+    def complete(self) -> bool:
+        return self.index >= len(self.ask)
 
 
 class ConsoleSession:
@@ -116,6 +123,16 @@ class ConsoleSession:
             optional = " (optional)" if current.optional else ""
             return f"{current.label}{optional}{default}: "
         return PROMPT
+
+    def echo(self, line: str) -> str:
+        """What was typed, for a transcript (piped input is not echoed by a terminal);
+        answers to a token field are masked."""
+        if self._modal is not None:
+            shown = "•" * 8 if line and "token" in self._modal.current.label.lower() else line
+            return f"{self.prompt}{shown}"
+        if self._confirm is not None:
+            return f"{self.prompt}{line}"
+        return f"> {line}"
 
     # -- input ---------------------------------------------------------------------------------
     async def handle_line(self, line: str) -> bool:
@@ -244,7 +261,7 @@ class ConsoleSession:
             )
         if fields:
             self.show(f"{INDENT}(answer each field; an empty line keeps the value in [ ]; cancel)")
-            self._modal = _Modal(view=view, fields=fields)
+            self._modal = _Modal(view=view, fields=fields, ask=list(fields))
 
     async def _answer_modal(self, text: str) -> None:
         modal = self._modal
@@ -260,7 +277,7 @@ class ConsoleSession:
             return
         modal.answers[current.block_id] = value
         modal.index += 1
-        if modal.index < len(modal.fields):
+        if not modal.complete:
             return
         self._modal = None
         await self._submit_modal(modal)
@@ -289,9 +306,9 @@ class ConsoleSession:
                 label = by_block[block_id].label if block_id in by_block else block_id
                 self.show(f"{INDENT}⚠️ {label}: {error}")
             retry = [f for f in modal.fields if f.block_id in errors] or modal.fields
-            for item in retry:
-                item.initial = "" if item.block_id in errors else item.initial
-            self._modal = _Modal(view=view, fields=retry, answers=dict(modal.answers))
+            self._modal = _Modal(
+                view=view, fields=modal.fields, ask=retry, answers=dict(modal.answers)
+            )
         elif body.get("response_action") in ("update", "push") and isinstance(
             body.get("view"), dict
         ):

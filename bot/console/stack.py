@@ -19,7 +19,7 @@ from bot.config import Settings
 from bot.container import Container
 from bot.devtools.slack_requests import SlackRequestSender
 from bot.devtools.slack_standin import FakeSlack, running_fake_slack, serve_asgi_on_loopback
-from bot.simulator import RunningSimulator, running_simulator
+from bot.simulator import DEFAULT_TOKEN, RunningSimulator, running_simulator
 from bot.web import create_web_app
 from bot.workers import build_workers
 from storage.db import upgrade_async
@@ -86,7 +86,10 @@ def console_settings(
 async def running_console_stack(*, database_url: str, speed: float) -> AsyncIterator[ConsoleStack]:
     """Starts the three parts; on exit stops the bot (workers, then clients), Slack, Skyvia."""
     async with AsyncExitStack() as stack:
-        sim = await stack.enter_async_context(running_simulator(speed=speed))
+        # Its own token, not SKYVIA_API_TOKEN from the environment (which may be a real one).
+        sim = await stack.enter_async_context(
+            running_simulator(speed=speed, tokens=[DEFAULT_TOKEN])
+        )
         slack = await stack.enter_async_context(
             running_fake_slack(bot_token=f"xoxb-console-{secrets.token_hex(12)}")
         )

@@ -1,0 +1,214 @@
+"""`skyvia-bot console` as a person uses it: a child process fed lines on stdin, read on stdout.
+
+Waits poll the output with generous deadlines (the machine is shared and noisy); each test kills
+its child in a `finally`, whatever happened.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.simulator import DEFAULT_TOKEN
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEADLINE = 45.0
+
+
+class Console:
+    """A running `python -m bot console`; `expect` waits for text after the last match."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self._output: list[str] = []
+        self._lock = threading.Lock()
+        self._seen = 0
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with self._lock:
+                self._output.append(line)
+
+    @property
+    def output(self) -> str:
+        with self._lock:
+            return "".join(self._output)
+
+    def send(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
+    def expect(self, pattern: str, timeout: float = DEADLINE) -> re.Match[str]:
+        """The first match of `pattern` (a regex) in the output after the previous match."""
+        regex = re.compile(pattern, re.MULTILINE)
+        deadline = time.monotonic() + timeout
+        while True:
+            output = self.output
+            match = regex.search(output, self._seen)
+            if match:
+                self._seen = match.end()
+                return match
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                time.sleep(0.2)  # let the reader catch the last lines
+                raise AssertionError(
+                    f"no {pattern!r} in the console output (exit code {self.process.poll()}):\n"
+                    f"{self.output[-6000:]}"
+                )
+            time.sleep(0.05)
+
+    def close_stdin_and_wait(self, timeout: float = DEADLINE) -> int:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        return self.process.wait(timeout=timeout)
+
+
+@pytest.fixture
+def start_console(tmp_path: Path) -> Iterator[object]:
+    started: list[Console] = []
+
+    def start(db: Path) -> Console:
+        env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
+        # What a developer may have exported must not lead the console anywhere real.
+        env.update(
+            {
+                "PYTHONPATH": str(REPO_ROOT),
+                "PYTHONUNBUFFERED": "1",
+                "SLACK_BOT_TOKEN": "xoxb-a-real-workspace-token",
+                "SLACK_API_URL": "http://127.0.0.1:9/api/",
+                "SKYVIA_API_URL": "http://127.0.0.1:9/v1",
+                "SKYVIA_API_TOKEN": "a-real-skyvia-token",
+            }
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "console", "--db", str(db)],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            encoding="utf-8",
+            bufsize=1,
+        )
+        console = Console(process)
+        started.append(console)
+        console.expect(r"^You are @you, a workspace admin, in #ops")
+        return console
+
+    try:
+        yield start
+    finally:
+        for console in started:
+            if console.process.poll() is None:
+                console.process.kill()
+            console.process.wait(timeout=30)
+
+
+def test_help_connect_backups_snapshot_and_its_thread_reply(start_console, tmp_path: Path) -> None:
+    db = tmp_path / "console.db"
+    console = start_console(db)
+
+    console.send("help")
+    help_text = console.expect(r"Skyvia Backup Bot · only you\n((?:  .*\n)+)").group(1)
+    for word in ("connect", "disconnect", "status", "backups", "snapshots", "schedule", "alerts"):
+        assert f"/skyvia {word}" in help_text
+
+    console.send("connect 123")
+    console.expect(r"connected to Skyvia workspace Operations \(123\), by @you")
+
+    console.send("/skyvia backups")
+    console.expect(r"^  Nightly CRM \(456\) · 🟢 schedule on$")
+    console.expect(r"^  \[\d+\] Run snapshot  \[\d+\] Disable schedule  \[\d+\] Details$")
+
+    console.send("snapshot 456")
+    console.expect(
+        r"^\[#ops\] Skyvia Backup Bot\n  \S+ Snapshot of Nightly CRM \(456\) is (starting|queued|"
+        r"running)\n  Started by @you · snapshot (\d+)"
+    )
+    reply = console.expect(
+        r"^\[#ops › thread of “[^”]*Nightly CRM \(456\)[^”]*”\] Skyvia Backup Bot\n      (.*)"
+    )
+    assert reply.group(1).startswith("@you ✅ Succeeded")
+    console.expect(
+        r"^\[#ops\] Skyvia Backup Bot \(updated\)\n  ✅ Snapshot of Nightly CRM \(456\) succeeded"
+    )
+
+    console.send("quit")
+    assert console.process.wait(timeout=DEADLINE) == 0, console.output
+    assert "Bye." in console.output
+    assert "Traceback" not in console.output
+    # The session lived in the given file: the binding is there after the console has gone.
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute("SELECT channel_id, workspace_id FROM bindings").fetchall()
+    assert rows == [("C0OPS", 123)]
+
+
+def test_buttons_ask_to_confirm_and_a_kept_database_remembers_the_channel(
+    start_console, tmp_path: Path
+) -> None:
+    db = tmp_path / "kept.db"
+    first = start_console(db)
+    first.send("connect 123")
+    first.expect(r"connected to Skyvia workspace Operations \(123\)")
+    assert first.close_stdin_and_wait() == 0, first.output  # EOF ends the session
+
+    console = start_console(db)
+    console.send("status")
+    console.expect(r"connected to Skyvia workspace Operations \(123\)")
+
+    console.send("backups")
+    row = console.expect(r"^  \[(\d+)\] Run snapshot  \[\d+\] Disable schedule")
+    run_button = row.group(1)  # the first row is Nightly CRM (456)
+
+    console.send(run_button)
+    console.expect(r"\? Run a snapshot\? — Start a snapshot of Nightly CRM \(456\) now\?")
+    console.send("n")
+    console.expect(r"\(cancelled\)")
+
+    console.send(f"click {run_button}")
+    console.expect(r"\? Run a snapshot\?")
+    console.send("y")
+    console.expect(r"Snapshot of Nightly CRM \(456\) is \w+\n  Started by @you")
+
+    console.send("click 999")
+    console.expect(r"There is no button \[999\] on screen\.")
+    console.send("quit")
+    assert console.process.wait(timeout=DEADLINE) == 0, console.output
+    assert "Traceback" not in console.output
+    # Cancelled means nothing was sent: one snapshot card, not two.
+    assert (
+        len(re.findall(r"^\[#ops\] Skyvia Backup Bot\n  \S+ Snapshot of", console.output, re.M))
+        == 1
+    )
+
+
+def test_connect_without_an_id_asks_the_modal_questions(start_console, tmp_path: Path) -> None:
+    console = start_console(tmp_path / "modal.db")
+    console.send("connect")
+    console.expect(r"^\[modal\] Connect Skyvia")
+    console.send("twelve")  # workspace id
+    console.send("")  # the token is required
+    console.expect(r"Access token is required\.")
+    console.send(DEFAULT_TOKEN)
+    # The bot refuses the id in the modal; only that field is asked again, the token is kept.
+    console.expect(r"⚠️ Workspace id: .+")
+    console.send("123")
+    console.expect(r"connected to Skyvia workspace Operations \(123\), by @you")
+    console.send("quit")
+    assert console.process.wait(timeout=DEADLINE) == 0, console.output
+    # The transcript masks what was typed into the token field.
+    assert "Access token: ••••••••" in console.output
+    assert f"Access token: {DEFAULT_TOKEN}" not in console.output
