@@ -1,14 +1,76 @@
-"""Listeners for events (filled in by the issue that owns them)."""
+"""Events that take a channel away from the bot: pause its binding instead of failing to post.
+
+Bolt acknowledges events itself; each listener first drops Slack's retries of an event it has
+already acted on (`ChannelPauses.first_delivery`, by event id), then pauses the bindings the
+event concerns. `app_home_opened` lives in `handlers.home`.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+
+from bot.services.alerts import ChannelPauses
 
 if TYPE_CHECKING:
     from bot.container import Container
 
+CHANNEL_GONE: dict[str, str] = {
+    "channel_archived": "the channel was archived",
+    "group_archived": "the channel was archived",
+    "channel_deleted": "the channel was deleted",
+    "group_deleted": "the channel was deleted",
+}
+TEAM_GONE: dict[str, str] = {
+    "app_uninstalled": "the app was uninstalled from the Slack workspace",
+    "tokens_revoked": "the bot's Slack token was revoked",
+}
+BOT_LEFT = "the bot was removed from the channel; invite it back and run `/skyvia connect`"
+
+
+def _team_of(body: dict[str, Any], context: AsyncBoltContext) -> str:
+    return str(context.team_id or body.get("team_id") or "")
+
 
 def register(app: AsyncApp, container: Container) -> None:
     """Wires this group's listeners."""
+    pauses = ChannelPauses(container.db)
+
+    async def first_time(body: dict[str, Any]) -> bool:
+        event_id = body.get("event_id")
+        return not event_id or await pauses.first_delivery(str(event_id))
+
+    async def channel_gone(
+        body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        if not await first_time(body):
+            return
+        channel = event.get("channel")
+        channel_id = channel.get("id") if isinstance(channel, dict) else channel
+        if channel_id:
+            await pauses.pause_channel(
+                _team_of(body, context), str(channel_id), CHANNEL_GONE[str(event["type"])]
+            )
+
+    async def member_left(
+        body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        if event.get("user") != context.bot_user_id or not await first_time(body):
+            return
+        team_id = str(event.get("team") or _team_of(body, context))
+        await pauses.pause_channel(team_id, str(event["channel"]), BOT_LEFT)
+
+    async def team_gone(
+        body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        if not await first_time(body):
+            return
+        await pauses.pause_team(_team_of(body, context), TEAM_GONE[str(event["type"])])
+
+    for name in CHANNEL_GONE:
+        app.event(name)(channel_gone)
+    app.event("member_left_channel")(member_left)
+    for name in TEAM_GONE:
+        app.event(name)(team_gone)
