@@ -1,0 +1,103 @@
+"""A notifier and workers wired to the fake Slack, the simulator and a test database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
+
+from bot.metrics import Metrics
+from bot.notifier import Notifier
+from bot.services.bindings import BindingService
+from bot.simulator import RunningSimulator
+from bot.skyvia.client import SkyviaClient
+from bot.slack_clients import SlackClients
+from bot.workers.batching import WriteBatcher
+from storage.crypto import TokenCipher
+from storage.db import Database
+from storage.models import Binding
+from storage.repositories import BindingRepository
+from tests.e2e.fake_slack import FakeSlack
+
+TEAM = "T0TEST"
+CHANNEL = "C0OPS"
+STALE_AFTER = 8.0
+
+
+@dataclass
+class Clock:
+    """A settable clock for workers: `now` moves only when a test moves it."""
+
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass
+class Kit:
+    db: Database
+    slack: FakeSlack
+    clients: SlackClients
+    batcher: WriteBatcher
+    notifier: Notifier
+    metrics: Metrics
+    clock: Clock
+
+    async def bind(self, channel: str = CHANNEL, workspace_id: int = 123) -> Binding:
+        async with self.db.session() as session:
+            return await BindingRepository(session).upsert(
+                team_id=TEAM,
+                channel_id=channel,
+                workspace_id=workspace_id,
+                workspace_name="Operations",
+                token_ciphertext=None,
+                created_by="U0ADMIN",
+                now=self.clock.now - timedelta(hours=1),
+            )
+
+
+@pytest.fixture
+async def kit(db: Database, fake_slack: FakeSlack) -> AsyncIterator[Kit]:
+    clock = Clock()
+    metrics = Metrics()
+    clients = SlackClients(
+        base_url=fake_slack.api_url, metrics=metrics, bot_token=fake_slack.bot_token
+    )
+    batcher = WriteBatcher(db)
+    notifier = Notifier(
+        slack=clients,
+        batcher=batcher,
+        owner="worker:test:1:me",
+        stale_after=STALE_AFTER,
+        metrics=metrics,
+        clock=clock,
+    )
+    yield Kit(db, fake_slack, clients, batcher, notifier, metrics, clock)
+    await batcher.close()
+
+
+@pytest.fixture
+async def skyvia(simulator: RunningSimulator) -> AsyncIterator[SkyviaClient]:
+    async with httpx.AsyncClient() as http:
+        yield SkyviaClient(http, simulator.base_url)
+
+
+@pytest.fixture
+def binding_service(
+    db: Database, skyvia: SkyviaClient, simulator: RunningSimulator
+) -> BindingService:
+    return BindingService(
+        db=db,
+        cipher=TokenCipher(Fernet.generate_key().decode()),
+        skyvia=skyvia,
+        default_token=SecretStr(simulator.token),
+    )
