@@ -1,0 +1,83 @@
+"""Long runs (SPEC 2.2 step 5): a note per 30 minutes, and giving up at the limit.
+
+The watcher runs against the simulator with a run that never ends and a clock the test moves.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.services.bindings import BindingService
+from bot.simulator import RunningSimulator
+from bot.skyvia.client import SkyviaClient
+from bot.workers.watcher import Watcher, WatcherConfig
+from storage.models import Watch
+from storage.repositories import WatchRepository
+from tests.workers.conftest import CHANNEL, TEAM, Kit
+
+GIVE_UP_HOURS = 2
+
+
+async def test_notes_every_half_hour_then_gives_up(
+    kit: Kit, simulator: RunningSimulator, skyvia: SkyviaClient, binding_service: BindingService
+) -> None:
+    simulator.state.set_speed(0.001)  # the run stays New for the whole test
+    run = simulator.state.start_snapshot(456)
+    await kit.bind()
+    client = await kit.clients.for_team(TEAM)
+    card = await client.chat_postMessage(channel=CHANNEL, text="card")
+    started = kit.clock.now
+    async with kit.db.session() as session:
+        watch = await WatchRepository(session).add(
+            team_id=TEAM,
+            channel_id=CHANNEL,
+            message_ts=card["ts"],
+            workspace_id=123,
+            backup_id=456,
+            backup_name="Nightly CRM",
+            snapshot_id=run.id,
+            started_by="U0DANA",
+            started_at=started,
+            next_poll_at=started,
+        )
+    watcher = Watcher(
+        db=kit.db,
+        skyvia=skyvia,
+        bindings=binding_service,
+        notifier=kit.notifier,
+        batcher=kit.batcher,
+        config=WatcherConfig.for_interval(60, give_up=GIVE_UP_HOURS * 3600),
+        owner="worker:test:1:me",
+        metrics=kit.metrics,
+        clock=kit.clock,
+    )
+
+    def notes() -> list[str]:
+        return [m.text for m in kit.slack.thread(CHANNEL, card["ts"])]
+
+    async def poll_at(minutes: float) -> Watch:
+        kit.clock.now = started + timedelta(minutes=minutes)
+        await watcher.tick()
+        async with kit.db.session() as session:
+            found = await WatchRepository(session).get(watch.id)
+        assert found is not None
+        return found
+
+    await poll_at(1)
+    assert notes() == []
+    assert (await poll_at(31)).last_note_at is not None
+    assert len(notes()) == 1 and "Still running (30 min)" in notes()[0]
+    await poll_at(45)
+    assert len(notes()) == 1  # at most one note per 30 minutes
+    await poll_at(100)  # after a gap, only the latest period's note
+    assert len(notes()) == 2 and "1h 30m" in notes()[1]
+    assert kit.metrics.watches_pending._value.get() == 1
+
+    finished = await poll_at(GIVE_UP_HOURS * 60 + 1)
+    assert not finished.is_pending and finished.outcome == "gave_up"
+    assert len(notes()) == 3 and "Stopped watching" in notes()[2]
+    await poll_at(GIVE_UP_HOURS * 60 + 30)
+    assert len(notes()) == 3
+    # One Skyvia call per due poll, nothing more.
+    calls = simulator.state.call_counts()
+    assert calls == {"GET /workspaces/{workspaceId}/backups/{backupId}/snapshots/{snapshotId}": 5}
