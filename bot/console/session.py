@@ -334,10 +334,12 @@ class ConsoleSession:
             state.fail_next(backup_id)
             self.show(f"{INDENT}(simulator: the next snapshot of backup {backup_id} will fail)")
         else:
+            failing = bool(state.backups[backup_id].fail_next)
             run = state.run_scheduled_now(backup_id)
+            outcome = "it will fail, and the alert comes here" if failing else "it will succeed"
             self.show(
                 f"{INDENT}(simulator: backup {backup_id} started scheduled snapshot {run.id}; "
-                "a failure is announced here within seconds)"
+                f"{outcome})"
             )
 
     # -- output --------------------------------------------------------------------------------

@@ -26,14 +26,20 @@ class Terminal:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: asyncio.Future[str | None] | None = None
         self._thread: threading.Thread | None = None
+        self._prompt_on_screen = False
 
     # -- output ----------------------------------------------------------------------------------
     def show(self, text: str) -> None:
         """Print `text` (one or more lines) above the prompt."""
+        if self._prompt_on_screen:
+            text = _CLEAR_LINE + text
+        self._prompt_on_screen = False
         if self.interactive and self._prompt is not None:
-            self._stdout.write(_CLEAR_LINE + text + "\n" + self._prompt)
+            text += "\n" + self._prompt
+            self._prompt_on_screen = True
         else:
-            self._stdout.write(text + "\n")
+            text += "\n"
+        self._stdout.write(text)
         self._stdout.flush()
 
     # -- input -----------------------------------------------------------------------------------
@@ -49,11 +55,21 @@ class Terminal:
             self._prompt = prompt
             self._stdout.write(prompt)
             self._stdout.flush()
+            self._prompt_on_screen = True
         self._wanted.release()
         try:
-            return await self._pending
+            line = await self._pending
+        except asyncio.CancelledError:
+            if self._prompt_on_screen:  # Ctrl-C at the prompt: what follows starts on its own line
+                self._stdout.write("\n")
+                self._stdout.flush()
+            raise
         finally:
             self._prompt = None
+        # Enter moved the cursor to a new line (unless the line was typed ahead of the prompt,
+        # when the prompt stays alone on its line and the next output clears it).
+        self._prompt_on_screen = False
+        return line
 
     def _read_forever(self) -> None:
         while True:

@@ -7,7 +7,10 @@ its child in a `finally`, whatever happened.
 from __future__ import annotations
 
 import os
+import pty
 import re
+import select
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -212,3 +215,78 @@ def test_connect_without_an_id_asks_the_modal_questions(start_console, tmp_path:
     # The transcript masks what was typed into the token field.
     assert "Access token: ••••••••" in console.output
     assert f"Access token: {DEFAULT_TOKEN}" not in console.output
+
+
+def test_on_a_terminal_a_failure_alert_arrives_and_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
+    """Through a pseudo-terminal, as a person runs it: prompts, an unprompted alert, Ctrl-C."""
+    env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
+    env.update({"PYTHONPATH": str(REPO_ROOT), "TERM": "dumb"})
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: become the console
+        os.chdir(tmp_path)
+        os.execve(sys.executable, [sys.executable, "-m", "bot", "console"], env)
+    screen = PtyScreen(fd)
+    try:
+        screen.expect(r"/skyvia $")  # the prompt
+        screen.send("connect 123")
+        screen.expect(r"connected to Skyvia workspace Operations \(123\)")
+        screen.send("sim fail 456")
+        screen.expect(r"the next snapshot of backup 456 will fail")
+        screen.send("sim run 456")
+        screen.expect(
+            r"^\[#ops\] Skyvia Backup Bot\n  ❌ Scheduled snapshot of Nightly CRM \(456\)"
+        )
+        screen.expect(r"^  \[\d+\] Show log  \[\d+\] Run snapshot  \[\d+\] Mute this backup$")
+        os.write(fd, b"\x03")  # Ctrl-C
+        screen.expect(r"^Bye\.$")
+        _, status = os.waitpid(pid, 0)
+        pid = 0
+        assert os.waitstatus_to_exitcode(status) == 0, screen.text
+        assert "Traceback" not in screen.text
+    finally:
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+
+
+class PtyScreen:
+    """What a terminal shows, without carriage returns and line clearing."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.text = ""
+        self._raw = b""
+        self._seen = 0
+
+    def send(self, line: str) -> None:
+        os.write(self.fd, line.encode() + b"\r")
+
+    def expect(self, pattern: str, timeout: float = DEADLINE) -> re.Match[str]:
+        regex = re.compile(pattern, re.MULTILINE)
+        deadline = time.monotonic() + timeout
+        while True:
+            match = regex.search(self.text, self._seen)
+            if match:
+                self._seen = match.end()
+                return match
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {pattern!r} on the terminal:\n{self.text[-6000:]}")
+            ready, _, _ = select.select([self.fd], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(self.fd, 65536)
+                except OSError:  # the child closed the terminal
+                    chunk = b""
+                if not chunk:
+                    time.sleep(0.1)
+                self._raw += chunk
+                self.text = _as_shown(self._raw.decode("utf-8", errors="replace"))
+
+
+def _as_shown(raw: str) -> str:
+    """Terminal output as it ends up on screen: `\\r ESC[K` clears the line it is on."""
+    lines: list[str] = []
+    for line in raw.replace("\r\n", "\n").split("\n"):
+        lines.append(line.rsplit("\r\x1b[K", 1)[-1].replace("\r", ""))
+    return "\n".join(lines)
