@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -78,8 +78,11 @@ class Console:
         return self.process.wait(timeout=timeout)
 
 
+StartConsole = Callable[[Path], Console]
+
+
 @pytest.fixture
-def start_console(tmp_path: Path) -> Iterator[object]:
+def start_console(tmp_path: Path) -> Iterator[StartConsole]:
     started: list[Console] = []
 
     def start(db: Path) -> Console:
@@ -120,7 +123,9 @@ def start_console(tmp_path: Path) -> Iterator[object]:
             console.process.wait(timeout=30)
 
 
-def test_help_connect_backups_snapshot_and_its_thread_reply(start_console, tmp_path: Path) -> None:
+def test_help_connect_backups_snapshot_and_its_thread_reply(
+    start_console: StartConsole, tmp_path: Path
+) -> None:
     db = tmp_path / "console.db"
     console = start_console(db)
 
@@ -160,7 +165,7 @@ def test_help_connect_backups_snapshot_and_its_thread_reply(start_console, tmp_p
 
 
 def test_buttons_ask_to_confirm_and_a_kept_database_remembers_the_channel(
-    start_console, tmp_path: Path
+    start_console: StartConsole, tmp_path: Path
 ) -> None:
     db = tmp_path / "kept.db"
     first = start_console(db)
@@ -198,7 +203,9 @@ def test_buttons_ask_to_confirm_and_a_kept_database_remembers_the_channel(
     )
 
 
-def test_connect_without_an_id_asks_the_modal_questions(start_console, tmp_path: Path) -> None:
+def test_connect_without_an_id_asks_the_modal_questions(
+    start_console: StartConsole, tmp_path: Path
+) -> None:
     console = start_console(tmp_path / "modal.db")
     console.send("connect")
     console.expect(r"^\[modal\] Connect Skyvia")
