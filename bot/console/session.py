@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -400,7 +401,8 @@ class ConsoleSession:
         self._response_counts[response_id] = count
         key = f"response:{response_id}:{count}"
         channel = self.stack.channel_id
-        self._shown[key] = _Shown("response", channel, ts=f"{response_id}.{count}")
+        # Slack gives a message posted through a response_url a `ts` of its own; so do we.
+        self._shown[key] = _Shown("response", channel, ts=f"{time.time():.6f}")
         visibility = "" if body.get("response_type") == "in_channel" else " · only you"
         self._print(key, f"[#{self.names.channel(channel)}] {BOT_NAME}{visibility}", body)
 
