@@ -15,7 +15,10 @@ import httpx
 
 from bot.config import Settings
 from bot.metrics import Metrics
+from bot.services.backups import BackupService
 from bot.services.bindings import BindingService
+from bot.services.schedules import ScheduleService
+from bot.services.snapshots import SnapshotService
 from bot.skyvia.client import SkyviaClient, build_http_client
 from bot.slack_clients import SlackClients
 from handlers.authz import Authorizer
@@ -52,6 +55,9 @@ class Container:
     slack: SlackClients
     authorizer: Authorizer
     bindings: BindingService
+    backups: BackupService
+    snapshots: SnapshotService
+    schedules: ScheduleService
     instance_id: str = field(default_factory=lambda: f"{os.uname().nodename}:{os.getpid()}")
 
     @classmethod
@@ -95,6 +101,9 @@ class Container:
             slack=slack,
             authorizer=Authorizer(admins=settings.admins, operators=settings.operators),
             bindings=bindings,
+            backups=BackupService(skyvia=skyvia),
+            snapshots=SnapshotService(db=db, skyvia=skyvia, watch_interval=settings.watch_interval),
+            schedules=ScheduleService(db=db, skyvia=skyvia),
         )
 
     async def aclose(self) -> None:

@@ -179,9 +179,8 @@ def clicked_screen(message: dict[str, Any] | None) -> Screen:
     if ids & {ActionId.BACKUPS_PAGE_PREV, ActionId.BACKUPS_PAGE_NEXT, ActionId.BACKUP_DETAILS}:
         page = 1
         for element in elements:
-            step = {ActionId.BACKUPS_PAGE_PREV: 1, ActionId.BACKUPS_PAGE_NEXT: -1}.get(
-                element.get("action_id")  # type: ignore[call-overload]
-            )
+            steps: dict[str, int] = {ActionId.BACKUPS_PAGE_PREV: 1, ActionId.BACKUPS_PAGE_NEXT: -1}
+            step = steps.get(str(element.get("action_id")))
             if step is None:
                 continue
             try:

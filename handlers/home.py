@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.services.snapshots import ChannelOverview, SnapshotService
+from bot.services.snapshots import ChannelOverview
 from handlers.blocks import home_view
 from handlers.errors import handle_error
 from handlers.views_data import binding_view, watch_view
@@ -134,7 +134,7 @@ async def build_home(
     team_id: str,
     user_id: str,
 ) -> View:
-    overview = await SnapshotService.from_container(container).channels_overview(team_id)
+    overview = await container.snapshots.channels_overview(team_id)
     shown = await visible_channels(visibility, client, user_id, overview)
     return home_view(
         [binding_view(c.binding, c.muted_backup_ids) for c in shown],

@@ -10,15 +10,11 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from bot.services.bindings import BoundWorkspace
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaError
 from bot.skyvia.models import ActiveRun, Backup, Page, Snapshot
-
-if TYPE_CHECKING:
-    from bot.container import Container
 
 PAGE_SIZE = 10
 """Items per page of backups and of snapshots (SPEC 2.1: 10 a page)."""
@@ -74,10 +70,6 @@ class BackupService:
     def __init__(self, *, skyvia: SkyviaClient, page_size: int = PAGE_SIZE) -> None:
         self._skyvia = skyvia
         self._page_size = page_size
-
-    @classmethod
-    def from_container(cls, container: Container) -> BackupService:
-        return cls(skyvia=container.skyvia)
 
     async def page(self, bound: BoundWorkspace, page: int) -> Page[Backup]:
         return await self._skyvia.list_backups(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from bot.services.backups import failure_detail
 from bot.services.bindings import BoundWorkspace
@@ -13,9 +12,6 @@ from bot.skyvia.errors import SkyviaError
 from bot.skyvia.models import Backup
 from storage.db import Database
 from storage.repositories import AuditRepository
-
-if TYPE_CHECKING:
-    from bot.container import Container
 
 
 @dataclass(frozen=True)
@@ -37,10 +33,6 @@ class ScheduleService:
     def __init__(self, *, db: Database, skyvia: SkyviaClient) -> None:
         self._db = db
         self._skyvia = skyvia
-
-    @classmethod
-    def from_container(cls, container: Container) -> ScheduleService:
-        return cls(db=container.db, skyvia=container.skyvia)
 
     async def status(self, bound: BoundWorkspace, backup_id: int) -> ScheduleState:
         backup = await self._skyvia.get_backup(bound.token, bound.workspace_id, backup_id)

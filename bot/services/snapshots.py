@@ -9,7 +9,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from bot.services.backups import failure_detail
 from bot.services.bindings import BoundWorkspace
@@ -20,9 +19,6 @@ from bot.skyvia.models import ActiveRun, Backup
 from storage.db import Database
 from storage.models import Binding, Watch
 from storage.repositories import AuditRepository, BindingRepository, WatchRepository
-
-if TYPE_CHECKING:
-    from bot.container import Container
 
 log = logging.getLogger(__name__)
 
@@ -101,14 +97,6 @@ class SnapshotService:
         self._skyvia = skyvia
         self._watch_interval = timedelta(seconds=watch_interval)
         self._clock = clock
-
-    @classmethod
-    def from_container(cls, container: Container) -> SnapshotService:
-        return cls(
-            db=container.db,
-            skyvia=container.skyvia,
-            watch_interval=container.settings.watch_interval,
-        )
 
     async def start(
         self,

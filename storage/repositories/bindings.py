@@ -244,7 +244,8 @@ class BindingRepository:
             )
         )
         rewritten = 0
-        for binding_id, ciphertext in rows.all():
+        for binding_id, ciphertext in rows.tuples():
+            assert ciphertext is not None  # filtered above
             await self.session.execute(
                 update(Binding)
                 .where(Binding.id == binding_id)

@@ -52,12 +52,12 @@ class ClickRepository:
         """
         table = cast(Table, ProcessedClick.__table__)
         insert = postgresql.insert if dialect_name(self.session) == "postgresql" else sqlite.insert
-        statement = insert(table).values(key=key, user_id=user_id, created_at=now)
-        statement = statement.on_conflict_do_update(
+        values = insert(table).values(key=key, user_id=user_id, created_at=now)
+        statement = values.on_conflict_do_update(
             index_elements=[table.c.key],
             set_={
-                "user_id": statement.excluded.user_id,
-                "created_at": statement.excluded.created_at,
+                "user_id": values.excluded.user_id,
+                "created_at": values.excluded.created_at,
             },
             where=table.c.created_at <= now - window,
         ).returning(table.c.id)
