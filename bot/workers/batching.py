@@ -8,7 +8,10 @@ a single flusher task runs every queued op in one transaction, so the cost follo
 flushes, not of writes, while each caller still awaits its own result.
 
 Each op must be safe to run again: if a batch fails, it is rolled back as a whole and every op
-is re-run in a transaction of its own, so one bad op cannot take the others down with it.
+is re-run in a transaction of its own, so one bad op cannot take the others down with it. That
+also covers PostgreSQL aborting a batch as a deadlock victim, which can happen when two replicas'
+batches lock the same two rows in opposite orders (two claims of the same ledger keys after a
+lease ran out): the re-run takes one lock per transaction and cannot deadlock.
 
 The flusher opens its own sessions, so callers must not hold a session open (on SQLite it would
 hold the write lock the flusher waits for) while awaiting `run`.

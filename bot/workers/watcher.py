@@ -109,7 +109,6 @@ class Watcher:
         self._metrics = metrics
         self._backoff = backoff or WorkspaceBackoff(base=config.interval, cap=config.max_backoff)
         self._clock = clock
-        self.handled = 0
 
     @property
     def interval(self) -> float:
@@ -140,7 +139,6 @@ class Watcher:
                 await self._guarded(watch, bindings.get((watch.team_id, watch.channel_id)))
 
         await asyncio.gather(*(guarded(watch) for watch in watches))
-        self.handled += len(watches)
 
     async def close(self) -> None:
         await self._batcher.close()
@@ -166,7 +164,11 @@ class Watcher:
             log.info("watch %s: the channel has no binding any more; stopping", watch.id)
             await self._finish(watch, WatchOutcome.STOPPED)
             return
-        if binding.is_paused or binding.workspace_id != watch.workspace_id:
+        if binding.workspace_id != watch.workspace_id:
+            log.info("watch %s: the channel was re-bound to another workspace; stopping", watch.id)
+            await self._finish(watch, WatchOutcome.STOPPED)
+            return
+        if binding.is_paused:
             if elapsed >= self.config.give_up:
                 log.warning("watch %s gave up while its binding was paused", watch.id)
                 await self._finish(watch, WatchOutcome.GAVE_UP)
@@ -344,6 +346,13 @@ class Watcher:
 
     async def _finish(self, watch: Watch, outcome: str, *, last_state: str | None = None) -> None:
         now = self._clock()
+        log.info(
+            "watch %s of snapshot %s finished: %s",
+            watch.id,
+            watch.snapshot_id,
+            outcome,
+            extra={"team": watch.team_id, "channel": watch.channel_id},
+        )
         await self._batcher.run(
             lambda session: WatchRepository(session).finish(
                 watch.id, self.owner, outcome=outcome, now=now, last_state=last_state
