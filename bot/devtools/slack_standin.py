@@ -316,13 +316,18 @@ class FakeSlack:
         bot_user_id: str = "U0BOT",
         bot_id: str = "B0BOT",
         app_id: str = "A0TEST",
+        validate_blocks: bool = True,
     ) -> None:
+        """`validate_blocks=False` skips checking Block Kit with slack_sdk's models: benchmarks
+        post tens of thousands of messages the test suite has already validated, and that
+        check would make the stand-in, not the bot, what they measure."""
         self.bot_token = bot_token
         self.team_id = team_id
         self.team_domain = team_domain
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.app_id = app_id
+        self.validate_blocks = validate_blocks
         self.base_url: str | None = None
         self.calls: list[SlackCall] = []
         self.warnings: list[str] = []
@@ -334,6 +339,9 @@ class FakeSlack:
         self._faults: dict[str, list[_Fault]] = {}
         self._latency = 0.0
         self._messages: list[PostedMessage] = []
+        # Indexes over `_messages` (never removed from), so lookups stay O(1) at benchmark sizes.
+        self._by_ts: dict[tuple[str, str], PostedMessage] = {}
+        self._replies: dict[tuple[str, str], list[PostedMessage]] = {}
         self._ephemerals: list[EphemeralMessage] = []
         self._views: dict[str, dict[str, Any]] = {}
         self._home_views: dict[str, dict[str, Any]] = {}
@@ -405,6 +413,23 @@ class FakeSlack:
     def channel(self, channel_id: str) -> FakeChannel:
         return self._channels[channel_id]
 
+    def seed_message(self, channel: str, text: str) -> PostedMessage:
+        """A top-level message the bot posted earlier, added without an HTTP call or a recorded
+        call (benchmarks seed thousands of lifecycle cards this way); subscribers are not told."""
+        identity = self._tokens[self.bot_token]
+        message = PostedMessage(
+            channel=channel,
+            ts=self._next_ts(),
+            text=text,
+            blocks=[],
+            user=identity.user_id,
+            bot_id=identity.bot_id,
+            app_id=self.app_id,
+            team=identity.team_id,
+        )
+        self._store_message(message)
+        return message
+
     def fail_next(
         self,
         method: str,
@@ -473,18 +498,14 @@ class FakeSlack:
         return [m for m in self._messages if channel is None or m.channel == channel]
 
     def message(self, channel: str, ts: str) -> PostedMessage:
-        for message in self._messages:
-            if message.channel == channel and message.ts == ts:
-                return message
+        message = self._by_ts.get((channel, ts))
+        if message is not None:
+            return message
         raise AssertionError(f"no message {ts} in {channel}; seen:\n{self.summary()}")
 
     def thread(self, channel: str, thread_ts: str) -> list[PostedMessage]:
         """Replies in a thread, oldest first, without the parent."""
-        return [
-            m
-            for m in self._messages
-            if m.channel == channel and m.thread_ts == thread_ts and m.ts != thread_ts
-        ]
+        return list(self._replies.get((channel, thread_ts), ()))
 
     def ephemerals(
         self, channel: str | None = None, user: str | None = None
@@ -683,9 +704,7 @@ class FakeSlack:
         channel = self._postable_channel(args)
         text, blocks = self._checked_content("chat.postMessage", args)
         thread_ts = _optional_str(args.get("thread_ts"))
-        if thread_ts and not any(
-            m.channel == channel and m.ts == thread_ts for m in self._messages
-        ):
+        if thread_ts and (channel, thread_ts) not in self._by_ts:
             self.warnings.append(f"chat.postMessage: thread_ts {thread_ts} unknown in {channel}")
         message = PostedMessage(
             channel=channel,
@@ -700,7 +719,7 @@ class FakeSlack:
             reply_broadcast=bool(thread_ts) and _flag(args.get("reply_broadcast")),
             metadata=args.get("metadata") if isinstance(args.get("metadata"), dict) else None,
         )
-        self._messages.append(message)
+        self._store_message(message)
         self._publish(MessagePosted(dataclasses.replace(message)))
         return {
             "channel": channel,
@@ -713,7 +732,7 @@ class FakeSlack:
         ts = _optional_str(args.get("ts"))
         if not ts:
             raise _ApiFailure("invalid_arguments", messages=["[ERROR] missing required field: ts"])
-        message = next((m for m in self._messages if m.channel == channel and m.ts == ts), None)
+        message = self._by_ts.get((channel, ts))
         if message is None:
             raise _ApiFailure("message_not_found")
         if message.user != identity.user_id:
@@ -826,7 +845,7 @@ class FakeSlack:
     def _conversations_replies(self, args: dict[str, Any], identity: _Identity) -> dict[str, Any]:
         channel = self._readable_channel(args)
         ts = _optional_str(args.get("ts"))
-        anchor = next((m for m in self._messages if m.channel == channel and m.ts == ts), None)
+        anchor = self._by_ts.get((channel, ts)) if ts else None
         if anchor is None:
             raise _ApiFailure("thread_not_found")
         parent_ts = anchor.thread_ts or anchor.ts
@@ -863,7 +882,7 @@ class FakeSlack:
         blocks = args.get("blocks")
         if blocks in (None, "", []):
             blocks = []
-        else:
+        elif self.validate_blocks:
             errors = _block_errors(blocks, MAX_MESSAGE_BLOCKS)
             if errors:
                 raise _ApiFailure("invalid_blocks", messages=errors)
@@ -945,6 +964,13 @@ class FakeSlack:
     def _next_serial(self) -> int:
         self._serial += 1
         return self._serial
+
+    def _store_message(self, message: PostedMessage) -> None:
+        self._messages.append(message)
+        self._by_ts[(message.channel, message.ts)] = message
+        if message.is_reply:
+            assert message.thread_ts is not None
+            self._replies.setdefault((message.channel, message.thread_ts), []).append(message)
 
 
 def _in_window(ts: str, args: dict[str, Any]) -> bool:
