@@ -17,17 +17,18 @@ from handlers import register_all
 
 log = logging.getLogger(__name__)
 
-# The scopes manifest.yml asks for; OAuth installs request the same set.
+# The bot scopes, each for a reason; manifest.yml asks for exactly these (a test checks) and
+# OAuth installs request them.
 BOT_SCOPES = [
-    "commands",
-    "chat:write",
-    "chat:write.public",
-    "users:read",
-    "usergroups:read",
-    "channels:read",
-    "groups:read",
-    "channels:history",
-    "groups:history",
+    "commands",  # the /skyvia slash command
+    "chat:write",  # lifecycle cards, thread replies, alerts, ephemerals
+    "chat:write.public",  # post in public channels the bot was not invited to
+    "users:read",  # users.info: is the user a workspace admin/owner?
+    "usergroups:read",  # usergroups.users.list: operators given as user groups
+    "channels:read",  # conversations.info/members for public channels (App Home visibility)
+    "groups:read",  # the same for private channels
+    "channels:history",  # exactly-once recovery: find our own message before re-posting
+    "groups:history",  # the same in private channels
 ]
 
 

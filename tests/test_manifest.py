@@ -12,22 +12,15 @@ import jsonschema
 import pytest
 import yaml
 
+from bot.app import BOT_SCOPES
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = REPO_ROOT / "manifest.yml"
 # CI clones the repo elsewhere with `shared/` beside it, as in the team's working tree.
 SCHEMA = REPO_ROOT.parent / "shared" / "slack-manifest.schema.json"
 
-EXPECTED_BOT_SCOPES = {
-    "commands",
-    "chat:write",
-    "chat:write.public",
-    "users:read",
-    "usergroups:read",
-    "channels:read",
-    "groups:read",
-    "channels:history",
-    "groups:history",
-}
+# The bot's own list (OAuth installs request it) is the one source; the manifest must match it.
+EXPECTED_BOT_SCOPES = set(BOT_SCOPES)
 
 # Scopes Slack requires before an app may subscribe to each event (from Slack's event reference).
 # An event missing here fails the test: add it with its scopes when subscribing to something new.

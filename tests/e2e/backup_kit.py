@@ -21,6 +21,17 @@ from tests.e2e.fake_slack import FakeSlack
 from tests.handlers.blockkit import check_blocks, check_mrkdwn
 
 TEAM = "T0TEST"
+
+# Simulator call-count keys of the Skyvia endpoints the commands and buttons use.
+ACTIVE = "GET /workspaces/{workspaceId}/backups/{backupId}/snapshots/active"
+BACKUP = "GET /workspaces/{workspaceId}/backups/{backupId}"
+BACKUPS = "GET /workspaces/{workspaceId}/backups"
+DISABLE = "POST /workspaces/{workspaceId}/backups/{backupId}/schedule/disable"
+ENABLE = "POST /workspaces/{workspaceId}/backups/{backupId}/schedule/enable"
+SCHEDULE = "GET /workspaces/{workspaceId}/backups/{backupId}/schedule"
+SNAPSHOT = "GET /workspaces/{workspaceId}/backups/{backupId}/snapshots/{snapshotId}"
+SNAPSHOTS = "GET /workspaces/{workspaceId}/backups/{backupId}/snapshots"
+START = "POST /workspaces/{workspaceId}/backups/{backupId}/snapshots"
 _MESSAGE_METHODS = ("chat.postMessage", "chat.update", "chat.postEphemeral")
 
 

@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from tests.e2e.backup_kit import assert_valid_payloads, connect
-from tests.e2e.bot_fixtures import ADMIN, CHANNEL, MEMBER, Stack, StartBot
-from tests.e2e.fake_slack import FakeSlack
+from tests.e2e.backup_kit import connect
+from tests.e2e.bot_fixtures import ADMIN, CHANNEL, MEMBER, Stack
 
 SECRET = "C0SECRET"  # private; the bot is in it, MEMBER is not
 CREW = "C0CREW"  # private; the bot and MEMBER are both in it
-
-
-@pytest.fixture(autouse=True)
-async def _payloads_are_valid(fake_slack: FakeSlack) -> AsyncIterator[None]:
-    yield
-    assert_valid_payloads(fake_slack)
-
-
-@pytest.fixture
-async def stack(start_bot: StartBot) -> Stack:
-    """The stack without background workers: these tests count every call made to Skyvia and
-    keep watches pending, which the watcher and the alert scanner would otherwise change."""
-    return await start_bot(workers=False)
 
 
 @pytest.fixture

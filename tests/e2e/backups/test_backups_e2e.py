@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 
 import pytest
 
 from handlers.ids import ActionId
 from tests.e2e.backup_kit import (
-    assert_valid_payloads,
+    ACTIVE,
+    BACKUP,
+    BACKUPS,
+    DISABLE,
+    SCHEDULE,
+    SNAPSHOTS,
+    START,
     audit_actions,
     button,
     buttons,
@@ -26,34 +31,6 @@ from tests.e2e.backup_kit import (
     watch_of,
 )
 from tests.e2e.bot_fixtures import ADMIN, CHANNEL, MEMBER, OTHER_CHANNEL, Stack, StartBot
-from tests.e2e.fake_slack import FakeSlack
-
-BACKUPS = "GET /workspaces/{workspaceId}/backups"
-BACKUP = "GET /workspaces/{workspaceId}/backups/{backupId}"
-SNAPSHOTS = "GET /workspaces/{workspaceId}/backups/{backupId}/snapshots"
-START = "POST /workspaces/{workspaceId}/backups/{backupId}/snapshots"
-ACTIVE = "GET /workspaces/{workspaceId}/backups/{backupId}/snapshots/active"
-SCHEDULE = "GET /workspaces/{workspaceId}/backups/{backupId}/schedule"
-DISABLE = "POST /workspaces/{workspaceId}/backups/{backupId}/schedule/disable"
-
-
-@pytest.fixture(autouse=True)
-async def _payloads_are_valid(fake_slack: FakeSlack) -> AsyncIterator[None]:
-    yield
-    assert_valid_payloads(fake_slack)
-
-
-@pytest.fixture
-async def stack(start_bot: StartBot) -> Stack:
-    """The stack without background workers: these tests count every call made to Skyvia and
-    keep watches pending, which the watcher and the alert scanner would otherwise change."""
-    return await start_bot(workers=False)
-
-
-@pytest.fixture
-async def bound(stack: Stack) -> Stack:
-    await connect(stack)
-    return stack
 
 
 def backup_ids(message: dict) -> list[int]:  # type: ignore[type-arg]

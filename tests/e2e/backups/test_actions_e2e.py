@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-
-import pytest
 
 from bot.skyvia.models import Backup
 from handlers.actions import BackupsScreen, DetailsScreen, ScheduleScreen, clicked_screen
@@ -18,8 +15,12 @@ from handlers.blocks import backup_details_message, backups_page_message, schedu
 from handlers.ids import ActionId
 from storage.repositories import BindingRepository
 from tests.e2e.backup_kit import (
+    DISABLE,
+    ENABLE,
+    SCHEDULE,
+    SNAPSHOT,
+    START,
     TEAM,
-    assert_valid_payloads,
     audit_actions,
     button,
     buttons,
@@ -30,32 +31,6 @@ from tests.e2e.backup_kit import (
     skyvia_calls,
 )
 from tests.e2e.bot_fixtures import ADMIN, CHANNEL, MEMBER, OTHER_CHANNEL, Stack, StartBot
-from tests.e2e.fake_slack import FakeSlack
-
-START = "POST /workspaces/{workspaceId}/backups/{backupId}/snapshots"
-SNAPSHOT = "GET /workspaces/{workspaceId}/backups/{backupId}/snapshots/{snapshotId}"
-SCHEDULE = "GET /workspaces/{workspaceId}/backups/{backupId}/schedule"
-ENABLE = "POST /workspaces/{workspaceId}/backups/{backupId}/schedule/enable"
-DISABLE = "POST /workspaces/{workspaceId}/backups/{backupId}/schedule/disable"
-
-
-@pytest.fixture(autouse=True)
-async def _payloads_are_valid(fake_slack: FakeSlack) -> AsyncIterator[None]:
-    yield
-    assert_valid_payloads(fake_slack)
-
-
-@pytest.fixture
-async def stack(start_bot: StartBot) -> Stack:
-    """The stack without background workers: these tests count every call made to Skyvia and
-    keep watches pending, which the watcher and the alert scanner would otherwise change."""
-    return await start_bot(workers=False)
-
-
-@pytest.fixture
-async def bound(stack: Stack) -> Stack:
-    await connect(stack)
-    return stack
 
 
 def toggle_labels(message: dict) -> list[str]:  # type: ignore[type-arg]
