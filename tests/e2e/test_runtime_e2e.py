@@ -238,3 +238,27 @@ async def test_migrate_rotates_stored_tokens_to_the_new_key(
         assert TokenCipher(new_key).decrypt(binding.token_ciphertext) == "own-token-123456"
     finally:
         await db.dispose()
+
+
+async def test_oauth_mode_serves_the_install_pages(
+    fake_slack: FakeSlack, simulator: RunningSimulator, database_url: str
+) -> None:
+    async with running_bot(
+        workers=False,
+        slack_api_url=fake_slack.api_url,
+        skyvia_api_url=simulator.base_url,
+        database_url=database_url,
+        SLACK_BOT_TOKEN=None,
+        SLACK_CLIENT_ID="1111.2222",
+        SLACK_CLIENT_SECRET="oauth-client-secret",
+    ) as bot:
+        async with httpx.AsyncClient(base_url=bot.url) as http:
+            install = await http.get("/slack/install")
+            redirect = await http.get("/slack/oauth_redirect", params={"error": "access_denied"})
+    assert install.status_code == 200
+    assert "https://slack.com/oauth/v2/authorize?state=" in install.text
+    assert "client_id=1111.2222" in install.text
+    assert "scope=commands,chat:write" in install.text
+    assert "oauth-client-secret" not in install.text
+    # A refused install lands on Bolt's error page, which links back to the install page.
+    assert "access_denied" in redirect.text and 'href="/slack/install"' in redirect.text
