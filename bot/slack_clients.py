@@ -7,10 +7,12 @@ call are the same everywhere.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -34,6 +36,7 @@ class InstrumentedWebClient(AsyncWebClient):
     async def api_call(  # type: ignore[override]
         self, api_method: str, **kwargs: Any
     ) -> AsyncSlackResponse:
+        self._ensure_session()
         started = time.perf_counter()
         outcome = "ok"
         try:
@@ -52,6 +55,24 @@ class InstrumentedWebClient(AsyncWebClient):
                 "slack call",
                 extra={"method": api_method, "outcome": outcome, "ms": round(elapsed * 1000, 1)},
             )
+
+    def _ensure_session(self) -> None:
+        """One pooled aiohttp session per client, made in the loop that uses it.
+
+        Without a session, slack_sdk opens and closes one (and a TCP connection) per call;
+        the benchmark's watcher spent more time on that than on the posts themselves.
+        """
+        session = self.session
+        if (
+            session is None
+            or session.closed
+            or getattr(session, "_loop", None) is not asyncio.get_running_loop()
+        ):
+            self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+
+    async def aclose(self) -> None:
+        if self.session is not None and not self.session.closed:
+            await self.session.close()
 
 
 def retry_handlers() -> list[Any]:
@@ -97,6 +118,11 @@ class SlackClients:
         if bot is None or not bot.bot_token:
             raise LookupError(f"no Slack installation for team {team_id}")
         return self.for_token(bot.bot_token)
+
+    async def aclose(self) -> None:
+        """Closes the clients' connection pools (at shutdown)."""
+        for client in [self.default, *self._by_token.values()]:
+            await client.aclose()
 
     def for_token(self, token: str | None) -> AsyncWebClient:
         """The shared instrumented client for a bot token (Bolt builds a plain one per request)."""
