@@ -2,6 +2,9 @@
 
 `build_workers(container)` is what `run` and `workers` start; each worker is a `tick()` called
 every `interval` seconds, so a slow or failing tick never stops the loop or the other workers.
+A tick that returns True found more due work than one batch holds: the next tick starts at
+once instead of an interval later, so a backlog drains at the speed of the work, not at one
+batch per interval (benchmarks/watch.py: 5,000 watches in batches of 500).
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ class PeriodicWorker(Protocol):
     @property
     def interval(self) -> float: ...
 
-    async def tick(self) -> None: ...
+    async def tick(self) -> bool | None:
+        """One round of due work; True when more is due right now (a full batch)."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -43,14 +48,18 @@ class WorkerGroup:
     async def _loop(self, worker: PeriodicWorker) -> None:
         failures = 0
         while not self._stopping.is_set():
+            more = False
             try:
-                await worker.tick()
+                more = bool(await worker.tick())
                 failures = 0
             except asyncio.CancelledError:
                 raise
             except Exception:
                 failures += 1
                 log.exception("worker %s tick failed (%d in a row)", worker.name, failures)
+            if more:
+                await asyncio.sleep(0)  # let requests and the other worker run in between
+                continue
             # Back off after repeated failures (e.g. the database is down), up to 30 s.
             delay = worker.interval if failures == 0 else min(30.0, worker.interval * 2**failures)
             try:

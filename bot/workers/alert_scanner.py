@@ -167,7 +167,8 @@ class AlertScanner:
     async def close(self) -> None:
         await self._batcher.close()
 
-    async def tick(self) -> None:
+    async def tick(self) -> bool:
+        """Discovers backups, then scans one batch of due cursors; True if the batch was full."""
         now = self._clock()
         async with self._db.session() as session:
             alerting = list(await BindingRepository(session).list_alerting())
@@ -176,7 +177,7 @@ class AlertScanner:
         for binding in alerting:
             by_workspace[binding.workspace_id].append(binding)
         await self.discover(by_workspace, known, now)
-        await self.scan(now)
+        return await self.scan(now)
 
     # Which backups to scan
 
@@ -250,13 +251,13 @@ class AlertScanner:
 
     # Scanning
 
-    async def scan(self, now: datetime) -> None:
+    async def scan(self, now: datetime) -> bool:
         async with self._db.session() as session:
             cursors = await AlertCursorRepository(session).claim_due(
                 self.owner, now, self.config.batch, self.config.lease_seconds
             )
             if not cursors:
-                return
+                return False
             workspaces = {c.workspace_id for c in cursors}
             bindings_repo = BindingRepository(session)
             alerting = [
@@ -284,6 +285,7 @@ class AlertScanner:
                     await self._record_error(cursor, None)
 
         await asyncio.gather(*(guarded(cursor) for cursor in cursors))
+        return len(cursors) >= self.config.batch
 
     async def _scan_one(self, cursor: AlertCursor, listeners: _Listeners) -> None:
         now = self._clock()

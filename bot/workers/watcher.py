@@ -114,7 +114,8 @@ class Watcher:
     def interval(self) -> float:
         return self.config.interval
 
-    async def tick(self) -> None:
+    async def tick(self) -> bool:
+        """Polls one batch of due watches; True if the batch was full (more may be due)."""
         now = self._clock()
         async with self._db.session() as session:
             watches = await WatchRepository(session).claim_due(
@@ -129,7 +130,7 @@ class Watcher:
             lag = (now - watches[0].next_poll_at).total_seconds() if watches else 0.0
             self._metrics.poll_lag.labels(self.name).set(max(0.0, lag))
         if not watches:
-            return
+            return False
         if len(watches) >= 50:
             log.info("watcher %s claimed %d watches", self.owner, len(watches))
         limit = asyncio.Semaphore(self.config.concurrency)
@@ -139,6 +140,7 @@ class Watcher:
                 await self._guarded(watch, bindings.get((watch.team_id, watch.channel_id)))
 
         await asyncio.gather(*(guarded(watch) for watch in watches))
+        return len(watches) >= self.config.batch
 
     async def close(self) -> None:
         await self._batcher.close()
