@@ -1,0 +1,112 @@
+"""`python -m benchmarks [--quick] [--only ack|watch|alerts] [--json FILE] [--database-url URL]`.
+
+Prints one table per section. `--quick` runs every section at a tenth of the size (about a
+minute); `--profile` samples the bot with py-spy and prints its hottest functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks import ack, alerts, watch
+from benchmarks.profiles import hottest
+from benchmarks.report import Table
+
+
+@dataclass(frozen=True)
+class Sizes:
+    ack: ack.AckSizes
+    watch: watch.WatchSizes
+    alerts: alerts.AlertSizes
+
+
+FULL = Sizes(ack=ack.AckSizes(), watch=watch.WatchSizes(), alerts=alerts.AlertSizes())
+QUICK = Sizes(
+    ack=ack.AckSizes(requests=200, rate=50.0, channels=10, users=10, warmup=20),
+    watch=watch.WatchSizes(watches=500, channels=50, workspaces=5),
+    alerts=alerts.AlertSizes(workspaces=4, backups_per_workspace=10, channels_per_workspace=10),
+)
+SMOKE = Sizes(
+    ack=ack.AckSizes(requests=40, rate=40.0, channels=4, users=4, warmup=5),
+    watch=watch.WatchSizes(watches=40, channels=8, workspaces=2, steady_intervals=2),
+    alerts=alerts.AlertSizes(
+        workspaces=2, backups_per_workspace=4, channels_per_workspace=3, steady_intervals=2
+    ),
+)
+SECTIONS = ("ack", "watch", "alerts")
+
+
+async def run_sections(
+    sizes: Sizes,
+    only: list[str],
+    database_url: str | None,
+    workdir: Path,
+    *,
+    profile: bool = False,
+    show: Callable[[Table], None] | None = None,
+) -> dict[str, Table]:
+    runners: dict[str, Callable[[], Awaitable[Table]]] = {
+        "ack": lambda: ack.run(sizes.ack, database_url, workdir, profile),
+        "watch": lambda: watch.run(sizes.watch, database_url, workdir, profile),
+        "alerts": lambda: alerts.run(sizes.alerts, database_url, workdir, profile),
+    }
+    tables: dict[str, Table] = {}
+    for name in only:
+        began = time.monotonic()
+        table = await runners[name]()
+        table.notes.append(f"section took {time.monotonic() - began:.0f} s")
+        if profile:
+            stacks = workdir / f"{name}-bot.pyspy.txt"
+            if stacks.exists():
+                table.notes.append("bot's hottest functions (py-spy, % of samples incl. idle):")
+                table.notes += [f"  {line}" for line in hottest(stacks, 12)]
+        tables[name] = table
+        if show is not None:
+            show(table)
+    return tables
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a tenth of the size (~1 minute)")
+    parser.add_argument("--only", action="append", choices=SECTIONS, help="repeatable")
+    parser.add_argument("--json", type=Path, help="also write the tables to this file")
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL server to create a private database on (default: a temporary SQLite)",
+    )
+    parser.add_argument("--profile", action="store_true", help="sample the bot with py-spy")
+    parser.add_argument("--keep", type=Path, help="keep logs and profiles in this directory")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    sizes = QUICK if args.quick else FULL
+    only = args.only or list(SECTIONS)
+
+    def show(table: Table) -> None:
+        print(table.render(), end="\n\n", flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="skyvia-bench-") as tmp:
+        workdir = args.keep or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        print(f"benchmarks: {', '.join(only)} ({'quick' if args.quick else 'full'} size)\n")
+        tables = asyncio.run(
+            run_sections(sizes, only, args.database_url, workdir, profile=args.profile, show=show)
+        )
+    if args.json:
+        args.json.write_text(
+            json.dumps({name: table.to_json() for name, table in tables.items()}, indent=2)
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,238 @@
+"""What every section runs: a private database, the test doubles, and the bot as its own process.
+
+The doubles (Skyvia simulator and Slack stand-in) are served from the benchmark's own process:
+each section reports that process's CPU time next to the bot's, which shows whether the doubles
+kept up (they must not be what is measured). The bot is `python -m bot run --http`, exactly what
+an operator runs, so its figures include uvicorn, Starlette, Bolt, logging and the workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+from cryptography.fernet import Fernet
+from sqlalchemy.engine import make_url
+
+from bot.devtools.slack_standin import FakeSlack, running_fake_slack
+from bot.simulator.server import RunningSimulator, running_simulator
+from storage.db import normalize_url, upgrade_async
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SIGNING_SECRET = "benchmark-signing-secret-0123456789"
+BOT_TOKEN = "xoxb-benchmark-bot"
+TEAM_ID = "T0BENCH"
+PG_PREFIX = "skyvia_bench_"
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def private_database(base_url: str | None) -> AsyncIterator[str]:
+    """A fresh database migrated to head, removed afterwards.
+
+    SQLite (default): a file in a new temporary directory. PostgreSQL: `base_url` names a server
+    and a database to connect to; a new database `skyvia_bench_<random>` is created beside it
+    and dropped at the end. Nothing this function did not create is touched.
+    """
+    if base_url is None or make_url(base_url).get_backend_name() == "sqlite":
+        directory = Path(tempfile.mkdtemp(prefix="skyvia-bench-"))
+        try:
+            url = f"sqlite+aiosqlite:///{directory / 'bot.db'}"
+            await upgrade_async(url)
+            yield url
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+        return
+    admin = normalize_url(base_url)
+    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"{PG_PREFIX}{secrets.token_hex(6)}"
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    try:
+        url = admin.set(database=name).render_as_string(hide_password=False)
+        await upgrade_async(url)
+        yield url
+    finally:
+        connection = await asyncpg.connect(dsn)
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await connection.close()
+
+
+@dataclass
+class Doubles:
+    sim: RunningSimulator
+    slack: FakeSlack
+
+
+@contextlib.asynccontextmanager
+async def running_doubles() -> AsyncIterator[Doubles]:
+    """Simulator (no scheduled runs: only what a section starts) and a non-validating stand-in."""
+    async with (
+        running_simulator(schedule_interval=None) as sim,
+        running_fake_slack(bot_token=BOT_TOKEN, team_id=TEAM_ID, validate_blocks=False) as slack,
+    ):
+        yield Doubles(sim=sim, slack=slack)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident set size (VmHWM) of a live process, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for process {pid}")
+
+
+@dataclass
+class ChildProcess:
+    """A child process on a free port, logging to a file; stopped with SIGTERM, then SIGKILL."""
+
+    args: list[str]
+    env: dict[str, str]
+    log_path: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    profiler: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def spawn(self) -> subprocess.Popen[bytes]:
+        env = {**os.environ, **self.env, "PORT": str(self.port)}
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, *self.args],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        return self.process
+
+    async def start(self, *, ready_path: str = "/healthz", timeout: float = 60.0) -> None:
+        """Spawns the process and waits until `ready_path` answers 200."""
+        process = self.spawn()
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient() as http:
+            while time.monotonic() < deadline:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{self.args} exited early:\n{self.tail()}")
+                try:
+                    if (await http.get(self.url + ready_path, timeout=1)).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"{self.args} did not become ready:\n{self.tail()}")
+
+    def attach_profiler(self, output: Path) -> None:
+        """Samples the process with py-spy until it exits (collapsed stacks in `output`)."""
+        self.profiler = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("py-spy")),
+                "record",
+                "--pid",
+                str(self.pid),
+                "--format",
+                "raw",
+                "--rate",
+                "50",
+                "--output",
+                str(output),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.profiler is not None:
+            try:
+                self.profiler.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.profiler.kill()
+                self.profiler.wait()
+
+    def tail(self, chars: int = 3000) -> str:
+        if not self.log_path.exists():
+            return ""
+        return self.log_path.read_text(errors="replace")[-chars:]
+
+
+def bot_process(
+    doubles: Doubles,
+    database_url: str,
+    log_path: Path,
+    *,
+    watch_interval: float = 15.0,
+    alert_interval: float = 60.0,
+    workers: bool = True,
+) -> ChildProcess:
+    """`python -m bot run --http` against the doubles, configured as an operator would."""
+    env = {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": doubles.slack.api_url,
+        "SKYVIA_API_URL": doubles.sim.base_url,
+        "SKYVIA_API_TOKEN": doubles.sim.token,
+        "DATABASE_URL": database_url,
+        "SKYVIA_BOT_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "SKYVIA_BOT_WATCH_INTERVAL": str(watch_interval),
+        "SKYVIA_BOT_ALERT_INTERVAL": str(alert_interval),
+        "LOG_LEVEL": "INFO",
+    }
+    args = ["-m", "bot", "run", "--http"] + ([] if workers else ["--no-workers"])
+    return ChildProcess(args=args, env=env, log_path=log_path)
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
+    """Polls `predicate()` until true or `timeout` seconds pass; returns the last answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(step)

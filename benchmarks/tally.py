@@ -1,0 +1,64 @@
+"""Counts what reaches the Slack stand-in as it arrives, with the arrival time of each message.
+
+Subscribing (instead of polling the stand-in's call list) stamps each message when the stand-in
+stored it, so "time until the last reply" is not rounded up to a polling step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from bot.devtools.slack_standin import FakeSlack, MessagePosted, MessageUpdated
+
+
+@dataclass
+class SlackTally:
+    """Per delivery key (channel, snapshot, kind) how many messages arrived, and when the last."""
+
+    posted: Counter[tuple[str, int, str]] = field(default_factory=Counter)
+    updates: int = 0
+    last_post_at: float = 0.0
+
+    def count(self, kind: str) -> int:
+        """How many distinct keys of `kind` arrived (a duplicate counts once)."""
+        return sum(1 for key in self.posted if key[2] == kind)
+
+    def duplicates(self) -> int:
+        return sum(n - 1 for n in self.posted.values() if n > 1)
+
+    def reset(self) -> None:
+        self.posted.clear()
+        self.updates = 0
+        self.last_post_at = 0.0
+
+
+@contextlib.asynccontextmanager
+async def tallying(slack: FakeSlack) -> AsyncIterator[SlackTally]:
+    tally = SlackTally()
+    queue = slack.subscribe()
+
+    async def consume() -> None:
+        while True:
+            event = await queue.get()
+            if isinstance(event, MessageUpdated):
+                tally.updates += 1
+            elif isinstance(event, MessagePosted):
+                payload = (event.message.metadata or {}).get("event_payload") or {}
+                if "kind" in payload:
+                    key = (event.message.channel, int(payload["snapshot_id"]), payload["kind"])
+                    tally.posted[key] += 1
+                    tally.last_post_at = time.monotonic()
+
+    task = asyncio.create_task(consume())
+    try:
+        yield tally
+    finally:
+        slack.unsubscribe(queue)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,59 @@
+"""The benchmarks at their smallest size: every section runs and its counts add up.
+
+No timing is asserted (the machine is shared and noisy); what must hold at any speed is that
+the work was done, once: every command answered, every watch replied to once, one failure scan
+per backup per interval, every channel alerted once per failure.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks.__main__ import SMOKE, main, run_sections
+
+pytestmark = pytest.mark.timeout(180)
+
+
+async def test_every_section_produces_a_table_with_sane_counts(tmp_path: Path) -> None:
+    tables = await run_sections(SMOKE, ["ack", "watch", "alerts"], None, tmp_path)
+
+    ack = tables["ack"].figures
+    assert ack["requests"] == SMOKE.ack.requests
+    assert ack["bot_non_200"] == 0 and ack["bare_non_200"] == 0
+    assert ack["status_answered"] == SMOKE.ack.requests // 2
+    assert ack["snapshot_cards"] == SMOKE.ack.requests // 2
+    assert ack["p99_ms"] >= ack["p50_ms"] > 0
+
+    watch = tables["watch"].figures
+    assert watch["replies"] == SMOKE.watch.watches
+    assert watch["duplicates"] == 0
+    assert watch["card_updates"] >= SMOKE.watch.watches
+    assert watch["skyvia_calls_per_watch"] >= 1.0
+    assert watch["slack_calls_per_watch"] >= 2.0
+    assert 0 < watch["peak_rss_mb"] < 2048
+
+    alerts = tables["alerts"].figures
+    backups = SMOKE.alerts.workspaces * SMOKE.alerts.backups_per_workspace
+    assert alerts["backups"] == backups
+    assert (
+        alerts["alerts"]
+        == alerts["expected_alerts"]
+        == (SMOKE.alerts.workspaces * SMOKE.alerts.channels_per_workspace)
+        * SMOKE.alerts.backups_per_workspace
+    )
+    assert alerts["duplicates"] == 0
+    assert alerts["log_calls"] >= backups  # the log of each failure is fetched
+    # One list call per backup per interval, whatever the channel count (rounding: one scan).
+    assert alerts["steady_list_calls_per_interval"] <= backups * 1.5
+
+    for table in tables.values():
+        rendered = table.render()
+        assert rendered.startswith("### ") and "|" in rendered
+
+
+def test_the_command_line_rejects_an_unknown_section(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--only", "nonsense"])
+    assert "invalid choice" in capsys.readouterr().err
