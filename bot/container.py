@@ -107,5 +107,7 @@ class Container:
         )
 
     async def aclose(self) -> None:
+        """Closes every pool: Slack sessions, the Skyvia HTTP client, the database engine."""
+        await self.slack.aclose()
         await self.http.aclose()
         await self.db.dispose()

@@ -86,7 +86,6 @@ def create_web_app(
             if background is not None:
                 await background.stop()
             if close_container:
-                await container.slack.aclose()
                 await container.aclose()
 
     return Starlette(routes=routes, lifespan=lifespan)
