@@ -223,6 +223,8 @@ class FakeChannel:
     is_private: bool = False
     is_archived: bool = False
     is_member: bool = True
+    members: list[str] = field(default_factory=list)
+    """User ids in the channel (for conversations.members); the bot is implied by is_member."""
 
     def to_slack(self) -> dict[str, Any]:
         return {
@@ -332,6 +334,8 @@ class FakeSlack:
         self.calls: list[SlackCall] = []
         self.warnings: list[str] = []
         self._tokens: dict[str, _Identity] = {bot_token: _Identity(team_id, bot_user_id, bot_id)}
+        self.socket_mode_url: str | None = None
+        """Answer of apps.connections.open; set by `socket_mode_standin.running_socket_mode`."""
         self._users: dict[str, FakeUser] = {}
         self._usergroups: dict[str, list[str]] = {}
         self._channels: dict[str, FakeChannel] = {}
@@ -398,6 +402,7 @@ class FakeSlack:
         is_private: bool = False,
         is_archived: bool = False,
         is_member: bool = True,
+        members: list[str] | None = None,
     ) -> FakeChannel:
         """Register a channel; unregistered channels accept posts as a public channel would."""
         channel = FakeChannel(
@@ -406,6 +411,7 @@ class FakeSlack:
             is_private=is_private,
             is_archived=is_archived,
             is_member=is_member,
+            members=list(members or []),
         )
         self._channels[channel_id] = channel
         return channel
@@ -684,6 +690,8 @@ class FakeSlack:
             "users.info": self._users_info,
             "usergroups.users.list": self._usergroups_users_list,
             "conversations.info": self._conversations_info,
+            "conversations.members": self._conversations_members,
+            "apps.connections.open": self._apps_connections_open,
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
             "conversations.join": self._conversations_join,
@@ -817,6 +825,18 @@ class FakeSlack:
         if channel is None or (channel.is_private and not channel.is_member):
             raise _ApiFailure("channel_not_found")
         return {"channel": channel.to_slack()}
+
+    def _conversations_members(self, args: dict[str, Any], identity: _Identity) -> dict[str, Any]:
+        channel = self._channels.get(str(args.get("channel", "")))
+        if channel is None or (channel.is_private and not channel.is_member):
+            raise _ApiFailure("channel_not_found")
+        return {"members": list(channel.members), "response_metadata": {"next_cursor": ""}}
+
+    def _apps_connections_open(self, args: dict[str, Any], identity: _Identity) -> dict[str, Any]:
+        """Socket Mode: the WebSocket URL of `socket_mode_url` (see `socket_mode_standin`)."""
+        if self.socket_mode_url is None:
+            raise _ApiFailure("socket_mode_not_enabled")
+        return {"url": self.socket_mode_url}
 
     def _conversations_join(self, args: dict[str, Any], identity: _Identity) -> dict[str, Any]:
         channel_id = str(args.get("channel", ""))

@@ -15,25 +15,11 @@ CREW = "C0CREW"  # private; the bot and MEMBER are both in it
 
 
 @pytest.fixture
-async def home_stack(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Stack:
+async def home_stack(stack: Stack) -> Stack:
     """Three bound channels: public CHANNEL, private SECRET and CREW (MEMBER is in CREW only)."""
-    members = {SECRET: [ADMIN], CREW: [ADMIN, MEMBER]}
-    # The fake has no conversations.members yet; answer it from `members`, as Slack would.
-    handlers = stack.slack._handlers
-
-    def with_members() -> dict[str, Any]:
-        def conversations_members(args: dict[str, Any], _identity: Any) -> dict[str, Any]:
-            return {
-                "members": members.get(str(args.get("channel")), []),
-                "response_metadata": {"next_cursor": ""},
-            }
-
-        return {**handlers(), "conversations.members": conversations_members}
-
-    monkeypatch.setattr(stack.slack, "_handlers", with_members)
     stack.slack.add_channel(CHANNEL, name="ops")
-    stack.slack.add_channel(SECRET, name="secret", is_private=True)
-    stack.slack.add_channel(CREW, name="crew", is_private=True)
+    stack.slack.add_channel(SECRET, name="secret", is_private=True, members=[ADMIN])
+    stack.slack.add_channel(CREW, name="crew", is_private=True, members=[ADMIN, MEMBER])
     for channel, workspace in ((CHANNEL, 123), (SECRET, 124), (CREW, 123)):
         await connect(stack, channel, workspace)
     return stack
