@@ -1,0 +1,66 @@
+"""`skyvia-bot run` in Socket Mode: connects with the app token, acks commands over the socket."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from bot.devtools.socket_mode_standin import running_socket_mode
+from bot.simulator import RunningSimulator
+from tests.e2e.bot_fixtures import ADMIN, CHANNEL
+from tests.e2e.bot_runner import BotProcess, bot_env
+from tests.e2e.fake_slack import FakeSlack
+
+APP_TOKEN = "xapp-1-A0TEST-socket-mode-token"
+
+
+async def test_socket_mode_serves_slash_commands_without_a_signing_secret(
+    fake_slack: FakeSlack, simulator: RunningSimulator, database_url: str, tmp_path: Path
+) -> None:
+    fake_slack.add_user(ADMIN, name="ada", is_admin=True)
+    fake_slack.add_token(APP_TOKEN, team_id=fake_slack.team_id, user_id="U0APP", bot_id="B0APP")
+    async with running_socket_mode(fake_slack) as socket:
+        env = bot_env(
+            slack_api_url=fake_slack.api_url,
+            skyvia_api_url=simulator.base_url,
+            database_url=database_url,
+            SLACK_BOT_TOKEN=fake_slack.bot_token,
+            SLACK_APP_TOKEN=APP_TOKEN,
+            SKYVIA_API_TOKEN=simulator.token,
+        )
+        env.pop("SLACK_SIGNING_SECRET")
+        process = BotProcess(env, args=("run",))  # SLACK_APP_TOKEN set: Socket Mode by default
+        try:
+            process.spawn(tmp_path / "bot.log")
+            await socket.wait_connected()
+            connections = fake_slack.calls_to("apps.connections.open")
+            assert connections and connections[0].token == APP_TOKEN
+
+            response_url = fake_slack.response_url("socket-1")
+            envelope = await socket.send(
+                "slash_commands",
+                {
+                    "token": "deprecated",
+                    "team_id": fake_slack.team_id,
+                    "team_domain": fake_slack.team_domain,
+                    "channel_id": CHANNEL,
+                    "channel_name": "ops",
+                    "user_id": ADMIN,
+                    "user_name": "ada",
+                    "command": "/skyvia",
+                    "text": "connect 123",
+                    "api_app_id": fake_slack.app_id,
+                    "response_url": response_url,
+                    "trigger_id": "1.2.3",
+                },
+            )
+            await socket.wait_for_ack(envelope)
+            posted = await fake_slack.wait_for(
+                "chat.postMessage", lambda c: c.ok and c.args.get("channel") == CHANNEL
+            )
+            assert "123" in posted[0].args["text"]
+            # Off the event loop: the socket stand-in must keep answering the close handshake.
+            assert await asyncio.to_thread(process.terminate) == 0, process.log()
+            assert APP_TOKEN not in process.log()
+        finally:
+            process.kill()
