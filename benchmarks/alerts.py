@@ -74,8 +74,6 @@ async def run(sizes: AlertSizes, database_url: str | None, workdir: Path, profil
         async with tallying(slack) as tally:
             try:
                 await bot.start()
-                if profile:
-                    bot.attach_profiler(workdir / "alerts-bot.pyspy.txt")
                 # 1. Steady state, once the bot has listed the backups and scanned each once.
                 discovered = await wait_until(
                     lambda: _calls(state.call_counts())[0] >= backups_total, sizes.timeout / 3
@@ -92,6 +90,8 @@ async def run(sizes: AlertSizes, database_url: str | None, workdir: Path, profil
                 state.reset_call_counts()
                 tally.reset()
                 slack_before = len(slack.calls)
+                if profile:  # the measured phase only, not discovery and the steady window
+                    bot.attach_profiler(workdir / "alerts-bot.pyspy.txt")
                 cpu_before, own_before = cpu_seconds(bot.pid), time.process_time()
                 failed_at = time.monotonic()
                 failed = state.finish_all_running(SnapshotState.FAILED)

@@ -98,8 +98,6 @@ async def run(sizes: WatchSizes, database_url: str | None, workdir: Path, profil
         async with tallying(slack) as tally:
             try:
                 await bot.start()
-                if profile:
-                    bot.attach_profiler(workdir / "watch-bot.pyspy.txt")
                 # 1. Steady state, after the first round of polls.
                 first_round = await wait_until(
                     lambda: _skyvia(state.call_counts())[0] >= sizes.watches, sizes.timeout / 2
@@ -117,6 +115,8 @@ async def run(sizes: WatchSizes, database_url: str | None, workdir: Path, profil
                 state.reset_call_counts()
                 tally.reset()
                 slack_before = len(slack.calls)
+                if profile:  # the measured phase only, not start-up and the first round
+                    bot.attach_profiler(workdir / "watch-bot.pyspy.txt")
                 cpu_before, own_before = cpu_seconds(bot.pid), time.process_time()
                 finished_at = time.monotonic()
                 finished = state.finish_all_running(SnapshotState.SUCCEEDED)
