@@ -13,12 +13,14 @@ import signal
 from collections.abc import AsyncIterator
 
 import uvicorn
+from pydantic import SecretStr
+from slack_bolt.async_app import AsyncApp
 
 from bot.app import create_app
 from bot.config import Settings
 from bot.container import Container
 from bot.web import create_web_app
-from bot.workers import build_workers
+from bot.workers import WorkerGroup, build_workers
 from storage.db import upgrade_async
 
 log = logging.getLogger("bot.runtime")
@@ -44,14 +46,8 @@ async def _maybe_simulator(settings: Settings, enabled: bool) -> AsyncIterator[S
     async with running_simulator(port=0, tokens=tokens) as sim:
         log.info("Skyvia simulator at %s", sim.base_url)
         yield settings.model_copy(
-            update={"skyvia_api_url": sim.base_url, "skyvia_api_token": _secret(sim.token)}
+            update={"skyvia_api_url": sim.base_url, "skyvia_api_token": SecretStr(sim.token)}
         )
-
-
-def _secret(value: str):  # type: ignore[no-untyped-def]
-    from pydantic import SecretStr
-
-    return SecretStr(value)
 
 
 async def serve(settings: Settings, *, socket_mode: bool, workers: bool, simulator: bool) -> int:
@@ -82,7 +78,9 @@ async def serve(settings: Settings, *, socket_mode: bool, workers: bool, simulat
         return 0
 
 
-async def _serve_socket_mode(container: Container, app, background) -> int:  # type: ignore[no-untyped-def]
+async def _serve_socket_mode(
+    container: Container, app: AsyncApp, background: WorkerGroup | None
+) -> int:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     assert container.settings.slack_app_token is not None
