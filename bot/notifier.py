@@ -11,6 +11,13 @@ ledger (`storage.repositories.deliveries`) turns that into a state we can see an
 2. **post**, with Slack message `metadata` naming the key (`event_type` `skyvia_delivery`).
 3. **mark_sent** with the message `ts`.
 
+Claims and marks of concurrent deliveries are coalesced (`bot.workers.batching`): the claims
+that reach the write batcher together go into one multi-row INSERT ... ON CONFLICT DO NOTHING
+RETURNING, and the mark_sent writes into one executemany. That changes how many statements
+the steps take, not their order for any one message: a `deliver` call still awaits its claim's
+COMMIT before it posts, and records the `ts` only after the post. Which keys the INSERT
+returned is decided by the unique key as before, so exactly one claimer still wins each key.
+
 A crash between 1 and 3 leaves a `claimed` row. Nothing else ever deletes it, so the message is
 never lost: whoever next tries the same delivery (the watcher re-polling its watch, the scanner
 re-scanning the failure; both keep their work pending until the delivery is recorded) finds the
@@ -45,7 +52,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -57,10 +64,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.metrics import Metrics
 from bot.slack_clients import SlackClients
-from bot.workers.batching import WriteBatcher
+from bot.workers.batching import BulkWrite, WriteBatcher
 from handlers.blocks import Message
-from storage.models import DeliveryKind, DeliveryStatus
+from storage.models import Delivery, DeliveryKind, DeliveryStatus
 from storage.repositories import BindingRepository, DeliveryLedger
+from storage.repositories.deliveries import LedgerKey, SentMark
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +103,10 @@ class DeliveryKey:
     channel_id: str
     snapshot_id: int
     kind: str
+
+    @property
+    def ledger_key(self) -> LedgerKey:
+        return (self.team_id, self.channel_id, self.snapshot_id, self.kind)
 
     @property
     def label(self) -> str:
@@ -201,6 +213,8 @@ class Notifier:
         self._metrics = metrics
         self._clock = clock
         self._sleep = sleep
+        self._claims = BulkWrite[tuple[DeliveryKey, datetime], _Claim]("ledger claims", self._claim)
+        self._marks = BulkWrite[SentMark, None]("ledger sent marks", _mark_sent_many)
 
     async def deliver(
         self,
@@ -216,8 +230,7 @@ class Notifier:
             return DeliveryResult(Outcome.DEFERRED)
         if wait > 0:
             await self._sleep(wait)
-        now = self._clock()
-        claim = await self._batcher.run(lambda session: self._claim(session, key, now))
+        claim = await self._batcher.run_bulk(self._claims, (key, self._clock()))
         if claim.state == "sent":
             return DeliveryResult(Outcome.ALREADY_SENT, ts=claim.ts)
         if claim.state == "busy":
@@ -283,14 +296,33 @@ class Notifier:
 
     # Ledger steps
 
-    async def _claim(self, session: AsyncSession, key: DeliveryKey, now: datetime) -> _Claim:
+    async def _claim(
+        self, session: AsyncSession, requests: Sequence[tuple[DeliveryKey, datetime]]
+    ) -> list[_Claim]:
+        """What the ledger says to each claim of a flush (one INSERT for all of them)."""
         ledger = DeliveryLedger(session)
-        args = (key.team_id, key.channel_id, key.snapshot_id, key.kind)
-        if await ledger.claim(*args, owner=self.owner, now=now):
-            return _Claim("claimed")
-        row = await ledger.get(*args)
-        if row is None:  # released between our insert and read: someone will retry it
-            return _Claim("busy")
+        won = await ledger.claim_many(
+            [(key.ledger_key, now) for key, now in requests], owner=self.owner
+        )
+        lost = {key.ledger_key for key, _ in requests} - won
+        rows = await ledger.get_many(lost) if lost else {}
+        claims: list[_Claim] = []
+        for key, now in requests:
+            if key.ledger_key in won:
+                won.discard(key.ledger_key)  # a key asked twice in one flush is won once
+                claims.append(_Claim("claimed"))
+                continue
+            row = rows.get(key.ledger_key)
+            if row is None:  # released in between, or our own claim asked twice: retry later
+                claims.append(_Claim("busy"))
+                continue
+            claims.append(await self._existing(ledger, key, row, now))
+        return claims
+
+    async def _existing(
+        self, ledger: DeliveryLedger, key: DeliveryKey, row: Delivery, now: datetime
+    ) -> _Claim:
+        """Someone claimed `key` before us: sent, still theirs, or a stale leftover we adopt."""
         if row.status == DeliveryStatus.SENT:
             return _Claim("sent", ts=row.message_ts)
         older_than = now - self.stale_after
@@ -308,12 +340,7 @@ class Notifier:
         return _Claim("recover", claimed_at=original)
 
     async def _mark_sent(self, key: DeliveryKey, ts: str | None) -> None:
-        now = self._clock()
-        await self._batcher.run(
-            lambda session: DeliveryLedger(session).mark_sent(
-                key.team_id, key.channel_id, key.snapshot_id, key.kind, message_ts=ts, now=now
-            )
-        )
+        await self._batcher.run_bulk(self._marks, SentMark(key.ledger_key, ts, self._clock()))
 
     async def _release(self, key: DeliveryKey) -> None:
         await self._batcher.run(
@@ -430,6 +457,11 @@ class Notifier:
             self._metrics.thread_replies_sent.inc()
         elif kind == DeliveryKind.ALERT:
             self._metrics.alerts_sent.inc()
+
+
+async def _mark_sent_many(session: AsyncSession, marks: Sequence[SentMark]) -> list[None]:
+    await DeliveryLedger(session).mark_sent_many(marks)
+    return [None] * len(marks)
 
 
 def _error_of(exc: SlackApiError) -> str:

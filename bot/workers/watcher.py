@@ -14,7 +14,8 @@ One tick:
    - a long run: a "still running" note per 30 minutes (ledger kind `note:N`), and a note and
      the end of the watch at the give-up limit;
 3. writes each result fenced by the lease (`reschedule`/`finish` are no-ops for a watch we lost
-   or that `disconnect` stopped). The small writes of the batch go through one `WriteBatcher`.
+   or that `disconnect` stopped). The small writes of the batch go through one `WriteBatcher`,
+   the results that reach it together as one executemany (`reschedule_many`, `finish_many`).
 
 Skyvia errors back off per watch (`poll_errors`) and per workspace; a rejected token pauses the
 binding and tells the channel once (`bot.workers.revocation`); a watch of a paused binding is
@@ -25,9 +26,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.metrics import Metrics
 from bot.notifier import DeliveryKey, DeliveryResult, Notifier, Outcome
@@ -37,12 +40,13 @@ from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaAuthError, SkyviaError, SkyviaRateLimited
 from bot.skyvia.models import Snapshot, SnapshotState
 from bot.workers.backoff import WorkspaceBackoff, retry_delay
-from bot.workers.batching import WriteBatcher
+from bot.workers.batching import BulkWrite, WriteBatcher
 from bot.workers.revocation import report_rejected_token
 from handlers.blocks import gave_up_note, snapshot_card, snapshot_outcome_reply, still_running_note
 from storage.db import Database
 from storage.models import Binding, DeliveryKind, Watch, WatchOutcome, note_kind
 from storage.repositories import BindingRepository, WatchRepository
+from storage.repositories.watches import FinishedWatch, PollResult
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +113,8 @@ class Watcher:
         self._metrics = metrics
         self._backoff = backoff or WorkspaceBackoff(base=config.interval, cap=config.max_backoff)
         self._clock = clock
+        self._reschedules = BulkWrite[PollResult, None]("watch reschedules", self._write_polls)
+        self._finishes = BulkWrite[FinishedWatch, None]("watch finishes", self._write_finishes)
 
     @property
     def interval(self) -> float:
@@ -335,15 +341,9 @@ class Watcher:
         last_note_at: datetime | None = None,
         poll_errors: int | None = None,
     ) -> None:
-        await self._batcher.run(
-            lambda session: WatchRepository(session).reschedule(
-                watch.id,
-                self.owner,
-                next_poll_at=next_poll_at,
-                last_state=last_state,
-                last_note_at=last_note_at,
-                poll_errors=poll_errors,
-            )
+        await self._batcher.run_bulk(
+            self._reschedules,
+            PollResult(watch.id, next_poll_at, last_state, last_note_at, poll_errors),
         )
 
     async def _finish(self, watch: Watch, outcome: str, *, last_state: str | None = None) -> None:
@@ -355,11 +355,19 @@ class Watcher:
             outcome,
             extra={"team": watch.team_id, "channel": watch.channel_id},
         )
-        await self._batcher.run(
-            lambda session: WatchRepository(session).finish(
-                watch.id, self.owner, outcome=outcome, now=now, last_state=last_state
-            )
+        await self._batcher.run_bulk(
+            self._finishes, FinishedWatch(watch.id, outcome, now, last_state)
         )
+
+    async def _write_polls(self, session: AsyncSession, polls: Sequence[PollResult]) -> list[None]:
+        await WatchRepository(session).reschedule_many(self.owner, polls)
+        return [None] * len(polls)
+
+    async def _write_finishes(
+        self, session: AsyncSession, finished: Sequence[FinishedWatch]
+    ) -> list[None]:
+        await WatchRepository(session).finish_many(self.owner, finished)
+        return [None] * len(finished)
 
     def _key(self, watch: Watch, kind: str) -> DeliveryKey:
         return DeliveryKey(watch.team_id, watch.channel_id, watch.snapshot_id, kind)

@@ -8,20 +8,58 @@ A sender claims the key before calling Slack and marks it sent afterwards:
 - `release` drops our claim when the Slack call failed for sure, so a later attempt may retry;
 - a row left `claimed` by a crash is found with `stale_claims` and adopted with `take_over` by
   one recoverer, who must find out whether the message went out before sending again.
+
+`claim_many`, `get_many` and `mark_sent_many` do the same for many keys in one statement each,
+for the notifier's coalesced writes (`bot.workers.batching`); the rules per key are the same.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, delete, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Delivery, DeliveryStatus
-from storage.repositories._sql import insert_if_absent
+from storage.repositories._sql import dialect_name, insert_if_absent
+from storage.types import UTCDateTime
 
 _KEY = ("team_id", "channel_id", "snapshot_id", "kind")
+_TABLE = cast(Table, Delivery.__table__)
+_CLAIM_CHUNK = 500
+"""Rows per multi-row INSERT: 7 parameters each stays far below every driver's limit."""
+
+LedgerKey = tuple[str, str, int, str]
+"""(team_id, channel_id, snapshot_id, kind): the ledger's unique key."""
+
+
+@dataclass(frozen=True)
+class SentMark:
+    """One `mark_sent` of `mark_sent_many`."""
+
+    key: LedgerKey
+    message_ts: str | None
+    sent_at: datetime
+
+
+_MARK_SENT = (
+    update(_TABLE)
+    .where(
+        _TABLE.c.team_id == bindparam("k_team"),
+        _TABLE.c.channel_id == bindparam("k_channel"),
+        _TABLE.c.snapshot_id == bindparam("k_snapshot"),
+        _TABLE.c.kind == bindparam("k_kind"),
+    )
+    .values(
+        status=DeliveryStatus.SENT,
+        message_ts=bindparam("v_ts"),
+        sent_at=bindparam("v_sent_at", type_=UTCDateTime()),
+    )
+)
 
 
 def _key(team_id: str, channel_id: str, snapshot_id: int, kind: str) -> list[ColumnElement[bool]]:
@@ -85,6 +123,78 @@ class DeliveryLedger:
             .returning(Delivery.id)
         )
         return result.first() is not None
+
+    async def claim_many(
+        self, keys: Sequence[tuple[LedgerKey, datetime]], *, owner: str
+    ) -> set[LedgerKey]:
+        """The keys (each with its claim time) this caller now owns, in one INSERT per 500.
+
+        Like `claim`, per key: exactly one claimer wins, a key claimed or sent before is not
+        returned. Rows go in key order, so two replicas claiming overlapping sets on PostgreSQL
+        wait on each other in the same order instead of deadlocking. A key given twice is
+        claimed once (returned once).
+        """
+        rows = sorted({key: at for key, at in reversed(keys)}.items())
+        insert = postgresql.insert if dialect_name(self.session) == "postgresql" else sqlite.insert
+        claimed: set[LedgerKey] = set()
+        for start in range(0, len(rows), _CLAIM_CHUNK):
+            chunk = rows[start : start + _CLAIM_CHUNK]
+            statement = (
+                insert(_TABLE)
+                .values(
+                    [
+                        {
+                            "team_id": team,
+                            "channel_id": channel,
+                            "snapshot_id": snapshot,
+                            "kind": kind,
+                            "status": DeliveryStatus.CLAIMED,
+                            "claimed_by": owner,
+                            "claimed_at": at,
+                        }
+                        for (team, channel, snapshot, kind), at in chunk
+                    ]
+                )
+                .on_conflict_do_nothing(index_elements=list(_KEY))
+                .returning(*(_TABLE.c[name] for name in _KEY))
+            )
+            result = await self.session.execute(statement)
+            claimed.update((t, c, s, k) for t, c, s, k in result.all())
+        return claimed
+
+    async def get_many(self, keys: Collection[LedgerKey]) -> dict[LedgerKey, Delivery]:
+        """The rows of these keys that exist, by key (fresh from the database)."""
+        found: dict[LedgerKey, Delivery] = {}
+        ordered = sorted(set(keys))
+        columns = tuple_(Delivery.team_id, Delivery.channel_id, Delivery.snapshot_id, Delivery.kind)
+        for start in range(0, len(ordered), _CLAIM_CHUNK):
+            rows = await self.session.scalars(
+                select(Delivery)
+                .where(columns.in_(ordered[start : start + _CLAIM_CHUNK]))
+                .execution_options(populate_existing=True)
+            )
+            for row in rows:
+                found[(row.team_id, row.channel_id, row.snapshot_id, row.kind)] = row
+        return found
+
+    async def mark_sent_many(self, marks: Sequence[SentMark]) -> None:
+        """`mark_sent` of each key, as one executemany."""
+        if not marks:
+            return
+        await self.session.execute(
+            _MARK_SENT,
+            [
+                {
+                    "k_team": mark.key[0],
+                    "k_channel": mark.key[1],
+                    "k_snapshot": mark.key[2],
+                    "k_kind": mark.key[3],
+                    "v_ts": mark.message_ts,
+                    "v_sent_at": mark.sent_at,
+                }
+                for mark in marks
+            ],
+        )
 
     async def get(
         self, team_id: str, channel_id: str, snapshot_id: int, kind: str

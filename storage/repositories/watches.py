@@ -1,17 +1,86 @@
-"""Watches: snapshots started from Slack, polled by the watcher until they finish."""
+"""Watches: snapshots started from Slack, polled by the watcher until they finish.
+
+`reschedule_many` and `finish_many` write the results of many polls as one executemany each
+(the watcher's coalesced writes, `bot.workers.batching`), fenced by the lease like
+`reschedule` and `finish`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Watch, WatchOutcome
 from storage.repositories import _leases
 from storage.repositories._sql import insert_if_absent
-from storage.types import utcnow
+from storage.types import UTCDateTime, utcnow
+
+_TABLE = cast(Table, Watch.__table__)
+
+
+@dataclass(frozen=True)
+class PollResult:
+    """One watch's `reschedule` for `reschedule_many`; None leaves a field as it is."""
+
+    watch_id: int
+    next_poll_at: datetime
+    last_state: str | None = None
+    last_note_at: datetime | None = None
+    poll_errors: int | None = None
+
+
+@dataclass(frozen=True)
+class FinishedWatch:
+    """One watch's `finish` for `finish_many`."""
+
+    watch_id: int
+    outcome: str
+    finished_at: datetime
+    last_state: str | None = None
+
+
+def _fenced() -> list[object]:
+    return [
+        _TABLE.c.id == bindparam("k_id"),
+        _TABLE.c.finished_at.is_(None),
+        _TABLE.c.lease_owner == bindparam("k_owner"),
+    ]
+
+
+_RESCHEDULE = (
+    update(_TABLE)
+    .where(*_fenced())  # type: ignore[arg-type]
+    .values(
+        next_poll_at=bindparam("v_next", type_=UTCDateTime()),
+        lease_owner=None,
+        lease_until=None,
+        last_state=func.coalesce(
+            bindparam("v_state", type_=_TABLE.c.last_state.type), _TABLE.c.last_state
+        ),
+        last_note_at=func.coalesce(bindparam("v_note", type_=UTCDateTime()), _TABLE.c.last_note_at),
+        poll_errors=func.coalesce(
+            bindparam("v_errors", type_=_TABLE.c.poll_errors.type), _TABLE.c.poll_errors
+        ),
+    )
+)
+_FINISH = (
+    update(_TABLE)
+    .where(*_fenced())  # type: ignore[arg-type]
+    .values(
+        finished_at=bindparam("v_finished", type_=UTCDateTime()),
+        outcome=bindparam("v_outcome", type_=_TABLE.c.outcome.type),
+        lease_owner=None,
+        lease_until=None,
+        last_state=func.coalesce(
+            bindparam("v_state", type_=_TABLE.c.last_state.type), _TABLE.c.last_state
+        ),
+    )
+)
 
 
 class WatchRepository:
@@ -203,6 +272,43 @@ class WatchRepository:
         if last_state is not None:
             values["last_state"] = last_state
         return await self._write_claimed(watch_id, owner, values)
+
+    async def reschedule_many(self, owner: str, results: Sequence[PollResult]) -> None:
+        """`reschedule` of each watch, as one executemany; watches not held by `owner` stay."""
+        if not results:
+            return
+        await self.session.execute(
+            _RESCHEDULE,
+            [
+                {
+                    "k_id": r.watch_id,
+                    "k_owner": owner,
+                    "v_next": r.next_poll_at,
+                    "v_state": r.last_state,
+                    "v_note": r.last_note_at,
+                    "v_errors": r.poll_errors,
+                }
+                for r in results
+            ],
+        )
+
+    async def finish_many(self, owner: str, watches: Sequence[FinishedWatch]) -> None:
+        """`finish` of each watch, as one executemany; watches not held by `owner` stay."""
+        if not watches:
+            return
+        await self.session.execute(
+            _FINISH,
+            [
+                {
+                    "k_id": w.watch_id,
+                    "k_owner": owner,
+                    "v_finished": w.finished_at,
+                    "v_outcome": w.outcome,
+                    "v_state": w.last_state,
+                }
+                for w in watches
+            ],
+        )
 
     async def release(self, watch_id: int, owner: str) -> bool:
         """Gives the lease back unchanged, e.g. on shutdown, so another worker polls it now."""
