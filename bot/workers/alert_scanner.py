@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -117,6 +117,33 @@ def next_cursor(
     return min([scanned_at - margin, *undelivered_ends])
 
 
+class LogCache:
+    """Details (with the log) of recent failures, by (workspace, backup, snapshot); bounded.
+
+    A finished snapshot's details do not change, so a kept copy is as good as a new call. The
+    oldest entries go first once `size` are kept: by then their alerts are long delivered.
+    """
+
+    def __init__(self, size: int = 2000) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple[int, int, int], Snapshot] = OrderedDict()
+
+    def get(self, key: tuple[int, int, int]) -> Snapshot | None:
+        found = self._entries.get(key)
+        if found is not None:
+            self._entries.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[int, int, int], snapshot: Snapshot) -> None:
+        self._entries[key] = snapshot
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 @dataclass
 class _Listeners:
     """The alert-enabled bindings of one workspace and their muted backups."""
@@ -159,6 +186,7 @@ class AlertScanner:
         self._clock = clock
         self._last_relist: datetime | None = None
         self._listed_at: dict[int, datetime] = {}
+        self._logs = LogCache()
 
     @property
     def interval(self) -> float:
@@ -419,18 +447,23 @@ class AlertScanner:
         """The snapshot with its log: the list omits it, so one details call per new failure.
 
         Only failures some channel still has to hear about get here, so the call follows the
-        work, not the channel count. Without an answer the alert goes out without the log
-        rather than not at all.
+        work, not the channel count. A failure whose alerts a channel's pace held back is seen
+        again next scan; the details are kept (`LogCache`) so it is not fetched again. Without
+        an answer the alert goes out without the log rather than not at all.
         """
         if snapshot.log:
             return snapshot
+        key = (cursor.workspace_id, cursor.backup_id, snapshot.snapshot_id)
+        cached = self._logs.get(key)
+        if cached is not None:
+            return cached
         try:
-            return await self._skyvia.get_snapshot(
-                token, cursor.workspace_id, cursor.backup_id, snapshot.snapshot_id
-            )
+            detailed = await self._skyvia.get_snapshot(token, *key)
         except SkyviaError as exc:
             log.warning("log of failed snapshot %s unavailable: %s", snapshot.snapshot_id, exc)
             return snapshot
+        self._logs.put(key, detailed)
+        return detailed
 
     async def _advance(self, cursor: AlertCursor, to: datetime, next_scan: datetime) -> None:
         await self._batcher.run(
