@@ -44,6 +44,7 @@ Failures of the post itself are sorted by what they tell us:
 Pacing: Slack allows about one message per second per channel. `ChannelPacer` spaces posts to
 one channel a second apart within this process, and refuses (`DEFERRED`) a post that would wait
 longer than `max_wait`, so one busy channel cannot hold a whole worker tick (and its leases).
+The wait comes before the claim, so however long it is, it never makes a claim look stale.
 Slack's own 429s are handled by the retry handler.
 """
 
@@ -223,9 +224,15 @@ class Notifier:
         *,
         thread_ts: str | None = None,
         broadcast: bool = False,
+        max_pace_wait: float | None = None,
     ) -> DeliveryResult:
-        """Posts `message` once for `key` (in the thread of `thread_ts` when given)."""
-        wait = self._pacer.reserve((key.team_id, key.channel_id), self._max_pace_wait)
+        """Posts `message` once for `key` (in the thread of `thread_ts` when given).
+
+        `max_pace_wait` overrides how long this post may wait for the channel's pace: a caller
+        that does not hold a scarce slot while it waits may queue further ahead.
+        """
+        limit = self._max_pace_wait if max_pace_wait is None else max_pace_wait
+        wait = self._pacer.reserve((key.team_id, key.channel_id), limit)
         if wait is None:
             return DeliveryResult(Outcome.DEFERRED)
         if wait > 0:

@@ -187,6 +187,9 @@ class AlertScanner:
         self._last_relist: datetime | None = None
         self._listed_at: dict[int, datetime] = {}
         self._logs = LogCache()
+        # A channel's alerts may queue this far ahead (the wait holds no slot, see `_scan_one`);
+        # half the lease leaves the other half for the posts themselves.
+        self._pace_wait = config.lease_seconds / 2
 
     @property
     def interval(self) -> float:
@@ -301,21 +304,27 @@ class AlertScanner:
         limit = asyncio.Semaphore(self.config.concurrency)
 
         async def guarded(cursor: AlertCursor) -> None:
-            async with limit:
-                try:
-                    await self._scan_one(cursor, listeners[cursor.workspace_id])
-                except Exception:
-                    log.exception(
-                        "scan of workspace %s backup %s failed",
-                        cursor.workspace_id,
-                        cursor.backup_id,
-                    )
-                    await self._record_error(cursor, None)
+            try:
+                await self._scan_one(cursor, listeners[cursor.workspace_id], limit)
+            except Exception:
+                log.exception(
+                    "scan of workspace %s backup %s failed",
+                    cursor.workspace_id,
+                    cursor.backup_id,
+                )
+                await self._record_error(cursor, None)
 
         await asyncio.gather(*(guarded(cursor) for cursor in cursors))
         return len(cursors) >= self.config.batch
 
-    async def _scan_one(self, cursor: AlertCursor, listeners: _Listeners) -> None:
+    async def _scan_one(
+        self, cursor: AlertCursor, listeners: _Listeners, limit: asyncio.Semaphore
+    ) -> None:
+        """Lists the cursor's failures (`limit` bounds concurrent scans) and announces them.
+
+        The alerts are awaited outside `limit`: waiting for a channel's pace is not Skyvia
+        work, and holding a slot through it stalled the scan of every other backup.
+        """
         now = self._clock()
         next_scan = now + timedelta(seconds=self.interval)
         if not listeners.bindings:
@@ -333,16 +342,17 @@ class AlertScanner:
             except NoDefaultToken:
                 continue
             try:
-                page = await self._skyvia.list_snapshots(
-                    token,
-                    cursor.workspace_id,
-                    cursor.backup_id,
-                    failed=True,
-                    start_date=cursor.cursor - self.config.lookback,
-                    sort_by="startTime",
-                    sort_order="desc",
-                    take=MAX_TAKE,
-                )
+                async with limit:
+                    page = await self._skyvia.list_snapshots(
+                        token,
+                        cursor.workspace_id,
+                        cursor.backup_id,
+                        failed=True,
+                        start_date=cursor.cursor - self.config.lookback,
+                        sort_by="startTime",
+                        sort_order="desc",
+                        take=MAX_TAKE,
+                    )
             except SkyviaAuthError:
                 await report_rejected_token(self._notifier, self._batcher, binding, now)
                 await self._record_error(cursor, next_scan)
@@ -429,7 +439,8 @@ class AlertScanner:
                 key = DeliveryKey(
                     binding.team_id, binding.channel_id, snapshot.snapshot_id, DeliveryKind.ALERT
                 )
-                jobs.append((snapshot, asyncio.ensure_future(self._notifier.deliver(key, message))))
+                delivery = self._notifier.deliver(key, message, max_pace_wait=self._pace_wait)
+                jobs.append((snapshot, asyncio.ensure_future(delivery)))
         undelivered: list[datetime] = []
         for snapshot, job in jobs:
             try:
