@@ -158,7 +158,11 @@ class DeliveryLedger:
                 .on_conflict_do_nothing(index_elements=list(_KEY))
                 .returning(*(_TABLE.c[name] for name in _KEY))
             )
-            result = await self.session.execute(statement)
+            # Each row count is its own SQL text: caching them only fills the engine's
+            # compiled cache with one large entry per batch size (memory, no reuse).
+            result = await self.session.execute(
+                statement, execution_options={"compiled_cache": None}
+            )
             claimed.update((t, c, s, k) for t, c, s, k in result.all())
         return claimed
 
