@@ -55,7 +55,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -70,6 +70,7 @@ from handlers.blocks import Message
 from storage.models import Delivery, DeliveryKind, DeliveryStatus
 from storage.repositories import BindingRepository, DeliveryLedger
 from storage.repositories.deliveries import LedgerKey, SentMark
+from storage.types import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +91,6 @@ _LOOKUP_SKEW_SECONDS = 120.0
 """Read Slack's history from this long before the claim: our clock and Slack's may differ."""
 _LOOKUP_MAX_PAGES = 10
 _PACER_PRUNE_AT = 10_000
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

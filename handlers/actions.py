@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncApp
@@ -51,6 +51,7 @@ from handlers.payloads import (
     SnapshotsPageRef,
 )
 from storage.repositories import ClickRepository, click_key
+from storage.types import utcnow
 
 if TYPE_CHECKING:
     from bot.container import Container
@@ -101,10 +102,6 @@ class AlreadyClicked(DomainError):
         )
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 @asynccontextmanager
 async def _once(ctx: SlackContext, click: Click) -> AsyncIterator[None]:
     """Claims the click for `DOUBLE_CLICK_WINDOW`; a failed action gives the claim back.
@@ -113,7 +110,7 @@ async def _once(ctx: SlackContext, click: Click) -> AsyncIterator[None]:
     when a snapshot was started but its card could not be posted: a retry would start another.
     """
     key = click.key(ctx.team_id, ctx.channel_id)
-    claimed_at = _now()
+    claimed_at = utcnow()
     async with ctx.container.db.session() as session:
         claimed = await ClickRepository(session).claim(
             key, ctx.user_id, claimed_at, DOUBLE_CLICK_WINDOW

@@ -11,19 +11,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from storage.db import Database
 from storage.repositories import BindingRepository, ClickRepository, click_key
+from storage.types import utcnow
 
 log = logging.getLogger(__name__)
 
 EVENT_ACTOR = "events"
 """Stored as the `user_id` of an event's dedupe row: events have no clicking user."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class ChannelPauses:

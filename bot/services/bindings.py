@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pydantic import SecretStr
 
@@ -21,12 +21,9 @@ from storage.crypto import TokenCipher
 from storage.db import Database
 from storage.models import Binding, Watch
 from storage.repositories import AuditRepository, BindingRepository, WatchRepository
+from storage.types import utcnow
 
 log = logging.getLogger(__name__)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

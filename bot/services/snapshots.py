@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from bot.services.backups import failure_detail
 from bot.services.bindings import BoundWorkspace
@@ -19,12 +19,9 @@ from bot.skyvia.models import ActiveRun, Backup
 from storage.db import Database
 from storage.models import Binding, Watch
 from storage.repositories import AuditRepository, BindingRepository, WatchRepository
+from storage.types import utcnow
 
 log = logging.getLogger(__name__)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

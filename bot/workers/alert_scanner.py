@@ -40,17 +40,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.metrics import Metrics
-from bot.notifier import DeliveryKey, DeliveryResult, Notifier, Outcome
-from bot.services.bindings import BindingService
+from bot.notifier import DeliveryKey, DeliveryResult, Outcome
 from bot.services.errors import NoDefaultToken
-from bot.skyvia.client import MAX_TAKE, SkyviaClient
+from bot.skyvia.client import MAX_TAKE
 from bot.skyvia.errors import (
     SkyviaAuthError,
     SkyviaError,
@@ -58,12 +56,11 @@ from bot.skyvia.errors import (
     SkyviaRateLimited,
 )
 from bot.skyvia.models import Snapshot, SnapshotState
-from bot.workers.backoff import WorkspaceBackoff, retry_delay
-from bot.workers.batching import WriteBatcher
+from bot.workers.backoff import retry_delay
+from bot.workers.base import PollingWorker
 from bot.workers.revocation import report_rejected_token
 from bot.workers.watcher import lease_for
 from handlers.blocks import failure_alert
-from storage.db import Database
 from storage.models import AlertCursor, Binding, DeliveryKind
 from storage.repositories import (
     AlertCursorRepository,
@@ -78,10 +75,6 @@ CLOCK_MARGIN = timedelta(minutes=5)
 MAX_LOOKBACK = timedelta(days=1)
 RELIST_EVERY = 10
 """Re-list each workspace's backups every this many alert intervals."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def ended_at(snapshot: Snapshot) -> datetime | None:
@@ -157,46 +150,16 @@ class _Listeners:
         return ended is None or ended >= binding.alerts_since
 
 
-class AlertScanner:
+class AlertScanner(PollingWorker[ScannerConfig]):
     name = "alert-scanner"
 
-    def __init__(
-        self,
-        *,
-        db: Database,
-        skyvia: SkyviaClient,
-        bindings: BindingService,
-        notifier: Notifier,
-        batcher: WriteBatcher,
-        config: ScannerConfig,
-        owner: str,
-        metrics: Metrics | None = None,
-        backoff: WorkspaceBackoff | None = None,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        self._db = db
-        self._skyvia = skyvia
-        self._bindings = bindings
-        self._notifier = notifier
-        self._batcher = batcher
-        self.config = config
-        self.owner = owner
-        self._metrics = metrics
-        self._backoff = backoff or WorkspaceBackoff(base=config.interval, cap=config.max_backoff)
-        self._clock = clock
+    def _setup(self) -> None:
         self._last_relist: datetime | None = None
         self._listed_at: dict[int, datetime] = {}
         self._logs = LogCache()
         # A channel's alerts may queue this far ahead (the wait holds no slot, see `_scan_one`);
         # half the lease leaves the other half for the posts themselves.
-        self._pace_wait = config.lease_seconds / 2
-
-    @property
-    def interval(self) -> float:
-        return self.config.interval
-
-    async def close(self) -> None:
-        await self._batcher.close()
+        self._pace_wait = self.config.lease_seconds / 2
 
     async def tick(self) -> bool:
         """Discovers backups, then scans one batch of due cursors; True if the batch was full."""

@@ -26,24 +26,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.metrics import Metrics
-from bot.notifier import DeliveryKey, DeliveryResult, Notifier, Outcome
-from bot.services.bindings import BindingService
+from bot.notifier import DeliveryKey, DeliveryResult, Outcome
 from bot.services.errors import NoDefaultToken
-from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaAuthError, SkyviaError, SkyviaRateLimited
 from bot.skyvia.models import Snapshot, SnapshotState
-from bot.workers.backoff import WorkspaceBackoff, retry_delay
-from bot.workers.batching import BulkWrite, WriteBatcher
+from bot.workers.backoff import retry_delay
+from bot.workers.base import PollingWorker
+from bot.workers.batching import BulkWrite
 from bot.workers.revocation import report_rejected_token
 from handlers.blocks import gave_up_note, snapshot_card, snapshot_outcome_reply, still_running_note
-from storage.db import Database
 from storage.models import Binding, DeliveryKind, Watch, WatchOutcome, note_kind
 from storage.repositories import BindingRepository, WatchRepository
 from storage.repositories.watches import FinishedWatch, PollResult
@@ -52,10 +49,6 @@ log = logging.getLogger(__name__)
 
 NOTE_EVERY = timedelta(minutes=30)
 _BROADCAST = frozenset({SnapshotState.FAILED, SnapshotState.CANCELED})
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def lease_for(interval: float) -> float:
@@ -86,39 +79,12 @@ class WatcherConfig:
         return min(300.0, max(1.0, 10 * self.interval))
 
 
-class Watcher:
+class Watcher(PollingWorker[WatcherConfig]):
     name = "watcher"
 
-    def __init__(
-        self,
-        *,
-        db: Database,
-        skyvia: SkyviaClient,
-        bindings: BindingService,
-        notifier: Notifier,
-        batcher: WriteBatcher,
-        config: WatcherConfig,
-        owner: str,
-        metrics: Metrics | None = None,
-        backoff: WorkspaceBackoff | None = None,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        self._db = db
-        self._skyvia = skyvia
-        self._bindings = bindings
-        self._notifier = notifier
-        self._batcher = batcher
-        self.config = config
-        self.owner = owner
-        self._metrics = metrics
-        self._backoff = backoff or WorkspaceBackoff(base=config.interval, cap=config.max_backoff)
-        self._clock = clock
+    def _setup(self) -> None:
         self._reschedules = BulkWrite[PollResult, None]("watch reschedules", self._write_polls)
         self._finishes = BulkWrite[FinishedWatch, None]("watch finishes", self._write_finishes)
-
-    @property
-    def interval(self) -> float:
-        return self.config.interval
 
     async def tick(self) -> bool:
         """Polls one batch of due watches; True if the batch was full (more may be due)."""
@@ -147,9 +113,6 @@ class Watcher:
 
         await asyncio.gather(*(guarded(watch) for watch in watches))
         return len(watches) >= self.config.batch
-
-    async def close(self) -> None:
-        await self._batcher.close()
 
     async def _guarded(self, watch: Watch, binding: Binding | None) -> None:
         try:
