@@ -14,7 +14,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ import httpx
 from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 
+from bot.devtools.ports import free_port
 from bot.devtools.slack_standin import FakeSlack, running_fake_slack
 from bot.simulator.server import RunningSimulator, running_simulator
 from storage.db import normalize_url, upgrade_async
@@ -38,12 +38,6 @@ BOT_TOKEN = "xoxb-benchmark-bot"
 TEAM_ID = "T0BENCH"
 PG_PREFIX = "skyvia_bench_"
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.asynccontextmanager

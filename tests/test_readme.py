@@ -7,12 +7,13 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from bot.devtools.ports import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
@@ -24,12 +25,6 @@ def readme_block(after_heading: str) -> str:
     match = re.search(r"```sh\n(.*?)```", section, re.S)
     assert match, f"no sh block after {after_heading!r}"
     return match.group(1)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")

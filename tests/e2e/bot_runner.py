@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from cryptography.fernet import Fernet
 from bot.app import create_app
 from bot.config import Settings
 from bot.container import Container
+from bot.devtools.ports import free_port
 from bot.web import create_web_app
 from bot.workers import build_workers
 from tests.e2e.fake_slack import serve_asgi_on_loopback
@@ -75,12 +75,6 @@ async def running_bot(*, workers: bool = True, **env_kwargs: Any) -> AsyncIterat
     web = create_web_app(container, app, background=build_workers(container) if workers else None)
     async with serve_asgi_on_loopback(web, lifespan="on") as url:
         yield RunningBot(url=url, container=container, settings=settings)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
