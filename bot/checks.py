@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 from slack_sdk.errors import SlackApiError
 
 from bot.config import Settings
+from bot.container import token_cipher
 from bot.skyvia.client import SkyviaClient, build_http_client
 from bot.skyvia.errors import SkyviaAuthError, SkyviaError
 from bot.slack_clients import build_web_client
-from storage.crypto import load_or_create_key
 from storage.db import Database
 
 Check = tuple[str, bool, str]
@@ -27,10 +27,7 @@ async def run_checks(settings: Settings) -> AsyncIterator[Check]:
         await db.dispose()
 
     try:
-        load_or_create_key(
-            settings.encryption_key.get_secret_value() if settings.encryption_key else None,
-            settings.sqlite_path,
-        )
+        token_cipher(settings)
         yield "encryption key", True, "available"
     except Exception as exc:
         yield "encryption key", False, str(exc)

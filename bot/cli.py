@@ -83,15 +83,11 @@ async def _migrate(args: argparse.Namespace) -> int:
 
 async def _reencrypt_if_rotating(settings: Settings) -> int | None:
     """With several keys configured (new first), `migrate` moves every token to the new key."""
-    from storage.crypto import TokenCipher, load_or_create_key
+    from bot.container import token_cipher
     from storage.db import Database
     from storage.repositories import BindingRepository
 
-    key = load_or_create_key(
-        settings.encryption_key.get_secret_value() if settings.encryption_key else None,
-        settings.sqlite_path,
-    )
-    cipher = TokenCipher(key)
+    cipher = token_cipher(settings)
     if cipher.key_count < 2:
         return None
     db = Database.connect(settings.database_url)

@@ -31,6 +31,16 @@ log = logging.getLogger(__name__)
 skyvia_log = logging.getLogger("bot.skyvia")
 
 
+def token_cipher(settings: Settings) -> TokenCipher:
+    """The cipher of stored tokens: the configured key(s), or the key file beside SQLite."""
+    return TokenCipher(
+        load_or_create_key(
+            settings.encryption_key.get_secret_value() if settings.encryption_key else None,
+            settings.sqlite_path,
+        )
+    )
+
+
 def skyvia_observer(metrics: Metrics) -> Callable[[str, str, int | None, float], None]:
     """One metric sample and one log line per Skyvia HTTP attempt (never the token)."""
 
@@ -64,11 +74,7 @@ class Container:
     async def create(cls, settings: Settings, *, metrics: Metrics | None = None) -> Container:
         metrics = metrics or Metrics()
         db = Database.connect(settings.database_url)
-        key = load_or_create_key(
-            settings.encryption_key.get_secret_value() if settings.encryption_key else None,
-            settings.sqlite_path,
-        )
-        cipher = TokenCipher(key)
+        cipher = token_cipher(settings)
         http = build_http_client()
         skyvia = SkyviaClient(http, settings.skyvia_api_url, observer=skyvia_observer(metrics))
         installation_store = None
