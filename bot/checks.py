@@ -10,7 +10,7 @@ from bot.config import Settings
 from bot.container import token_cipher
 from bot.skyvia.client import SkyviaClient, build_http_client
 from bot.skyvia.errors import SkyviaAuthError, SkyviaError
-from bot.slack_clients import build_web_client
+from bot.slack.clients import build_web_client
 from storage.db import Database
 
 Check = tuple[str, bool, str]

@@ -20,8 +20,8 @@ from bot.services.bindings import BindingService
 from bot.services.schedules import ScheduleService
 from bot.services.snapshots import SnapshotService
 from bot.skyvia.client import SkyviaClient, build_http_client
-from bot.slack_clients import SlackClients
-from handlers.authz import Authorizer
+from bot.slack.authz import Authorizer
+from bot.slack.clients import SlackClients
 from storage.crypto import TokenCipher, load_or_create_key
 from storage.db import Database
 

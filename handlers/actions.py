@@ -26,8 +26,17 @@ from bot.services.bindings import BoundWorkspace
 from bot.services.errors import DomainError
 from bot.services.snapshots import StartedWithoutCard, Watched
 from bot.skyvia.errors import SkyviaError
-from handlers.authz import Role
-from handlers.blocks import Message, mute_changed_message, refusal_message, schedule_message
+from bot.slack.authz import Role
+from bot.slack.ids import ActionId
+from bot.slack.messages import Message, mute_changed_message, refusal_message, schedule_message
+from bot.slack.payloads import (
+    BackupRef,
+    BackupsPageRef,
+    PayloadError,
+    ScheduleRef,
+    SnapshotRef,
+    SnapshotsPageRef,
+)
 from handlers.commands.backups import (
     START_SNAPSHOT,
     SWITCH_SCHEDULE,
@@ -41,15 +50,6 @@ from handlers.commands.backups import (
 )
 from handlers.context import NotInChannel, SlackContext
 from handlers.errors import handle_error
-from handlers.ids import ActionId
-from handlers.payloads import (
-    BackupRef,
-    BackupsPageRef,
-    PayloadError,
-    ScheduleRef,
-    SnapshotRef,
-    SnapshotsPageRef,
-)
 from storage.repositories import ClickRepository, click_key
 from storage.types import utcnow
 
@@ -330,7 +330,7 @@ ACTIONS: dict[ActionId, ActionHandler] = {
     ActionId.MUTE_BACKUP: mute_backup,
     ActionId.UNMUTE_BACKUP: unmute_backup,
 }
-"""Every button a builder in `handlers.blocks` emits has its listener here."""
+"""Every button a builder in `bot.slack.messages` emits has its listener here."""
 
 
 def _listener(container: Container, handler: ActionHandler) -> Callable[..., Awaitable[None]]:

@@ -17,8 +17,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services.bindings import BoundWorkspace
 from bot.services.errors import DomainError
-from handlers.authz import Role
-from handlers.blocks import Message
+from bot.slack.authz import Role
+from bot.slack.messages import Message
 
 if TYPE_CHECKING:
     from bot.container import Container

@@ -26,9 +26,14 @@ from bot.skyvia.errors import (
     SkyviaRateLimited,
     SkyviaUnavailable,
 )
-from handlers.blocks import Message, refusal_message, unexpected_error_message, usage_error_message
-from handlers.parsing import UsageError
-from handlers.payloads import PayloadError
+from bot.slack.messages import (
+    Message,
+    refusal_message,
+    unexpected_error_message,
+    usage_error_message,
+)
+from bot.slack.parsing import UsageError
+from bot.slack.payloads import PayloadError
 
 if TYPE_CHECKING:
     from handlers.context import SlackContext

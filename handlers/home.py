@@ -20,7 +20,7 @@ from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services.snapshots import ChannelOverview
-from handlers.blocks import home_view
+from bot.slack.messages import home_view
 from handlers.errors import handle_error
 from handlers.views_data import binding_view, watch_view
 

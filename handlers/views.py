@@ -8,12 +8,12 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers.authz import Role
+from bot.slack.authz import Role
+from bot.slack.ids import CallbackId
+from bot.slack.payloads import ConnectModalMeta, ModalInputError, parse_connect_submission
 from handlers.commands.bindings import finish_connect
 from handlers.context import SlackContext
 from handlers.errors import report_error
-from handlers.ids import CallbackId
-from handlers.payloads import ConnectModalMeta, ModalInputError, parse_connect_submission
 
 if TYPE_CHECKING:
     from bot.container import Container

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from bot.skyvia.models import SnapshotState
-from handlers.blocks import BindingView, WatchView
+from bot.slack.messages import BindingView, WatchView
 from storage.models import Binding, Watch
 
 

@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.e2e.fixtures",
     "tests.e2e.bot_fixtures",
     "tests.simulator.fixtures",
+    "tests.workers.kit",
 ]

@@ -46,7 +46,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.notifier import DeliveryKey, DeliveryResult, Outcome
 from bot.services.errors import NoDefaultToken
 from bot.skyvia.client import MAX_TAKE
 from bot.skyvia.errors import (
@@ -56,11 +55,12 @@ from bot.skyvia.errors import (
     SkyviaRateLimited,
 )
 from bot.skyvia.models import Snapshot, SnapshotState
+from bot.slack.messages import failure_alert
+from bot.slack.notifier import DeliveryKey, DeliveryResult, Outcome
 from bot.workers.backoff import retry_delay
 from bot.workers.base import PollingWorker
 from bot.workers.revocation import report_rejected_token
 from bot.workers.watcher import lease_for
-from handlers.blocks import failure_alert
 from storage.models import AlertCursor, Binding, DeliveryKind
 from storage.repositories import (
     AlertCursorRepository,

@@ -11,11 +11,11 @@ from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 from bot.metrics import Metrics
-from bot.notifier import Notifier
 from bot.services.bindings import BindingService
 from bot.skyvia.client import SkyviaClient
+from bot.slack.notifier import Notifier
 from bot.workers.backoff import WorkspaceBackoff
-from bot.workers.batching import WriteBatcher
+from storage.batching import WriteBatcher
 from storage.db import Database
 from storage.types import utcnow
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.notifier import Notifier
+from bot.slack.notifier import Notifier
 from bot.workers.alert_scanner import AlertScanner, ScannerConfig
 from bot.workers.backoff import WorkspaceBackoff
-from bot.workers.batching import WriteBatcher
 from bot.workers.watcher import Watcher, WatcherConfig, lease_for
+from storage.batching import WriteBatcher
 from storage.repositories import new_lease_owner
 
 if TYPE_CHECKING:

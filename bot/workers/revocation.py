@@ -16,9 +16,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from bot.notifier import DeliveryKey, Notifier, Outcome
-from bot.workers.batching import WriteBatcher
-from handlers.blocks import alerts_paused_token_notice, token_rejected_reason
+from bot.slack.messages import alerts_paused_token_notice, token_rejected_reason
+from bot.slack.notifier import DeliveryKey, Notifier, Outcome
+from storage.batching import WriteBatcher
 from storage.models import Binding, DeliveryKind
 from storage.repositories import BindingRepository
 

@@ -10,7 +10,7 @@ One tick:
    - a final state: the threaded outcome reply through the ledger (broadcast when Failed or
      Canceled), then the card's final `chat.update`, then the watch is finished. The watch stays
      pending until the reply is recorded as sent, so a crash anywhere before that makes the
-     next poll try again, and the ledger (see `bot.notifier`) keeps it to one reply;
+     next poll try again, and the ledger (see `bot.slack.notifier`) keeps it to one reply;
    - a long run: a "still running" note per 30 minutes (ledger kind `note:N`), and a note and
      the end of the watch at the give-up limit;
 3. writes each result fenced by the lease (`reschedule`/`finish` are no-ops for a watch we lost
@@ -32,15 +32,20 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.notifier import DeliveryKey, DeliveryResult, Outcome
 from bot.services.errors import NoDefaultToken
 from bot.skyvia.errors import SkyviaAuthError, SkyviaError, SkyviaRateLimited
 from bot.skyvia.models import Snapshot, SnapshotState
+from bot.slack.messages import (
+    gave_up_note,
+    snapshot_card,
+    snapshot_outcome_reply,
+    still_running_note,
+)
+from bot.slack.notifier import DeliveryKey, DeliveryResult, Outcome
 from bot.workers.backoff import retry_delay
 from bot.workers.base import PollingWorker
-from bot.workers.batching import BulkWrite
 from bot.workers.revocation import report_rejected_token
-from handlers.blocks import gave_up_note, snapshot_card, snapshot_outcome_reply, still_running_note
+from storage.batching import BulkWrite
 from storage.models import Binding, DeliveryKind, Watch, WatchOutcome, note_kind
 from storage.repositories import BindingRepository, WatchRepository
 from storage.repositories.watches import FinishedWatch, PollResult
@@ -279,7 +284,7 @@ class Watcher(PollingWorker[WatcherConfig]):
             await self._retry_delivery(watch, result)
 
     async def _retry_delivery(self, watch: Watch, result: DeliveryResult) -> None:
-        """Keeps the watch pending until its message is delivered (see `bot.notifier`)."""
+        """Keeps the watch pending until its message is delivered (see `bot.slack.notifier`)."""
         now = self._clock()
         if result.outcome == Outcome.FAILED:
             await self._reschedule(watch, self._retry_at(watch), poll_errors=watch.poll_errors + 1)

@@ -14,10 +14,10 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack.parsing import parse_command
 from handlers.commands import backups, bindings
 from handlers.context import SlackContext
 from handlers.errors import handle_error
-from handlers.parsing import parse_command
 
 if TYPE_CHECKING:
     from bot.container import Container

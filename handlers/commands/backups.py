@@ -14,8 +14,8 @@ from bot.services.backups import SnapshotQuery
 from bot.services.bindings import BoundWorkspace
 from bot.services.schedules import ScheduleChange
 from bot.services.snapshots import AlreadyActive, StartedSnapshot, Watched
-from handlers.authz import Role
-from handlers.blocks import (
+from bot.slack.authz import Role
+from bot.slack.messages import (
     Message,
     active_snapshot_exists_message,
     backup_details_message,
@@ -26,9 +26,9 @@ from handlers.blocks import (
     snapshot_log_message,
     snapshots_page_message,
 )
+from bot.slack.parsing import BackupCmd, BackupsCmd, ScheduleCmd, SnapshotCmd, SnapshotsCmd
+from bot.slack.payloads import SnapshotFilters
 from handlers.context import NotInChannel, SlackContext
-from handlers.parsing import BackupCmd, BackupsCmd, ScheduleCmd, SnapshotCmd, SnapshotsCmd
-from handlers.payloads import SnapshotFilters
 
 START_SNAPSHOT = "start a snapshot"
 SWITCH_SCHEDULE = "turn a backup's schedule on or off"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from handlers.authz import Role
-from handlers.blocks import (
+from bot.slack.authz import Role
+from bot.slack.messages import (
     alerts_changed_message,
     connect_modal,
     connected_message,
@@ -12,8 +12,7 @@ from handlers.blocks import (
     mute_changed_message,
     status_message,
 )
-from handlers.context import NotInChannel, SlackContext
-from handlers.parsing import (
+from bot.slack.parsing import (
     AlertsCmd,
     ConnectCmd,
     DisconnectCmd,
@@ -21,6 +20,7 @@ from handlers.parsing import (
     MuteCmd,
     StatusCmd,
 )
+from handlers.context import NotInChannel, SlackContext
 from handlers.views_data import binding_view, watch_view
 
 

@@ -10,7 +10,7 @@ A sender claims the key before calling Slack and marks it sent afterwards:
   one recoverer, who must find out whether the message went out before sending again.
 
 `claim_many`, `get_many` and `mark_sent_many` do the same for many keys in one statement each,
-for the notifier's coalesced writes (`bot.workers.batching`); the rules per key are the same.
+for the notifier's coalesced writes (`storage.batching`); the rules per key are the same.
 """
 
 from __future__ import annotations

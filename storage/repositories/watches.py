@@ -1,7 +1,7 @@
 """Watches: snapshots started from Slack, polled by the watcher until they finish.
 
 `reschedule_many` and `finish_many` write the results of many polls as one executemany each
-(the watcher's coalesced writes, `bot.workers.batching`), fenced by the lease like
+(the watcher's coalesced writes, `storage.batching`), fenced by the lease like
 `reschedule` and `finish`.
 """
 

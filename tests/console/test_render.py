@@ -16,9 +16,9 @@ from bot.console.render import (
     render_message,
 )
 from bot.skyvia.models import Backup, Snapshot
-from handlers import blocks
-from handlers.ids import ActionId
-from handlers.parsing import USAGE
+from bot.slack import messages as blocks
+from bot.slack.ids import ActionId
+from bot.slack.parsing import USAGE
 
 T0 = datetime(2023, 10, 2, 14, 15, 15, tzinfo=UTC)
 NAMES = Names(users={"U0DANA": "dana"}, channels={"C0OPS": "ops"})

@@ -13,12 +13,12 @@ from typing import Any
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from handlers.ids import ActionId
+from bot.slack.ids import ActionId
 from storage.models import Watch
 from storage.repositories import AuditRepository, WatchRepository
 from tests.e2e.bot_fixtures import ADMIN, CHANNEL, MEMBER, Stack
 from tests.e2e.fake_slack import FakeSlack
-from tests.handlers.blockkit import check_blocks, check_mrkdwn
+from tests.slack.messages.blockkit import check_blocks, check_mrkdwn
 
 TEAM = "T0TEST"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from handlers.ids import ActionId
+from bot.slack.ids import ActionId
 from storage.repositories import AlertCursorRepository
 from tests.e2e.backup_kit import assert_valid_payloads, button, connect, rendered
 from tests.e2e.bot_fixtures import ADMIN, CHANNEL, OTHER_CHANNEL, Stack, StartBot

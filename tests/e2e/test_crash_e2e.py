@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.notifier import DeliveryKey
 from bot.simulator import RunningSimulator
+from bot.slack.notifier import DeliveryKey
 from storage.models import DeliveryStatus
 from storage.repositories import DeliveryLedger
 from tests.e2e.backup_kit import TEAM, connect

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.notifier import DeliveryKey, Notifier
-from bot.workers.batching import BulkWrite, WriteBatcher
+from bot.slack.notifier import DeliveryKey, Notifier
+from storage.batching import BulkWrite, WriteBatcher
 from storage.db import Database
 from storage.models import DeliveryStatus
 from storage.repositories import DeliveryLedger

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.workers.alert_scanner import CLOCK_MARGIN, MAX_LOOKBACK, ScannerConfig, next_cursor
 from bot.workers.backoff import WorkspaceBackoff, retry_delay
-from bot.workers.batching import WriteBatcher
+from storage.batching import WriteBatcher
 from storage.db import Database
 from storage.repositories import AlertCursorRepository
 

@@ -13,7 +13,7 @@ from bot.skyvia.client import SkyviaClient
 from bot.workers.watcher import Watcher, WatcherConfig
 from storage.models import Watch
 from storage.repositories import WatchRepository
-from tests.workers.conftest import CHANNEL, TEAM, Kit
+from tests.workers.kit import CHANNEL, TEAM, Kit
 
 GIVE_UP_HOURS = 2
 

@@ -10,9 +10,9 @@ import asyncio
 import json
 
 from bot.skyvia.models import Backup
+from bot.slack.ids import ActionId
+from bot.slack.messages import backup_details_message, backups_page_message, schedule_message
 from handlers.actions import BackupsScreen, DetailsScreen, ScheduleScreen, clicked_screen
-from handlers.blocks import backup_details_message, backups_page_message, schedule_message
-from handlers.ids import ActionId
 from storage.repositories import BindingRepository
 from tests.e2e.backup_kit import (
     DISABLE,

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from handlers.ids import ActionId
+from bot.slack.ids import ActionId
 from tests.e2e.backup_kit import (
     ACTIVE,
     BACKUP,

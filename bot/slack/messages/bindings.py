@@ -12,7 +12,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from handlers.blocks.common import (
+from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.slack.messages.common import (
     MAX_MESSAGE_BLOCKS,
     Message,
     compact,
@@ -21,8 +22,8 @@ from handlers.blocks.common import (
     fit_lines,
     section,
 )
-from handlers.blocks.models import BindingView, WatchView
-from handlers.blocks.mrkdwn import (
+from bot.slack.messages.models import BindingView, WatchView
+from bot.slack.messages.mrkdwn import (
     backup_label,
     channel_mention,
     escape_cut,
@@ -34,8 +35,7 @@ from handlers.blocks.mrkdwn import (
     state_name,
     user_mention,
 )
-from handlers.ids import ActionId, BlockId, CallbackId
-from handlers.payloads import ConnectModalMeta
+from bot.slack.payloads import ConnectModalMeta
 
 _WORKSPACE_NAME_LIMIT = 100
 _STATUS_MUTES_SHOWN = 50

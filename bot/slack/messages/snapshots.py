@@ -13,13 +13,13 @@ from datetime import datetime
 from slack_sdk.models.blocks import Block, DividerBlock
 
 from bot.skyvia.models import ActiveRun, Backup, Snapshot, SnapshotState
-from handlers.blocks.buttons import (
+from bot.slack.messages.buttons import (
     run_anyway_button,
     run_snapshot_button,
     show_log_button,
     snapshots_nav,
 )
-from handlers.blocks.common import (
+from bot.slack.messages.common import (
     MAX_MESSAGE_BLOCKS,
     SECTION_TEXT_LIMIT,
     Message,
@@ -29,7 +29,7 @@ from handlers.blocks.common import (
     fallback,
     section,
 )
-from handlers.blocks.mrkdwn import (
+from bot.slack.messages.mrkdwn import (
     CODE_BLOCK_OVERHEAD,
     backup_label,
     backup_label_plain,
@@ -44,8 +44,8 @@ from handlers.blocks.mrkdwn import (
     state_phrase,
     user_mention,
 )
-from handlers.parsing import MAX_PAGE
-from handlers.payloads import SnapshotFilters
+from bot.slack.parsing import MAX_PAGE
+from bot.slack.payloads import SnapshotFilters
 
 SNAPSHOTS_PAGE_SIZE = 10
 """Snapshots per page of `/skyvia snapshots`: the handler asks Skyvia for `take=10`."""

@@ -7,10 +7,10 @@ from collections.abc import Mapping, Sequence
 from slack_sdk.models.blocks import Block, DividerBlock, HeaderBlock, PlainTextObject
 from slack_sdk.models.views import View
 
-from handlers.blocks.bindings import watch_line, workspace_label
-from handlers.blocks.common import MAX_VIEW_BLOCKS, context, section
-from handlers.blocks.models import BindingView, WatchView
-from handlers.blocks.mrkdwn import channel_mention, escape_mrkdwn, format_count, plural
+from bot.slack.messages.bindings import watch_line, workspace_label
+from bot.slack.messages.common import MAX_VIEW_BLOCKS, context, section
+from bot.slack.messages.models import BindingView, WatchView
+from bot.slack.messages.mrkdwn import channel_mention, escape_mrkdwn, format_count, plural
 
 _WATCHES_PER_CHANNEL = 5
 _BLOCKS_PER_CHANNEL = 3  # section, watches, divider

@@ -11,7 +11,7 @@ ledger (`storage.repositories.deliveries`) turns that into a state we can see an
 2. **post**, with Slack message `metadata` naming the key (`event_type` `skyvia_delivery`).
 3. **mark_sent** with the message `ts`.
 
-Claims and marks of concurrent deliveries are coalesced (`bot.workers.batching`): the claims
+Claims and marks of concurrent deliveries are coalesced (`storage.batching`): the claims
 that reach the write batcher together go into one multi-row INSERT ... ON CONFLICT DO NOTHING
 RETURNING, and the mark_sent writes into one executemany. That changes how many statements
 the steps take, not their order for any one message: a `deliver` call still awaits its claim's
@@ -64,9 +64,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.metrics import Metrics
-from bot.slack_clients import SlackClients
-from bot.workers.batching import BulkWrite, WriteBatcher
-from handlers.blocks import Message
+from bot.slack.clients import SlackClients
+from bot.slack.messages import Message
+from storage.batching import BulkWrite, WriteBatcher
 from storage.models import Delivery, DeliveryKind, DeliveryStatus
 from storage.repositories import BindingRepository, DeliveryLedger
 from storage.repositories.deliveries import LedgerKey, SentMark

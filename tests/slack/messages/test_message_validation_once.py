@@ -8,7 +8,7 @@ import pytest
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import SectionBlock
 
-from handlers import blocks
+from bot.slack import messages as blocks
 
 
 class _CountingSection(SectionBlock):

@@ -9,7 +9,7 @@ from typing import Any
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from handlers.blocks import Message
+from bot.slack.messages import Message
 
 CHANGING_ACTIONS = {"run_snapshot", "run_snapshot_anyway", "schedule_toggle", "mute_backup"}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.blocks.common import WARNING, Message, context, fallback, section
+from bot.slack.messages.common import WARNING, Message, context, fallback, section
 
 
 def token_rejected_reason(workspace_id: int) -> str:

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.skyvia.models import SnapshotState
-from handlers.blocks.common import fit_lines
-from handlers.blocks.mrkdwn import (
+from bot.slack.messages.common import fit_lines
+from bot.slack.messages.mrkdwn import (
     code_block,
     cut_escaped,
     escape_cut,
@@ -23,7 +23,7 @@ from handlers.blocks.mrkdwn import (
     state_phrase,
     user_mention,
 )
-from tests.handlers.blockkit import check_mrkdwn
+from tests.slack.messages.blockkit import check_mrkdwn
 
 
 def test_escape_mrkdwn_neutralises_control_sequences() -> None:

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers.ids import ActionId, BlockId
-from handlers.parsing import MAX_ID, MAX_PAGE
-from handlers.payloads import (
+from bot.slack.ids import ActionId, BlockId
+from bot.slack.parsing import MAX_ID, MAX_PAGE
+from bot.slack.payloads import (
     MAX_VALUE_LENGTH,
     BackupRef,
     BackupsPageRef,

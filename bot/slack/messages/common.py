@@ -21,16 +21,16 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from handlers.blocks.mrkdwn import (
+from bot.slack.ids import ActionId
+from bot.slack.messages.mrkdwn import (
     cut_escaped,
     cut_plain,
     escape_cut,
     escape_mrkdwn,
     format_count,
 )
-from handlers.ids import ActionId
-from handlers.parsing import UsageError
-from handlers.payloads import Payload
+from bot.slack.parsing import UsageError
+from bot.slack.payloads import Payload
 
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100

@@ -7,14 +7,14 @@ from collections.abc import Sequence
 from slack_sdk.models.blocks import Block, DividerBlock
 
 from bot.skyvia.models import ActiveRun, Backup, Snapshot
-from handlers.blocks.buttons import (
+from bot.slack.messages.buttons import (
     backups_nav,
     details_button,
     run_snapshot_button,
     schedule_button,
     snapshots_button,
 )
-from handlers.blocks.common import (
+from bot.slack.messages.common import (
     Message,
     actions,
     compact,
@@ -23,7 +23,7 @@ from handlers.blocks.common import (
     fit_lines,
     section,
 )
-from handlers.blocks.mrkdwn import (
+from bot.slack.messages.mrkdwn import (
     backup_label,
     backup_label_plain,
     slack_date,
@@ -31,8 +31,8 @@ from handlers.blocks.mrkdwn import (
     state_phrase,
     user_mention,
 )
-from handlers.blocks.snapshots import snapshot_line
-from handlers.parsing import MAX_PAGE
+from bot.slack.messages.snapshots import snapshot_line
+from bot.slack.parsing import MAX_PAGE
 
 BACKUPS_PAGE_SIZE = 10
 """Backups per page of `/skyvia backups`: the handler asks Skyvia for `take=10`."""

@@ -22,8 +22,8 @@ from pydantic import (
     model_validator,
 )
 
-from handlers.ids import ActionId, BlockId
-from handlers.parsing import MAX_ID, MAX_PAGE, ConnectCmd, UsageError, parse_command
+from bot.slack.ids import ActionId, BlockId
+from bot.slack.parsing import MAX_ID, MAX_PAGE, ConnectCmd, UsageError, parse_command
 
 MAX_VALUE_LENGTH = 2000
 """Slack's limit for a button value; private_metadata allows 3000, we stay under both."""

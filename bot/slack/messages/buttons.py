@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import ButtonElement
 
-from handlers.blocks.common import button, confirm_dialog
-from handlers.blocks.mrkdwn import backup_label
-from handlers.ids import ActionId
-from handlers.payloads import (
+from bot.slack.ids import ActionId
+from bot.slack.messages.common import button, confirm_dialog
+from bot.slack.messages.mrkdwn import backup_label
+from bot.slack.payloads import (
     BackupRef,
     BackupsPageRef,
     ScheduleRef,

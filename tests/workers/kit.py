@@ -12,12 +12,12 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from bot.metrics import Metrics
-from bot.notifier import Notifier
 from bot.services.bindings import BindingService
 from bot.simulator import RunningSimulator
 from bot.skyvia.client import SkyviaClient
-from bot.slack_clients import SlackClients
-from bot.workers.batching import WriteBatcher
+from bot.slack.clients import SlackClients
+from bot.slack.notifier import Notifier
+from storage.batching import WriteBatcher
 from storage.crypto import TokenCipher
 from storage.db import Database
 from storage.models import Binding

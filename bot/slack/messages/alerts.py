@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bot.skyvia.models import Backup, Snapshot
-from handlers.blocks.buttons import mute_button, run_snapshot_button, show_log_button
-from handlers.blocks.common import Message, actions, compact, context, fallback, section
-from handlers.blocks.mrkdwn import (
+from bot.slack.messages.buttons import mute_button, run_snapshot_button, show_log_button
+from bot.slack.messages.common import Message, actions, compact, context, fallback, section
+from bot.slack.messages.mrkdwn import (
     backup_label,
     backup_label_plain,
     format_duration,
@@ -13,7 +13,7 @@ from handlers.blocks.mrkdwn import (
     slack_date,
     user_mention,
 )
-from handlers.blocks.snapshots import log_excerpt_blocks
+from bot.slack.messages.snapshots import log_excerpt_blocks
 
 
 def failure_alert(

@@ -13,11 +13,11 @@ from functools import partial
 import pytest
 
 from bot.skyvia.models import ActiveRun, Backup, Snapshot, SnapshotState
-from handlers import blocks
-from handlers.blocks import BindingView, Message, WatchView
-from handlers.parsing import UsageError, parse_command
-from handlers.payloads import SnapshotFilters
-from tests.handlers.blockkit import all_text, message_dict, view_dict
+from bot.slack import messages as blocks
+from bot.slack.messages import BindingView, Message, WatchView
+from bot.slack.parsing import UsageError, parse_command
+from bot.slack.payloads import SnapshotFilters
+from tests.slack.messages.blockkit import all_text, message_dict, view_dict
 
 EVIL = "<!channel> & co <@U999> <https://evil|click>"
 LONG = "N" * 200

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from bot.skyvia.models import ActiveRun, Backup, Snapshot
-from handlers import blocks
-from handlers.parsing import USAGE, UsageError
-from handlers.payloads import (
+from bot.slack import messages as blocks
+from bot.slack.parsing import USAGE, UsageError
+from bot.slack.payloads import (
     BackupRef,
     BackupsPageRef,
     ScheduleRef,
@@ -18,7 +18,7 @@ from handlers.payloads import (
     SnapshotRef,
     SnapshotsPageRef,
 )
-from tests.handlers.blockkit import all_text, buttons, message_dict
+from tests.slack.messages.blockkit import all_text, buttons, message_dict
 
 T0 = datetime(2023, 10, 2, 14, 15, 15, tzinfo=UTC)
 DATE = "<!date^1696256115^{date_short_pretty} at {time}|2023-10-02 14:15 UTC>"

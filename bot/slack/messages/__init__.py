@@ -4,8 +4,8 @@ Handlers import from here; the submodules are split by topic (`mrkdwn` escaping 
 `common` message and errors, `buttons`, `bindings`, `backups`, `snapshots`, `alerts`, `home`).
 """
 
-from handlers.blocks.alerts import alerts_changed_message, failure_alert, mute_changed_message
-from handlers.blocks.backups import (
+from bot.slack.messages.alerts import alerts_changed_message, failure_alert, mute_changed_message
+from bot.slack.messages.backups import (
     BACKUPS_PAGE_SIZE,
     LAST_SNAPSHOTS_SHOWN,
     backup_details_message,
@@ -13,29 +13,29 @@ from handlers.blocks.backups import (
     schedule_changed_announcement,
     schedule_message,
 )
-from handlers.blocks.bindings import (
+from bot.slack.messages.bindings import (
     connect_modal,
     connected_message,
     disconnected_message,
     status_message,
 )
-from handlers.blocks.common import (
+from bot.slack.messages.common import (
     Message,
     refusal_message,
     unexpected_error_message,
     usage_error_message,
 )
-from handlers.blocks.help import help_message
-from handlers.blocks.home import home_view
-from handlers.blocks.models import BindingView, WatchView
-from handlers.blocks.mrkdwn import (
+from bot.slack.messages.help import help_message
+from bot.slack.messages.home import home_view
+from bot.slack.messages.models import BindingView, WatchView
+from bot.slack.messages.mrkdwn import (
     escape_mrkdwn,
     format_count,
     format_duration,
     slack_date,
 )
-from handlers.blocks.notices import alerts_paused_token_notice, token_rejected_reason
-from handlers.blocks.snapshots import (
+from bot.slack.messages.notices import alerts_paused_token_notice, token_rejected_reason
+from bot.slack.messages.snapshots import (
     SNAPSHOTS_PAGE_SIZE,
     active_snapshot_exists_message,
     gave_up_note,

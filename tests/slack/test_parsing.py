@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers.parsing import (
+from bot.slack.parsing import (
     MAX_ID,
     MAX_PAGE,
     USAGE,

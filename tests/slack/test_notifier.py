@@ -1,14 +1,14 @@
-"""The notifier's exactly-once rules against a real ledger and the fake Slack (see bot.notifier)."""
+"""The notifier's exactly-once rules against a real ledger and the fake Slack."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.notifier import ChannelPacer, DeliveryKey, Notifier, Outcome
-from handlers.blocks import Message
+from bot.slack.messages import Message
+from bot.slack.notifier import ChannelPacer, DeliveryKey, Notifier, Outcome
 from storage.models import DeliveryStatus
 from storage.repositories import BindingRepository, DeliveryLedger
-from tests.workers.conftest import CHANNEL, STALE_AFTER, TEAM, Kit
+from tests.workers.kit import CHANNEL, STALE_AFTER, TEAM, Kit
 
 KEY = DeliveryKey(TEAM, CHANNEL, 7002, "alert")
 MESSAGE = Message(text=":x: Snapshot 7002 of Nightly CRM (456) failed")

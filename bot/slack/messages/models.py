@@ -1,6 +1,6 @@
 """Read-only views of the bot's own state, as the builders need them.
 
-Builders take these instead of storage rows or service results so that `handlers/blocks` depends
+Builders take these instead of storage rows or service results so that `bot/slack/messages` depends
 on nothing but Slack's models and Skyvia's: handlers map their results onto these at the edge.
 """
 

@@ -1,0 +1,2 @@
+"""Slack adapters shared by handlers and workers: Web API clients, the authorizer, the
+notifier, and the pure Block Kit builders with the ids and payloads their buttons carry."""
