@@ -1,4 +1,6 @@
-"""Benchmarks of the promises in SPEC section 7: ack latency, watcher scale, alert fan-out.
+"""Benchmarks of the speed and scale promises: ack latency, watcher scale, alert fan-out.
+
+The promises are in docs/reference/guarantees.md#speed-and-scale.
 
 `python -m benchmarks` runs all three and prints one table each (see `benchmarks/README.md`).
 Every figure is measured within one run on this machine and, where the issue asks for it, set

@@ -1,9 +1,10 @@
 """Alert fan-out: every backup of many workspaces fails once, and many channels listen.
 
 The bot finds the backups of each bound workspace itself (as after `/skyvia connect`), then
-scans for failures every interval. SPEC 7 promises one `GET .../snapshots` per backup per
-interval however many channels listen; the steady-state window checks that with no failure
-around, the failure window checks it while thousands of alerts are going out. Every channel
+scans for failures every interval. The bot promises one `GET .../snapshots` per backup per
+interval however many channels listen (docs/reference/guarantees.md#speed-and-scale); the
+steady-state window checks that with no failure around, the failure window checks it while
+thousands of alerts are going out. Every channel
 must then get exactly one alert per failed snapshot; the floor on the time that takes is
 Slack's pace of ~1 message/s per channel, times the alerts each channel gets.
 """

@@ -1,4 +1,7 @@
-"""`skyvia-bot` verbs (SPEC 4.2): run, workers, migrate, check, simulator, console."""
+"""`skyvia-bot` verbs: run, workers, migrate, check, simulator, console.
+
+Each is described in docs/reference/configuration.md#skyvia-bot-verbs.
+"""
 
 from __future__ import annotations
 

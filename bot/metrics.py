@@ -1,4 +1,5 @@
-"""Prometheus metrics of SPEC 4.3, in a registry per process object (not the global one).
+"""Prometheus metrics (docs/reference/configuration.md#metrics), in a registry per process
+object (not the global one).
 
 A registry of our own keeps tests that build several apps in one process from colliding, and
 keeps `/metrics` to what the bot itself measures.

@@ -1,4 +1,4 @@
-"""The one place an error becomes what the user sees (SPEC 2.1 "plain words").
+"""The one place an error becomes what the user sees, in plain words.
 
 Listeners catch every exception after `ack()` and hand it here; letting it escape to Bolt can
 lose the ack, because Bolt's runner resets the acknowledged response when a fast listener
@@ -42,7 +42,10 @@ log = logging.getLogger("handlers.errors")
 
 
 def skyvia_refusal(error: SkyviaError) -> tuple[str, str]:
-    """SPEC 2.1's wording for each Skyvia failure: (what went wrong, how to fix it)."""
+    """The wording for each Skyvia failure: (what went wrong, how to fix it).
+
+    Documented in docs/reference/commands.md#skyvia-errors-in-plain-words.
+    """
     ws = error.workspace_id
     if isinstance(error, SkyviaAuthError):
         return (

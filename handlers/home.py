@@ -1,4 +1,6 @@
-"""The App Home tab (SPEC 2.5): bound channels the user can see, alerts, snapshots in progress.
+"""The App Home tab: bound channels the user can see, alerts, snapshots in progress.
+
+What it shows: docs/reference/commands.md#app-home.
 
 Published with `views.publish` on every `app_home_opened`, so it is never stale for long and
 a retried event only publishes the same view again. Which channels a user "can see" is asked

@@ -1,4 +1,7 @@
-"""Settings: defaults, parsing, and the one-line start-up errors of SPEC 4.1."""
+"""Settings: defaults, parsing, and the one-line start-up errors.
+
+See docs/reference/configuration.md#environment-variables.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ def settings(**env: str) -> Settings:
     return load_settings(_env_file=None, **env)
 
 
-def test_defaults_match_the_spec(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_defaults_match_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("DATABASE_URL", "SLACK_API_URL", "SKYVIA_API_URL", "PORT", "LOG_LEVEL"):
         monkeypatch.delenv(name, raising=False)
     s = settings()

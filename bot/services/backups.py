@@ -17,7 +17,7 @@ from bot.skyvia.errors import SkyviaError
 from bot.skyvia.models import ActiveRun, Backup, Page, Snapshot
 
 PAGE_SIZE = 10
-"""Items per page of backups and of snapshots (SPEC 2.1: 10 a page)."""
+"""Items per page of backups and of snapshots (docs/reference/commands.md#the-skyvia-command)."""
 RECENT_SNAPSHOTS = 5
 """Finished snapshots shown in a backup's details."""
 _ONE_TICK = timedelta(milliseconds=1)

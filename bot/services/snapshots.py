@@ -1,4 +1,6 @@
-"""Starting a snapshot from a channel (SPEC 2.2 steps 1-3), and what is being watched where.
+"""Starting a snapshot from a channel, and what is being watched where.
+
+Steps 1-3 of docs/reference/guarantees.md#a-snapshot-started-from-slack.
 
 The order of `SnapshotService.start` is the point of this module; see its docstring.
 """

@@ -1,4 +1,7 @@
-"""A local, stateful Skyvia Backups API for tests, benchmarks and a first try (SPEC section 6)."""
+"""A local, stateful Skyvia Backups API for tests, benchmarks and a first try.
+
+What it serves and how to drive it: docs/reference/configuration.md#the-skyvia-simulator.
+"""
 
 from bot.simulator.server import RunningSimulator, running_simulator
 from bot.simulator.state import DEFAULT_TOKEN, SimulatorState

@@ -1,7 +1,7 @@
 """The simulator's records and how each renders as the OpenAPI DTO it stands for.
 
-DTOs carry exactly the properties of `skyvia-openapi-backups.json` (its schemas forbid any
-other), with dates as ISO 8601 UTC with milliseconds.
+DTOs carry exactly the properties of `docs/vendor/skyvia-openapi-backups.json` (its schemas
+forbid any other), with dates as ISO 8601 UTC with milliseconds.
 """
 
 from __future__ import annotations

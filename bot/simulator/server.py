@@ -87,7 +87,7 @@ async def running_simulator(
     """Serve a simulator on `host:port` (0: a free port) for the duration of the block.
 
     Without `state`, a fresh one is built from the other arguments (`seed`: a JSON seed file,
-    its parsed mapping, or None for the default data; `tokens`: None for the SPEC's defaults).
+    its parsed mapping, or None for the default data; `tokens`: None for the documented defaults).
     """
     if state is None:
         state = SimulatorState(

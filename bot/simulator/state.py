@@ -39,7 +39,7 @@ MAX_SCHEDULE_CATCH_UP = 20
 """After a long jump of the clock, only this many missed scheduled runs are created."""
 FIRST_HISTORY_SNAPSHOT_ID = 5001
 FIRST_LIVE_SNAPSHOT_ID = 7001
-"""Runs started after start-up get ids from here (the SPEC's examples use 7001)."""
+"""Runs started after start-up get ids from here (the examples in docs/reference/ use 7001)."""
 
 TokenSpec = Iterable[str] | Mapping[str, Iterable[int] | None]
 
@@ -52,7 +52,10 @@ class UnknownId(LookupError):
 
 
 def default_tokens() -> list[str]:
-    """Tokens given, else `SKYVIA_API_TOKEN`, else `simulator-token` (see SPEC section 6)."""
+    """Tokens given, else `SKYVIA_API_TOKEN`, else `simulator-token`.
+
+    As documented in docs/reference/configuration.md#the-skyvia-simulator.
+    """
     env = os.environ.get("SKYVIA_API_TOKEN", "").strip()
     return [env] if env else [DEFAULT_TOKEN]
 

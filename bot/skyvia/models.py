@@ -1,9 +1,9 @@
 """Pydantic models of the Skyvia Backups API responses.
 
-They follow `skyvia-openapi-backups.json` but are deliberately lenient: unknown fields are kept
-(Skyvia adds fields without notice), optional fields may be missing, and an unknown snapshot
-state is kept as-is instead of failing validation, because the bot must keep working when
-Skyvia grows a new state.
+They follow Skyvia's OpenAPI excerpt (`docs/vendor/skyvia-openapi-backups.json`) but are
+deliberately lenient: unknown fields are kept (Skyvia adds fields without notice), optional
+fields may be missing, and an unknown snapshot state is kept as-is instead of failing
+validation, because the bot must keep working when Skyvia grows a new state.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Who may do what (SPEC 3): roles from Slack itself plus the configured id lists.
+"""Who may do what: roles from Slack itself plus the configured id lists.
+
+The rules are in docs/reference/commands.md#who-may-do-what.
 
 Roles are looked up per request with a short cache: `users.info` and `usergroups.users.list` are
 rate-limited Tier-4/Tier-2 methods, and an admin flag changing is rare enough that a minute of

@@ -1,8 +1,9 @@
 """`/skyvia` command text -> a typed command, or a `UsageError` saying what was wrong.
 
 Pure on purpose: handlers decide nothing about input until it parsed, so bad input never costs
-a Skyvia call (SPEC 2.1), and the whole grammar is testable without Slack. `format_command`
-is the inverse of `parse_command`, used for suggestions and checked by round-trip tests.
+a Skyvia call, and the whole grammar is testable without Slack. `format_command` is the inverse
+of `parse_command`, used for suggestions and checked by round-trip tests. The grammar as users
+see it: docs/reference/commands.md#input-rules.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Typed state that travels through Slack: button `value`s, modal `private_metadata`, modal inputs.
 
 Everything that comes back from Slack is parsed and validated here before a handler trusts it.
-On purpose nothing here names a workspace or carries a token (SPEC 2.4): a handler derives the
-workspace from the binding of the channel the click came from, so an edited value can at most
-point at another backup *of that same workspace*, which the clicking user may touch anyway.
+On purpose nothing here names a workspace or carries a token
+(docs/reference/commands.md#buttons): a handler derives the workspace from the binding of the
+channel the click came from, so an edited value can at most point at another backup *of that
+same workspace*, which the clicking user may touch anyway.
 """
 
 from __future__ import annotations

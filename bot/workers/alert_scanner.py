@@ -1,10 +1,10 @@
 """The alert scanner: every failed snapshot of a bound workspace, once in each listening channel.
 
-Cost follows the work, not the audience (SPEC 7): failures are scanned per (workspace, backup)
-cursor, shared by every channel bound to the workspace, with at most one
-`GET .../snapshots?failed=true&startDate=...` per cursor per interval; the result is fanned out
-to the listening channels (alerts on, not paused, backup not muted, not watching that snapshot)
-through the delivery ledger.
+Cost follows the work, not the audience (docs/reference/guarantees.md#speed-and-scale):
+failures are scanned per (workspace, backup) cursor, shared by every channel bound to the
+workspace, with at most one `GET .../snapshots?failed=true&startDate=...` per cursor per
+interval; the result is fanned out to the listening channels (alerts on, not paused, backup
+not muted, not watching that snapshot) through the delivery ledger.
 
 The cursor, and why there is a lookback
 ---------------------------------------

@@ -1,4 +1,6 @@
-"""The watcher: polls snapshots started from Slack and reports them in their threads (SPEC 2.2).
+"""The watcher: polls snapshots started from Slack and reports them in their threads.
+
+Steps 4-5 of docs/reference/guarantees.md#a-snapshot-started-from-slack.
 
 One tick:
 

@@ -79,7 +79,10 @@ async def schedule_status(ctx: SlackContext, bound: BoundWorkspace, backup_id: i
 async def start_snapshot(
     ctx: SlackContext, bound: BoundWorkspace, backup_id: int, *, even_if_active: bool = False
 ) -> Watched | AlreadyActive:
-    """SPEC 2.2 steps 1-3; an active run is reported to the user, and nothing is started."""
+    """Steps 1-3 of docs/reference/guarantees.md#a-snapshot-started-from-slack.
+
+    An active run is reported to the user, and nothing is started.
+    """
 
     async def post_card(started: StartedSnapshot) -> str:
         card = snapshot_card(

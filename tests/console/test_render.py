@@ -38,7 +38,7 @@ def _failed(log: str) -> Snapshot:
     )
 
 
-def test_running_card_reads_like_the_spec() -> None:
+def test_running_card_reads_like_the_reference() -> None:
     card = blocks.snapshot_card(
         456, "Nightly CRM", 7001, "Running", "U0DANA", T0, T0 + timedelta(seconds=190)
     )

@@ -25,7 +25,7 @@ from bot.skyvia.client import RetryPolicy, SkyviaClient
 from bot.skyvia.errors import SkyviaAuthError, SkyviaNotFound, SkyviaRateLimited
 
 OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "vendor" / "skyvia-openapi-backups.json"
-"""Skyvia's published OpenAPI excerpt for the Backups endpoints, vendored (docs/vendor/README.md)."""
+"""Skyvia's published OpenAPI excerpt of the Backups endpoints (source: docs/vendor/README.md)."""
 METHODS = ("get", "post", "put", "patch", "delete")
 ERROR_SCHEMA = {
     "type": "object",

@@ -1,4 +1,6 @@
-"""Issue 5: a kill -9 at any point loses no reply or alert and duplicates none (SPEC 5).
+"""Issue 5: a kill -9 at any point loses no reply or alert and duplicates none.
+
+See docs/reference/guarantees.md#exactly-once.
 
 Two kinds of test:
 - the bot as a child process, SIGKILLed while a snapshot runs and while alerts go out, then

@@ -64,7 +64,8 @@ async def test_snapshot_reply_lands_in_the_thread_and_the_card_shows_the_end(bou
     updates = updates_of(stack, card.ts)
     assert updates and "succeeded" in updates[-1]["text"]
     assert "succeeded" in stack.slack.message(CHANNEL, card.ts).text
-    # The reply came before the card's final update (SPEC 2.2 step 4).
+    # The reply came before the card's final update (step 4 of
+    # docs/reference/guarantees.md#a-snapshot-started-from-slack).
     reply_call = next(
         c for c in stack.slack.calls_to("chat.postMessage") if c.args.get("thread_ts")
     )

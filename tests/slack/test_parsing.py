@@ -1,4 +1,7 @@
-"""The `/skyvia` grammar (SPEC 2.1): examples, refusals, and properties over any input."""
+"""The `/skyvia` grammar: examples, refusals, and properties over any input.
+
+See docs/reference/commands.md#input-rules.
+"""
 
 from __future__ import annotations
 

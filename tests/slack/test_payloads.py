@@ -70,7 +70,10 @@ def test_defaults_are_left_out_of_the_value() -> None:
 
 
 def test_no_payload_can_carry_a_workspace_or_a_token() -> None:
-    """SPEC 2.4: the workspace comes from the channel's binding, never from a button."""
+    """The workspace comes from the channel's binding, never from a button.
+
+    See docs/reference/commands.md#buttons.
+    """
     models: list[type[Payload]] = Payload.__subclasses__()
     assert {BackupRef, SnapshotRef, ScheduleRef, SnapshotsPageRef} <= set(models)
     for model in models:

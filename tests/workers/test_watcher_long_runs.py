@@ -1,4 +1,6 @@
-"""Long runs (SPEC 2.2 step 5): a note per 30 minutes, and giving up at the limit.
+"""Long runs: a note per 30 minutes, and giving up at the limit.
+
+See docs/reference/messages.md#long-runs.
 
 The watcher runs against the simulator with a run that never ends and a clock the test moves.
 """

@@ -19,7 +19,10 @@ from bot.slack.messages.snapshots import log_excerpt_blocks
 def failure_alert(
     backup_id: int, backup_name: str | None, snapshot: Snapshot, by_schedule: bool
 ) -> Message:
-    """The unprompted top-level message for a failed snapshot (SPEC 2.3)."""
+    """The unprompted top-level message for a failed snapshot.
+
+    Its look: docs/reference/messages.md#failure-alerts.
+    """
     kind = "Scheduled snapshot" if by_schedule else "Snapshot"
     line = f":x: {kind} of {backup_label(backup_name, backup_id)} failed"
     when = snapshot.end_time or snapshot.start_time or snapshot.queue_time

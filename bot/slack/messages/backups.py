@@ -135,7 +135,10 @@ def backup_details_message(
 
 
 def schedule_message(backup: Backup, active: bool) -> Message:
-    """The schedule's state with exactly one toggle button (SPEC 2.1)."""
+    """The schedule's state with exactly one toggle button.
+
+    See `schedule` in docs/reference/commands.md#the-skyvia-command.
+    """
     label = backup_label(backup.name, backup.id)
     state = "*on*" if active else "*off*"
     line = f"{schedule_emoji(active)} The schedule of {label} is {state}."

@@ -1,7 +1,8 @@
 """The bot's buttons, each defined once: the same label, payload and confirm wherever it appears.
 
 Buttons that change something (run a snapshot, toggle a schedule, mute) always carry a confirm
-dialog (SPEC 2.4), and their payloads name a backup or snapshot but never a workspace.
+dialog, and their payloads name a backup or snapshot but never a workspace
+(docs/reference/commands.md#buttons).
 """
 
 from __future__ import annotations

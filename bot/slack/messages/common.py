@@ -1,8 +1,8 @@
 """The `Message` every builder returns, the pieces all builders share, and the error messages.
 
-Slack's limits (SPEC 2.6) are enforced here once: a builder that stays with these helpers cannot
-produce a block Slack would reject. `slack_sdk`'s model classes validate on `to_dict()`, so a
-mistake fails in the unit tests, not in a channel.
+Slack's limits (docs/reference/messages.md#slacks-limits) are enforced here once: a builder
+that stays with these helpers cannot produce a block Slack would reject. `slack_sdk`'s model
+classes validate on `to_dict()`, so a mistake fails in the unit tests, not in a channel.
 """
 
 from __future__ import annotations

@@ -14,7 +14,10 @@ def token_rejected_reason(workspace_id: int) -> str:
 
 
 def alerts_paused_token_notice(workspace_id: int) -> Message:
-    """Told to the channel once when Skyvia stops accepting its token (SPEC 2.1, 2.3)."""
+    """Told to the channel once when Skyvia stops accepting its token.
+
+    See docs/reference/messages.md#channel-notices.
+    """
     line = (
         f"{WARNING} Failure alerts of this channel are paused: Skyvia rejected the access token "
         f"of workspace {workspace_id}."

@@ -1,4 +1,7 @@
-"""Issue 4 end to end, the App Home tab: `app_home_opened` -> `views.publish` (SPEC 2.5)."""
+"""Issue 4 end to end, the App Home tab: `app_home_opened` -> `views.publish`.
+
+See docs/reference/commands.md#app-home.
+"""
 
 from __future__ import annotations
 

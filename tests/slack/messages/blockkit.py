@@ -1,4 +1,7 @@
-"""Checks every built message must pass, as Slack would see it (SPEC 2.6 and 2.7)."""
+"""Checks every built message must pass, as Slack would see it.
+
+See docs/reference/messages.md#slacks-limits and docs/reference/messages.md#message-design.
+"""
 
 from __future__ import annotations
 

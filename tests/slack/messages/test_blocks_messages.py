@@ -1,4 +1,4 @@
-"""What each message says and which buttons it offers (SPEC 2.1-2.7)."""
+"""What each message says and which buttons it offers (docs/reference/messages.md)."""
 
 from __future__ import annotations
 
@@ -240,7 +240,7 @@ def test_active_snapshot_exists_names_it_and_offers_a_confirmed_second_run() -> 
 # -- alerts ---------------------------------------------------------------------------------------
 
 
-def test_failure_alert_as_in_the_spec() -> None:
+def test_failure_alert_as_in_the_reference() -> None:
     snapshot = _snapshot("Failed", "Error: INVALID_SESSION_ID on object Account")
     data = message_dict(blocks.failure_alert(456, "Nightly CRM", snapshot, by_schedule=True))
     assert _first_line(data) == ":x: Scheduled snapshot of *Nightly CRM* (456) failed"

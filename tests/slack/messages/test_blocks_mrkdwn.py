@@ -1,4 +1,7 @@
-"""Escaping, cutting and the formats every message shares (SPEC 2.6, 2.7)."""
+"""Escaping, cutting and the formats every message shares.
+
+See docs/reference/messages.md#escaping and docs/reference/messages.md#message-design.
+"""
 
 from __future__ import annotations
 
