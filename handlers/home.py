@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from cachetools import TTLCache
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
@@ -36,25 +37,28 @@ MAX_CHANNELS_CHECKED = 100
 """More bound channels than the Home tab can show (about 30) are not worth asking Slack about."""
 MAX_MEMBER_PAGES = 10
 CONCURRENT_CHECKS = 4
-_MAX_CACHED = 2000
+MAX_CACHED_CHANNELS = 2000
+"""Per cache; beyond it the least recently used channels go (a refill costs one call each)."""
 
 
 class ChannelVisibility:
     """Whether a user can see a channel: public, or a member of the private one.
 
     `conversations.info` (Tier 3) and `conversations.members` (Tier 4) answers are cached for
-    `ttl` seconds per channel. A channel Slack will not describe (deleted, or private without
-    the bot) counts as invisible: the Home tab must never show a channel to someone who could
-    not open it.
+    `ttl` seconds per channel, for at most `max_cached` channels. A channel Slack will not
+    describe (deleted, or private without the bot) counts as invisible: the Home tab must never
+    show a channel to someone who could not open it.
     """
 
     def __init__(
-        self, *, ttl: float = CACHE_SECONDS, clock: Callable[[], float] = time.monotonic
+        self,
+        *,
+        ttl: float = CACHE_SECONDS,
+        max_cached: int = MAX_CACHED_CHANNELS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._ttl = ttl
-        self._clock = clock
-        self._private: dict[str, tuple[float, bool | None]] = {}
-        self._members: dict[str, tuple[float, frozenset[str]]] = {}
+        self._private: TTLCache[str, bool | None] = TTLCache(max_cached, ttl, timer=clock)
+        self._members: TTLCache[str, frozenset[str]] = TTLCache(max_cached, ttl, timer=clock)
 
     async def visible(self, client: AsyncWebClient, channel_id: str, user_id: str) -> bool:
         private = await self._is_private(client, channel_id)
@@ -65,9 +69,10 @@ class ChannelVisibility:
         return user_id in await self._members_of(client, channel_id)
 
     async def _is_private(self, client: AsyncWebClient, channel_id: str) -> bool | None:
-        cached = self._fresh(self._private, channel_id)
-        if cached is not None:
-            return cached[1]
+        try:
+            return self._private[channel_id]  # None (invisible) is a cached answer too
+        except KeyError:
+            pass
         try:
             info = await client.conversations_info(channel=channel_id)
             channel = info.get("channel") or {}
@@ -75,13 +80,13 @@ class ChannelVisibility:
         except SlackApiError as exc:
             log.info("channel %s not visible to the bot: %s", channel_id, exc.response.get("error"))
             private = None
-        self._store(self._private, channel_id, private)
+        self._private[channel_id] = private
         return private
 
     async def _members_of(self, client: AsyncWebClient, channel_id: str) -> frozenset[str]:
-        cached = self._fresh(self._members, channel_id)
+        cached = self._members.get(channel_id)
         if cached is not None:
-            return cached[1]
+            return cached
         members: set[str] = set()
         try:
             cursor: str | None = None
@@ -96,19 +101,8 @@ class ChannelVisibility:
         except SlackApiError as exc:
             log.info("members of %s unknown: %s", channel_id, exc.response.get("error"))
         result = frozenset(members)
-        self._store(self._members, channel_id, result)
+        self._members[channel_id] = result
         return result
-
-    def _fresh(self, cache: dict[str, tuple[float, Any]], key: str) -> tuple[float, Any] | None:
-        entry = cache.get(key)
-        if entry is not None and self._clock() - entry[0] < self._ttl:
-            return entry
-        return None
-
-    def _store(self, cache: dict[str, tuple[float, Any]], key: str, value: Any) -> None:
-        if len(cache) >= _MAX_CACHED:
-            cache.clear()  # crude but bounded; a refill costs one call per channel
-        cache[key] = (self._clock(), value)
 
 
 async def visible_channels(

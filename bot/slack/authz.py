@@ -4,20 +4,25 @@ The rules are in docs/reference/commands.md#who-may-do-what.
 
 Roles are looked up per request with a short cache: `users.info` and `usergroups.users.list` are
 rate-limited Tier-4/Tier-2 methods, and an admin flag changing is rare enough that a minute of
-staleness is the better trade than a Slack call on every click.
+staleness is the better trade than a Slack call on every click. The cache is bounded (least
+recently used roles go first), so a large workspace cannot grow it without limit.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from enum import IntEnum
 
+from cachetools import TTLCache
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services.errors import NotAllowed
 
 CACHE_SECONDS = 60.0
+MAX_CACHED_ROLES = 5000
+"""More users than click in a minute in any workspace we serve; beyond it the oldest go."""
 
 
 class Role(IntEnum):
@@ -31,21 +36,30 @@ OPERATOR_RULE = "Only operators can {action}"
 
 
 class Authorizer:
-    def __init__(self, *, admins: list[str], operators: list[str]) -> None:
+    def __init__(
+        self,
+        *,
+        admins: list[str],
+        operators: list[str],
+        ttl: float = CACHE_SECONDS,
+        max_cached: int = MAX_CACHED_ROLES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._admins = set(admins)
         self._operator_users = {i for i in operators if i.startswith(("U", "W"))}
         self._operator_groups = [i for i in operators if i.startswith("S")]
         self._operators_configured = bool(operators)
-        self._cache: dict[tuple[str, str], tuple[float, Role]] = {}
+        self._cache: TTLCache[tuple[str, str], Role] = TTLCache(
+            maxsize=max_cached, ttl=ttl, timer=clock
+        )
 
     async def role(self, client: AsyncWebClient, team_id: str, user_id: str) -> Role:
         key = (team_id, user_id)
         cached = self._cache.get(key)
-        now = time.monotonic()
-        if cached and now - cached[0] < CACHE_SECONDS:
-            return cached[1]
+        if cached is not None:
+            return cached
         role = await self._lookup(client, user_id)
-        self._cache[key] = (now, role)
+        self._cache[key] = role
         return role
 
     async def _lookup(self, client: AsyncWebClient, user_id: str) -> Role:

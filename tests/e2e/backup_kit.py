@@ -16,15 +16,14 @@ from slack_sdk.models.views import View
 from bot.slack.ids import ActionId
 from storage.models import Watch
 from storage.repositories import AuditRepository, WatchRepository
-from tests.e2e.bot_fixtures import ADMIN, CHANNEL, MEMBER, Stack
+from tests.constants import ADMIN, CHANNEL, MEMBER, TEAM
+from tests.e2e.bot_fixtures import Stack
 from tests.e2e.fake_slack import FakeSlack
 from tests.slack.messages.blockkit import check_blocks, check_mrkdwn
 
-TEAM = "T0TEST"
-
 # Simulator call-count keys of the Skyvia endpoints the commands and buttons use.
 ACTIVE = "GET /workspaces/{workspaceId}/backups/{backupId}/snapshots/active"
-BACKUP = "GET /workspaces/{workspaceId}/backups/{backupId}"
+GET_BACKUP = "GET /workspaces/{workspaceId}/backups/{backupId}"
 BACKUPS = "GET /workspaces/{workspaceId}/backups"
 DISABLE = "POST /workspaces/{workspaceId}/backups/{backupId}/schedule/disable"
 ENABLE = "POST /workspaces/{workspaceId}/backups/{backupId}/schedule/enable"

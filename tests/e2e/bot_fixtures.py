@@ -14,14 +14,10 @@ from typing import Any
 import pytest
 
 from bot.simulator import RunningSimulator
+from tests.constants import ADMIN, CHANNEL, MEMBER
 from tests.e2e.bot_runner import SIGNING_SECRET, RunningBot, running_bot
 from tests.e2e.fake_slack import FakeSlack
 from tests.e2e.slack_requests import SlackRequestSender
-
-ADMIN = "U0ADMIN"
-MEMBER = "U0DANA"
-CHANNEL = "C0OPS"
-OTHER_CHANNEL = "C0OTHER"
 
 
 @dataclass

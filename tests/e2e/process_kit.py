@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bot.simulator import RunningSimulator
 from storage.db import Database
-from tests.e2e.bot_fixtures import ADMIN, MEMBER
+from tests.constants import ADMIN, MEMBER
 from tests.e2e.bot_runner import SIGNING_SECRET, BotProcess, bot_env
 from tests.e2e.fake_slack import FakeSlack
 from tests.e2e.slack_requests import SlackRequestSender

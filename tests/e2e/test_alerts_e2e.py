@@ -10,21 +10,15 @@ import time
 
 from bot.slack.ids import ActionId
 from storage.repositories import AlertCursorRepository
+from tests.constants import ADMIN, BACKUP, CHANNEL, OTHER_CHANNEL, SEED_BACKUPS
 from tests.e2e.backup_kit import assert_valid_payloads, button, connect, rendered
-from tests.e2e.bot_fixtures import ADMIN, CHANNEL, OTHER_CHANNEL, Stack, StartBot
+from tests.e2e.bot_fixtures import Stack, StartBot
 from tests.e2e.fake_slack import PostedMessage, SlackCall
-from tests.e2e.worker_kit import (
-    SEED_BACKUPS,
-    alerts_in,
-    cursors_ready,
-    eventually,
-    paused_binding,
-)
+from tests.e2e.worker_kit import alerts_in, cursors_ready, eventually, paused_binding
 
 MUTED_CHANNEL = "C0MUTED"
 QUIET_CHANNEL = "C0QUIET"
 LIST_SNAPSHOTS = "GET /workspaces/{workspaceId}/backups/{backupId}/snapshots"
-BACKUP = 456
 WORKSPACE_BACKUPS = len(SEED_BACKUPS)
 
 

@@ -15,10 +15,9 @@ from bot.slack.ids import ActionId, BlockId, CallbackId
 from storage.db import Database
 from storage.models import Binding
 from storage.repositories import AuditRepository, BindingRepository
-from tests.e2e.bot_fixtures import ADMIN, CHANNEL, MEMBER, Stack, StartBot
+from tests.constants import ADMIN, CHANNEL, MEMBER, TEAM
+from tests.e2e.bot_fixtures import Stack, StartBot
 from tests.e2e.slack_requests import Signing
-
-TEAM = "T0TEST"
 
 
 async def binding_of(stack: Stack, channel: str = CHANNEL) -> Binding | None:

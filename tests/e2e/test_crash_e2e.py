@@ -23,8 +23,9 @@ from bot.simulator import RunningSimulator
 from bot.slack.notifier import DeliveryKey
 from storage.models import DeliveryStatus
 from storage.repositories import DeliveryLedger
-from tests.e2e.backup_kit import TEAM, connect
-from tests.e2e.bot_fixtures import ADMIN, CHANNEL, MEMBER, OTHER_CHANNEL, Stack
+from tests.constants import ADMIN, BACKUP, CHANNEL, MEMBER, OTHER_CHANNEL, TEAM
+from tests.e2e.backup_kit import connect
+from tests.e2e.bot_fixtures import Stack
 from tests.e2e.fake_slack import FakeSlack
 from tests.e2e.process_kit import ProcessStack, process_stack
 from tests.e2e.slack_requests import SlackRequestSender
@@ -36,8 +37,6 @@ from tests.e2e.worker_kit import (
     thread_replies,
     watch_row,
 )
-
-BACKUP = 456
 
 
 @pytest.fixture

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from tests.constants import CHANNEL, MEMBER, OTHER_CHANNEL, TEAM
 from tests.e2e.backup_kit import connect, rendered
-from tests.e2e.bot_fixtures import CHANNEL, MEMBER, OTHER_CHANNEL, Stack
+from tests.e2e.bot_fixtures import Stack
 from tests.e2e.worker_kit import binding_row, eventually, paused_binding
 
 
@@ -27,7 +28,7 @@ async def test_archiving_the_channel_pauses_its_binding(stack: Stack) -> None:
 async def test_the_bot_leaving_pauses_but_a_member_leaving_does_not(stack: Stack) -> None:
     await connect(stack)
     await stack.send.event(
-        {"type": "member_left_channel", "user": MEMBER, "channel": CHANNEL, "team": "T0TEST"}
+        {"type": "member_left_channel", "user": MEMBER, "channel": CHANNEL, "team": TEAM}
     )
     await asyncio.sleep(0.5)
     binding = await binding_row(stack.bot.container.db, CHANNEL)
@@ -38,7 +39,7 @@ async def test_the_bot_leaving_pauses_but_a_member_leaving_does_not(stack: Stack
             "type": "member_left_channel",
             "user": stack.slack.bot_user_id,
             "channel": CHANNEL,
-            "team": "T0TEST",
+            "team": TEAM,
         }
     )
     binding = await eventually(lambda: paused_binding(stack.bot.container.db, CHANNEL))

@@ -20,8 +20,7 @@ from sqlalchemy import select
 from bot.simulator import RunningSimulator
 from storage.models import Delivery
 from storage.repositories import BindingRepository, WatchRepository
-from tests.e2e.backup_kit import TEAM
-from tests.e2e.bot_fixtures import MEMBER
+from tests.constants import BACKUP, MEMBER, TEAM
 from tests.e2e.fake_slack import FakeSlack
 from tests.e2e.process_kit import ProcessStack, process_stack
 from tests.e2e.slack_requests import SlackRequestSender
@@ -29,7 +28,6 @@ from tests.e2e.worker_kit import eventually, kind_of
 
 WATCHES = 200
 CHANNELS = 20
-BACKUP = 456
 
 
 @pytest.fixture

@@ -13,12 +13,10 @@ from pathlib import Path
 import pytest
 
 from bot.simulator import DEFAULT_TOKEN
+from tests.constants import ADMIN, CHANNEL
 from tests.e2e.bot_runner import SIGNING_SECRET, BotProcess
 from tests.e2e.fake_slack import FakeSlack
 from tests.e2e.slack_requests import SlackRequestSender
-
-ADMIN = "U0ADMIN"
-CHANNEL = "C0OPS"
 
 
 async def test_run_simulator_connects_and_reports_status_with_no_skyvia_settings(

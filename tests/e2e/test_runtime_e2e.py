@@ -16,7 +16,8 @@ from bot.simulator import RunningSimulator
 from storage.crypto import TokenCipher
 from storage.db import Database
 from storage.repositories import BindingRepository
-from tests.e2e.bot_fixtures import ADMIN, CHANNEL, Stack
+from tests.constants import ADMIN, CHANNEL, TEAM
+from tests.e2e.bot_fixtures import Stack
 from tests.e2e.bot_runner import (
     ENCRYPTION_KEY,
     REPO_ROOT,
@@ -213,7 +214,7 @@ async def test_migrate_rotates_stored_tokens_to_the_new_key(
     try:
         async with db.session() as session:
             await BindingRepository(session).upsert(
-                team_id="T0TEST",
+                team_id=TEAM,
                 channel_id=CHANNEL,
                 workspace_id=123,
                 workspace_name="Operations",
@@ -232,7 +233,7 @@ async def test_migrate_rotates_stored_tokens_to_the_new_key(
         assert result.returncode == 0, result.stderr
         assert "re-encrypted 1 stored token(s)" in result.stdout
         async with db.session() as session:
-            binding = await BindingRepository(session).get("T0TEST", CHANNEL)
+            binding = await BindingRepository(session).get(TEAM, CHANNEL)
         assert binding is not None and binding.token_ciphertext
         # Readable with the new key alone: the old key can now be dropped.
         assert TokenCipher(new_key).decrypt(binding.token_ciphertext) == "own-token-123456"

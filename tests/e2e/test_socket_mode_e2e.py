@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.devtools.socket_mode_standin import running_socket_mode
 from bot.simulator import RunningSimulator
-from tests.e2e.bot_fixtures import ADMIN, CHANNEL
+from tests.constants import ADMIN, CHANNEL
 from tests.e2e.bot_runner import BotProcess, bot_env
 from tests.e2e.fake_slack import FakeSlack
 

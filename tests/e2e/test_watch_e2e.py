@@ -14,12 +14,12 @@ import pytest
 from bot.simulator.records import SimSnapshot
 from storage.models import DeliveryStatus
 from storage.repositories import DeliveryLedger
-from tests.e2e.backup_kit import TEAM, assert_valid_payloads, connect, rendered
-from tests.e2e.bot_fixtures import CHANNEL, MEMBER, OTHER_CHANNEL, Stack
+from tests.constants import BACKUP, CHANNEL, MEMBER, OTHER_CHANNEL, TEAM
+from tests.e2e.backup_kit import assert_valid_payloads, connect, rendered
+from tests.e2e.bot_fixtures import Stack
 from tests.e2e.fake_slack import PostedMessage
 from tests.e2e.worker_kit import binding_row, eventually, finished_watch
 
-BACKUP = 456
 DEADLINE = 15.0
 
 

@@ -9,12 +9,10 @@ from typing import Any
 from storage.db import Database
 from storage.models import Binding, Watch
 from storage.repositories import AlertCursorRepository, BindingRepository, WatchRepository
-from tests.e2e.backup_kit import TEAM
+from tests.constants import SEED_BACKUPS, TEAM
 from tests.e2e.fake_slack import FakeSlack, PostedMessage
 
 DEADLINE = 15.0
-SEED_BACKUPS = tuple(range(456, 464))
-"""The backups of workspace 123 in the simulator's seed."""
 
 
 async def eventually(check: Callable[[], Any], timeout: float = DEADLINE, what: str = "") -> Any:

@@ -22,10 +22,9 @@ from storage.crypto import TokenCipher
 from storage.db import Database
 from storage.models import Binding
 from storage.repositories import BindingRepository
+from tests.constants import CHANNEL, TEAM
 from tests.e2e.fake_slack import FakeSlack
 
-TEAM = "T0TEST"
-CHANNEL = "C0OPS"
 STALE_AFTER = 8.0
 
 

@@ -15,7 +15,8 @@ from bot.skyvia.client import SkyviaClient
 from bot.workers.watcher import Watcher, WatcherConfig
 from storage.models import Watch
 from storage.repositories import WatchRepository
-from tests.workers.kit import CHANNEL, TEAM, Kit
+from tests.constants import CHANNEL, TEAM
+from tests.workers.kit import Kit
 
 GIVE_UP_HOURS = 2
 

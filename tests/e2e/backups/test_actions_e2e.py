@@ -14,13 +14,13 @@ from bot.slack.ids import ActionId
 from bot.slack.messages import backup_details_message, backups_page_message, schedule_message
 from handlers.actions import BackupsScreen, DetailsScreen, ScheduleScreen, clicked_screen
 from storage.repositories import BindingRepository
+from tests.constants import ADMIN, CHANNEL, MEMBER, OTHER_CHANNEL, TEAM
 from tests.e2e.backup_kit import (
     DISABLE,
     ENABLE,
     SCHEDULE,
     SNAPSHOT,
     START,
-    TEAM,
     audit_actions,
     button,
     buttons,
@@ -30,7 +30,7 @@ from tests.e2e.backup_kit import (
     rendered,
     skyvia_calls,
 )
-from tests.e2e.bot_fixtures import ADMIN, CHANNEL, MEMBER, OTHER_CHANNEL, Stack, StartBot
+from tests.e2e.bot_fixtures import Stack, StartBot
 
 
 def toggle_labels(message: dict) -> list[str]:  # type: ignore[type-arg]

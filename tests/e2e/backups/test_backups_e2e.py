@@ -12,11 +12,12 @@ import re
 import pytest
 
 from bot.slack.ids import ActionId
+from tests.constants import ADMIN, CHANNEL, MEMBER, OTHER_CHANNEL
 from tests.e2e.backup_kit import (
     ACTIVE,
-    BACKUP,
     BACKUPS,
     DISABLE,
+    GET_BACKUP,
     SCHEDULE,
     SNAPSHOTS,
     START,
@@ -30,7 +31,7 @@ from tests.e2e.backup_kit import (
     skyvia_calls,
     watch_of,
 )
-from tests.e2e.bot_fixtures import ADMIN, CHANNEL, MEMBER, OTHER_CHANNEL, Stack, StartBot
+from tests.e2e.bot_fixtures import Stack, StartBot
 
 
 def backup_ids(message: dict) -> list[int]:  # type: ignore[type-arg]
@@ -101,7 +102,7 @@ async def test_backup_details_show_schedule_active_run_and_last_five(bound: Stac
     assert "Nightly CRM" in text and "schedule on" in text
     assert f"Snapshot {running.id}" in text
     assert text.count(":white_check_mark:") + text.count(":x:") == 5  # the last five finished
-    assert skyvia_calls(stack) == {BACKUP: 1, SCHEDULE: 1, ACTIVE: 1, SNAPSHOTS: 1}
+    assert skyvia_calls(stack) == {GET_BACKUP: 1, SCHEDULE: 1, ACTIVE: 1, SNAPSHOTS: 1}
     assert [b["text"]["text"] for b in buttons(details, ActionId.SCHEDULE_TOGGLE)] == [
         "Disable schedule"
     ]

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from tests.constants import ADMIN, CHANNEL, MEMBER
 from tests.e2e.backup_kit import connect
-from tests.e2e.bot_fixtures import ADMIN, CHANNEL, MEMBER, Stack
+from tests.e2e.bot_fixtures import Stack
 
 SECRET = "C0SECRET"  # private; the bot is in it, MEMBER is not
 CREW = "C0CREW"  # private; the bot and MEMBER are both in it
