@@ -23,8 +23,8 @@ from benchmarks.stack import (
     BOT_TOKEN,
     SIGNING_SECRET,
     TEAM_ID,
-    ChildProcess,
     Doubles,
+    ProfiledProcess,
     bot_process,
     cpu_seconds,
     peak_rss_mb,
@@ -127,7 +127,7 @@ async def run(sizes: AckSizes, database_url: str | None, workdir: Path, profile:
         await bind_channels(url, [(c, workspace) for c in channels], alerts=True)
         plan = build_plan(sizes, doubles, channels, users, backups)
 
-        bare = ChildProcess(
+        bare = ProfiledProcess(
             args=["-m", "benchmarks.bare_bolt"],
             env={
                 "SLACK_SIGNING_SECRET": SIGNING_SECRET,

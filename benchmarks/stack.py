@@ -8,31 +8,27 @@ an operator runs, so its figures include uvicorn, Starlette, Bolt, logging and t
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-import httpx
 from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 
-from bot.devtools.ports import free_port
+from bot.devtools.child_process import ChildProcess
 from bot.devtools.slack_standin import FakeSlack, running_fake_slack
+from bot.devtools.waiting import poll
 from bot.simulator.server import RunningSimulator, running_simulator
 from storage.db import normalize_url, upgrade_async
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SIGNING_SECRET = "benchmark-signing-secret-0123456789"
 BOT_TOKEN = "xoxb-benchmark-bot"
 TEAM_ID = "T0BENCH"
@@ -108,52 +104,10 @@ def peak_rss_mb(pid: int) -> float:
 
 
 @dataclass
-class ChildProcess:
-    """A child process on a free port, logging to a file; stopped with SIGTERM, then SIGKILL."""
+class ProfiledProcess(ChildProcess):
+    """A child process py-spy can sample; stopping it waits until the profile is written."""
 
-    args: list[str]
-    env: dict[str, str]
-    log_path: Path
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
     profiler: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def spawn(self) -> subprocess.Popen[bytes]:
-        env = {**os.environ, **self.env, "PORT": str(self.port)}
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, *self.args],
-                cwd=REPO_ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        return self.process
-
-    async def start(self, *, ready_path: str = "/healthz", timeout: float = 60.0) -> None:
-        """Spawns the process and waits until `ready_path` answers 200."""
-        process = self.spawn()
-        deadline = time.monotonic() + timeout
-        async with httpx.AsyncClient() as http:
-            while time.monotonic() < deadline:
-                if process.poll() is not None:
-                    raise RuntimeError(f"{self.args} exited early:\n{self.tail()}")
-                try:
-                    if (await http.get(self.url + ready_path, timeout=1)).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise RuntimeError(f"{self.args} did not become ready:\n{self.tail()}")
 
     def attach_profiler(self, output: Path) -> None:
         """Samples the process with py-spy until it exits (collapsed stacks in `output`)."""
@@ -174,25 +128,15 @@ class ChildProcess:
             stderr=subprocess.DEVNULL,
         )
 
-    def stop(self, timeout: float = 20.0) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+    def stop(self, timeout: float = 20.0) -> int:
+        code = super().stop(timeout)
         if self.profiler is not None:
             try:
                 self.profiler.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.profiler.kill()
                 self.profiler.wait()
-
-    def tail(self, chars: int = 3000) -> str:
-        if not self.log_path.exists():
-            return ""
-        return self.log_path.read_text(errors="replace")[-chars:]
+        return code
 
 
 def bot_process(
@@ -203,7 +147,7 @@ def bot_process(
     watch_interval: float = 15.0,
     alert_interval: float = 60.0,
     workers: bool = True,
-) -> ChildProcess:
+) -> ProfiledProcess:
     """`python -m bot run --http` against the doubles, configured as an operator would."""
     env = {
         "SLACK_BOT_TOKEN": BOT_TOKEN,
@@ -218,15 +162,13 @@ def bot_process(
         "LOG_LEVEL": "INFO",
     }
     args = ["-m", "bot", "run", "--http"] + ([] if workers else ["--no-workers"])
-    return ChildProcess(args=args, env=env, log_path=log_path)
+    return ProfiledProcess(args=args, env=env, log_path=log_path)
 
 
 async def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
-    """Polls `predicate()` until true or `timeout` seconds pass; returns the last answer."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if predicate():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        await asyncio.sleep(step)
+    """Polls `predicate()` until true or `timeout` seconds pass; says whether it came true.
+
+    A figure that was not reached is reported, not raised: the table shows what was done.
+    """
+    held, _ = await poll(predicate, timeout=timeout, interval=step)
+    return held

@@ -6,25 +6,17 @@ real process shows (SIGKILL, restarts, two replicas on one database).
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from cryptography.fernet import Fernet
 
 from bot.app import create_app
 from bot.config import Settings
 from bot.container import Container
-from bot.devtools.ports import free_port
+from bot.devtools.child_process import ChildProcess
 from bot.web import create_web_app
 from bot.workers import build_workers
 from tests.e2e.fake_slack import serve_asgi_on_loopback
@@ -32,7 +24,6 @@ from tests.e2e.fake_slack import serve_asgi_on_loopback
 SIGNING_SECRET = "e2e-signing-secret-0123456789abcdef"
 BOT_TOKEN = "xoxb-e2e-bot-token"
 ENCRYPTION_KEY = Fernet.generate_key().decode()
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def bot_env(
@@ -77,71 +68,11 @@ async def running_bot(*, workers: bool = True, **env_kwargs: Any) -> AsyncIterat
         yield RunningBot(url=url, container=container, settings=settings)
 
 
-@dataclass
-class BotProcess:
-    """`python -m bot run --http` as a child process (what an operator runs)."""
+def bot_process(env: dict[str, str], *args: str) -> ChildProcess:
+    """`python -m bot <args>` (default `run --http`) as a child process: what an operator runs.
 
-    env: dict[str, str]
-    port: int = field(default_factory=free_port)
-    args: tuple[str, ...] = ("run", "--http")
-    process: subprocess.Popen[bytes] | None = None
-    log_path: Path | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self, log_path: Path) -> None:
-        self.spawn(log_path)
-        await self.wait_ready()
-
-    def spawn(self, log_path: Path) -> None:
-        self.log_path = log_path
-        env = {**os.environ, **self.env, "PORT": str(self.port)}
-        env.pop("TEST_DATABASE_URL", None)
-        log_file = open(log_path, "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", *self.args],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-        log_file.close()
-
-    async def wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        async with httpx.AsyncClient() as http:
-            while time.monotonic() < deadline:
-                if self.process is not None and self.process.poll() is not None:
-                    raise RuntimeError(f"bot exited with {self.process.returncode}: {self.log()}")
-                try:
-                    if (await http.get(f"{self.url}/healthz", timeout=1)).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise RuntimeError(f"bot did not become healthy: {self.log()}")
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown code runs, as in a crash or an OOM kill."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    def terminate(self, timeout: float = 30.0) -> int:
-        if self.process is None:
-            return 0
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return int(self.process.returncode)
-
-    def log(self) -> str:
-        if self.log_path is None or not self.log_path.exists():
-            return ""
-        return self.log_path.read_text(errors="replace")[-4000:]
+    TEST_DATABASE_URL is not passed on: the child uses the DATABASE_URL the test gave it.
+    """
+    return ChildProcess(
+        args=["-m", "bot", *(args or ("run", "--http"))], env=env, unset=("TEST_DATABASE_URL",)
+    )

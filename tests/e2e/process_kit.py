@@ -11,10 +11,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.devtools.child_process import ChildProcess
 from bot.simulator import RunningSimulator
 from storage.db import Database
 from tests.constants import ADMIN, MEMBER
-from tests.e2e.bot_runner import SIGNING_SECRET, BotProcess, bot_env
+from tests.e2e.bot_runner import SIGNING_SECRET, bot_env, bot_process
 from tests.e2e.fake_slack import FakeSlack
 from tests.e2e.slack_requests import SlackRequestSender
 
@@ -27,11 +28,11 @@ class ProcessStack:
     env: dict[str, str]
     logs: Path
     sender_factory: Callable[[str, str], SlackRequestSender]
-    processes: list[BotProcess]
+    processes: list[ChildProcess]
 
-    async def start(self) -> tuple[BotProcess, SlackRequestSender]:
+    async def start(self) -> tuple[ChildProcess, SlackRequestSender]:
         """A new bot process on the shared database; returns it and a sender aimed at it."""
-        process = BotProcess(dict(self.env))
+        process = bot_process(dict(self.env))
         self.processes.append(process)
         await process.start(self.logs / f"bot-{len(self.processes)}.log")
         return process, self.sender_factory(process.url, SIGNING_SECRET)

@@ -14,7 +14,7 @@ import pytest
 
 from bot.simulator import DEFAULT_TOKEN
 from tests.constants import ADMIN, CHANNEL
-from tests.e2e.bot_runner import SIGNING_SECRET, BotProcess
+from tests.e2e.bot_runner import SIGNING_SECRET, bot_process
 from tests.e2e.fake_slack import FakeSlack
 from tests.e2e.slack_requests import SlackRequestSender
 
@@ -28,15 +28,17 @@ async def test_run_simulator_connects_and_reports_status_with_no_skyvia_settings
     for name in ("SKYVIA_API_URL", "SKYVIA_API_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     fake_slack.add_user(ADMIN, name="ada", is_admin=True)
-    bot = BotProcess(
-        env={
+    bot = bot_process(
+        {
             "SLACK_BOT_TOKEN": fake_slack.bot_token,
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SLACK_API_URL": fake_slack.api_url,
             "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
             "LOG_LEVEL": "INFO",
         },
-        args=("run", "--http", "--simulator"),
+        "run",
+        "--http",
+        "--simulator",
     )
     try:
         await bot.start(tmp_path / "bot.log")
@@ -49,7 +51,7 @@ async def test_run_simulator_connects_and_reports_status_with_no_skyvia_settings
         )
         announcement = posted[0].args["text"]
         # "Operations" is the simulator's name for workspace 123: the token check reached it.
-        assert "connected" in announcement and "Operations" in announcement, bot.log()
+        assert "connected" in announcement and "Operations" in announcement, bot.tail()
         assert f"<@{ADMIN}>" in announcement
 
         answer = await send.slash_command("status", user_id=ADMIN, channel_id=CHANNEL)
@@ -59,8 +61,8 @@ async def test_run_simulator_connects_and_reports_status_with_no_skyvia_settings
         rendered = status["text"] + str(status.get("blocks"))
         assert "123" in rendered and f"<@{ADMIN}>" in rendered, rendered
     finally:
-        returncode = bot.terminate()
-    log = bot.log()
+        returncode = bot.stop()
+    log = bot.tail()
     # uvicorn re-raises SIGTERM once its graceful shutdown is done: a clean stop reads -SIGTERM.
     assert returncode in (0, -signal.SIGTERM), log
     assert "simulator" in log.lower()

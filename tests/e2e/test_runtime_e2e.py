@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 from cryptography.fernet import Fernet
 
+from bot.devtools.child_process import REPO_ROOT
 from bot.simulator import RunningSimulator
 from storage.crypto import TokenCipher
 from storage.db import Database
@@ -20,10 +21,9 @@ from tests.constants import ADMIN, CHANNEL, TEAM
 from tests.e2e.bot_fixtures import Stack
 from tests.e2e.bot_runner import (
     ENCRYPTION_KEY,
-    REPO_ROOT,
     SIGNING_SECRET,
-    BotProcess,
     bot_env,
+    bot_process,
     running_bot,
 )
 from tests.e2e.fake_slack import FakeSlack
@@ -163,7 +163,7 @@ async def test_bindings_survive_sigkill_and_restart(
         SLACK_BOT_TOKEN=fake_slack.bot_token,
         SKYVIA_API_TOKEN=simulator.token,
     )
-    process = BotProcess(env)
+    process = bot_process(env)
     try:
         await process.start(tmp_path / "bot.log")
         sender: SlackRequestSender = slack_sender_factory(process.url, SIGNING_SECRET)
@@ -171,7 +171,7 @@ async def test_bindings_survive_sigkill_and_restart(
         await fake_slack.wait_for("chat.postMessage", lambda c: c.ok)
 
         process.kill()  # SIGKILL: no shutdown code runs
-        assert process.process is not None and process.process.returncode == -9
+        assert process.returncode == -9
         await process.start(tmp_path / "bot.log")
         sender = slack_sender_factory(process.url, SIGNING_SECRET)
         await sender.slash_command("status", user_id=ADMIN, channel_id=CHANNEL)
@@ -196,12 +196,12 @@ async def test_sigterm_stops_the_service_cleanly(
         database_url=database_url,
         SLACK_BOT_TOKEN=fake_slack.bot_token,
     )
-    process = BotProcess(env)
+    process = bot_process(env)
     try:
         await process.start(tmp_path / "bot.log")
-        code = await asyncio.to_thread(process.terminate)
-        assert code == 0, process.log()
-        assert "Traceback" not in process.log()
+        code = await asyncio.to_thread(process.stop)
+        assert code == 0, process.tail()
+        assert "Traceback" not in process.tail()
     finally:
         process.kill()
 

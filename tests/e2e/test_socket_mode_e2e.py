@@ -8,7 +8,7 @@ from pathlib import Path
 from bot.devtools.socket_mode_standin import running_socket_mode
 from bot.simulator import RunningSimulator
 from tests.constants import ADMIN, CHANNEL
-from tests.e2e.bot_runner import BotProcess, bot_env
+from tests.e2e.bot_runner import bot_env, bot_process
 from tests.e2e.fake_slack import FakeSlack
 
 APP_TOKEN = "xapp-1-A0TEST-socket-mode-token"
@@ -29,7 +29,7 @@ async def test_socket_mode_serves_slash_commands_without_a_signing_secret(
             SKYVIA_API_TOKEN=simulator.token,
         )
         env.pop("SLACK_SIGNING_SECRET")
-        process = BotProcess(env, args=("run",))  # SLACK_APP_TOKEN set: Socket Mode by default
+        process = bot_process(env, "run")  # SLACK_APP_TOKEN set: Socket Mode by default
         try:
             process.spawn(tmp_path / "bot.log")
             await socket.wait_connected()
@@ -60,7 +60,7 @@ async def test_socket_mode_serves_slash_commands_without_a_signing_secret(
             )
             assert "123" in posted[0].args["text"]
             # Off the event loop: the socket stand-in must keep answering the close handshake.
-            assert await asyncio.to_thread(process.terminate) == 0, process.log()
-            assert APP_TOKEN not in process.log()
+            assert await asyncio.to_thread(process.stop) == 0, process.tail()
+            assert APP_TOKEN not in process.tail()
         finally:
             process.kill()
