@@ -60,6 +60,13 @@ class Metrics:
             registry=r,
         )
 
+        self.worker_ticks = Counter(
+            "skyvia_bot_worker_ticks_total",
+            "Rounds of work each worker finished (failed ones too), by worker.",
+            ["worker"],
+            registry=r,
+        )
+
     def observe_skyvia(
         self, method: str, endpoint: str, status: int | None, seconds: float
     ) -> None:

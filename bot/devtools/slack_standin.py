@@ -36,6 +36,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from bot.devtools.waiting import poll
+
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 RESPONSE_URL_MAX_POSTS = 5
@@ -584,18 +586,14 @@ class FakeSlack:
         timeout: float,
         what: str,
     ) -> list[_T]:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            matched = found()
-            if len(matched) >= count:
-                return matched
-            if loop.time() >= deadline:
-                raise AssertionError(
-                    f"waited {timeout}s for {count} {what}, got {len(matched)}; "
-                    f"Slack calls seen:\n{self.summary()}"
-                )
-            await asyncio.sleep(0.02)
+        held, _ = await poll(lambda: len(found()) >= count, timeout=timeout, interval=0.02)
+        matched = found()
+        if not held:
+            raise AssertionError(
+                f"waited {timeout}s for {count} {what}, got {len(matched)}; "
+                f"Slack calls seen:\n{self.summary()}"
+            )
+        return matched
 
     # ----- HTTP ----------------------------------------------------------------------------------
 

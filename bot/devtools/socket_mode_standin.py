@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from bot.devtools.slack_standin import FakeSlack
+from bot.devtools.waiting import poll
 
 
 class SocketModeStandIn:
@@ -73,13 +74,13 @@ class SocketModeStandIn:
         return envelope_id
 
     async def wait_for_ack(self, envelope_id: str, timeout: float = 10.0) -> dict[str, Any]:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while asyncio.get_running_loop().time() < deadline:
-            for ack in self.acks:
-                if ack.get("envelope_id") == envelope_id:
-                    return ack
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"no ack for envelope {envelope_id}; acks seen: {self.acks}")
+        def ack() -> dict[str, Any] | None:
+            return next((a for a in self.acks if a.get("envelope_id") == envelope_id), None)
+
+        held, found = await poll(ack, timeout=timeout, interval=0.02)
+        if not held or found is None:
+            raise AssertionError(f"no ack for envelope {envelope_id}; acks seen: {self.acks}")
+        return found
 
 
 @contextlib.asynccontextmanager

@@ -2,13 +2,18 @@
 
 Both are `PeriodicWorker`s (see `bot/workers/__init__.py`) over the same services; keeping the
 wiring here means a new collaborator or a change to backoff is made once for both.
+
+Every finished tick is counted (`ticks`, and `skyvia_bot_worker_ticks_total` in `/metrics`), so a
+test that must show nothing happened waits for a few rounds of work instead of a guessed sleep.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from bot.metrics import Metrics
 from bot.services.bindings import BindingService
@@ -33,6 +38,14 @@ ConfigT = TypeVar("ConfigT", bound=IntervalConfig)
 
 class PollingWorker(Generic[ConfigT]):
     name: str
+    ticks: int
+    """Ticks finished so far (failed ones too): one round of work each."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Counts each finished `tick` of a subclass, so the subclasses need not remember to."""
+        super().__init_subclass__(**kwargs)
+        if "tick" in cls.__dict__:
+            cls.tick = _counted(cls.__dict__["tick"])  # type: ignore[attr-defined]
 
     def __init__(
         self,
@@ -58,6 +71,8 @@ class PollingWorker(Generic[ConfigT]):
         self._metrics = metrics
         self._backoff = backoff or WorkspaceBackoff(base=config.interval, cap=config.max_backoff)
         self._clock = clock
+        self.ticks = 0
+        self._ticked = asyncio.Condition()
         self._setup()
 
     def _setup(self) -> None:
@@ -67,5 +82,39 @@ class PollingWorker(Generic[ConfigT]):
     def interval(self) -> float:
         return self.config.interval
 
+    def wait_ticks(self, count: int) -> Awaitable[None]:
+        """Done once `count` more ticks than now have finished (the first may have begun already).
+
+        "Now" is the call, not the first await: the target is fixed before anything else runs.
+        """
+        return self._ticks_reach(self.ticks + count)
+
+    async def _ticks_reach(self, target: int) -> None:
+        async with self._ticked:
+            await self._ticked.wait_for(lambda: self.ticks >= target)
+
+    async def _count_tick(self) -> None:
+        self.ticks += 1
+        if self._metrics is not None:
+            self._metrics.worker_ticks.labels(self.name).inc()
+        async with self._ticked:
+            self._ticked.notify_all()
+
     async def close(self) -> None:
         await self._batcher.close()
+
+
+TickT = TypeVar("TickT")
+
+
+def _counted(
+    tick: Callable[[Any], Awaitable[TickT]],
+) -> Callable[[PollingWorker[Any]], Awaitable[TickT]]:
+    @functools.wraps(tick)
+    async def counted(self: PollingWorker[Any]) -> TickT:
+        try:
+            return await tick(self)
+        finally:
+            await self._count_tick()
+
+    return counted

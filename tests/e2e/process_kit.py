@@ -11,7 +11,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
 from bot.devtools.child_process import ChildProcess
+from bot.devtools.waiting import wait_until
 from bot.simulator import RunningSimulator
 from storage.db import Database
 from tests.constants import ADMIN, MEMBER
@@ -37,9 +41,41 @@ class ProcessStack:
         await process.start(self.logs / f"bot-{len(self.processes)}.log")
         return process, self.sender_factory(process.url, SIGNING_SECRET)
 
+    async def after_ticks(self, count: int = 2, timeout: float = 30.0) -> None:
+        """Returns once each worker of each live process finished `count` more ticks.
+
+        Read from `/metrics` (`skyvia_bot_worker_ticks_total`): a child process shows nothing
+        else. The first counted tick may have begun before the call, so "nothing happened"
+        needs two.
+        """
+        live = [p for p in self.processes if p.returncode is None]
+        before = [await worker_ticks(p) for p in live]
+        assert all(before), "a bot process reports no worker ticks"
+
+        async def counted() -> bool:
+            for process, start in zip(live, before, strict=True):
+                now = await worker_ticks(process)
+                if any(now[worker] < ticks + count for worker, ticks in start.items()):
+                    return False
+            return True
+
+        await wait_until(counted, timeout=timeout, interval=0.1, what=f"{count} more ticks")
+
     def stop_all(self) -> None:
         for process in self.processes:
             process.kill()
+
+
+async def worker_ticks(process: ChildProcess) -> dict[str, float]:
+    """Ticks each worker of a bot process finished so far, by worker name, from `/metrics`."""
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(f"{process.url}/metrics", timeout=5)).text
+    return {
+        sample.labels["worker"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "skyvia_bot_worker_ticks_total"
+    }
 
 
 @asynccontextmanager

@@ -5,16 +5,16 @@ The real bot over HTTP (alert interval 0.3 s), the simulator's scheduler, the fa
 
 from __future__ import annotations
 
-import asyncio
 import time
 
+from bot.devtools.waiting import wait_until
 from bot.slack.ids import ActionId
 from storage.repositories import AlertCursorRepository
 from tests.constants import ADMIN, BACKUP, CHANNEL, OTHER_CHANNEL, SEED_BACKUPS
 from tests.e2e.backup_kit import assert_valid_payloads, button, connect, rendered
 from tests.e2e.bot_fixtures import Stack, StartBot
 from tests.e2e.fake_slack import PostedMessage, SlackCall
-from tests.e2e.worker_kit import alerts_in, cursors_ready, eventually, paused_binding
+from tests.e2e.worker_kit import alerts_in, cursors_ready, paused_binding
 
 MUTED_CHANNEL = "C0MUTED"
 QUIET_CHANNEL = "C0QUIET"
@@ -28,7 +28,7 @@ async def test_scheduled_failure_alerts_each_listening_channel_once(stack: Stack
         await connect(stack, channel=channel)
     await stack.command(f"alerts mute {BACKUP}", user=ADMIN, channel=MUTED_CHANNEL)
     await stack.command("alerts off", user=ADMIN, channel=QUIET_CHANNEL)
-    await eventually(
+    await wait_until(
         lambda: stack.slack.wait_for(
             "chat.postMessage",
             lambda c: c.ok and c.args["channel"] == QUIET_CHANNEL and "off" in c.args["text"],
@@ -39,10 +39,10 @@ async def test_scheduled_failure_alerts_each_listening_channel_once(stack: Stack
 
     failed = stack.sim.state.run_scheduled_now(BACKUP, fail=True, log="Error: INVALID_SESSION_ID")
     for channel in (CHANNEL, OTHER_CHANNEL):
-        await eventually(
+        await wait_until(
             lambda c=channel: alerts_in(stack.slack, c, failed.id), what=f"alert in {channel}"
         )
-    await asyncio.sleep(1.5)  # several more scans: still one alert each, none where unwanted
+    await stack.bot.after_ticks(3)  # several more scans: still one alert each, none where unwanted
 
     for channel in (CHANNEL, OTHER_CHANNEL):
         alerts = alerts_in(stack.slack, channel)
@@ -81,8 +81,8 @@ async def test_skyvia_rate_limits_delay_the_scan_but_lose_nothing(stack: Stack) 
     await cursors_ready(stack.bot.container.db)
     stack.sim.state.inject_errors(429, count=6, endpoint=LIST_SNAPSHOTS, retry_after=0.2)
     failed = stack.sim.state.run_scheduled_now(BACKUP, fail=True)
-    await eventually(lambda: alerts_in(stack.slack, CHANNEL, failed.id), what="the alert")
-    await asyncio.sleep(1.0)
+    await wait_until(lambda: alerts_in(stack.slack, CHANNEL, failed.id), what="the alert")
+    await stack.bot.after_ticks(3)
     assert len(alerts_in(stack.slack, CHANNEL, failed.id)) == 1
 
 
@@ -94,13 +94,13 @@ async def test_rejected_token_pauses_alerts_and_tells_the_channel_once(stack: St
     def notices() -> list[PostedMessage]:
         return [m for m in stack.slack.messages(CHANNEL) if "rejected the access token" in m.text]
 
-    await eventually(notices, what="the paused-alerts notice")
-    binding = await eventually(
+    await wait_until(notices, what="the paused-alerts notice")
+    binding = await wait_until(
         lambda: paused_binding(stack.bot.container.db, CHANNEL), what="the binding to be paused"
     )
     assert "rejected the access token of workspace 123" in (binding.paused_reason or "")
     calls = sum(stack.sim.state.call_counts().values())
-    await asyncio.sleep(1.5)
+    await stack.bot.after_ticks(3)
     assert len(notices()) == 1
     # Paused: the scanner stopped asking Skyvia with the rejected token.
     assert sum(stack.sim.state.call_counts().values()) <= calls + WORKSPACE_BACKUPS
@@ -114,8 +114,8 @@ async def test_archived_channel_is_paused_and_not_retried(stack: Stack) -> None:
     await cursors_ready(stack.bot.container.db)
     stack.slack.fail_channel(OTHER_CHANNEL, "is_archived")
     failed = stack.sim.state.run_scheduled_now(BACKUP, fail=True)
-    await eventually(lambda: alerts_in(stack.slack, CHANNEL, failed.id), what="the alert")
-    await eventually(
+    await wait_until(lambda: alerts_in(stack.slack, CHANNEL, failed.id), what="the alert")
+    await wait_until(
         lambda: paused_binding(stack.bot.container.db, OTHER_CHANNEL), what="the pause"
     )
 
@@ -127,7 +127,7 @@ async def test_archived_channel_is_paused_and_not_retried(stack: Stack) -> None:
         ]
 
     tried = attempts()
-    await asyncio.sleep(1.0)  # several scans later: no retry into the archived channel
+    await stack.bot.after_ticks(3)  # several scans later: no retry into the archived channel
     assert attempts() == tried
     assert len(tried) == 1 and tried[0].error == "is_archived"
 
@@ -144,8 +144,8 @@ async def test_cursors_follow_new_backups(start_bot: StartBot) -> None:
             cursors = await AlertCursorRepository(session).list_for_workspace(123)
         return any(c.backup_id == 999 for c in cursors)
 
-    await eventually(has_new, timeout=20, what="a cursor for the new backup")
+    await wait_until(has_new, timeout=20, what="a cursor for the new backup")
     failed = stack.sim.state.run_scheduled_now(999, fail=True)
-    await eventually(
+    await wait_until(
         lambda: alerts_in(stack.slack, CHANNEL, failed.id), what="the new backup's alert"
     )

@@ -6,7 +6,6 @@ the simulator, so what is asserted is what Slack and Skyvia would have seen.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from sqlalchemy import text
@@ -79,7 +78,7 @@ async def test_unsigned_or_stale_requests_get_401_and_change_nothing(stack: Stac
             "connect 123", user_id=ADMIN, channel_id=CHANNEL, signing=signing
         )
         assert response.status_code == 401, signing
-    await asyncio.sleep(0.3)  # anything that wrongly ran would have called out by now
+    await stack.bot.listeners.idle()  # anything that wrongly ran has finished by now
     assert await binding_of(stack) is None
     assert skyvia_calls(stack) == 0
     assert [c for c in stack.slack.calls if c.method != "auth.test"] == []

@@ -11,7 +11,6 @@ Two kinds of test:
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.devtools.waiting import wait_until
 from bot.simulator import RunningSimulator
 from bot.slack.notifier import DeliveryKey
 from storage.models import DeliveryStatus
@@ -29,14 +29,7 @@ from tests.e2e.bot_fixtures import Stack
 from tests.e2e.fake_slack import FakeSlack
 from tests.e2e.process_kit import ProcessStack, process_stack
 from tests.e2e.slack_requests import SlackRequestSender
-from tests.e2e.worker_kit import (
-    alerts_in,
-    cursors_ready,
-    eventually,
-    finished_watch,
-    thread_replies,
-    watch_row,
-)
+from tests.e2e.worker_kit import alerts_in, cursors_ready, finished_watch, thread_replies, watch_row
 
 
 @pytest.fixture
@@ -70,11 +63,11 @@ async def test_killed_while_a_snapshot_runs_replies_once_after_restart(
     await connect_channel(procs, send, CHANNEL)
     procs.sim.state.set_speed(1)  # the run stays in progress until we finish it
     await send.slash_command(f"snapshot {BACKUP}", user_id=MEMBER, channel_id=CHANNEL)
-    run = await eventually(
+    run = await wait_until(
         lambda: next((s for s in procs.sim.state.snapshots_of(BACKUP) if s.id >= 7001), None),
         what="the run",
     )
-    watch = await eventually(lambda: watch_row(procs.db, run.id, CHANNEL), what="the watch")
+    watch = await wait_until(lambda: watch_row(procs.db, run.id, CHANNEL), what="the watch")
     # Let it poll at least once (the card moves on), then kill it mid-watch.
     await procs.slack.wait_for("chat.update", lambda c: c.ok and c.args["ts"] == watch.message_ts)
     bot.kill()
@@ -83,7 +76,7 @@ async def test_killed_while_a_snapshot_runs_replies_once_after_restart(
     await procs.start()
     finished = await finished_watch(procs.db, run.id, CHANNEL)
     assert finished.outcome == "Failed"
-    await asyncio.sleep(1.0)
+    await procs.after_ticks()
     replies = thread_replies(procs.slack, CHANNEL, watch.message_ts)
     assert len(replies) == 1 and replies[0].reply_broadcast
     # Its own failed run: the thread only, no top-level alert in the watching channel.
@@ -101,7 +94,7 @@ async def test_killed_while_alerts_go_out_each_channel_gets_one_after_restart(
     # Slow posts: the kill lands while some alerts are out and others are still due.
     procs.slack.set_latency(0.3)
     failed = procs.sim.state.run_scheduled_now(BACKUP, fail=True)
-    await eventually(
+    await wait_until(
         lambda: any(alerts_in(procs.slack, c, failed.id) for c in channels), what="a first alert"
     )
     bot.kill()
@@ -109,10 +102,10 @@ async def test_killed_while_alerts_go_out_each_channel_gets_one_after_restart(
 
     await procs.start()
     for channel in channels:
-        await eventually(
+        await wait_until(
             lambda c=channel: alerts_in(procs.slack, c, failed.id), timeout=30, what=channel
         )
-    await asyncio.sleep(1.5)
+    await procs.after_ticks()
     assert [len(alerts_in(procs.slack, c, failed.id)) for c in channels] == [1, 1, 1, 1]
 
 
@@ -134,10 +127,10 @@ async def _start_watched_run(stack: Stack) -> tuple[int, str]:
     await connect(stack)
     stack.sim.state.set_speed(1)
     await stack.command(f"snapshot {BACKUP}", user=MEMBER)
-    run = await eventually(
+    run = await wait_until(
         lambda: next((s for s in stack.sim.state.snapshots_of(BACKUP) if s.id >= 7001), None)
     )
-    watch = await eventually(lambda: watch_row(stack.bot.container.db, run.id, CHANNEL))
+    watch = await wait_until(lambda: watch_row(stack.bot.container.db, run.id, CHANNEL))
     return run.id, watch.message_ts
 
 

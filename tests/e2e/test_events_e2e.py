@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
+from bot.devtools.waiting import wait_until
 from tests.constants import CHANNEL, MEMBER, OTHER_CHANNEL, TEAM
 from tests.e2e.backup_kit import connect, rendered
 from tests.e2e.bot_fixtures import Stack
-from tests.e2e.worker_kit import binding_row, eventually, paused_binding
+from tests.e2e.worker_kit import binding_row, paused_binding
 
 
 async def test_archiving_the_channel_pauses_its_binding(stack: Stack) -> None:
@@ -17,7 +16,7 @@ async def test_archiving_the_channel_pauses_its_binding(stack: Stack) -> None:
         {"type": "channel_archived", "channel": CHANNEL, "user": MEMBER}
     )
     assert response.status_code == 200
-    binding = await eventually(lambda: paused_binding(stack.bot.container.db, CHANNEL))
+    binding = await wait_until(lambda: paused_binding(stack.bot.container.db, CHANNEL))
     assert binding.paused_reason == "the channel was archived"
     other = await binding_row(stack.bot.container.db, OTHER_CHANNEL)
     assert other is not None and not other.is_paused
@@ -30,7 +29,7 @@ async def test_the_bot_leaving_pauses_but_a_member_leaving_does_not(stack: Stack
     await stack.send.event(
         {"type": "member_left_channel", "user": MEMBER, "channel": CHANNEL, "team": TEAM}
     )
-    await asyncio.sleep(0.5)
+    await stack.bot.listeners.idle()
     binding = await binding_row(stack.bot.container.db, CHANNEL)
     assert binding is not None and not binding.is_paused
 
@@ -42,7 +41,7 @@ async def test_the_bot_leaving_pauses_but_a_member_leaving_does_not(stack: Stack
             "team": TEAM,
         }
     )
-    binding = await eventually(lambda: paused_binding(stack.bot.container.db, CHANNEL))
+    binding = await wait_until(lambda: paused_binding(stack.bot.container.db, CHANNEL))
     assert "removed from the channel" in (binding.paused_reason or "")
 
 
@@ -51,7 +50,7 @@ async def test_uninstall_pauses_every_binding_of_the_team(stack: Stack) -> None:
     await connect(stack, channel=OTHER_CHANNEL)
     await stack.send.event({"type": "app_uninstalled"})
     for channel in (CHANNEL, OTHER_CHANNEL):
-        binding = await eventually(
+        binding = await wait_until(
             lambda c=channel: paused_binding(stack.bot.container.db, c), what=channel
         )
         assert "uninstalled" in (binding.paused_reason or "")
@@ -60,7 +59,7 @@ async def test_uninstall_pauses_every_binding_of_the_team(stack: Stack) -> None:
 async def test_a_retried_event_acts_once(stack: Stack) -> None:
     await connect(stack)
     await stack.send.event({"type": "channel_deleted", "channel": CHANNEL}, event_id="Ev0DELETED")
-    first = await eventually(lambda: paused_binding(stack.bot.container.db, CHANNEL))
+    first = await wait_until(lambda: paused_binding(stack.bot.container.db, CHANNEL))
     # An admin reconnects; then Slack's late retry of the old event arrives: nothing happens.
     await connect(stack)
     resumed = await binding_row(stack.bot.container.db, CHANNEL)
@@ -69,7 +68,7 @@ async def test_a_retried_event_acts_once(stack: Stack) -> None:
         {"type": "channel_deleted", "channel": CHANNEL}, event_id="Ev0DELETED", retry_num=1
     )
     assert response.status_code == 200
-    await asyncio.sleep(0.5)
+    await stack.bot.listeners.idle()
     again = await binding_row(stack.bot.container.db, CHANNEL)
     assert again is not None and not again.is_paused
     assert first.paused_reason == "the channel was deleted"

@@ -7,7 +7,6 @@ read back from the ledger's `claimed_by` (each process has its own lease owner i
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 
+from bot.devtools.waiting import wait_until
 from bot.simulator import RunningSimulator
 from storage.models import Delivery
 from storage.repositories import BindingRepository, WatchRepository
@@ -24,7 +24,7 @@ from tests.constants import BACKUP, MEMBER, TEAM
 from tests.e2e.fake_slack import FakeSlack
 from tests.e2e.process_kit import ProcessStack, process_stack
 from tests.e2e.slack_requests import SlackRequestSender
-from tests.e2e.worker_kit import eventually, kind_of
+from tests.e2e.worker_kit import kind_of
 
 WATCHES = 200
 CHANNELS = 20
@@ -106,8 +106,8 @@ async def test_two_replicas_reply_to_200_watches_once_each(procs: ProcessStack) 
             if m.is_reply and kind_of(m) == "thread_reply"
         ]
 
-    await eventually(lambda: len(replies()) >= WATCHES, timeout=60, what="200 thread replies")
-    await asyncio.sleep(1.0)
+    await wait_until(lambda: len(replies()) >= WATCHES, timeout=60, what="200 thread replies")
+    await procs.after_ticks()
     posted = Counter(replies())
     assert len(posted) == WATCHES and set(posted.values()) == {1}
     assert set(posted) == {(channel, ts) for channel, ts in cards.values()}

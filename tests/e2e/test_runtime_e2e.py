@@ -13,6 +13,7 @@ import httpx
 from cryptography.fernet import Fernet
 
 from bot.devtools.child_process import REPO_ROOT
+from bot.devtools.waiting import wait_until
 from bot.simulator import RunningSimulator
 from storage.crypto import TokenCipher
 from storage.db import Database
@@ -38,12 +39,13 @@ async def test_health_readiness_and_metrics(stack: Stack) -> None:
         await stack.reply_to("help")
         await stack.command("connect 123", user=ADMIN)
         await stack.slack.wait_for("chat.postMessage")
+
         # The bot counts a Slack call when its answer arrives, just after the fake saw it.
-        for _ in range(100):
-            metrics = (await http.get("/metrics")).text
-            if "chat.postMessage" in metrics:
-                break
-            await asyncio.sleep(0.05)
+        async def metrics_with_the_post() -> str | None:
+            text = (await http.get("/metrics")).text
+            return text if "chat.postMessage" in text else None
+
+        metrics = await wait_until(metrics_with_the_post, what="the post in /metrics")
     assert 'skyvia_bot_slack_requests_total{kind="command"} 2.0' in metrics
     assert (
         'skyvia_bot_skyvia_calls_total{endpoint="GET /workspaces/{workspaceId}",status="200"} 1.0'

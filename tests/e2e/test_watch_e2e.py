@@ -6,11 +6,11 @@ The real bot over HTTP, the simulator as Skyvia and the fake Slack; the watcher 
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
 
+from bot.devtools.waiting import wait_until
 from bot.simulator.records import SimSnapshot
 from storage.models import DeliveryStatus
 from storage.repositories import DeliveryLedger
@@ -18,9 +18,7 @@ from tests.constants import BACKUP, CHANNEL, MEMBER, OTHER_CHANNEL, TEAM
 from tests.e2e.backup_kit import assert_valid_payloads, connect, rendered
 from tests.e2e.bot_fixtures import Stack
 from tests.e2e.fake_slack import PostedMessage
-from tests.e2e.worker_kit import binding_row, eventually, finished_watch
-
-DEADLINE = 15.0
+from tests.e2e.worker_kit import binding_row, finished_watch
 
 
 @pytest.fixture
@@ -33,7 +31,7 @@ async def start_snapshot(stack: Stack, user: str = MEMBER) -> tuple[SimSnapshot,
     """`/skyvia snapshot 456`; returns the simulator's run and the lifecycle card."""
     before = len(stack.sim.state.snapshots_of(BACKUP))
     await stack.command(f"snapshot {BACKUP}", user=user)
-    await eventually(lambda: len(stack.sim.state.snapshots_of(BACKUP)) > before, what="the run")
+    await wait_until(lambda: len(stack.sim.state.snapshots_of(BACKUP)) > before, what="the run")
     run = stack.sim.state.snapshots_of(BACKUP)[-1]
     posted = await stack.slack.wait_for(
         "chat.postMessage", lambda c: c.ok and f"snapshot {run.id}" in rendered(c.args)
@@ -77,7 +75,7 @@ async def test_snapshot_reply_lands_in_the_thread_and_the_card_shows_the_end(bou
     assert row is not None and row.status == DeliveryStatus.SENT and row.message_ts == reply.ts
     assert stack.bot.container.metrics.thread_replies_sent._value.get() == 1
     # A further while of watching changes nothing: one reply, ever.
-    await asyncio.sleep(1.0)
+    await stack.bot.after_ticks(3)
     assert len(stack.slack.thread(CHANNEL, card.ts)) == 1
     assert_valid_payloads(stack.slack)
 
@@ -102,8 +100,8 @@ async def test_failed_run_is_broadcast_from_its_thread_and_not_alerted_there(
         lambda c: c.ok and c.args["channel"] == OTHER_CHANNEL and str(run.id) in c.args["text"],
     )
     assert len(alert) == 1
-    # Give the scanner a few more intervals: the watching channel never gets a top-level alert.
-    await asyncio.sleep(1.5)
+    # A few more scans: the watching channel never gets a top-level alert.
+    await stack.bot.after_ticks(3)
     top_level = [
         m
         for m in stack.slack.messages(CHANNEL)
@@ -141,7 +139,7 @@ async def test_channel_not_found_pauses_the_binding_instead_of_retrying(bound: S
     assert "does not exist" in (binding.paused_reason or "")
     attempts = [c for c in stack.slack.calls_to("chat.postMessage") if c.args.get("thread_ts")]
     assert len(attempts) == 1 and attempts[0].error == "channel_not_found"
-    await asyncio.sleep(1.0)  # no retries later either
+    await stack.bot.after_ticks(3)  # no retries later either
     assert (
         len([c for c in stack.slack.calls_to("chat.postMessage") if c.args.get("thread_ts")]) == 1
     )

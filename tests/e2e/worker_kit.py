@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from typing import Any
-
+from bot.devtools.waiting import wait_until
 from storage.db import Database
 from storage.models import Binding, Watch
 from storage.repositories import AlertCursorRepository, BindingRepository, WatchRepository
 from tests.constants import SEED_BACKUPS, TEAM
 from tests.e2e.fake_slack import FakeSlack, PostedMessage
-
-DEADLINE = 15.0
-
-
-async def eventually(check: Callable[[], Any], timeout: float = DEADLINE, what: str = "") -> Any:
-    """Polls `check` (sync or async) until it returns something truthy, and returns that."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = check()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or check}")
-        await asyncio.sleep(0.05)
 
 
 async def binding_row(db: Database, channel: str) -> Binding | None:
@@ -50,7 +30,7 @@ async def finished_watch(db: Database, snapshot_id: int, channel: str) -> Watch:
         watch = await watch_row(db, snapshot_id, channel)
         return watch if watch is not None and not watch.is_pending else None
 
-    return await eventually(done, what=f"the watch of {snapshot_id} to finish")  # type: ignore[no-any-return]
+    return await wait_until(done, what=f"the watch of {snapshot_id} to finish")  # type: ignore[no-any-return]
 
 
 async def cursors_ready(
@@ -61,7 +41,7 @@ async def cursors_ready(
             cursors = await AlertCursorRepository(session).list_for_workspace(workspace_id)
         return len(cursors) >= count
 
-    await eventually(ready, what=f"cursors of workspace {workspace_id}'s backups")
+    await wait_until(ready, what=f"cursors of workspace {workspace_id}'s backups")
 
 
 def kind_of(message: PostedMessage) -> str | None:

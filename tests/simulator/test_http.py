@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
+from bot.devtools.waiting import wait_until
 from bot.simulator import RunningSimulator, running_simulator
 from bot.simulator.admin_client import SimulatorAdmin
 
@@ -124,13 +124,12 @@ async def test_runs_progress_on_the_real_clock(api: httpx.AsyncClient) -> None:
     run = (await api.post("/workspaces/123/backups/461/snapshots", json={"mode": "full"})).json()
     seen: list[str] = []
 
-    async def until_done() -> None:
-        while not seen or seen[-1] not in ("Succeeded", "Failed"):
-            details = await api.get(f"/workspaces/123/backups/461/snapshots/{run['runId']}")
-            seen.append(details.json()["state"])
-            await asyncio.sleep(0.02)
+    async def done() -> bool:
+        details = await api.get(f"/workspaces/123/backups/461/snapshots/{run['runId']}")
+        seen.append(details.json()["state"])
+        return seen[-1] in ("Succeeded", "Failed")
 
-    await asyncio.wait_for(until_done(), timeout=20)
+    await wait_until(done, timeout=20, interval=0.02, what="the run to finish")
     order = ["New", "Queued", "Running", "Succeeded"]
     assert [order.index(s) for s in seen] == sorted(order.index(s) for s in seen)
     assert seen[-1] == "Succeeded"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
 import pytest
 
+from bot.devtools.waiting import wait_until
 from bot.simulator import RunningSimulator
 from bot.skyvia.client import RetryPolicy, SkyviaClient, build_http_client
 from bot.skyvia.errors import SkyviaAuthError, SkyviaNotFound, SkyviaUnavailable
@@ -33,14 +33,13 @@ def client(http: httpx.AsyncClient, simulator: RunningSimulator) -> SkyviaClient
 async def wait_until_finished(
     client: SkyviaClient, token: str, backup_id: int, snapshot_id: int
 ) -> SnapshotState:
-    async def poll() -> SnapshotState:
-        while True:
-            snapshot = await client.get_snapshot(token, 123, backup_id, snapshot_id)
-            if snapshot.state.is_terminal:
-                return snapshot.state
-            await asyncio.sleep(0.05)
+    async def finished() -> SnapshotState | None:
+        snapshot = await client.get_snapshot(token, 123, backup_id, snapshot_id)
+        return snapshot.state if snapshot.state.is_terminal else None
 
-    return await asyncio.wait_for(poll(), timeout=20)
+    state = await wait_until(finished, timeout=20, what=f"snapshot {snapshot_id} to finish")
+    assert state is not None
+    return state
 
 
 async def test_workspaces(client: SkyviaClient, simulator: RunningSimulator) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+from bot.devtools.waiting import wait_until
 from bot.skyvia.models import Backup
 from bot.slack.ids import ActionId
 from bot.slack.messages import backup_details_message, backups_page_message, schedule_message
@@ -46,14 +47,13 @@ async def announcements(stack: Stack, words: str, count: int) -> list[str]:
 
 
 async def responses_saying(stack: Stack, words: str, count: int) -> list[dict]:  # type: ignore[type-arg]
-    """Polls (generous deadline) for `count` response_url posts containing `words`."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 10
-    while True:
-        said = [p.body for p in stack.slack.all_responses() if words in p.body.get("text", "")]
-        if len(said) >= count or loop.time() > deadline:
-            return said
-        await asyncio.sleep(0.05)
+    """Waits for `count` response_url posts containing `words`; returns them."""
+
+    def said() -> list[dict]:  # type: ignore[type-arg]
+        return [p.body for p in stack.slack.all_responses() if words in p.body.get("text", "")]
+
+    await wait_until(lambda: len(said()) >= count, what=f"{count} answers saying {words!r}")
+    return said()
 
 
 async def test_schedule_toggle_round_trip(bound: Stack) -> None:
@@ -89,7 +89,7 @@ async def test_a_stale_toggle_does_what_it_said_and_announces_nothing(bound: Sta
     updated = await click_and_reply(stack, shown, ActionId.SCHEDULE_TOGGLE)
     assert toggle_labels(updated) == ["Enable schedule"]
     assert DISABLE not in skyvia_calls(stack)
-    await asyncio.sleep(0.2)
+    await stack.bot.listeners.idle()
     assert not [c for c in stack.slack.calls_to("chat.postMessage") if "schedule" in c.args["text"]]
 
 
@@ -168,7 +168,7 @@ async def test_double_click_starts_one_snapshot(bound: Stack) -> None:
     await stack.slack.wait_for("chat.postMessage", lambda c: "Snapshot of" in c.args["text"])
     refusals = await responses_saying(stack, "clicked a moment ago", 2)
     assert len(refusals) == 2
-    await asyncio.sleep(0.3)
+    await stack.bot.listeners.idle()
     assert len(stack.sim.state.snapshots_of(456)) == before + 1
     assert skyvia_calls(stack)[START] == 1
     cards = [c for c in stack.slack.calls_to("chat.postMessage") if "Snapshot of" in c.args["text"]]
@@ -196,7 +196,7 @@ async def test_forged_clicks_are_refused_and_call_nothing(bound: Stack) -> None:
         stack, page, ActionId.SCHEDULE_TOGGLE, channel=OTHER_CHANNEL, user=ADMIN
     )
     assert "not connected" in toggled["text"]
-    await asyncio.sleep(0.2)
+    await stack.bot.listeners.idle()
     assert skyvia_calls(stack) == {}
     assert [c.method for c in stack.slack.calls[slack_calls:]] == []  # answers went by response_url
 

@@ -6,11 +6,11 @@ Slack and Skyvia saw. Every payload the fake received is re-validated after each
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import pytest
 
+from bot.devtools.waiting import wait_until
 from bot.slack.ids import ActionId
 from tests.constants import ADMIN, CHANNEL, MEMBER, OTHER_CHANNEL
 from tests.e2e.backup_kit import (
@@ -157,13 +157,7 @@ async def test_snapshot_posts_a_card_and_records_a_watch(bound: Stack) -> None:
     assert str(run.id) in rendered(card.args) and f"<@{MEMBER}>" in rendered(card.args)
     assert skyvia_calls(stack)[START] == 1
 
-    watch = None
-    for _ in range(100):
-        watch = await watch_of(stack, run.id)
-        if watch is not None:
-            break
-        await asyncio.sleep(0.05)
-    assert watch is not None
+    watch = await wait_until(lambda: watch_of(stack, run.id), what="the watch")
     assert watch.message_ts == card.response["ts"]
     assert (watch.workspace_id, watch.backup_id, watch.started_by) == (123, 456, MEMBER)
     assert watch.backup_name == "Nightly CRM"
