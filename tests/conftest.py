@@ -1,4 +1,14 @@
-"""Shared fixtures are plugins so that each area of the suite owns its own module."""
+"""Shared fixtures are plugins so that each area of the suite owns its own module.
+
+Tests that start the bot, a server or a process are marked `e2e` here (by where they live or
+by the fixtures they use), so `pytest -m "not e2e"` is the fast loop over everything else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
 
 pytest_plugins = [
     "tests.db_fixtures",
@@ -7,3 +17,14 @@ pytest_plugins = [
     "tests.simulator.fixtures",
     "tests.workers.kit",
 ]
+
+E2E_DIR = Path(__file__).parent / "e2e"
+SERVER_FIXTURES = frozenset({"fake_slack", "simulator"})
+"""Fixtures that serve a stand-in on loopback; every bot stack builds on them."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        in_e2e = item.path.is_relative_to(E2E_DIR)
+        if in_e2e or SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)

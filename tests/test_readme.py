@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ def readme_block(after_heading: str) -> str:
     return match.group(1)
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_simulator_curl_examples_work_as_written() -> None:
     script = shutil.which("skyvia-bot", path=str(Path(sys.executable).parent))
@@ -80,6 +82,14 @@ def test_the_test_command_is_the_one_ci_runs() -> None:
     ci = (REPO / ".ci" / "run").read_text()
     assert "pip install -q -e '.[test]'" in ci
     assert ci.count("\npytest -q\n") + ci.count(" pytest -q\n") == 2
+
+
+def test_the_fast_loop_is_documented_and_its_marker_registered() -> None:
+    section = README.split("## Test it", 1)[1].split("\n## ", 1)[0]
+    assert 'pytest -q -m "not e2e"' in section and "pytest -q -m e2e" in section
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    markers = pyproject["tool"]["pytest"]["ini_options"]["markers"]
+    assert any(marker.startswith("e2e:") for marker in markers)
 
 
 def test_every_documented_variable_is_a_setting() -> None:

@@ -16,6 +16,7 @@ from benchmarks.__main__ import SMOKE, main, run_sections
 pytestmark = pytest.mark.timeout(180)
 
 
+@pytest.mark.e2e
 async def test_every_section_produces_a_table_with_sane_counts(tmp_path: Path) -> None:
     tables = await run_sections(SMOKE, ["ack", "watch", "alerts"], None, tmp_path)
 

@@ -23,6 +23,8 @@ import pytest
 
 from bot.simulator import DEFAULT_TOKEN
 
+pytestmark = pytest.mark.e2e  # each test runs `skyvia-bot console` as a child process
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 45.0
 

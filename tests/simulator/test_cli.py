@@ -46,6 +46,7 @@ def started(request: pytest.FixtureRequest) -> Iterator[tuple[subprocess.Popen[s
 
 
 @pytest.mark.parametrize("started", [["--token", "abc", "--token", "def"]], indirect=True)
+@pytest.mark.e2e
 def test_serves_given_tokens_and_stops_on_sigterm(
     started: tuple[subprocess.Popen[str], str],
 ) -> None:
@@ -64,6 +65,7 @@ def test_serves_given_tokens_and_stops_on_sigterm(
 
 
 @pytest.mark.parametrize("started", [["--fail-next", "456", "--speed", "1000"]], indirect=True)
+@pytest.mark.e2e
 def test_default_token_flags_and_ctrl_c(started: tuple[subprocess.Popen[str], str]) -> None:
     process, base_url = started
     assert process.stdout is not None
