@@ -1,14 +1,25 @@
-"""The Home tab's visibility cache: answers are reused for a while, and it stays bounded."""
+"""The App Home tab: `app_home_opened` -> `views.publish` with the channels the user can see.
+
+End to end through the bot for what the tab shows; the visibility cache directly, with a stub
+Slack, for how long answers are reused and how many are kept.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any, cast
 
+import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.home import ChannelVisibility
-from tests.constants import MEMBER
+from tests.constants import ADMIN, CHANNEL, MEMBER
+from tests.e2e.backup_kit import connect
+from tests.e2e.bot_fixtures import Stack
+
+SECRET = "C0SECRET"  # private; the bot is in it, MEMBER is not
+CREW = "C0CREW"  # private; the bot and MEMBER are both in it
 
 
 class FakeClock:
@@ -66,3 +77,76 @@ async def test_the_cache_holds_at_most_its_bound() -> None:
     await visibility.visible(slack.client, channels[2], MEMBER)  # still cached
     await visibility.visible(slack.client, channels[0], MEMBER)  # the oldest went
     assert [channel for _, channel in slack.calls] == [*channels, channels[0]]
+
+
+@pytest.fixture
+async def home_stack(stack: Stack) -> Stack:
+    """Three bound channels: public CHANNEL, private SECRET and CREW (MEMBER is in CREW only)."""
+    stack.slack.add_channel(CHANNEL, name="ops")
+    stack.slack.add_channel(SECRET, name="secret", is_private=True, members=[ADMIN])
+    stack.slack.add_channel(CREW, name="crew", is_private=True, members=[ADMIN, MEMBER])
+    for channel, workspace in ((CHANNEL, 123), (SECRET, 124), (CREW, 123)):
+        await connect(stack, channel, workspace)
+    return stack
+
+
+async def open_home(stack: Stack, user: str, publishes: int) -> dict[str, Any]:
+    response = await stack.send.app_home_opened(user)
+    assert response.status_code == 200
+    calls = await stack.slack.wait_for(
+        "views.publish", lambda c: c.ok and c.args["user_id"] == user, count=publishes
+    )
+    return calls[-1].args["view"]
+
+
+async def test_home_shows_only_channels_the_user_can_see(home_stack: Stack) -> None:
+    stack = home_stack
+    view = await open_home(stack, MEMBER, 1)
+    text = json.dumps(view)
+    assert view["type"] == "home"
+    assert f"<#{CHANNEL}>" in text and f"<#{CREW}>" in text
+    assert f"<#{SECRET}>" not in text and "Finance sandbox" not in text
+    assert "Operations" in text and "alerts on" in text
+    assert stack.slack.home_view(MEMBER) is not None
+
+    admin_view = await open_home(stack, ADMIN, 1)
+    assert f"<#{SECRET}>" in json.dumps(admin_view)
+
+
+async def test_home_shows_alert_state_and_snapshots_in_progress(home_stack: Stack) -> None:
+    stack = home_stack
+    await stack.command("alerts off", user=ADMIN, channel=CREW)
+    await stack.command("snapshot 456", user=MEMBER)
+    await stack.slack.wait_for(
+        "chat.postMessage", lambda c: c.ok and "Snapshot of" in c.args["text"]
+    )
+    run = stack.sim.state.snapshots_of(456)[-1]
+    await stack.slack.wait_for(
+        "chat.postMessage", lambda c: c.ok and "turned failure alerts" in c.args["text"]
+    )
+
+    view = await open_home(stack, MEMBER, 1)
+    sections = [b["text"]["text"] for b in view["blocks"] if b["type"] == "section"]
+    crew = next(s for s in sections if f"<#{CREW}>" in s)
+    assert "alerts off" in crew
+    progress = next(s for s in sections if "In progress" in s)
+    assert f"Snapshot {run.id}" in progress and "Nightly CRM" in progress
+
+
+async def test_visibility_is_cached_between_opens(home_stack: Stack) -> None:
+    stack = home_stack
+    await open_home(stack, MEMBER, 1)
+    info_calls = len(stack.slack.calls_to("conversations.info"))
+    member_calls = len(stack.slack.calls_to("conversations.members"))
+    assert info_calls <= 3 and member_calls <= 2  # one per bound channel at most
+    await open_home(stack, MEMBER, 2)
+    await open_home(stack, ADMIN, 1)
+    assert len(stack.slack.calls_to("conversations.info")) == info_calls
+    assert len(stack.slack.calls_to("conversations.members")) == member_calls
+
+
+async def test_other_tabs_publish_nothing(home_stack: Stack) -> None:
+    stack = home_stack
+    await stack.send.app_home_opened(MEMBER, tab="messages")
+    await open_home(stack, ADMIN, 1)  # a later event is handled, the first published nothing
+    assert stack.slack.home_view(MEMBER) is None

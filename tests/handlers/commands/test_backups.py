@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from bot.devtools.waiting import wait_until
 from bot.slack.ids import ActionId
 from tests.constants import ADMIN, CHANNEL, MEMBER, OTHER_CHANNEL
@@ -222,36 +220,6 @@ async def test_schedule_on_off_switches_and_tells_the_channel(bound: Stack) -> N
     actions = await audit_actions(stack)
     assert ("schedule off", ADMIN, "ok", "backup 456") in actions
     assert ("schedule off", ADMIN, "unchanged", "backup 456") in actions
-
-
-@pytest.mark.parametrize(
-    ("fault", "expected"),
-    [
-        ("403", "Skyvia rejected the access token of workspace 123"),
-        ("404", "Backup 999999 was not found in workspace 123"),
-        ("429", "Skyvia is not answering right now"),
-        ("500", "Skyvia is not answering right now"),
-    ],
-)
-async def test_skyvia_errors_become_plain_words(bound: Stack, fault: str, expected: str) -> None:
-    stack = bound
-    backup_id = 456
-    if fault == "403":
-        stack.sim.state.remove_token(stack.sim.token)  # the token was revoked in Skyvia
-    elif fault == "404":
-        backup_id = 999999
-    else:
-        stack.sim.state.inject_errors(int(fault), retry_after=0.01 if fault == "429" else None)
-    for command in (f"backup {backup_id}", f"snapshot {backup_id}", f"schedule {backup_id} off"):
-        body = await stack.reply_to(command, user=ADMIN)
-        assert body["response_type"] == "ephemeral"
-        assert expected in body["text"], (command, body["text"])
-        assert "Traceback" not in body["text"] and "reference" not in body["text"]
-    assert START not in skyvia_calls(stack) or fault != "404"
-    posted = [
-        c for c in stack.slack.calls_to("chat.postMessage") if "Snapshot of" in c.args["text"]
-    ]
-    assert posted == []
 
 
 async def test_unbound_channel_and_bad_input_cost_no_skyvia_call(bound: Stack) -> None:
