@@ -6,7 +6,7 @@ alert scanner would otherwise change; and every payload Slack received is valida
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -15,8 +15,12 @@ from tests.e2e.bot_fixtures import Stack, StartBot
 
 
 @pytest.fixture(autouse=True)
-async def _payloads_are_valid(request: pytest.FixtureRequest) -> AsyncIterator[None]:
-    """After each test that had a fake Slack, everything it received must be valid."""
+def _payloads_are_valid(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test that had a fake Slack, everything it received must be valid.
+
+    Synchronous on purpose: it asks for `fake_slack` only when the test uses it (so unit tests
+    here start no server), and an async fixture cannot set up another one that way.
+    """
     uses_slack = "fake_slack" in request.fixturenames
     slack = request.getfixturevalue("fake_slack") if uses_slack else None
     yield

@@ -1,7 +1,8 @@
 """Channel bindings as a use case: connect checks the token first, resolve is per channel.
 
-The commands that drive this service are covered end to end in tests/e2e/test_bindings_e2e.py;
-here each rule is shown once, against the simulator and a real database.
+The commands that drive this service are covered end to end in
+tests/handlers/commands/test_bindings.py; here each rule is shown once, against the simulator
+and a real database.
 """
 
 from __future__ import annotations
