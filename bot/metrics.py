@@ -59,7 +59,6 @@ class Metrics:
             ["worker"],
             registry=r,
         )
-
         self.worker_ticks = Counter(
             "skyvia_bot_worker_ticks_total",
             "Rounds of work each worker finished (failed ones too), by worker.",
