@@ -1,7 +1,8 @@
 """The App Home tab: `app_home_opened` -> `views.publish` with the channels the user can see.
 
 End to end through the bot for what the tab shows; the visibility cache directly, with a stub
-Slack, for how long answers are reused and how many are kept.
+Slack, for how long answers are reused and how many are kept. See
+docs/reference/commands.md#app-home.
 """
 
 from __future__ import annotations
