@@ -22,6 +22,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.clock import utcnow
 from bot.services.bindings import BoundWorkspace
 from bot.services.errors import DomainError
 from bot.services.snapshots import StartedWithoutCard, Watched
@@ -51,7 +52,6 @@ from handlers.commands.backups import (
 from handlers.context import NotInChannel, SlackContext
 from handlers.errors import handle_error
 from storage.repositories import ClickRepository, click_key
-from storage.types import utcnow
 
 if TYPE_CHECKING:
     from bot.container import Container

@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from storage.slack_tables import add_slack_tables
-from storage.types import UTCDateTime, utcnow
+from storage.types import UTCDateTime
 
 # Deterministic constraint names, so later migrations can address them on both dialects.
 NAMING_CONVENTION = {
@@ -88,13 +88,13 @@ class Binding(Base):
     workspace_name: Mapped[str | None] = mapped_column(Text)
     token_ciphertext: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(SlackId)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     alerts_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # Failures that finished before this are never announced in this channel.
     alerts_since: Mapped[datetime] = mapped_column(UTCDateTime)
     paused_reason: Mapped[str | None] = mapped_column(Text)
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     @property
     def uses_default_token(self) -> bool:

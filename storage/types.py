@@ -38,8 +38,3 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
-
-
-def utcnow() -> datetime:
-    """The current time as an aware UTC datetime (the only kind the storage layer accepts)."""
-    return datetime.now(UTC)

@@ -13,9 +13,9 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from bot.clock import utcnow
 from storage.db import Database
 from storage.repositories import BindingRepository, ClickRepository, click_key
-from storage.types import utcnow
 
 log = logging.getLogger(__name__)
 

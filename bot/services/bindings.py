@@ -14,6 +14,7 @@ from datetime import datetime
 
 from pydantic import SecretStr
 
+from bot.clock import utcnow
 from bot.services.errors import DomainError, NoDefaultToken, NotBound
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaAuthError, SkyviaNotFound
@@ -21,7 +22,6 @@ from storage.crypto import TokenCipher
 from storage.db import Database
 from storage.models import Binding, Watch
 from storage.repositories import AuditRepository, BindingRepository, WatchRepository
-from storage.types import utcnow
 
 log = logging.getLogger(__name__)
 

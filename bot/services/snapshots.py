@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.clock import utcnow
 from bot.services.backups import failure_detail
 from bot.services.bindings import BoundWorkspace
 from bot.services.errors import DomainError
@@ -21,7 +22,6 @@ from bot.skyvia.models import ActiveRun, Backup
 from storage.db import Database
 from storage.models import Binding, Watch
 from storage.repositories import AuditRepository, BindingRepository, WatchRepository
-from storage.types import utcnow
 
 log = logging.getLogger(__name__)
 

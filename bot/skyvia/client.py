@@ -32,6 +32,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from bot.clock import utcnow
 from bot.skyvia.errors import (
     SkyviaAuthError,
     SkyviaBadResponse,
@@ -143,7 +144,7 @@ def _parse_retry_after(value: str | None) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return max(0.0, (when - utcnow()).total_seconds())
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import utcnow
 from bot.metrics import Metrics
 from bot.slack.clients import SlackClients
 from bot.slack.messages import Message
@@ -70,7 +71,6 @@ from storage.batching import BulkWrite, WriteBatcher
 from storage.models import Delivery, DeliveryKind, DeliveryStatus
 from storage.repositories import BindingRepository, DeliveryLedger
 from storage.repositories.deliveries import LedgerKey, SentMark
-from storage.types import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from bot.clock import utcnow
+
 MAX_ID = 2_147_483_647
 """Skyvia ids are int32; anything larger can only be a typo."""
 
@@ -198,7 +200,7 @@ class _Clock:
 
     def now(self) -> datetime:
         if self.given is None:
-            return datetime.now(UTC)
+            return utcnow()
         return _as_utc(self.given)
 
 

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
+from bot.clock import utcnow
 from bot.metrics import Metrics
 from bot.services.bindings import BindingService
 from bot.skyvia.client import SkyviaClient
@@ -22,7 +23,6 @@ from bot.slack.notifier import Notifier
 from bot.workers.backoff import WorkspaceBackoff
 from storage.batching import WriteBatcher
 from storage.db import Database
-from storage.types import utcnow
 
 
 class IntervalConfig(Protocol):

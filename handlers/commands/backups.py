@@ -8,8 +8,7 @@ role check, so a request from an unbound channel costs no Slack or Skyvia call.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
+from bot.clock import utcnow
 from bot.services.backups import SnapshotQuery
 from bot.services.bindings import BoundWorkspace
 from bot.services.schedules import ScheduleChange
@@ -92,7 +91,7 @@ async def start_snapshot(
             state=started.run.state,
             started_by=started.started_by,
             started_at=started.started_at,
-            now=datetime.now(UTC),
+            now=utcnow(),
         )
         return await ctx.post(card)
 

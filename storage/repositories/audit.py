@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEntry
-from storage.types import utcnow
 
 
 class AuditRepository:
@@ -28,8 +27,9 @@ class AuditRepository:
         *,
         at: datetime | None = None,
     ) -> AuditEntry:
+        """Records one change; without `at` the database's clock stamps it (storage reads none)."""
         entry = AuditEntry(
-            at=at or utcnow(),
+            at=at if at is not None else func.now(),
             team_id=team_id,
             channel_id=channel_id,
             user_id=user_id,

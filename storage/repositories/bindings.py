@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Binding, Mute
 from storage.repositories._sql import dialect_name, insert_if_absent
-from storage.types import utcnow
 
 
 class BindingRepository:
@@ -136,9 +135,8 @@ class BindingRepository:
             muted[binding_id].add(backup_id)
         return muted
 
-    async def pause_team(self, team_id: str, reason: str, now: datetime | None = None) -> int:
+    async def pause_team(self, team_id: str, reason: str, now: datetime) -> int:
         """Pauses every active binding of a Slack team (app uninstalled, tokens revoked)."""
-        now = now or utcnow()
         result = await self.session.execute(
             update(Binding)
             .where(Binding.team_id == team_id, Binding.paused_at.is_(None))
@@ -147,24 +145,18 @@ class BindingRepository:
         )
         return len(result.all())
 
-    async def set_alerts(
-        self, team_id: str, channel_id: str, enabled: bool, now: datetime | None = None
-    ) -> bool:
+    async def set_alerts(self, team_id: str, channel_id: str, enabled: bool, now: datetime) -> bool:
         """Turns alerts on or off; False when the channel has no binding.
 
         Turning them on moves `alerts_since` to now: what failed while they were off stays quiet.
         """
-        now = now or utcnow()
         values: dict[str, object] = {"alerts_enabled": enabled, "updated_at": now}
         if enabled:
             values["alerts_since"] = now
         return await self._update(team_id, channel_id, values)
 
-    async def pause(
-        self, team_id: str, channel_id: str, reason: str, now: datetime | None = None
-    ) -> bool:
+    async def pause(self, team_id: str, channel_id: str, reason: str, now: datetime) -> bool:
         """Pauses an active binding (bot removed, channel archived); False if already paused."""
-        now = now or utcnow()
         result = await self.session.execute(
             update(Binding)
             .where(
@@ -177,9 +169,8 @@ class BindingRepository:
         )
         return result.first() is not None
 
-    async def unpause(self, team_id: str, channel_id: str, now: datetime | None = None) -> bool:
+    async def unpause(self, team_id: str, channel_id: str, now: datetime) -> bool:
         """Lifts a pause; failures that happened while paused are not announced afterwards."""
-        now = now or utcnow()
         result = await self.session.execute(
             update(Binding)
             .where(

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import Watch, WatchOutcome
 from storage.repositories import _leases
 from storage.repositories._sql import insert_if_absent
-from storage.types import UTCDateTime, utcnow
+from storage.types import UTCDateTime
 
 _TABLE = cast(Table, Watch.__table__)
 
@@ -195,7 +195,8 @@ class WatchRepository:
         """Finishes every pending watch of the channel (disconnect); returns how many.
 
         Leases are ignored on purpose: a worker polling one of them finds it finished when it
-        tries to write (`reschedule`/`finish` return False) and drops it.
+        tries to write (`reschedule`/`finish` return False) and drops it. Without `now` the
+        database's clock stamps them (storage reads no clock of its own).
         """
         result = await self.session.execute(
             update(Watch)
@@ -205,7 +206,10 @@ class WatchRepository:
                 Watch.finished_at.is_(None),
             )
             .values(
-                finished_at=now or utcnow(), outcome=outcome, lease_owner=None, lease_until=None
+                finished_at=now if now is not None else func.now(),
+                outcome=outcome,
+                lease_owner=None,
+                lease_until=None,
             )
             .returning(Watch.id)
         )
