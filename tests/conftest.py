@@ -15,7 +15,7 @@ pytest_plugins = [
     "tests.e2e.fixtures",
     "tests.e2e.bot_fixtures",
     "tests.simulator.fixtures",
-    "tests.workers.kit",
+    "tests.services.kit",
 ]
 
 E2E_DIR = Path(__file__).parent / "e2e"

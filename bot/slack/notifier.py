@@ -56,7 +56,6 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -65,6 +64,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
 from bot.metrics import Metrics
+from bot.services.announcements import Outcome
 from bot.slack.clients import SlackClients
 from bot.slack.messages import Message
 from storage.batching import BulkWrite, WriteBatcher
@@ -120,23 +120,6 @@ class DeliveryKey:
                 "kind": self.kind,
             },
         }
-
-
-class Outcome(StrEnum):
-    SENT = "sent"
-    """Posted now."""
-    ALREADY_SENT = "already_sent"
-    """Sent before: the ledger says so, or a recovery found it in Slack."""
-    BUSY = "busy"
-    """Someone else holds a fresh claim on it; try again later."""
-    DEFERRED = "deferred"
-    """Not attempted: the channel's pace would have made it wait too long."""
-    FAILED = "failed"
-    """Slack refused it; the claim was released; retry later with backoff."""
-    UNKNOWN = "unknown"
-    """No answer from Slack; the claim is kept, and goes stale for recovery."""
-    PAUSED = "paused"
-    """The channel cannot be posted to; its binding is paused; stop trying."""
 
 
 @dataclass(frozen=True)

@@ -11,25 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
+
+from bot.workers.base import PeriodicWorker
 
 if TYPE_CHECKING:
     from bot.container import Container
 
 log = logging.getLogger("bot.workers")
 
-
-class PeriodicWorker(Protocol):
-    name: str
-
-    @property
-    def interval(self) -> float: ...
-
-    async def tick(self) -> bool | None:
-        """One round of due work; True when more is due right now (a full batch)."""
-        ...
-
-    async def close(self) -> None: ...
+__all__ = ["PeriodicWorker", "WorkerGroup", "build_workers"]
 
 
 class WorkerGroup:

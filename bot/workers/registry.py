@@ -9,16 +9,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.services.alerting import AlertingConfig, AlertingService
+from bot.services.backoff import WorkspaceBackoff
+from bot.services.leased import lease_for
+from bot.services.watching import WatchingConfig, WatchingService
+from bot.slack.announcer import SlackAnnouncer
 from bot.slack.notifier import Notifier
-from bot.workers.alert_scanner import AlertScanner, ScannerConfig
-from bot.workers.backoff import WorkspaceBackoff
-from bot.workers.watcher import Watcher, WatcherConfig, lease_for
+from bot.workers.alert_scanner import AlertScanner
+from bot.workers.watcher import Watcher
 from storage.batching import WriteBatcher
 from storage.repositories import new_lease_owner
 
 if TYPE_CHECKING:
     from bot.container import Container
-    from bot.workers import PeriodicWorker
+    from bot.workers.base import PeriodicWorker
 
 
 def stale_claim_after(watch_interval: float, alert_interval: float) -> float:
@@ -47,19 +51,19 @@ def workers_for(container: Container) -> list[PeriodicWorker]:
         "db": container.db,
         "skyvia": container.skyvia,
         "bindings": container.bindings,
-        "notifier": notifier,
+        "announcer": SlackAnnouncer(notifier),
         "batcher": batcher,
         "owner": owner,
         "metrics": container.metrics,
         "backoff": backoff,
     }
-    return [
-        Watcher(
-            config=WatcherConfig.for_interval(settings.watch_interval, settings.watch_give_up),
-            **common,  # type: ignore[arg-type]
-        ),
-        AlertScanner(
-            config=ScannerConfig.for_interval(settings.alert_interval, settings.watch_give_up),
-            **common,  # type: ignore[arg-type]
-        ),
-    ]
+    watching = WatchingService(
+        config=WatchingConfig.for_interval(settings.watch_interval, settings.watch_give_up),
+        **common,  # type: ignore[arg-type]
+    )
+    alerting = AlertingService(
+        config=AlertingConfig.for_interval(settings.alert_interval, settings.watch_give_up),
+        **common,  # type: ignore[arg-type]
+    )
+    metrics = container.metrics
+    return [Watcher(watching, metrics=metrics), AlertScanner(alerting, metrics=metrics)]

@@ -22,7 +22,7 @@ from bot.devtools.child_process import ChildProcess
 from bot.devtools.waiting import wait_until
 from bot.web import create_web_app
 from bot.workers import WorkerGroup, build_workers
-from bot.workers.base import PollingWorker
+from bot.workers.base import PeriodicWorker
 from tests.e2e.fake_slack import serve_asgi_on_loopback
 
 SIGNING_SECRET = "e2e-signing-secret-0123456789abcdef"
@@ -100,7 +100,7 @@ class RunningBot:
         """
         assert self.workers is not None, "this bot runs no workers"
         pending = [
-            w.wait_ticks(count) for w in self.workers.workers if isinstance(w, PollingWorker)
+            w.wait_ticks(count) for w in self.workers.workers if isinstance(w, PeriodicWorker)
         ]
         assert pending, "no worker counts its ticks"
         await asyncio.wait_for(asyncio.gather(*pending), timeout)

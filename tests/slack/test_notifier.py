@@ -9,7 +9,7 @@ from bot.slack.notifier import ChannelPacer, DeliveryKey, Notifier, Outcome
 from storage.models import DeliveryStatus
 from storage.repositories import BindingRepository, DeliveryLedger
 from tests.constants import CHANNEL, TEAM
-from tests.workers.kit import STALE_AFTER, Kit
+from tests.services.kit import STALE_AFTER, Kit
 
 KEY = DeliveryKey(TEAM, CHANNEL, 7002, "alert")
 MESSAGE = Message(text=":x: Snapshot 7002 of Nightly CRM (456) failed")

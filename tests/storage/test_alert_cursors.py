@@ -129,3 +129,28 @@ async def test_cursors_of_workspaces_nobody_listens_to_are_deleted(db: Database)
         others = [await cursors.get(w, 1) for w in (8, 9, 10)]
 
     assert left == [(7, 1), (7, 3)] and others == [None, None, None]
+
+
+async def test_advance_never_moves_the_cursor_back(db: Database) -> None:
+    async with db.session() as session:
+        cursors = AlertCursorRepository(session)
+        await cursors.ensure(123, 456, "Nightly CRM", NOW)
+        [claimed] = await cursors.claim_due("me", NOW, 10, 30)
+        # A scan that could not deliver an older failure asks for an earlier cursor: kept.
+        assert await cursors.advance(
+            123, 456, owner="me", cursor=NOW - timedelta(hours=1), next_scan_at=NOW
+        )
+        cursor = await cursors.get(123, 456)
+    assert claimed.backup_id == 456 and cursor is not None and cursor.cursor == NOW
+
+
+async def test_start_listing_lets_one_replica_relist_a_workspace(db: Database) -> None:
+    async with db.session() as session:
+        cursors = AlertCursorRepository(session)
+        assert await cursors.start_listing(123, now=NOW, listed_before=NOW)  # no cursors yet
+        await cursors.ensure(123, 456, None, NOW)
+        period = timedelta(minutes=10)
+        assert await cursors.start_listing(123, now=NOW, listed_before=NOW - period)
+        assert not await cursors.start_listing(123, now=NOW, listed_before=NOW - period)
+        later = NOW + period * 2
+        assert await cursors.start_listing(123, now=later, listed_before=later - period)

@@ -1,52 +1,29 @@
-"""The shared worker base counts finished ticks, so tests can wait for rounds, not sleep."""
+"""The worker base counts finished ticks, so tests can wait for rounds, not sleep."""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from typing import Any, cast
 
 import pytest
 
 from bot.metrics import Metrics
-from bot.workers.base import PollingWorker
+from bot.workers.base import PeriodicWorker
 
 
-@dataclass
-class Config:
-    interval: float = 60.0
-    max_backoff: float = 600.0
-
-
-class Flaky(PollingWorker[Config]):
+class Flaky(PeriodicWorker):
     name = "flaky"
+    interval = 60.0  # type: ignore[assignment]
+    fail_next = False
 
-    def _setup(self) -> None:
-        self.fail_next = False
-
-    async def tick(self) -> bool:
+    async def _round(self) -> bool:
         if self.fail_next:
             raise RuntimeError("boom")
         return False
 
 
-def flaky(metrics: Metrics) -> Flaky:
-    nothing = cast(Any, None)
-    return Flaky(
-        db=nothing,
-        skyvia=nothing,
-        bindings=nothing,
-        notifier=nothing,
-        batcher=nothing,
-        config=Config(),
-        owner="worker:test",
-        metrics=metrics,
-    )
-
-
 async def test_every_finished_tick_is_counted_failed_ones_too() -> None:
     metrics = Metrics()
-    worker = flaky(metrics)
+    worker = Flaky(metrics=metrics)
     await worker.tick()
     worker.fail_next = True
     with pytest.raises(RuntimeError):
@@ -57,7 +34,7 @@ async def test_every_finished_tick_is_counted_failed_ones_too() -> None:
 
 
 async def test_wait_ticks_returns_after_that_many_more_ticks() -> None:
-    worker = flaky(Metrics())
+    worker = Flaky(metrics=Metrics())
     await worker.tick()
     waiting = asyncio.create_task(worker.wait_ticks(2))
     await worker.tick()

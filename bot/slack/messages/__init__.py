@@ -34,7 +34,7 @@ from bot.slack.messages.mrkdwn import (
     format_duration,
     slack_date,
 )
-from bot.slack.messages.notices import alerts_paused_token_notice, token_rejected_reason
+from bot.slack.messages.notices import alerts_paused_token_notice
 from bot.slack.messages.snapshots import (
     SNAPSHOTS_PAGE_SIZE,
     active_snapshot_exists_message,
@@ -79,7 +79,6 @@ __all__ = [
     "snapshots_page_message",
     "status_message",
     "still_running_note",
-    "token_rejected_reason",
     "unexpected_error_message",
     "usage_error_message",
 ]

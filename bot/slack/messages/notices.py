@@ -5,14 +5,6 @@ from __future__ import annotations
 from bot.slack.messages.common import WARNING, Message, context, fallback, section
 
 
-def token_rejected_reason(workspace_id: int) -> str:
-    """The plain-words pause reason stored on the binding and shown by `status`."""
-    return (
-        f"Skyvia rejected the access token of workspace {workspace_id}; "
-        "an admin can reconnect with `/skyvia connect`"
-    )
-
-
 def alerts_paused_token_notice(workspace_id: int) -> Message:
     """Told to the channel once when Skyvia stops accepting its token.
 

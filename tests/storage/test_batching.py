@@ -1,4 +1,4 @@
-"""Bulk writes through the write batcher: one call per flush, each caller its own result."""
+"""The write batcher: ops of one flush share a transaction; bulk writes one call per flush."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.slack.notifier import DeliveryKey, Notifier
 from storage.batching import BulkWrite, WriteBatcher
 from storage.db import Database
-from storage.models import DeliveryStatus
-from storage.repositories import DeliveryLedger
+from storage.repositories import AlertCursorRepository
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -77,21 +75,19 @@ async def test_a_bulk_write_must_answer_every_item(db: Database) -> None:
     await batcher.close()
 
 
-async def test_concurrent_claims_of_one_key_in_one_flush_have_one_winner(db: Database) -> None:
-    """Two deliveries of the same key reach the ledger in one INSERT: exactly one may post."""
+async def test_batcher_runs_ops_together_and_isolates_a_failing_one(db: Database) -> None:
     batcher = WriteBatcher(db)
-    notifier = Notifier(slack=None, batcher=batcher, owner="me", stale_after=8.0)  # type: ignore[arg-type]
-    key = DeliveryKey("T1", "C1", 7001, "alert")
-    other = DeliveryKey("T1", "C2", 7001, "alert")
-    claims = await asyncio.gather(
-        batcher.run_bulk(notifier._claims, (key, NOW)),
-        batcher.run_bulk(notifier._claims, (key, NOW)),
-        batcher.run_bulk(notifier._claims, (other, NOW)),
+
+    async def ok(session: AsyncSession) -> int:
+        return await AlertCursorRepository(session).start_listing(123, now=NOW, listed_before=NOW)
+
+    async def boom(session: AsyncSession) -> int:
+        raise RuntimeError("bad op")
+
+    results = await asyncio.gather(
+        batcher.run(ok), batcher.run(boom), batcher.run(ok), return_exceptions=True
     )
     await batcher.close()
-    assert sorted(claim.state for claim in claims[:2]) == ["busy", "claimed"]
-    assert claims[2].state == "claimed"
-    async with db.session() as session:
-        rows = await DeliveryLedger(session).get_many([key.ledger_key, other.ledger_key])
-    assert {row.status for row in rows.values()} == {DeliveryStatus.CLAIMED}
-    assert len(rows) == 2
+    assert results[0] is True and results[2] is True
+    assert isinstance(results[1], RuntimeError)
+    assert batcher.flushes >= 2  # the failed batch was re-run op by op

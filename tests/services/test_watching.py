@@ -1,8 +1,9 @@
-"""Long runs: a note per 30 minutes, and giving up at the limit.
+"""Watching long runs: a note per 30 minutes, and giving up at the limit.
 
 See docs/reference/messages.md#long-runs.
 
-The watcher runs against the simulator with a run that never ends and a clock the test moves.
+The service polls the simulator's run that never ends, with a clock the test moves, and tells
+the fake Slack through the real announcer and notifier.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.services.bindings import BindingService
+from bot.services.watching import WatchingConfig, WatchingService
 from bot.simulator import RunningSimulator
 from bot.skyvia.client import SkyviaClient
-from bot.workers.watcher import Watcher, WatcherConfig
 from storage.models import Watch
 from storage.repositories import WatchRepository
 from tests.constants import CHANNEL, TEAM
-from tests.workers.kit import Kit
+from tests.services.kit import Kit
 
 GIVE_UP_HOURS = 2
 
@@ -43,13 +44,13 @@ async def test_notes_every_half_hour_then_gives_up(
             started_at=started,
             next_poll_at=started,
         )
-    watcher = Watcher(
+    watching = WatchingService(
         db=kit.db,
         skyvia=skyvia,
         bindings=binding_service,
-        notifier=kit.notifier,
+        announcer=kit.announcer,
         batcher=kit.batcher,
-        config=WatcherConfig.for_interval(60, give_up=GIVE_UP_HOURS * 3600),
+        config=WatchingConfig.for_interval(60, give_up=GIVE_UP_HOURS * 3600),
         owner="worker:test:1:me",
         metrics=kit.metrics,
         clock=kit.clock,
@@ -60,7 +61,7 @@ async def test_notes_every_half_hour_then_gives_up(
 
     async def poll_at(minutes: float) -> Watch:
         kit.clock.now = started + timedelta(minutes=minutes)
-        await watcher.tick()
+        await watching.poll(await watching.lease_due())
         async with kit.db.session() as session:
             found = await WatchRepository(session).get(watch.id)
         assert found is not None

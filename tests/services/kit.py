@@ -1,4 +1,4 @@
-"""A notifier and workers wired to the fake Slack, the simulator and a test database."""
+"""A notifier and its announcer, wired to the fake Slack, the simulator and a test database."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from bot.metrics import Metrics
 from bot.services.bindings import BindingService
 from bot.simulator import RunningSimulator
 from bot.skyvia.client import SkyviaClient
+from bot.slack.announcer import SlackAnnouncer
 from bot.slack.clients import SlackClients
 from bot.slack.notifier import Notifier
 from storage.batching import WriteBatcher
@@ -48,6 +49,7 @@ class Kit:
     clients: SlackClients
     batcher: WriteBatcher
     notifier: Notifier
+    announcer: SlackAnnouncer
     metrics: Metrics
     clock: Clock
 
@@ -80,7 +82,7 @@ async def kit(db: Database, fake_slack: FakeSlack) -> AsyncIterator[Kit]:
         metrics=metrics,
         clock=clock,
     )
-    yield Kit(db, fake_slack, clients, batcher, notifier, metrics, clock)
+    yield Kit(db, fake_slack, clients, batcher, notifier, SlackAnnouncer(notifier), metrics, clock)
     await batcher.close()
 
 

@@ -1,0 +1,320 @@
+"""Alerting: every failed snapshot of a bound workspace, once in each listening channel.
+
+Cost follows the work, not the audience (docs/reference/guarantees.md#speed-and-scale):
+failures are scanned per (workspace, backup) cursor, shared by every channel bound to the
+workspace, with at most one
+`GET .../snapshots?failed=true&startDate=...` per cursor per interval; the result is fanned out
+to the listening channels (alerts on, not paused, backup not muted, not watching that snapshot)
+through the `Announcer`, which says each once (the delivery ledger). Which backups have cursors
+is `bot.services.backup_discovery`'s job.
+
+The cursor, and why there is a lookback
+---------------------------------------
+Skyvia lists only finished snapshots, and `startDate` filters on the *start* time. A snapshot
+that started before a scan but finishes after it is not in that scan's answer, and a cursor
+that simply became "now" would filter it out of every later one: it would be lost. So:
+
+- the cursor is an *end*-time mark: failures that ended before it were handled;
+- each scan asks for failures that *started* after `cursor - lookback`, where the lookback is
+  the watch give-up limit (capped at a day): a run longer than that is one the bot would have
+  given up on anyway;
+- of those, the ones that ended at or after the cursor are candidates; a channel gets one only
+  if it ended at or after the channel's `alerts_since` (no history flood after `connect` or
+  `alerts on`), and the ledger (one `sent_keys` query per scan, then a claim) drops repeats;
+- the cursor then moves to the scan's start minus `CLOCK_MARGIN`, which covers a difference
+  between our clock and Skyvia's and a listing that lags the end of a run; the overlap costs a
+  re-read that the ledger answers. It never moves past a failure whose delivery is not done
+  (busy, deferred, failed): that one is seen again next scan.
+
+Skyvia errors: 429/5xx back off per cursor (`error_count`) and per workspace; a rejected token
+tells the channel whose token it was and pauses its binding (`bot.services.token_checks`); the
+next scan uses another listening channel's token, if any.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cachetools import LRUCache
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services.announcements import Channel, Outcome
+from bot.services.backoff import retry_delay
+from bot.services.backup_discovery import BackupDiscovery
+from bot.services.failure_listing import FailureLister, Listeners, ended_at
+from bot.services.leased import LeasedService, lease_for
+from bot.skyvia.errors import SkyviaError
+from bot.skyvia.models import Snapshot, SnapshotState
+from storage.models import AlertCursor, Binding, DeliveryKind
+from storage.repositories import (
+    AlertCursorRepository,
+    BindingRepository,
+    DeliveryLedger,
+    WatchRepository,
+)
+
+log = logging.getLogger(__name__)
+
+CLOCK_MARGIN = timedelta(minutes=5)
+MAX_LOOKBACK = timedelta(days=1)
+RELIST_EVERY = 10
+"""Re-list each workspace's backups every this many alert intervals."""
+LAG_LABEL = "alert-scanner"
+"""The `poll_lag` metric's label for alert cursors (the worker's name, which dashboards use)."""
+
+
+@dataclass(frozen=True)
+class AlertingConfig:
+    interval: float
+    lookback: timedelta
+    lease_seconds: float
+    batch: int = 500
+    concurrency: int = 32
+    max_backoff: float = 600.0
+    log_cache_size: int = 2000
+    """How many failures' details (with their log) are kept, the most recently used first."""
+
+    @classmethod
+    def for_interval(cls, interval: float, give_up: float) -> AlertingConfig:
+        return cls(
+            interval=interval,
+            lookback=min(MAX_LOOKBACK, timedelta(seconds=give_up)),
+            lease_seconds=lease_for(interval),
+        )
+
+    @property
+    def relist_period(self) -> timedelta:
+        return timedelta(seconds=RELIST_EVERY * self.interval)
+
+
+def next_cursor(
+    scanned_at: datetime, undelivered_ends: Sequence[datetime], margin: timedelta = CLOCK_MARGIN
+) -> datetime:
+    """Where the cursor may move after a scan started at `scanned_at` (see module docstring)."""
+    return min([scanned_at - margin, *undelivered_ends])
+
+
+@dataclass(frozen=True)
+class LeasedCursors:
+    """A batch of due cursors this process now holds, with who listens to their workspaces."""
+
+    cursors: Sequence[AlertCursor]
+    listeners: dict[int, Listeners]
+    full: bool
+    """The batch was full: more may be due right now."""
+
+
+class AlertingService(LeasedService[AlertingConfig]):
+    def _setup(self) -> None:
+        self._discovery = BackupDiscovery(
+            db=self._db,
+            skyvia=self._skyvia,
+            bindings=self._bindings,
+            tokens=self._tokens,
+            backoff=self._backoff,
+            relist_period=self.config.relist_period,
+        )
+        self._lister = FailureLister(
+            skyvia=self._skyvia,
+            bindings=self._bindings,
+            tokens=self._tokens,
+            backoff=self._backoff,
+            lookback=self.config.lookback,
+        )
+        # A failure's details do not change once it ended, so a kept copy is as good as a call.
+        self._logs: LRUCache[tuple[int, int, int], Snapshot] = LRUCache(
+            maxsize=self.config.log_cache_size
+        )
+        # A channel's alerts may queue this far ahead (the wait holds no slot, see `_scan_one`);
+        # half the lease leaves the other half for the posts themselves.
+        self._pace_wait = self.config.lease_seconds / 2
+
+    async def discover(self) -> None:
+        """Creates and drops cursors as workspaces and backups come and go."""
+        await self._discovery.run(self._clock())
+
+    async def lease_due(self) -> LeasedCursors:
+        """Claims a batch of due cursors for this process, with their listening bindings."""
+        now = self._clock()
+        async with self._db.session() as session:
+            cursors = await AlertCursorRepository(session).claim_due(
+                self.owner, now, self.config.batch, self.config.lease_seconds
+            )
+            if not cursors:
+                return LeasedCursors([], {}, full=False)
+            workspaces = {c.workspace_id for c in cursors}
+            bindings_repo = BindingRepository(session)
+            alerting = [
+                b for b in await bindings_repo.list_alerting() if b.workspace_id in workspaces
+            ]
+            muted = await bindings_repo.mutes_of([b.id for b in alerting])
+        if self._metrics is not None:
+            lag = (now - cursors[0].next_scan_at).total_seconds()
+            self._metrics.poll_lag.labels(LAG_LABEL).set(max(0.0, lag))
+        listeners = {ws: Listeners([], muted) for ws in workspaces}
+        for binding in alerting:
+            listeners[binding.workspace_id].bindings.append(binding)
+        return LeasedCursors(cursors, listeners, full=len(cursors) >= self.config.batch)
+
+    async def scan(self, leased: LeasedCursors) -> None:
+        """Scans every cursor of the batch, at most `concurrency` Skyvia calls at once."""
+        limit = asyncio.Semaphore(self.config.concurrency)
+
+        async def guarded(cursor: AlertCursor) -> None:
+            try:
+                await self._scan_one(cursor, leased.listeners[cursor.workspace_id], limit)
+            except Exception:
+                log.exception(
+                    "scan of workspace %s backup %s failed",
+                    cursor.workspace_id,
+                    cursor.backup_id,
+                )
+                await self._record_error(cursor, None)
+
+        await asyncio.gather(*(guarded(cursor) for cursor in leased.cursors))
+
+    async def _scan_one(
+        self, cursor: AlertCursor, listeners: Listeners, limit: asyncio.Semaphore
+    ) -> None:
+        """Lists the cursor's failures (`limit` bounds concurrent scans) and announces them.
+
+        The alerts are awaited outside `limit`: waiting for a channel's pace is not Skyvia
+        work, and holding a slot through it stalled the scan of every other backup.
+        """
+        now = self._clock()
+        next_scan = now + timedelta(seconds=self.interval)
+        if not listeners.bindings:
+            await self._advance(cursor, cursor.cursor, next_scan)  # delete_uncovered will drop it
+            return
+        wait = self._backoff.remaining(cursor.workspace_id)
+        if wait > 0:
+            await self._record_error(cursor, now + timedelta(seconds=wait))
+            return
+        listed = await self._lister.list_failures(cursor, listeners.bindings, limit, now)
+        if listed.gone:
+            await self._batcher.run(
+                lambda session: AlertCursorRepository(session).delete_claimed(
+                    cursor.workspace_id, cursor.backup_id, self.owner
+                )
+            )
+            return
+        if listed.page is None:
+            retry = listed.retry_in
+            await self._record_error(
+                cursor, next_scan if retry is None else now + timedelta(seconds=retry)
+            )
+            return
+        self._backoff.succeeded(cursor.workspace_id)
+        failures = [
+            s
+            for s in listed.page.data
+            if s.state == SnapshotState.FAILED
+            and ((end := ended_at(s)) is None or end >= cursor.cursor)
+        ]
+        undelivered = await self._announce(cursor, failures, listeners, listed.token)
+        await self._advance(cursor, next_cursor(now, undelivered), next_scan)
+
+    async def _announce(
+        self, cursor: AlertCursor, failures: list[Snapshot], listeners: Listeners, token: str
+    ) -> list[datetime]:
+        """Delivers the alerts; returns end times of failures not yet delivered everywhere."""
+        if not failures:
+            return []
+        due = await self._due(cursor, failures, listeners)
+        jobs: list[tuple[Snapshot, asyncio.Future[list[Outcome]]]] = []
+        for listed, channels in due:
+            snapshot = await self._with_log(cursor, listed, token)
+            alerts = self._announcer.failure_alerts(
+                [Channel(b.team_id, b.channel_id) for b in channels],
+                cursor.backup_id,
+                cursor.backup_name,
+                snapshot,
+                max_wait=self._pace_wait,
+            )
+            jobs.append((snapshot, asyncio.ensure_future(alerts)))
+        undelivered: list[datetime] = []
+        for snapshot, job in jobs:
+            try:
+                outcomes = await job
+            except Exception:
+                log.exception("alerts for snapshot %s failed", snapshot.snapshot_id)
+                outcomes = [Outcome.FAILED]
+            if not all(outcome.settled for outcome in outcomes):
+                end = ended_at(snapshot)
+                if end is not None:
+                    undelivered.append(end)
+        return undelivered
+
+    async def _due(
+        self, cursor: AlertCursor, failures: list[Snapshot], listeners: Listeners
+    ) -> list[tuple[Snapshot, list[Binding]]]:
+        """Each failure with the channels still to hear it (not watching it, not told yet)."""
+        ids = [s.snapshot_id for s in failures]
+
+        async def known(session: AsyncSession) -> set[tuple[str, str, int]]:
+            watched = await WatchRepository(session).watched_snapshots(ids)
+            sent = await DeliveryLedger(session).sent_keys(ids, DeliveryKind.ALERT)
+            return watched | sent
+
+        skip = await self._batcher.run(known)
+        due: list[tuple[Snapshot, list[Binding]]] = []
+        for snapshot in failures:
+            end = ended_at(snapshot)
+            channels = [
+                binding
+                for binding in listeners.bindings
+                if (binding.team_id, binding.channel_id, snapshot.snapshot_id) not in skip
+                and listeners.hear(binding, cursor.backup_id, end)
+            ]
+            if channels:
+                due.append((snapshot, channels))
+        return due
+
+    async def _with_log(self, cursor: AlertCursor, snapshot: Snapshot, token: str) -> Snapshot:
+        """The snapshot with its log: the list omits it, so one details call per new failure.
+
+        Only failures some channel still has to hear about get here, so the call follows the
+        work, not the channel count. A failure whose alerts a channel's pace held back is seen
+        again next scan; the details are kept (a bounded LRU cache) so it is not fetched again.
+        Without an answer the alert goes out without the log rather than not at all.
+        """
+        if snapshot.log:
+            return snapshot
+        key = (cursor.workspace_id, cursor.backup_id, snapshot.snapshot_id)
+        cached = self._logs.get(key)
+        if cached is not None:
+            return cached
+        try:
+            detailed = await self._skyvia.get_snapshot(token, *key)
+        except SkyviaError as exc:
+            log.warning("log of failed snapshot %s unavailable: %s", snapshot.snapshot_id, exc)
+            return snapshot
+        self._logs[key] = detailed
+        return detailed
+
+    async def _advance(self, cursor: AlertCursor, to: datetime, next_scan: datetime) -> None:
+        await self._batcher.run(
+            lambda session: AlertCursorRepository(session).advance(
+                cursor.workspace_id,
+                cursor.backup_id,
+                owner=self.owner,
+                cursor=to,
+                next_scan_at=next_scan,
+            )
+        )
+
+    async def _record_error(self, cursor: AlertCursor, next_scan: datetime | None) -> None:
+        if next_scan is None:
+            delay = retry_delay(
+                cursor.error_count + 1, base=self.interval, cap=self.config.max_backoff
+            )
+            next_scan = self._clock() + timedelta(seconds=delay)
+        await self._batcher.run(
+            lambda session: AlertCursorRepository(session).record_error(
+                cursor.workspace_id, cursor.backup_id, owner=self.owner, next_scan_at=next_scan
+            )
+        )

@@ -1,0 +1,120 @@
+"""What the watching and alerting use cases say to a channel: the port they announce through.
+
+Why a port and not outcomes for the worker to render
+----------------------------------------------------
+Watching and alerting decide what to do next from how each message went: a watch finishes only
+once its outcome reply is recorded, and its card is updated only after that reply; a failure's
+cursor stays put until every listening channel heard it; a rejected token pauses the binding
+only after the channel was told. Returning "what to say" for a worker to render and post would
+cut each use case in two, with the worker holding the sequence between the halves, which is
+the opposite of a worker that only schedules and leases.
+
+So the services call an `Announcer`, the Protocol below, and get back an `Outcome`;
+`bot.slack.announcer.SlackAnnouncer` implements it with the Block Kit builders
+(`bot.slack.messages`) and the notifier (ledger, pacing, exactly once). The services import no
+Slack library and nothing of `bot.slack`; their tests may pass a recording double.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from bot.skyvia.models import Snapshot
+
+
+class Outcome(StrEnum):
+    """How one announcement went (the notifier's answer, see `bot.slack.notifier`)."""
+
+    SENT = "sent"
+    """Posted now."""
+    ALREADY_SENT = "already_sent"
+    """Sent before: the ledger says so, or a recovery found it in Slack."""
+    BUSY = "busy"
+    """Someone else holds a fresh claim on it; try again later."""
+    DEFERRED = "deferred"
+    """Not attempted: the channel's pace would have made it wait too long."""
+    FAILED = "failed"
+    """Slack refused it; the claim was released; retry later with backoff."""
+    UNKNOWN = "unknown"
+    """No answer from Slack; the claim is kept, and goes stale for recovery."""
+    PAUSED = "paused"
+    """The channel cannot be posted to; its binding is paused; stop trying."""
+
+    @property
+    def delivered(self) -> bool:
+        return self in (Outcome.SENT, Outcome.ALREADY_SENT)
+
+    @property
+    def settled(self) -> bool:
+        """Nothing left to try: delivered, or the channel cannot be posted to any more."""
+        return self.delivered or self is Outcome.PAUSED
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A Slack channel of a team: where an announcement goes."""
+
+    team_id: str
+    channel_id: str
+
+
+@dataclass(frozen=True)
+class WatchedRun:
+    """A snapshot started from Slack, as its card and thread show it."""
+
+    team_id: str
+    channel_id: str
+    message_ts: str
+    backup_id: int
+    backup_name: str | None
+    snapshot_id: int
+    started_by: str
+    started_at: datetime
+
+
+class Announcer(Protocol):
+    @property
+    def stale_after(self) -> timedelta:
+        """How long an `UNKNOWN` announcement takes to be settled by a retry."""
+        ...
+
+    async def snapshot_finished(self, run: WatchedRun, snapshot: Snapshot) -> Outcome:
+        """The outcome reply in the run's thread (once)."""
+        ...
+
+    async def update_card(self, run: WatchedRun, snapshot: Snapshot, now: datetime) -> bool:
+        """Redraws the run's card; False when it may work later (retry)."""
+        ...
+
+    async def still_running(self, run: WatchedRun, minutes: int) -> Outcome:
+        """The "still running" note of a period of the run (once per period)."""
+        ...
+
+    async def gave_up(self, run: WatchedRun, hours: float) -> Outcome:
+        """The note that the run is no longer watched (once)."""
+        ...
+
+    async def failure_alerts(
+        self,
+        channels: Sequence[Channel],
+        backup_id: int,
+        backup_name: str | None,
+        snapshot: Snapshot,
+        *,
+        max_wait: float,
+    ) -> list[Outcome]:
+        """A failed snapshot, once in each channel: one outcome per channel, in their order.
+
+        `max_wait` bounds how long a post may wait for its channel's pace.
+        """
+        ...
+
+    async def token_rejected(
+        self, channel: Channel, workspace_id: int, bound_at: datetime
+    ) -> Outcome:
+        """Skyvia rejected the channel's token: once per binding (`bound_at`)."""
+        ...

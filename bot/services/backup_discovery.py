@@ -1,0 +1,124 @@
+"""Which backups alerting scans: one failure cursor per backup of every listened-to workspace.
+
+Each round compares the workspaces of alert-enabled bindings with those that have cursors,
+lists the backups of a new one at once (`ensure` with `since = now`, so its first scan finds no
+history), and re-lists every workspace once per `relist_period` so new backups get cursors and
+deleted ones lose theirs. Cursors of workspaces nobody listens to any more are deleted. A
+replica lists a workspace only if no other did recently (`start_listing`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from bot.services.backoff import WorkspaceBackoff
+from bot.services.bindings import BindingService
+from bot.services.errors import NoDefaultToken
+from bot.services.token_checks import TokenChecks
+from bot.skyvia.client import SkyviaClient
+from bot.skyvia.errors import SkyviaAuthError, SkyviaError, SkyviaRateLimited
+from storage.db import Database
+from storage.models import Binding
+from storage.repositories import AlertCursorRepository, BindingRepository
+
+log = logging.getLogger(__name__)
+
+
+class BackupDiscovery:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        skyvia: SkyviaClient,
+        bindings: BindingService,
+        tokens: TokenChecks,
+        backoff: WorkspaceBackoff,
+        relist_period: timedelta,
+    ) -> None:
+        self._db = db
+        self._skyvia = skyvia
+        self._bindings = bindings
+        self._tokens = tokens
+        self._backoff = backoff
+        self._relist_period = relist_period
+        self._last_relist: datetime | None = None
+        self._listed_at: dict[int, datetime] = {}
+
+    async def run(self, now: datetime) -> None:
+        """Creates cursors for new workspaces now, and re-lists all of them now and then."""
+        async with self._db.session() as session:
+            alerting = list(await BindingRepository(session).list_alerting())
+            known = await AlertCursorRepository(session).workspaces()
+        by_workspace: dict[int, list[Binding]] = defaultdict(list)
+        for binding in alerting:
+            by_workspace[binding.workspace_id].append(binding)
+        await self._discover(by_workspace, known, now)
+
+    async def _discover(
+        self, by_workspace: dict[int, list[Binding]], known: set[int], now: datetime
+    ) -> None:
+        relist = self._last_relist is None or now - self._last_relist >= self._relist_period
+        if relist:
+            self._last_relist = now
+            async with self._db.session() as session:
+                dropped = await AlertCursorRepository(session).delete_uncovered()
+            if dropped:
+                log.info("dropped %d alert cursors nobody listens to", dropped)
+        period = self._relist_period
+        targets = [
+            ws
+            for ws in by_workspace
+            if relist
+            or (
+                ws not in known
+                and (ws not in self._listed_at or now - self._listed_at[ws] >= period)
+            )
+        ]
+        for workspace_id in targets:
+            try:
+                await self._list_backups(workspace_id, by_workspace[workspace_id], now)
+            except Exception:
+                log.exception("listing the backups of workspace %s failed", workspace_id)
+
+    async def _list_backups(
+        self, workspace_id: int, listeners: list[Binding], now: datetime
+    ) -> None:
+        if self._backoff.remaining(workspace_id) > 0:
+            return
+        self._listed_at[workspace_id] = now
+        async with self._db.session() as session:
+            mine = await AlertCursorRepository(session).start_listing(
+                workspace_id, now=now, listed_before=now - self._relist_period * 0.9
+            )
+        if not mine:
+            return  # another replica listed it recently
+        for binding in listeners:
+            try:
+                token = self._bindings.token_of(binding)
+                backups = [b async for b in self._skyvia.iter_backups(token, workspace_id)]
+            except NoDefaultToken:
+                continue
+            except SkyviaAuthError:
+                await self._tokens.report_rejected(binding, now)
+                continue
+            except SkyviaError as exc:
+                retry_after = exc.retry_after if isinstance(exc, SkyviaRateLimited) else None
+                self._backoff.failed(workspace_id, retry_after)
+                log.warning("listing backups of workspace %s: %s", workspace_id, exc)
+                return
+            async with self._db.session() as session:
+                cursors = AlertCursorRepository(session)
+                for backup in backups:
+                    await cursors.ensure(workspace_id, backup.id, backup.display_name, now)
+                removed = await cursors.retain_backups(workspace_id, [b.id for b in backups])
+                # Stamp the new cursors too, so the next relist waits a full period.
+                await cursors.start_listing(workspace_id, now=now, listed_before=now)
+            log.info(
+                "workspace %s: %d backups scanned for failures (%d cursors removed)",
+                workspace_id,
+                len(backups),
+                removed,
+            )
+            return

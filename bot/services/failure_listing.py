@@ -1,0 +1,129 @@
+"""One failure scan's Skyvia call, and who hears what it finds (see `bot.services.alerting`).
+
+A cursor is shared by every channel bound to its workspace, so any of their tokens may list it:
+the first that has one is used, and if Skyvia rejects it that channel is told and paused
+(`bot.services.token_checks`) and the next scan tries another's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.services.backoff import WorkspaceBackoff
+from bot.services.bindings import BindingService
+from bot.services.errors import NoDefaultToken
+from bot.services.token_checks import TokenChecks
+from bot.skyvia.client import MAX_TAKE, SkyviaClient
+from bot.skyvia.errors import SkyviaAuthError, SkyviaError, SkyviaNotFound, SkyviaRateLimited
+from bot.skyvia.models import Page, Snapshot
+from storage.models import AlertCursor, Binding
+
+log = logging.getLogger(__name__)
+
+
+def ended_at(snapshot: Snapshot) -> datetime | None:
+    return snapshot.end_time or snapshot.start_time or snapshot.queue_time
+
+
+@dataclass
+class Listeners:
+    """The alert-enabled bindings of one workspace and their muted backups."""
+
+    bindings: list[Binding]
+    muted: dict[int, set[int]]
+
+    def hear(self, binding: Binding, backup_id: int, ended: datetime | None) -> bool:
+        if backup_id in self.muted.get(binding.id, set()):
+            return False
+        return ended is None or ended >= binding.alerts_since
+
+
+@dataclass(frozen=True)
+class Listed:
+    """What a scan's call found: a page of failures, or why there is none."""
+
+    page: Page[Snapshot] | None = None
+    token: str = ""
+    gone: bool = False
+    """The backup no longer exists: its cursor goes."""
+    retry_in: float | None = None
+    """Skyvia is overloaded: seconds before this cursor is scanned again."""
+
+
+class FailureLister:
+    def __init__(
+        self,
+        *,
+        skyvia: SkyviaClient,
+        bindings: BindingService,
+        tokens: TokenChecks,
+        backoff: WorkspaceBackoff,
+        lookback: timedelta,
+    ) -> None:
+        self._skyvia = skyvia
+        self._bindings = bindings
+        self._tokens = tokens
+        self._backoff = backoff
+        self._lookback = lookback
+
+    async def list_failures(
+        self,
+        cursor: AlertCursor,
+        listeners: list[Binding],
+        limit: asyncio.Semaphore,
+        now: datetime,
+    ) -> Listed:
+        """The failures that started after `cursor - lookback`, newest first, one call."""
+        for binding in listeners:
+            try:
+                token = self._bindings.token_of(binding)
+            except NoDefaultToken:
+                continue
+            try:
+                async with limit:
+                    page = await self._skyvia.list_snapshots(
+                        token,
+                        cursor.workspace_id,
+                        cursor.backup_id,
+                        failed=True,
+                        start_date=cursor.cursor - self._lookback,
+                        sort_by="startTime",
+                        sort_order="desc",
+                        take=MAX_TAKE,
+                    )
+            except SkyviaAuthError:
+                await self._tokens.report_rejected(binding, now)
+                return Listed()
+            except SkyviaNotFound:
+                log.info(
+                    "backup %s of workspace %s is gone; dropping its cursor",
+                    cursor.backup_id,
+                    cursor.workspace_id,
+                )
+                return Listed(gone=True)
+            except SkyviaError as exc:
+                return Listed(retry_in=self._overloaded(cursor, exc))
+            if page.has_more:
+                log.warning(
+                    "backup %s has more than %d failures in the lookback; the oldest are not "
+                    "re-read",
+                    cursor.backup_id,
+                    MAX_TAKE,
+                )
+            return Listed(page=page, token=token)
+        return Listed()
+
+    def _overloaded(self, cursor: AlertCursor, exc: SkyviaError) -> float:
+        retry_after = exc.retry_after if isinstance(exc, SkyviaRateLimited) else None
+        delay = self._backoff.failed(cursor.workspace_id, retry_after)
+        log.warning(
+            "failure scan of workspace %s backup %s: %s; retry in %.1fs",
+            cursor.workspace_id,
+            cursor.backup_id,
+            type(exc).__name__,
+            delay,
+        )
+        return delay

@@ -1,0 +1,320 @@
+"""Watching: polls snapshots started from Slack and reports them in their threads.
+
+Steps 4-5 of docs/reference/guarantees.md#a-snapshot-started-from-slack.
+
+`lease_due` claims a bounded batch of due watches under a lease (`FOR UPDATE SKIP LOCKED` on
+PostgreSQL), with their bindings, in one short transaction, and commits: no lock is held while
+Skyvia and Slack are called, and a second replica claims other watches. `poll` then handles the
+batch concurrently (bounded): one `GET .../snapshots/{id}` per watch, then
+
+- a state change: the lifecycle card is redrawn;
+- a final state: the outcome reply in the thread (the `Announcer` says once, through the
+  delivery ledger), then the card's final redraw, then the watch is finished. The watch stays
+  pending until the reply is recorded as sent, so a crash anywhere before that makes the next
+  poll try again, and the ledger keeps it to one reply;
+- a long run: a "still running" note per 30 minutes, and a note and the end of the watch at the
+  give-up limit.
+
+Each result is written fenced by the lease (`reschedule`/`finish` are no-ops for a watch we lost
+or that `disconnect` stopped); the small writes of a batch go through one `WriteBatcher`, the
+results that reach it together as one executemany (`reschedule_many`, `finish_many`).
+
+Skyvia errors back off per watch (`poll_errors`) and per workspace; a rejected token pauses the
+binding and tells the channel once (`bot.services.token_checks`); a watch of a paused binding is
+not polled but kept until the binding is resumed or the give-up limit is reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services.announcements import Outcome, WatchedRun
+from bot.services.backoff import retry_delay
+from bot.services.errors import NoDefaultToken
+from bot.services.leased import LeasedService, lease_for
+from bot.skyvia.errors import SkyviaAuthError, SkyviaError, SkyviaRateLimited
+from bot.skyvia.models import Snapshot
+from storage.batching import BulkWrite
+from storage.models import Binding, Watch, WatchOutcome
+from storage.repositories import BindingRepository, WatchRepository
+from storage.repositories.watches import FinishedWatch, PollResult
+
+log = logging.getLogger(__name__)
+
+NOTE_EVERY = timedelta(minutes=30)
+LAG_LABEL = "watcher"
+"""The `poll_lag` metric's label for watches (the worker's name, which dashboards use)."""
+
+
+@dataclass(frozen=True)
+class WatchingConfig:
+    interval: float
+    give_up: float
+    lease_seconds: float
+    batch: int = 500
+    concurrency: int = 64
+    max_backoff: float = 600.0
+
+    @classmethod
+    def for_interval(cls, interval: float, give_up: float) -> WatchingConfig:
+        return cls(interval=interval, give_up=give_up, lease_seconds=lease_for(interval))
+
+    @property
+    def paused_recheck(self) -> float:
+        """How often a watch of a paused binding looks whether it was resumed."""
+        return min(300.0, max(1.0, 10 * self.interval))
+
+
+@dataclass(frozen=True)
+class LeasedWatches:
+    """A batch of due watches this process now holds, with their channels' bindings."""
+
+    watches: Sequence[Watch]
+    bindings: dict[tuple[str, str], Binding]
+    full: bool
+    """The batch was full: more may be due right now."""
+
+
+def watched_run(watch: Watch) -> WatchedRun:
+    return WatchedRun(
+        team_id=watch.team_id,
+        channel_id=watch.channel_id,
+        message_ts=watch.message_ts,
+        backup_id=watch.backup_id,
+        backup_name=watch.backup_name,
+        snapshot_id=watch.snapshot_id,
+        started_by=watch.started_by,
+        started_at=watch.started_at,
+    )
+
+
+class WatchingService(LeasedService[WatchingConfig]):
+    def _setup(self) -> None:
+        self._reschedules = BulkWrite[PollResult, None]("watch reschedules", self._write_polls)
+        self._finishes = BulkWrite[FinishedWatch, None]("watch finishes", self._write_finishes)
+
+    async def lease_due(self) -> LeasedWatches:
+        """Claims a batch of due watches for this process (see module docstring)."""
+        now = self._clock()
+        async with self._db.session() as session:
+            watches = await WatchRepository(session).claim_due(
+                self.owner, now, self.config.batch, self.config.lease_seconds
+            )
+            bindings = await BindingRepository(session).get_many(
+                {(w.team_id, w.channel_id) for w in watches}
+            )
+            pending = await WatchRepository(session).count_pending()
+        if self._metrics is not None:
+            self._metrics.watches_pending.set(pending)
+            lag = (now - watches[0].next_poll_at).total_seconds() if watches else 0.0
+            self._metrics.poll_lag.labels(LAG_LABEL).set(max(0.0, lag))
+        if len(watches) >= 50:
+            log.info("watcher %s claimed %d watches", self.owner, len(watches))
+        return LeasedWatches(watches, bindings, full=len(watches) >= self.config.batch)
+
+    async def poll(self, leased: LeasedWatches) -> None:
+        """Polls every watch of the batch, at most `concurrency` at once."""
+        limit = asyncio.Semaphore(self.config.concurrency)
+
+        async def guarded(watch: Watch) -> None:
+            async with limit:
+                await self._guarded(watch, leased.bindings.get((watch.team_id, watch.channel_id)))
+
+        await asyncio.gather(*(guarded(watch) for watch in leased.watches))
+
+    async def _guarded(self, watch: Watch, binding: Binding | None) -> None:
+        try:
+            await self._handle(watch, binding)
+        except Exception:
+            log.exception(
+                "watch %s (snapshot %s) failed; retrying later", watch.id, watch.snapshot_id
+            )
+            try:
+                await self._reschedule(
+                    watch, self._retry_at(watch), poll_errors=watch.poll_errors + 1
+                )
+            except Exception:
+                log.exception("could not reschedule watch %s; its lease will expire", watch.id)
+
+    async def _handle(self, watch: Watch, binding: Binding | None) -> None:
+        now = self._clock()
+        if binding is None:
+            log.info("watch %s: the channel has no binding any more; stopping", watch.id)
+            await self._finish(watch, WatchOutcome.STOPPED)
+            return
+        if binding.workspace_id != watch.workspace_id:
+            log.info("watch %s: the channel was re-bound to another workspace; stopping", watch.id)
+            await self._finish(watch, WatchOutcome.STOPPED)
+            return
+        if binding.is_paused:
+            if (now - watch.started_at).total_seconds() >= self.config.give_up:
+                log.warning("watch %s gave up while its binding was paused", watch.id)
+                await self._finish(watch, WatchOutcome.GAVE_UP)
+            else:
+                await self._reschedule(watch, now + timedelta(seconds=self.config.paused_recheck))
+            return
+        wait = self._backoff.remaining(watch.workspace_id)
+        if wait > 0:
+            await self._reschedule(watch, now + timedelta(seconds=wait))
+            return
+        snapshot = await self._fetch(watch, binding, now)
+        if snapshot is None:
+            return
+        self._backoff.succeeded(watch.workspace_id)
+        if not snapshot.state.is_known:
+            log.warning("snapshot %s has an unknown state %r", snapshot.snapshot_id, snapshot.state)
+        if snapshot.state.is_terminal:
+            await self._report_final(watch, snapshot)
+        else:
+            await self._report_progress(watch, snapshot, (now - watch.started_at).total_seconds())
+
+    async def _fetch(self, watch: Watch, binding: Binding, now: datetime) -> Snapshot | None:
+        """The snapshot as Skyvia has it now; None when the watch was rescheduled instead."""
+        try:
+            token = self._bindings.token_of(binding)
+        except NoDefaultToken:
+            log.warning("watch %s: no token for its binding; will look again later", watch.id)
+            await self._reschedule(watch, now + timedelta(seconds=self.config.paused_recheck))
+            return None
+        try:
+            return await self._skyvia.get_snapshot(
+                token, watch.workspace_id, watch.backup_id, watch.snapshot_id
+            )
+        except SkyviaAuthError:
+            await self._tokens.report_rejected(binding, now)
+            await self._reschedule(watch, now + timedelta(seconds=self.config.paused_recheck))
+        except SkyviaError as exc:
+            retry_after = exc.retry_after if isinstance(exc, SkyviaRateLimited) else None
+            delay = self._backoff.failed(watch.workspace_id, retry_after)
+            errors = watch.poll_errors + 1
+            delay = max(delay, retry_delay(errors, base=self.interval, cap=self.config.max_backoff))
+            log.warning(
+                "watch %s: Skyvia %s; next poll in %.1fs", watch.id, type(exc).__name__, delay
+            )
+            await self._reschedule(watch, now + timedelta(seconds=delay), poll_errors=errors)
+        return None
+
+    async def _report_final(self, watch: Watch, snapshot: Snapshot) -> None:
+        state = snapshot.state
+        run = watched_run(watch)
+        outcome = await self._announcer.snapshot_finished(run, snapshot)
+        if outcome == Outcome.PAUSED:
+            log.warning("watch %s: channel unusable, outcome %s not posted", watch.id, state)
+            await self._finish(watch, WatchOutcome.STOPPED)
+            return
+        if not outcome.delivered:
+            await self._retry_delivery(watch, outcome)
+            return
+        if not await self._announcer.update_card(run, snapshot, self._clock()):
+            # The reply is in the ledger; the next poll only redoes the update and finishes.
+            await self._reschedule(watch, self._retry_at(watch), poll_errors=watch.poll_errors + 1)
+            return
+        await self._finish(watch, state.value, last_state=state.value)
+
+    async def _report_progress(self, watch: Watch, snapshot: Snapshot, elapsed: float) -> None:
+        state = snapshot.state
+        now = self._clock()
+        last_state: str | None = None
+        run = watched_run(watch)
+        if state.value != watch.last_state and await self._announcer.update_card(
+            run, snapshot, now
+        ):
+            last_state = state.value
+        if elapsed >= self.config.give_up:
+            await self._give_up(watch, run)
+            return
+        last_note_at = await self._note_if_due(watch, run, now, elapsed)
+        await self._reschedule(
+            watch,
+            now + timedelta(seconds=self.interval),
+            last_state=last_state,
+            last_note_at=last_note_at,
+            poll_errors=0,
+        )
+
+    async def _note_if_due(
+        self, watch: Watch, run: WatchedRun, now: datetime, elapsed: float
+    ) -> datetime | None:
+        """Posts the "still running" note of the current 30-minute period if not yet posted.
+
+        The note is named by its period (30, 60, ... minutes), not the exact minute, so a retry
+        after a crash asks for the same one. After a long outage only the latest period's note
+        is posted, not every missed one.
+        """
+        periods = int(elapsed // NOTE_EVERY.total_seconds())
+        if periods < 1:
+            return None
+        due_at = watch.started_at + periods * NOTE_EVERY
+        if watch.last_note_at is not None and watch.last_note_at >= due_at:
+            return None
+        minutes = periods * int(NOTE_EVERY.total_seconds() // 60)
+        outcome = await self._announcer.still_running(run, minutes)
+        return now if outcome.settled else None
+
+    async def _give_up(self, watch: Watch, run: WatchedRun) -> None:
+        outcome = await self._announcer.gave_up(run, self.config.give_up / 3600)
+        if outcome.settled:
+            log.info("watch %s gave up after %.0fs", watch.id, self.config.give_up)
+            await self._finish(watch, WatchOutcome.GAVE_UP)
+        else:
+            await self._retry_delivery(watch, outcome)
+
+    async def _retry_delivery(self, watch: Watch, outcome: Outcome) -> None:
+        """Keeps the watch pending until its message is delivered (see `bot.slack.notifier`)."""
+        now = self._clock()
+        if outcome == Outcome.FAILED:
+            await self._reschedule(watch, self._retry_at(watch), poll_errors=watch.poll_errors + 1)
+        elif outcome == Outcome.UNKNOWN:
+            stale = self._announcer.stale_after.total_seconds()
+            await self._reschedule(watch, now + timedelta(seconds=stale))
+        else:  # BUSY or DEFERRED: someone else has it, or the channel's pace is full
+            await self._reschedule(watch, now + timedelta(seconds=self.interval))
+
+    # Writes, fenced by the lease
+
+    def _retry_at(self, watch: Watch) -> datetime:
+        delay = retry_delay(watch.poll_errors + 1, base=self.interval, cap=self.config.max_backoff)
+        return self._clock() + timedelta(seconds=delay)
+
+    async def _reschedule(
+        self,
+        watch: Watch,
+        next_poll_at: datetime,
+        *,
+        last_state: str | None = None,
+        last_note_at: datetime | None = None,
+        poll_errors: int | None = None,
+    ) -> None:
+        await self._batcher.run_bulk(
+            self._reschedules,
+            PollResult(watch.id, next_poll_at, last_state, last_note_at, poll_errors),
+        )
+
+    async def _finish(self, watch: Watch, outcome: str, *, last_state: str | None = None) -> None:
+        now = self._clock()
+        log.info(
+            "watch %s of snapshot %s finished: %s",
+            watch.id,
+            watch.snapshot_id,
+            outcome,
+            extra={"team": watch.team_id, "channel": watch.channel_id},
+        )
+        await self._batcher.run_bulk(
+            self._finishes, FinishedWatch(watch.id, outcome, now, last_state)
+        )
+
+    async def _write_polls(self, session: AsyncSession, polls: Sequence[PollResult]) -> list[None]:
+        await WatchRepository(session).reschedule_many(self.owner, polls)
+        return [None] * len(polls)
+
+    async def _write_finishes(
+        self, session: AsyncSession, finished: Sequence[FinishedWatch]
+    ) -> list[None]:
+        await WatchRepository(session).finish_many(self.owner, finished)
+        return [None] * len(finished)

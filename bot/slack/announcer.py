@@ -1,0 +1,138 @@
+"""The services' `Announcer` in Slack: Block Kit from `bot.slack.messages`, posted by the notifier.
+
+Watching and alerting decide what to say and what to do after it (see
+`bot.services.announcements` for why they call a port rather than return messages); this module
+only says it in Slack: which builder draws it, which ledger key makes it once, which thread it
+goes in, and whether it is broadcast to the channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from bot.services.announcements import Channel, Outcome, WatchedRun
+from bot.skyvia.models import Snapshot, SnapshotState
+from bot.slack.messages import (
+    alerts_paused_token_notice,
+    failure_alert,
+    gave_up_note,
+    snapshot_card,
+    snapshot_outcome_reply,
+    still_running_note,
+)
+from bot.slack.notifier import DeliveryKey, Notifier
+from storage.models import DeliveryKind, note_kind
+
+log = logging.getLogger(__name__)
+
+BROADCAST = frozenset({SnapshotState.FAILED, SnapshotState.CANCELED})
+"""Outcome replies also shown in the channel, not only in the thread."""
+
+
+def revocation_key(channel: Channel, bound_at: datetime) -> DeliveryKey:
+    """Once per binding: its creation time tells a reconnected channel's binding apart."""
+    serial = int(bound_at.timestamp()) % 2**31
+    return DeliveryKey(channel.team_id, channel.channel_id, serial, DeliveryKind.REVOKED)
+
+
+def _run_key(run: WatchedRun, kind: str) -> DeliveryKey:
+    return DeliveryKey(run.team_id, run.channel_id, run.snapshot_id, kind)
+
+
+class SlackAnnouncer:
+    def __init__(self, notifier: Notifier) -> None:
+        self._notifier = notifier
+
+    @property
+    def stale_after(self) -> timedelta:
+        return self._notifier.stale_after
+
+    async def snapshot_finished(self, run: WatchedRun, snapshot: Snapshot) -> Outcome:
+        reply = snapshot_outcome_reply(run.backup_id, run.backup_name, snapshot, run.started_by)
+        result = await self._notifier.deliver(
+            _run_key(run, DeliveryKind.THREAD_REPLY),
+            reply,
+            thread_ts=run.message_ts,
+            broadcast=snapshot.state in BROADCAST,
+        )
+        return result.outcome
+
+    async def update_card(self, run: WatchedRun, snapshot: Snapshot, now: datetime) -> bool:
+        """The card of a finished run also shows its duration and row counts."""
+        final = snapshot.state.is_terminal
+        card = snapshot_card(
+            run.backup_id,
+            run.backup_name,
+            run.snapshot_id,
+            snapshot.state,
+            run.started_by,
+            run.started_at,
+            now,
+            duration_s=snapshot.duration_seconds if final else None,
+            rows=snapshot.success_rows if final else None,
+            errors=snapshot.error_rows if final else None,
+        )
+        return await self._notifier.update(run.team_id, run.channel_id, run.message_ts, card)
+
+    async def still_running(self, run: WatchedRun, minutes: int) -> Outcome:
+        result = await self._notifier.deliver(
+            _run_key(run, note_kind(minutes)), still_running_note(minutes), thread_ts=run.message_ts
+        )
+        return result.outcome
+
+    async def gave_up(self, run: WatchedRun, hours: float) -> Outcome:
+        result = await self._notifier.deliver(
+            _run_key(run, DeliveryKind.GAVE_UP),
+            gave_up_note(hours, run.backup_id),
+            thread_ts=run.message_ts,
+        )
+        return result.outcome
+
+    async def failure_alerts(
+        self,
+        channels: Sequence[Channel],
+        backup_id: int,
+        backup_name: str | None,
+        snapshot: Snapshot,
+        *,
+        max_wait: float,
+    ) -> list[Outcome]:
+        """Draws the alert once and posts it to every channel at the same time.
+
+        A post that raised counts as `FAILED` for its channel alone (logged), as a refusal would.
+        """
+        message = failure_alert(
+            backup_id, backup_name, snapshot, by_schedule=bool(snapshot.run_by_schedule)
+        )
+        results = await asyncio.gather(
+            *(
+                self._notifier.deliver(
+                    DeliveryKey(c.team_id, c.channel_id, snapshot.snapshot_id, DeliveryKind.ALERT),
+                    message,
+                    max_pace_wait=max_wait,
+                )
+                for c in channels
+            ),
+            return_exceptions=True,
+        )
+        outcomes: list[Outcome] = []
+        for result in results:
+            if isinstance(result, Exception):
+                log.error("alert for snapshot %s failed", snapshot.snapshot_id, exc_info=result)
+                outcomes.append(Outcome.FAILED)
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                outcomes.append(result.outcome)
+        return outcomes
+
+    async def token_rejected(
+        self, channel: Channel, workspace_id: int, bound_at: datetime
+    ) -> Outcome:
+        result = await self._notifier.deliver(
+            revocation_key(channel, bound_at), alerts_paused_token_notice(workspace_id)
+        )
+        return result.outcome

@@ -1,0 +1,34 @@
+"""The notifier's ledger claims go through the write batcher: one INSERT per flush, one winner."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from bot.slack.notifier import DeliveryKey, Notifier
+from storage.batching import WriteBatcher
+from storage.db import Database
+from storage.models import DeliveryStatus
+from storage.repositories import DeliveryLedger
+
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+async def test_concurrent_claims_of_one_key_in_one_flush_have_one_winner(db: Database) -> None:
+    """Two deliveries of the same key reach the ledger in one INSERT: exactly one may post."""
+    batcher = WriteBatcher(db)
+    notifier = Notifier(slack=None, batcher=batcher, owner="me", stale_after=8.0)  # type: ignore[arg-type]
+    key = DeliveryKey("T1", "C1", 7001, "alert")
+    other = DeliveryKey("T1", "C2", 7001, "alert")
+    claims = await asyncio.gather(
+        batcher.run_bulk(notifier._claims, (key, NOW)),
+        batcher.run_bulk(notifier._claims, (key, NOW)),
+        batcher.run_bulk(notifier._claims, (other, NOW)),
+    )
+    await batcher.close()
+    assert sorted(claim.state for claim in claims[:2]) == ["busy", "claimed"]
+    assert claims[2].state == "claimed"
+    async with db.session() as session:
+        rows = await DeliveryLedger(session).get_many([key.ledger_key, other.ledger_key])
+    assert {row.status for row in rows.values()} == {DeliveryStatus.CLAIMED}
+    assert len(rows) == 2
