@@ -17,7 +17,7 @@ def retry_delay(errors: int, *, base: float, cap: float, jitter: float = 0.2) ->
     """`base * 2**(errors-1)`, at most `cap`, give or take `jitter` (a fraction)."""
     if errors <= 0:
         return base
-    delay = min(cap, base * 2 ** min(errors - 1, 30))
+    delay = min(cap, base * 2.0 ** min(errors - 1, 30))
     return delay * random.uniform(1 - jitter, 1 + jitter)
 
 

@@ -1,0 +1,104 @@
+"""The Slack side of the services' announcements: which message, which thread, once each."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from bot.services.announcements import Channel, Outcome, WatchedRun
+from bot.skyvia.models import Snapshot, SnapshotState
+from bot.slack.announcer import SlackAnnouncer
+from bot.slack.messages import Message
+from bot.slack.notifier import DeliveryKey, DeliveryResult
+from tests.services.kit import CHANNEL, TEAM, Kit
+
+OTHER = "C0OTHER"
+
+
+def _snapshot(kit: Kit, state: SnapshotState, snapshot_id: int = 7001) -> Snapshot:
+    return Snapshot(
+        snapshot_id=snapshot_id,
+        queue_time=kit.clock.now,
+        start_time=kit.clock.now,
+        end_time=kit.clock.now + timedelta(minutes=5),
+        state=state,
+        log="Error: the source refused the connection",
+    )
+
+
+async def _run(kit: Kit) -> WatchedRun:
+    client = await kit.clients.for_team(TEAM)
+    card = await client.chat_postMessage(channel=CHANNEL, text="card")
+    return WatchedRun(
+        team_id=TEAM,
+        channel_id=CHANNEL,
+        message_ts=card["ts"],
+        backup_id=456,
+        backup_name="Nightly CRM",
+        snapshot_id=7001,
+        started_by="U0DANA",
+        started_at=kit.clock.now,
+    )
+
+
+async def test_a_failure_is_told_once_in_each_channel(kit: Kit) -> None:
+    channels = [Channel(TEAM, CHANNEL), Channel(TEAM, OTHER)]
+    failed = _snapshot(kit, SnapshotState.FAILED)
+    first = await kit.announcer.failure_alerts(channels, 456, "Nightly CRM", failed, max_wait=5)
+    again = await kit.announcer.failure_alerts(channels, 456, "Nightly CRM", failed, max_wait=5)
+    assert first == [Outcome.SENT, Outcome.SENT]
+    assert again == [Outcome.ALREADY_SENT, Outcome.ALREADY_SENT]
+    for channel in (CHANNEL, OTHER):
+        [alert] = kit.slack.messages(channel)
+        assert "Nightly CRM" in alert.text and alert.metadata is not None
+
+
+class _Notifier:
+    """Raises for one channel, answers SENT for the others."""
+
+    stale_after = timedelta(seconds=8)
+
+    async def deliver(self, key: DeliveryKey, message: Message, **_: Any) -> DeliveryResult:
+        if key.channel_id == OTHER:
+            raise RuntimeError("connection reset")
+        return DeliveryResult(Outcome.SENT, ts="1.0")
+
+
+async def test_a_post_that_raises_fails_for_its_channel_alone(kit: Kit) -> None:
+    announcer = SlackAnnouncer(_Notifier())  # type: ignore[arg-type]
+    channels = [Channel(TEAM, OTHER), Channel(TEAM, CHANNEL)]
+    failed = _snapshot(kit, SnapshotState.FAILED)
+    outcomes = await announcer.failure_alerts(channels, 456, None, failed, max_wait=5)
+    assert outcomes == [Outcome.FAILED, Outcome.SENT]
+
+
+async def test_failed_outcomes_are_also_shown_in_the_channel(kit: Kit) -> None:
+    run = await _run(kit)
+    assert await kit.announcer.snapshot_finished(run, _snapshot(kit, SnapshotState.FAILED)) == (
+        Outcome.SENT
+    )
+    [reply] = kit.slack.thread(CHANNEL, run.message_ts)
+    assert reply.reply_broadcast
+
+
+async def test_succeeded_outcomes_stay_in_the_thread_and_the_card_shows_the_figures(
+    kit: Kit,
+) -> None:
+    run = await _run(kit)
+    succeeded = _snapshot(kit, SnapshotState.SUCCEEDED).model_copy(update={"success_rows": 1234})
+    assert await kit.announcer.snapshot_finished(run, succeeded) == Outcome.SENT
+    [reply] = kit.slack.thread(CHANNEL, run.message_ts)
+    assert not reply.reply_broadcast
+    assert await kit.announcer.update_card(run, succeeded, kit.clock.now)
+    [card] = [m for m in kit.slack.messages(CHANNEL) if m.ts == run.message_ts]
+    assert card.edits == 1 and "1,234" in str(card.blocks)
+
+
+async def test_a_rejected_token_is_told_once_per_binding(kit: Kit) -> None:
+    channel = Channel(TEAM, CHANNEL)
+    bound_at = kit.clock.now - timedelta(days=3)
+    assert await kit.announcer.token_rejected(channel, 123, bound_at) == Outcome.SENT
+    assert await kit.announcer.token_rejected(channel, 123, bound_at) == Outcome.ALREADY_SENT
+    reconnected = kit.clock.now  # a new binding of the channel is told again
+    assert await kit.announcer.token_rejected(channel, 123, reconnected) == Outcome.SENT
+    assert len(kit.slack.messages(CHANNEL)) == 2
