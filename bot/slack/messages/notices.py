@@ -1,4 +1,4 @@
-"""Notices the workers post on their own: a channel whose alerts stopped, and why."""
+"""Notices the bot posts on its own: a channel whose failure alerts stopped."""
 
 from __future__ import annotations
 
