@@ -2,11 +2,10 @@
 
 Cost follows the work, not the audience (docs/reference/guarantees.md#speed-and-scale):
 failures are scanned per (workspace, backup) cursor, shared by every channel bound to the
-workspace, with at most one
-`GET .../snapshots?failed=true&startDate=...` per cursor per interval; the result is fanned out
-to the listening channels (alerts on, not paused, backup not muted, not watching that snapshot)
-through the `Announcer`, which says each once (the delivery ledger). Which backups have cursors
-is `bot.services.backup_discovery`'s job.
+workspace, with at most one `GET .../snapshots?failed=true&startDate=...` per cursor per
+interval; the result is fanned out to the listening channels (alerts on, not paused, backup not
+muted, not watching that snapshot) through the `Announcer`, which says each once (the delivery
+ledger). Which backups have cursors is `bot.services.backup_discovery`'s job.
 
 The cursor, and why there is a lookback
 ---------------------------------------
