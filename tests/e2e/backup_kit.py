@@ -13,12 +13,12 @@ from typing import Any
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
+from bot.devtools.slack_standin import FakeSlack
 from bot.slack.ids import ActionId
 from storage.models import Watch
 from storage.repositories import AuditRepository, WatchRepository
 from tests.constants import ADMIN, CHANNEL, MEMBER, TEAM
 from tests.e2e.bot_fixtures import Stack
-from tests.e2e.fake_slack import FakeSlack
 from tests.slack.messages.blockkit import check_blocks, check_mrkdwn
 
 # Simulator call-count keys of the Skyvia endpoints the commands and buttons use.

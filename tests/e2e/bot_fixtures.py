@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+from bot.devtools.slack_requests import SlackRequestSender
+from bot.devtools.slack_standin import FakeSlack
 from bot.simulator import RunningSimulator
 from tests.constants import ADMIN, CHANNEL, MEMBER
 from tests.e2e.bot_runner import SIGNING_SECRET, RunningBot, running_bot
-from tests.e2e.fake_slack import FakeSlack
-from tests.e2e.slack_requests import SlackRequestSender
 
 
 @dataclass

@@ -19,11 +19,11 @@ from bot.app import create_app
 from bot.config import Settings
 from bot.container import Container
 from bot.devtools.child_process import ChildProcess
+from bot.devtools.slack_standin import serve_asgi_on_loopback
 from bot.devtools.waiting import wait_until
 from bot.web import create_web_app
 from bot.workers import WorkerGroup, build_workers
 from bot.workers.base import PeriodicWorker
-from tests.e2e.fake_slack import serve_asgi_on_loopback
 
 SIGNING_SECRET = "e2e-signing-secret-0123456789abcdef"
 BOT_TOKEN = "xoxb-e2e-bot-token"

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from tests.e2e.fake_slack import FakeSlack, running_fake_slack
-from tests.e2e.slack_requests import SlackRequestSender
+from bot.devtools.slack_requests import SlackRequestSender
+from bot.devtools.slack_standin import FakeSlack, running_fake_slack
 
 
 @pytest.fixture

@@ -15,13 +15,13 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.devtools.child_process import ChildProcess
+from bot.devtools.slack_requests import SlackRequestSender
+from bot.devtools.slack_standin import FakeSlack
 from bot.devtools.waiting import wait_until
 from bot.simulator import RunningSimulator
 from storage.db import Database
 from tests.constants import ADMIN, MEMBER
 from tests.e2e.bot_runner import SIGNING_SECRET, bot_env, bot_process
-from tests.e2e.fake_slack import FakeSlack
-from tests.e2e.slack_requests import SlackRequestSender
 
 
 @dataclass

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import time
 
+from bot.devtools.slack_standin import PostedMessage, SlackCall
 from bot.devtools.waiting import wait_until
 from bot.slack.ids import ActionId
 from storage.repositories import AlertCursorRepository
 from tests.constants import ADMIN, BACKUP, CHANNEL, OTHER_CHANNEL, SEED_BACKUPS
 from tests.e2e.backup_kit import assert_valid_payloads, button, connect, rendered
 from tests.e2e.bot_fixtures import Stack, StartBot
-from tests.e2e.fake_slack import PostedMessage, SlackCall
 from tests.e2e.worker_kit import alerts_in, cursors_ready, paused_binding
 
 MUTED_CHANNEL = "C0MUTED"

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.devtools.slack_requests import SlackRequestSender
+from bot.devtools.slack_standin import FakeSlack
 from bot.devtools.waiting import wait_until
 from bot.simulator import RunningSimulator
 from bot.slack.notifier import DeliveryKey
@@ -26,9 +28,7 @@ from storage.repositories import DeliveryLedger
 from tests.constants import ADMIN, BACKUP, CHANNEL, MEMBER, OTHER_CHANNEL, TEAM
 from tests.e2e.backup_kit import connect
 from tests.e2e.bot_fixtures import Stack
-from tests.e2e.fake_slack import FakeSlack
 from tests.e2e.process_kit import ProcessStack, process_stack
-from tests.e2e.slack_requests import SlackRequestSender
 from tests.e2e.worker_kit import alerts_in, cursors_ready, finished_watch, thread_replies, watch_row
 
 

@@ -16,14 +16,14 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 
+from bot.devtools.slack_requests import SlackRequestSender
+from bot.devtools.slack_standin import FakeSlack
 from bot.devtools.waiting import wait_until
 from bot.simulator import RunningSimulator
 from storage.models import Delivery
 from storage.repositories import BindingRepository, WatchRepository
 from tests.constants import BACKUP, MEMBER, TEAM
-from tests.e2e.fake_slack import FakeSlack
 from tests.e2e.process_kit import ProcessStack, process_stack
-from tests.e2e.slack_requests import SlackRequestSender
 from tests.e2e.worker_kit import kind_of
 
 WATCHES = 200

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.devtools.slack_requests import SlackRequestSender
+from bot.devtools.slack_standin import FakeSlack
 from bot.simulator import DEFAULT_TOKEN
 from tests.constants import ADMIN, CHANNEL
 from tests.e2e.bot_runner import SIGNING_SECRET, bot_process
-from tests.e2e.fake_slack import FakeSlack
-from tests.e2e.slack_requests import SlackRequestSender
 
 
 async def test_run_simulator_connects_and_reports_status_with_no_skyvia_settings(

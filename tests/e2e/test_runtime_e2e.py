@@ -13,6 +13,8 @@ import httpx
 from cryptography.fernet import Fernet
 
 from bot.devtools.child_process import REPO_ROOT
+from bot.devtools.slack_requests import SlackRequestSender
+from bot.devtools.slack_standin import FakeSlack
 from bot.devtools.waiting import wait_until
 from bot.simulator import RunningSimulator
 from storage.crypto import TokenCipher
@@ -27,8 +29,6 @@ from tests.e2e.bot_runner import (
     bot_process,
     running_bot,
 )
-from tests.e2e.fake_slack import FakeSlack
-from tests.e2e.slack_requests import SlackRequestSender
 
 
 async def test_health_readiness_and_metrics(stack: Stack) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from bot.devtools.slack_standin import FakeSlack
 from bot.devtools.socket_mode_standin import running_socket_mode
 from bot.simulator import RunningSimulator
 from tests.constants import ADMIN, CHANNEL
 from tests.e2e.bot_runner import bot_env, bot_process
-from tests.e2e.fake_slack import FakeSlack
 
 APP_TOKEN = "xapp-1-A0TEST-socket-mode-token"
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bot.devtools.slack_standin import PostedMessage
 from bot.devtools.waiting import wait_until
 from bot.simulator.records import SimSnapshot
 from storage.models import DeliveryStatus
@@ -17,7 +18,6 @@ from storage.repositories import DeliveryLedger
 from tests.constants import BACKUP, CHANNEL, MEMBER, OTHER_CHANNEL, TEAM
 from tests.e2e.backup_kit import assert_valid_payloads, connect, rendered
 from tests.e2e.bot_fixtures import Stack
-from tests.e2e.fake_slack import PostedMessage
 from tests.e2e.worker_kit import binding_row, finished_watch
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from bot.devtools.slack_standin import FakeSlack, PostedMessage
 from bot.devtools.waiting import wait_until
 from storage.db import Database
 from storage.models import Binding, Watch
 from storage.repositories import AlertCursorRepository, BindingRepository, WatchRepository
 from tests.constants import SEED_BACKUPS, TEAM
-from tests.e2e.fake_slack import FakeSlack, PostedMessage
 
 
 async def binding_row(db: Database, channel: str) -> Binding | None:

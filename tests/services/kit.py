@@ -11,6 +11,7 @@ import pytest
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
+from bot.devtools.slack_standin import FakeSlack
 from bot.metrics import Metrics
 from bot.services.bindings import BindingService
 from bot.simulator import RunningSimulator
@@ -24,7 +25,6 @@ from storage.db import Database
 from storage.models import Binding
 from storage.repositories import BindingRepository
 from tests.constants import CHANNEL, TEAM
-from tests.e2e.fake_slack import FakeSlack
 
 STALE_AFTER = 8.0
 

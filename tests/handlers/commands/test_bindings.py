@@ -10,13 +10,13 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from bot.devtools.slack_requests import Signing
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from storage.db import Database
 from storage.models import Binding
 from storage.repositories import AuditRepository, BindingRepository
 from tests.constants import ADMIN, CHANNEL, MEMBER, TEAM
 from tests.e2e.bot_fixtures import Stack, StartBot
-from tests.e2e.slack_requests import Signing
 
 
 async def binding_of(stack: Stack, channel: str = CHANNEL) -> Binding | None:
