@@ -32,14 +32,6 @@ class NotAllowed(DomainError):
         self.rule = rule
 
 
-class BindingPaused(DomainError):
-    def __init__(self, reason: str) -> None:
-        super().__init__(
-            f"This channel's connection is paused ({reason}).",
-            "An admin can run `/skyvia connect <workspaceId>` again to resume it.",
-        )
-
-
 class NoDefaultToken(DomainError):
     def __init__(self) -> None:
         super().__init__(

@@ -282,40 +282,6 @@ class SkyviaClient:
         call = _Call("GET", _SNAPSHOTS, workspace_id, backup_id, params=params)
         return await self._get(token, call, Page[Snapshot].model_validate)
 
-    async def iter_snapshots(
-        self,
-        token: str,
-        workspace_id: int,
-        backup_id: int,
-        *,
-        failed: bool | None = None,
-        start_date: datetime | None = None,
-        end_date: datetime | None = None,
-        sort_order: SortOrder | None = None,
-        sort_by: SortBy | None = None,
-        page_size: int = MAX_TAKE,
-    ) -> AsyncIterator[Snapshot]:
-        _check_take(page_size)
-        skip = 0
-        while True:
-            page = await self.list_snapshots(
-                token,
-                workspace_id,
-                backup_id,
-                failed=failed,
-                start_date=start_date,
-                end_date=end_date,
-                take=page_size,
-                skip=skip,
-                sort_order=sort_order,
-                sort_by=sort_by,
-            )
-            for snapshot in page.data:
-                yield snapshot
-            if not page.has_more or not page.data:
-                return
-            skip += len(page.data)
-
     async def get_snapshot(
         self, token: str, workspace_id: int, backup_id: int, snapshot_id: int
     ) -> Snapshot:

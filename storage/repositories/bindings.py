@@ -21,9 +21,6 @@ class BindingRepository:
             select(Binding).where(Binding.team_id == team_id, Binding.channel_id == channel_id)
         )
 
-    async def get_by_id(self, binding_id: int) -> Binding | None:
-        return await self.session.get(Binding, binding_id)
-
     async def upsert(
         self,
         *,

@@ -122,7 +122,8 @@ async def test_every_exchange_matches_the_spec(
     await client.list_backups(token, 123, take=4)
     assert [b async for b in client.iter_backups(token, 123, page_size=4)]
     await client.get_backup(token, 123, 456)
-    history = [s async for s in client.iter_snapshots(token, 123, 456, page_size=3)]
+    await client.list_snapshots(token, 123, 456, take=3, skip=3)
+    history = (await client.list_snapshots(token, 123, 456)).data
     await client.list_snapshots(
         token, 123, 456, failed=True, start_date=history[1].start_time, sort_order="desc"
     )

@@ -68,13 +68,15 @@ async def test_backups_pages_and_iterator(
     assert backup.created is not None and backup.created.tzinfo is not None
 
 
-async def test_snapshot_filters_and_iterator(
+async def test_snapshot_filters_and_pages(
     client: SkyviaClient, simulator: RunningSimulator
 ) -> None:
     token = simulator.token
-    history = [
-        s async for s in client.iter_snapshots(token, 123, 456, sort_order="desc", page_size=3)
-    ]
+    history = (await client.list_snapshots(token, 123, 456, sort_order="desc", take=200)).data
+    first = await client.list_snapshots(token, 123, 456, sort_order="desc", take=3)
+    rest = await client.list_snapshots(token, 123, 456, sort_order="desc", take=200, skip=3)
+    assert first.has_more and not rest.has_more
+    assert [*first.data, *rest.data] == history
     assert len(history) >= 6
     starts = [s.start_time for s in history if s.start_time is not None]
     assert len(starts) == len(history)

@@ -166,13 +166,6 @@ def compact(blocks: Sequence[Block | None]) -> list[Block]:
     return [block for block in blocks if block is not None]
 
 
-def fit_blocks(blocks: list[Block], limit: int, overflow_note: Block) -> list[Block]:
-    """Keep at most `limit` blocks; when some are dropped, the last one says so."""
-    if len(blocks) <= limit:
-        return blocks
-    return [*blocks[: limit - 1], overflow_note]
-
-
 def refusal_message(what: str, fix: str) -> Message:
     """⚠️ what went wrong, how to fix it — visible to the user only (the caller sends it so).
 
