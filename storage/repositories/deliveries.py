@@ -2,15 +2,16 @@
 
 A sender claims the key before calling Slack and marks it sent afterwards:
 
-- `claim` inserts a `claimed` row; the unique key makes exactly one claimer win, even across
-  replicas, and the loser gets False, never an exception;
-- `mark_sent` records the Slack `ts` (a later `chat.update` or thread reply needs it);
+- `claim_many` inserts `claimed` rows; the unique key makes exactly one claimer win each key,
+  even across replicas, and a loser is simply not returned, never an exception;
+- `mark_sent_many` records each Slack `ts` (a later `chat.update` or thread reply needs it);
 - `release` drops our claim when the Slack call failed for sure, so a later attempt may retry;
-- a row left `claimed` by a crash is found with `stale_claims` and adopted with `take_over` by
-  one recoverer, who must find out whether the message went out before sending again.
+- a loser reads the row with `get_many`: a row left `claimed` by a crash is adopted with
+  `take_over` by one recoverer, who must find out whether the message went out before sending
+  again.
 
-`claim_many`, `get_many` and `mark_sent_many` do the same for many keys in one statement each,
-for the notifier's coalesced writes (`storage.batching`); the rules per key are the same.
+`claim_many`, `get_many` and `mark_sent_many` take many keys in one statement each, for the
+notifier's coalesced writes (`storage.batching`); the rules per key are the same as for one.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Delivery, DeliveryStatus
-from storage.repositories._sql import dialect_name, insert_if_absent
+from storage.repositories._sql import dialect_name
 from storage.types import UTCDateTime
 
 _KEY = ("team_id", "channel_id", "snapshot_id", "kind")
@@ -39,7 +40,7 @@ LedgerKey = tuple[str, str, int, str]
 
 @dataclass(frozen=True)
 class SentMark:
-    """One `mark_sent` of `mark_sent_many`."""
+    """One key of `mark_sent_many`: the message went out as `message_ts` at `sent_at`."""
 
     key: LedgerKey
     message_ts: str | None
@@ -75,64 +76,17 @@ class DeliveryLedger:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def claim(
-        self,
-        team_id: str,
-        channel_id: str,
-        snapshot_id: int,
-        kind: str,
-        *,
-        owner: str,
-        now: datetime,
-    ) -> bool:
-        """True if this caller now owns the delivery; False if it was claimed or sent before.
-
-        On PostgreSQL a competing claim waits for the first claimer's transaction: commit the
-        claim before the Slack call, so the row is visible and not held locked during it.
-        """
-        return await insert_if_absent(
-            self.session,
-            Delivery,
-            {
-                "team_id": team_id,
-                "channel_id": channel_id,
-                "snapshot_id": snapshot_id,
-                "kind": kind,
-                "status": DeliveryStatus.CLAIMED,
-                "claimed_by": owner,
-                "claimed_at": now,
-            },
-            _KEY,
-        )
-
-    async def mark_sent(
-        self,
-        team_id: str,
-        channel_id: str,
-        snapshot_id: int,
-        kind: str,
-        *,
-        message_ts: str | None,
-        now: datetime,
-    ) -> bool:
-        """Records that the message went out (with its `ts`); False if there was no claim."""
-        result = await self.session.execute(
-            update(Delivery)
-            .where(*_key(team_id, channel_id, snapshot_id, kind))
-            .values(status=DeliveryStatus.SENT, message_ts=message_ts, sent_at=now)
-            .returning(Delivery.id)
-        )
-        return result.first() is not None
-
     async def claim_many(
         self, keys: Sequence[tuple[LedgerKey, datetime]], *, owner: str
     ) -> set[LedgerKey]:
         """The keys (each with its claim time) this caller now owns, in one INSERT per 500.
 
-        Like `claim`, per key: exactly one claimer wins, a key claimed or sent before is not
-        returned. Rows go in key order, so two replicas claiming overlapping sets on PostgreSQL
-        wait on each other in the same order instead of deadlocking. A key given twice is
-        claimed once (returned once).
+        Per key, exactly one claimer wins; a key claimed or sent before is not returned. Rows
+        go in key order, so two replicas claiming overlapping sets on PostgreSQL wait on each
+        other in the same order instead of deadlocking. A key given twice is claimed once
+        (returned once). On PostgreSQL a competing claim waits for the first claimer's
+        transaction: commit the claims before the Slack call, so the rows are visible and not
+        held locked during it.
         """
         rows = sorted({key: at for key, at in reversed(keys)}.items())
         insert = postgresql.insert if dialect_name(self.session) == "postgresql" else sqlite.insert
@@ -182,7 +136,10 @@ class DeliveryLedger:
         return found
 
     async def mark_sent_many(self, marks: Sequence[SentMark]) -> None:
-        """`mark_sent` of each key, as one executemany."""
+        """Records that each message went out (with its `ts`), as one executemany.
+
+        A key with no row (never claimed, or released) stays without one.
+        """
         if not marks:
             return
         await self.session.execute(
@@ -198,15 +155,6 @@ class DeliveryLedger:
                 }
                 for mark in marks
             ],
-        )
-
-    async def get(
-        self, team_id: str, channel_id: str, snapshot_id: int, kind: str
-    ) -> Delivery | None:
-        return await self.session.scalar(
-            select(Delivery)
-            .where(*_key(team_id, channel_id, snapshot_id, kind))
-            .execution_options(populate_existing=True)
         )
 
     async def sent_keys(
@@ -245,16 +193,6 @@ class DeliveryLedger:
             .returning(Delivery.id)
         )
         return result.first() is not None
-
-    async def stale_claims(self, older_than: datetime, limit: int = 100) -> Sequence[Delivery]:
-        """Claims never marked sent and claimed before `older_than`: crash leftovers."""
-        result = await self.session.scalars(
-            select(Delivery)
-            .where(Delivery.status == DeliveryStatus.CLAIMED, Delivery.claimed_at < older_than)
-            .order_by(Delivery.claimed_at)
-            .limit(limit)
-        )
-        return result.all()
 
     async def take_over(
         self, delivery_id: int, *, owner: str, now: datetime, older_than: datetime

@@ -111,16 +111,11 @@ async def test_killed_while_alerts_go_out_each_channel_gets_one_after_restart(
 
 async def _stale_claim(stack: Stack, key: DeliveryKey) -> None:
     async with stack.bot.container.db.session() as session:
-        ledger = DeliveryLedger(session)
-        claimed = await ledger.claim(
-            key.team_id,
-            key.channel_id,
-            key.snapshot_id,
-            key.kind,
-            owner="worker:crashed-host:1:dead",
-            now=datetime.now(UTC) - timedelta(minutes=5),
+        claimed_at = datetime.now(UTC) - timedelta(minutes=5)
+        claimed = await DeliveryLedger(session).claim_many(
+            [(key.ledger_key, claimed_at)], owner="worker:crashed-host:1:dead"
         )
-    assert claimed
+    assert claimed == {key.ledger_key}
 
 
 async def _start_watched_run(stack: Stack) -> tuple[int, str]:
@@ -153,7 +148,7 @@ async def test_crash_after_posting_before_recording_is_not_posted_again(stack: S
     assert [m.ts for m in stack.slack.thread(CHANNEL, card_ts)] == [posted["ts"]]
     assert any(c.method == "conversations.replies" for c in stack.slack.calls)
     async with stack.bot.container.db.session() as session:
-        row = await DeliveryLedger(session).get(TEAM, CHANNEL, snapshot_id, "thread_reply")
+        row = (await DeliveryLedger(session).get_many([key.ledger_key])).get(key.ledger_key)
     assert row is not None and row.status == DeliveryStatus.SENT and row.message_ts == posted["ts"]
     assert "succeeded" in stack.slack.message(CHANNEL, card_ts).text  # the card still moved on
 

@@ -71,7 +71,8 @@ async def test_snapshot_reply_lands_in_the_thread_and_the_card_shows_the_end(bou
     assert reply_call.at <= last_update.at
 
     async with stack.bot.container.db.session() as session:
-        row = await DeliveryLedger(session).get(TEAM, CHANNEL, run.id, "thread_reply")
+        key = (TEAM, CHANNEL, run.id, "thread_reply")
+        row = (await DeliveryLedger(session).get_many([key])).get(key)
     assert row is not None and row.status == DeliveryStatus.SENT and row.message_ts == reply.ts
     assert stack.bot.container.metrics.thread_replies_sent._value.get() == 1
     # A further while of watching changes nothing: one reply, ever.
@@ -144,7 +145,8 @@ async def test_channel_not_found_pauses_the_binding_instead_of_retrying(bound: S
         len([c for c in stack.slack.calls_to("chat.postMessage") if c.args.get("thread_ts")]) == 1
     )
     async with stack.bot.container.db.session() as session:
-        row = await DeliveryLedger(session).get(TEAM, CHANNEL, run.id, "thread_reply")
+        key = (TEAM, CHANNEL, run.id, "thread_reply")
+        row = (await DeliveryLedger(session).get_many([key])).get(key)
     assert row is None  # released: nothing half-sent is left behind
 
     status = await stack.reply_to("status")

@@ -21,21 +21,17 @@ def posts(kit: Kit) -> list[str]:
 
 async def ledger_row(kit: Kit, key: DeliveryKey = KEY):  # type: ignore[no-untyped-def]
     async with kit.db.session() as session:
-        return await DeliveryLedger(session).get(
-            key.team_id, key.channel_id, key.snapshot_id, key.kind
-        )
+        rows = await DeliveryLedger(session).get_many([key.ledger_key])
+    return rows.get(key.ledger_key)
 
 
 async def stale_claim(kit: Kit, key: DeliveryKey = KEY, *, age: float = 60.0) -> None:
     async with kit.db.session() as session:
-        assert await DeliveryLedger(session).claim(
-            key.team_id,
-            key.channel_id,
-            key.snapshot_id,
-            key.kind,
-            owner="worker:dead:1:x",
-            now=kit.clock.now - timedelta(seconds=age),
+        claimed_at = kit.clock.now - timedelta(seconds=age)
+        claimed = await DeliveryLedger(session).claim_many(
+            [(key.ledger_key, claimed_at)], owner="worker:dead:1:x"
         )
+    assert claimed == {key.ledger_key}
 
 
 async def test_delivers_once_and_records_the_ts(kit: Kit) -> None:

@@ -95,7 +95,7 @@ async def test_claim_many_claims_each_new_key_once(db: Database) -> None:
     sent = ("T1", "C1", 1, "alert")
     async with db.session() as session:
         ledger = DeliveryLedger(session)
-        assert await ledger.claim(*sent, owner="other", now=NOW)
+        assert await ledger.claim_many([(sent, NOW)], owner="other") == {sent}
         keys = [("T1", f"C{i}", 2, "alert") for i in range(3)]
         claimed = await ledger.claim_many(
             [(sent, NOW), *((k, NOW) for k in keys), (keys[0], NOW)], owner="me"

@@ -1,19 +1,33 @@
+"""The delivery ledger's rules, through the calls the notifier makes (`claim_many`, `get_many`,
+`mark_sent_many`, `release`, `take_over`), one key at a time and racing across replicas."""
+
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from storage.db import Database
 from storage.models import DeliveryKind, DeliveryStatus, note_kind
 from storage.repositories import DeliveryLedger
+from storage.repositories.deliveries import LedgerKey, SentMark
 from tests.storage.conftest import NOW
 
-KEY = ("T1", "C1", 7001, DeliveryKind.THREAD_REPLY)
+KEY: LedgerKey = ("T1", "C1", 7001, DeliveryKind.THREAD_REPLY)
 
 
-async def _claim(db: Database, owner: str, key=KEY, at=NOW) -> bool:  # type: ignore[no-untyped-def]
+async def _claim(db: Database, owner: str, key: LedgerKey = KEY, at: datetime = NOW) -> bool:
     async with db.session() as session:
-        return await DeliveryLedger(session).claim(*key, owner=owner, now=at)
+        return key in await DeliveryLedger(session).claim_many([(key, at)], owner=owner)
+
+
+async def _claim_all(database: Database, owner: str, keys: list[LedgerKey]) -> set[LedgerKey]:
+    async with database.session() as session:
+        return await DeliveryLedger(session).claim_many([(k, NOW) for k in keys], owner=owner)
+
+
+async def _rows(db: Database, keys: list[LedgerKey]):  # type: ignore[no-untyped-def]
+    async with db.session() as session:
+        return await DeliveryLedger(session).get_many(keys)
 
 
 async def test_a_second_claim_of_the_same_delivery_is_refused(db: Database) -> None:
@@ -28,16 +42,19 @@ async def test_a_second_claim_of_the_same_delivery_is_refused(db: Database) -> N
 
 async def test_claim_then_mark_sent_records_the_message(db: Database) -> None:
     later = NOW + timedelta(seconds=2)
+    never_claimed: LedgerKey = ("T1", "C1", 1, DeliveryKind.ALERT)
     await _claim(db, "A")
     async with db.session() as session:
-        ledger = DeliveryLedger(session)
-        assert await ledger.mark_sent(*KEY, message_ts="1700000001.000100", now=later)
-        assert not await ledger.mark_sent("T1", "C1", 1, "alert", message_ts=None, now=later)
+        await DeliveryLedger(session).mark_sent_many(
+            [SentMark(KEY, "1700000001.000100", later), SentMark(never_claimed, None, later)]
+        )
     async with db.session() as session:
-        row = await DeliveryLedger(session).get(*KEY)
         assert await DeliveryLedger(session).release(*KEY, owner="A") is False  # sent stays
+    rows = await _rows(db, [KEY, never_claimed])
 
-    assert row is not None and row.status == DeliveryStatus.SENT
+    assert list(rows) == [KEY]  # a mark without a claim makes no row
+    row = rows[KEY]
+    assert row.status == DeliveryStatus.SENT
     assert (row.message_ts, row.sent_at, row.claimed_by) == ("1700000001.000100", later, "A")
     assert await _claim(db, "B") is False
 
@@ -45,19 +62,25 @@ async def test_claim_then_mark_sent_records_the_message(db: Database) -> None:
 async def test_concurrent_claims_from_two_replicas_have_exactly_one_winner(
     db: Database, replica: Database
 ) -> None:
-    for snapshot_id in range(1, 6):
-        key = ("T1", "C1", snapshot_id, DeliveryKind.ALERT)
-        results = await asyncio.gather(
-            _claim(db, "A", key), _claim(replica, "B", key), _claim(replica, "C", key)
-        )
-        assert sorted(results) == [False, False, True]
+    """Overlapping sets asked in opposite orders, each more than one INSERT: every key is won
+    exactly once, and the two transactions do not deadlock on each other's rows."""
+    keys = [("T1", "C1", snapshot, DeliveryKind.ALERT) for snapshot in range(1, 1202)]
+    won = await asyncio.gather(
+        _claim_all(db, "A", keys),
+        _claim_all(replica, "B", keys[::-1]),
+        _claim_all(replica, "C", keys[500:700]),
+    )
+    assert sorted(key for owned in won for key in owned) == sorted(keys)
+    rows = await _rows(db, keys)
+    for owner, owned in zip("ABC", won, strict=True):
+        assert {rows[key].claimed_by for key in owned} <= {owner}
 
 
 async def test_a_claim_waiting_on_an_uncommitted_one_loses_if_it_commits(
     db: Database, replica: Database
 ) -> None:
     async with db.session() as first:
-        assert await DeliveryLedger(first).claim(*KEY, owner="A", now=NOW)
+        assert await DeliveryLedger(first).claim_many([(KEY, NOW)], owner="A") == {KEY}
         second = asyncio.create_task(_claim(replica, "B"))
         await asyncio.sleep(0.05)  # let it reach the database; correctness does not depend on it
     assert await asyncio.wait_for(second, timeout=30) is False
@@ -71,7 +94,7 @@ async def test_a_claim_waiting_on_an_uncommitted_one_wins_if_it_rolls_back(
 
     try:
         async with db.session() as first:
-            assert await DeliveryLedger(first).claim(*KEY, owner="A", now=NOW)
+            assert await DeliveryLedger(first).claim_many([(KEY, NOW)], owner="A") == {KEY}
             second = asyncio.create_task(_claim(replica, "B"))
             await asyncio.sleep(0.05)
             raise Abort
@@ -88,26 +111,34 @@ async def test_release_lets_a_failed_delivery_be_claimed_again(db: Database) -> 
     assert await _claim(db, "B") is True
 
 
-async def test_stale_claims_are_found_and_taken_over_once(db: Database, replica: Database) -> None:
+async def test_a_stale_claim_is_taken_over_by_exactly_one_replica(
+    db: Database, replica: Database
+) -> None:
+    """Losers of the claim read the rows and adopt only a stale, unsent one; one of them wins."""
+    alive: LedgerKey = ("T1", "C1", 7002, DeliveryKind.ALERT)
+    sent: LedgerKey = ("T1", "C1", 7003, DeliveryKind.ALERT)
     await _claim(db, "crashed", at=NOW - timedelta(minutes=10))
-    await _claim(db, "alive", ("T1", "C1", 7002, "alert"), at=NOW)
-    sent = ("T1", "C1", 7003, "alert")
+    await _claim(db, "alive", alive, at=NOW)
     await _claim(db, "done", sent, at=NOW - timedelta(minutes=10))
     async with db.session() as session:
-        await DeliveryLedger(session).mark_sent(*sent, message_ts="1.2", now=NOW)
+        await DeliveryLedger(session).mark_sent_many([SentMark(sent, "1.2", NOW)])
+    keys, cutoff = [KEY, alive, sent], NOW - timedelta(minutes=5)
 
-    cutoff = NOW - timedelta(minutes=5)
-    async with db.session() as session:
-        stale = await DeliveryLedger(session).stale_claims(cutoff)
-    assert [(row.snapshot_id, row.claimed_by) for row in stale] == [(7001, "crashed")]
-
-    async def take(database: Database, owner: str) -> bool:
+    async def recover(database: Database, owner: str) -> list[LedgerKey]:
         async with database.session() as session:
-            return await DeliveryLedger(session).take_over(
-                stale[0].id, owner=owner, now=NOW, older_than=cutoff
-            )
+            ledger = DeliveryLedger(session)
+            assert await ledger.claim_many([(k, NOW) for k in keys], owner=owner) == set()
+            rows = await ledger.get_many(keys)
+            return [
+                key
+                for key in keys
+                if await ledger.take_over(rows[key].id, owner=owner, now=NOW, older_than=cutoff)
+            ]
 
-    results = await asyncio.gather(take(db, "R1"), take(replica, "R2"))
-    assert sorted(results) == [False, True]
-    async with db.session() as session:
-        assert await DeliveryLedger(session).stale_claims(cutoff) == []
+    results = await asyncio.gather(recover(db, "R1"), recover(replica, "R2"))
+    assert sorted(results) == [[], [KEY]]
+    rows = await _rows(db, keys)
+    winner = "R1" if results[0] else "R2"
+    assert (rows[KEY].claimed_by, rows[KEY].claimed_at) == (winner, NOW)
+    assert (rows[alive].claimed_by, rows[sent].claimed_by) == ("alive", "done")
+    assert rows[sent].status == DeliveryStatus.SENT

@@ -11,6 +11,7 @@ from storage.repositories import (
     DeliveryLedger,
     WatchRepository,
 )
+from storage.repositories.deliveries import SentMark
 from tests.storage.conftest import NOW
 
 
@@ -74,11 +75,10 @@ async def test_watched_snapshots_and_sent_keys(db: Database) -> None:
             next_poll_at=NOW,
         )
         ledger = DeliveryLedger(session)
-        for snapshot_id in (7001, 7002):
-            await ledger.claim("T1", "C2", snapshot_id, "alert", owner="me", now=NOW)
-        await ledger.mark_sent("T1", "C2", 7001, "alert", message_ts="2.2", now=NOW)
-        await ledger.claim("T1", "C3", 7001, "thread_reply", owner="me", now=NOW)
-        await ledger.mark_sent("T1", "C3", 7001, "thread_reply", message_ts="3.3", now=NOW)
+        alert, reply = ("T1", "C2", 7001, "alert"), ("T1", "C3", 7001, "thread_reply")
+        claims = [alert, ("T1", "C2", 7002, "alert"), reply]
+        await ledger.claim_many([(key, NOW) for key in claims], owner="me")
+        await ledger.mark_sent_many([SentMark(alert, "2.2", NOW), SentMark(reply, "3.3", NOW)])
     async with db.session() as session:
         watched = await WatchRepository(session).watched_snapshots([7001, 7002])
         sent = await DeliveryLedger(session).sent_keys([7001, 7002], "alert")
