@@ -266,6 +266,31 @@ async def test_mute_and_unmute_buttons(bound: Stack) -> None:
     assert ("mute", MEMBER, "ok", "backup 456") in await audit_actions(stack)
 
 
+async def muted_backups(stack: Stack) -> set[int]:
+    async with stack.bot.container.db.session() as session:
+        repo = BindingRepository(session)
+        binding = await repo.get(TEAM, CHANNEL)
+        assert binding is not None
+        return await repo.muted_backup_ids(binding.id)
+
+
+async def test_the_unmute_button_on_a_mute_notice_unmutes(bound: Stack) -> None:
+    stack = bound
+    await stack.command("alerts mute 456")
+    [told] = await stack.slack.wait_for(
+        "chat.postMessage", lambda c: c.ok and "muted failure alerts" in c.args["text"]
+    )
+    assert await muted_backups(stack) == {456}
+
+    notice = stack.slack.message_payload(CHANNEL, told.response["ts"])
+    await click(stack, notice, ActionId.UNMUTE_BACKUP)  # the button's own value
+    told_again = await stack.slack.wait_for(
+        "chat.postMessage", lambda c: c.ok and "unmuted failure alerts" in c.args["text"]
+    )
+    assert f"<@{MEMBER}> unmuted" in told_again[0].args["text"]
+    assert await muted_backups(stack) == set()
+
+
 def test_a_clicked_message_is_recognised_by_its_own_buttons() -> None:
     backups = [Backup(id=i, name=f"B{i}", scheduled=True) for i in range(1, 11)]
     for page, has_more in ((1, True), (2, True), (3, False)):

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from bot.skyvia.models import Backup, Snapshot
-from bot.slack.messages.buttons import mute_button, run_snapshot_button, show_log_button
+from bot.slack.messages.buttons import (
+    mute_button,
+    run_snapshot_button,
+    show_log_button,
+    unmute_button,
+)
 from bot.slack.messages.common import Message, actions, compact, context, fallback, section
 from bot.slack.messages.mrkdwn import (
     backup_label,
@@ -66,7 +71,11 @@ def alerts_changed_message(user_id: str, enabled: bool) -> Message:
 
 
 def mute_changed_message(user_id: str, backup: Backup, mute: bool) -> Message:
-    """Told to the channel: who muted or unmuted a backup's alerts, and how to undo it."""
+    """Told to the channel: who muted or unmuted a backup's alerts, and how to undo it.
+
+    A mute notice carries an Unmute button: whoever sees that alerts went quiet can bring them
+    back in one click, without looking up the command.
+    """
     label = backup_label(backup.name, backup.id)
     if mute:
         line = (
@@ -80,4 +89,7 @@ def mute_changed_message(user_id: str, backup: Backup, mute: bool) -> Message:
         f"{user_mention(user_id)} {'muted' if mute else 'unmuted'} failure alerts for "
         f"{backup_label_plain(backup.name, backup.id)}"
     )
-    return Message(text=fallback(plain), blocks=[section(line), context(undo)])
+    button = unmute_button(backup.id) if mute else None
+    return Message(
+        text=fallback(plain), blocks=compact([section(line), context(undo), actions(button)])
+    )

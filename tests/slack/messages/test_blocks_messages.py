@@ -9,6 +9,7 @@ import pytest
 
 from bot.skyvia.models import ActiveRun, Backup, Snapshot
 from bot.slack import messages as blocks
+from bot.slack.ids import ActionId
 from bot.slack.parsing import USAGE, UsageError
 from bot.slack.payloads import (
     BackupRef,
@@ -262,6 +263,14 @@ def test_alert_and_mute_notices_say_who() -> None:
     muted = all_text(message_dict(blocks.mute_changed_message("U1", CRM, True)))
     assert "<@U1> muted failure alerts for *Nightly CRM* (456)" in muted
     assert "`/skyvia alerts unmute 456`" in muted
+
+
+def test_a_mute_notice_carries_an_unmute_button_and_an_unmute_notice_none() -> None:
+    muted = message_dict(blocks.mute_changed_message("U1", CRM, True))
+    unmute = _button(muted, "Unmute")
+    assert unmute["action_id"] == ActionId.UNMUTE_BACKUP
+    assert BackupRef.load(unmute["value"]) == BackupRef(backup_id=456)
+    assert buttons(message_dict(blocks.mute_changed_message("U1", CRM, False))["blocks"]) == []
 
 
 # -- bindings, help and errors --------------------------------------------------------------------
