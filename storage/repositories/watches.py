@@ -1,8 +1,7 @@
 """Watches: snapshots started from Slack, polled by the watcher until they finish.
 
 `reschedule_many` and `finish_many` write the results of many polls as one executemany each
-(the watcher's coalesced writes, `storage.batching`), fenced by the lease like
-`reschedule` and `finish`.
+(the watcher's coalesced writes, `storage.batching`), fenced by the lease like `finish`.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ _TABLE = cast(Table, Watch.__table__)
 
 @dataclass(frozen=True)
 class PollResult:
-    """One watch's `reschedule` for `reschedule_many`; None leaves a field as it is."""
+    """One poll's result for `reschedule_many`; None leaves a field as it is."""
 
     watch_id: int
     next_poll_at: datetime
@@ -195,8 +194,8 @@ class WatchRepository:
         """Finishes every pending watch of the channel (disconnect); returns how many.
 
         Leases are ignored on purpose: a worker polling one of them finds it finished when it
-        tries to write (`reschedule`/`finish` return False) and drops it. Without `now` the
-        database's clock stamps them (storage reads no clock of its own).
+        tries to write (`finish` returns False, `reschedule_many` leaves it) and drops it. Without
+        `now` the database's clock stamps them (storage reads no clock of its own).
         """
         result = await self.session.execute(
             update(Watch)
@@ -230,33 +229,6 @@ class WatchRepository:
             lease_seconds=lease_seconds,
         )
 
-    async def reschedule(
-        self,
-        watch_id: int,
-        owner: str,
-        *,
-        next_poll_at: datetime,
-        last_state: str | None = None,
-        last_note_at: datetime | None = None,
-        poll_errors: int | None = None,
-    ) -> bool:
-        """Stores a poll's result and releases the lease; False if the lease or watch is gone.
-
-        None leaves a field as it is.
-        """
-        values: dict[str, object] = {
-            "next_poll_at": next_poll_at,
-            "lease_owner": None,
-            "lease_until": None,
-        }
-        if last_state is not None:
-            values["last_state"] = last_state
-        if last_note_at is not None:
-            values["last_note_at"] = last_note_at
-        if poll_errors is not None:
-            values["poll_errors"] = poll_errors
-        return await self._write_claimed(watch_id, owner, values)
-
     async def finish(
         self,
         watch_id: int,
@@ -278,7 +250,10 @@ class WatchRepository:
         return await self._write_claimed(watch_id, owner, values)
 
     async def reschedule_many(self, owner: str, results: Sequence[PollResult]) -> None:
-        """`reschedule` of each watch, as one executemany; watches not held by `owner` stay."""
+        """Stores each poll's result and releases its lease, as one executemany.
+
+        Watches not held by `owner` (lease lost, or stopped) stay as they are.
+        """
         if not results:
             return
         await self.session.execute(

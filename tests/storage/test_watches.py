@@ -6,6 +6,7 @@ from datetime import timedelta
 from storage.db import Database
 from storage.models import Watch
 from storage.repositories import WatchRepository
+from storage.repositories.watches import PollResult
 from tests.storage.conftest import NOW
 
 LEASE = 60.0
@@ -129,16 +130,22 @@ async def test_an_expired_lease_is_reclaimable_and_fences_the_old_owner(db: Data
 
     async with db.session() as session:
         repo = WatchRepository(session)
-        assert await repo.reschedule(watch.id, "A", next_poll_at=NOW) is False  # lease lost
+        # The old owner's writes are fenced off: its lease was lost.
+        late = PollResult(watch.id, NOW + timedelta(hours=1), last_state="Failed")
+        await repo.reschedule_many("A", [late])
         assert await repo.finish(watch.id, "A", outcome="Failed", now=NOW) is False
-        assert await repo.reschedule(
+    async with db.session() as session:
+        fenced = await WatchRepository(session).get(watch.id)
+    assert fenced is not None and (fenced.last_state, fenced.lease_owner) == ("Queued", "B")
+    async with db.session() as session:
+        result = PollResult(
             watch.id,
-            "B",
-            next_poll_at=NOW + timedelta(seconds=90),
+            NOW + timedelta(seconds=90),
             last_state="Running",
             poll_errors=2,
             last_note_at=NOW,
         )
+        await WatchRepository(session).reschedule_many("B", [result])
     async with db.session() as session:
         after = await WatchRepository(session).get(watch.id)
 
