@@ -158,10 +158,6 @@ def mrkdwn_to_lines(text: str, names: Names | None = None) -> list[str]:
     return lines
 
 
-def mrkdwn_to_text(text: str, names: Names | None = None) -> str:
-    return "\n".join(mrkdwn_to_lines(text, names))
-
-
 def text_object(obj: Any, names: Names | None = None) -> list[str]:
     """A Block Kit text object (`mrkdwn` or `plain_text`) as lines."""
     if not isinstance(obj, dict):

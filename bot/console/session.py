@@ -18,7 +18,14 @@ from typing import Any
 
 import httpx
 
-from bot.console.render import Button, Names, Rendered, render_blocks, text_object
+from bot.console.render import (
+    Button,
+    Names,
+    Rendered,
+    render_blocks,
+    render_message,
+    text_object,
+)
 from bot.console.stack import BOT_NAME, CHANNEL_NAME, USER_NAME, ConsoleStack
 from bot.devtools.slack_standin import (
     EphemeralPosted,
@@ -434,12 +441,7 @@ class ConsoleSession:
             self._next_number += count
             for number in range(shown.first_number, shown.first_number + count):
                 self._numbers[number] = key
-        rendered = render_blocks(
-            message.get("blocks") or [],
-            fallback=str(message.get("text") or ""),
-            names=self.names,
-            first_number=shown.first_number,
-        )
+        rendered = render_message(message, names=self.names, first_number=shown.first_number)
         shown.buttons = rendered.buttons
         for offset in range(len(rendered.buttons), shown.size):
             self._numbers.pop(shown.first_number + offset, None)

@@ -56,9 +56,6 @@ class SimClock:
             raise ValueError("the simulated clock cannot go backwards")
         self._anchor_sim += seconds
 
-    def to_real_seconds(self, simulated: float) -> float:
-        return simulated / self._speed
-
 
 def _check_speed(speed: float) -> None:
     if not speed > 0:

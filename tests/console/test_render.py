@@ -11,7 +11,6 @@ from bot.console.render import (
     CODE_PREFIX,
     Names,
     mrkdwn_to_lines,
-    mrkdwn_to_text,
     render_blocks,
     render_message,
 )
@@ -140,7 +139,7 @@ def test_outcome_reply_mentions_by_name() -> None:
     ],
 )
 def test_mrkdwn_reads_as_slack_shows_it(mrkdwn: str, shown: str) -> None:
-    assert mrkdwn_to_text(mrkdwn, NAMES) == shown
+    assert "\n".join(mrkdwn_to_lines(mrkdwn, NAMES)) == shown
 
 
 def test_code_fences_become_marked_lines_and_an_unclosed_fence_is_text() -> None:
