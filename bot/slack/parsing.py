@@ -1,9 +1,8 @@
 """`/skyvia` command text -> a typed command, or a `UsageError` saying what was wrong.
 
 Pure on purpose: handlers decide nothing about input until it parsed, so bad input never costs
-a Skyvia call, and the whole grammar is testable without Slack. `format_command` is the inverse
-of `parse_command`, used for suggestions and checked by round-trip tests. The grammar as users
-see it: docs/reference/commands.md#input-rules.
+a Skyvia call, and the whole grammar is testable without Slack. The grammar as users see it:
+docs/reference/commands.md#input-rules.
 """
 
 from __future__ import annotations
@@ -153,45 +152,6 @@ def parse_command(text: str, *, now: datetime | None = None) -> Command:
     if parser is None:
         raise _unknown_subcommand(words[0])
     return parser(args, _Clock(now))
-
-
-def format_command(command: Command) -> str:
-    """The text that parses back to `command` (dates in ISO UTC, so nothing is lost)."""
-    match command:
-        case HelpCmd():
-            return "help"
-        case ConnectCmd(workspace_id=None):
-            return "connect"
-        case ConnectCmd(workspace_id=workspace_id):
-            return f"connect {workspace_id}"
-        case DisconnectCmd():
-            return "disconnect"
-        case StatusCmd():
-            return "status"
-        case BackupsCmd(page=page):
-            return f"backups {page}"
-        case BackupCmd(backup_id=backup_id):
-            return f"backup {backup_id}"
-        case SnapshotsCmd():
-            parts = [f"snapshots {command.backup_id}"]
-            if command.failed:
-                parts.append("failed")
-            if command.since is not None:
-                parts.append(f"since {_iso(command.since)}")
-            if command.until is not None:
-                parts.append(f"until {_iso(command.until)}")
-            return " ".join(parts)
-        case SnapshotCmd(backup_id=backup_id):
-            return f"snapshot {backup_id}"
-        case ScheduleCmd(backup_id=backup_id, enable=None):
-            return f"schedule {backup_id}"
-        case ScheduleCmd(backup_id=backup_id, enable=enable):
-            return f"schedule {backup_id} {'on' if enable else 'off'}"
-        case AlertsCmd(enabled=enabled):
-            return f"alerts {'on' if enabled else 'off'}"
-        case MuteCmd(backup_id=backup_id, mute=mute):
-            return f"alerts {'mute' if mute else 'unmute'} {backup_id}"
-    raise TypeError(f"not a command: {command!r}")
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,6 @@ from bot.slack.parsing import (
     SnapshotsCmd,
     StatusCmd,
     UsageError,
-    format_command,
     parse_command,
 )
 
@@ -295,6 +294,50 @@ _commands: st.SearchStrategy[Command] = st.one_of(
     st.builds(AlertsCmd, enabled=st.booleans()),
     st.builds(MuteCmd, backup_id=_ids, mute=st.booleans()),
 )
+
+
+def format_command(command: Command) -> str:
+    """The text that parses back to `command` (dates in ISO UTC, so nothing is lost): the
+    inverse of `parse_command`, for the round-trip property below."""
+    match command:
+        case HelpCmd():
+            return "help"
+        case ConnectCmd(workspace_id=None):
+            return "connect"
+        case ConnectCmd(workspace_id=workspace_id):
+            return f"connect {workspace_id}"
+        case DisconnectCmd():
+            return "disconnect"
+        case StatusCmd():
+            return "status"
+        case BackupsCmd(page=page):
+            return f"backups {page}"
+        case BackupCmd(backup_id=backup_id):
+            return f"backup {backup_id}"
+        case SnapshotsCmd():
+            parts = [f"snapshots {command.backup_id}"]
+            if command.failed:
+                parts.append("failed")
+            if command.since is not None:
+                parts.append(f"since {_iso_utc(command.since)}")
+            if command.until is not None:
+                parts.append(f"until {_iso_utc(command.until)}")
+            return " ".join(parts)
+        case SnapshotCmd(backup_id=backup_id):
+            return f"snapshot {backup_id}"
+        case ScheduleCmd(backup_id=backup_id, enable=None):
+            return f"schedule {backup_id}"
+        case ScheduleCmd(backup_id=backup_id, enable=enable):
+            return f"schedule {backup_id} {'on' if enable else 'off'}"
+        case AlertsCmd(enabled=enabled):
+            return f"alerts {'on' if enabled else 'off'}"
+        case MuteCmd(backup_id=backup_id, mute=mute):
+            return f"alerts {'mute' if mute else 'unmute'} {backup_id}"
+    raise TypeError(f"not a command: {command!r}")
+
+
+def _iso_utc(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 @settings(max_examples=300, deadline=None)
