@@ -135,7 +135,3 @@ class Page(SkyviaModel, Generic[T]):
     @classmethod
     def _null_is_empty(cls, value: Any) -> Any:
         return [] if value is None else value
-
-
-BackupPage = Page[Backup]
-SnapshotPage = Page[Snapshot]
