@@ -13,7 +13,9 @@ from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstall
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 
 from bot.container import Container
+from bot.services.alerts import ChannelPauses
 from handlers import register_all
+from handlers.context import Services
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,19 @@ class _EnvTokenWarningFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "`token` will be unused" not in record.getMessage()
+
+
+def handler_services(container: Container) -> Services:
+    """What the listeners may call: the use cases and the authorizer, not the container."""
+    return Services(
+        authorizer=container.authorizer,
+        bindings=container.bindings,
+        backups=container.backups,
+        snapshots=container.snapshots,
+        schedules=container.schedules,
+        clicks=container.clicks,
+        pauses=ChannelPauses(container.db),
+    )
 
 
 def create_app(container: Container) -> AsyncApp:
@@ -103,5 +118,5 @@ def create_app(container: Container) -> AsyncApp:
         return await next()
 
     app.middleware(count_and_instrument)
-    register_all(app, container)
+    register_all(app, handler_services(container))
     return app

@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.metrics import Metrics
 from bot.services.backups import BackupService
 from bot.services.bindings import BindingService
+from bot.services.clicks import ClickClaims
 from bot.services.schedules import ScheduleService
 from bot.services.snapshots import SnapshotService
 from bot.skyvia.client import SkyviaClient, build_http_client
@@ -68,6 +69,7 @@ class Container:
     backups: BackupService
     snapshots: SnapshotService
     schedules: ScheduleService
+    clicks: ClickClaims
     instance_id: str = field(default_factory=lambda: f"{os.uname().nodename}:{os.getpid()}")
 
     @classmethod
@@ -110,6 +112,7 @@ class Container:
             backups=BackupService(skyvia=skyvia),
             snapshots=SnapshotService(db=db, skyvia=skyvia, watch_interval=settings.watch_interval),
             schedules=ScheduleService(db=db, skyvia=skyvia),
+            clicks=ClickClaims(db),
         )
 
     async def aclose(self) -> None:

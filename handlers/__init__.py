@@ -1,21 +1,18 @@
-"""Slack-facing layer: `register_all(app, container)` wires every listener group."""
+"""Slack-facing layer: `register_all(app, services)` wires every listener group."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from slack_bolt.async_app import AsyncApp
 
-if TYPE_CHECKING:
-    from bot.container import Container
+from handlers.context import Services
 
 
-def register_all(app: AsyncApp, container: Container) -> None:
-    from handlers import actions, commands, errors, events, home, views
+def register_all(app: AsyncApp, services: Services) -> None:
+    from handlers import actions, commands, errors, events, home, modals
 
-    commands.register(app, container)
-    actions.register(app, container)
-    views.register(app, container)
-    home.register(app, container)
-    events.register(app, container)
+    commands.register(app, services)
+    actions.register(app, services)
+    modals.register(app, services)
+    home.register(app, services)
+    events.register(app, services)
     app.error(errors.handle_error)

@@ -1,4 +1,4 @@
-"""The who/where of one Slack request and the ways to answer it.
+"""The who/where of one Slack request, the services it may use, and the ways to answer it.
 
 Handlers take a `SlackContext` instead of Bolt's loose kwargs, so the rules live here once:
 the channel, team and user always come from Slack's own envelope (never from a button value),
@@ -9,19 +9,39 @@ refusals are ephemeral, and posting to a private channel the bot is not in becom
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.services.bindings import BoundWorkspace
+from bot.services.alerts import ChannelPauses
+from bot.services.backups import BackupService
+from bot.services.bindings import BindingService, BoundWorkspace
+from bot.services.clicks import ClickClaims
 from bot.services.errors import DomainError
-from bot.slack.authz import Role
+from bot.services.schedules import ScheduleService
+from bot.services.snapshots import SnapshotService
+from bot.slack.authz import Authorizer, Role
 from bot.slack.messages import Message
 
-if TYPE_CHECKING:
-    from bot.container import Container
+
+@dataclass(frozen=True)
+class Services:
+    """Everything the listeners call: the use cases and the authorizer, nothing else.
+
+    Built by the composition root (`bot.app`), so handlers never see the container's engine,
+    HTTP clients or settings and cannot reach past the services into storage.
+    """
+
+    authorizer: Authorizer
+    bindings: BindingService
+    backups: BackupService
+    snapshots: SnapshotService
+    schedules: ScheduleService
+    clicks: ClickClaims
+    pauses: ChannelPauses
+
 
 _NOT_IN_CHANNEL = {"channel_not_found", "not_in_channel"}
 
@@ -36,7 +56,7 @@ class NotInChannel(DomainError):
 
 @dataclass
 class SlackContext:
-    container: Container
+    services: Services
     client: AsyncWebClient
     team_id: str
     channel_id: str
@@ -47,7 +67,7 @@ class SlackContext:
     @classmethod
     def from_body(
         cls,
-        container: Container,
+        services: Services,
         body: dict[str, Any],
         client: AsyncWebClient,
         respond: AsyncRespond | None,
@@ -59,7 +79,7 @@ class SlackContext:
         user = body.get("user")
         channel = body.get("channel")
         return cls(
-            container=container,
+            services=services,
             client=client,
             team_id=(team.get("id") if isinstance(team, dict) else None) or body.get("team_id", ""),
             channel_id=channel_id
@@ -104,10 +124,10 @@ class SlackContext:
 
     # -- authorization ------------------------------------------------------------------------
     async def require(self, needed: Role, action: str) -> Role:
-        return await self.container.authorizer.require(
+        return await self.services.authorizer.require(
             self.client, self.team_id, self.user_id, needed, action
         )
 
     async def workspace(self) -> BoundWorkspace:
         """The clicked/typed-in channel's binding — the only source of workspace and token."""
-        return await self.container.bindings.resolve(self.team_id, self.channel_id)
+        return await self.services.bindings.resolve(self.team_id, self.channel_id)

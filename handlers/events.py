@@ -7,15 +7,12 @@ event concerns. `app_home_opened` lives in `handlers.home`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from bot.services.alerts import ChannelPauses
-
-if TYPE_CHECKING:
-    from bot.container import Container
+from handlers.context import Services
 
 CHANNEL_GONE: dict[str, str] = {
     "channel_archived": "the channel was archived",
@@ -34,9 +31,9 @@ def _team_of(body: dict[str, Any], context: AsyncBoltContext) -> str:
     return str(context.team_id or body.get("team_id") or "")
 
 
-def register(app: AsyncApp, container: Container) -> None:
+def register(app: AsyncApp, services: Services) -> None:
     """Wires this group's listeners."""
-    pauses = ChannelPauses(container.db)
+    pauses = services.pauses
 
     async def first_time(body: dict[str, Any]) -> bool:
         event_id = body.get("event_id")

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cachetools import TTLCache
 from slack_bolt.async_app import AsyncApp
@@ -24,11 +24,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services.snapshots import ChannelOverview
 from bot.slack.messages import home_view
+from handlers.context import Services
 from handlers.errors import handle_error
-from handlers.views_data import binding_view, watch_view
-
-if TYPE_CHECKING:
-    from bot.container import Container
 
 log = logging.getLogger(__name__)
 
@@ -124,21 +121,18 @@ async def visible_channels(
 
 
 async def build_home(
-    container: Container,
+    services: Services,
     visibility: ChannelVisibility,
     client: AsyncWebClient,
     team_id: str,
     user_id: str,
 ) -> View:
-    overview = await container.snapshots.channels_overview(team_id)
+    overview = await services.snapshots.channels_overview(team_id)
     shown = await visible_channels(visibility, client, user_id, overview)
-    return home_view(
-        [binding_view(c.binding, c.muted_backup_ids) for c in shown],
-        {c.binding.channel_id: [watch_view(w) for w in c.watches] for c in shown},
-    )
+    return home_view([c.binding for c in shown], {c.binding.channel_id: c.watches for c in shown})
 
 
-def register(app: AsyncApp, container: Container) -> None:
+def register(app: AsyncApp, services: Services) -> None:
     """`app_home_opened` -> `views.publish`; the visibility cache lives as long as the app."""
     visibility = ChannelVisibility()
 
@@ -150,7 +144,7 @@ def register(app: AsyncApp, container: Container) -> None:
         user_id = str(event.get("user") or "")
         team_id = str(body.get("team_id") or "")
         try:
-            view = await build_home(container, visibility, client, team_id, user_id)
+            view = await build_home(services, visibility, client, team_id, user_id)
             await client.views_publish(user_id=user_id, view=view.to_dict())
         except Exception as error:
             # No one to answer in an event: the handler logs it (with a reference if unexpected).

@@ -8,20 +8,23 @@ workspace, whatever ids a button carries.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from pydantic import SecretStr
 
 from bot.clock import utcnow
+from bot.services.audit import Actor, Entry, record, record_in
 from bot.services.errors import DomainError, NoDefaultToken, NotBound
+from bot.services.models import ChannelBinding, WatchedRun
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaAuthError, SkyviaNotFound
+from bot.skyvia.models import Backup, SnapshotState
 from storage.crypto import TokenCipher
 from storage.db import Database
 from storage.models import Binding, Watch
-from storage.repositories import AuditRepository, BindingRepository, WatchRepository
+from storage.repositories import BindingRepository, WatchRepository
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +44,60 @@ class BoundWorkspace:
 
 @dataclass(frozen=True)
 class ChannelStatus:
-    binding: Binding | None
-    muted_backup_ids: list[int]
-    watches: list[Watch]
+    binding: ChannelBinding | None
+    watches: list[WatchedRun]
 
 
 @dataclass(frozen=True)
 class Disconnected:
     workspace_id: int
     stopped_watches: int
+
+
+@dataclass(frozen=True)
+class MuteChanged:
+    """The backup's alerts in this channel are now `muted` (they were not before)."""
+
+    backup: Backup
+    muted: bool
+
+
+@dataclass(frozen=True)
+class MuteUnchanged:
+    """The backup's alerts already were as asked; nothing was written and Skyvia not asked."""
+
+    backup_id: int
+    muted: bool
+
+
+MuteResult = MuteChanged | MuteUnchanged
+
+
+def channel_binding(row: Binding, muted_backup_ids: Iterable[int] = ()) -> ChannelBinding:
+    return ChannelBinding(
+        channel_id=row.channel_id,
+        workspace_id=row.workspace_id,
+        connected_by=row.created_by,
+        connected_at=row.created_at,
+        workspace_name=row.workspace_name,
+        alerts_enabled=row.alerts_enabled,
+        muted_backup_ids=tuple(sorted(muted_backup_ids)),
+        paused=row.paused_reason is not None,
+        paused_reason=row.paused_reason,
+        uses_default_token=row.token_ciphertext is None,
+    )
+
+
+def watched_run(row: Watch) -> WatchedRun:
+    return WatchedRun(
+        channel_id=row.channel_id,
+        backup_id=row.backup_id,
+        snapshot_id=row.snapshot_id,
+        started_by=row.started_by,
+        started_at=row.started_at,
+        backup_name=row.backup_name,
+        state=SnapshotState(row.last_state) if row.last_state else None,
+    )
 
 
 class BindingService:
@@ -106,8 +154,10 @@ class BindingService:
         workspace_id: int,
         token: str | None,
         user_id: str,
-    ) -> Binding:
+    ) -> ChannelBinding:
         """Checks the token with one cheap call, then saves the binding (encrypted token)."""
+        actor = Actor(team_id, channel_id, user_id)
+        target = f"workspace {workspace_id}"
         effective = token or (
             self._default_token.get_secret_value() if self._default_token else None
         )
@@ -116,47 +166,32 @@ class BindingService:
         try:
             workspace = await self._skyvia.get_workspace(effective, workspace_id)
         except SkyviaAuthError:
-            await self._audit(
-                team_id,
-                channel_id,
-                user_id,
-                "connect",
-                f"workspace {workspace_id}",
-                "rejected token",
-            )
+            await record(self._db, actor, Entry("connect", target, "rejected token"))
             raise DomainError(
                 f"Skyvia rejected the access token for workspace {workspace_id}.",
                 "Check the token (Skyvia → Account Settings → API Settings) and that it covers "
                 "this workspace, then run `/skyvia connect` again.",
             ) from None
         except SkyviaNotFound:
-            await self._audit(
-                team_id, channel_id, user_id, "connect", f"workspace {workspace_id}", "not found"
-            )
+            await record(self._db, actor, Entry("connect", target, "not found"))
             raise DomainError(
                 f"Workspace {workspace_id} was not found in Skyvia.",
                 "Check the id in the Skyvia URL of the workspace and run `/skyvia connect` again.",
             ) from None
-        now = self._clock()
         async with self._db.session() as session:
-            binding = await BindingRepository(session).upsert(
+            bindings = BindingRepository(session)
+            row = await bindings.upsert(
                 team_id=team_id,
                 channel_id=channel_id,
                 workspace_id=workspace_id,
                 workspace_name=workspace.name,
                 token_ciphertext=self._cipher.encrypt(token) if token else None,
                 created_by=user_id,
-                now=now,
+                now=self._clock(),
             )
-            await AuditRepository(session).add(
-                team_id=team_id,
-                channel_id=channel_id,
-                user_id=user_id,
-                action="connect",
-                target=f"workspace {workspace_id}",
-                result="ok",
-                detail="own token" if token else "default token",
-            )
+            detail = "own token" if token else "default token"
+            await record_in(session, actor, Entry("connect", target, "ok", detail))
+            binding = channel_binding(row, await bindings.muted_backup_ids(row.id))
         log.info(
             "channel bound",
             extra={"team": team_id, "channel": channel_id, "workspace": workspace_id},
@@ -172,25 +207,23 @@ class BindingService:
             workspace_id = binding.workspace_id
             stopped = await WatchRepository(session).stop_for_channel(team_id, channel_id)
             await bindings.delete(team_id, channel_id)
-            await AuditRepository(session).add(
-                team_id=team_id,
-                channel_id=channel_id,
-                user_id=user_id,
-                action="disconnect",
-                target=f"workspace {workspace_id}",
-                result="ok",
-                detail=f"{stopped} watches stopped",
+            entry = Entry(
+                "disconnect", f"workspace {workspace_id}", "ok", f"{stopped} watches stopped"
             )
+            await record_in(session, Actor(team_id, channel_id, user_id), entry)
         return Disconnected(workspace_id=workspace_id, stopped_watches=stopped)
 
     async def status(self, team_id: str, channel_id: str) -> ChannelStatus:
         async with self._db.session() as session:
-            binding = await BindingRepository(session).get(team_id, channel_id)
-            if binding is None:
-                return ChannelStatus(binding=None, muted_backup_ids=[], watches=[])
-            muted = await BindingRepository(session).muted_backup_ids(binding.id)
+            bindings = BindingRepository(session)
+            row = await bindings.get(team_id, channel_id)
+            if row is None:
+                return ChannelStatus(binding=None, watches=[])
+            muted = await bindings.muted_backup_ids(row.id)
             watches = await WatchRepository(session).pending_for_channel(team_id, channel_id)
-        return ChannelStatus(binding=binding, muted_backup_ids=sorted(muted), watches=list(watches))
+            return ChannelStatus(
+                binding=channel_binding(row, muted), watches=[watched_run(w) for w in watches]
+            )
 
     async def set_alerts(
         self, *, team_id: str, channel_id: str, user_id: str, enabled: bool
@@ -200,49 +233,49 @@ class BindingService:
             if await bindings.get(team_id, channel_id) is None:
                 raise NotBound()
             await bindings.set_alerts(team_id, channel_id, enabled, now=self._clock())
-            await AuditRepository(session).add(
-                team_id=team_id,
-                channel_id=channel_id,
-                user_id=user_id,
-                action="alerts on" if enabled else "alerts off",
-                target="channel",
-                result="ok",
+            action = "alerts on" if enabled else "alerts off"
+            await record_in(
+                session, Actor(team_id, channel_id, user_id), Entry(action, "channel", "ok")
             )
 
-    async def set_mute(
-        self, *, team_id: str, channel_id: str, user_id: str, backup_id: int, mute: bool
-    ) -> bool:
-        """Returns False when nothing changed (already muted / not muted)."""
+    async def mute(
+        self, bound: BoundWorkspace, backup_id: int, *, user_id: str, mute: bool
+    ) -> MuteResult:
+        """Mutes (or unmutes) a backup's failure alerts in the bound channel.
+
+        A repeat changes nothing and asks Skyvia nothing. A real change first checks that the
+        backup exists in the channel's workspace (an unknown id fails as "not found"), so a
+        typo cannot leave a mute that silences nothing. Every attempt is audited.
+        """
+        actor = Actor(bound.team_id, bound.channel_id, user_id)
+        action, target = ("mute" if mute else "unmute"), f"backup {backup_id}"
         async with self._db.session() as session:
             bindings = BindingRepository(session)
-            binding = await bindings.get(team_id, channel_id)
-            if binding is None:
-                raise NotBound()
-            muted = set(await bindings.muted_backup_ids(binding.id))
-            changed = (backup_id not in muted) if mute else (backup_id in muted)
-            if changed and mute:
-                await bindings.mute(binding.id, backup_id, muted_by=user_id, now=self._clock())
-            elif changed:
-                await bindings.unmute(binding.id, backup_id)
-            await AuditRepository(session).add(
-                team_id=team_id,
-                channel_id=channel_id,
-                user_id=user_id,
-                action="mute" if mute else "unmute",
-                target=f"backup {backup_id}",
-                result="ok" if changed else "unchanged",
-            )
-        return changed
-
-    async def _audit(
-        self, team_id: str, channel_id: str, user_id: str, action: str, target: str, result: str
-    ) -> None:
+            binding_id = await self._binding_id(bindings, bound)
+            already = (backup_id in await bindings.muted_backup_ids(binding_id)) == mute
+            if already:
+                await record_in(session, actor, Entry(action, target, "unchanged"))
+        if already:
+            return MuteUnchanged(backup_id=backup_id, muted=mute)
+        backup = await self._skyvia.get_backup(bound.token, bound.workspace_id, backup_id)
         async with self._db.session() as session:
-            await AuditRepository(session).add(
-                team_id=team_id,
-                channel_id=channel_id,
-                user_id=user_id,
-                action=action,
-                target=target,
-                result=result,
-            )
+            bindings = BindingRepository(session)
+            binding_id = await self._binding_id(bindings, bound)
+            if mute:
+                changed = await bindings.mute(
+                    binding_id, backup_id, muted_by=user_id, now=self._clock()
+                )
+            else:
+                changed = await bindings.unmute(binding_id, backup_id)
+            await record_in(session, actor, Entry(action, target, "ok" if changed else "unchanged"))
+        if not changed:  # a concurrent request did it first
+            return MuteUnchanged(backup_id=backup_id, muted=mute)
+        return MuteChanged(backup=backup, muted=mute)
+
+    @staticmethod
+    async def _binding_id(bindings: BindingRepository, bound: BoundWorkspace) -> int:
+        """The binding's row id, read again: it may have been disconnected since `resolve`."""
+        row = await bindings.get(bound.team_id, bound.channel_id)
+        if row is None:
+            raise NotBound()
+        return row.id

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from bot.services.audit import Actor, Entry, record
 from bot.services.backups import failure_detail
 from bot.services.bindings import BoundWorkspace
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaError
 from bot.skyvia.models import Backup
 from storage.db import Database
-from storage.repositories import AuditRepository
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,8 @@ class ScheduleService:
         caller does not announce a change that did not happen. Failures are audited too: an
         attempt that Skyvia refused is part of "who did what".
         """
-        action = "schedule on" if active else "schedule off"
+        actor = Actor(bound.team_id, bound.channel_id, user_id)
+        action, target = ("schedule on" if active else "schedule off"), f"backup {backup_id}"
         try:
             backup, current = await asyncio.gather(
                 self._skyvia.get_backup(bound.token, bound.workspace_id, backup_id),
@@ -61,34 +62,10 @@ class ScheduleService:
                 result = await switch(bound.token, bound.workspace_id, backup_id)
                 change = ScheduleChange(backup=backup, active=result.active, changed=True)
         except SkyviaError as error:
-            await self._audit(bound, user_id, action, backup_id, "failed", failure_detail(error))
+            await record(self._db, actor, Entry(action, target, "failed", failure_detail(error)))
             raise
-        await self._audit(
-            bound,
-            user_id,
-            action,
-            backup_id,
-            "ok" if change.changed else "unchanged",
-            f"workspace {bound.workspace_id}",
+        outcome = "ok" if change.changed else "unchanged"
+        await record(
+            self._db, actor, Entry(action, target, outcome, f"workspace {bound.workspace_id}")
         )
         return change
-
-    async def _audit(
-        self,
-        bound: BoundWorkspace,
-        user_id: str,
-        action: str,
-        backup_id: int,
-        result: str,
-        detail: str,
-    ) -> None:
-        async with self._db.session() as session:
-            await AuditRepository(session).add(
-                team_id=bound.team_id,
-                channel_id=bound.channel_id,
-                user_id=user_id,
-                action=action,
-                target=f"backup {backup_id}",
-                result=result,
-                detail=detail,
-            )

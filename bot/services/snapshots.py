@@ -13,15 +13,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.clock import utcnow
+from bot.services.audit import Actor, Entry, record, record_in
 from bot.services.backups import failure_detail
-from bot.services.bindings import BoundWorkspace
+from bot.services.bindings import BoundWorkspace, channel_binding, watched_run
 from bot.services.errors import DomainError
+from bot.services.models import ChannelBinding, WatchedRun
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaError
 from bot.skyvia.models import ActiveRun, Backup
 from storage.db import Database
-from storage.models import Binding, Watch
-from storage.repositories import AuditRepository, BindingRepository, WatchRepository
+from storage.models import Watch
+from storage.repositories import BindingRepository, WatchRepository
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,7 @@ class Watched:
     """The outcome of a start: the snapshot and the watch that will report it."""
 
     started: StartedSnapshot
-    watch: Watch
+    watch: WatchedRun
 
 
 PostCard = Callable[[StartedSnapshot], Awaitable[str]]
@@ -76,11 +78,10 @@ class StartedWithoutCard(DomainError):
 
 @dataclass(frozen=True)
 class ChannelOverview:
-    """A bound channel as the Home tab shows it."""
+    """A bound channel as the Home tab shows it: its binding and the snapshots watched there."""
 
-    binding: Binding
-    muted_backup_ids: list[int] = field(default_factory=list)
-    watches: list[Watch] = field(default_factory=list)
+    binding: ChannelBinding
+    watches: list[WatchedRun] = field(default_factory=list)
 
 
 class SnapshotService:
@@ -132,10 +133,13 @@ class SnapshotService:
             )
             if active is not None:
                 return AlreadyActive(backup=backup, active_run=active)
+        actor = Actor(bound.team_id, bound.channel_id, user_id)
+        target = f"backup {backup_id}"
         try:
             run = await self._skyvia.create_snapshot(bound.token, bound.workspace_id, backup_id)
         except SkyviaError as error:
-            await self._audit(bound, user_id, backup_id, "failed", failure_detail(error))
+            entry = Entry("snapshot", target, "failed", failure_detail(error))
+            await record(self._db, actor, entry)
             raise
         started = StartedSnapshot(
             backup=backup, run=run, started_by=user_id, started_at=run.date or self._clock()
@@ -152,7 +156,9 @@ class SnapshotService:
                 type(error).__name__,
                 extra={"team": bound.team_id, "channel": bound.channel_id},
             )
-            await self._audit(bound, user_id, backup_id, "started", detail + ", no card")
+            await record(
+                self._db, actor, Entry("snapshot", target, "started", detail + ", no card")
+            )
             raise StartedWithoutCard(started, error) from error
         now = self._clock()
         async with self._db.session() as session:
@@ -169,16 +175,8 @@ class SnapshotService:
                 next_poll_at=now + self._watch_interval,
                 last_state=str(run.state),
             )
-            await AuditRepository(session).add(
-                team_id=bound.team_id,
-                channel_id=bound.channel_id,
-                user_id=user_id,
-                action="snapshot",
-                target=f"backup {backup_id}",
-                result="started",
-                detail=detail,
-            )
-        return Watched(started=started, watch=watch)
+            await record_in(session, actor, Entry("snapshot", target, "started", detail))
+            return Watched(started=started, watch=watched_run(watch))
 
     async def channels_overview(self, team_id: str) -> list[ChannelOverview]:
         """Every bound channel of a team with its mutes and the snapshots watched there."""
@@ -191,23 +189,8 @@ class SnapshotService:
                 by_channel.setdefault(watch.channel_id, []).append(watch)
             return [
                 ChannelOverview(
-                    binding=binding,
-                    muted_backup_ids=sorted(await bindings.muted_backup_ids(binding.id)),
-                    watches=by_channel.get(binding.channel_id, []),
+                    binding=channel_binding(row, await bindings.muted_backup_ids(row.id)),
+                    watches=[watched_run(w) for w in by_channel.get(row.channel_id, [])],
                 )
-                for binding in channels
+                for row in channels
             ]
-
-    async def _audit(
-        self, bound: BoundWorkspace, user_id: str, backup_id: int, result: str, detail: str
-    ) -> None:
-        async with self._db.session() as session:
-            await AuditRepository(session).add(
-                team_id=bound.team_id,
-                channel_id=bound.channel_id,
-                user_id=user_id,
-                action="snapshot",
-                target=f"backup {backup_id}",
-                result=result,
-                detail=detail,
-            )

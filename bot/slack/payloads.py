@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Annotated, Any, Self
 
 from pydantic import (
@@ -74,14 +75,32 @@ class SnapshotRef(Payload):
     snapshot_id: SkyviaId
 
 
+class Screen(StrEnum):
+    """The screens a schedule toggle appears on, redrawn after the toggle."""
+
+    BACKUPS = "backups"
+    DETAILS = "details"
+    SCHEDULE = "schedule"
+
+
 class ScheduleRef(Payload):
-    """Schedule toggle: carries the state the user asked for, not a flip.
+    """Schedule toggle: carries the state the user asked for, not a flip, and its screen.
 
     A click on a stale message then does what its text said, even if someone toggled since.
+    `screen` (and `page` of the backups list) say what to redraw after the toggle: Slack does
+    not send the clicked message with clicks on ephemeral ones, so it cannot be read from there.
     """
 
     backup_id: SkyviaId
     enable: bool
+    screen: Screen = Screen.SCHEDULE
+    page: PageNumber = 1
+
+    @model_validator(mode="after")
+    def _page_of_the_list(self) -> Self:
+        if self.page != 1 and self.screen is not Screen.BACKUPS:
+            raise ValueError("only the backups list has pages")
+        return self
 
 
 class BackupsPageRef(Payload):

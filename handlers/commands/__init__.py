@@ -7,7 +7,7 @@ so adding a subcommand never touches the others.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -16,11 +16,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.parsing import parse_command
 from handlers.commands import backups, bindings
-from handlers.context import SlackContext
+from handlers.context import Services, SlackContext
 from handlers.errors import handle_error
-
-if TYPE_CHECKING:
-    from bot.container import Container
 
 CommandHandler = Callable[[SlackContext, Any], Awaitable[None]]
 
@@ -35,7 +32,7 @@ def all_handlers() -> dict[type, CommandHandler]:
 _MODULES: list[Any] = [bindings, backups]
 
 
-def register(app: AsyncApp, container: Container) -> None:
+def register(app: AsyncApp, services: Services) -> None:
     handlers = all_handlers()
 
     async def on_skyvia(
@@ -43,7 +40,7 @@ def register(app: AsyncApp, container: Container) -> None:
     ) -> None:
         await ack()
         try:
-            ctx = SlackContext.from_body(container, body, client, respond)
+            ctx = SlackContext.from_body(services, body, client, respond)
             command = parse_command(body.get("text") or "")
             await handlers[type(command)](ctx, command)
         except Exception as error:

@@ -37,12 +37,12 @@ SWITCH_SCHEDULE = "turn a backup's schedule on or off"
 
 
 async def backups_page(ctx: SlackContext, bound: BoundWorkspace, page: int) -> Message:
-    found = await ctx.container.backups.page(bound, page)
+    found = await ctx.services.backups.page(bound, page)
     return backups_page_message(bound.workspace_id, found.data, page, found.has_more)
 
 
 async def backup_details(ctx: SlackContext, bound: BoundWorkspace, backup_id: int) -> Message:
-    details = await ctx.container.backups.details(bound, backup_id)
+    details = await ctx.services.backups.details(bound, backup_id)
     return backup_details_message(
         details.backup, details.schedule_active, details.active_run, details.last_snapshots
     )
@@ -56,19 +56,19 @@ async def snapshots_page(
     filters: SnapshotFilters,
 ) -> Message:
     query = SnapshotQuery(failed=filters.failed, since=filters.since, until=filters.until)
-    found = await ctx.container.backups.snapshots(bound, backup_id, page, query)
+    found = await ctx.services.backups.snapshots(bound, backup_id, page, query)
     return snapshots_page_message(found.backup, found.snapshots, page, found.has_more, filters)
 
 
 async def snapshot_log(
     ctx: SlackContext, bound: BoundWorkspace, backup_id: int, snapshot_id: int
 ) -> Message:
-    found = await ctx.container.backups.snapshot_log(bound, backup_id, snapshot_id)
+    found = await ctx.services.backups.snapshot_log(bound, backup_id, snapshot_id)
     return snapshot_log_message(found.backup, found.snapshot)
 
 
 async def schedule_status(ctx: SlackContext, bound: BoundWorkspace, backup_id: int) -> Message:
-    state = await ctx.container.schedules.status(bound, backup_id)
+    state = await ctx.services.schedules.status(bound, backup_id)
     return schedule_message(state.backup, state.active)
 
 
@@ -95,7 +95,7 @@ async def start_snapshot(
         )
         return await ctx.post(card)
 
-    result = await ctx.container.snapshots.start(
+    result = await ctx.services.snapshots.start(
         bound,
         backup_id,
         user_id=ctx.user_id,
@@ -111,7 +111,7 @@ async def switch_schedule(
     ctx: SlackContext, bound: BoundWorkspace, backup_id: int, active: bool
 ) -> ScheduleChange:
     """Switches, then tells the channel who did it (only when something changed)."""
-    change = await ctx.container.schedules.set_active(
+    change = await ctx.services.schedules.set_active(
         bound, backup_id, active=active, user_id=ctx.user_id
     )
     if change.changed:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.services.bindings import BoundWorkspace, MuteResult, MuteUnchanged
 from bot.slack.authz import Role
 from bot.slack.messages import (
     alerts_changed_message,
@@ -10,6 +11,7 @@ from bot.slack.messages import (
     disconnected_message,
     help_message,
     mute_changed_message,
+    refusal_message,
     status_message,
 )
 from bot.slack.parsing import (
@@ -21,7 +23,8 @@ from bot.slack.parsing import (
     StatusCmd,
 )
 from handlers.context import NotInChannel, SlackContext
-from handlers.views_data import binding_view, watch_view
+
+MUTE_ALERTS = "mute or unmute a backup's alerts"
 
 
 async def show_help(ctx: SlackContext, _: HelpCmd) -> None:
@@ -30,7 +33,7 @@ async def show_help(ctx: SlackContext, _: HelpCmd) -> None:
 
 async def connect(ctx: SlackContext, command: ConnectCmd) -> None:
     await ctx.require(Role.ADMIN, "connect a channel")
-    if command.workspace_id is None or not ctx.container.bindings.has_default_token:
+    if command.workspace_id is None or not ctx.services.bindings.has_default_token:
         await ctx.client.views_open(
             trigger_id=ctx.trigger_id,
             view=connect_modal(channel_id=ctx.channel_id, workspace_id=command.workspace_id),
@@ -41,7 +44,7 @@ async def connect(ctx: SlackContext, command: ConnectCmd) -> None:
 
 async def finish_connect(ctx: SlackContext, workspace_id: int, token: str | None) -> None:
     """Binds, then tells the channel; undoes the binding if the bot cannot post there."""
-    service = ctx.container.bindings
+    service = ctx.services.bindings
     binding = await service.connect(
         team_id=ctx.team_id,
         channel_id=ctx.channel_id,
@@ -60,7 +63,7 @@ async def finish_connect(ctx: SlackContext, workspace_id: int, token: str | None
 
 async def disconnect(ctx: SlackContext, _: DisconnectCmd) -> None:
     await ctx.require(Role.ADMIN, "disconnect a channel")
-    result = await ctx.container.bindings.disconnect(
+    result = await ctx.services.bindings.disconnect(
         team_id=ctx.team_id, channel_id=ctx.channel_id, user_id=ctx.user_id
     )
     message = disconnected_message(result.workspace_id, ctx.user_id, result.stopped_watches)
@@ -71,34 +74,45 @@ async def disconnect(ctx: SlackContext, _: DisconnectCmd) -> None:
 
 
 async def status(ctx: SlackContext, _: StatusCmd) -> None:
-    result = await ctx.container.bindings.status(ctx.team_id, ctx.channel_id)
-    view = binding_view(result.binding, result.muted_backup_ids) if result.binding else None
-    await ctx.reply(status_message(view, [watch_view(w) for w in result.watches]))
+    result = await ctx.services.bindings.status(ctx.team_id, ctx.channel_id)
+    await ctx.reply(status_message(result.binding, result.watches))
 
 
 async def alerts(ctx: SlackContext, command: AlertsCmd) -> None:
     await ctx.require(Role.ADMIN, "turn failure alerts on or off")
-    await ctx.container.bindings.set_alerts(
+    await ctx.services.bindings.set_alerts(
         team_id=ctx.team_id, channel_id=ctx.channel_id, user_id=ctx.user_id, enabled=command.enabled
     )
     await ctx.post(alerts_changed_message(ctx.user_id, command.enabled))
 
 
+async def set_mute(
+    ctx: SlackContext, bound: BoundWorkspace, backup_id: int, mute: bool
+) -> MuteResult:
+    """Mutes or unmutes; a change is told to the channel, a repeat only to the user."""
+    result = await ctx.services.bindings.mute(bound, backup_id, user_id=ctx.user_id, mute=mute)
+    if isinstance(result, MuteUnchanged):
+        state = "muted" if mute else "not muted"
+        await ctx.reply(
+            refusal_message(
+                f"Alerts for backup {backup_id} are already {state} here.",
+                "`/skyvia status` shows this channel's muted backups.",
+            )
+        )
+        return result
+    message = mute_changed_message(ctx.user_id, result.backup, result.muted)
+    try:
+        await ctx.post(message)
+    except NotInChannel:
+        # The mute is recorded; a private channel without the bot still deserves to know who.
+        await ctx.reply(message)
+    return result
+
+
 async def mute(ctx: SlackContext, command: MuteCmd) -> None:
-    await ctx.require(Role.OPERATOR, "mute or unmute a backup's alerts")
     bound = await ctx.workspace()
-    # Confirm the backup exists in this channel's workspace before recording the mute.
-    backup = await ctx.container.skyvia.get_backup(
-        bound.token, bound.workspace_id, command.backup_id
-    )
-    await ctx.container.bindings.set_mute(
-        team_id=ctx.team_id,
-        channel_id=ctx.channel_id,
-        user_id=ctx.user_id,
-        backup_id=command.backup_id,
-        mute=command.mute,
-    )
-    await ctx.post(mute_changed_message(ctx.user_id, backup, command.mute))
+    await ctx.require(Role.OPERATOR, MUTE_ALERTS)
+    await set_mute(ctx, bound, command.backup_id, command.mute)
 
 
 HANDLERS = {

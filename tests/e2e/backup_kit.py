@@ -111,15 +111,20 @@ async def click(
     user: str = MEMBER,
     channel: str | None = CHANNEL,
     value: str | None = None,
+    ephemeral: bool = False,
 ) -> str:
-    """Clicks a button of `message` as Slack would; returns the click's response_url id."""
+    """Clicks a button of `message` as Slack would; returns the click's response_url id.
+
+    `ephemeral` clicks as on a message only the user sees: Slack then sends the container
+    (`is_ephemeral`) but not the message itself.
+    """
     value = value if value is not None else button(message, action_id, nth)["value"]
     response = await stack.send.block_action(
         action_id,
         value,
         user_id=user,
         channel_id=channel,
-        message=message,
+        message=None if ephemeral else message,
         message_ts=message.get("ts") or "1700000000.000100",
     )
     assert response.status_code == 200, response.text

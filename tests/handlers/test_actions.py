@@ -10,10 +10,7 @@ import asyncio
 import json
 
 from bot.devtools.waiting import wait_until
-from bot.skyvia.models import Backup
 from bot.slack.ids import ActionId
-from bot.slack.messages import backup_details_message, backups_page_message, schedule_message
-from handlers.actions import BackupsScreen, DetailsScreen, ScheduleScreen, clicked_screen
 from storage.repositories import BindingRepository
 from tests.constants import ADMIN, CHANNEL, MEMBER, OTHER_CHANNEL, TEAM
 from tests.e2e.backup_kit import (
@@ -108,6 +105,35 @@ async def test_toggle_on_the_backups_list_rerenders_that_page(bound: Stack) -> N
     assert "page 2" in rendered(after)
     assert toggle_labels(after) == ["Enable schedule", *before[1:]]
     await announcements(stack, "disabled the schedule", 1)
+
+
+async def test_toggle_on_an_ephemeral_backups_list_keeps_that_page(bound: Stack) -> None:
+    """Slack leaves the message out of clicks on ephemeral messages: the button says the screen."""
+    stack = bound
+    for n in range(12):
+        stack.sim.state.add_backup(123, f"More {n}", scheduled=True)
+    page1 = await stack.reply_to("backups")
+    response_id = await click(stack, page1, ActionId.BACKUPS_PAGE_NEXT, ephemeral=True)
+    page2 = (await stack.slack.wait_for_responses(response_id))[0].body
+    before = toggle_labels(page2)
+    assert before[0] == "Disable schedule"
+
+    after = await click_and_reply(stack, page2, ActionId.SCHEDULE_TOGGLE, nth=0, ephemeral=True)
+    assert after["replace_original"] is True
+    assert "page 2" in rendered(after)
+    assert toggle_labels(after) == ["Enable schedule", *before[1:]]
+    assert buttons(after, ActionId.BACKUPS_PAGE_PREV)  # still the list, with its paging
+    await announcements(stack, "disabled the schedule", 1)
+
+
+async def test_toggle_on_ephemeral_details_keeps_the_details(bound: Stack) -> None:
+    stack = bound
+    details = await stack.reply_to("backup 458")
+    after = await click_and_reply(stack, details, ActionId.SCHEDULE_TOGGLE, ephemeral=True)
+    assert toggle_labels(after) == ["Disable schedule"]
+    assert buttons(after, ActionId.SHOW_SNAPSHOTS)  # still the details screen
+    assert "Last snapshots" in rendered(after) or "No finished snapshots" in rendered(after)
+    await announcements(stack, "enabled the schedule", 1)
 
 
 async def test_toggle_from_details_rerenders_the_details(bound: Stack) -> None:
@@ -289,15 +315,3 @@ async def test_the_unmute_button_on_a_mute_notice_unmutes(bound: Stack) -> None:
     )
     assert f"<@{MEMBER}> unmuted" in told_again[0].args["text"]
     assert await muted_backups(stack) == set()
-
-
-def test_a_clicked_message_is_recognised_by_its_own_buttons() -> None:
-    backups = [Backup(id=i, name=f"B{i}", scheduled=True) for i in range(1, 11)]
-    for page, has_more in ((1, True), (2, True), (3, False)):
-        message = backups_page_message(123, backups, page, has_more).to_dict()
-        assert clicked_screen(message) == BackupsScreen(page=page)
-    details = backup_details_message(backups[0], True, None, []).to_dict()
-    assert clicked_screen(details) == DetailsScreen()
-    assert clicked_screen(schedule_message(backups[0], True).to_dict()) == ScheduleScreen()
-    # Slack leaves `message` out for some ephemeral clicks: the schedule alone is shown then.
-    assert clicked_screen(None) == ScheduleScreen()

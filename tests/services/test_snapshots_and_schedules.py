@@ -74,9 +74,13 @@ async def test_start_posts_the_card_after_the_post_and_then_stores_the_watch(
 
     assert isinstance(result, Watched)
     assert seen[0].backup.name == "Nightly CRM" and seen[0].started_by == "U1"
-    watch = result.watch
+    run_id = seen[0].run.run_id
+    assert result.watch.snapshot_id == run_id == simulator.state.snapshots_of(456)[-1].id
+    assert (result.watch.started_by, result.watch.state) == ("U1", seen[0].run.state)
+    async with db.session() as session:
+        watch = await WatchRepository(session).get_for_snapshot("T1", "C1", run_id)
+    assert watch is not None
     assert watch.message_ts == "1700000000.000100"
-    assert watch.snapshot_id == seen[0].run.run_id == simulator.state.snapshots_of(456)[-1].id
     assert watch.next_poll_at == NOW + timedelta(seconds=15)
     assert watch.last_state == str(seen[0].run.state)
     assert [a[:2] for a in await audit(db)] == [("snapshot", "started")]

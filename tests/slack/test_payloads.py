@@ -19,6 +19,7 @@ from bot.slack.payloads import (
     Payload,
     PayloadError,
     ScheduleRef,
+    Screen,
     SnapshotFilters,
     SnapshotRef,
     SnapshotsPageRef,
@@ -44,7 +45,14 @@ def _filters(draw: st.DrawFn) -> SnapshotFilters:
 _payloads: st.SearchStrategy[Payload] = st.one_of(
     st.builds(BackupRef, backup_id=_ids),
     st.builds(SnapshotRef, backup_id=_ids, snapshot_id=_ids),
-    st.builds(ScheduleRef, backup_id=_ids, enable=st.booleans()),
+    st.builds(ScheduleRef, backup_id=_ids, enable=st.booleans(), screen=st.sampled_from(Screen)),
+    st.builds(
+        ScheduleRef,
+        backup_id=_ids,
+        enable=st.booleans(),
+        screen=st.just(Screen.BACKUPS),
+        page=st.integers(min_value=1, max_value=MAX_PAGE),
+    ),
     st.builds(BackupsPageRef, page=st.integers(min_value=1, max_value=MAX_PAGE)),
     st.builds(
         SnapshotsPageRef,
@@ -67,6 +75,8 @@ def test_dump_load_round_trip(payload: Payload) -> None:
 
 def test_defaults_are_left_out_of_the_value() -> None:
     assert SnapshotsPageRef(backup_id=4).dump() == '{"backup_id":4}'
+    # Toggles posted before the screen travelled in the value still load (as the schedule).
+    assert ScheduleRef.load('{"backup_id":4,"enable":true}').screen is Screen.SCHEDULE
 
 
 def test_no_payload_can_carry_a_workspace_or_a_token() -> None:
@@ -96,6 +106,8 @@ def test_no_payload_can_carry_a_workspace_or_a_token() -> None:
         (BackupRef, '{"backup_id":4,"snapshot_id":5}'),  # another payload type
         (SnapshotRef, '{"backup_id":4}'),
         (ScheduleRef, '{"backup_id":4,"enable":"yes"}'),
+        (ScheduleRef, '{"backup_id":4,"enable":true,"screen":"home"}'),
+        (ScheduleRef, '{"backup_id":4,"enable":true,"screen":"details","page":2}'),
         (BackupsPageRef, f'{{"page":{MAX_PAGE + 1}}}'),
         (SnapshotsPageRef, '{"backup_id":4,"filters":{"since":"2024-05-01T00:00:00"}}'),
         (

@@ -27,7 +27,6 @@ from bot.slack.messages.common import (
 )
 from bot.slack.messages.help import help_message
 from bot.slack.messages.home import home_view
-from bot.slack.messages.models import BindingView, WatchView
 from bot.slack.messages.mrkdwn import (
     escape_mrkdwn,
     format_count,
@@ -50,9 +49,7 @@ __all__ = [
     "BACKUPS_PAGE_SIZE",
     "LAST_SNAPSHOTS_SHOWN",
     "SNAPSHOTS_PAGE_SIZE",
-    "BindingView",
     "Message",
-    "WatchView",
     "active_snapshot_exists_message",
     "alerts_changed_message",
     "alerts_paused_token_notice",

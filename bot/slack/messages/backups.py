@@ -33,6 +33,7 @@ from bot.slack.messages.mrkdwn import (
 )
 from bot.slack.messages.snapshots import snapshot_line
 from bot.slack.parsing import MAX_PAGE
+from bot.slack.payloads import Screen
 
 BACKUPS_PAGE_SIZE = 10
 """Backups per page of `/skyvia backups`: the handler asks Skyvia for `take=10`."""
@@ -78,7 +79,9 @@ def backups_page_message(
         blocks.append(
             actions(
                 run_snapshot_button(backup.id, backup.name),
-                schedule_button(backup.id, backup.name, backup.scheduled),
+                schedule_button(
+                    backup.id, backup.name, backup.scheduled, screen=Screen.BACKUPS, page=page
+                ),
                 details_button(backup.id),
             )
         )
@@ -124,7 +127,7 @@ def backup_details_message(
         section(history),
         actions(
             run_snapshot_button(backup.id, backup.name),
-            schedule_button(backup.id, backup.name, schedule_active),
+            schedule_button(backup.id, backup.name, schedule_active, screen=Screen.DETAILS),
             snapshots_button(backup.id),
         ),
     ]

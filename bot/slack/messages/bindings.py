@@ -12,6 +12,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.services.models import ChannelBinding, WatchedRun
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.messages.common import (
     MAX_MESSAGE_BLOCKS,
@@ -22,7 +23,6 @@ from bot.slack.messages.common import (
     fit_lines,
     section,
 )
-from bot.slack.messages.models import BindingView, WatchView
 from bot.slack.messages.mrkdwn import (
     backup_label,
     channel_mention,
@@ -129,7 +129,7 @@ def disconnected_message(workspace_id: int, user_id: str, stopped_watches: int =
     return Message(text=fallback(line), blocks=[section(line), context(*details)])
 
 
-def status_message(binding: BindingView | None, watches: Sequence[WatchView]) -> Message:
+def status_message(binding: ChannelBinding | None, watches: Sequence[WatchedRun]) -> Message:
     """The channel's binding, its alert settings and what is being watched."""
     if binding is None:
         line = "This channel is not connected to a Skyvia workspace."
@@ -153,7 +153,7 @@ def status_message(binding: BindingView | None, watches: Sequence[WatchView]) ->
     return Message(text=fallback(line), blocks=compact(blocks)[:MAX_MESSAGE_BLOCKS])
 
 
-def _alerts_line(binding: BindingView) -> str:
+def _alerts_line(binding: ChannelBinding) -> str:
     if binding.paused:
         reason = escape_cut(binding.paused_reason or "the bot cannot post here", 300)
         return f":double_vertical_bar: Paused: {reason}. Alerts and thread replies are on hold."
@@ -170,14 +170,14 @@ def _alerts_line(binding: BindingView) -> str:
     return alerts
 
 
-def _watches_text(watches: Sequence[WatchView]) -> str:
+def _watches_text(watches: Sequence[WatchedRun]) -> str:
     if not watches:
         return "No snapshot started from this channel is running."
     header = f"*Watching {plural(len(watches), 'snapshot')}:*"
     return fit_lines([header, *(watch_line(watch) for watch in watches)])
 
 
-def watch_line(watch: WatchView) -> str:
+def watch_line(watch: WatchedRun) -> str:
     """`🔄 Snapshot 7001 of *Nightly CRM* (456) · Running · started by @dana at …`."""
     state = (
         f"{state_emoji(watch.state)} {state_name(watch.state)}"

@@ -16,6 +16,7 @@ from bot.slack.payloads import (
     BackupRef,
     BackupsPageRef,
     ScheduleRef,
+    Screen,
     SnapshotFilters,
     SnapshotRef,
     SnapshotsPageRef,
@@ -52,10 +53,18 @@ def run_anyway_button(backup_id: int, backup_name: str | None, active_id: int) -
     )
 
 
-def schedule_button(backup_id: int, backup_name: str | None, active: bool | None) -> ButtonElement:
+def schedule_button(
+    backup_id: int,
+    backup_name: str | None,
+    active: bool | None,
+    *,
+    screen: Screen = Screen.SCHEDULE,
+    page: int = 1,
+) -> ButtonElement:
     """`Disable schedule` when active, `Enable schedule` when not, `Schedule` when unknown.
 
-    The payload carries the state asked for, so a click on a stale message does what it said.
+    The payload carries the state asked for, so a click on a stale message does what it said,
+    and the `screen` (and `page`) the button is on, which the toggle redraws.
     """
     if active is None:
         return button("Schedule", ActionId.SHOW_SCHEDULE, BackupRef(backup_id=backup_id))
@@ -76,7 +85,7 @@ def schedule_button(backup_id: int, backup_name: str | None, active: bool | None
     return button(
         DISABLE_SCHEDULE if active else ENABLE_SCHEDULE,
         ActionId.SCHEDULE_TOGGLE,
-        ScheduleRef(backup_id=backup_id, enable=not active),
+        ScheduleRef(backup_id=backup_id, enable=not active, screen=screen, page=page),
         confirm=confirm,
     )
 

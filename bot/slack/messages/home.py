@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 from slack_sdk.models.blocks import Block, DividerBlock, HeaderBlock, PlainTextObject
 from slack_sdk.models.views import View
 
+from bot.services.models import ChannelBinding, WatchedRun
 from bot.slack.messages.bindings import watch_line, workspace_label
 from bot.slack.messages.common import MAX_VIEW_BLOCKS, context, section
-from bot.slack.messages.models import BindingView, WatchView
 from bot.slack.messages.mrkdwn import channel_mention, escape_mrkdwn, format_count, plural
 
 _WATCHES_PER_CHANNEL = 5
@@ -18,7 +18,7 @@ _FIXED_BLOCKS = 4  # header, intro, overflow note, footer
 
 
 def home_view(
-    bindings: Sequence[BindingView], watches_by_channel: Mapping[str, Sequence[WatchView]]
+    bindings: Sequence[ChannelBinding], watches_by_channel: Mapping[str, Sequence[WatchedRun]]
 ) -> View:
     """The Home tab; the caller has already filtered `bindings` to channels the user can see."""
     blocks: list[Block] = [
@@ -47,7 +47,7 @@ def home_view(
     return View(type="home", blocks=blocks)
 
 
-def _channel_text(binding: BindingView) -> str:
+def _channel_text(binding: ChannelBinding) -> str:
     if binding.paused:
         alerts = ":double_vertical_bar: paused"
     elif binding.alerts_enabled:
@@ -60,7 +60,7 @@ def _channel_text(binding: BindingView) -> str:
     return f"{channel_mention(binding.channel_id)} · workspace {workspace} · {alerts}"
 
 
-def _watches_text(watches: Sequence[WatchView]) -> str:
+def _watches_text(watches: Sequence[WatchedRun]) -> str:
     lines = [f"*In progress:* {plural(len(watches), 'snapshot')}"]
     lines += [watch_line(watch) for watch in watches[:_WATCHES_PER_CHANNEL]]
     if len(watches) > _WATCHES_PER_CHANNEL:

@@ -16,6 +16,7 @@ from storage.db import Database
 from storage.models import Binding
 from storage.repositories import AuditRepository, BindingRepository
 from tests.constants import ADMIN, CHANNEL, MEMBER, TEAM
+from tests.e2e.backup_kit import BACKUP, audit_actions, connect
 from tests.e2e.bot_fixtures import Stack, StartBot
 
 
@@ -199,3 +200,43 @@ async def test_a_rejected_token_is_refused_with_a_clear_message(start_bot: Start
     assert "rejected the access token" in ephemeral[0].args["text"]
     assert ephemeral[0].args["user"] == ADMIN
     assert await binding_of(stack) is None
+
+
+def channel_posts(stack: Stack, words: str) -> list[str]:
+    return [
+        c.args["text"]
+        for c in stack.slack.calls_to("chat.postMessage")
+        if c.ok and words in c.args["text"]
+    ]
+
+
+async def test_muting_twice_tells_the_channel_once_and_the_user_the_second_time(
+    stack: Stack,
+) -> None:
+    await connect(stack)
+    first_id = await stack.command("alerts mute 456")
+    told = await stack.slack.wait_for(
+        "chat.postMessage", lambda c: c.ok and "muted failure alerts" in c.args["text"]
+    )
+    assert told[0].args["channel"] == CHANNEL and f"<@{MEMBER}>" in told[0].args["text"]
+
+    again = await stack.reply_to("alerts mute 456")
+    assert again["response_type"] == "ephemeral"
+    assert "already muted" in again["text"] and "456" in again["text"]
+    # The repeat answered the user only, and asked Skyvia nothing.
+    assert len(channel_posts(stack, "muted failure alerts")) == 1
+    assert stack.slack.responses(first_id) == []
+    assert stack.sim.state.call_counts() == {BACKUP: 1}
+    actions = await audit_actions(stack)
+    assert ("mute", MEMBER, "ok", "backup 456") in actions
+    assert ("mute", MEMBER, "unchanged", "backup 456") in actions
+
+
+async def test_unmuting_what_is_not_muted_answers_the_user_only(stack: Stack) -> None:
+    await connect(stack)
+    answer = await stack.reply_to("alerts unmute 456")
+    assert answer["response_type"] == "ephemeral"
+    assert "already not muted" in answer["text"]
+    assert channel_posts(stack, "muted failure alerts") == []
+    assert skyvia_calls(stack) == 0
+    assert ("unmute", MEMBER, "unchanged", "backup 456") in await audit_actions(stack)

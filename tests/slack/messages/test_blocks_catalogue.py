@@ -12,9 +12,10 @@ from functools import partial
 
 import pytest
 
+from bot.services.models import ChannelBinding, WatchedRun
 from bot.skyvia.models import ActiveRun, Backup, Snapshot, SnapshotState
 from bot.slack import messages as blocks
-from bot.slack.messages import BindingView, Message, WatchView
+from bot.slack.messages import Message
 from bot.slack.parsing import UsageError, parse_command
 from bot.slack.payloads import SnapshotFilters
 from tests.slack.messages.blockkit import all_text, message_dict, view_dict
@@ -51,8 +52,8 @@ def _run(state: str = "Running") -> ActiveRun:
     )
 
 
-def _binding(channel: str = "C123", name: str = EVIL, **extra: object) -> BindingView:
-    return BindingView(
+def _binding(channel: str = "C123", name: str = EVIL, **extra: object) -> ChannelBinding:
+    return ChannelBinding(
         channel_id=channel,
         workspace_id=123,
         workspace_name=name,
@@ -63,8 +64,8 @@ def _binding(channel: str = "C123", name: str = EVIL, **extra: object) -> Bindin
     )
 
 
-def _watch(channel: str = "C123", i: int = 0) -> WatchView:
-    return WatchView(
+def _watch(channel: str = "C123", i: int = 0) -> WatchedRun:
+    return WatchedRun(
         channel_id=channel,
         backup_id=456,
         backup_name=EVIL,
@@ -175,7 +176,7 @@ def test_home_view_with_hundreds_of_channels_fits() -> None:
 def test_home_view_lists_channels_alerts_and_work_in_progress() -> None:
     bindings = [
         _binding("C1", name="Sales"),
-        BindingView("C2", 7, "U2", T0, alerts_enabled=False),
+        ChannelBinding("C2", 7, "U2", T0, alerts_enabled=False),
     ]
     data = view_dict(blocks.home_view(bindings, {"C1": [_watch("C1")]}))
     text = all_text(data)

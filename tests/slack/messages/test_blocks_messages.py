@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from bot.services.models import ChannelBinding, WatchedRun
 from bot.skyvia.models import ActiveRun, Backup, Snapshot
 from bot.slack import messages as blocks
 from bot.slack.ids import ActionId
@@ -15,6 +16,7 @@ from bot.slack.payloads import (
     BackupRef,
     BackupsPageRef,
     ScheduleRef,
+    Screen,
     SnapshotFilters,
     SnapshotRef,
     SnapshotsPageRef,
@@ -63,6 +65,25 @@ def test_schedule_has_one_toggle_whose_text_flips(active: bool, label: str, enab
     assert ScheduleRef.load(toggle["value"]) == ScheduleRef(backup_id=456, enable=enable)
     assert "confirm" in toggle
     assert f"is *{'on' if active else 'off'}*" in _first_line(data)
+
+
+def test_every_toggle_names_the_screen_it_is_on() -> None:
+    """After a toggle the same screen is redrawn, told by the button (not by the message)."""
+    listed = [Backup(id=i, name=f"B{i}", scheduled=i % 2 == 0) for i in range(1, 11)]
+    for page in (1, 2, 3):
+        data = message_dict(blocks.backups_page_message(123, listed, page, True))
+        refs = [
+            ScheduleRef.load(b["value"])
+            for b in buttons(data["blocks"])
+            if b["action_id"] == ActionId.SCHEDULE_TOGGLE
+        ]
+        assert len(refs) == 10
+        assert {(r.screen, r.page) for r in refs} == {(Screen.BACKUPS, page)}
+    details = message_dict(blocks.backup_details_message(CRM, True, None, []))
+    toggle = ScheduleRef.load(_button(details, "Disable schedule")["value"])
+    assert (toggle.screen, toggle.page) == (Screen.DETAILS, 1)
+    alone = message_dict(blocks.schedule_message(CRM, False))
+    assert ScheduleRef.load(_button(alone, "Enable schedule")["value"]).screen is Screen.SCHEDULE
 
 
 def test_schedule_change_is_announced_with_who_and_what() -> None:
@@ -288,11 +309,11 @@ def test_disconnected_message_counts_stopped_watches() -> None:
 
 
 def test_status_message_shows_everything_about_the_binding() -> None:
-    binding = blocks.BindingView(
+    binding = ChannelBinding(
         channel_id="C1", workspace_id=123, workspace_name="Sales", connected_by="U1",
         connected_at=T0, muted_backup_ids=(4, 5),
     )  # fmt: skip
-    watch = blocks.WatchView("C1", 456, 7001, "U2", T0, "Nightly CRM")
+    watch = WatchedRun("C1", 456, 7001, "U2", T0, "Nightly CRM")
     text = all_text(message_dict(blocks.status_message(binding, [watch])))
     assert "connected to Skyvia workspace *Sales* (123)" in text
     assert f"Connected by <@U1> · {DATE}" in text

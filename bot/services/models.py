@@ -1,7 +1,7 @@
-"""Read-only views of the bot's own state, as the builders need them.
+"""Read models: what the use cases return about the bot's own state, never ORM rows.
 
-Builders take these instead of storage rows or service results so that `bot/slack/messages` depends
-on nothing but Slack's models and Skyvia's: handlers map their results onto these at the edge.
+Plain frozen dataclasses, built by the services from storage rows, so callers (the Slack
+handlers and Block Kit builders) neither see a database session nor import `storage`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from bot.skyvia.models import SnapshotState
 
 
 @dataclass(frozen=True)
-class BindingView:
-    """A channel's binding to a Skyvia workspace. Never holds the token."""
+class ChannelBinding:
+    """A channel's binding to a Skyvia workspace, with its alert settings. Never holds the token."""
 
     channel_id: str
     workspace_id: int
@@ -31,7 +31,7 @@ class BindingView:
 
 
 @dataclass(frozen=True)
-class WatchView:
+class WatchedRun:
     """A snapshot started from Slack whose outcome the bot will post in the channel."""
 
     channel_id: str

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -12,14 +12,11 @@ from bot.slack.authz import Role
 from bot.slack.ids import CallbackId
 from bot.slack.payloads import ConnectModalMeta, ModalInputError, parse_connect_submission
 from handlers.commands.bindings import finish_connect
-from handlers.context import SlackContext
+from handlers.context import Services, SlackContext
 from handlers.errors import report_error
 
-if TYPE_CHECKING:
-    from bot.container import Container
 
-
-def register(app: AsyncApp, container: Container) -> None:
+def register(app: AsyncApp, services: Services) -> None:
     async def on_connect_submit(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
@@ -27,14 +24,14 @@ def register(app: AsyncApp, container: Container) -> None:
         try:
             submission = parse_connect_submission(
                 (view.get("state") or {}).get("values") or {},
-                token_required=not container.bindings.has_default_token,
+                token_required=not services.bindings.has_default_token,
             )
         except ModalInputError as invalid:
             await ack(response_action="errors", errors=invalid.errors)
             return
         await ack()
         meta = ConnectModalMeta.load(view.get("private_metadata"))
-        ctx = SlackContext.from_body(container, body, client, None, channel_id=meta.channel_id)
+        ctx = SlackContext.from_body(services, body, client, None, channel_id=meta.channel_id)
         try:
             await ctx.require(Role.ADMIN, "connect a channel")
             token = submission.token.get_secret_value() if submission.token else None
