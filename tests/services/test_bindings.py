@@ -7,16 +7,19 @@ and a real database.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
 
-from bot.services.bindings import BindingService
+from bot.services.bindings import BindingService, MuteChanged, MuteUnchanged
 from bot.services.errors import DomainError, NotBound
+from bot.services.models import ChannelBinding, WatchedRun
 from bot.simulator import RunningSimulator
+from bot.skyvia.errors import SkyviaNotFound
 from storage.db import Database
 from storage.repositories import AuditRepository, WatchRepository
-from tests.constants import ADMIN, BACKUP, CHANNEL, OTHER_CHANNEL, TEAM, WORKSPACE
+from tests.constants import ADMIN, BACKUP, CHANNEL, MEMBER, OTHER_CHANNEL, TEAM, WORKSPACE
 
 OWN_TOKEN = "own-token-of-workspace-124"
 
@@ -27,9 +30,11 @@ async def audit(db: Database) -> list[tuple[str, str, str]]:
     return [(e.action, e.target, e.result) for e in reversed(entries)]
 
 
-async def connect(service: BindingService, workspace_id: int = WORKSPACE, **kwargs: str) -> None:
+async def connect(
+    service: BindingService, workspace_id: int = WORKSPACE, **kwargs: str
+) -> ChannelBinding:
     args = {"team_id": TEAM, "channel_id": CHANNEL, "user_id": ADMIN, "token": None, **kwargs}
-    await service.connect(workspace_id=workspace_id, **args)  # type: ignore[arg-type]
+    return await service.connect(workspace_id=workspace_id, **args)  # type: ignore[arg-type]
 
 
 async def test_resolve_is_per_channel_and_uses_the_default_token(
@@ -106,3 +111,78 @@ async def test_alerts_can_only_be_switched_for_a_bound_channel(
     await binding_service.set_alerts(team_id=TEAM, channel_id=CHANNEL, user_id=ADMIN, enabled=False)
     assert not (await binding_service.resolve(TEAM, CHANNEL)).alerts_enabled
     assert ("alerts off", "channel", "ok") in await audit(db)
+
+
+async def test_connect_and_status_return_read_models_not_rows(
+    binding_service: BindingService, db: Database
+) -> None:
+    binding = await connect(binding_service)
+    assert type(binding) is ChannelBinding and dataclasses.is_dataclass(binding)
+    assert (binding.channel_id, binding.workspace_id) == (CHANNEL, WORKSPACE)
+    assert (binding.workspace_name, binding.connected_by) == ("Operations", ADMIN)
+    assert binding.uses_default_token and binding.alerts_enabled and not binding.paused
+    now = datetime.now(UTC)
+    async with db.session() as session:
+        await WatchRepository(session).add(
+            team_id=TEAM,
+            channel_id=CHANNEL,
+            message_ts="1700000000.000100",
+            workspace_id=WORKSPACE,
+            backup_id=BACKUP,
+            backup_name="Nightly CRM",
+            snapshot_id=7001,
+            started_by=MEMBER,
+            started_at=now,
+            next_poll_at=now,
+        )
+
+    status = await binding_service.status(TEAM, CHANNEL)
+    assert status.binding == binding
+    assert status.watches == [WatchedRun(CHANNEL, BACKUP, 7001, MEMBER, now, "Nightly CRM")]
+    assert (await binding_service.status(TEAM, OTHER_CHANNEL)).binding is None
+
+
+async def test_mute_changes_once_and_a_repeat_asks_skyvia_nothing(
+    binding_service: BindingService, db: Database, simulator: RunningSimulator
+) -> None:
+    await connect(binding_service)
+    bound = await binding_service.resolve(TEAM, CHANNEL)
+    simulator.state.reset_call_counts()
+
+    muted = await binding_service.mute(bound, BACKUP, user_id=MEMBER, mute=True)
+    assert isinstance(muted, MuteChanged) and muted.muted
+    assert muted.backup.name == "Nightly CRM"
+    again = await binding_service.mute(bound, BACKUP, user_id=ADMIN, mute=True)
+    assert again == MuteUnchanged(backup_id=BACKUP, muted=True)
+    assert simulator.state.call_counts() == {"GET /workspaces/{workspaceId}/backups/{backupId}": 1}
+    status = await binding_service.status(TEAM, CHANNEL)
+    assert status.binding is not None and status.binding.muted_backup_ids == (BACKUP,)
+
+    unmuted = await binding_service.mute(bound, BACKUP, user_id=MEMBER, mute=False)
+    assert isinstance(unmuted, MuteChanged) and not unmuted.muted
+    repeat = await binding_service.mute(bound, BACKUP, user_id=MEMBER, mute=False)
+    assert repeat == MuteUnchanged(backup_id=BACKUP, muted=False)
+    target = f"backup {BACKUP}"
+    assert [a for a in await audit(db) if a[0] != "connect"] == [
+        ("mute", target, "ok"),
+        ("mute", target, "unchanged"),
+        ("unmute", target, "ok"),
+        ("unmute", target, "unchanged"),
+    ]
+
+
+async def test_muting_an_unknown_backup_records_nothing(binding_service: BindingService) -> None:
+    await connect(binding_service)
+    bound = await binding_service.resolve(TEAM, CHANNEL)
+    with pytest.raises(SkyviaNotFound):
+        await binding_service.mute(bound, 999, user_id=MEMBER, mute=True)
+    status = await binding_service.status(TEAM, CHANNEL)
+    assert status.binding is not None and status.binding.muted_backup_ids == ()
+
+
+async def test_mute_after_a_disconnect_is_refused(binding_service: BindingService) -> None:
+    await connect(binding_service)
+    bound = await binding_service.resolve(TEAM, CHANNEL)
+    await binding_service.disconnect(team_id=TEAM, channel_id=CHANNEL, user_id=ADMIN)
+    with pytest.raises(NotBound):
+        await binding_service.mute(bound, BACKUP, user_id=MEMBER, mute=True)
