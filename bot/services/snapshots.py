@@ -160,7 +160,19 @@ class SnapshotService:
                 self._db, actor, Entry("snapshot", target, "started", detail + ", no card")
             )
             raise StartedWithoutCard(started, error) from error
-        now = self._clock()
+        entry = Entry("snapshot", target, "started", detail)
+        return await self._record_watch(bound, started, message_ts, actor, entry)
+
+    async def _record_watch(
+        self,
+        bound: BoundWorkspace,
+        started: StartedSnapshot,
+        message_ts: str,
+        actor: Actor,
+        entry: Entry,
+    ) -> Watched:
+        """Step 4 of `start`: the watch and its audit entry, committed together."""
+        run, backup = started.run, started.backup
         async with self._db.session() as session:
             watch = await WatchRepository(session).add(
                 team_id=bound.team_id,
@@ -170,12 +182,12 @@ class SnapshotService:
                 backup_id=backup.id,
                 backup_name=backup.name,
                 snapshot_id=run.run_id,
-                started_by=user_id,
+                started_by=started.started_by,
                 started_at=started.started_at,
-                next_poll_at=now + self._watch_interval,
+                next_poll_at=self._clock() + self._watch_interval,
                 last_state=str(run.state),
             )
-            await record_in(session, actor, Entry("snapshot", target, "started", detail))
+            await record_in(session, actor, entry)
             return Watched(started=started, watch=watched_run(watch))
 
     async def channels_overview(self, team_id: str) -> list[ChannelOverview]:
