@@ -16,7 +16,7 @@ from storage.db import Database
 from storage.models import Binding
 from storage.repositories import AuditRepository, BindingRepository
 from tests.constants import ADMIN, CHANNEL, MEMBER, TEAM
-from tests.e2e.backup_kit import BACKUP, audit_actions, connect
+from tests.e2e.backup_kit import GET_BACKUP, audit_actions
 from tests.e2e.bot_fixtures import Stack, StartBot
 
 
@@ -211,9 +211,9 @@ def channel_posts(stack: Stack, words: str) -> list[str]:
 
 
 async def test_muting_twice_tells_the_channel_once_and_the_user_the_second_time(
-    stack: Stack,
+    bound: Stack,
 ) -> None:
-    await connect(stack)
+    stack = bound
     first_id = await stack.command("alerts mute 456")
     told = await stack.slack.wait_for(
         "chat.postMessage", lambda c: c.ok and "muted failure alerts" in c.args["text"]
@@ -226,14 +226,14 @@ async def test_muting_twice_tells_the_channel_once_and_the_user_the_second_time(
     # The repeat answered the user only, and asked Skyvia nothing.
     assert len(channel_posts(stack, "muted failure alerts")) == 1
     assert stack.slack.responses(first_id) == []
-    assert stack.sim.state.call_counts() == {BACKUP: 1}
+    assert stack.sim.state.call_counts() == {GET_BACKUP: 1}
     actions = await audit_actions(stack)
     assert ("mute", MEMBER, "ok", "backup 456") in actions
     assert ("mute", MEMBER, "unchanged", "backup 456") in actions
 
 
-async def test_unmuting_what_is_not_muted_answers_the_user_only(stack: Stack) -> None:
-    await connect(stack)
+async def test_unmuting_what_is_not_muted_answers_the_user_only(bound: Stack) -> None:
+    stack = bound
     answer = await stack.reply_to("alerts unmute 456")
     assert answer["response_type"] == "ephemeral"
     assert "already not muted" in answer["text"]
