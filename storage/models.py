@@ -40,6 +40,10 @@ SlackId = String(32)
 LeaseOwner = String(128)
 # 64-bit ids for tables that grow with traffic; SQLite only autoincrements an INTEGER primary key.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+# Skyvia's workspace, backup and snapshot ids: documented as int32, stored as 64-bit so a counter
+# that outgrows int32 is a new row, not a refused insert (a lost reply or alert). SQLite's INTEGER
+# is 64-bit already.
+SkyviaId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
@@ -84,7 +88,7 @@ class Binding(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     team_id: Mapped[str] = mapped_column(SlackId)
     channel_id: Mapped[str] = mapped_column(SlackId)
-    workspace_id: Mapped[int] = mapped_column(Integer)
+    workspace_id: Mapped[int] = mapped_column(SkyviaId)
     workspace_name: Mapped[str | None] = mapped_column(Text)
     token_ciphertext: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(SlackId)
@@ -119,7 +123,7 @@ class Mute(Base):
     binding_id: Mapped[int] = mapped_column(
         ForeignKey("bindings.id", ondelete="CASCADE"), primary_key=True
     )
-    backup_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    backup_id: Mapped[int] = mapped_column(SkyviaId, primary_key=True)
     muted_by: Mapped[str] = mapped_column(SlackId)
     muted_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -137,10 +141,10 @@ class Watch(Base):
     team_id: Mapped[str] = mapped_column(SlackId)
     channel_id: Mapped[str] = mapped_column(SlackId)
     message_ts: Mapped[str] = mapped_column(SlackId)  # the lifecycle card: the thread's parent
-    workspace_id: Mapped[int] = mapped_column(Integer)
-    backup_id: Mapped[int] = mapped_column(Integer)
+    workspace_id: Mapped[int] = mapped_column(SkyviaId)
+    backup_id: Mapped[int] = mapped_column(SkyviaId)
     backup_name: Mapped[str | None] = mapped_column(Text)
-    snapshot_id: Mapped[int] = mapped_column(Integer)
+    snapshot_id: Mapped[int] = mapped_column(SkyviaId)
     started_by: Mapped[str] = mapped_column(SlackId)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_state: Mapped[str | None] = mapped_column(String(32))
@@ -168,8 +172,8 @@ class AlertCursor(Base):
     __tablename__ = "alert_cursors"
     __table_args__ = (Index(None, "next_scan_at"),)
 
-    workspace_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    backup_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(SkyviaId, primary_key=True)
+    backup_id: Mapped[int] = mapped_column(SkyviaId, primary_key=True)
     backup_name: Mapped[str | None] = mapped_column(Text)
     cursor: Mapped[datetime] = mapped_column(UTCDateTime)
     next_scan_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -195,7 +199,7 @@ class Delivery(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     team_id: Mapped[str] = mapped_column(SlackId)
     channel_id: Mapped[str] = mapped_column(SlackId)
-    snapshot_id: Mapped[int] = mapped_column(Integer)
+    snapshot_id: Mapped[int] = mapped_column(SkyviaId)
     kind: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16))
     claimed_by: Mapped[str] = mapped_column(LeaseOwner)
