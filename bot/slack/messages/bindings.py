@@ -28,6 +28,7 @@ from bot.slack.messages.mrkdwn import (
     channel_mention,
     escape_cut,
     escape_mrkdwn,
+    escape_name_cut,
     format_count,
     plural,
     slack_date,
@@ -44,7 +45,7 @@ _STATUS_MUTES_SHOWN = 50
 def workspace_label(workspace_id: int, workspace_name: str | None) -> str:
     """`*Sales* (123)`, or `123` when Skyvia gave no name."""
     if workspace_name:
-        return f"*{escape_cut(workspace_name, _WORKSPACE_NAME_LIMIT)}* ({workspace_id})"
+        return f"*{escape_name_cut(workspace_name, _WORKSPACE_NAME_LIMIT)}* ({workspace_id})"
     return str(workspace_id)
 
 

@@ -1,8 +1,9 @@
 """Making text safe and readable in Slack mrkdwn: escaping, cutting, times, durations, counts.
 
 Everything from Skyvia or a user passes through `escape_mrkdwn` before it reaches a message, so
-a backup named `<!channel>` pings nobody. Cutting happens *after* escaping (an `&` grows to five
-characters) and never inside an entity, so a cut text is still valid and still within limits.
+a backup named `<!channel>` pings nobody; names also go through `escape_name`, so a backup named
+`*Bold*` is not shown bold. Cutting happens *after* escaping (an `&` grows to five characters) and
+never inside an entity, so a cut text is still valid and still within limits.
 """
 
 from __future__ import annotations
@@ -27,6 +28,32 @@ CODE_BLOCK_OVERHEAD = len(_FENCE) * 2 + 2
 def escape_mrkdwn(text: str) -> str:
     """Slack's three control characters, escaped; formatting like `*` is left alone."""
     return text.translate(_ESCAPES)
+
+
+_NAME_MARKUP = str.maketrans({"*": "\uff0a", "_": "\uff3f", "~": "\uff5e", "`": "\uff40"})
+
+
+def escape_name(name: str) -> str:
+    """A name chosen by a user or in Skyvia, escaped so it always reads literally in mrkdwn.
+
+    Slack has no escape for `*`, `_`, `~` and `` ` ``: inside `*{name}*` a name like `*Bold*
+    _it_` would close the bold early and turn the rest italic. Each of the four becomes its
+    fullwidth form (`＊`, `＿`, `～`, `｀`), which Slack's formatter does not treat as markup.
+
+    Why not zero-width characters around them (the usual trick)? Whether Slack treats U+200B
+    as a word boundary is undocumented, and users rely on exactly that to format *inside* a
+    word, so it may as well enable markup as disable it. The fullwidth forms never do, read as
+    the same character, and fold back to the ASCII ones under NFKC, so a name copied from a
+    message still matches after Unicode normalisation. plain_text objects were the other way
+    out, but a name sits in one line with mentions and dates, which only mrkdwn renders.
+    Each replacement is one character for one, so cutting works as for `escape_mrkdwn`.
+    """
+    return escape_mrkdwn(name).translate(_NAME_MARKUP)
+
+
+def escape_name_cut(name: str, limit: int) -> str:
+    """`escape_name`, then cut to `limit` characters, like `escape_cut`."""
+    return cut_escaped(escape_name(name[: limit + 1]), limit)
 
 
 def cut_escaped(escaped: str, limit: int) -> str:
@@ -66,12 +93,12 @@ NAME_LIMIT = 100
 
 def backup_label(name: str | None, backup_id: int) -> str:
     """`*Nightly CRM* (456)`: the one way a backup is named in every message."""
-    return f"*{escape_cut(name or f'Backup {backup_id}', NAME_LIMIT)}* ({backup_id})"
+    return f"*{escape_name_cut(name or f'Backup {backup_id}', NAME_LIMIT)}* ({backup_id})"
 
 
 def backup_label_plain(name: str | None, backup_id: int) -> str:
     """The fallback-text twin of `backup_label` (still escaped: fallback text is mrkdwn too)."""
-    return f"{escape_cut(name or f'Backup {backup_id}', NAME_LIMIT)} ({backup_id})"
+    return f"{escape_name_cut(name or f'Backup {backup_id}', NAME_LIMIT)} ({backup_id})"
 
 
 def user_mention(user_id: str) -> str:

@@ -6,6 +6,7 @@ One catalogue, many invariants: validation through slack_sdk and re-parsing, fal
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -26,7 +27,7 @@ T0 = datetime(2023, 10, 2, 14, 15, 15, tzinfo=UTC)
 HUGE_LOG = ("Error: <!here> INVALID_SESSION_ID ``` & more\n" * 30_000)[:1_000_000]
 
 
-def _backup(name: str | None = EVIL, backup_id: int = 456, scheduled: bool | None = True) -> Backup:
+def _backup(name: str | None, backup_id: int = 456, scheduled: bool | None = True) -> Backup:
     return Backup(id=backup_id, name=name, created=T0, modified=T0, scheduled=scheduled)
 
 
@@ -52,7 +53,7 @@ def _run(state: str = "Running") -> ActiveRun:
     )
 
 
-def _binding(channel: str = "C123", name: str = EVIL, **extra: object) -> ChannelBinding:
+def _binding(channel: str = "C123", name: str | None = EVIL, **extra: object) -> ChannelBinding:
     return ChannelBinding(
         channel_id=channel,
         workspace_id=123,
@@ -64,11 +65,11 @@ def _binding(channel: str = "C123", name: str = EVIL, **extra: object) -> Channe
     )
 
 
-def _watch(channel: str = "C123", i: int = 0) -> WatchedRun:
+def _watch(channel: str = "C123", i: int = 0, name: str = EVIL) -> WatchedRun:
     return WatchedRun(
         channel_id=channel,
         backup_id=456,
-        backup_name=EVIL,
+        backup_name=name,
         snapshot_id=7000 + i,
         started_by="U1",
         started_at=T0,
@@ -84,62 +85,77 @@ def _usage_error(text: str) -> UsageError:
     raise AssertionError(f"{text!r} parsed")
 
 
-def _card(state: str) -> Message:
+def _card(name: str, state: str) -> Message:
     later = T0 + timedelta(minutes=3)
-    return blocks.snapshot_card(456, LONG + EVIL, 7001, state, "U1", T0, later, 312.0, 10**9, 5)
+    return blocks.snapshot_card(456, name, 7001, state, "U1", T0, later, 312.0, 10**9, 5)
 
 
-MESSAGES: dict[str, Callable[[], Message]] = {
-    "help": blocks.help_message,
-    "usage_unknown": lambda: blocks.usage_error_message(_usage_error(f"snapshto {EVIL}")),
-    "usage_nothing_near": lambda: blocks.usage_error_message(_usage_error("<!channel>")),
-    "refusal": lambda: blocks.refusal_message(f"Backup {EVIL} is gone.", "Run `/skyvia <x>`."),
-    "unexpected": lambda: blocks.unexpected_error_message("ab12cd34"),
-    "connected": lambda: blocks.connected_message(123, EVIL, "U1"),
-    "connected_unnamed": lambda: blocks.connected_message(123, None, "U1"),
-    "disconnected": lambda: blocks.disconnected_message(123, "U1", 3),
-    "status_unbound": lambda: blocks.status_message(None, []),
-    "status_huge": lambda: blocks.status_message(
-        _binding(paused=True, paused_reason=EVIL), [_watch(i=i) for i in range(1000)]
-    ),
-    "status_alerts_off": lambda: blocks.status_message(_binding(alerts_enabled=False), []),
-    "backups_3000": lambda: blocks.backups_page_message(
-        123, [_backup(LONG + EVIL, i, i % 3 == 0 or None) for i in range(1, 3001)], 2, False
-    ),
-    "backups_empty": lambda: blocks.backups_page_message(123, [], 1, False),
-    "backup_details": lambda: blocks.backup_details_message(
-        _backup(), True, _run(), [_snapshot(sid=i) for i in range(1, 200)]
-    ),
-    "backup_details_idle": lambda: blocks.backup_details_message(_backup(), None, None, []),
-    "snapshots_page": lambda: blocks.snapshots_page_message(
-        _backup(),
-        [_snapshot(sid=i) for i in range(1, 500)],
-        3,
-        True,
-        SnapshotFilters(failed=True, since=T0, until=T0 + timedelta(days=1)),
-    ),
-    "snapshots_empty": lambda: blocks.snapshots_page_message(_backup(), [], 1, False),
-    "schedule_on": lambda: blocks.schedule_message(_backup(), True),
-    "schedule_off": lambda: blocks.schedule_message(_backup(), False),
-    "schedule_changed": lambda: blocks.schedule_changed_announcement("U1", _backup(), False),
-    "log_huge": lambda: blocks.snapshot_log_message(_backup(), _snapshot()),
-    "log_one_line": lambda: blocks.snapshot_log_message(_backup(), _snapshot(log="<!x>" * 250_000)),
-    "log_empty": lambda: blocks.snapshot_log_message(_backup(), _snapshot(log=None)),
-    **{f"card_{state}": partial(_card, state) for state in [*SnapshotState, "Paused<!channel>"]},
-    "outcome_failed": lambda: blocks.snapshot_outcome_reply(456, EVIL, _snapshot(), "U1"),
-    "outcome_succeeded": lambda: blocks.snapshot_outcome_reply(
-        456, EVIL, _snapshot("Succeeded"), "U1"
-    ),
-    "still_running": lambda: blocks.still_running_note(90),
-    "gave_up": lambda: blocks.gave_up_note(24, 456),
-    "active_exists": lambda: blocks.active_snapshot_exists_message(_backup(), _run("Queued")),
-    "failure_alert": lambda: blocks.failure_alert(456, EVIL, _snapshot(), True),
-    "failure_alert_no_log": lambda: blocks.failure_alert(456, None, _snapshot(log=""), False),
-    "alerts_on": lambda: blocks.alerts_changed_message("U1", True),
-    "alerts_off": lambda: blocks.alerts_changed_message("U1", False),
-    "muted": lambda: blocks.mute_changed_message("U1", _backup(), True),
-    "unmuted": lambda: blocks.mute_changed_message("U1", _backup(), False),
-}
+def catalogue(name: str, long_name: str) -> dict[str, Callable[[], Message]]:
+    """Every message kind, with `name` as the backup's and workspace's name (`long_name` where
+    the point is a name too long to show whole)."""
+    backup = partial(_backup, name)
+    return {
+        "help": blocks.help_message,
+        "usage_unknown": lambda: blocks.usage_error_message(_usage_error(f"snapshto {EVIL}")),
+        "usage_nothing_near": lambda: blocks.usage_error_message(_usage_error("<!channel>")),
+        "refusal": lambda: blocks.refusal_message(f"Backup {EVIL} is gone.", "Run `/skyvia <x>`."),
+        "unexpected": lambda: blocks.unexpected_error_message("ab12cd34"),
+        "connected": lambda: blocks.connected_message(123, name, "U1"),
+        "connected_unnamed": lambda: blocks.connected_message(123, None, "U1"),
+        "disconnected": lambda: blocks.disconnected_message(123, "U1", 3),
+        "status_unbound": lambda: blocks.status_message(None, []),
+        "status_huge": lambda: blocks.status_message(
+            _binding(name=name, paused=True, paused_reason=EVIL),
+            [_watch(i=i, name=name) for i in range(1000)],
+        ),
+        "status_alerts_off": lambda: blocks.status_message(
+            _binding(name=name, alerts_enabled=False), []
+        ),
+        "backups_3000": lambda: blocks.backups_page_message(
+            123, [_backup(long_name, i, i % 3 == 0 or None) for i in range(1, 3001)], 2, False
+        ),
+        "backups_empty": lambda: blocks.backups_page_message(123, [], 1, False),
+        "backup_details": lambda: blocks.backup_details_message(
+            backup(), True, _run(), [_snapshot(sid=i) for i in range(1, 200)]
+        ),
+        "backup_details_idle": lambda: blocks.backup_details_message(backup(), None, None, []),
+        "snapshots_page": lambda: blocks.snapshots_page_message(
+            backup(),
+            [_snapshot(sid=i) for i in range(1, 500)],
+            3,
+            True,
+            SnapshotFilters(failed=True, since=T0, until=T0 + timedelta(days=1)),
+        ),
+        "snapshots_empty": lambda: blocks.snapshots_page_message(backup(), [], 1, False),
+        "schedule_on": lambda: blocks.schedule_message(backup(), True),
+        "schedule_off": lambda: blocks.schedule_message(backup(), False),
+        "schedule_changed": lambda: blocks.schedule_changed_announcement("U1", backup(), False),
+        "log_huge": lambda: blocks.snapshot_log_message(backup(), _snapshot()),
+        "log_one_line": lambda: blocks.snapshot_log_message(
+            backup(), _snapshot(log="<!x>" * 250_000)
+        ),
+        "log_empty": lambda: blocks.snapshot_log_message(backup(), _snapshot(log=None)),
+        **{
+            f"card_{state}": partial(_card, long_name, state)
+            for state in [*SnapshotState, "Paused<!channel>"]
+        },
+        "outcome_failed": lambda: blocks.snapshot_outcome_reply(456, name, _snapshot(), "U1"),
+        "outcome_succeeded": lambda: blocks.snapshot_outcome_reply(
+            456, name, _snapshot("Succeeded"), "U1"
+        ),
+        "still_running": lambda: blocks.still_running_note(90),
+        "gave_up": lambda: blocks.gave_up_note(24, 456),
+        "active_exists": lambda: blocks.active_snapshot_exists_message(backup(), _run("Queued")),
+        "failure_alert": lambda: blocks.failure_alert(456, name, _snapshot(), True),
+        "failure_alert_no_log": lambda: blocks.failure_alert(456, None, _snapshot(log=""), False),
+        "alerts_on": lambda: blocks.alerts_changed_message("U1", True),
+        "alerts_off": lambda: blocks.alerts_changed_message("U1", False),
+        "muted": lambda: blocks.mute_changed_message("U1", backup(), True),
+        "unmuted": lambda: blocks.mute_changed_message("U1", backup(), False),
+    }
+
+
+MESSAGES = catalogue(EVIL, LONG + EVIL)
 
 
 @pytest.mark.parametrize("name", MESSAGES)
@@ -162,6 +178,54 @@ def test_long_names_are_cut_in_every_place_they_appear(name: str) -> None:
     text = all_text(message_dict(MESSAGES[name]()))
     assert "N" * 99 + "…" in text
     assert "N" * 101 not in text
+
+
+FORMATTED = "*Bold* _it_ ~gone~ `code` and *"
+"""A name full of mrkdwn markup, which must show as typed: `*Bold*` must not turn bold."""
+_MARKUP = ("*Bold*", "_it_", "~gone~", "`code`", "and *")
+NAMED = catalogue(FORMATTED, FORMATTED)
+NAMELESS = {
+    "help",
+    "usage_unknown",
+    "usage_nothing_near",
+    "refusal",
+    "unexpected",
+    "connected_unnamed",
+    "disconnected",
+    "status_unbound",
+    "backups_empty",
+    "still_running",
+    "gave_up",
+    "failure_alert_no_log",
+    "alerts_on",
+    "alerts_off",
+}
+
+
+def assert_reads_literally(text: str, name: str = FORMATTED) -> None:
+    """No markup of the name survives, and the name is still there, character for character
+    once compatibility forms are folded (what a reader sees and what a search would match)."""
+    for markup in _MARKUP:
+        assert markup not in text, markup
+    assert name in unicodedata.normalize("NFKC", text)
+
+
+@pytest.mark.parametrize("kind", NAMED)
+def test_markup_in_names_reads_literally_in_every_message(kind: str) -> None:
+    text = all_text(message_dict(NAMED[kind]()))
+    if kind in NAMELESS:
+        for markup in _MARKUP:
+            assert markup not in text
+    else:
+        assert_reads_literally(text)
+
+
+def test_markup_in_names_reads_literally_on_the_home_tab() -> None:
+    bindings = [_binding("C1", name=FORMATTED)]
+    data = view_dict(blocks.home_view(bindings, {"C1": [_watch("C1", name=FORMATTED)]}))
+    text = all_text(data)
+    assert_reads_literally(text)
+    assert unicodedata.normalize("NFKC", text).count(FORMATTED) == 2  # workspace and backup
 
 
 def test_home_view_with_hundreds_of_channels_fits() -> None:
