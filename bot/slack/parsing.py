@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 
 from bot.clock import utcnow
 
@@ -129,14 +130,26 @@ _RELATIVE = re.compile(r"(\d{1,6})([dh])")
 _DIGITS = re.compile(r"[0-9]+")
 
 
-class UsageError(Exception):
-    """Input that does not parse: what was wrong, the right usage, and maybe a likely fix."""
+Fix = Callable[[list[str]], list[str]]
+"""Rewrites a command's words (subcommand first) into what the user probably meant."""
 
-    def __init__(self, message: str, usage: str, suggestion: str | None = None) -> None:
+
+class UsageError(Exception):
+    """Input that does not parse: what was wrong, the right usage, and maybe a likely fix.
+
+    `suggestion` is a whole command (without `/skyvia`) in the user's own words. When it parses,
+    `usage` is empty: the corrected command is the one short hint. An empty `usage` without a
+    suggestion means the message itself says where to look.
+    """
+
+    def __init__(
+        self, message: str, usage: str, suggestion: str | None = None, *, fix: Fix | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.usage = usage
         self.suggestion = suggestion
+        self.fix = fix
 
 
 def parse_command(text: str, *, now: datetime | None = None) -> Command:
@@ -145,13 +158,49 @@ def parse_command(text: str, *, now: datetime | None = None) -> Command:
     `now` anchors relative dates (`today`, `7d`) and defaults to the current UTC time.
     """
     words = html.unescape(text or "").split()
+    clock = _Clock(now)
+    try:
+        return _parse(words, clock)
+    except UsageError as error:
+        _suggest(error, words, clock)
+        raise
+
+
+_MAX_FIXES = 3
+_MAX_SUGGESTION = 150
+
+
+def _parse(words: list[str], clock: _Clock) -> Command:
     if not words:
         return HelpCmd()
     name, args = words[0].casefold(), words[1:]
     parser = _PARSERS.get(name)
     if parser is None:
         raise _unknown_subcommand(words[0])
-    return parser(args, _Clock(now))
+    return parser(args, clock)
+
+
+def _suggest(error: UsageError, words: list[str], clock: _Clock) -> None:
+    """Apply the error's fix (and the fixes of what still fails, a few times) to `words`.
+
+    A corrected command that parses becomes the suggestion and replaces the usage. A misspelt
+    subcommand whose arguments still fail is named alone, next to its usage; anything else
+    keeps its usage and suggests nothing, rather than suggest another mistake.
+    """
+    fix, fixed = error.fix, words
+    for _ in range(_MAX_FIXES):
+        if fix is None:
+            break
+        fixed = fix(fixed)
+        try:
+            command = _parse(fixed, clock)
+        except UsageError as again:
+            fix = again.fix
+            continue
+        text = "help" if isinstance(command, HelpCmd) else " ".join(fixed)
+        if len(text) <= _MAX_SUGGESTION:
+            error.suggestion, error.usage = text, ""
+        return
 
 
 @dataclass(frozen=True)
@@ -204,28 +253,83 @@ def _snapshot(args: list[str], clock: _Clock) -> Command:
 def _snapshots(args: list[str], clock: _Clock) -> Command:
     backup_id = _required_backup_id(args, "snapshots")
     failed = False
-    bounds: dict[str, datetime] = {}
-    rest = iter(args[1:])
-    for word in rest:
-        key = word.casefold()
+    bounds: dict[str, _Bound] = {}
+    index = 1
+    while index < len(args):
+        word, key = args[index], args[index].casefold()
         if key == "failed" and not failed:
             failed = True
         elif key in ("since", "until") and key not in bounds:
-            value = next(rest, None)
-            if value is None:
+            index += 1
+            if index == len(args):
                 raise _error(f"`{key}` needs a date after it.", "snapshots")
-            bounds[key] = _parse_when(value, key, clock)
+            bounds[key] = _Bound(key, args[index], index, _parse_when(args[index], key, clock))
         elif key in ("failed", "since", "until"):
             raise _error(f"`{key}` is given twice.", "snapshots")
         else:
             raise _unexpected(word, "snapshots", ("failed", "since", "until"))
+        index += 1
     since, until = bounds.get("since"), bounds.get("until")
-    if since is not None and until is not None and since > until:
-        raise _error(
-            f"`since {_iso(since)}` is after `until {_iso(until)}`; nothing can match.",
-            "snapshots",
-        )
-    return SnapshotsCmd(backup_id=backup_id, failed=failed, since=since, until=until)
+    if since is not None and until is not None and since.value >= until.value:
+        raise _empty_range(since, until)
+    return SnapshotsCmd(
+        backup_id=backup_id,
+        failed=failed,
+        since=since.value if since else None,
+        until=until.value if until else None,
+    )
+
+
+@dataclass(frozen=True)
+class _Bound:
+    """A `since`/`until` bound: the user's word for it, where it stood, and what it means."""
+
+    key: str
+    word: str
+    index: int
+    value: datetime
+
+    @property
+    def whole_day(self) -> bool:
+        return self.word.casefold() in ("today", "yesterday") or _is_day(self.word)
+
+    def in_words(self, precise: bool) -> str:
+        """`the start of 2 May 2024, UTC`, `the end of …` for whole days, else the moment."""
+        if self.whole_day:
+            day = self.value.date() - timedelta(days=1 if self.key == "until" else 0)
+            edge = "end" if self.key == "until" else "start"
+            return f"the {edge} of {day.day} {day:%b %Y}, UTC"
+        moment = self.value
+        clock_time = f"{moment:%H:%M:%S}" if precise else f"{moment:%H:%M}"
+        return f"{moment.day} {moment:%b %Y}, {clock_time} UTC"
+
+
+def _empty_range(since: _Bound, until: _Bound) -> UsageError:
+    """Since is not before until: say both in words, and offer them swapped."""
+    precise = any(b.value.second or b.value.microsecond for b in (since, until))
+    relation = "is after" if since.value > until.value else "is the same moment as"
+    message = (
+        f"`since {_shown(since.word)}` ({since.in_words(precise)}) {relation} "
+        f"`until {_shown(until.word)}` ({until.in_words(precise)}), so no snapshot can match."
+    )
+
+    def swap(words: list[str]) -> list[str]:
+        swapped = list(words)
+        # Word positions count the subcommand; a bound's index counts from the backup id.
+        swapped[since.index + 1], swapped[until.index + 1] = until.word, since.word
+        return swapped
+
+    return UsageError(message, USAGE["snapshots"], fix=swap)
+
+
+def _is_day(word: str) -> bool:
+    if len(word) != 10:
+        return False
+    try:
+        date.fromisoformat(word)
+    except ValueError:
+        return False
+    return True
 
 
 def _schedule(args: list[str], clock: _Clock) -> Command:
@@ -310,11 +414,8 @@ def _parse_when(word: str, key: str, clock: _Clock) -> datetime:
             amount, unit = int(relative.group(1)), relative.group(2)
             delta = timedelta(days=amount) if unit == "d" else timedelta(hours=amount)
             return clock.now() - delta
-        if len(word) == 10:  # exactly YYYY-MM-DD: a whole day, not midnight
-            try:
-                return _day_bound(date.fromisoformat(word), key)
-            except ValueError:
-                pass
+        if _is_day(word):  # exactly YYYY-MM-DD: a whole day, not midnight
+            return _day_bound(date.fromisoformat(word), key)
         return _as_utc(datetime.fromisoformat(word))
     except (ValueError, OverflowError):
         raise _error(
@@ -346,18 +447,47 @@ def _at_most(args: list[str], count: int, subcommand: str) -> None:
 
 def _unexpected(word: str, subcommand: str, choices: tuple[str, ...]) -> UsageError:
     near = difflib.get_close_matches(word.casefold(), choices, n=1)
-    return _error(f"Unexpected `{_shown(word)}`.", subcommand, near[0] if near else None)
+    error = _error(f"Unexpected `{_shown(word)}`.", subcommand)
+    if near:
+        error.fix = partial(_replace_word, word, near[0])
+    return error
+
+
+def _replace_word(wrong: str, right: str, words: list[str]) -> list[str]:
+    """`words` with the first `wrong` after the subcommand replaced by `right`."""
+    fixed = list(words)
+    if wrong in fixed[1:]:
+        fixed[fixed.index(wrong, 1)] = right
+    return fixed
+
+
+_ALIASES: dict[str, str] = {
+    "mute": "alerts mute",
+    "unmute": "alerts unmute",
+    "on": "alerts on",
+    "off": "alerts off",
+    "run": "snapshot",
+    "list": "backups",
+}
+"""Words people type for a subcommand they half remember -> what they meant."""
 
 
 def _unknown_subcommand(word: str) -> UsageError:
-    near = difflib.get_close_matches(word.casefold(), list(_PARSERS), n=1)
-    suggestion = near[0] if near else None
-    usage = USAGE[suggestion] if suggestion else "\n".join(USAGE.values())
-    return UsageError(f"`{_shown(word)}` is not a /skyvia command.", usage, suggestion)
+    near = difflib.get_close_matches(word.casefold(), [*_PARSERS, *_ALIASES], n=1)
+    if not near:
+        message = f"`{_shown(word)}` is not a /skyvia command. `/skyvia help` lists them all."
+        return UsageError(message, "")
+    meant = _ALIASES.get(near[0], near[0])
+    return UsageError(
+        f"`{_shown(word)}` is not a /skyvia command.",
+        USAGE[meant.split()[0]],
+        meant,
+        fix=lambda words: [*meant.split(), *words[1:]],
+    )
 
 
-def _error(message: str, subcommand: str, suggestion: str | None = None) -> UsageError:
-    return UsageError(message, USAGE[subcommand], suggestion)
+def _error(message: str, subcommand: str) -> UsageError:
+    return UsageError(message, USAGE[subcommand])
 
 
 def _shown(word: str) -> str:

@@ -158,15 +158,15 @@ def test_a_huge_number_is_refused_and_quoted_short() -> None:
 @pytest.mark.parametrize(
     ("text", "fragment", "suggestion"),
     [
-        ("snapshto 456", "`snapshto` is not a /skyvia command", "snapshot"),
-        ("SNAPSHOTSS 456", "`SNAPSHOTSS` is not a /skyvia command", "snapshots"),
+        ("snapshto 456", "`snapshto` is not a /skyvia command", "snapshot 456"),
+        ("SNAPSHOTSS 456", "`SNAPSHOTSS` is not a /skyvia command", "snapshots 456"),
         ("stauts", "`stauts`", "status"),
         ("xyzzy", "`xyzzy`", None),
         ("snapshot", "backup id is missing", None),
         ("snapshot 456 now", "Unexpected `now`", None),
         ("status please", "Unexpected `please`", None),
         ("disconnect 4", "Unexpected `4`", None),
-        ("snapshots 456 faild", "Unexpected `faild`", "failed"),
+        ("snapshots 456 faild", "Unexpected `faild`", "snapshots 456 failed"),
         ("snapshots 456 since", "`since` needs a date", None),
         ("snapshots 456 since tomorrow", "`tomorrow` is not a date", None),
         ("snapshots 456 since 2024-13-01", "`2024-13-01` is not a date", None),
@@ -174,11 +174,20 @@ def test_a_huge_number_is_refused_and_quoted_short() -> None:
         ("snapshots 456 since 999999d", "`999999d` is not a date", None),
         ("snapshots 456 failed failed", "`failed` is given twice", None),
         ("snapshots 456 since 1d since 2d", "`since` is given twice", None),
-        ("snapshots 456 since 2024-05-02 until 2024-05-01T00:00Z", "is after", None),
+        (
+            "snapshots 456 since 2024-05-02 until 2024-05-01T00:00Z",
+            "is after",
+            "snapshots 456 since 2024-05-01T00:00Z until 2024-05-02",
+        ),
+        (
+            "snapshots 456 since 2024-05-01 until 2024-04-30",
+            "is the same moment as",
+            "snapshots 456 since 2024-04-30 until 2024-05-01",
+        ),
         ("schedule 456 maybe", "Unexpected `maybe`", None),
         ("schedule 456 on now", "Unexpected `now`", None),
         ("alerts", "on", None),
-        ("alerts of", "Unexpected `of`", "off"),
+        ("alerts of", "Unexpected `of`", "alerts off"),
         ("alerts mute", "backup id is missing", None),
         ("alerts on off", "Unexpected `off`", None),
     ],
@@ -187,12 +196,106 @@ def test_refusals_say_what_was_wrong(text: str, fragment: str, suggestion: str |
     error = refusal(text)
     assert fragment in error.message
     assert error.suggestion == suggestion
-    assert error.usage.strip()
+    assert_says_how_to_go_on(error)
 
 
-def test_unknown_subcommand_shows_the_usage_of_the_suggestion() -> None:
-    assert refusal("snapshto 4").usage == USAGE["snapshot"]
-    assert refusal("xyzzy").usage == "\n".join(USAGE.values())
+def assert_says_how_to_go_on(error: UsageError) -> None:
+    """A usage line, or a corrected command that parses (then nothing else), or where help is."""
+    if error.usage:
+        assert error.usage.strip()
+    elif error.suggestion is not None:
+        parse(error.suggestion)  # the hint is never another mistake
+    else:
+        assert "`/skyvia help`" in error.message
+
+
+@pytest.mark.parametrize(
+    ("text", "suggestion"),
+    [
+        ("mute 456", "alerts mute 456"),
+        ("Unmute #456", "alerts unmute #456"),
+        ("muet 456", "alerts mute 456"),
+        ("off", "alerts off"),
+        ("snapshto 456", "snapshot 456"),
+        ("SNAPSHTOS 456 failed since 7d", "snapshots 456 failed since 7d"),
+        ("shedule 456 of", "schedule 456 off"),  # two words fixed
+        ("alert of", "alerts off"),
+        ("snapshots 456 faild sinse 7d", "snapshots 456 failed since 7d"),
+        ("hlep me please", "help"),
+        ("bakcups 2", "backups 2"),
+    ],
+)
+def test_a_misspelt_command_is_suggested_whole_with_its_arguments(
+    text: str, suggestion: str
+) -> None:
+    error = refusal(text)
+    assert error.suggestion == suggestion
+    assert error.usage == ""  # the corrected command is the whole hint
+    parse(suggestion)
+
+
+def test_a_misspelt_subcommand_whose_arguments_do_not_parse_names_it_with_its_usage() -> None:
+    error = refusal("snapshto")
+    assert (error.suggestion, error.usage) == ("snapshot", USAGE["snapshot"])
+    error = refusal("mute abc")
+    assert (error.suggestion, error.usage) == ("alerts mute", USAGE["alerts"])
+
+
+def test_an_unknown_subcommand_with_nothing_near_points_at_help_only() -> None:
+    error = refusal("xyzzy 1 2 3")
+    assert error.message == "`xyzzy` is not a /skyvia command. `/skyvia help` lists them all."
+    assert (error.suggestion, error.usage) == (None, "")
+
+
+@pytest.mark.parametrize(
+    ("filters", "message", "swapped"),
+    [
+        (
+            "since 2024-05-02 until 2024-04-30",
+            "`since 2024-05-02` (the start of 2 May 2024, UTC) is after "
+            "`until 2024-04-30` (the end of 30 Apr 2024, UTC), so no snapshot can match.",
+            "since 2024-04-30 until 2024-05-02",
+        ),
+        (
+            "failed until 7d since today",
+            "`since today` (the start of 10 May 2024, UTC) is after "
+            "`until 7d` (3 May 2024, 15:30 UTC), so no snapshot can match.",
+            "failed until today since 7d",
+        ),
+        (
+            "since 2024-05-01T10:15:30+02:00 until 2024-05-01T08:15Z",
+            "`since 2024-05-01T10:15:30+02:00` (1 May 2024, 08:15:30 UTC) is after "
+            "`until 2024-05-01T08:15Z` (1 May 2024, 08:15:00 UTC), so no snapshot can match.",
+            "since 2024-05-01T08:15Z until 2024-05-01T10:15:30+02:00",
+        ),
+        (
+            "since 2024-05-01 until 2024-04-30",
+            "`since 2024-05-01` (the start of 1 May 2024, UTC) is the same moment as "
+            "`until 2024-04-30` (the end of 30 Apr 2024, UTC), so no snapshot can match.",
+            "since 2024-04-30 until 2024-05-01",
+        ),
+        (
+            "since 7d until 7d",
+            "`since 7d` (3 May 2024, 15:30 UTC) is the same moment as "
+            "`until 7d` (3 May 2024, 15:30 UTC), so no snapshot can match.",
+            None,  # swapping changes nothing: no suggestion
+        ),
+    ],
+)
+def test_dates_the_wrong_way_round_are_said_in_words_with_the_users_terms(
+    filters: str, message: str, swapped: str | None
+) -> None:
+    error = refusal(f"snapshots 456 {filters}")
+    assert error.message == message
+    assert error.suggestion == (f"snapshots 456 {swapped}" if swapped else None)
+    assert "T00:00:00" not in error.message and "+00:00" not in error.message
+    assert_says_how_to_go_on(error)
+
+
+def test_since_just_before_until_still_matches_something() -> None:
+    command = parse("snapshots 456 since 2024-04-30T23:59:59.999999Z until 2024-04-30")
+    assert isinstance(command, SnapshotsCmd) and command.since is not None
+    assert command.until == command.since + timedelta(microseconds=1)
 
 
 def test_backticks_in_input_cannot_break_the_quoted_value() -> None:
@@ -244,7 +347,8 @@ def test_any_text_is_a_command_or_a_usage_error(text: str) -> None:
     try:
         command = parse(text)
     except UsageError as error:
-        assert error.message and error.usage
+        assert error.message
+        assert_says_how_to_go_on(error)
         return
     assert isinstance(command, Command)  # type: ignore[arg-type]
 
@@ -275,7 +379,8 @@ _moments = st.datetimes(
 
 @st.composite
 def _snapshots_commands(draw: st.DrawFn) -> SnapshotsCmd:
-    bounds = sorted(draw(st.lists(_moments, min_size=2, max_size=2)))
+    # Distinct: since is inclusive and until exclusive, so equal bounds are an empty range.
+    bounds = sorted(draw(st.lists(_moments, min_size=2, max_size=2, unique=True)))
     since = bounds[0] if draw(st.booleans()) else None
     until = bounds[1] if draw(st.booleans()) else None
     return SnapshotsCmd(backup_id=draw(_ids), failed=draw(st.booleans()), since=since, until=until)

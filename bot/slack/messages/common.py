@@ -176,17 +176,25 @@ def refusal_message(what: str, fix: str) -> Message:
     return Message(text=fallback(text), blocks=[section(text)])
 
 
+SUGGESTION_LIMIT = 200
+
+
 def usage_error_message(error: UsageError) -> Message:
-    """What was wrong with the command, a likely fix, and the right usage."""
+    """What was wrong with the command, and one way on.
+
+    A corrected command that parses is the whole hint ("Did you mean `/skyvia alerts mute
+    456`?"): no usage and no pointer to help under it. Otherwise the usage lines follow, with
+    the pointer to `/skyvia help`.
+    """
     what = escape_cut(error.message, 500)
     if error.suggestion:
-        what += f" Did you mean `{escape_cut(error.suggestion, 40)}`?"
+        what += f" Did you mean `{escape_cut(f'/skyvia {error.suggestion}', SUGGESTION_LIMIT)}`?"
     usage = "\n".join(f"• {escape_mrkdwn(line)}" for line in error.usage.splitlines() if line)
     blocks = compact(
         [
             section(f"{WARNING} {what}"),
             section(usage) if usage else None,
-            context("Type `/skyvia help` for every command."),
+            context("Type `/skyvia help` for every command.") if usage else None,
         ]
     )
     return Message(text=fallback(f"{WARNING} {what}"), blocks=blocks)

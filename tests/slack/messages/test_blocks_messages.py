@@ -11,7 +11,7 @@ from bot.services.models import ChannelBinding, WatchedRun
 from bot.skyvia.models import ActiveRun, Backup, Snapshot
 from bot.slack import messages as blocks
 from bot.slack.ids import ActionId
-from bot.slack.parsing import USAGE, UsageError
+from bot.slack.parsing import USAGE, UsageError, parse_command
 from bot.slack.payloads import (
     BackupRef,
     BackupsPageRef,
@@ -339,9 +339,32 @@ def test_usage_error_says_what_was_wrong_suggests_and_shows_usage() -> None:
     error = UsageError("`snapshto` is not a /skyvia command.", USAGE["snapshot"], "snapshot")
     data = message_dict(blocks.usage_error_message(error))
     assert _first_line(data) == (
-        ":warning: `snapshto` is not a /skyvia command. Did you mean `snapshot`?"
+        ":warning: `snapshto` is not a /skyvia command. Did you mean `/skyvia snapshot`?"
     )
     assert "• `/skyvia snapshot &lt;backupId&gt;` starts a snapshot" in all_text(data)
+    assert "Type `/skyvia help` for every command." in all_text(data)
+
+
+def test_a_corrected_command_is_the_one_short_hint() -> None:
+    data = message_dict(blocks.usage_error_message(parse_error("mute 456")))
+    assert data["text"] == (
+        ":warning: `mute` is not a /skyvia command. Did you mean `/skyvia alerts mute 456`?"
+    )
+    assert len(data["blocks"]) == 1
+
+
+def test_an_unknown_command_is_not_answered_with_the_whole_help() -> None:
+    data = message_dict(blocks.usage_error_message(parse_error("xyzzy")))
+    assert data["text"] == (
+        ":warning: `xyzzy` is not a /skyvia command. `/skyvia help` lists them all."
+    )
+    assert len(data["blocks"]) == 1
+
+
+def parse_error(text: str) -> UsageError:
+    with pytest.raises(UsageError) as caught:
+        parse_command(text)
+    return caught.value
 
 
 def test_refusal_is_two_sentences_behind_a_warning() -> None:
