@@ -146,19 +146,22 @@ def actions(*buttons: ButtonElement | None) -> ActionsBlock | None:
 def fit_lines(lines: Sequence[str], limit: int = SECTION_TEXT_LIMIT) -> str:
     """Join whole lines (already escaped) while they fit; then "… and N more" instead of a cut.
 
-    A list cut mid-line would also cut a mention or a date in half; whole lines never do.
+    A list cut mid-line would also cut a mention or a date in half; whole lines never do. Lines
+    that fill `limit` exactly are all kept; while more lines follow, room stays for the note.
     """
+    whole = "\n".join(lines)
+    if len(whole) <= limit:
+        return whole
     kept: list[str] = []
-    size = 0
+    size = -1  # the length of "\n".join(kept); the first line needs no separator
     for index, line in enumerate(lines):
-        remaining = len(lines) - index
-        note = f"… and {format_count(remaining)} more"
-        reserve = len(note) + 1 if remaining > 1 else 0
-        if size + len(line) + 1 + reserve > limit:
-            kept.append(note)
+        after = len(lines) - index - 1
+        reserve = len(f"\n… and {format_count(after)} more") if after else 0
+        if size + 1 + len(line) + reserve > limit:
+            kept.append(f"… and {format_count(after + 1)} more")
             break
         kept.append(line)
-        size += len(line) + 1
+        size += 1 + len(line)
     return "\n".join(kept)
 
 
