@@ -221,6 +221,7 @@ def assert_says_how_to_go_on(error: UsageError) -> None:
         ("shedule 456 of", "schedule 456 off"),  # two words fixed
         ("alert of", "alerts off"),
         ("snapshots 456 faild sinse 7d", "snapshots 456 failed since 7d"),
+        ("snapshtos 456 faild sinse 7d", "snapshots 456 failed since 7d"),  # three fixes
         ("hlep me please", "help"),
         ("bakcups 2", "backups 2"),
     ],
@@ -454,3 +455,70 @@ def test_formatting_a_command_parses_back_to_it(command: Command, gap: str, uppe
     words = text.split(" ")
     varied = gap.join([words[0].upper() if upper else words[0], *words[1:]])
     assert parse(f" {varied} ") == command
+
+
+# -- edges ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("subcommand", ["backup", "snapshot", "schedule", "snapshots", "connect"])
+@pytest.mark.parametrize(
+    ("word", "value"),
+    [
+        ("1", 1),
+        ("0", None),
+        (str(MAX_ID - 1), MAX_ID - 1),
+        (str(MAX_ID), MAX_ID),
+        (f"#{MAX_ID}", MAX_ID),
+        ("0" * 30 + str(MAX_ID), MAX_ID),  # leading zeros do not make it longer
+        (str(MAX_ID + 1), None),
+        ("0" * 30 + str(MAX_ID + 1), None),
+        ("9" * 10, None),  # as many digits as MAX_ID, and larger
+    ],
+)
+def test_ids_at_the_int32_edge(subcommand: str, word: str, value: int | None) -> None:
+    if value is None:
+        error = refusal(f"{subcommand} {word}")
+        assert f"between 1 and {MAX_ID}" in error.message or "out of range" in error.message
+        return
+    command = parse(f"{subcommand} {word}")
+    assert value in (getattr(command, "backup_id", None), getattr(command, "workspace_id", None))
+
+
+@pytest.mark.parametrize(
+    ("word", "page"), [("1", 1), (str(MAX_PAGE - 1), MAX_PAGE - 1), (str(MAX_PAGE), MAX_PAGE)]
+)
+def test_pages_up_to_the_last_one(word: str, page: int) -> None:
+    assert parse(f"backups {word}") == BackupsCmd(page=page)
+
+
+@pytest.mark.parametrize("word", ["0", str(MAX_PAGE + 1)])
+def test_pages_beyond_the_range_are_refused(word: str) -> None:
+    assert f"between 1 and {MAX_PAGE}" in refusal(f"backups {word}").message
+
+
+@pytest.mark.parametrize(
+    ("length", "shown"), [(39, "y" * 39), (40, "y" * 40), (41, "y" * 39 + "…")]
+)
+def test_quoted_input_is_cut_at_40_characters(length: int, shown: str) -> None:
+    assert refusal(f"snapshot {'y' * length}").message.startswith(f"`{shown}` is not")
+
+
+@pytest.mark.parametrize(
+    ("word", "ok"), [("999999h", True), ("1000000h", False), ("0d", True), ("d", False)]
+)
+def test_relative_dates_take_up_to_six_digits(word: str, ok: bool) -> None:
+    if ok:
+        assert isinstance(parse(f"snapshots 1 since {word}"), SnapshotsCmd)
+    else:
+        assert "is not a date" in refusal(f"snapshots 1 since {word}").message
+
+
+@pytest.mark.parametrize(("zeros", "whole"), [(137, True), (138, True), (139, False)])
+def test_a_suggestion_is_whole_up_to_150_characters(zeros: int, whole: bool) -> None:
+    corrected = f"snapshot {'0' * zeros}456"
+    error = refusal(f"snapshto {'0' * zeros}456")
+    if whole:
+        assert len(corrected) <= 150
+        assert (error.suggestion, error.usage) == (corrected, "")
+    else:
+        assert (error.suggestion, error.usage) == ("snapshot", USAGE["snapshot"])

@@ -79,8 +79,9 @@ def test_a_cut_inside_a_mention_drops_the_whole_mention(limit: int, expected: st
 
 @pytest.mark.parametrize("delta", [-1, 0, 1])
 def test_backup_names_are_cut_at_the_name_limit(delta: int) -> None:
-    name = "n" * (NAME_LIMIT + delta)
-    shown = name if delta <= 0 else "n" * (NAME_LIMIT - 1) + "…"
+    assert NAME_LIMIT == 100
+    name = "n" * (100 + delta)
+    shown = name if delta <= 0 else "n" * 99 + "…"
     assert backup_label(name, 7) == f"*{shown}* (7)"
     assert backup_label_plain(name, 7) == f"{shown} (7)"
 
@@ -127,6 +128,14 @@ def test_lines_that_exactly_fill_the_limit_are_all_kept() -> None:
     lines = ["x" * 9] * 3  # 29 characters joined
     assert fit_lines(lines, 29) == "\n".join(lines)
     assert fit_lines(lines, 30) == "\n".join(lines)
+
+
+def test_a_line_whose_note_exactly_fills_the_limit_is_kept() -> None:
+    lines = ["x" * 9] * 4
+    out = fit_lines(lines, 32)
+    assert out == "x" * 9 + "\n" + "x" * 9 + "\n… and 2 more"
+    assert len(out) == 32
+    assert fit_lines(lines, 31) == "x" * 9 + "\n… and 3 more"
 
 
 def test_one_character_short_keeps_whole_lines_and_counts_the_rest() -> None:
