@@ -1,8 +1,10 @@
 """`/skyvia` command text -> a typed command, or a `UsageError` saying what was wrong.
 
 Pure on purpose: handlers decide nothing about input until it parsed, so bad input never costs
-a Skyvia call, and the whole grammar is testable without Slack. The grammar as users see it:
-docs/reference/commands.md#input-rules.
+a Skyvia call, and the whole grammar is testable without Slack. The commands themselves are in
+`bot.slack.commands` (re-exported here), the date words in `bot.slack.date_words`. A misspelt
+command is answered with the corrected whole command, in the user's own words. The grammar as
+users see it: docs/reference/commands.md#input-rules.
 """
 
 from __future__ import annotations
@@ -11,11 +13,44 @@ import difflib
 import html
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from functools import partial
 
-from bot.clock import utcnow
+from bot.slack.commands import (
+    AlertsCmd,
+    BackupCmd,
+    BackupsCmd,
+    Command,
+    ConnectCmd,
+    DisconnectCmd,
+    HelpCmd,
+    MuteCmd,
+    ScheduleCmd,
+    SnapshotCmd,
+    SnapshotsCmd,
+    StatusCmd,
+)
+from bot.slack.date_words import Bound, Clock, parse_when
+
+__all__ = [
+    "MAX_ID",
+    "MAX_PAGE",
+    "USAGE",
+    "AlertsCmd",
+    "BackupCmd",
+    "BackupsCmd",
+    "Command",
+    "ConnectCmd",
+    "DisconnectCmd",
+    "HelpCmd",
+    "MuteCmd",
+    "ScheduleCmd",
+    "SnapshotCmd",
+    "SnapshotsCmd",
+    "StatusCmd",
+    "UsageError",
+    "parse_command",
+]
 
 MAX_ID = 2_147_483_647
 """Skyvia ids are int32; anything larger can only be a typo."""
@@ -25,85 +60,6 @@ MAX_PAGE = 10_000
 
 _MAX_SHOWN_VALUE = 40  # a pasted novel is named by its start, not echoed in full
 
-
-@dataclass(frozen=True)
-class HelpCmd:
-    pass
-
-
-@dataclass(frozen=True)
-class ConnectCmd:
-    workspace_id: int | None
-
-
-@dataclass(frozen=True)
-class DisconnectCmd:
-    pass
-
-
-@dataclass(frozen=True)
-class StatusCmd:
-    pass
-
-
-@dataclass(frozen=True)
-class BackupsCmd:
-    page: int = 1
-
-
-@dataclass(frozen=True)
-class BackupCmd:
-    backup_id: int
-
-
-@dataclass(frozen=True)
-class SnapshotsCmd:
-    """`since` is inclusive, `until` exclusive; both are aware UTC datetimes.
-
-    A bare date given as `until` means the end of that day, so `until 2024-05-01` includes May 1.
-    """
-
-    backup_id: int
-    failed: bool = False
-    since: datetime | None = None
-    until: datetime | None = None
-
-
-@dataclass(frozen=True)
-class SnapshotCmd:
-    backup_id: int
-
-
-@dataclass(frozen=True)
-class ScheduleCmd:
-    backup_id: int
-    enable: bool | None = None  # None = show the status with a toggle button
-
-
-@dataclass(frozen=True)
-class AlertsCmd:
-    enabled: bool
-
-
-@dataclass(frozen=True)
-class MuteCmd:
-    backup_id: int
-    mute: bool
-
-
-Command = (
-    HelpCmd
-    | ConnectCmd
-    | DisconnectCmd
-    | StatusCmd
-    | BackupsCmd
-    | BackupCmd
-    | SnapshotsCmd
-    | SnapshotCmd
-    | ScheduleCmd
-    | AlertsCmd
-    | MuteCmd
-)
 
 USAGE: dict[str, str] = {
     "help": "`/skyvia help` lists these commands",
@@ -126,7 +82,6 @@ USAGE: dict[str, str] = {
 """Subcommand -> usage line with an example (mrkdwn with raw `<`/`>`: escape when rendering)."""
 
 _ON_WORDS = {"on": True, "enable": True, "off": False, "disable": False}
-_RELATIVE = re.compile(r"(\d{1,6})([dh])")
 _DIGITS = re.compile(r"[0-9]+")
 
 
@@ -158,7 +113,7 @@ def parse_command(text: str, *, now: datetime | None = None) -> Command:
     `now` anchors relative dates (`today`, `7d`) and defaults to the current UTC time.
     """
     words = html.unescape(text or "").split()
-    clock = _Clock(now)
+    clock = Clock(now)
     try:
         return _parse(words, clock)
     except UsageError as error:
@@ -170,7 +125,7 @@ _MAX_FIXES = 3
 _MAX_SUGGESTION = 150
 
 
-def _parse(words: list[str], clock: _Clock) -> Command:
+def _parse(words: list[str], clock: Clock) -> Command:
     if not words:
         return HelpCmd()
     name, args = words[0].casefold(), words[1:]
@@ -180,7 +135,7 @@ def _parse(words: list[str], clock: _Clock) -> Command:
     return parser(args, clock)
 
 
-def _suggest(error: UsageError, words: list[str], clock: _Clock) -> None:
+def _suggest(error: UsageError, words: list[str], clock: Clock) -> None:
     """Apply the error's fix (and the fixes of what still fails, a few times) to `words`.
 
     A corrected command that parses becomes the suggestion and replaces the usage. A misspelt
@@ -203,57 +158,47 @@ def _suggest(error: UsageError, words: list[str], clock: _Clock) -> None:
         return
 
 
-@dataclass(frozen=True)
-class _Clock:
-    given: datetime | None
-
-    def now(self) -> datetime:
-        if self.given is None:
-            return utcnow()
-        return _as_utc(self.given)
-
-
-def _help(args: list[str], clock: _Clock) -> Command:
+def _help(args: list[str], clock: Clock) -> Command:
     # `help snapshot` is a natural thing to type; answering it with an error would be hostile.
     return HelpCmd()
 
 
-def _connect(args: list[str], clock: _Clock) -> Command:
+def _connect(args: list[str], clock: Clock) -> Command:
     _at_most(args, 1, "connect")
     if not args:
         return ConnectCmd(workspace_id=None)
     return ConnectCmd(workspace_id=_parse_id(args[0], "workspace id", "connect"))
 
 
-def _disconnect(args: list[str], clock: _Clock) -> Command:
+def _disconnect(args: list[str], clock: Clock) -> Command:
     _at_most(args, 0, "disconnect")
     return DisconnectCmd()
 
 
-def _status(args: list[str], clock: _Clock) -> Command:
+def _status(args: list[str], clock: Clock) -> Command:
     _at_most(args, 0, "status")
     return StatusCmd()
 
 
-def _backups(args: list[str], clock: _Clock) -> Command:
+def _backups(args: list[str], clock: Clock) -> Command:
     _at_most(args, 1, "backups")
     if not args:
         return BackupsCmd()
     return BackupsCmd(page=_parse_number(args[0], "page number", "backups", MAX_PAGE))
 
 
-def _backup(args: list[str], clock: _Clock) -> Command:
+def _backup(args: list[str], clock: Clock) -> Command:
     return BackupCmd(backup_id=_only_backup_id(args, "backup"))
 
 
-def _snapshot(args: list[str], clock: _Clock) -> Command:
+def _snapshot(args: list[str], clock: Clock) -> Command:
     return SnapshotCmd(backup_id=_only_backup_id(args, "snapshot"))
 
 
-def _snapshots(args: list[str], clock: _Clock) -> Command:
+def _snapshots(args: list[str], clock: Clock) -> Command:
     backup_id = _required_backup_id(args, "snapshots")
     failed = False
-    bounds: dict[str, _Bound] = {}
+    bounds: dict[str, Bound] = {}
     index = 1
     while index < len(args):
         word, key = args[index], args[index].casefold()
@@ -263,7 +208,7 @@ def _snapshots(args: list[str], clock: _Clock) -> Command:
             index += 1
             if index == len(args):
                 raise _error(f"`{key}` needs a date after it.", "snapshots")
-            bounds[key] = _Bound(key, args[index], index, _parse_when(args[index], key, clock))
+            bounds[key] = Bound(key, args[index], index, _parse_when(args[index], key, clock))
         elif key in ("failed", "since", "until"):
             raise _error(f"`{key}` is given twice.", "snapshots")
         else:
@@ -280,31 +225,7 @@ def _snapshots(args: list[str], clock: _Clock) -> Command:
     )
 
 
-@dataclass(frozen=True)
-class _Bound:
-    """A `since`/`until` bound: the user's word for it, where it stood, and what it means."""
-
-    key: str
-    word: str
-    index: int
-    value: datetime
-
-    @property
-    def whole_day(self) -> bool:
-        return self.word.casefold() in ("today", "yesterday") or _is_day(self.word)
-
-    def in_words(self, precise: bool) -> str:
-        """`the start of 2 May 2024, UTC`, `the end of …` for whole days, else the moment."""
-        if self.whole_day:
-            day = self.value.date() - timedelta(days=1 if self.key == "until" else 0)
-            edge = "end" if self.key == "until" else "start"
-            return f"the {edge} of {day.day} {day:%b %Y}, UTC"
-        moment = self.value
-        clock_time = f"{moment:%H:%M:%S}" if precise else f"{moment:%H:%M}"
-        return f"{moment.day} {moment:%b %Y}, {clock_time} UTC"
-
-
-def _empty_range(since: _Bound, until: _Bound) -> UsageError:
+def _empty_range(since: Bound, until: Bound) -> UsageError:
     """Since is not before until: say both in words, and offer them swapped."""
     precise = any(b.value.second or b.value.microsecond for b in (since, until))
     relation = "is after" if since.value > until.value else "is the same moment as"
@@ -322,17 +243,7 @@ def _empty_range(since: _Bound, until: _Bound) -> UsageError:
     return UsageError(message, USAGE["snapshots"], fix=swap)
 
 
-def _is_day(word: str) -> bool:
-    if len(word) != 10:
-        return False
-    try:
-        date.fromisoformat(word)
-    except ValueError:
-        return False
-    return True
-
-
-def _schedule(args: list[str], clock: _Clock) -> Command:
+def _schedule(args: list[str], clock: Clock) -> Command:
     backup_id = _required_backup_id(args, "schedule")
     _at_most(args, 2, "schedule")
     if len(args) == 1:
@@ -340,7 +251,7 @@ def _schedule(args: list[str], clock: _Clock) -> Command:
     return ScheduleCmd(backup_id=backup_id, enable=_on_off(args[1], "schedule"))
 
 
-def _alerts(args: list[str], clock: _Clock) -> Command:
+def _alerts(args: list[str], clock: Clock) -> Command:
     if not args:
         raise _error("Say whether to turn alerts `on` or `off`, or which backup to mute.", "alerts")
     word = args[0].casefold()
@@ -350,7 +261,7 @@ def _alerts(args: list[str], clock: _Clock) -> Command:
     return AlertsCmd(enabled=_on_off(args[0], "alerts"))
 
 
-_PARSERS: dict[str, Callable[[list[str], _Clock], Command]] = {
+_PARSERS: dict[str, Callable[[list[str], Clock], Command]] = {
     "help": _help,
     "connect": _connect,
     "disconnect": _disconnect,
@@ -402,42 +313,15 @@ def _on_off(word: str, subcommand: str) -> bool:
     return value
 
 
-def _parse_when(word: str, key: str, clock: _Clock) -> datetime:
-    """A bound from `2024-05-01`, an ISO datetime, `today`, `yesterday`, `7d` or `12h`."""
-    lowered = word.casefold()
+def _parse_when(word: str, key: str, clock: Clock) -> datetime:
     try:
-        if lowered in ("today", "yesterday"):
-            day = clock.now().date() - timedelta(days=1 if lowered == "yesterday" else 0)
-            return _day_bound(day, key)
-        relative = _RELATIVE.fullmatch(lowered)
-        if relative:
-            amount, unit = int(relative.group(1)), relative.group(2)
-            delta = timedelta(days=amount) if unit == "d" else timedelta(hours=amount)
-            return clock.now() - delta
-        if _is_day(word):  # exactly YYYY-MM-DD: a whole day, not midnight
-            return _day_bound(date.fromisoformat(word), key)
-        return _as_utc(datetime.fromisoformat(word))
-    except (ValueError, OverflowError):
+        return parse_when(word, key, clock)
+    except ValueError:
         raise _error(
             f"`{_shown(word)}` is not a date; use `2024-05-01`, `2024-05-01T14:00Z`, "
             "`today`, `yesterday`, `7d` or `12h`.",
             "snapshots",
         ) from None
-
-
-def _day_bound(day: date, key: str) -> datetime:
-    start = datetime.combine(day, time(), tzinfo=UTC)
-    return start + timedelta(days=1) if key == "until" else start
-
-
-def _as_utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-def _iso(value: datetime) -> str:
-    return _as_utc(value).isoformat().replace("+00:00", "Z")
 
 
 def _at_most(args: list[str], count: int, subcommand: str) -> None:

@@ -1,0 +1,90 @@
+"""The typed `/skyvia` commands: what `parsing.parse_command` makes of the text.
+
+Handlers match on these. They live apart from the grammar so a reader of either sees one thing;
+`bot.slack.parsing` re-exports them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class HelpCmd:
+    pass
+
+
+@dataclass(frozen=True)
+class ConnectCmd:
+    workspace_id: int | None
+
+
+@dataclass(frozen=True)
+class DisconnectCmd:
+    pass
+
+
+@dataclass(frozen=True)
+class StatusCmd:
+    pass
+
+
+@dataclass(frozen=True)
+class BackupsCmd:
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class BackupCmd:
+    backup_id: int
+
+
+@dataclass(frozen=True)
+class SnapshotsCmd:
+    """`since` is inclusive, `until` exclusive; both are aware UTC datetimes.
+
+    A bare date given as `until` means the end of that day, so `until 2024-05-01` includes May 1.
+    """
+
+    backup_id: int
+    failed: bool = False
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SnapshotCmd:
+    backup_id: int
+
+
+@dataclass(frozen=True)
+class ScheduleCmd:
+    backup_id: int
+    enable: bool | None = None  # None = show the status with a toggle button
+
+
+@dataclass(frozen=True)
+class AlertsCmd:
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class MuteCmd:
+    backup_id: int
+    mute: bool
+
+
+Command = (
+    HelpCmd
+    | ConnectCmd
+    | DisconnectCmd
+    | StatusCmd
+    | BackupsCmd
+    | BackupCmd
+    | SnapshotsCmd
+    | SnapshotCmd
+    | ScheduleCmd
+    | AlertsCmd
+    | MuteCmd
+)
