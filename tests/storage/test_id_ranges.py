@@ -27,6 +27,8 @@ async def test_skyvia_ids_round_trip_through_every_id_column(db: Database, skyvi
             channel_id="C1",
             workspace_id=skyvia_id,
             created_by="U1",
+            created_at=NOW,
+            updated_at=NOW,
             alerts_since=NOW,
         )
         session.add(binding)

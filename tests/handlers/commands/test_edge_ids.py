@@ -6,24 +6,15 @@ Run with TEST_DATABASE_URL set, this is what catches a 32-bit column on PostgreS
 
 from __future__ import annotations
 
-import asyncio
-
 from sqlalchemy import select
 
-from storage.models import Mute, Watch
+from bot.devtools.waiting import wait_until
+from storage.models import Mute
+from tests.constants import ADMIN
 from tests.e2e.backup_kit import START, connect, rendered, skyvia_calls, watch_of
-from tests.e2e.bot_fixtures import ADMIN, Stack
+from tests.e2e.bot_fixtures import Stack
 
 MAX_ID = 2_147_483_647
-
-
-async def _watch(stack: Stack, snapshot_id: int) -> Watch:
-    for _ in range(100):
-        watch = await watch_of(stack, snapshot_id)
-        if watch is not None:
-            return watch
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no watch of snapshot {snapshot_id}")
 
 
 async def test_the_largest_ids_work_and_one_more_is_refused(stack: Stack) -> None:
@@ -45,7 +36,7 @@ async def test_the_largest_ids_work_and_one_more_is_refused(stack: Stack) -> Non
         "chat.postMessage", lambda c: c.ok and "Snapshot of" in c.args["text"]
     )
     assert skyvia_calls(stack)[START] == 1
-    watch = await _watch(stack, MAX_ID + 1)
+    watch = await wait_until(lambda: watch_of(stack, MAX_ID + 1), what="the watch")
     assert (watch.workspace_id, watch.backup_id, watch.snapshot_id) == (MAX_ID, MAX_ID, MAX_ID + 1)
 
     await stack.command(f"alerts mute {MAX_ID}", user=ADMIN)
