@@ -64,14 +64,6 @@ def test_a_message_holds_exactly_50_blocks() -> None:
         common.Message(text="x", blocks=[DividerBlock()] * 51)
 
 
-@pytest.mark.parametrize(("count", "kept"), [(4, 4), (5, 5), (6, 5)])
-def test_fit_blocks_keeps_the_limit_and_notes_the_rest(count: int, kept: int) -> None:
-    note = common.section("more")
-    fitted = common.fit_blocks([DividerBlock()] * count, 5, note)
-    assert len(fitted) == kept
-    assert (fitted[-1] is note) is (count > 5)
-
-
 # -- pages ----------------------------------------------------------------------------------------
 
 
