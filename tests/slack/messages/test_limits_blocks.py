@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 import pytest
 from slack_sdk.models.blocks import DividerBlock
 
+from bot.services.models import ChannelBinding, WatchedRun
 from bot.skyvia.models import Backup, Snapshot, SnapshotState
 from bot.slack import messages as blocks
 from bot.slack.ids import ActionId
 from bot.slack.messages import common
 from bot.slack.messages.backups import BACKUPS_PAGE_SIZE, LAST_SNAPSHOTS_SHOWN
-from bot.slack.messages.models import BindingView, WatchView
 from bot.slack.messages.snapshots import EXCERPT_LINES, LOG_LINES, LOG_SECTIONS
 from bot.slack.parsing import MAX_PAGE
 from tests.slack.messages.blockkit import all_text, buttons, message_dict, view_dict
@@ -166,8 +166,8 @@ def test_two_log_lines_that_exactly_fill_a_section_share_it(length: int, section
     assert ("more lines not shown" in all_text(data)) is (sections > LOG_SECTIONS)
 
 
-def _binding(channel: str, muted: int = 0) -> BindingView:
-    return BindingView(
+def _binding(channel: str, muted: int = 0) -> ChannelBinding:
+    return ChannelBinding(
         channel_id=channel,
         workspace_id=1,
         connected_by="U1",
@@ -184,8 +184,8 @@ def test_status_lists_fifty_mutes(muted: int, more: str | None) -> None:
     assert (more in text) if more else (" more." not in text)
 
 
-def _watch(channel: str, i: int) -> WatchView:
-    return WatchView(channel, 1, 7000 + i, "U1", T0, "B", SnapshotState.RUNNING)
+def _watch(channel: str, i: int) -> WatchedRun:
+    return WatchedRun(channel, 1, 7000 + i, "U1", T0, "B", SnapshotState.RUNNING)
 
 
 @pytest.mark.parametrize(("channels", "note"), [(31, False), (32, False), (33, True)])
