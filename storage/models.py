@@ -135,6 +135,8 @@ class Watch(Base):
     __table_args__ = (
         UniqueConstraint("team_id", "channel_id", "snapshot_id"),
         Index(None, "next_poll_at"),
+        Index(None, "snapshot_id"),  # the alert scanner's "is this snapshot watched?"
+        Index(None, "finished_at"),  # pending watches (NULL) and retention of finished ones
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -194,6 +196,8 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("team_id", "channel_id", "snapshot_id", "kind"),
         Index(None, "status", "claimed_at"),
+        Index(None, "snapshot_id", "kind"),  # the alert scanner's "already sent?"
+        Index(None, "claimed_at"),  # retention, whatever the status
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -224,7 +228,10 @@ class AuditEntry(Base):
     """One change made through the bot: who, what, where, when and how it ended."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index(None, "team_id", "at"),)
+    __table_args__ = (
+        Index(None, "team_id", "at"),
+        Index(None, "at"),  # retention
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -235,6 +242,21 @@ class AuditEntry(Base):
     target: Mapped[str | None] = mapped_column(Text)
     result: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class WorkerLease(Base):
+    """A job that one replica at a time runs every so often (retention): who runs it, and when next.
+
+    One row per job, leased like watches and alert cursors (`repositories._leases`): the replica
+    whose claim succeeds runs the job and sets `next_run_at`; the others find it not due or leased.
+    """
+
+    __tablename__ = "worker_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_run_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(LeaseOwner)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 # Registered so that autogenerate and test clean-up see the whole schema the migrations create.

@@ -13,6 +13,7 @@ from storage.repositories.bindings import BindingRepository
 from storage.repositories.clicks import ClickRepository, click_key
 from storage.repositories.deliveries import DeliveryLedger
 from storage.repositories.watches import WatchRepository
+from storage.repositories.worker_leases import WorkerLeaseRepository
 
 __all__ = [
     "AlertCursorRepository",
@@ -21,6 +22,7 @@ __all__ = [
     "ClickRepository",
     "DeliveryLedger",
     "WatchRepository",
+    "WorkerLeaseRepository",
     "click_key",
     "new_lease_owner",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Select, Table
+from sqlalchemy import ColumnElement, CursorResult, Select, Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
@@ -43,3 +43,22 @@ def lockable(session: AsyncSession, statement: Select[Any]) -> Select[Any]:
     if dialect_name(session) == "postgresql":
         return statement.with_for_update(skip_locked=True)
     return statement
+
+
+async def delete_batch(
+    session: AsyncSession,
+    model: type[DeclarativeBase],
+    where: Sequence[ColumnElement[bool]],
+    limit: int,
+) -> int:
+    """Deletes at most `limit` rows of `model` matching `where`; returns how many.
+
+    `DELETE ... WHERE id IN (SELECT id ... LIMIT n)` on both dialects: a bounded batch keeps each
+    transaction short, so pruning a large backlog never holds locks the hot paths wait for.
+    Core, not ORM: no session bookkeeping of rows nobody loaded.
+    """
+    table = cast(Table, model.__table__)
+    [key] = table.primary_key.columns
+    picked = select(key).where(*where).limit(limit)
+    result = await session.execute(delete(table).where(key.in_(picked)))
+    return cast(CursorResult[Any], result).rowcount

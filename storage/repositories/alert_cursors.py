@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, case, delete, exists, literal, or_, select, update
+from sqlalchemy import ColumnElement, case, delete, exists, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AlertCursor, Binding
@@ -191,6 +191,14 @@ class AlertCursorRepository:
             .returning(AlertCursor.backup_id)
         )
         return result.first() is not None
+
+    async def oldest_cursor(self) -> datetime | None:
+        """The earliest cursor of all, or None without cursors.
+
+        No scan asks for failures that started before it minus the lookback, so what was sent
+        about failures before that is never re-read (retention of the ledger's alert rows).
+        """
+        return await self.session.scalar(select(func.min(AlertCursor.cursor)))
 
     async def workspaces(self) -> set[int]:
         """Workspaces that have at least one cursor."""

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEntry
+from storage.repositories._sql import delete_batch
 
 
 class AuditRepository:
@@ -53,3 +54,7 @@ class AuditRepository:
             statement.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
         )
         return result.all()
+
+    async def prune(self, older_than: datetime, limit: int = 1000) -> int:
+        """Deletes up to `limit` entries made before `older_than`; returns how many."""
+        return await delete_batch(self.session, AuditEntry, [AuditEntry.at < older_than], limit)

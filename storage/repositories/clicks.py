@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ProcessedClick
-from storage.repositories._sql import dialect_name, insert_if_absent
+from storage.repositories._sql import delete_batch, dialect_name, insert_if_absent
 
 
 def click_key(*parts: str) -> str:
@@ -74,11 +74,8 @@ class ClickRepository:
         )
         return len(result.all()) > 0
 
-    async def prune(self, older_than: datetime) -> int:
-        """Forgets clicks recorded before `older_than`; returns how many."""
-        result = await self.session.execute(
-            delete(ProcessedClick)
-            .where(ProcessedClick.created_at < older_than)
-            .returning(ProcessedClick.id)
+    async def prune(self, older_than: datetime, limit: int = 1000) -> int:
+        """Forgets up to `limit` clicks and event ids recorded before `older_than`; how many."""
+        return await delete_batch(
+            self.session, ProcessedClick, [ProcessedClick.created_at < older_than], limit
         )
-        return len(result.all())

@@ -8,7 +8,8 @@ A sender claims the key before calling Slack and marks it sent afterwards:
 - `release` drops our claim when the Slack call failed for sure, so a later attempt may retry;
 - a loser reads the row with `get_many`: a row left `claimed` by a crash is adopted with
   `take_over` by one recoverer, who must find out whether the message went out before sending
-  again.
+  again;
+- `prune` forgets rows old enough that nobody can claim their key again (retention).
 
 `claim_many`, `get_many` and `mark_sent_many` take many keys in one statement each, for the
 notifier's coalesced writes (`storage.batching`); the rules per key are the same as for one.
@@ -21,12 +22,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, delete, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    bindparam,
+    delete,
+    exists,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Delivery, DeliveryStatus
-from storage.repositories._sql import dialect_name
+from storage.models import Delivery, DeliveryKind, DeliveryStatus, Watch
+from storage.repositories._sql import delete_batch, dialect_name
 from storage.types import UTCDateTime
 
 _KEY = ("team_id", "channel_id", "snapshot_id", "kind")
@@ -209,3 +220,26 @@ class DeliveryLedger:
             .returning(Delivery.id)
         )
         return result.first() is not None
+
+    async def prune(
+        self, claimed_before: datetime, *, alerts_claimed_before: datetime, limit: int = 1000
+    ) -> int:
+        """Deletes up to `limit` rows last claimed before `claimed_before`; returns how many.
+
+        A deleted key can be claimed (and sent) again, so only keys nobody will ask for go:
+        alert rows only before `alerts_claimed_before` (the caller's bound on what the alert
+        scanner may still re-read), and never a row of a watch still pending, whatever its age,
+        because a pending watch posts under its keys until it finishes.
+        """
+        pending_watch = exists().where(
+            Watch.team_id == Delivery.team_id,
+            Watch.channel_id == Delivery.channel_id,
+            Watch.snapshot_id == Delivery.snapshot_id,
+            Watch.finished_at.is_(None),
+        )
+        where = [
+            Delivery.claimed_at < claimed_before,
+            or_(Delivery.kind != DeliveryKind.ALERT, Delivery.claimed_at < alerts_claimed_before),
+            ~pending_watch,
+        ]
+        return await delete_batch(self.session, Delivery, where, limit)

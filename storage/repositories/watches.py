@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Watch, WatchOutcome
 from storage.repositories import _leases
-from storage.repositories._sql import insert_if_absent
+from storage.repositories._sql import delete_batch, insert_if_absent
 from storage.types import UTCDateTime
 
 _TABLE = cast(Table, Watch.__table__)
@@ -213,6 +213,13 @@ class WatchRepository:
             .returning(Watch.id)
         )
         return len(result.all())
+
+    async def prune_finished(self, finished_before: datetime, limit: int = 1000) -> int:
+        """Deletes up to `limit` watches that finished before `finished_before`; how many.
+
+        Pending watches (`finished_at` NULL) never match.
+        """
+        return await delete_batch(self.session, Watch, [Watch.finished_at < finished_before], limit)
 
     async def claim_due(
         self, owner: str, now: datetime, limit: int, lease_seconds: float

@@ -24,6 +24,7 @@ EXPECTED_TABLES = {
     "deliveries",
     "processed_clicks",
     "audit_log",
+    "worker_leases",
     "slack_installations",
     "slack_bots",
     "slack_oauth_states",

@@ -1,0 +1,94 @@
+"""Rows of every kind retention prunes, stamped at a chosen time, and what is left of them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from storage.db import Database
+from storage.models import AuditEntry, Delivery, DeliveryKind, ProcessedClick, Watch
+from storage.repositories import (
+    AuditRepository,
+    ClickRepository,
+    DeliveryLedger,
+    WatchRepository,
+)
+
+TEAM = "T1"
+
+
+async def click(db: Database, key: str, at: datetime) -> None:
+    async with db.session() as session:
+        assert await ClickRepository(session).record_once(key, "U1", at)
+
+
+async def audit(db: Database, target: str, at: datetime) -> None:
+    async with db.session() as session:
+        await AuditRepository(session).add(TEAM, "C1", "U1", "connect", target, "ok", at=at)
+
+
+async def watch(
+    db: Database, channel: str, snapshot_id: int, started: datetime, finished: datetime | None
+) -> None:
+    """A watch in its own channel; finished at `finished`, or pending when None."""
+    async with db.session() as session:
+        repo = WatchRepository(session)
+        await repo.add(
+            team_id=TEAM,
+            channel_id=channel,
+            message_ts=f"1700000000.{snapshot_id:06d}",
+            workspace_id=7,
+            backup_id=456,
+            backup_name="Nightly CRM",
+            snapshot_id=snapshot_id,
+            started_by="U1",
+            started_at=started,
+            next_poll_at=started,
+        )
+        if finished is not None:
+            await repo.stop_for_channel(TEAM, channel, "Succeeded", now=finished)
+
+
+async def delivery(
+    db: Database, channel: str, snapshot_id: int, kind: str, at: datetime, *, sent: bool = True
+) -> None:
+    async with db.session() as session:
+        ledger = DeliveryLedger(session)
+        assert await ledger.claim(TEAM, channel, snapshot_id, kind, owner="w", now=at)
+        if sent:
+            await ledger.mark_sent(
+                TEAM, channel, snapshot_id, kind, message_ts="1700000000.000001", now=at
+            )
+
+
+async def click_keys(db: Database) -> set[str]:
+    async with db.session() as session:
+        return set((await session.scalars(select(ProcessedClick.key))).all())
+
+
+async def audit_targets(db: Database) -> set[str]:
+    async with db.session() as session:
+        return {t or "" for t in (await session.scalars(select(AuditEntry.target))).all()}
+
+
+async def watch_channels(db: Database) -> set[str]:
+    async with db.session() as session:
+        return set((await session.scalars(select(Watch.channel_id))).all())
+
+
+async def delivery_keys(db: Database) -> set[tuple[str, int, str]]:
+    async with db.session() as session:
+        rows = await session.execute(
+            select(Delivery.channel_id, Delivery.snapshot_id, Delivery.kind)
+        )
+        return {(c, s, k) for c, s, k in rows.all()}
+
+
+async def count(db: Database, model: type[object]) -> int:
+    async with db.session() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+ALERT = DeliveryKind.ALERT
+REPLY = DeliveryKind.THREAD_REPLY
