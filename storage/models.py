@@ -196,7 +196,7 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("team_id", "channel_id", "snapshot_id", "kind"),
         Index(None, "status", "claimed_at"),
-        Index(None, "snapshot_id", "kind"),  # the alert scanner's "already sent?"
+        Index(None, "snapshot_id", "kind", "status"),  # the alert scanner's "already sent?"
         Index(None, "claimed_at"),  # retention, whatever the status
     )
 

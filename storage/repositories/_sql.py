@@ -8,7 +8,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, CursorResult, Select, Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute
 
 
 def dialect_name(session: AsyncSession) -> str:
@@ -50,15 +50,23 @@ async def delete_batch(
     model: type[DeclarativeBase],
     where: Sequence[ColumnElement[bool]],
     limit: int,
+    *,
+    oldest_first: ColumnElement[Any] | InstrumentedAttribute[Any],
 ) -> int:
-    """Deletes at most `limit` rows of `model` matching `where`; returns how many.
+    """Deletes at most `limit` rows of `model` matching `where`, oldest first; how many.
 
-    `DELETE ... WHERE id IN (SELECT id ... LIMIT n)` on both dialects: a bounded batch keeps each
-    transaction short, so pruning a large backlog never holds locks the hot paths wait for.
-    Core, not ORM: no session bookkeeping of rows nobody loaded.
+    A bounded batch keeps each transaction short, so pruning a large backlog never holds locks
+    the hot paths wait for. The ids are picked first and deleted by primary key: PostgreSQL
+    plans `DELETE ... WHERE id IN (SELECT ... LIMIT n)` as a join that may read the whole
+    table. Picking in `oldest_first` order (the age column, which has an index) makes both
+    databases walk that index from its old end. Core, not ORM: no session bookkeeping of
+    rows nobody loaded.
     """
     table = cast(Table, model.__table__)
     [key] = table.primary_key.columns
-    picked = select(key).where(*where).limit(limit)
-    result = await session.execute(delete(table).where(key.in_(picked)))
+    picked = select(key).where(*where).order_by(oldest_first).limit(limit)
+    ids = list((await session.scalars(picked)).all())
+    if not ids:
+        return 0
+    result = await session.execute(delete(table).where(key.in_(ids)))
     return cast(CursorResult[Any], result).rowcount

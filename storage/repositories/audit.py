@@ -57,4 +57,10 @@ class AuditRepository:
 
     async def prune(self, older_than: datetime, limit: int = 1000) -> int:
         """Deletes up to `limit` entries made before `older_than`; returns how many."""
-        return await delete_batch(self.session, AuditEntry, [AuditEntry.at < older_than], limit)
+        return await delete_batch(
+            self.session,
+            AuditEntry,
+            [AuditEntry.at < older_than],
+            limit,
+            oldest_first=AuditEntry.at,
+        )

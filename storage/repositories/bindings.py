@@ -112,11 +112,17 @@ class BindingRepository:
     async def get_many(
         self, channels: Collection[tuple[str, str]]
     ) -> dict[tuple[str, str], Binding]:
-        """Bindings of many (team, channel) pairs in one query, keyed by the pair (workers)."""
+        """Bindings of many (team, channel) pairs in one query, keyed by the pair (workers).
+
+        The teams are repeated as a plain IN: SQLite searches no index for a list of row values.
+        """
         if not channels:
             return {}
         result = await self.session.scalars(
-            select(Binding).where(tuple_(Binding.team_id, Binding.channel_id).in_(list(channels)))
+            select(Binding).where(
+                Binding.team_id.in_(sorted({team for team, _ in channels})),
+                tuple_(Binding.team_id, Binding.channel_id).in_(list(channels)),
+            )
         )
         return {(b.team_id, b.channel_id): b for b in result.all()}
 

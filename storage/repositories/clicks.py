@@ -77,5 +77,9 @@ class ClickRepository:
     async def prune(self, older_than: datetime, limit: int = 1000) -> int:
         """Forgets up to `limit` clicks and event ids recorded before `older_than`; how many."""
         return await delete_batch(
-            self.session, ProcessedClick, [ProcessedClick.created_at < older_than], limit
+            self.session,
+            ProcessedClick,
+            [ProcessedClick.created_at < older_than],
+            limit,
+            oldest_first=ProcessedClick.created_at,
         )

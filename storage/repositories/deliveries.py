@@ -132,14 +132,21 @@ class DeliveryLedger:
         return claimed
 
     async def get_many(self, keys: Collection[LedgerKey]) -> dict[LedgerKey, Delivery]:
-        """The rows of these keys that exist, by key (fresh from the database)."""
+        """The rows of these keys that exist, by key (fresh from the database).
+
+        The snapshot ids are repeated as a plain IN: SQLite searches no index for a list of
+        row values, and would read the whole ledger.
+        """
         found: dict[LedgerKey, Delivery] = {}
         ordered = sorted(set(keys))
         columns = tuple_(Delivery.team_id, Delivery.channel_id, Delivery.snapshot_id, Delivery.kind)
         for start in range(0, len(ordered), _CLAIM_CHUNK):
+            chunk = ordered[start : start + _CLAIM_CHUNK]
             rows = await self.session.scalars(
                 select(Delivery)
-                .where(columns.in_(ordered[start : start + _CLAIM_CHUNK]))
+                .where(
+                    Delivery.snapshot_id.in_(sorted({key[2] for key in chunk})), columns.in_(chunk)
+                )
                 .execution_options(populate_existing=True)
             )
             for row in rows:
@@ -242,4 +249,6 @@ class DeliveryLedger:
             or_(Delivery.kind != DeliveryKind.ALERT, Delivery.claimed_at < alerts_claimed_before),
             ~pending_watch,
         ]
-        return await delete_batch(self.session, Delivery, where, limit)
+        return await delete_batch(
+            self.session, Delivery, where, limit, oldest_first=Delivery.claimed_at
+        )

@@ -219,7 +219,13 @@ class WatchRepository:
 
         Pending watches (`finished_at` NULL) never match.
         """
-        return await delete_batch(self.session, Watch, [Watch.finished_at < finished_before], limit)
+        return await delete_batch(
+            self.session,
+            Watch,
+            [Watch.finished_at < finished_before],
+            limit,
+            oldest_first=Watch.finished_at,
+        )
 
     async def claim_due(
         self, owner: str, now: datetime, limit: int, lease_seconds: float

@@ -2,7 +2,8 @@
 
 - `watches(snapshot_id)`: the alert scanner asks which of a page of failures are watched;
 - `watches(finished_at)`: pending watches (`finished_at IS NULL`) and pruning finished ones;
-- `deliveries(snapshot_id, kind)`: the alert scanner asks which alerts were already sent;
+- `deliveries(snapshot_id, kind, status)`: the alert scanner asks which alerts were already
+  sent, and the notifier reads rows by key (a key's snapshot narrows the search);
 - `deliveries(claimed_at)` and `audit_log(at)`: pruning by age;
 - `worker_leases`: one row per periodic job that one replica at a time runs (retention).
 
@@ -26,7 +27,7 @@ depends_on: str | Sequence[str] | None = None
 INDEXES = [
     ("ix_watches_snapshot_id", "watches", ["snapshot_id"]),
     ("ix_watches_finished_at", "watches", ["finished_at"]),
-    ("ix_deliveries_snapshot_id_kind", "deliveries", ["snapshot_id", "kind"]),
+    ("ix_deliveries_snapshot_id_kind_status", "deliveries", ["snapshot_id", "kind", "status"]),
     ("ix_deliveries_claimed_at", "deliveries", ["claimed_at"]),
     ("ix_audit_log_at", "audit_log", ["at"]),
 ]
