@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import MAX_ALERT_LOOKBACK, ConfigError, Settings, load_settings, retention_floors
 
 
 def settings(**env: str) -> Settings:
@@ -79,3 +79,54 @@ def test_serving_requirements_name_what_is_missing() -> None:
     socket = settings(SLACK_BOT_TOKEN="xoxb-1", SLACK_APP_TOKEN="xapp-1")
     socket.require_for_serving(http=False)
     assert socket.socket_mode
+
+
+def test_retention_defaults_a_day_fourteen_thirty_and_ninety_days() -> None:
+    s = settings()
+    day = 86400
+    assert (s.click_retention, s.delivery_retention) == (day, 14 * day)
+    assert (s.watch_retention, s.audit_retention, s.retention_interval) == (
+        30 * day,
+        90 * day,
+        3600,
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "floor", "give_up"),
+    [
+        ("SKYVIA_BOT_CLICK_RETENTION", 3600, 86400),
+        ("SKYVIA_BOT_DELIVERY_RETENTION", 86400 + 86400 + 3600, 86400),
+        ("SKYVIA_BOT_DELIVERY_RETENTION", 600 + 86400 + 3600, 600),
+        ("SKYVIA_BOT_WATCH_RETENTION", 86400 + 3600, 86400),
+    ],
+)
+def test_a_retention_shorter_than_its_floor_is_refused_and_zero_keeps_forever(
+    variable: str, floor: int, give_up: int
+) -> None:
+    env = {"SKYVIA_BOT_WATCH_GIVE_UP": str(give_up)}
+    assert settings(**env, **{variable: str(floor)}) is not None
+    assert settings(**env, **{variable: "0"}) is not None
+    with pytest.raises(ConfigError) as caught:
+        settings(**env, **{variable: str(floor - 1)})
+    [line] = str(caught.value).splitlines()
+    assert line.startswith(variable + " ") and f"at least {floor} seconds" in line
+
+
+def test_a_long_give_up_limit_needs_a_longer_ledger_retention() -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings(SKYVIA_BOT_WATCH_GIVE_UP=str(20 * 86400))
+    assert str(caught.value).startswith("SKYVIA_BOT_DELIVERY_RETENTION ")
+
+
+@pytest.mark.parametrize("give_up", [1.0, 600.0, 86400.0, 30 * 86400.0])
+def test_the_ledger_floor_covers_the_alert_scanners_lookback_and_the_give_up_limit(
+    give_up: float,
+) -> None:
+    from bot.workers.alert_scanner import ScannerConfig
+
+    lookback = ScannerConfig.for_interval(60.0, give_up).lookback.total_seconds()
+    floors = retention_floors(give_up)
+    assert lookback <= MAX_ALERT_LOOKBACK
+    assert floors["delivery_retention"] >= give_up + lookback
+    assert floors["watch_retention"] >= lookback

@@ -3,6 +3,10 @@
 Every Slack call the bot makes — Bolt's `respond`/`client` in listeners and the workers' posts —
 goes through `InstrumentedWebClient`, so rate-limit retries, metrics and the one log line per
 call are the same everywhere.
+
+Clients of OAuth-installed teams are kept for reuse (each holds a connection pool), at most
+`MAX_CACHED_CLIENTS` of them: the least recently used goes first and its pool is closed a grace
+period later, once any call it was making has ended.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import time
 from typing import Any
 
 import aiohttp
+from cachetools import LRUCache
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -26,6 +31,11 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from bot.metrics import Metrics
 
 log = logging.getLogger("bot.slack")
+
+MAX_CACHED_CLIENTS = 1000
+"""Teams whose clients are kept; more than post at once on any deployment we know of."""
+CLOSE_EVICTED_AFTER = 120.0
+"""Seconds before an evicted client's pool closes: longer than a call with its retries takes."""
 
 
 class InstrumentedWebClient(AsyncWebClient):
@@ -94,6 +104,31 @@ def build_web_client(
     return client
 
 
+class _ClientCache(LRUCache[str, InstrumentedWebClient]):
+    """Clients by token, least recently used evicted first; evicted ones are closed later."""
+
+    def __init__(self, maxsize: int, close_after: float) -> None:
+        super().__init__(maxsize)
+        self._close_after = close_after
+        self.closing: set[asyncio.Task[None]] = set()
+
+    def popitem(self) -> tuple[str, InstrumentedWebClient]:
+        token, client = super().popitem()
+        try:
+            task = asyncio.get_running_loop().create_task(self._close_later(client))
+        except RuntimeError:  # no loop: the client never made a session (they are per loop)
+            return token, client
+        self.closing.add(task)
+        task.add_done_callback(self.closing.discard)
+        return token, client
+
+    async def _close_later(self, client: InstrumentedWebClient) -> None:
+        try:
+            await asyncio.sleep(self._close_after)
+        finally:  # at shutdown too, when the wait is cancelled
+            await client.aclose()
+
+
 class SlackClients:
     """Finds the client for a Slack team: the single bot token, or the team's OAuth installation."""
 
@@ -104,12 +139,14 @@ class SlackClients:
         metrics: Metrics | None,
         bot_token: str | None,
         installation_store: AsyncInstallationStore | None = None,
+        max_cached: int = MAX_CACHED_CLIENTS,
+        close_evicted_after: float = CLOSE_EVICTED_AFTER,
     ) -> None:
         self._base_url = base_url
         self._metrics = metrics
         self._installation_store = installation_store
         self.default = build_web_client(bot_token, base_url, metrics)
-        self._by_token: dict[str, InstrumentedWebClient] = {}
+        self._by_token = _ClientCache(max_cached, close_evicted_after)
 
     async def for_team(self, team_id: str) -> AsyncWebClient:
         if self._installation_store is None:
@@ -120,7 +157,11 @@ class SlackClients:
         return self.for_token(bot.bot_token)
 
     async def aclose(self) -> None:
-        """Closes the clients' connection pools (at shutdown)."""
+        """Closes the clients' connection pools (at shutdown), evicted ones at once."""
+        closing = list(self._by_token.closing)
+        for task in closing:
+            task.cancel()
+        await asyncio.gather(*closing, return_exceptions=True)
         for client in [self.default, *self._by_token.values()]:
             await client.aclose()
 

@@ -1,4 +1,5 @@
-"""Which workers a process runs: the watcher and the alert scanner, sharing one notifier.
+"""Which workers a process runs: the watcher and the alert scanner, sharing one notifier, and
+retention.
 
 They share the notifier (so one channel's pace covers both thread replies and alerts), the
 write batcher, and the per-workspace Skyvia backoff (an overloaded workspace is left alone by
@@ -12,10 +13,12 @@ from typing import TYPE_CHECKING
 from bot.services.alerting import AlertingConfig, AlertingService
 from bot.services.backoff import WorkspaceBackoff
 from bot.services.leased import lease_for
+from bot.services.retention import RetentionPolicy, RetentionService
 from bot.services.watching import WatchingConfig, WatchingService
 from bot.slack.announcer import SlackAnnouncer
 from bot.slack.notifier import Notifier
 from bot.workers.alert_scanner import AlertScanner
+from bot.workers.retention import RetentionWorker
 from bot.workers.watcher import Watcher
 from storage.batching import WriteBatcher
 from storage.repositories import new_lease_owner
@@ -65,5 +68,13 @@ def workers_for(container: Container) -> list[PeriodicWorker]:
         config=AlertingConfig.for_interval(settings.alert_interval, settings.watch_give_up),
         **common,  # type: ignore[arg-type]
     )
+    retention = RetentionService(
+        db=container.db,
+        policy=RetentionPolicy.from_settings(settings, alert_lookback=alerting.config.lookback),
+    )
     metrics = container.metrics
-    return [Watcher(watching, metrics=metrics), AlertScanner(alerting, metrics=metrics)]
+    return [
+        Watcher(watching, metrics=metrics),
+        AlertScanner(alerting, metrics=metrics),
+        RetentionWorker(retention, owner=owner, metrics=metrics),
+    ]
