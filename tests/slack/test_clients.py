@@ -8,9 +8,13 @@ import asyncio
 from bot.slack.clients import InstrumentedWebClient, SlackClients
 
 
-def clients(**kwargs: float) -> SlackClients:
+def clients(max_cached: int = 1000, close_evicted_after: float = 120.0) -> SlackClients:
     return SlackClients(
-        base_url="http://127.0.0.1:9/api/", metrics=None, bot_token="xoxb-default", **kwargs
+        base_url="http://127.0.0.1:9/api/",
+        metrics=None,
+        bot_token="xoxb-default",
+        max_cached=max_cached,
+        close_evicted_after=close_evicted_after,
     )
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.config import Settings
+from bot.config import load_settings
 from bot.container import Container
 from bot.services.retention import PruneReport, RetentionPolicy, RetentionService
 from bot.workers.registry import workers_for
@@ -107,7 +107,7 @@ def test_a_replica_looks_often_but_never_more_often_than_runs_are_due(db: Databa
 async def test_the_apps_workers_include_retention_with_the_configured_ages(
     migrated_database_url: str,
 ) -> None:
-    settings = Settings(  # type: ignore[call-arg]
+    settings = load_settings(
         _env_file=None,
         DATABASE_URL=migrated_database_url,
         SKYVIA_BOT_AUDIT_RETENTION="0",
