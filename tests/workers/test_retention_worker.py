@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography.fernet import Fernet
 
 from bot.config import load_settings
 from bot.container import Container
@@ -112,6 +113,7 @@ async def test_the_apps_workers_include_retention_with_the_configured_ages(
         DATABASE_URL=migrated_database_url,
         SKYVIA_BOT_AUDIT_RETENTION="0",
         SKYVIA_BOT_RETENTION_INTERVAL="120",
+        SKYVIA_BOT_ENCRYPTION_KEY=Fernet.generate_key().decode(),
     )
     container = await Container.create(settings)
     try:
