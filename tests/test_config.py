@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from bot.config import MAX_ALERT_LOOKBACK, ConfigError, Settings, load_settings, retention_floors
+from bot.services.alerting import AlertingConfig
 
 
 def settings(**env: str) -> Settings:
@@ -123,9 +124,7 @@ def test_a_long_give_up_limit_needs_a_longer_ledger_retention() -> None:
 def test_the_ledger_floor_covers_the_alert_scanners_lookback_and_the_give_up_limit(
     give_up: float,
 ) -> None:
-    from bot.workers.alert_scanner import ScannerConfig
-
-    lookback = ScannerConfig.for_interval(60.0, give_up).lookback.total_seconds()
+    lookback = AlertingConfig.for_interval(60.0, give_up).lookback.total_seconds()
     floors = retention_floors(give_up)
     assert lookback <= MAX_ALERT_LOOKBACK
     assert floors["delivery_retention"] >= give_up + lookback

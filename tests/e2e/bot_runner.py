@@ -43,6 +43,9 @@ def bot_env(
         "SKYVIA_BOT_ENCRYPTION_KEY": ENCRYPTION_KEY,
         "SKYVIA_BOT_WATCH_INTERVAL": "0.2",
         "SKYVIA_BOT_ALERT_INTERVAL": "0.3",
+        # Retention runs often, so "every worker ticked" (`after_ticks`) comes soon, and every
+        # e2e run also shows it deletes nothing still in use.
+        "SKYVIA_BOT_RETENTION_INTERVAL": "0.5",
         "LOG_LEVEL": "INFO",
     }
     env.update({k: str(v) for k, v in extra.items() if v is not None})

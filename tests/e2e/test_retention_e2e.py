@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.clock import utcnow
 from bot.devtools.waiting import wait_until
 from storage.db import Database
-from storage.types import utcnow
 from tests.e2e.bot_fixtures import StartBot
 from tests.storage import retention_rows as rows
 
