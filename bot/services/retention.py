@@ -162,13 +162,12 @@ class RetentionService:
 
         A scan reads failures that started after its cursor minus the lookback, and a failure's
         alert is claimed after it started; so rows claimed before the oldest cursor minus the
-        lookback (and the clock slack) are never asked for again.
+        lookback (and the clock slack) are never asked for again. A cursor made later starts
+        at its making, after `now`.
         """
         async with self._db.session() as session:
             oldest = await AlertCursorRepository(session).oldest_cursor()
-        if oldest is None:
-            return now
-        return oldest - self.policy.alert_lookback - CLOCK_SLACK
+        return min(now, oldest or now) - self.policy.alert_lookback - CLOCK_SLACK
 
     async def _prune_kind(self, prune: Prune, owner: str, report: PruneReport, kind: str) -> bool:
         """Batches of one kind until one is short (True) or `max_batches` of them (False).
