@@ -14,6 +14,7 @@ from storage.repositories import (
     DeliveryLedger,
     WatchRepository,
 )
+from storage.repositories.deliveries import SentMark
 
 TEAM = "T1"
 
@@ -53,13 +54,12 @@ async def watch(
 async def delivery(
     db: Database, channel: str, snapshot_id: int, kind: str, at: datetime, *, sent: bool = True
 ) -> None:
+    key = (TEAM, channel, snapshot_id, kind)
     async with db.session() as session:
         ledger = DeliveryLedger(session)
-        assert await ledger.claim(TEAM, channel, snapshot_id, kind, owner="w", now=at)
+        assert await ledger.claim_many([(key, at)], owner="w") == {key}
         if sent:
-            await ledger.mark_sent(
-                TEAM, channel, snapshot_id, kind, message_ts="1700000000.000001", now=at
-            )
+            await ledger.mark_sent_many([SentMark(key, "1700000000.000001", at)])
 
 
 async def click_keys(db: Database) -> set[str]:

@@ -81,11 +81,6 @@ HOT_QUERIES = [
         {"alert_cursors": "ix_alert_cursors_next_scan_at"},
     ),
     HotQuery(
-        "stale ledger claims",
-        lambda s: DeliveryLedger(s).stale_claims(NOW - timedelta(minutes=1)),
-        {"deliveries": "ix_deliveries_status_claimed_at"},
-    ),
-    HotQuery(
         "ledger rows by key",
         lambda s: DeliveryLedger(s).get_many(KEYS),
         {"deliveries": None},
