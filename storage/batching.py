@@ -13,6 +13,13 @@ also covers PostgreSQL aborting a batch as a deadlock victim, which can happen w
 batches lock the same two rows in opposite orders (two claims of the same ledger keys after a
 lease ran out): the re-run takes one lock per transaction and cannot deadlock.
 
+Not when the database itself failed (`storage.db.is_unavailable`: refused, reset, timed out,
+shut down, locked past the busy timeout): re-running N ops one after another would wait out the
+same connect or statement timeout N times, holding every caller that long for nothing. Then
+every op of the batch fails at once with that error, and so do the ops of a one-by-one re-run
+still waiting when the database goes away during it; callers retry on their next tick, which
+is why ops must be safe to run again (a failed COMMIT may have committed).
+
 The flusher opens its own sessions, so callers must not hold a session open (on SQLite it would
 hold the write lock the flusher waits for) while awaiting `run`.
 
@@ -36,7 +43,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import Database
+from storage.db import Database, is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -130,29 +137,62 @@ class WriteBatcher:
                 await self._flush(batch)
 
     async def _flush(self, batch: list[_Entry]) -> None:
+        """Runs `batch` in one transaction; on failure, see the module docstring."""
         self.flushes += 1
-        results: list[Any] = [None] * len(batch)
-        groups: dict[BulkWrite[Any, Any], list[int]] = {}
         try:
-            async with self._db.session() as session:
-                for index, (entry, _) in enumerate(batch):
-                    if isinstance(entry, _Item):
-                        groups.setdefault(entry.bulk, []).append(index)
-                    else:
-                        results[index] = await entry(session)
-                for bulk, indexes in groups.items():
-                    items = [batch[i][0].item for i in indexes]  # type: ignore[union-attr]
-                    for index, result in zip(indexes, await bulk(session, items), strict=True):
-                        results[index] = result
+            results = await self._transaction(batch)
         except Exception as exc:
-            if len(batch) == 1:
-                if not batch[0][1].done():
-                    batch[0][1].set_exception(exc)
+            if len(batch) > 1 and not is_unavailable(exc):
+                log.warning("a batch of %d writes failed; running them one by one", len(batch))
+                await self._one_by_one(batch)
                 return
-            log.warning("a batch of %d writes failed; running them one by one", len(batch))
-            for item in batch:
-                await self._flush([item])
+            if len(batch) > 1:
+                log.warning(
+                    "a batch of %d writes failed: the database is unavailable (%s: %s)",
+                    len(batch),
+                    type(exc).__name__,
+                    exc,
+                )
+            _fail(batch, exc)
             return
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)
+
+    async def _one_by_one(self, batch: list[_Entry]) -> None:
+        """Each op in a transaction of its own, until the database itself fails."""
+        for index, entry in enumerate(batch):
+            self.flushes += 1
+            future = entry[1]
+            try:
+                (result,) = await self._transaction([entry])
+            except Exception as exc:
+                _fail([entry], exc)
+                if is_unavailable(exc):
+                    _fail(batch[index + 1 :], exc)
+                    return
+                continue
+            if not future.done():
+                future.set_result(result)
+
+    async def _transaction(self, batch: list[_Entry]) -> list[Any]:
+        """Every op of `batch` in one transaction: plain ops first, then each bulk write."""
+        results: list[Any] = [None] * len(batch)
+        groups: dict[BulkWrite[Any, Any], list[int]] = {}
+        async with self._db.session() as session:
+            for index, (entry, _) in enumerate(batch):
+                if isinstance(entry, _Item):
+                    groups.setdefault(entry.bulk, []).append(index)
+                else:
+                    results[index] = await entry(session)
+            for bulk, indexes in groups.items():
+                items = [batch[i][0].item for i in indexes]  # type: ignore[union-attr]
+                for index, result in zip(indexes, await bulk(session, items), strict=True):
+                    results[index] = result
+        return results
+
+
+def _fail(entries: list[_Entry], error: Exception) -> None:
+    for _, future in entries:
+        if not future.done():
+            future.set_exception(error)

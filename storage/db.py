@@ -3,6 +3,14 @@
 SQLite is the single-process default and PostgreSQL the multi-replica option; both get the same
 guarantees from the repositories, which is why SQLite transactions start with BEGIN IMMEDIATE
 (see `_configure_sqlite`).
+
+Failing fast: left to its defaults, asyncpg waits 60 s for a connection and forever for a
+statement, so a database that stops answering would hold every worker tick and request that
+long. Engines get a connect timeout, a statement timeout (PostgreSQL's own `statement_timeout`,
+with a client-side backstop a little longer for a server that does not answer at all), a
+pool checkout timeout, and on SQLite a busy timeout equal to the statement timeout.
+`is_unavailable` tells such failures (the database is down, hung or overloaded) from errors in
+the data, so callers can give up at once instead of retrying write by write.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -26,8 +35,21 @@ from sqlalchemy.ext.asyncio import (
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
-SQLITE_BUSY_TIMEOUT_MS = 15_000
+CONNECT_TIMEOUT = 5.0
+"""Seconds to open a connection (asyncpg's own default is 60)."""
+STATEMENT_TIMEOUT = 15.0
+"""Seconds a statement may run (PostgreSQL) or wait for the write lock (SQLite's busy timeout)."""
+CLIENT_TIMEOUT_MARGIN = 5.0
+"""How much longer the client waits than the server's statement limit, so the server's cancel
+(a clean error, the connection kept) comes first and the client's only for a silent server."""
+POOL_TIMEOUT = 10.0
+"""Seconds to wait for a free pooled PostgreSQL connection."""
 PING_TIMEOUT = 5.0
+# SQLSTATE classes that mean "the database cannot serve now", not "this write is wrong":
+# connection exceptions, insufficient resources (too many connections, disk full), and operator
+# intervention (shutdown, statement timeout or cancel). Deadlocks and serialization failures
+# (class 40) are not here: re-running the writes one at a time is their cure.
+_UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
 # Any constant shared by every replica: serialises concurrent `upgrade` runs on PostgreSQL.
 _MIGRATION_LOCK_ID = 0x5C1F1A_B07
 # Execution option that lets one connection start a read-only (deferred) SQLite transaction.
@@ -49,23 +71,65 @@ def create_engine(
     url: str | URL,
     *,
     sqlite_foreign_keys: bool = True,
-    sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
+    connect_timeout: float = CONNECT_TIMEOUT,
+    statement_timeout: float | None = STATEMENT_TIMEOUT,
     echo: bool = False,
 ) -> AsyncEngine:
-    """An engine configured for this app on either dialect (see module docstring)."""
+    """An engine configured for this app on either dialect (see module docstring).
+
+    `statement_timeout=None` lifts the statement limit on PostgreSQL (migrations: an index
+    build or the migration lock may take longer); SQLite then keeps the default busy timeout.
+    """
     parsed = normalize_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
     if parsed.get_backend_name() == "postgresql":
-        kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800)
+        kwargs.update(
+            pool_pre_ping=True,
+            pool_size=5,
+            max_overflow=10,
+            pool_recycle=1800,
+            pool_timeout=POOL_TIMEOUT,
+            connect_args=_asyncpg_timeouts(connect_timeout, statement_timeout),
+        )
         return create_async_engine(parsed, **kwargs)
     if parsed.database not in (None, "", ":memory:"):
         # Each pooled connection is a thread in aiosqlite; SQLite has one writer anyway.
         kwargs.update(pool_size=5, max_overflow=5, pool_timeout=30)
     engine = create_async_engine(parsed, **kwargs)
+    busy_timeout = STATEMENT_TIMEOUT if statement_timeout is None else statement_timeout
     _configure_sqlite(
-        engine, foreign_keys=sqlite_foreign_keys, busy_timeout_ms=sqlite_busy_timeout_ms
+        engine, foreign_keys=sqlite_foreign_keys, busy_timeout_ms=int(busy_timeout * 1000)
     )
     return engine
+
+
+def _asyncpg_timeouts(connect_timeout: float, statement_timeout: float | None) -> dict[str, Any]:
+    """asyncpg `connect()` arguments: the connect timeout and both statement limits."""
+    args: dict[str, Any] = {"timeout": connect_timeout}
+    if statement_timeout is not None:
+        # Sent as a startup parameter: behind PgBouncer, list `statement_timeout` in its
+        # `ignore_startup_parameters`; the client-side `command_timeout` still applies.
+        args["server_settings"] = {"statement_timeout": str(int(statement_timeout * 1000))}
+        args["command_timeout"] = statement_timeout + CLIENT_TIMEOUT_MARGIN
+    return args
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True when `error` says the database cannot serve now (down, hung, overloaded, locked).
+
+    False for errors in what was written (constraint violations, bugs) and for deadlocks, which
+    another attempt can fix; retrying an unavailable database at once only waits again.
+    """
+    if isinstance(error, OSError | TimeoutError | sa_exc.TimeoutError):
+        return True  # refused, reset, connect/command timeout, pool checkout timeout
+    if isinstance(error, sa_exc.OperationalError):
+        return True  # SQLite: locked past the busy timeout, I/O error, cannot open the file
+    if isinstance(error, sa_exc.DBAPIError):
+        if error.connection_invalidated or isinstance(error.orig, OSError | TimeoutError):
+            return True
+        state = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+        return isinstance(state, str) and state[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
+    return False
 
 
 def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool, busy_timeout_ms: int) -> None:
@@ -104,8 +168,19 @@ class Database:
         self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    def connect(cls, url: str | URL, *, echo: bool = False) -> Database:
-        return cls(create_engine(url, echo=echo))
+    def connect(
+        cls,
+        url: str | URL,
+        *,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        statement_timeout: float | None = STATEMENT_TIMEOUT,
+        echo: bool = False,
+    ) -> Database:
+        """A database with the fail-fast timeouts of the module docstring."""
+        engine = create_engine(
+            url, connect_timeout=connect_timeout, statement_timeout=statement_timeout, echo=echo
+        )
+        return cls(engine)
 
     @property
     def dialect(self) -> str:
@@ -162,7 +237,8 @@ def alembic_config(url: str | URL | None = None) -> Config:
 async def upgrade_async(url: str | URL, revision: str = "head") -> None:
     """Applies migrations up to `revision`; safe when several replicas start at once."""
     # Foreign keys off: a future SQLite table rebuild must not cascade-delete child rows.
-    engine = create_engine(url, sqlite_foreign_keys=False)
+    # No statement limit: the migration lock waits for another replica's whole upgrade.
+    engine = create_engine(url, sqlite_foreign_keys=False, statement_timeout=None)
     try:
         async with engine.begin() as connection:
             if engine.dialect.name == "postgresql":

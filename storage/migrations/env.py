@@ -57,7 +57,7 @@ def _run_on(connection: Connection) -> None:
 
 
 async def _run_async() -> None:
-    engine = create_engine(_url(), sqlite_foreign_keys=False)
+    engine = create_engine(_url(), sqlite_foreign_keys=False, statement_timeout=None)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run_on)
