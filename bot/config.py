@@ -20,6 +20,10 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///skyvia-bot.db"
+# storage/db.py's defaults, repeated (a test keeps them equal) so that reading settings does not
+# import the database layer.
+CONNECT_TIMEOUT = 5.0
+STATEMENT_TIMEOUT = 15.0
 
 HOUR = 3600.0
 DAY = 24 * HOUR
@@ -36,6 +40,8 @@ HINTS: dict[str, str] = {
     "SLACK_API_URL": "an http(s) URL ending in /api/",
     "SKYVIA_API_URL": "an http(s) URL such as https://api.skyvia.com/v1",
     "DATABASE_URL": "a SQLAlchemy async URL: sqlite+aiosqlite:///file.db or postgresql+asyncpg://…",
+    "DATABASE_CONNECT_TIMEOUT": "a positive number of seconds, e.g. 5",
+    "DATABASE_STATEMENT_TIMEOUT": "a positive number of seconds, e.g. 15",
     "SKYVIA_BOT_ENCRYPTION_KEY": "a Fernet key (python -c 'from cryptography.fernet import "
     "Fernet; print(Fernet.generate_key().decode())')",
     "SKYVIA_BOT_WATCH_INTERVAL": "a positive number of seconds, e.g. 15",
@@ -80,6 +86,13 @@ class Settings(BaseSettings):
     skyvia_api_url: str = Field(default="https://api.skyvia.com/v1", alias="SKYVIA_API_URL")
     skyvia_api_token: SecretStr | None = Field(default=None, alias="SKYVIA_API_TOKEN")
     database_url: str = Field(default=DEFAULT_DATABASE_URL, alias="DATABASE_URL")
+    # Fail fast when the database is down or hung (see storage/db.py's docstring).
+    database_connect_timeout: float = Field(
+        default=CONNECT_TIMEOUT, gt=0, alias="DATABASE_CONNECT_TIMEOUT"
+    )
+    database_statement_timeout: float = Field(
+        default=STATEMENT_TIMEOUT, gt=0, alias="DATABASE_STATEMENT_TIMEOUT"
+    )
     encryption_key: SecretStr | None = Field(default=None, alias="SKYVIA_BOT_ENCRYPTION_KEY")
     watch_interval: float = Field(default=15.0, gt=0, alias="SKYVIA_BOT_WATCH_INTERVAL")
     alert_interval: float = Field(default=60.0, gt=0, alias="SKYVIA_BOT_ALERT_INTERVAL")

@@ -75,7 +75,11 @@ class Container:
     @classmethod
     async def create(cls, settings: Settings, *, metrics: Metrics | None = None) -> Container:
         metrics = metrics or Metrics()
-        db = Database.connect(settings.database_url)
+        db = Database.connect(
+            settings.database_url,
+            connect_timeout=settings.database_connect_timeout,
+            statement_timeout=settings.database_statement_timeout,
+        )
         cipher = token_cipher(settings)
         http = build_http_client()
         skyvia = SkyviaClient(http, settings.skyvia_api_url, observer=skyvia_observer(metrics))

@@ -166,6 +166,7 @@ class Database:
         self.engine = engine
         # Objects stay readable after commit: workers hand claimed rows to code outside the session.
         self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+        self._late_probes: set[asyncio.Future[None]] = set()  # see `ping`
 
     @classmethod
     def connect(
@@ -207,15 +208,30 @@ class Database:
     async def ping(self) -> bool:
         """True when the database answers a trivial query within `PING_TIMEOUT` seconds.
 
-        The read is deferred on SQLite, so a readiness probe does not queue behind writers.
+        The answer comes within the limit even when the server hangs: the probe runs as a task
+        of its own, and a late one is cancelled and left to clean up (closing a connection to a
+        hung server waits too) without holding the caller. The read is deferred on SQLite, so a
+        readiness probe does not queue behind writers.
         """
+        probe = asyncio.ensure_future(self._select_one())
         try:
-            async with asyncio.timeout(PING_TIMEOUT), self.engine.connect() as connection:
-                connection = await connection.execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})
-                await connection.execute(text("SELECT 1"))
-            return True
-        except Exception:
-            return False
+            done, _ = await asyncio.wait({probe}, timeout=PING_TIMEOUT)
+        finally:
+            if not probe.done():
+                probe.cancel()
+                self._late_probes.add(probe)
+                probe.add_done_callback(self._forget_probe)
+        return bool(done) and not probe.cancelled() and probe.exception() is None
+
+    async def _select_one(self) -> None:
+        async with self.engine.connect() as connection:
+            connection = await connection.execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})
+            await connection.execute(text("SELECT 1"))
+
+    def _forget_probe(self, probe: asyncio.Future[None]) -> None:
+        self._late_probes.discard(probe)
+        if not probe.cancelled():
+            probe.exception()  # retrieved, so asyncio does not log it as never retrieved
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 from sqlalchemy import text
@@ -45,14 +45,14 @@ async def _write(session: AsyncSession) -> str:
     return "written"
 
 
-async def _double(session: AsyncSession, items: list[int]) -> list[int]:
+async def _double(session: AsyncSession, items: Sequence[int]) -> list[int]:
     await session.execute(text("SELECT 1"))
     return [2 * item for item in items]
 
 
 async def _run_writes(db: Database) -> tuple[list[object], WriteBatcher]:
     batcher = WriteBatcher(db)
-    bulk = BulkWrite("doubles", _double)
+    bulk = BulkWrite[int, int]("doubles", _double)
     try:
         results = await asyncio.gather(
             *(batcher.run(_write) for _ in range(WRITES // 2)),

@@ -139,6 +139,27 @@ async def test_a_statement_over_the_limit_is_cancelled_by_postgresql(
     assert is_unavailable(caught.value)
 
 
+async def test_ping_answers_in_time_even_when_the_probe_is_slow_to_clean_up(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a hung server even closing the probe's connection waits; readiness must not."""
+    monkeypatch.setattr("storage.db.PING_TIMEOUT", 0.2)
+    cleaned_up = asyncio.Event()
+
+    async def hung_probe() -> None:
+        try:
+            await asyncio.sleep(30)
+        finally:
+            await asyncio.sleep(1.0)  # the clean-up of a connection to a hung server
+            cleaned_up.set()
+
+    monkeypatch.setattr(db, "_select_one", hung_probe)
+    started = time.monotonic()
+    assert await db.ping() is False
+    assert time.monotonic() - started < 0.8
+    await asyncio.wait_for(cleaned_up.wait(), timeout=3)  # the probe still finished its work
+
+
 class _PgError(Exception):
     """What the asyncpg dialect wraps: a driver error carrying a SQLSTATE."""
 
