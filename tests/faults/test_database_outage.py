@@ -36,14 +36,15 @@ from bot.config import CONNECT_TIMEOUT as SETTINGS_CONNECT_TIMEOUT
 from bot.config import STATEMENT_TIMEOUT as SETTINGS_STATEMENT_TIMEOUT
 from bot.config import load_settings
 from bot.container import Container
+from bot.devtools.waiting import poll, wait_until
 from bot.simulator import RunningSimulator
 from storage.db import CONNECT_TIMEOUT, PING_TIMEOUT, STATEMENT_TIMEOUT, upgrade_async
+from tests.constants import ADMIN, MEMBER
 from tests.db_fixtures import TEST_DATABASE_URL_ENV
-from tests.e2e.bot_fixtures import ADMIN, MEMBER
 from tests.e2e.fake_slack import FakeSlack, PostedMessage
 from tests.e2e.process_kit import ProcessStack, process_stack
 from tests.e2e.slack_requests import SlackRequestSender
-from tests.e2e.worker_kit import alerts_in, cursors_ready, eventually, kind_of, watch_row
+from tests.e2e.worker_kit import alerts_in, cursors_ready, kind_of, watch_row
 from tests.faults.private_postgres import PrivatePostgres, unavailable_reason
 
 FROZEN = 10.0  # first the server hangs (SIGSTOP): only the bot's timeouts end its waits
@@ -111,10 +112,12 @@ async def _start_watched_runs(
         assert response.status_code == 200, response.text
     watched: dict[str, tuple[int, str]] = {}
     for channel, backup in zip(CHANNELS, WATCHED_BACKUPS, strict=True):
-        run_id = await eventually(partial(_started_run, procs, backup), what=f"run of {backup}")
-        watch = await eventually(
+        run_id = await wait_until(partial(_started_run, procs, backup), what=f"run of {backup}")
+        assert run_id is not None  # (wait_until returns a truthy answer)
+        watch = await wait_until(
             partial(watch_row, procs.db, run_id, channel), what=f"the watch in {channel}"
         )
+        assert watch is not None
         watched[channel] = (run_id, watch.message_ts)
     return watched
 
@@ -149,6 +152,7 @@ async def _probe_while_down(bot_url: str) -> None:
         assert time.monotonic() - started < PING_TIMEOUT + 1.5
 
 
+@pytest.mark.e2e
 @pytest.mark.timeout(240)
 async def test_a_database_outage_loses_and_doubles_nothing(
     procs: ProcessStack, private_postgres: PrivatePostgres
@@ -168,7 +172,7 @@ async def test_a_database_outage_loses_and_doubles_nothing(
     procs.sim.state.finish_snapshot(runs[1], "Failed")
     procs.sim.state.finish_snapshot(scheduled[0], "Failed")
     posted_before = len(procs.slack.messages())
-    await eventually(lambda: len(procs.slack.messages()) > posted_before, what="a first post")
+    await wait_until(lambda: len(procs.slack.messages()) > posted_before, what="a first post")
 
     private_postgres.freeze()
     t0 = time.monotonic()
@@ -195,16 +199,13 @@ async def test_a_database_outage_loses_and_doubles_nothing(
             if watched[channel][0] != run  # a watched run is reported in its thread only
         }
     )
-    try:
-        await eventually(
-            lambda: set(_delivered(procs.slack)) >= set(expected),
-            timeout=RECOVERY,
-            what="every delivery after the outage",
-        )
-    except AssertionError as exc:
-        missing = sorted(set(expected) - set(_delivered(procs.slack)))
-        raise AssertionError(f"{exc}; missing {missing}\n{bot.log()}") from None
-    await asyncio.sleep(2.0)  # several more rounds of both workers: nothing more is posted
+
+    def missing() -> list[tuple[str, str, int]]:
+        return sorted(set(expected) - set(_delivered(procs.slack)))
+
+    await poll(lambda: not missing(), timeout=RECOVERY)
+    assert not missing(), f"not delivered {RECOVERY:g}s after the outage: {missing()}"
+    await procs.after_ticks(3)  # more rounds of both workers: nothing more is posted
 
     assert _delivered(procs.slack) == expected
     for channel, (run, card_ts) in watched.items():
@@ -214,7 +215,7 @@ async def test_a_database_outage_loses_and_doubles_nothing(
         assert {s: len(alerts_in(procs.slack, channel, s)) for s in scheduled} == {
             s: 1 for s in scheduled
         }
-    assert bot.process is not None and bot.process.poll() is None, bot.log()
+    assert bot.returncode is None, bot.tail()
     for channel, (run, _) in watched.items():
         watch = await watch_row(procs.db, run, channel)
         assert watch is not None and not watch.is_pending, (channel, run)
