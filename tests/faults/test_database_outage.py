@@ -36,14 +36,14 @@ from bot.config import CONNECT_TIMEOUT as SETTINGS_CONNECT_TIMEOUT
 from bot.config import STATEMENT_TIMEOUT as SETTINGS_STATEMENT_TIMEOUT
 from bot.config import load_settings
 from bot.container import Container
+from bot.devtools.slack_requests import SlackRequestSender
+from bot.devtools.slack_standin import FakeSlack, PostedMessage
 from bot.devtools.waiting import poll, wait_until
 from bot.simulator import RunningSimulator
 from storage.db import CONNECT_TIMEOUT, PING_TIMEOUT, STATEMENT_TIMEOUT, upgrade_async
 from tests.constants import ADMIN, MEMBER
 from tests.db_fixtures import TEST_DATABASE_URL_ENV
-from tests.e2e.fake_slack import FakeSlack, PostedMessage
 from tests.e2e.process_kit import ProcessStack, process_stack
-from tests.e2e.slack_requests import SlackRequestSender
 from tests.e2e.worker_kit import alerts_in, cursors_ready, kind_of, watch_row
 from tests.faults.private_postgres import PrivatePostgres, unavailable_reason
 
