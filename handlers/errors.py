@@ -14,6 +14,7 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -126,8 +127,17 @@ async def handle_error(
     respond: AsyncRespond | None = None,
     client: AsyncWebClient | None = None,
     logger: logging.Logger | None = None,
+    response: BoltResponse | None = None,
 ) -> None:
-    """Bolt's global error handler: tell the user, log with context, never raise."""
+    """Bolt's global error handler: tell the user, log with context, never raise.
+
+    `response` is set only when the listener raised before `ack()`: a payload the bot cannot
+    read at that point (a modal's private_metadata) makes the request malformed, answered 400.
+    """
+    if response is not None and isinstance(error, PayloadError):
+        log.warning("malformed Slack request refused: %s", error)
+        response.status, response.body = 400, ""
+        return
     message, reference = message_for(error)
     kind = body.get("type") or ("command" if "command" in body else "unknown")
     _log(error, kind, reference)

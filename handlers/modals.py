@@ -21,6 +21,8 @@ def register(app: AsyncApp, services: Services) -> None:
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
         view = body["view"]
+        # Before ack(): a PayloadError here reaches `handle_error` unacknowledged -> HTTP 400.
+        meta = ConnectModalMeta.load(view.get("private_metadata"))
         try:
             submission = parse_connect_submission(
                 (view.get("state") or {}).get("values") or {},
@@ -30,7 +32,6 @@ def register(app: AsyncApp, services: Services) -> None:
             await ack(response_action="errors", errors=invalid.errors)
             return
         await ack()
-        meta = ConnectModalMeta.load(view.get("private_metadata"))
         ctx = SlackContext.from_body(services, body, client, None, channel_id=meta.channel_id)
         try:
             await ctx.require(Role.ADMIN, "connect a channel")
