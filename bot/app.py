@@ -13,6 +13,7 @@ from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstall
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 
 from bot.container import Container
+from bot.logging_setup import set_log_context
 from bot.services.alerts import ChannelPauses
 from handlers import register_all
 from handlers.context import Services
@@ -111,8 +112,15 @@ def create_app(container: Container) -> AsyncApp:
         context: AsyncBoltContext,
         next: Callable[[], Awaitable[Any]],
     ) -> Any:
-        """Counts the request, and swaps Bolt's plain per-request client for our instrumented
-        one (same token), so listener calls get metrics, logs and retry handling too."""
+        """Counts the request, tags its log lines with its team, channel and user, and swaps
+        Bolt's plain per-request client for our instrumented one (same token), so listener
+        calls get metrics, logs and retry handling too.
+
+        The ids are set, not scoped: Bolt's `next()` only marks the chain as continued and the
+        listeners run after this returns, in this task or in tasks it starts (which copy the
+        context). Each request has its own task, in HTTP and in Socket Mode alike.
+        """
+        set_log_context(team=context.team_id, channel=context.channel_id, user=context.user_id)
         container.metrics.slack_requests.labels(_request_kind(body)).inc()
         context["client"] = container.slack.for_token(context.client.token)
         return await next()

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import sys
 from collections.abc import Iterator
+from urllib.parse import quote, urlencode
 
 import pytest
 
-from bot.logging_setup import JsonFormatter, SecretFilter, configure_logging
+from bot.logging_setup import (
+    ContextFilter,
+    JsonFormatter,
+    SecretFilter,
+    configure_logging,
+    current_log_context,
+    log_context,
+    remember_secret,
+    set_log_context,
+)
 
 
 @pytest.fixture
@@ -51,3 +63,78 @@ def test_json_lines_carry_extra_fields() -> None:
     assert line["endpoint"] == "GET /workspaces/{workspaceId}"
     assert line["ms"] == 12.5
     assert line["level"] == "INFO"
+
+
+INPUT_STATE = {
+    "connect_token": {
+        "connect_token_input": {"type": "plain_text_input", "value": "typed-secret-1"}
+    },
+    "other": {"input": {"value": "typed-secret-2", "type": "plain_text_input"}},
+    "kept": {"value": "not-an-input"},
+}
+
+
+@pytest.mark.parametrize(
+    "printed",
+    [
+        json.dumps(INPUT_STATE),
+        json.dumps(INPUT_STATE, separators=(",", ":")),
+        repr(INPUT_STATE),
+        json.dumps(json.dumps(INPUT_STATE)),
+        urlencode({"payload": json.dumps(INPUT_STATE)}),
+        quote(json.dumps(INPUT_STATE)),
+    ],
+    ids=["json", "compact", "repr", "json-in-json", "form", "percent"],
+)
+def test_text_input_values_are_masked_however_a_payload_is_printed(printed: str) -> None:
+    clean = SecretFilter().scrub(printed)
+    assert "typed-secret" not in clean
+    assert "not-an-input" in clean  # only text inputs' values, not every "value"
+    assert clean.count("[redacted]") == 2
+
+
+def test_a_remembered_secret_is_masked_in_message_traceback_and_extras() -> None:
+    secret = "per-binding-token-" + "q" * 12
+    remember_secret(secret)
+    try:
+        raise RuntimeError(f"rejected {secret}")
+    except RuntimeError:
+        record = logging.makeLogRecord(
+            {"msg": "using %s", "args": (secret,), "exc_info": sys.exc_info()}
+        )
+    record.url = f"https://example.test/?token={secret}"
+    SecretFilter().filter(record)
+    line = JsonFormatter().format(record)
+    assert secret not in line
+    assert line.count("[redacted]") == 3
+
+
+def test_log_context_adds_ids_to_records_and_extra_wins() -> None:
+    context_filter = ContextFilter()
+
+    def emit(**extra: object) -> dict[str, object]:
+        record = logging.makeLogRecord({"msg": "m", "levelname": "INFO", **extra})
+        context_filter.filter(record)
+        return json.loads(JsonFormatter().format(record))
+
+    with log_context(team="T1", channel="C1"):
+        with log_context(backup=7, snapshot=None):
+            inner = emit(channel="C-explicit")
+        outer = emit()
+    after = emit()
+    assert inner["team"] == "T1" and inner["backup"] == "7" and "snapshot" not in inner
+    assert inner["channel"] == "C-explicit"
+    assert outer["channel"] == "C1" and "backup" not in outer
+    assert "team" not in after
+
+
+async def test_set_log_context_stays_in_its_task() -> None:
+    async def request(team: str) -> dict[str, str]:
+        set_log_context(team=team, channel=f"C{team}")
+        await asyncio.sleep(0)
+        return dict(current_log_context())
+
+    first, second = await asyncio.gather(request("T1"), request("T2"))
+    assert first == {"team": "T1", "channel": "CT1"}
+    assert second == {"team": "T2", "channel": "CT2"}
+    assert dict(current_log_context()) == {}

@@ -178,6 +178,27 @@ class SlackRequestSender:
     ) -> httpx.Response:
         """A modal submitted. `values` is `{block_id: {action_id: value}}`; a plain string value
         becomes a `plain_text_input` state, a dict is sent as given (other element types)."""
+        payload = self.view_submission_payload(
+            callback_id,
+            values,
+            user_id=user_id,
+            private_metadata=private_metadata,
+            view_id=view_id,
+            blocks=blocks,
+        )
+        return await self._post_payload(payload, signing)
+
+    def view_submission_payload(
+        self,
+        callback_id: str,
+        values: dict[str, dict[str, Any]],
+        *,
+        user_id: str,
+        private_metadata: str = "",
+        view_id: str | None = None,
+        blocks: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """The payload of `view_submission`, for sending another way (a Socket Mode envelope)."""
         view_id = view_id or f"V{next(self._ids):08d}"
         state = {
             block_id: {
@@ -190,7 +211,7 @@ class SlackRequestSender:
             }
             for block_id, actions in values.items()
         }
-        payload = {
+        payload: dict[str, Any] = {
             "type": "view_submission",
             "team": {"id": self.team_id, "domain": self.team_domain},
             "user": self._user(user_id),
@@ -220,7 +241,7 @@ class SlackRequestSender:
             "is_enterprise_install": False,
             "enterprise": None,
         }
-        return await self._post_payload(payload, signing)
+        return payload
 
     async def event(
         self,

@@ -41,6 +41,7 @@ from datetime import datetime, timedelta
 from cachetools import LRUCache
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.logging_setup import set_log_context
 from bot.services.announcements import Channel, Outcome
 from bot.services.backoff import retry_delay
 from bot.services.backup_discovery import BackupDiscovery
@@ -164,6 +165,7 @@ class AlertingService(LeasedService[AlertingConfig]):
         limit = asyncio.Semaphore(self.config.concurrency)
 
         async def guarded(cursor: AlertCursor) -> None:
+            set_log_context(workspace=cursor.workspace_id, backup=cursor.backup_id)  # own task
             try:
                 await self._scan_one(cursor, leased.listeners[cursor.workspace_id], limit)
             except Exception:

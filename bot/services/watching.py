@@ -34,6 +34,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.logging_setup import set_log_context
 from bot.services.announcements import Outcome, WatchedRun
 from bot.services.backoff import retry_delay
 from bot.services.errors import NoDefaultToken
@@ -123,6 +124,13 @@ class WatchingService(LeasedService[WatchingConfig]):
         limit = asyncio.Semaphore(self.config.concurrency)
 
         async def guarded(watch: Watch) -> None:
+            set_log_context(  # gather runs each watch in its own task: these ids stay there
+                team=watch.team_id,
+                channel=watch.channel_id,
+                workspace=watch.workspace_id,
+                backup=watch.backup_id,
+                snapshot=watch.snapshot_id,
+            )
             async with limit:
                 await self._guarded(watch, leased.bindings.get((watch.team_id, watch.channel_id)))
 

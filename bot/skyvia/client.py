@@ -33,6 +33,7 @@ from tenacity import (
 )
 
 from bot.clock import utcnow
+from bot.logging_setup import remember_secret
 from bot.skyvia.errors import (
     SkyviaAuthError,
     SkyviaBadResponse,
@@ -405,6 +406,7 @@ class SkyviaClient:
         return self._interpret(token, call, response, parse, none_if_missing)
 
     async def _send(self, token: str, call: _Call) -> httpx.Response:
+        remember_secret(token)  # every token used is masked in every log line from now on
         headers = {"Authorization": token}
         started = time.perf_counter()
         status: int | None = None

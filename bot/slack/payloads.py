@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.logging_setup import remember_secret
 from bot.slack.ids import ActionId, BlockId
 from bot.slack.parsing import MAX_ID, MAX_PAGE, ConnectCmd, UsageError, parse_command
 
@@ -172,6 +173,7 @@ def parse_connect_submission(
         errors[BlockId.CONNECT_TOKEN] = "Paste a Skyvia API token."
     elif any(ch.isspace() for ch in token):
         errors[BlockId.CONNECT_TOKEN] = "A token has no spaces; paste it again."
+    remember_secret(token)  # masked in every log line from now on, even if refused below
     if errors:
         raise ModalInputError(errors)
     return ConnectSubmission(workspace_id=workspace_id, token=SecretStr(token) if token else None)
