@@ -78,9 +78,10 @@ def test_simulator_curl_examples_work_as_written() -> None:
 
 def test_the_test_command_is_the_one_ci_runs() -> None:
     block = readme_block("## Test it")
-    assert "pip install -e '.[test]'" in block and block.strip().endswith("pytest -q")
+    assert "pip install -r requirements.lock" in block and block.strip().endswith("pytest -q")
+    assert "pip install --no-deps -e ." in block
     ci = (REPO / ".ci" / "run").read_text()
-    assert "pip install -q -e '.[test]'" in ci
+    assert "pip install -q -r requirements.lock" in ci and "pip install -q --no-deps -e ." in ci
     assert ci.count("\npytest -q\n") + ci.count(" pytest -q\n") == 2
 
 
