@@ -187,7 +187,9 @@ def create_web_app(
 
     async def slack_events(request: Request) -> Response:
         started = time.perf_counter()
-        response = await refuse_malformed(request) or await handler.handle(request)
+        response = await refuse_malformed(request)
+        if response is None:
+            response = await handler.handle(request)
         log.info(
             "slack request",
             extra={
