@@ -12,8 +12,8 @@ from typing import Any
 
 from bot.devtools.slack_requests import SlackRequestSender
 from bot.simulator import RunningSimulator
-from tests.e2e.bot_fixtures import CHANNEL, MEMBER
-from tests.e2e.bot_runner import SIGNING_SECRET, BotProcess, bot_env
+from tests.constants import CHANNEL, MEMBER
+from tests.e2e.bot_runner import SIGNING_SECRET, bot_env, bot_process
 from tests.e2e.fake_slack import FakeSlack
 
 
@@ -40,7 +40,7 @@ async def test_json_lines_of_a_request_carry_team_channel_and_user(
         SLACK_BOT_TOKEN=fake_slack.bot_token,
         SKYVIA_API_TOKEN=simulator.token,
     )
-    process = BotProcess(env, args=("--log-format", "json", "run", "--http"))
+    process = bot_process(env, "--log-format", "json", "run", "--http")
     try:
         await process.start(tmp_path / "bot.log")
         send = slack_sender_factory(process.url, SIGNING_SECRET)
@@ -48,14 +48,14 @@ async def test_json_lines_of_a_request_carry_team_channel_and_user(
         await send.slash_command("frobnicate", user_id=MEMBER, channel_id=CHANNEL)
         assert send.last_response_id is not None
         await fake_slack.wait_for_responses(send.last_response_id, count=1)
-        assert await asyncio.to_thread(process.terminate) == 0, process.log()
+        assert await asyncio.to_thread(process.stop) == 0, process.tail()
     finally:
         process.kill()
     assert process.log_path is not None
     lines = _json_lines(process.log_path)
     refusal = [line for line in lines if line["msg"].startswith("refused command")]
     access = [line for line in lines if line["msg"] == "slack request"]
-    assert refusal and access, process.log()
+    assert refusal and access, process.tail()
     for line in (refusal[0], access[0]):
         assert line["team"] == fake_slack.team_id
         assert line["channel"] == CHANNEL

@@ -13,7 +13,8 @@ import pytest
 
 from bot.devtools.slack_requests import Signing
 from bot.slack.ids import ActionId, BlockId, CallbackId
-from tests.e2e.bot_fixtures import ADMIN, Stack, StartBot
+from tests.constants import ADMIN
+from tests.e2e.bot_fixtures import Stack, StartBot
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"

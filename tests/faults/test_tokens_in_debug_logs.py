@@ -14,16 +14,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bot.devtools.child_process import ChildProcess
 from bot.devtools.slack_requests import SlackRequestSender
 from bot.devtools.socket_mode_standin import SocketModeStandIn, running_socket_mode
 from bot.simulator import RunningSimulator
 from bot.slack.ids import ActionId, BlockId, CallbackId
-from tests.e2e.bot_fixtures import ADMIN, CHANNEL
-from tests.e2e.bot_runner import SIGNING_SECRET, BotProcess, bot_env
+from tests.constants import ADMIN, CHANNEL, WORKSPACE
+from tests.e2e.bot_runner import SIGNING_SECRET, bot_env, bot_process
 from tests.e2e.fake_slack import FakeSlack
 
 APP_TOKEN = "xapp-1-A0TEST-debug-logs-token"
-WORKSPACE = 123
 
 
 def _own_token() -> str:
@@ -56,7 +56,7 @@ async def _connected_and_used(fake_slack: FakeSlack) -> None:
     )
 
 
-def _assert_clean(process: BotProcess, token: str) -> None:
+def _assert_clean(process: ChildProcess, token: str) -> None:
     assert process.log_path is not None
     log = process.log_path.read_text(errors="replace")
     assert " DEBUG " in log, "the bot did not log at DEBUG"
@@ -74,7 +74,7 @@ async def test_http_mode_at_debug_never_logs_a_modal_token(
     fake_slack.add_user(ADMIN, name="ada", is_admin=True)
     token = _own_token()
     simulator.state.add_token(token, [WORKSPACE])
-    process = BotProcess(_env(fake_slack, simulator, database_url))
+    process = bot_process(_env(fake_slack, simulator, database_url))
     try:
         await process.start(tmp_path / "bot.log")
         send = slack_sender_factory(process.url, SIGNING_SECRET)
@@ -92,7 +92,7 @@ async def test_http_mode_at_debug_never_logs_a_modal_token(
         await send.slash_command("backups", user_id=ADMIN, channel_id=CHANNEL)
         assert send.last_response_id is not None
         await fake_slack.wait_for_responses(send.last_response_id, count=1)
-        assert await asyncio.to_thread(process.terminate) == 0, process.log()
+        assert await asyncio.to_thread(process.stop) == 0, process.tail()
         _assert_clean(process, token)
     finally:
         process.kill()
@@ -135,7 +135,7 @@ async def test_socket_mode_at_debug_never_logs_a_modal_token(
         "http://127.0.0.1:9", "unused-secret", team_id=fake_slack.team_id, api_app_id="A0TEST"
     )
     async with running_socket_mode(fake_slack) as socket:
-        process = BotProcess(env, args=("run",))
+        process = bot_process(env, "run")
         try:
             process.spawn(tmp_path / "bot.log")
             await socket.wait_connected()
@@ -154,7 +154,7 @@ async def test_socket_mode_at_debug_never_logs_a_modal_token(
             await _connected_and_used(fake_slack)
             await _socket_command(socket, fake_slack, "backups", "socket-2")
             await fake_slack.wait_for_responses("socket-2", count=1)
-            assert await asyncio.to_thread(process.terminate) == 0, process.log()
+            assert await asyncio.to_thread(process.stop) == 0, process.tail()
             _assert_clean(process, token)
             assert APP_TOKEN not in process.log_path.read_text()  # type: ignore[union-attr]
         finally:
