@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.devtools.slack_requests import SlackRequestSender
+from bot.devtools.slack_standin import FakeSlack
 from bot.simulator import RunningSimulator
 from tests.constants import CHANNEL, MEMBER
 from tests.e2e.bot_runner import SIGNING_SECRET, bot_env, bot_process
-from tests.e2e.fake_slack import FakeSlack
 
 
 def _json_lines(path: Path) -> list[dict[str, Any]]:

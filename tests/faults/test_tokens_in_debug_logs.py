@@ -16,12 +16,12 @@ from typing import Any
 
 from bot.devtools.child_process import ChildProcess
 from bot.devtools.slack_requests import SlackRequestSender
+from bot.devtools.slack_standin import FakeSlack
 from bot.devtools.socket_mode_standin import SocketModeStandIn, running_socket_mode
 from bot.simulator import RunningSimulator
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from tests.constants import ADMIN, CHANNEL, WORKSPACE
 from tests.e2e.bot_runner import SIGNING_SECRET, bot_env, bot_process
-from tests.e2e.fake_slack import FakeSlack
 
 APP_TOKEN = "xapp-1-A0TEST-debug-logs-token"
 
