@@ -55,6 +55,7 @@ HINTS: dict[str, str] = {
     "SKYVIA_BOT_AUDIT_RETENTION": "0 (keep forever) or seconds, e.g. 7776000",
     "SKYVIA_BOT_ADMINS": "comma-separated Slack user ids, e.g. U012AB3CD,U045EF6GH",
     "SKYVIA_BOT_OPERATORS": "comma-separated Slack user or user group ids, e.g. U012AB3CD,S0614TZ",
+    "SKYVIA_BOT_DEFAULT_TOKEN_TEAMS": "comma-separated Slack team ids, e.g. T012AB3CD,T0456EFGH",
     "PORT": "a TCP port number from 1 to 65535",
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
 }
@@ -110,10 +111,15 @@ class Settings(BaseSettings):
     operators: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=AliasChoices("SKYVIA_BOT_OPERATORS")
     )
+    # OAuth mode only: the Slack teams the operator's SKYVIA_API_TOKEN serves (see
+    # `default_token_serves`); every other installed team brings its own Skyvia token.
+    default_token_teams: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=AliasChoices("SKYVIA_BOT_DEFAULT_TOKEN_TEAMS")
+    )
     port: int = Field(default=3000, ge=1, le=65535, alias="PORT")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
 
-    @field_validator("admins", "operators", mode="before")
+    @field_validator("admins", "operators", "default_token_teams", mode="before")
     @classmethod
     def _split_ids(cls, value: Any) -> Any:
         return _csv(value)
@@ -124,6 +130,14 @@ class Settings(BaseSettings):
         for item in value:
             if not item.isalnum() or item[0] not in "UWS":
                 raise ValueError(f"{item!r} is not a Slack user or user group id")
+        return value
+
+    @field_validator("default_token_teams", mode="after")
+    @classmethod
+    def _check_teams(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not item.isalnum() or item[0] not in "TE":
+                raise ValueError(f"{item!r} is not a Slack team id")
         return value
 
     @field_validator("click_retention", "delivery_retention", "watch_retention")
@@ -197,6 +211,18 @@ class Settings(BaseSettings):
     @property
     def oauth_enabled(self) -> bool:
         return bool(self.slack_client_id and self.slack_client_secret)
+
+    @property
+    def default_token_teams_allowed(self) -> frozenset[str] | None:
+        """Teams the default Skyvia token may serve; None means every team.
+
+        With one bot token there is one team, the operator's own, so nothing is restricted. With
+        OAuth any stranger's team can install the app, so only the listed teams may act on the
+        operator's Skyvia account (none when the list is empty).
+        """
+        if not self.oauth_enabled:
+            return None
+        return frozenset(self.default_token_teams)
 
     @property
     def socket_mode(self) -> bool:

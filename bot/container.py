@@ -101,7 +101,11 @@ class Container:
             installation_store=installation_store,
         )
         bindings = BindingService(
-            db=db, cipher=cipher, skyvia=skyvia, default_token=settings.skyvia_api_token
+            db=db,
+            cipher=cipher,
+            skyvia=skyvia,
+            default_token=settings.skyvia_api_token,
+            default_token_teams=settings.default_token_teams_allowed,
         )
         return cls(
             settings=settings,

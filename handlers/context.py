@@ -63,6 +63,8 @@ class SlackContext:
     user_id: str
     respond: AsyncRespond | None
     trigger_id: str | None = None
+    user_team_id: str | None = None
+    """The user's own Slack team when the payload names it (another one in Slack Connect)."""
 
     @classmethod
     def from_body(
@@ -88,6 +90,8 @@ class SlackContext:
             user_id=(user.get("id") if isinstance(user, dict) else None) or body.get("user_id", ""),
             respond=respond if respond is not None and respond.response_url else None,
             trigger_id=body.get("trigger_id"),
+            user_team_id=(user.get("team_id") if isinstance(user, dict) else None)
+            or body.get("user_team_id"),
         )
 
     # -- answering --------------------------------------------------------------------------
@@ -125,7 +129,7 @@ class SlackContext:
     # -- authorization ------------------------------------------------------------------------
     async def require(self, needed: Role, action: str) -> Role:
         return await self.services.authorizer.require(
-            self.client, self.team_id, self.user_id, needed, action
+            self.client, self.team_id, self.user_id, needed, action, user_team_id=self.user_team_id
         )
 
     async def workspace(self) -> BoundWorkspace:

@@ -16,6 +16,11 @@ from handlers.context import Services, SlackContext
 from handlers.errors import report_error
 
 
+def _team_of(body: dict[str, Any]) -> str:
+    team = body.get("team")
+    return str((team.get("id") if isinstance(team, dict) else None) or body.get("team_id") or "")
+
+
 def register(app: AsyncApp, services: Services) -> None:
     async def on_connect_submit(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
@@ -26,7 +31,7 @@ def register(app: AsyncApp, services: Services) -> None:
         try:
             submission = parse_connect_submission(
                 (view.get("state") or {}).get("values") or {},
-                token_required=not services.bindings.has_default_token,
+                token_required=not services.bindings.default_token_serves(_team_of(body)),
             )
         except ModalInputError as invalid:
             await ack(response_action="errors", errors=invalid.errors)

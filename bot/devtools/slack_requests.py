@@ -62,6 +62,8 @@ class SlackRequestSender:
         self.api_app_id = api_app_id
         self.bot_user_id = bot_user_id
         self.last_response_id: str | None = None
+        self.user_teams: dict[str, str] = {}
+        """Users of another team (Slack Connect): their payloads carry that `user.team_id`."""
         self._verifier = SignatureVerifier(signing_secret)
         self._http = http or httpx.AsyncClient(timeout=30.0)
         self._owns_http = http is None
@@ -349,7 +351,7 @@ class SlackRequestSender:
             "id": user_id,
             "username": user_id.lower(),
             "name": user_id.lower(),
-            "team_id": self.team_id,
+            "team_id": self.user_teams.get(user_id, self.team_id),
         }
 
     def _trigger_id(self) -> str:

@@ -198,6 +198,9 @@ class FakeUser:
     is_primary_owner: bool = False
     is_bot: bool = False
     deleted: bool = False
+    is_restricted: bool = False
+    """A multi-channel guest (single-channel guests are also `is_ultra_restricted`)."""
+    is_ultra_restricted: bool = False
 
     def to_slack(self) -> dict[str, Any]:
         return {
@@ -209,8 +212,8 @@ class FakeUser:
             "is_admin": self.is_admin,
             "is_owner": self.is_owner,
             "is_primary_owner": self.is_primary_owner,
-            "is_restricted": False,
-            "is_ultra_restricted": False,
+            "is_restricted": self.is_restricted or self.is_ultra_restricted,
+            "is_ultra_restricted": self.is_ultra_restricted,
             "is_bot": self.is_bot,
             "is_app_user": False,
             "tz": "Europe/London",
@@ -379,7 +382,12 @@ class FakeSlack:
         is_bot: bool = False,
         deleted: bool = False,
         team_id: str | None = None,
+        guest: str | None = None,
     ) -> FakeUser:
+        """A user of `team_id` (default: the stand-in's own team; another one is a Slack
+        Connect member from another organisation). `guest`: "multi" or "single" channel."""
+        if guest not in (None, "multi", "single"):
+            raise ValueError("guest is 'multi', 'single' or None")
         user = FakeUser(
             id=user_id,
             name=name or user_id.lower(),
@@ -389,6 +397,8 @@ class FakeSlack:
             is_primary_owner=is_primary_owner,
             is_bot=is_bot,
             deleted=deleted,
+            is_restricted=guest is not None,
+            is_ultra_restricted=guest == "single",
         )
         self._users[user_id] = user
         return user

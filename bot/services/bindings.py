@@ -16,7 +16,13 @@ from pydantic import SecretStr
 
 from bot.clock import utcnow
 from bot.services.audit import Actor, Entry, record, record_in
-from bot.services.errors import DomainError, NoDefaultToken, NotBound
+from bot.services.errors import (
+    DEFAULT_TOKEN_REFUSED_REASON,
+    DefaultTokenRefused,
+    DomainError,
+    NoDefaultToken,
+    NotBound,
+)
 from bot.services.models import ChannelBinding, WatchedRun
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaAuthError, SkyviaNotFound
@@ -108,24 +114,60 @@ class BindingService:
         cipher: TokenCipher,
         skyvia: SkyviaClient,
         default_token: SecretStr | None,
+        default_token_teams: frozenset[str] | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        """`default_token_teams`: the Slack teams the default token serves; None means all."""
         self._db = db
         self._cipher = cipher
         self._skyvia = skyvia
         self._default_token = default_token
+        self._default_teams = default_token_teams
         self._clock = clock
 
     @property
     def has_default_token(self) -> bool:
         return self._default_token is not None
 
-    def token_of(self, binding: Binding) -> str:
-        if binding.token_ciphertext:
-            return self._cipher.decrypt(binding.token_ciphertext)
+    def default_token_serves(self, team_id: str) -> bool:
+        """True when a binding of `team_id` may act with the bot's default Skyvia token."""
+        if self._default_token is None:
+            return False
+        return self._default_teams is None or team_id in self._default_teams
+
+    def _default_for(self, team_id: str) -> str:
         if self._default_token is None:
             raise NoDefaultToken()
+        if not self.default_token_serves(team_id):
+            raise DefaultTokenRefused()
         return self._default_token.get_secret_value()
+
+    def token_of(self, binding: Binding) -> str:
+        """The binding's own token, else the default one if it serves the binding's team."""
+        if binding.token_ciphertext:
+            return self._cipher.decrypt(binding.token_ciphertext)
+        return self._default_for(binding.team_id)
+
+    async def pause_refused_defaults(self) -> int:
+        """Pauses bindings on the default token whose team it no longer serves (at start-up).
+
+        A binding made before SKYVIA_BOT_DEFAULT_TOKEN_TEAMS changed would otherwise sit
+        silent; paused, `status` says why and what to do. Idempotent, so every replica may run it.
+        """
+        if self._default_teams is None:
+            return 0
+        async with self._db.session() as session:
+            paused = await BindingRepository(session).pause_default_token_bindings(
+                self._default_teams, DEFAULT_TOKEN_REFUSED_REASON, self._clock()
+            )
+        for team_id, channel_id in paused:
+            log.warning(
+                "binding %s/%s paused: the default Skyvia token does not serve its team",
+                team_id,
+                channel_id,
+                extra={"team": team_id, "channel": channel_id},
+            )
+        return len(paused)
 
     def bound(self, binding: Binding) -> BoundWorkspace:
         return BoundWorkspace(
@@ -158,11 +200,7 @@ class BindingService:
         """Checks the token with one cheap call, then saves the binding (encrypted token)."""
         actor = Actor(team_id, channel_id, user_id)
         target = f"workspace {workspace_id}"
-        effective = token or (
-            self._default_token.get_secret_value() if self._default_token else None
-        )
-        if effective is None:
-            raise NoDefaultToken()
+        effective = token or self._default_for(team_id)
         try:
             workspace = await self._skyvia.get_workspace(effective, workspace_id)
         except SkyviaAuthError:

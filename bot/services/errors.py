@@ -38,3 +38,27 @@ class NoDefaultToken(DomainError):
             "No default Skyvia token is configured for this bot.",
             "Run `/skyvia connect` without an id to enter the workspace id and an access token.",
         )
+
+
+class DefaultTokenRefused(NoDefaultToken):
+    """The bot has a default Skyvia token, but it is not for this Slack team.
+
+    In a multi-workspace install any team can add the app; the operator's own Skyvia account
+    must not be reachable from a stranger's workspace, so only the teams listed in
+    SKYVIA_BOT_DEFAULT_TOKEN_TEAMS may use it.
+    """
+
+    def __init__(self) -> None:
+        DomainError.__init__(
+            self,
+            "This bot's default Skyvia token does not serve this Slack workspace.",
+            "Connect with an access token of your own Skyvia account: run `/skyvia connect` "
+            "and paste it in the form.",
+        )
+
+
+DEFAULT_TOKEN_REFUSED_REASON = (
+    "the bot's default Skyvia token no longer serves this Slack workspace; an admin can "
+    "reconnect with the workspace's own token (`/skyvia connect`)"
+)
+"""Shown by `status` for a binding paused because its team lost the default token."""

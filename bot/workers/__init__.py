@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from bot.workers.base import PeriodicWorker
 
@@ -24,13 +25,25 @@ __all__ = ["PeriodicWorker", "WorkerGroup", "build_workers"]
 
 
 class WorkerGroup:
-    def __init__(self, workers: list[PeriodicWorker]) -> None:
+    def __init__(
+        self,
+        workers: list[PeriodicWorker],
+        *,
+        on_start: Sequence[Callable[[], Awaitable[Any]]] = (),
+    ) -> None:
+        """`on_start`: one-off chores before the first tick (a failing one is logged, not fatal)."""
         self.workers = workers
+        self._on_start = list(on_start)
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         self._stopping.clear()
+        for chore in self._on_start:
+            try:
+                await chore()
+            except Exception:
+                log.exception("start-up chore %s failed", getattr(chore, "__name__", chore))
         self._tasks = [
             asyncio.create_task(self._loop(worker), name=f"worker:{worker.name}")
             for worker in self.workers
@@ -76,4 +89,5 @@ class WorkerGroup:
 def build_workers(container: Container) -> WorkerGroup:
     from bot.workers.registry import workers_for
 
-    return WorkerGroup(workers_for(container))
+    # Before any tick: no worker may act for a team the default Skyvia token no longer serves.
+    return WorkerGroup(workers_for(container), on_start=[container.bindings.pause_refused_defaults])

@@ -33,10 +33,18 @@ async def show_help(ctx: SlackContext, _: HelpCmd) -> None:
 
 async def connect(ctx: SlackContext, command: ConnectCmd) -> None:
     await ctx.require(Role.ADMIN, "connect a channel")
-    if command.workspace_id is None or not ctx.services.bindings.has_default_token:
+    bindings = ctx.services.bindings
+    if command.workspace_id is None or not bindings.default_token_serves(ctx.team_id):
+        # A team the default token does not serve is told why it must bring its own token.
+        refused = bindings.has_default_token and not bindings.default_token_serves(ctx.team_id)
         await ctx.client.views_open(
             trigger_id=ctx.trigger_id,
-            view=connect_modal(channel_id=ctx.channel_id, workspace_id=command.workspace_id),
+            view=connect_modal(
+                channel_id=ctx.channel_id,
+                workspace_id=command.workspace_id,
+                token_required=True,
+                own_token_required=refused,
+            ),
         )
         return
     await finish_connect(ctx, command.workspace_id, token=None)

@@ -148,6 +148,43 @@ class BindingRepository:
         )
         return len(result.all())
 
+    async def unpause_team(self, team_id: str, reasons: Collection[str], now: datetime) -> int:
+        """Lifts the pauses of a team's bindings made for one of `reasons` (a reinstall).
+
+        Only those: a channel paused because it was archived stays paused after a reinstall.
+        Failures that happened while paused are not announced afterwards (`alerts_since`).
+        """
+        result = await self.session.execute(
+            update(Binding)
+            .where(
+                Binding.team_id == team_id,
+                Binding.paused_at.is_not(None),
+                Binding.paused_reason.in_(list(reasons)),
+            )
+            .values(paused_reason=None, paused_at=None, alerts_since=now, updated_at=now)
+            .returning(Binding.id)
+        )
+        return len(result.all())
+
+    async def pause_default_token_bindings(
+        self, allowed_teams: Collection[str], reason: str, now: datetime
+    ) -> list[tuple[str, str]]:
+        """Pauses active bindings that use the default token in a team not in `allowed_teams`.
+
+        Returns the (team, channel) pairs paused.
+        """
+        statement = update(Binding).where(
+            Binding.token_ciphertext.is_(None), Binding.paused_at.is_(None)
+        )
+        if allowed_teams:
+            statement = statement.where(Binding.team_id.not_in(list(allowed_teams)))
+        result = await self.session.execute(
+            statement.values(paused_reason=reason, paused_at=now, updated_at=now).returning(
+                Binding.team_id, Binding.channel_id
+            )
+        )
+        return [(team, channel) for team, channel in result.all()]
+
     async def set_alerts(self, team_id: str, channel_id: str, enabled: bool, now: datetime) -> bool:
         """Turns alerts on or off; False when the channel has no binding.
 

@@ -110,3 +110,80 @@ async def test_roles_are_cached_per_team(slack: SlackUsers) -> None:
     await authz.role(slack.client, TEAM, MEMBER)
     await authz.role(slack.client, "T0OTHER", MEMBER)
     assert len(slack.calls) == 2
+
+
+class SharedChannelUsers(SlackUsers):
+    """Users as `users.info` shows them in a Slack Connect channel: some of another team."""
+
+    def __init__(self, profiles: dict[str, dict[str, Any]]) -> None:
+        super().__init__(admins=set(), groups={})
+        self.profiles = profiles
+
+    async def users_info(self, *, user: str) -> dict[str, Any]:
+        self.calls.append(("users.info", user))
+        return {"user": {"id": user, **self.profiles[user]}}
+
+
+@pytest.fixture
+def shared() -> SharedChannelUsers:
+    return SharedChannelUsers(
+        {
+            "U0THEIRADMIN": {"team_id": "T0THEIRS", "is_admin": True, "is_owner": True},
+            "U0GUEST": {"team_id": TEAM, "is_restricted": True},
+            "U0SINGLE": {"team_id": TEAM, "is_restricted": True, "is_ultra_restricted": True},
+            "U0GRID": {
+                "team_id": "T0SISTER",
+                "is_admin": True,
+                "enterprise_user": {"teams": [TEAM]},
+            },
+            ADMIN: {"team_id": TEAM, "is_admin": True},
+        }
+    )
+
+
+async def test_another_organisations_admin_may_read_but_not_change(
+    shared: SharedChannelUsers,
+) -> None:
+    authz = Authorizer(admins=[], operators=[])
+    assert await authz.require(shared.client, TEAM, "U0THEIRADMIN", Role.MEMBER, "read")
+    for needed in (Role.OPERATOR, Role.ADMIN):
+        with pytest.raises(NotAllowed) as refused:
+            await authz.require(shared.client, TEAM, "U0THEIRADMIN", needed, "disconnect a channel")
+        assert refused.value.rule.startswith(
+            "People from another organisation in a shared channel can't disconnect a channel"
+        )
+
+
+async def test_guests_may_read_but_not_change_even_when_listed(
+    shared: SharedChannelUsers,
+) -> None:
+    authz = Authorizer(admins=["U0GUEST"], operators=["U0SINGLE"])
+    for guest in ("U0GUEST", "U0SINGLE"):
+        assert await authz.require(shared.client, TEAM, guest, Role.MEMBER, "read") is not None
+        with pytest.raises(NotAllowed) as refused:
+            await authz.require(shared.client, TEAM, guest, Role.OPERATOR, "start a snapshot")
+        assert refused.value.rule.startswith("Guests can't start a snapshot")
+
+
+async def test_a_payloads_other_user_team_refuses_without_asking_slack_again(
+    shared: SharedChannelUsers,
+) -> None:
+    """Block actions name the user's own team; another one is Slack Connect, whatever users.info
+    said a minute ago (the cache)."""
+    authz = Authorizer(admins=[], operators=[])
+    assert await authz.role(shared.client, TEAM, ADMIN) is Role.ADMIN
+    with pytest.raises(NotAllowed) as refused:
+        await authz.require(
+            shared.client, TEAM, ADMIN, Role.ADMIN, "connect a channel", user_team_id="T0THEIRS"
+        )
+    assert "another organisation" in refused.value.rule
+    assert await authz.require(
+        shared.client, TEAM, ADMIN, Role.ADMIN, "connect a channel", user_team_id=TEAM
+    )
+
+
+async def test_a_grid_member_of_a_sister_workspace_that_includes_ours_is_no_outsider(
+    shared: SharedChannelUsers,
+) -> None:
+    authz = Authorizer(admins=[], operators=[])
+    assert await authz.require(shared.client, TEAM, "U0GRID", Role.ADMIN, "connect a channel")

@@ -49,11 +49,24 @@ def workspace_label(workspace_id: int, workspace_name: str | None) -> str:
     return str(workspace_id)
 
 
+OWN_TOKEN_NOTE = (
+    ":information_source: This bot's default Skyvia token serves only its operator's Slack "
+    "workspaces, so this workspace connects with an access token of its own Skyvia account."
+)
+
+
 def connect_modal(
-    *, channel_id: str, workspace_id: int | None = None, token_required: bool = True
+    *,
+    channel_id: str,
+    workspace_id: int | None = None,
+    token_required: bool = True,
+    own_token_required: bool = False,
 ) -> View:
     """Asks for the workspace id and an access token; read it back with
     `payloads.parse_connect_submission`. The token field never has an initial value.
+
+    `own_token_required`: the bot has a default token, but not for this Slack team; say so, or
+    `/skyvia connect <id>` opening a form would look like a bug.
     """
     token_hint = (
         "Stored encrypted, never shown again."
@@ -68,6 +81,7 @@ def connect_modal(
         submit=PlainTextObject(text="Connect"),
         close=PlainTextObject(text="Cancel"),
         blocks=[
+            *([section(OWN_TOKEN_NOTE)] if own_token_required else []),
             section(
                 f"Connect {channel_mention(channel_id)} to a Skyvia workspace. Create an access "
                 "token in Skyvia under *Account Settings → API Settings*."
