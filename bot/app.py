@@ -15,6 +15,7 @@ from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStor
 from bot.container import Container
 from bot.logging_setup import set_log_context
 from bot.services.alerts import ChannelPauses
+from bot.slack.installations import ResumingInstallationStore, TeamInstallations
 from handlers import register_all
 from handlers.context import Services
 
@@ -72,6 +73,9 @@ def handler_services(container: Container) -> Services:
         schedules=container.schedules,
         clicks=container.clicks,
         pauses=ChannelPauses(container.db),
+        installations=TeamInstallations(
+            container.slack.installation_store, evict=container.slack.evict
+        ),
     )
 
 
@@ -93,15 +97,20 @@ def create_app(container: Container) -> AsyncApp:
             if settings.slack_client_secret
             else None,
             scopes=BOT_SCOPES,
-            installation_store=AsyncSQLAlchemyInstallationStore(
-                client_id=settings.slack_client_id or "", engine=container.db.engine
+            # A reinstall resumes what the uninstall paused (bot.slack.installations).
+            installation_store=ResumingInstallationStore(
+                AsyncSQLAlchemyInstallationStore(
+                    client_id=settings.slack_client_id or "", engine=container.db.engine
+                ),
+                ChannelPauses(container.db).resume_team,
             ),
             state_store=AsyncSQLAlchemyOAuthStateStore(
                 expiration_seconds=600, engine=container.db.engine
             ),
         )
-    else:
-        kwargs["client"] = container.slack.default
+    # Bolt's per-request clients (and its authorize's auth.test) copy this client's base URL,
+    # so every call, in OAuth mode too, goes to SLACK_API_URL. In OAuth mode it has no token.
+    kwargs["client"] = container.slack.default
     if signing_secret is None:
         # Socket Mode: requests arrive over the authenticated socket, there is nothing to sign.
         kwargs["request_verification_enabled"] = False

@@ -23,6 +23,7 @@ from bot.services.errors import DomainError
 from bot.services.schedules import ScheduleService
 from bot.services.snapshots import SnapshotService
 from bot.slack.authz import Authorizer, Role
+from bot.slack.installations import TeamInstallations
 from bot.slack.messages import Message
 
 
@@ -41,6 +42,7 @@ class Services:
     schedules: ScheduleService
     clicks: ClickClaims
     pauses: ChannelPauses
+    installations: TeamInstallations
 
 
 _NOT_IN_CHANNEL = {"channel_not_found", "not_in_channel"}

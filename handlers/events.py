@@ -12,6 +12,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
+from bot.services.alerts import TEAM_GONE
 from handlers.context import Services
 
 CHANNEL_GONE: dict[str, str] = {
@@ -19,10 +20,6 @@ CHANNEL_GONE: dict[str, str] = {
     "group_archived": "the channel was archived",
     "channel_deleted": "the channel was deleted",
     "group_deleted": "the channel was deleted",
-}
-TEAM_GONE: dict[str, str] = {
-    "app_uninstalled": "the app was uninstalled from the Slack workspace",
-    "tokens_revoked": "the bot's Slack token was revoked",
 }
 BOT_LEFT = "the bot was removed from the channel; invite it back and run `/skyvia connect`"
 
@@ -62,9 +59,16 @@ def register(app: AsyncApp, services: Services) -> None:
     async def team_gone(
         body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
     ) -> None:
+        """Forgets the installation and pauses the team: nothing is posted there until a
+        reinstall (which resumes it). A revocation of user tokens only leaves the bot alone."""
+        kind = str(event["type"])
+        if kind == "tokens_revoked" and not ((event.get("tokens") or {}).get("bot")):
+            return
         if not await first_time(body):
             return
-        await pauses.pause_team(_team_of(body, context), TEAM_GONE[str(event["type"])])
+        team_id = _team_of(body, context)
+        await pauses.pause_team(team_id, TEAM_GONE[kind])
+        await services.installations.forget(team_id, context.enterprise_id)
 
     for name in CHANNEL_GONE:
         app.event(name)(channel_gone)

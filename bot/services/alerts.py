@@ -19,6 +19,12 @@ from storage.repositories import BindingRepository, ClickRepository, click_key
 
 log = logging.getLogger(__name__)
 
+TEAM_GONE: dict[str, str] = {
+    "app_uninstalled": "the app was uninstalled from the Slack workspace; reinstalling it resumes",
+    "tokens_revoked": "the bot's Slack token was revoked; reinstalling the app resumes",
+}
+"""Pauses of a whole team, by the Slack event that made them; a reinstall lifts exactly these."""
+
 EVENT_ACTOR = "events"
 """Stored as the `user_id` of an event's dedupe row: events have no clicking user."""
 
@@ -57,4 +63,14 @@ class ChannelPauses:
             count = await BindingRepository(session).pause_team(team_id, reason, self._clock())
         if count:
             log.warning("%d bindings of team %s paused: %s", count, team_id, reason)
+        return count
+
+    async def resume_team(self, team_id: str) -> int:
+        """Lifts the pauses an uninstall or token revocation made (the team reinstalled)."""
+        async with self._db.session() as session:
+            count = await BindingRepository(session).unpause_team(
+                team_id, TEAM_GONE.values(), self._clock()
+            )
+        if count:
+            log.warning("%d bindings of reinstalled team %s resumed", count, team_id)
         return count

@@ -114,13 +114,22 @@ class _ClientCache(LRUCache[str, InstrumentedWebClient]):
 
     def popitem(self) -> tuple[str, InstrumentedWebClient]:
         token, client = super().popitem()
+        self._close_soon(client)
+        return token, client
+
+    def discard(self, token: str) -> None:
+        """Drops a token's client (its team uninstalled the app); closed later, as if evicted."""
+        client = self.pop(token, None)
+        if client is not None:
+            self._close_soon(client)
+
+    def _close_soon(self, client: InstrumentedWebClient) -> None:
         try:
             task = asyncio.get_running_loop().create_task(self._close_later(client))
         except RuntimeError:  # no loop: the client never made a session (they are per loop)
-            return token, client
+            return
         self.closing.add(task)
         task.add_done_callback(self.closing.discard)
-        return token, client
 
     async def _close_later(self, client: InstrumentedWebClient) -> None:
         try:
@@ -155,6 +164,16 @@ class SlackClients:
         if bot is None or not bot.bot_token:
             raise LookupError(f"no Slack installation for team {team_id}")
         return self.for_token(bot.bot_token)
+
+    @property
+    def installation_store(self) -> AsyncInstallationStore | None:
+        """Where OAuth installations are kept; None with a single bot token."""
+        return self._installation_store
+
+    def evict(self, token: str) -> None:
+        """Forgets the client of a token Slack no longer accepts."""
+        if token != self.default.token:
+            self._by_token.discard(token)
 
     async def aclose(self) -> None:
         """Closes the clients' connection pools (at shutdown), evicted ones at once."""

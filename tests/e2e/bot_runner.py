@@ -48,7 +48,11 @@ def bot_env(
         "SKYVIA_BOT_RETENTION_INTERVAL": "0.5",
         "LOG_LEVEL": "INFO",
     }
-    env.update({k: str(v) for k, v in extra.items() if v is not None})
+    for name, value in extra.items():  # None unsets a default (e.g. no SLACK_BOT_TOKEN)
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = str(value)
     return env
 
 

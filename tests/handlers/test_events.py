@@ -72,3 +72,18 @@ async def test_a_retried_event_acts_once(stack: Stack) -> None:
     again = await binding_row(stack.bot.container.db, CHANNEL)
     assert again is not None and not again.is_paused
     assert first.paused_reason == "the channel was deleted"
+
+
+async def test_revoking_only_user_tokens_leaves_the_bot_working(stack: Stack) -> None:
+    """tokens_revoked lists user (oauth) and bot tokens; only a revoked bot token stops us."""
+    await connect(stack)
+    await stack.send.event({"type": "tokens_revoked", "tokens": {"oauth": [MEMBER], "bot": []}})
+    await stack.bot.listeners.idle()
+    binding = await binding_row(stack.bot.container.db, CHANNEL)
+    assert binding is not None and not binding.is_paused
+
+    await stack.send.event({"type": "tokens_revoked", "tokens": {"bot": ["U0BOT"]}})
+    revoked = await wait_until(lambda: paused_binding(stack.bot.container.db, CHANNEL))
+    assert "token was revoked" in (revoked.paused_reason or "")
+    status = await stack.reply_to("status")
+    assert "reinstalling the app resumes" in rendered(status)
