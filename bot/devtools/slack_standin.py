@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import math
 import socket
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -347,6 +348,8 @@ class FakeSlack:
         self._channel_failures: dict[str, str] = {}
         self._faults: dict[str, list[_Fault]] = {}
         self._latency = 0.0
+        self._history_limit: tuple[float, int] | None = None
+        self._history_next: dict[tuple[str, str], float] = {}
         self._messages: list[PostedMessage] = []
         # Indexes over `_messages` (never removed from), so lookups stay O(1) at benchmark sizes.
         self._by_ts: dict[tuple[str, str], PostedMessage] = {}
@@ -464,6 +467,13 @@ class FakeSlack:
             remaining=times,
         )
         self._faults.setdefault(method, []).append(fault)
+
+    def limit_history(self, *, every: float = 60.0, messages: int = 15) -> None:
+        """Slack's limits for apps distributed outside the Marketplace: `conversations.history`
+        and `.replies` answer one call per `every` seconds per team and method (else 429
+        `ratelimited` with `Retry-After`), at most `messages` messages a page."""
+        self._history_limit = (every, messages)
+        self._history_next.clear()
 
     def fail_channel(self, channel_id: str, error: str) -> None:
         """Every chat.* call to this channel fails with `error` until `heal_channel`."""
@@ -641,6 +651,7 @@ class FakeSlack:
         if identity is None:
             raise _ApiFailure("invalid_auth")
         self._inject_fault(method, headers)
+        self._limit_history(method, identity, args, headers)
         handler = self._handlers().get(method)
         if handler is None:
             raise _ApiFailure("unknown_method")
@@ -657,6 +668,24 @@ class FakeSlack:
         if fault.retry_after is not None:
             headers["Retry-After"] = str(fault.retry_after)
         raise _ApiFailure(fault.error, status=fault.status)
+
+    def _limit_history(
+        self, method: str, identity: _Identity, args: dict[str, Any], headers: dict[str, str]
+    ) -> None:
+        if self._history_limit is None or method not in (
+            "conversations.history",
+            "conversations.replies",
+        ):
+            return
+        every, messages = self._history_limit
+        now = time.monotonic()
+        key = (identity.team_id, method)
+        next_allowed = self._history_next.get(key, 0.0)
+        if now < next_allowed:
+            headers["Retry-After"] = str(max(1, math.ceil(next_allowed - now)))
+            raise _ApiFailure("ratelimited", status=429)
+        self._history_next[key] = now + every
+        args["limit"] = min(int(args.get("limit") or messages), messages)
 
     async def _handle_response_url(self, request: Request) -> JSONResponse:
         response_id = request.path_params["response_id"]

@@ -31,6 +31,13 @@ the post, so it only records the `ts` (no duplicate). Not found: the post never 
 it posts (no loss). If Slack will not let us read the history (missing scope, not in channel),
 we post anyway and log it: a possible duplicate is better than a lost failure alert.
 
+Reading the history may be rate limited: apps distributed outside the Slack Marketplace get
+`conversations.history` and `.replies` at one request a minute (15 messages a page). A recovery
+that gets a 429 there, or no answer in time (slack_sdk waiting out `Retry-After`), does not post:
+it hands the claim back with its original claim time (`hand_back`), so the next recovery still
+reads from the first attempt, and this process leaves that channel's claims alone until the
+`Retry-After` is over (`BUSY`). Exactly once holds; the message is only later.
+
 Failures of the post itself are sorted by what they tell us:
 - Slack answered with an error (`ok: false`, 4xx): nothing was posted, so the claim is released
   and the caller retries later with backoff. Rate limits were already retried inside slack_sdk
@@ -91,6 +98,8 @@ _LOOKUP_SKEW_SECONDS = 120.0
 """Read Slack's history from this long before the claim: our clock and Slack's may differ."""
 _LOOKUP_MAX_PAGES = 10
 _PACER_PRUNE_AT = 10_000
+_HISTORY_RETRY_AFTER = 60.0
+"""Seconds to leave a channel's history alone after a 429 that named no `Retry-After`."""
 
 
 @dataclass(frozen=True)
@@ -165,6 +174,15 @@ class _Claim:
     claimed_at: datetime | None = None
 
 
+class _HistoryRateLimited(Exception):
+    """Slack would not let us read the history yet (a 429, or no answer in time): whether the
+    message is there is unknown, so nothing may be posted."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"retry after {retry_after:.0f}s")
+        self.retry_after = retry_after
+
+
 class Notifier:
     """Thread replies, notes, alerts and card updates for the workers (see module docstring)."""
 
@@ -196,6 +214,8 @@ class Notifier:
         self._sleep = sleep
         self._claims = BulkWrite[tuple[DeliveryKey, datetime], _Claim]("ledger claims", self._claim)
         self._marks = BulkWrite[SentMark, None]("ledger sent marks", _mark_sent_many)
+        self._history_blocked: dict[tuple[str, str], float] = {}
+        """(team, channel) -> monotonic time before which its history is not read again."""
 
     async def deliver(
         self,
@@ -225,7 +245,10 @@ class Notifier:
         client = await self._slack.for_team(key.team_id)
         if claim.state == "recover":
             assert claim.claimed_at is not None
-            found = await self._recover(client, key, thread_ts, claim.claimed_at)
+            try:
+                found = await self._recover(client, key, thread_ts, claim.claimed_at)
+            except _HistoryRateLimited as limited:
+                return await self._hand_back(key, claim.claimed_at, limited.retry_after)
             if found is not None:
                 await self._mark_sent(key, found)
                 return DeliveryResult(Outcome.ALREADY_SENT, ts=found)
@@ -315,6 +338,8 @@ class Notifier:
         older_than = now - self.stale_after
         if row.claimed_at >= older_than:
             return _Claim("busy")
+        if self._history_blocked.get((key.team_id, key.channel_id), 0.0) > time.monotonic():
+            return _Claim("busy")  # its recovery would only meet the history rate limit again
         original = row.claimed_at
         if not await ledger.take_over(row.id, owner=self.owner, now=now, older_than=older_than):
             return _Claim("busy")
@@ -336,6 +361,30 @@ class Notifier:
             )
         )
 
+    async def _hand_back(
+        self, key: DeliveryKey, claimed_at: datetime, retry_after: float
+    ) -> DeliveryResult:
+        """A recovery that could not read the history: keep the claim, try again later."""
+        now = time.monotonic()
+        if len(self._history_blocked) > _PACER_PRUNE_AT:
+            self._history_blocked = {k: t for k, t in self._history_blocked.items() if t > now}
+        self._history_blocked[(key.team_id, key.channel_id)] = now + retry_after
+        await self._batcher.run(
+            lambda session: DeliveryLedger(session).hand_back(
+                key.ledger_key, owner=self.owner, claimed_at=claimed_at
+            )
+        )
+        log.warning(
+            "cannot read the Slack history of %s/%s yet (rate limited or no answer); delivery %s "
+            "keeps its claim and is recovered in %.0fs or later, never posted blindly",
+            key.team_id,
+            key.channel_id,
+            key.label,
+            retry_after,
+            extra={"team": key.team_id, "channel": key.channel_id},
+        )
+        return DeliveryResult(Outcome.UNKNOWN, error="history_ratelimited")
+
     # Slack steps
 
     async def _recover(
@@ -348,7 +397,11 @@ class Notifier:
         """The `ts` of the message if a crashed attempt posted it, else None (post again)."""
         try:
             found = await self._find_posted(client, key, thread_ts, claimed_at)
+        except TimeoutError as exc:  # e.g. slack_sdk still waiting out a 429's Retry-After
+            raise _HistoryRateLimited(_HISTORY_RETRY_AFTER) from exc
         except Exception as exc:
+            if isinstance(exc, SlackApiError) and _is_rate_limited(exc):
+                raise _HistoryRateLimited(_retry_after(exc)) from exc
             log.warning(
                 "cannot read Slack history to recover %s (%s); posting again, which may "
                 "duplicate it rather than lose it",
@@ -449,6 +502,23 @@ class Notifier:
 async def _mark_sent_many(session: AsyncSession, marks: Sequence[SentMark]) -> list[None]:
     await DeliveryLedger(session).mark_sent_many(marks)
     return [None] * len(marks)
+
+
+def _is_rate_limited(exc: SlackApiError) -> bool:
+    status = exc.response.status_code if exc.response is not None else 0
+    return status == 429 or _error_of(exc) in ("ratelimited", "rate_limited")
+
+
+def _retry_after(exc: SlackApiError) -> float:
+    """Slack's `Retry-After` of a 429, in seconds (a minute when it named none)."""
+    headers = (exc.response.headers if exc.response is not None else None) or {}
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            try:
+                return max(1.0, float(value[0] if isinstance(value, list) else value))
+            except (TypeError, ValueError):
+                break
+    return _HISTORY_RETRY_AFTER
 
 
 def _error_of(exc: SlackApiError) -> str:

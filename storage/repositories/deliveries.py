@@ -212,6 +212,25 @@ class DeliveryLedger:
         )
         return result.first() is not None
 
+    async def hand_back(self, key: LedgerKey, *, owner: str, claimed_at: datetime) -> bool:
+        """Gives an adopted claim back with its original claim time, unsettled and still stale.
+
+        For a recovery that could not read Slack yet (rate limited): the claim stays (nothing
+        may be posted blindly), and the next recoverer's history read starts from the original
+        claim again, not from our adoption, so a message posted back then is still found.
+        """
+        result = await self.session.execute(
+            update(Delivery)
+            .where(
+                *_key(*key),
+                Delivery.status == DeliveryStatus.CLAIMED,
+                Delivery.claimed_by == owner,
+            )
+            .values(claimed_at=claimed_at)
+            .returning(Delivery.id)
+        )
+        return result.first() is not None
+
     async def take_over(
         self, delivery_id: int, *, owner: str, now: datetime, older_than: datetime
     ) -> bool:

@@ -164,3 +164,41 @@ async def test_a_full_channel_defers_without_claiming(kit: Kit) -> None:
     other = DeliveryKey(TEAM, CHANNEL, 7004, "alert")
     assert (await busy.deliver(other, MESSAGE)).outcome == Outcome.DEFERRED
     assert await ledger_row(kit, other) is None
+
+
+async def test_a_rate_limited_recovery_keeps_its_claim_and_never_posts_blindly(kit: Kit) -> None:
+    """Apps outside the Marketplace may read history once a minute: a recovery that meets the
+    limit hands the claim back as it was and posts nothing; a later recovery settles it."""
+    kit.slack.limit_history(every=60.0, messages=15)
+    await stale_claim(kit)
+    original = (await ledger_row(kit)).claimed_at
+    client = await kit.clients.for_team(TEAM)
+    posted = await client.chat_postMessage(
+        channel=CHANNEL, text="posted before the crash", metadata=KEY.metadata()
+    )
+    await client.conversations_history(channel=CHANNEL)  # this minute's read is used up
+
+    result = await kit.notifier.deliver(KEY, MESSAGE)
+    assert result.outcome == Outcome.UNKNOWN and result.error == "history_ratelimited"
+    assert posts(kit) == ["posted before the crash"]  # no blind second post
+    row = await ledger_row(kit)
+    assert row.status == DeliveryStatus.CLAIMED and row.claimed_at == original
+
+    history_calls = len(kit.slack.calls_to("conversations.history"))
+    again = await kit.notifier.deliver(KEY, MESSAGE)
+    assert again.outcome == Outcome.BUSY  # this process waits out the Retry-After
+    assert len(kit.slack.calls_to("conversations.history")) == history_calls
+
+    # A minute later (another replica, or this one after the wait) the read works and finds it.
+    kit.slack.limit_history(every=60.0, messages=15)
+    other = Notifier(
+        slack=kit.clients,
+        batcher=kit.batcher,
+        owner="worker:test:2:other",
+        stale_after=STALE_AFTER,
+        clock=kit.clock,
+    )
+    settled = await other.deliver(KEY, MESSAGE)
+    assert settled.outcome == Outcome.ALREADY_SENT and settled.ts == posted["ts"]
+    assert posts(kit) == ["posted before the crash"]
+    assert kit.slack.calls_to("conversations.history")[-1].args["limit"] == 15
