@@ -137,7 +137,8 @@ class Settings(BaseSettings):
     def _check_teams(cls, value: list[str]) -> list[str]:
         for item in value:
             if not item.isalnum() or item[0] not in "TE":
-                raise ValueError(f"{item!r} is not a Slack team id")
+                # Not echoed: the variable's name says TOKEN, and such values never are.
+                raise ValueError("every item must be a Slack team id (T… or E…)")
         return value
 
     @field_validator("click_retention", "delivery_retention", "watch_retention")

@@ -54,6 +54,7 @@ def test_lists_floats_and_urls_are_parsed() -> None:
         ("DATABASE_URL", "mysql://localhost/db"),
         ("SKYVIA_API_URL", "ftp://skyvia"),
         ("SKYVIA_BOT_ADMINS", "not an id"),
+        ("SKYVIA_BOT_DEFAULT_TOKEN_TEAMS", "U0USER"),
         ("LOG_LEVEL", "LOUD"),
     ],
 )
@@ -66,6 +67,18 @@ def test_a_bad_value_names_the_variable_in_one_line(variable: str, value: str) -
     assert "set it to" in lines[0]
     if "TOKEN" in variable:
         assert value not in lines[0]  # a secret is never echoed back
+
+
+def test_default_token_teams_limit_only_oauth_mode() -> None:
+    """One bot token is one team, the operator's: nothing to restrict. With OAuth any team can
+    install, so only the listed teams get the default Skyvia token (none when unset)."""
+    single = settings(SLACK_BOT_TOKEN="xoxb-1", SKYVIA_BOT_DEFAULT_TOKEN_TEAMS="T0OPS")
+    assert single.default_token_teams_allowed is None
+    oauth = {"SLACK_CLIENT_ID": "1111.2222", "SLACK_CLIENT_SECRET": "secret"}
+    listed = settings(**oauth, SKYVIA_BOT_DEFAULT_TOKEN_TEAMS="T0OPS, T0SALES")
+    assert listed.default_token_teams == ["T0OPS", "T0SALES"]
+    assert listed.default_token_teams_allowed == frozenset({"T0OPS", "T0SALES"})
+    assert settings(**oauth).default_token_teams_allowed == frozenset()
 
 
 def test_serving_requirements_name_what_is_missing() -> None:
