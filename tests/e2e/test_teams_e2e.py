@@ -144,8 +144,10 @@ async def test_two_teams_on_one_workspace_id_stay_apart_and_an_uninstall_silence
 
         # A failure of another backup alerts both, each with its own team's bot token.
         failed = stack.sim.state.run_scheduled_now(BACKUP + 1, fail=True, log="boom")
-        for channel in (CHANNEL, CHANNEL_B):
-            await wait_until(lambda c=channel: alerts_in(stack.slack, c, failed.id), what=channel)
+        await wait_until(
+            lambda: all(alerts_in(stack.slack, c, failed.id) for c in (CHANNEL, CHANNEL_B)),
+            what="an alert in each team's channel",
+        )
         tokens = {
             c.args["channel"]: c.token
             for c in stack.slack.calls_to("chat.postMessage")
