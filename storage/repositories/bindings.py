@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, tuple_, update
+from sqlalchemy import case, delete, literal, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Binding, Mute
 from storage.repositories._sql import dialect_name, insert_if_absent
+from storage.types import UTCDateTime
 
 
 class BindingRepository:
@@ -32,19 +33,21 @@ class BindingRepository:
         created_by: str,
         now: datetime,
     ) -> Binding:
-        """Binds the channel, or re-binds it: a re-bind is a fresh start for the channel.
+        """Binds the channel, or re-binds it: it replaces workspace and token, records the new
+        author and lifts a pause.
 
-        It replaces workspace and token, records the new author, lifts a pause, and sets
-        `alerts_since` to now, so no failure from before the (re)connect is announced. Mutes
-        name backups of the old workspace, so they go when the workspace changes.
+        `alerts_since` (failures that end before it are not announced here) is set to now only
+        when the channel starts to listen: a new binding, another workspace, or a paused binding
+        resumed. A re-connect to the same workspace while listening keeps it, or a failure that
+        ended just before and was not announced yet would be lost. Mutes name backups of the old
+        workspace, so they go when the workspace changes.
         """
-        values = {
+        values: dict[str, object] = {
             "workspace_id": workspace_id,
             "workspace_name": workspace_name,
             "token_ciphertext": token_ciphertext,
             "created_by": created_by,
             "created_at": now,
-            "alerts_since": now,
             "paused_reason": None,
             "paused_at": None,
             "updated_at": now,
@@ -52,7 +55,13 @@ class BindingRepository:
         inserted = await insert_if_absent(
             self.session,
             Binding,
-            {"team_id": team_id, "channel_id": channel_id, "alerts_enabled": True, **values},
+            {
+                "team_id": team_id,
+                "channel_id": channel_id,
+                "alerts_enabled": True,
+                "alerts_since": now,
+                **values,
+            },
             ("team_id", "channel_id"),
         )
         binding = await self._get_for_update(team_id, channel_id)
@@ -63,6 +72,9 @@ class BindingRepository:
         if binding.workspace_id != workspace_id:
             await self.session.execute(delete(Mute).where(Mute.binding_id == binding.id))
             binding.alerts_enabled = True
+            values["alerts_since"] = now
+        elif binding.is_paused:
+            values["alerts_since"] = now  # resumed: what failed while paused stays quiet
         for name, value in values.items():
             setattr(binding, name, value)
         await self.session.flush()
@@ -188,11 +200,16 @@ class BindingRepository:
     async def set_alerts(self, team_id: str, channel_id: str, enabled: bool, now: datetime) -> bool:
         """Turns alerts on or off; False when the channel has no binding.
 
-        Turning them on moves `alerts_since` to now: what failed while they were off stays quiet.
+        Turning them on when they were off moves `alerts_since` to now: what failed while they
+        were off stays quiet. A repeated `alerts on` keeps it, so a failure that ended just
+        before and was not announced yet still is (one statement: the old value decides).
         """
         values: dict[str, object] = {"alerts_enabled": enabled, "updated_at": now}
         if enabled:
-            values["alerts_since"] = now
+            values["alerts_since"] = case(
+                (Binding.alerts_enabled.is_(True), Binding.alerts_since),
+                else_=literal(now, UTCDateTime()),
+            )
         return await self._update(team_id, channel_id, values)
 
     async def pause(self, team_id: str, channel_id: str, reason: str, now: datetime) -> bool:

@@ -114,6 +114,26 @@ async def test_turning_alerts_back_on_moves_alerts_since(db: Database) -> None:
     assert binding is not None and binding.alerts_enabled and binding.alerts_since == later
 
 
+async def test_a_repeated_alerts_on_keeps_alerts_since(db: Database) -> None:
+    """Only off -> on moves it: a failure that ended before a repeated `alerts on` and was not
+    announced yet must still be."""
+    await _bind(db)
+    async with db.session() as session:
+        assert await BindingRepository(session).set_alerts("T1", "C1", True, NOW + timedelta(1))
+    async with db.session() as session:
+        binding = await BindingRepository(session).get("T1", "C1")
+    assert binding is not None and binding.alerts_enabled and binding.alerts_since == NOW
+
+
+async def test_a_reconnect_to_the_same_workspace_keeps_alerts_since(db: Database) -> None:
+    await _bind(db)
+    later = NOW + timedelta(hours=1)
+    same = await _bind(db, created_by="U2", token_ciphertext="ct-1", now=later)
+    assert same.alerts_since == NOW and same.created_by == "U2" and same.created_at == later
+    other = await _bind(db, workspace_id=8, now=later + timedelta(hours=1))
+    assert other.alerts_since == later + timedelta(hours=1)
+
+
 async def test_pause_and_unpause_report_whether_they_changed_anything(db: Database) -> None:
     await _bind(db)
     later = NOW + timedelta(minutes=5)
