@@ -2,10 +2,11 @@
 
 Cost follows the work, not the audience (docs/reference/guarantees.md#speed-and-scale):
 failures are scanned per (workspace, backup) cursor, shared by every channel bound to the
-workspace, with at most one `GET .../snapshots?failed=true&startDate=...` per cursor per
-interval; the result is fanned out to the listening channels (alerts on, not paused, backup not
-muted, not watching that snapshot) through the `Announcer`, which says each once (the delivery
-ledger). Which backups have cursors is `bot.services.backup_discovery`'s job.
+workspace, with one `GET .../snapshots?failed=true&startDate=...` per cursor per interval
+(and a page more per 200 failures past the first 200); the result is fanned out to the
+listening channels (alerts on, not paused, backup not muted, not watching that snapshot) through
+the `Announcer`, which says each once (the delivery ledger). Which backups have cursors is
+`bot.services.backup_discovery`'s job.
 
 The cursor, and why there is a lookback
 ---------------------------------------
@@ -203,7 +204,7 @@ class AlertingService(LeasedService[AlertingConfig]):
                 )
             )
             return
-        if listed.page is None:
+        if listed.snapshots is None:
             retry = listed.retry_in
             await self._record_error(
                 cursor, next_scan if retry is None else now + timedelta(seconds=retry)
@@ -212,7 +213,7 @@ class AlertingService(LeasedService[AlertingConfig]):
         self._backoff.succeeded(cursor.workspace_id)
         failures = [
             s
-            for s in listed.page.data
+            for s in listed.snapshots
             if s.state == SnapshotState.FAILED
             and ((end := ended_at(s)) is None or end >= cursor.cursor)
         ]

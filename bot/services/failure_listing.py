@@ -18,7 +18,7 @@ from bot.services.errors import NoDefaultToken
 from bot.services.token_checks import TokenChecks
 from bot.skyvia.client import MAX_TAKE, SkyviaClient
 from bot.skyvia.errors import SkyviaAuthError, SkyviaError, SkyviaNotFound, SkyviaRateLimited
-from bot.skyvia.models import Page, Snapshot
+from bot.skyvia.models import Snapshot
 from storage.models import AlertCursor, Binding
 
 log = logging.getLogger(__name__)
@@ -43,9 +43,10 @@ class Listeners:
 
 @dataclass(frozen=True)
 class Listed:
-    """What a scan's call found: a page of failures, or why there is none."""
+    """What a scan's calls found: the failures, or why there are none."""
 
-    page: Page[Snapshot] | None = None
+    snapshots: list[Snapshot] | None = None
+    """Every failure in the lookback, newest first; None when Skyvia gave no answer."""
     token: str = ""
     gone: bool = False
     """The backup no longer exists: its cursor goes."""
@@ -76,24 +77,18 @@ class FailureLister:
         limit: asyncio.Semaphore,
         now: datetime,
     ) -> Listed:
-        """The failures that started after `cursor - lookback`, newest first, one call."""
+        """The failures that started after `cursor - lookback`, newest first.
+
+        One call when they fit a page (`MAX_TAKE`), as nearly always; more pages otherwise,
+        every one of them: the oldest may be a long run that ended after the cursor.
+        """
         for binding in listeners:
             try:
                 token = self._bindings.token_of(binding)
             except NoDefaultToken:
                 continue
             try:
-                async with limit:
-                    page = await self._skyvia.list_snapshots(
-                        token,
-                        cursor.workspace_id,
-                        cursor.backup_id,
-                        failed=True,
-                        start_date=cursor.cursor - self._lookback,
-                        sort_by="startTime",
-                        sort_order="desc",
-                        take=MAX_TAKE,
-                    )
+                found = await self._all_pages(token, cursor, limit)
             except SkyviaAuthError:
                 await self._tokens.report_rejected(binding, now)
                 return Listed()
@@ -106,15 +101,37 @@ class FailureLister:
                 return Listed(gone=True)
             except SkyviaError as exc:
                 return Listed(retry_in=self._overloaded(cursor, exc))
-            if page.has_more:
-                log.warning(
-                    "backup %s has more than %d failures in the lookback; the oldest are not "
-                    "re-read",
-                    cursor.backup_id,
-                    MAX_TAKE,
-                )
-            return Listed(page=page, token=token)
+            return Listed(snapshots=found, token=token)
         return Listed()
+
+    async def _all_pages(
+        self, token: str, cursor: AlertCursor, limit: asyncio.Semaphore
+    ) -> list[Snapshot]:
+        """Pages through the listing (`limit` held per call), each failure once.
+
+        The lookback bounds how many there are. A run that ends meanwhile shifts later pages
+        by one, so a failure may come twice (kept once) but none is skipped; a page that brings
+        nothing new ends the walk, so an answer that claims more forever cannot loop it.
+        """
+        found: dict[int, Snapshot] = {}
+        while True:
+            async with limit:
+                page = await self._skyvia.list_snapshots(
+                    token,
+                    cursor.workspace_id,
+                    cursor.backup_id,
+                    failed=True,
+                    start_date=cursor.cursor - self._lookback,
+                    sort_by="startTime",
+                    sort_order="desc",
+                    take=MAX_TAKE,
+                    skip=len(found),
+                )
+            before = len(found)
+            for snapshot in page.data:
+                found.setdefault(snapshot.snapshot_id, snapshot)
+            if not page.has_more or len(found) == before:
+                return list(found.values())
 
     def _overloaded(self, cursor: AlertCursor, exc: SkyviaError) -> float:
         retry_after = exc.retry_after if isinstance(exc, SkyviaRateLimited) else None

@@ -1,0 +1,37 @@
+"""The failure scanner's edges: many failures, an empty backup listing, long runs.
+
+The real bot over HTTP (alert interval 0.3 s) against the simulator, with failed runs pinned to
+the wall clock (`tests.faults.pinned`) so that "ended after the cursor" means what it says.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.devtools.waiting import wait_until
+from bot.skyvia.client import MAX_TAKE
+from tests.constants import BACKUP, CHANNEL
+from tests.e2e.backup_kit import connect
+from tests.e2e.bot_fixtures import Stack
+from tests.e2e.worker_kit import alerts_in, cursors_ready
+from tests.faults.pinned import pinned_failure, wall_now
+
+
+async def test_the_oldest_of_more_than_a_page_of_failures_is_announced(stack: Stack) -> None:
+    """A long run that ends after the cursor is found past 200 newer failures in the lookback."""
+    await connect(stack)
+    await cursors_ready(stack.bot.container.db)
+    now = wall_now()
+    # Ended before the channel was bound: listed (inside the lookback) but not announced.
+    for minute in range(MAX_TAKE + 20):
+        started = now - timedelta(hours=2) + timedelta(seconds=20 * minute)
+        pinned_failure(stack.sim, BACKUP, started=started, ended=started + timedelta(seconds=5))
+    # Started before all of them, so it sorts last; ended just now.
+    long_run = pinned_failure(stack.sim, BACKUP, started=now - timedelta(hours=3), ended=now)
+
+    await wait_until(lambda: alerts_in(stack.slack, CHANNEL, long_run.id), what="the alert")
+    await stack.bot.after_ticks(3)
+    announced = [
+        m.metadata["event_payload"]["snapshot_id"] for m in alerts_in(stack.slack, CHANNEL)
+    ]
+    assert announced == [long_run.id]
