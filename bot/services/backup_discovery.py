@@ -3,8 +3,9 @@
 Each round compares the workspaces of alert-enabled bindings with those that have cursors,
 lists the backups of a new one at once (`ensure` with `since = now`, so its first scan finds no
 history), and re-lists every workspace once per `relist_period` so new backups get cursors and
-deleted ones lose theirs. Cursors of workspaces nobody listens to any more are deleted. A
-replica lists a workspace only if no other did recently (`start_listing`).
+deleted ones lose theirs (once two listings in a row miss them: see `_drop_deleted`). Cursors
+of workspaces nobody listens to any more are deleted. A replica lists a workspace only if no
+other did recently (`start_listing`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class BackupDiscovery:
         self._relist_period = relist_period
         self._last_relist: datetime | None = None
         self._listed_at: dict[int, datetime] = {}
+        self._missing: dict[int, set[int]] = {}
+        """Per workspace: backups with a cursor that the last listing did not include."""
 
     async def run(self, now: datetime) -> None:
         """Creates cursors for new workspaces now, and re-lists all of them now and then."""
@@ -112,7 +115,7 @@ class BackupDiscovery:
                 cursors = AlertCursorRepository(session)
                 for backup in backups:
                     await cursors.ensure(workspace_id, backup.id, backup.display_name, now)
-                removed = await cursors.retain_backups(workspace_id, [b.id for b in backups])
+                removed = await self._drop_deleted(cursors, workspace_id, {b.id for b in backups})
                 # Stamp the new cursors too, so the next relist waits a full period.
                 await cursors.start_listing(workspace_id, now=now, listed_before=now)
             log.info(
@@ -122,3 +125,22 @@ class BackupDiscovery:
                 removed,
             )
             return
+
+    async def _drop_deleted(
+        self, cursors: AlertCursorRepository, workspace_id: int, listed: set[int]
+    ) -> int:
+        """Deletes the cursors of backups missing from this listing and the one before.
+
+        A deleted cursor is re-created at "now" when its backup shows up again, and whatever
+        failed in between is lost; so one answer is never enough. An empty listing deletes
+        nothing at all (a workspace whose last backup was deleted loses that cursor when Skyvia
+        answers 404 for its failures), and a backup missing once is kept until the next listing
+        (made by this process) confirms it.
+        """
+        if not listed:
+            return 0
+        known = {c.backup_id for c in await cursors.list_for_workspace(workspace_id)}
+        missing = known - listed
+        confirmed = missing & self._missing.get(workspace_id, set())
+        self._missing[workspace_id] = missing - confirmed
+        return await cursors.retain_backups(workspace_id, known - confirmed)

@@ -148,11 +148,22 @@ class AlertCursorRepository:
         return len(result.all())
 
     async def retain_backups(self, workspace_id: int, backup_ids: Collection[int]) -> int:
-        """Deletes the workspace's cursors of backups not in `backup_ids` (deleted backups)."""
-        statement = delete(AlertCursor).where(AlertCursor.workspace_id == workspace_id)
-        if backup_ids:
-            statement = statement.where(AlertCursor.backup_id.not_in(list(backup_ids)))
-        result = await self.session.execute(statement.returning(AlertCursor.backup_id))
+        """Deletes the workspace's cursors of backups not in `backup_ids` (deleted backups).
+
+        An empty `backup_ids` deletes nothing: "keep none" is never what a caller means, and
+        deleting every cursor on one empty answer from Skyvia would lose the failures that end
+        before the cursors are made again.
+        """
+        if not backup_ids:
+            return 0
+        result = await self.session.execute(
+            delete(AlertCursor)
+            .where(
+                AlertCursor.workspace_id == workspace_id,
+                AlertCursor.backup_id.not_in(list(backup_ids)),
+            )
+            .returning(AlertCursor.backup_id)
+        )
         return len(result.all())
 
     async def delete_claimed(self, workspace_id: int, backup_id: int, owner: str) -> bool:

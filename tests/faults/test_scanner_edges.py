@@ -11,7 +11,7 @@ from datetime import timedelta
 from bot.devtools.waiting import wait_until
 from bot.skyvia.client import MAX_TAKE
 from tests.constants import BACKUP, CHANNEL
-from tests.e2e.backup_kit import connect
+from tests.e2e.backup_kit import BACKUPS, connect
 from tests.e2e.bot_fixtures import Stack
 from tests.e2e.worker_kit import alerts_in, cursors_ready
 from tests.faults.pinned import pinned_failure, wall_now
@@ -35,3 +35,25 @@ async def test_the_oldest_of_more_than_a_page_of_failures_is_announced(stack: St
         m.metadata["event_payload"]["snapshot_id"] for m in alerts_in(stack.slack, CHANNEL)
     ]
     assert announced == [long_run.id]
+
+
+async def test_an_empty_backup_listing_loses_no_failure(stack: Stack) -> None:
+    """One empty answer to the backups listing used to delete every cursor of the workspace;
+    they came back at "now", and a failure that ended in between was never announced."""
+    await connect(stack)
+    await cursors_ready(stack.bot.container.db)
+    listed = stack.sim.state.backups_by_workspace[123]
+    stack.sim.state.backups_by_workspace[123] = []
+    stack.sim.state.reset_call_counts()
+    # Re-listing comes every 10 alert intervals; two ticks after it, its answer was handled.
+    await wait_until(
+        lambda: stack.sim.state.call_counts().get(BACKUPS), timeout=20, what="a re-listing"
+    )
+    await stack.bot.after_ticks(2)
+    stack.sim.state.backups_by_workspace[123] = listed
+    ended = wall_now()
+    failed = pinned_failure(stack.sim, BACKUP, started=ended - timedelta(seconds=30), ended=ended)
+
+    await wait_until(lambda: alerts_in(stack.slack, CHANNEL, failed.id), what="the alert")
+    await stack.bot.after_ticks(3)
+    assert len(alerts_in(stack.slack, CHANNEL, failed.id)) == 1

@@ -131,6 +131,16 @@ async def test_cursors_of_workspaces_nobody_listens_to_are_deleted(db: Database)
     assert left == [(7, 1), (7, 3)] and others == [None, None, None]
 
 
+async def test_retaining_no_backups_deletes_nothing(db: Database) -> None:
+    """An empty listing is no proof that every backup was deleted."""
+    async with db.session() as session:
+        cursors = AlertCursorRepository(session)
+        await cursors.ensure(7, 1, None, NOW)
+        await cursors.ensure(7, 2, None, NOW)
+        assert await cursors.retain_backups(7, []) == 0
+        assert [c.backup_id for c in await cursors.list_for_workspace(7)] == [1, 2]
+
+
 async def test_advance_never_moves_the_cursor_back(db: Database) -> None:
     async with db.session() as session:
         cursors = AlertCursorRepository(session)
