@@ -27,8 +27,6 @@ STATEMENT_TIMEOUT = 15.0
 
 HOUR = 3600.0
 DAY = 24 * HOUR
-MAX_ALERT_LOOKBACK = DAY
-"""The longest the alert scanner looks back for failures (a test keeps the scanner within it)."""
 MIN_CLICK_RETENTION = HOUR
 """Clicks matter for seconds (double clicks) and event ids for minutes (Slack's re-sends)."""
 
@@ -47,11 +45,13 @@ HINTS: dict[str, str] = {
     "SKYVIA_BOT_WATCH_INTERVAL": "a positive number of seconds, e.g. 15",
     "SKYVIA_BOT_ALERT_INTERVAL": "a positive number of seconds, e.g. 60",
     "SKYVIA_BOT_WATCH_GIVE_UP": "a positive number of seconds, e.g. 86400",
+    "SKYVIA_BOT_ALERT_LOOKBACK": "a positive number of seconds, e.g. 86400",
     "SKYVIA_BOT_RETENTION_INTERVAL": "a positive number of seconds, e.g. 3600",
     "SKYVIA_BOT_CLICK_RETENTION": "0 (keep forever) or seconds, at least 3600, e.g. 86400",
     "SKYVIA_BOT_DELIVERY_RETENTION": "0 (keep forever) or seconds, at least "
-    "SKYVIA_BOT_WATCH_GIVE_UP + 90000, e.g. 1209600",
-    "SKYVIA_BOT_WATCH_RETENTION": "0 (keep forever) or seconds, at least 90000, e.g. 2592000",
+    "SKYVIA_BOT_WATCH_GIVE_UP + SKYVIA_BOT_ALERT_LOOKBACK + 3600, e.g. 1209600",
+    "SKYVIA_BOT_WATCH_RETENTION": "0 (keep forever) or seconds, at least "
+    "SKYVIA_BOT_ALERT_LOOKBACK + 3600, e.g. 2592000",
     "SKYVIA_BOT_AUDIT_RETENTION": "0 (keep forever) or seconds, e.g. 7776000",
     "SKYVIA_BOT_ADMINS": "comma-separated Slack user ids, e.g. U012AB3CD,U045EF6GH",
     "SKYVIA_BOT_OPERATORS": "comma-separated Slack user or user group ids, e.g. U012AB3CD,S0614TZ",
@@ -98,8 +98,11 @@ class Settings(BaseSettings):
     watch_interval: float = Field(default=15.0, gt=0, alias="SKYVIA_BOT_WATCH_INTERVAL")
     alert_interval: float = Field(default=60.0, gt=0, alias="SKYVIA_BOT_ALERT_INTERVAL")
     watch_give_up: float = Field(default=86400.0, gt=0, alias="SKYVIA_BOT_WATCH_GIVE_UP")
+    # How long before the last scan a failed run may have started and still be found: the
+    # longest run whose failure is announced (docs/reference/guarantees.md#how-failures-are-found).
+    alert_lookback: float = Field(default=86400.0, gt=0, alias="SKYVIA_BOT_ALERT_LOOKBACK")
     # Retention (bot/services/retention.py): seconds each kind of row is kept; 0 keeps it forever.
-    # Declared after watch_give_up: their check reads it.
+    # Declared after watch_give_up and alert_lookback: their check reads them.
     retention_interval: float = Field(default=HOUR, gt=0, alias="SKYVIA_BOT_RETENTION_INTERVAL")
     click_retention: float = Field(default=DAY, ge=0, alias="SKYVIA_BOT_CLICK_RETENTION")
     delivery_retention: float = Field(default=14 * DAY, ge=0, alias="SKYVIA_BOT_DELIVERY_RETENTION")
@@ -145,9 +148,10 @@ class Settings(BaseSettings):
     @classmethod
     def _check_retention(cls, value: float, info: ValidationInfo) -> float:
         give_up = info.data.get("watch_give_up")
-        if give_up is None:
-            return value  # watch_give_up is invalid itself: that is the error to report
-        floor = retention_floors(give_up)[str(info.field_name)]
+        lookback = info.data.get("alert_lookback")
+        if give_up is None or lookback is None:
+            return value  # invalid itself: that is the error to report
+        floor = retention_floors(give_up, lookback)[str(info.field_name)]
         if 0 < value < floor:
             raise ValueError(f"must be 0 (keep forever) or at least {floor:.0f} seconds")
         return value
@@ -252,21 +256,21 @@ class Settings(BaseSettings):
             raise ConfigError("\n".join(problems))
 
 
-def retention_floors(watch_give_up: float) -> dict[str, float]:
+def retention_floors(watch_give_up: float, alert_lookback: float) -> dict[str, float]:
     """The shortest retention of each kind of row that never forgets something still in use.
 
     - clicks and event ids: an hour, far beyond a double click and Slack's re-sends of an event;
     - deliveries: a forgotten ledger key can be claimed and sent again, so a row stays until no
       worker can ask for its key: a watch posts under its keys until it gives up (the give-up
-      limit after its start), the alert scanner re-reads failures of the last lookback (at most
-      a day), plus an hour for clocks and retries;
+      limit after its start), the alert scanner re-reads failures of the last lookback, plus an
+      hour for clocks and retries;
     - finished watches: the alert scanner skips failures of watched snapshots while it can
       still re-read them (the lookback), plus the hour.
     """
     return {
         "click_retention": MIN_CLICK_RETENTION,
-        "delivery_retention": watch_give_up + MAX_ALERT_LOOKBACK + HOUR,
-        "watch_retention": MAX_ALERT_LOOKBACK + HOUR,
+        "delivery_retention": watch_give_up + alert_lookback + HOUR,
+        "watch_retention": alert_lookback + HOUR,
     }
 
 

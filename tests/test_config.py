@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import MAX_ALERT_LOOKBACK, ConfigError, Settings, load_settings, retention_floors
+from bot.config import ConfigError, Settings, load_settings, retention_floors
 from bot.services.alerting import AlertingConfig
 
 
@@ -134,11 +134,21 @@ def test_a_long_give_up_limit_needs_a_longer_ledger_retention() -> None:
 
 
 @pytest.mark.parametrize("give_up", [1.0, 600.0, 86400.0, 30 * 86400.0])
+@pytest.mark.parametrize("setting", [60.0, 86400.0, 7 * 86400.0])
 def test_the_ledger_floor_covers_the_alert_scanners_lookback_and_the_give_up_limit(
-    give_up: float,
+    give_up: float, setting: float
 ) -> None:
-    lookback = AlertingConfig.for_interval(60.0, give_up).lookback.total_seconds()
-    floors = retention_floors(give_up)
-    assert lookback <= MAX_ALERT_LOOKBACK
+    lookback = AlertingConfig.for_interval(60.0, setting).lookback.total_seconds()
+    floors = retention_floors(give_up, setting)
     assert floors["delivery_retention"] >= give_up + lookback
     assert floors["watch_retention"] >= lookback
+
+
+def test_a_long_alert_lookback_needs_longer_retention() -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings(SKYVIA_BOT_ALERT_LOOKBACK=str(40 * 86400))
+    lines = str(caught.value).splitlines()
+    assert [line.split()[0] for line in lines] == [
+        "SKYVIA_BOT_DELIVERY_RETENTION",
+        "SKYVIA_BOT_WATCH_RETENTION",
+    ]

@@ -15,9 +15,10 @@ that started before a scan but finishes after it is not in that scan's answer, a
 that simply became "now" would filter it out of every later one: it would be lost. So:
 
 - the cursor is an *end*-time mark: failures that ended before it were handled;
-- each scan asks for failures that *started* after `cursor - lookback`, where the lookback is
-  the watch give-up limit (capped at a day): a run longer than that is one the bot would have
-  given up on anyway;
+- each scan asks for failures that *started* after `cursor - lookback`, where the lookback
+  (`SKYVIA_BOT_ALERT_LOOKBACK`, a day by default) is the longest run whose failure is still
+  found. It is its own setting, not the watch give-up limit: most failures are of scheduled
+  runs nobody watches, and a short give-up limit must not hide the failure of a long run;
 - of those, the ones that ended at or after the cursor are candidates; a channel gets one only
   if it ended at or after the channel's `alerts_since` (no history flood after `connect` or
   `alerts on`), and the ledger (one `sent_keys` query per scan, then a claim) drops repeats;
@@ -61,7 +62,6 @@ from storage.repositories import (
 log = logging.getLogger(__name__)
 
 CLOCK_MARGIN = timedelta(minutes=5)
-MAX_LOOKBACK = timedelta(days=1)
 RELIST_EVERY = 10
 """Re-list each workspace's backups every this many alert intervals."""
 LAG_LABEL = "alert-scanner"
@@ -80,10 +80,10 @@ class AlertingConfig:
     """How many failures' details (with their log) are kept, the most recently used first."""
 
     @classmethod
-    def for_interval(cls, interval: float, give_up: float) -> AlertingConfig:
+    def for_interval(cls, interval: float, lookback: float) -> AlertingConfig:
         return cls(
             interval=interval,
-            lookback=min(MAX_LOOKBACK, timedelta(seconds=give_up)),
+            lookback=timedelta(seconds=lookback),
             lease_seconds=lease_for(interval),
         )
 

@@ -65,7 +65,7 @@ def workers_for(container: Container) -> list[PeriodicWorker]:
         **common,  # type: ignore[arg-type]
     )
     alerting = AlertingService(
-        config=AlertingConfig.for_interval(settings.alert_interval, settings.watch_give_up),
+        config=AlertingConfig.for_interval(settings.alert_interval, settings.alert_lookback),
         **common,  # type: ignore[arg-type]
     )
     retention = RetentionService(

@@ -12,7 +12,7 @@ from bot.devtools.waiting import wait_until
 from bot.skyvia.client import MAX_TAKE
 from tests.constants import BACKUP, CHANNEL
 from tests.e2e.backup_kit import BACKUPS, connect
-from tests.e2e.bot_fixtures import Stack
+from tests.e2e.bot_fixtures import Stack, StartBot
 from tests.e2e.worker_kit import alerts_in, cursors_ready
 from tests.faults.pinned import pinned_failure, wall_now
 
@@ -53,6 +53,20 @@ async def test_an_empty_backup_listing_loses_no_failure(stack: Stack) -> None:
     stack.sim.state.backups_by_workspace[123] = listed
     ended = wall_now()
     failed = pinned_failure(stack.sim, BACKUP, started=ended - timedelta(seconds=30), ended=ended)
+
+    await wait_until(lambda: alerts_in(stack.slack, CHANNEL, failed.id), what="the alert")
+    await stack.bot.after_ticks(3)
+    assert len(alerts_in(stack.slack, CHANNEL, failed.id)) == 1
+
+
+async def test_a_run_longer_than_the_watch_limit_is_announced(start_bot: StartBot) -> None:
+    """The lookback used to be the watch give-up limit: with a short one, the failure of a run
+    that had started before it (scheduled, not watched) was never listed."""
+    stack = await start_bot(SKYVIA_BOT_WATCH_GIVE_UP="60")
+    await connect(stack)
+    await cursors_ready(stack.bot.container.db)
+    ended = wall_now()
+    failed = pinned_failure(stack.sim, BACKUP, started=ended - timedelta(minutes=30), ended=ended)
 
     await wait_until(lambda: alerts_in(stack.slack, CHANNEL, failed.id), what="the alert")
     await stack.bot.after_ticks(3)

@@ -12,7 +12,6 @@ from typing import Any
 
 from bot.services.alerting import (
     CLOCK_MARGIN,
-    MAX_LOOKBACK,
     AlertingConfig,
     AlertingService,
     next_cursor,
@@ -32,10 +31,10 @@ def test_cursor_stays_at_a_failure_not_delivered_yet() -> None:
     assert next_cursor(NOW, [NOW - timedelta(minutes=1), pending]) == pending
 
 
-def test_lookback_is_the_give_up_limit_capped_at_a_day() -> None:
-    assert AlertingConfig.for_interval(60, give_up=3600).lookback == timedelta(hours=1)
-    assert AlertingConfig.for_interval(60, give_up=7 * 86400).lookback == MAX_LOOKBACK
-    assert AlertingConfig.for_interval(0.3, give_up=86400).relist_period == timedelta(seconds=3)
+def test_lookback_is_its_own_setting() -> None:
+    assert AlertingConfig.for_interval(60, lookback=3600).lookback == timedelta(hours=1)
+    assert AlertingConfig.for_interval(60, lookback=7 * 86400).lookback == timedelta(days=7)
+    assert AlertingConfig.for_interval(0.3, lookback=86400).relist_period == timedelta(seconds=3)
 
 
 def _snapshot(snapshot_id: int, log: str | None = None) -> Snapshot:
