@@ -23,18 +23,16 @@ async def test_the_oldest_of_more_than_a_page_of_failures_is_announced(stack: St
     await cursors_ready(stack.bot.container.db)
     now = wall_now()
     # Ended before the channel was bound: listed (inside the lookback) but not announced.
-    for minute in range(MAX_TAKE + 20):
-        started = now - timedelta(hours=2) + timedelta(seconds=20 * minute)
+    for n in range(MAX_TAKE + 20):
+        started = now - timedelta(hours=2) + timedelta(seconds=20 * n)
         pinned_failure(stack.sim, BACKUP, started=started, ended=started + timedelta(seconds=5))
     # Started before all of them, so it sorts last; ended just now.
     long_run = pinned_failure(stack.sim, BACKUP, started=now - timedelta(hours=3), ended=now)
 
     await wait_until(lambda: alerts_in(stack.slack, CHANNEL, long_run.id), what="the alert")
     await stack.bot.after_ticks(3)
-    announced = [
-        m.metadata["event_payload"]["snapshot_id"] for m in alerts_in(stack.slack, CHANNEL)
-    ]
-    assert announced == [long_run.id]
+    assert len(alerts_in(stack.slack, CHANNEL, long_run.id)) == 1
+    assert len(alerts_in(stack.slack, CHANNEL)) == 1  # the others ended before the binding
 
 
 async def test_an_empty_backup_listing_loses_no_failure(stack: Stack) -> None:

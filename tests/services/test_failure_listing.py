@@ -17,13 +17,15 @@ BINDING = SimpleNamespace(id=1)
 
 
 def _failure(snapshot_id: int) -> Snapshot:
-    started = NOW - timedelta(minutes=snapshot_id)
-    return Snapshot(
-        snapshot_id=snapshot_id,
-        queue_time=started,
-        start_time=started,
-        end_time=started,
-        state=SnapshotState.FAILED,
+    started = (NOW - timedelta(minutes=snapshot_id)).isoformat()
+    return Snapshot.model_validate(
+        {
+            "snapshotId": snapshot_id,
+            "queueTime": started,
+            "startTime": started,
+            "endTime": started,
+            "state": SnapshotState.FAILED,
+        }
     )
 
 
