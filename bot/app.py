@@ -14,7 +14,7 @@ from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStor
 
 from bot.container import Container
 from bot.logging_setup import set_log_context
-from bot.services.alerts import ChannelPauses
+from bot.services.channel_pauses import ChannelPauses
 from bot.slack.installations import ResumingInstallationStore, TeamInstallations
 from handlers import register_all
 from handlers.context import Services

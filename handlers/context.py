@@ -15,9 +15,9 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.services.alerts import ChannelPauses
 from bot.services.backups import BackupService
 from bot.services.bindings import BindingService, BoundWorkspace
+from bot.services.channel_pauses import ChannelPauses
 from bot.services.clicks import ClickClaims
 from bot.services.errors import DomainError
 from bot.services.schedules import ScheduleService

@@ -12,7 +12,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from bot.services.alerts import TEAM_GONE
+from bot.services.channel_pauses import TEAM_GONE
 from handlers.context import Services
 
 CHANNEL_GONE: dict[str, str] = {

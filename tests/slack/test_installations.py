@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 
-from bot.services.alerts import TEAM_GONE, ChannelPauses
+from bot.services.channel_pauses import TEAM_GONE, ChannelPauses
 from bot.slack.installations import ResumingInstallationStore, TeamInstallations
 from storage.db import Database
 from storage.repositories import BindingRepository
