@@ -1,10 +1,11 @@
 """Background workers (watcher, alert scanner) and the group that runs them.
 
-`build_workers(container)` is what `run` and `workers` start; each worker is a `tick()` called
-every `interval` seconds, so a slow or failing tick never stops the loop or the other workers.
-A tick that returns True found more due work than one batch holds: the next tick starts at
-once instead of an interval later, so a backlog drains at the speed of the work, not at one
-batch per interval (benchmarks/watch.py: 5,000 watches in batches of 500).
+`build_workers(container)` is what `run` and `workers` start (it takes any `WorkerNeeds`, such
+as `bot.container.Container`); each worker is a `tick()` called every `interval` seconds, so
+a slow or failing tick never stops the loop or the other workers. A tick that returns True
+found more due work than one batch holds: the next tick starts at once instead of an interval
+later, so a backlog drains at the speed of the work, not at one batch per interval
+(benchmarks/watch.py: 5,000 watches in batches of 500).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from bot.workers.base import PeriodicWorker
 
 if TYPE_CHECKING:
-    from bot.container import Container
+    from bot.workers.registry import WorkerNeeds
 
 log = logging.getLogger("bot.workers")
 
@@ -86,7 +87,8 @@ class WorkerGroup:
                 log.exception("worker %s did not close cleanly", worker.name)
 
 
-def build_workers(container: Container) -> WorkerGroup:
+def build_workers(container: WorkerNeeds) -> WorkerGroup:
+    """The workers a process runs, wired from the composition root's parts (`WorkerNeeds`)."""
     from bot.workers.registry import workers_for
 
     # Before any tick: no worker may act for a team the default Skyvia token no longer serves.

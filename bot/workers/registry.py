@@ -8,24 +8,50 @@ both). Each process gets its own lease owner id, so two processes never hold the
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
+from bot.config import Settings
+from bot.metrics import Metrics
 from bot.services.alerting import AlertingConfig, AlertingService
 from bot.services.backoff import WorkspaceBackoff
+from bot.services.bindings import BindingService
 from bot.services.leased import lease_for
 from bot.services.retention import RetentionPolicy, RetentionService
 from bot.services.watching import WatchingConfig, WatchingService
+from bot.skyvia.client import SkyviaClient
 from bot.slack.announcer import SlackAnnouncer
+from bot.slack.clients import SlackClients
 from bot.slack.notifier import Notifier
 from bot.workers.alert_scanner import AlertScanner
 from bot.workers.retention import RetentionWorker
 from bot.workers.watcher import Watcher
 from storage.batching import WriteBatcher
+from storage.db import Database
 from storage.repositories import new_lease_owner
 
 if TYPE_CHECKING:
-    from bot.container import Container
     from bot.workers.base import PeriodicWorker
+
+
+class WorkerNeeds(Protocol):
+    """What the workers take from the composition root; `bot.container.Container` has it all.
+
+    A protocol rather than the container itself, so workers sit below the composition root and
+    a test can wire workers from exactly these parts.
+    """
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def metrics(self) -> Metrics: ...
+    @property
+    def db(self) -> Database: ...
+    @property
+    def skyvia(self) -> SkyviaClient: ...
+    @property
+    def slack(self) -> SlackClients: ...
+    @property
+    def bindings(self) -> BindingService: ...
 
 
 def stale_claim_after(watch_interval: float, alert_interval: float) -> float:
@@ -36,7 +62,7 @@ def stale_claim_after(watch_interval: float, alert_interval: float) -> float:
     return max(8.0, lease_for(min(watch_interval, alert_interval)))
 
 
-def workers_for(container: Container) -> list[PeriodicWorker]:
+def workers_for(container: WorkerNeeds) -> list[PeriodicWorker]:
     settings = container.settings
     owner = new_lease_owner("worker")
     batcher = WriteBatcher(container.db)
