@@ -101,7 +101,8 @@ class WriteBatcher:
 
     async def run(self, op: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Runs `op(session)` in a shared transaction and returns its result once committed."""
-        return await self._enqueue(op)
+        result: T = await self._enqueue(op)
+        return result
 
     async def run_bulk(self, bulk: BulkWrite[I, R], item: I) -> R:
         """Adds `item` to `bulk`'s next statement; returns its result once committed."""

@@ -933,7 +933,9 @@ class FakeSlack:
             raise _ApiFailure("channel_not_found" if not channel_id else "not_in_channel")
         return channel_id
 
-    def _checked_content(self, method: str, args: dict[str, Any]) -> tuple[str, list[dict]]:
+    def _checked_content(
+        self, method: str, args: dict[str, Any]
+    ) -> tuple[str, list[dict[str, Any]]]:
         text = args.get("text")
         text = text if isinstance(text, str) else ""
         blocks = args.get("blocks")

@@ -43,9 +43,7 @@ class InstrumentedWebClient(AsyncWebClient):
 
     metrics: Metrics | None = None
 
-    async def api_call(  # type: ignore[override]
-        self, api_method: str, **kwargs: Any
-    ) -> AsyncSlackResponse:
+    async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:
         self._ensure_session()
         started = time.perf_counter()
         outcome = "ok"

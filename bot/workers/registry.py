@@ -8,11 +8,12 @@ both). Each process gets its own lease owner id, so two processes never hold the
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypedDict
 
 from bot.config import Settings
 from bot.metrics import Metrics
 from bot.services.alerting import AlertingConfig, AlertingService
+from bot.services.announcements import Announcer
 from bot.services.backoff import WorkspaceBackoff
 from bot.services.bindings import BindingService
 from bot.services.leased import lease_for
@@ -54,6 +55,19 @@ class WorkerNeeds(Protocol):
     def bindings(self) -> BindingService: ...
 
 
+class _SharedParts(TypedDict):
+    """What the watching and alerting services share (typed, so `**` is checked)."""
+
+    db: Database
+    skyvia: SkyviaClient
+    bindings: BindingService
+    announcer: Announcer
+    batcher: WriteBatcher
+    owner: str
+    metrics: Metrics
+    backoff: WorkspaceBackoff
+
+
 def stale_claim_after(watch_interval: float, alert_interval: float) -> float:
     """When an unsent ledger claim counts as a crash leftover: beyond any live attempt.
 
@@ -76,23 +90,23 @@ def workers_for(container: WorkerNeeds) -> list[PeriodicWorker]:
     backoff = WorkspaceBackoff(
         base=min(settings.watch_interval, settings.alert_interval), cap=600.0
     )
-    common = {
-        "db": container.db,
-        "skyvia": container.skyvia,
-        "bindings": container.bindings,
-        "announcer": SlackAnnouncer(notifier),
-        "batcher": batcher,
-        "owner": owner,
-        "metrics": container.metrics,
-        "backoff": backoff,
-    }
+    common = _SharedParts(
+        db=container.db,
+        skyvia=container.skyvia,
+        bindings=container.bindings,
+        announcer=SlackAnnouncer(notifier),
+        batcher=batcher,
+        owner=owner,
+        metrics=container.metrics,
+        backoff=backoff,
+    )
     watching = WatchingService(
         config=WatchingConfig.for_interval(settings.watch_interval, settings.watch_give_up),
-        **common,  # type: ignore[arg-type]
+        **common,
     )
     alerting = AlertingService(
         config=AlertingConfig.for_interval(settings.alert_interval, settings.alert_lookback),
-        **common,  # type: ignore[arg-type]
+        **common,
     )
     retention = RetentionService(
         db=container.db,

@@ -12,7 +12,7 @@ from logging.config import fileConfig
 from typing import Any
 
 from alembic import context
-from sqlalchemy import Connection
+from sqlalchemy import URL, Connection
 
 from storage.db import create_engine
 from storage.models import Base
@@ -26,7 +26,7 @@ target_metadata = Base.metadata
 
 
 def _url() -> str:
-    url = config.attributes.get("database_url")
+    url: URL | None = config.attributes.get("database_url")
     if url is not None:
         return url.render_as_string(hide_password=False)
     return context.get_x_argument(as_dictionary=True).get("url") or os.environ.get(
