@@ -14,15 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, Literal, TypeVar
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -32,16 +31,9 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from bot.clock import utcnow
 from bot.logging_setup import remember_secret
-from bot.skyvia.errors import (
-    SkyviaAuthError,
-    SkyviaBadResponse,
-    SkyviaError,
-    SkyviaNotFound,
-    SkyviaRateLimited,
-    SkyviaUnavailable,
-)
+from bot.skyvia.calls import Call, interpret
+from bot.skyvia.errors import SkyviaRateLimited, SkyviaUnavailable
 from bot.skyvia.models import ActiveRun, Backup, Page, Schedule, Snapshot, Workspace
 
 logger = logging.getLogger(__name__)
@@ -131,55 +123,6 @@ def _check_skip(skip: int) -> None:
         raise ValueError(f"skip must not be negative, got {skip}")
 
 
-def _parse_retry_after(value: str | None) -> float | None:
-    """Retry-After is either delta-seconds or an HTTP date; anything else is ignored."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - utcnow()).total_seconds())
-
-
-@dataclass(frozen=True)
-class _Call:
-    """One logical API call: what to send, and what to put in an error if it fails."""
-
-    method: str
-    template: str
-    workspace_id: int | None = None
-    backup_id: int | None = None
-    snapshot_id: int | None = None
-    params: Mapping[str, str | int] | None = None
-    json_body: Any = None
-
-    @property
-    def endpoint(self) -> str:
-        return f"{self.method} {self.template}"
-
-    def path(self) -> str:
-        return self.template.format(
-            workspaceId=self.workspace_id, backupId=self.backup_id, snapshotId=self.snapshot_id
-        )
-
-    def error(self, cls: type[SkyviaError], message: str, status: int | None = None) -> SkyviaError:
-        return cls(
-            message,
-            endpoint=self.endpoint,
-            workspace_id=self.workspace_id,
-            backup_id=self.backup_id,
-            snapshot_id=self.snapshot_id,
-            status=status,
-        )
-
-
 class SkyviaClient:
     """Typed calls of the ten Skyvia endpoints the bot uses."""
 
@@ -212,11 +155,11 @@ class SkyviaClient:
     # Workspaces
 
     async def list_workspaces(self, token: str) -> list[Workspace]:
-        call = _Call("GET", _WORKSPACES)
+        call = Call("GET", _WORKSPACES)
         return await self._get(token, call, _WORKSPACE_LIST.validate_python)
 
     async def get_workspace(self, token: str, workspace_id: int) -> Workspace:
-        call = _Call("GET", _WORKSPACE, workspace_id)
+        call = Call("GET", _WORKSPACE, workspace_id)
         return await self._get(token, call, Workspace.model_validate)
 
     # Backups
@@ -226,7 +169,7 @@ class SkyviaClient:
     ) -> Page[Backup]:
         _check_take(take)
         _check_skip(skip)
-        call = _Call("GET", _BACKUPS, workspace_id, params={"take": take, "skip": skip})
+        call = Call("GET", _BACKUPS, workspace_id, params={"take": take, "skip": skip})
         return await self._get(token, call, Page[Backup].model_validate)
 
     async def iter_backups(
@@ -243,7 +186,7 @@ class SkyviaClient:
             skip += len(page.data)
 
     async def get_backup(self, token: str, workspace_id: int, backup_id: int) -> Backup:
-        call = _Call("GET", _BACKUP, workspace_id, backup_id)
+        call = Call("GET", _BACKUP, workspace_id, backup_id)
         return await self._get(token, call, Backup.model_validate)
 
     # Snapshots
@@ -280,13 +223,13 @@ class SkyviaClient:
             if sort_by not in ("startTime", "snapshotId"):
                 raise ValueError(f"sort_by must be 'startTime' or 'snapshotId', got {sort_by!r}")
             params["sortBy"] = sort_by
-        call = _Call("GET", _SNAPSHOTS, workspace_id, backup_id, params=params)
+        call = Call("GET", _SNAPSHOTS, workspace_id, backup_id, params=params)
         return await self._get(token, call, Page[Snapshot].model_validate)
 
     async def get_snapshot(
         self, token: str, workspace_id: int, backup_id: int, snapshot_id: int
     ) -> Snapshot:
-        call = _Call("GET", _SNAPSHOT, workspace_id, backup_id, snapshot_id)
+        call = Call("GET", _SNAPSHOT, workspace_id, backup_id, snapshot_id)
         return await self._get(token, call, Snapshot.model_validate)
 
     async def get_active_snapshot(
@@ -296,7 +239,7 @@ class SkyviaClient:
 
         Because 404 means "none" here, an unknown backup also reads as None on this endpoint.
         """
-        call = _Call("GET", _ACTIVE, workspace_id, backup_id)
+        call = Call("GET", _ACTIVE, workspace_id, backup_id)
         return await self._retrying(lambda: self._request(token, call, _parse_active, True))
 
     async def create_snapshot(self, token: str, workspace_id: int, backup_id: int) -> ActiveRun:
@@ -308,7 +251,7 @@ class SkyviaClient:
         sent once more, and its failure is final. 429 and 4xx are definite refusals and are
         raised at once; the caller decides whether to try later.
         """
-        call = _Call(
+        call = Call(
             "POST", _SNAPSHOTS, workspace_id, backup_id, json_body={"mode": "full", "params": {}}
         )
 
@@ -335,20 +278,20 @@ class SkyviaClient:
     # Schedule
 
     async def get_schedule(self, token: str, workspace_id: int, backup_id: int) -> Schedule:
-        call = _Call("GET", _SCHEDULE, workspace_id, backup_id)
+        call = Call("GET", _SCHEDULE, workspace_id, backup_id)
         return await self._get(token, call, Schedule.model_validate)
 
     async def enable_schedule(self, token: str, workspace_id: int, backup_id: int) -> Schedule:
-        call = _Call("POST", _SCHEDULE_ENABLE, workspace_id, backup_id)
+        call = Call("POST", _SCHEDULE_ENABLE, workspace_id, backup_id)
         return await self._get(token, call, _schedule_parser(active=True))
 
     async def disable_schedule(self, token: str, workspace_id: int, backup_id: int) -> Schedule:
-        call = _Call("POST", _SCHEDULE_DISABLE, workspace_id, backup_id)
+        call = Call("POST", _SCHEDULE_DISABLE, workspace_id, backup_id)
         return await self._get(token, call, _schedule_parser(active=False))
 
     # Plumbing
 
-    async def _get(self, token: str, call: _Call, parse: Callable[[Any], M]) -> M:
+    async def _get(self, token: str, call: Call, parse: Callable[[Any], M]) -> M:
         """An idempotent call, retried per the policy."""
         return await self._retrying(lambda: self._request(token, call, parse))
 
@@ -392,7 +335,7 @@ class SkyviaClient:
     async def _request(
         self,
         token: str,
-        call: _Call,
+        call: Call,
         parse: Callable[[Any], M],
         none_if_missing: bool = False,
     ) -> M:
@@ -403,9 +346,9 @@ class SkyviaClient:
                 response = await self._send(token, call)
         else:
             response = await self._send(token, call)
-        return self._interpret(token, call, response, parse, none_if_missing)
+        return interpret(token, call, response, parse, none_if_missing)
 
-    async def _send(self, token: str, call: _Call) -> httpx.Response:
+    async def _send(self, token: str, call: Call) -> httpx.Response:
         remember_secret(token)  # every token used is masked in every log line from now on
         headers = {"Authorization": token}
         started = time.perf_counter()
@@ -432,69 +375,13 @@ class SkyviaClient:
         finally:
             self._observe(call, status, time.perf_counter() - started)
 
-    def _observe(self, call: _Call, status: int | None, seconds: float) -> None:
+    def _observe(self, call: Call, status: int | None, seconds: float) -> None:
         if self._observer is None:
             return
         try:
             self._observer(call.method, call.endpoint, status, seconds)
         except Exception:
             logger.exception("Skyvia call observer failed for %s", call.endpoint)
-
-    def _interpret(
-        self,
-        token: str,
-        call: _Call,
-        response: httpx.Response,
-        parse: Callable[[Any], M],
-        none_if_missing: bool,
-    ) -> M:
-        status = response.status_code
-        if none_if_missing and status in (204, 404):
-            return parse(None)
-        if 200 <= status < 300:
-            try:
-                body = response.json() if response.content.strip() else None
-                return parse(body)
-            except (ValueError, ValidationError, TypeError) as exc:
-                raise call.error(
-                    SkyviaBadResponse,
-                    f"Skyvia answered {status} with an unexpected body ({type(exc).__name__})",
-                    status,
-                ) from None
-        detail = _error_detail(response, token)
-        if status in (401, 403):
-            raise call.error(SkyviaAuthError, f"Skyvia rejected the access token{detail}", status)
-        if status == 404:
-            raise call.error(SkyviaNotFound, f"Not found in Skyvia{detail}", status)
-        if status == 429:
-            retry_after = _parse_retry_after(response.headers.get("Retry-After"))
-            raise SkyviaRateLimited(
-                f"Skyvia rate limit{detail}",
-                retry_after=retry_after,
-                endpoint=call.endpoint,
-                workspace_id=call.workspace_id,
-                backup_id=call.backup_id,
-                snapshot_id=call.snapshot_id,
-                status=status,
-            )
-        if status >= 500:
-            raise call.error(SkyviaUnavailable, f"Skyvia server error{detail}", status)
-        raise call.error(SkyviaBadResponse, f"Skyvia answered {status}{detail}", status)
-
-
-def _error_detail(response: httpx.Response, token: str) -> str:
-    """Skyvia's own error message, short, with the token scrubbed should it ever be echoed."""
-    try:
-        body = response.json()
-    except (ValueError, UnicodeDecodeError):
-        return ""
-    message = body.get("message") if isinstance(body, dict) else None
-    if not isinstance(message, str) or not message.strip():
-        return ""
-    message = " ".join(message.split())[:200]
-    if token:
-        message = message.replace(token, "***")
-    return f": {message}"
 
 
 def _parse_active(body: Any) -> ActiveRun | None:
