@@ -2,8 +2,8 @@
 
 A line becomes what Slack would send (a signed slash command, a button click, a modal
 submission); what the bot does in return arrives as stand-in events and is printed as text.
-Each message keeps the button numbers it was first shown with, so `click 2` still means the same
-button after the lifecycle card is updated.
+Each message keeps the button numbers it was first shown with (`bot.console.screen`), so
+`click 2` still means the same button after the lifecycle card is updated.
 """
 
 from __future__ import annotations
@@ -13,19 +13,14 @@ import itertools
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from bot.console.render import (
-    Button,
-    Names,
-    Rendered,
-    render_blocks,
-    render_message,
-    text_object,
-)
+from bot.console.modal import Modal, modal_fields
+from bot.console.render import Button, Names, render_blocks, text_object
+from bot.console.screen import Screen, Shown
 from bot.console.stack import BOT_NAME, CHANNEL_NAME, USER_NAME, ConsoleStack
 from bot.devtools.slack_standin import (
     EphemeralPosted,
@@ -55,50 +50,9 @@ CONSOLE_KEYS = "(console: N or click N, home, sim fail|run <backupId>, quit — 
 
 
 @dataclass
-class _Shown:
-    """A message on screen: where it lives (for clicks) and the numbers its buttons hold."""
-
-    kind: str  # "channel", "ephemeral", "response", "home", "modal"
-    channel_id: str | None
-    ts: str | None = None
-    view_id: str | None = None
-    first_number: int = 0
-    size: int = 0
-    buttons: list[Button] = field(default_factory=list)
-
-
-@dataclass
 class _Confirm:
     key: str
     button: Button
-
-
-@dataclass
-class _Field:
-    block_id: str
-    action_id: str
-    label: str
-    optional: bool
-    initial: str
-
-
-@dataclass
-class _Modal:
-    """A modal being answered field by field; after errors only the wrong fields are asked."""
-
-    view: dict[str, Any]
-    fields: list[_Field]
-    ask: list[_Field]
-    answers: dict[str, str] = field(default_factory=dict)
-    index: int = 0
-
-    @property
-    def current(self) -> _Field:
-        return self.ask[self.index]
-
-    @property
-    def complete(self) -> bool:
-        return self.index >= len(self.ask)
 
 
 class ConsoleSession:
@@ -111,14 +65,12 @@ class ConsoleSession:
             users={stack.user_id: USER_NAME, stack.slack.bot_user_id: BOT_NAME},
             channels={stack.channel_id: CHANNEL_NAME},
         )
-        self._shown: dict[str, _Shown] = {}
-        self._numbers: dict[int, str] = {}
-        self._next_number = 1
+        self._screen = Screen(self.names)
         self._response_sources: dict[str, str] = {}
         self._response_counts: dict[str, int] = {}
         self._ids = itertools.count(1)
         self._confirm: _Confirm | None = None
-        self._modal: _Modal | None = None
+        self._modal: Modal | None = None
 
     # -- the prompt ----------------------------------------------------------------------------
     @property
@@ -196,13 +148,11 @@ class ConsoleSession:
             self.show("Usage: click N (the number in [N] next to a button), or just N.")
             return
         number_text = words[-1]
-        if not number_text.isdigit() or int(number_text) not in self._numbers:
+        found = self._screen.button(int(number_text)) if number_text.isdigit() else None
+        if found is None:
             self.show(f"There is no button [{number_text}] on screen.")
             return
-        number = int(number_text)
-        key = self._numbers[number]
-        shown = self._shown[key]
-        button = shown.buttons[number - shown.first_number]
+        key, button = found
         if button.url:
             self.show(f"{INDENT}(this button opens {button.url} in a browser)")
         if button.confirm is not None:
@@ -225,7 +175,7 @@ class ConsoleSession:
 
     async def click(self, key: str, button: Button) -> None:
         """What Slack sends when the person presses `button` on the message `key`."""
-        shown = self._shown[key]
+        shown = self._screen[key]
         response_id = self._new_response_id("action")
         self._response_sources[response_id] = key
         message = None
@@ -250,26 +200,12 @@ class ConsoleSession:
 
     # -- modals --------------------------------------------------------------------------------
     def _start_modal(self, view: dict[str, Any]) -> None:
-        fields = []
-        for block in view.get("blocks") or []:
-            if block.get("type") != "input":
-                continue
-            element = block.get("element") or {}
-            if element.get("type") != "plain_text_input":
-                self.show(f"{INDENT}({element.get('type')} inputs are not supported here)")
-                continue
-            fields.append(
-                _Field(
-                    block_id=str(block.get("block_id")),
-                    action_id=str(element.get("action_id")),
-                    label=" ".join(text_object(block.get("label"))),
-                    optional=bool(block.get("optional")),
-                    initial=str(element.get("initial_value") or ""),
-                )
-            )
+        fields, unsupported = modal_fields(view)
+        for kind in unsupported:
+            self.show(f"{INDENT}({kind} inputs are not supported here)")
         if fields:
             self.show(f"{INDENT}(answer each field; an empty line keeps the value in [ ]; cancel)")
-            self._modal = _Modal(view=view, fields=fields, ask=list(fields))
+            self._modal = Modal(view=view, fields=fields, ask=list(fields))
 
     async def _answer_modal(self, text: str) -> None:
         modal = self._modal
@@ -278,29 +214,21 @@ class ConsoleSession:
             self._modal = None
             self.show(f"{INDENT}(modal closed)")
             return
-        current = modal.current
-        value = text or current.initial
-        if not value and not current.optional:
-            self.show(f"{INDENT}{current.label} is required.")
+        problem = modal.answer(text)
+        if problem is not None:
+            self.show(f"{INDENT}{problem}")
             return
-        modal.answers[current.block_id] = value
-        modal.index += 1
         if not modal.complete:
             return
         self._modal = None
         await self._submit_modal(modal)
 
-    async def _submit_modal(self, modal: _Modal) -> None:
+    async def _submit_modal(self, modal: Modal) -> None:
         view = modal.view
-        by_block = {f.block_id: f for f in modal.fields}
-        values = {
-            block_id: {by_block[block_id].action_id: value}
-            for block_id, value in modal.answers.items()
-        }
         answer = await self._call(
             self.stack.send.view_submission(
                 str(view.get("callback_id") or ""),
-                values,
+                modal.values(),
                 user_id=self.stack.user_id,
                 private_metadata=str(view.get("private_metadata") or ""),
                 view_id=str(view.get("id") or ""),
@@ -311,12 +239,8 @@ class ConsoleSession:
         if body.get("response_action") == "errors":
             errors: dict[str, str] = body.get("errors") or {}
             for block_id, error in errors.items():
-                label = by_block[block_id].label if block_id in by_block else block_id
-                self.show(f"{INDENT}⚠️ {label}: {error}")
-            retry = [f for f in modal.fields if f.block_id in errors] or modal.fields
-            self._modal = _Modal(
-                view=view, fields=modal.fields, ask=retry, answers=dict(modal.answers)
-            )
+                self.show(f"{INDENT}⚠️ {modal.label(block_id)}: {error}")
+            self._modal = modal.retry(errors)
         elif body.get("response_action") in ("update", "push") and isinstance(
             body.get("view"), dict
         ):
@@ -369,7 +293,9 @@ class ConsoleSession:
                 if ephemeral.user != self.stack.user_id:
                     return
                 key = f"ephemeral:{ephemeral.message_ts}"
-                self._shown[key] = _Shown("ephemeral", ephemeral.channel, ts=ephemeral.message_ts)
+                self._screen.put(
+                    key, Shown("ephemeral", ephemeral.channel, ts=ephemeral.message_ts)
+                )
                 header = f"[#{self.names.channel(ephemeral.channel)}] {BOT_NAME} · only you"
                 self._print(key, header, {"text": ephemeral.text, "blocks": ephemeral.blocks})
             case ResponsePosted(response=response):
@@ -382,7 +308,7 @@ class ConsoleSession:
 
     def _show_message(self, message: PostedMessage, *, updated: bool) -> None:
         key = f"channel:{message.channel}:{message.ts}"
-        self._shown.setdefault(key, _Shown("channel", message.channel, ts=message.ts))
+        self._screen.keep(key, Shown("channel", message.channel, ts=message.ts))
         where = f"#{self.names.channel(message.channel)}"
         indent = INDENT
         if message.is_reply and message.thread_ts:
@@ -396,11 +322,11 @@ class ConsoleSession:
     def _show_response(self, response_id: str, body: dict[str, Any]) -> None:
         source = self._response_sources.get(response_id)
         if source is not None and body.get("delete_original"):
-            self._forget(source)
+            self._screen.forget(source)
             self.show(f"{INDENT}(message deleted)")
             return
         if source is not None and body.get("replace_original"):
-            shown = self._shown[source]
+            shown = self._screen[source]
             header = f"[#{self.names.channel(shown.channel_id or '')}] {BOT_NAME} (updated)"
             self._print(source, header, body)
             return
@@ -409,14 +335,14 @@ class ConsoleSession:
         key = f"response:{response_id}:{count}"
         channel = self.stack.channel_id
         # Slack gives a message posted through a response_url a `ts` of its own; so do we.
-        self._shown[key] = _Shown("response", channel, ts=f"{time.time():.6f}")
+        self._screen.put(key, Shown("response", channel, ts=f"{time.time():.6f}"))
         visibility = "" if body.get("response_type") == "in_channel" else " · only you"
         self._print(key, f"[#{self.names.channel(channel)}] {BOT_NAME}{visibility}", body)
 
     def _show_view(self, view: dict[str, Any], kind: str) -> None:
         view_id = str(view.get("id") or "")
         key = f"{kind}:{view_id}"
-        self._shown.setdefault(key, _Shown(kind, None, view_id=view_id))
+        self._screen.keep(key, Shown(kind, None, view_id=view_id))
         title = " ".join(text_object(view.get("title"))) or BOT_NAME
         header = f"[{'App Home' if kind == 'home' else 'modal'}] {title}"
         self._print(key, header, {"text": title, "blocks": view.get("blocks") or []})
@@ -426,34 +352,9 @@ class ConsoleSession:
     def _print(
         self, key: str, header: str, message: dict[str, Any], *, indent: str = INDENT
     ) -> None:
-        rendered = self._render(key, message)
+        rendered = self._screen.render(key, message)
         body = "\n".join(indent + line for line in rendered.lines)
         self.show(f"{header}\n{body}" if body else header)
-
-    def _render(self, key: str, message: dict[str, Any]) -> Rendered:
-        """Render with the message's own numbers; a message that grows more buttons than it
-        had numbers gets a fresh range (old numbers then point nowhere, not somewhere else)."""
-        shown = self._shown[key]
-        count = _count_buttons(message.get("blocks") or [])
-        if count > shown.size:
-            self._forget_numbers(key)
-            shown.first_number, shown.size = self._next_number, count
-            self._next_number += count
-            for number in range(shown.first_number, shown.first_number + count):
-                self._numbers[number] = key
-        rendered = render_message(message, names=self.names, first_number=shown.first_number)
-        shown.buttons = rendered.buttons
-        for offset in range(len(rendered.buttons), shown.size):
-            self._numbers.pop(shown.first_number + offset, None)
-        return rendered
-
-    def _forget(self, key: str) -> None:
-        self._forget_numbers(key)
-        self._shown.pop(key, None)
-
-    def _forget_numbers(self, key: str) -> None:
-        for number in [n for n, k in self._numbers.items() if k == key]:
-            del self._numbers[number]
 
     def _title(self, channel: str, ts: str) -> str:
         try:
@@ -483,10 +384,6 @@ class ConsoleSession:
         if answer.status_code != 200:
             self.show(f"{INDENT}(the bot answered HTTP {answer.status_code})")
         return answer
-
-
-def _count_buttons(blocks: list[Any]) -> int:
-    return len(render_blocks(blocks).buttons)
 
 
 def _json(answer: httpx.Response) -> dict[str, Any]:
