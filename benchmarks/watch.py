@@ -30,7 +30,7 @@ from benchmarks.stack import (
     wait_until,
 )
 from benchmarks.tally import tallying
-from bot.simulator.state import NEW_SECONDS, QUEUED_SECONDS
+from bot.simulator.runs import NEW_SECONDS, QUEUED_SECONDS
 from bot.skyvia.models import SnapshotState
 from storage.models import DeliveryKind
 

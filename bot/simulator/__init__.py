@@ -4,6 +4,7 @@ What it serves and how to drive it: docs/reference/configuration.md#the-skyvia-s
 """
 
 from bot.simulator.server import RunningSimulator, running_simulator
-from bot.simulator.state import DEFAULT_TOKEN, SimulatorState
+from bot.simulator.state import SimulatorState
+from bot.simulator.tokens import DEFAULT_TOKEN
 
 __all__ = ["DEFAULT_TOKEN", "RunningSimulator", "SimulatorState", "running_simulator"]

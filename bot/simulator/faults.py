@@ -90,3 +90,56 @@ class Faults:
             break
         self.errors = [r for r in self.errors if r.remaining != 0]
         return FaultPlan(latency=latency, error=chosen)
+
+
+class FaultControls:
+    """The fault and call-count controls of `SimulatorState` (and of the admin API through it)."""
+
+    faults: Faults
+
+    def add_latency(
+        self, seconds: float, *, endpoint: str | None = None, count: int | None = None
+    ) -> None:
+        """Delay answers by `seconds` (wall time), after the call took effect."""
+        if seconds < 0:
+            raise ValueError("latency must not be negative")
+        self.faults.latencies.append(LatencyRule(seconds, endpoint, count))
+
+    def inject_errors(
+        self,
+        status: int,
+        *,
+        rate: float | None = None,
+        count: int | None = None,
+        endpoint: str | None = None,
+        retry_after: float | None = None,
+        after_processing: bool = False,
+    ) -> None:
+        """Answer `status` for a fraction (`rate`) and/or the next `count` matching calls.
+
+        With neither, every matching call fails until `clear_faults()`. A 429 carries
+        `Retry-After: retry_after` (default 1 s).
+        """
+        if not 400 <= status <= 599:
+            raise ValueError("status must be a 4xx or 5xx code")
+        if rate is not None and not 0 <= rate <= 1:
+            raise ValueError("rate must be between 0 and 1")
+        if count is not None and count < 1:
+            raise ValueError("count must be at least 1")
+        if status == 429 and retry_after is None:
+            retry_after = 1
+        self.faults.errors.append(
+            ErrorRule(status, rate, count, endpoint, retry_after, after_processing)
+        )
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    def record_call(self, endpoint: str) -> None:
+        self.faults.calls[endpoint] += 1
+
+    def call_counts(self) -> dict[str, int]:
+        return dict(self.faults.calls)
+
+    def reset_call_counts(self) -> None:
+        self.faults.calls.clear()

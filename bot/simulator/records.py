@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from bot.skyvia.models import SnapshotState
 
@@ -101,6 +101,16 @@ class SimSnapshot:
         }
 
 
+class SnapshotFilters(TypedDict, total=False):
+    """The query of `GET .../snapshots`, as `SimBackup.finished` takes it."""
+
+    failed: bool | None
+    start_date: datetime | None
+    end_date: datetime | None
+    sort_by: str
+    descending: bool
+
+
 @dataclass
 class SimBackup:
     id: int
@@ -123,6 +133,30 @@ class SimBackup:
             "modified": iso(self.modified),
             "scheduled": self.scheduled,
         }
+
+    def finished(self, now: datetime, **filters: Unpack[SnapshotFilters]) -> list[SimSnapshot]:
+        """What `GET .../snapshots` lists: finished runs only.
+
+        `failed=True` keeps failed runs only; `failed=False` is no filter, as the API doc says
+        "whether to filter by failed snapshots only". The date range applies to the start time,
+        inclusive at both ends.
+        """
+        failed = filters.get("failed")
+        start_date, end_date = filters.get("start_date"), filters.get("end_date")
+        found = [
+            s
+            for s in self.snapshots
+            if s.is_finished(now)
+            and (not failed or s.outcome == SnapshotState.FAILED)
+            and (start_date is None or s.started >= start_date)
+            and (end_date is None or s.started <= end_date)
+        ]
+        descending = filters.get("descending", False)
+        if filters.get("sort_by", "startTime") == "snapshotId":
+            found.sort(key=lambda s: s.id, reverse=descending)
+        else:
+            found.sort(key=lambda s: (s.started, s.id), reverse=descending)
+        return found
 
     def active(self, now: datetime) -> SimSnapshot | None:
         """The newest unfinished run; several may run at once when started back to back."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -60,6 +60,44 @@ def load_seed(source: str | Path | dict[str, Any] | Seed) -> Seed:
         return Seed.model_validate(json.loads(text))
     except json.JSONDecodeError as exc:
         raise ValueError(f"seed file {source} is not JSON: {exc}") from None
+
+
+def bulk_seed(
+    workspaces: int,
+    backups_per_workspace: int,
+    *,
+    scheduled_every: int = 2,
+    history: int = 0,
+    name_prefix: str = "Bulk",
+) -> Seed:
+    """Many workspaces of many backups, for benchmarks; every `scheduled_every`-th backup is
+    scheduled (0: none)."""
+    if workspaces < 0 or backups_per_workspace < 0:
+        raise ValueError("counts must not be negative")
+    return Seed(
+        workspaces=[
+            SeedWorkspace(
+                name=f"{name_prefix} workspace {w + 1}",
+                backups=[
+                    SeedBackup(
+                        name=f"{name_prefix} backup {w + 1}.{b + 1}",
+                        scheduled=bool(scheduled_every) and b % scheduled_every == 0,
+                        history=history,
+                    )
+                    for b in range(backups_per_workspace)
+                ],
+            )
+            for w in range(workspaces)
+        ]
+    )
+
+
+class BulkOptions(TypedDict, total=False):
+    """`bulk_seed`'s options, as `SimulatorState.add_bulk` passes them on."""
+
+    scheduled_every: int
+    history: int
+    name_prefix: str
 
 
 def _backup(

@@ -18,7 +18,8 @@ import uvicorn
 
 from bot.simulator.app import create_app
 from bot.simulator.seed import Seed
-from bot.simulator.state import DEFAULT_SCHEDULE_INTERVAL, SimulatorState, TokenSpec
+from bot.simulator.state import DEFAULT_SCHEDULE_INTERVAL, SimulatorState
+from bot.simulator.tokens import TokenSpec
 
 
 @dataclass(frozen=True)

@@ -8,40 +8,37 @@ so thousands of backups cost nothing while nobody asks about them.
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from bot.simulator.clock import SimClock
-from bot.simulator.faults import ErrorRule, Faults, LatencyRule
-from bot.simulator.records import FINAL_STATES, SimBackup, SimSnapshot, SimWorkspace
+from bot.simulator.faults import FaultControls, Faults
+from bot.simulator.records import SimBackup, SimSnapshot, SimWorkspace, SnapshotFilters
+from bot.simulator.runs import default_log, final_state, make_snapshot
 from bot.simulator.seed import (
     FAILURE_LOGS,
+    BulkOptions,
     Seed,
     SeedBackup,
     SeedWorkspace,
+    bulk_seed,
     default_seed,
     load_seed,
-    success_log,
 )
+from bot.simulator.tokens import TokenSpec, default_tokens, normalize_tokens
 from bot.skyvia.models import SnapshotState
 
-DEFAULT_TOKEN = "simulator-token"
 DEFAULT_SCHEDULE_INTERVAL = 3600.0
 """Simulated seconds between scheduled runs: at speed 50 that is 72 s, beyond any test."""
 
-NEW_SECONDS = 1.0
-QUEUED_SECONDS = 2.0
 MAX_SCHEDULE_CATCH_UP = 20
 """After a long jump of the clock, only this many missed scheduled runs are created."""
 FIRST_HISTORY_SNAPSHOT_ID = 5001
 FIRST_LIVE_SNAPSHOT_ID = 7001
 """Runs started after start-up get ids from here (the examples in docs/reference/ use 7001)."""
-
-TokenSpec = Iterable[str] | Mapping[str, Iterable[int] | None]
 
 
 class UnknownId(LookupError):
@@ -51,16 +48,7 @@ class UnknownId(LookupError):
         self.id = id
 
 
-def default_tokens() -> list[str]:
-    """Tokens given, else `SKYVIA_API_TOKEN`, else `simulator-token`.
-
-    As documented in docs/reference/configuration.md#the-skyvia-simulator.
-    """
-    env = os.environ.get("SKYVIA_API_TOKEN", "").strip()
-    return [env] if env else [DEFAULT_TOKEN]
-
-
-class SimulatorState:
+class SimulatorState(FaultControls):
     """Workspaces, backups, snapshots, tokens, clock and faults of one simulator."""
 
     def __init__(
@@ -73,7 +61,7 @@ class SimulatorState:
         random_seed: int | None = 0,
     ) -> None:
         self._initial_speed = speed
-        self._initial_tokens = _normalize_tokens(tokens if tokens is not None else default_tokens())
+        self._initial_tokens = normalize_tokens(tokens if tokens is not None else default_tokens())
         if not self._initial_tokens:
             raise ValueError("the simulator needs at least one token")
         self._seed = load_seed(dict(seed) if isinstance(seed, Mapping) else seed) if seed else None
@@ -232,38 +220,17 @@ class SimulatorState:
         return backup
 
     def add_bulk(
-        self,
-        workspaces: int,
-        backups_per_workspace: int,
-        *,
-        scheduled_every: int = 2,
-        history: int = 0,
-        name_prefix: str = "Bulk",
+        self, workspaces: int, backups_per_workspace: int, **options: Unpack[BulkOptions]
     ) -> list[int]:
-        """Many workspaces of many backups, for benchmarks; returns the new workspace ids.
-
-        Every `scheduled_every`-th backup is scheduled (0: none).
-        """
-        if workspaces < 0 or backups_per_workspace < 0:
-            raise ValueError("counts must not be negative")
-        ids = []
-        for w in range(workspaces):
-            workspace = self.add_workspace(f"{name_prefix} workspace {w + 1}")
-            ids.append(workspace.id)
-            for b in range(backups_per_workspace):
-                self.add_backup(
-                    workspace.id,
-                    f"{name_prefix} backup {w + 1}.{b + 1}",
-                    scheduled=bool(scheduled_every) and b % scheduled_every == 0,
-                    history=history,
-                )
-        return ids
+        """Many workspaces of many backups, for benchmarks (`bulk_seed`); the new workspace ids."""
+        return self.add_data(bulk_seed(workspaces, backups_per_workspace, **options))
 
     def _add_history(self, backup: SimBackup, count: int, now: datetime) -> None:
         for i in range(count, 0, -1):
             created = now - timedelta(hours=6 * i, minutes=self.rng.randint(0, 30))
             failed = self.rng.random() < 0.25
-            snapshot = self._make_snapshot(
+            snapshot = make_snapshot(
+                self.rng,
                 backup,
                 self._next_snapshot_id,
                 created,
@@ -311,35 +278,10 @@ class SimulatorState:
         return self._backup_by_id(backup_id).active(self.now())
 
     def finished_snapshots(
-        self,
-        backup: SimBackup,
-        *,
-        failed: bool | None = None,
-        start_date: datetime | None = None,
-        end_date: datetime | None = None,
-        sort_by: str = "startTime",
-        descending: bool = False,
+        self, backup: SimBackup, **filters: Unpack[SnapshotFilters]
     ) -> list[SimSnapshot]:
-        """What `GET .../snapshots` lists: finished runs only.
-
-        `failed=True` keeps failed runs only; `failed=False` is no filter, as the API doc says
-        "whether to filter by failed snapshots only". The date range applies to the start time,
-        inclusive at both ends.
-        """
-        now = self.now()
-        found = [
-            s
-            for s in backup.snapshots
-            if s.is_finished(now)
-            and (not failed or s.outcome == SnapshotState.FAILED)
-            and (start_date is None or s.started >= start_date)
-            and (end_date is None or s.started <= end_date)
-        ]
-        if sort_by == "snapshotId":
-            found.sort(key=lambda s: s.id, reverse=descending)
-        else:
-            found.sort(key=lambda s: (s.started, s.id), reverse=descending)
-        return found
+        """What `GET .../snapshots` lists now (`SimBackup.finished` has the filters)."""
+        return backup.finished(self.now(), **filters)
 
     # Runs
 
@@ -370,23 +312,23 @@ class SimulatorState:
         log: str | None = None,
     ) -> SimSnapshot:
         """End a run now as Succeeded, Failed or Canceled; a finished run is left as it is."""
-        outcome = _final_state(state)
+        outcome = final_state(state)
         snapshot = self.snapshot(snapshot_id)
         now = self.now()
         if not snapshot.is_finished(now):
-            snapshot.finish(now, outcome, log or _default_log(outcome, snapshot))
+            snapshot.finish(now, outcome, log or default_log(outcome, snapshot))
         return snapshot
 
     def finish_all_running(self, state: SnapshotState | str = SnapshotState.SUCCEEDED) -> int:
         """End every unfinished run now; returns how many."""
-        outcome = _final_state(state)
+        outcome = final_state(state)
         now = self.now()
         count = 0
         for backup in self.backups.values():
             self._catch_up(backup, now)
             for snapshot in backup.snapshots:
                 if not snapshot.is_finished(now):
-                    snapshot.finish(now, outcome, _default_log(outcome, snapshot))
+                    snapshot.finish(now, outcome, default_log(outcome, snapshot))
                     count += 1
         return count
 
@@ -405,7 +347,8 @@ class SimulatorState:
             fail_log = backup.fail_next.popleft()
         elif backup.fail_rate and self.rng.random() < backup.fail_rate:
             fail_log = self.rng.choice(FAILURE_LOGS)
-        snapshot = self._make_snapshot(
+        snapshot = make_snapshot(
+            self.rng,
             backup,
             self._next_snapshot_id,
             at,
@@ -416,35 +359,6 @@ class SimulatorState:
         self._next_snapshot_id += 1
         self._store(backup, snapshot)
         return snapshot
-
-    def _make_snapshot(
-        self,
-        backup: SimBackup,
-        snapshot_id: int,
-        created: datetime,
-        *,
-        by_schedule: bool,
-        fail_log: str | None,
-        run_seconds: float,
-    ) -> SimSnapshot:
-        queued = created + timedelta(seconds=NEW_SECONDS)
-        started = queued + timedelta(seconds=QUEUED_SECONDS)
-        rows = self.rng.randint(500, 50_000)
-        if fail_log is not None:
-            run_seconds *= self.rng.uniform(0.2, 0.8)
-        return SimSnapshot(
-            id=snapshot_id,
-            backup_id=backup.id,
-            created=created,
-            queued=queued,
-            started=started,
-            ended=started + timedelta(seconds=run_seconds),
-            outcome=SnapshotState.FAILED if fail_log is not None else SnapshotState.SUCCEEDED,
-            run_by_schedule=by_schedule,
-            log=fail_log if fail_log is not None else success_log(self.rng.randint(3, 40), rows),
-            success_rows=rows // 3 if fail_log is not None else rows,
-            error_rows=self.rng.randint(1, 50) if fail_log is not None else 0,
-        )
 
     def _store(self, backup: SimBackup, snapshot: SimSnapshot) -> None:
         backup.snapshots.append(snapshot)
@@ -463,55 +377,6 @@ class SimulatorState:
             self._start(backup, anchor + n * interval, by_schedule=True)
         backup.schedule_anchor = anchor + due * interval
 
-    # Faults and call counts
-
-    def add_latency(
-        self, seconds: float, *, endpoint: str | None = None, count: int | None = None
-    ) -> None:
-        """Delay answers by `seconds` (wall time), after the call took effect."""
-        if seconds < 0:
-            raise ValueError("latency must not be negative")
-        self.faults.latencies.append(LatencyRule(seconds, endpoint, count))
-
-    def inject_errors(
-        self,
-        status: int,
-        *,
-        rate: float | None = None,
-        count: int | None = None,
-        endpoint: str | None = None,
-        retry_after: float | None = None,
-        after_processing: bool = False,
-    ) -> None:
-        """Answer `status` for a fraction (`rate`) and/or the next `count` matching calls.
-
-        With neither, every matching call fails until `clear_faults()`. A 429 carries
-        `Retry-After: retry_after` (default 1 s).
-        """
-        if not 400 <= status <= 599:
-            raise ValueError("status must be a 4xx or 5xx code")
-        if rate is not None and not 0 <= rate <= 1:
-            raise ValueError("rate must be between 0 and 1")
-        if count is not None and count < 1:
-            raise ValueError("count must be at least 1")
-        if status == 429 and retry_after is None:
-            retry_after = 1
-        self.faults.errors.append(
-            ErrorRule(status, rate, count, endpoint, retry_after, after_processing)
-        )
-
-    def clear_faults(self) -> None:
-        self.faults.clear()
-
-    def record_call(self, endpoint: str) -> None:
-        self.faults.calls[endpoint] += 1
-
-    def call_counts(self) -> dict[str, int]:
-        return dict(self.faults.calls)
-
-    def reset_call_counts(self) -> None:
-        self.faults.calls.clear()
-
     def summary(self) -> dict[str, Any]:
         now = self.now()
         return {
@@ -523,29 +388,3 @@ class SimulatorState:
             "snapshots": len(self.snapshots),
             "running": sum(1 for s in self.snapshots.values() if not s.is_finished(now)),
         }
-
-
-def _normalize_tokens(tokens: TokenSpec) -> dict[str, frozenset[int] | None]:
-    if isinstance(tokens, Mapping):
-        return {
-            t: (frozenset(scope) if scope is not None else None) for t, scope in tokens.items() if t
-        }
-    return {t: None for t in tokens if t}
-
-
-def _final_state(state: SnapshotState | str) -> SnapshotState:
-    outcome = SnapshotState(state)
-    if outcome not in FINAL_STATES:
-        raise ValueError(f"a run can only finish as Succeeded, Failed or Canceled, not {state}")
-    return outcome
-
-
-def _default_log(outcome: SnapshotState, snapshot: SimSnapshot) -> str:
-    """The run's planned log when it ends as planned (a `fail_next` log survives "finish now")."""
-    if outcome == snapshot.outcome and snapshot.log:
-        return snapshot.log
-    if outcome == SnapshotState.FAILED:
-        return FAILURE_LOGS[0]
-    if outcome == SnapshotState.CANCELED:
-        return "Snapshot was canceled by the user."
-    return success_log(12, snapshot.success_rows)

@@ -15,26 +15,18 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
 from pydantic import TypeAdapter
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_before_delay,
-    wait_random_exponential,
-)
 
 from bot.logging_setup import remember_secret
 from bot.skyvia.calls import Call, interpret
-from bot.skyvia.errors import SkyviaRateLimited, SkyviaUnavailable
+from bot.skyvia.errors import SkyviaUnavailable
 from bot.skyvia.models import ActiveRun, Backup, Page, Schedule, Snapshot, Workspace
+from bot.skyvia.retries import RetryPolicy, retry_calls
 
 logger = logging.getLogger(__name__)
 
@@ -56,29 +48,6 @@ _SCHEDULE_ENABLE = _SCHEDULE + "/enable"
 _SCHEDULE_DISABLE = _SCHEDULE + "/disable"
 
 _WORKSPACE_LIST = TypeAdapter(list[Workspace])
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Bounds on retrying idempotent calls.
-
-    `max_total` caps the wall time spent waiting between attempts, so a caller (a Slack handler,
-    a worker tick) always gets an answer in predictable time. `max_retry_after` caps Skyvia's
-    Retry-After hint: a hint larger than that, or than the remaining budget, ends the retries and
-    surfaces `SkyviaRateLimited` so the caller can report it rather than hang.
-    """
-
-    max_attempts: int = 4
-    base_delay: float = 0.5
-    max_delay: float = 8.0
-    max_total: float = 30.0
-    max_retry_after: float = 30.0
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        if min(self.base_delay, self.max_delay, self.max_total, self.max_retry_after) < 0:
-            raise ValueError("retry delays must not be negative")
 
 
 def build_http_client(
@@ -240,7 +209,9 @@ class SkyviaClient:
         Because 404 means "none" here, an unknown backup also reads as None on this endpoint.
         """
         call = Call("GET", _ACTIVE, workspace_id, backup_id)
-        return await self._retrying(lambda: self._request(token, call, _parse_active, True))
+        return await retry_calls(
+            self._retry, self._sleep, lambda: self._request(token, call, _parse_active, True)
+        )
 
     async def create_snapshot(self, token: str, workspace_id: int, backup_id: int) -> ActiveRun:
         """Start a snapshot, without ever starting two for one request.
@@ -293,36 +264,9 @@ class SkyviaClient:
 
     async def _get(self, token: str, call: Call, parse: Callable[[Any], M]) -> M:
         """An idempotent call, retried per the policy."""
-        return await self._retrying(lambda: self._request(token, call, parse))
-
-    async def _retrying(self, attempt: Callable[[], Awaitable[M]]) -> M:
-        policy = self._retry
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(policy.max_attempts) | stop_before_delay(policy.max_total),
-            wait=self._wait,
-            retry=retry_if_exception_type((SkyviaUnavailable, SkyviaRateLimited)),
-            sleep=self._sleep,
-            before_sleep=_log_retry,
-            reraise=True,
+        return await retry_calls(
+            self._retry, self._sleep, lambda: self._request(token, call, parse)
         )
-
-        async def once() -> M:  # tenacity awaits only what is a coroutine function
-            return await attempt()
-
-        return await retrying(once)
-
-    def _wait(self, state: RetryCallState) -> float:
-        """Honour Retry-After (capped); else exponential backoff with full jitter."""
-        policy = self._retry
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, SkyviaRateLimited) and error.retry_after is not None:
-            if error.retry_after > policy.max_retry_after:
-                # Waiting that long is not ours to decide: end the retries (the stop condition
-                # sees a sleep beyond the budget) and let the caller report the rate limit.
-                return policy.max_total + error.retry_after
-            return error.retry_after
-        backoff = wait_random_exponential(multiplier=policy.base_delay, max=policy.max_delay)
-        return backoff(state)
 
     def _semaphore(self, workspace_id: int | None) -> asyncio.Semaphore | None:
         if workspace_id is None:
@@ -399,12 +343,6 @@ def _schedule_parser(*, active: bool) -> Callable[[Any], Schedule]:
         return Schedule.model_validate(body)
 
     return parse
-
-
-def _log_retry(state: RetryCallState) -> None:
-    error = state.outcome.exception() if state.outcome else None
-    sleep = state.next_action.sleep if state.next_action else 0.0
-    logger.warning("Skyvia call failed (%s); retry %d in %.2fs", error, state.attempt_number, sleep)
 
 
 __all__ = ["RetryPolicy", "SkyviaClient", "build_http_client", "format_datetime"]

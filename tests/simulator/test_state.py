@@ -7,14 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.simulator.state import (
-    DEFAULT_TOKEN,
-    FIRST_LIVE_SNAPSHOT_ID,
-    NEW_SECONDS,
-    QUEUED_SECONDS,
-    SimulatorState,
-    UnknownId,
-)
+from bot.simulator.runs import NEW_SECONDS, QUEUED_SECONDS
+from bot.simulator.state import FIRST_LIVE_SNAPSHOT_ID, SimulatorState, UnknownId
+from bot.simulator.tokens import DEFAULT_TOKEN
 from bot.skyvia.models import SnapshotState
 
 S = SnapshotState
