@@ -147,21 +147,28 @@ class SnapshotService:
         detail = f"snapshot {run.run_id}, workspace {bound.workspace_id}"
         if even_if_active:
             detail += ", while another was active"
+        message_ts = await self._post_card(post_card, started, actor, target, detail)
+        entry = Entry("snapshot", target, "started", detail)
+        return await self._record_watch(bound, started, message_ts, actor, entry)
+
+    async def _post_card(
+        self, post_card: PostCard, started: StartedSnapshot, actor: Actor, target: str, detail: str
+    ) -> str:
+        """The card's `ts`; if it cannot be posted, the start is audited without a card and the
+        caller gets `StartedWithoutCard` to tell the user the snapshot id instead."""
         try:
-            message_ts = await post_card(started)
+            return await post_card(started)
         except Exception as error:
             log.warning(
                 "snapshot %s started but its card was not posted: %s",
-                run.run_id,
+                started.run.run_id,
                 type(error).__name__,
-                extra={"team": bound.team_id, "channel": bound.channel_id},
+                extra={"team": actor.team_id, "channel": actor.channel_id},
             )
             await record(
                 self._db, actor, Entry("snapshot", target, "started", detail + ", no card")
             )
             raise StartedWithoutCard(started, error) from error
-        entry = Entry("snapshot", target, "started", detail)
-        return await self._record_watch(bound, started, message_ts, actor, entry)
 
     async def _record_watch(
         self,
