@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from bot.services.announcements import Channel, Outcome, WatchedRun
 from bot.skyvia.models import Snapshot, SnapshotState
+from bot.slack.deliveries import DeliveryKey
 from bot.slack.messages import (
     alerts_paused_token_notice,
     failure_alert,
@@ -23,7 +24,7 @@ from bot.slack.messages import (
     snapshot_outcome_reply,
     still_running_note,
 )
-from bot.slack.notifier import DeliveryKey, Notifier
+from bot.slack.notifier import Notifier
 from storage.models import DeliveryKind, note_kind
 
 log = logging.getLogger(__name__)

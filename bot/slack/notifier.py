@@ -73,16 +73,14 @@ from bot.clock import utcnow
 from bot.metrics import Metrics
 from bot.services.announcements import Outcome
 from bot.slack.clients import SlackClients
+from bot.slack.deliveries import ChannelPacer, DeliveryKey, DeliveryResult, find_posted
 from bot.slack.messages import Message
 from storage.batching import BulkWrite, WriteBatcher
 from storage.models import Delivery, DeliveryKind, DeliveryStatus
 from storage.repositories import BindingRepository, DeliveryLedger
-from storage.repositories.deliveries import LedgerKey, SentMark
+from storage.repositories.deliveries import SentMark
 
 log = logging.getLogger(__name__)
-
-DELIVERY_EVENT_TYPE = "skyvia_delivery"
-"""Slack message metadata `event_type` of every message the workers post."""
 
 PAUSE_REASONS: dict[str, str] = {
     "channel_not_found": "Slack says the channel does not exist or the bot cannot see it",
@@ -94,75 +92,10 @@ PAUSE_REASONS: dict[str, str] = {
 }
 """Slack errors after which posting to the channel cannot work until a person acts."""
 
-_LOOKUP_SKEW_SECONDS = 120.0
-"""Read Slack's history from this long before the claim: our clock and Slack's may differ."""
-_LOOKUP_MAX_PAGES = 10
-_PACER_PRUNE_AT = 10_000
 _HISTORY_RETRY_AFTER = 60.0
 """Seconds to leave a channel's history alone after a 429 that named no `Retry-After`."""
-
-
-@dataclass(frozen=True)
-class DeliveryKey:
-    """The ledger's unique key of one message."""
-
-    team_id: str
-    channel_id: str
-    snapshot_id: int
-    kind: str
-
-    @property
-    def ledger_key(self) -> LedgerKey:
-        return (self.team_id, self.channel_id, self.snapshot_id, self.kind)
-
-    @property
-    def label(self) -> str:
-        """The key as a string: in message metadata, and in logs."""
-        return f"{self.team_id}/{self.channel_id}/{self.snapshot_id}/{self.kind}"
-
-    def metadata(self) -> dict[str, Any]:
-        return {
-            "event_type": DELIVERY_EVENT_TYPE,
-            "event_payload": {
-                "key": self.label,
-                "snapshot_id": self.snapshot_id,
-                "kind": self.kind,
-            },
-        }
-
-
-@dataclass(frozen=True)
-class DeliveryResult:
-    outcome: Outcome
-    ts: str | None = None
-    error: str | None = None
-
-    @property
-    def delivered(self) -> bool:
-        return self.outcome in (Outcome.SENT, Outcome.ALREADY_SENT)
-
-
-class ChannelPacer:
-    """About one post per `spacing` seconds per channel, within this process."""
-
-    def __init__(
-        self, spacing: float = 1.0, *, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._spacing = spacing
-        self._clock = clock
-        self._next: dict[tuple[str, str], float] = {}
-
-    def reserve(self, channel: tuple[str, str], max_wait: float) -> float | None:
-        """Books the channel's next slot: seconds to wait for it, or None if over `max_wait`."""
-        now = self._clock()
-        slot = max(now, self._next.get(channel, now))
-        wait = slot - now
-        if wait > max_wait:
-            return None
-        self._next[channel] = slot + self._spacing
-        if len(self._next) > _PACER_PRUNE_AT:
-            self._next = {key: at for key, at in self._next.items() if at > now}
-        return wait
+_BLOCKED_PRUNE_AT = 10_000
+"""Channels whose history is left alone are forgotten once past due when there are this many."""
 
 
 @dataclass(frozen=True)
@@ -366,7 +299,7 @@ class Notifier:
     ) -> DeliveryResult:
         """A recovery that could not read the history: keep the claim, try again later."""
         now = time.monotonic()
-        if len(self._history_blocked) > _PACER_PRUNE_AT:
+        if len(self._history_blocked) > _BLOCKED_PRUNE_AT:
             self._history_blocked = {k: t for k, t in self._history_blocked.items() if t > now}
         self._history_blocked[(key.team_id, key.channel_id)] = now + retry_after
         await self._batcher.run(
@@ -396,7 +329,7 @@ class Notifier:
     ) -> str | None:
         """The `ts` of the message if a crashed attempt posted it, else None (post again)."""
         try:
-            found = await self._find_posted(client, key, thread_ts, claimed_at)
+            found = await find_posted(client, key, thread_ts, claimed_at, self._send_timeout)
         except TimeoutError as exc:  # e.g. slack_sdk still waiting out a 429's Retry-After
             raise _HistoryRateLimited(_HISTORY_RETRY_AFTER) from exc
         except Exception as exc:
@@ -414,39 +347,6 @@ class Notifier:
         else:
             log.info("delivery %s was not in Slack; posting it now", key.label)
         return found
-
-    async def _find_posted(
-        self,
-        client: AsyncWebClient,
-        key: DeliveryKey,
-        thread_ts: str | None,
-        claimed_at: datetime,
-    ) -> str | None:
-        args: dict[str, Any] = {
-            "channel": key.channel_id,
-            "oldest": f"{claimed_at.timestamp() - _LOOKUP_SKEW_SECONDS:.6f}",
-            "include_all_metadata": True,
-            "limit": 200,
-        }
-        cursor: str | None = None
-        for _ in range(_LOOKUP_MAX_PAGES):
-            async with asyncio.timeout(self._send_timeout):
-                if thread_ts is not None:
-                    page = await client.conversations_replies(ts=thread_ts, cursor=cursor, **args)
-                else:
-                    page = await client.conversations_history(cursor=cursor, **args)
-            for message in page.get("messages") or []:
-                metadata = message.get("metadata") or {}
-                payload = metadata.get("event_payload") or {}
-                if (
-                    metadata.get("event_type") == DELIVERY_EVENT_TYPE
-                    and payload.get("key") == key.label
-                ):
-                    return str(message["ts"])
-            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-            if cursor is None:
-                return None
-        return None
 
     async def _post(
         self,

@@ -22,7 +22,7 @@ from bot.devtools.slack_requests import SlackRequestSender
 from bot.devtools.slack_standin import FakeSlack
 from bot.devtools.waiting import wait_until
 from bot.simulator import RunningSimulator
-from bot.slack.notifier import DeliveryKey
+from bot.slack.deliveries import DeliveryKey
 from storage.models import DeliveryStatus
 from storage.repositories import DeliveryLedger
 from tests.constants import ADMIN, BACKUP, CHANNEL, MEMBER, OTHER_CHANNEL, TEAM

@@ -8,8 +8,8 @@ from typing import Any
 from bot.services.announcements import Channel, Outcome, WatchedRun
 from bot.skyvia.models import Snapshot, SnapshotState
 from bot.slack.announcer import SlackAnnouncer
+from bot.slack.deliveries import DeliveryKey, DeliveryResult
 from bot.slack.messages import Message
-from bot.slack.notifier import DeliveryKey, DeliveryResult
 from tests.services.kit import CHANNEL, TEAM, Kit
 
 OTHER = "C0OTHER"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.slack.deliveries import ChannelPacer, DeliveryKey
 from bot.slack.messages import Message
-from bot.slack.notifier import ChannelPacer, DeliveryKey, Notifier, Outcome
+from bot.slack.notifier import Notifier, Outcome
 from storage.models import DeliveryStatus
 from storage.repositories import BindingRepository, DeliveryLedger
 from tests.constants import CHANNEL, TEAM

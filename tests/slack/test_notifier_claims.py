@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from bot.slack.notifier import DeliveryKey, Notifier
+from bot.slack.deliveries import DeliveryKey
+from bot.slack.notifier import Notifier
 from storage.batching import WriteBatcher
 from storage.db import Database
 from storage.models import DeliveryStatus
