@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from bot.services.models import WatchedRun
 from bot.skyvia.models import Snapshot
 
 
@@ -60,20 +61,6 @@ class Channel:
 
     team_id: str
     channel_id: str
-
-
-@dataclass(frozen=True)
-class WatchedRun:
-    """A snapshot started from Slack, as its card and thread show it."""
-
-    team_id: str
-    channel_id: str
-    message_ts: str
-    backup_id: int
-    backup_name: str | None
-    snapshot_id: int
-    started_by: str
-    started_at: datetime
 
 
 class Announcer(Protocol):

@@ -96,6 +96,8 @@ def channel_binding(row: Binding, muted_backup_ids: Iterable[int] = ()) -> Chann
 
 def watched_run(row: Watch) -> WatchedRun:
     return WatchedRun(
+        team_id=row.team_id,
+        message_ts=row.message_ts,
         channel_id=row.channel_id,
         backup_id=row.backup_id,
         snapshot_id=row.snapshot_id,

@@ -6,7 +6,7 @@ handlers and Block Kit builders) neither see a database session nor import `stor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
 
 from bot.skyvia.models import SnapshotState
@@ -32,7 +32,11 @@ class ChannelBinding:
 
 @dataclass(frozen=True)
 class WatchedRun:
-    """A snapshot started from Slack whose outcome the bot will post in the channel."""
+    """A snapshot started from Slack whose outcome the bot will post in the channel.
+
+    What `status` and the App Home list, and what the announcer needs to update its card
+    (`message_ts`) and reply in its thread.
+    """
 
     channel_id: str
     backup_id: int
@@ -42,3 +46,7 @@ class WatchedRun:
     backup_name: str | None = None
     state: SnapshotState | None = None
     """The last state seen, None before the first poll."""
+    _: KW_ONLY
+    team_id: str
+    message_ts: str
+    """The card's `ts`: the message updated on each state change, and the outcome's thread."""

@@ -35,10 +35,12 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.logging_setup import set_log_context
-from bot.services.announcements import Outcome, WatchedRun
+from bot.services.announcements import Outcome
 from bot.services.backoff import retry_delay
+from bot.services.bindings import watched_run
 from bot.services.errors import NoDefaultToken
 from bot.services.leased import LeasedService, lease_for
+from bot.services.models import WatchedRun
 from bot.skyvia.errors import SkyviaAuthError, SkyviaError, SkyviaRateLimited
 from bot.skyvia.models import Snapshot
 from storage.batching import BulkWrite
@@ -80,19 +82,6 @@ class LeasedWatches:
     bindings: dict[tuple[str, str], Binding]
     full: bool
     """The batch was full: more may be due right now."""
-
-
-def watched_run(watch: Watch) -> WatchedRun:
-    return WatchedRun(
-        team_id=watch.team_id,
-        channel_id=watch.channel_id,
-        message_ts=watch.message_ts,
-        backup_id=watch.backup_id,
-        backup_name=watch.backup_name,
-        snapshot_id=watch.snapshot_id,
-        started_by=watch.started_by,
-        started_at=watch.started_at,
-    )
 
 
 class WatchingService(LeasedService[WatchingConfig]):

@@ -13,7 +13,8 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from bot.services.announcements import Channel, Outcome, WatchedRun
+from bot.services.announcements import Channel, Outcome
+from bot.services.models import WatchedRun
 from bot.skyvia.models import Snapshot, SnapshotState
 from bot.slack.deliveries import DeliveryKey
 from bot.slack.messages import (

@@ -138,7 +138,18 @@ async def test_connect_and_status_return_read_models_not_rows(
 
     status = await binding_service.status(TEAM, CHANNEL)
     assert status.binding == binding
-    assert status.watches == [WatchedRun(CHANNEL, BACKUP, 7001, MEMBER, now, "Nightly CRM")]
+    assert status.watches == [
+        WatchedRun(
+            CHANNEL,
+            BACKUP,
+            7001,
+            MEMBER,
+            now,
+            "Nightly CRM",
+            team_id=TEAM,
+            message_ts="1700000000.000100",
+        )
+    ]
     assert (await binding_service.status(TEAM, OTHER_CHANNEL)).binding is None
 
 

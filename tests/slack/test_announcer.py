@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from bot.services.announcements import Channel, Outcome, WatchedRun
+from bot.services.announcements import Channel, Outcome
+from bot.services.models import WatchedRun
 from bot.skyvia.models import Snapshot, SnapshotState
 from bot.slack.announcer import SlackAnnouncer
 from bot.slack.deliveries import DeliveryKey, DeliveryResult

@@ -74,6 +74,8 @@ def _watch(channel: str = "C123", i: int = 0, name: str = EVIL) -> WatchedRun:
         started_by="U1",
         started_at=T0,
         state=SnapshotState.RUNNING,
+        team_id="T1",
+        message_ts="1.0",
     )
 
 

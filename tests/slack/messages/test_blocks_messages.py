@@ -313,7 +313,7 @@ def test_status_message_shows_everything_about_the_binding() -> None:
         channel_id="C1", workspace_id=123, workspace_name="Sales", connected_by="U1",
         connected_at=T0, muted_backup_ids=(4, 5),
     )  # fmt: skip
-    watch = WatchedRun("C1", 456, 7001, "U2", T0, "Nightly CRM")
+    watch = WatchedRun("C1", 456, 7001, "U2", T0, "Nightly CRM", team_id="T1", message_ts="1.0")
     text = all_text(message_dict(blocks.status_message(binding, [watch])))
     assert "connected to Skyvia workspace *Sales* (123)" in text
     assert f"Connected by <@U1> · {DATE}" in text

@@ -185,7 +185,9 @@ def test_status_lists_fifty_mutes(muted: int, more: str | None) -> None:
 
 
 def _watch(channel: str, i: int) -> WatchedRun:
-    return WatchedRun(channel, 1, 7000 + i, "U1", T0, "B", SnapshotState.RUNNING)
+    return WatchedRun(
+        channel, 1, 7000 + i, "U1", T0, "B", SnapshotState.RUNNING, team_id="T1", message_ts="1.0"
+    )
 
 
 @pytest.mark.parametrize(("channels", "note"), [(31, False), (32, False), (33, True)])
