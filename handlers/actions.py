@@ -17,9 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services.bindings import BoundWorkspace
 from bot.services.clicks import ClickedButton
@@ -50,7 +47,7 @@ from handlers.commands.backups import (
 )
 from handlers.commands.bindings import MUTE_ALERTS, set_mute
 from handlers.context import Services, SlackContext
-from handlers.errors import handle_error
+from handlers.listener import Listener, acked_listener
 
 
 @dataclass(frozen=True)
@@ -231,18 +228,11 @@ ACTIONS: dict[ActionId, ActionHandler] = {
 """Every button a builder in `bot.slack.messages` emits has its listener here."""
 
 
-def _listener(services: Services, handler: ActionHandler) -> Callable[..., Awaitable[None]]:
-    async def listener(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        try:
-            ctx = SlackContext.from_body(services, body, client, respond)
-            await handler(ctx, Click.from_body(body))
-        except Exception as error:
-            await handle_error(error, body, respond, client)
+def _listener(services: Services, handler: ActionHandler) -> Listener:
+    async def work(ctx: SlackContext, body: dict[str, Any]) -> None:
+        await handler(ctx, Click.from_body(body))
 
-    return listener
+    return acked_listener(services, work)
 
 
 def register(app: AsyncApp, services: Services) -> None:

@@ -10,14 +10,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.parsing import parse_command
 from handlers.commands import backups, bindings
 from handlers.context import Services, SlackContext
-from handlers.errors import handle_error
+from handlers.listener import acked_listener
 
 CommandHandler = Callable[[SlackContext, Any], Awaitable[None]]
 
@@ -35,15 +32,8 @@ _MODULES: list[Any] = [bindings, backups]
 def register(app: AsyncApp, services: Services) -> None:
     handlers = all_handlers()
 
-    async def on_skyvia(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        try:
-            ctx = SlackContext.from_body(services, body, client, respond)
-            command = parse_command(body.get("text") or "")
-            await handlers[type(command)](ctx, command)
-        except Exception as error:
-            await handle_error(error, body, respond, client)
+    async def on_skyvia(ctx: SlackContext, body: dict[str, Any]) -> None:
+        command = parse_command(body.get("text") or "")
+        await handlers[type(command)](ctx, command)
 
-    app.command("/skyvia")(on_skyvia)
+    app.command("/skyvia")(acked_listener(services, on_skyvia))
