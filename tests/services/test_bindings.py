@@ -24,10 +24,32 @@ from tests.constants import ADMIN, BACKUP, CHANNEL, MEMBER, OTHER_CHANNEL, TEAM,
 OWN_TOKEN = "own-token-of-workspace-124"
 
 
+CARD_TS = "1700000000.000100"
+
+
 async def audit(db: Database) -> list[tuple[str, str, str]]:
     async with db.session() as session:
         entries = await AuditRepository(session).recent(TEAM)
     return [(e.action, e.target, e.result) for e in reversed(entries)]
+
+
+async def watch_started(db: Database, user_id: str) -> datetime:
+    """Snapshot 7001 of BACKUP, started now by `user_id` in CHANNEL, is watched; returns now."""
+    now = datetime.now(UTC)
+    async with db.session() as session:
+        await WatchRepository(session).add(
+            team_id=TEAM,
+            channel_id=CHANNEL,
+            message_ts=CARD_TS,
+            workspace_id=WORKSPACE,
+            backup_id=BACKUP,
+            backup_name="Nightly CRM",
+            snapshot_id=7001,
+            started_by=user_id,
+            started_at=now,
+            next_poll_at=now,
+        )
+    return now
 
 
 async def connect(
@@ -78,20 +100,7 @@ async def test_disconnect_stops_the_channels_watches(
     binding_service: BindingService, db: Database
 ) -> None:
     await connect(binding_service)
-    now = datetime.now(UTC)
-    async with db.session() as session:
-        await WatchRepository(session).add(
-            team_id=TEAM,
-            channel_id=CHANNEL,
-            message_ts="1700000000.000100",
-            workspace_id=WORKSPACE,
-            backup_id=BACKUP,
-            backup_name="Nightly CRM",
-            snapshot_id=7001,
-            started_by=ADMIN,
-            started_at=now,
-            next_poll_at=now,
-        )
+    await watch_started(db, ADMIN)
     gone = await binding_service.disconnect(team_id=TEAM, channel_id=CHANNEL, user_id=ADMIN)
     assert (gone.workspace_id, gone.stopped_watches) == (WORKSPACE, 1)
     with pytest.raises(NotBound):
@@ -121,20 +130,7 @@ async def test_connect_and_status_return_read_models_not_rows(
     assert (binding.channel_id, binding.workspace_id) == (CHANNEL, WORKSPACE)
     assert (binding.workspace_name, binding.connected_by) == ("Operations", ADMIN)
     assert binding.uses_default_token and binding.alerts_enabled and not binding.paused
-    now = datetime.now(UTC)
-    async with db.session() as session:
-        await WatchRepository(session).add(
-            team_id=TEAM,
-            channel_id=CHANNEL,
-            message_ts="1700000000.000100",
-            workspace_id=WORKSPACE,
-            backup_id=BACKUP,
-            backup_name="Nightly CRM",
-            snapshot_id=7001,
-            started_by=MEMBER,
-            started_at=now,
-            next_poll_at=now,
-        )
+    now = await watch_started(db, MEMBER)
 
     status = await binding_service.status(TEAM, CHANNEL)
     assert status.binding == binding
@@ -147,7 +143,7 @@ async def test_connect_and_status_return_read_models_not_rows(
             now,
             "Nightly CRM",
             team_id=TEAM,
-            message_ts="1700000000.000100",
+            message_ts=CARD_TS,
         )
     ]
     assert (await binding_service.status(TEAM, OTHER_CHANNEL)).binding is None
