@@ -144,3 +144,13 @@ async def db(migrated_database_url: str) -> AsyncIterator[Database]:
 async def empty_database_url() -> AsyncIterator[str]:
     async with temporary_database_url(migrate=False) as url:
         yield url
+
+
+@pytest.fixture
+async def replica(db: Database, migrated_database_url: str) -> AsyncIterator[Database]:
+    """A second `Database` on the same data, with its own engine: another replica or process."""
+    other = Database.connect(migrated_database_url)
+    try:
+        yield other
+    finally:
+        await other.dispose()

@@ -4,11 +4,9 @@ the app's worker group runs it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from cryptography.fernet import Fernet
 
 from bot.config import load_settings
@@ -53,16 +51,6 @@ class GatedRetention(RetentionService):
         self.running.set()
         await self.gate.wait()
         return PruneReport(more=self.more)
-
-
-@pytest.fixture
-async def replica(db: Database, migrated_database_url: str) -> AsyncIterator[Database]:
-    """Another process's engine on the same database."""
-    other = Database.connect(migrated_database_url)
-    try:
-        yield other
-    finally:
-        await other.dispose()
 
 
 async def test_two_replicas_one_run_at_a_time_then_one_per_interval(
