@@ -16,7 +16,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Protocol
 from urllib.parse import parse_qsl
@@ -160,19 +160,10 @@ class Background(Protocol):
     async def stop(self) -> None: ...
 
 
-def create_web_app(
-    container: Container,
-    bolt_app: AsyncApp,
-    *,
-    background: Background | None = None,
-    close_container: bool = True,
-    max_body_bytes: int = MAX_BODY_BYTES,
-) -> Starlette:
-    handler = AsyncSlackRequestHandler(bolt_app)
-    settings = container.settings
-    signing_secret = (
-        settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-    )
+def _slack_endpoint(
+    handler: AsyncSlackRequestHandler, signing_secret: str | None
+) -> Callable[[Request], Awaitable[Response]]:
+    """`POST /slack/events`: malformed bodies refused before Bolt, one log line per request."""
 
     async def refuse_malformed(request: Request) -> Response | None:
         """400 for a signed body Bolt could not parse, 401 for an unsigned one; else None."""
@@ -201,6 +192,12 @@ def create_web_app(
         )
         return response
 
+    return slack_events
+
+
+def _ops_routes(container: Container) -> list[Route]:
+    """Liveness, readiness (the database answers) and Prometheus metrics."""
+
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok")
 
@@ -212,11 +209,29 @@ def create_web_app(
     async def metrics(_: Request) -> Response:
         return Response(container.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
-    routes = [
-        Route("/slack/events", slack_events, methods=["POST"]),
+    return [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+    ]
+
+
+def create_web_app(
+    container: Container,
+    bolt_app: AsyncApp,
+    *,
+    background: Background | None = None,
+    close_container: bool = True,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> Starlette:
+    handler = AsyncSlackRequestHandler(bolt_app)
+    settings = container.settings
+    signing_secret = (
+        settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    )
+    routes = [
+        Route("/slack/events", _slack_endpoint(handler, signing_secret), methods=["POST"]),
+        *_ops_routes(container),
     ]
     if container.settings.oauth_enabled:
         routes += [
