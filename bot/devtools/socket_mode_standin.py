@@ -73,6 +73,29 @@ class SocketModeStandIn:
         )
         return envelope_id
 
+    async def slash_command(
+        self, slack: FakeSlack, text: str, *, channel_id: str, user_id: str, response_id: str
+    ) -> dict[str, Any]:
+        """`/skyvia <text>` typed by `user_id` in `slack`'s workspace; returns the bot's ack."""
+        envelope = await self.send(
+            "slash_commands",
+            {
+                "token": "deprecated",
+                "team_id": slack.team_id,
+                "team_domain": slack.team_domain,
+                "channel_id": channel_id,
+                "channel_name": channel_id.lower(),
+                "user_id": user_id,
+                "user_name": user_id.lower(),
+                "command": "/skyvia",
+                "text": text,
+                "api_app_id": slack.app_id,
+                "response_url": slack.response_url(response_id),
+                "trigger_id": f"1.2.{response_id}",
+            },
+        )
+        return await self.wait_for_ack(envelope)
+
     async def wait_for_ack(self, envelope_id: str, timeout: float = 10.0) -> dict[str, Any]:
         def ack() -> dict[str, Any] | None:
             return next((a for a in self.acks if a.get("envelope_id") == envelope_id), None)

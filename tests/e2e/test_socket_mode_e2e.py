@@ -36,25 +36,9 @@ async def test_socket_mode_serves_slash_commands_without_a_signing_secret(
             connections = fake_slack.calls_to("apps.connections.open")
             assert connections and connections[0].token == APP_TOKEN
 
-            response_url = fake_slack.response_url("socket-1")
-            envelope = await socket.send(
-                "slash_commands",
-                {
-                    "token": "deprecated",
-                    "team_id": fake_slack.team_id,
-                    "team_domain": fake_slack.team_domain,
-                    "channel_id": CHANNEL,
-                    "channel_name": "ops",
-                    "user_id": ADMIN,
-                    "user_name": "ada",
-                    "command": "/skyvia",
-                    "text": "connect 123",
-                    "api_app_id": fake_slack.app_id,
-                    "response_url": response_url,
-                    "trigger_id": "1.2.3",
-                },
+            await socket.slash_command(
+                fake_slack, "connect 123", channel_id=CHANNEL, user_id=ADMIN, response_id="socket-1"
             )
-            await socket.wait_for_ack(envelope)
             posted = await fake_slack.wait_for(
                 "chat.postMessage", lambda c: c.ok and c.args.get("channel") == CHANNEL
             )

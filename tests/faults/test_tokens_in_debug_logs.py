@@ -17,7 +17,7 @@ from typing import Any
 from bot.devtools.child_process import ChildProcess
 from bot.devtools.slack_requests import SlackRequestSender
 from bot.devtools.slack_standin import FakeSlack
-from bot.devtools.socket_mode_standin import SocketModeStandIn, running_socket_mode
+from bot.devtools.socket_mode_standin import running_socket_mode
 from bot.simulator import RunningSimulator
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from tests.constants import ADMIN, CHANNEL, WORKSPACE
@@ -98,29 +98,6 @@ async def test_http_mode_at_debug_never_logs_a_modal_token(
         process.kill()
 
 
-async def _socket_command(
-    socket: SocketModeStandIn, fake_slack: FakeSlack, text: str, response_id: str
-) -> None:
-    envelope = await socket.send(
-        "slash_commands",
-        {
-            "token": "deprecated",
-            "team_id": fake_slack.team_id,
-            "team_domain": fake_slack.team_domain,
-            "channel_id": CHANNEL,
-            "channel_name": "ops",
-            "user_id": ADMIN,
-            "user_name": "ada",
-            "command": "/skyvia",
-            "text": text,
-            "api_app_id": fake_slack.app_id,
-            "response_url": fake_slack.response_url(response_id),
-            "trigger_id": f"1.2.{response_id}",
-        },
-    )
-    await socket.wait_for_ack(envelope)
-
-
 async def test_socket_mode_at_debug_never_logs_a_modal_token(
     fake_slack: FakeSlack, simulator: RunningSimulator, database_url: str, tmp_path: Path
 ) -> None:
@@ -139,7 +116,13 @@ async def test_socket_mode_at_debug_never_logs_a_modal_token(
         try:
             process.spawn(tmp_path / "bot.log")
             await socket.wait_connected()
-            await _socket_command(socket, fake_slack, f"connect {WORKSPACE}", "socket-1")
+            await socket.slash_command(
+                fake_slack,
+                f"connect {WORKSPACE}",
+                channel_id=CHANNEL,
+                user_id=ADMIN,
+                response_id="socket-1",
+            )
             view = (await fake_slack.wait_for("views.open"))[0].args["view"]
             envelope = await socket.send(
                 "interactive",
@@ -152,7 +135,9 @@ async def test_socket_mode_at_debug_never_logs_a_modal_token(
             )
             await socket.wait_for_ack(envelope)
             await _connected_and_used(fake_slack)
-            await _socket_command(socket, fake_slack, "backups", "socket-2")
+            await socket.slash_command(
+                fake_slack, "backups", channel_id=CHANNEL, user_id=ADMIN, response_id="socket-2"
+            )
             await fake_slack.wait_for_responses("socket-2", count=1)
             assert await asyncio.to_thread(process.stop) == 0, process.tail()
             _assert_clean(process, token)
