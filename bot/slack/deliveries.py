@@ -2,7 +2,8 @@
 
 Every message the workers post carries its `DeliveryKey` in Slack message metadata, so a
 recoverer that does not know whether a crashed attempt posted can look for the key in the
-channel's history (`find_posted`). `ChannelPacer` spaces posts to one channel. The notifier
+channel's history (`find_posted`); when Slack will not let it read yet, it learns that
+(`HistoryRateLimited`) instead of guessing. `ChannelPacer` spaces posts to one channel. The notifier
 (`bot.slack.notifier`) puts these together; its docstring tells the whole order.
 """
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services.announcements import Outcome
@@ -27,6 +29,8 @@ _LOOKUP_SKEW_SECONDS = 120.0
 """Read Slack's history from this long before the claim: our clock and Slack's may differ."""
 _LOOKUP_MAX_PAGES = 10
 _PACER_PRUNE_AT = 10_000
+_HISTORY_RETRY_AFTER = 60.0
+"""Seconds to leave a channel's history alone after a 429 that named no `Retry-After`."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +96,16 @@ class ChannelPacer:
         return wait
 
 
-async def find_posted(
+class HistoryRateLimited(Exception):
+    """Slack would not let us read the history yet (a 429, or no answer in time): whether the
+    message is there is unknown, so nothing may be posted."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"retry after {retry_after:.0f}s")
+        self.retry_after = retry_after
+
+
+async def _find_in_history(
     client: AsyncWebClient,
     key: DeliveryKey,
     thread_ts: str | None,
@@ -126,3 +139,50 @@ async def find_posted(
         if cursor is None:
             return None
     return None
+
+
+async def find_posted(
+    client: AsyncWebClient,
+    key: DeliveryKey,
+    thread_ts: str | None,
+    claimed_at: datetime,
+    timeout: float,
+) -> str | None:
+    """The `ts` of the message carrying `key`, or None; `HistoryRateLimited` when Slack will
+    not let us read yet (a 429, or no answer in time: slack_sdk may still be waiting one out),
+    since then whether the message is there is unknown."""
+    try:
+        return await _find_in_history(client, key, thread_ts, claimed_at, timeout)
+    except TimeoutError as exc:
+        raise HistoryRateLimited(_HISTORY_RETRY_AFTER) from exc
+    except SlackApiError as exc:
+        if _is_rate_limited(exc):
+            raise HistoryRateLimited(_retry_after(exc)) from exc
+        raise
+
+
+def _is_rate_limited(exc: SlackApiError) -> bool:
+    status = exc.response.status_code if exc.response is not None else 0
+    return status == 429 or slack_error(exc) in ("ratelimited", "rate_limited")
+
+
+def _retry_after(exc: SlackApiError) -> float:
+    """Slack's `Retry-After` of a 429, in seconds (a minute when it named none)."""
+    headers = (exc.response.headers if exc.response is not None else None) or {}
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            try:
+                return max(1.0, float(value[0] if isinstance(value, list) else value))
+            except (TypeError, ValueError):
+                break
+    return _HISTORY_RETRY_AFTER
+
+
+def slack_error(exc: SlackApiError) -> str:
+    response = exc.response
+    if response is None:
+        return "error"
+    try:
+        return str(response.get("error") or "error")
+    except Exception:
+        return "error"

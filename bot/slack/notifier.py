@@ -73,7 +73,14 @@ from bot.clock import utcnow
 from bot.metrics import Metrics
 from bot.services.announcements import Outcome
 from bot.slack.clients import SlackClients
-from bot.slack.deliveries import ChannelPacer, DeliveryKey, DeliveryResult, find_posted
+from bot.slack.deliveries import (
+    ChannelPacer,
+    DeliveryKey,
+    DeliveryResult,
+    HistoryRateLimited,
+    find_posted,
+    slack_error,
+)
 from bot.slack.messages import Message
 from storage.batching import BulkWrite, WriteBatcher
 from storage.models import Delivery, DeliveryKind, DeliveryStatus
@@ -92,8 +99,6 @@ PAUSE_REASONS: dict[str, str] = {
 }
 """Slack errors after which posting to the channel cannot work until a person acts."""
 
-_HISTORY_RETRY_AFTER = 60.0
-"""Seconds to leave a channel's history alone after a 429 that named no `Retry-After`."""
 _BLOCKED_PRUNE_AT = 10_000
 """Channels whose history is left alone are forgotten once past due when there are this many."""
 
@@ -105,15 +110,6 @@ class _Claim:
     state: str  # "claimed", "sent", "busy", "recover"
     ts: str | None = None
     claimed_at: datetime | None = None
-
-
-class _HistoryRateLimited(Exception):
-    """Slack would not let us read the history yet (a 429, or no answer in time): whether the
-    message is there is unknown, so nothing may be posted."""
-
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(f"retry after {retry_after:.0f}s")
-        self.retry_after = retry_after
 
 
 class Notifier:
@@ -180,7 +176,7 @@ class Notifier:
             assert claim.claimed_at is not None
             try:
                 found = await self._recover(client, key, thread_ts, claim.claimed_at)
-            except _HistoryRateLimited as limited:
+            except HistoryRateLimited as limited:
                 return await self._hand_back(key, claim.claimed_at, limited.retry_after)
             if found is not None:
                 await self._mark_sent(key, found)
@@ -199,7 +195,7 @@ class Notifier:
                 await client.chat_update(**message.kwargs(channel=channel_id, ts=ts))
             return True
         except SlackApiError as exc:
-            error = _error_of(exc)
+            error = slack_error(exc)
             if error in PAUSE_REASONS:
                 await self.pause_binding(team_id, channel_id, error)
                 return True
@@ -330,16 +326,14 @@ class Notifier:
         """The `ts` of the message if a crashed attempt posted it, else None (post again)."""
         try:
             found = await find_posted(client, key, thread_ts, claimed_at, self._send_timeout)
-        except TimeoutError as exc:  # e.g. slack_sdk still waiting out a 429's Retry-After
-            raise _HistoryRateLimited(_HISTORY_RETRY_AFTER) from exc
+        except HistoryRateLimited:
+            raise
         except Exception as exc:
-            if isinstance(exc, SlackApiError) and _is_rate_limited(exc):
-                raise _HistoryRateLimited(_retry_after(exc)) from exc
             log.warning(
                 "cannot read Slack history to recover %s (%s); posting again, which may "
                 "duplicate it rather than lose it",
                 key.label,
-                _error_of(exc) if isinstance(exc, SlackApiError) else exc,
+                slack_error(exc) if isinstance(exc, SlackApiError) else exc,
             )
             return None
         if found is not None:
@@ -367,7 +361,7 @@ class Notifier:
             async with asyncio.timeout(self._send_timeout):
                 response = await client.chat_postMessage(**kwargs)
         except SlackApiError as exc:
-            error = _error_of(exc)
+            error = slack_error(exc)
             status = exc.response.status_code if exc.response is not None else 0
             if status >= 500:
                 log.warning("Slack answered %s to %s; outcome unknown", status, key.label)
@@ -402,30 +396,3 @@ class Notifier:
 async def _mark_sent_many(session: AsyncSession, marks: Sequence[SentMark]) -> list[None]:
     await DeliveryLedger(session).mark_sent_many(marks)
     return [None] * len(marks)
-
-
-def _is_rate_limited(exc: SlackApiError) -> bool:
-    status = exc.response.status_code if exc.response is not None else 0
-    return status == 429 or _error_of(exc) in ("ratelimited", "rate_limited")
-
-
-def _retry_after(exc: SlackApiError) -> float:
-    """Slack's `Retry-After` of a 429, in seconds (a minute when it named none)."""
-    headers = (exc.response.headers if exc.response is not None else None) or {}
-    for name, value in headers.items():
-        if name.lower() == "retry-after":
-            try:
-                return max(1.0, float(value[0] if isinstance(value, list) else value))
-            except (TypeError, ValueError):
-                break
-    return _HISTORY_RETRY_AFTER
-
-
-def _error_of(exc: SlackApiError) -> str:
-    response = exc.response
-    if response is None:
-        return "error"
-    try:
-        return str(response.get("error") or "error")
-    except Exception:
-        return "error"
