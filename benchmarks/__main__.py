@@ -1,5 +1,7 @@
 """`python -m benchmarks [--quick] [--only ack|watch|alerts] [--json FILE] [--database-url URL]`.
 
+`python -m benchmarks soak [--minutes 10] [--sqlite]` runs the soak instead (benchmarks/soak.py).
+
 Prints one table per section. `--quick` runs every section at a tenth of the size (about a
 minute); `--profile` samples the bot with py-spy and prints its hottest functions.
 """
@@ -17,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import ack, alerts, watch
+from benchmarks import ack, alerts, soak, watch
 from benchmarks.profiles import hottest
 from benchmarks.report import Table
 
@@ -75,7 +77,35 @@ async def run_sections(
     return tables
 
 
+def soak_main(argv: list[str]) -> int:
+    """`python -m benchmarks soak`: one soak run, its table printed (and written with --json)."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks soak", description=soak.__doc__)
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--sqlite", action="store_true", help="default: a private PostgreSQL")
+    parser.add_argument("--kill-every", type=float, default=120.0, help="seconds between SIGKILLs")
+    parser.add_argument("--no-pg-restart", action="store_true")
+    parser.add_argument("--json", type=Path, help="also write the table to this file")
+    parser.add_argument("--keep", type=Path, help="keep the bot's log in this directory")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    sizes = soak.SoakSizes(
+        minutes=args.minutes, kill_every=args.kill_every, pg_restart=not args.no_pg_restart
+    )
+    with tempfile.TemporaryDirectory(prefix="skyvia-soak-") as tmp:
+        workdir = args.keep or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        table = asyncio.run(soak.run(sizes, args.sqlite, workdir))
+    print(table.render(), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps({"soak": table.to_json()}, indent=2))
+    figures = table.figures
+    return 0 if figures["duplicated"] == 0 and figures["lost"] == 0 else 1
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["soak"]:
+        return soak_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a tenth of the size (~1 minute)")
     parser.add_argument("--only", action="append", choices=SECTIONS, help="repeatable")

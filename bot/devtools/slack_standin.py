@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import json
 import math
+import random
 import socket
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -264,6 +265,20 @@ class _Fault:
     remaining: int
 
 
+@dataclass
+class _RandomFault:
+    """A share of a method's calls fail: before the call (nothing done) or after it (done)."""
+
+    rate: float
+    error: str
+    status: int
+    after: bool
+    rng: random.Random
+
+    def hits(self, after: bool) -> bool:
+        return self.after == after and self.rng.random() < self.rate
+
+
 class _ApiFailure(Exception):
     """Raised by a method handler to answer `{"ok": false, "error": ...}` like Slack."""
 
@@ -347,6 +362,7 @@ class FakeSlack:
         self._channels: dict[str, FakeChannel] = {}
         self._channel_failures: dict[str, str] = {}
         self._faults: dict[str, list[_Fault]] = {}
+        self._random_faults: dict[str, list[_RandomFault]] = {}
         self._latency = 0.0
         self._history_limit: tuple[float, int] | None = None
         self._history_next: dict[tuple[str, str], float] = {}
@@ -474,6 +490,29 @@ class FakeSlack:
         `ratelimited` with `Retry-After`), at most `messages` messages a page."""
         self._history_limit = (every, messages)
         self._history_next.clear()
+
+    def fail_randomly(
+        self,
+        method: str,
+        rate: float,
+        *,
+        error: str = "internal_error",
+        status: int = 500,
+        after: bool = False,
+        seed: int | None = None,
+    ) -> None:
+        """From now on a share `rate` of `method`'s calls fail with `status`.
+
+        With `after=True` the call takes effect first (a message is stored and seen by
+        subscribers) and only its answer is replaced: Slack posted, then answered 500 — the
+        client cannot tell. Otherwise nothing happens (a 429 carries `Retry-After: 1`). Rules
+        add up (a soak sets 429s and 500-after-post on one method); `rate=0` removes them all.
+        """
+        if rate <= 0:
+            self._random_faults.pop(method, None)
+            return
+        rule = _RandomFault(rate, error, status, after, random.Random(seed))
+        self._random_faults.setdefault(method, []).append(rule)
 
     def fail_channel(self, channel_id: str, error: str) -> None:
         """Every chat.* call to this channel fails with `error` until `heal_channel`."""
@@ -652,10 +691,21 @@ class FakeSlack:
             raise _ApiFailure("invalid_auth")
         self._inject_fault(method, headers)
         self._limit_history(method, identity, args, headers)
+        self._inject_random_fault(method, headers, after=False)
         handler = self._handlers().get(method)
         if handler is None:
             raise _ApiFailure("unknown_method")
-        return {"ok": True, **handler(args, identity)}
+        result = {"ok": True, **handler(args, identity)}
+        self._inject_random_fault(method, headers, after=True)
+        return result
+
+    def _inject_random_fault(self, method: str, headers: dict[str, str], *, after: bool) -> None:
+        fault = next((f for f in self._random_faults.get(method, []) if f.hits(after)), None)
+        if fault is None:
+            return
+        if fault.status == 429:
+            headers["Retry-After"] = "1"
+        raise _ApiFailure(fault.error, status=fault.status)
 
     def _inject_fault(self, method: str, headers: dict[str, str]) -> None:
         queue = self._faults.get(method)

@@ -1,7 +1,7 @@
 """The database goes away for 20 s mid-traffic: afterwards every reply and alert is there once.
 
 The bot runs as a child process (`python -m bot run --http`) on a PostgreSQL server of the
-test's own (`tests/faults/private_postgres.py`), with the Slack stand-in and the Skyvia
+test's own (`bot/devtools/private_postgres.py`), with the Slack stand-in and the Skyvia
 simulator in the test process. Snapshots started from Slack commands are being watched in four
 channels and failure alerts are going out when the server hangs (SIGSTOP: connections and
 statements wait until the bot's own timeouts end them) for 10 s, then is stopped as in a crash
@@ -36,6 +36,7 @@ from bot.config import CONNECT_TIMEOUT as SETTINGS_CONNECT_TIMEOUT
 from bot.config import STATEMENT_TIMEOUT as SETTINGS_STATEMENT_TIMEOUT
 from bot.config import load_settings
 from bot.container import Container
+from bot.devtools.private_postgres import PrivatePostgres, unavailable_reason
 from bot.devtools.slack_requests import SlackRequestSender
 from bot.devtools.slack_standin import FakeSlack, PostedMessage
 from bot.devtools.waiting import poll, wait_until
@@ -45,7 +46,6 @@ from tests.constants import ADMIN, MEMBER
 from tests.db_fixtures import TEST_DATABASE_URL_ENV
 from tests.e2e.process_kit import ProcessStack, process_stack
 from tests.e2e.worker_kit import alerts_in, cursors_ready, kind_of, watch_row
-from tests.faults.private_postgres import PrivatePostgres, unavailable_reason
 
 FROZEN = 10.0  # first the server hangs (SIGSTOP): only the bot's timeouts end its waits
 DOWN = 10.0  # then it is stopped as in a crash, and started again

@@ -183,7 +183,7 @@ class PrivatePostgres:
                 command = ["runuser", "-u", SERVER_USER, "--", *command]
             else:
                 command = ["su", SERVER_USER, "-c", shlex.join(command)]
-        result = subprocess.run(
+        result = subprocess.run(  # noqa: S603 - our own PostgreSQL binaries
             command, capture_output=True, text=True, timeout=START_TIMEOUT + 30, check=False
         )
         if check and result.returncode != 0:

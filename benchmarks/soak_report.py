@@ -1,0 +1,118 @@
+"""The soak's table: messages expected, delivered, duplicated and lost, by kind; memory; rows."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from benchmarks.report import Table, verdict
+from benchmarks.tally import SlackTally
+from bot.devtools.slack_standin import FakeSlack
+from storage.models import DeliveryKind
+
+if TYPE_CHECKING:
+    from benchmarks.soak import Soak, SoakSizes
+
+KINDS = (DeliveryKind.THREAD_REPLY.value, DeliveryKind.ALERT.value)
+
+
+def report(
+    sizes: SoakSizes,
+    sqlite: bool,
+    soak: Soak,
+    tally: SlackTally,
+    drained: bool,
+    before: dict[str, int],
+    after: dict[str, int],
+    deleted: dict[str, int],
+) -> Table:
+    from benchmarks.soak import expected_keys
+
+    expected = expected_keys(soak.layout, soak.runs)
+    seen = {key: n for key, n in tally.posted.items() if key[2] in KINDS}
+    counters = soak.counters
+    table = Table(
+        title=(
+            f"Soak: {sizes.minutes:g} min on {'SQLite' if sqlite else 'PostgreSQL'}, "
+            f"{sizes.workspaces} workspaces × {sizes.channels_per_workspace} channels, "
+            f"{counters.kills} bot SIGKILLs, {counters.pg_restarts} PostgreSQL restarts"
+        ),
+        columns=["measure", "replies", "alerts", "total"],
+    )
+    figures: dict[str, int] = {}
+    for name, keys in (
+        ("expected", [k for k in expected]),
+        ("delivered", [k for k in expected if k in seen]),
+        ("lost", [k for k in expected if k not in seen]),
+        ("unexpected", [k for k in seen if k not in expected]),
+    ):
+        row = [sum(1 for k in keys if k[2] == kind) for kind in KINDS]
+        table.rows.append([f"messages {name}", *row, sum(row)])
+        figures[name] = sum(row)
+    dup = [sum(n - 1 for k, n in seen.items() if k[2] == kind and n > 1) for kind in KINDS]
+    table.rows.append(["messages duplicated", *dup, sum(dup)])
+    figures["duplicated"] = sum(dup)
+    table.rows.append(["bot peak RSS, MiB (largest of its lives)", "", "", counters.peak_rss])
+    for name in before:
+        table.rows.append(
+            [f"rows in {name}: start → end", "", "", f"{before[name]:,} → {after[name]:,}"]
+        )
+    table.notes += [
+        f"0 duplicated, 0 lost: {verdict(figures['duplicated'] == 0 and figures['lost'] == 0)}"
+        f" (all expected arrived within the drain: {drained})",
+        f"commands sent {counters.commands_sent:,}, refused or unanswered (bot restarting) "
+        f"{counters.commands_refused:,}; runs started by the bot {len(soak.runs.replies):,}, "
+        f"scheduled runs failed {len(soak.runs.failures):,}",
+        f"faults: chat.postMessage 429 {sizes.slack_429_rate:.0%} and 500-after-post "
+        f"{sizes.slack_500_after_post_rate:.0%}; Skyvia 503 {sizes.skyvia_5xx_rate:.0%}, "
+        f"{counters.skyvia_timeouts} answers slower than the bot's timeout; SIGKILL every "
+        f"{sizes.kill_every:g} s",
+        f"start rows include {sizes.aged_rows} aged (40-day-old) rows per prunable kind; "
+        f"retention deleted {deleted or 'nothing'}",
+    ]
+    lost = sorted(k for k in expected if k not in seen)[:10]
+    doubled = sorted(k for k, n in seen.items() if n > 1)[:10]
+    for label, keys in (("lost", lost), ("duplicated", doubled)):
+        for key in keys:
+            table.notes.append(f"{label} {key}: {explain(soak, key)}")
+    table.figures = {
+        **figures,
+        "kills": counters.kills,
+        "pg_restarts": counters.pg_restarts,
+        "commands_sent": counters.commands_sent,
+        "peak_rss_mb": counters.peak_rss,
+        "rows_before": before,
+        "rows_after": after,
+        "retention_deleted": deleted,
+    }
+    return table
+
+
+def _key_of(args: dict[str, Any]) -> tuple[str, int, str] | None:
+    metadata = args.get("metadata")
+    if isinstance(metadata, str):
+        try:
+            metadata = json.loads(metadata)
+        except ValueError:
+            return None
+    payload = (metadata or {}).get("event_payload") if isinstance(metadata, dict) else None
+    if not isinstance(payload, dict) or "kind" not in payload:
+        return None
+    return (str(args.get("channel")), int(payload["snapshot_id"]), str(payload["kind"]))
+
+
+def explain(soak: Soak, key: tuple[str, int, str]) -> str:
+    """What happened to one key: each chat.postMessage carrying it (time, answer) and the kills.
+
+    Times are seconds since the soak began; a 500 is the stand-in's 500-after-post (the message
+    was stored), a 429 stored nothing.
+    """
+    slack: FakeSlack = soak.doubles.slack
+    began = soak.began
+    posts = [
+        f"{call.at - began:.1f}s→{call.status}{'' if call.ok else ' ' + str(call.error)}"
+        for call in slack.calls_to("chat.postMessage")
+        if _key_of(call.args) == key
+    ]
+    kills = ", ".join(f"{t - began:.1f}s" for t in soak.counters.kill_times) or "none"
+    return f"posts [{'; '.join(posts) or 'none'}]; bot SIGKILLs at {kills}"
