@@ -73,7 +73,7 @@ class SoakSizes:
     slack_500_after_post_rate: float = 0.05
     skyvia_5xx_rate: float = 0.05
     skyvia_timeout_every: float = 60.0
-    drain: float = 300.0
+    drain: float = 240.0
     aged_rows: int = 200
     seed: int = 9
 
@@ -105,6 +105,7 @@ class Counters:
     commands_refused: int = 0
     kills: int = 0
     kill_times: list[float] = field(default_factory=list)
+    pg_down: list[tuple[float, float]] = field(default_factory=list)
     pg_restarts: int = 0
     skyvia_timeouts: int = 0
     peak_rss: float = 0.0
@@ -232,10 +233,12 @@ class Soak:
         await self.bot.start()
 
     async def restart_postgres(self, cluster: PrivatePostgres) -> None:
+        down = time.monotonic()
         await asyncio.to_thread(cluster.stop, "fast")
         await asyncio.sleep(PG_DOWN_SECONDS)
         await asyncio.to_thread(cluster.start)
         self.counters.pg_restarts += 1
+        self.counters.pg_down.append((down, time.monotonic()))
 
     def command(self, sender: SlackRequestSender) -> None:
         state = self.doubles.sim.state

@@ -114,5 +114,12 @@ def explain(soak: Soak, key: tuple[str, int, str]) -> str:
         for call in slack.calls_to("chat.postMessage")
         if _key_of(call.args) == key
     ]
-    kills = ", ".join(f"{t - began:.1f}s" for t in soak.counters.kill_times) or "none"
-    return f"posts [{'; '.join(posts) or 'none'}]; bot SIGKILLs at {kills}"
+    counters = soak.counters
+    kills = ", ".join(f"{t - began:.1f}s" for t in counters.kill_times) or "none"
+    outage = ", ".join(f"{a - began:.1f}-{b - began:.1f}s" for a, b in counters.pg_down) or "none"
+    seen = soak.runs.seen.get(key[1])
+    started = f"run seen at {seen - began:.1f}s" if seen is not None else "run never seen"
+    return (
+        f"{started}; posts [{'; '.join(posts) or 'none'}]; bot SIGKILLs at {kills}; "
+        f"database down {outage}"
+    )
