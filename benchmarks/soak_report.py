@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from benchmarks.report import Table, verdict
@@ -121,5 +122,16 @@ def explain(soak: Soak, key: tuple[str, int, str]) -> str:
     started = f"run seen at {seen - began:.1f}s" if seen is not None else "run never seen"
     return (
         f"{started}; posts [{'; '.join(posts) or 'none'}]; bot SIGKILLs at {kills}; "
-        f"database down {outage}"
+        f"database down {outage}{_logged_about(soak, key[1])}"
     )
+
+
+def _logged_about(soak: Soak, snapshot_id: int) -> str:
+    """The bot's warnings and errors that name the snapshot (e.g. a card it could not post)."""
+    log = soak.bot.log_path
+    if log is None or not log.exists():
+        return ""
+    pattern = re.compile(rf"(WARNING|ERROR) +(\S+): (.*\b{snapshot_id}\b[^\n]*?)(?: team=|$)", re.M)
+    text = log.read_text(errors="replace")
+    found = [f"{m.group(2)}: {m.group(3)}" for m in pattern.finditer(text)]
+    return f"; bot logged: {' | '.join(found[:3])}" if found else ""
