@@ -18,7 +18,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.app import create_app
 from bot.config import Settings
-from bot.container import Container
+from bot.container import Container, token_cipher
 from bot.web import create_web_app
 from bot.workers import WorkerGroup, build_workers
 from storage.db import upgrade_async
@@ -52,7 +52,7 @@ async def _maybe_simulator(settings: Settings, enabled: bool) -> AsyncIterator[S
 
 async def serve(settings: Settings, *, socket_mode: bool, workers: bool, simulator: bool) -> int:
     settings.require_for_serving(http=not socket_mode)
-    await upgrade_async(settings.database_url)
+    await upgrade_async(settings.database_url, cipher=token_cipher(settings))
     async with _maybe_simulator(settings, simulator) as settings:
         container = await Container.create(settings)
         app = create_app(container)
@@ -101,7 +101,7 @@ async def _serve_socket_mode(
 
 async def run_workers_only(settings: Settings) -> int:
     settings.require_for_serving(http=False)
-    await upgrade_async(settings.database_url)
+    await upgrade_async(settings.database_url, cipher=token_cipher(settings))
     container = await Container.create(settings)
     background = build_workers(container)
     await background.start()

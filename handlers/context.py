@@ -67,6 +67,8 @@ class SlackContext:
     trigger_id: str | None = None
     user_team_id: str | None = None
     """The user's own Slack team when the payload names it (another one in Slack Connect)."""
+    enterprise_id: str | None = None
+    """The Enterprise Grid org of the request's workspace (None outside Grid)."""
 
     @classmethod
     def from_body(
@@ -94,6 +96,7 @@ class SlackContext:
             trigger_id=body.get("trigger_id"),
             user_team_id=(user.get("team_id") if isinstance(user, dict) else None)
             or body.get("user_team_id"),
+            enterprise_id=_enterprise_of(body),
         )
 
     # -- answering --------------------------------------------------------------------------
@@ -137,3 +140,16 @@ class SlackContext:
     async def workspace(self) -> BoundWorkspace:
         """The clicked/typed-in channel's binding — the only source of workspace and token."""
         return await self.services.bindings.resolve(self.team_id, self.channel_id)
+
+
+def _enterprise_of(body: dict[str, Any]) -> str | None:
+    """The Grid org id: a command's `enterprise_id`, an interaction's `enterprise.id` or
+    `team.enterprise_id`."""
+    enterprise = body.get("enterprise")
+    team = body.get("team")
+    found = (
+        body.get("enterprise_id")
+        or (enterprise.get("id") if isinstance(enterprise, dict) else None)
+        or (team.get("enterprise_id") if isinstance(team, dict) else None)
+    )
+    return str(found) if found else None

@@ -87,6 +87,8 @@ class Binding(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     team_id: Mapped[str] = mapped_column(SlackId)
+    # The workspace's Enterprise Grid org, if any: how the workers find an org-wide install.
+    enterprise_id: Mapped[str | None] = mapped_column(SlackId)
     channel_id: Mapped[str] = mapped_column(SlackId)
     workspace_id: Mapped[int] = mapped_column(SkyviaId)
     workspace_name: Mapped[str | None] = mapped_column(Text)

@@ -37,6 +37,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from bot.devtools.slack_oauth_standin import IssuedToken, OAuthFailure, OAuthStandin
 from bot.devtools.waiting import poll
 
 MAX_MESSAGE_BLOCKS = 50
@@ -254,6 +255,9 @@ class _Identity:
     team_id: str
     user_id: str
     bot_id: str
+    enterprise_id: str | None = None
+    is_enterprise_install: bool = False
+    expires_at: float | None = None
 
 
 @dataclass
@@ -340,6 +344,8 @@ class FakeSlack:
         self.calls: list[SlackCall] = []
         self.warnings: list[str] = []
         self._tokens: dict[str, _Identity] = {bot_token: _Identity(team_id, bot_user_id, bot_id)}
+        self.oauth = OAuthStandin(self._add_issued_token, app_id=app_id)
+        """Installs through OAuth: `configure()` the app, `approve()` an install for a code."""
         self.socket_mode_url: str | None = None
         """Answer of apps.connections.open; set by `socket_mode_standin.running_socket_mode`."""
         self._users: dict[str, FakeUser] = {}
@@ -373,6 +379,16 @@ class FakeSlack:
     def add_token(self, token: str, *, team_id: str, user_id: str, bot_id: str) -> None:
         """Another installation's bot token, for multi-workspace (OAuth) tests."""
         self._tokens[token] = _Identity(team_id, user_id, bot_id)
+
+    def _add_issued_token(self, issued: IssuedToken) -> None:
+        self._tokens[issued.token] = _Identity(
+            issued.team_id or "",
+            issued.bot_user_id,
+            issued.bot_id,
+            issued.enterprise_id,
+            issued.is_enterprise_install,
+            issued.expires_at,
+        )
 
     def add_user(
         self,
@@ -634,11 +650,18 @@ class FakeSlack:
         headers: dict[str, str] = {}
         try:
             args = await _read_args(request)
-            body_token = args.pop("token", None)
-            token = _bearer(request.headers.get("authorization")) or body_token
-            status, body = 200, self._dispatch(method, args, token, headers)
+            if method == "oauth.v2.access":  # the app's credentials, not a token, authenticate
+                authorization = request.headers.get("authorization")
+                received, args = args, {k: args[k] for k in ("grant_type", "code") if k in args}
+                status, body = 200, {"ok": True, **self.oauth.access(received, authorization)}
+            else:
+                body_token = args.pop("token", None)
+                token = _bearer(request.headers.get("authorization")) or body_token
+                status, body = 200, self._dispatch(method, args, token, headers)
         except _ApiFailure as failure:
             status, body = failure.status, failure.body()
+        except OAuthFailure as failure:
+            status, body = 200, {"ok": False, "error": failure.error}
         self.calls.append(SlackCall(method, args, token, time.monotonic(), status, body))
         return JSONResponse(body, status_code=status, headers=headers)
 
@@ -650,6 +673,8 @@ class FakeSlack:
         identity = self._tokens.get(token)
         if identity is None:
             raise _ApiFailure("invalid_auth")
+        if identity.expires_at is not None and identity.expires_at <= time.time():
+            raise _ApiFailure("token_expired")
         self._inject_fault(method, headers)
         self._limit_history(method, identity, args, headers)
         handler = self._handlers().get(method)
@@ -742,7 +767,8 @@ class FakeSlack:
             "team_id": identity.team_id,
             "user_id": identity.user_id,
             "bot_id": identity.bot_id,
-            "is_enterprise_install": False,
+            "enterprise_id": identity.enterprise_id,
+            "is_enterprise_install": identity.is_enterprise_install,
         }
 
     def _chat_post_message(self, args: dict[str, Any], identity: _Identity) -> dict[str, Any]:

@@ -190,6 +190,11 @@ class BindingService:
             raise NotBound()
         return self.bound(binding)
 
+    async def enterprise_of(self, team_id: str) -> str | None:
+        """The team's Enterprise Grid org as its bindings recorded it (None outside Grid)."""
+        async with self._db.session() as session:
+            return await BindingRepository(session).enterprise_of(team_id)
+
     async def connect(
         self,
         *,
@@ -198,6 +203,7 @@ class BindingService:
         workspace_id: int,
         token: str | None,
         user_id: str,
+        enterprise_id: str | None = None,
     ) -> ChannelBinding:
         """Checks the token with one cheap call, then saves the binding (encrypted token)."""
         actor = Actor(team_id, channel_id, user_id)
@@ -228,6 +234,7 @@ class BindingService:
                 token_ciphertext=self._cipher.encrypt(token) if token else None,
                 created_by=user_id,
                 now=self._clock(),
+                enterprise_id=enterprise_id,
             )
             detail = "own token" if token else "default token"
             await record_in(session, actor, Entry("connect", target, "ok", detail))

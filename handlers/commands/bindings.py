@@ -59,6 +59,7 @@ async def finish_connect(ctx: SlackContext, workspace_id: int, token: str | None
         workspace_id=workspace_id,
         token=token,
         user_id=ctx.user_id,
+        enterprise_id=ctx.enterprise_id,
     )
     try:
         await ctx.post(connected_message(workspace_id, binding.workspace_name, ctx.user_id))

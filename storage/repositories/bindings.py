@@ -22,6 +22,14 @@ class BindingRepository:
             select(Binding).where(Binding.team_id == team_id, Binding.channel_id == channel_id)
         )
 
+    async def enterprise_of(self, team_id: str) -> str | None:
+        """The Enterprise Grid org a team's bindings recorded, or None (not Grid, or unknown)."""
+        return await self.session.scalar(
+            select(Binding.enterprise_id)
+            .where(Binding.team_id == team_id, Binding.enterprise_id.is_not(None))
+            .limit(1)
+        )
+
     async def upsert(
         self,
         *,
@@ -32,6 +40,7 @@ class BindingRepository:
         token_ciphertext: str | None,
         created_by: str,
         now: datetime,
+        enterprise_id: str | None = None,
     ) -> Binding:
         """Binds the channel, or re-binds it: it replaces workspace and token, records the new
         author and lifts a pause.
@@ -43,6 +52,7 @@ class BindingRepository:
         workspace, so they go when the workspace changes.
         """
         values: dict[str, object] = {
+            "enterprise_id": enterprise_id,
             "workspace_id": workspace_id,
             "workspace_name": workspace_name,
             "token_ciphertext": token_ciphertext,
