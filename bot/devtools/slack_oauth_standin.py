@@ -129,7 +129,7 @@ class OAuthStandin:
         if client_secret != self._client_secret:
             raise OAuthFailure("bad_client_secret")
         if args.get("grant_type") == "refresh_token":
-            grant = self._refresh.pop(str(args.get("refresh_token")), None)
+            grant = self._refresh.get(str(args.get("refresh_token")))
             if grant is None:
                 raise OAuthFailure("invalid_refresh_token")
             return self._token_answer(grant, install=False)

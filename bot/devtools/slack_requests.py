@@ -52,6 +52,8 @@ class SlackRequestSender:
         team_domain: str = "skyvia-test",
         api_app_id: str = "A0TEST",
         bot_user_id: str = "U0BOT",
+        enterprise_id: str | None = None,
+        is_enterprise_install: bool = False,
         http: httpx.AsyncClient | None = None,
         response_url_for: Callable[[str], str] | None = None,
         clock: Callable[[], float] = time.time,
@@ -61,6 +63,9 @@ class SlackRequestSender:
         self.team_domain = team_domain
         self.api_app_id = api_app_id
         self.bot_user_id = bot_user_id
+        self.enterprise_id = enterprise_id
+        """The team's Grid org; `is_enterprise_install`: the app is installed org-wide."""
+        self.is_enterprise_install = is_enterprise_install
         self.last_response_id: str | None = None
         self.user_teams: dict[str, str] = {}
         """Users of another team (Slack Connect): their payloads carry that `user.team_id`."""
@@ -107,7 +112,8 @@ class SlackRequestSender:
             "command": command,
             "text": text,
             "api_app_id": self.api_app_id,
-            "is_enterprise_install": "false",
+            **({"enterprise_id": self.enterprise_id} if self.enterprise_id else {}),
+            "is_enterprise_install": str(self.is_enterprise_install).lower(),
             "response_url": response_url or self._mint_response_url("command"),
             "trigger_id": trigger_id or self._trigger_id(),
         }
@@ -155,8 +161,8 @@ class SlackRequestSender:
             "container": container,
             "trigger_id": trigger_id or self._trigger_id(),
             "team": {"id": self.team_id, "domain": self.team_domain},
-            "enterprise": None,
-            "is_enterprise_install": False,
+            "enterprise": self._enterprise(),
+            "is_enterprise_install": self.is_enterprise_install,
             "state": {"values": {}},
             "response_url": response_url or self._mint_response_url("action"),
             "actions": [action],
@@ -240,8 +246,8 @@ class SlackRequestSender:
                 "bot_id": "B0BOT",
             },
             "response_urls": [],
-            "is_enterprise_install": False,
-            "enterprise": None,
+            "is_enterprise_install": self.is_enterprise_install,
+            "enterprise": self._enterprise(),
         }
         return payload
 
@@ -268,11 +274,11 @@ class SlackRequestSender:
             "event_time": now,
             "authorizations": [
                 {
-                    "enterprise_id": None,
-                    "team_id": self.team_id,
+                    "enterprise_id": self.enterprise_id,
+                    "team_id": None if self.is_enterprise_install else self.team_id,
                     "user_id": self.bot_user_id,
                     "is_bot": True,
-                    "is_enterprise_install": False,
+                    "is_enterprise_install": self.is_enterprise_install,
                 }
             ],
             "is_ext_shared_channel": False,
@@ -353,6 +359,13 @@ class SlackRequestSender:
             "name": user_id.lower(),
             "team_id": self.user_teams.get(user_id, self.team_id),
         }
+
+    def _enterprise(self) -> dict[str, str] | None:
+        return (
+            {"id": self.enterprise_id, "name": self.enterprise_id.lower()}
+            if self.enterprise_id
+            else None
+        )
 
     def _trigger_id(self) -> str:
         return f"{next(self._ids)}.{int(self._clock())}.0123456789abcdef"
