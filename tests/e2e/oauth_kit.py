@@ -4,7 +4,7 @@ request sender per team, and where each team's calls went with which token."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -13,10 +13,11 @@ import httpx
 from sqlalchemy import text
 
 from bot.devtools.slack_requests import SlackRequestSender
-from bot.devtools.slack_standin import FakeSlack, SlackCall
+from bot.devtools.slack_standin import FakeSlack, PostedMessage, SlackCall
 from bot.simulator import RunningSimulator
 from storage.db import Database
 from tests.e2e.bot_runner import SIGNING_SECRET, RunningBot, running_bot
+from tests.e2e.worker_kit import alerts_in
 
 CLIENT_ID = "1111.2222"
 CLIENT_SECRET = "oauth-client-secret-0123456789"
@@ -100,6 +101,18 @@ async def command(sender: SlackRequestSender, text_: str, *, user: str, channel:
     assert response.status_code == 200, response.text
     assert sender.last_response_id is not None
     return sender.last_response_id
+
+
+def ok_in(channel: str) -> Callable[[SlackCall], bool]:
+    """Matches a successful call in `channel`."""
+    return lambda call: call.ok and call.args["channel"] == channel
+
+
+def alert_of(
+    fake_slack: FakeSlack, channel: str, snapshot_id: int
+) -> Callable[[], list[PostedMessage]]:
+    """Polls for the failure alert of `snapshot_id` in `channel`."""
+    return lambda: alerts_in(fake_slack, channel, snapshot_id)
 
 
 def posts_in(fake_slack: FakeSlack, channel: str) -> list[SlackCall]:

@@ -18,9 +18,11 @@ from tests.constants import BACKUP
 from tests.e2e.oauth_kit import (
     CLIENT_SECRET,
     Team,
+    alert_of,
     command,
     install,
     oauth_bot,
+    ok_in,
     posts_in,
     stored_token_values,
     team_senders,
@@ -68,17 +70,14 @@ async def test_two_teams_install_and_each_is_served_with_its_own_token(
 
         for team, sender in ((ALPHA, send["alpha"]), (BETA, send["beta"])):
             await command(sender, "connect 123", user=team.admin, channel=team.channel)
-            confirmations = await fake_slack.wait_for(
-                "chat.postMessage", lambda c, ch=team.channel: c.ok and c.args["channel"] == ch
-            )
+            confirmations = await fake_slack.wait_for("chat.postMessage", ok_in(team.channel))
             assert confirmations[0].token == tokens[team.team_id]
 
         await cursors_ready(bot.container.db)
         failed = simulator.state.run_scheduled_now(BACKUP, fail=True, log="Error: boom")
         for team in (ALPHA, BETA):
             await wait_until(
-                lambda ch=team.channel: alerts_in(fake_slack, ch, failed.id),
-                what=f"the alert in {team.channel}",
+                alert_of(fake_slack, team.channel, failed.id), what=f"the alert in {team.channel}"
             )
         await bot.after_ticks(2)
 
@@ -117,14 +116,10 @@ async def test_a_grid_org_install_serves_its_workspaces_for_requests_and_workers
         workspace = {"team_id": GRID.team_id, "enterprise_id": ORG, "is_enterprise_install": True}
         async with team_senders(bot, fake_slack, grid=workspace) as send:
             await command(send["grid"], "connect 123", user=GRID.admin, channel=GRID.channel)
-            await fake_slack.wait_for(
-                "chat.postMessage", lambda c: c.ok and c.args["channel"] == GRID.channel
-            )
+            await fake_slack.wait_for("chat.postMessage", ok_in(GRID.channel))
         await cursors_ready(bot.container.db)
         failed = simulator.state.run_scheduled_now(BACKUP, fail=True, log="Error: boom")
-        await wait_until(
-            lambda: alerts_in(fake_slack, GRID.channel, failed.id), what="the alert in the org"
-        )
+        await wait_until(alert_of(fake_slack, GRID.channel, failed.id), what="the org's alert")
 
     assert {c.token for c in posts_in(fake_slack, GRID.channel)} == {org_token}
 
@@ -146,9 +141,7 @@ async def test_a_request_rotates_an_expiring_token_through_slack_api_url(
         fake_slack.oauth.expires_in = 43_200  # the rotated token lasts: one rotation only
         async with team_senders(bot, fake_slack, alpha={"team_id": ALPHA.team_id}) as send:
             await command(send["alpha"], "connect 123", user=ALPHA.admin, channel=ALPHA.channel)
-            confirmation = await fake_slack.wait_for(
-                "chat.postMessage", lambda c: c.ok and c.args["channel"] == ALPHA.channel
-            )
+            confirmation = await fake_slack.wait_for("chat.postMessage", ok_in(ALPHA.channel))
         stored = await stored_token_values(bot.container.db)
         store = bot.container.slack.installation_store
         assert store is not None
