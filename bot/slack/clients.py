@@ -221,7 +221,6 @@ class SlackClients:
             await store.async_save_bot(refreshed_bot)
             return refreshed_bot.bot_token
 
-
     def evict(self, token: str) -> None:
         """Forgets the client of a token Slack no longer accepts."""
         if token != self.default.token:
