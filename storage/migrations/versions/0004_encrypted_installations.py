@@ -40,7 +40,7 @@ TABLES = {
 
 def _cipher() -> TokenCipher:
     given = op.get_context().config.attributes.get("token_cipher")  # type: ignore[union-attr]
-    if given is not None:
+    if isinstance(given, TokenCipher):
         return given
     url = op.get_bind().engine.url
     database = url.database if url.get_backend_name() == "sqlite" else None
