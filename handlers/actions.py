@@ -29,6 +29,7 @@ from bot.slack.messages import Message, schedule_message
 from bot.slack.payloads import (
     BackupRef,
     BackupsPageRef,
+    ConnectRef,
     ScheduleRef,
     Screen,
     SnapshotRef,
@@ -45,7 +46,7 @@ from handlers.commands.backups import (
     start_snapshot,
     switch_schedule,
 )
-from handlers.commands.bindings import MUTE_ALERTS, set_mute
+from handlers.commands.bindings import MUTE_ALERTS, replace_connection, set_mute
 from handlers.context import Services, SlackContext
 from handlers.listener import Listener, acked_listener
 
@@ -192,6 +193,14 @@ async def show_log(ctx: SlackContext, click: Click) -> None:
     await ctx.reply(await snapshot_log(ctx, bound, ref.backup_id, ref.snapshot_id))
 
 
+async def confirm_connect(ctx: SlackContext, click: Click) -> None:
+    ref = ConnectRef.load(click.value)
+    async with _once(ctx, click):
+        await replace_connection(ctx, ref.workspace_id)
+    if ctx.respond is not None:  # the question is answered: take it away
+        await ctx.respond(delete_original=True)
+
+
 async def _set_mute(ctx: SlackContext, click: Click, mute: bool) -> None:
     ref = BackupRef.load(click.value)
     bound = await ctx.workspace()
@@ -224,6 +233,7 @@ ACTIONS: dict[ActionId, ActionHandler] = {
     ActionId.SNAPSHOTS_PAGE_NEXT: page_snapshots,
     ActionId.MUTE_BACKUP: mute_backup,
     ActionId.UNMUTE_BACKUP: unmute_backup,
+    ActionId.CONFIRM_CONNECT: confirm_connect,
 }
 """Every button a builder in `bot.slack.messages` emits has its listener here."""
 

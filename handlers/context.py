@@ -131,6 +131,19 @@ class SlackContext:
             raise
         return str(response["ts"])
 
+    async def permalink(self, channel_id: str, message_ts: str | None) -> str | None:
+        """A link to a message, or None: a missing link must never cost the answer itself."""
+        if not message_ts:
+            return None
+        try:
+            response = await self.client.chat_getPermalink(
+                channel=channel_id, message_ts=message_ts
+            )
+        except SlackApiError:
+            return None
+        link = response.get("permalink")
+        return link if isinstance(link, str) else None
+
     # -- authorization ------------------------------------------------------------------------
     async def require(self, needed: Role, action: str) -> Role:
         return await self.services.authorizer.require(

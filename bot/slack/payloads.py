@@ -132,6 +132,16 @@ class SnapshotsPageRef(Payload):
     filters: SnapshotFilters = SnapshotFilters()
 
 
+class ConnectRef(Payload):
+    """Confirm on "connect to another workspace?": the workspace to bind instead.
+
+    The one payload that names a workspace: it is only a request, checked like a typed
+    `/skyvia connect <id>` (an admin clicks it, and the token must reach that workspace).
+    """
+
+    workspace_id: SkyviaId
+
+
 class ConnectModalMeta(Payload):
     """The connect modal's private_metadata: which channel the submitted binding is for."""
 

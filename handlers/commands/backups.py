@@ -103,7 +103,16 @@ async def start_snapshot(
         even_if_active=even_if_active,
     )
     if isinstance(result, AlreadyActive):
-        await ctx.reply(active_snapshot_exists_message(result.backup, result.active_run))
+        watch = result.watch
+        link = await ctx.permalink(watch.channel_id, watch.message_ts) if watch else None
+        message = active_snapshot_exists_message(
+            result.backup,
+            result.active_run,
+            watch=watch,
+            channel_id=ctx.channel_id,
+            permalink=link,
+        )
+        await ctx.reply(message)
     return result
 
 
@@ -157,7 +166,7 @@ async def schedule(ctx: SlackContext, command: ScheduleCmd) -> None:
     await ctx.require(Role.OPERATOR, SWITCH_SCHEDULE)
     change = await switch_schedule(ctx, bound, command.backup_id, command.enable)
     if not change.changed:
-        await ctx.reply(schedule_message(change.backup, change.active))
+        await ctx.reply(schedule_message(change.backup, change.active, already=True))
 
 
 HANDLERS = {

@@ -70,6 +70,18 @@ def alerts_changed_message(user_id: str, enabled: bool) -> Message:
     return Message(text=fallback(line), blocks=[section(line)])
 
 
+def alerts_unchanged_message(enabled: bool) -> Message:
+    """Told to the user only: `alerts on|off` asked for what already was, so nothing changed."""
+    if enabled:
+        line = ":bell: Failure alerts are already on in this channel; nothing changed."
+    else:
+        line = (
+            ":no_bell: Failure alerts are already off in this channel; nothing changed. "
+            "`/skyvia alerts on` turns them back on."
+        )
+    return Message(text=fallback(line), blocks=[section(line)])
+
+
 def mute_changed_message(user_id: str, backup: Backup, mute: bool) -> Message:
     """Told to the channel: who muted or unmuted a backup's alerts, and how to undo it.
 

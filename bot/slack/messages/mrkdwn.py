@@ -114,6 +114,23 @@ def channel_mention(channel_id: str) -> str:
     return escape_cut(channel_id, 40)
 
 
+_PERMALINK = re.compile(
+    r"https://[a-z0-9-]+(?:\.[a-z0-9-]+)*\.slack\.com/archives/[CGD][A-Z0-9]+/p\d+"
+    r"(?:\?thread_ts=\d+\.\d+&cid=[CGD][A-Z0-9]+)?"
+)
+
+
+def message_link(url: str | None, text: str) -> str:
+    """`<url|text>` for a Slack message permalink; "" for anything else.
+
+    Only Slack's own permalink shape passes, so a link can never smuggle markup or point
+    elsewhere; `&` in the query is written as the entity Slack expects.
+    """
+    if url is None or not _PERMALINK.fullmatch(url):
+        return ""
+    return f"<{url.replace('&', '&amp;')}|{escape_mrkdwn(text)}>"
+
+
 def slack_date(moment: datetime, fmt: str = "{date_short_pretty} at {time}") -> str:
     """Slack renders this in each reader's time zone; the fallback names UTC explicitly."""
     utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from slack_sdk.models.blocks import Block, DividerBlock
 
+from bot.services.models import WatchedRun
 from bot.skyvia.models import ActiveRun, Backup, Snapshot, SnapshotState
 from bot.slack.messages.buttons import (
     run_anyway_button,
@@ -33,9 +34,11 @@ from bot.slack.messages.mrkdwn import (
     CODE_BLOCK_OVERHEAD,
     backup_label,
     backup_label_plain,
+    channel_mention,
     code_block,
     format_count,
     format_duration,
+    message_link,
     more_lines_note,
     plural,
     slack_date,
@@ -290,16 +293,37 @@ def gave_up_note(hours: float, backup_id: int | None = None) -> Message:
     return Message(text=fallback(line), blocks=[section(line)])
 
 
-def active_snapshot_exists_message(backup: Backup, active_run: ActiveRun) -> Message:
-    """Nothing was started because one runs; offers to start another, behind a confirm."""
+def active_snapshot_exists_message(
+    backup: Backup,
+    active_run: ActiveRun,
+    *,
+    watch: WatchedRun | None = None,
+    channel_id: str | None = None,
+    permalink: str | None = None,
+) -> Message:
+    """Nothing was started because one runs; offers to start another, behind a confirm.
+
+    Says who started the running one and when (`watch`, when it was started from Slack; else
+    that it was started outside Slack), and links its card (`permalink`) when there is one.
+    """
     label = backup_label(backup.name, backup.id)
     line = (
         f"{state_emoji(active_run.state)} Snapshot {active_run.run_id} of {label} "
         f"{state_phrase(active_run.state)}, so no new one was started."
     )
+    link = message_link(permalink, "See its progress")
+    if link:
+        line += f" {link}."
     details = [f"Snapshot {active_run.run_id}", state_name(active_run.state)]
-    if active_run.date is not None:
-        details.append(f"started {slack_date(active_run.date)}")
+    if watch is not None:
+        where = f" in {channel_mention(watch.channel_id)}" if watch.channel_id != channel_id else ""
+        details.append(
+            f"started by {user_mention(watch.started_by)}{where} {slack_date(watch.started_at)}"
+        )
+    else:
+        details.append("started outside Slack (by its schedule or in Skyvia)")
+        if active_run.date is not None:
+            details.append(f"started {slack_date(active_run.date)}")
     if active_run.success_rows is not None:
         details.append(f"{format_count(active_run.success_rows)} rows so far")
     return Message(

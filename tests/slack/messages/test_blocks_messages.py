@@ -298,8 +298,17 @@ def test_a_mute_notice_carries_an_unmute_button_and_an_unmute_notice_none() -> N
 
 
 def test_connected_message_names_workspace_and_user() -> None:
-    data = message_dict(blocks.connected_message(123, "Sales", "U1"))
+    binding = ChannelBinding("C1", 123, "U1", T0, workspace_name="Sales")
+    data = message_dict(blocks.connected_message(binding, "U1"))
     assert "connected to Skyvia workspace *Sales* (123), by <@U1>" in _first_line(data)
+    assert "will be announced here" in all_text(data)
+
+
+def test_connected_message_tells_alerts_are_off_when_they_are() -> None:
+    binding = ChannelBinding("C1", 123, "U1", T0, alerts_enabled=False, muted_backup_ids=(4,))
+    text = all_text(message_dict(blocks.connected_message(binding, "U1")))
+    assert "will be announced" not in text
+    assert "Failure alerts are off here" in text and "1 backup muted" in text
 
 
 def test_disconnected_message_counts_stopped_watches() -> None:
