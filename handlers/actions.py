@@ -30,14 +30,17 @@ from bot.slack.payloads import (
     BackupRef,
     BackupsPageRef,
     ConnectRef,
+    RunRef,
     ScheduleRef,
     Screen,
     SnapshotRef,
     SnapshotsPageRef,
 )
+from bot.slack.payloads import message_ts as valid_ts
 from handlers.commands.backups import (
     START_SNAPSHOT,
     SWITCH_SCHEDULE,
+    Retry,
     backup_details,
     backups_page,
     schedule_status,
@@ -63,17 +66,24 @@ class Click:
     value: str | None
     message_ts: str | None
     is_ephemeral: bool
+    thread_ts: str | None = None
+    """The thread of the clicked channel message (its parent's ts, or its own for a parent),
+    validated; None for ephemeral messages, which have no thread to join."""
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> Click:
         action = (body.get("actions") or [{}])[0]
         container = body.get("container") or {}
         message = body.get("message") if isinstance(body.get("message"), dict) else None
+        message_ts = container.get("message_ts") or (message or {}).get("ts")
+        is_ephemeral = bool(container.get("is_ephemeral"))
+        thread = container.get("thread_ts") or (message or {}).get("thread_ts") or message_ts
         return cls(
             action_id=str(action.get("action_id", "")),
             value=action.get("value"),
-            message_ts=container.get("message_ts") or (message or {}).get("ts"),
-            is_ephemeral=bool(container.get("is_ephemeral")),
+            message_ts=message_ts,
+            is_ephemeral=is_ephemeral,
+            thread_ts=None if is_ephemeral else valid_ts(thread),
         )
 
     def button(self, team_id: str, channel_id: str) -> ClickedButton:
@@ -129,11 +139,13 @@ async def _after_toggle(
 
 
 async def run_snapshot(ctx: SlackContext, click: Click) -> None:
-    ref = BackupRef.load(click.value)
+    """On a failure (the button carries `retry_of`), the new card joins the clicked thread."""
+    ref = RunRef.load(click.value)
     bound = await ctx.workspace()
     await ctx.require(Role.OPERATOR, START_SNAPSHOT)
+    retry = None if ref.retry_of is None else Retry(ref.retry_of, click.thread_ts)
     async with _once(ctx, click):
-        await start_snapshot(ctx, bound, ref.backup_id)
+        await start_snapshot(ctx, bound, ref.backup_id, retry=retry)
 
 
 async def run_snapshot_anyway(ctx: SlackContext, click: Click) -> None:

@@ -153,6 +153,8 @@ class SlackRequestSender:
                 "channel_id": channel_id,
                 "is_ephemeral": message is None,
             }
+            if message and message.get("thread_ts"):  # a click on a thread reply names its thread
+                container["thread_ts"] = message["thread_ts"]
         payload: dict[str, Any] = {
             "type": "block_actions",
             "user": self._user(user_id),

@@ -45,7 +45,7 @@ def failure_alert(
         *log_excerpt_blocks(backup_id, snapshot.snapshot_id, snapshot.log),
         actions(
             show_log_button(backup_id, snapshot.snapshot_id),
-            run_snapshot_button(backup_id, backup_name),
+            run_snapshot_button(backup_id, backup_name, retry_of=snapshot.snapshot_id),
             mute_button(backup_id, backup_name),
         ),
     ]

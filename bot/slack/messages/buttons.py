@@ -15,6 +15,7 @@ from bot.slack.messages.mrkdwn import backup_label
 from bot.slack.payloads import (
     BackupRef,
     BackupsPageRef,
+    RunRef,
     ScheduleRef,
     Screen,
     SnapshotFilters,
@@ -26,11 +27,15 @@ ENABLE_SCHEDULE = "Enable schedule"
 DISABLE_SCHEDULE = "Disable schedule"
 
 
-def run_snapshot_button(backup_id: int, backup_name: str | None) -> ButtonElement:
+def run_snapshot_button(
+    backup_id: int, backup_name: str | None, *, retry_of: int | None = None
+) -> ButtonElement:
+    """`retry_of`: on a failure (alert, failed card or reply), the failed snapshot's id, so the
+    new run's card joins that message's thread."""
     return button(
         "Run snapshot",
         ActionId.RUN_SNAPSHOT,
-        BackupRef(backup_id=backup_id),
+        RunRef(backup_id=backup_id, retry_of=retry_of),
         confirm=confirm_dialog(
             title="Run a snapshot?",
             text=f"Start a snapshot of {backup_label(backup_name, backup_id)} now?",

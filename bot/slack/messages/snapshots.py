@@ -202,8 +202,15 @@ def snapshot_card(
     duration_s: float | None = None,
     rows: int | None = None,
     errors: int | None = None,
+    *,
+    retry_of: int | None = None,
+    retried_link: str | None = None,
 ) -> Message:
-    """The lifecycle card: the first post, and every `chat.update` as the state moves on."""
+    """The lifecycle card: the first post, and every `chat.update` as the state moves on.
+
+    A retry's first post says what it retries (`retry_of`) and links to that failure's message
+    (`retried_link`, a permalink); it is posted in that message's thread.
+    """
     state = SnapshotState(state)
     label = backup_label(backup_name, backup_id)
     head = f"{state_emoji(state)} Snapshot of {label} {state_phrase(state)}"
@@ -213,7 +220,12 @@ def snapshot_card(
         timing = f"waiting for {format_duration((now - started_at).total_seconds())}"
     else:
         timing = f"running for {format_duration((now - started_at).total_seconds())}"
+    retry = ""
+    if retry_of is not None:
+        link = message_link(retried_link, "see the failure")
+        retry = f"Retry of snapshot {retry_of}" + (f" ({link})" if link else "")
     details = [
+        retry,
         f"Started by {user_mention(started_by)}",
         f"snapshot {snapshot_id}",
         slack_date(started_at),
@@ -225,7 +237,7 @@ def snapshot_card(
     if state.is_terminal:
         buttons.append(show_log_button(backup_id, snapshot_id))
     if state in _ATTENTION:
-        buttons.append(run_snapshot_button(backup_id, backup_name))
+        buttons.append(run_snapshot_button(backup_id, backup_name, retry_of=snapshot_id))
     return Message(
         text=fallback(
             f"{state_emoji(state)} Snapshot of {backup_label_plain(backup_name, backup_id)} "
@@ -262,7 +274,7 @@ def snapshot_outcome_reply(
         blocks.append(
             actions(
                 show_log_button(backup_id, snapshot.snapshot_id),
-                run_snapshot_button(backup_id, backup_name),
+                run_snapshot_button(backup_id, backup_name, retry_of=snapshot.snapshot_id),
             )
         )
     return Message(

@@ -15,6 +15,7 @@ from bot.slack.parsing import USAGE, UsageError, parse_command
 from bot.slack.payloads import (
     BackupRef,
     BackupsPageRef,
+    RunRef,
     ScheduleRef,
     Screen,
     SnapshotFilters,
@@ -215,7 +216,21 @@ def test_failed_card_offers_log_and_a_confirmed_retry() -> None:
     data = message_dict(blocks.snapshot_card(456, "X", 7001, "Failed", "U1", T0, T0, 63, 10, 5))
     assert "took 1m 03s · 10 rows · 5 errors" in all_text(data)
     assert "confirm" in _button(data, "Run snapshot")
-    assert BackupRef.load(_button(data, "Run snapshot")["value"]) == BackupRef(backup_id=456)
+    retry = RunRef(backup_id=456, retry_of=7001)
+    assert RunRef.load(_button(data, "Run snapshot")["value"]) == retry
+
+
+def test_a_retry_card_says_what_it_retries_and_links_only_to_slack() -> None:
+    link = "https://acme.slack.com/archives/C1/p1700000000000100"
+    card = blocks.snapshot_card(
+        456, "X", 7002, "New", "U1", T0, T0, retry_of=7001, retried_link=link
+    )
+    assert f"Retry of snapshot 7001 (<{link}|see the failure>)" in all_text(message_dict(card))
+    forged = blocks.snapshot_card(
+        456, "X", 7002, "New", "U1", T0, T0, retry_of=7001, retried_link="https://evil.example/x"
+    )
+    text = all_text(message_dict(forged))
+    assert "Retry of snapshot 7001" in text and "evil" not in text
 
 
 def test_outcome_reply_when_succeeded() -> None:
