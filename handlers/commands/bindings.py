@@ -69,12 +69,9 @@ async def connect(ctx: SlackContext, command: ConnectCmd) -> None:
 
 
 async def replace_connection(ctx: SlackContext, workspace_id: int) -> None:
-    """Confirmed: binds the other workspace, then ends the cards of the watches it dropped."""
+    """Confirmed by the `Connect to <id>` button: binds the other workspace."""
     await ctx.require(Role.ADMIN, CONNECT)
     await finish_connect(ctx, workspace_id, token=None)
-    ended = await ctx.services.bindings.stop_watches(ctx.team_id, ctx.channel_id)
-    reason = f"the channel was connected to workspace {workspace_id} by {user_mention(ctx.user_id)}"
-    await end_cards(ctx, ended, reason)
 
 
 async def end_cards(ctx: SlackContext, ended: list[WatchedRun], reason: str) -> None:
@@ -100,8 +97,13 @@ async def end_cards(ctx: SlackContext, ended: list[WatchedRun], reason: str) -> 
 
 
 async def finish_connect(ctx: SlackContext, workspace_id: int, token: str | None) -> None:
-    """Binds, then tells the channel; undoes the binding if the bot cannot post there."""
+    """Binds, then tells the channel; undoes the binding if the bot cannot post there.
+
+    A binding to another workspace than before drops the old one's watches: they are stopped
+    and their cards ended (the modal path included, where the typed token is the confirmation).
+    """
     service = ctx.services.bindings
+    before = (await service.status(ctx.team_id, ctx.channel_id)).binding
     binding = await service.connect(
         team_id=ctx.team_id,
         channel_id=ctx.channel_id,
@@ -117,6 +119,12 @@ async def finish_connect(ctx: SlackContext, workspace_id: int, token: str | None
             team_id=ctx.team_id, channel_id=ctx.channel_id, user_id=ctx.user_id
         )
         raise
+    if before is not None and before.workspace_id != workspace_id:
+        ended = await service.stop_watches(ctx.team_id, ctx.channel_id)
+        by = user_mention(ctx.user_id)
+        await end_cards(
+            ctx, ended, f"the channel was connected to workspace {workspace_id} by {by}"
+        )
 
 
 async def disconnect(ctx: SlackContext, _: DisconnectCmd) -> None:

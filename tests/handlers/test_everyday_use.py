@@ -100,7 +100,7 @@ async def test_connect_to_another_workspace_asks_first_and_only_then_replaces(
     stack = bound
     await stack.command("alerts mute 456", user=ADMIN)
     await stack.slack.wait_for("chat.postMessage", lambda c: c.ok, count=2)
-    await start_from_slack(stack)
+    _, card_ts = await start_from_slack(stack)
     posts = len(channel_posts(stack))
 
     ask = await stack.reply_to("connect 124", user=ADMIN)
@@ -122,6 +122,13 @@ async def test_connect_to_another_workspace_asks_first_and_only_then_replaces(
         binding = await repo.get(TEAM, CHANNEL)
         assert binding is not None and binding.workspace_id == 124
         assert await repo.muted_backup_ids(binding.id) == set()
+    ended = await stack.slack.wait_for(
+        "chat.update", lambda c: c.ok and c.args.get("ts") == card_ts
+    )
+    assert "no longer watched" in rendered(ended[-1].args)
+    assert "connected to workspace 124" in rendered(ended[-1].args)
+    status = await stack.reply_to("status")
+    assert "No snapshot started from this channel is running" in rendered(status)
 
 
 async def test_confirm_connect_is_for_admins_only(bound: Stack) -> None:

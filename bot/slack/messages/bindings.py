@@ -150,8 +150,11 @@ def replace_binding_message(current: ChannelBinding, watches: int, workspace_id:
     )
     dropped = []
     if current.muted_backup_ids:
-        shown = ", ".join(str(i) for i in current.muted_backup_ids[:_STATUS_MUTES_SHOWN])
-        dropped.append(f"the mutes of backups {shown}")
+        muted = current.muted_backup_ids
+        shown = ", ".join(str(i) for i in muted[:_STATUS_MUTES_SHOWN])
+        hidden = len(muted) - _STATUS_MUTES_SHOWN
+        more = f" and {format_count(hidden)} more" if hidden > 0 else ""
+        dropped.append(f"the mutes of backups {shown}{more}")
     if watches:
         dropped.append(f"{plural(watches, 'watched snapshot')} (not reported any more)")
     drop_line = (
