@@ -191,6 +191,20 @@ def log_excerpt_blocks(backup_id: int, snapshot_id: int, log: str | None) -> lis
     return blocks
 
 
+def _card_timing(state: SnapshotState, started_at: datetime, duration_s: float | None) -> list[str]:
+    """When it started, and how long it took once it is over.
+
+    A card in progress says "started 3 minutes ago" as a relative Slack date that each reader's
+    client keeps current, so a card the watcher has not edited for a while is never frozen at
+    "running for 0s"; its fallback is the absolute UTC time.
+    """
+    if state.is_terminal:
+        took = f"took {format_duration(duration_s)}" if duration_s is not None else ""
+        return [slack_date(started_at), took]
+    verb = "queued" if state in (SnapshotState.NEW, SnapshotState.QUEUED) else "started"
+    return [f"{verb} {slack_date(started_at, '{ago}')}"]
+
+
 def snapshot_card(
     backup_id: int,
     backup_name: str | None,
@@ -214,12 +228,6 @@ def snapshot_card(
     state = SnapshotState(state)
     label = backup_label(backup_name, backup_id)
     head = f"{state_emoji(state)} Snapshot of {label} {state_phrase(state)}"
-    if state.is_terminal:
-        timing = f"took {format_duration(duration_s)}" if duration_s is not None else ""
-    elif state in (SnapshotState.NEW, SnapshotState.QUEUED):
-        timing = f"waiting for {format_duration((now - started_at).total_seconds())}"
-    else:
-        timing = f"running for {format_duration((now - started_at).total_seconds())}"
     retry = ""
     if retry_of is not None:
         link = message_link(retried_link, "see the failure")
@@ -228,8 +236,7 @@ def snapshot_card(
         retry,
         f"Started by {user_mention(started_by)}",
         f"snapshot {snapshot_id}",
-        slack_date(started_at),
-        timing,
+        *_card_timing(state, started_at, duration_s),
         plural(rows, "row") if rows is not None else "",
         plural(errors, "error") if errors else "",
     ]
