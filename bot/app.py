@@ -15,6 +15,7 @@ from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStor
 from bot.container import Container
 from bot.logging_setup import set_log_context
 from bot.services.channel_pauses import ChannelPauses
+from bot.services.health import HealthService
 from bot.slack.installations import ResumingInstallationStore, TeamInstallations
 from handlers import register_all
 from handlers.context import Services
@@ -73,6 +74,7 @@ def handler_services(container: Container) -> Services:
         schedules=container.schedules,
         clicks=container.clicks,
         pauses=ChannelPauses(container.db),
+        health=HealthService(skyvia=container.skyvia, bindings=container.bindings),
         installations=TeamInstallations(
             container.slack.installation_store, evict=container.slack.evict
         ),

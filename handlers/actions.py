@@ -30,6 +30,7 @@ from bot.slack.payloads import (
     BackupRef,
     BackupsPageRef,
     ConnectRef,
+    HealthPageRef,
     RunRef,
     ScheduleRef,
     Screen,
@@ -50,6 +51,7 @@ from handlers.commands.backups import (
     switch_schedule,
 )
 from handlers.commands.bindings import MUTE_ALERTS, replace_connection, set_mute
+from handlers.commands.health import health_page, share_health
 from handlers.context import Services, SlackContext
 from handlers.listener import Listener, acked_listener
 
@@ -199,6 +201,16 @@ async def page_backups(ctx: SlackContext, click: Click) -> None:
     await _replace_clicked(ctx, click, await backups_page(ctx, bound, ref.page))
 
 
+async def page_health(ctx: SlackContext, click: Click) -> None:
+    ref = HealthPageRef.load(click.value)
+    bound = await ctx.workspace()
+    await _replace_clicked(ctx, click, await health_page(ctx, bound, ref.page))
+
+
+async def share_health_page(ctx: SlackContext, click: Click) -> None:
+    await share_health(ctx, HealthPageRef.load(click.value).page)
+
+
 async def show_log(ctx: SlackContext, click: Click) -> None:
     ref = SnapshotRef.load(click.value)
     bound = await ctx.workspace()
@@ -246,6 +258,9 @@ ACTIONS: dict[ActionId, ActionHandler] = {
     ActionId.MUTE_BACKUP: mute_backup,
     ActionId.UNMUTE_BACKUP: unmute_backup,
     ActionId.CONFIRM_CONNECT: confirm_connect,
+    ActionId.HEALTH_PAGE_PREV: page_health,
+    ActionId.HEALTH_PAGE_NEXT: page_health,
+    ActionId.SHARE_HEALTH: share_health_page,
 }
 """Every button a builder in `bot.slack.messages` emits has its listener here."""
 

@@ -20,6 +20,7 @@ from bot.services.bindings import BindingService, BoundWorkspace
 from bot.services.channel_pauses import ChannelPauses
 from bot.services.clicks import ClickClaims
 from bot.services.errors import DomainError
+from bot.services.health import HealthService
 from bot.services.schedules import ScheduleService
 from bot.services.snapshots import SnapshotService
 from bot.slack.authz import Authorizer, Role
@@ -43,6 +44,7 @@ class Services:
     clicks: ClickClaims
     pauses: ChannelPauses
     installations: TeamInstallations
+    health: HealthService
 
 
 _NOT_IN_CHANNEL = {"channel_not_found", "not_in_channel"}

@@ -75,6 +75,11 @@ class MuteCmd:
     mute: bool
 
 
+@dataclass(frozen=True)
+class HealthCmd:
+    page: int = 1
+
+
 Command = (
     HelpCmd
     | ConnectCmd
@@ -87,4 +92,5 @@ Command = (
     | ScheduleCmd
     | AlertsCmd
     | MuteCmd
+    | HealthCmd
 )

@@ -23,6 +23,7 @@ from bot.slack.commands import (
     Command,
     ConnectCmd,
     DisconnectCmd,
+    HealthCmd,
     HelpCmd,
     MuteCmd,
     ScheduleCmd,
@@ -42,6 +43,7 @@ __all__ = [
     "Command",
     "ConnectCmd",
     "DisconnectCmd",
+    "HealthCmd",
     "HelpCmd",
     "MuteCmd",
     "ScheduleCmd",
@@ -78,6 +80,8 @@ USAGE: dict[str, str] = {
     "e.g. `/skyvia schedule 456 off`",
     "alerts": "`/skyvia alerts on|off` or `/skyvia alerts mute|unmute <backupId>` controls "
     "failure alerts in this channel, e.g. `/skyvia alerts mute 456`",
+    "health": "`/skyvia health [page]` shows every backup's health, worst first: last good "
+    "snapshot, last runs, failing streak (to you, with a button to share it)",
 }
 """Subcommand -> usage line with an example (mrkdwn with raw `<`/`>`: escape when rendering)."""
 
@@ -251,6 +255,13 @@ def _schedule(args: list[str], clock: Clock) -> Command:
     return ScheduleCmd(backup_id=backup_id, enable=_on_off(args[1], "schedule"))
 
 
+def _health(args: list[str], clock: Clock) -> Command:
+    _at_most(args, 1, "health")
+    if not args:
+        return HealthCmd()
+    return HealthCmd(page=_parse_number(args[0], "page number", "health", MAX_PAGE))
+
+
 def _alerts(args: list[str], clock: Clock) -> Command:
     if not args:
         raise _error("Say whether to turn alerts `on` or `off`, or which backup to mute.", "alerts")
@@ -272,6 +283,7 @@ _PARSERS: dict[str, Callable[[list[str], Clock], Command]] = {
     "snapshot": _snapshot,
     "schedule": _schedule,
     "alerts": _alerts,
+    "health": _health,
 }
 
 

@@ -129,6 +129,12 @@ class BackupsPageRef(Payload):
     page: PageNumber
 
 
+class HealthPageRef(Payload):
+    """Previous/Next and `Share in channel` on `health`: which page of it."""
+
+    page: PageNumber = 1
+
+
 class SnapshotFilters(Payload):
     """The filters of `/skyvia snapshots`, kept across pages."""
 

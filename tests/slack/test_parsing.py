@@ -22,6 +22,7 @@ from bot.slack.parsing import (
     Command,
     ConnectCmd,
     DisconnectCmd,
+    HealthCmd,
     HelpCmd,
     MuteCmd,
     ScheduleCmd,
@@ -76,6 +77,8 @@ def refusal(text: str) -> UsageError:
         ("alerts Off", AlertsCmd(enabled=False)),
         ("alerts mute 456", MuteCmd(backup_id=456, mute=True)),
         ("ALERTS UNMUTE #456", MuteCmd(backup_id=456, mute=False)),
+        ("health", HealthCmd()),
+        ("Health 2", HealthCmd(page=2)),
     ],
 )
 def test_valid_commands(text: str, expected: Command) -> None:
@@ -399,6 +402,7 @@ _commands: st.SearchStrategy[Command] = st.one_of(
     st.builds(ScheduleCmd, backup_id=_ids, enable=st.none() | st.booleans()),
     st.builds(AlertsCmd, enabled=st.booleans()),
     st.builds(MuteCmd, backup_id=_ids, mute=st.booleans()),
+    st.builds(HealthCmd, page=st.integers(min_value=1, max_value=MAX_PAGE)),
 )
 
 
@@ -439,6 +443,8 @@ def format_command(command: Command) -> str:
             return f"alerts {'on' if enabled else 'off'}"
         case MuteCmd(backup_id=backup_id, mute=mute):
             return f"alerts {'mute' if mute else 'unmute'} {backup_id}"
+        case HealthCmd(page=page):
+            return f"health {page}"
     raise TypeError(f"not a command: {command!r}")
 
 

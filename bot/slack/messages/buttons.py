@@ -15,6 +15,7 @@ from bot.slack.messages.mrkdwn import backup_label
 from bot.slack.payloads import (
     BackupRef,
     BackupsPageRef,
+    HealthPageRef,
     RunRef,
     ScheduleRef,
     Screen,
@@ -137,6 +138,20 @@ def backups_nav(page: int, has_more: bool) -> list[ButtonElement]:
     if has_more:
         nav.append(button("Next", ActionId.BACKUPS_PAGE_NEXT, BackupsPageRef(page=page + 1)))
     return nav
+
+
+def health_nav(page: int, has_more: bool) -> list[ButtonElement]:
+    nav = []
+    if page > 1:
+        nav.append(button("Previous", ActionId.HEALTH_PAGE_PREV, HealthPageRef(page=page - 1)))
+    if has_more:
+        nav.append(button("Next", ActionId.HEALTH_PAGE_NEXT, HealthPageRef(page=page + 1)))
+    return nav
+
+
+def share_health_button(page: int) -> ButtonElement:
+    """Posts the same page, read afresh, to the channel for everyone."""
+    return button("Share in channel", ActionId.SHARE_HEALTH, HealthPageRef(page=page))
 
 
 def snapshots_nav(
