@@ -16,6 +16,7 @@ from bot.container import Container
 from bot.logging_setup import set_log_context
 from bot.services.channel_pauses import ChannelPauses
 from bot.services.health import HealthService
+from bot.services.mentions import AlertMentions
 from bot.slack.installations import ResumingInstallationStore, TeamInstallations
 from handlers import register_all
 from handlers.context import Services
@@ -75,6 +76,7 @@ def handler_services(container: Container) -> Services:
         clicks=container.clicks,
         pauses=ChannelPauses(container.db),
         health=HealthService(skyvia=container.skyvia, bindings=container.bindings),
+        mentions=AlertMentions(container.db),
         installations=TeamInstallations(
             container.slack.installation_store, evict=container.slack.evict
         ),

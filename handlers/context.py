@@ -21,6 +21,7 @@ from bot.services.channel_pauses import ChannelPauses
 from bot.services.clicks import ClickClaims
 from bot.services.errors import DomainError
 from bot.services.health import HealthService
+from bot.services.mentions import AlertMentions
 from bot.services.schedules import ScheduleService
 from bot.services.snapshots import SnapshotService
 from bot.slack.authz import Authorizer, Role
@@ -45,6 +46,7 @@ class Services:
     pauses: ChannelPauses
     installations: TeamInstallations
     health: HealthService
+    mentions: AlertMentions
 
 
 _NOT_IN_CHANNEL = {"channel_not_found", "not_in_channel"}

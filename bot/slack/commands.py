@@ -76,6 +76,13 @@ class MuteCmd:
 
 
 @dataclass(frozen=True)
+class MentionCmd:
+    """`alerts mention …`: Slack user (U…/W…) and user group (S…) ids; empty for `off`."""
+
+    mention_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class HealthCmd:
     page: int = 1
 
@@ -93,4 +100,5 @@ Command = (
     | AlertsCmd
     | MuteCmd
     | HealthCmd
+    | MentionCmd
 )

@@ -25,6 +25,7 @@ from bot.slack.commands import (
     DisconnectCmd,
     HealthCmd,
     HelpCmd,
+    MentionCmd,
     MuteCmd,
     ScheduleCmd,
     SnapshotCmd,
@@ -45,6 +46,7 @@ __all__ = [
     "DisconnectCmd",
     "HealthCmd",
     "HelpCmd",
+    "MentionCmd",
     "MuteCmd",
     "ScheduleCmd",
     "SnapshotCmd",
@@ -79,11 +81,16 @@ USAGE: dict[str, str] = {
     "schedule": "`/skyvia schedule <backupId> [on|off]` shows or switches a backup's schedule, "
     "e.g. `/skyvia schedule 456 off`",
     "alerts": "`/skyvia alerts on|off` or `/skyvia alerts mute|unmute <backupId>` controls "
-    "failure alerts in this channel, e.g. `/skyvia alerts mute 456`",
+    "failure alerts in this channel, e.g. `/skyvia alerts mute 456`; "
+    "`/skyvia alerts mention <@user|@group>...|off` mentions people in them (admins)",
     "health": "`/skyvia health [page]` shows every backup's health, worst first: last good "
     "snapshot, last runs, failing streak (to you, with a button to share it)",
 }
 """Subcommand -> usage line with an example (mrkdwn with raw `<`/`>`: escape when rendering)."""
+
+_CHANNEL_LINK = re.compile(r"<#[CG][A-Z0-9]{1,30}\|([^<>|]*)>")
+"""Slack escapes command text (for mentions), so `#456` arrives as `<#C…|456>` when a channel
+of that name exists: read back as the `#456` that was typed."""
 
 _ON_WORDS = {"on": True, "enable": True, "off": False, "disable": False}
 _DIGITS = re.compile(r"[0-9]+")
@@ -116,7 +123,7 @@ def parse_command(text: str, *, now: datetime | None = None) -> Command:
 
     `now` anchors relative dates (`today`, `7d`) and defaults to the current UTC time.
     """
-    words = html.unescape(text or "").split()
+    words = html.unescape(_CHANNEL_LINK.sub(r"#\1", text or "")).split()
     clock = Clock(now)
     try:
         return _parse(words, clock)
@@ -266,10 +273,51 @@ def _alerts(args: list[str], clock: Clock) -> Command:
     if not args:
         raise _error("Say whether to turn alerts `on` or `off`, or which backup to mute.", "alerts")
     word = args[0].casefold()
+    if word == "mention":
+        return _mention(args[1:])
     if word in ("mute", "unmute"):
         return MuteCmd(backup_id=_only_backup_id(args[1:], "alerts"), mute=word == "mute")
     _at_most(args, 1, "alerts")
     return AlertsCmd(enabled=_on_off(args[0], "alerts"))
+
+
+MAX_MENTIONS = 10
+"""People and groups one channel's alerts may mention: enough for an on-call rota."""
+_MENTION = re.compile(
+    r"<@([UW][A-Z0-9]{1,30})(?:\|[^<>]*)?>|<!subteam\^(S[A-Z0-9]{1,30})(?:\|[^<>]*)?>"
+)
+
+
+def _mention(args: list[str]) -> Command:
+    """`<@U…|name>` and `<!subteam^S…|@handle>`, as Slack escapes them; or `off`.
+
+    A label after `|` may hold spaces, so the mentions are found in the joined text, and
+    anything between them that is not a mention is refused by name (a plain `@dana` means
+    Slack did not recognise a person there).
+    """
+    if len(args) == 1 and args[0].casefold() == "off":
+        return MentionCmd(mention_ids=())
+    text = " ".join(args)
+    if not text:
+        raise _error("Name the people or user groups to mention, or `off`.", "alerts")
+    ids: list[str] = []
+    position = 0
+    for match in _MENTION.finditer(text):
+        _no_stray(text[position : match.start()])
+        found = match.group(1) or match.group(2)
+        if found not in ids:
+            ids.append(found)
+        position = match.end()
+    _no_stray(text[position:])
+    if len(ids) > MAX_MENTIONS:
+        raise _error(f"At most {MAX_MENTIONS} people or groups can be mentioned.", "alerts")
+    return MentionCmd(mention_ids=tuple(ids))
+
+
+def _no_stray(between: str) -> None:
+    if between.strip():
+        word = between.split()[0]
+        raise _error(f"`{_shown(word)}` is not a Slack user or user group.", "alerts")
 
 
 _PARSERS: dict[str, Callable[[list[str], Clock], Command]] = {

@@ -19,6 +19,7 @@ _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _LONGEST_ENTITY = len("&amp;")
 _USER_ID = re.compile(r"[UW][A-Z0-9]{1,30}")
 _CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{1,30}")
+_GROUP_ID = re.compile(r"S[A-Z0-9]{1,30}")
 _ZERO_WIDTH_SPACE = "\u200b"
 _FENCE = "```"
 CODE_BLOCK_OVERHEAD = len(_FENCE) * 2 + 2
@@ -106,6 +107,13 @@ def user_mention(user_id: str) -> str:
     if _USER_ID.fullmatch(user_id):
         return f"<@{user_id}>"
     return escape_cut(user_id, 40)
+
+
+def person_or_group_mention(slack_id: str) -> str:
+    """`<@U123>` for a user, `<!subteam^S123>` for a user group; anything else pings nobody."""
+    if _GROUP_ID.fullmatch(slack_id):
+        return f"<!subteam^{slack_id}>"
+    return user_mention(slack_id)
 
 
 def channel_mention(channel_id: str) -> str:

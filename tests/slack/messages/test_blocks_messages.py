@@ -418,3 +418,17 @@ def test_message_refuses_missing_fallback_or_too_many_blocks() -> None:
         blocks.Message(text="  ")
     with pytest.raises(ValueError):
         blocks.Message(text="x", blocks=blocks.still_running_note(1).blocks * 51)
+
+
+def test_failure_alert_mentions_the_channels_people_in_its_text_and_blocks() -> None:
+    snapshot = Snapshot.model_validate({"snapshotId": 7002, "state": "Failed"})
+    plain = message_dict(blocks.failure_alert(456, "Nightly CRM", snapshot, by_schedule=True))
+    assert "cc " not in plain["text"]
+    data = message_dict(
+        blocks.failure_alert(
+            456, "Nightly CRM", snapshot, by_schedule=True, mention_ids=("S0ONCALL", "U0DANA")
+        )
+    )
+    assert data["text"].endswith("failed · cc <!subteam^S0ONCALL> <@U0DANA>")
+    assert data["blocks"][1]["text"]["text"] == "cc <!subteam^S0ONCALL> <@U0DANA>"
+    assert len(data["blocks"]) == len(plain["blocks"]) + 1
