@@ -128,6 +128,7 @@ def test_outcome_reply_mentions_by_name() -> None:
         ("in <#C0OPS> and <#C0X|general>", "in #ops and #general"),
         ("<!date^1696256115^{date_short_pretty}|2023-10-02 14:15 UTC>", "2023-10-02 14:15 UTC"),
         ("<!here> <!subteam^S1|@oncall>", "@here @oncall"),
+        ("cc <!subteam^S0ONCALL> <@U0DANA>", "cc @S0ONCALL @dana"),
         (
             "<https://app.skyvia.com|Skyvia> <https://x.test>",
             "Skyvia (https://app.skyvia.com) https://x.test",
