@@ -826,7 +826,7 @@ class FakeSlack:
         channel = self._readable_channel(args)
         ts = _optional_str(args.get("message_ts"))
         message = self._by_ts.get((channel, ts)) if ts else None
-        if message is None:
+        if message is None or ts is None:
             raise _ApiFailure("message_not_found")
         link = f"https://{self.team_domain}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
         if message.thread_ts:
