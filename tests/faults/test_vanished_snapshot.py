@@ -81,7 +81,7 @@ async def test_after_a_skyvia_outage_new_work_arrives_within_about_an_interval(
     fresh, fresh_card = await start_snapshot(stack, BACKUP + 2)
     stack.sim.state.finish_snapshot(fresh.id)
 
-    bound = 2 * interval + 2.5  # about one interval, plus one client retry and the posts
+    bound = 2 * interval + 3  # about one interval, plus one client retry and the posts
     await wait_until(
         lambda: thread_replies(stack.slack, CHANNEL, pending_card.ts),
         timeout=bound,
