@@ -128,8 +128,9 @@ class AlertingService(LeasedService[AlertingConfig]):
             backoff=self._backoff,
             lookback=self.config.lookback,
         )
+        # Half an interval: the cursors of one round share a check, the next round checks again.
         self._own_tokens = OwnTokenChecks(
-            skyvia=self._skyvia, tokens=self._tokens, every=self.config.interval
+            skyvia=self._skyvia, tokens=self._tokens, every=self.config.interval / 2
         )
         # A failure's details do not change once it ended, so a kept copy is as good as a call.
         self._logs: LRUCache[tuple[int, int, int], Snapshot] = LRUCache(

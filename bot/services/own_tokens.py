@@ -5,10 +5,10 @@ out to every listening channel. A channel bound with its *own* token whose token
 since revoked would keep getting the workspace's alerts and logs through the other channel's
 token. So before a channel with its own token (other than the one the listing used) is given a
 failure, its token is checked with one cheap call (`GET /workspaces/{id}`), at most once per
-`every` seconds (the scan interval: once per round in which it is used). A rejection tells the
-channel once and pauses its binding (`TokenChecks.report_rejected`); until an admin reconnects,
-that channel hears nothing more. A check that cannot be made (Skyvia overloaded) does not hold
-the alert back: only a rejection does.
+`every` seconds (half the scan interval: once per round in which it is used). A rejection
+tells the channel once and pauses its binding (`TokenChecks.report_rejected`); until an admin
+reconnects, that channel hears nothing more. A check that cannot be made (Skyvia overloaded)
+does not hold the alert back: only a rejection does.
 """
 
 from __future__ import annotations

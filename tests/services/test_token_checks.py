@@ -46,7 +46,11 @@ async def test_once_the_channel_was_told_the_binding_is_paused(
 ) -> None:
     binding = await kit.bind()
     announcer = _Announcer(outcome)
-    checks = TokenChecks(announcer=announcer, batcher=kit.batcher, bindings=binding_service)  # type: ignore[arg-type]
+    checks = TokenChecks(
+        announcer=announcer,  # type: ignore[arg-type]
+        batcher=kit.batcher,
+        bindings=binding_service,
+    )
     assert await checks.report_rejected(binding, kit.clock.now)
     assert announcer.told == [(Channel(TEAM, CHANNEL), 123, binding.created_at)]
     reason = await _paused_reason(kit)
@@ -85,7 +89,11 @@ async def test_a_rejected_own_token_is_named_as_the_channels_own(
     await kit.bind()
     binding = await _store_ciphertext(kit, "some-ciphertext")
     announcer = _Announcer(Outcome.SENT)
-    checks = TokenChecks(announcer=announcer, batcher=kit.batcher, bindings=binding_service)  # type: ignore[arg-type]
+    checks = TokenChecks(
+        announcer=announcer,  # type: ignore[arg-type]
+        batcher=kit.batcher,
+        bindings=binding_service,
+    )
     assert await checks.report_rejected(binding, kit.clock.now)
     assert announcer.own == [True]
     assert await _paused_reason(kit) == OWN_TOKEN_REJECTED_REASON
@@ -98,7 +106,11 @@ async def test_an_undecryptable_token_pauses_its_binding_and_is_logged_once(
     foreign = Fernet(Fernet.generate_key()).encrypt(b"secret-token").decode()
     binding = await _store_ciphertext(kit, foreign)
     announcer = _Announcer(Outcome.SENT)
-    checks = TokenChecks(announcer=announcer, batcher=kit.batcher, bindings=binding_service)  # type: ignore[arg-type]
+    checks = TokenChecks(
+        announcer=announcer,  # type: ignore[arg-type]
+        batcher=kit.batcher,
+        bindings=binding_service,
+    )
     assert await checks.usable_token(binding, kit.clock.now) is None
     assert await checks.usable_token(binding, kit.clock.now) is None
     assert await _paused_reason(kit) == UNDECRYPTABLE_REASON
@@ -113,7 +125,10 @@ async def test_a_default_token_binding_gets_the_default_token(
     kit: Kit, binding_service: BindingService
 ) -> None:
     binding = await kit.bind()
+    announcer = _Announcer(Outcome.SENT)
     checks = TokenChecks(
-        announcer=_Announcer(Outcome.SENT), batcher=kit.batcher, bindings=binding_service
-    )  # type: ignore[arg-type]
+        announcer=announcer,  # type: ignore[arg-type]
+        batcher=kit.batcher,
+        bindings=binding_service,
+    )
     assert await checks.usable_token(binding, kit.clock.now) == binding_service.token_of(binding)
