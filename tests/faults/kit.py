@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from bot.devtools.slack_standin import PostedMessage
 from bot.devtools.waiting import wait_until
 from bot.simulator.records import SimSnapshot
 from tests.constants import BACKUP, CHANNEL, MEMBER
 from tests.e2e.backup_kit import rendered
 from tests.e2e.bot_fixtures import Stack
-from tests.e2e.fake_slack import PostedMessage
 
 
 async def start_snapshot(
