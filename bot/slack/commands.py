@@ -11,6 +11,17 @@ from datetime import datetime
 
 
 @dataclass(frozen=True)
+class BackupName:
+    """A backup named by (part of) its name rather than its id; a service resolves it."""
+
+    text: str
+
+
+BackupRef = int | BackupName
+"""What the user typed where a backup is expected: an id, or a name to resolve."""
+
+
+@dataclass(frozen=True)
 class HelpCmd:
     pass
 
@@ -37,7 +48,7 @@ class BackupsCmd:
 
 @dataclass(frozen=True)
 class BackupCmd:
-    backup_id: int
+    backup_id: BackupRef
 
 
 @dataclass(frozen=True)
@@ -55,7 +66,7 @@ class SnapshotsCmd:
 
 @dataclass(frozen=True)
 class SnapshotCmd:
-    backup_id: int
+    backup_id: BackupRef
 
 
 @dataclass(frozen=True)

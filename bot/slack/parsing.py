@@ -19,6 +19,8 @@ from functools import partial
 from bot.slack.commands import (
     AlertsCmd,
     BackupCmd,
+    BackupName,
+    BackupRef,
     BackupsCmd,
     Command,
     ConnectCmd,
@@ -40,6 +42,8 @@ __all__ = [
     "USAGE",
     "AlertsCmd",
     "BackupCmd",
+    "BackupName",
+    "BackupRef",
     "BackupsCmd",
     "Command",
     "ConnectCmd",
@@ -199,11 +203,11 @@ def _backups(args: list[str], clock: Clock) -> Command:
 
 
 def _backup(args: list[str], clock: Clock) -> Command:
-    return BackupCmd(backup_id=_only_backup_id(args, "backup"))
+    return BackupCmd(backup_id=_backup_ref(args, "backup"))
 
 
 def _snapshot(args: list[str], clock: Clock) -> Command:
-    return SnapshotCmd(backup_id=_only_backup_id(args, "snapshot"))
+    return SnapshotCmd(backup_id=_backup_ref(args, "snapshot"))
 
 
 def _snapshots(args: list[str], clock: Clock) -> Command:
@@ -333,6 +337,22 @@ _PARSERS: dict[str, Callable[[list[str], Clock], Command]] = {
     "alerts": _alerts,
     "health": _health,
 }
+
+
+_QUOTES = "\"'\u201c\u201d\u2018\u2019"
+
+
+def _backup_ref(args: list[str], subcommand: str) -> BackupRef:
+    """An id, or the words as a name (`"Nightly CRM"`, `nightly`) when they hold a letter.
+
+    Words that start like a number (`456 now`, `#4`) or hold no letter (`4.5`, `<456>`) are
+    still refused as a bad id, so a typo in an id is not mistaken for a name.
+    """
+    name = " ".join(args).strip(_QUOTES).strip()
+    looks_numeric = not name or name[0].isdigit() or name[0] in "#+-"
+    if not looks_numeric and any(ch.isalpha() for ch in name):
+        return BackupName(text=name)
+    return _only_backup_id(args, subcommand)
 
 
 def _only_backup_id(args: list[str], subcommand: str) -> int:

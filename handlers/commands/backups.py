@@ -11,23 +11,34 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.clock import utcnow
+from bot.services.backup_names import Ambiguous
 from bot.services.backups import SnapshotQuery
 from bot.services.bindings import BoundWorkspace
 from bot.services.schedules import ScheduleChange
 from bot.services.snapshots import AlreadyActive, StartedSnapshot, Watched
 from bot.slack.authz import Role
+from bot.slack.ids import ActionId
 from bot.slack.messages import (
     Message,
     active_snapshot_exists_message,
     backup_details_message,
     backups_page_message,
+    candidates_message,
     schedule_changed_announcement,
     schedule_message,
     snapshot_card,
     snapshot_log_message,
     snapshots_page_message,
 )
-from bot.slack.parsing import BackupCmd, BackupsCmd, ScheduleCmd, SnapshotCmd, SnapshotsCmd
+from bot.slack.parsing import (
+    BackupCmd,
+    BackupName,
+    BackupRef,
+    BackupsCmd,
+    ScheduleCmd,
+    SnapshotCmd,
+    SnapshotsCmd,
+)
 from bot.slack.payloads import SnapshotFilters
 from handlers.context import NotInChannel, SlackContext
 
@@ -165,6 +176,22 @@ async def switch_schedule(
 # -- commands --------------------------------------------------------------------------------
 
 
+async def resolve(
+    ctx: SlackContext, bound: BoundWorkspace, ref: BackupRef, action: ActionId
+) -> int | None:
+    """The backup id a command names; when a name fits several, offers them and returns None.
+
+    `action` is the button that does what the command was going to do, for each candidate.
+    """
+    found = await ctx.services.backups.resolve(
+        bound, ref.text if isinstance(ref, BackupName) else ref
+    )
+    if isinstance(found, Ambiguous):
+        await ctx.reply(candidates_message(found.typed, found.candidates, action))
+        return None
+    return found
+
+
 async def backups(ctx: SlackContext, command: BackupsCmd) -> None:
     bound = await ctx.workspace()
     await ctx.reply(await backups_page(ctx, bound, command.page))
@@ -172,7 +199,9 @@ async def backups(ctx: SlackContext, command: BackupsCmd) -> None:
 
 async def backup(ctx: SlackContext, command: BackupCmd) -> None:
     bound = await ctx.workspace()
-    await ctx.reply(await backup_details(ctx, bound, command.backup_id))
+    backup_id = await resolve(ctx, bound, command.backup_id, ActionId.BACKUP_DETAILS)
+    if backup_id is not None:
+        await ctx.reply(await backup_details(ctx, bound, backup_id))
 
 
 async def snapshots(ctx: SlackContext, command: SnapshotsCmd) -> None:
@@ -184,7 +213,9 @@ async def snapshots(ctx: SlackContext, command: SnapshotsCmd) -> None:
 async def snapshot(ctx: SlackContext, command: SnapshotCmd) -> None:
     bound = await ctx.workspace()
     await ctx.require(Role.OPERATOR, START_SNAPSHOT)
-    await start_snapshot(ctx, bound, command.backup_id)
+    backup_id = await resolve(ctx, bound, command.backup_id, ActionId.RUN_SNAPSHOT)
+    if backup_id is not None:
+        await start_snapshot(ctx, bound, backup_id)
 
 
 async def schedule(ctx: SlackContext, command: ScheduleCmd) -> None:

@@ -40,6 +40,7 @@ from bot.slack.messages.mrkdwn import (
     format_duration,
     slack_date,
 )
+from bot.slack.messages.names import candidates_message
 from bot.slack.messages.notices import alerts_paused_token_notice
 from bot.slack.messages.snapshots import (
     SNAPSHOTS_PAGE_SIZE,
@@ -65,6 +66,7 @@ __all__ = [
     "alerts_unchanged_message",
     "backup_details_message",
     "backups_page_message",
+    "candidates_message",
     "connect_modal",
     "connected_message",
     "disconnected_message",
