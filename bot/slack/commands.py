@@ -71,7 +71,7 @@ class SnapshotCmd:
 
 @dataclass(frozen=True)
 class ScheduleCmd:
-    backup_id: int
+    backup_id: BackupRef
     enable: bool | None = None  # None = show the status with a toggle button
 
 
@@ -82,7 +82,7 @@ class AlertsCmd:
 
 @dataclass(frozen=True)
 class MuteCmd:
-    backup_id: int
+    backup_id: BackupRef
     mute: bool
 
 

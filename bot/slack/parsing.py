@@ -259,6 +259,11 @@ def _empty_range(since: Bound, until: Bound) -> UsageError:
 
 
 def _schedule(args: list[str], clock: Clock) -> Command:
+    switch = args[-1].casefold() if len(args) > 1 else ""
+    if switch in ("on", "off") and (name := _name_of(args[:-1])) is not None:
+        return ScheduleCmd(backup_id=name, enable=switch == "on")
+    if (name := _name_of(args)) is not None:
+        return ScheduleCmd(backup_id=name)
     backup_id = _required_backup_id(args, "schedule")
     _at_most(args, 2, "schedule")
     if len(args) == 1:
@@ -280,7 +285,7 @@ def _alerts(args: list[str], clock: Clock) -> Command:
     if word == "mention":
         return _mention(args[1:])
     if word in ("mute", "unmute"):
-        return MuteCmd(backup_id=_only_backup_id(args[1:], "alerts"), mute=word == "mute")
+        return MuteCmd(backup_id=_backup_ref(args[1:], "alerts"), mute=word == "mute")
     _at_most(args, 1, "alerts")
     return AlertsCmd(enabled=_on_off(args[0], "alerts"))
 
@@ -348,11 +353,16 @@ def _backup_ref(args: list[str], subcommand: str) -> BackupRef:
     Words that start like a number (`456 now`, `#4`) or hold no letter (`4.5`, `<456>`) are
     still refused as a bad id, so a typo in an id is not mistaken for a name.
     """
+    name = _name_of(args)
+    return name if name is not None else _only_backup_id(args, subcommand)
+
+
+def _name_of(args: list[str]) -> BackupName | None:
     name = " ".join(args).strip(_QUOTES).strip()
     looks_numeric = not name or name[0].isdigit() or name[0] in "#+-"
     if not looks_numeric and any(ch.isalpha() for ch in name):
         return BackupName(text=name)
-    return _only_backup_id(args, subcommand)
+    return None
 
 
 def _only_backup_id(args: list[str], subcommand: str) -> int:

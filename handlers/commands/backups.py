@@ -17,9 +17,9 @@ from bot.services.bindings import BoundWorkspace
 from bot.services.schedules import ScheduleChange
 from bot.services.snapshots import AlreadyActive, StartedSnapshot, Watched
 from bot.slack.authz import Role
-from bot.slack.ids import ActionId
 from bot.slack.messages import (
     Message,
+    Pick,
     active_snapshot_exists_message,
     backup_details_message,
     backups_page_message,
@@ -177,17 +177,17 @@ async def switch_schedule(
 
 
 async def resolve(
-    ctx: SlackContext, bound: BoundWorkspace, ref: BackupRef, action: ActionId
+    ctx: SlackContext, bound: BoundWorkspace, ref: BackupRef, pick: Pick
 ) -> int | None:
     """The backup id a command names; when a name fits several, offers them and returns None.
 
-    `action` is the button that does what the command was going to do, for each candidate.
+    `pick` is what the command was going to do, which each candidate's button does.
     """
     found = await ctx.services.backups.resolve(
         bound, ref.text if isinstance(ref, BackupName) else ref
     )
     if isinstance(found, Ambiguous):
-        await ctx.reply(candidates_message(found.typed, found.candidates, action))
+        await ctx.reply(candidates_message(found.typed, found.candidates, pick))
         return None
     return found
 
@@ -199,7 +199,7 @@ async def backups(ctx: SlackContext, command: BackupsCmd) -> None:
 
 async def backup(ctx: SlackContext, command: BackupCmd) -> None:
     bound = await ctx.workspace()
-    backup_id = await resolve(ctx, bound, command.backup_id, ActionId.BACKUP_DETAILS)
+    backup_id = await resolve(ctx, bound, command.backup_id, Pick.DETAILS)
     if backup_id is not None:
         await ctx.reply(await backup_details(ctx, bound, backup_id))
 
@@ -213,7 +213,7 @@ async def snapshots(ctx: SlackContext, command: SnapshotsCmd) -> None:
 async def snapshot(ctx: SlackContext, command: SnapshotCmd) -> None:
     bound = await ctx.workspace()
     await ctx.require(Role.OPERATOR, START_SNAPSHOT)
-    backup_id = await resolve(ctx, bound, command.backup_id, ActionId.RUN_SNAPSHOT)
+    backup_id = await resolve(ctx, bound, command.backup_id, Pick.RUN_SNAPSHOT)
     if backup_id is not None:
         await start_snapshot(ctx, bound, backup_id)
 
@@ -221,10 +221,16 @@ async def snapshot(ctx: SlackContext, command: SnapshotCmd) -> None:
 async def schedule(ctx: SlackContext, command: ScheduleCmd) -> None:
     bound = await ctx.workspace()
     if command.enable is None:
-        await ctx.reply(await schedule_status(ctx, bound, command.backup_id))
+        backup_id = await resolve(ctx, bound, command.backup_id, Pick.SCHEDULE)
+        if backup_id is not None:
+            await ctx.reply(await schedule_status(ctx, bound, backup_id))
         return
     await ctx.require(Role.OPERATOR, SWITCH_SCHEDULE)
-    change = await switch_schedule(ctx, bound, command.backup_id, command.enable)
+    pick = Pick.ENABLE_SCHEDULE if command.enable else Pick.DISABLE_SCHEDULE
+    backup_id = await resolve(ctx, bound, command.backup_id, pick)
+    if backup_id is None:
+        return
+    change = await switch_schedule(ctx, bound, backup_id, command.enable)
     if not change.changed:
         await ctx.reply(schedule_message(change.backup, change.active, already=True))
 

@@ -10,6 +10,7 @@ from bot.services.bindings import BoundWorkspace, MuteResult, MuteUnchanged
 from bot.services.models import WatchedRun
 from bot.slack.authz import Role
 from bot.slack.messages import (
+    Pick,
     alerts_changed_message,
     alerts_unchanged_message,
     connect_modal,
@@ -31,6 +32,7 @@ from bot.slack.parsing import (
     MuteCmd,
     StatusCmd,
 )
+from handlers.commands.backups import resolve
 from handlers.context import NotInChannel, SlackContext
 
 log = logging.getLogger(__name__)
@@ -183,7 +185,10 @@ async def set_mute(
 async def mute(ctx: SlackContext, command: MuteCmd) -> None:
     bound = await ctx.workspace()
     await ctx.require(Role.OPERATOR, MUTE_ALERTS)
-    await set_mute(ctx, bound, command.backup_id, command.mute)
+    pick = Pick.MUTE if command.mute else Pick.UNMUTE
+    backup_id = await resolve(ctx, bound, command.backup_id, pick)
+    if backup_id is not None:
+        await set_mute(ctx, bound, backup_id, command.mute)
 
 
 HANDLERS = {

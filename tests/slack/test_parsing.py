@@ -170,6 +170,12 @@ def test_bad_numbers_are_named(text: str, named: str) -> None:
         ("snapshot \u201cNightly  CRM\u201d", SnapshotCmd(backup_id=BackupName("Nightly CRM"))),
         ("backup Zendesk tickets", BackupCmd(backup_id=BackupName("Zendesk tickets"))),
         ("snapshot #456", SnapshotCmd(backup_id=456)),
+        (
+            "schedule nightly crm off",
+            ScheduleCmd(backup_id=BackupName("nightly crm"), enable=False),
+        ),
+        ("schedule nightly", ScheduleCmd(backup_id=BackupName("nightly"))),
+        ("alerts mute Zendesk", MuteCmd(backup_id=BackupName("Zendesk"), mute=True)),
     ],
 )
 def test_a_name_stands_for_an_id(text: str, expected: object) -> None:
@@ -265,7 +271,7 @@ def test_a_misspelt_command_is_suggested_whole_with_its_arguments(
 def test_a_misspelt_subcommand_whose_arguments_do_not_parse_names_it_with_its_usage() -> None:
     error = refusal("snapshto")
     assert (error.suggestion, error.usage) == ("snapshot", USAGE["snapshot"])
-    error = refusal("mute abc")
+    error = refusal("mute 4.5")  # `mute abc` would name a backup
     assert (error.suggestion, error.usage) == ("alerts mute", USAGE["alerts"])
 
 

@@ -10,7 +10,9 @@ from bot.slack.ids import ActionId
 from tests.constants import MEMBER
 from tests.e2e.backup_kit import (
     BACKUPS,
+    DISABLE,
     START,
+    audit_actions,
     buttons,
     click,
     rendered,
@@ -66,3 +68,32 @@ async def test_no_match_names_the_closest(bound: Stack) -> None:
     text = rendered(refused)
     assert "No backup matches" in text and "Nightly CRM" in text
     assert START not in skyvia_calls(stack)
+
+
+async def test_schedule_and_mute_take_a_name(bound: Stack) -> None:
+    stack = bound
+    shown = await stack.reply_to("schedule nightly crm", user=MEMBER)
+    assert shown["text"] and "Nightly CRM" in rendered(shown)
+    await stack.command("schedule nightly crm off", user=MEMBER)
+    await stack.slack.wait_for(
+        "chat.postMessage", lambda c: c.ok and "Nightly CRM" in c.args["text"]
+    )
+    assert skyvia_calls(stack)[DISABLE] == 1
+    await stack.command("alerts mute zendesk", user=MEMBER)
+    await stack.slack.wait_for(
+        "chat.postMessage", lambda c: c.ok and "muted failure alerts" in c.args["text"]
+    )
+    assert ("mute", MEMBER, "ok", "backup 461") in await audit_actions(stack)
+    assert skyvia_calls(stack)[BACKUPS] == 1
+
+
+async def test_an_ambiguous_schedule_switch_offers_toggles_that_do_what_was_asked(
+    bound: Stack,
+) -> None:
+    stack = bound
+    stack.sim.state.add_backup(123, "Nightly ERP", scheduled=True)
+    choice = await stack.reply_to("schedule nightly off", user=MEMBER)
+    offered = buttons(choice, ActionId.SCHEDULE_TOGGLE)
+    assert sorted(b["text"]["text"] for b in offered) == ["Nightly CRM", "Nightly ERP"]
+    assert all('"enable":false' in b["value"] for b in offered)
+    assert DISABLE not in skyvia_calls(stack)
