@@ -290,7 +290,8 @@ def test_failure_alert_as_in_the_reference() -> None:
     assert context == f"Snapshot 7001 · {end} · after 5m 12s"
     assert "```\nError: INVALID_SESSION_ID on object Account\n```" in all_text(data)
     labels = [b["text"]["text"] for b in buttons(data["blocks"])]
-    assert labels == ["Show log", "Run snapshot", "Mute this backup"]
+    assert labels == ["Run snapshot", "Show log", "Mute this backup"]
+    assert _button(data, "Run snapshot").get("style") == "primary"
     assert "unmute 456" in _button(data, "Mute this backup")["confirm"]["text"]["text"]
     manual = message_dict(blocks.failure_alert(456, "Nightly CRM", snapshot, by_schedule=False))
     assert _first_line(manual).startswith(":x: Snapshot of")
