@@ -93,7 +93,7 @@ def test_failure_alert_shows_the_log_as_code_and_its_three_buttons() -> None:
     # The log reads exactly as Skyvia wrote it: no escapes, no zero-width spaces.
     assert CODE_PREFIX + "Error: INVALID_SESSION_ID on object Account" in rendered.lines
     assert CODE_PREFIX + "row <17> & more `quoted`" in rendered.lines
-    assert rendered.lines[-1] == "[1] Show log  [2] Run snapshot  [3] Mute this backup"
+    assert rendered.lines[-1] == "[1] Run snapshot  [2] Show log  [3] Mute this backup"
 
 
 def test_help_lists_every_subcommand_readably() -> None:
