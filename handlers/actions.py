@@ -21,7 +21,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.services.bindings import BoundWorkspace
 from bot.services.clicks import ClickedButton
 from bot.services.schedules import ScheduleChange
-from bot.services.snapshots import StartedWithoutCard, Watched
+from bot.services.snapshots import StartedUnwatched, Watched
 from bot.skyvia.errors import SkyviaError
 from bot.slack.authz import Role
 from bot.slack.ids import ActionId
@@ -98,14 +98,14 @@ class Click:
 async def _once(ctx: SlackContext, click: Click) -> AsyncIterator[None]:
     """Claims the click for the double-click window; a failed action gives the claim back.
 
-    The claim is kept when a snapshot was started but its card could not be posted: a retry
-    would start another.
+    The claim is kept when a snapshot was started but could not be recorded as watched: a
+    retry would start another.
     """
     claims = ctx.services.clicks
     claim = await claims.claim(click.button(ctx.team_id, ctx.channel_id), ctx.user_id)
     try:
         yield
-    except StartedWithoutCard:
+    except StartedUnwatched:
         raise
     except Exception:
         await claims.release(claim)

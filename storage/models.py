@@ -68,6 +68,7 @@ class DeliveryKind(StrEnum):
     GAVE_UP = "gave_up"
     REVOKED = "revoked"
     VANISHED = "vanished"
+    CARD = "card"
 
 
 def note_kind(minutes: int) -> str:
@@ -159,7 +160,8 @@ class Watch(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     team_id: Mapped[str] = mapped_column(SlackId)
     channel_id: Mapped[str] = mapped_column(SlackId)
-    message_ts: Mapped[str] = mapped_column(SlackId)  # the lifecycle card: the thread's parent
+    # The lifecycle card, the thread's parent; NULL until its post is known to have landed.
+    message_ts: Mapped[str | None] = mapped_column(SlackId)
     workspace_id: Mapped[int] = mapped_column(SkyviaId)
     backup_id: Mapped[int] = mapped_column(SkyviaId)
     backup_name: Mapped[str | None] = mapped_column(Text)

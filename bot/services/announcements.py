@@ -73,8 +73,18 @@ class Announcer(Protocol):
         """How long an `UNKNOWN` announcement takes to be settled by a retry."""
         ...
 
-    async def snapshot_finished(self, run: WatchedRun, snapshot: Snapshot) -> Outcome:
-        """The outcome reply in the run's thread (once)."""
+    async def snapshot_finished(
+        self, run: WatchedRun, snapshot: Snapshot, *, without_card: bool = False
+    ) -> Outcome:
+        """The outcome reply in the run's thread (once); with `without_card`, a top-level
+        message saying the run's card could not be posted."""
+        ...
+
+    async def post_card(
+        self, run: WatchedRun, snapshot: Snapshot, now: datetime
+    ) -> tuple[Outcome, str | None]:
+        """The run's card (once), when the request that started it did not see it land: the
+        outcome and, when delivered, the card's `ts`."""
         ...
 
     async def update_card(self, run: WatchedRun, snapshot: Snapshot, now: datetime) -> bool:

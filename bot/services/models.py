@@ -49,8 +49,10 @@ class WatchedRun:
     """The last state seen, None before the first poll."""
     _: KW_ONLY
     team_id: str
-    message_ts: str
-    """The card's `ts`: the message updated on each state change, and the outcome's thread."""
+    message_ts: str | None
+    """The card's `ts`: the message updated on each state change, and the outcome's thread.
+
+    None while the card's post has not been seen to land (the watcher settles it)."""
 
 
 class Condition(IntEnum):

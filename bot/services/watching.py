@@ -60,6 +60,8 @@ from storage.repositories.watches import FinishedWatch, PollResult
 log = logging.getLogger(__name__)
 
 NOTE_EVERY = timedelta(minutes=30)
+CARD_ATTEMPTS = 3
+"""Refused posts of a card after which a finished run's outcome is posted without one."""
 LAG_LABEL = "watcher"
 """The `poll_lag` metric's label for watches (the worker's name, which dashboards use)."""
 
@@ -183,6 +185,8 @@ class WatchingService(LeasedService[WatchingConfig]):
         if snapshot is None:
             return
         self._backoff.succeeded(watch.workspace_id)
+        if watch.message_ts is None and not await self._settle_card(watch, snapshot):
+            return
         if not snapshot.state.is_known:
             log.warning("snapshot %s has an unknown state %r", snapshot.snapshot_id, snapshot.state)
         if snapshot.state.is_terminal:
@@ -245,10 +249,43 @@ class WatchingService(LeasedService[WatchingConfig]):
         else:
             await self._finish(watch, WatchOutcome.VANISHED)
 
+    async def _settle_card(self, watch: Watch, snapshot: Snapshot) -> bool:
+        """The card of a watch the starting request did not see land; True to go on polling.
+
+        The card goes through the ledger under the key the request claimed: a claim it kept
+        (no answer) is read back by its metadata once stale, a claim it released (refused) is
+        posted anew, so there is one card either way. A run that ended while its card kept
+        being refused (`CARD_ATTEMPTS`) goes on without one: its outcome is posted in the
+        channel instead, saying so, rather than never.
+        """
+        run = watched_run(watch)
+        outcome, ts = await self._announcer.post_card(run, snapshot, self._clock())
+        if outcome.delivered and ts is not None:
+            await self._batcher.run(lambda session: WatchRepository(session).set_card(watch.id, ts))
+            watch.message_ts = ts
+            return True
+        if outcome == Outcome.PAUSED:
+            log.warning(
+                "watch %s: channel unusable, card of %s not posted", watch.id, run.snapshot_id
+            )
+            await self._finish(watch, WatchOutcome.STOPPED)
+            return False
+        if (
+            outcome == Outcome.FAILED
+            and snapshot.state.is_terminal
+            and watch.poll_errors + 1 >= CARD_ATTEMPTS
+        ):
+            log.warning("watch %s: the card was never posted; the outcome goes without", watch.id)
+            return True
+        await self._retry_delivery(watch, outcome)
+        return False
+
     async def _report_final(self, watch: Watch, snapshot: Snapshot) -> None:
         state = snapshot.state
         run = watched_run(watch)
-        outcome = await self._announcer.snapshot_finished(run, snapshot)
+        outcome = await self._announcer.snapshot_finished(
+            run, snapshot, without_card=run.message_ts is None
+        )
         if outcome == Outcome.PAUSED:
             log.warning("watch %s: channel unusable, outcome %s not posted", watch.id, state)
             await self._finish(watch, WatchOutcome.STOPPED)

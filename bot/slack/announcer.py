@@ -47,6 +47,23 @@ def _run_key(run: WatchedRun, kind: str) -> DeliveryKey:
     return DeliveryKey(run.team_id, run.channel_id, run.snapshot_id, kind)
 
 
+def _card(run: WatchedRun, snapshot: Snapshot, now: datetime) -> Message:
+    """The lifecycle card; a finished run's also shows its duration and row counts."""
+    final = snapshot.state.is_terminal
+    return snapshot_card(
+        run.backup_id,
+        run.backup_name,
+        run.snapshot_id,
+        snapshot.state,
+        run.started_by,
+        run.started_at,
+        now,
+        duration_s=snapshot.duration_seconds if final else None,
+        rows=snapshot.success_rows if final else None,
+        errors=snapshot.error_rows if final else None,
+    )
+
+
 class SlackAnnouncer:
     def __init__(self, notifier: Notifier) -> None:
         self._notifier = notifier
@@ -55,32 +72,37 @@ class SlackAnnouncer:
     def stale_after(self) -> timedelta:
         return self._notifier.stale_after
 
-    async def snapshot_finished(self, run: WatchedRun, snapshot: Snapshot) -> Outcome:
-        reply = snapshot_outcome_reply(run.backup_id, run.backup_name, snapshot, run.started_by)
+    async def snapshot_finished(
+        self, run: WatchedRun, snapshot: Snapshot, *, without_card: bool = False
+    ) -> Outcome:
+        reply = snapshot_outcome_reply(
+            run.backup_id, run.backup_name, snapshot, run.started_by, without_card=without_card
+        )
         result = await self._notifier.deliver(
             _run_key(run, DeliveryKind.THREAD_REPLY),
             reply,
-            thread_ts=run.message_ts,
-            broadcast=snapshot.state in BROADCAST,
+            thread_ts=None if without_card else run.message_ts,
+            broadcast=snapshot.state in BROADCAST and not without_card,
         )
         return result.outcome
 
+    async def post_card(
+        self, run: WatchedRun, snapshot: Snapshot, now: datetime
+    ) -> tuple[Outcome, str | None]:
+        """The card the request could not post, under the same key: a claim the request kept
+        (no answer) is read back by its metadata once stale, so it is never posted twice."""
+        result = await self._notifier.deliver(
+            _run_key(run, DeliveryKind.CARD), _card(run, snapshot, now)
+        )
+        return result.outcome, result.ts
+
     async def update_card(self, run: WatchedRun, snapshot: Snapshot, now: datetime) -> bool:
         """The card of a finished run also shows its duration and row counts."""
-        final = snapshot.state.is_terminal
-        card = snapshot_card(
-            run.backup_id,
-            run.backup_name,
-            run.snapshot_id,
-            snapshot.state,
-            run.started_by,
-            run.started_at,
-            now,
-            duration_s=snapshot.duration_seconds if final else None,
-            rows=snapshot.success_rows if final else None,
-            errors=snapshot.error_rows if final else None,
+        if run.message_ts is None:
+            return True  # no card to redraw
+        return await self._notifier.update(
+            run.team_id, run.channel_id, run.message_ts, _card(run, snapshot, now)
         )
-        return await self._notifier.update(run.team_id, run.channel_id, run.message_ts, card)
 
     async def still_running(self, run: WatchedRun, minutes: int) -> Outcome:
         result = await self._notifier.deliver(
@@ -105,6 +127,8 @@ class SlackAnnouncer:
         return result.outcome
 
     async def vanished_card(self, run: WatchedRun) -> bool:
+        if run.message_ts is None:
+            return True  # no card to end
         card = vanished_card(
             run.backup_id, run.backup_name, run.snapshot_id, run.started_by, run.started_at
         )

@@ -9,14 +9,24 @@ role check, so a request from an unbound channel costs no Slack or Skyvia call.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
 
 from bot.clock import utcnow
 from bot.services.backup_names import Ambiguous
 from bot.services.backups import SnapshotQuery
 from bot.services.bindings import BoundWorkspace
 from bot.services.schedules import ScheduleChange
-from bot.services.snapshots import AlreadyActive, StartedSnapshot, Watched
+from bot.services.snapshots import (
+    AlreadyActive,
+    CardRefused,
+    StartedSnapshot,
+    Watched,
+    card_ledger_key,
+)
 from bot.slack.authz import Role
+from bot.slack.deliveries import DeliveryKey
 from bot.slack.messages import (
     Message,
     Pick,
@@ -24,6 +34,7 @@ from bot.slack.messages import (
     backup_details_message,
     backups_page_message,
     candidates_message,
+    card_pending_message,
     schedule_changed_announcement,
     schedule_message,
     snapshot_card,
@@ -108,17 +119,29 @@ async def start_snapshot(
     """Steps 1-3 of docs/reference/guarantees.md#a-snapshot-started-from-slack.
 
     An active run is reported to the user, and nothing is started. A `retry` posts the card in
-    the failure's thread, saying what it retries and linking back to it.
+    the failure's thread, saying what it retries and linking back to it. The card carries its
+    delivery key in the message metadata, so a post whose answer was lost is found again; a
+    card Slack refused is posted by the watcher, and the user is told it follows.
     """
 
     async def post_card(started: StartedSnapshot) -> str:
+        key = DeliveryKey(*card_ledger_key(ctx.team_id, ctx.channel_id, started.run.run_id))
+        extra: dict[str, Any] = {"metadata": key.metadata()}
         if retry is None:
-            return await ctx.post(card_of(started))
-        if retry.thread_ts is None:
-            return await ctx.post(card_of(started, retry.snapshot_id))
-        link = await ctx.permalink(ctx.channel_id, retry.thread_ts)
-        card = card_of(started, retry.snapshot_id, link)
-        return await ctx.post(card, thread_ts=retry.thread_ts)
+            card = card_of(started)
+        elif retry.thread_ts is None:
+            card = card_of(started, retry.snapshot_id)
+        else:
+            link = await ctx.permalink(ctx.channel_id, retry.thread_ts)
+            card = card_of(started, retry.snapshot_id, link)
+            extra["thread_ts"] = retry.thread_ts
+        try:
+            return await ctx.post(card, **extra)
+        except SlackApiError as exc:
+            status = exc.response.status_code if exc.response is not None else 0
+            if status < 500:  # Slack answered: nothing was posted
+                raise CardRefused(str(exc.response.get("error"))) from exc
+            raise
 
     def card_of(
         started: StartedSnapshot, retry_of: int | None = None, link: str | None = None
@@ -144,7 +167,11 @@ async def start_snapshot(
     )
     if isinstance(result, AlreadyActive):
         watch = result.watch
-        link = await ctx.permalink(watch.channel_id, watch.message_ts) if watch else None
+        link = (
+            await ctx.permalink(watch.channel_id, watch.message_ts)
+            if watch and watch.message_ts
+            else None
+        )
         message = active_snapshot_exists_message(
             result.backup,
             result.active_run,
@@ -153,6 +180,8 @@ async def start_snapshot(
             permalink=link,
         )
         await ctx.reply(message)
+    elif result.watch.message_ts is None:
+        await ctx.reply(card_pending_message(result.started.backup, result.started.run.run_id))
     return result
 
 

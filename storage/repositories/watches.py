@@ -91,7 +91,7 @@ class WatchRepository:
         *,
         team_id: str,
         channel_id: str,
-        message_ts: str,
+        message_ts: str | None,
         workspace_id: int,
         backup_id: int,
         backup_name: str | None,
@@ -124,6 +124,19 @@ class WatchRepository:
         watch = await self.get_for_snapshot(team_id, channel_id, snapshot_id)
         assert watch is not None  # just inserted, or already there: the row exists
         return watch
+
+    async def set_card(self, watch_id: int, message_ts: str) -> bool:
+        """Records the card of a watch that had none; False if it already had one.
+
+        Not fenced by the lease: the card's `ts` is a fact about Slack, whoever learnt it.
+        """
+        result = await self.session.execute(
+            update(Watch)
+            .where(Watch.id == watch_id, Watch.message_ts.is_(None))
+            .values(message_ts=message_ts)
+            .returning(Watch.id)
+        )
+        return result.first() is not None
 
     async def get(self, watch_id: int) -> Watch | None:
         return await self.session.get(Watch, watch_id, populate_existing=True)

@@ -45,6 +45,7 @@ from bot.slack.messages.notices import alerts_paused_token_notice
 from bot.slack.messages.snapshots import (
     SNAPSHOTS_PAGE_SIZE,
     active_snapshot_exists_message,
+    card_pending_message,
     gave_up_note,
     snapshot_card,
     snapshot_log_message,
@@ -68,6 +69,7 @@ __all__ = [
     "backup_details_message",
     "backups_page_message",
     "candidates_message",
+    "card_pending_message",
     "connect_modal",
     "connected_message",
     "disconnected_message",

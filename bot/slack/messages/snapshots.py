@@ -257,12 +257,18 @@ def snapshot_card(
 
 
 def snapshot_outcome_reply(
-    backup_id: int, backup_name: str | None, snapshot: Snapshot, started_by: str
+    backup_id: int,
+    backup_name: str | None,
+    snapshot: Snapshot,
+    started_by: str,
+    *,
+    without_card: bool = False,
 ) -> Message:
     """The thread reply when a watched snapshot ends: "@dana ✅ Succeeded in 5m 12s — …".
 
     Failed and canceled runs also carry the first log lines and a retry; the notifier broadcasts
-    those to the channel, so the reply names the backup too.
+    those to the channel, so the reply names the backup too. `without_card`: the run's card
+    could never be posted, so the outcome stands alone in the channel and says why.
     """
     state = snapshot.state
     duration = snapshot.duration_seconds
@@ -278,6 +284,8 @@ def snapshot_outcome_reply(
         section(line),
         context(f"{backup_label(backup_name, backup_id)}", f"snapshot {snapshot.snapshot_id}"),
     ]
+    if without_card:
+        blocks.append(context("This run's progress card could not be posted in this channel."))
     if state in _ATTENTION:
         blocks += log_excerpt_blocks(backup_id, snapshot.snapshot_id, snapshot.log)
         blocks.append(
@@ -293,6 +301,16 @@ def snapshot_outcome_reply(
         ),
         blocks=compact(blocks),
     )
+
+
+def card_pending_message(backup: Backup, snapshot_id: int) -> Message:
+    """To the user who started a run whose card did not post at once (the watcher posts it)."""
+    line = (
+        f":hourglass_flowing_sand: Snapshot {snapshot_id} of {backup_label(backup.name, backup.id)}"
+        " was started. Slack did not take its progress card just now; I will post it in this "
+        "channel shortly, with the outcome in its thread."
+    )
+    return Message(text=fallback(line), blocks=[section(line)])
 
 
 def still_running_note(minutes: int) -> Message:
