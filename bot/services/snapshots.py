@@ -278,7 +278,7 @@ class SnapshotService:
             )
             return watch
         now = self._clock()
-        await self._quietly(lambda session: _record_card(session, watch.id, key, ts, now), key)
+        await self._quietly(lambda session: _record_card(session, key, ts, now), key)
         return replace(watch, message_ts=ts)
 
     async def _quietly(
@@ -313,10 +313,9 @@ class SnapshotService:
             ]
 
 
-async def _record_card(
-    session: AsyncSession, watch_id: int, key: LedgerKey, ts: str, now: datetime
-) -> None:
-    await WatchRepository(session).set_card(watch_id, ts)
+async def _record_card(session: AsyncSession, key: LedgerKey, ts: str, now: datetime) -> None:
+    team_id, channel_id, snapshot_id, _ = key
+    await WatchRepository(session).set_card(team_id, channel_id, snapshot_id, ts)
     await DeliveryLedger(session).mark_sent_many([SentMark(key, ts, now)])
 
 

@@ -261,7 +261,11 @@ class WatchingService(LeasedService[WatchingConfig]):
         run = watched_run(watch)
         outcome, ts = await self._announcer.post_card(run, snapshot, self._clock())
         if outcome.delivered and ts is not None:
-            await self._batcher.run(lambda session: WatchRepository(session).set_card(watch.id, ts))
+            await self._batcher.run(
+                lambda session: WatchRepository(session).set_card(
+                    watch.team_id, watch.channel_id, watch.snapshot_id, ts
+                )
+            )
             watch.message_ts = ts
             return True
         if outcome == Outcome.PAUSED:

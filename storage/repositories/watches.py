@@ -125,14 +125,22 @@ class WatchRepository:
         assert watch is not None  # just inserted, or already there: the row exists
         return watch
 
-    async def set_card(self, watch_id: int, message_ts: str) -> bool:
-        """Records the card of a watch that had none; False if it already had one.
+    async def set_card(
+        self, team_id: str, channel_id: str, snapshot_id: int, message_ts: str
+    ) -> bool:
+        """Records the card of the channel's watch of a snapshot that had none; False if it
+        already had one (or there is no such watch).
 
         Not fenced by the lease: the card's `ts` is a fact about Slack, whoever learnt it.
         """
         result = await self.session.execute(
             update(Watch)
-            .where(Watch.id == watch_id, Watch.message_ts.is_(None))
+            .where(
+                Watch.team_id == team_id,
+                Watch.channel_id == channel_id,
+                Watch.snapshot_id == snapshot_id,
+                Watch.message_ts.is_(None),
+            )
             .values(message_ts=message_ts)
             .returning(Watch.id)
         )
