@@ -7,6 +7,8 @@ PostgreSQL), with their bindings, in one short transaction, and commits: no lock
 Skyvia and Slack are called, and a second replica claims other watches. `poll` then handles the
 batch concurrently (bounded): one `GET .../snapshots/{id}` per watch, then
 
+- no card yet (the request that started the run did not see its post land): the card, through
+  the ledger under the key the request claimed (`_settle_card`), before anything else;
 - a state change: the lifecycle card is redrawn;
 - a final state: the outcome reply in the thread (the `Announcer` says once, through the
   delivery ledger), then the card's final redraw, then the watch is finished. The watch stays
