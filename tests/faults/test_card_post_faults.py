@@ -68,7 +68,7 @@ async def test_card_post_fault_still_gives_one_card_and_one_outcome(
     stack.slack.fail_next("chat.postMessage", **FAULTS[fault])
     before = len(stack.sim.state.snapshots_of(BACKUP))
 
-    await stack.command(f"snapshot {BACKUP}", user=MEMBER)
+    response_id = await stack.command(f"snapshot {BACKUP}", user=MEMBER)
     await wait_until(lambda: len(stack.sim.state.snapshots_of(BACKUP)) > before, what="the run")
     run = stack.sim.state.snapshots_of(BACKUP)[-1]
     watch = await finished_watch(stack.bot.container.db, run.id, CHANNEL)
@@ -82,3 +82,6 @@ async def test_card_post_fault_still_gives_one_card_and_one_outcome(
     assert outcomes[0].thread_ts == cards[0].ts  # in the card's thread
     assert watch.message_ts == cards[0].ts
     assert watch.outcome == "Succeeded"
+    # The user was told the run started and its card follows.
+    told = await stack.slack.wait_for_responses(response_id, count=1)
+    assert f"Snapshot {run.id}" in told[0].body["text"] and "card" in told[0].body["text"]
