@@ -162,6 +162,8 @@ class Watch(Base):
     channel_id: Mapped[str] = mapped_column(SlackId)
     # The lifecycle card, the thread's parent; NULL until its post is known to have landed.
     message_ts: Mapped[str | None] = mapped_column(SlackId)
+    # The thread the card was posted in (a retry from a failure's message), else NULL.
+    card_thread_ts: Mapped[str | None] = mapped_column(SlackId)
     workspace_id: Mapped[int] = mapped_column(SkyviaId)
     backup_id: Mapped[int] = mapped_column(SkyviaId)
     backup_name: Mapped[str | None] = mapped_column(Text)

@@ -105,6 +105,7 @@ def watched_run(row: Watch) -> WatchedRun:
     return WatchedRun(
         team_id=row.team_id,
         message_ts=row.message_ts,
+        card_thread_ts=row.card_thread_ts,
         channel_id=row.channel_id,
         backup_id=row.backup_id,
         snapshot_id=row.snapshot_id,

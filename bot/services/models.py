@@ -53,6 +53,8 @@ class WatchedRun:
     """The card's `ts`: the message updated on each state change, and the outcome's thread.
 
     None while the card's post has not been seen to land (the watcher settles it)."""
+    card_thread_ts: str | None = None
+    """The thread the card was posted in (a retry from a failure's message), else None."""
 
 
 class Condition(IntEnum):

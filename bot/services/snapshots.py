@@ -137,6 +137,7 @@ class SnapshotService:
         user_id: str,
         post_card: PostCard,
         even_if_active: bool = False,
+        card_thread_ts: str | None = None,
     ) -> Watched | AlreadyActive:
         """Starts a snapshot, records its watch, then posts its card, in that order.
 
@@ -179,17 +180,22 @@ class SnapshotService:
         if even_if_active:
             detail += ", while another was active"
         entry = Entry("snapshot", target, "started", detail)
-        watch = await self._watch_started(bound, started, actor, entry)
+        watch = await self._watch_started(bound, started, actor, entry, card_thread_ts)
         return Watched(started=started, watch=await self._post_card(post_card, started, watch))
 
     async def _watch_started(
-        self, bound: BoundWorkspace, started: StartedSnapshot, actor: Actor, entry: Entry
+        self,
+        bound: BoundWorkspace,
+        started: StartedSnapshot,
+        actor: Actor,
+        entry: Entry,
+        card_thread_ts: str | None,
     ) -> WatchedRun:
         """Step 3 of `start`, retried a few times; `StartedUnwatched` if it never commits."""
         pause = WATCH_RETRY_PAUSE
         for attempt in range(1, WATCH_ATTEMPTS + 1):
             try:
-                return await self._record_watch(bound, started, actor, entry)
+                return await self._record_watch(bound, started, actor, entry, card_thread_ts)
             except Exception as error:  # the database: refused, timed out, gone
                 log.warning(
                     "snapshot %s started; recording its watch failed (try %d of %d): %s",
@@ -228,7 +234,12 @@ class SnapshotService:
             return watched_run(row)
 
     async def _record_watch(
-        self, bound: BoundWorkspace, started: StartedSnapshot, actor: Actor, entry: Entry
+        self,
+        bound: BoundWorkspace,
+        started: StartedSnapshot,
+        actor: Actor,
+        entry: Entry,
+        card_thread_ts: str | None,
     ) -> WatchedRun:
         run, backup = started.run, started.backup
         now = self._clock()
@@ -245,6 +256,7 @@ class SnapshotService:
                 started_at=started.started_at,
                 next_poll_at=now + self._watch_interval,
                 last_state=str(run.state),
+                card_thread_ts=card_thread_ts,
             )
             key = card_ledger_key(bound.team_id, bound.channel_id, run.run_id)
             await DeliveryLedger(session).claim_many([(key, now)], owner=CARD_OWNER)

@@ -90,9 +90,12 @@ class SlackAnnouncer:
         self, run: WatchedRun, snapshot: Snapshot, now: datetime
     ) -> tuple[Outcome, str | None]:
         """The card the request could not post, under the same key: a claim the request kept
-        (no answer) is read back by its metadata once stale, so it is never posted twice."""
+        (no answer) is read back by its metadata once stale, so it is never posted twice. A
+        retry's card goes (and is looked for) in the failure's thread, as the request posted it."""
         result = await self._notifier.deliver(
-            _run_key(run, DeliveryKind.CARD), _card(run, snapshot, now)
+            _run_key(run, DeliveryKind.CARD),
+            _card(run, snapshot, now),
+            thread_ts=run.card_thread_ts,
         )
         return result.outcome, result.ts
 

@@ -164,14 +164,11 @@ async def start_snapshot(
         user_id=ctx.user_id,
         post_card=post_card,
         even_if_active=even_if_active,
+        card_thread_ts=retry.thread_ts if retry is not None else None,
     )
     if isinstance(result, AlreadyActive):
         watch = result.watch
-        link = (
-            await ctx.permalink(watch.channel_id, watch.message_ts)
-            if watch and watch.message_ts
-            else None
-        )
+        link = await ctx.permalink(watch.channel_id, watch.message_ts) if watch else None
         message = active_snapshot_exists_message(
             result.backup,
             result.active_run,

@@ -100,6 +100,7 @@ class WatchRepository:
         started_at: datetime,
         next_poll_at: datetime,
         last_state: str | None = None,
+        card_thread_ts: str | None = None,
     ) -> Watch:
         """Records a watch; adding the same (team, channel, snapshot) again returns the first."""
         await insert_if_absent(
@@ -109,6 +110,7 @@ class WatchRepository:
                 "team_id": team_id,
                 "channel_id": channel_id,
                 "message_ts": message_ts,
+                "card_thread_ts": card_thread_ts,
                 "workspace_id": workspace_id,
                 "backup_id": backup_id,
                 "backup_name": backup_name,
