@@ -28,7 +28,14 @@ from tests.constants import ADMIN, BACKUP, CHANNEL, MEMBER, OTHER_CHANNEL, TEAM
 from tests.e2e.backup_kit import connect
 from tests.e2e.bot_fixtures import Stack
 from tests.e2e.process_kit import ProcessStack, process_stack
-from tests.e2e.worker_kit import alerts_in, cursors_ready, finished_watch, thread_replies, watch_row
+from tests.e2e.worker_kit import (
+    alerts_in,
+    carded_watch,
+    cursors_ready,
+    finished_watch,
+    thread_replies,
+    watch_row,
+)
 
 
 @pytest.fixture
@@ -123,7 +130,7 @@ async def _start_watched_run(stack: Stack) -> tuple[int, str]:
     run = await wait_until(
         lambda: next((s for s in stack.sim.state.snapshots_of(BACKUP) if s.id >= 7001), None)
     )
-    watch = await wait_until(lambda: watch_row(stack.bot.container.db, run.id, CHANNEL))
+    watch = await wait_until(lambda: carded_watch(stack.bot.container.db, run.id, CHANNEL))
     return run.id, watch.message_ts
 
 
