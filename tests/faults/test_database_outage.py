@@ -192,6 +192,7 @@ async def test_a_database_outage_loses_and_doubles_nothing(
     failed = {runs[1], runs[2], *scheduled}
     expected = Counter(
         {(channel, "thread_reply", run): 1 for channel, (run, _) in watched.items()}
+        | {(channel, "card", run): 1 for channel, (run, _) in watched.items()}
         | {
             (channel, "alert", run): 1
             for channel in CHANNELS
