@@ -259,7 +259,7 @@ class SnapshotService:
                 card_thread_ts=card_thread_ts,
             )
             key = card_ledger_key(bound.team_id, bound.channel_id, run.run_id)
-            await DeliveryLedger(session).claim_many([(key, now)], owner=CARD_OWNER)
+            await DeliveryLedger(session).claim_many([key], owner=CARD_OWNER)
             await record_in(session, actor, entry)
             return watched_run(watch)
 
