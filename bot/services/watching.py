@@ -62,8 +62,6 @@ from storage.repositories.watches import FinishedWatch, PollResult
 log = logging.getLogger(__name__)
 
 NOTE_EVERY = timedelta(minutes=30)
-CARD_ATTEMPTS = 3
-"""Refused posts of a card after which a finished run's outcome is posted without one."""
 LAG_LABEL = "watcher"
 """The `poll_lag` metric's label for watches (the worker's name, which dashboards use)."""
 
@@ -257,8 +255,8 @@ class WatchingService(LeasedService[WatchingConfig]):
         The card goes through the ledger under the key the request claimed: a claim it kept
         (no answer) is read back by its metadata once stale, a claim it released (refused) is
         posted anew, so there is one card either way. A run that ended while its card kept
-        being refused (`CARD_ATTEMPTS`) goes on without one: its outcome is posted in the
-        channel instead, saying so, rather than never.
+        given up (Slack refuses it for good, or too often) goes on without one: its outcome
+        is posted in the channel instead, saying so, rather than never.
         """
         run = watched_run(watch)
         outcome, ts = await self._announcer.post_card(run, snapshot, self._clock())
@@ -276,12 +274,10 @@ class WatchingService(LeasedService[WatchingConfig]):
             )
             await self._finish(watch, WatchOutcome.STOPPED)
             return False
-        if (
-            outcome == Outcome.FAILED
-            and snapshot.state.is_terminal
-            and watch.poll_errors + 1 >= CARD_ATTEMPTS
-        ):
-            log.warning("watch %s: the card was never posted; the outcome goes without", watch.id)
+        if outcome == Outcome.GAVE_UP:
+            log.warning(
+                "watch %s: the card can never be posted; the outcome goes without", watch.id
+            )
             return True
         await self._retry_delivery(watch, outcome)
         return False

@@ -34,7 +34,6 @@ from tests.e2e.worker_kit import (
     cursors_ready,
     finished_watch,
     thread_replies,
-    watch_row,
 )
 
 
@@ -73,7 +72,7 @@ async def test_killed_while_a_snapshot_runs_replies_once_after_restart(
         lambda: next((s for s in procs.sim.state.snapshots_of(BACKUP) if s.id >= 7001), None),
         what="the run",
     )
-    watch = await wait_until(lambda: watch_row(procs.db, run.id, CHANNEL), what="the watch")
+    watch = await wait_until(lambda: carded_watch(procs.db, run.id, CHANNEL), what="the watch")
     # Let it poll at least once (the card moves on), then kill it mid-watch.
     await procs.slack.wait_for("chat.update", lambda c: c.ok and c.args["ts"] == watch.message_ts)
     bot.kill()
