@@ -17,10 +17,10 @@ from tests.e2e.backup_kit import (
     DISABLE,
     START,
     button,
+    carded_watch_of,
     click,
     rendered,
     skyvia_calls,
-    watch_of,
 )
 from tests.e2e.bot_fixtures import Stack
 
@@ -37,7 +37,7 @@ async def start_from_slack(stack: Stack, backup_id: int = 456) -> tuple[int, str
         "chat.postMessage", lambda c: c.ok and "Snapshot of" in c.args["text"], count=1
     )
     run = stack.sim.state.snapshots_of(backup_id)[-1]
-    watch = await wait_until(lambda: watch_of(stack, run.id), what="the watch")
+    watch = await wait_until(lambda: carded_watch_of(stack, run.id), what="the watch")
     assert len(channel_posts(stack)) == before + 1
     assert watch.message_ts == posted[-1].response["ts"]
     return run.id, watch.message_ts
