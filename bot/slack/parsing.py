@@ -31,6 +31,7 @@ from bot.slack.commands import (
     StatusCmd,
 )
 from bot.slack.date_words import Bound, Clock, parse_when
+from bot.slack.deadlines import Deadline, DeadlineError, parse_deadline
 
 __all__ = [
     "MAX_ID",
@@ -74,10 +75,12 @@ USAGE: dict[str, str] = {
     "e.g. `/skyvia snapshots 456 failed since 7d`",
     "snapshot": "`/skyvia snapshot <backupId>` starts a snapshot now (operators), "
     "e.g. `/skyvia snapshot 456`",
-    "schedule": "`/skyvia schedule <backupId> [on|off]` shows or switches a backup's schedule, "
-    "e.g. `/skyvia schedule 456 off`",
-    "alerts": "`/skyvia alerts on|off` or `/skyvia alerts mute|unmute <backupId>` controls "
-    "failure alerts in this channel, e.g. `/skyvia alerts mute 456`",
+    "schedule": "`/skyvia schedule <backupId> [on|off]` shows or switches a backup's schedule; "
+    "`off for <duration>|until <time>` is a maintenance window, "
+    "e.g. `/skyvia schedule 456 off for 4h`",
+    "alerts": "`/skyvia alerts on|off` or `/skyvia alerts mute <backupId> [for <duration>|until "
+    "<time>]` / `unmute <backupId>` controls failure alerts in this channel, "
+    "e.g. `/skyvia alerts mute 456 for 2h`",
 }
 """Subcommand -> usage line with an example (mrkdwn with raw `<`/`>`: escape when rendering)."""
 
@@ -245,16 +248,23 @@ def _empty_range(since: Bound, until: Bound) -> UsageError:
 
 def _schedule(args: list[str], clock: Clock) -> Command:
     backup_id = _required_backup_id(args, "schedule")
-    _at_most(args, 2, "schedule")
     if len(args) == 1:
         return ScheduleCmd(backup_id=backup_id)
-    return ScheduleCmd(backup_id=backup_id, enable=_on_off(args[1], "schedule"))
+    enable = _on_off(args[1], "schedule")
+    if len(args) > 2 and not enable:
+        window = _deadline(args[2:], "schedule")
+        return ScheduleCmd(backup_id=backup_id, enable=False, window=window)
+    _at_most(args, 2, "schedule")
+    return ScheduleCmd(backup_id=backup_id, enable=enable)
 
 
 def _alerts(args: list[str], clock: Clock) -> Command:
     if not args:
         raise _error("Say whether to turn alerts `on` or `off`, or which backup to mute.", "alerts")
     word = args[0].casefold()
+    if word == "mute" and len(args) > 2:
+        backup_id = _required_backup_id(args[1:], "alerts")
+        return MuteCmd(backup_id=backup_id, mute=True, until=_deadline(args[2:], "alerts"))
     if word in ("mute", "unmute"):
         return MuteCmd(backup_id=_only_backup_id(args[1:], "alerts"), mute=word == "mute")
     _at_most(args, 1, "alerts")
@@ -322,6 +332,23 @@ def _parse_when(word: str, key: str, clock: Clock) -> datetime:
             "`today`, `yesterday`, `7d` or `12h`.",
             "snapshots",
         ) from None
+
+
+def _deadline(args: list[str], subcommand: str) -> Deadline:
+    """`for <duration>` or `until <time>`, exactly two words."""
+    keyword = args[0].casefold()
+    if keyword not in ("for", "until"):
+        raise _unexpected(args[0], subcommand, ("for", "until"))
+    if len(args) == 1:
+        raise _error(f"`{keyword}` needs a {_DEADLINE_WHAT[keyword]} after it.", subcommand)
+    _at_most(args, 2, subcommand)
+    try:
+        return parse_deadline(keyword, args[1])
+    except DeadlineError as error:
+        raise _error(f"`{_shown(args[1])}` does not work here: {error}.", subcommand) from None
+
+
+_DEADLINE_WHAT = {"for": "duration", "until": "time"}
 
 
 def _at_most(args: list[str], count: int, subcommand: str) -> None:
