@@ -72,6 +72,7 @@ def handler_services(container: Container) -> Services:
         snapshots=container.snapshots,
         schedules=container.schedules,
         clicks=container.clicks,
+        timers=container.timers,
         pauses=ChannelPauses(container.db),
         installations=TeamInstallations(
             container.slack.installation_store, evict=container.slack.evict

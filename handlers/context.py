@@ -22,6 +22,7 @@ from bot.services.clicks import ClickClaims
 from bot.services.errors import DomainError
 from bot.services.schedules import ScheduleService
 from bot.services.snapshots import SnapshotService
+from bot.services.timers import TimerService
 from bot.slack.authz import Authorizer, Role
 from bot.slack.installations import TeamInstallations
 from bot.slack.messages import Message
@@ -41,6 +42,7 @@ class Services:
     snapshots: SnapshotService
     schedules: ScheduleService
     clicks: ClickClaims
+    timers: TimerService
     pauses: ChannelPauses
     installations: TeamInstallations
 

@@ -26,6 +26,7 @@ class ActionId(StrEnum):
     SNAPSHOTS_PAGE_NEXT = "snapshots_page_next"
     MUTE_BACKUP = "mute_backup"
     UNMUTE_BACKUP = "unmute_backup"
+    END_WINDOW = "end_window"
     CONNECT_WORKSPACE_INPUT = "connect_workspace_input"
     CONNECT_TOKEN_INPUT = "connect_token_input"
 

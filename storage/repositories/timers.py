@@ -96,6 +96,16 @@ class TimerRepository:
         )
         return result.first() is not None
 
+    async def note(self, timer_id: int, owner: str, payload: str) -> bool:
+        """Records a step of a claimed timer's action (its payload), so a retry does not redo it."""
+        result = await self.session.execute(
+            update(Timer)
+            .where(Timer.id == timer_id, _leases.held_by(Timer, owner))
+            .values(payload=payload)
+            .returning(Timer.id)
+        )
+        return result.first() is not None
+
     async def release(self, timer_id: int, owner: str, retry_at: datetime) -> bool:
         """Gives a claimed timer back, due again at `retry_at` (its action could not finish)."""
         result = await self.session.execute(

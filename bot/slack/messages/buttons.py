@@ -125,6 +125,10 @@ def unmute_button(backup_id: int) -> ButtonElement:
     return button("Unmute", ActionId.UNMUTE_BACKUP, BackupRef(backup_id=backup_id))
 
 
+def end_window_button(backup_id: int) -> ButtonElement:
+    return button("End window now", ActionId.END_WINDOW, BackupRef(backup_id=backup_id))
+
+
 def backups_nav(page: int, has_more: bool) -> list[ButtonElement]:
     nav = []
     if page > 1:
