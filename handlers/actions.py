@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -24,11 +25,14 @@ from bot.services.schedules import ScheduleChange
 from bot.services.snapshots import StartedWithoutCard, Watched
 from bot.skyvia.errors import SkyviaError
 from bot.slack.authz import Role
+from bot.slack.deadlines import Deadline
 from bot.slack.ids import ActionId
-from bot.slack.messages import Message, schedule_message
+from bot.slack.messages import Message, refusal_message, schedule_message
+from bot.slack.messages.timers import window_ending_message
 from bot.slack.payloads import (
     BackupRef,
     BackupsPageRef,
+    MuteForRef,
     ScheduleRef,
     Screen,
     SnapshotRef,
@@ -46,6 +50,7 @@ from handlers.commands.backups import (
     switch_schedule,
 )
 from handlers.commands.bindings import MUTE_ALERTS, set_mute
+from handlers.commands.timers import timed_mute
 from handlers.context import Services, SlackContext
 from handlers.listener import Listener, acked_listener
 
@@ -70,7 +75,8 @@ class Click:
         message = body.get("message") if isinstance(body.get("message"), dict) else None
         return cls(
             action_id=str(action.get("action_id", "")),
-            value=action.get("value"),
+            # A menu (overflow, select) sends its choice instead of a button's value.
+            value=action.get("value") or (action.get("selected_option") or {}).get("value"),
             message_ts=container.get("message_ts") or (message or {}).get("ts"),
             is_ephemeral=bool(container.get("is_ephemeral")),
         )
@@ -208,6 +214,36 @@ async def unmute_backup(ctx: SlackContext, click: Click) -> None:
     await _set_mute(ctx, click, mute=False)
 
 
+async def mute_backup_for(ctx: SlackContext, click: Click) -> None:
+    """The alert's mute menu: a timed mute (1 h, 4 h, 24 h) or one until someone unmutes."""
+    ref = MuteForRef.load(click.value)
+    bound = await ctx.workspace()
+    await ctx.require(Role.OPERATOR, MUTE_ALERTS)
+    async with _once(ctx, click):
+        if ref.hours == 0:
+            await set_mute(ctx, bound, ref.backup_id, True)
+        else:
+            span = timedelta(hours=ref.hours)
+            deadline = Deadline(word=f"{ref.hours}h", span=span)
+            await timed_mute(ctx, bound, ref.backup_id, deadline)
+
+
+async def end_window(ctx: SlackContext, click: Click) -> None:
+    """End window now: the window's end is due at once (the timers worker enables it)."""
+    ref = BackupRef.load(click.value)
+    bound = await ctx.workspace()
+    await ctx.require(Role.OPERATOR, SWITCH_SCHEDULE)
+    if await ctx.services.timers.end_window_now(bound, ref.backup_id):
+        await ctx.reply(window_ending_message(ref.backup_id))
+        return
+    await ctx.reply(
+        refusal_message(
+            f"Backup {ref.backup_id} has no maintenance window open here.",
+            f"`/skyvia schedule {ref.backup_id}` shows its schedule.",
+        )
+    )
+
+
 ActionHandler = Callable[[SlackContext, Click], Awaitable[None]]
 
 ACTIONS: dict[ActionId, ActionHandler] = {
@@ -224,6 +260,8 @@ ACTIONS: dict[ActionId, ActionHandler] = {
     ActionId.SNAPSHOTS_PAGE_NEXT: page_snapshots,
     ActionId.MUTE_BACKUP: mute_backup,
     ActionId.UNMUTE_BACKUP: unmute_backup,
+    ActionId.MUTE_BACKUP_FOR: mute_backup_for,
+    ActionId.END_WINDOW: end_window,
 }
 """Every button a builder in `bot.slack.messages` emits has its listener here."""
 

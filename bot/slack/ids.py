@@ -27,6 +27,7 @@ class ActionId(StrEnum):
     MUTE_BACKUP = "mute_backup"
     UNMUTE_BACKUP = "unmute_backup"
     END_WINDOW = "end_window"
+    MUTE_BACKUP_FOR = "mute_backup_for"
     CONNECT_WORKSPACE_INPUT = "connect_workspace_input"
     CONNECT_TOKEN_INPUT = "connect_token_input"
 

@@ -13,6 +13,7 @@ from bot.services.backups import SnapshotQuery
 from bot.services.bindings import BoundWorkspace
 from bot.services.schedules import ScheduleChange
 from bot.services.snapshots import AlreadyActive, StartedSnapshot, Watched
+from bot.services.timers import TimerKind
 from bot.slack.authz import Role
 from bot.slack.messages import (
     Message,
@@ -25,8 +26,10 @@ from bot.slack.messages import (
     snapshot_log_message,
     snapshots_page_message,
 )
+from bot.slack.messages.timers import with_pending_ends
 from bot.slack.parsing import BackupCmd, BackupsCmd, ScheduleCmd, SnapshotCmd, SnapshotsCmd
 from bot.slack.payloads import SnapshotFilters
+from handlers.commands.timers import maintenance_window
 from handlers.context import NotInChannel, SlackContext
 
 START_SNAPSHOT = "start a snapshot"
@@ -69,7 +72,9 @@ async def snapshot_log(
 
 async def schedule_status(ctx: SlackContext, bound: BoundWorkspace, backup_id: int) -> Message:
     state = await ctx.services.schedules.status(bound, backup_id)
-    return schedule_message(state.backup, state.active)
+    ends = await ctx.services.timers.pending(bound.team_id, bound.channel_id)
+    windows = [e for e in ends if e.backup_id == backup_id and e.kind == TimerKind.WINDOW_END]
+    return with_pending_ends(schedule_message(state.backup, state.active), windows)
 
 
 # -- changes shared with the buttons ---------------------------------------------------------
@@ -155,6 +160,9 @@ async def schedule(ctx: SlackContext, command: ScheduleCmd) -> None:
         await ctx.reply(await schedule_status(ctx, bound, command.backup_id))
         return
     await ctx.require(Role.OPERATOR, SWITCH_SCHEDULE)
+    if command.window is not None:
+        await maintenance_window(ctx, bound, command.backup_id, command.window)
+        return
     change = await switch_schedule(ctx, bound, command.backup_id, command.enable)
     if not change.changed:
         await ctx.reply(schedule_message(change.backup, change.active))

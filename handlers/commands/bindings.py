@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.services.bindings import BoundWorkspace, MuteResult, MuteUnchanged
+from bot.services.timers import TimerKind
 from bot.slack.authz import Role
 from bot.slack.messages import (
     alerts_changed_message,
@@ -14,6 +15,7 @@ from bot.slack.messages import (
     refusal_message,
     status_message,
 )
+from bot.slack.messages.timers import with_pending_ends
 from bot.slack.parsing import (
     AlertsCmd,
     ConnectCmd,
@@ -22,6 +24,7 @@ from bot.slack.parsing import (
     MuteCmd,
     StatusCmd,
 )
+from handlers.commands.timers import timed_mute
 from handlers.context import NotInChannel, SlackContext
 
 MUTE_ALERTS = "mute or unmute a backup's alerts"
@@ -84,7 +87,8 @@ async def disconnect(ctx: SlackContext, _: DisconnectCmd) -> None:
 
 async def status(ctx: SlackContext, _: StatusCmd) -> None:
     result = await ctx.services.bindings.status(ctx.team_id, ctx.channel_id)
-    await ctx.reply(status_message(result.binding, result.watches))
+    ends = await ctx.services.timers.pending(ctx.team_id, ctx.channel_id)
+    await ctx.reply(with_pending_ends(status_message(result.binding, result.watches), ends))
 
 
 async def alerts(ctx: SlackContext, command: AlertsCmd) -> None:
@@ -98,8 +102,13 @@ async def alerts(ctx: SlackContext, command: AlertsCmd) -> None:
 async def set_mute(
     ctx: SlackContext, bound: BoundWorkspace, backup_id: int, mute: bool
 ) -> MuteResult:
-    """Mutes or unmutes; a change is told to the channel, a repeat only to the user."""
+    """Mutes or unmutes; a change is told to the channel, a repeat only to the user.
+
+    Either way a pending end of a timed mute goes: unmuted is unmuted, and a plain mute lasts
+    until someone unmutes.
+    """
     result = await ctx.services.bindings.mute(bound, backup_id, user_id=ctx.user_id, mute=mute)
+    await ctx.services.timers.cancel(TimerKind.MUTE_END, bound, backup_id)
     if isinstance(result, MuteUnchanged):
         state = "muted" if mute else "not muted"
         await ctx.reply(
@@ -121,6 +130,9 @@ async def set_mute(
 async def mute(ctx: SlackContext, command: MuteCmd) -> None:
     bound = await ctx.workspace()
     await ctx.require(Role.OPERATOR, MUTE_ALERTS)
+    if command.until is not None:
+        await timed_mute(ctx, bound, command.backup_id, command.until)
+        return
     await set_mute(ctx, bound, command.backup_id, command.mute)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.skyvia.models import Backup, Snapshot
 from bot.slack.messages.buttons import (
-    mute_button,
+    mute_menu,
     run_snapshot_button,
     show_log_button,
     unmute_button,
@@ -46,7 +46,7 @@ def failure_alert(
         actions(
             show_log_button(backup_id, snapshot.snapshot_id),
             run_snapshot_button(backup_id, backup_name),
-            mute_button(backup_id, backup_name),
+            mute_menu(backup_id, backup_name),
         ),
     ]
     return Message(

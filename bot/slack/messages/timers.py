@@ -6,9 +6,11 @@ names the end as a Slack date, so every reader sees it in their own time zone.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from bot.services.announcements import TimerEnded
+from bot.services.timers import PendingEnd, TimerKind
 from bot.skyvia.models import Backup
 from bot.slack.messages.buttons import end_window_button, unmute_button
 from bot.slack.messages.common import Message, actions, compact, context, fallback, section
@@ -77,4 +79,24 @@ def window_ended_note(ended: TimerEnded) -> Message:
             f":information_source: The maintenance window of {label} ended, but its schedule "
             f"was already enabled, so nothing was done (window opened by {who})."
         )
+    return Message(text=fallback(line), blocks=[section(line)])
+
+
+def with_pending_ends(message: Message, ends: Sequence[PendingEnd]) -> Message:
+    """`message` with a line per pending end (`status`, `schedule <id>`): when each stops."""
+    if not ends:
+        return message
+    lines = [f"{_ENDS[end.kind]} {end.backup_id} ends {slack_date(end.due_at)}" for end in ends]
+    return Message(text=message.text, blocks=[*message.blocks, context(*lines)])
+
+
+_ENDS = {TimerKind.MUTE_END: "Mute of backup", TimerKind.WINDOW_END: "Maintenance window of backup"}
+
+
+def window_ending_message(backup_id: int) -> Message:
+    """To the person who clicked End window now: it ends at once, the channel hears the rest."""
+    line = (
+        f":construction: The maintenance window of backup {backup_id} ends now; the channel is "
+        "told when its schedule is back on."
+    )
     return Message(text=fallback(line), blocks=[section(line)])
