@@ -146,11 +146,11 @@ class SlackRequestSender:
         }
         if button and "text" in button:
             action["text"] = button["text"]
-        if button and button.get("type") == "overflow":
+        if button and button.get("type") in ("overflow", "static_select"):
             # A menu choice arrives as the chosen option, not as a button's value.
             del action["value"]
             chosen = [o for o in button.get("options", []) if o.get("value") == value]
-            action["type"] = "overflow"
+            action["type"] = button["type"]
             action["selected_option"] = chosen[0] if chosen else {"value": value}
         if container is None:
             container = {

@@ -7,7 +7,7 @@ dialog, and their payloads name a backup or snapshot but never a workspace
 
 from __future__ import annotations
 
-from slack_sdk.models.blocks import ButtonElement, Option, OverflowMenuElement
+from slack_sdk.models.blocks import ButtonElement, Option, StaticSelectElement
 
 from bot.slack.ids import ActionId
 from bot.slack.messages.common import button, confirm_dialog
@@ -126,7 +126,7 @@ MUTE_FOR_HOURS = (1, 4, 24, 0)
 """The mute menu's choices in hours; 0 is "until unmuted"."""
 
 
-def mute_menu(backup_id: int, backup_name: str | None) -> OverflowMenuElement:
+def mute_menu(backup_id: int, backup_name: str | None) -> StaticSelectElement:
     """The failure alert's "Mute this backup" as a menu: 1 h, 4 h, 24 h or until unmuted.
 
     A timed mute ends by itself with a note, so the common "quiet while I fix it" needs no
@@ -139,7 +139,8 @@ def mute_menu(backup_id: int, backup_name: str | None) -> OverflowMenuElement:
         )
         for hours in MUTE_FOR_HOURS
     ]
-    return OverflowMenuElement(
+    return StaticSelectElement(
+        placeholder="Mute this backup",
         action_id=str(ActionId.MUTE_BACKUP_FOR),
         options=options,
         confirm=confirm_dialog(

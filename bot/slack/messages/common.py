@@ -18,8 +18,8 @@ from slack_sdk.models.blocks import (
     ConfirmObject,
     ContextBlock,
     MarkdownTextObject,
-    OverflowMenuElement,
     SectionBlock,
+    StaticSelectElement,
 )
 
 from bot.slack.ids import ActionId
@@ -138,7 +138,7 @@ def button(
     )
 
 
-def actions(*buttons: ButtonElement | OverflowMenuElement | None) -> ActionsBlock | None:
+def actions(*buttons: ButtonElement | StaticSelectElement | None) -> ActionsBlock | None:
     """An actions block of the buttons given (None entries skipped), or None when empty."""
     elements = [b for b in buttons if b is not None]
     return ActionsBlock(elements=elements) if elements else None

@@ -15,6 +15,7 @@ from bot.slack.parsing import USAGE, UsageError, parse_command
 from bot.slack.payloads import (
     BackupRef,
     BackupsPageRef,
+    MuteForRef,
     ScheduleRef,
     Screen,
     SnapshotFilters,
@@ -271,8 +272,18 @@ def test_failure_alert_as_in_the_reference() -> None:
     assert context == f"Snapshot 7001 · {end} · after 5m 12s"
     assert "```\nError: INVALID_SESSION_ID on object Account\n```" in all_text(data)
     labels = [b["text"]["text"] for b in buttons(data["blocks"])]
-    assert labels == ["Show log", "Run snapshot", "Mute this backup"]
-    assert "unmute 456" in _button(data, "Mute this backup")["confirm"]["text"]["text"]
+    assert labels == ["Show log", "Run snapshot"]
+    [menu] = [e for e in data["blocks"][-1]["elements"] if e["type"] == "static_select"]
+    assert menu["placeholder"]["text"] == "Mute this backup"
+    assert menu["action_id"] == ActionId.MUTE_BACKUP_FOR
+    options = {o["text"]["text"]: MuteForRef.load(o["value"]) for o in menu["options"]}
+    assert options == {
+        "Mute for 1 h": MuteForRef(backup_id=456, hours=1),
+        "Mute for 4 h": MuteForRef(backup_id=456, hours=4),
+        "Mute for 24 h": MuteForRef(backup_id=456, hours=24),
+        "Mute until unmuted": MuteForRef(backup_id=456),
+    }
+    assert "unmute 456" in menu["confirm"]["text"]["text"]
     manual = message_dict(blocks.failure_alert(456, "Nightly CRM", snapshot, by_schedule=False))
     assert _first_line(manual).startswith(":x: Snapshot of")
 
