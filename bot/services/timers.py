@@ -32,6 +32,8 @@ from storage.db import Database
 from storage.models import Timer, TimerKind
 from storage.repositories import TimerRepository
 
+__all__ = ["FireRound", "PendingEnd", "TimedMute", "TimerKind", "TimerService", "WindowOpened"]
+
 log = logging.getLogger(__name__)
 
 BATCH = 50

@@ -92,6 +92,29 @@ def parse_deadline(keyword: str, word: str) -> Deadline:
     return Deadline(word=word, moment=moment)
 
 
+def deadline_from(words: list[str]) -> Deadline:
+    """`for <duration>` or `until <time>` as typed (`words[0]` is `for` or `until`).
+
+    Errors are whole sentences quoting the user's words, for the usage answer.
+    """
+    keyword = words[0].casefold()
+    if len(words) == 1:
+        what = "duration" if keyword == "for" else "time"
+        raise DeadlineError(f"`{keyword}` needs a {what} after it.")
+    if len(words) > 2:
+        raise DeadlineError(f"Unexpected `{_quoted(' '.join(words[2:]))}`.")
+    try:
+        return parse_deadline(keyword, words[1])
+    except DeadlineError as error:
+        raise DeadlineError(f"`{_quoted(words[1])}` does not work here: {error}.") from None
+
+
+def _quoted(text: str, limit: int = 40) -> str:
+    """User input as quoted in an error: cut, and without backticks that break the quoting."""
+    text = text.replace("`", "'")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _zone(tz: str | None) -> ZoneInfo:
     """The person's zone, or UTC when Slack gave none or one this machine does not know."""
     try:

@@ -31,7 +31,7 @@ from bot.slack.commands import (
     StatusCmd,
 )
 from bot.slack.date_words import Bound, Clock, parse_when
-from bot.slack.deadlines import Deadline, DeadlineError, parse_deadline
+from bot.slack.deadlines import Deadline, DeadlineError, deadline_from
 
 __all__ = [
     "MAX_ID",
@@ -252,8 +252,7 @@ def _schedule(args: list[str], clock: Clock) -> Command:
         return ScheduleCmd(backup_id=backup_id)
     enable = _on_off(args[1], "schedule")
     if len(args) > 2 and not enable:
-        window = _deadline(args[2:], "schedule")
-        return ScheduleCmd(backup_id=backup_id, enable=False, window=window)
+        return ScheduleCmd(backup_id, enable=False, window=_deadline(args[2:], "schedule"))
     _at_most(args, 2, "schedule")
     return ScheduleCmd(backup_id=backup_id, enable=enable)
 
@@ -263,8 +262,7 @@ def _alerts(args: list[str], clock: Clock) -> Command:
         raise _error("Say whether to turn alerts `on` or `off`, or which backup to mute.", "alerts")
     word = args[0].casefold()
     if word == "mute" and len(args) > 2:
-        backup_id = _required_backup_id(args[1:], "alerts")
-        return MuteCmd(backup_id=backup_id, mute=True, until=_deadline(args[2:], "alerts"))
+        return MuteCmd(_required_backup_id(args[1:], "alerts"), True, _deadline(args[2:], "alerts"))
     if word in ("mute", "unmute"):
         return MuteCmd(backup_id=_only_backup_id(args[1:], "alerts"), mute=word == "mute")
     _at_most(args, 1, "alerts")
@@ -335,20 +333,13 @@ def _parse_when(word: str, key: str, clock: Clock) -> datetime:
 
 
 def _deadline(args: list[str], subcommand: str) -> Deadline:
-    """`for <duration>` or `until <time>`, exactly two words."""
-    keyword = args[0].casefold()
-    if keyword not in ("for", "until"):
+    """`for <duration>` or `until <time>` (see `bot.slack.deadlines`)."""
+    if args[0].casefold() not in ("for", "until"):
         raise _unexpected(args[0], subcommand, ("for", "until"))
-    if len(args) == 1:
-        raise _error(f"`{keyword}` needs a {_DEADLINE_WHAT[keyword]} after it.", subcommand)
-    _at_most(args, 2, subcommand)
     try:
-        return parse_deadline(keyword, args[1])
+        return deadline_from(args)
     except DeadlineError as error:
-        raise _error(f"`{_shown(args[1])}` does not work here: {error}.", subcommand) from None
-
-
-_DEADLINE_WHAT = {"for": "duration", "until": "time"}
+        raise _error(str(error), subcommand) from None
 
 
 def _at_most(args: list[str], count: int, subcommand: str) -> None:

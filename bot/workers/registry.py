@@ -18,6 +18,7 @@ from bot.services.backoff import WorkspaceBackoff
 from bot.services.bindings import BindingService
 from bot.services.leased import lease_for
 from bot.services.retention import RetentionPolicy, RetentionService
+from bot.services.schedules import ScheduleService
 from bot.services.timers import TimerService
 from bot.services.watching import WatchingConfig, WatchingService
 from bot.skyvia.client import SkyviaClient
@@ -118,8 +119,8 @@ def workers_for(container: WorkerNeeds) -> list[PeriodicWorker]:
         db=container.db,
         skyvia=container.skyvia,
         bindings=container.bindings,
-        schedules=container.schedules,
-        announcer=common["announcer"],  # type: ignore[arg-type]
+        schedules=ScheduleService(db=container.db, skyvia=container.skyvia),
+        announcer=common["announcer"],
         owner=owner,
         interval=settings.alert_interval,
     )
