@@ -33,7 +33,7 @@ async def test_a_timed_mute_silences_then_ends_with_a_note(stack: Stack) -> None
     await connect(stack)
     await cursors_ready(stack.bot.container.db)
     started = time.monotonic()
-    await stack.command(f"alerts mute {BACKUP} for 3s", user=ADMIN)
+    await stack.command(f"alerts mute {BACKUP} for 6s", user=ADMIN)
     [notice] = await wait_until(lambda: _posted(stack, "muted failure alerts"), what="the notice")
     assert f"Mute of backup {BACKUP} ends" in rendered(await stack.reply_to("status"))
     button({"blocks": notice.blocks}, ActionId.UNMUTE_BACKUP)
@@ -43,9 +43,9 @@ async def test_a_timed_mute_silences_then_ends_with_a_note(stack: Stack) -> None
     assert alerts_in(stack.slack, CHANNEL, during.id) == []
 
     ended = await wait_until(lambda: _posted(stack, "are back on"), what="the end note")
-    assert time.monotonic() - started >= 3
+    assert time.monotonic() - started >= 6
     text = rendered({"text": ended[0].text, "blocks": ended[0].blocks})
-    assert "*Nightly CRM* (456)" in text and f"muted by <@{ADMIN}> for 3s" in text
+    assert "*Nightly CRM* (456)" in text and f"muted by <@{ADMIN}> for 6s" in text
     status = await stack.reply_to("status")
     assert "Muted backups" not in rendered(status) and "Mute of backup" not in rendered(status)
 
