@@ -15,6 +15,8 @@ from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStor
 from bot.container import Container
 from bot.logging_setup import set_log_context
 from bot.services.channel_pauses import ChannelPauses
+from bot.services.health import HealthService
+from bot.services.mentions import AlertMentions
 from bot.slack.installations import ResumingInstallationStore, TeamInstallations
 from handlers import register_all
 from handlers.context import Services
@@ -74,6 +76,8 @@ def handler_services(container: Container) -> Services:
         clicks=container.clicks,
         timers=container.timers,
         pauses=ChannelPauses(container.db),
+        health=HealthService(skyvia=container.skyvia, bindings=container.bindings),
+        mentions=AlertMentions(container.db),
         installations=TeamInstallations(
             container.slack.installation_store, evict=container.slack.evict
         ),

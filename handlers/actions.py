@@ -32,15 +32,20 @@ from bot.slack.messages.timers import window_ending_message
 from bot.slack.payloads import (
     BackupRef,
     BackupsPageRef,
+    ConnectRef,
+    HealthPageRef,
     MuteForRef,
+    RunRef,
     ScheduleRef,
     Screen,
     SnapshotRef,
     SnapshotsPageRef,
 )
+from bot.slack.payloads import message_ts as valid_ts
 from handlers.commands.backups import (
     START_SNAPSHOT,
     SWITCH_SCHEDULE,
+    Retry,
     backup_details,
     backups_page,
     schedule_status,
@@ -49,7 +54,8 @@ from handlers.commands.backups import (
     start_snapshot,
     switch_schedule,
 )
-from handlers.commands.bindings import MUTE_ALERTS, set_mute
+from handlers.commands.bindings import MUTE_ALERTS, replace_connection, set_mute
+from handlers.commands.health import health_page, share_health
 from handlers.commands.timers import timed_mute
 from handlers.context import Services, SlackContext
 from handlers.listener import Listener, acked_listener
@@ -67,18 +73,25 @@ class Click:
     value: str | None
     message_ts: str | None
     is_ephemeral: bool
+    thread_ts: str | None = None
+    """The thread of the clicked channel message (its parent's ts, or its own for a parent),
+    validated; None for ephemeral messages, which have no thread to join."""
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> Click:
         action = (body.get("actions") or [{}])[0]
         container = body.get("container") or {}
         message = body.get("message") if isinstance(body.get("message"), dict) else None
+        message_ts = container.get("message_ts") or (message or {}).get("ts")
+        is_ephemeral = bool(container.get("is_ephemeral"))
+        thread = container.get("thread_ts") or (message or {}).get("thread_ts") or message_ts
         return cls(
             action_id=str(action.get("action_id", "")),
             # A menu (overflow, select) sends its choice instead of a button's value.
             value=action.get("value") or (action.get("selected_option") or {}).get("value"),
-            message_ts=container.get("message_ts") or (message or {}).get("ts"),
-            is_ephemeral=bool(container.get("is_ephemeral")),
+            message_ts=message_ts,
+            is_ephemeral=is_ephemeral,
+            thread_ts=None if is_ephemeral else valid_ts(thread),
         )
 
     def button(self, team_id: str, channel_id: str) -> ClickedButton:
@@ -134,11 +147,13 @@ async def _after_toggle(
 
 
 async def run_snapshot(ctx: SlackContext, click: Click) -> None:
-    ref = BackupRef.load(click.value)
+    """On a failure (the button carries `retry_of`), the new card joins the clicked thread."""
+    ref = RunRef.load(click.value)
     bound = await ctx.workspace()
     await ctx.require(Role.OPERATOR, START_SNAPSHOT)
+    retry = None if ref.retry_of is None else Retry(ref.retry_of, click.thread_ts)
     async with _once(ctx, click):
-        await start_snapshot(ctx, bound, ref.backup_id)
+        await start_snapshot(ctx, bound, ref.backup_id, retry=retry)
 
 
 async def run_snapshot_anyway(ctx: SlackContext, click: Click) -> None:
@@ -192,10 +207,28 @@ async def page_backups(ctx: SlackContext, click: Click) -> None:
     await _replace_clicked(ctx, click, await backups_page(ctx, bound, ref.page))
 
 
+async def page_health(ctx: SlackContext, click: Click) -> None:
+    ref = HealthPageRef.load(click.value)
+    bound = await ctx.workspace()
+    await _replace_clicked(ctx, click, await health_page(ctx, bound, ref.page))
+
+
+async def share_health_page(ctx: SlackContext, click: Click) -> None:
+    await share_health(ctx, HealthPageRef.load(click.value).page)
+
+
 async def show_log(ctx: SlackContext, click: Click) -> None:
     ref = SnapshotRef.load(click.value)
     bound = await ctx.workspace()
     await ctx.reply(await snapshot_log(ctx, bound, ref.backup_id, ref.snapshot_id))
+
+
+async def confirm_connect(ctx: SlackContext, click: Click) -> None:
+    ref = ConnectRef.load(click.value)
+    async with _once(ctx, click):
+        await replace_connection(ctx, ref.workspace_id)
+    if ctx.respond is not None:  # the question is answered: take it away
+        await ctx.respond(delete_original=True)
 
 
 async def _set_mute(ctx: SlackContext, click: Click, mute: bool) -> None:
@@ -262,6 +295,10 @@ ACTIONS: dict[ActionId, ActionHandler] = {
     ActionId.UNMUTE_BACKUP: unmute_backup,
     ActionId.MUTE_BACKUP_FOR: mute_backup_for,
     ActionId.END_WINDOW: end_window,
+    ActionId.CONFIRM_CONNECT: confirm_connect,
+    ActionId.HEALTH_PAGE_PREV: page_health,
+    ActionId.HEALTH_PAGE_NEXT: page_health,
+    ActionId.SHARE_HEALTH: share_health_page,
 }
 """Every button a builder in `bot.slack.messages` emits has its listener here."""
 

@@ -20,6 +20,8 @@ from bot.services.bindings import BindingService, BoundWorkspace
 from bot.services.channel_pauses import ChannelPauses
 from bot.services.clicks import ClickClaims
 from bot.services.errors import DomainError
+from bot.services.health import HealthService
+from bot.services.mentions import AlertMentions
 from bot.services.schedules import ScheduleService
 from bot.services.snapshots import SnapshotService
 from bot.services.timers import TimerService
@@ -45,6 +47,8 @@ class Services:
     timers: TimerService
     pauses: ChannelPauses
     installations: TeamInstallations
+    health: HealthService
+    mentions: AlertMentions
 
 
 _NOT_IN_CHANNEL = {"channel_not_found", "not_in_channel"}
@@ -132,6 +136,19 @@ class SlackContext:
                 raise NotInChannel() from None
             raise
         return str(response["ts"])
+
+    async def permalink(self, channel_id: str, message_ts: str | None) -> str | None:
+        """A link to a message, or None: a missing link must never cost the answer itself."""
+        if not message_ts:
+            return None
+        try:
+            response = await self.client.chat_getPermalink(
+                channel=channel_id, message_ts=message_ts
+            )
+        except SlackApiError:
+            return None
+        link = response.get("permalink")
+        return link if isinstance(link, str) else None
 
     # -- authorization ------------------------------------------------------------------------
     async def require(self, needed: Role, action: str) -> Role:

@@ -101,6 +101,13 @@ class Binding(Base):
     paused_reason: Mapped[str | None] = mapped_column(Text)
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Slack user (U…/W…) and user group (S…) ids that this channel's failure alerts mention,
+    # space-separated in the order given; NULL when nobody is mentioned.
+    alert_mentions: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def mention_ids(self) -> tuple[str, ...]:
+        return tuple((self.alert_mentions or "").split())
 
     @property
     def uses_default_token(self) -> bool:

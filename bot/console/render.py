@@ -111,6 +111,8 @@ def _entity(inner: str, names: Names) -> str:
         keyword = target[1:].split("^", 1)[0]
         if keyword in ("here", "channel", "everyone"):
             return "@" + keyword
+        if keyword == "subteam" and not label:  # the bot's own `cc`: the group's id stands in
+            return "@" + target.partition("^")[2]
         # `<!date^…|fallback>`, `<!subteam^S1|@team>`: Slack falls back to the label.
         return label or target
     return f"{label} ({target})" if label and label != target else target

@@ -746,6 +746,7 @@ class FakeSlack:
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
             "chat.postEphemeral": self._chat_post_ephemeral,
+            "chat.getPermalink": self._chat_get_permalink,
             "views.open": self._views_open,
             "views.publish": self._views_publish,
             "views.update": self._views_update,
@@ -819,6 +820,18 @@ class FakeSlack:
         self._publish(MessageUpdated(dataclasses.replace(message)))
         rendered = self._render(message, include_metadata=True)
         return {"channel": channel, "ts": ts, "text": message.text, "message": rendered}
+
+    def _chat_get_permalink(self, args: dict[str, Any], identity: _Identity) -> dict[str, Any]:
+        """A link to a stored message, in Slack's shape (`.../archives/C1/p1700000000000100`)."""
+        channel = self._readable_channel(args)
+        ts = _optional_str(args.get("message_ts"))
+        message = self._by_ts.get((channel, ts)) if ts else None
+        if message is None or ts is None:
+            raise _ApiFailure("message_not_found")
+        link = f"https://{self.team_domain}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+        if message.thread_ts:
+            link += f"?thread_ts={message.thread_ts}&cid={channel}"
+        return {"channel": channel, "permalink": link}
 
     def _chat_post_ephemeral(self, args: dict[str, Any], identity: _Identity) -> dict[str, Any]:
         channel = self._postable_channel(args)

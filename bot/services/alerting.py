@@ -231,7 +231,7 @@ class AlertingService(LeasedService[AlertingConfig]):
         for listed, channels in due:
             snapshot = await self._with_log(cursor, listed, token)
             alerts = self._announcer.failure_alerts(
-                [Channel(b.team_id, b.channel_id) for b in channels],
+                [Channel(b.team_id, b.channel_id, b.mention_ids) for b in channels],
                 cursor.backup_id,
                 cursor.backup_name,
                 snapshot,

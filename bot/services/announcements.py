@@ -61,6 +61,8 @@ class Channel:
 
     team_id: str
     channel_id: str
+    mention_ids: tuple[str, ...] = ()
+    """Slack users and user groups this channel's failure alerts mention."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
 from bot.services.audit import Actor, Entry, record, record_in
@@ -56,8 +57,14 @@ class ChannelStatus:
 
 @dataclass(frozen=True)
 class Disconnected:
+    """The binding is gone; `ended` are the watches it stopped, whose cards still need a word."""
+
     workspace_id: int
-    stopped_watches: int
+    ended: list[WatchedRun] = field(default_factory=list)
+
+    @property
+    def stopped_watches(self) -> int:
+        return len(self.ended)
 
 
 @dataclass(frozen=True)
@@ -252,13 +259,28 @@ class BindingService:
             if binding is None:
                 raise NotBound()
             workspace_id = binding.workspace_id
-            stopped = await WatchRepository(session).stop_for_channel(team_id, channel_id)
+            ended = await self._stop_watches(session, team_id, channel_id)
             await bindings.delete(team_id, channel_id)
             entry = Entry(
-                "disconnect", f"workspace {workspace_id}", "ok", f"{stopped} watches stopped"
+                "disconnect", f"workspace {workspace_id}", "ok", f"{len(ended)} watches stopped"
             )
             await record_in(session, Actor(team_id, channel_id, user_id), entry)
-        return Disconnected(workspace_id=workspace_id, stopped_watches=stopped)
+        return Disconnected(workspace_id=workspace_id, ended=ended)
+
+    async def stop_watches(self, team_id: str, channel_id: str) -> list[WatchedRun]:
+        """Stops the channel's pending watches (its workspace changed); returns what stopped."""
+        async with self._db.session() as session:
+            return await self._stop_watches(session, team_id, channel_id)
+
+    @staticmethod
+    async def _stop_watches(
+        session: AsyncSession, team_id: str, channel_id: str
+    ) -> list[WatchedRun]:
+        """Reads the pending watches, then stops them, so their cards can be ended after."""
+        watches = WatchRepository(session)
+        pending = [watched_run(w) for w in await watches.pending_for_channel(team_id, channel_id)]
+        await watches.stop_for_channel(team_id, channel_id)
+        return pending
 
     async def status(self, team_id: str, channel_id: str) -> ChannelStatus:
         async with self._db.session() as session:
@@ -274,16 +296,25 @@ class BindingService:
 
     async def set_alerts(
         self, *, team_id: str, channel_id: str, user_id: str, enabled: bool
-    ) -> None:
+    ) -> bool:
+        """Turns the channel's alerts on or off; False when they already were (nothing written).
+
+        A repeat must not move `alerts_since` either: `alerts on` twice would otherwise silence
+        failures that ended between the two.
+        """
+        action = "alerts on" if enabled else "alerts off"
+        actor = Actor(team_id, channel_id, user_id)
         async with self._db.session() as session:
             bindings = BindingRepository(session)
-            if await bindings.get(team_id, channel_id) is None:
+            row = await bindings.get(team_id, channel_id)
+            if row is None:
                 raise NotBound()
+            if row.alerts_enabled == enabled:
+                await record_in(session, actor, Entry(action, "channel", "unchanged"))
+                return False
             await bindings.set_alerts(team_id, channel_id, enabled, now=self._clock())
-            action = "alerts on" if enabled else "alerts off"
-            await record_in(
-                session, Actor(team_id, channel_id, user_id), Entry(action, "channel", "ok")
-            )
+            await record_in(session, actor, Entry(action, "channel", "ok"))
+        return True
 
     async def mute(
         self, bound: BoundWorkspace, backup_id: int, *, user_id: str, mute: bool

@@ -40,10 +40,15 @@ class StartedSnapshot:
 
 @dataclass(frozen=True)
 class AlreadyActive:
-    """Nothing was started: `active_run` of `backup` has not finished yet."""
+    """Nothing was started: `active_run` of `backup` has not finished yet.
+
+    `watch` is set when the run was started from Slack (this channel's watch first, else
+    another channel's of the team), so the user can be told who started it and where.
+    """
 
     backup: Backup
     active_run: ActiveRun
+    watch: WatchedRun | None = None
 
 
 @dataclass(frozen=True)
@@ -132,7 +137,8 @@ class SnapshotService:
                 bound.token, bound.workspace_id, backup_id
             )
             if active is not None:
-                return AlreadyActive(backup=backup, active_run=active)
+                watch = await self._watch_of(bound, active.run_id)
+                return AlreadyActive(backup=backup, active_run=active, watch=watch)
         actor = Actor(bound.team_id, bound.channel_id, user_id)
         target = f"backup {backup_id}"
         try:
@@ -169,6 +175,23 @@ class SnapshotService:
                 self._db, actor, Entry("snapshot", target, "started", detail + ", no card")
             )
             raise StartedWithoutCard(started, error) from error
+
+    async def _watch_of(self, bound: BoundWorkspace, snapshot_id: int) -> WatchedRun | None:
+        """The team's watch of a running snapshot, preferring the asking channel's."""
+        async with self._db.session() as session:
+            watches = WatchRepository(session)
+            row = await watches.get_for_snapshot(bound.team_id, bound.channel_id, snapshot_id)
+            if row is None:
+                others = sorted(
+                    channel
+                    for team, channel, _ in await watches.watched_snapshots([snapshot_id])
+                    if team == bound.team_id
+                )
+                if others:
+                    row = await watches.get_for_snapshot(bound.team_id, others[0], snapshot_id)
+            if row is None or row.workspace_id != bound.workspace_id:
+                return None
+            return watched_run(row)
 
     async def _record_watch(
         self,

@@ -18,6 +18,7 @@ from bot.services.models import WatchedRun
 from bot.skyvia.models import Snapshot, SnapshotState
 from bot.slack.deliveries import DeliveryKey
 from bot.slack.messages import (
+    Message,
     alerts_paused_token_notice,
     failure_alert,
     gave_up_note,
@@ -111,18 +112,31 @@ class SlackAnnouncer:
         *,
         max_wait: float,
     ) -> list[Outcome]:
-        """Draws the alert once and posts it to every channel at the same time.
+        """Draws the alert once per set of mentions and posts it to every channel at once.
 
-        A post that raised counts as `FAILED` for its channel alone (logged), as a refusal would.
+        Most channels mention nobody and share one message (validated once); each distinct set
+        of mentions gets its own. A post that raised counts as `FAILED` for its channel alone
+        (logged), as a refusal would.
         """
-        message = failure_alert(
-            backup_id, backup_name, snapshot, by_schedule=bool(snapshot.run_by_schedule)
-        )
+        drawn: dict[tuple[str, ...], Message] = {}
+
+        def message_for(channel: Channel) -> Message:
+            message = drawn.get(channel.mention_ids)
+            if message is None:
+                message = drawn[channel.mention_ids] = failure_alert(
+                    backup_id,
+                    backup_name,
+                    snapshot,
+                    by_schedule=bool(snapshot.run_by_schedule),
+                    mention_ids=channel.mention_ids,
+                )
+            return message
+
         results = await asyncio.gather(
             *(
                 self._notifier.deliver(
                     DeliveryKey(c.team_id, c.channel_id, snapshot.snapshot_id, DeliveryKind.ALERT),
-                    message,
+                    message_for(c),
                     max_pace_wait=max_wait,
                 )
                 for c in channels

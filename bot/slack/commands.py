@@ -79,6 +79,18 @@ class MuteCmd:
     until: Deadline | None = None  # a timed mute ends by itself then
 
 
+@dataclass(frozen=True)
+class MentionCmd:
+    """`alerts mention …`: Slack user (U…/W…) and user group (S…) ids; empty for `off`."""
+
+    mention_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HealthCmd:
+    page: int = 1
+
+
 Command = (
     HelpCmd
     | ConnectCmd
@@ -91,4 +103,6 @@ Command = (
     | ScheduleCmd
     | AlertsCmd
     | MuteCmd
+    | HealthCmd
+    | MentionCmd
 )

@@ -2,8 +2,10 @@
 
 Pure on purpose: handlers decide nothing about input until it parsed, so bad input never costs
 a Skyvia call, and the whole grammar is testable without Slack. The commands themselves are in
-`bot.slack.commands` (re-exported here), the date words in `bot.slack.date_words`. A misspelt
-command is answered with the corrected whole command, in the user's own words. The grammar as
+`bot.slack.commands` (re-exported here, like the usage lines of `bot.slack.usage`), the date
+words in `bot.slack.date_words`, the ends after `for`/`until` in `bot.slack.deadlines`, mentions
+in `bot.slack.mentions`. A misspelt command is answered with the corrected whole command, in the
+user's own words. The grammar as
 users see it: docs/reference/commands.md#input-rules.
 """
 
@@ -23,7 +25,9 @@ from bot.slack.commands import (
     Command,
     ConnectCmd,
     DisconnectCmd,
+    HealthCmd,
     HelpCmd,
+    MentionCmd,
     MuteCmd,
     ScheduleCmd,
     SnapshotCmd,
@@ -32,6 +36,8 @@ from bot.slack.commands import (
 )
 from bot.slack.date_words import Bound, Clock, parse_when
 from bot.slack.deadlines import Deadline, DeadlineError, deadline_from
+from bot.slack.mentions import MentionError, mention_ids
+from bot.slack.usage import USAGE, UsageError
 
 __all__ = [
     "MAX_ID",
@@ -43,7 +49,9 @@ __all__ = [
     "Command",
     "ConnectCmd",
     "DisconnectCmd",
+    "HealthCmd",
     "HelpCmd",
+    "MentionCmd",
     "MuteCmd",
     "ScheduleCmd",
     "SnapshotCmd",
@@ -62,52 +70,12 @@ MAX_PAGE = 10_000
 _MAX_SHOWN_VALUE = 40  # a pasted novel is named by its start, not echoed in full
 
 
-USAGE: dict[str, str] = {
-    "help": "`/skyvia help` lists these commands",
-    "connect": "`/skyvia connect <workspaceId>` connects this channel to a Skyvia workspace "
-    "(admins), e.g. `/skyvia connect 123`",
-    "disconnect": "`/skyvia disconnect` disconnects this channel from its workspace (admins)",
-    "status": "`/skyvia status` shows this channel's connection, alerts and watched snapshots",
-    "backups": "`/skyvia backups [page]` lists the workspace's backups, e.g. `/skyvia backups 2`",
-    "backup": "`/skyvia backup <backupId>` shows a backup's details, e.g. `/skyvia backup 456`",
-    "snapshots": "`/skyvia snapshots <backupId> [failed] [since <date>] [until <date>]` lists "
-    "finished snapshots; dates are `2024-05-01`, `today`, `yesterday`, `7d` or `12h`, "
-    "e.g. `/skyvia snapshots 456 failed since 7d`",
-    "snapshot": "`/skyvia snapshot <backupId>` starts a snapshot now (operators), "
-    "e.g. `/skyvia snapshot 456`",
-    "schedule": "`/skyvia schedule <backupId> [on|off]` shows or switches a backup's schedule; "
-    "`off for <duration>|until <time>` is a maintenance window, "
-    "e.g. `/skyvia schedule 456 off for 4h`",
-    "alerts": "`/skyvia alerts on|off` or `/skyvia alerts mute <backupId> [for <duration>|until "
-    "<time>]` / `unmute <backupId>` controls failure alerts in this channel, "
-    "e.g. `/skyvia alerts mute 456 for 2h`",
-}
-"""Subcommand -> usage line with an example (mrkdwn with raw `<`/`>`: escape when rendering)."""
+_CHANNEL_LINK = re.compile(r"<#[CG][A-Z0-9]{1,30}\|([^<>|]*)>")
+"""Slack escapes command text (for mentions), so `#456` arrives as `<#C…|456>` when a channel
+of that name exists: read back as the `#456` that was typed."""
 
 _ON_WORDS = {"on": True, "enable": True, "off": False, "disable": False}
 _DIGITS = re.compile(r"[0-9]+")
-
-
-Fix = Callable[[list[str]], list[str]]
-"""Rewrites a command's words (subcommand first) into what the user probably meant."""
-
-
-class UsageError(Exception):
-    """Input that does not parse: what was wrong, the right usage, and maybe a likely fix.
-
-    `suggestion` is a whole command (without `/skyvia`) in the user's own words. When it parses,
-    `usage` is empty: the corrected command is the one short hint. An empty `usage` without a
-    suggestion means the message itself says where to look.
-    """
-
-    def __init__(
-        self, message: str, usage: str, suggestion: str | None = None, *, fix: Fix | None = None
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.usage = usage
-        self.suggestion = suggestion
-        self.fix = fix
 
 
 def parse_command(text: str, *, now: datetime | None = None) -> Command:
@@ -115,7 +83,7 @@ def parse_command(text: str, *, now: datetime | None = None) -> Command:
 
     `now` anchors relative dates (`today`, `7d`) and defaults to the current UTC time.
     """
-    words = html.unescape(text or "").split()
+    words = html.unescape(_CHANNEL_LINK.sub(r"#\1", text or "")).split()
     clock = Clock(now)
     try:
         return _parse(words, clock)
@@ -257,16 +225,34 @@ def _schedule(args: list[str], clock: Clock) -> Command:
     return ScheduleCmd(backup_id=backup_id, enable=enable)
 
 
+def _health(args: list[str], clock: Clock) -> Command:
+    _at_most(args, 1, "health")
+    if not args:
+        return HealthCmd()
+    return HealthCmd(page=_parse_number(args[0], "page number", "health", MAX_PAGE))
+
+
 def _alerts(args: list[str], clock: Clock) -> Command:
     if not args:
         raise _error("Say whether to turn alerts `on` or `off`, or which backup to mute.", "alerts")
     word = args[0].casefold()
+    if word == "mention":
+        return _mention(args[1:])
     if word == "mute" and len(args) > 2:
         return MuteCmd(_required_backup_id(args[1:], "alerts"), True, _deadline(args[2:], "alerts"))
     if word in ("mute", "unmute"):
         return MuteCmd(backup_id=_only_backup_id(args[1:], "alerts"), mute=word == "mute")
     _at_most(args, 1, "alerts")
     return AlertsCmd(enabled=_on_off(args[0], "alerts"))
+
+
+def _mention(args: list[str]) -> Command:
+    if len(args) == 1 and args[0].casefold() == "off":
+        return MentionCmd(mention_ids=())
+    try:
+        return MentionCmd(mention_ids=mention_ids(args))
+    except MentionError as error:
+        raise _error(str(error), "alerts") from None
 
 
 _PARSERS: dict[str, Callable[[list[str], Clock], Command]] = {
@@ -280,6 +266,7 @@ _PARSERS: dict[str, Callable[[list[str], Clock], Command]] = {
     "snapshot": _snapshot,
     "schedule": _schedule,
     "alerts": _alerts,
+    "health": _health,
 }
 
 

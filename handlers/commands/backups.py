@@ -8,6 +8,8 @@ role check, so a request from an unbound channel costs no Slack or Skyvia call.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.clock import utcnow
 from bot.services.backups import SnapshotQuery
 from bot.services.bindings import BoundWorkspace
@@ -80,16 +82,42 @@ async def schedule_status(ctx: SlackContext, bound: BoundWorkspace, backup_id: i
 # -- changes shared with the buttons ---------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Retry:
+    """A run started from a failure's message: its card goes to that message's thread."""
+
+    snapshot_id: int
+    thread_ts: str | None
+    """None when the click named no usable thread: the card then goes to the channel."""
+
+
 async def start_snapshot(
-    ctx: SlackContext, bound: BoundWorkspace, backup_id: int, *, even_if_active: bool = False
+    ctx: SlackContext,
+    bound: BoundWorkspace,
+    backup_id: int,
+    *,
+    even_if_active: bool = False,
+    retry: Retry | None = None,
 ) -> Watched | AlreadyActive:
     """Steps 1-3 of docs/reference/guarantees.md#a-snapshot-started-from-slack.
 
-    An active run is reported to the user, and nothing is started.
+    An active run is reported to the user, and nothing is started. A `retry` posts the card in
+    the failure's thread, saying what it retries and linking back to it.
     """
 
     async def post_card(started: StartedSnapshot) -> str:
-        card = snapshot_card(
+        if retry is None:
+            return await ctx.post(card_of(started))
+        if retry.thread_ts is None:
+            return await ctx.post(card_of(started, retry.snapshot_id))
+        link = await ctx.permalink(ctx.channel_id, retry.thread_ts)
+        card = card_of(started, retry.snapshot_id, link)
+        return await ctx.post(card, thread_ts=retry.thread_ts)
+
+    def card_of(
+        started: StartedSnapshot, retry_of: int | None = None, link: str | None = None
+    ) -> Message:
+        return snapshot_card(
             backup_id=started.backup.id,
             backup_name=started.backup.name,
             snapshot_id=started.run.run_id,
@@ -97,8 +125,9 @@ async def start_snapshot(
             started_by=started.started_by,
             started_at=started.started_at,
             now=utcnow(),
+            retry_of=retry_of,
+            retried_link=link,
         )
-        return await ctx.post(card)
 
     result = await ctx.services.snapshots.start(
         bound,
@@ -108,7 +137,16 @@ async def start_snapshot(
         even_if_active=even_if_active,
     )
     if isinstance(result, AlreadyActive):
-        await ctx.reply(active_snapshot_exists_message(result.backup, result.active_run))
+        watch = result.watch
+        link = await ctx.permalink(watch.channel_id, watch.message_ts) if watch else None
+        message = active_snapshot_exists_message(
+            result.backup,
+            result.active_run,
+            watch=watch,
+            channel_id=ctx.channel_id,
+            permalink=link,
+        )
+        await ctx.reply(message)
     return result
 
 
@@ -165,7 +203,7 @@ async def schedule(ctx: SlackContext, command: ScheduleCmd) -> None:
         return
     change = await switch_schedule(ctx, bound, command.backup_id, command.enable)
     if not change.changed:
-        await ctx.reply(schedule_message(change.backup, change.active))
+        await ctx.reply(schedule_message(change.backup, change.active, already=True))
 
 
 HANDLERS = {

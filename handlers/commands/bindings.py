@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import logging
+
+from slack_sdk.errors import SlackApiError
+
 from bot.services.bindings import BoundWorkspace, MuteResult, MuteUnchanged
+from bot.services.models import WatchedRun
 from bot.services.timers import TimerKind
 from bot.slack.authz import Role
 from bot.slack.messages import (
     alerts_changed_message,
+    alerts_unchanged_message,
     connect_modal,
     connected_message,
     disconnected_message,
     help_message,
     mute_changed_message,
     refusal_message,
+    replace_binding_message,
     status_message,
+    watch_ended_card,
 )
+from bot.slack.messages.mrkdwn import user_mention
 from bot.slack.messages.timers import with_pending_ends
 from bot.slack.parsing import (
     AlertsCmd,
@@ -27,7 +36,10 @@ from bot.slack.parsing import (
 from handlers.commands.timers import timed_mute
 from handlers.context import NotInChannel, SlackContext
 
+log = logging.getLogger(__name__)
+
 MUTE_ALERTS = "mute or unmute a backup's alerts"
+CONNECT = "connect a channel"
 
 
 async def show_help(ctx: SlackContext, _: HelpCmd) -> None:
@@ -35,7 +47,7 @@ async def show_help(ctx: SlackContext, _: HelpCmd) -> None:
 
 
 async def connect(ctx: SlackContext, command: ConnectCmd) -> None:
-    await ctx.require(Role.ADMIN, "connect a channel")
+    await ctx.require(Role.ADMIN, CONNECT)
     bindings = ctx.services.bindings
     if command.workspace_id is None or not bindings.default_token_serves(ctx.team_id):
         # A team the default token does not serve is told why it must bring its own token.
@@ -50,12 +62,51 @@ async def connect(ctx: SlackContext, command: ConnectCmd) -> None:
             ),
         )
         return
+    current = await ctx.services.bindings.status(ctx.team_id, ctx.channel_id)
+    if current.binding is not None and current.binding.workspace_id != command.workspace_id:
+        # Replacing drops the old workspace's mutes and watches: an admin confirms first.
+        ask = replace_binding_message(current.binding, len(current.watches), command.workspace_id)
+        await ctx.reply(ask)
+        return
     await finish_connect(ctx, command.workspace_id, token=None)
 
 
+async def replace_connection(ctx: SlackContext, workspace_id: int) -> None:
+    """Confirmed by the `Connect to <id>` button: binds the other workspace."""
+    await ctx.require(Role.ADMIN, CONNECT)
+    await finish_connect(ctx, workspace_id, token=None)
+
+
+async def end_cards(ctx: SlackContext, ended: list[WatchedRun], reason: str) -> None:
+    """Gives each stopped watch's card a final update, so none stays on "starting" forever.
+
+    Best effort per card: one deleted or unreachable card must not keep the others unchanged.
+    """
+    for watch in ended:
+        if not watch.message_ts:
+            continue
+        message = watch_ended_card(watch, reason)
+        try:
+            await ctx.client.chat_update(
+                **message.kwargs(channel=watch.channel_id, ts=watch.message_ts)
+            )
+        except SlackApiError as error:
+            log.warning(
+                "could not end the card of snapshot %s: %s",
+                watch.snapshot_id,
+                error.response.get("error"),
+                extra={"team": ctx.team_id, "channel": watch.channel_id},
+            )
+
+
 async def finish_connect(ctx: SlackContext, workspace_id: int, token: str | None) -> None:
-    """Binds, then tells the channel; undoes the binding if the bot cannot post there."""
+    """Binds, then tells the channel; undoes the binding if the bot cannot post there.
+
+    A binding to another workspace than before drops the old one's watches: they are stopped
+    and their cards ended (the modal path included, where the typed token is the confirmation).
+    """
     service = ctx.services.bindings
+    before = (await service.status(ctx.team_id, ctx.channel_id)).binding
     binding = await service.connect(
         team_id=ctx.team_id,
         channel_id=ctx.channel_id,
@@ -65,12 +116,18 @@ async def finish_connect(ctx: SlackContext, workspace_id: int, token: str | None
         enterprise_id=ctx.enterprise_id,
     )
     try:
-        await ctx.post(connected_message(workspace_id, binding.workspace_name, ctx.user_id))
+        await ctx.post(connected_message(binding, ctx.user_id))
     except NotInChannel:
         await service.disconnect(
             team_id=ctx.team_id, channel_id=ctx.channel_id, user_id=ctx.user_id
         )
         raise
+    if before is not None and before.workspace_id != workspace_id:
+        ended = await service.stop_watches(ctx.team_id, ctx.channel_id)
+        by = user_mention(ctx.user_id)
+        await end_cards(
+            ctx, ended, f"the channel was connected to workspace {workspace_id} by {by}"
+        )
 
 
 async def disconnect(ctx: SlackContext, _: DisconnectCmd) -> None:
@@ -83,6 +140,8 @@ async def disconnect(ctx: SlackContext, _: DisconnectCmd) -> None:
         await ctx.post(message)
     except NotInChannel:
         await ctx.reply(message)
+    reason = f"the channel was disconnected by {user_mention(ctx.user_id)}"
+    await end_cards(ctx, result.ended, reason)
 
 
 async def status(ctx: SlackContext, _: StatusCmd) -> None:
@@ -93,9 +152,12 @@ async def status(ctx: SlackContext, _: StatusCmd) -> None:
 
 async def alerts(ctx: SlackContext, command: AlertsCmd) -> None:
     await ctx.require(Role.ADMIN, "turn failure alerts on or off")
-    await ctx.services.bindings.set_alerts(
+    changed = await ctx.services.bindings.set_alerts(
         team_id=ctx.team_id, channel_id=ctx.channel_id, user_id=ctx.user_id, enabled=command.enabled
     )
+    if not changed:  # a repeat: only the user hears it, the channel already knows
+        await ctx.reply(alerts_unchanged_message(command.enabled))
+        return
     await ctx.post(alerts_changed_message(ctx.user_id, command.enabled))
 
 

@@ -222,6 +222,15 @@ class BindingRepository:
             )
         return await self._update(team_id, channel_id, values)
 
+    async def set_mentions(
+        self, team_id: str, channel_id: str, mention_ids: Sequence[str], now: datetime
+    ) -> bool:
+        """Who the channel's failure alerts mention (none: empty); False when it has no binding."""
+        stored = " ".join(mention_ids) or None
+        return await self._update(
+            team_id, channel_id, {"alert_mentions": stored, "updated_at": now}
+        )
+
     async def pause(self, team_id: str, channel_id: str, reason: str, now: datetime) -> bool:
         """Pauses an active binding (bot removed, channel archived); False if already paused."""
         result = await self.session.execute(

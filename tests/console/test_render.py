@@ -45,7 +45,7 @@ def test_running_card_reads_like_the_reference() -> None:
     rendered = render_message(card.to_dict(), names=NAMES)
     assert rendered.lines == [
         "🔄 Snapshot of Nightly CRM (456) is running",
-        "Started by @dana · snapshot 7001 · 2023-10-02 14:15 UTC · running for 3m 10s",
+        "Started by @dana · snapshot 7001 · started 2023-10-02 14:15 UTC",
     ]
     assert rendered.buttons == []
 
@@ -138,6 +138,7 @@ def test_outcome_reply_mentions_by_name() -> None:
         ("in <#C0OPS> and <#C0X|general>", "in #ops and #general"),
         ("<!date^1696256115^{date_short_pretty}|2023-10-02 14:15 UTC>", "2023-10-02 14:15 UTC"),
         ("<!here> <!subteam^S1|@oncall>", "@here @oncall"),
+        ("cc <!subteam^S0ONCALL> <@U0DANA>", "cc @S0ONCALL @dana"),
         (
             "<https://app.skyvia.com|Skyvia> <https://x.test>",
             "Skyvia (https://app.skyvia.com) https://x.test",

@@ -22,7 +22,9 @@ from bot.slack.parsing import (
     Command,
     ConnectCmd,
     DisconnectCmd,
+    HealthCmd,
     HelpCmd,
+    MentionCmd,
     MuteCmd,
     ScheduleCmd,
     SnapshotCmd,
@@ -76,6 +78,16 @@ def refusal(text: str) -> UsageError:
         ("alerts Off", AlertsCmd(enabled=False)),
         ("alerts mute 456", MuteCmd(backup_id=456, mute=True)),
         ("ALERTS UNMUTE #456", MuteCmd(backup_id=456, mute=False)),
+        ("health", HealthCmd()),
+        ("alerts mention off", MentionCmd(mention_ids=())),
+        (
+            "alerts MENTION <!subteam^S0ONCALL|@data-oncall>  <@U0DANA|dana> <@W0GRID> <@U0DANA>",
+            MentionCmd(mention_ids=("S0ONCALL", "U0DANA", "W0GRID")),
+        ),
+        ("alerts mention <@U0AL|Al Smith>", MentionCmd(mention_ids=("U0AL",))),
+        # With escaping on, Slack sends `#456` as a link when a channel of that name exists.
+        ("backup <#C0CHAN|456>", BackupCmd(backup_id=456)),
+        ("Health 2", HealthCmd(page=2)),
     ],
 )
 def test_valid_commands(text: str, expected: Command) -> None:
@@ -399,6 +411,7 @@ _commands: st.SearchStrategy[Command] = st.one_of(
     st.builds(ScheduleCmd, backup_id=_ids, enable=st.none() | st.booleans()),
     st.builds(AlertsCmd, enabled=st.booleans()),
     st.builds(MuteCmd, backup_id=_ids, mute=st.booleans()),
+    st.builds(HealthCmd, page=st.integers(min_value=1, max_value=MAX_PAGE)),
 )
 
 
@@ -439,6 +452,8 @@ def format_command(command: Command) -> str:
             return f"alerts {'on' if enabled else 'off'}"
         case MuteCmd(backup_id=backup_id, mute=mute):
             return f"alerts {'mute' if mute else 'unmute'} {backup_id}"
+        case HealthCmd(page=page):
+            return f"health {page}"
     raise TypeError(f"not a command: {command!r}")
 
 
@@ -522,3 +537,24 @@ def test_a_suggestion_is_whole_up_to_150_characters(zeros: int, whole: bool) -> 
         assert (error.suggestion, error.usage) == (corrected, "")
     else:
         assert (error.suggestion, error.usage) == ("snapshot", USAGE["snapshot"])
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("alerts mention @dana", "`@dana`"),
+        ("alerts mention <!channel>", "`<!channel>`"),
+        ("alerts mention <@U0DANA|dana> and", "`and`"),
+        ("alerts mention <#C0OPS|ops>", "`#ops`"),
+    ],
+)
+def test_a_mention_that_is_not_a_user_or_group_is_refused_by_name(text: str, named: str) -> None:
+    error = refusal(text)
+    assert named in error.message and "not a Slack user or user group" in error.message
+    assert "alerts mention" in error.usage
+
+
+def test_mentions_are_bounded_and_need_someone() -> None:
+    many = " ".join(f"<@U{n:04d}>" for n in range(11))
+    assert "At most 10" in refusal(f"alerts mention {many}").message
+    assert "`off`" in refusal("alerts mention").message

@@ -4,7 +4,12 @@ Handlers import from here; the submodules are split by topic (`mrkdwn` escaping 
 `common` message and errors, `buttons`, `bindings`, `backups`, `snapshots`, `alerts`, `home`).
 """
 
-from bot.slack.messages.alerts import alerts_changed_message, failure_alert, mute_changed_message
+from bot.slack.messages.alerts import (
+    alerts_changed_message,
+    alerts_unchanged_message,
+    failure_alert,
+    mute_changed_message,
+)
 from bot.slack.messages.backups import (
     BACKUPS_PAGE_SIZE,
     LAST_SNAPSHOTS_SHOWN,
@@ -17,7 +22,9 @@ from bot.slack.messages.bindings import (
     connect_modal,
     connected_message,
     disconnected_message,
+    replace_binding_message,
     status_message,
+    watch_ended_card,
 )
 from bot.slack.messages.common import (
     Message,
@@ -53,6 +60,7 @@ __all__ = [
     "active_snapshot_exists_message",
     "alerts_changed_message",
     "alerts_paused_token_notice",
+    "alerts_unchanged_message",
     "backup_details_message",
     "backups_page_message",
     "connect_modal",
@@ -67,6 +75,7 @@ __all__ = [
     "home_view",
     "mute_changed_message",
     "refusal_message",
+    "replace_binding_message",
     "schedule_changed_announcement",
     "schedule_message",
     "slack_date",
@@ -78,4 +87,5 @@ __all__ = [
     "still_running_note",
     "unexpected_error_message",
     "usage_error_message",
+    "watch_ended_card",
 ]

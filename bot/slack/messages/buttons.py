@@ -15,7 +15,9 @@ from bot.slack.messages.mrkdwn import backup_label
 from bot.slack.payloads import (
     BackupRef,
     BackupsPageRef,
+    HealthPageRef,
     MuteForRef,
+    RunRef,
     ScheduleRef,
     Screen,
     SnapshotFilters,
@@ -27,11 +29,15 @@ ENABLE_SCHEDULE = "Enable schedule"
 DISABLE_SCHEDULE = "Disable schedule"
 
 
-def run_snapshot_button(backup_id: int, backup_name: str | None) -> ButtonElement:
+def run_snapshot_button(
+    backup_id: int, backup_name: str | None, *, retry_of: int | None = None
+) -> ButtonElement:
+    """`retry_of`: on a failure (alert, failed card or reply), the failed snapshot's id, so the
+    new run's card joins that message's thread."""
     return button(
         "Run snapshot",
         ActionId.RUN_SNAPSHOT,
-        BackupRef(backup_id=backup_id),
+        RunRef(backup_id=backup_id, retry_of=retry_of),
         confirm=confirm_dialog(
             title="Run a snapshot?",
             text=f"Start a snapshot of {backup_label(backup_name, backup_id)} now?",
@@ -168,6 +174,20 @@ def backups_nav(page: int, has_more: bool) -> list[ButtonElement]:
     if has_more:
         nav.append(button("Next", ActionId.BACKUPS_PAGE_NEXT, BackupsPageRef(page=page + 1)))
     return nav
+
+
+def health_nav(page: int, has_more: bool) -> list[ButtonElement]:
+    nav = []
+    if page > 1:
+        nav.append(button("Previous", ActionId.HEALTH_PAGE_PREV, HealthPageRef(page=page - 1)))
+    if has_more:
+        nav.append(button("Next", ActionId.HEALTH_PAGE_NEXT, HealthPageRef(page=page + 1)))
+    return nav
+
+
+def share_health_button(page: int) -> ButtonElement:
+    """Posts the same page, read afresh, to the channel for everyone."""
+    return button("Share in channel", ActionId.SHARE_HEALTH, HealthPageRef(page=page))
 
 
 def snapshots_nav(

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from slack_sdk.models.blocks import Block, DividerBlock
 
+from bot.services.models import WatchedRun
 from bot.skyvia.models import ActiveRun, Backup, Snapshot, SnapshotState
 from bot.slack.messages.buttons import (
     run_anyway_button,
@@ -33,9 +34,11 @@ from bot.slack.messages.mrkdwn import (
     CODE_BLOCK_OVERHEAD,
     backup_label,
     backup_label_plain,
+    channel_mention,
     code_block,
     format_count,
     format_duration,
+    message_link,
     more_lines_note,
     plural,
     slack_date,
@@ -188,6 +191,20 @@ def log_excerpt_blocks(backup_id: int, snapshot_id: int, log: str | None) -> lis
     return blocks
 
 
+def _card_timing(state: SnapshotState, started_at: datetime, duration_s: float | None) -> list[str]:
+    """When it started, and how long it took once it is over.
+
+    A card in progress says "started 3 minutes ago" as a relative Slack date that each reader's
+    client keeps current, so a card the watcher has not edited for a while is never frozen at
+    "running for 0s"; its fallback is the absolute UTC time.
+    """
+    if state.is_terminal:
+        took = f"took {format_duration(duration_s)}" if duration_s is not None else ""
+        return [slack_date(started_at), took]
+    verb = "queued" if state in (SnapshotState.NEW, SnapshotState.QUEUED) else "started"
+    return [f"{verb} {slack_date(started_at, '{ago}')}"]
+
+
 def snapshot_card(
     backup_id: int,
     backup_name: str | None,
@@ -199,22 +216,27 @@ def snapshot_card(
     duration_s: float | None = None,
     rows: int | None = None,
     errors: int | None = None,
+    *,
+    retry_of: int | None = None,
+    retried_link: str | None = None,
 ) -> Message:
-    """The lifecycle card: the first post, and every `chat.update` as the state moves on."""
+    """The lifecycle card: the first post, and every `chat.update` as the state moves on.
+
+    A retry's first post says what it retries (`retry_of`) and links to that failure's message
+    (`retried_link`, a permalink); it is posted in that message's thread.
+    """
     state = SnapshotState(state)
     label = backup_label(backup_name, backup_id)
     head = f"{state_emoji(state)} Snapshot of {label} {state_phrase(state)}"
-    if state.is_terminal:
-        timing = f"took {format_duration(duration_s)}" if duration_s is not None else ""
-    elif state in (SnapshotState.NEW, SnapshotState.QUEUED):
-        timing = f"waiting for {format_duration((now - started_at).total_seconds())}"
-    else:
-        timing = f"running for {format_duration((now - started_at).total_seconds())}"
+    retry = ""
+    if retry_of is not None:
+        link = message_link(retried_link, "see the failure")
+        retry = f"Retry of snapshot {retry_of}" + (f" ({link})" if link else "")
     details = [
+        retry,
         f"Started by {user_mention(started_by)}",
         f"snapshot {snapshot_id}",
-        slack_date(started_at),
-        timing,
+        *_card_timing(state, started_at, duration_s),
         plural(rows, "row") if rows is not None else "",
         plural(errors, "error") if errors else "",
     ]
@@ -222,7 +244,7 @@ def snapshot_card(
     if state.is_terminal:
         buttons.append(show_log_button(backup_id, snapshot_id))
     if state in _ATTENTION:
-        buttons.append(run_snapshot_button(backup_id, backup_name))
+        buttons.append(run_snapshot_button(backup_id, backup_name, retry_of=snapshot_id))
     return Message(
         text=fallback(
             f"{state_emoji(state)} Snapshot of {backup_label_plain(backup_name, backup_id)} "
@@ -259,7 +281,7 @@ def snapshot_outcome_reply(
         blocks.append(
             actions(
                 show_log_button(backup_id, snapshot.snapshot_id),
-                run_snapshot_button(backup_id, backup_name),
+                run_snapshot_button(backup_id, backup_name, retry_of=snapshot.snapshot_id),
             )
         )
     return Message(
@@ -290,16 +312,37 @@ def gave_up_note(hours: float, backup_id: int | None = None) -> Message:
     return Message(text=fallback(line), blocks=[section(line)])
 
 
-def active_snapshot_exists_message(backup: Backup, active_run: ActiveRun) -> Message:
-    """Nothing was started because one runs; offers to start another, behind a confirm."""
+def active_snapshot_exists_message(
+    backup: Backup,
+    active_run: ActiveRun,
+    *,
+    watch: WatchedRun | None = None,
+    channel_id: str | None = None,
+    permalink: str | None = None,
+) -> Message:
+    """Nothing was started because one runs; offers to start another, behind a confirm.
+
+    Says who started the running one and when (`watch`, when it was started from Slack; else
+    that it was started outside Slack), and links its card (`permalink`) when there is one.
+    """
     label = backup_label(backup.name, backup.id)
     line = (
         f"{state_emoji(active_run.state)} Snapshot {active_run.run_id} of {label} "
         f"{state_phrase(active_run.state)}, so no new one was started."
     )
+    link = message_link(permalink, "See its progress")
+    if link:
+        line += f" {link}."
     details = [f"Snapshot {active_run.run_id}", state_name(active_run.state)]
-    if active_run.date is not None:
-        details.append(f"started {slack_date(active_run.date)}")
+    if watch is not None:
+        where = f" in {channel_mention(watch.channel_id)}" if watch.channel_id != channel_id else ""
+        details.append(
+            f"started by {user_mention(watch.started_by)}{where} {slack_date(watch.started_at)}"
+        )
+    else:
+        details.append("started outside Slack (by its schedule or in Skyvia)")
+        if active_run.date is not None:
+            details.append(f"started {slack_date(active_run.date)}")
     if active_run.success_rows is not None:
         details.append(f"{format_count(active_run.success_rows)} rows so far")
     return Message(
