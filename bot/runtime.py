@@ -50,11 +50,32 @@ async def _maybe_simulator(settings: Settings, enabled: bool) -> AsyncIterator[S
         )
 
 
+async def report_undecryptable_tokens(container: Container) -> int:
+    """Logs a warning per binding whose stored token does not decrypt; returns how many.
+
+    Team and channel ids only. A worker pauses such a binding when it meets it; this tells the
+    operator at start-up, before any channel goes quiet.
+    """
+    try:
+        broken = await container.bindings.undecryptable()
+    except Exception:
+        log.exception("could not check the stored tokens")
+        return 0
+    for team_id, channel_id in broken:
+        log.warning(
+            "binding %s/%s: its stored Skyvia token does not decrypt with the configured key",
+            team_id,
+            channel_id,
+        )
+    return len(broken)
+
+
 async def serve(settings: Settings, *, socket_mode: bool, workers: bool, simulator: bool) -> int:
     settings.require_for_serving(http=not socket_mode)
     await upgrade_async(settings.database_url, cipher=token_cipher(settings))
     async with _maybe_simulator(settings, simulator) as settings:
         container = await Container.create(settings)
+        await report_undecryptable_tokens(container)
         app = create_app(container)
         background = build_workers(container) if workers else None
         if socket_mode:
@@ -103,6 +124,7 @@ async def run_workers_only(settings: Settings) -> int:
     settings.require_for_serving(http=False)
     await upgrade_async(settings.database_url, cipher=token_cipher(settings))
     container = await Container.create(settings)
+    await report_undecryptable_tokens(container)
     background = build_workers(container)
     await background.start()
     log.info("workers running")

@@ -62,6 +62,7 @@ class DeliveryKind(StrEnum):
     ALERT = "alert"
     GAVE_UP = "gave_up"
     REVOKED = "revoked"
+    VANISHED = "vanished"
 
 
 def note_kind(minutes: int) -> str:
@@ -74,6 +75,8 @@ class WatchOutcome(StrEnum):
 
     GAVE_UP = "gave_up"
     STOPPED = "stopped"
+    VANISHED = "vanished"
+    """Skyvia no longer knows the snapshot (404 or another refusal that will not heal)."""
 
 
 class Binding(Base):

@@ -105,6 +105,14 @@ class Announcer(Protocol):
         """The note that the run is no longer watched (once)."""
         ...
 
+    async def snapshot_vanished(self, run: WatchedRun) -> Outcome:
+        """The note that Skyvia no longer knows the run, so it is no longer watched (once)."""
+        ...
+
+    async def vanished_card(self, run: WatchedRun) -> bool:
+        """Redraws the run's card as not found in Skyvia; False when it may work later."""
+        ...
+
     async def failure_alerts(
         self,
         channels: Sequence[Channel],
@@ -121,9 +129,12 @@ class Announcer(Protocol):
         ...
 
     async def token_rejected(
-        self, channel: Channel, workspace_id: int, bound_at: datetime
+        self, channel: Channel, workspace_id: int, bound_at: datetime, *, own_token: bool = False
     ) -> Outcome:
-        """Skyvia rejected the channel's token: once per binding (`bound_at`)."""
+        """Skyvia rejected the channel's token: once per binding (`bound_at`).
+
+        `own_token`: the channel was bound with its own token, not the default one.
+        """
         ...
 
     async def mute_ended(self, ended: TimerEnded) -> Outcome:

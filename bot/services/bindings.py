@@ -28,7 +28,7 @@ from bot.services.models import ChannelBinding, WatchedRun
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaAuthError, SkyviaNotFound
 from bot.skyvia.models import Backup, SnapshotState
-from storage.crypto import TokenCipher
+from storage.crypto import TokenCipher, TokenDecryptError
 from storage.db import Database
 from storage.models import Binding, Watch
 from storage.repositories import BindingRepository, WatchRepository
@@ -115,6 +115,23 @@ def watched_run(row: Watch) -> WatchedRun:
     )
 
 
+async def undecryptable_bindings(db: Database, cipher: TokenCipher) -> list[tuple[str, str]]:
+    """(team, channel) of every binding whose stored token does not decrypt with `cipher`.
+
+    For `skyvia-bot check` and start-up: a worker pauses such a binding when it meets it, but an
+    operator should hear of a botched key rotation before that. Ids only, never the ciphertext.
+    """
+    async with db.session() as session:
+        bindings = await BindingRepository(session).list_with_own_token()
+    broken: list[tuple[str, str]] = []
+    for binding in bindings:
+        try:
+            cipher.decrypt(binding.token_ciphertext or "")
+        except TokenDecryptError:
+            broken.append((binding.team_id, binding.channel_id))
+    return broken
+
+
 class BindingService:
     def __init__(
         self,
@@ -188,6 +205,10 @@ class BindingService:
             paused_reason=binding.paused_reason,
             token=self.token_of(binding),
         )
+
+    async def undecryptable(self) -> list[tuple[str, str]]:
+        """(team, channel) of every binding whose stored token does not decrypt."""
+        return await undecryptable_bindings(self._db, self._cipher)
 
     async def resolve(self, team_id: str, channel_id: str) -> BoundWorkspace:
         """The channel's workspace and token; raises NotBound for an unbound channel."""

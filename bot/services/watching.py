@@ -19,9 +19,12 @@ Each result is written fenced by the lease (`reschedule`/`finish` are no-ops for
 or that `disconnect` stopped); the small writes of a batch go through one `WriteBatcher`, the
 results that reach it together as one executemany (`reschedule_many`, `finish_many`).
 
-Skyvia errors back off per watch (`poll_errors`) and per workspace; a rejected token pauses the
-binding and tells the channel once (`bot.services.token_checks`); a watch of a paused binding is
-not polled but kept until the binding is resumed or the give-up limit is reached.
+Skyvia errors: 429/5xx/timeouts hold the workspace (`bot.services.backoff`: one probe per
+interval, the first success ends it); a 404 or another 4xx that will not heal is the watch's own
+and ends it, with a note in the thread and a final card; a rejected token pauses the binding and
+tells the channel once, and a token that does not decrypt pauses it too
+(`bot.services.token_checks`); a watch of a paused binding is not polled but kept until the
+binding is resumed or the give-up limit is reached.
 """
 
 from __future__ import annotations
@@ -38,10 +41,16 @@ from bot.logging_setup import set_log_context
 from bot.services.announcements import Outcome
 from bot.services.backoff import retry_delay
 from bot.services.bindings import watched_run
-from bot.services.errors import NoDefaultToken
 from bot.services.leased import LeasedService, lease_for
 from bot.services.models import WatchedRun
-from bot.skyvia.errors import SkyviaAuthError, SkyviaError, SkyviaRateLimited
+from bot.skyvia.errors import (
+    SkyviaAuthError,
+    SkyviaBadResponse,
+    SkyviaError,
+    SkyviaNotFound,
+    SkyviaRateLimited,
+    SkyviaUnavailable,
+)
 from bot.skyvia.models import Snapshot
 from storage.batching import BulkWrite
 from storage.models import Binding, Watch, WatchOutcome
@@ -82,6 +91,16 @@ class LeasedWatches:
     bindings: dict[tuple[str, str], Binding]
     full: bool
     """The batch was full: more may be due right now."""
+
+
+def will_not_heal(exc: SkyviaError) -> bool:
+    """A refusal of this snapshot that asking again will not change: 404, or another 4xx.
+
+    401/403 (the token) and 429 (the load) are told apart before this is asked.
+    """
+    if isinstance(exc, SkyviaNotFound):
+        return True
+    return isinstance(exc, SkyviaBadResponse) and exc.status is not None and 400 <= exc.status < 500
 
 
 class WatchingService(LeasedService[WatchingConfig]):
@@ -172,11 +191,12 @@ class WatchingService(LeasedService[WatchingConfig]):
             await self._report_progress(watch, snapshot, (now - watch.started_at).total_seconds())
 
     async def _fetch(self, watch: Watch, binding: Binding, now: datetime) -> Snapshot | None:
-        """The snapshot as Skyvia has it now; None when the watch was rescheduled instead."""
-        try:
-            token = self._bindings.token_of(binding)
-        except NoDefaultToken:
-            log.warning("watch %s: no token for its binding; will look again later", watch.id)
+        """The snapshot as Skyvia has it now; None when the watch was rescheduled or ended."""
+        token = await self._tokens.usable_token(binding, now)
+        if token is None:
+            log.warning(
+                "watch %s: no usable token for its binding; will look again later", watch.id
+            )
             await self._reschedule(watch, now + timedelta(seconds=self.config.paused_recheck))
             return None
         try:
@@ -186,16 +206,44 @@ class WatchingService(LeasedService[WatchingConfig]):
         except SkyviaAuthError:
             await self._tokens.report_rejected(binding, now)
             await self._reschedule(watch, now + timedelta(seconds=self.config.paused_recheck))
-        except SkyviaError as exc:
+        except (SkyviaUnavailable, SkyviaRateLimited) as exc:
+            # The workspace's trouble, not this watch's: the workspace is held (one probe per
+            # interval) and the watch comes back when it may be polled again.
             retry_after = exc.retry_after if isinstance(exc, SkyviaRateLimited) else None
             delay = self._backoff.failed(watch.workspace_id, retry_after)
-            errors = watch.poll_errors + 1
-            delay = max(delay, retry_delay(errors, base=self.interval, cap=self.config.max_backoff))
             log.warning(
                 "watch %s: Skyvia %s; next poll in %.1fs", watch.id, type(exc).__name__, delay
             )
-            await self._reschedule(watch, now + timedelta(seconds=delay), poll_errors=errors)
+            await self._reschedule(
+                watch, now + timedelta(seconds=delay), poll_errors=watch.poll_errors + 1
+            )
+        except SkyviaError as exc:
+            if will_not_heal(exc):
+                await self._vanished(watch, exc)
+            else:  # an odd answer for this snapshot alone: it waits, the workspace does not
+                log.warning("watch %s: %s; retrying later", watch.id, exc)
+                await self._reschedule(
+                    watch, self._retry_at(watch), poll_errors=watch.poll_errors + 1
+                )
         return None
+
+    async def _vanished(self, watch: Watch, exc: SkyviaError) -> None:
+        """Skyvia no longer knows the snapshot: a note in its thread, a final card, the end.
+
+        The note goes through the ledger (once); the watch stays pending until both are done,
+        and the retry meets the same refusal and finds the note already sent.
+        """
+        log.warning("watch %s: %s; the snapshot is gone, ending the watch", watch.id, exc)
+        run = watched_run(watch)
+        outcome = await self._announcer.snapshot_vanished(run)
+        if outcome == Outcome.PAUSED:
+            await self._finish(watch, WatchOutcome.STOPPED)
+        elif not outcome.delivered:
+            await self._retry_delivery(watch, outcome)
+        elif not await self._announcer.vanished_card(run):
+            await self._reschedule(watch, self._retry_at(watch), poll_errors=watch.poll_errors + 1)
+        else:
+            await self._finish(watch, WatchOutcome.VANISHED)
 
     async def _report_final(self, watch: Watch, snapshot: Snapshot) -> None:
         state = snapshot.state

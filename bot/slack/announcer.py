@@ -25,6 +25,8 @@ from bot.slack.messages import (
     snapshot_card,
     snapshot_outcome_reply,
     still_running_note,
+    vanished_card,
+    vanished_note,
 )
 from bot.slack.messages.timers import mute_ended_note, window_ended_note
 from bot.slack.notifier import Notifier
@@ -103,6 +105,20 @@ class SlackAnnouncer:
         )
         return result.outcome
 
+    async def snapshot_vanished(self, run: WatchedRun) -> Outcome:
+        result = await self._notifier.deliver(
+            _run_key(run, DeliveryKind.VANISHED),
+            vanished_note(run.backup_id),
+            thread_ts=run.message_ts,
+        )
+        return result.outcome
+
+    async def vanished_card(self, run: WatchedRun) -> bool:
+        card = vanished_card(
+            run.backup_id, run.backup_name, run.snapshot_id, run.started_by, run.started_at
+        )
+        return await self._notifier.update(run.team_id, run.channel_id, run.message_ts, card)
+
     async def failure_alerts(
         self,
         channels: Sequence[Channel],
@@ -155,10 +171,11 @@ class SlackAnnouncer:
         return outcomes
 
     async def token_rejected(
-        self, channel: Channel, workspace_id: int, bound_at: datetime
+        self, channel: Channel, workspace_id: int, bound_at: datetime, *, own_token: bool = False
     ) -> Outcome:
         result = await self._notifier.deliver(
-            revocation_key(channel, bound_at), alerts_paused_token_notice(workspace_id)
+            revocation_key(channel, bound_at),
+            alerts_paused_token_notice(workspace_id, own_token=own_token),
         )
         return result.outcome
 

@@ -121,6 +121,15 @@ class BindingRepository:
         )
         return result.all()
 
+    async def list_with_own_token(self) -> Sequence[Binding]:
+        """Bindings that store their own (encrypted) token, team and channel order."""
+        result = await self.session.scalars(
+            select(Binding)
+            .where(Binding.token_ciphertext.is_not(None))
+            .order_by(Binding.team_id, Binding.channel_id)
+        )
+        return result.all()
+
     async def list_alerting(self, workspace_id: int | None = None) -> Sequence[Binding]:
         """Bindings that should hear about failures: alerts on and not paused."""
         statement = select(Binding).where(

@@ -139,6 +139,7 @@ async def test_migrate_and_check_report_one_line_each(
         "configuration",
         "database",
         "encryption",
+        "stored",
         "slack",
         "skyvia",
     ]

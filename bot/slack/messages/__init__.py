@@ -50,6 +50,8 @@ from bot.slack.messages.snapshots import (
     snapshot_outcome_reply,
     snapshots_page_message,
     still_running_note,
+    vanished_card,
+    vanished_note,
 )
 
 __all__ = [
@@ -87,5 +89,7 @@ __all__ = [
     "still_running_note",
     "unexpected_error_message",
     "usage_error_message",
+    "vanished_card",
+    "vanished_note",
     "watch_ended_card",
 ]

@@ -312,6 +312,38 @@ def gave_up_note(hours: float, backup_id: int | None = None) -> Message:
     return Message(text=fallback(line), blocks=[section(line)])
 
 
+def vanished_note(backup_id: int) -> Message:
+    """The threaded note when Skyvia no longer knows a watched snapshot: the watch ends."""
+    line = (
+        ":grey_question: Skyvia no longer knows this snapshot (it was not found), so it is no "
+        f"longer watched. Check the backup with `/skyvia backup {backup_id}`."
+    )
+    return Message(text=fallback(line), blocks=[section(line)])
+
+
+def vanished_card(
+    backup_id: int,
+    backup_name: str | None,
+    snapshot_id: int,
+    started_by: str,
+    started_at: datetime,
+) -> Message:
+    """The card's last state when its snapshot vanished from Skyvia."""
+    label = backup_label(backup_name, backup_id)
+    head = f":grey_question: Snapshot of {label} was not found in Skyvia"
+    details = [f"Started by {user_mention(started_by)}", f"snapshot {snapshot_id}"]
+    details.append(slack_date(started_at))
+    return Message(
+        text=fallback(
+            f":grey_question: Snapshot of {backup_label_plain(backup_name, backup_id)} "
+            "was not found in Skyvia"
+        ),
+        blocks=compact(
+            [section(head), context(*details), actions(run_snapshot_button(backup_id, backup_name))]
+        ),
+    )
+
+
 def active_snapshot_exists_message(
     backup: Backup,
     active_run: ActiveRun,
