@@ -52,7 +52,12 @@ class Base(DeclarativeBase):
 
 class DeliveryStatus(StrEnum):
     CLAIMED = "claimed"
+    """Someone is posting it now (or crashed while posting: see `claimed_at`)."""
     SENT = "sent"
+    FAILED = "failed"
+    """Slack refused the last attempt; retried after a backoff that grows with `attempts`."""
+    GAVE_UP = "gave_up"
+    """Slack refused it for good, or too often: never attempted again (`last_error` says why)."""
 
 
 class DeliveryKind(StrEnum):
@@ -222,6 +227,9 @@ class Delivery(Base):
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     message_ts: Mapped[str | None] = mapped_column(SlackId)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Attempts Slack refused (not counting rate limits)."""
+    last_error: Mapped[str | None] = mapped_column(String(64))
 
 
 class ProcessedClick(Base):

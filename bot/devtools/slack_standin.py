@@ -266,6 +266,12 @@ class _Fault:
     status: int
     retry_after: int | None
     remaining: int
+    after_acting: bool = False
+    drop: bool = False
+
+
+class _DropConnection(Exception):
+    """Raised by a fault to close the connection without any answer (a network cut)."""
 
 
 class _ApiFailure(Exception):
@@ -356,6 +362,7 @@ class FakeSlack:
         self._latency = 0.0
         self._history_limit: tuple[float, int] | None = None
         self._history_next: dict[tuple[str, str], float] = {}
+        self._method_latency: dict[str, float] = {}
         self._messages: list[PostedMessage] = []
         # Indexes over `_messages` (never removed from), so lookups stay O(1) at benchmark sizes.
         self._by_ts: dict[tuple[str, str], PostedMessage] = {}
@@ -368,6 +375,8 @@ class FakeSlack:
         self._last_ts_micros = 0
         self._serial = 0
         self._subscribers: list[asyncio.Queue[StandinEvent]] = []
+        self._servers: list[uvicorn.Server] = []
+        """The servers serving this stand-in (a `drop` fault closes a connection of theirs)."""
 
     # ----- configuration -------------------------------------------------------------------------
 
@@ -474,13 +483,23 @@ class FakeSlack:
         status: int = 429,
         retry_after: int | None = 1,
         times: int = 1,
+        *,
+        after_acting: bool = False,
+        drop: bool = False,
     ) -> None:
-        """Answer the next `times` calls of `method` with `error` (429s carry `Retry-After`)."""
+        """Answer the next `times` calls of `method` with `error` (429s carry `Retry-After`).
+
+        `after_acting`: the call takes effect first (a message is stored) and only then fails,
+        as when Slack posts and its answer is lost. `drop`: instead of any answer, the
+        connection is closed (with `after_acting`, after the call took effect).
+        """
         fault = _Fault(
             error=error,
             status=status,
             retry_after=retry_after if status == 429 else None,
             remaining=times,
+            after_acting=after_acting,
+            drop=drop,
         )
         self._faults.setdefault(method, []).append(fault)
 
@@ -498,8 +517,12 @@ class FakeSlack:
     def heal_channel(self, channel_id: str) -> None:
         self._channel_failures.pop(channel_id, None)
 
-    def set_latency(self, seconds: float) -> None:
-        self._latency = seconds
+    def set_latency(self, seconds: float, *, method: str | None = None) -> None:
+        """Answer every call (or only calls of `method`) `seconds` late."""
+        if method is None:
+            self._latency = seconds
+        else:
+            self._method_latency[method] = seconds
 
     def response_url(self, response_id: str) -> str:
         return f"{self._require_base_url()}/response/{response_id}"
@@ -643,8 +666,9 @@ class FakeSlack:
 
     async def _handle_api(self, request: Request) -> JSONResponse:
         method = request.path_params["method"]
-        if self._latency:
-            await asyncio.sleep(self._latency)
+        latency = self._method_latency.get(method, self._latency)
+        if latency:
+            await asyncio.sleep(latency)
         token: str | None = None
         args: dict[str, Any] = {}
         headers: dict[str, str] = {}
@@ -662,8 +686,21 @@ class FakeSlack:
             status, body = failure.status, failure.body()
         except OAuthFailure as failure:
             status, body = 200, {"ok": False, "error": failure.error}
+        except _DropConnection:
+            status, body = 0, {"ok": False, "error": "connection_dropped"}
+            self._drop(request)
+            await asyncio.sleep(0)  # let the server see the connection is gone
         self.calls.append(SlackCall(method, args, token, time.monotonic(), status, body))
         return JSONResponse(body, status_code=status, headers=headers)
+
+    def _drop(self, request: Request) -> None:
+        """Closes the connection `request` came on, so the client gets no answer at all."""
+        for server in self._servers:
+            for connection in list(server.server_state.connections):
+                cycle = getattr(connection, "cycle", None)
+                if cycle is not None and cycle.scope is request.scope:
+                    connection.transport.abort()
+                    return
 
     def _dispatch(
         self, method: str, args: dict[str, Any], token: str | None, headers: dict[str, str]
@@ -675,21 +712,31 @@ class FakeSlack:
             raise _ApiFailure("invalid_auth")
         if identity.expires_at is not None and identity.expires_at <= time.time():
             raise _ApiFailure("token_expired")
-        self._inject_fault(method, headers)
+        fault = self._next_fault(method)
+        if fault is not None and not fault.after_acting:
+            self._fail(fault, headers)
         self._limit_history(method, identity, args, headers)
         handler = self._handlers().get(method)
         if handler is None:
             raise _ApiFailure("unknown_method")
-        return {"ok": True, **handler(args, identity)}
+        answer = {"ok": True, **handler(args, identity)}
+        if fault is not None:
+            self._fail(fault, headers)
+        return answer
 
-    def _inject_fault(self, method: str, headers: dict[str, str]) -> None:
+    def _next_fault(self, method: str) -> _Fault | None:
         queue = self._faults.get(method)
         if not queue:
-            return
+            return None
         fault = queue[0]
         fault.remaining -= 1
         if fault.remaining <= 0:
             queue.pop(0)
+        return fault
+
+    def _fail(self, fault: _Fault, headers: dict[str, str]) -> None:
+        if fault.drop:
+            raise _DropConnection()
         if fault.retry_after is not None:
             headers["Retry-After"] = str(fault.retry_after)
         raise _ApiFailure(fault.error, status=fault.status)
@@ -1143,8 +1190,15 @@ class _QuietServer(uvicorn.Server):
 
 
 @contextlib.asynccontextmanager
-async def serve_asgi_on_loopback(app: ASGIApp, *, lifespan: str = "off") -> AsyncIterator[str]:
+async def serve_asgi_on_loopback(
+    app: ASGIApp,
+    *,
+    lifespan: str = "off",
+    on_server: Callable[[uvicorn.Server], None] | None = None,
+) -> AsyncIterator[str]:
     """Serve `app` with uvicorn on 127.0.0.1 and a free port; yields `http://127.0.0.1:PORT`.
+
+    `on_server` is handed the uvicorn server before it starts (to reach its connections).
 
     The socket is bound before the server starts, so the port is known without racing for it.
     """
@@ -1163,6 +1217,8 @@ async def serve_asgi_on_loopback(app: ASGIApp, *, lifespan: str = "off") -> Asyn
         timeout_graceful_shutdown=2,
     )
     server = _QuietServer(config)
+    if on_server is not None:
+        on_server(server)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:
@@ -1181,6 +1237,8 @@ async def serve_asgi_on_loopback(app: ASGIApp, *, lifespan: str = "off") -> Asyn
 async def running_fake_slack(**options: Any) -> AsyncIterator[FakeSlack]:
     """A `FakeSlack` (options as its constructor) served on loopback for the block's duration."""
     slack = FakeSlack(**options)
-    async with serve_asgi_on_loopback(slack.asgi_app()) as base_url:
+    async with serve_asgi_on_loopback(
+        slack.asgi_app(), on_server=slack._servers.append
+    ) as base_url:
         slack.base_url = base_url
         yield slack

@@ -37,13 +37,15 @@ class Outcome(StrEnum):
     BUSY = "busy"
     """Someone else holds a fresh claim on it; try again later."""
     DEFERRED = "deferred"
-    """Not attempted: the channel's pace would have made it wait too long."""
+    """Not attempted: the channel's pace, or the backoff after a refusal; try again later."""
     FAILED = "failed"
-    """Slack refused it; the claim was released; retry later with backoff."""
+    """Slack refused it for now; retry later with backoff."""
     UNKNOWN = "unknown"
-    """No answer from Slack; the claim is kept, and goes stale for recovery."""
+    """No answer from Slack, even when read back; the claim is kept, and goes stale for recovery."""
     PAUSED = "paused"
     """The channel cannot be posted to; its binding is paused; stop trying."""
+    GAVE_UP = "gave_up"
+    """Slack refused it for good (or too often): it will never be posted; stop trying."""
 
     @property
     def delivered(self) -> bool:
@@ -51,8 +53,8 @@ class Outcome(StrEnum):
 
     @property
     def settled(self) -> bool:
-        """Nothing left to try: delivered, or the channel cannot be posted to any more."""
-        return self.delivered or self is Outcome.PAUSED
+        """Nothing left to try: delivered, the channel cannot be posted to, or given up."""
+        return self.delivered or self in (Outcome.PAUSED, Outcome.GAVE_UP)
 
 
 @dataclass(frozen=True)

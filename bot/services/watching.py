@@ -253,9 +253,11 @@ class WatchingService(LeasedService[WatchingConfig]):
             log.warning("watch %s: channel unusable, outcome %s not posted", watch.id, state)
             await self._finish(watch, WatchOutcome.STOPPED)
             return
-        if not outcome.delivered:
+        if not outcome.settled:
             await self._retry_delivery(watch, outcome)
             return
+        if outcome == Outcome.GAVE_UP:  # Slack will never take it: the card still shows the end
+            log.warning("watch %s: outcome %s could never be posted", watch.id, state)
         if not await self._announcer.update_card(run, snapshot, self._clock()):
             # The reply is in the ledger; the next poll only redoes the update and finishes.
             await self._reschedule(watch, self._retry_at(watch), poll_errors=watch.poll_errors + 1)

@@ -11,6 +11,16 @@ is near expiry, as Bolt does for requests; the rotated installation is saved for
 Clients of OAuth-installed teams are kept for reuse (each holds a connection pool), at most
 `MAX_CACHED_CLIENTS` of them: the least recently used goes first and its pool is closed a grace
 period later, once any call it was making has ended.
+
+Which calls slack_sdk may retry by itself
+-----------------------------------------
+A 429 says Slack did nothing, so every call may be retried after `Retry-After`. A 500/503 or a
+dropped connection says nothing about whether Slack acted: re-sending a call that reads or
+overwrites (`conversations.history`, `chat.update`, `views.publish`) is harmless, but
+re-sending one that creates something (`chat.postMessage`, `chat.postEphemeral`, `views.open`)
+posts it twice whenever Slack had acted before failing. So those are never retried here: the
+caller sees the unknown outcome, and the notifier settles it by reading the channel back
+(`bot.slack.notifier`).
 """
 
 from __future__ import annotations
@@ -20,15 +30,20 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from cachetools import LRUCache
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
@@ -97,12 +112,57 @@ class InstrumentedWebClient(AsyncWebClient):
             await self.session.close()
 
 
-def retry_handlers() -> list[Any]:
-    """Slack's own retry handlers: honour Retry-After on 429, retry 5xx and dropped connections."""
+CREATING_METHODS = frozenset(
+    {
+        "chat.postMessage",
+        "chat.postEphemeral",
+        "chat.scheduleMessage",
+        "chat.meMessage",
+        "views.open",
+        "views.push",
+        "conversations.create",
+        "files.upload",
+        "files.completeUploadExternal",
+    }
+)
+"""Web API methods whose every call makes something new: never re-sent on an unknown outcome."""
+
+
+def method_of(request: HttpRequest) -> str:
+    """The Web API method a retried request calls (the last part of its URL path)."""
+    return urlsplit(request.url).path.rsplit("/", 1)[-1]
+
+
+class _IdempotentOnly(AsyncRetryHandler):
+    """Wraps a retry handler so that it never re-sends a call of `CREATING_METHODS`."""
+
+    def __init__(self, inner: AsyncRetryHandler) -> None:
+        super().__init__(inner.max_retry_count, inner.interval_calculator)
+        self._inner = inner
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        # Asked after every response: the cheap status check first, the URL only on a failure.
+        if not await self._inner._can_retry_async(
+            state=state, request=request, response=response, error=error
+        ):
+            return False
+        return method_of(request) not in CREATING_METHODS
+
+
+def retry_handlers() -> list[AsyncRetryHandler]:
+    """Slack's own retry handlers: Retry-After on 429 for every call; 5xx and dropped
+    connections only for calls that are safe to repeat (see the module doc)."""
     return [
         AsyncRateLimitErrorRetryHandler(max_retry_count=5),
-        AsyncServerErrorRetryHandler(max_retry_count=2),
-        AsyncConnectionErrorRetryHandler(max_retry_count=2),
+        _IdempotentOnly(AsyncServerErrorRetryHandler(max_retry_count=2)),
+        _IdempotentOnly(AsyncConnectionErrorRetryHandler(max_retry_count=2)),
     ]
 
 

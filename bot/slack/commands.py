@@ -13,6 +13,17 @@ from bot.slack.deadlines import Deadline
 
 
 @dataclass(frozen=True)
+class BackupName:
+    """A backup named by (part of) its name rather than its id; a service resolves it."""
+
+    text: str
+
+
+BackupRef = int | BackupName
+"""What the user typed where a backup is expected: an id, or a name to resolve."""
+
+
+@dataclass(frozen=True)
 class HelpCmd:
     pass
 
@@ -39,7 +50,7 @@ class BackupsCmd:
 
 @dataclass(frozen=True)
 class BackupCmd:
-    backup_id: int
+    backup_id: BackupRef
 
 
 @dataclass(frozen=True)
@@ -57,12 +68,12 @@ class SnapshotsCmd:
 
 @dataclass(frozen=True)
 class SnapshotCmd:
-    backup_id: int
+    backup_id: BackupRef
 
 
 @dataclass(frozen=True)
 class ScheduleCmd:
-    backup_id: int
+    backup_id: BackupRef
     enable: bool | None = None  # None = show the status with a toggle button
     window: Deadline | None = None  # `off for 4h`: a maintenance window ending then
 
@@ -74,7 +85,7 @@ class AlertsCmd:
 
 @dataclass(frozen=True)
 class MuteCmd:
-    backup_id: int
+    backup_id: BackupRef
     mute: bool
     until: Deadline | None = None  # a timed mute ends by itself then
 

@@ -109,6 +109,15 @@ def deadline_from(words: list[str]) -> Deadline:
         raise DeadlineError(f"`{_quoted(words[1])}` does not work here: {error}.") from None
 
 
+def end_word_at(words: list[str], start: int) -> int | None:
+    """Where `for|until <end>` starts in a command's words: the last such word from `start` on.
+
+    The last, because the words before it may be a backup's name, and a name may hold `for`.
+    """
+    ends = [i for i in range(start, len(words)) if words[i].casefold() in ("for", "until")]
+    return ends[-1] if ends else None
+
+
 def _quoted(text: str, limit: int = 40) -> str:
     """User input as quoted in an error: cut, and without backticks that break the quoting."""
     text = text.replace("`", "'")

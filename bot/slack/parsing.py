@@ -16,11 +16,12 @@ import html
 import re
 from collections.abc import Callable
 from datetime import datetime
-from functools import partial
 
 from bot.slack.commands import (
     AlertsCmd,
     BackupCmd,
+    BackupName,
+    BackupRef,
     BackupsCmd,
     Command,
     ConnectCmd,
@@ -35,9 +36,12 @@ from bot.slack.commands import (
     StatusCmd,
 )
 from bot.slack.date_words import Bound, Clock, parse_when
-from bot.slack.deadlines import Deadline, DeadlineError, deadline_from
+from bot.slack.deadlines import Deadline, DeadlineError, deadline_from, end_word_at
 from bot.slack.mentions import MentionError, mention_ids
 from bot.slack.usage import USAGE, UsageError
+from bot.slack.usage import shown as _shown
+from bot.slack.usage import unexpected as _unexpected
+from bot.slack.usage import usage_error as _error
 
 __all__ = [
     "MAX_ID",
@@ -45,6 +49,8 @@ __all__ = [
     "USAGE",
     "AlertsCmd",
     "BackupCmd",
+    "BackupName",
+    "BackupRef",
     "BackupsCmd",
     "Command",
     "ConnectCmd",
@@ -66,8 +72,6 @@ MAX_ID = 2_147_483_647
 
 MAX_PAGE = 10_000
 """Pages are 10 items; Skyvia's int32 `skip` would overflow long before this matters."""
-
-_MAX_SHOWN_VALUE = 40  # a pasted novel is named by its start, not echoed in full
 
 
 _CHANNEL_LINK = re.compile(r"<#[CG][A-Z0-9]{1,30}\|([^<>|]*)>")
@@ -159,11 +163,11 @@ def _backups(args: list[str], clock: Clock) -> Command:
 
 
 def _backup(args: list[str], clock: Clock) -> Command:
-    return BackupCmd(backup_id=_only_backup_id(args, "backup"))
+    return BackupCmd(backup_id=_backup_ref(args, "backup"))
 
 
 def _snapshot(args: list[str], clock: Clock) -> Command:
-    return SnapshotCmd(backup_id=_only_backup_id(args, "snapshot"))
+    return SnapshotCmd(backup_id=_backup_ref(args, "snapshot"))
 
 
 def _snapshots(args: list[str], clock: Clock) -> Command:
@@ -215,14 +219,22 @@ def _empty_range(since: Bound, until: Bound) -> UsageError:
 
 
 def _schedule(args: list[str], clock: Clock) -> Command:
+    end = end_word_at(args, 2)
+    if end is None and len(args) > 2 and _name_of(args) is None:
+        end = 2  # `456 off untill 18:00`: the window's own error names the word meant
+    if end is not None and _ON_WORDS.get(args[end - 1].casefold()) is False:
+        window = _deadline(args[end:], "schedule")
+        return ScheduleCmd(_backup_ref(args[: end - 1], "schedule"), enable=False, window=window)
+    switch = args[-1].casefold() if len(args) > 1 else ""
+    if switch in ("on", "off") and (name := _name_of(args[:-1])) is not None:
+        return ScheduleCmd(backup_id=name, enable=switch == "on")
+    if (name := _name_of(args)) is not None:
+        return ScheduleCmd(backup_id=name)
     backup_id = _required_backup_id(args, "schedule")
     if len(args) == 1:
         return ScheduleCmd(backup_id=backup_id)
-    enable = _on_off(args[1], "schedule")
-    if len(args) > 2 and not enable:
-        return ScheduleCmd(backup_id, enable=False, window=_deadline(args[2:], "schedule"))
     _at_most(args, 2, "schedule")
-    return ScheduleCmd(backup_id=backup_id, enable=enable)
+    return ScheduleCmd(backup_id=backup_id, enable=_on_off(args[1], "schedule"))
 
 
 def _health(args: list[str], clock: Clock) -> Command:
@@ -238,10 +250,13 @@ def _alerts(args: list[str], clock: Clock) -> Command:
     word = args[0].casefold()
     if word == "mention":
         return _mention(args[1:])
-    if word == "mute" and len(args) > 2:
-        return MuteCmd(_required_backup_id(args[1:], "alerts"), True, _deadline(args[2:], "alerts"))
+    end = end_word_at(args, 2)
+    if end is None and len(args) > 2 and _name_of(args[1:]) is None:
+        end = 2  # `mute 456 fro 2h`: the deadline's own error names the word meant
+    if word == "mute" and end is not None:
+        return MuteCmd(_backup_ref(args[1:end], "alerts"), True, _deadline(args[end:], "alerts"))
     if word in ("mute", "unmute"):
-        return MuteCmd(backup_id=_only_backup_id(args[1:], "alerts"), mute=word == "mute")
+        return MuteCmd(backup_id=_backup_ref(args[1:], "alerts"), mute=word == "mute")
     _at_most(args, 1, "alerts")
     return AlertsCmd(enabled=_on_off(args[0], "alerts"))
 
@@ -268,6 +283,27 @@ _PARSERS: dict[str, Callable[[list[str], Clock], Command]] = {
     "alerts": _alerts,
     "health": _health,
 }
+
+
+_QUOTES = "\"'\u201c\u201d\u2018\u2019"
+
+
+def _backup_ref(args: list[str], subcommand: str) -> BackupRef:
+    """An id, or the words as a name (`"Nightly CRM"`, `nightly`) when they hold a letter.
+
+    Words that start like a number (`456 now`, `#4`) or hold no letter (`4.5`, `<456>`) are
+    still refused as a bad id, so a typo in an id is not mistaken for a name.
+    """
+    name = _name_of(args)
+    return name if name is not None else _only_backup_id(args, subcommand)
+
+
+def _name_of(args: list[str]) -> BackupName | None:
+    name = " ".join(args).strip(_QUOTES).strip()
+    looks_numeric = not name or name[0].isdigit() or name[0] in "#+-"
+    if not looks_numeric and any(ch.isalpha() for ch in name):
+        return BackupName(text=name)
+    return None
 
 
 def _only_backup_id(args: list[str], subcommand: str) -> int:
@@ -334,22 +370,6 @@ def _at_most(args: list[str], count: int, subcommand: str) -> None:
         raise _error(f"Unexpected `{_shown(' '.join(args[count:]))}`.", subcommand)
 
 
-def _unexpected(word: str, subcommand: str, choices: tuple[str, ...]) -> UsageError:
-    near = difflib.get_close_matches(word.casefold(), choices, n=1)
-    error = _error(f"Unexpected `{_shown(word)}`.", subcommand)
-    if near:
-        error.fix = partial(_replace_word, word, near[0])
-    return error
-
-
-def _replace_word(wrong: str, right: str, words: list[str]) -> list[str]:
-    """`words` with the first `wrong` after the subcommand replaced by `right`."""
-    fixed = list(words)
-    if wrong in fixed[1:]:
-        fixed[fixed.index(wrong, 1)] = right
-    return fixed
-
-
 _ALIASES: dict[str, str] = {
     "mute": "alerts mute",
     "unmute": "alerts unmute",
@@ -373,15 +393,3 @@ def _unknown_subcommand(word: str) -> UsageError:
         meant,
         fix=lambda words: [*meant.split(), *words[1:]],
     )
-
-
-def _error(message: str, subcommand: str) -> UsageError:
-    return UsageError(message, USAGE[subcommand])
-
-
-def _shown(word: str) -> str:
-    """The user's input as quoted in an error: cut, and without backticks that break quoting."""
-    word = word.replace("`", "'")
-    if len(word) <= _MAX_SHOWN_VALUE:
-        return word
-    return word[: _MAX_SHOWN_VALUE - 1] + "…"

@@ -6,7 +6,11 @@ never disagree about what a command accepts.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
+from functools import partial
+
+_MAX_SHOWN_VALUE = 40  # a pasted novel is named by its start, not echoed in full
 
 USAGE: dict[str, str] = {
     "help": "`/skyvia help` lists these commands",
@@ -54,3 +58,32 @@ class UsageError(Exception):
         self.usage = usage
         self.suggestion = suggestion
         self.fix = fix
+
+
+def unexpected(word: str, subcommand: str, choices: tuple[str, ...]) -> UsageError:
+    """`word` is not one of `choices`; the closest one, if any, becomes the fix."""
+    near = difflib.get_close_matches(word.casefold(), choices, n=1)
+    error = usage_error(f"Unexpected `{shown(word)}`.", subcommand)
+    if near:
+        error.fix = partial(_replace_word, word, near[0])
+    return error
+
+
+def _replace_word(wrong: str, right: str, words: list[str]) -> list[str]:
+    """`words` with the first `wrong` after the subcommand replaced by `right`."""
+    fixed = list(words)
+    if wrong in fixed[1:]:
+        fixed[fixed.index(wrong, 1)] = right
+    return fixed
+
+
+def usage_error(message: str, subcommand: str) -> UsageError:
+    return UsageError(message, USAGE[subcommand])
+
+
+def shown(word: str) -> str:
+    """The user's input as quoted in an error: cut, and without backticks that break quoting."""
+    word = word.replace("`", "'")
+    if len(word) <= _MAX_SHOWN_VALUE:
+        return word
+    return word[: _MAX_SHOWN_VALUE - 1] + "…"

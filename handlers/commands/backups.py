@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.clock import utcnow
+from bot.services.backup_names import Ambiguous
 from bot.services.backups import SnapshotQuery
 from bot.services.bindings import BoundWorkspace
 from bot.services.schedules import ScheduleChange
@@ -19,9 +20,11 @@ from bot.services.timers import TimerKind
 from bot.slack.authz import Role
 from bot.slack.messages import (
     Message,
+    Pick,
     active_snapshot_exists_message,
     backup_details_message,
     backups_page_message,
+    candidates_message,
     schedule_changed_announcement,
     schedule_message,
     snapshot_card,
@@ -29,7 +32,15 @@ from bot.slack.messages import (
     snapshots_page_message,
 )
 from bot.slack.messages.timers import with_pending_ends
-from bot.slack.parsing import BackupCmd, BackupsCmd, ScheduleCmd, SnapshotCmd, SnapshotsCmd
+from bot.slack.parsing import (
+    BackupCmd,
+    BackupName,
+    BackupRef,
+    BackupsCmd,
+    ScheduleCmd,
+    SnapshotCmd,
+    SnapshotsCmd,
+)
 from bot.slack.payloads import SnapshotFilters
 from handlers.commands.timers import maintenance_window
 from handlers.context import NotInChannel, SlackContext
@@ -170,6 +181,22 @@ async def switch_schedule(
 # -- commands --------------------------------------------------------------------------------
 
 
+async def resolve(
+    ctx: SlackContext, bound: BoundWorkspace, ref: BackupRef, pick: Pick
+) -> int | None:
+    """The backup id a command names; when a name fits several, offers them and returns None.
+
+    `pick` is what the command was going to do, which each candidate's button does.
+    """
+    found = await ctx.services.backups.resolve(
+        bound, ref.text if isinstance(ref, BackupName) else ref
+    )
+    if isinstance(found, Ambiguous):
+        await ctx.reply(candidates_message(found.typed, found.candidates, pick))
+        return None
+    return found
+
+
 async def backups(ctx: SlackContext, command: BackupsCmd) -> None:
     bound = await ctx.workspace()
     await ctx.reply(await backups_page(ctx, bound, command.page))
@@ -177,7 +204,9 @@ async def backups(ctx: SlackContext, command: BackupsCmd) -> None:
 
 async def backup(ctx: SlackContext, command: BackupCmd) -> None:
     bound = await ctx.workspace()
-    await ctx.reply(await backup_details(ctx, bound, command.backup_id))
+    backup_id = await resolve(ctx, bound, command.backup_id, Pick.DETAILS)
+    if backup_id is not None:
+        await ctx.reply(await backup_details(ctx, bound, backup_id))
 
 
 async def snapshots(ctx: SlackContext, command: SnapshotsCmd) -> None:
@@ -189,19 +218,27 @@ async def snapshots(ctx: SlackContext, command: SnapshotsCmd) -> None:
 async def snapshot(ctx: SlackContext, command: SnapshotCmd) -> None:
     bound = await ctx.workspace()
     await ctx.require(Role.OPERATOR, START_SNAPSHOT)
-    await start_snapshot(ctx, bound, command.backup_id)
+    backup_id = await resolve(ctx, bound, command.backup_id, Pick.RUN_SNAPSHOT)
+    if backup_id is not None:
+        await start_snapshot(ctx, bound, backup_id)
 
 
 async def schedule(ctx: SlackContext, command: ScheduleCmd) -> None:
     bound = await ctx.workspace()
     if command.enable is None:
-        await ctx.reply(await schedule_status(ctx, bound, command.backup_id))
+        backup_id = await resolve(ctx, bound, command.backup_id, Pick.SCHEDULE)
+        if backup_id is not None:
+            await ctx.reply(await schedule_status(ctx, bound, backup_id))
         return
     await ctx.require(Role.OPERATOR, SWITCH_SCHEDULE)
-    if command.window is not None:
-        await maintenance_window(ctx, bound, command.backup_id, command.window)
+    pick = Pick.ENABLE_SCHEDULE if command.enable else Pick.DISABLE_SCHEDULE
+    backup_id = await resolve(ctx, bound, command.backup_id, pick)
+    if backup_id is None:
         return
-    change = await switch_schedule(ctx, bound, command.backup_id, command.enable)
+    if command.window is not None:
+        await maintenance_window(ctx, bound, backup_id, command.window)
+        return
+    change = await switch_schedule(ctx, bound, backup_id, command.enable)
     if not change.changed:
         await ctx.reply(schedule_message(change.backup, change.active, already=True))
 

@@ -11,6 +11,7 @@ from bot.services.models import WatchedRun
 from bot.services.timers import TimerKind
 from bot.slack.authz import Role
 from bot.slack.messages import (
+    Pick,
     alerts_changed_message,
     alerts_unchanged_message,
     connect_modal,
@@ -33,6 +34,7 @@ from bot.slack.parsing import (
     MuteCmd,
     StatusCmd,
 )
+from handlers.commands.backups import resolve
 from handlers.commands.timers import timed_mute
 from handlers.context import NotInChannel, SlackContext
 
@@ -192,10 +194,14 @@ async def set_mute(
 async def mute(ctx: SlackContext, command: MuteCmd) -> None:
     bound = await ctx.workspace()
     await ctx.require(Role.OPERATOR, MUTE_ALERTS)
-    if command.until is not None:
-        await timed_mute(ctx, bound, command.backup_id, command.until)
+    pick = Pick.MUTE if command.mute else Pick.UNMUTE
+    backup_id = await resolve(ctx, bound, command.backup_id, pick)
+    if backup_id is None:
         return
-    await set_mute(ctx, bound, command.backup_id, command.mute)
+    if command.until is not None:
+        await timed_mute(ctx, bound, backup_id, command.until)
+        return
+    await set_mute(ctx, bound, backup_id, command.mute)
 
 
 HANDLERS = {

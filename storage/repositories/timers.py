@@ -82,7 +82,6 @@ class TimerRepository:
             due=[Timer.due_at <= now],
             order_by=Timer.due_at,
             owner=owner,
-            now=now,
             limit=limit,
             lease_seconds=lease_seconds,
         )

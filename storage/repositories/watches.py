@@ -237,7 +237,6 @@ class WatchRepository:
             due=[Watch.finished_at.is_(None), Watch.next_poll_at <= now],
             order_by=Watch.next_poll_at,
             owner=owner,
-            now=now,
             limit=limit,
             lease_seconds=lease_seconds,
         )

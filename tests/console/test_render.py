@@ -95,7 +95,7 @@ def test_failure_alert_shows_the_log_as_code_and_its_three_buttons() -> None:
     assert CODE_PREFIX + "Error: INVALID_SESSION_ID on object Account" in rendered.lines
     assert CODE_PREFIX + "row <17> & more `quoted`" in rendered.lines
     assert rendered.lines[-1] == (
-        "[1] Show log  [2] Run snapshot  Mute this backup: [3] Mute for 1 h  [4] Mute for 4 h  "
+        "[1] Run snapshot  [2] Show log  Mute this backup: [3] Mute for 1 h  [4] Mute for 4 h  "
         "[5] Mute for 24 h  [6] Mute until unmuted"
     )
     chosen = rendered.buttons[3]

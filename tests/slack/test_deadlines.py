@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from bot.slack.deadlines import Deadline, DeadlineError, parse_deadline, parse_duration
-from bot.slack.parsing import MuteCmd, ScheduleCmd, UsageError, parse_command
+from bot.slack.parsing import BackupName, MuteCmd, ScheduleCmd, UsageError, parse_command
 
 NOW = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)  # the day before Europe's spring DST change
 
@@ -107,6 +107,17 @@ def test_time_refusals(word: str) -> None:
             "schedule 456 disable until 7:05",
             ScheduleCmd(456, False, Deadline("7:05", clock=time(7, 5))),
         ),
+        # A backup by name takes the same ends; the last `for`/`until` starts the end.
+        (
+            "alerts mute Nightly CRM for 2h",
+            MuteCmd(BackupName("Nightly CRM"), True, Deadline("2h", span=timedelta(hours=2))),
+        ),
+        (
+            'schedule "Nightly CRM" off until 18:00',
+            ScheduleCmd(BackupName("Nightly CRM"), False, Deadline("18:00", clock=time(18))),
+        ),
+        ("alerts mute Nightly CRM", MuteCmd(BackupName("Nightly CRM"), True)),
+        ("schedule nightly off", ScheduleCmd(BackupName("nightly"), False)),
     ],
 )
 def test_grammar(text: str, command: object) -> None:

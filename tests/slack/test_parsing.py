@@ -18,6 +18,7 @@ from bot.slack.parsing import (
     USAGE,
     AlertsCmd,
     BackupCmd,
+    BackupName,
     BackupsCmd,
     Command,
     ConnectCmd,
@@ -142,7 +143,7 @@ def test_html_entities_from_slack_are_decoded() -> None:
 @pytest.mark.parametrize(
     ("text", "named"),
     [
-        ("snapshot abc", "`abc`"),
+        ("snapshots abc", "`abc`"),  # `snapshot abc` names a backup instead
         ("snapshot 0", "`0`"),
         ("snapshot -5", "`-5`"),
         ("snapshot 4.5", "`4.5`"),
@@ -159,6 +160,26 @@ def test_bad_numbers_are_named(text: str, named: str) -> None:
     error = refusal(text)
     assert named in error.message
     assert error.usage == USAGE[text.split()[0]]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('snapshot "Nightly CRM"', SnapshotCmd(backup_id=BackupName("Nightly CRM"))),
+        ("snapshot nightly", SnapshotCmd(backup_id=BackupName("nightly"))),
+        ("snapshot \u201cNightly  CRM\u201d", SnapshotCmd(backup_id=BackupName("Nightly CRM"))),
+        ("backup Zendesk tickets", BackupCmd(backup_id=BackupName("Zendesk tickets"))),
+        ("snapshot #456", SnapshotCmd(backup_id=456)),
+        (
+            "schedule nightly crm off",
+            ScheduleCmd(backup_id=BackupName("nightly crm"), enable=False),
+        ),
+        ("schedule nightly", ScheduleCmd(backup_id=BackupName("nightly"))),
+        ("alerts mute Zendesk", MuteCmd(backup_id=BackupName("Zendesk"), mute=True)),
+    ],
+)
+def test_a_name_stands_for_an_id(text: str, expected: object) -> None:
+    assert parse(text) == expected
 
 
 def test_a_huge_number_is_refused_and_quoted_short() -> None:
@@ -250,7 +271,7 @@ def test_a_misspelt_command_is_suggested_whole_with_its_arguments(
 def test_a_misspelt_subcommand_whose_arguments_do_not_parse_names_it_with_its_usage() -> None:
     error = refusal("snapshto")
     assert (error.suggestion, error.usage) == ("snapshot", USAGE["snapshot"])
-    error = refusal("mute abc")
+    error = refusal("mute 4.5")  # `mute abc` would name a backup
     assert (error.suggestion, error.usage) == ("alerts mute", USAGE["alerts"])
 
 
@@ -515,7 +536,7 @@ def test_pages_beyond_the_range_are_refused(word: str) -> None:
     ("length", "shown"), [(39, "y" * 39), (40, "y" * 40), (41, "y" * 39 + "…")]
 )
 def test_quoted_input_is_cut_at_40_characters(length: int, shown: str) -> None:
-    assert refusal(f"snapshot {'y' * length}").message.startswith(f"`{shown}` is not")
+    assert refusal(f"snapshots {'y' * length}").message.startswith(f"`{shown}` is not")
 
 
 @pytest.mark.parametrize(

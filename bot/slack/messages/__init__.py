@@ -40,6 +40,7 @@ from bot.slack.messages.mrkdwn import (
     format_duration,
     slack_date,
 )
+from bot.slack.messages.names import Pick, candidates_message
 from bot.slack.messages.notices import alerts_paused_token_notice
 from bot.slack.messages.snapshots import (
     SNAPSHOTS_PAGE_SIZE,
@@ -59,12 +60,14 @@ __all__ = [
     "LAST_SNAPSHOTS_SHOWN",
     "SNAPSHOTS_PAGE_SIZE",
     "Message",
+    "Pick",
     "active_snapshot_exists_message",
     "alerts_changed_message",
     "alerts_paused_token_notice",
     "alerts_unchanged_message",
     "backup_details_message",
     "backups_page_message",
+    "candidates_message",
     "connect_modal",
     "connected_message",
     "disconnected_message",

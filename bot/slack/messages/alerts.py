@@ -23,6 +23,9 @@ from bot.slack.messages.mrkdwn import (
 )
 from bot.slack.messages.snapshots import log_excerpt_blocks
 
+ALERT_LOG_LINES = 5
+"""Log lines a channel alert shows, so it reads at a glance; the rest is behind Show log."""
+
 
 def mentions_text(mention_ids: Sequence[str]) -> str:
     """`cc <@U1> <!subteam^S1>`: who a channel's alerts call for, or empty."""
@@ -60,10 +63,14 @@ def failure_alert(
         section(line),
         section(cc) if cc else None,
         context(*details),
-        *log_excerpt_blocks(backup_id, snapshot.snapshot_id, snapshot.log),
+        *log_excerpt_blocks(
+            backup_id, snapshot.snapshot_id, snapshot.log, max_lines=ALERT_LOG_LINES
+        ),
         actions(
+            run_snapshot_button(
+                backup_id, backup_name, retry_of=snapshot.snapshot_id, primary=True
+            ),
             show_log_button(backup_id, snapshot.snapshot_id),
-            run_snapshot_button(backup_id, backup_name, retry_of=snapshot.snapshot_id),
             mute_menu(backup_id, backup_name),
         ),
     ]

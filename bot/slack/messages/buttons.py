@@ -30,14 +30,20 @@ DISABLE_SCHEDULE = "Disable schedule"
 
 
 def run_snapshot_button(
-    backup_id: int, backup_name: str | None, *, retry_of: int | None = None
+    backup_id: int,
+    backup_name: str | None,
+    *,
+    retry_of: int | None = None,
+    primary: bool = False,
 ) -> ButtonElement:
     """`retry_of`: on a failure (alert, failed card or reply), the failed snapshot's id, so the
-    new run's card joins that message's thread."""
+    new run's card joins that message's thread. `primary` where running again is the obvious
+    next step (a failure alert)."""
     return button(
         "Run snapshot",
         ActionId.RUN_SNAPSHOT,
         RunRef(backup_id=backup_id, retry_of=retry_of),
+        primary=primary,
         confirm=confirm_dialog(
             title="Run a snapshot?",
             text=f"Start a snapshot of {backup_label(backup_name, backup_id)} now?",

@@ -180,11 +180,13 @@ def _chunk_lines(lines: Sequence[str], budget: int) -> list[list[str]]:
     return chunks
 
 
-def log_excerpt_blocks(backup_id: int, snapshot_id: int, log: str | None) -> list[Block]:
+def log_excerpt_blocks(
+    backup_id: int, snapshot_id: int, log: str | None, *, max_lines: int = EXCERPT_LINES
+) -> list[Block]:
     """The first lines of a log in a code block, and "… N more lines — Show log" when cut."""
     if not log or not log.strip():
         return []
-    excerpt = code_block(log, max_lines=EXCERPT_LINES, max_chars=EXCERPT_CHARS)
+    excerpt = code_block(log, max_lines=max_lines, max_chars=EXCERPT_CHARS)
     blocks: list[Block] = [section(excerpt.text)]
     if excerpt.cut:
         blocks.append(context(more_lines_note(excerpt.lines_hidden)))

@@ -291,9 +291,10 @@ def test_failure_alert_as_in_the_reference() -> None:
     assert context == f"Snapshot 7001 · {end} · after 5m 12s"
     assert "```\nError: INVALID_SESSION_ID on object Account\n```" in all_text(data)
     labels = [b["text"]["text"] for b in buttons(data["blocks"])]
-    assert labels == ["Show log", "Run snapshot"]
+    assert labels == ["Run snapshot", "Show log"]
     # Both at once: Run snapshot retries this failure in its thread, the menu mutes for a while.
-    run = buttons(data["blocks"])[1]
+    run = _button(data, "Run snapshot")
+    assert run.get("style") == "primary"
     assert RunRef.load(run["value"]) == RunRef(backup_id=456, retry_of=7001)
     [menu] = [e for e in data["blocks"][-1]["elements"] if e["type"] == "static_select"]
     assert menu["placeholder"]["text"] == "Mute this backup"
