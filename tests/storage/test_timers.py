@@ -56,12 +56,23 @@ async def test_only_due_timers_are_claimed_once_and_finished_by_their_owner(db: 
 
 async def test_an_expired_lease_is_reclaimed_and_fences_the_old_owner(db: Database) -> None:
     timer = await _set(db, 1)
-    await _claim(db, "a")
-    later = NOW + timedelta(seconds=LEASE + 1)
-    assert [t.id for t in await _claim(db, "b", at=later)] == [timer.id]
+    async with db.session() as session:
+        assert await TimerRepository(session).claim_due("a", NOW, 10, lease_seconds=0.5)
+    assert await _claim(db, "b") == []
+    await asyncio.sleep(0.6)  # the lease ends by the database's clock, whatever the callers' say
+    assert [t.id for t in await _claim(db, "b")] == [timer.id]
     async with db.session() as session:
         assert not await TimerRepository(session).finish(timer.id, "a")
         assert await TimerRepository(session).finish(timer.id, "b")
+
+
+async def test_a_claimer_whose_clock_runs_ahead_does_not_see_a_live_lease_as_expired(
+    db: Database, replica: Database
+) -> None:
+    await _set(db, 1)
+    assert await _claim(db, "a")
+    ahead = NOW + timedelta(seconds=LEASE + 9)  # another replica's clock
+    assert await _claim(replica, "b", at=ahead) == []
 
 
 async def test_release_makes_it_due_again_and_cancel_drops_it(db: Database) -> None:
