@@ -74,6 +74,7 @@ def handler_services(container: Container) -> Services:
         snapshots=container.snapshots,
         schedules=container.schedules,
         clicks=container.clicks,
+        timers=container.timers,
         pauses=ChannelPauses(container.db),
         health=HealthService(skyvia=container.skyvia, bindings=container.bindings),
         mentions=AlertMentions(container.db),

@@ -21,6 +21,7 @@ from bot.services.bindings import BindingService
 from bot.services.clicks import ClickClaims
 from bot.services.schedules import ScheduleService
 from bot.services.snapshots import SnapshotService
+from bot.services.timers import TimerService
 from bot.skyvia.client import SkyviaClient, build_http_client
 from bot.slack.authz import Authorizer
 from bot.slack.clients import SlackClients
@@ -101,6 +102,7 @@ class Container:
     snapshots: SnapshotService
     schedules: ScheduleService
     clicks: ClickClaims
+    timers: TimerService
     instance_id: str = field(default_factory=lambda: f"{os.uname().nodename}:{os.getpid()}")
 
     @classmethod
@@ -122,6 +124,7 @@ class Container:
             default_token_teams=settings.default_token_teams_allowed,
         )
         slack = slack_clients(settings, metrics, db, cipher, bindings)
+        schedules = ScheduleService(db=db, skyvia=skyvia)
         return cls(
             settings=settings,
             metrics=metrics,
@@ -134,8 +137,15 @@ class Container:
             bindings=bindings,
             backups=BackupService(skyvia=skyvia),
             snapshots=SnapshotService(db=db, skyvia=skyvia, watch_interval=settings.watch_interval),
-            schedules=ScheduleService(db=db, skyvia=skyvia),
+            schedules=schedules,
             clicks=ClickClaims(db),
+            timers=TimerService(
+                db=db,
+                skyvia=skyvia,
+                bindings=bindings,
+                schedules=schedules,
+                interval=settings.alert_interval,
+            ),
         )
 
     async def aclose(self) -> None:

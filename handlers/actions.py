@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -24,13 +25,16 @@ from bot.services.schedules import ScheduleChange
 from bot.services.snapshots import StartedUnwatched, Watched
 from bot.skyvia.errors import SkyviaError
 from bot.slack.authz import Role
+from bot.slack.deadlines import Deadline
 from bot.slack.ids import ActionId
-from bot.slack.messages import Message, schedule_message
+from bot.slack.messages import Message, refusal_message, schedule_message
+from bot.slack.messages.timers import window_ending_message
 from bot.slack.payloads import (
     BackupRef,
     BackupsPageRef,
     ConnectRef,
     HealthPageRef,
+    MuteForRef,
     RunRef,
     ScheduleRef,
     Screen,
@@ -52,6 +56,7 @@ from handlers.commands.backups import (
 )
 from handlers.commands.bindings import MUTE_ALERTS, replace_connection, set_mute
 from handlers.commands.health import health_page, share_health
+from handlers.commands.timers import timed_mute
 from handlers.context import Services, SlackContext
 from handlers.listener import Listener, acked_listener
 
@@ -82,7 +87,8 @@ class Click:
         thread = container.get("thread_ts") or (message or {}).get("thread_ts") or message_ts
         return cls(
             action_id=str(action.get("action_id", "")),
-            value=action.get("value"),
+            # A menu (overflow, select) sends its choice instead of a button's value.
+            value=action.get("value") or (action.get("selected_option") or {}).get("value"),
             message_ts=message_ts,
             is_ephemeral=is_ephemeral,
             thread_ts=None if is_ephemeral else valid_ts(thread),
@@ -241,6 +247,36 @@ async def unmute_backup(ctx: SlackContext, click: Click) -> None:
     await _set_mute(ctx, click, mute=False)
 
 
+async def mute_backup_for(ctx: SlackContext, click: Click) -> None:
+    """The alert's mute menu: a timed mute (1 h, 4 h, 24 h) or one until someone unmutes."""
+    ref = MuteForRef.load(click.value)
+    bound = await ctx.workspace()
+    await ctx.require(Role.OPERATOR, MUTE_ALERTS)
+    async with _once(ctx, click):
+        if ref.hours == 0:
+            await set_mute(ctx, bound, ref.backup_id, True)
+        else:
+            span = timedelta(hours=ref.hours)
+            deadline = Deadline(word=f"{ref.hours}h", span=span)
+            await timed_mute(ctx, bound, ref.backup_id, deadline)
+
+
+async def end_window(ctx: SlackContext, click: Click) -> None:
+    """End window now: the window's end is due at once (the timers worker enables it)."""
+    ref = BackupRef.load(click.value)
+    bound = await ctx.workspace()
+    await ctx.require(Role.OPERATOR, SWITCH_SCHEDULE)
+    if await ctx.services.timers.end_window_now(bound, ref.backup_id):
+        await ctx.reply(window_ending_message(ref.backup_id))
+        return
+    await ctx.reply(
+        refusal_message(
+            f"Backup {ref.backup_id} has no maintenance window open here.",
+            f"`/skyvia schedule {ref.backup_id}` shows its schedule.",
+        )
+    )
+
+
 ActionHandler = Callable[[SlackContext, Click], Awaitable[None]]
 
 ACTIONS: dict[ActionId, ActionHandler] = {
@@ -257,6 +293,8 @@ ACTIONS: dict[ActionId, ActionHandler] = {
     ActionId.SNAPSHOTS_PAGE_NEXT: page_snapshots,
     ActionId.MUTE_BACKUP: mute_backup,
     ActionId.UNMUTE_BACKUP: unmute_backup,
+    ActionId.MUTE_BACKUP_FOR: mute_backup_for,
+    ActionId.END_WINDOW: end_window,
     ActionId.CONFIRM_CONNECT: confirm_connect,
     ActionId.HEALTH_PAGE_PREV: page_health,
     ActionId.HEALTH_PAGE_NEXT: page_health,

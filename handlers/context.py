@@ -24,6 +24,7 @@ from bot.services.health import HealthService
 from bot.services.mentions import AlertMentions
 from bot.services.schedules import ScheduleService
 from bot.services.snapshots import SnapshotService
+from bot.services.timers import TimerService
 from bot.slack.authz import Authorizer, Role
 from bot.slack.installations import TeamInstallations
 from bot.slack.messages import Message
@@ -43,6 +44,7 @@ class Services:
     snapshots: SnapshotService
     schedules: ScheduleService
     clicks: ClickClaims
+    timers: TimerService
     pauses: ChannelPauses
     installations: TeamInstallations
     health: HealthService

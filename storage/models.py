@@ -283,5 +283,37 @@ class WorkerLease(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class TimerKind(StrEnum):
+    MUTE_END = "mute_end"
+    """A timed mute's end: the mute goes, and the channel is told."""
+    WINDOW_END = "window_end"
+    """A maintenance window's end: the schedule is enabled again (unless it already is)."""
+
+
+class Timer(Base):
+    """Something due at a time in a channel: a timed mute's or a maintenance window's end.
+
+    A row exists while the timer is pending; firing deletes it (fenced by the lease), so it fires
+    once. At most one pending timer of a kind per channel and backup: a new one replaces it.
+    `payload` is a small JSON object the service owns (who set it, the words it was set with).
+    """
+
+    __tablename__ = "timers"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "kind", "backup_id"),
+        Index(None, "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    team_id: Mapped[str] = mapped_column(SlackId)
+    channel_id: Mapped[str] = mapped_column(SlackId)
+    backup_id: Mapped[int] = mapped_column(SkyviaId)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    payload: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
+    lease_owner: Mapped[str | None] = mapped_column(LeaseOwner)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 # Registered so that autogenerate and test clean-up see the whole schema the migrations create.
 add_slack_tables(Base.metadata)

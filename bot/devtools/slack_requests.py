@@ -140,12 +140,9 @@ class SlackRequestSender:
         action: dict[str, Any] = {
             "action_id": action_id,
             "block_id": block_id or (button or {}).get("block_id") or f"b{next(self._ids)}",
-            "value": value,
-            "type": "button",
             "action_ts": f"{self._clock():.6f}",
+            **_clicked(button, value),
         }
-        if button and "text" in button:
-            action["text"] = button["text"]
         if container is None:
             container = {
                 "type": "message",
@@ -391,3 +388,12 @@ def _find_element(message: dict[str, Any], action_id: str) -> dict[str, Any] | N
             if isinstance(element, dict) and element.get("action_id") == action_id:
                 return {**element, "block_id": block.get("block_id")}
     return None
+
+
+def _clicked(element: dict[str, Any] | None, value: str) -> dict[str, Any]:
+    """A button's value and text; a menu (overflow, static_select) sends its chosen option."""
+    if element and element.get("type") in ("overflow", "static_select"):
+        chosen = [o for o in element.get("options", []) if o.get("value") == value]
+        return {"type": element["type"], "selected_option": (chosen or [{"value": value}])[0]}
+    text = {"text": element["text"]} if element and "text" in element else {}
+    return {"value": value, "type": "button", **text}

@@ -67,6 +67,24 @@ class Channel:
     """Slack users and user groups this channel's failure alerts mention."""
 
 
+@dataclass(frozen=True)
+class TimerEnded:
+    """A timed mute or a maintenance window that ended: what its end note says, and its key.
+
+    `due_at` tells this end apart from another end of the same backup's mute or window in the
+    same channel, so each is delivered once. For a window, `enabled` is False when someone had
+    enabled the schedule already (nothing was done); for a mute it is always True.
+    """
+
+    channel: Channel
+    backup_id: int
+    backup_name: str | None
+    set_by: str
+    words: str
+    due_at: datetime
+    enabled: bool = True
+
+
 class Announcer(Protocol):
     @property
     def stale_after(self) -> timedelta:
@@ -129,4 +147,12 @@ class Announcer(Protocol):
 
         `own_token`: the channel was bound with its own token, not the default one.
         """
+        ...
+
+    async def mute_ended(self, ended: TimerEnded) -> Outcome:
+        """A timed mute ended: alerts for the backup are back on (once per mute)."""
+        ...
+
+    async def window_ended(self, ended: TimerEnded) -> Outcome:
+        """A maintenance window ended: the schedule is back on, or already was (once per window)."""
         ...

@@ -372,6 +372,19 @@ class BindingService:
             return MuteUnchanged(backup_id=backup_id, muted=mute)
         return MuteChanged(backup=backup, muted=mute)
 
+    async def unmute_quietly(self, bound: BoundWorkspace, backup_id: int) -> bool:
+        """A timed mute's end: the mute goes without asking Skyvia (the backup was checked when
+        it was muted, and a deleted backup's mute should end all the same). Audited as the
+        mute's own end; a repeat (a retried end) changes nothing and returns False.
+        """
+        actor = Actor(bound.team_id, bound.channel_id, "timer")
+        async with self._db.session() as session:
+            bindings = BindingRepository(session)
+            changed = await bindings.unmute(await self._binding_id(bindings, bound), backup_id)
+            if changed:
+                await record_in(session, actor, Entry("mute ended", f"backup {backup_id}", "ok"))
+        return changed
+
     @staticmethod
     async def _binding_id(bindings: BindingRepository, bound: BoundWorkspace) -> int:
         """The binding's row id, read again: it may have been disconnected since `resolve`."""

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from bot.services.announcements import Channel, Outcome
+from bot.services.announcements import Channel, Outcome, TimerEnded
 from bot.services.models import WatchedRun
 from bot.skyvia.models import Snapshot, SnapshotState
 from bot.slack.deliveries import DeliveryKey
@@ -28,6 +28,7 @@ from bot.slack.messages import (
     vanished_card,
     vanished_note,
 )
+from bot.slack.messages.timers import mute_ended_note, window_ended_note
 from bot.slack.notifier import Notifier
 from storage.models import DeliveryKind, note_kind
 
@@ -41,6 +42,14 @@ def revocation_key(channel: Channel, bound_at: datetime) -> DeliveryKey:
     """Once per binding: its creation time tells a reconnected channel's binding apart."""
     serial = int(bound_at.timestamp()) % 2**31
     return DeliveryKey(channel.team_id, channel.channel_id, serial, DeliveryKind.REVOKED)
+
+
+def timer_key(ended: TimerEnded, kind: str) -> DeliveryKey:
+    """Once per end: the backup and the end's due time (a new mute or window is a new end)."""
+    serial = int(ended.due_at.timestamp())
+    return DeliveryKey(
+        ended.channel.team_id, ended.channel.channel_id, ended.backup_id, f"{kind}:{serial}"
+    )
 
 
 def _run_key(run: WatchedRun, kind: str) -> DeliveryKey:
@@ -195,4 +204,13 @@ class SlackAnnouncer:
             revocation_key(channel, bound_at),
             alerts_paused_token_notice(workspace_id, own_token=own_token),
         )
+        return result.outcome
+
+    async def mute_ended(self, ended: TimerEnded) -> Outcome:
+        result = await self._notifier.deliver(timer_key(ended, "mute_end"), mute_ended_note(ended))
+        return result.outcome
+
+    async def window_ended(self, ended: TimerEnded) -> Outcome:
+        note = window_ended_note(ended)
+        result = await self._notifier.deliver(timer_key(ended, "window_end"), note)
         return result.outcome

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.slack.deadlines import Deadline
+
 
 @dataclass(frozen=True)
 class BackupName:
@@ -73,6 +75,7 @@ class SnapshotCmd:
 class ScheduleCmd:
     backup_id: BackupRef
     enable: bool | None = None  # None = show the status with a toggle button
+    window: Deadline | None = None  # `off for 4h`: a maintenance window ending then
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ class AlertsCmd:
 class MuteCmd:
     backup_id: BackupRef
     mute: bool
+    until: Deadline | None = None  # a timed mute ends by itself then
 
 
 @dataclass(frozen=True)

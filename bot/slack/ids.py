@@ -29,6 +29,8 @@ class ActionId(StrEnum):
     SHARE_HEALTH = "share_health"
     MUTE_BACKUP = "mute_backup"
     UNMUTE_BACKUP = "unmute_backup"
+    END_WINDOW = "end_window"
+    MUTE_BACKUP_FOR = "mute_backup_for"
     CONFIRM_CONNECT = "confirm_connect"
     CONNECT_WORKSPACE_INPUT = "connect_workspace_input"
     CONNECT_TOKEN_INPUT = "connect_token_input"

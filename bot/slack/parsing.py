@@ -2,8 +2,10 @@
 
 Pure on purpose: handlers decide nothing about input until it parsed, so bad input never costs
 a Skyvia call, and the whole grammar is testable without Slack. The commands themselves are in
-`bot.slack.commands` (re-exported here), the date words in `bot.slack.date_words`. A misspelt
-command is answered with the corrected whole command, in the user's own words. The grammar as
+`bot.slack.commands` (re-exported here, like the usage lines of `bot.slack.usage`), the date
+words in `bot.slack.date_words`, the ends after `for`/`until` in `bot.slack.deadlines`, mentions
+in `bot.slack.mentions`. A misspelt command is answered with the corrected whole command, in the
+user's own words. The grammar as
 users see it: docs/reference/commands.md#input-rules.
 """
 
@@ -14,7 +16,6 @@ import html
 import re
 from collections.abc import Callable
 from datetime import datetime
-from functools import partial
 
 from bot.slack.commands import (
     AlertsCmd,
@@ -35,6 +36,12 @@ from bot.slack.commands import (
     StatusCmd,
 )
 from bot.slack.date_words import Bound, Clock, parse_when
+from bot.slack.deadlines import Deadline, DeadlineError, deadline_from, end_word_at
+from bot.slack.mentions import MentionError, mention_ids
+from bot.slack.usage import USAGE, UsageError
+from bot.slack.usage import shown as _shown
+from bot.slack.usage import unexpected as _unexpected
+from bot.slack.usage import usage_error as _error
 
 __all__ = [
     "MAX_ID",
@@ -66,31 +73,6 @@ MAX_ID = 2_147_483_647
 MAX_PAGE = 10_000
 """Pages are 10 items; Skyvia's int32 `skip` would overflow long before this matters."""
 
-_MAX_SHOWN_VALUE = 40  # a pasted novel is named by its start, not echoed in full
-
-
-USAGE: dict[str, str] = {
-    "help": "`/skyvia help` lists these commands",
-    "connect": "`/skyvia connect <workspaceId>` connects this channel to a Skyvia workspace "
-    "(admins), e.g. `/skyvia connect 123`",
-    "disconnect": "`/skyvia disconnect` disconnects this channel from its workspace (admins)",
-    "status": "`/skyvia status` shows this channel's connection, alerts and watched snapshots",
-    "backups": "`/skyvia backups [page]` lists the workspace's backups, e.g. `/skyvia backups 2`",
-    "backup": "`/skyvia backup <backupId>` shows a backup's details, e.g. `/skyvia backup 456`",
-    "snapshots": "`/skyvia snapshots <backupId> [failed] [since <date>] [until <date>]` lists "
-    "finished snapshots; dates are `2024-05-01`, `today`, `yesterday`, `7d` or `12h`, "
-    "e.g. `/skyvia snapshots 456 failed since 7d`",
-    "snapshot": "`/skyvia snapshot <backupId>` starts a snapshot now (operators), "
-    "e.g. `/skyvia snapshot 456`",
-    "schedule": "`/skyvia schedule <backupId> [on|off]` shows or switches a backup's schedule, "
-    "e.g. `/skyvia schedule 456 off`",
-    "alerts": "`/skyvia alerts on|off` or `/skyvia alerts mute|unmute <backupId>` controls "
-    "failure alerts in this channel, e.g. `/skyvia alerts mute 456`; "
-    "`/skyvia alerts mention <@user|@group>...|off` mentions people in them (admins)",
-    "health": "`/skyvia health [page]` shows every backup's health, worst first: last good "
-    "snapshot, last runs, failing streak (to you, with a button to share it)",
-}
-"""Subcommand -> usage line with an example (mrkdwn with raw `<`/`>`: escape when rendering)."""
 
 _CHANNEL_LINK = re.compile(r"<#[CG][A-Z0-9]{1,30}\|([^<>|]*)>")
 """Slack escapes command text (for mentions), so `#456` arrives as `<#C…|456>` when a channel
@@ -98,28 +80,6 @@ of that name exists: read back as the `#456` that was typed."""
 
 _ON_WORDS = {"on": True, "enable": True, "off": False, "disable": False}
 _DIGITS = re.compile(r"[0-9]+")
-
-
-Fix = Callable[[list[str]], list[str]]
-"""Rewrites a command's words (subcommand first) into what the user probably meant."""
-
-
-class UsageError(Exception):
-    """Input that does not parse: what was wrong, the right usage, and maybe a likely fix.
-
-    `suggestion` is a whole command (without `/skyvia`) in the user's own words. When it parses,
-    `usage` is empty: the corrected command is the one short hint. An empty `usage` without a
-    suggestion means the message itself says where to look.
-    """
-
-    def __init__(
-        self, message: str, usage: str, suggestion: str | None = None, *, fix: Fix | None = None
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.usage = usage
-        self.suggestion = suggestion
-        self.fix = fix
 
 
 def parse_command(text: str, *, now: datetime | None = None) -> Command:
@@ -259,15 +219,21 @@ def _empty_range(since: Bound, until: Bound) -> UsageError:
 
 
 def _schedule(args: list[str], clock: Clock) -> Command:
+    end = end_word_at(args, 2)
+    if end is None and len(args) > 2 and _name_of(args) is None:
+        end = 2  # `456 off untill 18:00`: the window's own error names the word meant
+    if end is not None and _ON_WORDS.get(args[end - 1].casefold()) is False:
+        window = _deadline(args[end:], "schedule")
+        return ScheduleCmd(_backup_ref(args[: end - 1], "schedule"), enable=False, window=window)
     switch = args[-1].casefold() if len(args) > 1 else ""
     if switch in ("on", "off") and (name := _name_of(args[:-1])) is not None:
         return ScheduleCmd(backup_id=name, enable=switch == "on")
     if (name := _name_of(args)) is not None:
         return ScheduleCmd(backup_id=name)
     backup_id = _required_backup_id(args, "schedule")
-    _at_most(args, 2, "schedule")
     if len(args) == 1:
         return ScheduleCmd(backup_id=backup_id)
+    _at_most(args, 2, "schedule")
     return ScheduleCmd(backup_id=backup_id, enable=_on_off(args[1], "schedule"))
 
 
@@ -284,49 +250,24 @@ def _alerts(args: list[str], clock: Clock) -> Command:
     word = args[0].casefold()
     if word == "mention":
         return _mention(args[1:])
+    end = end_word_at(args, 2)
+    if end is None and len(args) > 2 and _name_of(args[1:]) is None:
+        end = 2  # `mute 456 fro 2h`: the deadline's own error names the word meant
+    if word == "mute" and end is not None:
+        return MuteCmd(_backup_ref(args[1:end], "alerts"), True, _deadline(args[end:], "alerts"))
     if word in ("mute", "unmute"):
         return MuteCmd(backup_id=_backup_ref(args[1:], "alerts"), mute=word == "mute")
     _at_most(args, 1, "alerts")
     return AlertsCmd(enabled=_on_off(args[0], "alerts"))
 
 
-MAX_MENTIONS = 10
-"""People and groups one channel's alerts may mention: enough for an on-call rota."""
-_MENTION = re.compile(
-    r"<@([UW][A-Z0-9]{1,30})(?:\|[^<>]*)?>|<!subteam\^(S[A-Z0-9]{1,30})(?:\|[^<>]*)?>"
-)
-
-
 def _mention(args: list[str]) -> Command:
-    """`<@U…|name>` and `<!subteam^S…|@handle>`, as Slack escapes them; or `off`.
-
-    A label after `|` may hold spaces, so the mentions are found in the joined text, and
-    anything between them that is not a mention is refused by name (a plain `@dana` means
-    Slack did not recognise a person there).
-    """
     if len(args) == 1 and args[0].casefold() == "off":
         return MentionCmd(mention_ids=())
-    text = " ".join(args)
-    if not text:
-        raise _error("Name the people or user groups to mention, or `off`.", "alerts")
-    ids: list[str] = []
-    position = 0
-    for match in _MENTION.finditer(text):
-        _no_stray(text[position : match.start()])
-        found = match.group(1) or match.group(2)
-        if found not in ids:
-            ids.append(found)
-        position = match.end()
-    _no_stray(text[position:])
-    if len(ids) > MAX_MENTIONS:
-        raise _error(f"At most {MAX_MENTIONS} people or groups can be mentioned.", "alerts")
-    return MentionCmd(mention_ids=tuple(ids))
-
-
-def _no_stray(between: str) -> None:
-    if between.strip():
-        word = between.split()[0]
-        raise _error(f"`{_shown(word)}` is not a Slack user or user group.", "alerts")
+    try:
+        return MentionCmd(mention_ids=mention_ids(args))
+    except MentionError as error:
+        raise _error(str(error), "alerts") from None
 
 
 _PARSERS: dict[str, Callable[[list[str], Clock], Command]] = {
@@ -414,25 +355,19 @@ def _parse_when(word: str, key: str, clock: Clock) -> datetime:
         ) from None
 
 
+def _deadline(args: list[str], subcommand: str) -> Deadline:
+    """`for <duration>` or `until <time>` (see `bot.slack.deadlines`)."""
+    if args[0].casefold() not in ("for", "until"):
+        raise _unexpected(args[0], subcommand, ("for", "until"))
+    try:
+        return deadline_from(args)
+    except DeadlineError as error:
+        raise _error(str(error), subcommand) from None
+
+
 def _at_most(args: list[str], count: int, subcommand: str) -> None:
     if len(args) > count:
         raise _error(f"Unexpected `{_shown(' '.join(args[count:]))}`.", subcommand)
-
-
-def _unexpected(word: str, subcommand: str, choices: tuple[str, ...]) -> UsageError:
-    near = difflib.get_close_matches(word.casefold(), choices, n=1)
-    error = _error(f"Unexpected `{_shown(word)}`.", subcommand)
-    if near:
-        error.fix = partial(_replace_word, word, near[0])
-    return error
-
-
-def _replace_word(wrong: str, right: str, words: list[str]) -> list[str]:
-    """`words` with the first `wrong` after the subcommand replaced by `right`."""
-    fixed = list(words)
-    if wrong in fixed[1:]:
-        fixed[fixed.index(wrong, 1)] = right
-    return fixed
 
 
 _ALIASES: dict[str, str] = {
@@ -458,15 +393,3 @@ def _unknown_subcommand(word: str) -> UsageError:
         meant,
         fix=lambda words: [*meant.split(), *words[1:]],
     )
-
-
-def _error(message: str, subcommand: str) -> UsageError:
-    return UsageError(message, USAGE[subcommand])
-
-
-def _shown(word: str) -> str:
-    """The user's input as quoted in an error: cut, and without backticks that break quoting."""
-    word = word.replace("`", "'")
-    if len(word) <= _MAX_SHOWN_VALUE:
-        return word
-    return word[: _MAX_SHOWN_VALUE - 1] + "…"

@@ -77,6 +77,13 @@ class BackupRef(Payload):
     backup_id: SkyviaId
 
 
+class MuteForRef(Payload):
+    """An option of the failure alert's mute menu: a backup and for how long (0 = until unmuted)."""
+
+    backup_id: SkyviaId
+    hours: Annotated[int, Field(ge=0, le=24)] = 0
+
+
 class RunRef(Payload):
     """Run snapshot: the backup, and the failed snapshot it retries when it sits on a failure.
 

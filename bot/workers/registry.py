@@ -1,5 +1,5 @@
-"""Which workers a process runs: the watcher and the alert scanner, sharing one notifier, and
-retention.
+"""Which workers a process runs: the watcher and the alert scanner, sharing one notifier,
+retention, and the timers (ends of timed mutes and maintenance windows, on the same notifier).
 
 They share the notifier (so one channel's pace covers both thread replies and alerts) and the
 write batcher. Each backs off from a troubled Skyvia workspace on its own (`bot.services.backoff`):
@@ -18,6 +18,8 @@ from bot.services.announcements import Announcer
 from bot.services.bindings import BindingService
 from bot.services.leased import lease_for
 from bot.services.retention import RetentionPolicy, RetentionService
+from bot.services.schedules import ScheduleService
+from bot.services.timers import TimerService
 from bot.services.watching import WatchingConfig, WatchingService
 from bot.skyvia.client import SkyviaClient
 from bot.slack.announcer import SlackAnnouncer
@@ -25,6 +27,7 @@ from bot.slack.clients import SlackClients
 from bot.slack.notifier import Notifier
 from bot.workers.alert_scanner import AlertScanner
 from bot.workers.retention import RetentionWorker
+from bot.workers.timers import TimerWorker
 from bot.workers.watcher import Watcher
 from storage.batching import WriteBatcher
 from storage.db import Database
@@ -107,9 +110,19 @@ def workers_for(container: WorkerNeeds) -> list[PeriodicWorker]:
         db=container.db,
         policy=RetentionPolicy.from_settings(settings, alert_lookback=alerting.config.lookback),
     )
+    timers = TimerService(
+        db=container.db,
+        skyvia=container.skyvia,
+        bindings=container.bindings,
+        schedules=ScheduleService(db=container.db, skyvia=container.skyvia),
+        announcer=common["announcer"],
+        owner=owner,
+        interval=settings.alert_interval,
+    )
     metrics = container.metrics
     return [
         Watcher(watching, metrics=metrics),
         AlertScanner(alerting, metrics=metrics),
         RetentionWorker(retention, owner=owner, metrics=metrics),
+        TimerWorker(timers, metrics=metrics),
     ]

@@ -25,6 +25,7 @@ from bot.services.snapshots import (
     Watched,
     card_ledger_key,
 )
+from bot.services.timers import TimerKind
 from bot.slack.authz import Role
 from bot.slack.deliveries import DeliveryKey
 from bot.slack.messages import (
@@ -41,6 +42,7 @@ from bot.slack.messages import (
     snapshot_log_message,
     snapshots_page_message,
 )
+from bot.slack.messages.timers import with_pending_ends
 from bot.slack.parsing import (
     BackupCmd,
     BackupName,
@@ -51,6 +53,7 @@ from bot.slack.parsing import (
     SnapshotsCmd,
 )
 from bot.slack.payloads import SnapshotFilters
+from handlers.commands.timers import maintenance_window
 from handlers.context import NotInChannel, SlackContext
 
 START_SNAPSHOT = "start a snapshot"
@@ -93,7 +96,9 @@ async def snapshot_log(
 
 async def schedule_status(ctx: SlackContext, bound: BoundWorkspace, backup_id: int) -> Message:
     state = await ctx.services.schedules.status(bound, backup_id)
-    return schedule_message(state.backup, state.active)
+    ends = await ctx.services.timers.pending(bound.team_id, bound.channel_id)
+    windows = [e for e in ends if e.backup_id == backup_id and e.kind == TimerKind.WINDOW_END]
+    return with_pending_ends(schedule_message(state.backup, state.active), windows)
 
 
 # -- changes shared with the buttons ---------------------------------------------------------
@@ -255,6 +260,9 @@ async def schedule(ctx: SlackContext, command: ScheduleCmd) -> None:
     pick = Pick.ENABLE_SCHEDULE if command.enable else Pick.DISABLE_SCHEDULE
     backup_id = await resolve(ctx, bound, command.backup_id, pick)
     if backup_id is None:
+        return
+    if command.window is not None:
+        await maintenance_window(ctx, bound, backup_id, command.window)
         return
     change = await switch_schedule(ctx, bound, backup_id, command.enable)
     if not change.changed:

@@ -8,6 +8,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.services.bindings import BoundWorkspace, MuteResult, MuteUnchanged
 from bot.services.models import WatchedRun
+from bot.services.timers import TimerKind
 from bot.slack.authz import Role
 from bot.slack.messages import (
     Pick,
@@ -24,6 +25,7 @@ from bot.slack.messages import (
     watch_ended_card,
 )
 from bot.slack.messages.mrkdwn import user_mention
+from bot.slack.messages.timers import with_pending_ends
 from bot.slack.parsing import (
     AlertsCmd,
     ConnectCmd,
@@ -33,6 +35,7 @@ from bot.slack.parsing import (
     StatusCmd,
 )
 from handlers.commands.backups import resolve
+from handlers.commands.timers import timed_mute
 from handlers.context import NotInChannel, SlackContext
 
 log = logging.getLogger(__name__)
@@ -145,7 +148,8 @@ async def disconnect(ctx: SlackContext, _: DisconnectCmd) -> None:
 
 async def status(ctx: SlackContext, _: StatusCmd) -> None:
     result = await ctx.services.bindings.status(ctx.team_id, ctx.channel_id)
-    await ctx.reply(status_message(result.binding, result.watches))
+    ends = await ctx.services.timers.pending(ctx.team_id, ctx.channel_id)
+    await ctx.reply(with_pending_ends(status_message(result.binding, result.watches), ends))
 
 
 async def alerts(ctx: SlackContext, command: AlertsCmd) -> None:
@@ -162,8 +166,13 @@ async def alerts(ctx: SlackContext, command: AlertsCmd) -> None:
 async def set_mute(
     ctx: SlackContext, bound: BoundWorkspace, backup_id: int, mute: bool
 ) -> MuteResult:
-    """Mutes or unmutes; a change is told to the channel, a repeat only to the user."""
+    """Mutes or unmutes; a change is told to the channel, a repeat only to the user.
+
+    Either way a pending end of a timed mute goes: unmuted is unmuted, and a plain mute lasts
+    until someone unmutes.
+    """
     result = await ctx.services.bindings.mute(bound, backup_id, user_id=ctx.user_id, mute=mute)
+    await ctx.services.timers.cancel(TimerKind.MUTE_END, bound, backup_id)
     if isinstance(result, MuteUnchanged):
         state = "muted" if mute else "not muted"
         await ctx.reply(
@@ -187,8 +196,12 @@ async def mute(ctx: SlackContext, command: MuteCmd) -> None:
     await ctx.require(Role.OPERATOR, MUTE_ALERTS)
     pick = Pick.MUTE if command.mute else Pick.UNMUTE
     backup_id = await resolve(ctx, bound, command.backup_id, pick)
-    if backup_id is not None:
-        await set_mute(ctx, bound, backup_id, command.mute)
+    if backup_id is None:
+        return
+    if command.until is not None:
+        await timed_mute(ctx, bound, backup_id, command.until)
+        return
+    await set_mute(ctx, bound, backup_id, command.mute)
 
 
 HANDLERS = {

@@ -54,7 +54,7 @@ async def test_scheduled_failure_alerts_each_listening_channel_once(stack: Stack
     message = {"text": alert.text, "blocks": alert.blocks, "ts": alert.ts}
     assert "Scheduled snapshot" in alert.text and "Nightly CRM" in alert.text
     assert "INVALID_SESSION_ID" in rendered(message)
-    for action in (ActionId.SHOW_LOG, ActionId.RUN_SNAPSHOT, ActionId.MUTE_BACKUP):
+    for action in (ActionId.SHOW_LOG, ActionId.RUN_SNAPSHOT, ActionId.MUTE_BACKUP_FOR):
         button(message, action)
     assert stack.bot.container.metrics.alerts_sent._value.get() == 2
 

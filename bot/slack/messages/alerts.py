@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from bot.skyvia.models import Backup, Snapshot
 from bot.slack.messages.buttons import (
-    mute_button,
+    mute_menu,
     run_snapshot_button,
     show_log_button,
     unmute_button,
@@ -71,7 +71,7 @@ def failure_alert(
                 backup_id, backup_name, retry_of=snapshot.snapshot_id, primary=True
             ),
             show_log_button(backup_id, snapshot.snapshot_id),
-            mute_button(backup_id, backup_name),
+            mute_menu(backup_id, backup_name),
         ),
     ]
     return Message(

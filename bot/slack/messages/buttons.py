@@ -7,7 +7,7 @@ dialog, and their payloads name a backup or snapshot but never a workspace
 
 from __future__ import annotations
 
-from slack_sdk.models.blocks import ButtonElement
+from slack_sdk.models.blocks import ButtonElement, Option, StaticSelectElement
 
 from bot.slack.ids import ActionId
 from bot.slack.messages.common import button, confirm_dialog
@@ -16,6 +16,7 @@ from bot.slack.payloads import (
     BackupRef,
     BackupsPageRef,
     HealthPageRef,
+    MuteForRef,
     RunRef,
     ScheduleRef,
     Screen,
@@ -133,8 +134,43 @@ def mute_button(backup_id: int, backup_name: str | None) -> ButtonElement:
     )
 
 
+MUTE_FOR_HOURS = (1, 4, 24, 0)
+"""The mute menu's choices in hours; 0 is "until unmuted"."""
+
+
+def mute_menu(backup_id: int, backup_name: str | None) -> StaticSelectElement:
+    """The failure alert's "Mute this backup" as a menu: 1 h, 4 h, 24 h or until unmuted.
+
+    A timed mute ends by itself with a note, so the common "quiet while I fix it" needs no
+    second step; "until unmuted" is the old button's meaning.
+    """
+    options = [
+        Option(
+            text=f"Mute for {hours} h" if hours else "Mute until unmuted",
+            value=MuteForRef(backup_id=backup_id, hours=hours).dump(),
+        )
+        for hours in MUTE_FOR_HOURS
+    ]
+    return StaticSelectElement(
+        placeholder="Mute this backup",
+        action_id=str(ActionId.MUTE_BACKUP_FOR),
+        options=options,
+        confirm=confirm_dialog(
+            title="Mute this backup?",
+            text=f"This channel stops getting failure alerts for "
+            f"{backup_label(backup_name, backup_id)}. Undo with "
+            f"`/skyvia alerts unmute {backup_id}`.",
+            confirm="Mute",
+        ),
+    )
+
+
 def unmute_button(backup_id: int) -> ButtonElement:
     return button("Unmute", ActionId.UNMUTE_BACKUP, BackupRef(backup_id=backup_id))
+
+
+def end_window_button(backup_id: int) -> ButtonElement:
+    return button("End window now", ActionId.END_WINDOW, BackupRef(backup_id=backup_id))
 
 
 def backups_nav(page: int, has_more: bool) -> list[ButtonElement]:

@@ -15,6 +15,7 @@ from bot.slack.parsing import USAGE, UsageError, parse_command
 from bot.slack.payloads import (
     BackupRef,
     BackupsPageRef,
+    MuteForRef,
     RunRef,
     ScheduleRef,
     Screen,
@@ -290,9 +291,22 @@ def test_failure_alert_as_in_the_reference() -> None:
     assert context == f"Snapshot 7001 · {end} · after 5m 12s"
     assert "```\nError: INVALID_SESSION_ID on object Account\n```" in all_text(data)
     labels = [b["text"]["text"] for b in buttons(data["blocks"])]
-    assert labels == ["Run snapshot", "Show log", "Mute this backup"]
-    assert _button(data, "Run snapshot").get("style") == "primary"
-    assert "unmute 456" in _button(data, "Mute this backup")["confirm"]["text"]["text"]
+    assert labels == ["Run snapshot", "Show log"]
+    # Both at once: Run snapshot retries this failure in its thread, the menu mutes for a while.
+    run = _button(data, "Run snapshot")
+    assert run.get("style") == "primary"
+    assert RunRef.load(run["value"]) == RunRef(backup_id=456, retry_of=7001)
+    [menu] = [e for e in data["blocks"][-1]["elements"] if e["type"] == "static_select"]
+    assert menu["placeholder"]["text"] == "Mute this backup"
+    assert menu["action_id"] == ActionId.MUTE_BACKUP_FOR
+    options = {o["text"]["text"]: MuteForRef.load(o["value"]) for o in menu["options"]}
+    assert options == {
+        "Mute for 1 h": MuteForRef(backup_id=456, hours=1),
+        "Mute for 4 h": MuteForRef(backup_id=456, hours=4),
+        "Mute for 24 h": MuteForRef(backup_id=456, hours=24),
+        "Mute until unmuted": MuteForRef(backup_id=456),
+    }
+    assert "unmute 456" in menu["confirm"]["text"]["text"]
     manual = message_dict(blocks.failure_alert(456, "Nightly CRM", snapshot, by_schedule=False))
     assert _first_line(manual).startswith(":x: Snapshot of")
 
