@@ -47,11 +47,10 @@ from bot.services.leased import LeasedService, lease_for
 from bot.services.models import WatchedRun
 from bot.skyvia.errors import (
     SkyviaAuthError,
-    SkyviaBadResponse,
     SkyviaError,
-    SkyviaNotFound,
     SkyviaRateLimited,
     SkyviaUnavailable,
+    will_not_heal,
 )
 from bot.skyvia.models import Snapshot
 from storage.batching import BulkWrite
@@ -93,16 +92,6 @@ class LeasedWatches:
     bindings: dict[tuple[str, str], Binding]
     full: bool
     """The batch was full: more may be due right now."""
-
-
-def will_not_heal(exc: SkyviaError) -> bool:
-    """A refusal of this snapshot that asking again will not change: 404, or another 4xx.
-
-    401/403 (the token) and 429 (the load) are told apart before this is asked.
-    """
-    if isinstance(exc, SkyviaNotFound):
-        return True
-    return isinstance(exc, SkyviaBadResponse) and exc.status is not None and 400 <= exc.status < 500
 
 
 class WatchingService(LeasedService[WatchingConfig]):

@@ -9,6 +9,7 @@ role check, so a request from an unbound channel costs no Slack or Skyvia call.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -129,45 +130,11 @@ async def start_snapshot(
     card Slack refused is posted by the watcher, and the user is told it follows.
     """
 
-    async def post_card(started: StartedSnapshot) -> str:
-        key = DeliveryKey(*card_ledger_key(ctx.team_id, ctx.channel_id, started.run.run_id))
-        extra: dict[str, Any] = {"metadata": key.metadata()}
-        if retry is None:
-            card = card_of(started)
-        elif retry.thread_ts is None:
-            card = card_of(started, retry.snapshot_id)
-        else:
-            link = await ctx.permalink(ctx.channel_id, retry.thread_ts)
-            card = card_of(started, retry.snapshot_id, link)
-            extra["thread_ts"] = retry.thread_ts
-        try:
-            return await ctx.post(card, **extra)
-        except SlackApiError as exc:
-            status = exc.response.status_code if exc.response is not None else 0
-            if status < 500:  # Slack answered: nothing was posted
-                raise CardRefused(str(exc.response.get("error"))) from exc
-            raise
-
-    def card_of(
-        started: StartedSnapshot, retry_of: int | None = None, link: str | None = None
-    ) -> Message:
-        return snapshot_card(
-            backup_id=started.backup.id,
-            backup_name=started.backup.name,
-            snapshot_id=started.run.run_id,
-            state=started.run.state,
-            started_by=started.started_by,
-            started_at=started.started_at,
-            now=utcnow(),
-            retry_of=retry_of,
-            retried_link=link,
-        )
-
     result = await ctx.services.snapshots.start(
         bound,
         backup_id,
         user_id=ctx.user_id,
-        post_card=post_card,
+        post_card=partial(_post_card, ctx, retry),
         even_if_active=even_if_active,
         card_thread_ts=retry.thread_ts if retry is not None else None,
     )
@@ -185,6 +152,43 @@ async def start_snapshot(
     elif result.watch.message_ts is None:
         await ctx.reply(card_pending_message(result.started.backup, result.started.run.run_id))
     return result
+
+
+def _card_of(
+    started: StartedSnapshot, retry_of: int | None = None, link: str | None = None
+) -> Message:
+    return snapshot_card(
+        backup_id=started.backup.id,
+        backup_name=started.backup.name,
+        snapshot_id=started.run.run_id,
+        state=started.run.state,
+        started_by=started.started_by,
+        started_at=started.started_at,
+        now=utcnow(),
+        retry_of=retry_of,
+        retried_link=link,
+    )
+
+
+async def _post_card(ctx: SlackContext, retry: Retry | None, started: StartedSnapshot) -> str:
+    """Posts the card with its delivery key in the metadata; a refusal means nothing posted."""
+    key = DeliveryKey(*card_ledger_key(ctx.team_id, ctx.channel_id, started.run.run_id))
+    extra: dict[str, Any] = {"metadata": key.metadata()}
+    if retry is None:
+        card = _card_of(started)
+    elif retry.thread_ts is None:
+        card = _card_of(started, retry.snapshot_id)
+    else:
+        link = await ctx.permalink(ctx.channel_id, retry.thread_ts)
+        card = _card_of(started, retry.snapshot_id, link)
+        extra["thread_ts"] = retry.thread_ts
+    try:
+        return await ctx.post(card, **extra)
+    except SlackApiError as exc:
+        status = exc.response.status_code if exc.response is not None else 0
+        if status < 500:  # Slack answered: nothing was posted
+            raise CardRefused(str(exc.response.get("error"))) from exc
+        raise
 
 
 async def switch_schedule(

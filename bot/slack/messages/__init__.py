@@ -34,6 +34,16 @@ from bot.slack.messages.common import (
 )
 from bot.slack.messages.help import help_message
 from bot.slack.messages.home import home_view
+from bot.slack.messages.lifecycle import (
+    active_snapshot_exists_message,
+    card_pending_message,
+    gave_up_note,
+    snapshot_card,
+    snapshot_outcome_reply,
+    still_running_note,
+    vanished_card,
+    vanished_note,
+)
 from bot.slack.messages.mrkdwn import (
     escape_mrkdwn,
     format_count,
@@ -44,16 +54,8 @@ from bot.slack.messages.names import Pick, candidates_message
 from bot.slack.messages.notices import alerts_paused_token_notice
 from bot.slack.messages.snapshots import (
     SNAPSHOTS_PAGE_SIZE,
-    active_snapshot_exists_message,
-    card_pending_message,
-    gave_up_note,
-    snapshot_card,
     snapshot_log_message,
-    snapshot_outcome_reply,
     snapshots_page_message,
-    still_running_note,
-    vanished_card,
-    vanished_note,
 )
 
 __all__ = [
