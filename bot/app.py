@@ -7,14 +7,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
-from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 
 from bot.container import Container
 from bot.logging_setup import set_log_context
 from bot.services.channel_pauses import ChannelPauses
+from bot.services.health import HealthService
+from bot.services.mentions import AlertMentions
 from bot.slack.installations import ResumingInstallationStore, TeamInstallations
 from handlers import register_all
 from handlers.context import Services
@@ -72,11 +74,52 @@ def handler_services(container: Container) -> Services:
         snapshots=container.snapshots,
         schedules=container.schedules,
         clicks=container.clicks,
+        timers=container.timers,
         pauses=ChannelPauses(container.db),
+        health=HealthService(skyvia=container.skyvia, bindings=container.bindings),
+        mentions=AlertMentions(container.db),
         installations=TeamInstallations(
             container.slack.installation_store, evict=container.slack.evict
         ),
     )
+
+
+def _oauth_kwargs(container: Container) -> dict[str, Any]:
+    """OAuth mode: installs, authorization and token rotation, all through SLACK_API_URL.
+
+    Bolt takes the app's `client` for `oauth.v2.access` and `auth.test` (and builds each request's
+    client on its base URL), but its default authorize rotates tokens with a client of its own
+    that calls slack.com; ours gets the token-less client on SLACK_API_URL instead.
+    """
+    settings = container.settings
+    store = container.slack.installation_store
+    assert store is not None and settings.slack_client_id and settings.slack_client_secret
+    client_secret = settings.slack_client_secret.get_secret_value()
+    oauth_settings = AsyncOAuthSettings(
+        client_id=settings.slack_client_id,
+        client_secret=client_secret,
+        scopes=BOT_SCOPES,
+        # A reinstall resumes what the uninstall paused (bot.slack.installations).
+        installation_store=ResumingInstallationStore(
+            store, ChannelPauses(container.db).resume_team
+        ),
+        state_store=AsyncSQLAlchemyOAuthStateStore(
+            expiration_seconds=600, engine=container.db.engine
+        ),
+    )
+    authorize = AsyncInstallationStoreAuthorize(
+        logger=_bolt_logger(),
+        installation_store=store,
+        client_id=settings.slack_client_id,
+        client_secret=client_secret,
+        token_rotation_expiration_minutes=oauth_settings.token_rotation_expiration_minutes,
+        client=container.slack.oauth,
+    )
+    return {
+        "oauth_settings": oauth_settings,
+        "authorize": authorize,
+        "client": container.slack.oauth,
+    }
 
 
 def create_app(container: Container) -> AsyncApp:
@@ -91,26 +134,9 @@ def create_app(container: Container) -> AsyncApp:
         "logger": _bolt_logger(),
     }
     if settings.oauth_enabled:
-        kwargs["oauth_settings"] = AsyncOAuthSettings(
-            client_id=settings.slack_client_id,
-            client_secret=settings.slack_client_secret.get_secret_value()
-            if settings.slack_client_secret
-            else None,
-            scopes=BOT_SCOPES,
-            # A reinstall resumes what the uninstall paused (bot.slack.installations).
-            installation_store=ResumingInstallationStore(
-                AsyncSQLAlchemyInstallationStore(
-                    client_id=settings.slack_client_id or "", engine=container.db.engine
-                ),
-                ChannelPauses(container.db).resume_team,
-            ),
-            state_store=AsyncSQLAlchemyOAuthStateStore(
-                expiration_seconds=600, engine=container.db.engine
-            ),
-        )
-    # Bolt's per-request clients (and its authorize's auth.test) copy this client's base URL,
-    # so every call, in OAuth mode too, goes to SLACK_API_URL. In OAuth mode it has no token.
-    kwargs["client"] = container.slack.default
+        kwargs.update(_oauth_kwargs(container))
+    else:
+        kwargs["client"] = container.slack.default
     if signing_secret is None:
         # Socket Mode: requests arrive over the authenticated socket, there is nothing to sign.
         kwargs["request_verification_enabled"] = False

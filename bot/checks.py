@@ -8,18 +8,46 @@ from slack_sdk.errors import SlackApiError
 
 from bot.config import Settings
 from bot.container import token_cipher
+from bot.services.bindings import undecryptable_bindings
 from bot.skyvia.client import SkyviaClient, build_http_client
 from bot.skyvia.errors import SkyviaAuthError, SkyviaError
 from bot.slack.clients import build_web_client
+from storage.crypto import TokenCipher
 from storage.db import Database
 
 Check = tuple[str, bool, str]
 
 
+def undecryptable_detail(broken: list[tuple[str, str]]) -> str:
+    """The bindings named by team/channel ids only (never anything of the token)."""
+    names = ", ".join(f"{team}/{channel}" for team, channel in broken)
+    return (
+        f"{len(broken)} binding(s) whose token does not decrypt with the configured key: {names}; "
+        "put the old key after the new one, or reconnect them with `/skyvia connect`"
+    )
+
+
+async def stored_tokens_check(settings: Settings, cipher: TokenCipher) -> Check:
+    """Every binding's own token decrypts with the configured key(s)."""
+    db = Database.connect(settings.database_url)
+    try:
+        broken = await undecryptable_bindings(db, cipher)
+    except Exception as exc:  # e.g. a database not migrated yet: nothing stored to check
+        return "stored tokens", True, f"not checked ({type(exc).__name__})"
+    finally:
+        await db.dispose()
+    if broken:
+        return "stored tokens", False, undecryptable_detail(broken)
+    return "stored tokens", True, "every binding's token decrypts"
+
+
 async def run_checks(settings: Settings) -> AsyncIterator[Check]:
     yield "configuration", True, "all variables parse"
     yield await _check_database(settings)
-    yield _check_encryption_key(settings)
+    key = _check_encryption_key(settings)
+    yield key
+    if key[1]:
+        yield await stored_tokens_check(settings, token_cipher(settings))
     yield await _check_slack(settings)
     yield await _check_skyvia(settings)
 

@@ -73,10 +73,11 @@ async def _workers(args: argparse.Namespace) -> int:
 
 
 async def _migrate(args: argparse.Namespace) -> int:
+    from bot.container import token_cipher
     from storage.db import upgrade_async
 
     settings = _settings(args)
-    await upgrade_async(settings.database_url)
+    await upgrade_async(settings.database_url, cipher=token_cipher(settings))
     print(f"database is up to date ({_safe_url(settings.database_url)})")
     rotated = await _reencrypt_if_rotating(settings)
     if rotated is not None:
@@ -88,6 +89,7 @@ async def _reencrypt_if_rotating(settings: Settings) -> int | None:
     """With several keys configured (new first), `migrate` moves every token to the new key."""
     from bot.container import token_cipher
     from storage.db import Database
+    from storage.installation_store import reencrypt_installation_tokens
     from storage.repositories import BindingRepository
 
     cipher = token_cipher(settings)
@@ -96,7 +98,10 @@ async def _reencrypt_if_rotating(settings: Settings) -> int | None:
     db = Database.connect(settings.database_url)
     try:
         async with db.session() as session:
-            return await BindingRepository(session).reencrypt_tokens(cipher.rotate)
+            skyvia = await BindingRepository(session).reencrypt_tokens(cipher.rotate)
+            connection = await session.connection()
+            slack = await reencrypt_installation_tokens(connection, cipher.rotate)
+        return skyvia + slack
     finally:
         await db.dispose()
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
+from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 
 from bot.config import Settings
 from bot.metrics import Metrics
@@ -20,11 +21,13 @@ from bot.services.bindings import BindingService
 from bot.services.clicks import ClickClaims
 from bot.services.schedules import ScheduleService
 from bot.services.snapshots import SnapshotService
+from bot.services.timers import TimerService
 from bot.skyvia.client import SkyviaClient, build_http_client
 from bot.slack.authz import Authorizer
 from bot.slack.clients import SlackClients
 from storage.crypto import TokenCipher, load_or_create_key
 from storage.db import Database
+from storage.installation_store import EncryptedInstallationStore
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,35 @@ def skyvia_observer(metrics: Metrics) -> Callable[[str, str, int | None, float],
     return observe
 
 
+def slack_clients(
+    settings: Settings,
+    metrics: Metrics,
+    db: Database,
+    cipher: TokenCipher,
+    bindings: BindingService,
+) -> SlackClients:
+    """The Slack clients: the one bot token, or (OAuth) each team's encrypted installation."""
+    bot_token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    if not settings.oauth_enabled:
+        return SlackClients(base_url=settings.slack_api_url, metrics=metrics, bot_token=bot_token)
+    assert settings.slack_client_id and settings.slack_client_secret  # oauth_enabled
+    clients = SlackClients(
+        base_url=settings.slack_api_url,
+        metrics=metrics,
+        bot_token=bot_token,
+        installation_store=EncryptedInstallationStore(
+            client_id=settings.slack_client_id, engine=db.engine, cipher=cipher
+        ),
+        enterprise_of=bindings.enterprise_of,
+    )
+    clients.rotator = AsyncTokenRotator(
+        client_id=settings.slack_client_id,
+        client_secret=settings.slack_client_secret.get_secret_value(),
+        client=clients.oauth,
+    )
+    return clients
+
+
 @dataclass
 class Container:
     settings: Settings
@@ -70,6 +102,7 @@ class Container:
     snapshots: SnapshotService
     schedules: ScheduleService
     clicks: ClickClaims
+    timers: TimerService
     instance_id: str = field(default_factory=lambda: f"{os.uname().nodename}:{os.getpid()}")
 
     @classmethod
@@ -83,23 +116,6 @@ class Container:
         cipher = token_cipher(settings)
         http = build_http_client()
         skyvia = SkyviaClient(http, settings.skyvia_api_url, observer=skyvia_observer(metrics))
-        installation_store = None
-        if settings.oauth_enabled:
-            from slack_sdk.oauth.installation_store.sqlalchemy import (
-                AsyncSQLAlchemyInstallationStore,
-            )
-
-            installation_store = AsyncSQLAlchemyInstallationStore(
-                client_id=settings.slack_client_id or "", engine=db.engine
-            )
-        slack = SlackClients(
-            base_url=settings.slack_api_url,
-            metrics=metrics,
-            bot_token=settings.slack_bot_token.get_secret_value()
-            if settings.slack_bot_token
-            else None,
-            installation_store=installation_store,
-        )
         bindings = BindingService(
             db=db,
             cipher=cipher,
@@ -107,6 +123,8 @@ class Container:
             default_token=settings.skyvia_api_token,
             default_token_teams=settings.default_token_teams_allowed,
         )
+        slack = slack_clients(settings, metrics, db, cipher, bindings)
+        schedules = ScheduleService(db=db, skyvia=skyvia)
         return cls(
             settings=settings,
             metrics=metrics,
@@ -119,8 +137,15 @@ class Container:
             bindings=bindings,
             backups=BackupService(skyvia=skyvia),
             snapshots=SnapshotService(db=db, skyvia=skyvia, watch_interval=settings.watch_interval),
-            schedules=ScheduleService(db=db, skyvia=skyvia),
+            schedules=schedules,
             clicks=ClickClaims(db),
+            timers=TimerService(
+                db=db,
+                skyvia=skyvia,
+                bindings=bindings,
+                schedules=schedules,
+                interval=settings.alert_interval,
+            ),
         )
 
     async def aclose(self) -> None:

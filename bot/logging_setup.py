@@ -26,7 +26,8 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
-_SLACK_TOKEN = re.compile(r"\b(xox[abposr]|xapp)-[A-Za-z0-9-]+")
+# Slack tokens: bot, user, app-level, and with token rotation `xoxe.xoxb-…` / refresh `xoxe-…`.
+_SLACK_TOKEN = re.compile(r"\b(xox[abposre](?:\.xox[abposr])?|xapp)-[A-Za-z0-9-]+")
 _AUTH_HEADER = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)([^'\"\s,}]+)")
 _REDACTED = "[redacted]"
 _MIN_SECRET = 6  # shorter values would mask ordinary words and numbers

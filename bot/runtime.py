@@ -18,7 +18,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.app import create_app
 from bot.config import Settings
-from bot.container import Container
+from bot.container import Container, token_cipher
 from bot.web import create_web_app
 from bot.workers import WorkerGroup, build_workers
 from storage.db import upgrade_async
@@ -50,11 +50,32 @@ async def _maybe_simulator(settings: Settings, enabled: bool) -> AsyncIterator[S
         )
 
 
+async def report_undecryptable_tokens(container: Container) -> int:
+    """Logs a warning per binding whose stored token does not decrypt; returns how many.
+
+    Team and channel ids only. A worker pauses such a binding when it meets it; this tells the
+    operator at start-up, before any channel goes quiet.
+    """
+    try:
+        broken = await container.bindings.undecryptable()
+    except Exception:
+        log.exception("could not check the stored tokens")
+        return 0
+    for team_id, channel_id in broken:
+        log.warning(
+            "binding %s/%s: its stored Skyvia token does not decrypt with the configured key",
+            team_id,
+            channel_id,
+        )
+    return len(broken)
+
+
 async def serve(settings: Settings, *, socket_mode: bool, workers: bool, simulator: bool) -> int:
     settings.require_for_serving(http=not socket_mode)
-    await upgrade_async(settings.database_url)
+    await upgrade_async(settings.database_url, cipher=token_cipher(settings))
     async with _maybe_simulator(settings, simulator) as settings:
         container = await Container.create(settings)
+        await report_undecryptable_tokens(container)
         app = create_app(container)
         background = build_workers(container) if workers else None
         if socket_mode:
@@ -101,8 +122,9 @@ async def _serve_socket_mode(
 
 async def run_workers_only(settings: Settings) -> int:
     settings.require_for_serving(http=False)
-    await upgrade_async(settings.database_url)
+    await upgrade_async(settings.database_url, cipher=token_cipher(settings))
     container = await Container.create(settings)
+    await report_undecryptable_tokens(container)
     background = build_workers(container)
     await background.start()
     log.info("workers running")

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -21,22 +22,30 @@ from slack_bolt.async_app import AsyncApp
 from bot.services.bindings import BoundWorkspace
 from bot.services.clicks import ClickedButton
 from bot.services.schedules import ScheduleChange
-from bot.services.snapshots import StartedWithoutCard, Watched
+from bot.services.snapshots import StartedUnwatched, Watched
 from bot.skyvia.errors import SkyviaError
 from bot.slack.authz import Role
+from bot.slack.deadlines import Deadline
 from bot.slack.ids import ActionId
-from bot.slack.messages import Message, schedule_message
+from bot.slack.messages import Message, refusal_message, schedule_message
+from bot.slack.messages.timers import window_ending_message
 from bot.slack.payloads import (
     BackupRef,
     BackupsPageRef,
+    ConnectRef,
+    HealthPageRef,
+    MuteForRef,
+    RunRef,
     ScheduleRef,
     Screen,
     SnapshotRef,
     SnapshotsPageRef,
 )
+from bot.slack.payloads import message_ts as valid_ts
 from handlers.commands.backups import (
     START_SNAPSHOT,
     SWITCH_SCHEDULE,
+    Retry,
     backup_details,
     backups_page,
     schedule_status,
@@ -45,7 +54,9 @@ from handlers.commands.backups import (
     start_snapshot,
     switch_schedule,
 )
-from handlers.commands.bindings import MUTE_ALERTS, set_mute
+from handlers.commands.bindings import MUTE_ALERTS, replace_connection, set_mute
+from handlers.commands.health import health_page, share_health
+from handlers.commands.timers import timed_mute
 from handlers.context import Services, SlackContext
 from handlers.listener import Listener, acked_listener
 
@@ -62,17 +73,25 @@ class Click:
     value: str | None
     message_ts: str | None
     is_ephemeral: bool
+    thread_ts: str | None = None
+    """The thread of the clicked channel message (its parent's ts, or its own for a parent),
+    validated; None for ephemeral messages, which have no thread to join."""
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> Click:
         action = (body.get("actions") or [{}])[0]
         container = body.get("container") or {}
         message = body.get("message") if isinstance(body.get("message"), dict) else None
+        message_ts = container.get("message_ts") or (message or {}).get("ts")
+        is_ephemeral = bool(container.get("is_ephemeral"))
+        thread = container.get("thread_ts") or (message or {}).get("thread_ts") or message_ts
         return cls(
             action_id=str(action.get("action_id", "")),
-            value=action.get("value"),
-            message_ts=container.get("message_ts") or (message or {}).get("ts"),
-            is_ephemeral=bool(container.get("is_ephemeral")),
+            # A menu (overflow, select) sends its choice instead of a button's value.
+            value=action.get("value") or (action.get("selected_option") or {}).get("value"),
+            message_ts=message_ts,
+            is_ephemeral=is_ephemeral,
+            thread_ts=None if is_ephemeral else valid_ts(thread),
         )
 
     def button(self, team_id: str, channel_id: str) -> ClickedButton:
@@ -85,14 +104,14 @@ class Click:
 async def _once(ctx: SlackContext, click: Click) -> AsyncIterator[None]:
     """Claims the click for the double-click window; a failed action gives the claim back.
 
-    The claim is kept when a snapshot was started but its card could not be posted: a retry
-    would start another.
+    The claim is kept when a snapshot was started but could not be recorded as watched: a
+    retry would start another.
     """
     claims = ctx.services.clicks
     claim = await claims.claim(click.button(ctx.team_id, ctx.channel_id), ctx.user_id)
     try:
         yield
-    except StartedWithoutCard:
+    except StartedUnwatched:
         raise
     except Exception:
         await claims.release(claim)
@@ -128,11 +147,13 @@ async def _after_toggle(
 
 
 async def run_snapshot(ctx: SlackContext, click: Click) -> None:
-    ref = BackupRef.load(click.value)
+    """On a failure (the button carries `retry_of`), the new card joins the clicked thread."""
+    ref = RunRef.load(click.value)
     bound = await ctx.workspace()
     await ctx.require(Role.OPERATOR, START_SNAPSHOT)
+    retry = None if ref.retry_of is None else Retry(ref.retry_of, click.thread_ts)
     async with _once(ctx, click):
-        await start_snapshot(ctx, bound, ref.backup_id)
+        await start_snapshot(ctx, bound, ref.backup_id, retry=retry)
 
 
 async def run_snapshot_anyway(ctx: SlackContext, click: Click) -> None:
@@ -186,10 +207,28 @@ async def page_backups(ctx: SlackContext, click: Click) -> None:
     await _replace_clicked(ctx, click, await backups_page(ctx, bound, ref.page))
 
 
+async def page_health(ctx: SlackContext, click: Click) -> None:
+    ref = HealthPageRef.load(click.value)
+    bound = await ctx.workspace()
+    await _replace_clicked(ctx, click, await health_page(ctx, bound, ref.page))
+
+
+async def share_health_page(ctx: SlackContext, click: Click) -> None:
+    await share_health(ctx, HealthPageRef.load(click.value).page)
+
+
 async def show_log(ctx: SlackContext, click: Click) -> None:
     ref = SnapshotRef.load(click.value)
     bound = await ctx.workspace()
     await ctx.reply(await snapshot_log(ctx, bound, ref.backup_id, ref.snapshot_id))
+
+
+async def confirm_connect(ctx: SlackContext, click: Click) -> None:
+    ref = ConnectRef.load(click.value)
+    async with _once(ctx, click):
+        await replace_connection(ctx, ref.workspace_id)
+    if ctx.respond is not None:  # the question is answered: take it away
+        await ctx.respond(delete_original=True)
 
 
 async def _set_mute(ctx: SlackContext, click: Click, mute: bool) -> None:
@@ -208,6 +247,36 @@ async def unmute_backup(ctx: SlackContext, click: Click) -> None:
     await _set_mute(ctx, click, mute=False)
 
 
+async def mute_backup_for(ctx: SlackContext, click: Click) -> None:
+    """The alert's mute menu: a timed mute (1 h, 4 h, 24 h) or one until someone unmutes."""
+    ref = MuteForRef.load(click.value)
+    bound = await ctx.workspace()
+    await ctx.require(Role.OPERATOR, MUTE_ALERTS)
+    async with _once(ctx, click):
+        if ref.hours == 0:
+            await set_mute(ctx, bound, ref.backup_id, True)
+        else:
+            span = timedelta(hours=ref.hours)
+            deadline = Deadline(word=f"{ref.hours}h", span=span)
+            await timed_mute(ctx, bound, ref.backup_id, deadline)
+
+
+async def end_window(ctx: SlackContext, click: Click) -> None:
+    """End window now: the window's end is due at once (the timers worker enables it)."""
+    ref = BackupRef.load(click.value)
+    bound = await ctx.workspace()
+    await ctx.require(Role.OPERATOR, SWITCH_SCHEDULE)
+    if await ctx.services.timers.end_window_now(bound, ref.backup_id):
+        await ctx.reply(window_ending_message(ref.backup_id))
+        return
+    await ctx.reply(
+        refusal_message(
+            f"Backup {ref.backup_id} has no maintenance window open here.",
+            f"`/skyvia schedule {ref.backup_id}` shows its schedule.",
+        )
+    )
+
+
 ActionHandler = Callable[[SlackContext, Click], Awaitable[None]]
 
 ACTIONS: dict[ActionId, ActionHandler] = {
@@ -224,6 +293,12 @@ ACTIONS: dict[ActionId, ActionHandler] = {
     ActionId.SNAPSHOTS_PAGE_NEXT: page_snapshots,
     ActionId.MUTE_BACKUP: mute_backup,
     ActionId.UNMUTE_BACKUP: unmute_backup,
+    ActionId.MUTE_BACKUP_FOR: mute_backup_for,
+    ActionId.END_WINDOW: end_window,
+    ActionId.CONFIRM_CONNECT: confirm_connect,
+    ActionId.HEALTH_PAGE_PREV: page_health,
+    ActionId.HEALTH_PAGE_NEXT: page_health,
+    ActionId.SHARE_HEALTH: share_health_page,
 }
 """Every button a builder in `bot.slack.messages` emits has its listener here."""
 

@@ -20,8 +20,11 @@ from bot.services.bindings import BindingService, BoundWorkspace
 from bot.services.channel_pauses import ChannelPauses
 from bot.services.clicks import ClickClaims
 from bot.services.errors import DomainError
+from bot.services.health import HealthService
+from bot.services.mentions import AlertMentions
 from bot.services.schedules import ScheduleService
 from bot.services.snapshots import SnapshotService
+from bot.services.timers import TimerService
 from bot.slack.authz import Authorizer, Role
 from bot.slack.installations import TeamInstallations
 from bot.slack.messages import Message
@@ -41,8 +44,11 @@ class Services:
     snapshots: SnapshotService
     schedules: ScheduleService
     clicks: ClickClaims
+    timers: TimerService
     pauses: ChannelPauses
     installations: TeamInstallations
+    health: HealthService
+    mentions: AlertMentions
 
 
 _NOT_IN_CHANNEL = {"channel_not_found", "not_in_channel"}
@@ -67,6 +73,8 @@ class SlackContext:
     trigger_id: str | None = None
     user_team_id: str | None = None
     """The user's own Slack team when the payload names it (another one in Slack Connect)."""
+    enterprise_id: str | None = None
+    """The Enterprise Grid org of the request's workspace (None outside Grid)."""
 
     @classmethod
     def from_body(
@@ -94,6 +102,7 @@ class SlackContext:
             trigger_id=body.get("trigger_id"),
             user_team_id=(user.get("team_id") if isinstance(user, dict) else None)
             or body.get("user_team_id"),
+            enterprise_id=_enterprise_of(body),
         )
 
     # -- answering --------------------------------------------------------------------------
@@ -128,6 +137,19 @@ class SlackContext:
             raise
         return str(response["ts"])
 
+    async def permalink(self, channel_id: str, message_ts: str | None) -> str | None:
+        """A link to a message, or None: a missing link must never cost the answer itself."""
+        if not message_ts:
+            return None
+        try:
+            response = await self.client.chat_getPermalink(
+                channel=channel_id, message_ts=message_ts
+            )
+        except SlackApiError:
+            return None
+        link = response.get("permalink")
+        return link if isinstance(link, str) else None
+
     # -- authorization ------------------------------------------------------------------------
     async def require(self, needed: Role, action: str) -> Role:
         return await self.services.authorizer.require(
@@ -137,3 +159,16 @@ class SlackContext:
     async def workspace(self) -> BoundWorkspace:
         """The clicked/typed-in channel's binding — the only source of workspace and token."""
         return await self.services.bindings.resolve(self.team_id, self.channel_id)
+
+
+def _enterprise_of(body: dict[str, Any]) -> str | None:
+    """The Grid org id: a command's `enterprise_id`, an interaction's `enterprise.id` or
+    `team.enterprise_id`."""
+    enterprise = body.get("enterprise")
+    team = body.get("team")
+    found = (
+        body.get("enterprise_id")
+        or (enterprise.get("id") if isinstance(enterprise, dict) else None)
+        or (team.get("enterprise_id") if isinstance(team, dict) else None)
+    )
+    return str(found) if found else None

@@ -19,7 +19,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
@@ -32,6 +32,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+if TYPE_CHECKING:
+    from storage.crypto import TokenCipher
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -250,8 +253,14 @@ def alembic_config(url: str | URL | None = None) -> Config:
     return config
 
 
-async def upgrade_async(url: str | URL, revision: str = "head") -> None:
-    """Applies migrations up to `revision`; safe when several replicas start at once."""
+async def upgrade_async(
+    url: str | URL, revision: str = "head", *, cipher: TokenCipher | None = None
+) -> None:
+    """Applies migrations up to `revision`; safe when several replicas start at once.
+
+    `cipher` encrypts what a migration must encrypt (Slack tokens stored before they were); without
+    it such a migration reads the key from the environment or the SQLite key file.
+    """
     # Foreign keys off: a future SQLite table rebuild must not cascade-delete child rows.
     # No statement limit: the migration lock waits for another replica's whole upgrade.
     engine = create_engine(url, sqlite_foreign_keys=False, statement_timeout=None)
@@ -261,7 +270,9 @@ async def upgrade_async(url: str | URL, revision: str = "head") -> None:
                 await connection.execute(
                     text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID}
                 )
-            await connection.run_sync(_upgrade_on, alembic_config(url), revision)
+            config = alembic_config(url)
+            config.attributes["token_cipher"] = cipher
+            await connection.run_sync(_upgrade_on, config, revision)
     finally:
         await engine.dispose()
 

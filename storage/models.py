@@ -52,7 +52,12 @@ class Base(DeclarativeBase):
 
 class DeliveryStatus(StrEnum):
     CLAIMED = "claimed"
+    """Someone is posting it now (or crashed while posting: see `claimed_at`)."""
     SENT = "sent"
+    FAILED = "failed"
+    """Slack refused the last attempt; retried after a backoff that grows with `attempts`."""
+    GAVE_UP = "gave_up"
+    """Slack refused it for good, or too often: never attempted again (`last_error` says why)."""
 
 
 class DeliveryKind(StrEnum):
@@ -62,6 +67,8 @@ class DeliveryKind(StrEnum):
     ALERT = "alert"
     GAVE_UP = "gave_up"
     REVOKED = "revoked"
+    VANISHED = "vanished"
+    CARD = "card"
 
 
 def note_kind(minutes: int) -> str:
@@ -74,6 +81,8 @@ class WatchOutcome(StrEnum):
 
     GAVE_UP = "gave_up"
     STOPPED = "stopped"
+    VANISHED = "vanished"
+    """Skyvia no longer knows the snapshot (404 or another refusal that will not heal)."""
 
 
 class Binding(Base):
@@ -87,6 +96,8 @@ class Binding(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     team_id: Mapped[str] = mapped_column(SlackId)
+    # The workspace's Enterprise Grid org, if any: how the workers find an org-wide install.
+    enterprise_id: Mapped[str | None] = mapped_column(SlackId)
     channel_id: Mapped[str] = mapped_column(SlackId)
     workspace_id: Mapped[int] = mapped_column(SkyviaId)
     workspace_name: Mapped[str | None] = mapped_column(Text)
@@ -99,6 +110,13 @@ class Binding(Base):
     paused_reason: Mapped[str | None] = mapped_column(Text)
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Slack user (U…/W…) and user group (S…) ids that this channel's failure alerts mention,
+    # space-separated in the order given; NULL when nobody is mentioned.
+    alert_mentions: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def mention_ids(self) -> tuple[str, ...]:
+        return tuple((self.alert_mentions or "").split())
 
     @property
     def uses_default_token(self) -> bool:
@@ -142,7 +160,10 @@ class Watch(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     team_id: Mapped[str] = mapped_column(SlackId)
     channel_id: Mapped[str] = mapped_column(SlackId)
-    message_ts: Mapped[str] = mapped_column(SlackId)  # the lifecycle card: the thread's parent
+    # The lifecycle card, the thread's parent; NULL until its post is known to have landed.
+    message_ts: Mapped[str | None] = mapped_column(SlackId)
+    # The thread the card was posted in (a retry from a failure's message), else NULL.
+    card_thread_ts: Mapped[str | None] = mapped_column(SlackId)
     workspace_id: Mapped[int] = mapped_column(SkyviaId)
     backup_id: Mapped[int] = mapped_column(SkyviaId)
     backup_name: Mapped[str | None] = mapped_column(Text)
@@ -210,6 +231,9 @@ class Delivery(Base):
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     message_ts: Mapped[str | None] = mapped_column(SlackId)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Attempts Slack refused (not counting rate limits)."""
+    last_error: Mapped[str | None] = mapped_column(String(64))
 
 
 class ProcessedClick(Base):
@@ -255,6 +279,38 @@ class WorkerLease(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     next_run_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(LeaseOwner)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TimerKind(StrEnum):
+    MUTE_END = "mute_end"
+    """A timed mute's end: the mute goes, and the channel is told."""
+    WINDOW_END = "window_end"
+    """A maintenance window's end: the schedule is enabled again (unless it already is)."""
+
+
+class Timer(Base):
+    """Something due at a time in a channel: a timed mute's or a maintenance window's end.
+
+    A row exists while the timer is pending; firing deletes it (fenced by the lease), so it fires
+    once. At most one pending timer of a kind per channel and backup: a new one replaces it.
+    `payload` is a small JSON object the service owns (who set it, the words it was set with).
+    """
+
+    __tablename__ = "timers"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "kind", "backup_id"),
+        Index(None, "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    team_id: Mapped[str] = mapped_column(SlackId)
+    channel_id: Mapped[str] = mapped_column(SlackId)
+    backup_id: Mapped[int] = mapped_column(SkyviaId)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    payload: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
     lease_owner: Mapped[str | None] = mapped_column(LeaseOwner)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -51,6 +51,21 @@ def test_known_secrets_and_token_shapes_are_masked(capsys: pytest.CaptureFixture
     assert "RuntimeError" in err  # the traceback itself is kept
 
 
+@pytest.mark.usefixtures("restore_root_logger")
+def test_rotating_slack_tokens_are_masked(capsys: pytest.CaptureFixture[str]) -> None:
+    # With token rotation on, oauth.v2.access answers (logged whole by slack_sdk at DEBUG) carry
+    # an expiring bot token and a refresh token, both in their own shapes.
+    configure_logging("INFO", "text", secrets=[])
+    logging.getLogger("test.secrets").info(
+        '{"access_token": "xoxe.xoxb-1-MS0yLTEx-rotating", '
+        '"refresh_token": "xoxe-1-My0xLTEx-refresh"}'
+    )
+    err = capsys.readouterr().err
+    for leaked in ("MS0yLTEx-rotating", "My0xLTEx-refresh"):
+        assert leaked not in err
+    assert err.count("[redacted]") == 2
+
+
 def test_json_lines_carry_extra_fields() -> None:
     record = logging.makeLogRecord(
         {"name": "bot.skyvia", "msg": "skyvia call", "levelname": "INFO", "levelno": 20}

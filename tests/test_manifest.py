@@ -85,8 +85,8 @@ def test_skyvia_command_with_usage_hint(manifest: dict[str, Any]) -> None:
     assert command["description"].strip()
     for word in ("help", "connect", "status", "backups", "snapshot", "schedule", "alerts"):
         assert word in command["usage_hint"]
-    # Escaping would turn `#456` into a channel link before the parser saw it.
-    assert command.get("should_escape", False) is False
+    # `alerts mention` needs Slack's ids for people and groups, which only escaping sends.
+    assert command.get("should_escape") is True
 
 
 def test_interactivity_and_home_tab_are_on(manifest: dict[str, Any]) -> None:

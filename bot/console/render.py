@@ -111,6 +111,8 @@ def _entity(inner: str, names: Names) -> str:
         keyword = target[1:].split("^", 1)[0]
         if keyword in ("here", "channel", "everyone"):
             return "@" + keyword
+        if keyword == "subteam" and not label:  # the bot's own `cc`: the group's id stands in
+            return "@" + target.partition("^")[2]
         # `<!date^…|fallback>`, `<!subteam^S1|@team>`: Slack falls back to the label.
         return label or target
     return f"{label} ({target})" if label and label != target else target
@@ -195,6 +197,25 @@ def button_of(element: Mapping[str, Any], block_id: str | None) -> Button:
     )
 
 
+_MENUS = ("static_select", "overflow")
+
+
+def options_of(element: Mapping[str, Any], block_id: str | None) -> list[Button]:
+    """A menu's options as buttons: a click sends the option's value under the menu's id."""
+    confirm = button_of(element, block_id).confirm
+    return [
+        Button(
+            label=_plain(option.get("text")),
+            action_id=str(element.get("action_id") or ""),
+            value=str(option.get("value") or ""),
+            block_id=block_id,
+            confirm=confirm,
+        )
+        for option in element.get("options") or []
+        if isinstance(option, dict)
+    ]
+
+
 def _element_label(element: Mapping[str, Any]) -> str:
     """A non-button interactive element, shown (not clickable in a terminal)."""
     kind = str(element.get("type", "element"))
@@ -215,14 +236,21 @@ class _Layout:
             if not isinstance(element, dict):
                 continue
             if element.get("type") == "button":
-                button = button_of(element, block_id)
-                self.buttons.append(button)
-                shown.append(f"[{self.next_number}] {button.label}")
-                self.next_number += 1
+                shown.append(self._numbered(button_of(element, block_id)))
+            elif element.get("type") in _MENUS and element.get("options"):
+                # A menu's options become numbered choices after its placeholder.
+                choices = [self._numbered(b) for b in options_of(element, block_id)]
+                placeholder = _plain(element.get("placeholder"))
+                shown.append(f"{placeholder}: {'  '.join(choices)}" if placeholder else choices[0])
             else:
                 shown.append(_element_label(element))
         if shown:
             self.lines.append("  ".join(shown))
+
+    def _numbered(self, button: Button) -> str:
+        self.buttons.append(button)
+        self.next_number += 1
+        return f"[{self.next_number - 1}] {button.label}"
 
     def block(self, block: Mapping[str, Any]) -> None:
         kind = block.get("type")

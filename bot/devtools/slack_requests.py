@@ -52,6 +52,8 @@ class SlackRequestSender:
         team_domain: str = "skyvia-test",
         api_app_id: str = "A0TEST",
         bot_user_id: str = "U0BOT",
+        enterprise_id: str | None = None,
+        is_enterprise_install: bool = False,
         http: httpx.AsyncClient | None = None,
         response_url_for: Callable[[str], str] | None = None,
         clock: Callable[[], float] = time.time,
@@ -61,6 +63,9 @@ class SlackRequestSender:
         self.team_domain = team_domain
         self.api_app_id = api_app_id
         self.bot_user_id = bot_user_id
+        self.enterprise_id = enterprise_id
+        """The team's Grid org; `is_enterprise_install`: the app is installed org-wide."""
+        self.is_enterprise_install = is_enterprise_install
         self.last_response_id: str | None = None
         self.user_teams: dict[str, str] = {}
         """Users of another team (Slack Connect): their payloads carry that `user.team_id`."""
@@ -107,7 +112,8 @@ class SlackRequestSender:
             "command": command,
             "text": text,
             "api_app_id": self.api_app_id,
-            "is_enterprise_install": "false",
+            **({"enterprise_id": self.enterprise_id} if self.enterprise_id else {}),
+            "is_enterprise_install": str(self.is_enterprise_install).lower(),
             "response_url": response_url or self._mint_response_url("command"),
             "trigger_id": trigger_id or self._trigger_id(),
         }
@@ -134,12 +140,9 @@ class SlackRequestSender:
         action: dict[str, Any] = {
             "action_id": action_id,
             "block_id": block_id or (button or {}).get("block_id") or f"b{next(self._ids)}",
-            "value": value,
-            "type": "button",
             "action_ts": f"{self._clock():.6f}",
+            **_clicked(button, value),
         }
-        if button and "text" in button:
-            action["text"] = button["text"]
         if container is None:
             container = {
                 "type": "message",
@@ -147,6 +150,8 @@ class SlackRequestSender:
                 "channel_id": channel_id,
                 "is_ephemeral": message is None,
             }
+            if message and message.get("thread_ts"):  # a click on a thread reply names its thread
+                container["thread_ts"] = message["thread_ts"]
         payload: dict[str, Any] = {
             "type": "block_actions",
             "user": self._user(user_id),
@@ -155,8 +160,8 @@ class SlackRequestSender:
             "container": container,
             "trigger_id": trigger_id or self._trigger_id(),
             "team": {"id": self.team_id, "domain": self.team_domain},
-            "enterprise": None,
-            "is_enterprise_install": False,
+            "enterprise": self._enterprise(),
+            "is_enterprise_install": self.is_enterprise_install,
             "state": {"values": {}},
             "response_url": response_url or self._mint_response_url("action"),
             "actions": [action],
@@ -240,8 +245,8 @@ class SlackRequestSender:
                 "bot_id": "B0BOT",
             },
             "response_urls": [],
-            "is_enterprise_install": False,
-            "enterprise": None,
+            "is_enterprise_install": self.is_enterprise_install,
+            "enterprise": self._enterprise(),
         }
         return payload
 
@@ -268,11 +273,11 @@ class SlackRequestSender:
             "event_time": now,
             "authorizations": [
                 {
-                    "enterprise_id": None,
-                    "team_id": self.team_id,
+                    "enterprise_id": self.enterprise_id,
+                    "team_id": None if self.is_enterprise_install else self.team_id,
                     "user_id": self.bot_user_id,
                     "is_bot": True,
-                    "is_enterprise_install": False,
+                    "is_enterprise_install": self.is_enterprise_install,
                 }
             ],
             "is_ext_shared_channel": False,
@@ -354,6 +359,13 @@ class SlackRequestSender:
             "team_id": self.user_teams.get(user_id, self.team_id),
         }
 
+    def _enterprise(self) -> dict[str, str] | None:
+        return (
+            {"id": self.enterprise_id, "name": self.enterprise_id.lower()}
+            if self.enterprise_id
+            else None
+        )
+
     def _trigger_id(self) -> str:
         return f"{next(self._ids)}.{int(self._clock())}.0123456789abcdef"
 
@@ -376,3 +388,12 @@ def _find_element(message: dict[str, Any], action_id: str) -> dict[str, Any] | N
             if isinstance(element, dict) and element.get("action_id") == action_id:
                 return {**element, "block_id": block.get("block_id")}
     return None
+
+
+def _clicked(element: dict[str, Any] | None, value: str) -> dict[str, Any]:
+    """A button's value and text; a menu (overflow, static_select) sends its chosen option."""
+    if element and element.get("type") in ("overflow", "static_select"):
+        chosen = [o for o in element.get("options", []) if o.get("value") == value]
+        return {"type": element["type"], "selected_option": (chosen or [{"value": value}])[0]}
+    text = {"text": element["text"]} if element and "text" in element else {}
+    return {"value": value, "type": "button", **text}

@@ -38,6 +38,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from bot.devtools.slack_oauth_standin import IssuedToken, OAuthFailure, OAuthStandin
 from bot.devtools.waiting import poll
 
 MAX_MESSAGE_BLOCKS = 50
@@ -255,6 +256,9 @@ class _Identity:
     team_id: str
     user_id: str
     bot_id: str
+    enterprise_id: str | None = None
+    is_enterprise_install: bool = False
+    expires_at: float | None = None
 
 
 @dataclass
@@ -263,6 +267,12 @@ class _Fault:
     status: int
     retry_after: int | None
     remaining: int
+    after_acting: bool = False
+    drop: bool = False
+
+
+class _DropConnection(Exception):
+    """Raised by a fault to close the connection without any answer (a network cut)."""
 
 
 @dataclass
@@ -355,6 +365,8 @@ class FakeSlack:
         self.calls: list[SlackCall] = []
         self.warnings: list[str] = []
         self._tokens: dict[str, _Identity] = {bot_token: _Identity(team_id, bot_user_id, bot_id)}
+        self.oauth = OAuthStandin(self._add_issued_token, app_id=app_id)
+        """Installs through OAuth: `configure()` the app, `approve()` an install for a code."""
         self.socket_mode_url: str | None = None
         """Answer of apps.connections.open; set by `socket_mode_standin.running_socket_mode`."""
         self._users: dict[str, FakeUser] = {}
@@ -366,6 +378,7 @@ class FakeSlack:
         self._latency = 0.0
         self._history_limit: tuple[float, int] | None = None
         self._history_next: dict[tuple[str, str], float] = {}
+        self._method_latency: dict[str, float] = {}
         self._messages: list[PostedMessage] = []
         # Indexes over `_messages` (never removed from), so lookups stay O(1) at benchmark sizes.
         self._by_ts: dict[tuple[str, str], PostedMessage] = {}
@@ -378,6 +391,8 @@ class FakeSlack:
         self._last_ts_micros = 0
         self._serial = 0
         self._subscribers: list[asyncio.Queue[StandinEvent]] = []
+        self._servers: list[uvicorn.Server] = []
+        """The servers serving this stand-in (a `drop` fault closes a connection of theirs)."""
 
     # ----- configuration -------------------------------------------------------------------------
 
@@ -389,6 +404,16 @@ class FakeSlack:
     def add_token(self, token: str, *, team_id: str, user_id: str, bot_id: str) -> None:
         """Another installation's bot token, for multi-workspace (OAuth) tests."""
         self._tokens[token] = _Identity(team_id, user_id, bot_id)
+
+    def _add_issued_token(self, issued: IssuedToken) -> None:
+        self._tokens[issued.token] = _Identity(
+            issued.team_id or "",
+            issued.bot_user_id,
+            issued.bot_id,
+            issued.enterprise_id,
+            issued.is_enterprise_install,
+            issued.expires_at,
+        )
 
     def add_user(
         self,
@@ -474,13 +499,23 @@ class FakeSlack:
         status: int = 429,
         retry_after: int | None = 1,
         times: int = 1,
+        *,
+        after_acting: bool = False,
+        drop: bool = False,
     ) -> None:
-        """Answer the next `times` calls of `method` with `error` (429s carry `Retry-After`)."""
+        """Answer the next `times` calls of `method` with `error` (429s carry `Retry-After`).
+
+        `after_acting`: the call takes effect first (a message is stored) and only then fails,
+        as when Slack posts and its answer is lost. `drop`: instead of any answer, the
+        connection is closed (with `after_acting`, after the call took effect).
+        """
         fault = _Fault(
             error=error,
             status=status,
             retry_after=retry_after if status == 429 else None,
             remaining=times,
+            after_acting=after_acting,
+            drop=drop,
         )
         self._faults.setdefault(method, []).append(fault)
 
@@ -521,8 +556,12 @@ class FakeSlack:
     def heal_channel(self, channel_id: str) -> None:
         self._channel_failures.pop(channel_id, None)
 
-    def set_latency(self, seconds: float) -> None:
-        self._latency = seconds
+    def set_latency(self, seconds: float, *, method: str | None = None) -> None:
+        """Answer every call (or only calls of `method`) `seconds` late."""
+        if method is None:
+            self._latency = seconds
+        else:
+            self._method_latency[method] = seconds
 
     def response_url(self, response_id: str) -> str:
         return f"{self._require_base_url()}/response/{response_id}"
@@ -666,20 +705,41 @@ class FakeSlack:
 
     async def _handle_api(self, request: Request) -> JSONResponse:
         method = request.path_params["method"]
-        if self._latency:
-            await asyncio.sleep(self._latency)
+        latency = self._method_latency.get(method, self._latency)
+        if latency:
+            await asyncio.sleep(latency)
         token: str | None = None
         args: dict[str, Any] = {}
         headers: dict[str, str] = {}
         try:
             args = await _read_args(request)
-            body_token = args.pop("token", None)
-            token = _bearer(request.headers.get("authorization")) or body_token
-            status, body = 200, self._dispatch(method, args, token, headers)
+            if method == "oauth.v2.access":  # the app's credentials, not a token, authenticate
+                authorization = request.headers.get("authorization")
+                received, args = args, {k: args[k] for k in ("grant_type", "code") if k in args}
+                status, body = 200, {"ok": True, **self.oauth.access(received, authorization)}
+            else:
+                body_token = args.pop("token", None)
+                token = _bearer(request.headers.get("authorization")) or body_token
+                status, body = 200, self._dispatch(method, args, token, headers)
         except _ApiFailure as failure:
             status, body = failure.status, failure.body()
+        except OAuthFailure as failure:
+            status, body = 200, {"ok": False, "error": failure.error}
+        except _DropConnection:
+            status, body = 0, {"ok": False, "error": "connection_dropped"}
+            self._drop(request)
+            await asyncio.sleep(0)  # let the server see the connection is gone
         self.calls.append(SlackCall(method, args, token, time.monotonic(), status, body))
         return JSONResponse(body, status_code=status, headers=headers)
+
+    def _drop(self, request: Request) -> None:
+        """Closes the connection `request` came on, so the client gets no answer at all."""
+        for server in self._servers:
+            for connection in list(server.server_state.connections):
+                cycle = getattr(connection, "cycle", None)
+                if cycle is not None and cycle.scope is request.scope:
+                    connection.transport.abort()
+                    return
 
     def _dispatch(
         self, method: str, args: dict[str, Any], token: str | None, headers: dict[str, str]
@@ -689,32 +749,43 @@ class FakeSlack:
         identity = self._tokens.get(token)
         if identity is None:
             raise _ApiFailure("invalid_auth")
-        self._inject_fault(method, headers)
+        if identity.expires_at is not None and identity.expires_at <= time.time():
+            raise _ApiFailure("token_expired")
+        fault = self._next_fault(method)
+        if fault is not None and not fault.after_acting:
+            self._fail(fault, headers)
         self._limit_history(method, identity, args, headers)
         self._inject_random_fault(method, headers, after=False)
         handler = self._handlers().get(method)
         if handler is None:
             raise _ApiFailure("unknown_method")
-        result = {"ok": True, **handler(args, identity)}
+        answer = {"ok": True, **handler(args, identity)}
+        if fault is not None:
+            self._fail(fault, headers)
         self._inject_random_fault(method, headers, after=True)
-        return result
+        return answer
 
     def _inject_random_fault(self, method: str, headers: dict[str, str], *, after: bool) -> None:
-        fault = next((f for f in self._random_faults.get(method, []) if f.hits(after)), None)
-        if fault is None:
+        random_fault = next((f for f in self._random_faults.get(method, []) if f.hits(after)), None)
+        if random_fault is None:
             return
-        if fault.status == 429:
+        if random_fault.status == 429:
             headers["Retry-After"] = "1"
-        raise _ApiFailure(fault.error, status=fault.status)
+        raise _ApiFailure(random_fault.error, status=random_fault.status)
 
-    def _inject_fault(self, method: str, headers: dict[str, str]) -> None:
+    def _next_fault(self, method: str) -> _Fault | None:
         queue = self._faults.get(method)
         if not queue:
-            return
+            return None
         fault = queue[0]
         fault.remaining -= 1
         if fault.remaining <= 0:
             queue.pop(0)
+        return fault
+
+    def _fail(self, fault: _Fault, headers: dict[str, str]) -> None:
+        if fault.drop:
+            raise _DropConnection()
         if fault.retry_after is not None:
             headers["Retry-After"] = str(fault.retry_after)
         raise _ApiFailure(fault.error, status=fault.status)
@@ -771,6 +842,7 @@ class FakeSlack:
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
             "chat.postEphemeral": self._chat_post_ephemeral,
+            "chat.getPermalink": self._chat_get_permalink,
             "views.open": self._views_open,
             "views.publish": self._views_publish,
             "views.update": self._views_update,
@@ -792,7 +864,8 @@ class FakeSlack:
             "team_id": identity.team_id,
             "user_id": identity.user_id,
             "bot_id": identity.bot_id,
-            "is_enterprise_install": False,
+            "enterprise_id": identity.enterprise_id,
+            "is_enterprise_install": identity.is_enterprise_install,
         }
 
     def _chat_post_message(self, args: dict[str, Any], identity: _Identity) -> dict[str, Any]:
@@ -843,6 +916,18 @@ class FakeSlack:
         self._publish(MessageUpdated(dataclasses.replace(message)))
         rendered = self._render(message, include_metadata=True)
         return {"channel": channel, "ts": ts, "text": message.text, "message": rendered}
+
+    def _chat_get_permalink(self, args: dict[str, Any], identity: _Identity) -> dict[str, Any]:
+        """A link to a stored message, in Slack's shape (`.../archives/C1/p1700000000000100`)."""
+        channel = self._readable_channel(args)
+        ts = _optional_str(args.get("message_ts"))
+        message = self._by_ts.get((channel, ts)) if ts else None
+        if message is None or ts is None:
+            raise _ApiFailure("message_not_found")
+        link = f"https://{self.team_domain}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+        if message.thread_ts:
+            link += f"?thread_ts={message.thread_ts}&cid={channel}"
+        return {"channel": channel, "permalink": link}
 
     def _chat_post_ephemeral(self, args: dict[str, Any], identity: _Identity) -> dict[str, Any]:
         channel = self._postable_channel(args)
@@ -1154,8 +1239,15 @@ class _QuietServer(uvicorn.Server):
 
 
 @contextlib.asynccontextmanager
-async def serve_asgi_on_loopback(app: ASGIApp, *, lifespan: str = "off") -> AsyncIterator[str]:
+async def serve_asgi_on_loopback(
+    app: ASGIApp,
+    *,
+    lifespan: str = "off",
+    on_server: Callable[[uvicorn.Server], None] | None = None,
+) -> AsyncIterator[str]:
     """Serve `app` with uvicorn on 127.0.0.1 and a free port; yields `http://127.0.0.1:PORT`.
+
+    `on_server` is handed the uvicorn server before it starts (to reach its connections).
 
     The socket is bound before the server starts, so the port is known without racing for it.
     """
@@ -1174,6 +1266,8 @@ async def serve_asgi_on_loopback(app: ASGIApp, *, lifespan: str = "off") -> Asyn
         timeout_graceful_shutdown=2,
     )
     server = _QuietServer(config)
+    if on_server is not None:
+        on_server(server)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:
@@ -1192,6 +1286,8 @@ async def serve_asgi_on_loopback(app: ASGIApp, *, lifespan: str = "off") -> Asyn
 async def running_fake_slack(**options: Any) -> AsyncIterator[FakeSlack]:
     """A `FakeSlack` (options as its constructor) served on loopback for the block's duration."""
     slack = FakeSlack(**options)
-    async with serve_asgi_on_loopback(slack.asgi_app()) as base_url:
+    async with serve_asgi_on_loopback(
+        slack.asgi_app(), on_server=slack._servers.append
+    ) as base_url:
         slack.base_url = base_url
         yield slack

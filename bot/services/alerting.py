@@ -29,7 +29,8 @@ that simply became "now" would filter it out of every later one: it would be los
 
 Skyvia errors: 429/5xx back off per cursor (`error_count`) and per workspace; a rejected token
 tells the channel whose token it was and pauses its binding (`bot.services.token_checks`); the
-next scan uses another listening channel's token, if any.
+next scan uses another listening channel's token, if any. A channel bound with its own token
+hears a failure only while Skyvia accepts that token (`bot.services.own_tokens`).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from bot.services.backoff import retry_delay
 from bot.services.backup_discovery import BackupDiscovery
 from bot.services.failure_listing import FailureLister, Listeners, ended_at
 from bot.services.leased import LeasedService, lease_for
+from bot.services.own_tokens import OwnTokenChecks
 from bot.skyvia.errors import SkyviaError
 from bot.skyvia.models import Snapshot, SnapshotState
 from storage.models import AlertCursor, Binding, DeliveryKind
@@ -125,6 +127,10 @@ class AlertingService(LeasedService[AlertingConfig]):
             tokens=self._tokens,
             backoff=self._backoff,
             lookback=self.config.lookback,
+        )
+        # Half an interval: the cursors of one round share a check, the next round checks again.
+        self._own_tokens = OwnTokenChecks(
+            skyvia=self._skyvia, tokens=self._tokens, every=self.config.interval / 2
         )
         # A failure's details do not change once it ended, so a kept copy is as good as a call.
         self._logs: LRUCache[tuple[int, int, int], Snapshot] = LRUCache(
@@ -228,10 +234,13 @@ class AlertingService(LeasedService[AlertingConfig]):
             return []
         due = await self._due(cursor, failures, listeners)
         jobs: list[tuple[Snapshot, asyncio.Future[list[Outcome]]]] = []
-        for listed, channels in due:
+        for listed, due_channels in due:
+            channels = await self._own_tokens.hearing(due_channels, token, self._clock())
+            if not channels:
+                continue
             snapshot = await self._with_log(cursor, listed, token)
             alerts = self._announcer.failure_alerts(
-                [Channel(b.team_id, b.channel_id) for b in channels],
+                [Channel(b.team_id, b.channel_id, b.mention_ids) for b in channels],
                 cursor.backup_id,
                 cursor.backup_name,
                 snapshot,

@@ -37,13 +37,15 @@ class Outcome(StrEnum):
     BUSY = "busy"
     """Someone else holds a fresh claim on it; try again later."""
     DEFERRED = "deferred"
-    """Not attempted: the channel's pace would have made it wait too long."""
+    """Not attempted: the channel's pace, or the backoff after a refusal; try again later."""
     FAILED = "failed"
-    """Slack refused it; the claim was released; retry later with backoff."""
+    """Slack refused it for now; retry later with backoff."""
     UNKNOWN = "unknown"
-    """No answer from Slack; the claim is kept, and goes stale for recovery."""
+    """No answer from Slack, even when read back; the claim is kept, and goes stale for recovery."""
     PAUSED = "paused"
     """The channel cannot be posted to; its binding is paused; stop trying."""
+    GAVE_UP = "gave_up"
+    """Slack refused it for good (or too often): it will never be posted; stop trying."""
 
     @property
     def delivered(self) -> bool:
@@ -51,8 +53,8 @@ class Outcome(StrEnum):
 
     @property
     def settled(self) -> bool:
-        """Nothing left to try: delivered, or the channel cannot be posted to any more."""
-        return self.delivered or self is Outcome.PAUSED
+        """Nothing left to try: delivered, the channel cannot be posted to, or given up."""
+        return self.delivered or self in (Outcome.PAUSED, Outcome.GAVE_UP)
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,26 @@ class Channel:
 
     team_id: str
     channel_id: str
+    mention_ids: tuple[str, ...] = ()
+    """Slack users and user groups this channel's failure alerts mention."""
+
+
+@dataclass(frozen=True)
+class TimerEnded:
+    """A timed mute or a maintenance window that ended: what its end note says, and its key.
+
+    `due_at` tells this end apart from another end of the same backup's mute or window in the
+    same channel, so each is delivered once. For a window, `enabled` is False when someone had
+    enabled the schedule already (nothing was done); for a mute it is always True.
+    """
+
+    channel: Channel
+    backup_id: int
+    backup_name: str | None
+    set_by: str
+    words: str
+    due_at: datetime
+    enabled: bool = True
 
 
 class Announcer(Protocol):
@@ -69,8 +91,18 @@ class Announcer(Protocol):
         """How long an `UNKNOWN` announcement takes to be settled by a retry."""
         ...
 
-    async def snapshot_finished(self, run: WatchedRun, snapshot: Snapshot) -> Outcome:
-        """The outcome reply in the run's thread (once)."""
+    async def snapshot_finished(
+        self, run: WatchedRun, snapshot: Snapshot, *, without_card: bool = False
+    ) -> Outcome:
+        """The outcome reply in the run's thread (once); with `without_card`, a top-level
+        message saying the run's card could not be posted."""
+        ...
+
+    async def post_card(
+        self, run: WatchedRun, snapshot: Snapshot, now: datetime
+    ) -> tuple[Outcome, str | None]:
+        """The run's card (once), when the request that started it did not see it land: the
+        outcome and, when delivered, the card's `ts`."""
         ...
 
     async def update_card(self, run: WatchedRun, snapshot: Snapshot, now: datetime) -> bool:
@@ -83,6 +115,14 @@ class Announcer(Protocol):
 
     async def gave_up(self, run: WatchedRun, hours: float) -> Outcome:
         """The note that the run is no longer watched (once)."""
+        ...
+
+    async def snapshot_vanished(self, run: WatchedRun) -> Outcome:
+        """The note that Skyvia no longer knows the run, so it is no longer watched (once)."""
+        ...
+
+    async def vanished_card(self, run: WatchedRun) -> bool:
+        """Redraws the run's card as not found in Skyvia; False when it may work later."""
         ...
 
     async def failure_alerts(
@@ -101,7 +141,18 @@ class Announcer(Protocol):
         ...
 
     async def token_rejected(
-        self, channel: Channel, workspace_id: int, bound_at: datetime
+        self, channel: Channel, workspace_id: int, bound_at: datetime, *, own_token: bool = False
     ) -> Outcome:
-        """Skyvia rejected the channel's token: once per binding (`bound_at`)."""
+        """Skyvia rejected the channel's token: once per binding (`bound_at`).
+
+        `own_token`: the channel was bound with its own token, not the default one.
+        """
+        ...
+
+    async def mute_ended(self, ended: TimerEnded) -> Outcome:
+        """A timed mute ended: alerts for the backup are back on (once per mute)."""
+        ...
+
+    async def window_ended(self, ended: TimerEnded) -> Outcome:
+        """A maintenance window ended: the schedule is back on, or already was (once per window)."""
         ...

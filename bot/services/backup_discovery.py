@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 
 from bot.services.backoff import WorkspaceBackoff
 from bot.services.bindings import BindingService
-from bot.services.errors import NoDefaultToken
 from bot.services.token_checks import TokenChecks
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaAuthError, SkyviaError, SkyviaRateLimited
@@ -98,11 +97,11 @@ class BackupDiscovery:
         if not mine:
             return  # another replica listed it recently
         for binding in listeners:
-            try:
-                token = self._bindings.token_of(binding)
-                backups = [b async for b in self._skyvia.iter_backups(token, workspace_id)]
-            except NoDefaultToken:
+            token = await self._tokens.usable_token(binding, now)
+            if token is None:
                 continue
+            try:
+                backups = [b async for b in self._skyvia.iter_backups(token, workspace_id)]
             except SkyviaAuthError:
                 await self._tokens.report_rejected(binding, now)
                 continue
@@ -111,6 +110,7 @@ class BackupDiscovery:
                 self._backoff.failed(workspace_id, retry_after)
                 log.warning("listing backups of workspace %s: %s", workspace_id, exc)
                 return
+            self._backoff.succeeded(workspace_id)
             async with self._db.session() as session:
                 cursors = AlertCursorRepository(session)
                 for backup in backups:

@@ -11,6 +11,9 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from cachetools import TTLCache
+
+from bot.services.backup_names import Ambiguous, cache_key, match
 from bot.services.bindings import BoundWorkspace
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaError
@@ -21,6 +24,9 @@ PAGE_SIZE = 10
 RECENT_SNAPSHOTS = 5
 """Finished snapshots shown in a backup's details."""
 _ONE_TICK = timedelta(milliseconds=1)
+LIST_TTL_SECONDS = 60.0
+"""How long a workspace's backup list serves name look-ups before Skyvia is asked again."""
+LIST_CACHE_SIZE = 512
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,27 @@ class BackupService:
     def __init__(self, *, skyvia: SkyviaClient, page_size: int = PAGE_SIZE) -> None:
         self._skyvia = skyvia
         self._page_size = page_size
+        self._lists: TTLCache[tuple[int, str], list[Backup]] = TTLCache(
+            maxsize=LIST_CACHE_SIZE, ttl=LIST_TTL_SECONDS
+        )
+
+    async def resolve(self, bound: BoundWorkspace, ref: int | str) -> int | Ambiguous:
+        """A backup id for what the user typed: an id as is, a name through the cached list.
+
+        Raises `NoBackupMatches` (with the closest names) when no name matches.
+        """
+        if isinstance(ref, int):
+            return ref
+        found = match(await self._all(bound), ref)
+        return found if isinstance(found, Ambiguous) else found.id
+
+    async def _all(self, bound: BoundWorkspace) -> list[Backup]:
+        key = cache_key(bound.workspace_id, bound.token)
+        cached = self._lists.get(key)
+        if cached is None:
+            iterator = self._skyvia.iter_backups(bound.token, bound.workspace_id)
+            cached = self._lists[key] = [backup async for backup in iterator]
+        return cached
 
     async def page(self, bound: BoundWorkspace, page: int) -> Page[Backup]:
         return await self._skyvia.list_backups(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
 from bot.services.audit import Actor, Entry, record, record_in
@@ -27,7 +28,7 @@ from bot.services.models import ChannelBinding, WatchedRun
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaAuthError, SkyviaNotFound
 from bot.skyvia.models import Backup, SnapshotState
-from storage.crypto import TokenCipher
+from storage.crypto import TokenCipher, TokenDecryptError
 from storage.db import Database
 from storage.models import Binding, Watch
 from storage.repositories import BindingRepository, WatchRepository
@@ -56,8 +57,14 @@ class ChannelStatus:
 
 @dataclass(frozen=True)
 class Disconnected:
+    """The binding is gone; `ended` are the watches it stopped, whose cards still need a word."""
+
     workspace_id: int
-    stopped_watches: int
+    ended: list[WatchedRun] = field(default_factory=list)
+
+    @property
+    def stopped_watches(self) -> int:
+        return len(self.ended)
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,7 @@ def watched_run(row: Watch) -> WatchedRun:
     return WatchedRun(
         team_id=row.team_id,
         message_ts=row.message_ts,
+        card_thread_ts=row.card_thread_ts,
         channel_id=row.channel_id,
         backup_id=row.backup_id,
         snapshot_id=row.snapshot_id,
@@ -106,6 +114,23 @@ def watched_run(row: Watch) -> WatchedRun:
         backup_name=row.backup_name,
         state=SnapshotState(row.last_state) if row.last_state else None,
     )
+
+
+async def undecryptable_bindings(db: Database, cipher: TokenCipher) -> list[tuple[str, str]]:
+    """(team, channel) of every binding whose stored token does not decrypt with `cipher`.
+
+    For `skyvia-bot check` and start-up: a worker pauses such a binding when it meets it, but an
+    operator should hear of a botched key rotation before that. Ids only, never the ciphertext.
+    """
+    async with db.session() as session:
+        bindings = await BindingRepository(session).list_with_own_token()
+    broken: list[tuple[str, str]] = []
+    for binding in bindings:
+        try:
+            cipher.decrypt(binding.token_ciphertext or "")
+        except TokenDecryptError:
+            broken.append((binding.team_id, binding.channel_id))
+    return broken
 
 
 class BindingService:
@@ -182,6 +207,10 @@ class BindingService:
             token=self.token_of(binding),
         )
 
+    async def undecryptable(self) -> list[tuple[str, str]]:
+        """(team, channel) of every binding whose stored token does not decrypt."""
+        return await undecryptable_bindings(self._db, self._cipher)
+
     async def resolve(self, team_id: str, channel_id: str) -> BoundWorkspace:
         """The channel's workspace and token; raises NotBound for an unbound channel."""
         async with self._db.session() as session:
@@ -189,6 +218,11 @@ class BindingService:
         if binding is None:
             raise NotBound()
         return self.bound(binding)
+
+    async def enterprise_of(self, team_id: str) -> str | None:
+        """The team's Enterprise Grid org as its bindings recorded it (None outside Grid)."""
+        async with self._db.session() as session:
+            return await BindingRepository(session).enterprise_of(team_id)
 
     async def connect(
         self,
@@ -198,6 +232,7 @@ class BindingService:
         workspace_id: int,
         token: str | None,
         user_id: str,
+        enterprise_id: str | None = None,
     ) -> ChannelBinding:
         """Checks the token with one cheap call, then saves the binding (encrypted token)."""
         actor = Actor(team_id, channel_id, user_id)
@@ -228,6 +263,7 @@ class BindingService:
                 token_ciphertext=self._cipher.encrypt(token) if token else None,
                 created_by=user_id,
                 now=self._clock(),
+                enterprise_id=enterprise_id,
             )
             detail = "own token" if token else "default token"
             await record_in(session, actor, Entry("connect", target, "ok", detail))
@@ -245,13 +281,28 @@ class BindingService:
             if binding is None:
                 raise NotBound()
             workspace_id = binding.workspace_id
-            stopped = await WatchRepository(session).stop_for_channel(team_id, channel_id)
+            ended = await self._stop_watches(session, team_id, channel_id)
             await bindings.delete(team_id, channel_id)
             entry = Entry(
-                "disconnect", f"workspace {workspace_id}", "ok", f"{stopped} watches stopped"
+                "disconnect", f"workspace {workspace_id}", "ok", f"{len(ended)} watches stopped"
             )
             await record_in(session, Actor(team_id, channel_id, user_id), entry)
-        return Disconnected(workspace_id=workspace_id, stopped_watches=stopped)
+        return Disconnected(workspace_id=workspace_id, ended=ended)
+
+    async def stop_watches(self, team_id: str, channel_id: str) -> list[WatchedRun]:
+        """Stops the channel's pending watches (its workspace changed); returns what stopped."""
+        async with self._db.session() as session:
+            return await self._stop_watches(session, team_id, channel_id)
+
+    @staticmethod
+    async def _stop_watches(
+        session: AsyncSession, team_id: str, channel_id: str
+    ) -> list[WatchedRun]:
+        """Reads the pending watches, then stops them, so their cards can be ended after."""
+        watches = WatchRepository(session)
+        pending = [watched_run(w) for w in await watches.pending_for_channel(team_id, channel_id)]
+        await watches.stop_for_channel(team_id, channel_id)
+        return pending
 
     async def status(self, team_id: str, channel_id: str) -> ChannelStatus:
         async with self._db.session() as session:
@@ -267,16 +318,25 @@ class BindingService:
 
     async def set_alerts(
         self, *, team_id: str, channel_id: str, user_id: str, enabled: bool
-    ) -> None:
+    ) -> bool:
+        """Turns the channel's alerts on or off; False when they already were (nothing written).
+
+        A repeat must not move `alerts_since` either: `alerts on` twice would otherwise silence
+        failures that ended between the two.
+        """
+        action = "alerts on" if enabled else "alerts off"
+        actor = Actor(team_id, channel_id, user_id)
         async with self._db.session() as session:
             bindings = BindingRepository(session)
-            if await bindings.get(team_id, channel_id) is None:
+            row = await bindings.get(team_id, channel_id)
+            if row is None:
                 raise NotBound()
+            if row.alerts_enabled == enabled:
+                await record_in(session, actor, Entry(action, "channel", "unchanged"))
+                return False
             await bindings.set_alerts(team_id, channel_id, enabled, now=self._clock())
-            action = "alerts on" if enabled else "alerts off"
-            await record_in(
-                session, Actor(team_id, channel_id, user_id), Entry(action, "channel", "ok")
-            )
+            await record_in(session, actor, Entry(action, "channel", "ok"))
+        return True
 
     async def mute(
         self, bound: BoundWorkspace, backup_id: int, *, user_id: str, mute: bool
@@ -311,6 +371,19 @@ class BindingService:
         if not changed:  # a concurrent request did it first
             return MuteUnchanged(backup_id=backup_id, muted=mute)
         return MuteChanged(backup=backup, muted=mute)
+
+    async def unmute_quietly(self, bound: BoundWorkspace, backup_id: int) -> bool:
+        """A timed mute's end: the mute goes without asking Skyvia (the backup was checked when
+        it was muted, and a deleted backup's mute should end all the same). Audited as the
+        mute's own end; a repeat (a retried end) changes nothing and returns False.
+        """
+        actor = Actor(bound.team_id, bound.channel_id, "timer")
+        async with self._db.session() as session:
+            bindings = BindingRepository(session)
+            changed = await bindings.unmute(await self._binding_id(bindings, bound), backup_id)
+            if changed:
+                await record_in(session, actor, Entry("mute ended", f"backup {backup_id}", "ok"))
+        return changed
 
     @staticmethod
     async def _binding_id(bindings: BindingRepository, bound: BoundWorkspace) -> int:

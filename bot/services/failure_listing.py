@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 
 from bot.services.backoff import WorkspaceBackoff
 from bot.services.bindings import BindingService
-from bot.services.errors import NoDefaultToken
 from bot.services.token_checks import TokenChecks
 from bot.skyvia.client import MAX_TAKE, SkyviaClient
 from bot.skyvia.errors import SkyviaAuthError, SkyviaError, SkyviaNotFound, SkyviaRateLimited
@@ -83,9 +82,8 @@ class FailureLister:
         every one of them: the oldest may be a long run that ended after the cursor.
         """
         for binding in listeners:
-            try:
-                token = self._bindings.token_of(binding)
-            except NoDefaultToken:
+            token = await self._tokens.usable_token(binding, now)
+            if token is None:
                 continue
             try:
                 found = await self._all_pages(token, cursor, limit)

@@ -3,8 +3,9 @@
 Each claims a batch of due rows (watches, alert cursors) under a lease named by `owner`, works
 on it concurrently, and writes each result fenced by that lease, so two processes never hold
 the same row and a crashed one's rows wait only `lease_for(interval)`. Both use the same
-collaborators, the per-workspace Skyvia backoff and the injected clock; keeping that wiring
-here means a new collaborator or a change to backoff is made once for both.
+collaborators and the injected clock; keeping that wiring here means a new collaborator or a
+change to backoff is made once for both. Each has its own per-workspace Skyvia backoff, so the
+one's errors never hold the other's work.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class LeasedService(Generic[ConfigT]):
         self._metrics = metrics
         self._backoff = backoff or WorkspaceBackoff(base=config.interval, cap=config.max_backoff)
         self._clock = clock
-        self._tokens = TokenChecks(announcer=announcer, batcher=batcher)
+        self._tokens = TokenChecks(announcer=announcer, batcher=batcher, bindings=bindings)
         self._setup()
 
     def _setup(self) -> None:

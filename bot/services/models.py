@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
+from enum import IntEnum
 
-from bot.skyvia.models import SnapshotState
+from bot.skyvia.models import Backup, Snapshot, SnapshotState
 
 
 @dataclass(frozen=True)
@@ -48,5 +49,66 @@ class WatchedRun:
     """The last state seen, None before the first poll."""
     _: KW_ONLY
     team_id: str
-    message_ts: str
-    """The card's `ts`: the message updated on each state change, and the outcome's thread."""
+    message_ts: str | None
+    """The card's `ts`: the message updated on each state change, and the outcome's thread.
+
+    None while the card's post has not been seen to land (the watcher settles it)."""
+    card_thread_ts: str | None = None
+    """The thread the card was posted in (a retry from a failure's message), else None."""
+
+
+class Condition(IntEnum):
+    """How a backup is doing; the lower the value, the earlier it is listed."""
+
+    FAILING = 0
+    UNKNOWN = 1
+    NO_RUNS = 2
+    HEALTHY = 3
+
+
+@dataclass(frozen=True)
+class BackupHealth:
+    """One backup's line: its last runs (newest first), or None when Skyvia could not say."""
+
+    backup: Backup
+    runs: tuple[Snapshot, ...] | None
+    muted: bool
+
+    @property
+    def last_good(self) -> datetime | None:
+        """When the newest successful run ended (or started, when Skyvia gave no end)."""
+        for run in self.runs or ():
+            if run.state == SnapshotState.SUCCEEDED:
+                return run.end_time or run.start_time or run.queue_time
+        return None
+
+    @property
+    def failing_streak(self) -> int:
+        """Failed or canceled runs since the newest success (all of them if none succeeded)."""
+        streak = 0
+        for run in self.runs or ():
+            if run.state == SnapshotState.SUCCEEDED:
+                break
+            if run.state in (SnapshotState.FAILED, SnapshotState.CANCELED):
+                streak += 1
+        return streak
+
+    @property
+    def condition(self) -> Condition:
+        if self.runs is None:
+            return Condition.UNKNOWN
+        if not self.runs:
+            return Condition.NO_RUNS
+        return Condition.FAILING if self.failing_streak else Condition.HEALTHY
+
+
+@dataclass(frozen=True)
+class WorkspaceHealth:
+    workspace_id: int
+    workspace_name: str | None
+    backups: list[BackupHealth]
+    """Worst first: see `worst_first`."""
+
+    @property
+    def healthy(self) -> int:
+        return sum(1 for item in self.backups if item.condition is Condition.HEALTHY)

@@ -177,8 +177,7 @@ class RetentionService:
         """
         for _ in range(self.policy.max_batches):
             async with self._db.session() as session:
-                now = self._clock()
-                held = await WorkerLeaseRepository(session).extend(JOB, owner, now, LEASE_SECONDS)
+                held = await WorkerLeaseRepository(session).extend(JOB, owner, LEASE_SECONDS)
                 if not held:
                     raise _TurnLost
                 deleted = await prune(session, self.policy.batch)

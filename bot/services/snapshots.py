@@ -7,10 +7,13 @@ The order of `SnapshotService.start` is the point of this module; see its docstr
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
 from bot.services.audit import Actor, Entry, record, record_in
@@ -22,8 +25,9 @@ from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaError
 from bot.skyvia.models import ActiveRun, Backup
 from storage.db import Database
-from storage.models import Watch
-from storage.repositories import BindingRepository, WatchRepository
+from storage.models import DeliveryKind, Watch
+from storage.repositories import BindingRepository, DeliveryLedger, WatchRepository
+from storage.repositories.deliveries import LedgerKey, SentMark
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +44,15 @@ class StartedSnapshot:
 
 @dataclass(frozen=True)
 class AlreadyActive:
-    """Nothing was started: `active_run` of `backup` has not finished yet."""
+    """Nothing was started: `active_run` of `backup` has not finished yet.
+
+    `watch` is set when the run was started from Slack (this channel's watch first, else
+    another channel's of the team), so the user can be told who started it and where.
+    """
 
     backup: Backup
     active_run: ActiveRun
+    watch: WatchedRun | None = None
 
 
 @dataclass(frozen=True)
@@ -55,23 +64,43 @@ class Watched:
 
 
 PostCard = Callable[[StartedSnapshot], Awaitable[str]]
-"""Posts the snapshot's lifecycle card in the channel and returns its message id (Slack `ts`)."""
+"""Posts the snapshot's lifecycle card in the channel, with the card's delivery metadata
+(`card_ledger_key`), and returns its message id (Slack `ts`).
+
+Raises `CardRefused` (or a `DomainError`) when Slack answered that nothing was posted; any other
+exception means the outcome is unknown (a 5xx, a dropped connection, a timeout)."""
+
+CARD_OWNER = "web"
+"""Ledger claimant of a card posted while answering a request (the workers name themselves)."""
+WATCH_ATTEMPTS = 3
+"""Tries to record a started run's watch before telling the user it will not be followed."""
+CARD_TIMEOUT = 4.0
+"""Seconds the request waits for its card's post: under the workers' stale-claim window (at
+least 8 s), so the watcher never reads back a card whose post is still under way."""
+WATCH_RETRY_PAUSE = 0.5
+"""Seconds before the second try (doubling): the whole retry stays within a request's answer."""
 
 
-class StartedWithoutCard(DomainError):
-    """The snapshot runs, but its card could not be posted, so nothing watches it here."""
+def card_ledger_key(team_id: str, channel_id: str, snapshot_id: int) -> LedgerKey:
+    """The delivery ledger's key of a run's lifecycle card: one card per run and channel."""
+    return (team_id, channel_id, snapshot_id, DeliveryKind.CARD)
 
-    def __init__(self, started: StartedSnapshot, cause: Exception) -> None:
+
+class CardRefused(Exception):
+    """Slack refused the card's post (an error answer): it is certainly not in the channel."""
+
+
+class StartedUnwatched(DomainError):
+    """The snapshot runs, but no watch could be recorded, so its outcome will not be posted here."""
+
+    def __init__(self, started: StartedSnapshot) -> None:
         backup = started.backup
-        fix = (
-            cause.fix
-            if isinstance(cause, DomainError)
-            else f"Follow it with `/skyvia backup {backup.id}`."
-        )
         super().__init__(
             f"Snapshot {started.run.run_id} of {backup.display_name} ({backup.id}) was started, "
-            "but I could not post its progress in this channel.",
-            fix,
+            "but I could not record it (the bot's database is unavailable), so I will not "
+            "follow it or post its outcome here.",
+            f"Follow it with `/skyvia backup {backup.id}`; a failure is still alerted in "
+            "channels with alerts on.",
         )
         self.started = started
 
@@ -92,11 +121,13 @@ class SnapshotService:
         skyvia: SkyviaClient,
         watch_interval: float,
         clock: Callable[[], datetime] = utcnow,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._db = db
         self._skyvia = skyvia
         self._watch_interval = timedelta(seconds=watch_interval)
         self._clock = clock
+        self._sleep = sleep
 
     async def start(
         self,
@@ -106,25 +137,25 @@ class SnapshotService:
         user_id: str,
         post_card: PostCard,
         even_if_active: bool = False,
+        card_thread_ts: str | None = None,
     ) -> Watched | AlreadyActive:
-        """Starts a snapshot, posts its card and records the watch, in that order.
+        """Starts a snapshot, records its watch, then posts its card, in that order.
 
         1. Everything that can refuse is done first (the backup exists, nothing is active
-           unless `even_if_active`), so after the POST only the card and one insert remain.
+           unless `even_if_active`), so after the POST only one insert and the card remain.
         2. `POST .../snapshots`. Skyvia gives no idempotency; the client looks at `/active`
            instead of re-posting after a lost answer, and the caller's click claim stops a
            double click before it gets here.
-        3. `post_card`: the channel message whose `ts` is the thread the outcome goes to.
-        4. The watch and the audit entry, in one transaction.
-
-        The watch cannot be written before 3: it needs both the snapshot id and the card's
-        `ts`, and a watch without its thread would make the watcher post the outcome out of
-        place. So a crash between 2 and 4 (one Slack call and one insert) can leave a snapshot
-        running unwatched. That is the one window left, and it is covered: the alert scanner
-        reports every failed snapshot of the workspace that no watch of the channel claims, so
-        a failure is never lost, only a success goes unannounced. If the card cannot be posted
-        (a private channel, Slack down), the user is told the snapshot id instead
-        (`StartedWithoutCard`) and the start is audited as such.
+        3. The watch (without a card yet), the ledger's claim of the card and the audit entry,
+           in one transaction, retried briefly: from here on the watcher reports the run
+           whatever happens to the card. If the database stays unavailable the user is told
+           plainly that the run will not be followed (`StartedUnwatched`); the alert scanner
+           still reports its failure, as for any run no watch claims.
+        4. `post_card`, and the card's `ts` recorded on the watch and in the ledger. A card
+           Slack refused releases the claim, and the watcher posts it; a card whose outcome is
+           unknown keeps the claim, and the watcher reads it back by its metadata once the claim
+           is stale, posting only if absent (`bot.slack.notifier`). Either way one card, and
+           the outcome in its thread.
         """
         backup = await self._skyvia.get_backup(bound.token, bound.workspace_id, backup_id)
         if not even_if_active:
@@ -132,7 +163,8 @@ class SnapshotService:
                 bound.token, bound.workspace_id, backup_id
             )
             if active is not None:
-                return AlreadyActive(backup=backup, active_run=active)
+                watch = await self._watch_of(bound, active.run_id)
+                return AlreadyActive(backup=backup, active_run=active, watch=watch)
         actor = Actor(bound.team_id, bound.channel_id, user_id)
         target = f"backup {backup_id}"
         try:
@@ -147,55 +179,133 @@ class SnapshotService:
         detail = f"snapshot {run.run_id}, workspace {bound.workspace_id}"
         if even_if_active:
             detail += ", while another was active"
-        message_ts = await self._post_card(post_card, started, actor, target, detail)
         entry = Entry("snapshot", target, "started", detail)
-        return await self._record_watch(bound, started, message_ts, actor, entry)
+        watch = await self._watch_started(bound, started, actor, entry, card_thread_ts)
+        return Watched(started=started, watch=await self._post_card(post_card, started, watch))
 
-    async def _post_card(
-        self, post_card: PostCard, started: StartedSnapshot, actor: Actor, target: str, detail: str
-    ) -> str:
-        """The card's `ts`; if it cannot be posted, the start is audited without a card and the
-        caller gets `StartedWithoutCard` to tell the user the snapshot id instead."""
-        try:
-            return await post_card(started)
-        except Exception as error:
-            log.warning(
-                "snapshot %s started but its card was not posted: %s",
-                started.run.run_id,
-                type(error).__name__,
-                extra={"team": actor.team_id, "channel": actor.channel_id},
-            )
-            await record(
-                self._db, actor, Entry("snapshot", target, "started", detail + ", no card")
-            )
-            raise StartedWithoutCard(started, error) from error
+    async def _watch_started(
+        self,
+        bound: BoundWorkspace,
+        started: StartedSnapshot,
+        actor: Actor,
+        entry: Entry,
+        card_thread_ts: str | None,
+    ) -> WatchedRun:
+        """Step 3 of `start`, retried a few times; `StartedUnwatched` if it never commits."""
+        pause = WATCH_RETRY_PAUSE
+        for attempt in range(1, WATCH_ATTEMPTS + 1):
+            try:
+                return await self._record_watch(bound, started, actor, entry, card_thread_ts)
+            except Exception as error:  # the database: refused, timed out, gone
+                log.warning(
+                    "snapshot %s started; recording its watch failed (try %d of %d): %s",
+                    started.run.run_id,
+                    attempt,
+                    WATCH_ATTEMPTS,
+                    type(error).__name__,
+                    extra={"team": actor.team_id, "channel": actor.channel_id},
+                )
+                if attempt < WATCH_ATTEMPTS:
+                    await self._sleep(pause)
+                    pause *= 2
+        log.error(
+            "snapshot %s of backup %s started but is not watched: the database is unavailable",
+            started.run.run_id,
+            started.backup.id,
+            extra={"team": actor.team_id, "channel": actor.channel_id},
+        )
+        raise StartedUnwatched(started)
+
+    async def _watch_of(self, bound: BoundWorkspace, snapshot_id: int) -> WatchedRun | None:
+        """The team's watch of a running snapshot, preferring the asking channel's."""
+        async with self._db.session() as session:
+            watches = WatchRepository(session)
+            row = await watches.get_for_snapshot(bound.team_id, bound.channel_id, snapshot_id)
+            if row is None:
+                others = sorted(
+                    channel
+                    for team, channel, _ in await watches.watched_snapshots([snapshot_id])
+                    if team == bound.team_id
+                )
+                if others:
+                    row = await watches.get_for_snapshot(bound.team_id, others[0], snapshot_id)
+            if row is None or row.workspace_id != bound.workspace_id:
+                return None
+            return watched_run(row)
 
     async def _record_watch(
         self,
         bound: BoundWorkspace,
         started: StartedSnapshot,
-        message_ts: str,
         actor: Actor,
         entry: Entry,
-    ) -> Watched:
-        """Step 4 of `start`: the watch and its audit entry, committed together."""
+        card_thread_ts: str | None,
+    ) -> WatchedRun:
         run, backup = started.run, started.backup
+        now = self._clock()
         async with self._db.session() as session:
             watch = await WatchRepository(session).add(
                 team_id=bound.team_id,
                 channel_id=bound.channel_id,
-                message_ts=message_ts,
+                message_ts=None,
                 workspace_id=bound.workspace_id,
                 backup_id=backup.id,
                 backup_name=backup.name,
                 snapshot_id=run.run_id,
                 started_by=started.started_by,
                 started_at=started.started_at,
-                next_poll_at=self._clock() + self._watch_interval,
+                next_poll_at=now + self._watch_interval,
                 last_state=str(run.state),
+                card_thread_ts=card_thread_ts,
             )
+            key = card_ledger_key(bound.team_id, bound.channel_id, run.run_id)
+            await DeliveryLedger(session).claim_many([key], owner=CARD_OWNER)
             await record_in(session, actor, entry)
-            return Watched(started=started, watch=watched_run(watch))
+            return watched_run(watch)
+
+    async def _post_card(
+        self, post_card: PostCard, started: StartedSnapshot, watch: WatchedRun
+    ) -> WatchedRun:
+        """Step 4 of `start`: the watch with its card's `ts`, or without one for the watcher."""
+        key = card_ledger_key(watch.team_id, watch.channel_id, watch.snapshot_id)
+        context = {"team": watch.team_id, "channel": watch.channel_id}
+        try:
+            async with asyncio.timeout(CARD_TIMEOUT):
+                ts = await post_card(started)
+        except (CardRefused, DomainError) as error:
+            log.warning(
+                "card of snapshot %s refused (%s); the watcher posts it",
+                watch.snapshot_id,
+                error,
+                extra=context,
+            )
+            await self._quietly(lambda session: _release_card(session, key), key)
+            return watch
+        except Exception as error:
+            log.warning(
+                "card of snapshot %s got no answer (%s); the watcher reads it back",
+                watch.snapshot_id,
+                type(error).__name__,
+                extra=context,
+            )
+            return watch
+        now = self._clock()
+        await self._quietly(lambda session: _record_card(session, key, ts, now), key)
+        return replace(watch, message_ts=ts)
+
+    async def _quietly(
+        self, write: Callable[[AsyncSession], Awaitable[None]], key: LedgerKey
+    ) -> None:
+        """A card write after the post; if it fails, the watcher settles the claim instead."""
+        try:
+            async with self._db.session() as session:
+                await write(session)
+        except Exception as error:
+            log.warning(
+                "could not record the card %s (%s); the watcher settles it",
+                "/".join(map(str, key)),
+                type(error).__name__,
+            )
 
     async def channels_overview(self, team_id: str) -> list[ChannelOverview]:
         """Every bound channel of a team with its mutes and the snapshots watched there."""
@@ -213,3 +323,14 @@ class SnapshotService:
                 )
                 for row in channels
             ]
+
+
+async def _record_card(session: AsyncSession, key: LedgerKey, ts: str, now: datetime) -> None:
+    team_id, channel_id, snapshot_id, _ = key
+    await WatchRepository(session).set_card(team_id, channel_id, snapshot_id, ts)
+    await DeliveryLedger(session).mark_sent_many([SentMark(key, ts, now)])
+
+
+async def _release_card(session: AsyncSession, key: LedgerKey) -> None:
+    team_id, channel_id, snapshot_id, kind = key
+    await DeliveryLedger(session).release(team_id, channel_id, snapshot_id, kind, owner=CARD_OWNER)

@@ -1,14 +1,18 @@
-"""A binding whose Skyvia token was rejected: tell the channel once, then pause it.
+"""A binding whose Skyvia token is unusable: tell the channel once, then pause it.
 
-Both watching and alerting meet a rejected token (polling a snapshot, listing failures) and
-both end here, so the channel hears it once whichever saw it first.
+Watching, alerting and backup discovery all meet a binding's token (polling a snapshot, listing
+failures or backups) and all end here, so the binding is reported once whichever saw it first,
+and a fault in one binding stops that binding alone, never the scan of its workspace.
 
-The notice comes before the pause on purpose. A paused binding is no longer scanned or polled,
-so nothing would retry a notice that failed after the pause; the other way round, a notice
-delivered but not followed by the pause (crash) only means the next scan meets the rejected
-token again, finds the notice already sent, and pauses. The notice is once per binding (its
-creation time names it): a channel reconnected with a new token that later expires too is told
-again, once.
+Two faults: Skyvia rejects the token (revoked, expired), or the stored token does not decrypt
+(the encryption key was changed without re-encrypting). A rejected token's notice comes before
+the pause on purpose. A paused binding is no longer scanned or polled, so nothing would retry a
+notice that failed after the pause; the other way round, a notice delivered but not followed by
+the pause (crash) only means the next scan meets the rejected token again, finds the notice
+already sent, and pauses. The notice is once per binding (its creation time names it): a
+channel reconnected with a new token that later expires too is told again, once. A token that
+does not decrypt is an operator's matter: the binding is paused with the reason (shown by
+`/skyvia status`) and one warning is logged, with the team and channel ids only.
 """
 
 from __future__ import annotations
@@ -17,11 +21,22 @@ import logging
 from datetime import datetime
 
 from bot.services.announcements import Announcer, Channel
+from bot.services.bindings import BindingService
+from bot.services.errors import NoDefaultToken
 from storage.batching import WriteBatcher
+from storage.crypto import TokenDecryptError
 from storage.models import Binding
 from storage.repositories import BindingRepository
 
 log = logging.getLogger(__name__)
+
+UNDECRYPTABLE_REASON = (
+    "the stored Skyvia token of this channel could not be decrypted (was the encryption key "
+    "changed?); an admin can reconnect with `/skyvia connect`"
+)
+OWN_TOKEN_REJECTED_REASON = (
+    "Skyvia rejected this channel's access token; an admin can reconnect with `/skyvia connect`"
+)
 
 
 def token_rejected_reason(workspace_id: int) -> str:
@@ -33,25 +48,48 @@ def token_rejected_reason(workspace_id: int) -> str:
 
 
 class TokenChecks:
-    def __init__(self, *, announcer: Announcer, batcher: WriteBatcher) -> None:
+    def __init__(
+        self, *, announcer: Announcer, batcher: WriteBatcher, bindings: BindingService
+    ) -> None:
         self._announcer = announcer
         self._batcher = batcher
+        self._bindings = bindings
+
+    async def usable_token(self, binding: Binding, now: datetime) -> str | None:
+        """The binding's token in clear; None without one (no default token, or undecryptable).
+
+        A token that does not decrypt pauses its binding (reported once) and the caller goes
+        on with the next binding.
+        """
+        try:
+            return self._bindings.token_of(binding)
+        except NoDefaultToken:
+            return None
+        except TokenDecryptError:
+            await self.report_undecryptable(binding, now)
+            return None
+
+    async def report_undecryptable(self, binding: Binding, now: datetime) -> None:
+        """Pauses the binding with the reason; logs once (the pause happens once)."""
+        paused = await self._pause(binding, UNDECRYPTABLE_REASON, now)
+        if paused:
+            log.warning(
+                "binding %s/%s paused: its stored Skyvia token could not be decrypted",
+                binding.team_id,
+                binding.channel_id,
+            )
 
     async def report_rejected(self, binding: Binding, now: datetime) -> bool:
         """Tells the channel and pauses its binding; False if the notice must be retried later."""
         channel = Channel(binding.team_id, binding.channel_id)
+        own = binding.token_ciphertext is not None
         outcome = await self._announcer.token_rejected(
-            channel, binding.workspace_id, binding.created_at
+            channel, binding.workspace_id, binding.created_at, own_token=own
         )
         if not outcome.settled:
             return False
-        reason = token_rejected_reason(binding.workspace_id)
-        paused = await self._batcher.run(
-            lambda session: BindingRepository(session).pause(
-                binding.team_id, binding.channel_id, reason, now
-            )
-        )
-        if paused:
+        reason = OWN_TOKEN_REJECTED_REASON if own else token_rejected_reason(binding.workspace_id)
+        if await self._pause(binding, reason, now):
             log.warning(
                 "binding %s/%s paused: Skyvia rejected the token of workspace %s",
                 binding.team_id,
@@ -59,3 +97,10 @@ class TokenChecks:
                 binding.workspace_id,
             )
         return True
+
+    async def _pause(self, binding: Binding, reason: str, now: datetime) -> bool:
+        return await self._batcher.run(
+            lambda session: BindingRepository(session).pause(
+                binding.team_id, binding.channel_id, reason, now
+            )
+        )

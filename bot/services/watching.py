@@ -7,6 +7,8 @@ PostgreSQL), with their bindings, in one short transaction, and commits: no lock
 Skyvia and Slack are called, and a second replica claims other watches. `poll` then handles the
 batch concurrently (bounded): one `GET .../snapshots/{id}` per watch, then
 
+- no card yet (the request that started the run did not see its post land): the card, through
+  the ledger under the key the request claimed (`_settle_card`), before anything else;
 - a state change: the lifecycle card is redrawn;
 - a final state: the outcome reply in the thread (the `Announcer` says once, through the
   delivery ledger), then the card's final redraw, then the watch is finished. The watch stays
@@ -19,9 +21,12 @@ Each result is written fenced by the lease (`reschedule`/`finish` are no-ops for
 or that `disconnect` stopped); the small writes of a batch go through one `WriteBatcher`, the
 results that reach it together as one executemany (`reschedule_many`, `finish_many`).
 
-Skyvia errors back off per watch (`poll_errors`) and per workspace; a rejected token pauses the
-binding and tells the channel once (`bot.services.token_checks`); a watch of a paused binding is
-not polled but kept until the binding is resumed or the give-up limit is reached.
+Skyvia errors: 429/5xx/timeouts hold the workspace (`bot.services.backoff`: one probe per
+interval, the first success ends it); a 404 or another 4xx that will not heal is the watch's own
+and ends it, with a note in the thread and a final card; a rejected token pauses the binding and
+tells the channel once, and a token that does not decrypt pauses it too
+(`bot.services.token_checks`); a watch of a paused binding is not polled but kept until the
+binding is resumed or the give-up limit is reached.
 """
 
 from __future__ import annotations
@@ -38,10 +43,15 @@ from bot.logging_setup import set_log_context
 from bot.services.announcements import Outcome
 from bot.services.backoff import retry_delay
 from bot.services.bindings import watched_run
-from bot.services.errors import NoDefaultToken
 from bot.services.leased import LeasedService, lease_for
 from bot.services.models import WatchedRun
-from bot.skyvia.errors import SkyviaAuthError, SkyviaError, SkyviaRateLimited
+from bot.skyvia.errors import (
+    SkyviaAuthError,
+    SkyviaError,
+    SkyviaRateLimited,
+    SkyviaUnavailable,
+    will_not_heal,
+)
 from bot.skyvia.models import Snapshot
 from storage.batching import BulkWrite
 from storage.models import Binding, Watch, WatchOutcome
@@ -164,6 +174,8 @@ class WatchingService(LeasedService[WatchingConfig]):
         if snapshot is None:
             return
         self._backoff.succeeded(watch.workspace_id)
+        if watch.message_ts is None and not await self._settle_card(watch, snapshot):
+            return
         if not snapshot.state.is_known:
             log.warning("snapshot %s has an unknown state %r", snapshot.snapshot_id, snapshot.state)
         if snapshot.state.is_terminal:
@@ -172,11 +184,12 @@ class WatchingService(LeasedService[WatchingConfig]):
             await self._report_progress(watch, snapshot, (now - watch.started_at).total_seconds())
 
     async def _fetch(self, watch: Watch, binding: Binding, now: datetime) -> Snapshot | None:
-        """The snapshot as Skyvia has it now; None when the watch was rescheduled instead."""
-        try:
-            token = self._bindings.token_of(binding)
-        except NoDefaultToken:
-            log.warning("watch %s: no token for its binding; will look again later", watch.id)
+        """The snapshot as Skyvia has it now; None when the watch was rescheduled or ended."""
+        token = await self._tokens.usable_token(binding, now)
+        if token is None:
+            log.warning(
+                "watch %s: no usable token for its binding; will look again later", watch.id
+            )
             await self._reschedule(watch, now + timedelta(seconds=self.config.paused_recheck))
             return None
         try:
@@ -186,28 +199,93 @@ class WatchingService(LeasedService[WatchingConfig]):
         except SkyviaAuthError:
             await self._tokens.report_rejected(binding, now)
             await self._reschedule(watch, now + timedelta(seconds=self.config.paused_recheck))
-        except SkyviaError as exc:
+        except (SkyviaUnavailable, SkyviaRateLimited) as exc:
+            # The workspace's trouble, not this watch's: the workspace is held (one probe per
+            # interval) and the watch comes back when it may be polled again.
             retry_after = exc.retry_after if isinstance(exc, SkyviaRateLimited) else None
             delay = self._backoff.failed(watch.workspace_id, retry_after)
-            errors = watch.poll_errors + 1
-            delay = max(delay, retry_delay(errors, base=self.interval, cap=self.config.max_backoff))
             log.warning(
                 "watch %s: Skyvia %s; next poll in %.1fs", watch.id, type(exc).__name__, delay
             )
-            await self._reschedule(watch, now + timedelta(seconds=delay), poll_errors=errors)
+            await self._reschedule(
+                watch, now + timedelta(seconds=delay), poll_errors=watch.poll_errors + 1
+            )
+        except SkyviaError as exc:
+            if will_not_heal(exc):
+                await self._vanished(watch, exc)
+            else:  # an odd answer for this snapshot alone: it waits, the workspace does not
+                log.warning("watch %s: %s; retrying later", watch.id, exc)
+                await self._reschedule(
+                    watch, self._retry_at(watch), poll_errors=watch.poll_errors + 1
+                )
         return None
+
+    async def _vanished(self, watch: Watch, exc: SkyviaError) -> None:
+        """Skyvia no longer knows the snapshot: a note in its thread, a final card, the end.
+
+        The note goes through the ledger (once); the watch stays pending until both are done,
+        and the retry meets the same refusal and finds the note already sent.
+        """
+        log.warning("watch %s: %s; the snapshot is gone, ending the watch", watch.id, exc)
+        run = watched_run(watch)
+        outcome = await self._announcer.snapshot_vanished(run)
+        if outcome == Outcome.PAUSED:
+            await self._finish(watch, WatchOutcome.STOPPED)
+        elif not outcome.delivered:
+            await self._retry_delivery(watch, outcome)
+        elif not await self._announcer.vanished_card(run):
+            await self._reschedule(watch, self._retry_at(watch), poll_errors=watch.poll_errors + 1)
+        else:
+            await self._finish(watch, WatchOutcome.VANISHED)
+
+    async def _settle_card(self, watch: Watch, snapshot: Snapshot) -> bool:
+        """The card of a watch the starting request did not see land; True to go on polling.
+
+        The card goes through the ledger under the key the request claimed: a claim it kept
+        (no answer) is read back by its metadata once stale, a claim it released (refused) is
+        posted anew, so there is one card either way. A run that ended while its card kept
+        given up (Slack refuses it for good, or too often) goes on without one: its outcome
+        is posted in the channel instead, saying so, rather than never.
+        """
+        run = watched_run(watch)
+        outcome, ts = await self._announcer.post_card(run, snapshot, self._clock())
+        if outcome.delivered and ts is not None:
+            await self._batcher.run(
+                lambda session: WatchRepository(session).set_card(
+                    watch.team_id, watch.channel_id, watch.snapshot_id, ts
+                )
+            )
+            watch.message_ts = ts
+            return True
+        if outcome == Outcome.PAUSED:
+            log.warning(
+                "watch %s: channel unusable, card of %s not posted", watch.id, run.snapshot_id
+            )
+            await self._finish(watch, WatchOutcome.STOPPED)
+            return False
+        if outcome == Outcome.GAVE_UP:
+            log.warning(
+                "watch %s: the card can never be posted; the outcome goes without", watch.id
+            )
+            return True
+        await self._retry_delivery(watch, outcome)
+        return False
 
     async def _report_final(self, watch: Watch, snapshot: Snapshot) -> None:
         state = snapshot.state
         run = watched_run(watch)
-        outcome = await self._announcer.snapshot_finished(run, snapshot)
+        outcome = await self._announcer.snapshot_finished(
+            run, snapshot, without_card=run.message_ts is None
+        )
         if outcome == Outcome.PAUSED:
             log.warning("watch %s: channel unusable, outcome %s not posted", watch.id, state)
             await self._finish(watch, WatchOutcome.STOPPED)
             return
-        if not outcome.delivered:
+        if not outcome.settled:
             await self._retry_delivery(watch, outcome)
             return
+        if outcome == Outcome.GAVE_UP:  # Slack will never take it: the card still shows the end
+            log.warning("watch %s: outcome %s could never be posted", watch.id, state)
         if not await self._announcer.update_card(run, snapshot, self._clock()):
             # The reply is in the ledger; the next poll only redoes the update and finishes.
             await self._reschedule(watch, self._retry_at(watch), poll_errors=watch.poll_errors + 1)

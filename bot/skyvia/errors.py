@@ -65,3 +65,13 @@ class SkyviaUnavailable(SkyviaError):
 
 class SkyviaBadResponse(SkyviaError):
     """A 2xx body that does not parse as the documented shape, or an unexpected status."""
+
+
+def will_not_heal(exc: SkyviaError) -> bool:
+    """A refusal of this snapshot that asking again will not change: 404, or another 4xx.
+
+    401/403 (the token) and 429 (the load) are told apart before this is asked.
+    """
+    if isinstance(exc, SkyviaNotFound):
+        return True
+    return isinstance(exc, SkyviaBadResponse) and exc.status is not None and 400 <= exc.status < 500

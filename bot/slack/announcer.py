@@ -13,18 +13,22 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from bot.services.announcements import Channel, Outcome
+from bot.services.announcements import Channel, Outcome, TimerEnded
 from bot.services.models import WatchedRun
 from bot.skyvia.models import Snapshot, SnapshotState
 from bot.slack.deliveries import DeliveryKey
 from bot.slack.messages import (
+    Message,
     alerts_paused_token_notice,
     failure_alert,
     gave_up_note,
     snapshot_card,
     snapshot_outcome_reply,
     still_running_note,
+    vanished_card,
+    vanished_note,
 )
+from bot.slack.messages.timers import mute_ended_note, window_ended_note
 from bot.slack.notifier import Notifier
 from storage.models import DeliveryKind, note_kind
 
@@ -40,8 +44,33 @@ def revocation_key(channel: Channel, bound_at: datetime) -> DeliveryKey:
     return DeliveryKey(channel.team_id, channel.channel_id, serial, DeliveryKind.REVOKED)
 
 
+def timer_key(ended: TimerEnded, kind: str) -> DeliveryKey:
+    """Once per end: the backup and the end's due time (a new mute or window is a new end)."""
+    serial = int(ended.due_at.timestamp())
+    return DeliveryKey(
+        ended.channel.team_id, ended.channel.channel_id, ended.backup_id, f"{kind}:{serial}"
+    )
+
+
 def _run_key(run: WatchedRun, kind: str) -> DeliveryKey:
     return DeliveryKey(run.team_id, run.channel_id, run.snapshot_id, kind)
+
+
+def _card(run: WatchedRun, snapshot: Snapshot, now: datetime) -> Message:
+    """The lifecycle card; a finished run's also shows its duration and row counts."""
+    final = snapshot.state.is_terminal
+    return snapshot_card(
+        run.backup_id,
+        run.backup_name,
+        run.snapshot_id,
+        snapshot.state,
+        run.started_by,
+        run.started_at,
+        now,
+        duration_s=snapshot.duration_seconds if final else None,
+        rows=snapshot.success_rows if final else None,
+        errors=snapshot.error_rows if final else None,
+    )
 
 
 class SlackAnnouncer:
@@ -52,32 +81,40 @@ class SlackAnnouncer:
     def stale_after(self) -> timedelta:
         return self._notifier.stale_after
 
-    async def snapshot_finished(self, run: WatchedRun, snapshot: Snapshot) -> Outcome:
-        reply = snapshot_outcome_reply(run.backup_id, run.backup_name, snapshot, run.started_by)
+    async def snapshot_finished(
+        self, run: WatchedRun, snapshot: Snapshot, *, without_card: bool = False
+    ) -> Outcome:
+        reply = snapshot_outcome_reply(
+            run.backup_id, run.backup_name, snapshot, run.started_by, without_card=without_card
+        )
         result = await self._notifier.deliver(
             _run_key(run, DeliveryKind.THREAD_REPLY),
             reply,
-            thread_ts=run.message_ts,
-            broadcast=snapshot.state in BROADCAST,
+            thread_ts=None if without_card else run.message_ts,
+            broadcast=snapshot.state in BROADCAST and not without_card,
         )
         return result.outcome
 
+    async def post_card(
+        self, run: WatchedRun, snapshot: Snapshot, now: datetime
+    ) -> tuple[Outcome, str | None]:
+        """The card the request could not post, under the same key: a claim the request kept
+        (no answer) is read back by its metadata once stale, so it is never posted twice. A
+        retry's card goes (and is looked for) in the failure's thread, as the request posted it."""
+        result = await self._notifier.deliver(
+            _run_key(run, DeliveryKind.CARD),
+            _card(run, snapshot, now),
+            thread_ts=run.card_thread_ts,
+        )
+        return result.outcome, result.ts
+
     async def update_card(self, run: WatchedRun, snapshot: Snapshot, now: datetime) -> bool:
         """The card of a finished run also shows its duration and row counts."""
-        final = snapshot.state.is_terminal
-        card = snapshot_card(
-            run.backup_id,
-            run.backup_name,
-            run.snapshot_id,
-            snapshot.state,
-            run.started_by,
-            run.started_at,
-            now,
-            duration_s=snapshot.duration_seconds if final else None,
-            rows=snapshot.success_rows if final else None,
-            errors=snapshot.error_rows if final else None,
+        if run.message_ts is None:
+            return True  # no card to redraw
+        return await self._notifier.update(
+            run.team_id, run.channel_id, run.message_ts, _card(run, snapshot, now)
         )
-        return await self._notifier.update(run.team_id, run.channel_id, run.message_ts, card)
 
     async def still_running(self, run: WatchedRun, minutes: int) -> Outcome:
         result = await self._notifier.deliver(
@@ -93,6 +130,22 @@ class SlackAnnouncer:
         )
         return result.outcome
 
+    async def snapshot_vanished(self, run: WatchedRun) -> Outcome:
+        result = await self._notifier.deliver(
+            _run_key(run, DeliveryKind.VANISHED),
+            vanished_note(run.backup_id),
+            thread_ts=run.message_ts,
+        )
+        return result.outcome
+
+    async def vanished_card(self, run: WatchedRun) -> bool:
+        if run.message_ts is None:
+            return True  # no card to end
+        card = vanished_card(
+            run.backup_id, run.backup_name, run.snapshot_id, run.started_by, run.started_at
+        )
+        return await self._notifier.update(run.team_id, run.channel_id, run.message_ts, card)
+
     async def failure_alerts(
         self,
         channels: Sequence[Channel],
@@ -102,18 +155,31 @@ class SlackAnnouncer:
         *,
         max_wait: float,
     ) -> list[Outcome]:
-        """Draws the alert once and posts it to every channel at the same time.
+        """Draws the alert once per set of mentions and posts it to every channel at once.
 
-        A post that raised counts as `FAILED` for its channel alone (logged), as a refusal would.
+        Most channels mention nobody and share one message (validated once); each distinct set
+        of mentions gets its own. A post that raised counts as `FAILED` for its channel alone
+        (logged), as a refusal would.
         """
-        message = failure_alert(
-            backup_id, backup_name, snapshot, by_schedule=bool(snapshot.run_by_schedule)
-        )
+        drawn: dict[tuple[str, ...], Message] = {}
+
+        def message_for(channel: Channel) -> Message:
+            message = drawn.get(channel.mention_ids)
+            if message is None:
+                message = drawn[channel.mention_ids] = failure_alert(
+                    backup_id,
+                    backup_name,
+                    snapshot,
+                    by_schedule=bool(snapshot.run_by_schedule),
+                    mention_ids=channel.mention_ids,
+                )
+            return message
+
         results = await asyncio.gather(
             *(
                 self._notifier.deliver(
                     DeliveryKey(c.team_id, c.channel_id, snapshot.snapshot_id, DeliveryKind.ALERT),
-                    message,
+                    message_for(c),
                     max_pace_wait=max_wait,
                 )
                 for c in channels
@@ -132,9 +198,19 @@ class SlackAnnouncer:
         return outcomes
 
     async def token_rejected(
-        self, channel: Channel, workspace_id: int, bound_at: datetime
+        self, channel: Channel, workspace_id: int, bound_at: datetime, *, own_token: bool = False
     ) -> Outcome:
         result = await self._notifier.deliver(
-            revocation_key(channel, bound_at), alerts_paused_token_notice(workspace_id)
+            revocation_key(channel, bound_at),
+            alerts_paused_token_notice(workspace_id, own_token=own_token),
         )
+        return result.outcome
+
+    async def mute_ended(self, ended: TimerEnded) -> Outcome:
+        result = await self._notifier.deliver(timer_key(ended, "mute_end"), mute_ended_note(ended))
+        return result.outcome
+
+    async def window_ended(self, ended: TimerEnded) -> Outcome:
+        note = window_ended_note(ended)
+        result = await self._notifier.deliver(timer_key(ended, "window_end"), note)
         return result.outcome

@@ -4,9 +4,23 @@ Every Slack call the bot makes — Bolt's `respond`/`client` in listeners and th
 goes through `InstrumentedWebClient`, so rate-limit retries, metrics and the one log line per
 call are the same everywhere.
 
+In OAuth mode a team's bot token comes from its installation (encrypted at rest), found for
+Enterprise Grid workspaces too, and rotated here when the app has token rotation on and the token
+is near expiry, as Bolt does for requests; the rotated installation is saved for both.
+
 Clients of OAuth-installed teams are kept for reuse (each holds a connection pool), at most
 `MAX_CACHED_CLIENTS` of them: the least recently used goes first and its pool is closed a grace
 period later, once any call it was making has ended.
+
+Which calls slack_sdk may retry by itself
+-----------------------------------------
+A 429 says Slack did nothing, so every call may be retried after `Retry-After`. A 500/503 or a
+dropped connection says nothing about whether Slack acted: re-sending a call that reads or
+overwrites (`conversations.history`, `chat.update`, `views.publish`) is harmless, but
+re-sending one that creates something (`chat.postMessage`, `chat.postEphemeral`, `views.open`)
+posts it twice whenever Slack had acted before failing. So those are never retried here: the
+caller sees the unknown outcome, and the notifier settles it by reading the channel back
+(`bot.slack.notifier`).
 """
 
 from __future__ import annotations
@@ -14,21 +28,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from cachetools import LRUCache
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
-from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+from slack_sdk.oauth.installation_store.models.bot import Bot
+from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.metrics import Metrics
+
+if TYPE_CHECKING:
+    from storage.installation_store import EncryptedInstallationStore
 
 log = logging.getLogger("bot.slack")
 
@@ -36,6 +60,11 @@ MAX_CACHED_CLIENTS = 1000
 """Teams whose clients are kept; more than post at once on any deployment we know of."""
 CLOSE_EVICTED_AFTER = 120.0
 """Seconds before an evicted client's pool closes: longer than a call with its retries takes."""
+ROTATE_BEFORE_MINUTES = 120
+"""A rotating token is refreshed once it expires within this many minutes (Bolt's default)."""
+
+EnterpriseOf = Callable[[str], Awaitable[str | None]]
+"""The Enterprise Grid org of a team, as the bindings recorded it (None outside Grid)."""
 
 
 class InstrumentedWebClient(AsyncWebClient):
@@ -83,12 +112,57 @@ class InstrumentedWebClient(AsyncWebClient):
             await self.session.close()
 
 
-def retry_handlers() -> list[Any]:
-    """Slack's own retry handlers: honour Retry-After on 429, retry 5xx and dropped connections."""
+CREATING_METHODS = frozenset(
+    {
+        "chat.postMessage",
+        "chat.postEphemeral",
+        "chat.scheduleMessage",
+        "chat.meMessage",
+        "views.open",
+        "views.push",
+        "conversations.create",
+        "files.upload",
+        "files.completeUploadExternal",
+    }
+)
+"""Web API methods whose every call makes something new: never re-sent on an unknown outcome."""
+
+
+def method_of(request: HttpRequest) -> str:
+    """The Web API method a retried request calls (the last part of its URL path)."""
+    return urlsplit(request.url).path.rsplit("/", 1)[-1]
+
+
+class _IdempotentOnly(AsyncRetryHandler):
+    """Wraps a retry handler so that it never re-sends a call of `CREATING_METHODS`."""
+
+    def __init__(self, inner: AsyncRetryHandler) -> None:
+        super().__init__(inner.max_retry_count, inner.interval_calculator)
+        self._inner = inner
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        # Asked after every response: the cheap status check first, the URL only on a failure.
+        if not await self._inner._can_retry_async(
+            state=state, request=request, response=response, error=error
+        ):
+            return False
+        return method_of(request) not in CREATING_METHODS
+
+
+def retry_handlers() -> list[AsyncRetryHandler]:
+    """Slack's own retry handlers: Retry-After on 429 for every call; 5xx and dropped
+    connections only for calls that are safe to repeat (see the module doc)."""
     return [
         AsyncRateLimitErrorRetryHandler(max_retry_count=5),
-        AsyncServerErrorRetryHandler(max_retry_count=2),
-        AsyncConnectionErrorRetryHandler(max_retry_count=2),
+        _IdempotentOnly(AsyncServerErrorRetryHandler(max_retry_count=2)),
+        _IdempotentOnly(AsyncConnectionErrorRetryHandler(max_retry_count=2)),
     ]
 
 
@@ -145,28 +219,67 @@ class SlackClients:
         base_url: str,
         metrics: Metrics | None,
         bot_token: str | None,
-        installation_store: AsyncInstallationStore | None = None,
+        installation_store: EncryptedInstallationStore | None = None,
+        enterprise_of: EnterpriseOf | None = None,
         max_cached: int = MAX_CACHED_CLIENTS,
         close_evicted_after: float = CLOSE_EVICTED_AFTER,
     ) -> None:
         self._base_url = base_url
         self._metrics = metrics
         self._installation_store = installation_store
+        self._enterprise_of = enterprise_of
+        self.rotator: AsyncTokenRotator | None = None
+        """Set when the app may have token rotation on (OAuth mode); it calls `self.oauth`."""
+        self._rotation = asyncio.Lock()
         self.default = build_web_client(bot_token, base_url, metrics)
+        self.oauth = build_web_client(None, base_url, metrics)
+        """Token-less: oauth.v2.access (installs, rotation) authenticates with the app's secret."""
         self._by_token = _ClientCache(max_cached, close_evicted_after)
 
-    async def for_team(self, team_id: str) -> AsyncWebClient:
-        if self._installation_store is None:
+    @property
+    def installation_store(self) -> EncryptedInstallationStore | None:
+        """Where OAuth installations are kept (encrypted); None with a single bot token."""
+        return self._installation_store
+
+    async def for_team(self, team_id: str, enterprise_id: str | None = None) -> AsyncWebClient:
+        """The client of the team's bot; its Grid org is looked up when not given."""
+        store = self._installation_store
+        if store is None:
             return self.default
-        bot = await self._installation_store.async_find_bot(enterprise_id=None, team_id=team_id)
+        if enterprise_id is None and self._enterprise_of is not None:
+            enterprise_id = await self._enterprise_of(team_id)
+        bot = await store.find_bot_for_team(team_id, enterprise_id)
         if bot is None or not bot.bot_token:
             raise LookupError(f"no Slack installation for team {team_id}")
-        return self.for_token(bot.bot_token)
+        return self.for_token(await self._fresh_token(store, bot))
 
-    @property
-    def installation_store(self) -> AsyncInstallationStore | None:
-        """Where OAuth installations are kept; None with a single bot token."""
-        return self._installation_store
+    async def _fresh_token(self, store: EncryptedInstallationStore, bot: Bot) -> str:
+        """The bot's token, rotated first when it has a refresh token and expires soon."""
+        assert bot.bot_token is not None  # checked by the caller
+        if self.rotator is None or bot.bot_refresh_token is None or not _expiring(bot):
+            return bot.bot_token
+        async with self._rotation:  # one rotation at a time: a refresh token is good once
+            installation = await store.async_find_installation(
+                enterprise_id=bot.enterprise_id,
+                team_id=bot.team_id,
+                is_enterprise_install=bot.is_enterprise_install,
+            )
+            if installation is not None and installation.bot_token is not None:
+                refreshed = await self.rotator.perform_token_rotation(
+                    installation=installation, minutes_before_expiration=ROTATE_BEFORE_MINUTES
+                )
+                if refreshed is None:  # rotated meanwhile, by us or by a request
+                    return installation.bot_token
+                await store.async_save(refreshed)
+                log.info("bot token rotated", extra={"team": bot.team_id})
+                return refreshed.bot_token or installation.bot_token
+            refreshed_bot = await self.rotator.perform_bot_token_rotation(
+                bot=bot, minutes_before_expiration=ROTATE_BEFORE_MINUTES
+            )
+            if refreshed_bot is None or refreshed_bot.bot_token is None:
+                return bot.bot_token
+            await store.async_save_bot(refreshed_bot)
+            return refreshed_bot.bot_token
 
     def evict(self, token: str) -> None:
         """Forgets the client of a token Slack no longer accepts."""
@@ -179,7 +292,7 @@ class SlackClients:
         for task in closing:
             task.cancel()
         await asyncio.gather(*closing, return_exceptions=True)
-        for client in [self.default, *self._by_token.values()]:
+        for client in [self.default, self.oauth, *self._by_token.values()]:
             await client.aclose()
 
     def for_token(self, token: str | None) -> AsyncWebClient:
@@ -191,3 +304,8 @@ class SlackClients:
             client = build_web_client(token, self._base_url, self._metrics)
             self._by_token[token] = client
         return client
+
+
+def _expiring(bot: Bot) -> bool:
+    expires_at = bot.bot_token_expires_at
+    return expires_at is not None and expires_at <= time.time() + ROTATE_BEFORE_MINUTES * 60

@@ -9,6 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.slack.deadlines import Deadline
+
+
+@dataclass(frozen=True)
+class BackupName:
+    """A backup named by (part of) its name rather than its id; a service resolves it."""
+
+    text: str
+
+
+BackupRef = int | BackupName
+"""What the user typed where a backup is expected: an id, or a name to resolve."""
+
 
 @dataclass(frozen=True)
 class HelpCmd:
@@ -37,7 +50,7 @@ class BackupsCmd:
 
 @dataclass(frozen=True)
 class BackupCmd:
-    backup_id: int
+    backup_id: BackupRef
 
 
 @dataclass(frozen=True)
@@ -55,13 +68,14 @@ class SnapshotsCmd:
 
 @dataclass(frozen=True)
 class SnapshotCmd:
-    backup_id: int
+    backup_id: BackupRef
 
 
 @dataclass(frozen=True)
 class ScheduleCmd:
-    backup_id: int
+    backup_id: BackupRef
     enable: bool | None = None  # None = show the status with a toggle button
+    window: Deadline | None = None  # `off for 4h`: a maintenance window ending then
 
 
 @dataclass(frozen=True)
@@ -71,8 +85,21 @@ class AlertsCmd:
 
 @dataclass(frozen=True)
 class MuteCmd:
-    backup_id: int
+    backup_id: BackupRef
     mute: bool
+    until: Deadline | None = None  # a timed mute ends by itself then
+
+
+@dataclass(frozen=True)
+class MentionCmd:
+    """`alerts mention …`: Slack user (U…/W…) and user group (S…) ids; empty for `off`."""
+
+    mention_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HealthCmd:
+    page: int = 1
 
 
 Command = (
@@ -87,4 +114,6 @@ Command = (
     | ScheduleCmd
     | AlertsCmd
     | MuteCmd
+    | HealthCmd
+    | MentionCmd
 )

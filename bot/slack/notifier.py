@@ -15,51 +15,48 @@ Claims and marks of concurrent deliveries are coalesced (`storage.batching`): th
 that reach the write batcher together go into one multi-row INSERT ... ON CONFLICT DO NOTHING
 RETURNING, and the mark_sent writes into one executemany. That changes how many statements
 the steps take, not their order for any one message: a `deliver` call still awaits its claim's
-COMMIT before it posts, and records the `ts` only after the post. Which keys the INSERT
-returned is decided by the unique key as before, so exactly one claimer still wins each key.
+COMMIT before it posts, and records the `ts` only after the post.
 
-A crash between 1 and 3 leaves a `claimed` row. Nothing else ever deletes it, so the message is
-never lost: whoever next tries the same delivery (the watcher re-polling its watch, the scanner
-re-scanning the failure; both keep their work pending until the delivery is recorded) finds the
-claim. A fresh claim belongs to someone still working on it (`BUSY`: try again later). A claim
-older than `stale_after` — longer than any live attempt may take, because each post runs under
-`send_timeout` < `stale_after` — is adopted with `take_over`, which exactly one recoverer wins.
-The recoverer does not know whether step 2 happened, so it asks Slack: it reads the channel's
-history (top-level messages) or the thread's replies from the original claim time on, with
-`include_all_metadata=true`, looking for the key in the metadata. Found: the crash came after
-the post, so it only records the `ts` (no duplicate). Not found: the post never happened, so
-it posts (no loss). If Slack will not let us read the history (missing scope, not in channel),
-we post anyway and log it: a possible duplicate is better than a lost failure alert.
+Unknown outcomes are settled by reading Slack back
+--------------------------------------------------
+A post that gets no answer (timeout, dropped connection) or a 5xx may or may not have been
+posted. It is never simply sent again (slack_sdk does not retry creating calls either, see
+`bot.slack.clients`): the same `deliver` call restarts its claim's clock (`renew`), reads the
+channel's history (top-level messages) or the thread's replies from the claim time on with
+`include_all_metadata=true`, and looks for the key. Found: it was posted, only the `ts` is
+recorded. Not found: it is posted once more. If that read or post gets no answer either, the
+claim is kept.
 
-Reading the history may be rate limited: apps distributed outside the Slack Marketplace get
-`conversations.history` and `.replies` at one request a minute (15 messages a page). A recovery
-that gets a 429 there, or no answer in time (slack_sdk waiting out `Retry-After`), does not post:
-it hands the claim back with its original claim time (`hand_back`), so the next recovery still
-reads from the first attempt, and this process leaves that channel's claims alone until the
-`Retry-After` is over (`BUSY`). Exactly once holds; the message is only later.
+A crash between 1 and 3 leaves a `claimed` row, which is never deleted, so the message is never
+lost: whoever next tries the same delivery (the watcher re-polling its watch, the scanner
+re-scanning the failure; both keep their work pending until the delivery is settled) finds it.
+A fresh claim belongs to someone still working on it (`BUSY`). A claim older than `stale_after`
+is adopted with `take_over`, which exactly one recoverer wins, and settled by the same read-back.
+If Slack refuses the read (missing scope, not in channel) we post anyway and log it: a possible
+duplicate is better than a lost failure alert.
 
-Failures of the post itself are sorted by what they tell us:
-- Slack answered with an error (`ok: false`, 4xx): nothing was posted, so the claim is released
-  and the caller retries later with backoff. Rate limits were already retried inside slack_sdk
-  (`AsyncRateLimitErrorRetryHandler`, honouring Retry-After) before we see `ratelimited` here.
-- Errors that mean the channel is unusable (`channel_not_found`, `is_archived`, `not_in_channel`,
-  `account_inactive`, `invalid_auth`, `token_revoked`): the binding is paused with the reason in
-  plain words (shown by `status`), the claim released, and the caller stops retrying.
-- No answer (timeout, dropped connection, 5xx after retries): the post may or may not have
-  happened. The claim is kept, so it goes stale and the history check above settles it.
+Reading history may be rate limited; a read-back that gets no answer does not post, and
+keeps the claim (`bot.slack.readback`). Exactly once holds; the message is only later.
 
-Pacing: Slack allows about one message per second per channel. `ChannelPacer` spaces posts to
-one channel a second apart within this process, and refuses (`DEFERRED`) a post that would wait
-longer than `max_wait`, so one busy channel cannot hold a whole worker tick (and its leases).
-The wait comes before the claim, so however long it is, it never makes a claim look stale.
-Slack's own 429s are handled by the retry handler.
+Why a claim's age is safe to judge: every claim time and every age is the database server's
+clock, never a replica's own (their clocks differ). And every attempt on a claim — the post,
+or a read-back with all its pages plus the post — runs under one deadline of `send_timeout`
+< `stale_after` from the moment the claim (or its renewal) is committed, so nobody else can
+adopt a claim whose holder may still post.
+
+Refusals are sorted by `bot.slack.errors` and applied by `bot.slack.refusals`: a paused
+binding (`PAUSED`), a message given up (`GAVE_UP`), a retry after a backoff (`DEFERRED`,
+`FAILED`).
+
+Pacing: `ChannelPacer` spaces posts to one channel a second apart within this process, and
+refuses (`DEFERRED`) a post that would wait longer than `max_wait`, so one busy channel cannot
+hold a whole worker tick (and its leases). The wait comes before the claim.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -73,43 +70,27 @@ from bot.clock import utcnow
 from bot.metrics import Metrics
 from bot.services.announcements import Outcome
 from bot.slack.clients import SlackClients
-from bot.slack.deliveries import (
-    ChannelPacer,
-    DeliveryKey,
-    DeliveryResult,
-    HistoryRateLimited,
-    find_posted,
-    slack_error,
-)
+from bot.slack.deliveries import ChannelPacer, DeliveryKey, DeliveryResult
+from bot.slack.errors import Remedy, error_code, remedy_for, status_of
 from bot.slack.messages import Message
+from bot.slack.readback import ReadBack, Unreadable
+from bot.slack.refusals import Refusals
 from storage.batching import BulkWrite, WriteBatcher
 from storage.models import Delivery, DeliveryKind, DeliveryStatus
-from storage.repositories import BindingRepository, DeliveryLedger
+from storage.repositories import DeliveryLedger
 from storage.repositories.deliveries import SentMark
 
 log = logging.getLogger(__name__)
-
-PAUSE_REASONS: dict[str, str] = {
-    "channel_not_found": "Slack says the channel does not exist or the bot cannot see it",
-    "is_archived": "the channel is archived",
-    "not_in_channel": "the bot is not a member of the channel",
-    "account_inactive": "Slack no longer accepts the bot's token (app uninstalled?)",
-    "invalid_auth": "Slack no longer accepts the bot's token (app uninstalled?)",
-    "token_revoked": "Slack no longer accepts the bot's token (token revoked)",
-}
-"""Slack errors after which posting to the channel cannot work until a person acts."""
-
-_BLOCKED_PRUNE_AT = 10_000
-"""Channels whose history is left alone are forgotten once past due when there are this many."""
 
 
 @dataclass(frozen=True)
 class _Claim:
     """What the ledger said when we tried to claim a key."""
 
-    state: str  # "claimed", "sent", "busy", "recover"
+    state: str  # "claimed", "sent", "busy", "backoff", "gave_up", "recover"
     ts: str | None = None
     claimed_at: datetime | None = None
+    error: str | None = None
 
 
 class Notifier:
@@ -125,6 +106,8 @@ class Notifier:
         send_timeout: float | None = None,
         max_pace_wait: float | None = None,
         pacer: ChannelPacer | None = None,
+        max_attempts: int = 5,
+        retry_base: float | None = None,
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -138,13 +121,19 @@ class Notifier:
             raise ValueError("send_timeout must be shorter than stale_after (see module doc)")
         self._max_pace_wait = max_pace_wait if max_pace_wait is not None else stale_after / 4
         self._pacer = pacer or ChannelPacer()
+        self._refusals = Refusals(
+            batcher=batcher,
+            owner=owner,
+            max_attempts=max_attempts,
+            retry_base=retry_base if retry_base is not None else stale_after,
+            clock=clock,
+        )
+        self._readback = ReadBack(batcher=batcher, owner=owner, stale_after=self.stale_after)
         self._metrics = metrics
         self._clock = clock
         self._sleep = sleep
-        self._claims = BulkWrite[tuple[DeliveryKey, datetime], _Claim]("ledger claims", self._claim)
+        self._claims = BulkWrite[DeliveryKey, _Claim]("ledger claims", self._claim)
         self._marks = BulkWrite[SentMark, None]("ledger sent marks", _mark_sent_many)
-        self._history_blocked: dict[tuple[str, str], float] = {}
-        """(team, channel) -> monotonic time before which its history is not read again."""
 
     async def deliver(
         self,
@@ -166,22 +155,27 @@ class Notifier:
             return DeliveryResult(Outcome.DEFERRED)
         if wait > 0:
             await self._sleep(wait)
-        claim = await self._batcher.run_bulk(self._claims, (key, self._clock()))
+        claimed_since = self._clock()
+        claim = await self._batcher.run_bulk(self._claims, key)
         if claim.state == "sent":
             return DeliveryResult(Outcome.ALREADY_SENT, ts=claim.ts)
+        if claim.state == "gave_up":
+            return DeliveryResult(Outcome.GAVE_UP, error=claim.error)
         if claim.state == "busy":
             return DeliveryResult(Outcome.BUSY)
+        if claim.state == "backoff":
+            return DeliveryResult(Outcome.DEFERRED, error=claim.error)
+        attempt = _Attempt(key, message, thread_ts, broadcast)
         client = await self._slack.for_team(key.team_id)
         if claim.state == "recover":
             assert claim.claimed_at is not None
-            try:
-                found = await self._recover(client, key, thread_ts, claim.claimed_at)
-            except HistoryRateLimited as limited:
-                return await self._hand_back(key, claim.claimed_at, limited.retry_after)
-            if found is not None:
-                await self._mark_sent(key, found)
-                return DeliveryResult(Outcome.ALREADY_SENT, ts=found)
-        return await self._post(client, key, message, thread_ts=thread_ts, broadcast=broadcast)
+            since = claim.claimed_at
+            result = await self._settle(client, attempt, since, self._deadline(), again=True)
+        else:
+            result = await self._post(client, attempt, self._deadline())
+            if result.outcome == Outcome.UNKNOWN:
+                result = await self._settle_now(client, attempt, claimed_since)
+        return result
 
     async def update(self, team_id: str, channel_id: str, ts: str, message: Message) -> bool:
         """`chat.update` of a message we posted (the lifecycle card).
@@ -195,11 +189,12 @@ class Notifier:
                 await client.chat_update(**message.kwargs(channel=channel_id, ts=ts))
             return True
         except SlackApiError as exc:
-            error = slack_error(exc)
-            if error in PAUSE_REASONS:
+            error = error_code(exc)
+            remedy = remedy_for(error) if status_of(exc) < 500 else Remedy.RETRY
+            if remedy == Remedy.PAUSE:
                 await self.pause_binding(team_id, channel_id, error)
                 return True
-            if error in ("message_not_found", "cant_update_message", "edit_window_closed"):
+            if remedy == Remedy.DROP:
                 log.warning(
                     "card %s in %s/%s cannot be updated (%s); leaving it",
                     ts,
@@ -218,35 +213,22 @@ class Notifier:
 
     async def pause_binding(self, team_id: str, channel_id: str, error: str) -> None:
         """Stops posting to a channel Slack refuses, and says why in `status` and the log."""
-        reason = PAUSE_REASONS.get(error, f"Slack refused posts ({error})")
-        now = self._clock()
-        paused = await self._batcher.run(
-            lambda session: BindingRepository(session).pause(team_id, channel_id, reason, now)
-        )
-        if paused:
-            log.warning(
-                "binding %s/%s paused: %s (%s)",
-                team_id,
-                channel_id,
-                reason,
-                error,
-                extra={"team": team_id, "channel": channel_id, "slack_error": error},
-            )
+        await self._refusals.pause_binding(team_id, channel_id, error)
+
+    def _deadline(self) -> float:
+        """When the attempt on a claim committed just now must be over (see module doc)."""
+        return asyncio.get_running_loop().time() + self._send_timeout
 
     # Ledger steps
 
-    async def _claim(
-        self, session: AsyncSession, requests: Sequence[tuple[DeliveryKey, datetime]]
-    ) -> list[_Claim]:
+    async def _claim(self, session: AsyncSession, requests: Sequence[DeliveryKey]) -> list[_Claim]:
         """What the ledger says to each claim of a flush (one INSERT for all of them)."""
         ledger = DeliveryLedger(session)
-        won = await ledger.claim_many(
-            [(key.ledger_key, now) for key, now in requests], owner=self.owner
-        )
-        lost = {key.ledger_key for key, _ in requests} - won
+        won = await ledger.claim_many([key.ledger_key for key in requests], owner=self.owner)
+        lost = {key.ledger_key for key in requests} - won
         rows = await ledger.get_many(lost) if lost else {}
         claims: list[_Claim] = []
-        for key, now in requests:
+        for key in requests:
             if key.ledger_key in won:
                 won.discard(key.ledger_key)  # a key asked twice in one flush is won once
                 claims.append(_Claim("claimed"))
@@ -255,27 +237,32 @@ class Notifier:
             if row is None:  # released in between, or our own claim asked twice: retry later
                 claims.append(_Claim("busy"))
                 continue
-            claims.append(await self._existing(ledger, key, row, now))
+            claims.append(await self._existing(ledger, key, row))
         return claims
 
-    async def _existing(
-        self, ledger: DeliveryLedger, key: DeliveryKey, row: Delivery, now: datetime
-    ) -> _Claim:
-        """Someone claimed `key` before us: sent, still theirs, or a stale leftover we adopt."""
+    async def _existing(self, ledger: DeliveryLedger, key: DeliveryKey, row: Delivery) -> _Claim:
+        """Someone claimed `key` before us: sent, given up, refused, still theirs, or stale."""
         if row.status == DeliveryStatus.SENT:
             return _Claim("sent", ts=row.message_ts)
-        older_than = now - self.stale_after
-        if row.claimed_at >= older_than:
-            return _Claim("busy")
-        if self._history_blocked.get((key.team_id, key.channel_id), 0.0) > time.monotonic():
+        if row.status == DeliveryStatus.GAVE_UP:
+            return _Claim("gave_up", error=row.last_error)
+        if row.status == DeliveryStatus.FAILED:
+            backoff, error = self._refusals.backoff(row.attempts), row.last_error
+            if await ledger.take_over(
+                row.id, owner=self.owner, idle_for=backoff, status=DeliveryStatus.FAILED
+            ):
+                return _Claim("claimed")
+            return _Claim("backoff", error=error)
+        original, holder = row.claimed_at, row.claimed_by  # the UPDATE expires the row
+        if self._readback.blocked(key):
             return _Claim("busy")  # its recovery would only meet the history rate limit again
-        original = row.claimed_at
-        if not await ledger.take_over(row.id, owner=self.owner, now=now, older_than=older_than):
+        stale = self.stale_after.total_seconds()
+        if not await ledger.take_over(row.id, owner=self.owner, idle_for=stale):
             return _Claim("busy")
         log.warning(
             "delivery %s was claimed by %s at %s and never marked sent; recovering it",
             key.label,
-            row.claimed_by,
+            holder,
             original.isoformat(),
         )
         return _Claim("recover", claimed_at=original)
@@ -283,101 +270,65 @@ class Notifier:
     async def _mark_sent(self, key: DeliveryKey, ts: str | None) -> None:
         await self._batcher.run_bulk(self._marks, SentMark(key.ledger_key, ts, self._clock()))
 
-    async def _release(self, key: DeliveryKey) -> None:
-        await self._batcher.run(
-            lambda session: DeliveryLedger(session).release(
-                key.team_id, key.channel_id, key.snapshot_id, key.kind, owner=self.owner
-            )
+    async def _renew(self, key: DeliveryKey) -> bool:
+        return await self._batcher.run(
+            lambda session: DeliveryLedger(session).renew(key.ledger_key, owner=self.owner)
         )
-
-    async def _hand_back(
-        self, key: DeliveryKey, claimed_at: datetime, retry_after: float
-    ) -> DeliveryResult:
-        """A recovery that could not read the history: keep the claim, try again later."""
-        now = time.monotonic()
-        if len(self._history_blocked) > _BLOCKED_PRUNE_AT:
-            self._history_blocked = {k: t for k, t in self._history_blocked.items() if t > now}
-        self._history_blocked[(key.team_id, key.channel_id)] = now + retry_after
-        await self._batcher.run(
-            lambda session: DeliveryLedger(session).hand_back(
-                key.ledger_key, owner=self.owner, claimed_at=claimed_at
-            )
-        )
-        log.warning(
-            "cannot read the Slack history of %s/%s yet (rate limited or no answer); delivery %s "
-            "keeps its claim and is recovered in %.0fs or later, never posted blindly",
-            key.team_id,
-            key.channel_id,
-            key.label,
-            retry_after,
-            extra={"team": key.team_id, "channel": key.channel_id},
-        )
-        return DeliveryResult(Outcome.UNKNOWN, error="history_ratelimited")
 
     # Slack steps
 
-    async def _recover(
+    async def _settle_now(
+        self, client: AsyncWebClient, attempt: _Attempt, since: datetime
+    ) -> DeliveryResult:
+        """Settles our own unknown outcome at once, instead of waiting for the claim to age."""
+        if not await self._renew(attempt.key):
+            return DeliveryResult(Outcome.BUSY)  # adopted meanwhile: theirs to settle
+        log.info("settling %s: reading Slack back before posting again", attempt.key.label)
+        return await self._settle(client, attempt, since, self._deadline(), again=False)
+
+    async def _settle(
         self,
         client: AsyncWebClient,
-        key: DeliveryKey,
-        thread_ts: str | None,
-        claimed_at: datetime,
-    ) -> str | None:
-        """The `ts` of the message if a crashed attempt posted it, else None (post again)."""
+        attempt: _Attempt,
+        since: datetime,
+        deadline: float,
+        *,
+        again: bool,
+    ) -> DeliveryResult:
+        """Reads Slack back for a post of unknown outcome; posts only if it is not there.
+
+        If that post's outcome is unknown too, `again` settles it at once (one more read-back).
+        """
+        key = attempt.key
         try:
-            found = await find_posted(client, key, thread_ts, claimed_at, self._send_timeout)
-        except HistoryRateLimited:
-            raise
-        except Exception as exc:
-            log.warning(
-                "cannot read Slack history to recover %s (%s); posting again, which may "
-                "duplicate it rather than lose it",
-                key.label,
-                slack_error(exc) if isinstance(exc, SlackApiError) else exc,
-            )
-            return None
+            found = await self._readback.find(client, key, attempt.thread_ts, since, deadline)
+        except Unreadable as exc:
+            return await self._readback.keep_claim(key, exc, original=since if again else None)
         if found is not None:
             log.info("delivery %s was already in Slack (ts %s); recorded it", key.label, found)
-        else:
-            log.info("delivery %s was not in Slack; posting it now", key.label)
-        return found
+            await self._mark_sent(key, found)
+            return DeliveryResult(Outcome.ALREADY_SENT, ts=found)
+        log.info("delivery %s was not in Slack; posting it now", key.label)
+        result = await self._post(client, attempt, deadline)
+        if result.outcome == Outcome.UNKNOWN and again:
+            return await self._settle_now(client, attempt, since)
+        return result
 
     async def _post(
-        self,
-        client: AsyncWebClient,
-        key: DeliveryKey,
-        message: Message,
-        *,
-        thread_ts: str | None,
-        broadcast: bool,
+        self, client: AsyncWebClient, attempt: _Attempt, deadline: float
     ) -> DeliveryResult:
-        extra: dict[str, Any] = {"channel": key.channel_id, "metadata": key.metadata()}
-        if thread_ts is not None:
-            extra["thread_ts"] = thread_ts
-            if broadcast:
-                extra["reply_broadcast"] = True
-        kwargs = message.kwargs(**extra)
+        key = attempt.key
         try:
-            async with asyncio.timeout(self._send_timeout):
-                response = await client.chat_postMessage(**kwargs)
+            async with asyncio.timeout_at(deadline):
+                response = await client.chat_postMessage(**attempt.kwargs())
         except SlackApiError as exc:
-            error = slack_error(exc)
-            status = exc.response.status_code if exc.response is not None else 0
+            error, status = error_code(exc), status_of(exc)
             if status >= 500:
                 log.warning("Slack answered %s to %s; outcome unknown", status, key.label)
                 return DeliveryResult(Outcome.UNKNOWN, error=error)
-            await self._release(key)
-            if error in PAUSE_REASONS:
-                await self.pause_binding(key.team_id, key.channel_id, error)
-                return DeliveryResult(Outcome.PAUSED, error=error)
-            log.warning("Slack refused %s: %s; will retry", key.label, error)
-            return DeliveryResult(Outcome.FAILED, error=error)
+            return await self._refusals.refused(key, error)
         except Exception as exc:
-            log.warning(
-                "posting %s got no answer (%s); the claim stays for recovery",
-                key.label,
-                type(exc).__name__,
-            )
+            log.warning("posting %s got no answer (%s)", key.label, type(exc).__name__)
             return DeliveryResult(Outcome.UNKNOWN, error=type(exc).__name__)
         ts = str(response.get("ts"))
         await self._mark_sent(key, ts)
@@ -391,6 +342,24 @@ class Notifier:
             self._metrics.thread_replies_sent.inc()
         elif kind == DeliveryKind.ALERT:
             self._metrics.alerts_sent.inc()
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """One message to post for one key, as `deliver` was asked."""
+
+    key: DeliveryKey
+    message: Message
+    thread_ts: str | None
+    broadcast: bool
+
+    def kwargs(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {"channel": self.key.channel_id, "metadata": self.key.metadata()}
+        if self.thread_ts is not None:
+            extra["thread_ts"] = self.thread_ts
+            if self.broadcast:
+                extra["reply_broadcast"] = True
+        return self.message.kwargs(**extra)
 
 
 async def _mark_sent_many(session: AsyncSession, marks: Sequence[SentMark]) -> list[None]:

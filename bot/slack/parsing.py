@@ -2,8 +2,10 @@
 
 Pure on purpose: handlers decide nothing about input until it parsed, so bad input never costs
 a Skyvia call, and the whole grammar is testable without Slack. The commands themselves are in
-`bot.slack.commands` (re-exported here), the date words in `bot.slack.date_words`. A misspelt
-command is answered with the corrected whole command, in the user's own words. The grammar as
+`bot.slack.commands` (re-exported here, like the usage lines of `bot.slack.usage`), the date
+words in `bot.slack.date_words`, the ends after `for`/`until` in `bot.slack.deadlines`, mentions
+in `bot.slack.mentions`. A misspelt command is answered with the corrected whole command, in the
+user's own words. The grammar as
 users see it: docs/reference/commands.md#input-rules.
 """
 
@@ -14,16 +16,19 @@ import html
 import re
 from collections.abc import Callable
 from datetime import datetime
-from functools import partial
 
 from bot.slack.commands import (
     AlertsCmd,
     BackupCmd,
+    BackupName,
+    BackupRef,
     BackupsCmd,
     Command,
     ConnectCmd,
     DisconnectCmd,
+    HealthCmd,
     HelpCmd,
+    MentionCmd,
     MuteCmd,
     ScheduleCmd,
     SnapshotCmd,
@@ -31,6 +36,12 @@ from bot.slack.commands import (
     StatusCmd,
 )
 from bot.slack.date_words import Bound, Clock, parse_when
+from bot.slack.deadlines import Deadline, DeadlineError, deadline_from, end_word_at
+from bot.slack.mentions import MentionError, mention_ids
+from bot.slack.usage import USAGE, UsageError
+from bot.slack.usage import shown as _shown
+from bot.slack.usage import unexpected as _unexpected
+from bot.slack.usage import usage_error as _error
 
 __all__ = [
     "MAX_ID",
@@ -38,11 +49,15 @@ __all__ = [
     "USAGE",
     "AlertsCmd",
     "BackupCmd",
+    "BackupName",
+    "BackupRef",
     "BackupsCmd",
     "Command",
     "ConnectCmd",
     "DisconnectCmd",
+    "HealthCmd",
     "HelpCmd",
+    "MentionCmd",
     "MuteCmd",
     "ScheduleCmd",
     "SnapshotCmd",
@@ -58,53 +73,13 @@ MAX_ID = 2_147_483_647
 MAX_PAGE = 10_000
 """Pages are 10 items; Skyvia's int32 `skip` would overflow long before this matters."""
 
-_MAX_SHOWN_VALUE = 40  # a pasted novel is named by its start, not echoed in full
 
-
-USAGE: dict[str, str] = {
-    "help": "`/skyvia help` lists these commands",
-    "connect": "`/skyvia connect <workspaceId>` connects this channel to a Skyvia workspace "
-    "(admins), e.g. `/skyvia connect 123`",
-    "disconnect": "`/skyvia disconnect` disconnects this channel from its workspace (admins)",
-    "status": "`/skyvia status` shows this channel's connection, alerts and watched snapshots",
-    "backups": "`/skyvia backups [page]` lists the workspace's backups, e.g. `/skyvia backups 2`",
-    "backup": "`/skyvia backup <backupId>` shows a backup's details, e.g. `/skyvia backup 456`",
-    "snapshots": "`/skyvia snapshots <backupId> [failed] [since <date>] [until <date>]` lists "
-    "finished snapshots; dates are `2024-05-01`, `today`, `yesterday`, `7d` or `12h`, "
-    "e.g. `/skyvia snapshots 456 failed since 7d`",
-    "snapshot": "`/skyvia snapshot <backupId>` starts a snapshot now (operators), "
-    "e.g. `/skyvia snapshot 456`",
-    "schedule": "`/skyvia schedule <backupId> [on|off]` shows or switches a backup's schedule, "
-    "e.g. `/skyvia schedule 456 off`",
-    "alerts": "`/skyvia alerts on|off` or `/skyvia alerts mute|unmute <backupId>` controls "
-    "failure alerts in this channel, e.g. `/skyvia alerts mute 456`",
-}
-"""Subcommand -> usage line with an example (mrkdwn with raw `<`/`>`: escape when rendering)."""
+_CHANNEL_LINK = re.compile(r"<#[CG][A-Z0-9]{1,30}\|([^<>|]*)>")
+"""Slack escapes command text (for mentions), so `#456` arrives as `<#C…|456>` when a channel
+of that name exists: read back as the `#456` that was typed."""
 
 _ON_WORDS = {"on": True, "enable": True, "off": False, "disable": False}
 _DIGITS = re.compile(r"[0-9]+")
-
-
-Fix = Callable[[list[str]], list[str]]
-"""Rewrites a command's words (subcommand first) into what the user probably meant."""
-
-
-class UsageError(Exception):
-    """Input that does not parse: what was wrong, the right usage, and maybe a likely fix.
-
-    `suggestion` is a whole command (without `/skyvia`) in the user's own words. When it parses,
-    `usage` is empty: the corrected command is the one short hint. An empty `usage` without a
-    suggestion means the message itself says where to look.
-    """
-
-    def __init__(
-        self, message: str, usage: str, suggestion: str | None = None, *, fix: Fix | None = None
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.usage = usage
-        self.suggestion = suggestion
-        self.fix = fix
 
 
 def parse_command(text: str, *, now: datetime | None = None) -> Command:
@@ -112,7 +87,7 @@ def parse_command(text: str, *, now: datetime | None = None) -> Command:
 
     `now` anchors relative dates (`today`, `7d`) and defaults to the current UTC time.
     """
-    words = html.unescape(text or "").split()
+    words = html.unescape(_CHANNEL_LINK.sub(r"#\1", text or "")).split()
     clock = Clock(now)
     try:
         return _parse(words, clock)
@@ -188,11 +163,11 @@ def _backups(args: list[str], clock: Clock) -> Command:
 
 
 def _backup(args: list[str], clock: Clock) -> Command:
-    return BackupCmd(backup_id=_only_backup_id(args, "backup"))
+    return BackupCmd(backup_id=_backup_ref(args, "backup"))
 
 
 def _snapshot(args: list[str], clock: Clock) -> Command:
-    return SnapshotCmd(backup_id=_only_backup_id(args, "snapshot"))
+    return SnapshotCmd(backup_id=_backup_ref(args, "snapshot"))
 
 
 def _snapshots(args: list[str], clock: Clock) -> Command:
@@ -244,21 +219,55 @@ def _empty_range(since: Bound, until: Bound) -> UsageError:
 
 
 def _schedule(args: list[str], clock: Clock) -> Command:
+    end = end_word_at(args, 2)
+    if end is None and len(args) > 2 and _name_of(args) is None:
+        end = 2  # `456 off untill 18:00`: the window's own error names the word meant
+    if end is not None and _ON_WORDS.get(args[end - 1].casefold()) is False:
+        window = _deadline(args[end:], "schedule")
+        return ScheduleCmd(_backup_ref(args[: end - 1], "schedule"), enable=False, window=window)
+    switch = args[-1].casefold() if len(args) > 1 else ""
+    if switch in ("on", "off") and (name := _name_of(args[:-1])) is not None:
+        return ScheduleCmd(backup_id=name, enable=switch == "on")
+    if (name := _name_of(args)) is not None:
+        return ScheduleCmd(backup_id=name)
     backup_id = _required_backup_id(args, "schedule")
-    _at_most(args, 2, "schedule")
     if len(args) == 1:
         return ScheduleCmd(backup_id=backup_id)
+    _at_most(args, 2, "schedule")
     return ScheduleCmd(backup_id=backup_id, enable=_on_off(args[1], "schedule"))
+
+
+def _health(args: list[str], clock: Clock) -> Command:
+    _at_most(args, 1, "health")
+    if not args:
+        return HealthCmd()
+    return HealthCmd(page=_parse_number(args[0], "page number", "health", MAX_PAGE))
 
 
 def _alerts(args: list[str], clock: Clock) -> Command:
     if not args:
         raise _error("Say whether to turn alerts `on` or `off`, or which backup to mute.", "alerts")
     word = args[0].casefold()
+    if word == "mention":
+        return _mention(args[1:])
+    end = end_word_at(args, 2)
+    if end is None and len(args) > 2 and _name_of(args[1:]) is None:
+        end = 2  # `mute 456 fro 2h`: the deadline's own error names the word meant
+    if word == "mute" and end is not None:
+        return MuteCmd(_backup_ref(args[1:end], "alerts"), True, _deadline(args[end:], "alerts"))
     if word in ("mute", "unmute"):
-        return MuteCmd(backup_id=_only_backup_id(args[1:], "alerts"), mute=word == "mute")
+        return MuteCmd(backup_id=_backup_ref(args[1:], "alerts"), mute=word == "mute")
     _at_most(args, 1, "alerts")
     return AlertsCmd(enabled=_on_off(args[0], "alerts"))
+
+
+def _mention(args: list[str]) -> Command:
+    if len(args) == 1 and args[0].casefold() == "off":
+        return MentionCmd(mention_ids=())
+    try:
+        return MentionCmd(mention_ids=mention_ids(args))
+    except MentionError as error:
+        raise _error(str(error), "alerts") from None
 
 
 _PARSERS: dict[str, Callable[[list[str], Clock], Command]] = {
@@ -272,7 +281,29 @@ _PARSERS: dict[str, Callable[[list[str], Clock], Command]] = {
     "snapshot": _snapshot,
     "schedule": _schedule,
     "alerts": _alerts,
+    "health": _health,
 }
+
+
+_QUOTES = "\"'\u201c\u201d\u2018\u2019"
+
+
+def _backup_ref(args: list[str], subcommand: str) -> BackupRef:
+    """An id, or the words as a name (`"Nightly CRM"`, `nightly`) when they hold a letter.
+
+    Words that start like a number (`456 now`, `#4`) or hold no letter (`4.5`, `<456>`) are
+    still refused as a bad id, so a typo in an id is not mistaken for a name.
+    """
+    name = _name_of(args)
+    return name if name is not None else _only_backup_id(args, subcommand)
+
+
+def _name_of(args: list[str]) -> BackupName | None:
+    name = " ".join(args).strip(_QUOTES).strip()
+    looks_numeric = not name or name[0].isdigit() or name[0] in "#+-"
+    if not looks_numeric and any(ch.isalpha() for ch in name):
+        return BackupName(text=name)
+    return None
 
 
 def _only_backup_id(args: list[str], subcommand: str) -> int:
@@ -324,25 +355,19 @@ def _parse_when(word: str, key: str, clock: Clock) -> datetime:
         ) from None
 
 
+def _deadline(args: list[str], subcommand: str) -> Deadline:
+    """`for <duration>` or `until <time>` (see `bot.slack.deadlines`)."""
+    if args[0].casefold() not in ("for", "until"):
+        raise _unexpected(args[0], subcommand, ("for", "until"))
+    try:
+        return deadline_from(args)
+    except DeadlineError as error:
+        raise _error(str(error), subcommand) from None
+
+
 def _at_most(args: list[str], count: int, subcommand: str) -> None:
     if len(args) > count:
         raise _error(f"Unexpected `{_shown(' '.join(args[count:]))}`.", subcommand)
-
-
-def _unexpected(word: str, subcommand: str, choices: tuple[str, ...]) -> UsageError:
-    near = difflib.get_close_matches(word.casefold(), choices, n=1)
-    error = _error(f"Unexpected `{_shown(word)}`.", subcommand)
-    if near:
-        error.fix = partial(_replace_word, word, near[0])
-    return error
-
-
-def _replace_word(wrong: str, right: str, words: list[str]) -> list[str]:
-    """`words` with the first `wrong` after the subcommand replaced by `right`."""
-    fixed = list(words)
-    if wrong in fixed[1:]:
-        fixed[fixed.index(wrong, 1)] = right
-    return fixed
 
 
 _ALIASES: dict[str, str] = {
@@ -368,15 +393,3 @@ def _unknown_subcommand(word: str) -> UsageError:
         meant,
         fix=lambda words: [*meant.split(), *words[1:]],
     )
-
-
-def _error(message: str, subcommand: str) -> UsageError:
-    return UsageError(message, USAGE[subcommand])
-
-
-def _shown(word: str) -> str:
-    """The user's input as quoted in an error: cut, and without backticks that break quoting."""
-    word = word.replace("`", "'")
-    if len(word) <= _MAX_SHOWN_VALUE:
-        return word
-    return word[: _MAX_SHOWN_VALUE - 1] + "…"

@@ -9,6 +9,7 @@ same workspace*, which the clicking user may touch anyway.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -34,6 +35,13 @@ MAX_VALUE_LENGTH = 2000
 SkyviaId = Annotated[int, Field(ge=1, le=MAX_ID)]
 PageNumber = Annotated[int, Field(ge=1, le=MAX_PAGE)]
 ChannelId = Annotated[str, Field(pattern=r"^[CGD][A-Z0-9]{2,30}$")]
+MESSAGE_TS = re.compile(r"\d{1,12}\.\d{1,9}")
+"""A Slack message id (`ts`), as a click's container names it; anything else is not trusted."""
+
+
+def message_ts(raw: object) -> str | None:
+    """`raw` when it is a well-formed Slack message ts, else None."""
+    return raw if isinstance(raw, str) and MESSAGE_TS.fullmatch(raw) else None
 
 
 class PayloadError(ValueError):
@@ -67,6 +75,24 @@ class BackupRef(Payload):
     """Run snapshot, Details, Mute: a button about one backup."""
 
     backup_id: SkyviaId
+
+
+class MuteForRef(Payload):
+    """An option of the failure alert's mute menu: a backup and for how long (0 = until unmuted)."""
+
+    backup_id: SkyviaId
+    hours: Annotated[int, Field(ge=0, le=24)] = 0
+
+
+class RunRef(Payload):
+    """Run snapshot: the backup, and the failed snapshot it retries when it sits on a failure.
+
+    `retry_of` makes the new card go to the clicked message's thread; buttons posted before it
+    existed (`{"backup_id":4}`) still load and start a plain run.
+    """
+
+    backup_id: SkyviaId
+    retry_of: SkyviaId | None = None
 
 
 class SnapshotRef(Payload):
@@ -110,6 +136,12 @@ class BackupsPageRef(Payload):
     page: PageNumber
 
 
+class HealthPageRef(Payload):
+    """Previous/Next and `Share in channel` on `health`: which page of it."""
+
+    page: PageNumber = 1
+
+
 class SnapshotFilters(Payload):
     """The filters of `/skyvia snapshots`, kept across pages."""
 
@@ -130,6 +162,16 @@ class SnapshotsPageRef(Payload):
     backup_id: SkyviaId
     page: PageNumber = 1
     filters: SnapshotFilters = SnapshotFilters()
+
+
+class ConnectRef(Payload):
+    """Confirm on "connect to another workspace?": the workspace to bind instead.
+
+    The one payload that names a workspace: it is only a request, checked like a typed
+    `/skyvia connect <id>` (an admin clicks it, and the token must reach that workspace).
+    """
+
+    workspace_id: SkyviaId
 
 
 class ConnectModalMeta(Payload):

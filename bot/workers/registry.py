@@ -1,9 +1,10 @@
-"""Which workers a process runs: the watcher and the alert scanner, sharing one notifier, and
-retention.
+"""Which workers a process runs: the watcher and the alert scanner, sharing one notifier,
+retention, and the timers (ends of timed mutes and maintenance windows, on the same notifier).
 
-They share the notifier (so one channel's pace covers both thread replies and alerts), the
-write batcher, and the per-workspace Skyvia backoff (an overloaded workspace is left alone by
-both). Each process gets its own lease owner id, so two processes never hold the same work.
+They share the notifier (so one channel's pace covers both thread replies and alerts) and the
+write batcher. Each backs off from a troubled Skyvia workspace on its own (`bot.services.backoff`):
+a shared backoff let the scanner's errors hold a new watch for minutes. Each process gets its own
+lease owner id, so two processes never hold the same work.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from bot.config import Settings
 from bot.metrics import Metrics
 from bot.services.alerting import AlertingConfig, AlertingService
 from bot.services.announcements import Announcer
-from bot.services.backoff import WorkspaceBackoff
 from bot.services.bindings import BindingService
 from bot.services.leased import lease_for
 from bot.services.retention import RetentionPolicy, RetentionService
+from bot.services.schedules import ScheduleService
+from bot.services.timers import TimerService
 from bot.services.watching import WatchingConfig, WatchingService
 from bot.skyvia.client import SkyviaClient
 from bot.slack.announcer import SlackAnnouncer
@@ -25,6 +27,7 @@ from bot.slack.clients import SlackClients
 from bot.slack.notifier import Notifier
 from bot.workers.alert_scanner import AlertScanner
 from bot.workers.retention import RetentionWorker
+from bot.workers.timers import TimerWorker
 from bot.workers.watcher import Watcher
 from storage.batching import WriteBatcher
 from storage.db import Database
@@ -65,7 +68,6 @@ class _SharedParts(TypedDict):
     batcher: WriteBatcher
     owner: str
     metrics: Metrics
-    backoff: WorkspaceBackoff
 
 
 def stale_claim_after(watch_interval: float, alert_interval: float) -> float:
@@ -87,9 +89,6 @@ def workers_for(container: WorkerNeeds) -> list[PeriodicWorker]:
         stale_after=stale_claim_after(settings.watch_interval, settings.alert_interval),
         metrics=container.metrics,
     )
-    backoff = WorkspaceBackoff(
-        base=min(settings.watch_interval, settings.alert_interval), cap=600.0
-    )
     common = _SharedParts(
         db=container.db,
         skyvia=container.skyvia,
@@ -98,7 +97,6 @@ def workers_for(container: WorkerNeeds) -> list[PeriodicWorker]:
         batcher=batcher,
         owner=owner,
         metrics=container.metrics,
-        backoff=backoff,
     )
     watching = WatchingService(
         config=WatchingConfig.for_interval(settings.watch_interval, settings.watch_give_up),
@@ -112,9 +110,19 @@ def workers_for(container: WorkerNeeds) -> list[PeriodicWorker]:
         db=container.db,
         policy=RetentionPolicy.from_settings(settings, alert_lookback=alerting.config.lookback),
     )
+    timers = TimerService(
+        db=container.db,
+        skyvia=container.skyvia,
+        bindings=container.bindings,
+        schedules=ScheduleService(db=container.db, skyvia=container.skyvia),
+        announcer=common["announcer"],
+        owner=owner,
+        interval=settings.alert_interval,
+    )
     metrics = container.metrics
     return [
         Watcher(watching, metrics=metrics),
         AlertScanner(alerting, metrics=metrics),
         RetentionWorker(retention, owner=owner, metrics=metrics),
+        TimerWorker(timers, metrics=metrics),
     ]

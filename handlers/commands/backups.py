@@ -8,25 +8,53 @@ role check, so a request from an unbound channel costs no Slack or Skyvia call.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+
 from bot.clock import utcnow
+from bot.services.backup_names import Ambiguous
 from bot.services.backups import SnapshotQuery
 from bot.services.bindings import BoundWorkspace
 from bot.services.schedules import ScheduleChange
-from bot.services.snapshots import AlreadyActive, StartedSnapshot, Watched
+from bot.services.snapshots import (
+    AlreadyActive,
+    CardRefused,
+    StartedSnapshot,
+    Watched,
+    card_ledger_key,
+)
+from bot.services.timers import TimerKind
 from bot.slack.authz import Role
+from bot.slack.deliveries import DeliveryKey
 from bot.slack.messages import (
     Message,
+    Pick,
     active_snapshot_exists_message,
     backup_details_message,
     backups_page_message,
+    candidates_message,
+    card_pending_message,
     schedule_changed_announcement,
     schedule_message,
     snapshot_card,
     snapshot_log_message,
     snapshots_page_message,
 )
-from bot.slack.parsing import BackupCmd, BackupsCmd, ScheduleCmd, SnapshotCmd, SnapshotsCmd
+from bot.slack.messages.timers import with_pending_ends
+from bot.slack.parsing import (
+    BackupCmd,
+    BackupName,
+    BackupRef,
+    BackupsCmd,
+    ScheduleCmd,
+    SnapshotCmd,
+    SnapshotsCmd,
+)
 from bot.slack.payloads import SnapshotFilters
+from handlers.commands.timers import maintenance_window
 from handlers.context import NotInChannel, SlackContext
 
 START_SNAPSHOT = "start a snapshot"
@@ -69,42 +97,98 @@ async def snapshot_log(
 
 async def schedule_status(ctx: SlackContext, bound: BoundWorkspace, backup_id: int) -> Message:
     state = await ctx.services.schedules.status(bound, backup_id)
-    return schedule_message(state.backup, state.active)
+    ends = await ctx.services.timers.pending(bound.team_id, bound.channel_id)
+    windows = [e for e in ends if e.backup_id == backup_id and e.kind == TimerKind.WINDOW_END]
+    return with_pending_ends(schedule_message(state.backup, state.active), windows)
 
 
 # -- changes shared with the buttons ---------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Retry:
+    """A run started from a failure's message: its card goes to that message's thread."""
+
+    snapshot_id: int
+    thread_ts: str | None
+    """None when the click named no usable thread: the card then goes to the channel."""
+
+
 async def start_snapshot(
-    ctx: SlackContext, bound: BoundWorkspace, backup_id: int, *, even_if_active: bool = False
+    ctx: SlackContext,
+    bound: BoundWorkspace,
+    backup_id: int,
+    *,
+    even_if_active: bool = False,
+    retry: Retry | None = None,
 ) -> Watched | AlreadyActive:
     """Steps 1-3 of docs/reference/guarantees.md#a-snapshot-started-from-slack.
 
-    An active run is reported to the user, and nothing is started.
+    An active run is reported to the user, and nothing is started. A `retry` posts the card in
+    the failure's thread, saying what it retries and linking back to it. The card carries its
+    delivery key in the message metadata, so a post whose answer was lost is found again; a
+    card Slack refused is posted by the watcher, and the user is told it follows.
     """
-
-    async def post_card(started: StartedSnapshot) -> str:
-        card = snapshot_card(
-            backup_id=started.backup.id,
-            backup_name=started.backup.name,
-            snapshot_id=started.run.run_id,
-            state=started.run.state,
-            started_by=started.started_by,
-            started_at=started.started_at,
-            now=utcnow(),
-        )
-        return await ctx.post(card)
 
     result = await ctx.services.snapshots.start(
         bound,
         backup_id,
         user_id=ctx.user_id,
-        post_card=post_card,
+        post_card=partial(_post_card, ctx, retry),
         even_if_active=even_if_active,
+        card_thread_ts=retry.thread_ts if retry is not None else None,
     )
     if isinstance(result, AlreadyActive):
-        await ctx.reply(active_snapshot_exists_message(result.backup, result.active_run))
+        watch = result.watch
+        link = await ctx.permalink(watch.channel_id, watch.message_ts) if watch else None
+        message = active_snapshot_exists_message(
+            result.backup,
+            result.active_run,
+            watch=watch,
+            channel_id=ctx.channel_id,
+            permalink=link,
+        )
+        await ctx.reply(message)
+    elif result.watch.message_ts is None:
+        await ctx.reply(card_pending_message(result.started.backup, result.started.run.run_id))
     return result
+
+
+def _card_of(
+    started: StartedSnapshot, retry_of: int | None = None, link: str | None = None
+) -> Message:
+    return snapshot_card(
+        backup_id=started.backup.id,
+        backup_name=started.backup.name,
+        snapshot_id=started.run.run_id,
+        state=started.run.state,
+        started_by=started.started_by,
+        started_at=started.started_at,
+        now=utcnow(),
+        retry_of=retry_of,
+        retried_link=link,
+    )
+
+
+async def _post_card(ctx: SlackContext, retry: Retry | None, started: StartedSnapshot) -> str:
+    """Posts the card with its delivery key in the metadata; a refusal means nothing posted."""
+    key = DeliveryKey(*card_ledger_key(ctx.team_id, ctx.channel_id, started.run.run_id))
+    extra: dict[str, Any] = {"metadata": key.metadata()}
+    if retry is None:
+        card = _card_of(started)
+    elif retry.thread_ts is None:
+        card = _card_of(started, retry.snapshot_id)
+    else:
+        link = await ctx.permalink(ctx.channel_id, retry.thread_ts)
+        card = _card_of(started, retry.snapshot_id, link)
+        extra["thread_ts"] = retry.thread_ts
+    try:
+        return await ctx.post(card, **extra)
+    except SlackApiError as exc:
+        status = exc.response.status_code if exc.response is not None else 0
+        if status < 500:  # Slack answered: nothing was posted
+            raise CardRefused(str(exc.response.get("error"))) from exc
+        raise
 
 
 async def switch_schedule(
@@ -127,6 +211,22 @@ async def switch_schedule(
 # -- commands --------------------------------------------------------------------------------
 
 
+async def resolve(
+    ctx: SlackContext, bound: BoundWorkspace, ref: BackupRef, pick: Pick
+) -> int | None:
+    """The backup id a command names; when a name fits several, offers them and returns None.
+
+    `pick` is what the command was going to do, which each candidate's button does.
+    """
+    found = await ctx.services.backups.resolve(
+        bound, ref.text if isinstance(ref, BackupName) else ref
+    )
+    if isinstance(found, Ambiguous):
+        await ctx.reply(candidates_message(found.typed, found.candidates, pick))
+        return None
+    return found
+
+
 async def backups(ctx: SlackContext, command: BackupsCmd) -> None:
     bound = await ctx.workspace()
     await ctx.reply(await backups_page(ctx, bound, command.page))
@@ -134,7 +234,9 @@ async def backups(ctx: SlackContext, command: BackupsCmd) -> None:
 
 async def backup(ctx: SlackContext, command: BackupCmd) -> None:
     bound = await ctx.workspace()
-    await ctx.reply(await backup_details(ctx, bound, command.backup_id))
+    backup_id = await resolve(ctx, bound, command.backup_id, Pick.DETAILS)
+    if backup_id is not None:
+        await ctx.reply(await backup_details(ctx, bound, backup_id))
 
 
 async def snapshots(ctx: SlackContext, command: SnapshotsCmd) -> None:
@@ -146,18 +248,29 @@ async def snapshots(ctx: SlackContext, command: SnapshotsCmd) -> None:
 async def snapshot(ctx: SlackContext, command: SnapshotCmd) -> None:
     bound = await ctx.workspace()
     await ctx.require(Role.OPERATOR, START_SNAPSHOT)
-    await start_snapshot(ctx, bound, command.backup_id)
+    backup_id = await resolve(ctx, bound, command.backup_id, Pick.RUN_SNAPSHOT)
+    if backup_id is not None:
+        await start_snapshot(ctx, bound, backup_id)
 
 
 async def schedule(ctx: SlackContext, command: ScheduleCmd) -> None:
     bound = await ctx.workspace()
     if command.enable is None:
-        await ctx.reply(await schedule_status(ctx, bound, command.backup_id))
+        backup_id = await resolve(ctx, bound, command.backup_id, Pick.SCHEDULE)
+        if backup_id is not None:
+            await ctx.reply(await schedule_status(ctx, bound, backup_id))
         return
     await ctx.require(Role.OPERATOR, SWITCH_SCHEDULE)
-    change = await switch_schedule(ctx, bound, command.backup_id, command.enable)
+    pick = Pick.ENABLE_SCHEDULE if command.enable else Pick.DISABLE_SCHEDULE
+    backup_id = await resolve(ctx, bound, command.backup_id, pick)
+    if backup_id is None:
+        return
+    if command.window is not None:
+        await maintenance_window(ctx, bound, backup_id, command.window)
+        return
+    change = await switch_schedule(ctx, bound, backup_id, command.enable)
     if not change.changed:
-        await ctx.reply(schedule_message(change.backup, change.active))
+        await ctx.reply(schedule_message(change.backup, change.active, already=True))
 
 
 HANDLERS = {

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import logging
+
+from slack_sdk.errors import SlackApiError
+
 from bot.services.bindings import BoundWorkspace, MuteResult, MuteUnchanged
+from bot.services.models import WatchedRun
+from bot.services.timers import TimerKind
 from bot.slack.authz import Role
 from bot.slack.messages import (
+    Pick,
     alerts_changed_message,
+    alerts_unchanged_message,
     connect_modal,
     connected_message,
     disconnected_message,
     help_message,
     mute_changed_message,
     refusal_message,
+    replace_binding_message,
     status_message,
+    watch_ended_card,
 )
+from bot.slack.messages.mrkdwn import user_mention
+from bot.slack.messages.timers import with_pending_ends
 from bot.slack.parsing import (
     AlertsCmd,
     ConnectCmd,
@@ -22,9 +34,14 @@ from bot.slack.parsing import (
     MuteCmd,
     StatusCmd,
 )
+from handlers.commands.backups import resolve
+from handlers.commands.timers import timed_mute
 from handlers.context import NotInChannel, SlackContext
 
+log = logging.getLogger(__name__)
+
 MUTE_ALERTS = "mute or unmute a backup's alerts"
+CONNECT = "connect a channel"
 
 
 async def show_help(ctx: SlackContext, _: HelpCmd) -> None:
@@ -32,7 +49,7 @@ async def show_help(ctx: SlackContext, _: HelpCmd) -> None:
 
 
 async def connect(ctx: SlackContext, command: ConnectCmd) -> None:
-    await ctx.require(Role.ADMIN, "connect a channel")
+    await ctx.require(Role.ADMIN, CONNECT)
     bindings = ctx.services.bindings
     if command.workspace_id is None or not bindings.default_token_serves(ctx.team_id):
         # A team the default token does not serve is told why it must bring its own token.
@@ -47,26 +64,72 @@ async def connect(ctx: SlackContext, command: ConnectCmd) -> None:
             ),
         )
         return
+    current = await ctx.services.bindings.status(ctx.team_id, ctx.channel_id)
+    if current.binding is not None and current.binding.workspace_id != command.workspace_id:
+        # Replacing drops the old workspace's mutes and watches: an admin confirms first.
+        ask = replace_binding_message(current.binding, len(current.watches), command.workspace_id)
+        await ctx.reply(ask)
+        return
     await finish_connect(ctx, command.workspace_id, token=None)
 
 
+async def replace_connection(ctx: SlackContext, workspace_id: int) -> None:
+    """Confirmed by the `Connect to <id>` button: binds the other workspace."""
+    await ctx.require(Role.ADMIN, CONNECT)
+    await finish_connect(ctx, workspace_id, token=None)
+
+
+async def end_cards(ctx: SlackContext, ended: list[WatchedRun], reason: str) -> None:
+    """Gives each stopped watch's card a final update, so none stays on "starting" forever.
+
+    Best effort per card: one deleted or unreachable card must not keep the others unchanged.
+    """
+    for watch in ended:
+        if not watch.message_ts:
+            continue
+        message = watch_ended_card(watch, reason)
+        try:
+            await ctx.client.chat_update(
+                **message.kwargs(channel=watch.channel_id, ts=watch.message_ts)
+            )
+        except SlackApiError as error:
+            log.warning(
+                "could not end the card of snapshot %s: %s",
+                watch.snapshot_id,
+                error.response.get("error"),
+                extra={"team": ctx.team_id, "channel": watch.channel_id},
+            )
+
+
 async def finish_connect(ctx: SlackContext, workspace_id: int, token: str | None) -> None:
-    """Binds, then tells the channel; undoes the binding if the bot cannot post there."""
+    """Binds, then tells the channel; undoes the binding if the bot cannot post there.
+
+    A binding to another workspace than before drops the old one's watches: they are stopped
+    and their cards ended (the modal path included, where the typed token is the confirmation).
+    """
     service = ctx.services.bindings
+    before = (await service.status(ctx.team_id, ctx.channel_id)).binding
     binding = await service.connect(
         team_id=ctx.team_id,
         channel_id=ctx.channel_id,
         workspace_id=workspace_id,
         token=token,
         user_id=ctx.user_id,
+        enterprise_id=ctx.enterprise_id,
     )
     try:
-        await ctx.post(connected_message(workspace_id, binding.workspace_name, ctx.user_id))
+        await ctx.post(connected_message(binding, ctx.user_id))
     except NotInChannel:
         await service.disconnect(
             team_id=ctx.team_id, channel_id=ctx.channel_id, user_id=ctx.user_id
         )
         raise
+    if before is not None and before.workspace_id != workspace_id:
+        ended = await service.stop_watches(ctx.team_id, ctx.channel_id)
+        by = user_mention(ctx.user_id)
+        await end_cards(
+            ctx, ended, f"the channel was connected to workspace {workspace_id} by {by}"
+        )
 
 
 async def disconnect(ctx: SlackContext, _: DisconnectCmd) -> None:
@@ -79,26 +142,37 @@ async def disconnect(ctx: SlackContext, _: DisconnectCmd) -> None:
         await ctx.post(message)
     except NotInChannel:
         await ctx.reply(message)
+    reason = f"the channel was disconnected by {user_mention(ctx.user_id)}"
+    await end_cards(ctx, result.ended, reason)
 
 
 async def status(ctx: SlackContext, _: StatusCmd) -> None:
     result = await ctx.services.bindings.status(ctx.team_id, ctx.channel_id)
-    await ctx.reply(status_message(result.binding, result.watches))
+    ends = await ctx.services.timers.pending(ctx.team_id, ctx.channel_id)
+    await ctx.reply(with_pending_ends(status_message(result.binding, result.watches), ends))
 
 
 async def alerts(ctx: SlackContext, command: AlertsCmd) -> None:
     await ctx.require(Role.ADMIN, "turn failure alerts on or off")
-    await ctx.services.bindings.set_alerts(
+    changed = await ctx.services.bindings.set_alerts(
         team_id=ctx.team_id, channel_id=ctx.channel_id, user_id=ctx.user_id, enabled=command.enabled
     )
+    if not changed:  # a repeat: only the user hears it, the channel already knows
+        await ctx.reply(alerts_unchanged_message(command.enabled))
+        return
     await ctx.post(alerts_changed_message(ctx.user_id, command.enabled))
 
 
 async def set_mute(
     ctx: SlackContext, bound: BoundWorkspace, backup_id: int, mute: bool
 ) -> MuteResult:
-    """Mutes or unmutes; a change is told to the channel, a repeat only to the user."""
+    """Mutes or unmutes; a change is told to the channel, a repeat only to the user.
+
+    Either way a pending end of a timed mute goes: unmuted is unmuted, and a plain mute lasts
+    until someone unmutes.
+    """
     result = await ctx.services.bindings.mute(bound, backup_id, user_id=ctx.user_id, mute=mute)
+    await ctx.services.timers.cancel(TimerKind.MUTE_END, bound, backup_id)
     if isinstance(result, MuteUnchanged):
         state = "muted" if mute else "not muted"
         await ctx.reply(
@@ -120,7 +194,14 @@ async def set_mute(
 async def mute(ctx: SlackContext, command: MuteCmd) -> None:
     bound = await ctx.workspace()
     await ctx.require(Role.OPERATOR, MUTE_ALERTS)
-    await set_mute(ctx, bound, command.backup_id, command.mute)
+    pick = Pick.MUTE if command.mute else Pick.UNMUTE
+    backup_id = await resolve(ctx, bound, command.backup_id, pick)
+    if backup_id is None:
+        return
+    if command.until is not None:
+        await timed_mute(ctx, bound, backup_id, command.until)
+        return
+    await set_mute(ctx, bound, backup_id, command.mute)
 
 
 HANDLERS = {

@@ -12,6 +12,7 @@ from storage.repositories.audit import AuditRepository
 from storage.repositories.bindings import BindingRepository
 from storage.repositories.clicks import ClickRepository, click_key
 from storage.repositories.deliveries import DeliveryLedger
+from storage.repositories.timers import TimerRepository
 from storage.repositories.watches import WatchRepository
 from storage.repositories.worker_leases import WorkerLeaseRepository
 
@@ -21,6 +22,7 @@ __all__ = [
     "BindingRepository",
     "ClickRepository",
     "DeliveryLedger",
+    "TimerRepository",
     "WatchRepository",
     "WorkerLeaseRepository",
     "click_key",

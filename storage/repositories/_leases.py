@@ -7,6 +7,11 @@ A claim is two statements in the caller's transaction:
    on SQLite the transaction already holds the database's write lock (BEGIN IMMEDIATE);
 2. set `lease_owner`/`lease_until` on them, re-checking in the UPDATE that the lease is still free.
 
+Lease times come from the database server's clock (`db_now`), never the caller's: replicas'
+clocks differ, and a lease written by one replica and judged by another with a clock a few
+seconds ahead would look expired while its owner still works on the row. The caller's `now`
+only decides which rows are due.
+
 The lease outlives the transaction: the worker commits the claim, calls Skyvia without holding
 any lock, and then writes its result fenced by `lease_owner`, so a worker whose lease expired
 and was taken over cannot overwrite its successor. A crashed worker's rows come back when the
@@ -19,14 +24,13 @@ import os
 import socket
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from storage.repositories._sql import lockable
+from storage.repositories._sql import db_now, lockable
 
 
 class Leased(Protocol):
@@ -43,8 +47,9 @@ def new_lease_owner(prefix: str = "") -> str:
     return f"{prefix}:{name}" if prefix else name
 
 
-def lease_free(model: type[Leased], now: datetime) -> ColumnElement[bool]:
-    return or_(model.lease_until.is_(None), model.lease_until < now)
+def lease_free(model: type[Leased], session: AsyncSession) -> ColumnElement[bool]:
+    """No lease, or one that ended by the database's clock."""
+    return or_(model.lease_until.is_(None), model.lease_until < db_now(session))
 
 
 async def claim_due(
@@ -54,15 +59,17 @@ async def claim_due(
     due: Sequence[ColumnElement[bool]],
     order_by: InstrumentedAttribute[Any],
     owner: str,
-    now: datetime,
     limit: int,
     lease_seconds: float,
 ) -> list[LeasedT]:
-    """Leases up to `limit` due rows of `model` to `owner`, earliest first (see module doc)."""
+    """Leases up to `limit` due rows of `model` to `owner`, earliest first (see module doc).
+
+    `due` is judged by the caller's clock; the lease by the database's (see module doc).
+    """
     if limit <= 0:
         return []
     key = list(model.__table__.primary_key.columns)  # type: ignore[attr-defined]
-    free = lease_free(model, now)
+    free = lease_free(model, session)
     candidates = select(*key).where(*due, free).order_by(order_by).limit(limit)
     picked = (await session.execute(lockable(session, candidates))).all()
     if not picked:
@@ -70,7 +77,7 @@ async def claim_due(
     claimed = await session.scalars(
         update(model)
         .where(tuple_(*key).in_([tuple(row) for row in picked]), free)
-        .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_seconds))
+        .values(lease_owner=owner, lease_until=db_now(session, plus_seconds=lease_seconds))
         .returning(model),
         execution_options={"populate_existing": True},
     )

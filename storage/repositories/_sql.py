@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Select, Table, delete, select
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Interval,
+    Select,
+    Table,
+    delete,
+    func,
+    literal,
+    literal_column,
+    select,
+    type_coerce,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute
+
+from storage.types import UTCDateTime
 
 
 def dialect_name(session: AsyncSession) -> str:
@@ -70,3 +85,32 @@ async def delete_batch(
         return 0
     result = await session.execute(delete(table).where(key.in_(ids)))
     return cast(CursorResult[Any], result).rowcount
+
+
+_SQLITE_NOW_FORMAT = "%Y-%m-%d %H:%M:%f000"
+"""SQLite's clock in the text format the `UTCDateTime` columns are stored in (microseconds,
+so that text order stays time order next to values written from Python)."""
+
+
+def db_now(session: AsyncSession, *, plus_seconds: float = 0.0) -> ColumnElement[datetime]:
+    """The database server's current UTC time (plus `plus_seconds`), as a SQL expression.
+
+    Replicas' clocks differ; a time written by one and compared on another (a claim's age, a
+    lease's end) must come from the one clock they share. PostgreSQL: `statement_timestamp()`
+    (unlike `now()`, it moves on between the statements of one transaction); SQLite:
+    `strftime(..., 'now')` in the stored format.
+    """
+    if dialect_name(session) == "postgresql":
+        expression: ColumnElement[Any] = func.statement_timestamp()
+        if plus_seconds:
+            expression = expression + literal(timedelta(seconds=plus_seconds), Interval())
+    else:
+        # Constants inlined, not bound: a multi-row INSERT repeats this once per row.
+        arguments: list[ColumnElement[Any]] = [
+            literal_column(f"'{_SQLITE_NOW_FORMAT}'"),
+            literal_column("'now'"),
+        ]
+        if plus_seconds:
+            arguments.append(literal_column(f"'{plus_seconds:+.6f} seconds'"))
+        expression = func.strftime(*arguments)
+    return type_coerce(expression, UTCDateTime())

@@ -76,7 +76,6 @@ class AlertCursorRepository:
             due=[AlertCursor.next_scan_at <= now],
             order_by=AlertCursor.next_scan_at,
             owner=owner,
-            now=now,
             limit=limit,
             lease_seconds=lease_seconds,
         )

@@ -22,6 +22,14 @@ class BindingRepository:
             select(Binding).where(Binding.team_id == team_id, Binding.channel_id == channel_id)
         )
 
+    async def enterprise_of(self, team_id: str) -> str | None:
+        """The Enterprise Grid org a team's bindings recorded, or None (not Grid, or unknown)."""
+        return await self.session.scalar(
+            select(Binding.enterprise_id)
+            .where(Binding.team_id == team_id, Binding.enterprise_id.is_not(None))
+            .limit(1)
+        )
+
     async def upsert(
         self,
         *,
@@ -32,6 +40,7 @@ class BindingRepository:
         token_ciphertext: str | None,
         created_by: str,
         now: datetime,
+        enterprise_id: str | None = None,
     ) -> Binding:
         """Binds the channel, or re-binds it: it replaces workspace and token, records the new
         author and lifts a pause.
@@ -43,6 +52,7 @@ class BindingRepository:
         workspace, so they go when the workspace changes.
         """
         values: dict[str, object] = {
+            "enterprise_id": enterprise_id,
             "workspace_id": workspace_id,
             "workspace_name": workspace_name,
             "token_ciphertext": token_ciphertext,
@@ -108,6 +118,15 @@ class BindingRepository:
     async def list_for_workspace(self, workspace_id: int) -> Sequence[Binding]:
         result = await self.session.scalars(
             select(Binding).where(Binding.workspace_id == workspace_id).order_by(Binding.id)
+        )
+        return result.all()
+
+    async def list_with_own_token(self) -> Sequence[Binding]:
+        """Bindings that store their own (encrypted) token, team and channel order."""
+        result = await self.session.scalars(
+            select(Binding)
+            .where(Binding.token_ciphertext.is_not(None))
+            .order_by(Binding.team_id, Binding.channel_id)
         )
         return result.all()
 
@@ -211,6 +230,15 @@ class BindingRepository:
                 else_=literal(now, UTCDateTime()),
             )
         return await self._update(team_id, channel_id, values)
+
+    async def set_mentions(
+        self, team_id: str, channel_id: str, mention_ids: Sequence[str], now: datetime
+    ) -> bool:
+        """Who the channel's failure alerts mention (none: empty); False when it has no binding."""
+        stored = " ".join(mention_ids) or None
+        return await self._update(
+            team_id, channel_id, {"alert_mentions": stored, "updated_at": now}
+        )
 
     async def pause(self, team_id: str, channel_id: str, reason: str, now: datetime) -> bool:
         """Pauses an active binding (bot removed, channel archived); False if already paused."""

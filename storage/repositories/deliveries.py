@@ -9,7 +9,13 @@ A sender claims the key before calling Slack and marks it sent afterwards:
 - a loser reads the row with `get_many`: a row left `claimed` by a crash is adopted with
   `take_over` by one recoverer, who must find out whether the message went out before sending
   again;
+- `record_failure` keeps a refused attempt as `failed` (retried by `take_over` once its backoff
+  has passed) or `gave_up` (never again), counting `attempts`;
+- `renew` restarts our own claim's clock before we settle an unknown outcome ourselves;
 - `prune` forgets rows old enough that nobody can claim their key again (retention).
+
+Every claim time and every age is the database server's clock (`db_now`), never the caller's:
+one replica writes a claim and another judges its age, and their clocks may differ by seconds.
 
 `claim_many`, `get_many` and `mark_sent_many` take many keys in one statement each, for the
 notifier's coalesced writes (`storage.batching`); the rules per key are the same as for one.
@@ -26,6 +32,7 @@ from sqlalchemy import (
     ColumnElement,
     Table,
     bindparam,
+    case,
     delete,
     exists,
     or_,
@@ -37,7 +44,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Delivery, DeliveryKind, DeliveryStatus, Watch
-from storage.repositories._sql import delete_batch, dialect_name
+from storage.repositories._sql import db_now, delete_batch, dialect_name
 from storage.types import UTCDateTime
 
 _KEY = ("team_id", "channel_id", "snapshot_id", "kind")
@@ -88,18 +95,20 @@ class DeliveryLedger:
         self.session = session
 
     async def claim_many(
-        self, keys: Sequence[tuple[LedgerKey, datetime]], *, owner: str
+        self, keys: Sequence[LedgerKey], *, owner: str, age: float = 0.0
     ) -> set[LedgerKey]:
-        """The keys (each with its claim time) this caller now owns, in one INSERT per 500.
+        """The keys this caller now owns, in one INSERT per 500, claimed at the database's now.
 
         Per key, exactly one claimer wins; a key claimed or sent before is not returned. Rows
         go in key order, so two replicas claiming overlapping sets on PostgreSQL wait on each
         other in the same order instead of deadlocking. A key given twice is claimed once
         (returned once). On PostgreSQL a competing claim waits for the first claimer's
         transaction: commit the claims before the Slack call, so the rows are visible and not
-        held locked during it.
+        held locked during it. `age` backdates the claims by that many seconds (a crash
+        leftover, for tests and tools).
         """
-        rows = sorted({key: at for key, at in reversed(keys)}.items())
+        rows = sorted(set(keys))
+        now = db_now(self.session, plus_seconds=-age)
         insert = postgresql.insert if dialect_name(self.session) == "postgresql" else sqlite.insert
         claimed: set[LedgerKey] = set()
         for start in range(0, len(rows), _CLAIM_CHUNK):
@@ -115,9 +124,9 @@ class DeliveryLedger:
                             "kind": kind,
                             "status": DeliveryStatus.CLAIMED,
                             "claimed_by": owner,
-                            "claimed_at": at,
+                            "claimed_at": now,
                         }
-                        for (team, channel, snapshot, kind), at in chunk
+                        for team, channel, snapshot, kind in chunk
                     ]
                 )
                 .on_conflict_do_nothing(index_elements=list(_KEY))
@@ -232,20 +241,75 @@ class DeliveryLedger:
         return result.first() is not None
 
     async def take_over(
-        self, delivery_id: int, *, owner: str, now: datetime, older_than: datetime
+        self,
+        delivery_id: int,
+        *,
+        owner: str,
+        idle_for: float,
+        status: str = DeliveryStatus.CLAIMED,
     ) -> bool:
-        """Adopts a stale claim; of several recoverers racing for it exactly one gets True."""
+        """Adopts a row in `status` untouched for `idle_for` seconds; one of racers gets True.
+
+        A `claimed` row idle that long is a stale claim (a crash leftover); a `failed` one has
+        served its backoff. Either way it becomes our fresh claim.
+        """
         result = await self.session.execute(
             update(Delivery)
             .where(
                 Delivery.id == delivery_id,
-                Delivery.status == DeliveryStatus.CLAIMED,
-                Delivery.claimed_at < older_than,
+                Delivery.status == status,
+                Delivery.claimed_at < db_now(self.session, plus_seconds=-idle_for),
             )
-            .values(claimed_by=owner, claimed_at=now)
+            .values(
+                status=DeliveryStatus.CLAIMED, claimed_by=owner, claimed_at=db_now(self.session)
+            )
             .returning(Delivery.id)
         )
         return result.first() is not None
+
+    async def renew(self, key: LedgerKey, *, owner: str) -> bool:
+        """Restarts the clock of our own unsent claim; False if it is ours no longer."""
+        result = await self.session.execute(
+            update(Delivery)
+            .where(
+                *_key(*key),
+                Delivery.status == DeliveryStatus.CLAIMED,
+                Delivery.claimed_by == owner,
+            )
+            .values(claimed_at=db_now(self.session))
+            .returning(Delivery.id)
+        )
+        return result.first() is not None
+
+    async def record_failure(
+        self, key: LedgerKey, *, owner: str, error: str, max_attempts: int
+    ) -> tuple[str, int] | None:
+        """Counts a refused attempt of our claim: (new status, attempts), None if not ours.
+
+        The row becomes `gave_up` once `attempts` reaches `max_attempts` (1: give up now),
+        else `failed`; `claimed_at` is when it failed, which the backoff counts from.
+        """
+        attempts = Delivery.attempts + 1
+        result = await self.session.execute(
+            update(Delivery)
+            .where(
+                *_key(*key),
+                Delivery.status == DeliveryStatus.CLAIMED,
+                Delivery.claimed_by == owner,
+            )
+            .values(
+                status=case(
+                    (attempts >= max_attempts, DeliveryStatus.GAVE_UP.value),
+                    else_=DeliveryStatus.FAILED.value,
+                ),
+                attempts=attempts,
+                last_error=error[:64],
+                claimed_at=db_now(self.session),
+            )
+            .returning(Delivery.status, Delivery.attempts)
+        )
+        row = result.first()
+        return None if row is None else (str(row[0]), int(row[1]))
 
     async def prune(
         self, claimed_before: datetime, *, alerts_claimed_before: datetime, limit: int = 1000

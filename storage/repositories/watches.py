@@ -91,7 +91,7 @@ class WatchRepository:
         *,
         team_id: str,
         channel_id: str,
-        message_ts: str,
+        message_ts: str | None,
         workspace_id: int,
         backup_id: int,
         backup_name: str | None,
@@ -100,6 +100,7 @@ class WatchRepository:
         started_at: datetime,
         next_poll_at: datetime,
         last_state: str | None = None,
+        card_thread_ts: str | None = None,
     ) -> Watch:
         """Records a watch; adding the same (team, channel, snapshot) again returns the first."""
         await insert_if_absent(
@@ -109,6 +110,7 @@ class WatchRepository:
                 "team_id": team_id,
                 "channel_id": channel_id,
                 "message_ts": message_ts,
+                "card_thread_ts": card_thread_ts,
                 "workspace_id": workspace_id,
                 "backup_id": backup_id,
                 "backup_name": backup_name,
@@ -124,6 +126,27 @@ class WatchRepository:
         watch = await self.get_for_snapshot(team_id, channel_id, snapshot_id)
         assert watch is not None  # just inserted, or already there: the row exists
         return watch
+
+    async def set_card(
+        self, team_id: str, channel_id: str, snapshot_id: int, message_ts: str
+    ) -> bool:
+        """Records the card of the channel's watch of a snapshot that had none; False if it
+        already had one (or there is no such watch).
+
+        Not fenced by the lease: the card's `ts` is a fact about Slack, whoever learnt it.
+        """
+        result = await self.session.execute(
+            update(Watch)
+            .where(
+                Watch.team_id == team_id,
+                Watch.channel_id == channel_id,
+                Watch.snapshot_id == snapshot_id,
+                Watch.message_ts.is_(None),
+            )
+            .values(message_ts=message_ts)
+            .returning(Watch.id)
+        )
+        return result.first() is not None
 
     async def get(self, watch_id: int) -> Watch | None:
         return await self.session.get(Watch, watch_id, populate_existing=True)
@@ -237,7 +260,6 @@ class WatchRepository:
             due=[Watch.finished_at.is_(None), Watch.next_poll_at <= now],
             order_by=Watch.next_poll_at,
             owner=owner,
-            now=now,
             limit=limit,
             lease_seconds=lease_seconds,
         )

@@ -8,14 +8,14 @@ lease when it expires, and the next claimer runs the job again.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import WorkerLease
 from storage.repositories import _leases
-from storage.repositories._sql import insert_if_absent
+from storage.repositories._sql import db_now, insert_if_absent
 
 
 class WorkerLeaseRepository:
@@ -36,16 +36,16 @@ class WorkerLeaseRepository:
             due=[WorkerLease.name == name, WorkerLease.next_run_at <= now],
             order_by=WorkerLease.next_run_at,
             owner=owner,
-            now=now,
             limit=1,
             lease_seconds=lease_seconds,
         )
         return bool(claimed)
 
-    async def extend(self, name: str, owner: str, now: datetime, lease_seconds: float) -> bool:
-        """Keeps the turn for `lease_seconds` from `now`; False if it is no longer `owner`'s."""
+    async def extend(self, name: str, owner: str, lease_seconds: float) -> bool:
+        """Keeps the turn for `lease_seconds` from now (the database's clock, like every lease);
+        False if it is no longer `owner`'s."""
         return await self._write_held(
-            name, owner, {"lease_until": now + timedelta(seconds=lease_seconds)}
+            name, owner, {"lease_until": db_now(self.session, plus_seconds=lease_seconds)}
         )
 
     async def end_turn(self, name: str, owner: str, next_run_at: datetime) -> bool:

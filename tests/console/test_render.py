@@ -18,6 +18,7 @@ from bot.skyvia.models import Backup, Snapshot
 from bot.slack import messages as blocks
 from bot.slack.ids import ActionId
 from bot.slack.parsing import USAGE
+from bot.slack.payloads import MuteForRef
 
 T0 = datetime(2023, 10, 2, 14, 15, 15, tzinfo=UTC)
 NAMES = Names(users={"U0DANA": "dana"}, channels={"C0OPS": "ops"})
@@ -44,7 +45,7 @@ def test_running_card_reads_like_the_reference() -> None:
     rendered = render_message(card.to_dict(), names=NAMES)
     assert rendered.lines == [
         "🔄 Snapshot of Nightly CRM (456) is running",
-        "Started by @dana · snapshot 7001 · 2023-10-02 14:15 UTC · running for 3m 10s",
+        "Started by @dana · snapshot 7001 · started 2023-10-02 14:15 UTC",
     ]
     assert rendered.buttons == []
 
@@ -93,7 +94,16 @@ def test_failure_alert_shows_the_log_as_code_and_its_three_buttons() -> None:
     # The log reads exactly as Skyvia wrote it: no escapes, no zero-width spaces.
     assert CODE_PREFIX + "Error: INVALID_SESSION_ID on object Account" in rendered.lines
     assert CODE_PREFIX + "row <17> & more `quoted`" in rendered.lines
-    assert rendered.lines[-1] == "[1] Show log  [2] Run snapshot  [3] Mute this backup"
+    assert rendered.lines[-1] == (
+        "[1] Run snapshot  [2] Show log  Mute this backup: [3] Mute for 1 h  [4] Mute for 4 h  "
+        "[5] Mute for 24 h  [6] Mute until unmuted"
+    )
+    chosen = rendered.buttons[3]
+    assert (chosen.action_id, MuteForRef.load(chosen.value)) == (
+        ActionId.MUTE_BACKUP_FOR,
+        MuteForRef(backup_id=456, hours=4),
+    )
+    assert chosen.confirm is not None and "unmute 456" in chosen.confirm.text
 
 
 def test_help_lists_every_subcommand_readably() -> None:
@@ -128,6 +138,7 @@ def test_outcome_reply_mentions_by_name() -> None:
         ("in <#C0OPS> and <#C0X|general>", "in #ops and #general"),
         ("<!date^1696256115^{date_short_pretty}|2023-10-02 14:15 UTC>", "2023-10-02 14:15 UTC"),
         ("<!here> <!subteam^S1|@oncall>", "@here @oncall"),
+        ("cc <!subteam^S0ONCALL> <@U0DANA>", "cc @S0ONCALL @dana"),
         (
             "<https://app.skyvia.com|Skyvia> <https://x.test>",
             "Skyvia (https://app.skyvia.com) https://x.test",

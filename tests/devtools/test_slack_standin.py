@@ -327,3 +327,51 @@ async def test_response_url_takes_five_posts_then_refuses(slack: FakeSlack) -> N
     assert [r.body["text"] for r in slack.responses("r1")] == [f"n{i}" for i in range(5)]
     assert len(slack.responses("r1", include_rejected=True)) == 6
     assert (expired.status_code, expired.json()["error"]) == (404, "expired_url")
+
+
+# ----- OAuth: oauth.v2.access for installs and token rotation ----------------------------------
+
+
+async def test_oauth_exchanges_a_code_once_for_a_bot_token_that_then_works(
+    slack: FakeSlack,
+) -> None:
+    slack.oauth.configure("1.2", "app-secret")
+    code = slack.oauth.approve("T0NEW", installer="U0INSTALLER")
+    app = AsyncWebClient(base_url=slack.api_url, retry_handlers=[])
+
+    answer = await app.oauth_v2_access(client_id="1.2", client_secret="app-secret", code=code)
+    again = app.oauth_v2_access(client_id="1.2", client_secret="app-secret", code=code)
+    wrong_secret = app.oauth_v2_access(client_id="1.2", client_secret="guess", code="code-9")
+    installed = AsyncWebClient(token=answer["access_token"], base_url=slack.api_url)
+
+    assert answer["team"] == {"id": "T0NEW", "name": "t0new"} and answer["token_type"] == "bot"
+    assert answer["authed_user"] == {"id": "U0INSTALLER"} and "refresh_token" not in answer
+    assert (await installed.auth_test())["team_id"] == "T0NEW"
+    assert await error_of(again) == "invalid_code"
+    assert await error_of(wrong_secret) == "bad_client_secret"
+    assert all("app-secret" not in repr(c.args) for c in slack.calls)
+
+
+async def test_oauth_rotation_issues_expiring_tokens_and_refreshes_them(slack: FakeSlack) -> None:
+    slack.oauth.configure("1.2", "app-secret", token_rotation=True, expires_in=1)
+    app = AsyncWebClient(base_url=slack.api_url, retry_handlers=[])
+    code = slack.oauth.approve(
+        None, installer="U0I", enterprise_id="E0ORG", is_enterprise_install=True
+    )
+
+    first = await app.oauth_v2_access(client_id="1.2", client_secret="app-secret", code=code)
+    refreshed = await app.oauth_v2_access(
+        client_id="1.2",
+        client_secret="app-secret",
+        grant_type="refresh_token",
+        refresh_token=first["refresh_token"],
+    )
+    who = await AsyncWebClient(token=refreshed["access_token"], base_url=slack.api_url).auth_test()
+    await asyncio.sleep(1.1)
+    expired = AsyncWebClient(token=first["access_token"], base_url=slack.api_url, retry_handlers=[])
+
+    assert first["is_enterprise_install"] is True and first["enterprise"]["id"] == "E0ORG"
+    assert first["access_token"].startswith("xoxe.xoxb-") and first["expires_in"] == 1
+    assert refreshed["access_token"] != first["access_token"]
+    assert (who["enterprise_id"], who["is_enterprise_install"]) == ("E0ORG", True)
+    assert await error_of(expired.auth_test()) == "token_expired"

@@ -151,3 +151,10 @@ async def watch_of(stack: Stack, snapshot_id: int, channel: str = CHANNEL) -> Wa
     """The channel's watch of a snapshot, pending or already finished by the watcher."""
     async with stack.bot.container.db.session() as session:
         return await WatchRepository(session).get_for_snapshot(TEAM, channel, snapshot_id)
+
+
+async def carded_watch_of(stack: Stack, snapshot_id: int, channel: str = CHANNEL) -> Watch | None:
+    """The channel's watch of a snapshot once its card's `ts` is on it (written after the
+    watch itself), else None."""
+    watch = await watch_of(stack, snapshot_id, channel)
+    return watch if watch is not None and watch.message_ts is not None else None

@@ -33,7 +33,8 @@ ENCRYPTION_KEY = Fernet.generate_key().decode()
 def bot_env(
     *, slack_api_url: str, skyvia_api_url: str, database_url: str, **extra: Any
 ) -> dict[str, str]:
-    """Environment variables for a bot under test (the same names an operator sets)."""
+    """Environment variables for a bot under test (the same names an operator sets); an `extra`
+    value of None leaves that variable out."""
     env = {
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,

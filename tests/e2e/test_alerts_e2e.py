@@ -54,7 +54,7 @@ async def test_scheduled_failure_alerts_each_listening_channel_once(stack: Stack
     message = {"text": alert.text, "blocks": alert.blocks, "ts": alert.ts}
     assert "Scheduled snapshot" in alert.text and "Nightly CRM" in alert.text
     assert "INVALID_SESSION_ID" in rendered(message)
-    for action in (ActionId.SHOW_LOG, ActionId.RUN_SNAPSHOT, ActionId.MUTE_BACKUP):
+    for action in (ActionId.SHOW_LOG, ActionId.RUN_SNAPSHOT, ActionId.MUTE_BACKUP_FOR):
         button(message, action)
     assert stack.bot.container.metrics.alerts_sent._value.get() == 2
 
@@ -149,3 +149,26 @@ async def test_cursors_follow_new_backups(start_bot: StartBot) -> None:
     await wait_until(
         lambda: alerts_in(stack.slack, CHANNEL, failed.id), what="the new backup's alert"
     )
+
+
+async def test_a_failure_alert_reads_in_two_seconds(stack: Stack) -> None:
+    """At most five log lines (the rest behind Show log); Run snapshot the one primary button."""
+    await connect(stack)
+    await cursors_ready(stack.bot.container.db)
+    log = "\n".join(f"Error line {n}: INVALID_SESSION_ID" for n in range(1, 13))
+    failed = stack.sim.state.run_scheduled_now(BACKUP, fail=True, log=log)
+    await wait_until(lambda: alerts_in(stack.slack, CHANNEL, failed.id), what="the alert")
+    alert = alerts_in(stack.slack, CHANNEL, failed.id)[0]
+    message = {"text": alert.text, "blocks": alert.blocks, "ts": alert.ts}
+    shown = rendered(message)
+    assert "Error line 5:" in shown and "Error line 6:" not in shown
+    assert "7 more lines" in shown
+    primary = [
+        b["action_id"]
+        for block in alert.blocks
+        if block["type"] == "actions"
+        for b in block["elements"]
+        if b.get("style") == "primary"
+    ]
+    assert primary == [ActionId.RUN_SNAPSHOT]
+    assert_valid_payloads(stack.slack)

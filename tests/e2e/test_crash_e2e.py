@@ -12,7 +12,6 @@ Two kinds of test:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -29,7 +28,13 @@ from tests.constants import ADMIN, BACKUP, CHANNEL, MEMBER, OTHER_CHANNEL, TEAM
 from tests.e2e.backup_kit import connect
 from tests.e2e.bot_fixtures import Stack
 from tests.e2e.process_kit import ProcessStack, process_stack
-from tests.e2e.worker_kit import alerts_in, cursors_ready, finished_watch, thread_replies, watch_row
+from tests.e2e.worker_kit import (
+    alerts_in,
+    carded_watch,
+    cursors_ready,
+    finished_watch,
+    thread_replies,
+)
 
 
 @pytest.fixture
@@ -67,7 +72,7 @@ async def test_killed_while_a_snapshot_runs_replies_once_after_restart(
         lambda: next((s for s in procs.sim.state.snapshots_of(BACKUP) if s.id >= 7001), None),
         what="the run",
     )
-    watch = await wait_until(lambda: watch_row(procs.db, run.id, CHANNEL), what="the watch")
+    watch = await wait_until(lambda: carded_watch(procs.db, run.id, CHANNEL), what="the watch")
     # Let it poll at least once (the card moves on), then kill it mid-watch.
     await procs.slack.wait_for("chat.update", lambda c: c.ok and c.args["ts"] == watch.message_ts)
     bot.kill()
@@ -111,9 +116,8 @@ async def test_killed_while_alerts_go_out_each_channel_gets_one_after_restart(
 
 async def _stale_claim(stack: Stack, key: DeliveryKey) -> None:
     async with stack.bot.container.db.session() as session:
-        claimed_at = datetime.now(UTC) - timedelta(minutes=5)
         claimed = await DeliveryLedger(session).claim_many(
-            [(key.ledger_key, claimed_at)], owner="worker:crashed-host:1:dead"
+            [key.ledger_key], owner="worker:crashed-host:1:dead", age=300
         )
     assert claimed == {key.ledger_key}
 
@@ -125,7 +129,7 @@ async def _start_watched_run(stack: Stack) -> tuple[int, str]:
     run = await wait_until(
         lambda: next((s for s in stack.sim.state.snapshots_of(BACKUP) if s.id >= 7001), None)
     )
-    watch = await wait_until(lambda: watch_row(stack.bot.container.db, run.id, CHANNEL))
+    watch = await wait_until(lambda: carded_watch(stack.bot.container.db, run.id, CHANNEL))
     return run.id, watch.message_ts
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 from cryptography.fernet import Fernet
+from slack_sdk.oauth.installation_store import Installation
 
 from bot.devtools.child_process import REPO_ROOT
 from bot.devtools.slack_requests import SlackRequestSender
@@ -19,6 +20,7 @@ from bot.devtools.waiting import wait_until
 from bot.simulator import RunningSimulator
 from storage.crypto import TokenCipher
 from storage.db import Database
+from storage.installation_store import EncryptedInstallationStore
 from storage.repositories import BindingRepository
 from tests.constants import ADMIN, CHANNEL, TEAM
 from tests.e2e.bot_fixtures import Stack
@@ -137,6 +139,7 @@ async def test_migrate_and_check_report_one_line_each(
         "configuration",
         "database",
         "encryption",
+        "stored",
         "slack",
         "skyvia",
     ]
@@ -208,6 +211,10 @@ async def test_sigterm_stops_the_service_cleanly(
         process.kill()
 
 
+def installation_store(db: Database, cipher: TokenCipher) -> EncryptedInstallationStore:
+    return EncryptedInstallationStore(client_id="1111.2222", engine=db.engine, cipher=cipher)
+
+
 async def test_migrate_rotates_stored_tokens_to_the_new_key(
     fake_slack: FakeSlack, simulator: RunningSimulator, database_url: str, tmp_path: Path
 ) -> None:
@@ -224,6 +231,11 @@ async def test_migrate_rotates_stored_tokens_to_the_new_key(
                 created_by=ADMIN,
                 now=datetime.now(UTC),
             )
+        await installation_store(db, old).async_save(
+            Installation(
+                app_id="A0TEST", team_id=TEAM, user_id=ADMIN, bot_token="xoxb-installed-123"
+            )
+        )
         new_key = Fernet.generate_key().decode()
         env = bot_env(
             slack_api_url=fake_slack.api_url,
@@ -233,12 +245,15 @@ async def test_migrate_rotates_stored_tokens_to_the_new_key(
         )
         result = await asyncio.to_thread(run_cli, "migrate", env=env)
         assert result.returncode == 0, result.stderr
-        assert "re-encrypted 1 stored token(s)" in result.stdout
+        # The binding's Skyvia token, and the Slack bot token in both installation tables.
+        assert "re-encrypted 3 stored token(s)" in result.stdout
         async with db.session() as session:
             binding = await BindingRepository(session).get(TEAM, CHANNEL)
         assert binding is not None and binding.token_ciphertext
         # Readable with the new key alone: the old key can now be dropped.
         assert TokenCipher(new_key).decrypt(binding.token_ciphertext) == "own-token-123456"
+        bot = await installation_store(db, TokenCipher(new_key)).find_bot_for_team(TEAM, None)
+        assert bot is not None and bot.bot_token == "xoxb-installed-123"
     finally:
         await db.dispose()
 

@@ -2,8 +2,8 @@
 
 Team A (`TEAM`) is the operator's own and listed in SKYVIA_BOT_DEFAULT_TOKEN_TEAMS; team B is
 a stranger's. Both bind Skyvia workspace 123, A with the default token, B with its own. Their
-installations are saved as the OAuth flow would save them; every call to Slack must use the
-team's own bot token.
+installations are saved in the bot's own (encrypted) store as the OAuth flow would save them;
+every call to Slack must use the team's own bot token.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 
 from slack_sdk.oauth.installation_store.models.installation import Installation
-from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 
 from bot.devtools.slack_requests import SlackRequestSender
 from bot.devtools.slack_standin import FakeSlack
@@ -54,9 +53,8 @@ async def oauth_stack(
         SLACK_CLIENT_SECRET="oauth-client-secret",
         SKYVIA_BOT_DEFAULT_TOKEN_TEAMS=TEAM,
     )
-    store = AsyncSQLAlchemyInstallationStore(
-        client_id=CLIENT_ID, engine=stack.bot.container.db.engine
-    )
+    store = stack.bot.container.slack.installation_store  # the bot's own: tokens encrypted
+    assert store is not None
     await store.async_save(installation(TEAM, fake_slack.bot_token, fake_slack.bot_user_id))
     fake_slack.add_token(BOT_TOKEN_B, team_id=TEAM_B, user_id="U0BOTB", bot_id="B0BOTB")
     await store.async_save(installation(TEAM_B, BOT_TOKEN_B, "U0BOTB"))
@@ -162,9 +160,8 @@ async def test_two_teams_on_one_workspace_id_stay_apart_and_an_uninstall_silence
 
         # Team B uninstalls: its installation is gone, its binding paused; A goes on.
         await sender_b.event({"type": "app_uninstalled"})
-        store = AsyncSQLAlchemyInstallationStore(
-            client_id=CLIENT_ID, engine=stack.bot.container.db.engine
-        )
+        store = stack.bot.container.slack.installation_store
+        assert store is not None
 
         async def b_gone() -> bool:
             bot = await store.async_find_bot(enterprise_id=None, team_id=TEAM_B)

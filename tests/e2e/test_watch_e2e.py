@@ -151,3 +151,24 @@ async def test_channel_not_found_pauses_the_binding_instead_of_retrying(bound: S
 
     status = await stack.reply_to("status")
     assert "paused" in rendered(status).lower()
+
+
+async def test_a_card_in_progress_shows_its_start_as_a_living_relative_date(bound: Stack) -> None:
+    """Every version of the card before the end says when it started as Slack's `{ago}` date."""
+    stack = bound
+    run, card = await start_snapshot(stack)
+    await finished_watch(stack.bot.container.db, run.id, CHANNEL)
+    first_post = next(
+        c.args
+        for c in stack.slack.calls_to("chat.postMessage")
+        if c.ok and f"snapshot {run.id}" in rendered(c.args)
+    )
+    versions = [first_post, *updates_of(stack, card.ts)]
+    in_progress = [v for v in versions if "succeeded" not in v["text"]]
+    assert in_progress, "the card was posted before the run ended"
+    for version in in_progress:
+        text = rendered(version)
+        assert "^{ago}|" in text
+        assert "running for" not in text and "waiting for" not in text
+    # The finished card says when it started and how long it took, as before.
+    assert "took " in rendered(versions[-1])

@@ -25,6 +25,13 @@ async def watch_row(db: Database, snapshot_id: int, channel: str) -> Watch | Non
         return await WatchRepository(session).get_for_snapshot(TEAM, channel, snapshot_id)
 
 
+async def carded_watch(db: Database, snapshot_id: int, channel: str) -> Watch | None:
+    """The channel's watch of a snapshot once its card's `ts` is recorded (it comes after the
+    watch itself), else None."""
+    watch = await watch_row(db, snapshot_id, channel)
+    return watch if watch is not None and watch.message_ts is not None else None
+
+
 async def finished_watch(db: Database, snapshot_id: int, channel: str) -> Watch:
     async def done() -> Watch | None:
         watch = await watch_row(db, snapshot_id, channel)

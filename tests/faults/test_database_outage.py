@@ -45,7 +45,7 @@ from storage.db import CONNECT_TIMEOUT, PING_TIMEOUT, STATEMENT_TIMEOUT, upgrade
 from tests.constants import ADMIN, MEMBER
 from tests.db_fixtures import TEST_DATABASE_URL_ENV
 from tests.e2e.process_kit import ProcessStack, process_stack
-from tests.e2e.worker_kit import alerts_in, cursors_ready, kind_of, watch_row
+from tests.e2e.worker_kit import alerts_in, carded_watch, cursors_ready, kind_of, watch_row
 
 FROZEN = 10.0  # first the server hangs (SIGSTOP): only the bot's timeouts end its waits
 DOWN = 10.0  # then it is stopped as in a crash, and started again
@@ -115,7 +115,7 @@ async def _start_watched_runs(
         run_id = await wait_until(partial(_started_run, procs, backup), what=f"run of {backup}")
         assert run_id is not None  # (wait_until returns a truthy answer)
         watch = await wait_until(
-            partial(watch_row, procs.db, run_id, channel), what=f"the watch in {channel}"
+            partial(carded_watch, procs.db, run_id, channel), what=f"the watch in {channel}"
         )
         assert watch is not None
         watched[channel] = (run_id, watch.message_ts)
@@ -192,6 +192,7 @@ async def test_a_database_outage_loses_and_doubles_nothing(
     failed = {runs[1], runs[2], *scheduled}
     expected = Counter(
         {(channel, "thread_reply", run): 1 for channel, (run, _) in watched.items()}
+        | {(channel, "card", run): 1 for channel, (run, _) in watched.items()}
         | {
             (channel, "alert", run): 1
             for channel in CHANNELS

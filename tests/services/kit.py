@@ -84,6 +84,7 @@ async def kit(db: Database, fake_slack: FakeSlack) -> AsyncIterator[Kit]:
     )
     yield Kit(db, fake_slack, clients, batcher, notifier, SlackAnnouncer(notifier), metrics, clock)
     await batcher.close()
+    await clients.aclose()
 
 
 @pytest.fixture

@@ -6,10 +6,14 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import update
+
 from bot.config import load_settings
-from bot.services.retention import CLOCK_SLACK, LEASE_SECONDS, RetentionPolicy, RetentionService
+from bot.services.retention import CLOCK_SLACK, RetentionPolicy, RetentionService
 from storage.db import Database
+from storage.models import WorkerLease
 from storage.repositories import AlertCursorRepository
+from storage.repositories._sql import db_now
 from tests.storage import retention_rows as rows
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -127,7 +131,10 @@ async def test_pruning_stops_once_another_replica_took_the_turn_over(db: Databas
     clock = Clock()
     mine, theirs = service(db, clock=clock), service(db, clock=clock)
     assert await mine.take_turn("me")
-    clock.now += timedelta(seconds=LEASE_SECONDS + 1)  # this replica stalled past its lease
+    async with db.session() as session:  # this replica stalled past its lease
+        await session.execute(
+            update(WorkerLease).values(lease_until=db_now(session, plus_seconds=-1))
+        )
     assert await theirs.take_turn("them")
 
     report = await mine.prune("me")

@@ -13,17 +13,22 @@ from bot.services.bindings import BoundWorkspace
 from bot.services.errors import DomainError
 from bot.services.schedules import ScheduleService
 from bot.services.snapshots import (
+    CARD_OWNER,
+    WATCH_ATTEMPTS,
     AlreadyActive,
+    CardRefused,
     SnapshotService,
     StartedSnapshot,
-    StartedWithoutCard,
+    StartedUnwatched,
     Watched,
+    card_ledger_key,
 )
 from bot.simulator import RunningSimulator
 from bot.skyvia.client import RetryPolicy, SkyviaClient
 from bot.skyvia.errors import SkyviaAuthError, SkyviaNotFound
 from storage.db import Database
-from storage.repositories import AuditRepository, WatchRepository
+from storage.models import DeliveryStatus
+from storage.repositories import AuditRepository, DeliveryLedger, WatchRepository
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -57,16 +62,27 @@ async def audit(db: Database) -> list[tuple[str, str, str | None]]:
     return [(e.action, e.result, e.detail) for e in reversed(entries)]
 
 
-async def test_start_posts_the_card_after_the_post_and_then_stores_the_watch(
+async def card_claim(db: Database, run_id: int) -> tuple[str, str | None] | None:
+    """The ledger row of the run's card: (status, ts), or None when there is none."""
+    key = card_ledger_key("T1", "C1", run_id)
+    async with db.session() as session:
+        row = (await DeliveryLedger(session).get_many([key])).get(key)
+    return None if row is None else (row.status, row.message_ts)
+
+
+async def test_start_records_the_watch_then_posts_the_card(
     db: Database, skyvia: SkyviaClient, bound: BoundWorkspace, simulator: RunningSimulator
 ) -> None:
     seen: list[StartedSnapshot] = []
 
     async def post_card(started: StartedSnapshot) -> str:
-        # The run exists in Skyvia before the card is posted, and no watch exists yet.
+        # The run exists in Skyvia and is watched (without a card yet) before the card is
+        # posted, and the card's key is claimed in the ledger.
         assert simulator.state.active_snapshot(456) is not None
         async with db.session() as session:
-            assert await WatchRepository(session).pending_for_channel("T1", "C1") == []
+            pending = await WatchRepository(session).pending_for_channel("T1", "C1")
+        assert [(w.snapshot_id, w.message_ts) for w in pending] == [(started.run.run_id, None)]
+        assert await card_claim(db, started.run.run_id) == (DeliveryStatus.CLAIMED, None)
         seen.append(started)
         return "1700000000.000100"
 
@@ -83,6 +99,8 @@ async def test_start_posts_the_card_after_the_post_and_then_stores_the_watch(
     assert watch.message_ts == "1700000000.000100"
     assert watch.next_poll_at == NOW + timedelta(seconds=15)
     assert watch.last_state == str(seen[0].run.state)
+    assert result.watch.message_ts == "1700000000.000100"
+    assert await card_claim(db, run_id) == (DeliveryStatus.SENT, "1700000000.000100")
     assert [a[:2] for a in await audit(db)] == [("snapshot", "started")]
 
 
@@ -105,23 +123,97 @@ async def test_an_active_run_starts_nothing_unless_asked(
     assert "while another was active" in (await audit(db))[-1][2]  # type: ignore[operator]
 
 
-async def test_a_card_that_cannot_be_posted_is_reported_with_the_snapshot_id(
+@pytest.mark.parametrize("refusal", [CardRefused("ratelimited"), DomainError("private", "Invite")])
+async def test_a_refused_card_leaves_the_run_watched_and_the_card_to_the_watcher(
+    db: Database, skyvia: SkyviaClient, bound: BoundWorkspace, refusal: Exception
+) -> None:
+    async def post_card(started: StartedSnapshot) -> str:
+        raise refusal
+
+    result = await snapshots(db, skyvia).start(bound, 456, user_id="U1", post_card=post_card)
+    assert isinstance(result, Watched) and result.watch.message_ts is None
+    run_id = result.started.run.run_id
+    async with db.session() as session:
+        watch = await WatchRepository(session).get_for_snapshot("T1", "C1", run_id)
+    assert watch is not None and watch.is_pending and watch.message_ts is None
+    assert await card_claim(db, run_id) is None  # released: nothing was posted
+    assert [a[:2] for a in await audit(db)] == [("snapshot", "started")]
+
+
+async def test_a_card_without_an_answer_keeps_its_claim_for_the_read_back(
     db: Database, skyvia: SkyviaClient, bound: BoundWorkspace
 ) -> None:
-    class Refused(DomainError):
-        pass
+    async def post_card(started: StartedSnapshot) -> str:
+        raise ConnectionResetError("dropped after sending")
+
+    result = await snapshots(db, skyvia).start(bound, 456, user_id="U1", post_card=post_card)
+    assert isinstance(result, Watched) and result.watch.message_ts is None
+    run_id = result.started.run.run_id
+    assert await card_claim(db, run_id) == (DeliveryStatus.CLAIMED, None)
+    async with db.session() as session:
+        key = card_ledger_key("T1", "C1", run_id)
+        row = (await DeliveryLedger(session).get_many([key]))[key]
+    assert row.claimed_by == CARD_OWNER
+
+
+async def test_a_watch_that_cannot_be_recorded_is_retried_then_told_plainly(
+    db: Database,
+    skyvia: SkyviaClient,
+    bound: BoundWorkspace,
+    simulator: RunningSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tries: list[int] = []
+    pauses: list[float] = []
+
+    async def database_down(self: WatchRepository, **kwargs: object) -> None:
+        tries.append(1)
+        raise ConnectionRefusedError("database down")
+
+    async def sleep(seconds: float) -> None:
+        pauses.append(seconds)
 
     async def post_card(started: StartedSnapshot) -> str:
-        raise Refused("private channel", "Invite me first.")
+        raise AssertionError("no card for a run nothing will follow")
 
-    with pytest.raises(StartedWithoutCard) as caught:
-        await snapshots(db, skyvia).start(bound, 456, user_id="U1", post_card=post_card)
+    monkeypatch.setattr(WatchRepository, "add", database_down)
+    service = SnapshotService(
+        db=db, skyvia=skyvia, watch_interval=15, clock=lambda: NOW, sleep=sleep
+    )
+    with pytest.raises(StartedUnwatched) as caught:
+        await service.start(bound, 456, user_id="U1", post_card=post_card)
     run_id = caught.value.started.run.run_id
-    assert str(run_id) in caught.value.what and caught.value.fix == "Invite me first."
-    async with db.session() as session:
-        assert await WatchRepository(session).get_for_snapshot("T1", "C1", run_id) is None
-    assert (await audit(db))[-1][:2] == ("snapshot", "started")
-    assert "no card" in (await audit(db))[-1][2]  # type: ignore[operator]
+    assert run_id == simulator.state.snapshots_of(456)[-1].id  # the run did start
+    assert len(tries) == WATCH_ATTEMPTS and len(pauses) == WATCH_ATTEMPTS - 1
+    assert sum(pauses) < 3  # brief: within the request
+    assert str(run_id) in caught.value.what and "will not" in caught.value.what
+    assert "/skyvia backup 456" in caught.value.fix
+
+
+async def test_a_watch_recorded_on_a_later_try_goes_on_as_usual(
+    db: Database, skyvia: SkyviaClient, bound: BoundWorkspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add = WatchRepository.add
+    failures = [ConnectionRefusedError("database down")]
+
+    async def flaky(self: WatchRepository, **kwargs: object) -> object:
+        if failures:
+            raise failures.pop()
+        return await add(self, **kwargs)  # type: ignore[arg-type]
+
+    async def no_sleep(seconds: float) -> None:
+        return None
+
+    async def post_card(started: StartedSnapshot) -> str:
+        return "1.2"
+
+    monkeypatch.setattr(WatchRepository, "add", flaky)
+    service = SnapshotService(
+        db=db, skyvia=skyvia, watch_interval=15, clock=lambda: NOW, sleep=no_sleep
+    )
+    result = await service.start(bound, 456, user_id="U1", post_card=post_card)
+    assert isinstance(result, Watched) and result.watch.message_ts == "1.2"
+    assert await card_claim(db, result.started.run.run_id) == (DeliveryStatus.SENT, "1.2")
 
 
 async def test_failures_before_the_post_start_nothing_and_are_audited(

@@ -85,3 +85,106 @@ async def test_notes_every_half_hour_then_gives_up(
     # One Skyvia call per due poll, nothing more.
     calls = simulator.state.call_counts()
     assert calls == {"GET /workspaces/{workspaceId}/backups/{backupId}/snapshots/{snapshotId}": 5}
+
+
+async def test_a_card_that_never_posts_still_gets_its_outcome_once_without_it(
+    kit: Kit, simulator: RunningSimulator, skyvia: SkyviaClient, binding_service: BindingService
+) -> None:
+    """The request could not post the card and Slack refuses the watcher's for good: the run's
+    outcome is posted in the channel on its own, saying why, exactly once."""
+    simulator.state.set_speed(0.001)
+    run = simulator.state.start_snapshot(456)
+    simulator.state.finish_snapshot(run.id)
+    await kit.bind()
+    started = kit.clock.now
+    async with kit.db.session() as session:
+        watch = await WatchRepository(session).add(
+            team_id=TEAM,
+            channel_id=CHANNEL,
+            message_ts=None,
+            workspace_id=123,
+            backup_id=456,
+            backup_name="Nightly CRM",
+            snapshot_id=run.id,
+            started_by="U0DANA",
+            started_at=started,
+            next_poll_at=started,
+        )
+    watching = WatchingService(
+        db=kit.db,
+        skyvia=skyvia,
+        bindings=binding_service,
+        announcer=kit.announcer,
+        batcher=kit.batcher,
+        config=WatchingConfig.for_interval(60, give_up=GIVE_UP_HOURS * 3600),
+        owner="worker:test:1:me",
+        metrics=kit.metrics,
+        clock=kit.clock,
+    )
+    # A refusal that never heals: the notifier gives the card up at once.
+    kit.slack.fail_next("chat.postMessage", "invalid_blocks", status=200)
+
+    async def poll_at(minutes: float) -> Watch:
+        kit.clock.now = started + timedelta(minutes=minutes)
+        await watching.poll(await watching.lease_due())
+        async with kit.db.session() as session:
+            found = await WatchRepository(session).get(watch.id)
+        assert found is not None
+        return found
+
+    finished = await poll_at(1)
+    assert not finished.is_pending and finished.outcome == "Succeeded"
+    assert finished.message_ts is None
+    posted = [m for m in kit.slack.messages(CHANNEL) if str(run.id) in m.text]
+    assert len(posted) == 1 and not posted[0].is_reply
+    assert "card could not be posted" in str(posted[0].blocks)
+    await poll_at(60)
+    assert len([m for m in kit.slack.messages(CHANNEL) if str(run.id) in m.text]) == 1
+
+
+async def test_a_card_the_watcher_posts_becomes_the_thread_of_the_outcome(
+    kit: Kit, simulator: RunningSimulator, skyvia: SkyviaClient, binding_service: BindingService
+) -> None:
+    simulator.state.set_speed(0.001)
+    run = simulator.state.start_snapshot(456)
+    await kit.bind()
+    started = kit.clock.now
+    async with kit.db.session() as session:
+        watch = await WatchRepository(session).add(
+            team_id=TEAM,
+            channel_id=CHANNEL,
+            message_ts=None,
+            workspace_id=123,
+            backup_id=456,
+            backup_name="Nightly CRM",
+            snapshot_id=run.id,
+            started_by="U0DANA",
+            started_at=started,
+            next_poll_at=started,
+        )
+    watching = WatchingService(
+        db=kit.db,
+        skyvia=skyvia,
+        bindings=binding_service,
+        announcer=kit.announcer,
+        batcher=kit.batcher,
+        config=WatchingConfig.for_interval(60, give_up=GIVE_UP_HOURS * 3600),
+        owner="worker:test:1:me",
+        metrics=kit.metrics,
+        clock=kit.clock,
+    )
+    kit.clock.now = started + timedelta(minutes=1)
+    await watching.poll(await watching.lease_due())
+    async with kit.db.session() as session:
+        found = await WatchRepository(session).get(watch.id)
+    assert found is not None and found.is_pending and found.message_ts is not None
+    card = kit.slack.message(CHANNEL, found.message_ts)
+    assert f"snapshot {run.id}" in str(card.blocks) and not card.is_reply
+
+    simulator.state.finish_snapshot(run.id)
+    kit.clock.now = started + timedelta(minutes=3)
+    await watching.poll(await watching.lease_due())
+    replies = kit.slack.thread(CHANNEL, found.message_ts)
+    assert len(replies) == 1 and "succeeded" in replies[0].text
+    tops = [m for m in kit.slack.messages(CHANNEL) if not m.is_reply]
+    assert [m.ts for m in tops] == [found.message_ts]  # one card, nothing else top-level

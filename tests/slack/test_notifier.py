@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from sqlalchemy import update
 
 from bot.slack.deliveries import ChannelPacer, DeliveryKey
 from bot.slack.messages import Message
 from bot.slack.notifier import Notifier, Outcome
-from storage.models import DeliveryStatus
+from storage.models import Delivery, DeliveryStatus
 from storage.repositories import BindingRepository, DeliveryLedger
+from storage.repositories._sql import db_now
 from tests.constants import CHANNEL, TEAM
 from tests.services.kit import STALE_AFTER, Kit
 
@@ -28,11 +29,20 @@ async def ledger_row(kit: Kit, key: DeliveryKey = KEY):  # type: ignore[no-untyp
 
 async def stale_claim(kit: Kit, key: DeliveryKey = KEY, *, age: float = 60.0) -> None:
     async with kit.db.session() as session:
-        claimed_at = kit.clock.now - timedelta(seconds=age)
         claimed = await DeliveryLedger(session).claim_many(
-            [(key.ledger_key, claimed_at)], owner="worker:dead:1:x"
+            [key.ledger_key], owner="worker:dead:1:x", age=age
         )
     assert claimed == {key.ledger_key}
+
+
+async def age_claim(kit: Kit, key: DeliveryKey = KEY, *, age: float) -> None:
+    """Moves a claim's time `age` seconds into the past (the database's clock judges it)."""
+    async with kit.db.session() as session:
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.snapshot_id == key.snapshot_id, Delivery.kind == key.kind)
+            .values(claimed_at=db_now(session, plus_seconds=-age))
+        )
 
 
 async def test_delivers_once_and_records_the_ts(kit: Kit) -> None:
@@ -108,10 +118,10 @@ async def test_an_unusable_channel_pauses_the_binding_and_releases_the_claim(kit
     assert binding.paused_reason == "the bot is not a member of the channel"
 
 
-async def test_a_refused_post_releases_the_claim_for_a_retry(kit: Kit) -> None:
-    kit.slack.fail_next("chat.postMessage", "msg_too_long", status=200)
+async def test_a_rate_limited_post_releases_the_claim_for_a_retry(kit: Kit) -> None:
+    kit.slack.fail_next("chat.postMessage", "message_limit_exceeded", status=200)
     result = await kit.notifier.deliver(KEY, MESSAGE)
-    assert result.outcome == Outcome.FAILED and result.error == "msg_too_long"
+    assert result.outcome == Outcome.FAILED and result.error == "message_limit_exceeded"
     assert await ledger_row(kit) is None
     retried = await kit.notifier.deliver(KEY, MESSAGE)
     assert retried.outcome == Outcome.SENT and posts(kit) == [MESSAGE.text]
@@ -134,7 +144,7 @@ async def test_no_answer_keeps_the_claim_for_recovery(kit: Kit) -> None:
     kit.slack.set_latency(0)
     # Later the claim is stale; the recovery looks in Slack first (the dropped call never
     # reached the fake's handler, so nothing is there) and then posts, once.
-    kit.clock.advance(seconds=STALE_AFTER + 1)
+    await age_claim(kit, age=STALE_AFTER + 1)
     recovered = await kit.notifier.deliver(KEY, MESSAGE)
     assert kit.slack.calls_to("conversations.history")
     assert recovered.outcome == Outcome.SENT and posts(kit) == [MESSAGE.text]

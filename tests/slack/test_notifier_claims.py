@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 from bot.slack.deliveries import DeliveryKey
 from bot.slack.notifier import Notifier
@@ -11,8 +10,6 @@ from storage.batching import WriteBatcher
 from storage.db import Database
 from storage.models import DeliveryStatus
 from storage.repositories import DeliveryLedger
-
-NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
 async def test_concurrent_claims_of_one_key_in_one_flush_have_one_winner(db: Database) -> None:
@@ -22,9 +19,9 @@ async def test_concurrent_claims_of_one_key_in_one_flush_have_one_winner(db: Dat
     key = DeliveryKey("T1", "C1", 7001, "alert")
     other = DeliveryKey("T1", "C2", 7001, "alert")
     claims = await asyncio.gather(
-        batcher.run_bulk(notifier._claims, (key, NOW)),
-        batcher.run_bulk(notifier._claims, (key, NOW)),
-        batcher.run_bulk(notifier._claims, (other, NOW)),
+        batcher.run_bulk(notifier._claims, key),
+        batcher.run_bulk(notifier._claims, key),
+        batcher.run_bulk(notifier._claims, other),
     )
     await batcher.close()
     assert sorted(claim.state for claim in claims[:2]) == ["busy", "claimed"]

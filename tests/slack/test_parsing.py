@@ -18,11 +18,14 @@ from bot.slack.parsing import (
     USAGE,
     AlertsCmd,
     BackupCmd,
+    BackupName,
     BackupsCmd,
     Command,
     ConnectCmd,
     DisconnectCmd,
+    HealthCmd,
     HelpCmd,
+    MentionCmd,
     MuteCmd,
     ScheduleCmd,
     SnapshotCmd,
@@ -76,6 +79,16 @@ def refusal(text: str) -> UsageError:
         ("alerts Off", AlertsCmd(enabled=False)),
         ("alerts mute 456", MuteCmd(backup_id=456, mute=True)),
         ("ALERTS UNMUTE #456", MuteCmd(backup_id=456, mute=False)),
+        ("health", HealthCmd()),
+        ("alerts mention off", MentionCmd(mention_ids=())),
+        (
+            "alerts MENTION <!subteam^S0ONCALL|@data-oncall>  <@U0DANA|dana> <@W0GRID> <@U0DANA>",
+            MentionCmd(mention_ids=("S0ONCALL", "U0DANA", "W0GRID")),
+        ),
+        ("alerts mention <@U0AL|Al Smith>", MentionCmd(mention_ids=("U0AL",))),
+        # With escaping on, Slack sends `#456` as a link when a channel of that name exists.
+        ("backup <#C0CHAN|456>", BackupCmd(backup_id=456)),
+        ("Health 2", HealthCmd(page=2)),
     ],
 )
 def test_valid_commands(text: str, expected: Command) -> None:
@@ -130,7 +143,7 @@ def test_html_entities_from_slack_are_decoded() -> None:
 @pytest.mark.parametrize(
     ("text", "named"),
     [
-        ("snapshot abc", "`abc`"),
+        ("snapshots abc", "`abc`"),  # `snapshot abc` names a backup instead
         ("snapshot 0", "`0`"),
         ("snapshot -5", "`-5`"),
         ("snapshot 4.5", "`4.5`"),
@@ -147,6 +160,26 @@ def test_bad_numbers_are_named(text: str, named: str) -> None:
     error = refusal(text)
     assert named in error.message
     assert error.usage == USAGE[text.split()[0]]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('snapshot "Nightly CRM"', SnapshotCmd(backup_id=BackupName("Nightly CRM"))),
+        ("snapshot nightly", SnapshotCmd(backup_id=BackupName("nightly"))),
+        ("snapshot \u201cNightly  CRM\u201d", SnapshotCmd(backup_id=BackupName("Nightly CRM"))),
+        ("backup Zendesk tickets", BackupCmd(backup_id=BackupName("Zendesk tickets"))),
+        ("snapshot #456", SnapshotCmd(backup_id=456)),
+        (
+            "schedule nightly crm off",
+            ScheduleCmd(backup_id=BackupName("nightly crm"), enable=False),
+        ),
+        ("schedule nightly", ScheduleCmd(backup_id=BackupName("nightly"))),
+        ("alerts mute Zendesk", MuteCmd(backup_id=BackupName("Zendesk"), mute=True)),
+    ],
+)
+def test_a_name_stands_for_an_id(text: str, expected: object) -> None:
+    assert parse(text) == expected
 
 
 def test_a_huge_number_is_refused_and_quoted_short() -> None:
@@ -238,7 +271,7 @@ def test_a_misspelt_command_is_suggested_whole_with_its_arguments(
 def test_a_misspelt_subcommand_whose_arguments_do_not_parse_names_it_with_its_usage() -> None:
     error = refusal("snapshto")
     assert (error.suggestion, error.usage) == ("snapshot", USAGE["snapshot"])
-    error = refusal("mute abc")
+    error = refusal("mute 4.5")  # `mute abc` would name a backup
     assert (error.suggestion, error.usage) == ("alerts mute", USAGE["alerts"])
 
 
@@ -399,6 +432,7 @@ _commands: st.SearchStrategy[Command] = st.one_of(
     st.builds(ScheduleCmd, backup_id=_ids, enable=st.none() | st.booleans()),
     st.builds(AlertsCmd, enabled=st.booleans()),
     st.builds(MuteCmd, backup_id=_ids, mute=st.booleans()),
+    st.builds(HealthCmd, page=st.integers(min_value=1, max_value=MAX_PAGE)),
 )
 
 
@@ -439,6 +473,8 @@ def format_command(command: Command) -> str:
             return f"alerts {'on' if enabled else 'off'}"
         case MuteCmd(backup_id=backup_id, mute=mute):
             return f"alerts {'mute' if mute else 'unmute'} {backup_id}"
+        case HealthCmd(page=page):
+            return f"health {page}"
     raise TypeError(f"not a command: {command!r}")
 
 
@@ -500,7 +536,7 @@ def test_pages_beyond_the_range_are_refused(word: str) -> None:
     ("length", "shown"), [(39, "y" * 39), (40, "y" * 40), (41, "y" * 39 + "…")]
 )
 def test_quoted_input_is_cut_at_40_characters(length: int, shown: str) -> None:
-    assert refusal(f"snapshot {'y' * length}").message.startswith(f"`{shown}` is not")
+    assert refusal(f"snapshots {'y' * length}").message.startswith(f"`{shown}` is not")
 
 
 @pytest.mark.parametrize(
@@ -522,3 +558,24 @@ def test_a_suggestion_is_whole_up_to_150_characters(zeros: int, whole: bool) -> 
         assert (error.suggestion, error.usage) == (corrected, "")
     else:
         assert (error.suggestion, error.usage) == ("snapshot", USAGE["snapshot"])
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("alerts mention @dana", "`@dana`"),
+        ("alerts mention <!channel>", "`<!channel>`"),
+        ("alerts mention <@U0DANA|dana> and", "`and`"),
+        ("alerts mention <#C0OPS|ops>", "`#ops`"),
+    ],
+)
+def test_a_mention_that_is_not_a_user_or_group_is_refused_by_name(text: str, named: str) -> None:
+    error = refusal(text)
+    assert named in error.message and "not a Slack user or user group" in error.message
+    assert "alerts mention" in error.usage
+
+
+def test_mentions_are_bounded_and_need_someone() -> None:
+    many = " ".join(f"<@U{n:04d}>" for n in range(11))
+    assert "At most 10" in refusal(f"alerts mention {many}").message
+    assert "`off`" in refusal("alerts mention").message

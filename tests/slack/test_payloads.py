@@ -15,6 +15,7 @@ from bot.slack.payloads import (
     BackupRef,
     BackupsPageRef,
     ConnectModalMeta,
+    ConnectRef,
     ModalInputError,
     Payload,
     PayloadError,
@@ -82,12 +83,18 @@ def test_defaults_are_left_out_of_the_value() -> None:
 def test_no_payload_can_carry_a_workspace_or_a_token() -> None:
     """The workspace comes from the channel's binding, never from a button.
 
+    The one exception is the Confirm of "connect to another workspace?": it asks to bind that
+    workspace, an admin-only act checked like a typed `connect`; it carries nothing else.
     See docs/reference/commands.md#buttons.
     """
     models: list[type[Payload]] = Payload.__subclasses__()
-    assert {BackupRef, SnapshotRef, ScheduleRef, SnapshotsPageRef} <= set(models)
+    assert {BackupRef, SnapshotRef, ScheduleRef, SnapshotsPageRef, ConnectRef} <= set(models)
     for model in models:
-        assert not any("workspace" in name or "token" in name for name in model.model_fields)
+        assert not any("token" in name for name in model.model_fields)
+        if model is ConnectRef:
+            assert set(model.model_fields) == {"workspace_id"}
+            continue
+        assert not any("workspace" in name for name in model.model_fields)
     with pytest.raises(PayloadError):
         BackupRef.load('{"backup_id":4,"workspace_id":9}')
 

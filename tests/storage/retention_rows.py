@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from storage.db import Database
 from storage.models import AuditEntry, Delivery, DeliveryKind, ProcessedClick, Watch
@@ -57,7 +57,14 @@ async def delivery(
     key = (TEAM, channel, snapshot_id, kind)
     async with db.session() as session:
         ledger = DeliveryLedger(session)
-        assert await ledger.claim_many([(key, at)], owner="w") == {key}
+        assert await ledger.claim_many([key], owner="w") == {key}
+        # Claims are stamped by the database's clock; this one is moved to the chosen time.
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.team_id == TEAM, Delivery.channel_id == channel)
+            .where(Delivery.snapshot_id == snapshot_id, Delivery.kind == kind)
+            .values(claimed_at=at)
+        )
         if sent:
             await ledger.mark_sent_many([SentMark(key, "1700000000.000001", at)])
 

@@ -6,23 +6,26 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
+
 from storage.db import Database
 from storage.models import DeliveryKind, DeliveryStatus, note_kind
 from storage.repositories import DeliveryLedger
+from storage.repositories._sql import db_now
 from storage.repositories.deliveries import LedgerKey, SentMark
 from tests.storage.conftest import NOW
 
 KEY: LedgerKey = ("T1", "C1", 7001, DeliveryKind.THREAD_REPLY)
 
 
-async def _claim(db: Database, owner: str, key: LedgerKey = KEY, at: datetime = NOW) -> bool:
+async def _claim(db: Database, owner: str, key: LedgerKey = KEY, age: float = 0.0) -> bool:
     async with db.session() as session:
-        return key in await DeliveryLedger(session).claim_many([(key, at)], owner=owner)
+        return key in await DeliveryLedger(session).claim_many([key], owner=owner, age=age)
 
 
 async def _claim_all(database: Database, owner: str, keys: list[LedgerKey]) -> set[LedgerKey]:
     async with database.session() as session:
-        return await DeliveryLedger(session).claim_many([(k, NOW) for k in keys], owner=owner)
+        return await DeliveryLedger(session).claim_many(keys, owner=owner)
 
 
 async def _rows(db: Database, keys: list[LedgerKey]):  # type: ignore[no-untyped-def]
@@ -80,7 +83,7 @@ async def test_a_claim_waiting_on_an_uncommitted_one_loses_if_it_commits(
     db: Database, replica: Database
 ) -> None:
     async with db.session() as first:
-        assert await DeliveryLedger(first).claim_many([(KEY, NOW)], owner="A") == {KEY}
+        assert await DeliveryLedger(first).claim_many([KEY], owner="A") == {KEY}
         second = asyncio.create_task(_claim(replica, "B"))
         await asyncio.sleep(0.05)  # let it reach the database; correctness does not depend on it
     assert await asyncio.wait_for(second, timeout=30) is False
@@ -94,7 +97,7 @@ async def test_a_claim_waiting_on_an_uncommitted_one_wins_if_it_rolls_back(
 
     try:
         async with db.session() as first:
-            assert await DeliveryLedger(first).claim_many([(KEY, NOW)], owner="A") == {KEY}
+            assert await DeliveryLedger(first).claim_many([KEY], owner="A") == {KEY}
             second = asyncio.create_task(_claim(replica, "B"))
             await asyncio.sleep(0.05)
             raise Abort
@@ -117,28 +120,80 @@ async def test_a_stale_claim_is_taken_over_by_exactly_one_replica(
     """Losers of the claim read the rows and adopt only a stale, unsent one; one of them wins."""
     alive: LedgerKey = ("T1", "C1", 7002, DeliveryKind.ALERT)
     sent: LedgerKey = ("T1", "C1", 7003, DeliveryKind.ALERT)
-    await _claim(db, "crashed", at=NOW - timedelta(minutes=10))
-    await _claim(db, "alive", alive, at=NOW)
-    await _claim(db, "done", sent, at=NOW - timedelta(minutes=10))
+    await _claim(db, "crashed", age=600)
+    await _claim(db, "alive", alive)
+    await _claim(db, "done", sent, age=600)
     async with db.session() as session:
         await DeliveryLedger(session).mark_sent_many([SentMark(sent, "1.2", NOW)])
-    keys, cutoff = [KEY, alive, sent], NOW - timedelta(minutes=5)
+    keys = [KEY, alive, sent]
+    before = await _db_now(db)
 
     async def recover(database: Database, owner: str) -> list[LedgerKey]:
         async with database.session() as session:
             ledger = DeliveryLedger(session)
-            assert await ledger.claim_many([(k, NOW) for k in keys], owner=owner) == set()
+            assert await ledger.claim_many(keys, owner=owner) == set()
             rows = await ledger.get_many(keys)
             return [
                 key
                 for key in keys
-                if await ledger.take_over(rows[key].id, owner=owner, now=NOW, older_than=cutoff)
+                if await ledger.take_over(rows[key].id, owner=owner, idle_for=300)
             ]
 
     results = await asyncio.gather(recover(db, "R1"), recover(replica, "R2"))
     assert sorted(results) == [[], [KEY]]
     rows = await _rows(db, keys)
     winner = "R1" if results[0] else "R2"
-    assert (rows[KEY].claimed_by, rows[KEY].claimed_at) == (winner, NOW)
+    assert rows[KEY].claimed_by == winner and rows[KEY].claimed_at >= before
     assert (rows[alive].claimed_by, rows[sent].claimed_by) == ("alive", "done")
     assert rows[sent].status == DeliveryStatus.SENT
+
+
+async def _db_now(db: Database) -> datetime:
+    async with db.session() as session:
+        now = await session.scalar(select(db_now(session)))
+    assert now is not None and now.tzinfo is not None
+    return now
+
+
+async def test_claim_times_and_ages_are_the_database_clock(db: Database) -> None:
+    """A claim's time is the database's now, whatever the caller's clock says."""
+    old: LedgerKey = ("T1", "C1", 7002, DeliveryKind.ALERT)
+    before = await _db_now(db)
+    await _claim(db, "A")
+    await _claim(db, "B", old, age=30)
+    after = await _db_now(db)
+    rows = await _rows(db, [KEY, old])
+    async with db.session() as session:
+        ledger = DeliveryLedger(session)
+        assert await ledger.take_over(rows[KEY].id, owner="C", idle_for=20) is False
+        assert await ledger.take_over(rows[old].id, owner="C", idle_for=20) is True
+    assert before <= rows[KEY].claimed_at <= after
+    assert abs((rows[KEY].claimed_at - rows[old].claimed_at).total_seconds() - 30) < 5
+
+
+async def test_refusals_are_counted_until_the_delivery_is_given_up(db: Database) -> None:
+    await _claim(db, "A")
+    [row] = (await _rows(db, [KEY])).values()
+    async with db.session() as session:
+        ledger = DeliveryLedger(session)
+        assert await ledger.record_failure(KEY, owner="B", error="x", max_attempts=2) is None
+        first = await ledger.record_failure(KEY, owner="A", error="internal_error", max_attempts=2)
+        assert first == (DeliveryStatus.FAILED, 1)
+        assert not await ledger.take_over(row.id, owner="A", idle_for=60, status="failed")
+        assert await ledger.take_over(row.id, owner="A", idle_for=0, status="failed")
+        second = await ledger.record_failure(KEY, owner="A", error="fatal_error", max_attempts=2)
+        assert second == (DeliveryStatus.GAVE_UP, 2)
+        assert not await ledger.take_over(row.id, owner="A", idle_for=0, status="failed")
+    row = (await _rows(db, [KEY]))[KEY]
+    assert (row.status, row.attempts, row.last_error) == ("gave_up", 2, "fatal_error")
+    assert await _claim(db, "C") is False  # given up stays given up
+
+
+async def test_renew_restarts_only_our_own_claim(db: Database) -> None:
+    await _claim(db, "A", age=60)
+    row = (await _rows(db, [KEY]))[KEY]
+    async with db.session() as session:
+        ledger = DeliveryLedger(session)
+        assert await ledger.renew(KEY, owner="B") is False
+        assert await ledger.renew(KEY, owner="A") is True
+        assert await ledger.take_over(row.id, owner="B", idle_for=30) is False  # fresh again

@@ -25,6 +25,7 @@ EXPECTED_TABLES = {
     "processed_clicks",
     "audit_log",
     "worker_leases",
+    "timers",
     "slack_installations",
     "slack_bots",
     "slack_oauth_states",

@@ -3,6 +3,7 @@ and the ledger never forgets a key that can still be claimed."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from storage.db import Database
@@ -109,20 +110,22 @@ async def test_alert_rows_go_only_before_their_own_bound(db: Database) -> None:
 async def test_a_job_has_one_turn_at_a_time_and_waits_for_its_next_run(
     db: Database, replica: Database
 ) -> None:
-    async def take(database: Database, owner: str, at=NOW) -> bool:  # type: ignore[no-untyped-def]
+    async def take(database: Database, owner: str, at=NOW, lease: float = 60.0) -> bool:  # type: ignore[no-untyped-def]
         async with database.session() as session:
-            return await WorkerLeaseRepository(session).take_turn("job", owner, at, 60.0)
+            return await WorkerLeaseRepository(session).take_turn("job", owner, at, lease)
 
     assert await take(db, "a") is True
     assert await take(replica, "b") is False  # held
     async with db.session() as session:
         leases = WorkerLeaseRepository(session)
-        assert await leases.extend("job", "b", NOW, 60.0) is False  # not b's to extend
+        assert await leases.extend("job", "b", 60.0) is False  # not b's to extend
         assert await leases.end_turn("job", "a", NOW + timedelta(hours=1)) is True
     assert await take(replica, "b", NOW + timedelta(minutes=59)) is False  # not due
-    assert await take(replica, "b", NOW + timedelta(hours=1)) is True
-    # b crashes holding the turn: once its lease runs out, another replica takes over.
-    assert await take(db, "a", NOW + timedelta(hours=1, seconds=30)) is False
-    assert await take(db, "a", NOW + timedelta(hours=1, seconds=61)) is True
+    assert await take(replica, "b", NOW + timedelta(hours=1), lease=0.5) is True
+    # b crashes holding the turn: once its lease runs out (by the database's clock), another
+    # replica takes over, whatever the callers' clocks say.
+    assert await take(db, "a", NOW + timedelta(hours=2)) is False
+    await asyncio.sleep(0.6)
+    assert await take(db, "a", NOW + timedelta(hours=1)) is True
     async with db.session() as session:
         assert await WorkerLeaseRepository(session).end_turn("job", "b", NOW) is False

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from storage.db import Database
 from storage.models import Watch
@@ -84,7 +84,9 @@ async def test_claim_due_takes_only_due_unleased_pending_watches_earliest_first(
 
     assert [w.id for w in claimed] == [early.id]
     assert [w.id for w in rest] == [late.id]
-    assert claimed[0].lease_owner == "w1" and claimed[0].lease_until == NOW + timedelta(seconds=60)
+    assert claimed[0].lease_owner == "w1" and claimed[0].lease_until is not None
+    lease_left = claimed[0].lease_until - datetime.now(UTC)  # the database's clock: real time
+    assert timedelta(seconds=LEASE - 10) < lease_left <= timedelta(seconds=LEASE + 10)
     assert await _claim(db, "w3") == []
 
 
@@ -100,6 +102,17 @@ async def test_two_owners_claiming_at_once_never_share_a_watch(
     claimed = [watch.id for batch in rounds for watch in batch]
     assert len(claimed) == len(set(claimed)) == 20  # 6 claimers x 4 > 20: all taken, none twice
     assert set(claimed) == ids
+
+
+async def test_a_claimer_whose_clock_runs_ahead_does_not_see_a_live_lease_as_expired(
+    db: Database, replica: Database
+) -> None:
+    await _add(db, 1)
+    [mine] = await _claim(db, "A", at=datetime.now(UTC))
+    ahead = datetime.now(UTC) + timedelta(seconds=LEASE + 9)  # another replica's clock
+
+    assert await _claim(replica, "B", at=ahead) == []
+    assert mine.lease_owner == "A"
 
 
 async def test_claims_skip_rows_locked_by_an_open_claim(db: Database, replica: Database) -> None:
@@ -123,10 +136,12 @@ async def test_claims_skip_rows_locked_by_an_open_claim(db: Database, replica: D
 
 async def test_an_expired_lease_is_reclaimable_and_fences_the_old_owner(db: Database) -> None:
     watch = await _add(db, 1)
-    [claimed] = await _claim(db, "A")
+    async with db.session() as session:
+        [claimed] = await WatchRepository(session).claim_due("A", NOW, 10, lease_seconds=0.5)
 
-    assert await _claim(db, "B", at=NOW + timedelta(seconds=LEASE - 1)) == []
-    [retaken] = await _claim(db, "B", at=NOW + timedelta(seconds=LEASE + 1))
+    assert await _claim(db, "B") == []
+    await asyncio.sleep(0.6)  # lease ends by the database's clock, whatever the callers' say
+    [retaken] = await _claim(db, "B")
 
     async with db.session() as session:
         repo = WatchRepository(session)

@@ -77,7 +77,7 @@ async def test_watched_snapshots_and_sent_keys(db: Database) -> None:
         ledger = DeliveryLedger(session)
         alert, reply = ("T1", "C2", 7001, "alert"), ("T1", "C3", 7001, "thread_reply")
         claims = [alert, ("T1", "C2", 7002, "alert"), reply]
-        await ledger.claim_many([(key, NOW) for key in claims], owner="me")
+        await ledger.claim_many(claims, owner="me")
         await ledger.mark_sent_many([SentMark(alert, "2.2", NOW), SentMark(reply, "3.3", NOW)])
     async with db.session() as session:
         watched = await WatchRepository(session).watched_snapshots([7001, 7002])

@@ -4,7 +4,12 @@ Handlers import from here; the submodules are split by topic (`mrkdwn` escaping 
 `common` message and errors, `buttons`, `bindings`, `backups`, `snapshots`, `alerts`, `home`).
 """
 
-from bot.slack.messages.alerts import alerts_changed_message, failure_alert, mute_changed_message
+from bot.slack.messages.alerts import (
+    alerts_changed_message,
+    alerts_unchanged_message,
+    failure_alert,
+    mute_changed_message,
+)
 from bot.slack.messages.backups import (
     BACKUPS_PAGE_SIZE,
     LAST_SNAPSHOTS_SHOWN,
@@ -17,7 +22,9 @@ from bot.slack.messages.bindings import (
     connect_modal,
     connected_message,
     disconnected_message,
+    replace_binding_message,
     status_message,
+    watch_ended_card,
 )
 from bot.slack.messages.common import (
     Message,
@@ -27,22 +34,28 @@ from bot.slack.messages.common import (
 )
 from bot.slack.messages.help import help_message
 from bot.slack.messages.home import home_view
+from bot.slack.messages.lifecycle import (
+    active_snapshot_exists_message,
+    card_pending_message,
+    gave_up_note,
+    snapshot_card,
+    snapshot_outcome_reply,
+    still_running_note,
+    vanished_card,
+    vanished_note,
+)
 from bot.slack.messages.mrkdwn import (
     escape_mrkdwn,
     format_count,
     format_duration,
     slack_date,
 )
+from bot.slack.messages.names import Pick, candidates_message
 from bot.slack.messages.notices import alerts_paused_token_notice
 from bot.slack.messages.snapshots import (
     SNAPSHOTS_PAGE_SIZE,
-    active_snapshot_exists_message,
-    gave_up_note,
-    snapshot_card,
     snapshot_log_message,
-    snapshot_outcome_reply,
     snapshots_page_message,
-    still_running_note,
 )
 
 __all__ = [
@@ -50,11 +63,15 @@ __all__ = [
     "LAST_SNAPSHOTS_SHOWN",
     "SNAPSHOTS_PAGE_SIZE",
     "Message",
+    "Pick",
     "active_snapshot_exists_message",
     "alerts_changed_message",
     "alerts_paused_token_notice",
+    "alerts_unchanged_message",
     "backup_details_message",
     "backups_page_message",
+    "candidates_message",
+    "card_pending_message",
     "connect_modal",
     "connected_message",
     "disconnected_message",
@@ -67,6 +84,7 @@ __all__ = [
     "home_view",
     "mute_changed_message",
     "refusal_message",
+    "replace_binding_message",
     "schedule_changed_announcement",
     "schedule_message",
     "slack_date",
@@ -78,4 +96,7 @@ __all__ = [
     "still_running_note",
     "unexpected_error_message",
     "usage_error_message",
+    "vanished_card",
+    "vanished_note",
+    "watch_ended_card",
 ]

@@ -137,18 +137,22 @@ def backup_details_message(
     )
 
 
-def schedule_message(backup: Backup, active: bool) -> Message:
+def schedule_message(backup: Backup, active: bool, *, already: bool = False) -> Message:
     """The schedule's state with exactly one toggle button.
 
+    `already`: answers `schedule <id> on|off` that asked for the state it was in, so the user
+    learns nothing was switched (and the channel was not told).
     See `schedule` in docs/reference/commands.md#the-skyvia-command.
     """
     label = backup_label(backup.name, backup.id)
     state = "*on*" if active else "*off*"
-    line = f"{schedule_emoji(active)} The schedule of {label} is {state}."
+    is_ = "is already" if already else "is"
+    tail = "; nothing changed." if already else "."
+    line = f"{schedule_emoji(active)} The schedule of {label} {is_} {state}{tail}"
     return Message(
         text=fallback(
-            f"The schedule of {backup_label_plain(backup.name, backup.id)} is "
-            f"{'on' if active else 'off'}."
+            f"The schedule of {backup_label_plain(backup.name, backup.id)} {is_} "
+            f"{'on' if active else 'off'}{tail}"
         ),
         blocks=compact([section(line), actions(schedule_button(backup.id, backup.name, active))]),
     )

@@ -17,6 +17,8 @@ from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.messages.common import (
     MAX_MESSAGE_BLOCKS,
     Message,
+    actions,
+    button,
     compact,
     context,
     fallback,
@@ -36,7 +38,7 @@ from bot.slack.messages.mrkdwn import (
     state_name,
     user_mention,
 )
-from bot.slack.payloads import ConnectModalMeta
+from bot.slack.payloads import ConnectModalMeta, ConnectRef
 
 _WORKSPACE_NAME_LIMIT = 100
 _STATUS_MUTES_SHOWN = 50
@@ -112,20 +114,86 @@ def connect_modal(
     )
 
 
-def connected_message(workspace_id: int, workspace_name: str | None, user_id: str) -> Message:
-    """Posted in the channel, so everyone learns who connected it to what."""
+def connected_message(binding: ChannelBinding, user_id: str) -> Message:
+    """Posted in the channel, so everyone learns who connected it to what.
+
+    A re-connect to the same workspace keeps the channel's alert settings, so the message says
+    what they are rather than promising alerts that are off.
+    """
     line = (
         f":link: This channel is now connected to Skyvia workspace "
-        f"{workspace_label(workspace_id, workspace_name)}, by {user_mention(user_id)}."
+        f"{workspace_label(binding.workspace_id, binding.workspace_name)}, "
+        f"by {user_mention(user_id)}."
     )
+    if binding.alerts_enabled:
+        alerts = ["Failed snapshots of this workspace will be announced here"]
+    else:
+        alerts = ["Failure alerts are off here", "`/skyvia alerts on` to turn them on"]
+    if binding.muted_backup_ids:
+        alerts.append(f"{plural(len(binding.muted_backup_ids), 'backup')} muted")
+    tips = ["try `/skyvia backups`"]
+    if binding.alerts_enabled:
+        tips.append("`/skyvia alerts off` to stop alerts")
+    return Message(text=fallback(line), blocks=[section(line), context(*alerts, *tips)])
+
+
+def replace_binding_message(current: ChannelBinding, watches: int, workspace_id: int) -> Message:
+    """Asks an admin before `connect` replaces the channel's workspace with another one.
+
+    Replacing drops what belongs to the old workspace: its mutes and the watched snapshots,
+    so the user is told exactly that, and the Confirm button carries only the new id.
+    """
+    old = workspace_label(current.workspace_id, current.workspace_name)
+    line = (
+        f":warning: This channel is connected to Skyvia workspace {old}. "
+        f"Connect it to workspace {workspace_id} instead?"
+    )
+    dropped = []
+    if current.muted_backup_ids:
+        muted = current.muted_backup_ids
+        shown = ", ".join(str(i) for i in muted[:_STATUS_MUTES_SHOWN])
+        hidden = len(muted) - _STATUS_MUTES_SHOWN
+        more = f" and {format_count(hidden)} more" if hidden > 0 else ""
+        dropped.append(f"the mutes of backups {shown}{more}")
+    if watches:
+        dropped.append(f"{plural(watches, 'watched snapshot')} (not reported any more)")
+    drop_line = (
+        "This drops " + " and ".join(dropped) + "."
+        if dropped
+        else "No mutes or watched snapshots will be dropped."
+    )
+    return Message(
+        text=fallback(f"{line} {drop_line}"),
+        blocks=compact(
+            [
+                section(line),
+                context(drop_line),
+                actions(
+                    button(
+                        f"Connect to {workspace_id}",
+                        ActionId.CONFIRM_CONNECT,
+                        ConnectRef(workspace_id=workspace_id),
+                        danger=True,
+                    )
+                ),
+            ]
+        ),
+    )
+
+
+def watch_ended_card(watch: WatchedRun, reason: str) -> Message:
+    """The final update of a lifecycle card whose watch was stopped (`reason` is mrkdwn)."""
+    label = backup_label(watch.backup_name, watch.backup_id)
+    line = f":black_square_for_stop: Snapshot of {label}: no longer watched: {reason}."
     return Message(
         text=fallback(line),
         blocks=[
             section(line),
             context(
-                "Failed snapshots of this workspace will be announced here",
-                "try `/skyvia backups`",
-                "`/skyvia alerts off` to stop alerts",
+                f"Started by {user_mention(watch.started_by)}",
+                f"snapshot {watch.snapshot_id}",
+                slack_date(watch.started_at),
+                "its outcome will not be posted here",
             ),
         ],
     )

@@ -7,7 +7,7 @@ dialog, and their payloads name a backup or snapshot but never a workspace
 
 from __future__ import annotations
 
-from slack_sdk.models.blocks import ButtonElement
+from slack_sdk.models.blocks import ButtonElement, Option, StaticSelectElement
 
 from bot.slack.ids import ActionId
 from bot.slack.messages.common import button, confirm_dialog
@@ -15,6 +15,9 @@ from bot.slack.messages.mrkdwn import backup_label
 from bot.slack.payloads import (
     BackupRef,
     BackupsPageRef,
+    HealthPageRef,
+    MuteForRef,
+    RunRef,
     ScheduleRef,
     Screen,
     SnapshotFilters,
@@ -26,11 +29,21 @@ ENABLE_SCHEDULE = "Enable schedule"
 DISABLE_SCHEDULE = "Disable schedule"
 
 
-def run_snapshot_button(backup_id: int, backup_name: str | None) -> ButtonElement:
+def run_snapshot_button(
+    backup_id: int,
+    backup_name: str | None,
+    *,
+    retry_of: int | None = None,
+    primary: bool = False,
+) -> ButtonElement:
+    """`retry_of`: on a failure (alert, failed card or reply), the failed snapshot's id, so the
+    new run's card joins that message's thread. `primary` where running again is the obvious
+    next step (a failure alert)."""
     return button(
         "Run snapshot",
         ActionId.RUN_SNAPSHOT,
-        BackupRef(backup_id=backup_id),
+        RunRef(backup_id=backup_id, retry_of=retry_of),
+        primary=primary,
         confirm=confirm_dialog(
             title="Run a snapshot?",
             text=f"Start a snapshot of {backup_label(backup_name, backup_id)} now?",
@@ -121,8 +134,43 @@ def mute_button(backup_id: int, backup_name: str | None) -> ButtonElement:
     )
 
 
+MUTE_FOR_HOURS = (1, 4, 24, 0)
+"""The mute menu's choices in hours; 0 is "until unmuted"."""
+
+
+def mute_menu(backup_id: int, backup_name: str | None) -> StaticSelectElement:
+    """The failure alert's "Mute this backup" as a menu: 1 h, 4 h, 24 h or until unmuted.
+
+    A timed mute ends by itself with a note, so the common "quiet while I fix it" needs no
+    second step; "until unmuted" is the old button's meaning.
+    """
+    options = [
+        Option(
+            text=f"Mute for {hours} h" if hours else "Mute until unmuted",
+            value=MuteForRef(backup_id=backup_id, hours=hours).dump(),
+        )
+        for hours in MUTE_FOR_HOURS
+    ]
+    return StaticSelectElement(
+        placeholder="Mute this backup",
+        action_id=str(ActionId.MUTE_BACKUP_FOR),
+        options=options,
+        confirm=confirm_dialog(
+            title="Mute this backup?",
+            text=f"This channel stops getting failure alerts for "
+            f"{backup_label(backup_name, backup_id)}. Undo with "
+            f"`/skyvia alerts unmute {backup_id}`.",
+            confirm="Mute",
+        ),
+    )
+
+
 def unmute_button(backup_id: int) -> ButtonElement:
     return button("Unmute", ActionId.UNMUTE_BACKUP, BackupRef(backup_id=backup_id))
+
+
+def end_window_button(backup_id: int) -> ButtonElement:
+    return button("End window now", ActionId.END_WINDOW, BackupRef(backup_id=backup_id))
 
 
 def backups_nav(page: int, has_more: bool) -> list[ButtonElement]:
@@ -132,6 +180,20 @@ def backups_nav(page: int, has_more: bool) -> list[ButtonElement]:
     if has_more:
         nav.append(button("Next", ActionId.BACKUPS_PAGE_NEXT, BackupsPageRef(page=page + 1)))
     return nav
+
+
+def health_nav(page: int, has_more: bool) -> list[ButtonElement]:
+    nav = []
+    if page > 1:
+        nav.append(button("Previous", ActionId.HEALTH_PAGE_PREV, HealthPageRef(page=page - 1)))
+    if has_more:
+        nav.append(button("Next", ActionId.HEALTH_PAGE_NEXT, HealthPageRef(page=page + 1)))
+    return nav
+
+
+def share_health_button(page: int) -> ButtonElement:
+    """Posts the same page, read afresh, to the channel for everyone."""
+    return button("Share in channel", ActionId.SHARE_HEALTH, HealthPageRef(page=page))
 
 
 def snapshots_nav(

@@ -19,6 +19,7 @@ from slack_sdk.models.blocks import (
     ContextBlock,
     MarkdownTextObject,
     SectionBlock,
+    StaticSelectElement,
 )
 
 from bot.slack.ids import ActionId
@@ -137,7 +138,7 @@ def button(
     )
 
 
-def actions(*buttons: ButtonElement | None) -> ActionsBlock | None:
+def actions(*buttons: ButtonElement | StaticSelectElement | None) -> ActionsBlock | None:
     """An actions block of the buttons given (None entries skipped), or None when empty."""
     elements = [b for b in buttons if b is not None]
     return ActionsBlock(elements=elements) if elements else None

@@ -19,6 +19,7 @@ _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _LONGEST_ENTITY = len("&amp;")
 _USER_ID = re.compile(r"[UW][A-Z0-9]{1,30}")
 _CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{1,30}")
+_GROUP_ID = re.compile(r"S[A-Z0-9]{1,30}")
 _ZERO_WIDTH_SPACE = "\u200b"
 _FENCE = "```"
 CODE_BLOCK_OVERHEAD = len(_FENCE) * 2 + 2
@@ -108,10 +109,34 @@ def user_mention(user_id: str) -> str:
     return escape_cut(user_id, 40)
 
 
+def person_or_group_mention(slack_id: str) -> str:
+    """`<@U123>` for a user, `<!subteam^S123>` for a user group; anything else pings nobody."""
+    if _GROUP_ID.fullmatch(slack_id):
+        return f"<!subteam^{slack_id}>"
+    return user_mention(slack_id)
+
+
 def channel_mention(channel_id: str) -> str:
     if _CHANNEL_ID.fullmatch(channel_id):
         return f"<#{channel_id}>"
     return escape_cut(channel_id, 40)
+
+
+_PERMALINK = re.compile(
+    r"https://[a-z0-9-]+(?:\.[a-z0-9-]+)*\.slack\.com/archives/[CGD][A-Z0-9]+/p\d+"
+    r"(?:\?thread_ts=\d+\.\d+&cid=[CGD][A-Z0-9]+)?"
+)
+
+
+def message_link(url: str | None, text: str) -> str:
+    """`<url|text>` for a Slack message permalink; "" for anything else.
+
+    Only Slack's own permalink shape passes, so a link can never smuggle markup or point
+    elsewhere; `&` in the query is written as the entity Slack expects.
+    """
+    if url is None or not _PERMALINK.fullmatch(url):
+        return ""
+    return f"<{url.replace('&', '&amp;')}|{escape_mrkdwn(text)}>"
 
 
 def slack_date(moment: datetime, fmt: str = "{date_short_pretty} at {time}") -> str:

@@ -1,21 +1,16 @@
-"""Snapshots: the lifecycle card and its threaded outcome, lists, logs and long-run notes.
+"""Snapshots as lists and logs: a page of runs, one run's log, the log excerpt of an alert.
 
-The card is one message the watcher keeps updating (`chat.update`), so it is built from plain
-values that both `POST .../snapshots` (an `ActiveRun`) and `GET .../snapshots/{id}` (a
-`Snapshot`) can supply.
+The lifecycle card and the notes in its thread are in `lifecycle.py`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 from slack_sdk.models.blocks import Block, DividerBlock
 
-from bot.skyvia.models import ActiveRun, Backup, Snapshot, SnapshotState
+from bot.skyvia.models import Backup, Snapshot
 from bot.slack.messages.buttons import (
-    run_anyway_button,
-    run_snapshot_button,
     show_log_button,
     snapshots_nav,
 )
@@ -34,15 +29,12 @@ from bot.slack.messages.mrkdwn import (
     backup_label,
     backup_label_plain,
     code_block,
-    format_count,
     format_duration,
     more_lines_note,
     plural,
     slack_date,
     state_emoji,
     state_name,
-    state_phrase,
-    user_mention,
 )
 from bot.slack.parsing import MAX_PAGE
 from bot.slack.payloads import SnapshotFilters
@@ -56,10 +48,8 @@ LOG_SECTIONS = 6
 LOG_LINES = 600
 _LOG_SECTION_CHARS = SECTION_TEXT_LIMIT - 100
 
-_ATTENTION = frozenset({SnapshotState.FAILED, SnapshotState.CANCELED})
 
-
-def _rows_text(rows: int | None, errors: int | None) -> str:
+def rows_text(rows: int | None, errors: int | None) -> str:
     """`1,000 rows, 0 errors`, `1,000 rows`, or empty when Skyvia did not say."""
     parts = []
     if rows is not None:
@@ -80,7 +70,7 @@ def snapshot_line(snapshot: Snapshot) -> str:
         slack_date(when) if when else "",
         f"took {format_duration(duration)}" if duration is not None else "",
         origin,
-        _rows_text(snapshot.success_rows, snapshot.error_rows),
+        rows_text(snapshot.success_rows, snapshot.error_rows),
     ]
     return " · ".join(part for part in parts if part)
 
@@ -177,141 +167,14 @@ def _chunk_lines(lines: Sequence[str], budget: int) -> list[list[str]]:
     return chunks
 
 
-def log_excerpt_blocks(backup_id: int, snapshot_id: int, log: str | None) -> list[Block]:
+def log_excerpt_blocks(
+    backup_id: int, snapshot_id: int, log: str | None, *, max_lines: int = EXCERPT_LINES
+) -> list[Block]:
     """The first lines of a log in a code block, and "… N more lines — Show log" when cut."""
     if not log or not log.strip():
         return []
-    excerpt = code_block(log, max_lines=EXCERPT_LINES, max_chars=EXCERPT_CHARS)
+    excerpt = code_block(log, max_lines=max_lines, max_chars=EXCERPT_CHARS)
     blocks: list[Block] = [section(excerpt.text)]
     if excerpt.cut:
         blocks.append(context(more_lines_note(excerpt.lines_hidden)))
     return blocks
-
-
-def snapshot_card(
-    backup_id: int,
-    backup_name: str | None,
-    snapshot_id: int,
-    state: SnapshotState | str,
-    started_by: str,
-    started_at: datetime,
-    now: datetime,
-    duration_s: float | None = None,
-    rows: int | None = None,
-    errors: int | None = None,
-) -> Message:
-    """The lifecycle card: the first post, and every `chat.update` as the state moves on."""
-    state = SnapshotState(state)
-    label = backup_label(backup_name, backup_id)
-    head = f"{state_emoji(state)} Snapshot of {label} {state_phrase(state)}"
-    if state.is_terminal:
-        timing = f"took {format_duration(duration_s)}" if duration_s is not None else ""
-    elif state in (SnapshotState.NEW, SnapshotState.QUEUED):
-        timing = f"waiting for {format_duration((now - started_at).total_seconds())}"
-    else:
-        timing = f"running for {format_duration((now - started_at).total_seconds())}"
-    details = [
-        f"Started by {user_mention(started_by)}",
-        f"snapshot {snapshot_id}",
-        slack_date(started_at),
-        timing,
-        plural(rows, "row") if rows is not None else "",
-        plural(errors, "error") if errors else "",
-    ]
-    buttons = []
-    if state.is_terminal:
-        buttons.append(show_log_button(backup_id, snapshot_id))
-    if state in _ATTENTION:
-        buttons.append(run_snapshot_button(backup_id, backup_name))
-    return Message(
-        text=fallback(
-            f"{state_emoji(state)} Snapshot of {backup_label_plain(backup_name, backup_id)} "
-            f"{state_phrase(state)}"
-        ),
-        blocks=compact([section(head), context(*details), actions(*buttons)]),
-    )
-
-
-def snapshot_outcome_reply(
-    backup_id: int, backup_name: str | None, snapshot: Snapshot, started_by: str
-) -> Message:
-    """The thread reply when a watched snapshot ends: "@dana ✅ Succeeded in 5m 12s — …".
-
-    Failed and canceled runs also carry the first log lines and a retry; the notifier broadcasts
-    those to the channel, so the reply names the backup too.
-    """
-    state = snapshot.state
-    duration = snapshot.duration_seconds
-    preposition = "in" if state == SnapshotState.SUCCEEDED else "after"
-    line = f"{user_mention(started_by)} {state_emoji(state)} {state_name(state)}"
-    if duration is not None:
-        line += f" {preposition} {format_duration(duration)}"
-    rows = _rows_text(snapshot.success_rows, snapshot.error_rows)
-    if rows:
-        line += f" — {rows}"
-    line += "."
-    blocks: list[Block | None] = [
-        section(line),
-        context(f"{backup_label(backup_name, backup_id)}", f"snapshot {snapshot.snapshot_id}"),
-    ]
-    if state in _ATTENTION:
-        blocks += log_excerpt_blocks(backup_id, snapshot.snapshot_id, snapshot.log)
-        blocks.append(
-            actions(
-                show_log_button(backup_id, snapshot.snapshot_id),
-                run_snapshot_button(backup_id, backup_name),
-            )
-        )
-    return Message(
-        text=fallback(
-            f"{user_mention(started_by)} Snapshot {snapshot.snapshot_id} of "
-            f"{backup_label_plain(backup_name, backup_id)} {state_phrase(state)}"
-        ),
-        blocks=compact(blocks),
-    )
-
-
-def still_running_note(minutes: int) -> Message:
-    """The threaded "still running" note the watcher posts at most every 30 minutes."""
-    elapsed = f"{minutes} min" if minutes < 60 else format_duration(minutes * 60)
-    line = f":arrows_counterclockwise: Still running ({elapsed})."
-    return Message(text=fallback(line), blocks=[section(line)])
-
-
-def gave_up_note(hours: float, backup_id: int | None = None) -> Message:
-    """The threaded note when a watch hits its limit; the snapshot may still finish in Skyvia."""
-    limit = format_duration(hours * 3600)
-    line = (
-        f":grey_question: Stopped watching after {limit}; the snapshot had not finished. "
-        "Its outcome will not be posted here."
-    )
-    if backup_id is not None:
-        line += f" Check it with `/skyvia backup {backup_id}`."
-    return Message(text=fallback(line), blocks=[section(line)])
-
-
-def active_snapshot_exists_message(backup: Backup, active_run: ActiveRun) -> Message:
-    """Nothing was started because one runs; offers to start another, behind a confirm."""
-    label = backup_label(backup.name, backup.id)
-    line = (
-        f"{state_emoji(active_run.state)} Snapshot {active_run.run_id} of {label} "
-        f"{state_phrase(active_run.state)}, so no new one was started."
-    )
-    details = [f"Snapshot {active_run.run_id}", state_name(active_run.state)]
-    if active_run.date is not None:
-        details.append(f"started {slack_date(active_run.date)}")
-    if active_run.success_rows is not None:
-        details.append(f"{format_count(active_run.success_rows)} rows so far")
-    return Message(
-        text=fallback(
-            f"A snapshot of {backup_label_plain(backup.name, backup.id)} is already active "
-            f"(snapshot {active_run.run_id}, {state_name(active_run.state)}); nothing was started."
-        ),
-        blocks=compact(
-            [
-                section(line),
-                context(*details),
-                actions(run_anyway_button(backup.id, backup.name, active_run.run_id)),
-            ]
-        ),
-    )

@@ -22,12 +22,12 @@ from tests.e2e.backup_kit import (
     audit_actions,
     button,
     buttons,
+    carded_watch_of,
     click,
     click_and_reply,
     connect,
     rendered,
     skyvia_calls,
-    watch_of,
 )
 from tests.e2e.bot_fixtures import Stack, StartBot
 
@@ -155,7 +155,7 @@ async def test_snapshot_posts_a_card_and_records_a_watch(bound: Stack) -> None:
     assert str(run.id) in rendered(card.args) and f"<@{MEMBER}>" in rendered(card.args)
     assert skyvia_calls(stack)[START] == 1
 
-    watch = await wait_until(lambda: watch_of(stack, run.id), what="the watch")
+    watch = await wait_until(lambda: carded_watch_of(stack, run.id), what="the watch")
     assert watch.message_ts == card.response["ts"]
     assert (watch.workspace_id, watch.backup_id, watch.started_by) == (123, 456, MEMBER)
     assert watch.backup_name == "Nightly CRM"

@@ -16,8 +16,12 @@ from bot.slack.messages import Message
 
 CHANGING_ACTIONS = {"run_snapshot", "run_snapshot_anyway", "schedule_toggle", "mute_backup"}
 
-# The only `<...>` sequences the bot itself may emit: user/channel mentions and dates.
-_ALLOWED_CONTROL = re.compile(r"<(?:@[UW][A-Z0-9]+|#[CGD][A-Z0-9]+|!date\^\d+\^[^|<>]+\|[^<>]+)>")
+# The only `<...>` sequences the bot itself may emit: user, user group and channel mentions,
+# dates and links to Slack messages (permalinks).
+_ALLOWED_CONTROL = re.compile(
+    r"<(?:@[UW][A-Z0-9]+|!subteam\^S[A-Z0-9]+|#[CGD][A-Z0-9]+|!date\^\d+\^[^|<>]+\|[^<>]+"
+    r"|https://[a-z0-9.-]+\.slack\.com/archives/[CGD][A-Z0-9]+/p\d+[^|<>]*\|[^<>|]+)>"
+)
 _ENTITY_OR_AMP = re.compile(r"&(?!amp;|lt;|gt;)")
 
 

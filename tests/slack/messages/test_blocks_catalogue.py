@@ -102,8 +102,12 @@ def catalogue(name: str, long_name: str) -> dict[str, Callable[[], Message]]:
         "usage_nothing_near": lambda: blocks.usage_error_message(_usage_error("<!channel>")),
         "refusal": lambda: blocks.refusal_message(f"Backup {EVIL} is gone.", "Run `/skyvia <x>`."),
         "unexpected": lambda: blocks.unexpected_error_message("ab12cd34"),
-        "connected": lambda: blocks.connected_message(123, name, "U1"),
-        "connected_unnamed": lambda: blocks.connected_message(123, None, "U1"),
+        "connected": lambda: blocks.connected_message(_binding(name=name), "U1"),
+        "connected_unnamed": lambda: blocks.connected_message(
+            _binding(name=None, alerts_enabled=False), "U1"
+        ),
+        "replace_binding": lambda: blocks.replace_binding_message(_binding(name=name), 3, 124),
+        "watch_ended": lambda: blocks.watch_ended_card(_watch(name=name), "disconnected by <@U1>"),
         "disconnected": lambda: blocks.disconnected_message(123, "U1", 3),
         "status_unbound": lambda: blocks.status_message(None, []),
         "status_huge": lambda: blocks.status_message(

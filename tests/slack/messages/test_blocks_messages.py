@@ -15,6 +15,8 @@ from bot.slack.parsing import USAGE, UsageError, parse_command
 from bot.slack.payloads import (
     BackupRef,
     BackupsPageRef,
+    MuteForRef,
+    RunRef,
     ScheduleRef,
     Screen,
     SnapshotFilters,
@@ -192,7 +194,11 @@ def test_card_while_running() -> None:
         _first_line(data) == ":arrows_counterclockwise: Snapshot of *Nightly CRM* (456) is running"
     )
     context = data["blocks"][1]["elements"][0]["text"]
-    assert context == f"Started by <@U1> · snapshot 7001 · {DATE} · running for 3m 10s"
+    epoch = int(T0.timestamp())
+    assert context == (
+        f"Started by <@U1> · snapshot 7001 · started <!date^{epoch}^{{ago}}|2023-10-02 14:15 UTC>"
+    )
+    assert "running for" not in context
     assert buttons(data["blocks"]) == []
     assert data["text"] == ":arrows_counterclockwise: Snapshot of Nightly CRM (456) is running"
 
@@ -215,7 +221,21 @@ def test_failed_card_offers_log_and_a_confirmed_retry() -> None:
     data = message_dict(blocks.snapshot_card(456, "X", 7001, "Failed", "U1", T0, T0, 63, 10, 5))
     assert "took 1m 03s · 10 rows · 5 errors" in all_text(data)
     assert "confirm" in _button(data, "Run snapshot")
-    assert BackupRef.load(_button(data, "Run snapshot")["value"]) == BackupRef(backup_id=456)
+    retry = RunRef(backup_id=456, retry_of=7001)
+    assert RunRef.load(_button(data, "Run snapshot")["value"]) == retry
+
+
+def test_a_retry_card_says_what_it_retries_and_links_only_to_slack() -> None:
+    link = "https://acme.slack.com/archives/C1/p1700000000000100"
+    card = blocks.snapshot_card(
+        456, "X", 7002, "New", "U1", T0, T0, retry_of=7001, retried_link=link
+    )
+    assert f"Retry of snapshot 7001 (<{link}|see the failure>)" in all_text(message_dict(card))
+    forged = blocks.snapshot_card(
+        456, "X", 7002, "New", "U1", T0, T0, retry_of=7001, retried_link="https://evil.example/x"
+    )
+    text = all_text(message_dict(forged))
+    assert "Retry of snapshot 7001" in text and "evil" not in text
 
 
 def test_outcome_reply_when_succeeded() -> None:
@@ -271,8 +291,22 @@ def test_failure_alert_as_in_the_reference() -> None:
     assert context == f"Snapshot 7001 · {end} · after 5m 12s"
     assert "```\nError: INVALID_SESSION_ID on object Account\n```" in all_text(data)
     labels = [b["text"]["text"] for b in buttons(data["blocks"])]
-    assert labels == ["Show log", "Run snapshot", "Mute this backup"]
-    assert "unmute 456" in _button(data, "Mute this backup")["confirm"]["text"]["text"]
+    assert labels == ["Run snapshot", "Show log"]
+    # Both at once: Run snapshot retries this failure in its thread, the menu mutes for a while.
+    run = _button(data, "Run snapshot")
+    assert run.get("style") == "primary"
+    assert RunRef.load(run["value"]) == RunRef(backup_id=456, retry_of=7001)
+    [menu] = [e for e in data["blocks"][-1]["elements"] if e["type"] == "static_select"]
+    assert menu["placeholder"]["text"] == "Mute this backup"
+    assert menu["action_id"] == ActionId.MUTE_BACKUP_FOR
+    options = {o["text"]["text"]: MuteForRef.load(o["value"]) for o in menu["options"]}
+    assert options == {
+        "Mute for 1 h": MuteForRef(backup_id=456, hours=1),
+        "Mute for 4 h": MuteForRef(backup_id=456, hours=4),
+        "Mute for 24 h": MuteForRef(backup_id=456, hours=24),
+        "Mute until unmuted": MuteForRef(backup_id=456),
+    }
+    assert "unmute 456" in menu["confirm"]["text"]["text"]
     manual = message_dict(blocks.failure_alert(456, "Nightly CRM", snapshot, by_schedule=False))
     assert _first_line(manual).startswith(":x: Snapshot of")
 
@@ -298,8 +332,17 @@ def test_a_mute_notice_carries_an_unmute_button_and_an_unmute_notice_none() -> N
 
 
 def test_connected_message_names_workspace_and_user() -> None:
-    data = message_dict(blocks.connected_message(123, "Sales", "U1"))
+    binding = ChannelBinding("C1", 123, "U1", T0, workspace_name="Sales")
+    data = message_dict(blocks.connected_message(binding, "U1"))
     assert "connected to Skyvia workspace *Sales* (123), by <@U1>" in _first_line(data)
+    assert "will be announced here" in all_text(data)
+
+
+def test_connected_message_tells_alerts_are_off_when_they_are() -> None:
+    binding = ChannelBinding("C1", 123, "U1", T0, alerts_enabled=False, muted_backup_ids=(4,))
+    text = all_text(message_dict(blocks.connected_message(binding, "U1")))
+    assert "will be announced" not in text
+    assert "Failure alerts are off here" in text and "1 backup muted" in text
 
 
 def test_disconnected_message_counts_stopped_watches() -> None:
@@ -390,3 +433,17 @@ def test_message_refuses_missing_fallback_or_too_many_blocks() -> None:
         blocks.Message(text="  ")
     with pytest.raises(ValueError):
         blocks.Message(text="x", blocks=blocks.still_running_note(1).blocks * 51)
+
+
+def test_failure_alert_mentions_the_channels_people_in_its_text_and_blocks() -> None:
+    snapshot = Snapshot.model_validate({"snapshotId": 7002, "state": "Failed"})
+    plain = message_dict(blocks.failure_alert(456, "Nightly CRM", snapshot, by_schedule=True))
+    assert "cc " not in plain["text"]
+    data = message_dict(
+        blocks.failure_alert(
+            456, "Nightly CRM", snapshot, by_schedule=True, mention_ids=("S0ONCALL", "U0DANA")
+        )
+    )
+    assert data["text"].endswith("failed · cc <!subteam^S0ONCALL> <@U0DANA>")
+    assert data["blocks"][1]["text"]["text"] == "cc <!subteam^S0ONCALL> <@U0DANA>"
+    assert len(data["blocks"]) == len(plain["blocks"]) + 1

@@ -15,8 +15,9 @@ from bot.skyvia.models import Backup, Snapshot, SnapshotState
 from bot.slack import messages as blocks
 from bot.slack.ids import ActionId
 from bot.slack.messages import common
+from bot.slack.messages.alerts import ALERT_LOG_LINES
 from bot.slack.messages.backups import BACKUPS_PAGE_SIZE, LAST_SNAPSHOTS_SHOWN
-from bot.slack.messages.snapshots import EXCERPT_LINES, LOG_LINES, LOG_SECTIONS
+from bot.slack.messages.snapshots import LOG_LINES, LOG_SECTIONS
 from bot.slack.parsing import MAX_PAGE
 from tests.slack.messages.blockkit import all_text, buttons, message_dict, view_dict
 
@@ -130,11 +131,11 @@ def test_backup_details_show_the_last_five_snapshots(count: int) -> None:
     assert shown == list(range(min(count, LAST_SNAPSHOTS_SHOWN)))
 
 
-@pytest.mark.parametrize(("lines", "note"), [(19, None), (20, None), (21, "1 more line")])
-def test_alert_log_excerpt_at_20_lines(lines: int, note: str | None) -> None:
+@pytest.mark.parametrize(("lines", "note"), [(4, None), (5, None), (6, "1 more line")])
+def test_alert_log_excerpt_at_5_lines(lines: int, note: str | None) -> None:
     log = "\n".join(f"line {i}" for i in range(lines))
     text = all_text(message_dict(blocks.failure_alert(1, "B", _snapshot(7, log), False)))
-    assert f"line {min(lines, EXCERPT_LINES) - 1}\n```" in text
+    assert f"line {min(lines, ALERT_LOG_LINES) - 1}\n```" in text
     assert (f"… {note} — Show log" in text) if note else ("more line" not in text)
 
 

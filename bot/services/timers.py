@@ -1,0 +1,236 @@
+"""Timed mutes and maintenance windows: set them, and end them once, on time, across restarts.
+
+A timer is a row (`storage.repositories.timers`), not a task in memory, so it survives restarts
+and any replica may fire it. Firing is claim → act → announce → finish, each timer under a
+lease: a crash anywhere leaves the row to be claimed again when the lease expires, so each step
+is idempotent. Unmuting twice is harmless; a window's re-enable reads the schedule first and
+records in the timer that it enabled it, so a retry after a crash still says "enabled" rather
+than "someone enabled it meanwhile"; the end note goes through the delivery ledger (`Announcer`)
+and is posted once per channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TypedDict
+
+from bot.clock import utcnow
+from bot.services.announcements import Announcer, Channel, Outcome, TimerEnded
+from bot.services.bindings import BindingService, BoundWorkspace, MuteChanged
+from bot.services.errors import DomainError
+from bot.services.leased import lease_for
+from bot.services.schedules import ScheduleService
+from bot.skyvia.client import SkyviaClient
+from bot.skyvia.errors import SkyviaError
+from bot.skyvia.models import Backup
+from storage.db import Database
+from storage.models import Timer, TimerKind
+from storage.repositories import TimerRepository
+
+__all__ = ["FireRound", "PendingEnd", "TimedMute", "TimerKind", "TimerService", "WindowOpened"]
+
+log = logging.getLogger(__name__)
+
+BATCH = 50
+"""Timers fired per round; a fuller batch makes the worker go again at once."""
+
+
+@dataclass(frozen=True)
+class TimedMute:
+    """A mute that ends by itself at `until`; `changed` is False if it was muted already."""
+
+    backup: Backup
+    until: datetime
+    changed: bool
+
+
+@dataclass(frozen=True)
+class WindowOpened:
+    """The schedule is off until `until`; `was_active` is False when it was off already."""
+
+    backup: Backup
+    until: datetime
+    was_active: bool
+
+
+@dataclass(frozen=True)
+class PendingEnd:
+    """A pending mute's or window's end, for `status` and `schedule <id>`."""
+
+    kind: TimerKind
+    backup_id: int
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class FireRound:
+    fired: int
+    full: bool
+
+
+class TimerService:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        skyvia: SkyviaClient,
+        bindings: BindingService,
+        schedules: ScheduleService,
+        announcer: Announcer | None = None,
+        owner: str = "",
+        interval: float = 60.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._db = db
+        self._skyvia = skyvia
+        self._bindings = bindings
+        self._schedules = schedules
+        self._announcer = announcer
+        self._owner = owner
+        self.interval = interval
+        self._clock = clock
+
+    # -- setting and cancelling (request side) ------------------------------------------------
+    async def mute_until(
+        self, bound: BoundWorkspace, backup_id: int, *, user_id: str, until: datetime, words: str
+    ) -> TimedMute:
+        """Mutes the backup here (if not yet) and sets the mute's end, replacing an older end."""
+        result = await self._bindings.mute(bound, backup_id, user_id=user_id, mute=True)
+        if isinstance(result, MuteChanged):
+            backup = result.backup
+        else:
+            backup = await self._skyvia.get_backup(bound.token, bound.workspace_id, backup_id)
+        await self._set(TimerKind.MUTE_END, bound, backup, until, user_id, words)
+        return TimedMute(backup=backup, until=until, changed=isinstance(result, MuteChanged))
+
+    async def open_window(
+        self, bound: BoundWorkspace, backup_id: int, *, user_id: str, until: datetime, words: str
+    ) -> WindowOpened:
+        """Switches the schedule off now and sets the window's end (when it is back on)."""
+        change = await self._schedules.set_active(bound, backup_id, active=False, user_id=user_id)
+        await self._set(TimerKind.WINDOW_END, bound, change.backup, until, user_id, words)
+        return WindowOpened(backup=change.backup, until=until, was_active=change.changed)
+
+    async def end_window_now(self, bound: BoundWorkspace, backup_id: int) -> bool:
+        """Makes a pending window end due now (the worker ends it); False if there is none."""
+        async with self._db.session() as session:
+            timers = TimerRepository(session)
+            timer = await timers.get(**_key(TimerKind.WINDOW_END, bound, backup_id))
+            if timer is None:
+                return False
+            timer.due_at = min(timer.due_at, self._clock())
+            return True
+
+    async def cancel(self, kind: TimerKind, bound: BoundWorkspace, backup_id: int) -> bool:
+        """Drops a pending end: an unmute, a mute "until unmuted", or the schedule switched."""
+        async with self._db.session() as session:
+            return await TimerRepository(session).cancel(**_key(kind, bound, backup_id))
+
+    async def pending(self, team_id: str, channel_id: str) -> list[PendingEnd]:
+        async with self._db.session() as session:
+            rows = await TimerRepository(session).pending_in(team_id, channel_id)
+        return [PendingEnd(TimerKind(row.kind), row.backup_id, row.due_at) for row in rows]
+
+    async def _set(
+        self,
+        kind: TimerKind,
+        bound: BoundWorkspace,
+        backup: Backup,
+        until: datetime,
+        user_id: str,
+        words: str,
+    ) -> None:
+        payload = {"by": user_id, "words": words, "name": backup.name}
+        async with self._db.session() as session:
+            await TimerRepository(session).set(
+                **_key(kind, bound, backup.id), due_at=until, payload=json.dumps(payload)
+            )
+
+    # -- firing (worker side) -------------------------------------------------------------------
+    async def fire_due(self) -> FireRound:
+        """Claims due timers and ends each; a timer that could not end is retried later."""
+        now = self._clock()
+        async with self._db.session() as session:
+            claimed = await TimerRepository(session).claim_due(
+                self._owner, now, BATCH, lease_for(self.interval)
+            )
+        results = await asyncio.gather(*(self._fire(timer) for timer in claimed))
+        return FireRound(fired=sum(results), full=len(claimed) == BATCH)
+
+    async def _fire(self, timer: Timer) -> bool:
+        try:
+            outcome = await self._end(timer)
+        except (SkyviaError, DomainError) as error:
+            log.warning("timer %s (%s) not ended yet: %s", timer.id, timer.kind, error)
+            outcome = Outcome.FAILED
+        except Exception:
+            log.exception("timer %s (%s) failed", timer.id, timer.kind)
+            outcome = Outcome.FAILED
+        async with self._db.session() as session:
+            timers = TimerRepository(session)
+            if outcome is None or outcome.settled:
+                return await timers.finish(timer.id, self._owner)
+            retry = self.interval if outcome is not Outcome.UNKNOWN else self._stale_after()
+            await timers.release(timer.id, self._owner, self._clock() + timedelta(seconds=retry))
+        return False
+
+    def _stale_after(self) -> float:
+        assert self._announcer is not None
+        return self._announcer.stale_after.total_seconds()
+
+    async def _end(self, timer: Timer) -> Outcome | None:
+        """Ends one timer; None when there is nothing to say (the channel was disconnected)."""
+        assert self._announcer is not None, "firing timers needs an announcer"
+        bound = await self._bound(timer)
+        if bound is None:
+            return None
+        payload = json.loads(timer.payload or "{}")
+        ended = TimerEnded(
+            channel=Channel(timer.team_id, timer.channel_id),
+            backup_id=timer.backup_id,
+            backup_name=payload.get("name"),
+            set_by=payload.get("by", ""),
+            words=payload.get("words", ""),
+            due_at=timer.due_at,
+        )
+        if timer.kind == TimerKind.MUTE_END:
+            await self._bindings.unmute_quietly(bound, timer.backup_id)
+            return await self._announcer.mute_ended(ended)
+        enabled = await self._reenable(timer, bound, payload)
+        return await self._announcer.window_ended(replace(ended, enabled=enabled))
+
+    async def _reenable(self, timer: Timer, bound: BoundWorkspace, payload: dict[str, str]) -> bool:
+        """Enables the schedule unless it is on already; True if this window's end enabled it."""
+        if payload.get("enabled"):
+            return True  # a retry: this end enabled it before the note went out
+        schedule = await self._skyvia.get_schedule(bound.token, bound.workspace_id, timer.backup_id)
+        if schedule.active:
+            return False
+        await self._skyvia.enable_schedule(bound.token, bound.workspace_id, timer.backup_id)
+        async with self._db.session() as session:
+            await TimerRepository(session).note(
+                timer.id, self._owner, json.dumps({**payload, "enabled": True})
+            )
+        return True
+
+    async def _bound(self, timer: Timer) -> BoundWorkspace | None:
+        try:
+            return await self._bindings.resolve(timer.team_id, timer.channel_id)
+        except DomainError:
+            return None  # disconnected: its mutes are gone, its windows no longer ours to end
+
+
+class _Key(TypedDict):
+    kind: str
+    team_id: str
+    channel_id: str
+    backup_id: int
+
+
+def _key(kind: TimerKind, bound: BoundWorkspace, backup_id: int) -> _Key:
+    return _Key(kind=kind, team_id=bound.team_id, channel_id=bound.channel_id, backup_id=backup_id)

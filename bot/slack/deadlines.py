@@ -1,0 +1,132 @@
+"""The ends people type after `for` and `until`: a timed mute's or a maintenance window's end.
+
+`for` takes a duration (`90s`, `30m`, `2h`, `1d`, `1h30m`); `until` takes a time of day (`18:00`,
+the next such moment in the typing person's time zone) or an ISO 8601 date-time. The grammar is
+pure and knows no time zone, so a parsed end stays a `Deadline` until the handler, which knows the
+person's zone (Slack `users.info` `tz`), resolves it to an aware UTC moment. Anything further than
+`MAX_SPAN` away is refused: a "temporary" mute that outlives everyone's memory is a silent outage.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+MAX_SPAN = timedelta(days=30)
+"""The longest mute or window; longer ones are refused rather than forgotten."""
+
+_DURATION = re.compile(r"(?:([0-9]{1,4})d)?(?:([0-9]{1,6})h)?(?:([0-9]{1,7})m)?(?:([0-9]{1,9})s)?")
+_CLOCK = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
+
+DURATION_FORMS = "`90s`, `30m`, `2h`, `1d` or `1h30m`"
+TIME_FORMS = "`18:00` (your time zone) or an ISO 8601 date-time like `2026-05-01T18:00Z`"
+
+
+class DeadlineError(ValueError):
+    """A duration or time that does not parse, or an end that is past or too far away."""
+
+
+def parse_duration(word: str) -> timedelta:
+    """`90s`, `30m`, `2h`, `1d`, `1h30m` (units in that order, each once); 0 < result <= 30 days."""
+    match = _DURATION.fullmatch(word.casefold())
+    if not word or match is None or not any(match.groups()):
+        raise DeadlineError(f"use a duration like {DURATION_FORMS}")
+    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    span = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    if span <= timedelta(0):
+        raise DeadlineError("a duration must be longer than zero")
+    if span > MAX_SPAN:
+        raise DeadlineError("that is longer than 30 days; use at most `30d`")
+    return span
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """An end as typed: exactly one of `span` (for), `clock` (until HH:MM), `moment` (until ISO).
+
+    `moment` may be naive (an ISO date-time without an offset): it is then read in the person's
+    zone, like `clock`. `word` is the user's own text, for messages that quote it back.
+    """
+
+    word: str
+    span: timedelta | None = None
+    clock: time | None = None
+    moment: datetime | None = None
+
+    def resolve(self, now: datetime, tz: str | None) -> datetime:
+        """The aware UTC end, counted from `now`; raises DeadlineError when past or too far."""
+        zone = _zone(tz)
+        if self.span is not None:
+            return now + self.span
+        if self.clock is not None:
+            local_now = now.astimezone(zone)
+            end = datetime.combine(local_now.date(), self.clock, tzinfo=zone)
+            if end <= local_now:
+                end = datetime.combine(local_now.date() + timedelta(days=1), self.clock, zone)
+            return end.astimezone(UTC)
+        assert self.moment is not None
+        moment = self.moment if self.moment.tzinfo else self.moment.replace(tzinfo=zone)
+        end = moment.astimezone(UTC)
+        if end <= now:
+            raise DeadlineError(f"`{self.word}` is already past")
+        if end - now > MAX_SPAN:
+            raise DeadlineError(f"`{self.word}` is more than 30 days away")
+        return end
+
+
+def parse_deadline(keyword: str, word: str) -> Deadline:
+    """`for <duration>` or `until <time>`; raises DeadlineError naming the forms that work."""
+    if keyword == "for":
+        return Deadline(word=word, span=parse_duration(word))
+    clock = _CLOCK.fullmatch(word)
+    if clock:
+        return Deadline(word=word, clock=time(int(clock.group(1)), int(clock.group(2))))
+    try:
+        moment = datetime.fromisoformat(word) if "T" in word.upper() else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise DeadlineError(f"use a time like {TIME_FORMS}")
+    return Deadline(word=word, moment=moment)
+
+
+def deadline_from(words: list[str]) -> Deadline:
+    """`for <duration>` or `until <time>` as typed (`words[0]` is `for` or `until`).
+
+    Errors are whole sentences quoting the user's words, for the usage answer.
+    """
+    keyword = words[0].casefold()
+    if len(words) == 1:
+        what = "duration" if keyword == "for" else "time"
+        raise DeadlineError(f"`{keyword}` needs a {what} after it.")
+    if len(words) > 2:
+        raise DeadlineError(f"Unexpected `{_quoted(' '.join(words[2:]))}`.")
+    try:
+        return parse_deadline(keyword, words[1])
+    except DeadlineError as error:
+        raise DeadlineError(f"`{_quoted(words[1])}` does not work here: {error}.") from None
+
+
+def end_word_at(words: list[str], start: int) -> int | None:
+    """Where `for|until <end>` starts in a command's words: the last such word from `start` on.
+
+    The last, because the words before it may be a backup's name, and a name may hold `for`.
+    """
+    ends = [i for i in range(start, len(words)) if words[i].casefold() in ("for", "until")]
+    return ends[-1] if ends else None
+
+
+def _quoted(text: str, limit: int = 40) -> str:
+    """User input as quoted in an error: cut, and without backticks that break the quoting."""
+    text = text.replace("`", "'")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _zone(tz: str | None) -> ZoneInfo:
+    """The person's zone, or UTC when Slack gave none or one this machine does not know."""
+    try:
+        return ZoneInfo(tz or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")

@@ -1,0 +1,89 @@
+"""The usage line of every `/skyvia` subcommand, with an example.
+
+Its own module so the help listing, the parser's errors and the docs read one table: they can
+never disagree about what a command accepts.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from functools import partial
+
+_MAX_SHOWN_VALUE = 40  # a pasted novel is named by its start, not echoed in full
+
+USAGE: dict[str, str] = {
+    "help": "`/skyvia help` lists these commands",
+    "connect": "`/skyvia connect <workspaceId>` connects this channel to a Skyvia workspace "
+    "(admins), e.g. `/skyvia connect 123`",
+    "disconnect": "`/skyvia disconnect` disconnects this channel from its workspace (admins)",
+    "status": "`/skyvia status` shows this channel's connection, alerts and watched snapshots",
+    "backups": "`/skyvia backups [page]` lists the workspace's backups, e.g. `/skyvia backups 2`",
+    "backup": "`/skyvia backup <backupId>` shows a backup's details, e.g. `/skyvia backup 456`",
+    "snapshots": "`/skyvia snapshots <backupId> [failed] [since <date>] [until <date>]` lists "
+    "finished snapshots; dates are `2024-05-01`, `today`, `yesterday`, `7d` or `12h`, "
+    "e.g. `/skyvia snapshots 456 failed since 7d`",
+    "snapshot": "`/skyvia snapshot <backupId>` starts a snapshot now (operators), "
+    "e.g. `/skyvia snapshot 456`",
+    "schedule": "`/skyvia schedule <backupId> [on|off]` shows or switches a backup's schedule; "
+    "`off for <duration>|until <time>` is a maintenance window, "
+    "e.g. `/skyvia schedule 456 off for 4h`",
+    "alerts": "`/skyvia alerts on|off` or `/skyvia alerts mute <backupId> [for <duration>|until "
+    "<time>]` / `unmute <backupId>` controls failure alerts in this channel, "
+    "e.g. `/skyvia alerts mute 456 for 2h`; "
+    "`/skyvia alerts mention <@user|@group>...|off` mentions people in them (admins)",
+    "health": "`/skyvia health [page]` shows every backup's health, worst first: last good "
+    "snapshot, last runs, failing streak (to you, with a button to share it)",
+}
+"""Subcommand -> usage line with an example (mrkdwn with raw `<`/`>`: escape when rendering)."""
+
+
+Fix = Callable[[list[str]], list[str]]
+"""Rewrites a command's words (subcommand first) into what the user probably meant."""
+
+
+class UsageError(Exception):
+    """Input that does not parse: what was wrong, the right usage, and maybe a likely fix.
+
+    `suggestion` is a whole command (without `/skyvia`) in the user's own words. When it parses,
+    `usage` is empty: the corrected command is the one short hint. An empty `usage` without a
+    suggestion means the message itself says where to look.
+    """
+
+    def __init__(
+        self, message: str, usage: str, suggestion: str | None = None, *, fix: Fix | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.usage = usage
+        self.suggestion = suggestion
+        self.fix = fix
+
+
+def unexpected(word: str, subcommand: str, choices: tuple[str, ...]) -> UsageError:
+    """`word` is not one of `choices`; the closest one, if any, becomes the fix."""
+    near = difflib.get_close_matches(word.casefold(), choices, n=1)
+    error = usage_error(f"Unexpected `{shown(word)}`.", subcommand)
+    if near:
+        error.fix = partial(_replace_word, word, near[0])
+    return error
+
+
+def _replace_word(wrong: str, right: str, words: list[str]) -> list[str]:
+    """`words` with the first `wrong` after the subcommand replaced by `right`."""
+    fixed = list(words)
+    if wrong in fixed[1:]:
+        fixed[fixed.index(wrong, 1)] = right
+    return fixed
+
+
+def usage_error(message: str, subcommand: str) -> UsageError:
+    return UsageError(message, USAGE[subcommand])
+
+
+def shown(word: str) -> str:
+    """The user's input as quoted in an error: cut, and without backticks that break quoting."""
+    word = word.replace("`", "'")
+    if len(word) <= _MAX_SHOWN_VALUE:
+        return word
+    return word[: _MAX_SHOWN_VALUE - 1] + "…"

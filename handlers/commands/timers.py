@@ -1,0 +1,68 @@
+"""Timed mutes and maintenance windows from the command line: the end as the person meant it.
+
+`until 18:00` is read in the time zone of the person typing, which only Slack knows
+(`users.info` `tz`), so the grammar leaves the end unresolved and it is resolved here; an end in
+the past or more than 30 days away is answered with the usage line like any other bad input.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from slack_sdk.errors import SlackApiError
+
+from bot.clock import utcnow
+from bot.services.bindings import BoundWorkspace
+from bot.slack.deadlines import Deadline, DeadlineError
+from bot.slack.messages import Message
+from bot.slack.messages.timers import timed_mute_message, window_opened_message
+from bot.slack.parsing import USAGE, UsageError
+from handlers.context import NotInChannel, SlackContext
+
+
+async def user_time_zone(ctx: SlackContext) -> str | None:
+    """The person's IANA zone (`Europe/Berlin`), or None when Slack does not say."""
+    try:
+        info = await ctx.client.users_info(user=ctx.user_id)
+    except SlackApiError:
+        return None
+    user = info.get("user") or {}
+    tz = user.get("tz") if isinstance(user, dict) else None
+    return tz if isinstance(tz, str) and tz else None
+
+
+async def resolve_end(ctx: SlackContext, deadline: Deadline, subcommand: str) -> datetime:
+    """The aware UTC end of `deadline` for this person; bad ends raise a `UsageError`."""
+    tz = None if deadline.span is not None else await user_time_zone(ctx)
+    try:
+        return deadline.resolve(utcnow(), tz)
+    except DeadlineError as error:
+        raise UsageError(f"{error}.", USAGE[subcommand]) from None
+
+
+async def timed_mute(
+    ctx: SlackContext, bound: BoundWorkspace, backup_id: int, end: Deadline
+) -> None:
+    until = await resolve_end(ctx, end, "alerts")
+    muted = await ctx.services.timers.mute_until(
+        bound, backup_id, user_id=ctx.user_id, until=until, words=end.word
+    )
+    await _tell(ctx, timed_mute_message(ctx.user_id, muted.backup, until, end.word))
+
+
+async def maintenance_window(
+    ctx: SlackContext, bound: BoundWorkspace, backup_id: int, end: Deadline
+) -> None:
+    until = await resolve_end(ctx, end, "schedule")
+    opened = await ctx.services.timers.open_window(
+        bound, backup_id, user_id=ctx.user_id, until=until, words=end.word
+    )
+    await _tell(ctx, window_opened_message(ctx.user_id, opened.backup, until, opened.was_active))
+
+
+async def _tell(ctx: SlackContext, message: Message) -> None:
+    """To the channel; a private channel without the bot still tells the person who did it."""
+    try:
+        await ctx.post(message)
+    except NotInChannel:
+        await ctx.reply(message)

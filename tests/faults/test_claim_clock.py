@@ -1,0 +1,131 @@
+"""Replicas whose clocks differ: a claim or lease is judged by the database's clock, not theirs.
+
+Two notifiers (two replicas) share one database; the second one's clock runs 9 s ahead. With
+a stale window of 5 s, judging the first one's claim by the second one's clock would make a
+claim still being posted look stale, and both would post. Slack is slow to post (the stand-in
+answers chat.postMessage after 1.5 s), so the first post is still in flight when the second
+replica tries, and not yet in the channel's history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from bot.devtools.waiting import wait_until
+from bot.slack.deliveries import DeliveryKey
+from bot.slack.messages import Message
+from bot.slack.notifier import Notifier, Outcome
+from storage.batching import WriteBatcher
+from storage.db import Database
+from storage.models import Delivery
+from storage.repositories import AlertCursorRepository, DeliveryLedger, WatchRepository
+from tests.constants import CHANNEL, TEAM
+from tests.services.kit import Kit
+
+KEY = DeliveryKey(TEAM, CHANNEL, 7201, "alert")
+MESSAGE = Message(text=":x: Snapshot 7201 of Nightly CRM (456) failed")
+SKEW = timedelta(seconds=9)
+STALE = 5.0
+
+
+def clock(offset: timedelta) -> Callable[[], datetime]:
+    return lambda: datetime.now(UTC) + offset
+
+
+async def claimed(db: Database, key: DeliveryKey) -> Delivery | None:
+    async with db.session() as session:
+        rows = await DeliveryLedger(session).get_many([key.ledger_key])
+    return rows.get(key.ledger_key)
+
+
+async def test_two_replicas_with_skewed_clocks_never_both_send(kit: Kit, replica: Database) -> None:
+    other_batcher = WriteBatcher(replica)
+    replicas = [
+        Notifier(
+            slack=kit.clients,
+            batcher=batcher,
+            owner=f"worker:replica{n}",
+            stale_after=STALE,
+            clock=clock(offset),
+        )
+        for n, (batcher, offset) in enumerate([(kit.batcher, timedelta(0)), (other_batcher, SKEW)])
+    ]
+    kit.slack.set_latency(1.5, method="chat.postMessage")
+    try:
+        first = asyncio.create_task(replicas[0].deliver(KEY, MESSAGE))
+        await wait_until(lambda: claimed(kit.db, KEY), what="the first replica's claim")
+        second = await replicas[1].deliver(KEY, MESSAGE)
+        results = [await first, second]
+    finally:
+        await other_batcher.close()
+
+    posts = [c for c in kit.slack.calls_to("chat.postMessage") if c.ok]
+    assert len(posts) == 1, [c.args["text"] for c in posts]
+    assert [r.outcome for r in results] == [Outcome.SENT, Outcome.BUSY]
+
+
+async def test_a_replica_ahead_does_not_take_a_live_watch_lease(
+    db: Database, replica: Database
+) -> None:
+    now = datetime.now(UTC)
+    async with db.session() as session:
+        watch = await WatchRepository(session).add(
+            team_id=TEAM,
+            channel_id=CHANNEL,
+            message_ts="1.1",
+            workspace_id=123,
+            backup_id=456,
+            backup_name=None,
+            snapshot_id=7202,
+            started_by="U1",
+            started_at=now,
+            next_poll_at=now,
+        )
+    async with db.session() as session:
+        mine = await WatchRepository(session).claim_due("A", now, 10, lease_seconds=STALE)
+    async with replica.session() as session:
+        theirs = await WatchRepository(session).claim_due("B", now + SKEW, 10, STALE)
+
+    assert [w.id for w in mine] == [watch.id] and theirs == []
+
+
+async def test_a_replica_ahead_does_not_take_a_live_cursor_lease(
+    db: Database, replica: Database
+) -> None:
+    now = datetime.now(UTC)
+    async with db.session() as session:
+        await AlertCursorRepository(session).ensure(123, 456, None, now)
+    async with db.session() as session:
+        mine = await AlertCursorRepository(session).claim_due("A", now, 10, STALE)
+    async with replica.session() as session:
+        theirs = await AlertCursorRepository(session).claim_due("B", now + SKEW, 10, STALE)
+
+    assert len(mine) == 1 and theirs == []
+
+
+async def test_a_recovery_ends_well_inside_the_stale_window(kit: Kit) -> None:
+    """A read-back over many pages of a slow Slack is cut off, not left to run past the window.
+
+    Otherwise another replica adopts the claim while this one may still post.
+    """
+    for n in range(2200):  # 11 pages of 200, none with the key
+        kit.slack.seed_message(CHANNEL, f"chatter {n}")
+    async with kit.db.session() as session:
+        ledger = DeliveryLedger(session)
+        assert await ledger.claim_many([KEY.ledger_key], owner="dead", age=60) == {KEY.ledger_key}
+    kit.slack.set_latency(0.3)
+    notifier = Notifier(
+        slack=kit.clients, batcher=kit.batcher, owner="worker:r", stale_after=3.0, send_timeout=1.0
+    )
+
+    started = time.monotonic()
+    result = await notifier.deliver(KEY, MESSAGE)
+    elapsed = time.monotonic() - started
+
+    assert result.outcome == Outcome.UNKNOWN and elapsed < 3.0
+    assert [c for c in kit.slack.calls_to("chat.postMessage") if c.ok] == []
+    row = await claimed(kit.db, KEY)
+    assert row is not None and row.status == "claimed" and row.claimed_by == "worker:r"

@@ -1,0 +1,99 @@
+"""Issue 13 item 10 end to end: a backup's name works wherever `snapshot` and `backup` take an id.
+
+Real Bolt app over HTTP, fake Slack on loopback, the Skyvia simulator. Every payload the fake
+received is re-validated after each test.
+"""
+
+from __future__ import annotations
+
+from bot.slack.ids import ActionId
+from tests.constants import MEMBER
+from tests.e2e.backup_kit import (
+    BACKUPS,
+    DISABLE,
+    START,
+    audit_actions,
+    buttons,
+    click,
+    rendered,
+    skyvia_calls,
+)
+from tests.e2e.bot_fixtures import Stack
+
+
+async def test_snapshot_by_quoted_name_and_by_substring(bound: Stack) -> None:
+    stack = bound
+    await stack.command('snapshot "nightly crm"', user=MEMBER)
+    await stack.slack.wait_for(
+        "chat.postMessage", lambda c: c.ok and "Nightly CRM" in c.args["text"]
+    )
+    assert stack.sim.state.snapshots_of(456)[-1].id is not None
+    await stack.command("snapshot zendesk", user=MEMBER)
+    await stack.slack.wait_for(
+        "chat.postMessage", lambda c: c.ok and "Zendesk tickets" in c.args["text"]
+    )
+    assert skyvia_calls(stack)[START] == 2
+    # The second name was resolved from the cached list: one listing for both commands.
+    assert skyvia_calls(stack)[BACKUPS] == 1
+
+
+async def test_a_name_copied_from_a_message_still_matches(bound: Stack) -> None:
+    stack = bound
+    # Messages show `*` `_` `~` as fullwidth forms so they read literally; NFKC maps them back.
+    shown = await stack.reply_to("backup \uff0aBold\uff0a \uff3fitalic\uff3f \uff5estrike\uff5e")
+    assert shown["text"].endswith("(459)")  # the details of backup 459
+    shown = await stack.reply_to("backup \uff0abold\uff0a _ITALIC_")
+    assert shown["text"].endswith("(459)")
+    assert "no backup matches" not in rendered(shown).lower()
+
+
+async def test_ambiguous_name_offers_the_candidates_as_buttons(bound: Stack) -> None:
+    stack = bound
+    stack.sim.state.add_backup(123, "Nightly ERP", scheduled=True)
+    choice = await stack.reply_to("snapshot nightly", user=MEMBER)
+    assert choice["response_type"] == "ephemeral"
+    offered = buttons(choice, ActionId.RUN_SNAPSHOT)
+    assert sorted(b["text"]["text"] for b in offered) == ["Nightly CRM", "Nightly ERP"]
+    assert START not in skyvia_calls(stack)
+    await click(stack, choice, ActionId.RUN_SNAPSHOT)
+    await stack.slack.wait_for(
+        "chat.postMessage", lambda c: c.ok and "Snapshot of" in c.args["text"]
+    )
+    assert skyvia_calls(stack)[START] == 1
+
+
+async def test_no_match_names_the_closest(bound: Stack) -> None:
+    stack = bound
+    refused = await stack.reply_to("snapshot nightlly crm", user=MEMBER)
+    text = rendered(refused)
+    assert "No backup matches" in text and "Nightly CRM" in text
+    assert START not in skyvia_calls(stack)
+
+
+async def test_schedule_and_mute_take_a_name(bound: Stack) -> None:
+    stack = bound
+    shown = await stack.reply_to("schedule nightly crm", user=MEMBER)
+    assert shown["text"] and "Nightly CRM" in rendered(shown)
+    await stack.command("schedule nightly crm off", user=MEMBER)
+    await stack.slack.wait_for(
+        "chat.postMessage", lambda c: c.ok and "Nightly CRM" in c.args["text"]
+    )
+    assert skyvia_calls(stack)[DISABLE] == 1
+    await stack.command("alerts mute zendesk", user=MEMBER)
+    await stack.slack.wait_for(
+        "chat.postMessage", lambda c: c.ok and "muted failure alerts" in c.args["text"]
+    )
+    assert ("mute", MEMBER, "ok", "backup 461") in await audit_actions(stack)
+    assert skyvia_calls(stack)[BACKUPS] == 1
+
+
+async def test_an_ambiguous_schedule_switch_offers_toggles_that_do_what_was_asked(
+    bound: Stack,
+) -> None:
+    stack = bound
+    stack.sim.state.add_backup(123, "Nightly ERP", scheduled=True)
+    choice = await stack.reply_to("schedule nightly off", user=MEMBER)
+    offered = buttons(choice, ActionId.SCHEDULE_TOGGLE)
+    assert sorted(b["text"]["text"] for b in offered) == ["Nightly CRM", "Nightly ERP"]
+    assert all('"enable":false' in b["value"] for b in offered)
+    assert DISABLE not in skyvia_calls(stack)

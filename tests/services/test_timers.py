@@ -1,0 +1,147 @@
+"""Timers: set, fired once on a settable clock, retried without redoing what was done."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from bot.services.announcements import Outcome, TimerEnded
+from bot.services.bindings import BindingService
+from bot.services.schedules import ScheduleService
+from bot.services.timers import TimerKind, TimerService
+from bot.simulator import RunningSimulator
+from bot.skyvia.client import SkyviaClient
+from storage.repositories import BindingRepository
+from tests.services.kit import CHANNEL, TEAM, Kit
+
+ENABLE = "POST /workspaces/{workspaceId}/backups/{backupId}/schedule/enable"
+
+
+@dataclass
+class _Announcer:
+    """Answers with the queued outcomes (then SENT) and records each end it was asked to say."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    said: list[tuple[str, TimerEnded]] = field(default_factory=list)
+    stale_after: timedelta = timedelta(seconds=8)
+
+    def _next(self) -> Outcome:
+        return self.outcomes.pop(0) if self.outcomes else Outcome.SENT
+
+    async def mute_ended(self, ended: TimerEnded) -> Outcome:
+        self.said.append(("mute", ended))
+        return self._next()
+
+    async def window_ended(self, ended: TimerEnded) -> Outcome:
+        self.said.append(("window", ended))
+        return self._next()
+
+
+def _service(
+    kit: Kit,
+    skyvia: SkyviaClient,
+    bindings: BindingService,
+    announcer: _Announcer,
+    owner: str = "a",
+) -> TimerService:
+    return TimerService(
+        db=kit.db,
+        skyvia=skyvia,
+        bindings=bindings,
+        schedules=ScheduleService(db=kit.db, skyvia=skyvia),
+        announcer=announcer,  # type: ignore[arg-type]
+        owner=owner,
+        interval=1.0,
+        clock=kit.clock,
+    )
+
+
+async def test_a_window_is_reenabled_once_even_when_its_note_is_retried(
+    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService, simulator: RunningSimulator
+) -> None:
+    await kit.bind()
+    bound = await binding_service.resolve(TEAM, CHANNEL)
+    announcer = _Announcer(outcomes=[Outcome.FAILED])
+    timers = _service(kit, skyvia, binding_service, announcer)
+    until = kit.clock.now + timedelta(minutes=5)
+    opened = await timers.open_window(bound, 456, user_id="U1", until=until, words="5m")
+    assert opened.was_active and simulator.state.backup(123, 456).scheduled is False
+    assert [e.kind for e in await timers.pending(TEAM, CHANNEL)] == [TimerKind.WINDOW_END]
+
+    assert (await timers.fire_due()).fired == 0  # not due yet
+    kit.clock.advance(minutes=5)
+    assert (await timers.fire_due()).fired == 0  # enabled, but the note failed: kept
+    assert simulator.state.backup(123, 456).scheduled is True
+    assert (await timers.fire_due()).fired == 0  # retried one interval later, not at once
+    kit.clock.advance(seconds=1)
+    assert (await timers.fire_due()).fired == 1
+    assert [(kind, e.enabled, e.set_by, e.words) for kind, e in announcer.said] == [
+        ("window", True, "U1", "5m"),
+        ("window", True, "U1", "5m"),  # still "enabled", though the schedule was on by then
+    ]
+    assert simulator.state.call_counts().get(ENABLE, 0) == 1
+    assert await timers.pending(TEAM, CHANNEL) == []
+
+
+async def test_a_window_enabled_meanwhile_is_left_alone(
+    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService, simulator: RunningSimulator
+) -> None:
+    await kit.bind()
+    bound = await binding_service.resolve(TEAM, CHANNEL)
+    announcer = _Announcer()
+    timers = _service(kit, skyvia, binding_service, announcer)
+    await timers.open_window(bound, 456, user_id="U1", until=kit.clock.now, words="1h")
+    simulator.state.set_schedule(123, 456, active=True)
+    assert (await timers.fire_due()).fired == 1
+    assert [e.enabled for _, e in announcer.said] == [False]
+    assert simulator.state.call_counts().get(ENABLE, 0) == 0
+
+
+async def test_a_timed_mute_ends_and_a_plain_mute_or_unmute_cancels_it(
+    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService
+) -> None:
+    binding = await kit.bind()
+    bound = await binding_service.resolve(TEAM, CHANNEL)
+    announcer = _Announcer(outcomes=[Outcome.UNKNOWN])
+    timers = _service(kit, skyvia, binding_service, announcer)
+    muted = await timers.mute_until(bound, 456, user_id="U1", until=kit.clock.now, words="2h")
+    assert muted.changed and muted.backup.name == "Nightly CRM"
+
+    assert (await timers.fire_due()).fired == 0  # no answer from Slack: retried when stale
+    async with kit.db.session() as session:
+        assert await BindingRepository(session).muted_backup_ids(binding.id) == set()
+    kit.clock.advance(seconds=1)
+    assert (await timers.fire_due()).fired == 0
+    kit.clock.advance(seconds=8)
+    assert (await timers.fire_due()).fired == 1
+    assert [(kind, e.backup_name) for kind, e in announcer.said] == [("mute", "Nightly CRM")] * 2
+
+    again = await timers.mute_until(bound, 456, user_id="U1", until=kit.clock.now, words="1h")
+    assert again.changed  # the end unmuted it
+    assert await timers.cancel(TimerKind.MUTE_END, bound, 456)
+    assert (await timers.fire_due()).fired == 0
+
+
+async def test_two_replicas_fire_each_timer_once_and_a_disconnected_channel_silently(
+    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService
+) -> None:
+    await kit.bind()
+    await kit.bind(channel="C0GONE")
+    bound = await binding_service.resolve(TEAM, CHANNEL)
+    gone = await binding_service.resolve(TEAM, "C0GONE")
+    for backup_id in (456, 457, 458):
+        await _service(kit, skyvia, binding_service, _Announcer()).mute_until(
+            bound, backup_id, user_id="U1", until=kit.clock.now, words="1h"
+        )
+    announcer = _Announcer()
+    await _service(kit, skyvia, binding_service, announcer).mute_until(
+        gone, 456, user_id="U1", until=kit.clock.now, words="1h"
+    )
+    await binding_service.disconnect(team_id=TEAM, channel_id="C0GONE", user_id="U1")
+    a = _service(kit, skyvia, binding_service, announcer, owner="a")
+    b = _service(kit, skyvia, binding_service, announcer, owner="b")
+    first, second = await asyncio.gather(a.fire_due(), b.fire_due())
+    assert first.fired + second.fired == 4
+    assert sorted(e.backup_id for _, e in announcer.said) == [456, 457, 458]
+    assert {e.channel.channel_id for _, e in announcer.said} == {CHANNEL}
