@@ -19,6 +19,7 @@ MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 EXEMPT_MODULES = {
     "bot/devtools/slack_standin.py",  # a stand-in for Slack's Web API, one method per endpoint
+    "bot/devtools/slack_requests.py",  # Slack's signed request shapes, one builder per kind
 }
 EXEMPT_DIRS = ("storage/migrations/versions/",)
 

@@ -95,6 +95,7 @@ class Runs:
     seen: dict[int, float] = field(default_factory=dict)
     replies: dict[int, str] = field(default_factory=dict)  # snapshot -> channel
     failures: dict[int, int] = field(default_factory=dict)  # snapshot -> workspace
+    failed_backup: dict[int, int] = field(default_factory=dict)  # snapshot -> backup
     finished: set[int] = field(default_factory=set)
     known: set[int] = field(default_factory=set)
 
@@ -141,6 +142,7 @@ def track_runs(doubles: Doubles, layout: Layout, runs: Runs, sizes: SoakSizes) -
                 runs.replies[snapshot.id] = layout.command_backups[backup]
             else:
                 runs.failures[snapshot.id] = layout.failing_backups[backup]
+                runs.failed_backup[snapshot.id] = backup
     for snapshot_id, at in runs.seen.items():
         if snapshot_id not in runs.finished and now - at >= sizes.run_seconds:
             finish(doubles, runs, snapshot_id)
@@ -153,10 +155,22 @@ def finish(doubles: Doubles, runs: Runs, snapshot_id: int) -> None:
 
 
 def expected_keys(layout: Layout, runs: Runs) -> set[tuple[str, int, str]]:
+    """Every message the soak's runs must produce, by (channel, snapshot, kind).
+
+    A failing backup never succeeds here, so its first failure opens an episode (the alert) and
+    every later one is a reply in that alert's thread, not an alert of its own. The runs of a
+    backup start one after another, so snapshot ids give their order.
+    """
     keys = {(c, s, DeliveryKind.THREAD_REPLY.value) for s, c in runs.replies.items()}
-    for snapshot_id, workspace in runs.failures.items():
+    opened: set[int] = set()
+    for snapshot_id in sorted(runs.failures):
+        backup = runs.failed_backup.get(snapshot_id)
+        first = backup not in opened
+        if backup is not None:
+            opened.add(backup)
+        kind = DeliveryKind.ALERT if first else DeliveryKind.EPISODE_REPLY
         keys |= {
-            (c, snapshot_id, DeliveryKind.ALERT.value) for c in layout.alert_channels[workspace]
+            (c, snapshot_id, kind.value) for c in layout.alert_channels[runs.failures[snapshot_id]]
         }
     return keys
 

@@ -14,7 +14,11 @@ from storage.models import DeliveryKind
 if TYPE_CHECKING:
     from benchmarks.soak import Soak, SoakSizes
 
-KINDS = (DeliveryKind.THREAD_REPLY.value, DeliveryKind.ALERT.value)
+KINDS = (
+    DeliveryKind.THREAD_REPLY.value,
+    DeliveryKind.ALERT.value,
+    DeliveryKind.EPISODE_REPLY.value,
+)
 
 
 def report(
@@ -38,7 +42,7 @@ def report(
             f"{sizes.workspaces} workspaces × {sizes.channels_per_workspace} channels, "
             f"{counters.kills} bot SIGKILLs, {counters.pg_restarts} PostgreSQL restarts"
         ),
-        columns=["measure", "replies", "alerts", "total"],
+        columns=["measure", "replies", "alerts", "episode replies", "total"],
     )
     figures: dict[str, int] = {}
     for name, keys in (
@@ -53,10 +57,10 @@ def report(
     dup = [sum(n - 1 for k, n in seen.items() if k[2] == kind and n > 1) for kind in KINDS]
     table.rows.append(["messages duplicated", *dup, sum(dup)])
     figures["duplicated"] = sum(dup)
-    table.rows.append(["bot peak RSS, MiB (largest of its lives)", "", "", counters.peak_rss])
+    table.rows.append(["bot peak RSS, MiB (largest of its lives)", "", "", "", counters.peak_rss])
     for name in before:
         table.rows.append(
-            [f"rows in {name}: start → end", "", "", f"{before[name]:,} → {after[name]:,}"]
+            [f"rows in {name}: start → end", "", "", "", f"{before[name]:,} → {after[name]:,}"]
         )
     table.notes += [
         f"0 duplicated, 0 lost: {verdict(figures['duplicated'] == 0 and figures['lost'] == 0)}"
@@ -103,7 +107,8 @@ def _key_of(args: dict[str, Any]) -> tuple[str, int, str] | None:
 
 
 def explain(soak: Soak, key: tuple[str, int, str]) -> str:
-    """What happened to one key: each chat.postMessage carrying it (time, answer) and the kills.
+    """What happened to one key: each chat.postMessage about its run in its channel (time,
+    answer, and the kind when another) and the kills.
 
     Times are seconds since the soak began; a 500 is the stand-in's 500-after-post (the message
     was stored), a 429 stored nothing.
@@ -112,8 +117,9 @@ def explain(soak: Soak, key: tuple[str, int, str]) -> str:
     began = soak.began
     posts = [
         f"{call.at - began:.1f}s→{call.status}{'' if call.ok else ' ' + str(call.error)}"
+        f"{'' if got[2] == key[2] else ' as ' + got[2]}"
         for call in slack.calls_to("chat.postMessage")
-        if _key_of(call.args) == key
+        if (got := _key_of(call.args)) is not None and got[:2] == key[:2]
     ]
     counters = soak.counters
     kills = ", ".join(f"{t - began:.1f}s" for t in counters.kill_times) or "none"

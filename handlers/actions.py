@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -35,6 +35,9 @@ from bot.slack.payloads import (
     ConnectRef,
     HealthPageRef,
     MuteForRef,
+    Payload,
+    RowAction,
+    RowChoice,
     RunRef,
     ScheduleRef,
     Screen,
@@ -135,7 +138,7 @@ async def _after_toggle(
     schedule alone if that fails."""
     try:
         if ref.screen is Screen.BACKUPS:
-            return await backups_page(ctx, bound, ref.page)
+            return await backups_page(ctx, bound, ref.page, ref.text)
         if ref.screen is Screen.DETAILS:
             return await backup_details(ctx, bound, change.backup.id)
     except SkyviaError:
@@ -176,6 +179,21 @@ async def toggle_schedule(ctx: SlackContext, click: Click) -> None:
     await _replace_clicked(ctx, click, await _after_toggle(ctx, bound, ref, change))
 
 
+async def undo_schedule(ctx: SlackContext, click: Click) -> None:
+    """Undo on a schedule notice: the opposite toggle, through the same claim and call.
+
+    The notice stays as it is (it records what happened); a new notice tells the channel.
+    When someone already switched it back, only the clicker hears "already …".
+    """
+    ref = ScheduleRef.load(click.value)
+    bound = await ctx.workspace()
+    await ctx.require(Role.OPERATOR, SWITCH_SCHEDULE)
+    async with _once(ctx, click):
+        change = await switch_schedule(ctx, bound, ref.backup_id, ref.enable)
+    if not change.changed:
+        await ctx.reply(schedule_message(change.backup, change.active, already=True))
+
+
 async def show_schedule(ctx: SlackContext, click: Click) -> None:
     ref = BackupRef.load(click.value)
     bound = await ctx.workspace()
@@ -204,7 +222,7 @@ async def page_snapshots(ctx: SlackContext, click: Click) -> None:
 async def page_backups(ctx: SlackContext, click: Click) -> None:
     ref = BackupsPageRef.load(click.value)
     bound = await ctx.workspace()
-    await _replace_clicked(ctx, click, await backups_page(ctx, bound, ref.page))
+    await _replace_clicked(ctx, click, await backups_page(ctx, bound, ref.page, ref.text))
 
 
 async def page_health(ctx: SlackContext, click: Click) -> None:
@@ -277,12 +295,46 @@ async def end_window(ctx: SlackContext, click: Click) -> None:
     )
 
 
+async def row_menu(ctx: SlackContext, click: Click) -> None:
+    """A choice in a backups list row's menu: handled as a click on the matching button.
+
+    The choice becomes that button's own action id and payload, so it goes through the same
+    listener, role check and double-click claim, and a toggle redraws the same list page.
+    """
+    choice = RowChoice.load(click.value)
+    action_id, ref = _row_button(choice)
+    await ACTIONS[action_id](ctx, replace(click, action_id=str(action_id), value=ref.dump()))
+
+
+def _row_button(choice: RowChoice) -> tuple[ActionId, Payload]:
+    backup = BackupRef(backup_id=choice.backup_id)
+    match choice.do:
+        case RowAction.RUN:
+            return ActionId.RUN_SNAPSHOT, RunRef(backup_id=choice.backup_id)
+        case RowAction.ENABLE | RowAction.DISABLE:
+            toggle = ScheduleRef(
+                backup_id=choice.backup_id,
+                enable=choice.do is RowAction.ENABLE,
+                screen=Screen.BACKUPS,
+                page=choice.page,
+                text=choice.text,
+            )
+            return ActionId.SCHEDULE_TOGGLE, toggle
+        case RowAction.SCHEDULE:
+            return ActionId.SHOW_SCHEDULE, backup
+        case RowAction.DETAILS:
+            return ActionId.BACKUP_DETAILS, backup
+        case RowAction.MUTE:
+            return ActionId.MUTE_BACKUP, backup
+
+
 ActionHandler = Callable[[SlackContext, Click], Awaitable[None]]
 
 ACTIONS: dict[ActionId, ActionHandler] = {
     ActionId.RUN_SNAPSHOT: run_snapshot,
     ActionId.RUN_SNAPSHOT_ANYWAY: run_snapshot_anyway,
     ActionId.SCHEDULE_TOGGLE: toggle_schedule,
+    ActionId.SCHEDULE_UNDO: undo_schedule,
     ActionId.SHOW_SCHEDULE: show_schedule,
     ActionId.BACKUP_DETAILS: show_details,
     ActionId.SHOW_SNAPSHOTS: show_snapshots,
@@ -299,6 +351,7 @@ ACTIONS: dict[ActionId, ActionHandler] = {
     ActionId.HEALTH_PAGE_PREV: page_health,
     ActionId.HEALTH_PAGE_NEXT: page_health,
     ActionId.SHARE_HEALTH: share_health_page,
+    ActionId.BACKUP_ROW_MENU: row_menu,
 }
 """Every button a builder in `bot.slack.messages` emits has its listener here."""
 

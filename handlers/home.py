@@ -1,4 +1,4 @@
-"""The App Home tab: bound channels the user can see, alerts, snapshots in progress.
+"""The App Home tab: recent failures, runs in progress and alert settings of visible channels.
 
 What it shows: docs/reference/commands.md#app-home.
 
@@ -23,9 +23,11 @@ from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services.snapshots import ChannelOverview
-from bot.slack.messages import home_view
+from bot.slack.messages import HomeChannel, home_view
+from bot.slack.messages.home import MAX_FAILURES
 from handlers.context import Services
 from handlers.errors import handle_error
+from handlers.home_buttons import register_home_buttons
 
 log = logging.getLogger(__name__)
 
@@ -127,13 +129,19 @@ async def build_home(
     team_id: str,
     user_id: str,
 ) -> View:
+    """The channels the user can see, and the failures alerted in those channels only."""
     overview = await services.snapshots.channels_overview(team_id)
     shown = await visible_channels(visibility, client, user_id, overview)
-    return home_view([c.binding for c in shown], {c.binding.channel_id: c.watches for c in shown})
+    failures = await services.snapshots.recent_failures(
+        team_id, [c.binding.channel_id for c in shown], MAX_FAILURES
+    )
+    channels = [HomeChannel(c.binding, c.watches, c.backup_names) for c in shown]
+    return home_view(channels, failures)
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    """`app_home_opened` -> `views.publish`; the visibility cache lives as long as the app."""
+    """`app_home_opened` -> `views.publish`, and the tab's buttons; the visibility cache lives
+    as long as the app and is shared by both."""
     visibility = ChannelVisibility()
 
     async def on_home_opened(
@@ -151,3 +159,4 @@ def register(app: AsyncApp, services: Services) -> None:
             await handle_error(error, body)
 
     app.event("app_home_opened")(on_home_opened)
+    register_home_buttons(app, services, visibility)

@@ -11,43 +11,23 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Text,
     UniqueConstraint,
+    false,
     true,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
+from storage.columns import Base as Base
+from storage.columns import BigId, LeaseOwner, SkyviaId, SlackId
 from storage.slack_tables import add_slack_tables
 from storage.types import UTCDateTime
-
-# Deterministic constraint names, so later migrations can address them on both dialects.
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-SlackId = String(32)
-LeaseOwner = String(128)
-# 64-bit ids for tables that grow with traffic; SQLite only autoincrements an INTEGER primary key.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
-# Skyvia's workspace, backup and snapshot ids: documented as int32, stored as 64-bit so a counter
-# that outgrows int32 is a new row, not a refused insert (a lost reply or alert). SQLite's INTEGER
-# is 64-bit already.
-SkyviaId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class DeliveryStatus(StrEnum):
@@ -69,6 +49,24 @@ class DeliveryKind(StrEnum):
     REVOKED = "revoked"
     VANISHED = "vanished"
     CARD = "card"
+    EPISODE_REPLY = "episode_reply"
+    """A further failure of an open episode, in the thread of its first alert."""
+    EPISODE_HEADER = "episode_header"
+    """The alert's first line edited to the streak (a `chat.update`, once per failure)."""
+    RECOVERED = "recovered"
+    """The "Recovered" reply of the success that closed an episode."""
+    RECOVERED_HEADER = "recovered_header"
+    """The alert's first line edited to "recovered" (a `chat.update`)."""
+    STALE = "stale"
+    """"No good snapshot for …", keyed by the last good snapshot (0 for none)."""
+    FRESH = "fresh"
+    """"Fresh again" in the stale alert's thread, keyed by the new good snapshot."""
+
+
+SCANNED_KINDS = frozenset(
+    {DeliveryKind.ALERT, DeliveryKind.EPISODE_REPLY, DeliveryKind.EPISODE_HEADER}
+)
+"""Kinds the alert scanner may ask for again as long as it re-reads a failure."""
 
 
 def note_kind(minutes: int) -> str:
@@ -146,6 +144,22 @@ class Mute(Base):
     muted_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class Unmute(Base):
+    """When a channel last unmuted a backup: failures that ended before stay unannounced there.
+
+    Without it a failure that ended while the backup was muted, but after the shared alert
+    cursor (which lags a few minutes behind), would be announced the moment it is unmuted.
+    """
+
+    __tablename__ = "unmutes"
+
+    binding_id: Mapped[int] = mapped_column(
+        ForeignKey("bindings.id", ondelete="CASCADE"), primary_key=True
+    )
+    backup_id: Mapped[int] = mapped_column(SkyviaId, primary_key=True)
+    unmuted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class Watch(Base):
     """A snapshot started from Slack, polled until final; `finished_at` is NULL while pending."""
 
@@ -204,6 +218,61 @@ class AlertCursor(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     error_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_listed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the stale check learned of the backup's recent runs (see `bot.services.staleness`):
+    # refreshed by at most one listing per scan, and only when a check is due.
+    scheduled: Mapped[bool | None] = mapped_column(Boolean)
+    cadence_seconds: Mapped[float | None] = mapped_column(Float)
+    last_good_snapshot_id: Mapped[int | None] = mapped_column(SkyviaId)
+    last_good_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    runs_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AlertEpisode(Base):
+    """A backup's failing streak as one channel (binding) sees it.
+
+    One row per binding and backup, reused: `closed_at` NULL while the episode is open. The
+    first failure's alert (`first_snapshot_id`, its ledger row holds the `ts`) is the thread
+    every later failure and the recovery go in. `last_failed_at` makes counting idempotent:
+    a failure is counted only if it ended after the last one counted, so a re-read scan never
+    counts twice. `recovered_snapshot_id` is set before the recovery is announced and
+    `closed_at` only after, so a crash in between announces it on the next scan.
+    """
+
+    __tablename__ = "alert_episodes"
+    __table_args__ = (Index(None, "closed_at"),)
+
+    binding_id: Mapped[int] = mapped_column(
+        ForeignKey("bindings.id", ondelete="CASCADE"), primary_key=True
+    )
+    backup_id: Mapped[int] = mapped_column(SkyviaId, primary_key=True)
+    first_snapshot_id: Mapped[int] = mapped_column(SkyviaId)
+    failures: Mapped[int] = mapped_column(Integer)
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_snapshot_id: Mapped[int] = mapped_column(SkyviaId)
+    last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recovered_snapshot_id: Mapped[int | None] = mapped_column(SkyviaId)
+    recovered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class BackupStaleness(Base):
+    """A channel's stale limit for one backup, and its open stale episode if any.
+
+    No row means `auto`. `limit_seconds` NULL with `disabled` false is `auto` too. The episode:
+    `stale_snapshot_id` is the last good snapshot when the channel was told (0 for none), set
+    before the alert is posted; it is cleared once the "fresh again" reply is out.
+    """
+
+    __tablename__ = "backup_staleness"
+
+    binding_id: Mapped[int] = mapped_column(
+        ForeignKey("bindings.id", ondelete="CASCADE"), primary_key=True
+    )
+    backup_id: Mapped[int] = mapped_column(SkyviaId, primary_key=True)
+    limit_seconds: Mapped[int | None] = mapped_column(Integer)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    stale_snapshot_id: Mapped[int | None] = mapped_column(SkyviaId)
+    stale_announced: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Delivery(Base):
@@ -219,6 +288,7 @@ class Delivery(Base):
         Index(None, "status", "claimed_at"),
         Index(None, "snapshot_id", "kind", "status"),  # the alert scanner's "already sent?"
         Index(None, "claimed_at"),  # retention, whatever the status
+        Index(None, "team_id", "kind", "sent_at"),  # the App Home's recent failures
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -234,6 +304,9 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """Attempts Slack refused (not counting rate limits)."""
     last_error: Mapped[str | None] = mapped_column(String(64))
+    # What the message is about, for the App Home's recent failures (NULL for other kinds).
+    backup_id: Mapped[int | None] = mapped_column(SkyviaId)
+    backup_name: Mapped[str | None] = mapped_column(Text)
 
 
 class ProcessedClick(Base):

@@ -31,6 +31,8 @@ EMOJI: Mapping[str, str] = {
     "stopwatch": "⏱️",
     "information_source": "ℹ️",
     "tada": "🎉",
+    "zzz": "💤",
+    "alarm_clock": "⏰",
 }
 
 _ENTITY = re.compile(r"<([^<>\n]*)>")
@@ -241,7 +243,8 @@ class _Layout:
                 # A menu's options become numbered choices after its placeholder.
                 choices = [self._numbered(b) for b in options_of(element, block_id)]
                 placeholder = _plain(element.get("placeholder"))
-                shown.append(f"{placeholder}: {'  '.join(choices)}" if placeholder else choices[0])
+                joined = "  ".join(choices)
+                shown.append(f"{placeholder}: {joined}" if placeholder else f"⋯ {joined}")
             else:
                 shown.append(_element_label(element))
         if shown:

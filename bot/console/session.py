@@ -21,6 +21,7 @@ import httpx
 from bot.console.modal import Modal, modal_fields
 from bot.console.render import Button, Names, render_blocks, text_object
 from bot.console.screen import Screen, Shown
+from bot.console.sim_verbs import simulator_command
 from bot.console.stack import BOT_NAME, CHANNEL_NAME, USER_NAME, ConsoleStack
 from bot.devtools.slack_standin import (
     EphemeralPosted,
@@ -44,9 +45,21 @@ _TITLE_LIMIT = 60
 CONSOLE_HELP = """\
 Console keys: type a /skyvia command with or without "/skyvia" (e.g. connect 123, backups,
 snapshot 456) · N or click N: press button [N] · home: App Home tab ·
-sim fail 456: the next snapshot of 456 fails · sim run 456: a scheduled snapshot starts now ·
-quit (or Ctrl-D) to leave."""
-CONSOLE_KEYS = "(console: N or click N, home, sim fail|run <backupId>, quit — the bot's help:)"
+sim fail 456 [N]: the next (N) snapshots of 456 fail · sim run 456: a scheduled snapshot starts
+now · sim recover 456: a snapshot that succeeds starts now · sim stale 456: its last good snapshot
+becomes two days old · quit (or Ctrl-D) to leave."""
+CONSOLE_VERBS = """\
+Console commands (this terminal only; the bot's /skyvia help follows):
+  N or click N                 press button [N] of a message on screen
+  home                         show the App Home tab
+  sim fail <backupId> [times]  the simulator fails that backup's next (N) snapshots
+  sim run <backupId>           the simulator starts a scheduled snapshot of that backup now
+  sim recover <backupId>       the simulator starts a snapshot of that backup that succeeds
+  sim stale <backupId>         that backup's last good snapshot becomes two days old
+  help                         this list, then /skyvia help
+  quit, exit or Ctrl-D         leave
+Anything else is a /skyvia command, with or without "/skyvia"."""
+"""What `help` shows before the bot's own help: the verbs only the console knows."""
 
 
 @dataclass
@@ -123,7 +136,7 @@ class ConsoleSession:
                 await self.slash_command(text[len(words[0]) :].strip())
         else:
             if head == "help":
-                self.show(CONSOLE_KEYS)
+                self.show(CONSOLE_VERBS)
             await self.slash_command(text)
         return True
 
@@ -254,25 +267,8 @@ class ConsoleSession:
         await self._call(self.stack.send.app_home_opened(self.stack.user_id))
 
     def _simulator_command(self, words: list[str]) -> None:
-        if len(words) != 2 or words[0] not in ("fail", "run") or not words[1].lstrip("#").isdigit():
-            self.show("Usage: sim fail <backupId> · sim run <backupId>")
-            return
-        backup_id = int(words[1].lstrip("#"))
-        state = self.stack.sim.state
-        if backup_id not in state.backups:
-            self.show(f"The simulator has no backup {backup_id}.")
-            return
-        if words[0] == "fail":
-            state.fail_next(backup_id)
-            self.show(f"{INDENT}(simulator: the next snapshot of backup {backup_id} will fail)")
-        else:
-            failing = bool(state.backups[backup_id].fail_next)
-            run = state.run_scheduled_now(backup_id)
-            outcome = "it will fail, and the alert comes here" if failing else "it will succeed"
-            self.show(
-                f"{INDENT}(simulator: backup {backup_id} started scheduled snapshot {run.id}; "
-                f"{outcome})"
-            )
+        for line in simulator_command(self.stack.sim.state, words):
+            self.show(line)
 
     # -- output --------------------------------------------------------------------------------
     async def follow(self, events: asyncio.Queue[StandinEvent]) -> None:

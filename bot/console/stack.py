@@ -91,6 +91,9 @@ async def running_console_stack(*, database_url: str, speed: float) -> AsyncIter
         sim = await stack.enter_async_context(
             running_simulator(speed=speed, tokens=[DEFAULT_TOKEN])
         )
+        # One clock on screen: the bot's own times are real, so the simulator answers in real
+        # time too (a sped-up run is then simply short), never hours ahead of the bot.
+        sim.state.real_time_dates = True
         slack = await stack.enter_async_context(
             running_fake_slack(bot_token=f"xoxb-console-{secrets.token_hex(12)}")
         )

@@ -133,9 +133,13 @@ class SlackRequestSender:
         container: dict[str, Any] | None = None,
         trigger_id: str | None = None,
         signing: Signing = Signing.VALID,
+        selected_option: dict[str, Any] | None = None,
     ) -> httpx.Response:
         """A button click. Pass the clicked `message` (as Slack stores it) to mirror a real click:
-        `block_id` and the button's text are then taken from the button with `action_id`."""
+        `block_id` and the button's text are then taken from the button with `action_id`.
+
+        With `selected_option` it is a choice in an overflow menu instead: Slack then sends the
+        option (its `value` is `value`) and no `value` of the element itself."""
         button = _find_element(message, action_id) if message else None
         action: dict[str, Any] = {
             "action_id": action_id,
@@ -143,15 +147,13 @@ class SlackRequestSender:
             "action_ts": f"{self._clock():.6f}",
             **_clicked(button, value),
         }
+        if selected_option is not None:  # a choice the caller names (no message to find it in)
+            action.pop("value", None)
+            action.pop("text", None)
+            action["type"] = "overflow"
+            action["selected_option"] = {**selected_option, "value": value}
         if container is None:
-            container = {
-                "type": "message",
-                "message_ts": message_ts or (message or {}).get("ts"),
-                "channel_id": channel_id,
-                "is_ephemeral": message is None,
-            }
-            if message and message.get("thread_ts"):  # a click on a thread reply names its thread
-                container["thread_ts"] = message["thread_ts"]
+            container = _message_container(message, message_ts, channel_id)
         payload: dict[str, Any] = {
             "type": "block_actions",
             "user": self._user(user_id),
@@ -397,3 +399,18 @@ def _clicked(element: dict[str, Any] | None, value: str) -> dict[str, Any]:
         return {"type": element["type"], "selected_option": (chosen or [{"value": value}])[0]}
     text = {"text": element["text"]} if element and "text" in element else {}
     return {"value": value, "type": "button", **text}
+
+
+def _message_container(
+    message: dict[str, Any] | None, message_ts: str | None, channel_id: str | None
+) -> dict[str, Any]:
+    """Where a click happened, as Slack names it (a click on a thread reply names its thread)."""
+    container: dict[str, Any] = {
+        "type": "message",
+        "message_ts": message_ts or (message or {}).get("ts"),
+        "channel_id": channel_id,
+        "is_ephemeral": message is None,
+    }
+    if message and message.get("thread_ts"):
+        container["thread_ts"] = message["thread_ts"]
+    return container

@@ -5,8 +5,7 @@ failures are scanned per (workspace, backup) cursor, shared by every channel bou
 workspace, with one `GET .../snapshots?failed=true&startDate=...` per cursor per interval
 (and a page more per 200 failures past the first 200); the result is fanned out to the
 listening channels (alerts on, not paused, backup not muted, not watching that snapshot) through
-the `Announcer`, which says each once (the delivery ledger). Which backups have cursors is
-`bot.services.backup_discovery`'s job.
+the `Announcer`, which says each once (the ledger); `bot.services.backup_discovery` makes cursors.
 
 The cursor, and why there is a lookback
 ---------------------------------------
@@ -45,12 +44,14 @@ from cachetools import LRUCache
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.logging_setup import set_log_context
-from bot.services.announcements import Channel, Outcome
+from bot.services.announcements import Outcome
 from bot.services.backoff import retry_delay
 from bot.services.backup_discovery import BackupDiscovery
+from bot.services.episodes import EpisodeTracker, Tracked
 from bot.services.failure_listing import FailureLister, Listeners, ended_at
 from bot.services.leased import LeasedService, lease_for
 from bot.services.own_tokens import OwnTokenChecks
+from bot.services.staleness import StaleTracker
 from bot.skyvia.errors import SkyviaError
 from bot.skyvia.models import Snapshot, SnapshotState
 from storage.models import AlertCursor, Binding, DeliveryKind
@@ -58,6 +59,8 @@ from storage.repositories import (
     AlertCursorRepository,
     BindingRepository,
     DeliveryLedger,
+    EpisodeRepository,
+    StalenessRepository,
     WatchRepository,
 )
 
@@ -66,6 +69,8 @@ log = logging.getLogger(__name__)
 CLOCK_MARGIN = timedelta(minutes=5)
 RELIST_EVERY = 10
 """Re-list each workspace's backups every this many alert intervals."""
+RECENT_RUNS = 20
+"""How many of a backup's latest runs a stale check reads (one page)."""
 LAG_LABEL = "alert-scanner"
 """The `poll_lag` metric's label for alert cursors (the worker's name, which dashboards use)."""
 
@@ -132,6 +137,15 @@ class AlertingService(LeasedService[AlertingConfig]):
         self._own_tokens = OwnTokenChecks(
             skyvia=self._skyvia, tokens=self._tokens, every=self.config.interval / 2
         )
+        self._episodes = EpisodeTracker(
+            announcer=self._announcer, batcher=self._batcher, clock=self._clock
+        )
+        self._stale = StaleTracker(
+            announcer=self._announcer,
+            batcher=self._batcher,
+            owner=lambda: self.owner,
+            clock=self._clock,
+        )
         # A failure's details do not change once it ended, so a kept copy is as good as a call.
         self._logs: LRUCache[tuple[int, int, int], Snapshot] = LRUCache(
             maxsize=self.config.log_cache_size
@@ -158,11 +172,15 @@ class AlertingService(LeasedService[AlertingConfig]):
             alerting = [
                 b for b in await bindings_repo.list_alerting() if b.workspace_id in workspaces
             ]
-            muted = await bindings_repo.mutes_of([b.id for b in alerting])
+            ids = [b.id for b in alerting]
+            muted = await bindings_repo.mutes_of(ids)
+            unmuted = await bindings_repo.unmutes_of(ids)
+            episodes = await EpisodeRepository(session).open_for(ids)
+            stale = await StalenessRepository(session).for_bindings(ids)
         if self._metrics is not None:
             lag = (now - cursors[0].next_scan_at).total_seconds()
             self._metrics.poll_lag.labels(LAG_LABEL).set(max(0.0, lag))
-        listeners = {ws: Listeners([], muted) for ws in workspaces}
+        listeners = {ws: Listeners([], muted, unmuted, episodes, stale) for ws in workspaces}
         for binding in alerting:
             listeners[binding.workspace_id].bindings.append(binding)
         return LeasedCursors(cursors, listeners, full=len(cursors) >= self.config.batch)
@@ -202,7 +220,12 @@ class AlertingService(LeasedService[AlertingConfig]):
         if wait > 0:
             await self._record_error(cursor, now + timedelta(seconds=wait))
             return
-        listed = await self._lister.list_failures(cursor, listeners.bindings, limit, now)
+        tracked = Tracked(dict(listeners.open_episodes(cursor.backup_id)))
+        # An episode waiting for its success: the same listing, unfiltered, shows it.
+        with_successes = self._episodes.needs_runs(tracked)
+        listed = await self._lister.list_failures(
+            cursor, listeners.bindings, limit, now, all_states=with_successes
+        )
         if listed.gone:
             await self._batcher.run(
                 lambda session: AlertCursorRepository(session).delete_claimed(
@@ -223,34 +246,36 @@ class AlertingService(LeasedService[AlertingConfig]):
             if s.state == SnapshotState.FAILED
             and ((end := ended_at(s)) is None or end >= cursor.cursor)
         ]
-        undelivered = await self._announce(cursor, failures, listeners, listed.token)
+        undelivered = await self._announce(cursor, failures, listeners, listed.token, tracked)
+        runs = listed.snapshots if with_successes else None
+        await self._health(cursor, listeners, tracked, listed.token, runs, limit, now)
         await self._advance(cursor, next_cursor(now, undelivered), next_scan)
 
     async def _announce(
-        self, cursor: AlertCursor, failures: list[Snapshot], listeners: Listeners, token: str
+        self,
+        cursor: AlertCursor,
+        failures: list[Snapshot],
+        listeners: Listeners,
+        token: str,
+        tracked: Tracked,
     ) -> list[datetime]:
-        """Delivers the alerts; returns end times of failures not yet delivered everywhere."""
+        """Delivers the alerts (or episode replies), oldest failure first, since a failure's
+        reply goes in the thread of the alert of the first; returns end times of failures not
+        yet delivered everywhere."""
         if not failures:
             return []
         due = await self._due(cursor, failures, listeners)
-        jobs: list[tuple[Snapshot, asyncio.Future[list[Outcome]]]] = []
+        due.sort(key=lambda item: (ended_at(item[0]) or self._clock(), item[0].snapshot_id))
+        undelivered: list[datetime] = []
         for listed, due_channels in due:
             channels = await self._own_tokens.hearing(due_channels, token, self._clock())
             if not channels:
                 continue
             snapshot = await self._with_log(cursor, listed, token)
-            alerts = self._announcer.failure_alerts(
-                [Channel(b.team_id, b.channel_id, b.mention_ids) for b in channels],
-                cursor.backup_id,
-                cursor.backup_name,
-                snapshot,
-                max_wait=self._pace_wait,
-            )
-            jobs.append((snapshot, asyncio.ensure_future(alerts)))
-        undelivered: list[datetime] = []
-        for snapshot, job in jobs:
             try:
-                outcomes = await job
+                outcomes = await self._episodes.failed(
+                    cursor, snapshot, channels, tracked, max_wait=self._pace_wait
+                )
             except Exception:
                 log.exception("alerts for snapshot %s failed", snapshot.snapshot_id)
                 outcomes = [Outcome.FAILED]
@@ -260,6 +285,47 @@ class AlertingService(LeasedService[AlertingConfig]):
                     undelivered.append(end)
         return undelivered
 
+    async def _health(
+        self,
+        cursor: AlertCursor,
+        listeners: Listeners,
+        tracked: Tracked,
+        token: str,
+        runs: list[Snapshot] | None,
+        limit: asyncio.Semaphore,
+        now: datetime,
+    ) -> None:
+        """Recoveries (from the scan's own listing when it had every state: `runs`) and
+        staleness, which reads the backup's recent runs (one page) only when a check is due
+        (`bot.services.episodes`, `bot.services.staleness`)."""
+        try:
+            await self._episodes.recoveries(cursor, listeners.bindings, tracked, runs)
+            if self._stale.due(cursor, listeners, now):
+                recent = await self._recent_runs(cursor, token, limit)
+                if recent is not None:
+                    await self._stale.check(cursor, listeners, recent, now)
+        except Exception:
+            log.exception("health checks of backup %s failed", cursor.backup_id)
+
+    async def _recent_runs(
+        self, cursor: AlertCursor, token: str, limit: asyncio.Semaphore
+    ) -> list[Snapshot] | None:
+        """The backup's latest finished runs, one page; None when Skyvia gave no answer."""
+        try:
+            async with limit:
+                page = await self._skyvia.list_snapshots(
+                    token,
+                    cursor.workspace_id,
+                    cursor.backup_id,
+                    sort_by="startTime",
+                    sort_order="desc",
+                    take=RECENT_RUNS,
+                )
+        except SkyviaError as exc:
+            log.warning("recent runs of backup %s: %s", cursor.backup_id, exc)
+            return None
+        return list(page.data)
+
     async def _due(
         self, cursor: AlertCursor, failures: list[Snapshot], listeners: Listeners
     ) -> list[tuple[Snapshot, list[Binding]]]:
@@ -268,8 +334,11 @@ class AlertingService(LeasedService[AlertingConfig]):
 
         async def known(session: AsyncSession) -> set[tuple[str, str, int]]:
             watched = await WatchRepository(session).watched_snapshots(ids)
-            sent = await DeliveryLedger(session).sent_keys(ids, DeliveryKind.ALERT)
-            return watched | sent
+            ledger = DeliveryLedger(session)
+            sent = await ledger.sent_keys(ids, DeliveryKind.ALERT)
+            # A further failure of an episode is done once its header edit (the last step) is.
+            edited = await ledger.sent_keys(ids, DeliveryKind.EPISODE_HEADER)
+            return watched | sent | edited
 
         skip = await self._batcher.run(known)
         due: list[tuple[Snapshot, list[Binding]]] = []

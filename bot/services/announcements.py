@@ -25,6 +25,7 @@ from typing import Protocol
 
 from bot.services.models import WatchedRun
 from bot.skyvia.models import Snapshot
+from storage.repositories import Episode
 
 
 class Outcome(StrEnum):
@@ -138,6 +139,56 @@ class Announcer(Protocol):
 
         `max_wait` bounds how long a post may wait for its channel's pace.
         """
+        ...
+
+    async def episode_failure(
+        self,
+        channel: Channel,
+        alert_ts: str,
+        backup_id: int,
+        backup_name: str | None,
+        snapshot: Snapshot,
+        episode: Episode,
+        *,
+        max_wait: float,
+    ) -> Outcome:
+        """A further failure of an open episode: a reply in the alert's thread, then the
+        alert's header edited to the streak; each once. Settled only when both are."""
+        ...
+
+    async def episode_recovered(
+        self,
+        channel: Channel,
+        alert_ts: str,
+        backup_id: int,
+        backup_name: str | None,
+        episode: Episode,
+    ) -> Outcome:
+        """The success that closed the episode (`recovered_snapshot_id`): a "Recovered" reply
+        in the alert's thread, then the header edited to "recovered"; each once."""
+        ...
+
+    async def stale_alert(
+        self,
+        channel: Channel,
+        backup_id: int,
+        backup_name: str | None,
+        last_good_id: int,
+        age_seconds: float | None,
+        cadence_seconds: float | None,
+    ) -> Outcome:
+        """ "No good snapshot for …": once per stale episode (keyed by the last good snapshot)."""
+        ...
+
+    async def fresh_again(
+        self,
+        channel: Channel,
+        alert_ts: str,
+        backup_id: int,
+        backup_name: str | None,
+        snapshot_id: int,
+    ) -> Outcome:
+        """A good snapshot again: once, in the stale alert's thread."""
         ...
 
     async def token_rejected(

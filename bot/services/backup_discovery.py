@@ -1,11 +1,13 @@
 """Which backups alerting scans: one failure cursor per backup of every listened-to workspace.
 
 Each round compares the workspaces of alert-enabled bindings with those that have cursors,
-lists the backups of a new one at once (`ensure` with `since = now`, so its first scan finds no
-history), and re-lists every workspace once per `relist_period` so new backups get cursors and
-deleted ones lose theirs (once two listings in a row miss them: see `_drop_deleted`). Cursors
-of workspaces nobody listens to any more are deleted. A replica lists a workspace only if no
-other did recently (`start_listing`).
+lists the backups of a new one at once, and re-lists every workspace once per `relist_period` so
+new backups get cursors and deleted ones lose theirs (once two listings in a row miss them: see
+`_drop_deleted`). A new cursor starts when its listeners started listening (`connect`, `alerts
+on`), at most `NEW_CURSOR_REACH` before the listing: a failure that ended between `connect` and
+the first listing is announced, and no older history is. Cursors of workspaces nobody listens
+to any more are deleted. A replica lists a workspace only if no other did recently
+(`start_listing`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from storage.models import Binding
 from storage.repositories import AlertCursorRepository, BindingRepository
 
 log = logging.getLogger(__name__)
+
+NEW_CURSOR_REACH = timedelta(minutes=10)
+"""How far before its listing a new cursor may start (the lag of discovery after `connect`)."""
 
 
 class BackupDiscovery:
@@ -111,10 +116,13 @@ class BackupDiscovery:
                 log.warning("listing backups of workspace %s: %s", workspace_id, exc)
                 return
             self._backoff.succeeded(workspace_id)
+            since = _new_cursor_since(listeners, now)
             async with self._db.session() as session:
                 cursors = AlertCursorRepository(session)
                 for backup in backups:
-                    await cursors.ensure(workspace_id, backup.id, backup.display_name, now)
+                    await cursors.ensure(
+                        workspace_id, backup.id, backup.display_name, since, backup.scheduled
+                    )
                 removed = await self._drop_deleted(cursors, workspace_id, {b.id for b in backups})
                 # Stamp the new cursors too, so the next relist waits a full period.
                 await cursors.start_listing(workspace_id, now=now, listed_before=now)
@@ -144,3 +152,11 @@ class BackupDiscovery:
         confirmed = missing & self._missing.get(workspace_id, set())
         self._missing[workspace_id] = missing - confirmed
         return await cursors.retain_backups(workspace_id, known - confirmed)
+
+
+def _new_cursor_since(listeners: list[Binding], now: datetime) -> datetime:
+    """Where a new cursor starts: when its earliest listener started listening, so a failure
+    that ended between `connect` (or `alerts on`) and this listing is not lost, but never
+    further back than `NEW_CURSOR_REACH` (a re-created cursor must not replay history)."""
+    earliest = min((b.alerts_since for b in listeners), default=now)
+    return min(now, max(earliest, now - NEW_CURSOR_REACH))

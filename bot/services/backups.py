@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 
 from cachetools import TTLCache
 
-from bot.services.backup_names import Ambiguous, cache_key, match
+from bot.services.backup_names import Ambiguous, cache_key, match, normalised
 from bot.services.bindings import BoundWorkspace
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaError
-from bot.skyvia.models import ActiveRun, Backup, Page, Snapshot
+from bot.skyvia.models import ActiveRun, Backup, Snapshot
 
 PAGE_SIZE = 10
 """Items per page of backups and of snapshots (docs/reference/commands.md#the-skyvia-command)."""
@@ -35,6 +35,30 @@ class BackupDetails:
     schedule_active: bool
     active_run: ActiveRun | None
     last_snapshots: list[Snapshot]
+
+
+@dataclass(frozen=True)
+class BackupRow:
+    backup: Backup
+    last_run: Snapshot | None
+    """The newest snapshot Skyvia lists for it; None when it never ran or was not read."""
+    known: bool = True
+    """False when Skyvia could not say (the row is shown without its last run)."""
+
+
+@dataclass(frozen=True)
+class BackupsListing:
+    """One page of the backups list: its rows, and where the page sits in the whole list."""
+
+    rows: list[BackupRow]
+    page: int
+    pages: int
+    total: int
+    text: str | None = None
+
+    @property
+    def has_more(self) -> bool:
+        return self.page < self.pages
 
 
 @dataclass(frozen=True)
@@ -98,13 +122,59 @@ class BackupService:
             cached = self._lists[key] = [backup async for backup in iterator]
         return cached
 
-    async def page(self, bound: BoundWorkspace, page: int) -> Page[Backup]:
-        return await self._skyvia.list_backups(
-            bound.token,
-            bound.workspace_id,
-            take=self._page_size,
-            skip=skip_for(page, self._page_size),
+    def note_schedule(self, bound: BoundWorkspace, backup_id: int, active: bool) -> None:
+        """Writes a schedule switched from here into the cached list, so the redrawn list
+        shows it without asking Skyvia for the list again."""
+        key = cache_key(bound.workspace_id, bound.token)
+        cached = self._lists.get(key)
+        if cached is not None:
+            self._lists[key] = [
+                b.model_copy(update={"scheduled": active}) if b.id == backup_id else b
+                for b in cached
+            ]
+
+    async def page(
+        self, bound: BoundWorkspace, page: int, text: str | None = None
+    ) -> BackupsListing:
+        """A page of the (cached) list, only names holding `text` if given, with each row's
+        last run.
+
+        Skyvia's backup listing carries no last run, so each row costs one snapshot listing
+        (`take=1`): at most a page's worth, asked at once; the list itself is the cached one
+        that name look-ups use (one listing call per 200 backups, at most once a minute).
+        """
+        backups = await self._all(bound)
+        if text:
+            wanted = normalised(text)
+            backups = [b for b in backups if wanted in normalised(b.display_name)]
+        skip = skip_for(page, self._page_size)
+        shown = backups[skip : skip + self._page_size]
+        last_runs = await asyncio.gather(*(self._last_run(bound, b.id) for b in shown))
+        pages = max(1, -(-len(backups) // self._page_size))
+        return BackupsListing(
+            rows=[BackupRow(b, *run) for b, run in zip(shown, last_runs, strict=True)],
+            page=page,
+            pages=pages,
+            total=len(backups),
+            text=text,
         )
+
+    async def _last_run(
+        self, bound: BoundWorkspace, backup_id: int
+    ) -> tuple[Snapshot | None, bool]:
+        """A row without its last run beats no list: a failed read shows as "not known"."""
+        try:
+            found = await self._skyvia.list_snapshots(
+                bound.token,
+                bound.workspace_id,
+                backup_id,
+                take=1,
+                sort_order="desc",
+                sort_by="startTime",
+            )
+        except SkyviaError:
+            return None, False
+        return (found.data[0] if found.data else None), True
 
     async def details(self, bound: BoundWorkspace, backup_id: int) -> BackupDetails:
         """The backup first (an unknown id fails cleanly as "not found"), then the rest at once."""

@@ -8,7 +8,7 @@ workspace, whatever ids a button carries.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -24,14 +24,20 @@ from bot.services.errors import (
     NoDefaultToken,
     NotBound,
 )
+from bot.services.from_rows import channel_binding, watched_run
 from bot.services.models import ChannelBinding, WatchedRun
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaAuthError, SkyviaNotFound
-from bot.skyvia.models import Backup, SnapshotState
+from bot.skyvia.models import Backup
 from storage.crypto import TokenCipher, TokenDecryptError
 from storage.db import Database
-from storage.models import Binding, Watch
-from storage.repositories import BindingRepository, WatchRepository
+from storage.models import Binding
+from storage.repositories import (
+    AlertCursorRepository,
+    BindingRepository,
+    StalenessRepository,
+    WatchRepository,
+)
 
 log = logging.getLogger(__name__)
 
@@ -84,36 +90,6 @@ class MuteUnchanged:
 
 
 MuteResult = MuteChanged | MuteUnchanged
-
-
-def channel_binding(row: Binding, muted_backup_ids: Iterable[int] = ()) -> ChannelBinding:
-    return ChannelBinding(
-        channel_id=row.channel_id,
-        workspace_id=row.workspace_id,
-        connected_by=row.created_by,
-        connected_at=row.created_at,
-        workspace_name=row.workspace_name,
-        alerts_enabled=row.alerts_enabled,
-        muted_backup_ids=tuple(sorted(muted_backup_ids)),
-        paused=row.paused_reason is not None,
-        paused_reason=row.paused_reason,
-        uses_default_token=row.token_ciphertext is None,
-    )
-
-
-def watched_run(row: Watch) -> WatchedRun:
-    return WatchedRun(
-        team_id=row.team_id,
-        message_ts=row.message_ts,
-        card_thread_ts=row.card_thread_ts,
-        channel_id=row.channel_id,
-        backup_id=row.backup_id,
-        snapshot_id=row.snapshot_id,
-        started_by=row.started_by,
-        started_at=row.started_at,
-        backup_name=row.backup_name,
-        state=SnapshotState(row.last_state) if row.last_state else None,
-    )
 
 
 async def undecryptable_bindings(db: Database, cipher: TokenCipher) -> list[tuple[str, str]]:
@@ -366,7 +342,7 @@ class BindingService:
                     binding_id, backup_id, muted_by=user_id, now=self._clock()
                 )
             else:
-                changed = await bindings.unmute(binding_id, backup_id)
+                changed = await bindings.unmute(binding_id, backup_id, now=self._clock())
             await record_in(session, actor, Entry(action, target, "ok" if changed else "unchanged"))
         if not changed:  # a concurrent request did it first
             return MuteUnchanged(backup_id=backup_id, muted=mute)
@@ -380,10 +356,40 @@ class BindingService:
         actor = Actor(bound.team_id, bound.channel_id, "timer")
         async with self._db.session() as session:
             bindings = BindingRepository(session)
-            changed = await bindings.unmute(await self._binding_id(bindings, bound), backup_id)
+            binding_id = await self._binding_id(bindings, bound)
+            changed = await bindings.unmute(binding_id, backup_id, now=self._clock())
             if changed:
                 await record_in(session, actor, Entry("mute ended", f"backup {backup_id}", "ok"))
         return changed
+
+    async def set_stale(
+        self,
+        bound: BoundWorkspace,
+        backup_id: int,
+        *,
+        user_id: str,
+        limit_seconds: int | None,
+        off: bool,
+    ) -> Backup:
+        """Sets the channel's stale limit for a backup (None and not `off`: learned, `auto`).
+
+        The backup is looked up first, so a typo cannot leave a limit that watches nothing.
+        """
+        backup = await self._skyvia.get_backup(bound.token, bound.workspace_id, backup_id)
+        setting = "off" if off else ("auto" if limit_seconds is None else f"{limit_seconds}s")
+        async with self._db.session() as session:
+            binding_id = await self._binding_id(BindingRepository(session), bound)
+            await StalenessRepository(session).set_limit(
+                binding_id, backup_id, limit_seconds, disabled=off
+            )
+            # The new limit is checked against a fresh read of the runs at the next scan.
+            await AlertCursorRepository(session).forget_runs(bound.workspace_id, backup_id)
+            await record_in(
+                session,
+                Actor(bound.team_id, bound.channel_id, user_id),
+                Entry(f"alerts stale {setting}", f"backup {backup_id}", "ok"),
+            )
+        return backup
 
     @staticmethod
     async def _binding_id(bindings: BindingRepository, bound: BoundWorkspace) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.services.backoff import WorkspaceBackoff
@@ -19,6 +19,7 @@ from bot.skyvia.client import MAX_TAKE, SkyviaClient
 from bot.skyvia.errors import SkyviaAuthError, SkyviaError, SkyviaNotFound, SkyviaRateLimited
 from bot.skyvia.models import Snapshot
 from storage.models import AlertCursor, Binding
+from storage.repositories import AUTO, Episode, StaleSetting
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +34,30 @@ class Listeners:
 
     bindings: list[Binding]
     muted: dict[int, set[int]]
+    unmuted: dict[tuple[int, int], datetime] = field(default_factory=dict)
+    """(binding, backup) -> when it was last unmuted: what ended before stays unannounced."""
+
+    episodes: dict[tuple[int, int], Episode] = field(default_factory=dict)
+    """The open failure episodes of these bindings, by (binding, backup)."""
+
+    stale: dict[tuple[int, int], StaleSetting] = field(default_factory=dict)
+    """The stale limits and episodes of these bindings, by (binding, backup); missing: auto."""
+
+    def stale_setting(self, binding_id: int, backup_id: int) -> StaleSetting:
+        return self.stale.get((binding_id, backup_id), AUTO)
+
+    def open_episodes(self, backup_id: int) -> dict[int, Episode]:
+        """The open episodes of one backup, by binding id."""
+        return {b: e for (b, backup), e in self.episodes.items() if backup == backup_id}
 
     def hear(self, binding: Binding, backup_id: int, ended: datetime | None) -> bool:
         if backup_id in self.muted.get(binding.id, set()):
             return False
-        return ended is None or ended >= binding.alerts_since
+        unmuted_at = self.unmuted.get((binding.id, backup_id))
+        since = (
+            binding.alerts_since if unmuted_at is None else max(binding.alerts_since, unmuted_at)
+        )
+        return ended is None or ended >= since
 
 
 @dataclass(frozen=True)
@@ -75,8 +95,13 @@ class FailureLister:
         listeners: list[Binding],
         limit: asyncio.Semaphore,
         now: datetime,
+        *,
+        all_states: bool = False,
     ) -> Listed:
         """The failures that started after `cursor - lookback`, newest first.
+
+        `all_states` lists every finished run instead (the same call, unfiltered): an open
+        failure episode waits for a success, and this way seeing it costs no extra call.
 
         One call when they fit a page (`MAX_TAKE`), as nearly always; more pages otherwise,
         every one of them: the oldest may be a long run that ended after the cursor.
@@ -86,7 +111,7 @@ class FailureLister:
             if token is None:
                 continue
             try:
-                found = await self._all_pages(token, cursor, limit)
+                found = await self._all_pages(token, cursor, limit, all_states)
             except SkyviaAuthError:
                 await self._tokens.report_rejected(binding, now)
                 return Listed()
@@ -103,7 +128,7 @@ class FailureLister:
         return Listed()
 
     async def _all_pages(
-        self, token: str, cursor: AlertCursor, limit: asyncio.Semaphore
+        self, token: str, cursor: AlertCursor, limit: asyncio.Semaphore, all_states: bool
     ) -> list[Snapshot]:
         """Pages through the listing (`limit` held per call), each failure once.
 
@@ -118,7 +143,7 @@ class FailureLister:
                     token,
                     cursor.workspace_id,
                     cursor.backup_id,
-                    failed=True,
+                    failed=None if all_states else True,
                     start_date=cursor.cursor - self._lookback,
                     sort_by="startTime",
                     sort_order="desc",

@@ -112,3 +112,16 @@ class WorkspaceHealth:
     @property
     def healthy(self) -> int:
         return sum(1 for item in self.backups if item.condition is Condition.HEALTHY)
+
+
+@dataclass(frozen=True)
+class RecentFailure:
+    """A failure alert the bot sent to a channel: what the App Home lists with its buttons."""
+
+    channel_id: str
+    backup_id: int
+    backup_name: str | None
+    snapshot_id: int
+    alerted_at: datetime
+    message_ts: str | None
+    """The alert's `ts`: a retry started from the App Home joins its thread."""

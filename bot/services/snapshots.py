@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -18,15 +18,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import utcnow
 from bot.services.audit import Actor, Entry, record, record_in
 from bot.services.backups import failure_detail
-from bot.services.bindings import BoundWorkspace, channel_binding, watched_run
+from bot.services.bindings import BoundWorkspace
 from bot.services.errors import DomainError
-from bot.services.models import ChannelBinding, WatchedRun
+from bot.services.from_rows import channel_binding, watched_run
+from bot.services.models import ChannelBinding, RecentFailure, WatchedRun
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaError
 from bot.skyvia.models import ActiveRun, Backup
 from storage.db import Database
 from storage.models import DeliveryKind, Watch
-from storage.repositories import BindingRepository, DeliveryLedger, WatchRepository
+from storage.repositories import (
+    AlertCursorRepository,
+    BindingRepository,
+    DeliveryLedger,
+    WatchRepository,
+)
 from storage.repositories.deliveries import LedgerKey, SentMark
 
 log = logging.getLogger(__name__)
@@ -111,6 +117,8 @@ class ChannelOverview:
 
     binding: ChannelBinding
     watches: list[WatchedRun] = field(default_factory=list)
+    backup_names: dict[int, str] = field(default_factory=dict)
+    """Names of the workspace's backups as the alert scanner last listed them (muted ones)."""
 
 
 class SnapshotService:
@@ -308,7 +316,11 @@ class SnapshotService:
             )
 
     async def channels_overview(self, team_id: str) -> list[ChannelOverview]:
-        """Every bound channel of a team with its mutes and the snapshots watched there."""
+        """Every bound channel of a team with its mutes and the snapshots watched there.
+
+        Only pending watches are listed, each with the state its last poll saw: a finished
+        run leaves the list as soon as its watch is finished.
+        """
         async with self._db.session() as session:
             bindings = BindingRepository(session)
             channels = list(await bindings.list_for_team(team_id))
@@ -316,13 +328,38 @@ class SnapshotService:
             by_channel: dict[str, list[Watch]] = {}
             for watch in watches:
                 by_channel.setdefault(watch.channel_id, []).append(watch)
+            names: dict[int, dict[int, str]] = {}
+            for workspace_id in {row.workspace_id for row in channels}:
+                cursors = await AlertCursorRepository(session).list_for_workspace(workspace_id)
+                names[workspace_id] = {c.backup_id: c.backup_name for c in cursors if c.backup_name}
             return [
                 ChannelOverview(
                     binding=channel_binding(row, await bindings.muted_backup_ids(row.id)),
                     watches=[watched_run(w) for w in by_channel.get(row.channel_id, [])],
+                    backup_names=names.get(row.workspace_id, {}),
                 )
                 for row in channels
             ]
+
+    async def recent_failures(
+        self, team_id: str, channel_ids: Collection[str], limit: int
+    ) -> list[RecentFailure]:
+        """The latest failure alerts sent to these channels, newest first (no Skyvia call)."""
+        async with self._db.session() as session:
+            sent = await DeliveryLedger(session).recent_sent(
+                team_id, channel_ids, DeliveryKind.ALERT, limit=limit
+            )
+        return [
+            RecentFailure(
+                channel_id=alert.channel_id,
+                backup_id=alert.backup_id,
+                backup_name=alert.backup_name,
+                snapshot_id=alert.snapshot_id,
+                alerted_at=alert.sent_at,
+                message_ts=alert.message_ts,
+            )
+            for alert in sent
+        ]
 
 
 async def _record_card(session: AsyncSession, key: LedgerKey, ts: str, now: datetime) -> None:

@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.logging_setup import set_log_context
 from bot.services.announcements import Outcome
 from bot.services.backoff import retry_delay
-from bot.services.bindings import watched_run
+from bot.services.from_rows import watched_run
 from bot.services.leased import LeasedService, lease_for
 from bot.services.models import WatchedRun
 from bot.skyvia.errors import (

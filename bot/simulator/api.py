@@ -14,12 +14,14 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.simulator.faults import ErrorRule
+from bot.simulator.records import iso
 from bot.simulator.state import SimulatorState, UnknownId
 
 MAX_TAKE = 200
@@ -144,6 +146,37 @@ def _date_param(request: Request, name: str) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
+_DATE_KEYS = frozenset({"queueTime", "startTime", "endTime", "date", "created", "modified"})
+
+
+def _sim_date(state: SimulatorState, value: datetime | None) -> datetime | None:
+    """A date the client sent, on the simulated clock."""
+    if value is None or not state.real_time_dates:
+        return value
+    return state.clock.from_real(value)
+
+
+def _real_dates(state: SimulatorState, value: Any) -> Any:
+    """`value` with every date field (and a run's `duration`) on the wall clock."""
+    if isinstance(value, list):
+        return [_real_dates(state, item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    shown: dict[str, Any] = {}
+    for key, item in value.items():
+        if key in _DATE_KEYS and isinstance(item, str):
+            item = iso(state.clock.to_real(datetime.fromisoformat(item)))
+        elif key == "duration" and isinstance(item, int):
+            item = int(item / state.clock.speed)
+        shown[key] = _real_dates(state, item)
+    return shown
+
+
+def _dated(state: SimulatorState, body: Any) -> JSONResponse:
+    """A DTO with dates: on the simulated clock, or the wall clock when the state says so."""
+    return JSONResponse(_real_dates(state, body) if state.real_time_dates else body)
+
+
 def _choice_param(request: Request, name: str, default: str, choices: tuple[str, ...]) -> str:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
@@ -175,11 +208,11 @@ async def list_backups(state: SimulatorState, request: Request) -> Response:
     take = _int_param(request, "take", 20, 1, MAX_TAKE)
     skip = _int_param(request, "skip", 0, 0, None)
     window = backups[skip : skip + take]
-    return JSONResponse({"data": [b.dto() for b in window], "hasMore": skip + take < len(backups)})
+    return _dated(state, {"data": [b.dto() for b in window], "hasMore": skip + take < len(backups)})
 
 
 async def get_backup(state: SimulatorState, request: Request) -> Response:
-    return JSONResponse(state.backup(*_ids(request)).dto())
+    return _dated(state, state.backup(*_ids(request)).dto())
 
 
 async def list_snapshots(state: SimulatorState, request: Request) -> Response:
@@ -189,15 +222,15 @@ async def list_snapshots(state: SimulatorState, request: Request) -> Response:
     found = state.finished_snapshots(
         backup,
         failed=_bool_param(request, "failed"),
-        start_date=_date_param(request, "startDate"),
-        end_date=_date_param(request, "endDate"),
+        start_date=_sim_date(state, _date_param(request, "startDate")),
+        end_date=_sim_date(state, _date_param(request, "endDate")),
         sort_by=_choice_param(request, "sortBy", "startTime", ("startTime", "snapshotId")),
         descending=_choice_param(request, "sortOrder", "asc", ("asc", "desc")) == "desc",
     )
     now = state.now()
     window = found[skip : skip + take]
-    return JSONResponse(
-        {"data": [s.list_dto(now) for s in window], "hasMore": skip + take < len(found)}
+    return _dated(
+        state, {"data": [s.list_dto(now) for s in window], "hasMore": skip + take < len(found)}
     )
 
 
@@ -213,14 +246,14 @@ async def create_snapshot(state: SimulatorState, request: Request) -> Response:
         if not isinstance(body, dict) or not isinstance(body.get("mode", "full"), str):
             raise ApiError(400, "Validation failed.", {"mode": ["mode must be a string."]})
     snapshot = state.start_snapshot(backup.id)
-    return JSONResponse(snapshot.active_dto(state.now()))
+    return _dated(state, snapshot.active_dto(state.now()))
 
 
 async def get_snapshot(state: SimulatorState, request: Request) -> Response:
     workspace_id, backup_id = _ids(request)
     state.backup(workspace_id, backup_id)
     snapshot = state.snapshot(request.path_params["snapshotId"], backup_id)
-    return JSONResponse(snapshot.details_dto(state.now()))
+    return _dated(state, snapshot.details_dto(state.now()))
 
 
 async def get_active_snapshot(state: SimulatorState, request: Request) -> Response:
@@ -230,7 +263,7 @@ async def get_active_snapshot(state: SimulatorState, request: Request) -> Respon
     active = backup.active(now)
     if active is None:
         return Response(status_code=204)
-    return JSONResponse(active.active_dto(now))
+    return _dated(state, active.active_dto(now))
 
 
 async def get_schedule(state: SimulatorState, request: Request) -> Response:

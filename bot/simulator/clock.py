@@ -43,6 +43,21 @@ class SimClock:
     def now(self) -> datetime:
         return self._origin + timedelta(seconds=self.elapsed())
 
+    def to_real(self, moment: datetime) -> datetime:
+        """The wall-clock time that a simulated `moment` corresponds to at the current speed.
+
+        Something that happened `d` simulated seconds ago happened `d / speed` real seconds ago:
+        a front end that shows the simulator next to real-time things (the console) shows
+        every time on one clock this way.
+        """
+        behind = (self.now() - moment).total_seconds() / self._speed
+        return datetime.now(UTC) - timedelta(seconds=behind)
+
+    def from_real(self, moment: datetime) -> datetime:
+        """The inverse of `to_real`: the simulated time of a wall-clock `moment`."""
+        behind = (datetime.now(UTC) - moment).total_seconds() * self._speed
+        return self.now() - timedelta(seconds=behind)
+
     def set_speed(self, speed: float) -> None:
         """Change speed from now on; time already simulated is kept."""
         _check_speed(speed)

@@ -65,3 +65,17 @@ def default_log(outcome: SnapshotState, snapshot: SimSnapshot) -> str:
     if outcome == SnapshotState.CANCELED:
         return "Snapshot was canceled by the user."
     return success_log(12, snapshot.success_rows)
+
+
+def age_runs(backup: SimBackup, now: datetime, by: timedelta) -> int:
+    """Moves the backup's finished runs `by` into the past: its last good snapshot gets old
+    (a stale backup) while the gaps between runs, its cadence, stay the same."""
+    moved = 0
+    for snapshot in backup.snapshots:
+        if snapshot.ended <= now:
+            snapshot.created -= by
+            snapshot.queued -= by
+            snapshot.started -= by
+            snapshot.ended -= by
+            moved += 1
+    return moved

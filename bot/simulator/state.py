@@ -17,7 +17,7 @@ from typing import Any, Unpack
 from bot.simulator.clock import SimClock
 from bot.simulator.faults import FaultControls, Faults
 from bot.simulator.records import SimBackup, SimSnapshot, SimWorkspace, SnapshotFilters
-from bot.simulator.runs import default_log, final_state, make_snapshot
+from bot.simulator.runs import age_runs, default_log, final_state, make_snapshot
 from bot.simulator.seed import (
     FAILURE_LOGS,
     BulkOptions,
@@ -81,6 +81,7 @@ class SimulatorState(FaultControls):
         """Back to the start: seed data, initial tokens and speed, no faults, no calls counted."""
         self.rng = random.Random(self._random_seed)
         self.clock = SimClock(self._initial_speed)
+        self.real_time_dates = False  # the console's: wall-clock dates in the API
         self.tokens: dict[str, frozenset[int] | None] = dict(self._initial_tokens)
         self.schedule_interval = self._initial_schedule_interval
         self.faults = Faults(rng=random.Random(self._random_seed))
@@ -304,6 +305,15 @@ class SimulatorState(FaultControls):
         backup = self._backup_by_id(backup_id)
         for _ in range(count):
             backup.fail_next.append(log or FAILURE_LOGS[0])
+
+    def recover(self, backup_id: int) -> SimSnapshot:
+        """Forgets the backup's pending failures and starts a scheduled run that succeeds."""
+        self._backup_by_id(backup_id).fail_next.clear()
+        return self.run_scheduled_now(backup_id)
+
+    def age_runs(self, backup_id: int, by: timedelta) -> int:
+        """Moves the backup's finished runs `by` into the past (see `runs.age_runs`)."""
+        return age_runs(self._backup_by_id(backup_id), self.now(), by)
 
     def finish_snapshot(
         self,

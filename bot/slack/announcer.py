@@ -28,9 +28,17 @@ from bot.slack.messages import (
     vanished_card,
     vanished_note,
 )
+from bot.slack.messages.episodes import (
+    episode_failure_reply,
+    episode_header,
+    recovered_header,
+    recovered_reply,
+)
+from bot.slack.messages.staleness import fresh_again_reply, stale_alert
 from bot.slack.messages.timers import mute_ended_note, window_ended_note
 from bot.slack.notifier import Notifier
 from storage.models import DeliveryKind, note_kind
+from storage.repositories import Episode
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +186,13 @@ class SlackAnnouncer:
         results = await asyncio.gather(
             *(
                 self._notifier.deliver(
-                    DeliveryKey(c.team_id, c.channel_id, snapshot.snapshot_id, DeliveryKind.ALERT),
+                    DeliveryKey(
+                        c.team_id,
+                        c.channel_id,
+                        snapshot.snapshot_id,
+                        DeliveryKind.ALERT,
+                        subject=(backup_id, backup_name),
+                    ),
                     message_for(c),
                     max_pace_wait=max_wait,
                 )
@@ -196,6 +210,95 @@ class SlackAnnouncer:
             else:
                 outcomes.append(result.outcome)
         return outcomes
+
+    async def episode_failure(
+        self,
+        channel: Channel,
+        alert_ts: str,
+        backup_id: int,
+        backup_name: str | None,
+        snapshot: Snapshot,
+        episode: Episode,
+        *,
+        max_wait: float,
+    ) -> Outcome:
+        def key(kind: str) -> DeliveryKey:
+            return DeliveryKey(channel.team_id, channel.channel_id, snapshot.snapshot_id, kind)
+
+        reply = await self._notifier.deliver(
+            key(DeliveryKind.EPISODE_REPLY),
+            episode_failure_reply(backup_id, backup_name, snapshot, episode.failures),
+            thread_ts=alert_ts,
+            max_pace_wait=max_wait,
+        )
+        if not reply.delivered:
+            return reply.outcome
+        header = episode_header(
+            backup_id,
+            backup_name,
+            episode.failures,
+            episode.since,
+            snapshot.snapshot_id,
+            channel.mention_ids,
+        )
+        return await self._notifier.update_once(key(DeliveryKind.EPISODE_HEADER), alert_ts, header)
+
+    async def episode_recovered(
+        self,
+        channel: Channel,
+        alert_ts: str,
+        backup_id: int,
+        backup_name: str | None,
+        episode: Episode,
+    ) -> Outcome:
+        snapshot_id = episode.recovered_snapshot_id
+        assert snapshot_id is not None and episode.recovered_at is not None
+
+        def key(kind: str) -> DeliveryKey:
+            return DeliveryKey(channel.team_id, channel.channel_id, snapshot_id, kind)
+
+        failing_for = (episode.recovered_at - episode.since).total_seconds()
+        reply = await self._notifier.deliver(
+            key(DeliveryKind.RECOVERED),
+            recovered_reply(snapshot_id, episode.failures, failing_for),
+            thread_ts=alert_ts,
+        )
+        if not reply.delivered:
+            return reply.outcome
+        header = recovered_header(backup_id, backup_name, episode.failures, snapshot_id)
+        return await self._notifier.update_once(
+            key(DeliveryKind.RECOVERED_HEADER), alert_ts, header
+        )
+
+    async def stale_alert(
+        self,
+        channel: Channel,
+        backup_id: int,
+        backup_name: str | None,
+        last_good_id: int,
+        age_seconds: float | None,
+        cadence_seconds: float | None,
+    ) -> Outcome:
+        result = await self._notifier.deliver(
+            DeliveryKey(channel.team_id, channel.channel_id, last_good_id, DeliveryKind.STALE),
+            stale_alert(backup_id, backup_name, age_seconds, cadence_seconds, channel.mention_ids),
+        )
+        return result.outcome
+
+    async def fresh_again(
+        self,
+        channel: Channel,
+        alert_ts: str,
+        backup_id: int,
+        backup_name: str | None,
+        snapshot_id: int,
+    ) -> Outcome:
+        result = await self._notifier.deliver(
+            DeliveryKey(channel.team_id, channel.channel_id, snapshot_id, DeliveryKind.FRESH),
+            fresh_again_reply(backup_id, backup_name, snapshot_id),
+            thread_ts=alert_ts,
+        )
+        return result.outcome
 
     async def token_rejected(
         self, channel: Channel, workspace_id: int, bound_at: datetime, *, own_token: bool = False

@@ -45,7 +45,10 @@ class StatusCmd:
 
 @dataclass(frozen=True)
 class BackupsCmd:
+    """`text`: only backups whose name holds it (compared like names, NFKC and case-folded)."""
+
     page: int = 1
+    text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class SnapshotsCmd:
     failed: bool = False
     since: datetime | None = None
     until: datetime | None = None
+    page: int = 1
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,15 @@ class HealthCmd:
     page: int = 1
 
 
+@dataclass(frozen=True)
+class StaleCmd:
+    """`alerts stale <id> <duration>|auto|off`: `limit_seconds` None is auto unless `off`."""
+
+    backup_id: int
+    limit_seconds: int | None = None
+    off: bool = False
+
+
 Command = (
     HelpCmd
     | ConnectCmd
@@ -116,4 +129,5 @@ Command = (
     | MuteCmd
     | HealthCmd
     | MentionCmd
+    | StaleCmd
 )

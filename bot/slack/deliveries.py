@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.services.announcements import Outcome
-from storage.repositories.deliveries import LedgerKey
+from bot.slack.messages import Message
+from storage.repositories.deliveries import LedgerKey, Subject
 
 DELIVERY_EVENT_TYPE = "skyvia_delivery"
 """Slack message metadata `event_type` of every message the workers post."""
@@ -30,6 +31,8 @@ class DeliveryKey:
     channel_id: str
     snapshot_id: int
     kind: str
+    subject: Subject | None = field(default=None, compare=False)
+    """The backup an alert is about, recorded with the claim; not part of the key."""
 
     @property
     def ledger_key(self) -> LedgerKey:
@@ -88,3 +91,21 @@ class ChannelPacer:
         if len(self._next) > _PACER_PRUNE_AT:
             self._next = {key: at for key, at in self._next.items() if at > now}
         return wait
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One message to post for one key, as `deliver` was asked."""
+
+    key: DeliveryKey
+    message: Message
+    thread_ts: str | None
+    broadcast: bool
+
+    def kwargs(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {"channel": self.key.channel_id, "metadata": self.key.metadata()}
+        if self.thread_ts is not None:
+            extra["thread_ts"] = self.thread_ts
+            if self.broadcast:
+                extra["reply_broadcast"] = True
+        return self.message.kwargs(**extra)

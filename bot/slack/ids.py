@@ -16,6 +16,8 @@ class ActionId(StrEnum):
     RUN_SNAPSHOT = "run_snapshot"
     RUN_SNAPSHOT_ANYWAY = "run_snapshot_anyway"
     SCHEDULE_TOGGLE = "schedule_toggle"
+    SCHEDULE_UNDO = "schedule_undo"
+    BACKUP_ROW_MENU = "backup_row_menu"
     SHOW_SCHEDULE = "show_schedule"
     BACKUP_DETAILS = "backup_details"
     SHOW_SNAPSHOTS = "show_snapshots"
@@ -32,6 +34,8 @@ class ActionId(StrEnum):
     END_WINDOW = "end_window"
     MUTE_BACKUP_FOR = "mute_backup_for"
     CONFIRM_CONNECT = "confirm_connect"
+    HOME_SHOW_LOG = "home_show_log"
+    HOME_RUN_SNAPSHOT = "home_run_snapshot"
     CONNECT_WORKSPACE_INPUT = "connect_workspace_input"
     CONNECT_TOKEN_INPUT = "connect_token_input"
 

@@ -60,7 +60,6 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -70,7 +69,7 @@ from bot.clock import utcnow
 from bot.metrics import Metrics
 from bot.services.announcements import Outcome
 from bot.slack.clients import SlackClients
-from bot.slack.deliveries import ChannelPacer, DeliveryKey, DeliveryResult
+from bot.slack.deliveries import Attempt, ChannelPacer, DeliveryKey, DeliveryResult
 from bot.slack.errors import Remedy, error_code, remedy_for, status_of
 from bot.slack.messages import Message
 from bot.slack.readback import ReadBack, Unreadable
@@ -165,7 +164,7 @@ class Notifier:
             return DeliveryResult(Outcome.BUSY)
         if claim.state == "backoff":
             return DeliveryResult(Outcome.DEFERRED, error=claim.error)
-        attempt = _Attempt(key, message, thread_ts, broadcast)
+        attempt = Attempt(key, message, thread_ts, broadcast)
         client = await self._slack.for_team(key.team_id)
         if claim.state == "recover":
             assert claim.claimed_at is not None
@@ -211,6 +210,38 @@ class Notifier:
             )
             return False
 
+    async def update_once(self, key: DeliveryKey, ts: str, message: Message) -> Outcome:
+        """`chat.update` of `ts` done once for `key` (an alert's header edit), via the ledger.
+
+        An edit is idempotent, so a claim left by a crash is simply redone: no read-back is
+        needed. A message that can no longer be edited is given up at once (`DROP`), like a
+        post that can never be made; other refusals are retried and paused as posts are.
+        """
+        claim = await self._batcher.run_bulk(self._claims, key)
+        if claim.state == "sent":
+            return Outcome.ALREADY_SENT
+        if claim.state == "gave_up":
+            return Outcome.GAVE_UP
+        if claim.state == "busy":
+            return Outcome.BUSY
+        if claim.state == "backoff":
+            return Outcome.DEFERRED
+        client = await self._slack.for_team(key.team_id)
+        try:
+            async with asyncio.timeout_at(self._deadline()):
+                await client.chat_update(**message.kwargs(channel=key.channel_id, ts=ts))
+        except SlackApiError as exc:
+            error, status = error_code(exc), status_of(exc)
+            if status >= 500:
+                log.warning("Slack answered %s to %s; outcome unknown", status, key.label)
+                return Outcome.UNKNOWN
+            return (await self._refusals.refused(key, error)).outcome
+        except Exception as exc:
+            log.warning("chat.update for %s got no answer (%s)", key.label, type(exc).__name__)
+            return Outcome.UNKNOWN
+        await self._mark_sent(key, ts)
+        return Outcome.SENT
+
     async def pause_binding(self, team_id: str, channel_id: str, error: str) -> None:
         """Stops posting to a channel Slack refuses, and says why in `status` and the log."""
         await self._refusals.pause_binding(team_id, channel_id, error)
@@ -224,7 +255,11 @@ class Notifier:
     async def _claim(self, session: AsyncSession, requests: Sequence[DeliveryKey]) -> list[_Claim]:
         """What the ledger says to each claim of a flush (one INSERT for all of them)."""
         ledger = DeliveryLedger(session)
-        won = await ledger.claim_many([key.ledger_key for key in requests], owner=self.owner)
+        won = await ledger.claim_many(
+            [key.ledger_key for key in requests],
+            owner=self.owner,
+            subjects={k.ledger_key: k.subject for k in requests if k.subject is not None},
+        )
         lost = {key.ledger_key for key in requests} - won
         rows = await ledger.get_many(lost) if lost else {}
         claims: list[_Claim] = []
@@ -278,7 +313,7 @@ class Notifier:
     # Slack steps
 
     async def _settle_now(
-        self, client: AsyncWebClient, attempt: _Attempt, since: datetime
+        self, client: AsyncWebClient, attempt: Attempt, since: datetime
     ) -> DeliveryResult:
         """Settles our own unknown outcome at once, instead of waiting for the claim to age."""
         if not await self._renew(attempt.key):
@@ -289,7 +324,7 @@ class Notifier:
     async def _settle(
         self,
         client: AsyncWebClient,
-        attempt: _Attempt,
+        attempt: Attempt,
         since: datetime,
         deadline: float,
         *,
@@ -315,7 +350,7 @@ class Notifier:
         return result
 
     async def _post(
-        self, client: AsyncWebClient, attempt: _Attempt, deadline: float
+        self, client: AsyncWebClient, attempt: Attempt, deadline: float
     ) -> DeliveryResult:
         key = attempt.key
         try:
@@ -342,24 +377,6 @@ class Notifier:
             self._metrics.thread_replies_sent.inc()
         elif kind == DeliveryKind.ALERT:
             self._metrics.alerts_sent.inc()
-
-
-@dataclass(frozen=True)
-class _Attempt:
-    """One message to post for one key, as `deliver` was asked."""
-
-    key: DeliveryKey
-    message: Message
-    thread_ts: str | None
-    broadcast: bool
-
-    def kwargs(self) -> dict[str, Any]:
-        extra: dict[str, Any] = {"channel": self.key.channel_id, "metadata": self.key.metadata()}
-        if self.thread_ts is not None:
-            extra["thread_ts"] = self.thread_ts
-            if self.broadcast:
-                extra["reply_broadcast"] = True
-        return self.message.kwargs(**extra)
 
 
 async def _mark_sent_many(session: AsyncSession, marks: Sequence[SentMark]) -> list[None]:

@@ -17,6 +17,13 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
+from bot.slack.backup_refs import MAX_ID
+from bot.slack.backup_refs import at_most as _at_most
+from bot.slack.backup_refs import backup_ref as _backup_ref
+from bot.slack.backup_refs import name_of as _name_of
+from bot.slack.backup_refs import parse_id as _parse_id
+from bot.slack.backup_refs import parse_number as _parse_number
+from bot.slack.backup_refs import required_backup_id as _required_backup_id
 from bot.slack.commands import (
     AlertsCmd,
     BackupCmd,
@@ -33,10 +40,18 @@ from bot.slack.commands import (
     ScheduleCmd,
     SnapshotCmd,
     SnapshotsCmd,
+    StaleCmd,
     StatusCmd,
 )
 from bot.slack.date_words import Bound, Clock, parse_when
-from bot.slack.deadlines import Deadline, DeadlineError, deadline_from, end_word_at
+from bot.slack.deadlines import (
+    Deadline,
+    DeadlineError,
+    deadline_from,
+    end_word_at,
+    parse_duration,
+)
+from bot.slack.list_filter import clean_filter
 from bot.slack.mentions import MentionError, mention_ids
 from bot.slack.usage import USAGE, UsageError
 from bot.slack.usage import shown as _shown
@@ -62,13 +77,11 @@ __all__ = [
     "ScheduleCmd",
     "SnapshotCmd",
     "SnapshotsCmd",
+    "StaleCmd",
     "StatusCmd",
     "UsageError",
     "parse_command",
 ]
-
-MAX_ID = 2_147_483_647
-"""Skyvia ids are int32; anything larger can only be a typo."""
 
 MAX_PAGE = 10_000
 """Pages are 10 items; Skyvia's int32 `skip` would overflow long before this matters."""
@@ -156,6 +169,9 @@ def _status(args: list[str], clock: Clock) -> Command:
 
 
 def _backups(args: list[str], clock: Clock) -> Command:
+    name = _name_of(args)
+    if name is not None and clean_filter(name.text):
+        return BackupsCmd(text=clean_filter(name.text))
     _at_most(args, 1, "backups")
     if not args:
         return BackupsCmd()
@@ -174,6 +190,7 @@ def _snapshots(args: list[str], clock: Clock) -> Command:
     backup_id = _required_backup_id(args, "snapshots")
     failed = False
     bounds: dict[str, Bound] = {}
+    page: int | None = None
     index = 1
     while index < len(args):
         word, key = args[index], args[index].casefold()
@@ -186,6 +203,8 @@ def _snapshots(args: list[str], clock: Clock) -> Command:
             bounds[key] = Bound(key, args[index], index, _parse_when(args[index], key, clock))
         elif key in ("failed", "since", "until"):
             raise _error(f"`{key}` is given twice.", "snapshots")
+        elif page is None and _DIGITS.fullmatch(word):
+            page = _parse_number(word, "page number", "snapshots", MAX_PAGE)
         else:
             raise _unexpected(word, "snapshots", ("failed", "since", "until"))
         index += 1
@@ -197,6 +216,7 @@ def _snapshots(args: list[str], clock: Clock) -> Command:
         failed=failed,
         since=since.value if since else None,
         until=until.value if until else None,
+        page=page or 1,
     )
 
 
@@ -257,6 +277,8 @@ def _alerts(args: list[str], clock: Clock) -> Command:
         return MuteCmd(_backup_ref(args[1:end], "alerts"), True, _deadline(args[end:], "alerts"))
     if word in ("mute", "unmute"):
         return MuteCmd(backup_id=_backup_ref(args[1:], "alerts"), mute=word == "mute")
+    if word == "stale":
+        return _stale(args[1:])
     _at_most(args, 1, "alerts")
     return AlertsCmd(enabled=_on_off(args[0], "alerts"))
 
@@ -268,6 +290,22 @@ def _mention(args: list[str]) -> Command:
         return MentionCmd(mention_ids=mention_ids(args))
     except MentionError as error:
         raise _error(str(error), "alerts") from None
+
+
+def _stale(args: list[str]) -> StaleCmd:
+    key = "alerts"
+    backup_id = _required_backup_id(args, key)
+    if len(args) < 2:
+        raise _error("Say the limit: a duration, `auto` or `off`.", key)
+    _at_most(args, 2, key)
+    word = args[1].casefold()
+    if word in ("auto", "off"):
+        return StaleCmd(backup_id=backup_id, off=word == "off")
+    try:
+        limit = parse_duration(word)
+    except DeadlineError as error:
+        raise _error(f"`{_shown(args[1])}`: {error}.", key) from None
+    return StaleCmd(backup_id=backup_id, limit_seconds=int(limit.total_seconds()))
 
 
 _PARSERS: dict[str, Callable[[list[str], Clock], Command]] = {
@@ -283,58 +321,6 @@ _PARSERS: dict[str, Callable[[list[str], Clock], Command]] = {
     "alerts": _alerts,
     "health": _health,
 }
-
-
-_QUOTES = "\"'\u201c\u201d\u2018\u2019"
-
-
-def _backup_ref(args: list[str], subcommand: str) -> BackupRef:
-    """An id, or the words as a name (`"Nightly CRM"`, `nightly`) when they hold a letter.
-
-    Words that start like a number (`456 now`, `#4`) or hold no letter (`4.5`, `<456>`) are
-    still refused as a bad id, so a typo in an id is not mistaken for a name.
-    """
-    name = _name_of(args)
-    return name if name is not None else _only_backup_id(args, subcommand)
-
-
-def _name_of(args: list[str]) -> BackupName | None:
-    name = " ".join(args).strip(_QUOTES).strip()
-    looks_numeric = not name or name[0].isdigit() or name[0] in "#+-"
-    if not looks_numeric and any(ch.isalpha() for ch in name):
-        return BackupName(text=name)
-    return None
-
-
-def _only_backup_id(args: list[str], subcommand: str) -> int:
-    backup_id = _required_backup_id(args, subcommand)
-    _at_most(args, 1, subcommand)
-    return backup_id
-
-
-def _required_backup_id(args: list[str], subcommand: str) -> int:
-    if not args:
-        raise _error("A backup id is missing.", subcommand)
-    return _parse_id(args[0], "backup id", subcommand)
-
-
-def _parse_id(word: str, what: str, subcommand: str) -> int:
-    return _parse_number(word, what, subcommand, MAX_ID)
-
-
-def _parse_number(word: str, what: str, subcommand: str, maximum: int) -> int:
-    digits = word.removeprefix("#")
-    # ASCII digits only: int() would also accept '٤٥٦' and '4_5_6'.
-    if not _DIGITS.fullmatch(digits):
-        raise _error(f"`{_shown(word)}` is not a {what}; use a whole number.", subcommand)
-    digits = digits.lstrip("0") or "0"
-    # Length first: int() of a 5,000-digit string raises, and it cannot be in range anyway.
-    if len(digits) > len(str(maximum)) or not 1 <= int(digits) <= maximum:
-        raise _error(
-            f"`{_shown(word)}` is out of range; a {what} is between 1 and {maximum}.",
-            subcommand,
-        )
-    return int(digits)
 
 
 def _on_off(word: str, subcommand: str) -> bool:
@@ -363,11 +349,6 @@ def _deadline(args: list[str], subcommand: str) -> Deadline:
         return deadline_from(args)
     except DeadlineError as error:
         raise _error(str(error), subcommand) from None
-
-
-def _at_most(args: list[str], count: int, subcommand: str) -> None:
-    if len(args) > count:
-        raise _error(f"Unexpected `{_shown(' '.join(args[count:]))}`.", subcommand)
 
 
 _ALIASES: dict[str, str] = {

@@ -27,6 +27,7 @@ from pydantic import (
 
 from bot.logging_setup import remember_secret
 from bot.slack.ids import ActionId, BlockId
+from bot.slack.list_filter import MAX_FILTER_LENGTH
 from bot.slack.parsing import MAX_ID, MAX_PAGE, ConnectCmd, UsageError, parse_command
 
 MAX_VALUE_LENGTH = 2000
@@ -35,6 +36,9 @@ MAX_VALUE_LENGTH = 2000
 SkyviaId = Annotated[int, Field(ge=1, le=MAX_ID)]
 PageNumber = Annotated[int, Field(ge=1, le=MAX_PAGE)]
 ChannelId = Annotated[str, Field(pattern=r"^[CGD][A-Z0-9]{2,30}$")]
+FilterText = Annotated[str, Field(min_length=1, max_length=MAX_FILTER_LENGTH)]
+MAX_OPTION_VALUE_LENGTH = 150
+"""Slack's limit for the value of an overflow menu's option."""
 MESSAGE_TS = re.compile(r"\d{1,12}\.\d{1,9}")
 """A Slack message id (`ts`), as a click's container names it; anything else is not trusted."""
 
@@ -102,6 +106,20 @@ class SnapshotRef(Payload):
     snapshot_id: SkyviaId
 
 
+class HomeFailureRef(Payload):
+    """Show log and Run snapshot on the App Home: a failure alert sent to a channel.
+
+    A click on the Home tab comes from no channel, so the channel travels here; the handler acts
+    only after checking that the clicking user can see it, and then through its binding, as
+    for a click in the channel itself. `alert_ts` is the alert a retry's card joins.
+    """
+
+    channel_id: ChannelId
+    backup_id: SkyviaId
+    snapshot_id: SkyviaId
+    alert_ts: str | None = Field(default=None, pattern=MESSAGE_TS.pattern)
+
+
 class Screen(StrEnum):
     """The screens a schedule toggle appears on, redrawn after the toggle."""
 
@@ -122,18 +140,50 @@ class ScheduleRef(Payload):
     enable: bool
     screen: Screen = Screen.SCHEDULE
     page: PageNumber = 1
+    text: FilterText | None = None
+    """The name filter of the list page to redraw."""
 
     @model_validator(mode="after")
     def _page_of_the_list(self) -> Self:
-        if self.page != 1 and self.screen is not Screen.BACKUPS:
-            raise ValueError("only the backups list has pages")
+        if (self.page != 1 or self.text is not None) and self.screen is not Screen.BACKUPS:
+            raise ValueError("only the backups list has pages and a filter")
         return self
 
 
 class BackupsPageRef(Payload):
-    """Previous/Next on the backups list."""
+    """Previous/Next on the backups list, with its name filter."""
 
     page: PageNumber
+    text: FilterText | None = None
+
+
+class RowAction(StrEnum):
+    """What a choice in a backups list row's overflow menu does."""
+
+    RUN = "run"
+    ENABLE = "enable"
+    DISABLE = "disable"
+    SCHEDULE = "schedule"
+    """The schedule's state was unknown: show it (with its toggle)."""
+    DETAILS = "details"
+    MUTE = "mute"
+
+
+class RowChoice(Payload):
+    """An option of a backups list row's menu: the backup, what to do, and the list page (and
+    filter) the row is on, which a schedule toggle redraws."""
+
+    do: RowAction
+    backup_id: SkyviaId
+    page: PageNumber = 1
+    text: FilterText | None = None
+
+    def dump(self) -> str:
+        """As `Payload.dump`, within the tighter limit of an option value."""
+        raw = super().dump()
+        if len(raw) > MAX_OPTION_VALUE_LENGTH:  # pragma: no cover - the filter is capped
+            raise ValueError("RowChoice does not fit an option value")
+        return raw
 
 
 class HealthPageRef(Payload):

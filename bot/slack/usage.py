@@ -18,9 +18,11 @@ USAGE: dict[str, str] = {
     "(admins), e.g. `/skyvia connect 123`",
     "disconnect": "`/skyvia disconnect` disconnects this channel from its workspace (admins)",
     "status": "`/skyvia status` shows this channel's connection, alerts and watched snapshots",
-    "backups": "`/skyvia backups [page]` lists the workspace's backups, e.g. `/skyvia backups 2`",
+    "backups": "`/skyvia backups [page|name]` lists the workspace's backups, e.g. "
+    "`/skyvia backups 2` or `/skyvia backups crm`",
     "backup": "`/skyvia backup <backupId>` shows a backup's details, e.g. `/skyvia backup 456`",
-    "snapshots": "`/skyvia snapshots <backupId> [failed] [since <date>] [until <date>]` lists "
+    "snapshots": "`/skyvia snapshots <backupId> [page] [failed] [since <date>] [until <date>]` "
+    "lists "
     "finished snapshots; dates are `2024-05-01`, `today`, `yesterday`, `7d` or `12h`, "
     "e.g. `/skyvia snapshots 456 failed since 7d`",
     "snapshot": "`/skyvia snapshot <backupId>` starts a snapshot now (operators), "
@@ -31,7 +33,10 @@ USAGE: dict[str, str] = {
     "alerts": "`/skyvia alerts on|off` or `/skyvia alerts mute <backupId> [for <duration>|until "
     "<time>]` / `unmute <backupId>` controls failure alerts in this channel, "
     "e.g. `/skyvia alerts mute 456 for 2h`; "
-    "`/skyvia alerts mention <@user|@group>...|off` mentions people in them (admins)",
+    "`/skyvia alerts mention <@user|@group>...|off` mentions people in them (admins); "
+    "`/skyvia alerts stale <backupId> <duration>|auto|off` sets how old the last good snapshot "
+    "may get (durations `90s`, `30m`, `2h`, `1d`, `1h30m`, 30 days at most), "
+    "e.g. `/skyvia alerts stale 456 26h`",
     "health": "`/skyvia health [page]` shows every backup's health, worst first: last good "
     "snapshot, last runs, failing streak (to you, with a button to share it)",
 }

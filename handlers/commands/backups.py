@@ -64,9 +64,11 @@ SWITCH_SCHEDULE = "turn a backup's schedule on or off"
 # -- screens shared with the buttons ---------------------------------------------------------
 
 
-async def backups_page(ctx: SlackContext, bound: BoundWorkspace, page: int) -> Message:
-    found = await ctx.services.backups.page(bound, page)
-    return backups_page_message(bound.workspace_id, found.data, page, found.has_more)
+async def backups_page(
+    ctx: SlackContext, bound: BoundWorkspace, page: int, text: str | None = None
+) -> Message:
+    listing = await ctx.services.backups.page(bound, page, text)
+    return backups_page_message(listing, bound.workspace_id, bound.workspace_name)
 
 
 async def backup_details(ctx: SlackContext, bound: BoundWorkspace, backup_id: int) -> Message:
@@ -198,8 +200,12 @@ async def switch_schedule(
     change = await ctx.services.schedules.set_active(
         bound, backup_id, active=active, user_id=ctx.user_id
     )
+    # The cached list (names, the backups list) learns the state, changed or found.
+    ctx.services.backups.note_schedule(bound, change.backup.id, change.active)
     if change.changed:
-        announcement = schedule_changed_announcement(ctx.user_id, change.backup, change.active)
+        announcement = schedule_changed_announcement(
+            ctx.user_id, change.backup, change.active, utcnow()
+        )
         try:
             await ctx.post(announcement)
         except NotInChannel:
@@ -229,7 +235,7 @@ async def resolve(
 
 async def backups(ctx: SlackContext, command: BackupsCmd) -> None:
     bound = await ctx.workspace()
-    await ctx.reply(await backups_page(ctx, bound, command.page))
+    await ctx.reply(await backups_page(ctx, bound, command.page, command.text))
 
 
 async def backup(ctx: SlackContext, command: BackupCmd) -> None:
@@ -242,7 +248,7 @@ async def backup(ctx: SlackContext, command: BackupCmd) -> None:
 async def snapshots(ctx: SlackContext, command: SnapshotsCmd) -> None:
     bound = await ctx.workspace()
     filters = SnapshotFilters(failed=command.failed, since=command.since, until=command.until)
-    await ctx.reply(await snapshots_page(ctx, bound, command.backup_id, 1, filters))
+    await ctx.reply(await snapshots_page(ctx, bound, command.backup_id, command.page, filters))
 
 
 async def snapshot(ctx: SlackContext, command: SnapshotCmd) -> None:

@@ -1,4 +1,4 @@
-"""help, connect, disconnect, status, alerts on|off, alerts mute|unmute."""
+"""help, connect, disconnect, status, alerts on|off, alerts mute|unmute, alerts stale."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from bot.slack.messages import (
     watch_ended_card,
 )
 from bot.slack.messages.mrkdwn import user_mention
+from bot.slack.messages.staleness import stale_limit_changed_message
 from bot.slack.messages.timers import with_pending_ends
 from bot.slack.parsing import (
     AlertsCmd,
@@ -32,6 +33,7 @@ from bot.slack.parsing import (
     DisconnectCmd,
     HelpCmd,
     MuteCmd,
+    StaleCmd,
     StatusCmd,
 )
 from handlers.commands.backups import resolve
@@ -204,6 +206,25 @@ async def mute(ctx: SlackContext, command: MuteCmd) -> None:
     await set_mute(ctx, bound, backup_id, command.mute)
 
 
+async def stale(ctx: SlackContext, command: StaleCmd) -> None:
+    bound = await ctx.workspace()
+    await ctx.require(Role.OPERATOR, "set when a backup counts as stale")
+    backup = await ctx.services.bindings.set_stale(
+        bound,
+        command.backup_id,
+        user_id=ctx.user_id,
+        limit_seconds=command.limit_seconds,
+        off=command.off,
+    )
+    message = stale_limit_changed_message(
+        ctx.user_id, backup.id, backup.name, command.limit_seconds, command.off
+    )
+    try:
+        await ctx.post(message)
+    except NotInChannel:
+        await ctx.reply(message)
+
+
 HANDLERS = {
     HelpCmd: show_help,
     ConnectCmd: connect,
@@ -211,4 +232,5 @@ HANDLERS = {
     StatusCmd: status,
     AlertsCmd: alerts,
     MuteCmd: mute,
+    StaleCmd: stale,
 }

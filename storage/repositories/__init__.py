@@ -12,16 +12,23 @@ from storage.repositories.audit import AuditRepository
 from storage.repositories.bindings import BindingRepository
 from storage.repositories.clicks import ClickRepository, click_key
 from storage.repositories.deliveries import DeliveryLedger
+from storage.repositories.episodes import Episode, EpisodeRepository
+from storage.repositories.staleness import AUTO, StalenessRepository, StaleSetting
 from storage.repositories.timers import TimerRepository
 from storage.repositories.watches import WatchRepository
 from storage.repositories.worker_leases import WorkerLeaseRepository
 
 __all__ = [
+    "AUTO",
     "AlertCursorRepository",
     "AuditRepository",
     "BindingRepository",
     "ClickRepository",
     "DeliveryLedger",
+    "Episode",
+    "EpisodeRepository",
+    "StaleSetting",
+    "StalenessRepository",
     "TimerRepository",
     "WatchRepository",
     "WorkerLeaseRepository",

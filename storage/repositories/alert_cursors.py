@@ -24,7 +24,12 @@ class AlertCursorRepository:
         )
 
     async def ensure(
-        self, workspace_id: int, backup_id: int, backup_name: str | None, since: datetime
+        self,
+        workspace_id: int,
+        backup_id: int,
+        backup_name: str | None,
+        since: datetime,
+        scheduled: bool | None = None,
     ) -> AlertCursor:
         """Creates the cursor at `since`, due at once; an existing cursor keeps its position.
 
@@ -41,9 +46,20 @@ class AlertCursorRepository:
                 "cursor": since,
                 "next_scan_at": since,
                 "error_count": 0,
+                "scheduled": scheduled,
             },
             ("workspace_id", "backup_id"),
         )
+        if not inserted and scheduled is not None:
+            await self.session.execute(
+                update(AlertCursor)
+                .where(
+                    AlertCursor.workspace_id == workspace_id,
+                    AlertCursor.backup_id == backup_id,
+                    AlertCursor.scheduled.is_distinct_from(scheduled),
+                )
+                .values(scheduled=scheduled)
+            )
         if not inserted and backup_name is not None:
             await self.session.execute(
                 update(AlertCursor)
@@ -107,6 +123,35 @@ class AlertCursorRepository:
         if listed_at is not None:
             values["last_listed_at"] = listed_at
         return await self._write_claimed(workspace_id, backup_id, owner, values)
+
+    async def record_runs(
+        self,
+        workspace_id: int,
+        backup_id: int,
+        *,
+        owner: str,
+        checked_at: datetime,
+        cadence_seconds: float | None,
+        last_good: tuple[int, datetime] | None,
+    ) -> bool:
+        """Stores what a read of the backup's recent runs learned (the stale check's cache).
+
+        A cadence or last good snapshot the read could not see keeps the one known before.
+        """
+        values: dict[str, object] = {"runs_checked_at": checked_at}
+        if cadence_seconds is not None:
+            values["cadence_seconds"] = cadence_seconds
+        if last_good is not None:
+            values["last_good_snapshot_id"], values["last_good_at"] = last_good
+        return await self._write_claimed(workspace_id, backup_id, owner, values)
+
+    async def forget_runs(self, workspace_id: int, backup_id: int) -> None:
+        """Makes the next scan read the backup's runs again (a channel just changed its limit)."""
+        await self.session.execute(
+            update(AlertCursor)
+            .where(AlertCursor.workspace_id == workspace_id, AlertCursor.backup_id == backup_id)
+            .values(runs_checked_at=None)
+        )
 
     async def record_error(
         self, workspace_id: int, backup_id: int, *, owner: str, next_scan_at: datetime

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import case, delete, literal, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Binding, Mute
+from storage.models import Binding, Mute, Unmute
 from storage.repositories._sql import dialect_name, insert_if_absent
 from storage.types import UTCDateTime
 
@@ -81,6 +81,7 @@ class BindingRepository:
             return binding
         if binding.workspace_id != workspace_id:
             await self.session.execute(delete(Mute).where(Mute.binding_id == binding.id))
+            await self.session.execute(delete(Unmute).where(Unmute.binding_id == binding.id))
             binding.alerts_enabled = True
             values["alerts_since"] = now
         elif binding.is_paused:
@@ -291,13 +292,31 @@ class BindingRepository:
             ("binding_id", "backup_id"),
         )
 
-    async def unmute(self, binding_id: int, backup_id: int) -> bool:
+    async def unmute(self, binding_id: int, backup_id: int, *, now: datetime) -> bool:
+        """Unmutes, remembering when (`unmutes`); False when it was not muted."""
         result = await self.session.execute(
             delete(Mute)
             .where(Mute.binding_id == binding_id, Mute.backup_id == backup_id)
             .returning(Mute.backup_id)
         )
-        return result.first() is not None
+        if result.first() is None:
+            return False
+        where = (Unmute.binding_id == binding_id, Unmute.backup_id == backup_id)
+        await self.session.execute(delete(Unmute).where(*where))
+        self.session.add(Unmute(binding_id=binding_id, backup_id=backup_id, unmuted_at=now))
+        await self.session.flush()
+        return True
+
+    async def unmutes_of(self, binding_ids: Collection[int]) -> dict[tuple[int, int], datetime]:
+        """(binding, backup) -> when it was last unmuted, for many bindings in one query."""
+        if not binding_ids:
+            return {}
+        result = await self.session.execute(
+            select(Unmute.binding_id, Unmute.backup_id, Unmute.unmuted_at).where(
+                Unmute.binding_id.in_(list(binding_ids))
+            )
+        )
+        return {(binding, backup): at for binding, backup, at in result.all()}
 
     async def muted_backup_ids(self, binding_id: int) -> set[int]:
         result = await self.session.scalars(

@@ -23,7 +23,7 @@ notifier's coalesced writes (`storage.batching`); the rules per key are the same
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
@@ -43,7 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Delivery, DeliveryKind, DeliveryStatus, Watch
+from storage.models import SCANNED_KINDS, Delivery, DeliveryStatus, Watch
 from storage.repositories._sql import db_now, delete_batch, dialect_name
 from storage.types import UTCDateTime
 
@@ -54,6 +54,21 @@ _CLAIM_CHUNK = 500
 
 LedgerKey = tuple[str, str, int, str]
 """(team_id, channel_id, snapshot_id, kind): the ledger's unique key."""
+
+Subject = tuple[int, str | None]
+"""(backup_id, backup_name): what a failure alert is about, kept for the App Home."""
+
+
+@dataclass(frozen=True)
+class SentAlert:
+    """A failure alert that went out: where, about what, when, and its message."""
+
+    channel_id: str
+    snapshot_id: int
+    backup_id: int
+    backup_name: str | None
+    sent_at: datetime
+    message_ts: str | None
 
 
 @dataclass(frozen=True)
@@ -95,7 +110,12 @@ class DeliveryLedger:
         self.session = session
 
     async def claim_many(
-        self, keys: Sequence[LedgerKey], *, owner: str, age: float = 0.0
+        self,
+        keys: Sequence[LedgerKey],
+        *,
+        owner: str,
+        age: float = 0.0,
+        subjects: Mapping[LedgerKey, Subject] | None = None,
     ) -> set[LedgerKey]:
         """The keys this caller now owns, in one INSERT per 500, claimed at the database's now.
 
@@ -105,8 +125,10 @@ class DeliveryLedger:
         (returned once). On PostgreSQL a competing claim waits for the first claimer's
         transaction: commit the claims before the Slack call, so the rows are visible and not
         held locked during it. `age` backdates the claims by that many seconds (a crash
-        leftover, for tests and tools).
+        leftover, for tests and tools). `subjects` names the backup a key's message is about
+        (alerts).
         """
+        about = subjects or {}
         rows = sorted(set(keys))
         now = db_now(self.session, plus_seconds=-age)
         insert = postgresql.insert if dialect_name(self.session) == "postgresql" else sqlite.insert
@@ -118,15 +140,14 @@ class DeliveryLedger:
                 .values(
                     [
                         {
-                            "team_id": team,
-                            "channel_id": channel,
-                            "snapshot_id": snapshot,
-                            "kind": kind,
+                            **dict(zip(_KEY, key, strict=True)),
                             "status": DeliveryStatus.CLAIMED,
                             "claimed_by": owner,
                             "claimed_at": now,
+                            "backup_id": about.get(key, (None, None))[0],
+                            "backup_name": about.get(key, (None, None))[1],
                         }
-                        for team, channel, snapshot, kind in chunk
+                        for key in chunk
                     ]
                 )
                 .on_conflict_do_nothing(index_elements=list(_KEY))
@@ -202,6 +223,38 @@ class DeliveryLedger:
             )
         )
         return {(team, channel, snapshot) for team, channel, snapshot in result.all()}
+
+    async def recent_sent(
+        self, team_id: str, channel_ids: Collection[str], kind: str, *, limit: int
+    ) -> list[SentAlert]:
+        """The team's latest `limit` sent deliveries of `kind` in these channels that name their
+        backup, newest first (what the App Home lists as recent failures)."""
+        if not channel_ids:
+            return []
+        rows = await self.session.scalars(
+            select(Delivery)
+            .where(
+                Delivery.team_id == team_id,
+                Delivery.kind == kind,
+                Delivery.status == DeliveryStatus.SENT,
+                Delivery.channel_id.in_(sorted(channel_ids)),
+                Delivery.backup_id.is_not(None),
+                Delivery.sent_at.is_not(None),
+            )
+            .order_by(Delivery.sent_at.desc(), Delivery.id.desc())
+            .limit(limit)
+        )
+        return [
+            SentAlert(
+                channel_id=row.channel_id,
+                snapshot_id=row.snapshot_id,
+                backup_id=cast(int, row.backup_id),
+                backup_name=row.backup_name,
+                sent_at=cast(datetime, row.sent_at),
+                message_ts=row.message_ts,
+            )
+            for row in rows
+        ]
 
     async def release(
         self, team_id: str, channel_id: str, snapshot_id: int, kind: str, *, owner: str
@@ -317,9 +370,10 @@ class DeliveryLedger:
         """Deletes up to `limit` rows last claimed before `claimed_before`; returns how many.
 
         A deleted key can be claimed (and sent) again, so only keys nobody will ask for go:
-        alert rows only before `alerts_claimed_before` (the caller's bound on what the alert
-        scanner may still re-read), and never a row of a watch still pending, whatever its age,
-        because a pending watch posts under its keys until it finishes.
+        alert rows (and episode replies and edits) only before `alerts_claimed_before` (the
+        caller's bound on what the alert scanner may still re-read), and never a row of a watch
+        still pending, whatever its age, because a pending watch posts under its keys until it
+        finishes.
         """
         pending_watch = exists().where(
             Watch.team_id == Delivery.team_id,
@@ -329,7 +383,10 @@ class DeliveryLedger:
         )
         where = [
             Delivery.claimed_at < claimed_before,
-            or_(Delivery.kind != DeliveryKind.ALERT, Delivery.claimed_at < alerts_claimed_before),
+            or_(
+                Delivery.kind.not_in(sorted(SCANNED_KINDS)),
+                Delivery.claimed_at < alerts_claimed_before,
+            ),
             ~pending_watch,
         ]
         return await delete_batch(

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -80,14 +81,14 @@ class Console:
         return self.process.wait(timeout=timeout)
 
 
-StartConsole = Callable[[Path], Console]
+StartConsole = Callable[..., Console]
 
 
 @pytest.fixture
 def start_console(tmp_path: Path) -> Iterator[StartConsole]:
     started: list[Console] = []
 
-    def start(db: Path) -> Console:
+    def start(db: Path, *args: str) -> Console:
         env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
         # What a developer may have exported must not lead the console anywhere real.
         env.update(
@@ -101,7 +102,7 @@ def start_console(tmp_path: Path) -> Iterator[StartConsole]:
             }
         )
         process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "console", "--db", str(db)],
+            [sys.executable, "-m", "bot", "console", "--db", str(db), *args],
             cwd=tmp_path,
             env=env,
             stdin=subprocess.PIPE,
@@ -132,6 +133,9 @@ def test_help_connect_backups_snapshot_and_its_thread_reply(
     console = start_console(db)
 
     console.send("help")
+    own = console.expect(r"^Console commands.*\n((?:  .*\n)+)").group(1)
+    for verb in ("N or click N", "home", "sim fail <backupId>", "sim run <backupId>", "quit"):
+        assert verb in own, own
     help_text = console.expect(r"Skyvia Backup Bot · only you\n((?:  .*\n)+)").group(1)
     for word in ("connect", "disconnect", "status", "backups", "snapshots", "schedule", "alerts"):
         assert f"/skyvia {word}" in help_text
@@ -140,8 +144,11 @@ def test_help_connect_backups_snapshot_and_its_thread_reply(
     console.expect(r"connected to Skyvia workspace Operations \(123\), by @you")
 
     console.send("/skyvia backups")
-    console.expect(r"^  Nightly CRM \(456\) · 🟢 schedule on$")
-    console.expect(r"^  \[\d+\] Run snapshot  \[\d+\] Disable schedule  \[\d+\] Details$")
+    console.expect(r"^  Backups of Operations \(123\) · page 1 of 1 · 8 backups$")
+    console.expect(r"^  Nightly CRM \(456\)\n  🟢 schedule on · ✅ last run succeeded ")
+    console.expect(
+        r"^  ⋯ \[\d+\] Run snapshot  \[\d+\] Disable schedule  \[\d+\] Details  \[\d+\] Mute$"
+    )
 
     console.send("snapshot 456")
     console.expect(
@@ -179,9 +186,9 @@ def test_buttons_ask_to_confirm_and_a_kept_database_remembers_the_channel(
     console.send("status")
     console.expect(r"connected to Skyvia workspace Operations \(123\)")
 
-    console.send("backups")
+    console.send("backup 456")
     row = console.expect(r"^  \[(\d+)\] Run snapshot  \[\d+\] Disable schedule")
-    run_button = row.group(1)  # the first row is Nightly CRM (456)
+    run_button = row.group(1)
 
     console.send(run_button)
     console.expect(r"\? Run a snapshot\? — Start a snapshot of Nightly CRM \(456\) now\?")
@@ -299,3 +306,88 @@ def _as_shown(raw: str) -> str:
     for line in raw.replace("\r\n", "\n").split("\n"):
         lines.append(line.rsplit("\r\x1b[K", 1)[-1].replace("\r", ""))
     return "\n".join(lines)
+
+
+def _minutes_from_now(shown: str) -> float:
+    moment = datetime.strptime(shown, "%Y-%m-%d %H:%M UTC").replace(tzinfo=UTC)
+    return abs((moment - datetime.now(UTC)).total_seconds()) / 60
+
+
+def test_a_sped_up_simulator_shows_times_on_the_bots_clock(
+    start_console: StartConsole, tmp_path: Path
+) -> None:
+    """At ×5000 a few seconds are hours of simulated time: every time shown must still be now."""
+    console = start_console(tmp_path / "console.db", "--speed", "5000")
+    console.send("connect 123")
+    console.expect(r"connected to Skyvia workspace Operations \(123\)")
+    time.sleep(3)  # hours of simulated time
+    console.send("snapshot 456")
+    started = console.expect(
+        r"Started by @you · snapshot (\d+) · (?:queued )?(\d{4}-\d\d-\d\d \d\d:\d\d UTC)"
+    )
+    console.expect(r"✅ Snapshot of Nightly CRM \(456\) succeeded")
+    console.send("status")
+    connected = console.expect(r"Connected by @you · (\d{4}-\d\d-\d\d \d\d:\d\d UTC)")
+    assert _minutes_from_now(connected.group(1)) <= 2
+    assert _minutes_from_now(started.group(2)) <= 2, console.output
+    console.send("snapshots 456")
+    listed = console.expect(rf"✅ {started.group(1)} · Succeeded · (\S+ \S+ UTC)")
+    assert _minutes_from_now(listed.group(1)) <= 2, console.output
+    console.send("quit")
+    assert console.process.wait(timeout=DEADLINE) == 0, console.output
+
+
+def test_a_failure_while_muted_stays_unannounced_after_unmute(
+    start_console: StartConsole, tmp_path: Path
+) -> None:
+    console = start_console(tmp_path / "console.db")
+    console.send("connect 123")
+    console.expect(r"connected to Skyvia workspace Operations \(123\)")
+    console.send("alerts mute 456")
+    console.expect(r"muted")
+    console.send("sim fail 456")
+    console.send("sim run 456")
+    console.expect(r"started scheduled snapshot (\d+); it will fail")
+    time.sleep(6)  # the run ends and the scanner passes it over (a few scans)
+    console.send("alerts unmute 456")
+    console.expect(r"unmuted")
+    time.sleep(6)  # scans after the unmute
+    console.send("sim fail 457")  # a later failure of another backup still comes
+    console.send("sim run 457")
+    console.expect(r"❌ Scheduled snapshot of \S+.* \(457\)")
+    assert "Scheduled snapshot of Nightly CRM (456)" not in console.output
+    console.send("quit")
+    assert console.process.wait(timeout=DEADLINE) == 0, console.output
+
+
+def test_sim_verbs_show_a_failure_episode_and_a_stale_backup(
+    start_console: StartConsole, tmp_path: Path
+) -> None:
+    """Fail a backup twice, recover it, then make it stale: the episode and the stale alert."""
+    console = start_console(tmp_path / "episode.db")
+    console.send("connect 123")
+    console.expect(r"connected to Skyvia workspace Operations \(123\), by @you")
+
+    console.send("sim fail 456 2")
+    console.expect(r"the next 2 snapshots of backup 456 will fail")
+    console.send("sim run 456")
+    console.expect(r"^\[#ops\] Skyvia Backup Bot\n  ❌ Scheduled snapshot of Nightly CRM \(456\)")
+    console.send("sim run 456")
+    console.expect(r"^\[#ops › thread of .*\n      ❌ Snapshot \d+ failed too \(2 failed snapshots")
+    console.expect(r"Nightly CRM \(456\) is failing — 2 failed snapshots in a row since")
+    console.send("sim recover 456")
+    console.expect(r"      ✅ Recovered: snapshot \d+ succeeded after 2 failures \(failing for")
+    console.expect(r"✅ Nightly CRM \(456\) recovered after 2 failures")
+
+    console.send("sim stale 456")
+    console.expect(r"the last good snapshot of backup 456 is now two days older")
+    console.send("alerts stale 456 1h")
+    console.expect(
+        r"⏰ No good snapshot of Nightly CRM \(456\) for \dd \d+h \(it usually runs every"
+    )
+    console.send("sim wat 456")
+    console.expect(r"^Usage: sim fail <backupId> \[times\]")
+
+    console.send("quit")
+    assert console.process.wait(timeout=DEADLINE) == 0, console.output
+    assert "Traceback" not in console.output

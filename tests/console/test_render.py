@@ -18,7 +18,8 @@ from bot.skyvia.models import Backup, Snapshot
 from bot.slack import messages as blocks
 from bot.slack.ids import ActionId
 from bot.slack.parsing import USAGE
-from bot.slack.payloads import MuteForRef
+from bot.slack.payloads import MuteForRef, RowAction, RowChoice
+from tests.slack.messages.blockkit import backups_listing
 
 T0 = datetime(2023, 10, 2, 14, 15, 15, tzinfo=UTC)
 NAMES = Names(users={"U0DANA": "dana"}, channels={"C0OPS": "ops"})
@@ -71,18 +72,22 @@ def test_backups_page_lists_names_unescaped_with_numbered_buttons() -> None:
         Backup(id=456, name="Nightly CRM", scheduled=True),
         Backup(id=458, name="<!channel> & co", scheduled=False),
     ]
-    rendered = render_message(blocks.backups_page_message(123, backups, 1, True).to_dict())
+    listing = backups_listing(backups, 1, True)
+    rendered = render_message(blocks.backups_page_message(listing, 123, "Ops").to_dict())
     text = "\n".join(rendered.lines)
-    assert "Backups of workspace 123 · page 1" in text
-    assert "Nightly CRM (456) · 🟢 schedule on" in text
+    assert "Backups of Ops (123) · page 1 of 2 · 2 backups" in text
+    assert "Nightly CRM (456)\n🟢 schedule on · 💤 never run" in text
     # Escaped for Slack, shown as typed here: the name, not a ping and not `&lt;`.
-    assert "<!channel> & co (458) · ⚪ schedule off" in text
+    assert "<!channel> & co (458)\n⚪ schedule off" in text
     assert "&lt;" not in text and "&amp;" not in text and "*" not in text
-    assert "[1] Run snapshot  [2] Disable schedule  [3] Details" in rendered.lines
-    assert "[4] Run snapshot  [5] Enable schedule  [6] Details" in rendered.lines
-    assert rendered.lines[-1] == "[7] Next"
-    assert len(rendered.buttons) == 7
-    assert rendered.buttons[1].confirm is not None  # disabling a schedule asks first
+    assert "⋯ [1] Run snapshot  [2] Disable schedule  [3] Details  [4] Mute" in rendered.lines
+    assert "⋯ [5] Run snapshot  [6] Enable schedule  [7] Details  [8] Mute" in rendered.lines
+    assert rendered.lines[-1] == "[9] Next"
+    assert len(rendered.buttons) == 9
+    # A choice sends its option's value back: the typed choice, under the menu's action id.
+    toggle = rendered.buttons[1]
+    assert toggle.action_id == ActionId.BACKUP_ROW_MENU
+    assert RowChoice.load(toggle.value).do is RowAction.DISABLE
 
 
 def test_failure_alert_shows_the_log_as_code_and_its_three_buttons() -> None:

@@ -132,6 +132,52 @@ async def click(
     return stack.send.last_response_id
 
 
+def row_menus(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The overflow menu of each row of a backups list, in order."""
+    return buttons(message, ActionId.BACKUP_ROW_MENU)
+
+
+def row_options(message: dict[str, Any], nth: int) -> list[str]:
+    return [o["text"]["text"] for o in row_menus(message)[nth]["options"]]
+
+
+async def choose(
+    stack: Stack,
+    message: dict[str, Any],
+    nth: int,
+    label: str,
+    *,
+    user: str = MEMBER,
+    channel: str | None = CHANNEL,
+    value: str | None = None,
+    ephemeral: bool = True,
+) -> str:
+    """Picks `label` in the overflow menu of the `nth` row, as Slack sends it; returns the
+    choice's response_url id. A backups list is ephemeral, so by default no message is sent."""
+    [option] = [o for o in row_menus(message)[nth]["options"] if o["text"]["text"] == label]
+    response = await stack.send.block_action(
+        ActionId.BACKUP_ROW_MENU,
+        value if value is not None else option["value"],
+        user_id=user,
+        channel_id=channel,
+        message=None if ephemeral else message,
+        message_ts=message.get("ts") or "1700000000.000100",
+        selected_option=option,
+    )
+    assert response.status_code == 200, response.text
+    assert stack.send.last_response_id is not None
+    return stack.send.last_response_id
+
+
+async def choose_and_reply(
+    stack: Stack, message: dict[str, Any], nth: int, label: str, **kw: Any
+) -> dict[str, Any]:
+    """`choose`, then waits for the first post to the choice's response_url; returns its body."""
+    response_id = await choose(stack, message, nth, label, **kw)
+    posts = await stack.slack.wait_for_responses(response_id)
+    return posts[0].body
+
+
 async def click_and_reply(
     stack: Stack, message: dict[str, Any], action_id: ActionId, **kw: Any
 ) -> dict[str, Any]:

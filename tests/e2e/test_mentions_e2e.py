@@ -12,7 +12,7 @@ from storage.repositories import BindingRepository
 from tests.constants import ADMIN, BACKUP, CHANNEL, MEMBER, OTHER_CHANNEL, TEAM
 from tests.e2e.backup_kit import connect, rendered
 from tests.e2e.bot_fixtures import Stack
-from tests.e2e.worker_kit import alerts_in, cursors_ready
+from tests.e2e.worker_kit import alerts_in, cursors_ready, kind_of
 
 ONCALL = "S0ONCALL"
 DANA = "U0DANA"
@@ -31,6 +31,21 @@ async def stored_mentions(stack: Stack, channel: str = CHANNEL) -> str | None:
         row = await BindingRepository(session).get(TEAM, channel)
     assert row is not None
     return row.alert_mentions
+
+
+async def recover(stack: Stack) -> None:
+    """A success closes the backup's failure episode, so its next failure is a new alert."""
+    stack.sim.state.run_scheduled_now(BACKUP)
+    for channel in (CHANNEL, OTHER_CHANNEL):
+        await wait_until(
+            lambda c=channel: [
+                m
+                for a in alerts_in(stack.slack, c)
+                for m in stack.slack.thread(c, a.ts)
+                if kind_of(m) == "recovered"
+            ],
+            what=f"recovery in {channel}",
+        )
 
 
 async def fail_once(stack: Stack) -> int:
@@ -63,6 +78,7 @@ async def test_failure_alerts_mention_the_channels_people_and_groups(stack: Stac
     await stack.command("alerts mention off", user=ADMIN)
     await told(stack, CHANNEL, "turned off mentions")
     assert await stored_mentions(stack) is None
+    await recover(stack)
     second = await fail_once(stack)
     (quiet,) = alerts_in(stack.slack, CHANNEL, second)
     assert ONCALL not in rendered(quiet.__dict__) and DANA not in quiet.text

@@ -68,5 +68,17 @@ def alerts_in(
     ]
 
 
+def failures_told(slack: FakeSlack, channel: str, snapshot_id: int) -> list[PostedMessage]:
+    """How `channel` heard of a failed snapshot: its alert, or, while the backup's failure
+    episode is open, a reply in that alert's thread (by their metadata)."""
+    return [
+        m
+        for m in slack.messages(channel)
+        if kind_of(m) in ("alert", "episode_reply")
+        and m.metadata is not None
+        and m.metadata["event_payload"]["snapshot_id"] == snapshot_id
+    ]
+
+
 def thread_replies(slack: FakeSlack, channel: str, parent_ts: str) -> list[PostedMessage]:
     return [m for m in slack.thread(channel, parent_ts) if kind_of(m) == "thread_reply"]

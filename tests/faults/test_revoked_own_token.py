@@ -15,7 +15,7 @@ from storage.models import Delivery, DeliveryKind, DeliveryStatus
 from tests.constants import ADMIN, BACKUP, CHANNEL, OTHER_CHANNEL, TEAM
 from tests.e2e.backup_kit import connect, rendered
 from tests.e2e.bot_fixtures import Stack
-from tests.e2e.worker_kit import alerts_in, cursors_ready, paused_binding
+from tests.e2e.worker_kit import alerts_in, cursors_ready, failures_told, paused_binding
 from tests.faults.kit import messages_with
 
 OWN_TOKEN = "own-token-of-the-other-channel"
@@ -37,7 +37,7 @@ async def test_a_revoked_own_token_stops_that_channels_alerts_with_one_notice(
 
     stack.sim.state.remove_token(OWN_TOKEN)  # revoked in Skyvia
     second = stack.sim.state.run_scheduled_now(BACKUP, fail=True)
-    await wait_until(lambda: alerts_in(stack.slack, CHANNEL, second.id), what="the alert")
+    await wait_until(lambda: failures_told(stack.slack, CHANNEL, second.id), what="the alert")
     await wait_until(lambda: messages_with(stack, OTHER_CHANNEL, NOTICE), what="the notice")
     binding = await wait_until(
         lambda: paused_binding(stack.bot.container.db, OTHER_CHANNEL), what="the pause"
@@ -47,12 +47,16 @@ async def test_a_revoked_own_token_stops_that_channels_alerts_with_one_notice(
     assert "/skyvia connect" in rendered(notice.__dict__)
 
     third = stack.sim.state.run_scheduled_now(BACKUP, fail=True)
-    await wait_until(lambda: alerts_in(stack.slack, CHANNEL, third.id), what="the third alert")
+    await wait_until(
+        lambda: failures_told(stack.slack, CHANNEL, third.id), what="the third failure"
+    )
     await stack.bot.after_ticks(3)
     assert [a.ts for a in alerts_in(stack.slack, OTHER_CHANNEL)] == [
         a.ts for a in alerts_in(stack.slack, OTHER_CHANNEL, first.id)
     ]
     assert len(alerts_in(stack.slack, OTHER_CHANNEL)) == 1
+    for later in (second, third):  # nor in the first alert's thread
+        assert failures_told(stack.slack, OTHER_CHANNEL, later.id) == []
     assert len(messages_with(stack, OTHER_CHANNEL, NOTICE)) == 1
     async with stack.bot.container.db.session() as session:
         rows = await session.scalars(
@@ -70,4 +74,4 @@ async def test_a_revoked_own_token_stops_that_channels_alerts_with_one_notice(
         team_id=TEAM, channel_id=OTHER_CHANNEL, workspace_id=123, token=OWN_TOKEN, user_id=ADMIN
     )
     fourth = stack.sim.state.run_scheduled_now(BACKUP, fail=True)
-    await wait_until(lambda: alerts_in(stack.slack, OTHER_CHANNEL, fourth.id), what="resumed")
+    await wait_until(lambda: failures_told(stack.slack, OTHER_CHANNEL, fourth.id), what="resumed")

@@ -22,10 +22,14 @@ from tests.e2e.backup_kit import (
     audit_actions,
     button,
     buttons,
+    choose,
+    choose_and_reply,
     click,
     click_and_reply,
     connect,
     rendered,
+    row_menus,
+    row_options,
     skyvia_calls,
 )
 from tests.e2e.bot_fixtures import Stack, StartBot
@@ -33,6 +37,11 @@ from tests.e2e.bot_fixtures import Stack, StartBot
 
 def toggle_labels(message: dict) -> list[str]:  # type: ignore[type-arg]
     return [b["text"]["text"] for b in buttons(message, ActionId.SCHEDULE_TOGGLE)]
+
+
+def menu_toggles(message: dict) -> list[str]:  # type: ignore[type-arg]
+    """The schedule option of each row menu of a backups list."""
+    return [row_options(message, n)[1] for n in range(len(row_menus(message)))]
 
 
 async def announcements(stack: Stack, words: str, count: int) -> list[str]:
@@ -97,13 +106,13 @@ async def test_toggle_on_the_backups_list_rerenders_that_page(bound: Stack) -> N
     page1 = await stack.reply_to("backups")
     response_id = await click(stack, page1, ActionId.BACKUPS_PAGE_NEXT)
     page2 = (await stack.slack.wait_for_responses(response_id))[0].body
-    before = toggle_labels(page2)
+    before = menu_toggles(page2)
     assert before[0] == "Disable schedule"
 
-    after = await click_and_reply(stack, page2, ActionId.SCHEDULE_TOGGLE, nth=0)
+    after = await choose_and_reply(stack, page2, 0, "Disable schedule", ephemeral=False)
     assert after["replace_original"] is True
     assert "page 2" in rendered(after)
-    assert toggle_labels(after) == ["Enable schedule", *before[1:]]
+    assert menu_toggles(after) == ["Enable schedule", *before[1:]]
     await announcements(stack, "disabled the schedule", 1)
 
 
@@ -115,13 +124,13 @@ async def test_toggle_on_an_ephemeral_backups_list_keeps_that_page(bound: Stack)
     page1 = await stack.reply_to("backups")
     response_id = await click(stack, page1, ActionId.BACKUPS_PAGE_NEXT, ephemeral=True)
     page2 = (await stack.slack.wait_for_responses(response_id))[0].body
-    before = toggle_labels(page2)
+    before = menu_toggles(page2)
     assert before[0] == "Disable schedule"
 
-    after = await click_and_reply(stack, page2, ActionId.SCHEDULE_TOGGLE, nth=0, ephemeral=True)
+    after = await choose_and_reply(stack, page2, 0, "Disable schedule", ephemeral=True)
     assert after["replace_original"] is True
     assert "page 2" in rendered(after)
-    assert toggle_labels(after) == ["Enable schedule", *before[1:]]
+    assert menu_toggles(after) == ["Enable schedule", *before[1:]]
     assert buttons(after, ActionId.BACKUPS_PAGE_PREV)  # still the list, with its paging
     await announcements(stack, "disabled the schedule", 1)
 
@@ -149,10 +158,10 @@ async def test_toggle_from_details_rerenders_the_details(bound: Stack) -> None:
 
 async def test_run_snapshot_button_posts_the_card(bound: Stack) -> None:
     stack = bound
+    details = await stack.reply_to("backup 456")
+    assert "confirm" in button(details, ActionId.RUN_SNAPSHOT)
     page = await stack.reply_to("backups")
-    run = button(page, ActionId.RUN_SNAPSHOT)
-    assert "confirm" in run
-    await click(stack, page, ActionId.RUN_SNAPSHOT)
+    await choose(stack, page, 0, "Run snapshot")
     card = await stack.slack.wait_for(
         "chat.postMessage", lambda c: c.ok and "Snapshot of" in c.args["text"]
     )
@@ -165,7 +174,7 @@ async def test_run_snapshot_button_when_one_is_active_says_so(bound: Stack) -> N
     stack = bound
     active = stack.sim.state.start_snapshot(456)
     page = await stack.reply_to("backups")
-    reply = await click_and_reply(stack, page, ActionId.RUN_SNAPSHOT)
+    reply = await choose_and_reply(stack, page, 0, "Run snapshot")
     assert str(active.id) in reply["text"] and "already active" in reply["text"]
     assert button(reply, ActionId.RUN_SNAPSHOT_ANYWAY)
     assert START not in skyvia_calls(stack)
@@ -175,17 +184,18 @@ async def test_double_click_starts_one_snapshot(bound: Stack) -> None:
     stack = bound
     page = await stack.reply_to("backups")
     page["ts"] = "1700000000.000200"  # both clicks come from the same message
-    value = button(page, ActionId.RUN_SNAPSHOT)["value"]
+    [option] = [o for o in row_menus(page)[0]["options"] if o["text"]["text"] == "Run snapshot"]
     before = len(stack.sim.state.snapshots_of(456))
     results = await asyncio.gather(
         *(
             stack.send.block_action(
-                ActionId.RUN_SNAPSHOT,
-                value,
+                ActionId.BACKUP_ROW_MENU,
+                option["value"],
                 user_id=user,
                 channel_id=CHANNEL,
                 message=page,
                 message_ts=page["ts"],
+                selected_option=option,
             )
             for user in (MEMBER, MEMBER, ADMIN)
         )
@@ -203,7 +213,7 @@ async def test_double_click_starts_one_snapshot(bound: Stack) -> None:
 
 async def test_forged_clicks_are_refused_and_call_nothing(bound: Stack) -> None:
     stack = bound
-    page = await stack.reply_to("backups")
+    page = await stack.reply_to("backup 456")  # its buttons: Run snapshot, the toggle
     stack.sim.state.reset_call_counts()
     slack_calls = len(stack.slack.calls)
 
@@ -237,18 +247,19 @@ async def test_buttons_need_the_role_and_say_which(start_bot: StartBot) -> None:
     stack = await start_bot(SKYVIA_BOT_OPERATORS="U0OPERATOR", workers=False)
     await connect(stack)
     page = await stack.reply_to("backups")
-    for action in (ActionId.RUN_SNAPSHOT, ActionId.SCHEDULE_TOGGLE):
-        refused = await click_and_reply(stack, page, action, user=MEMBER)
-        assert "Only operators can" in refused["text"], action
-    assert skyvia_calls(stack) == {"GET /workspaces/{workspaceId}/backups": 1}
-    details = await click_and_reply(stack, page, ActionId.BACKUP_DETAILS, user=MEMBER)
+    stack.sim.state.reset_call_counts()
+    for label in ("Run snapshot", "Disable schedule", "Mute"):
+        refused = await choose_and_reply(stack, page, 0, label, user=MEMBER)
+        assert "Only operators can" in refused["text"], label
+    assert skyvia_calls(stack) == {}
+    details = await choose_and_reply(stack, page, 0, "Details", user=MEMBER)
     assert "Nightly CRM" in rendered(details)  # reading is for everyone
 
 
 async def test_details_snapshots_log_and_schedule_buttons(bound: Stack) -> None:
     stack = bound
     page = await stack.reply_to("backups")
-    details = await click_and_reply(stack, page, ActionId.BACKUP_DETAILS)
+    details = await choose_and_reply(stack, page, 0, "Details")
     assert details.get("replace_original") is False  # the list stays; details come below
     assert "Nightly CRM" in rendered(details) and "Last snapshots" in rendered(details)
 

@@ -14,6 +14,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack.ids import ActionId
 from handlers.home import ChannelVisibility
 from tests.constants import ADMIN, CHANNEL, MEMBER
 from tests.e2e.backup_kit import connect
@@ -151,3 +152,28 @@ async def test_other_tabs_publish_nothing(home_stack: Stack) -> None:
     await stack.send.app_home_opened(MEMBER, tab="messages")
     await open_home(stack, ADMIN, 1)  # a later event is handled, the first published nothing
     assert stack.slack.home_view(MEMBER) is None
+
+
+async def test_a_forged_home_click_on_an_invisible_channel_does_nothing(home_stack: Stack) -> None:
+    stack = home_stack
+
+    def secret_posts() -> int:
+        calls = stack.slack.calls_to("chat.postEphemeral") + stack.slack.calls_to(
+            "chat.postMessage"
+        )
+        return len([c for c in calls if c.args["channel"] == SECRET])
+
+    before, runs = secret_posts(), len(stack.sim.state.snapshots_of(501))
+    value = json.dumps({"channel_id": SECRET, "backup_id": 501, "snapshot_id": 1})
+    for action_id in (ActionId.HOME_SHOW_LOG, ActionId.HOME_RUN_SNAPSHOT):
+        response = await stack.send.block_action(
+            action_id,
+            value,
+            user_id=MEMBER,
+            channel_id=None,
+            container={"type": "view", "view_id": "V0HOME"},
+        )
+        assert response.status_code == 200
+    await open_home(stack, ADMIN, 1)  # a later event is handled: the clicks were done with
+    assert secret_posts() == before
+    assert len(stack.sim.state.snapshots_of(501)) == runs

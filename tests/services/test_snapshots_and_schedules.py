@@ -257,8 +257,17 @@ async def test_reads_page_newest_first_and_keep_until_exclusive(
     service = BackupService(skyvia=skyvia, page_size=3)
     first = await service.page(bound, 1)
     third = await service.page(bound, 3)
-    assert [b.id for b in first.data] == [456, 457, 458] and first.has_more
-    assert [b.id for b in third.data] == [462, 463] and not third.has_more
+    assert [r.backup.id for r in first.rows] == [456, 457, 458] and first.has_more
+    assert [r.backup.id for r in third.rows] == [462, 463] and not third.has_more
+    assert (first.pages, first.total) == (3, 8)
+    never = await service.page(bound, 2)  # 459, 460, 461: Zendesk tickets (461) never ran
+    assert [(r.backup.id, r.last_run is None, r.known) for r in never.rows][-1] == (461, True, True)
+    assert first.rows[0].last_run is not None
+    crm = await service.page(bound, 1, "ＣＲＭ")  # compared NFKC and case-folded, like names
+    assert [r.backup.id for r in crm.rows] == [456] and (crm.pages, crm.total) == (1, 1)
+    service.note_schedule(bound, 456, False)  # a switch from Slack shows without a new listing
+    assert crm.rows[0].backup.scheduled is True
+    assert (await service.page(bound, 1, "crm")).rows[0].backup.scheduled is False
 
     listing = await service.snapshots(bound, 456, 1, SnapshotQuery())
     starts = [s.start_time for s in listing.snapshots]

@@ -30,6 +30,7 @@ from bot.slack.parsing import (
     ScheduleCmd,
     SnapshotCmd,
     SnapshotsCmd,
+    StaleCmd,
     StatusCmd,
     UsageError,
     parse_command,
@@ -579,3 +580,41 @@ def test_mentions_are_bounded_and_need_someone() -> None:
     many = " ".join(f"<@U{n:04d}>" for n in range(11))
     assert "At most 10" in refusal(f"alerts mention {many}").message
     assert "`off`" in refusal("alerts mention").message
+
+
+# -- alerts stale ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("alerts stale 456 26h", StaleCmd(456, limit_seconds=26 * 3600)),
+        ("ALERTS Stale #456 1h30m", StaleCmd(456, limit_seconds=5400)),
+        ("alerts stale 456 90s", StaleCmd(456, limit_seconds=90)),
+        ("alerts stale 456 1d", StaleCmd(456, limit_seconds=86400)),
+        ("alerts stale 456 30d", StaleCmd(456, limit_seconds=30 * 86400)),
+        ("alerts stale 456 auto", StaleCmd(456)),
+        ("alerts stale 456 off", StaleCmd(456, off=True)),
+    ],
+)
+def test_alerts_stale_reads_durations_auto_and_off(text: str, expected: StaleCmd) -> None:
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "alerts stale",
+        "alerts stale 456",
+        "alerts stale x 2h",
+        "alerts stale 456 31d",
+        "alerts stale 456 0s",
+        "alerts stale 456 2 h",
+        "alerts stale 456 soon",
+        "alerts stale 456 2h extra",
+    ],
+)
+def test_bad_alerts_stale_input_gets_the_usage(text: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse(text)
+    assert "alerts stale <backupId>" in caught.value.usage

@@ -164,3 +164,28 @@ async def test_start_listing_lets_one_replica_relist_a_workspace(db: Database) -
         assert not await cursors.start_listing(123, now=NOW, listed_before=NOW - period)
         later = NOW + period * 2
         assert await cursors.start_listing(123, now=later, listed_before=later - period)
+
+
+async def test_forget_runs_makes_the_next_stale_check_read_the_runs_again(db: Database) -> None:
+    """A channel that changes its stale limit must not wait an hour for the cached runs to age."""
+    async with db.session() as session:
+        repo = AlertCursorRepository(session)
+        await repo.ensure(7, 456, "Nightly CRM", NOW)
+        await repo.ensure(7, 457, "Other", NOW)
+    async with db.session() as session:
+        await AlertCursorRepository(session).claim_due("A", NOW, 10, LEASE)
+    async with db.session() as session:
+        repo = AlertCursorRepository(session)
+        for backup_id in (456, 457):
+            await repo.record_runs(
+                7, backup_id, owner="A", checked_at=NOW, cadence_seconds=60.0, last_good=(1, NOW)
+            )
+    async with db.session() as session:
+        await AlertCursorRepository(session).forget_runs(7, 456)
+    async with db.session() as session:
+        forgotten = await AlertCursorRepository(session).get(7, 456)
+        kept = await AlertCursorRepository(session).get(7, 457)
+
+    assert forgotten is not None and forgotten.runs_checked_at is None
+    assert forgotten.last_good_at == NOW  # only the read's age is forgotten, not what it learned
+    assert kept is not None and kept.runs_checked_at == NOW

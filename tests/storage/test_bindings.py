@@ -159,10 +159,23 @@ async def test_mute_and_unmute_are_idempotent(db: Database) -> None:
         assert await repo.mute(binding.id, 5, muted_by="U1", now=NOW) is True
         assert await repo.mute(binding.id, 5, muted_by="U2", now=NOW) is False
         assert await repo.mute(binding.id, 6, muted_by="U2", now=NOW) is True
-        assert await repo.unmute(binding.id, 6) is True
-        assert await repo.unmute(binding.id, 6) is False
+        assert await repo.unmute(binding.id, 6, now=NOW) is True
+        assert await repo.unmute(binding.id, 6, now=NOW + timedelta(hours=1)) is False
         mutes = await repo.mutes(binding.id)
+        unmuted = await repo.unmutes_of([binding.id])
     assert [(m.backup_id, m.muted_by) for m in mutes] == [(5, "U1")]
+    assert unmuted == {(binding.id, 6): NOW}  # a no-op unmute moves nothing
+
+
+async def test_a_second_unmute_remembers_the_later_time(db: Database) -> None:
+    binding = await _bind(db)
+    async with db.session() as session:
+        repo = BindingRepository(session)
+        for at in (NOW, NOW + timedelta(hours=1)):
+            await repo.mute(binding.id, 5, muted_by="U1", now=at)
+            assert await repo.unmute(binding.id, 5, now=at + timedelta(minutes=1))
+        unmuted = await repo.unmutes_of([binding.id])
+    assert unmuted == {(binding.id, 5): NOW + timedelta(hours=1, minutes=1)}
 
 
 async def test_concurrent_first_binds_of_one_channel_leave_one_row(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from storage.db import Database, upgrade_async
 from storage.models import AlertCursor, Binding, Delivery, Mute, Watch
@@ -79,7 +79,12 @@ async def test_upgrading_from_0001_keeps_rows_and_then_takes_wide_ids(
     database = Database.connect(empty_database_url)
     try:
         async with database.session() as session:
-            session.add(AlertCursor(workspace_id=123, backup_id=456, cursor=NOW, next_scan_at=NOW))
+            # Only the columns of 0001: the model has grown since.
+            await session.execute(
+                insert(AlertCursor.__table__).values(
+                    workspace_id=123, backup_id=456, cursor=NOW, next_scan_at=NOW, error_count=0
+                )
+            )
         await upgrade_async(empty_database_url)
         async with database.session() as session:
             session.add(

@@ -33,7 +33,7 @@ from bot.slack.messages.common import (
     usage_error_message,
 )
 from bot.slack.messages.help import help_message
-from bot.slack.messages.home import home_view
+from bot.slack.messages.home import HomeChannel, home_view
 from bot.slack.messages.lifecycle import (
     active_snapshot_exists_message,
     card_pending_message,
@@ -62,6 +62,7 @@ __all__ = [
     "BACKUPS_PAGE_SIZE",
     "LAST_SNAPSHOTS_SHOWN",
     "SNAPSHOTS_PAGE_SIZE",
+    "HomeChannel",
     "Message",
     "Pick",
     "active_snapshot_exists_message",

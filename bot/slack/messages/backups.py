@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from slack_sdk.models.blocks import Block, DividerBlock
 
+from bot.services.backups import BackupRow, BackupsListing
 from bot.skyvia.models import ActiveRun, Backup, Snapshot
 from bot.slack.messages.buttons import (
     backups_nav,
-    details_button,
+    row_menu,
     run_snapshot_button,
     schedule_button,
     snapshots_button,
+    undo_schedule_button,
 )
 from bot.slack.messages.common import (
     Message,
@@ -24,10 +27,15 @@ from bot.slack.messages.common import (
     section,
 )
 from bot.slack.messages.mrkdwn import (
+    UNKNOWN_STATE_EMOJI,
     backup_label,
     backup_label_plain,
+    escape_name,
+    escape_name_cut,
+    plural,
     slack_date,
     state_emoji,
+    state_name,
     state_phrase,
     user_mention,
 )
@@ -38,6 +46,7 @@ from bot.slack.payloads import Screen
 BACKUPS_PAGE_SIZE = 10
 """Backups per page of `/skyvia backups`: the handler asks Skyvia for `take=10`."""
 LAST_SNAPSHOTS_SHOWN = 5
+WORKSPACE_NAME_LIMIT = 100
 
 
 def schedule_emoji(active: bool | None) -> str:
@@ -52,44 +61,69 @@ def schedule_words(active: bool | None) -> str:
     return f"{schedule_emoji(active)} schedule {state}"
 
 
-def backups_page_message(
-    workspace_id: int, backups: Sequence[Backup], page: int, has_more: bool
-) -> Message:
-    """One page of backups, each with Run snapshot / schedule toggle / Details buttons.
+def last_run_words(row: BackupRow) -> str:
+    """`✅ last run succeeded 2 hours ago`, `never run`, or `last run not known`."""
+    run = row.last_run
+    if not row.known:
+        return f"{UNKNOWN_STATE_EMOJI} last run not known"
+    if run is None:
+        return ":zzz: never run"
+    moment = run.end_time or run.start_time or run.queue_time
+    age = f" {slack_date(moment, '{ago}')}" if moment is not None else ""
+    return f"{state_emoji(run.state)} last run {state_name(run.state).lower()}{age}"
 
-    More than a page's worth is cut to `BACKUPS_PAGE_SIZE` and offers Next, so a caller that
-    passes too much still gets a message Slack accepts.
+
+def _workspace_words(workspace_id: int, workspace_name: str | None) -> str:
+    """The workspace's name, escaped and cut; `workspace 123` when Skyvia gave none."""
+    if workspace_name:
+        return escape_name_cut(workspace_name, WORKSPACE_NAME_LIMIT)
+    return f"workspace {workspace_id}"
+
+
+def _list_title(listing: BackupsListing, workspace_id: int, workspace_name: str | None) -> str:
+    """`*Backups of Operations* (123) matching “crm” · page 1 of 2 · 12 backups`."""
+    title = f"*Backups of {_workspace_words(workspace_id, workspace_name)}*"
+    if workspace_name:
+        title += f" ({workspace_id})"
+    if listing.text:
+        title += f" matching “{escape_name(listing.text)}”"
+    return f"{title} · page {listing.page} of {listing.pages} · {plural(listing.total, 'backup')}"
+
+
+def backups_page_message(
+    listing: BackupsListing, workspace_id: int, workspace_name: str | None = None
+) -> Message:
+    """One page of backups: a row each with its schedule and last run, and one menu.
+
+    More rows than a page are cut to `BACKUPS_PAGE_SIZE`, so a caller that passes too much
+    still gets a message Slack accepts.
     """
-    shown = list(backups[:BACKUPS_PAGE_SIZE])
-    has_more = (has_more or len(backups) > BACKUPS_PAGE_SIZE) and page < MAX_PAGE
-    title = f"*Backups of workspace {workspace_id}* · page {page}"
-    blocks: list[Block | None] = [section(title)]
-    if not shown:
-        blocks.append(
-            section(
-                "No backups in this workspace."
-                if page == 1
-                else "No backups on this page; go back to the previous one."
-            )
+    page = listing.page
+    has_more = (listing.has_more or len(listing.rows) > BACKUPS_PAGE_SIZE) and page < MAX_PAGE
+    blocks: list[Block | None] = [section(_list_title(listing, workspace_id, workspace_name))]
+    if not listing.rows:
+        if listing.text:
+            empty = f"No backup's name holds “{escape_name(listing.text)}”."
+        elif page == 1:
+            empty = "No backups in this workspace."
+        else:
+            empty = "No backups on this page; go back to the previous one."
+        blocks.append(section(empty))
+    for row in listing.rows[:BACKUPS_PAGE_SIZE]:
+        backup = row.backup
+        line = (
+            f"{backup_label(backup.name, backup.id)}\n"
+            f"{schedule_words(backup.scheduled)} · {last_run_words(row)}"
         )
-    for backup in shown:
-        blocks.append(
-            section(f"{backup_label(backup.name, backup.id)} · {schedule_words(backup.scheduled)}")
-        )
-        blocks.append(
-            actions(
-                run_snapshot_button(backup.id, backup.name),
-                schedule_button(
-                    backup.id, backup.name, backup.scheduled, screen=Screen.BACKUPS, page=page
-                ),
-                details_button(backup.id),
-            )
-        )
-    nav = backups_nav(page, has_more)
+        menu = row_menu(backup.id, backup.scheduled, page=page, text=listing.text)
+        blocks.append(section(line, accessory=menu))
+    nav = backups_nav(page, has_more, listing.text)
     if nav:
         blocks += [DividerBlock(), actions(*nav)]
+    name = _workspace_words(workspace_id, workspace_name)
     return Message(
-        text=fallback(f"Backups of workspace {workspace_id}, page {page}"), blocks=compact(blocks)
+        text=fallback(f"Backups of {name}, page {page} of {listing.pages}"),
+        blocks=compact(blocks),
     )
 
 
@@ -158,8 +192,11 @@ def schedule_message(backup: Backup, active: bool, *, already: bool = False) -> 
     )
 
 
-def schedule_changed_announcement(user_id: str, backup: Backup, active: bool) -> Message:
-    """Told to the channel after a toggle: "@user disabled the schedule of *Name* (456)"."""
+def schedule_changed_announcement(
+    user_id: str, backup: Backup, active: bool, at: datetime
+) -> Message:
+    """Told to the channel after a toggle: "@user disabled the schedule of *Name* (456)",
+    when, and an Undo that asks for the state before."""
     verb = "enabled" if active else "disabled"
     line = f"{user_mention(user_id)} {verb} the schedule of {backup_label(backup.name, backup.id)}"
     return Message(
@@ -167,5 +204,11 @@ def schedule_changed_announcement(user_id: str, backup: Backup, active: bool) ->
             f"{user_mention(user_id)} {verb} the schedule of "
             f"{backup_label_plain(backup.name, backup.id)}"
         ),
-        blocks=[section(line)],
+        blocks=compact(
+            [
+                section(line),
+                context(slack_date(at)),
+                actions(undo_schedule_button(backup.id, active)),
+            ]
+        ),
     )

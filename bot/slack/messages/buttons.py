@@ -7,7 +7,7 @@ dialog, and their payloads name a backup or snapshot but never a workspace
 
 from __future__ import annotations
 
-from slack_sdk.models.blocks import ButtonElement, Option, StaticSelectElement
+from slack_sdk.models.blocks import ButtonElement, Option, OverflowMenuElement, StaticSelectElement
 
 from bot.slack.ids import ActionId
 from bot.slack.messages.common import button, confirm_dialog
@@ -17,6 +17,8 @@ from bot.slack.payloads import (
     BackupsPageRef,
     HealthPageRef,
     MuteForRef,
+    RowAction,
+    RowChoice,
     RunRef,
     ScheduleRef,
     Screen,
@@ -103,6 +105,16 @@ def schedule_button(
     )
 
 
+def undo_schedule_button(backup_id: int, active: bool) -> ButtonElement:
+    """On a schedule notice: asks for the state before the change (not a flip), so an Undo
+    clicked after someone else already switched back is answered "already …"."""
+    return button(
+        "Undo",
+        ActionId.SCHEDULE_UNDO,
+        ScheduleRef(backup_id=backup_id, enable=not active),
+    )
+
+
 def details_button(backup_id: int) -> ButtonElement:
     return button("Details", ActionId.BACKUP_DETAILS, BackupRef(backup_id=backup_id))
 
@@ -173,12 +185,47 @@ def end_window_button(backup_id: int) -> ButtonElement:
     return button("End window now", ActionId.END_WINDOW, BackupRef(backup_id=backup_id))
 
 
-def backups_nav(page: int, has_more: bool) -> list[ButtonElement]:
+def row_menu(
+    backup_id: int, scheduled: bool | None, *, page: int = 1, text: str | None = None
+) -> OverflowMenuElement:
+    """The one menu of a backups list row: Run snapshot, the schedule toggle, Details, Mute.
+
+    Each option's value is a `RowChoice`, which `handlers.actions` turns into the matching
+    button's own payload, so a choice does exactly what that button does (the same claim, the
+    same listener). The schedule option names the state asked for, like the toggle button.
+    """
+    if scheduled is None:
+        schedule = ("Schedule", RowAction.SCHEDULE)
+    elif scheduled:
+        schedule = (DISABLE_SCHEDULE, RowAction.DISABLE)
+    else:
+        schedule = (ENABLE_SCHEDULE, RowAction.ENABLE)
+    choices = [
+        ("Run snapshot", RowAction.RUN),
+        schedule,
+        ("Details", RowAction.DETAILS),
+        ("Mute", RowAction.MUTE),
+    ]
+    return OverflowMenuElement(
+        action_id=ActionId.BACKUP_ROW_MENU,
+        options=[
+            Option(
+                text=label,
+                value=RowChoice(do=do, backup_id=backup_id, page=page, text=text).dump(),
+            )
+            for label, do in choices
+        ],
+    )
+
+
+def backups_nav(page: int, has_more: bool, text: str | None = None) -> list[ButtonElement]:
     nav = []
     if page > 1:
-        nav.append(button("Previous", ActionId.BACKUPS_PAGE_PREV, BackupsPageRef(page=page - 1)))
+        ref = BackupsPageRef(page=page - 1, text=text)
+        nav.append(button("Previous", ActionId.BACKUPS_PAGE_PREV, ref))
     if has_more:
-        nav.append(button("Next", ActionId.BACKUPS_PAGE_NEXT, BackupsPageRef(page=page + 1)))
+        ref = BackupsPageRef(page=page + 1, text=text)
+        nav.append(button("Next", ActionId.BACKUPS_PAGE_NEXT, ref))
     return nav
 
 

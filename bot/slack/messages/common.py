@@ -18,6 +18,7 @@ from slack_sdk.models.blocks import (
     ConfirmObject,
     ContextBlock,
     MarkdownTextObject,
+    OverflowMenuElement,
     SectionBlock,
     StaticSelectElement,
 )
@@ -90,7 +91,9 @@ def fallback(text: str) -> str:
     return cut_escaped(text, FALLBACK_TEXT_LIMIT)
 
 
-def section(text: str, *, accessory: ButtonElement | None = None) -> SectionBlock:
+def section(
+    text: str, *, accessory: ButtonElement | OverflowMenuElement | None = None
+) -> SectionBlock:
     """A mrkdwn section from already escaped text, cut safely to Slack's 3,000 characters."""
     return SectionBlock(
         text=MarkdownTextObject(text=cut_escaped(text, SECTION_TEXT_LIMIT)), accessory=accessory

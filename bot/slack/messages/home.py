@@ -1,68 +1,165 @@
-"""The App Home tab: bound channels the user can see, their workspace, alerts and running work."""
+"""The App Home tab: recent failures, runs in progress and each visible channel's alert settings.
+
+Everything here comes from the bot's own tables (the delivery ledger, the watches, the
+bindings), never from Skyvia, so opening the tab costs no Skyvia call. The view is cut to
+Slack's 100-block limit: failures first (a bounded number), then as many channels as fit.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
-from slack_sdk.models.blocks import Block, DividerBlock, HeaderBlock, PlainTextObject
+from slack_sdk.models.blocks import (
+    Block,
+    ConfirmObject,
+    DividerBlock,
+    HeaderBlock,
+    PlainTextObject,
+)
 from slack_sdk.models.views import View
 
-from bot.services.models import ChannelBinding, WatchedRun
-from bot.slack.messages.bindings import watch_line, workspace_label
-from bot.slack.messages.common import MAX_VIEW_BLOCKS, context, section
-from bot.slack.messages.mrkdwn import channel_mention, escape_mrkdwn, format_count, plural
+from bot.services.models import ChannelBinding, RecentFailure, WatchedRun
+from bot.slack.ids import ActionId
+from bot.slack.messages.bindings import workspace_label
+from bot.slack.messages.common import (
+    MAX_VIEW_BLOCKS,
+    actions,
+    button,
+    confirm_dialog,
+    context,
+    fit_lines,
+    section,
+)
+from bot.slack.messages.mrkdwn import (
+    backup_label,
+    channel_mention,
+    escape_cut,
+    escape_mrkdwn,
+    format_count,
+    plural,
+    slack_date,
+    state_emoji,
+    state_name,
+    user_mention,
+)
+from bot.slack.payloads import HomeFailureRef
 
+MAX_FAILURES = 10
 _WATCHES_PER_CHANNEL = 5
-_BLOCKS_PER_CHANNEL = 3  # section, watches, divider
-_FIXED_BLOCKS = 4  # header, intro, overflow note, footer
+_MUTES_SHOWN = 5
+_BLOCKS_PER_FAILURE = 2  # the line, its buttons
+_BLOCKS_PER_CHANNEL = 3  # settings, watches, divider
+_FIXED_BLOCKS = 6  # header, intro, failures title, failures overflow note, channels note, footer
 
 
-def home_view(
-    bindings: Sequence[ChannelBinding], watches_by_channel: Mapping[str, Sequence[WatchedRun]]
-) -> View:
-    """The Home tab; the caller has already filtered `bindings` to channels the user can see."""
+@dataclass(frozen=True)
+class HomeChannel:
+    """One visible channel as the tab shows it."""
+
+    binding: ChannelBinding
+    watches: Sequence[WatchedRun] = ()
+    backup_names: Mapping[int, str] = field(default_factory=dict)
+
+
+def home_view(channels: Sequence[HomeChannel], failures: Sequence[RecentFailure] = ()) -> View:
+    """The Home tab; the caller has already filtered both to channels the user can see."""
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text="Skyvia Backup Bot")),
         section(
-            f"*Connected channels you can see:* {format_count(len(bindings))}"
-            if bindings
+            f"*Connected channels you can see:* {format_count(len(channels))}"
+            if channels
             else escape_mrkdwn(
                 "No channel you can see is connected yet. Invite the bot to a channel and "
                 "run `/skyvia connect <workspaceId>` there."
             )
         ),
     ]
-    room = (MAX_VIEW_BLOCKS - _FIXED_BLOCKS) // _BLOCKS_PER_CHANNEL
-    for binding in bindings[:room]:
-        blocks.append(section(_channel_text(binding)))
-        watches = watches_by_channel.get(binding.channel_id, ())
-        if watches:
-            blocks.append(section(_watches_text(watches)))
+    if failures:
+        blocks.append(section("*Recent failures*"))
+        for failure in failures[:MAX_FAILURES]:
+            blocks += _failure_blocks(failure)
         blocks.append(DividerBlock())
-    if len(bindings) > room:
+    room = max(0, (MAX_VIEW_BLOCKS - len(blocks) - 2) // _BLOCKS_PER_CHANNEL)
+    for channel in channels[:room]:
+        blocks.append(section(_channel_text(channel)))
+        if channel.watches:
+            blocks.append(section(_watches_text(channel.watches)))
+        blocks.append(DividerBlock())
+    if len(channels) > room:
         blocks.append(
-            context(f"… and {plural(len(bindings) - room, 'more channel')} not shown here.")
+            context(f"… and {plural(len(channels) - room, 'more channel')} not shown here.")
         )
     blocks.append(context("Type `/skyvia help` in a connected channel for every command."))
-    return View(type="home", blocks=blocks)
+    return View(type="home", blocks=blocks[:MAX_VIEW_BLOCKS])
 
 
-def _channel_text(binding: ChannelBinding) -> str:
+def _failure_blocks(failure: RecentFailure) -> list[Block]:
+    ref = HomeFailureRef(
+        channel_id=failure.channel_id,
+        backup_id=failure.backup_id,
+        snapshot_id=failure.snapshot_id,
+        alert_ts=failure.message_ts,
+    )
+    label = backup_label(failure.backup_name, failure.backup_id)
+    line = (
+        f":x: {label} · snapshot {failure.snapshot_id} failed · "
+        f"{channel_mention(failure.channel_id)} · alerted {slack_date(failure.alerted_at, '{ago}')}"
+    )
+    buttons = actions(
+        button("Run snapshot", ActionId.HOME_RUN_SNAPSHOT, ref, confirm=_confirm(label)),
+        button("Show log", ActionId.HOME_SHOW_LOG, ref),
+    )
+    return [section(line), *([buttons] if buttons is not None else [])]
+
+
+def _confirm(label: str) -> ConfirmObject:
+    return confirm_dialog(
+        title="Run a snapshot?",
+        text=f"Start a snapshot of {label} now? Its card goes to the alert's thread.",
+        confirm="Run snapshot",
+    )
+
+
+def _channel_text(channel: HomeChannel) -> str:
+    binding = channel.binding
     if binding.paused:
-        alerts = ":double_vertical_bar: paused"
+        reason = escape_cut(binding.paused_reason or "the bot cannot post there", 300)
+        alerts = f":double_vertical_bar: paused: {reason}"
     elif binding.alerts_enabled:
         alerts = ":bell: alerts on"
     else:
         alerts = ":no_bell: alerts off"
-    if binding.muted_backup_ids:
-        alerts += f", {plural(len(binding.muted_backup_ids), 'backup')} muted"
     workspace = workspace_label(binding.workspace_id, binding.workspace_name)
-    return f"{channel_mention(binding.channel_id)} · workspace {workspace} · {alerts}"
+    lines = [f"{channel_mention(binding.channel_id)} · workspace {workspace} · {alerts}"]
+    muted = binding.muted_backup_ids
+    if muted:
+        names = [backup_label(channel.backup_names.get(b), b) for b in muted[:_MUTES_SHOWN]]
+        more = len(muted) - _MUTES_SHOWN
+        lines.append(
+            f":mute: muted: {', '.join(names)}"
+            + (f" and {format_count(more)} more" if more > 0 else "")
+        )
+    return fit_lines(lines)
 
 
 def _watches_text(watches: Sequence[WatchedRun]) -> str:
     lines = [f"*In progress:* {plural(len(watches), 'snapshot')}"]
-    lines += [watch_line(watch) for watch in watches[:_WATCHES_PER_CHANNEL]]
+    lines += [_watch_line(watch) for watch in watches[:_WATCHES_PER_CHANNEL]]
     if len(watches) > _WATCHES_PER_CHANNEL:
         lines.append(f"… and {format_count(len(watches) - _WATCHES_PER_CHANNEL)} more")
-    return "\n".join(lines)
+    return fit_lines(lines)
+
+
+def _watch_line(watch: WatchedRun) -> str:
+    """The state the last poll saw, and the start as a relative date ("5 minutes ago")."""
+    state = (
+        f"{state_emoji(watch.state)} {state_name(watch.state)}"
+        if watch.state is not None
+        else ":hourglass_flowing_sand: waiting for the first check"
+    )
+    return (
+        f"• Snapshot {watch.snapshot_id} of {backup_label(watch.backup_name, watch.backup_id)}"
+        f" · {state} · started by {user_mention(watch.started_by)}"
+        f" {slack_date(watch.started_at, '{ago}')}"
+    )

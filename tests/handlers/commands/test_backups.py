@@ -6,7 +6,7 @@ Slack and Skyvia saw. Every payload the fake received is re-validated after each
 
 from __future__ import annotations
 
-import re
+import json
 
 from bot.devtools.waiting import wait_until
 from bot.slack.ids import ActionId
@@ -27,16 +27,16 @@ from tests.e2e.backup_kit import (
     click_and_reply,
     connect,
     rendered,
+    row_menus,
+    row_options,
     skyvia_calls,
 )
 from tests.e2e.bot_fixtures import Stack, StartBot
 
 
 def backup_ids(message: dict) -> list[int]:  # type: ignore[type-arg]
-    """Backup ids in the order a list shows them (from the Details buttons)."""
-    return [
-        int(re.findall(r"\d+", b["value"])[0]) for b in buttons(message, ActionId.BACKUP_DETAILS)
-    ]
+    """Backup ids in the order a list shows them (from each row's menu)."""
+    return [json.loads(m["options"][0]["value"])["backup_id"] for m in row_menus(message)]
 
 
 async def test_backups_pages_through_more_than_25_in_place(bound: Stack) -> None:
@@ -65,18 +65,16 @@ async def test_backups_pages_through_more_than_25_in_place(bound: Stack) -> None
     response_id = await click(stack, message, ActionId.BACKUPS_PAGE_PREV)
     back = (await stack.slack.wait_for_responses(response_id))[0].body
     assert backup_ids(back) == seen[10:20]
-    # One list call per page shown; nothing else was asked of Skyvia.
-    assert skyvia_calls(stack) == {BACKUPS: 4}
+    # One listing of the whole list (cached for the next pages), and each row's last run.
+    assert skyvia_calls(stack) == {BACKUPS: 1, SNAPSHOTS: 10 + 10 + 8 + 10}
 
 
 async def test_backups_page_argument_and_each_row_has_its_buttons(bound: Stack) -> None:
     page = await bound.reply_to("backups 1")
-    rows = buttons(page, ActionId.RUN_SNAPSHOT)
-    assert len(rows) == len(backup_ids(page)) == 8
-    toggles = buttons(page, ActionId.SCHEDULE_TOGGLE)
-    labels = {t["text"]["text"] for t in toggles}
-    assert labels == {"Disable schedule", "Enable schedule"}
-    assert all("confirm" in b for b in rows + toggles)
+    assert len(row_menus(page)) == len(backup_ids(page)) == 8
+    menus = [row_options(page, n) for n in range(8)]
+    assert {m[1] for m in menus} == {"Disable schedule", "Enable schedule"}
+    assert all([m[0], *m[2:]] == ["Run snapshot", "Details", "Mute"] for m in menus)
     empty = await bound.reply_to("backups 5")
     assert "No backups on this page" in rendered(empty)
 

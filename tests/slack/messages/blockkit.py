@@ -6,15 +6,23 @@ See docs/reference/messages.md#slacks-limits and docs/reference/messages.md#mess
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
+from bot.services.backups import BackupRow, BackupsListing
+from bot.skyvia.models import Backup
 from bot.slack.messages import Message
 
-CHANGING_ACTIONS = {"run_snapshot", "run_snapshot_anyway", "schedule_toggle", "mute_backup"}
+CHANGING_ACTIONS = {
+    "run_snapshot",
+    "run_snapshot_anyway",
+    "schedule_toggle",
+    "mute_backup",
+    "home_run_snapshot",
+}
 
 # The only `<...>` sequences the bot itself may emit: user, user group and channel mentions,
 # dates and links to Slack messages (permalinks).
@@ -100,3 +108,22 @@ def all_text(data: dict[str, Any]) -> str:
     texts = [data.get("text", "")]
     texts += [node["text"] for node in _walk(data["blocks"]) if isinstance(node.get("text"), str)]
     return "\n".join(texts)
+
+
+def backups_listing(
+    backups: Sequence[Backup], page: int = 1, has_more: bool = False
+) -> BackupsListing:
+    """A backups list page as the service returns it: the given rows, never run."""
+    pages = page + 1 if has_more else page
+    return BackupsListing(
+        rows=[BackupRow(b, None) for b in backups], page=page, pages=pages, total=len(backups)
+    )
+
+
+def row_menus(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The overflow menu of each row of a backups list."""
+    return [node for node in _walk(blocks) if node.get("type") == "overflow"]
+
+
+def menu_labels(blocks: list[dict[str, Any]]) -> list[list[str]]:
+    return [[o["text"]["text"] for o in menu["options"]] for menu in row_menus(blocks)]

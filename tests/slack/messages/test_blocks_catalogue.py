@@ -7,19 +7,20 @@ One catalogue, many invariants: validation through slack_sdk and re-parsing, fal
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import pytest
+from slack_sdk.models.views import View
 
-from bot.services.models import ChannelBinding, WatchedRun
+from bot.services.models import ChannelBinding, RecentFailure, WatchedRun
 from bot.skyvia.models import ActiveRun, Backup, Snapshot, SnapshotState
 from bot.slack import messages as blocks
-from bot.slack.messages import Message
+from bot.slack.messages import HomeChannel, Message
 from bot.slack.parsing import UsageError, parse_command
 from bot.slack.payloads import SnapshotFilters
-from tests.slack.messages.blockkit import all_text, message_dict, view_dict
+from tests.slack.messages.blockkit import all_text, backups_listing, message_dict, view_dict
 
 EVIL = "<!channel> & co <@U999> <https://evil|click>"
 LONG = "N" * 200
@@ -118,9 +119,13 @@ def catalogue(name: str, long_name: str) -> dict[str, Callable[[], Message]]:
             _binding(name=name, alerts_enabled=False), []
         ),
         "backups_3000": lambda: blocks.backups_page_message(
-            123, [_backup(long_name, i, i % 3 == 0 or None) for i in range(1, 3001)], 2, False
+            backups_listing(
+                [_backup(long_name, i, i % 3 == 0 or None) for i in range(1, 3001)], 2, False
+            ),
+            123,
+            name,
         ),
-        "backups_empty": lambda: blocks.backups_page_message(123, [], 1, False),
+        "backups_empty": lambda: blocks.backups_page_message(backups_listing([], 1, False), 123),
         "backup_details": lambda: blocks.backup_details_message(
             backup(), True, _run(), [_snapshot(sid=i) for i in range(1, 200)]
         ),
@@ -135,7 +140,7 @@ def catalogue(name: str, long_name: str) -> dict[str, Callable[[], Message]]:
         "snapshots_empty": lambda: blocks.snapshots_page_message(backup(), [], 1, False),
         "schedule_on": lambda: blocks.schedule_message(backup(), True),
         "schedule_off": lambda: blocks.schedule_message(backup(), False),
-        "schedule_changed": lambda: blocks.schedule_changed_announcement("U1", backup(), False),
+        "schedule_changed": lambda: blocks.schedule_changed_announcement("U1", backup(), False, T0),
         "log_huge": lambda: blocks.snapshot_log_message(backup(), _snapshot()),
         "log_one_line": lambda: blocks.snapshot_log_message(
             backup(), _snapshot(log="<!x>" * 250_000)
@@ -228,7 +233,7 @@ def test_markup_in_names_reads_literally_in_every_message(kind: str) -> None:
 
 def test_markup_in_names_reads_literally_on_the_home_tab() -> None:
     bindings = [_binding("C1", name=FORMATTED)]
-    data = view_dict(blocks.home_view(bindings, {"C1": [_watch("C1", name=FORMATTED)]}))
+    data = view_dict(_home(bindings, {"C1": [_watch("C1", name=FORMATTED)]}))
     text = all_text(data)
     assert_reads_literally(text)
     assert unicodedata.normalize("NFKC", text).count(FORMATTED) == 2  # workspace and backup
@@ -237,7 +242,7 @@ def test_markup_in_names_reads_literally_on_the_home_tab() -> None:
 def test_home_view_with_hundreds_of_channels_fits() -> None:
     bindings = [_binding(f"C{i:05d}", name=LONG + EVIL) for i in range(500)]
     watches = {b.channel_id: [_watch(b.channel_id, i) for i in range(20)] for b in bindings}
-    data = view_dict(blocks.home_view(bindings, watches))
+    data = view_dict(_home(bindings, watches))
     assert data["type"] == "home"
     assert "more channels not shown" in all_text(data)
     assert "<!channel>" not in all_text(data)
@@ -248,15 +253,31 @@ def test_home_view_lists_channels_alerts_and_work_in_progress() -> None:
         _binding("C1", name="Sales"),
         ChannelBinding("C2", 7, "U2", T0, alerts_enabled=False),
     ]
-    data = view_dict(blocks.home_view(bindings, {"C1": [_watch("C1")]}))
+    data = view_dict(_home(bindings, {"C1": [_watch("C1")]}))
     text = all_text(data)
-    assert "<#C1> · workspace *Sales* (123) · :bell: alerts on, 1,000 backups muted" in text
+    assert "<#C1> · workspace *Sales* (123) · :bell: alerts on" in text
+    assert ":mute: muted: *Backup 1* (1), *Backup 2* (2)" in text and "and 995 more" in text
     assert "<#C2> · workspace 7 · :no_bell: alerts off" in text
     assert "Snapshot 7000 of" in text and "Running" in text
+    assert "^{ago}|" in text  # when the run started, as a relative date
+
+
+def test_home_view_lists_recent_failures_with_their_buttons() -> None:
+    failure = RecentFailure("C123", 456, FORMATTED, 7009, T0, "1700000000.000100")
+    data = view_dict(_home([_binding("C123", name="Sales")], {}, [failure]))
+    text = all_text(data)
+    assert "Recent failures" in text and "snapshot 7009 failed · <#C123>" in text
+    assert_reads_literally(text)
+    elements = [e for b in data["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert [e["action_id"] for e in elements] == ["home_run_snapshot", "home_show_log"]
+    assert (
+        '"channel_id":"C123"' in elements[0]["value"]
+        and "1700000000.000100" in elements[0]["value"]
+    )
 
 
 def test_home_view_without_bindings_says_how_to_start() -> None:
-    text = all_text(view_dict(blocks.home_view([], {})))
+    text = all_text(view_dict(_home([], {})))
     assert "`/skyvia connect &lt;workspaceId&gt;`" in text
 
 
@@ -272,3 +293,12 @@ def test_connect_modal_is_valid_and_never_prefills_the_token() -> None:
     optional = view_dict(blocks.connect_modal(channel_id="C123", token_required=False))
     token = next(b for b in optional["blocks"] if b.get("block_id") == "connect_token")
     assert token["optional"] is True
+
+
+def _home(
+    bindings: list[ChannelBinding],
+    watches: dict[str, list[WatchedRun]],
+    failures: Sequence[RecentFailure] = (),
+) -> View:
+    channels = [HomeChannel(b, watches.get(b.channel_id, ())) for b in bindings]
+    return blocks.home_view(channels, failures)

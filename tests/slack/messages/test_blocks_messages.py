@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +17,8 @@ from bot.slack.payloads import (
     BackupRef,
     BackupsPageRef,
     MuteForRef,
+    RowAction,
+    RowChoice,
     RunRef,
     ScheduleRef,
     Screen,
@@ -23,7 +26,14 @@ from bot.slack.payloads import (
     SnapshotRef,
     SnapshotsPageRef,
 )
-from tests.slack.messages.blockkit import all_text, buttons, message_dict
+from tests.slack.messages.blockkit import (
+    all_text,
+    backups_listing,
+    buttons,
+    menu_labels,
+    message_dict,
+    row_menus,
+)
 
 T0 = datetime(2023, 10, 2, 14, 15, 15, tzinfo=UTC)
 DATE = "<!date^1696256115^{date_short_pretty} at {time}|2023-10-02 14:15 UTC>"
@@ -73,14 +83,13 @@ def test_every_toggle_names_the_screen_it_is_on() -> None:
     """After a toggle the same screen is redrawn, told by the button (not by the message)."""
     listed = [Backup(id=i, name=f"B{i}", scheduled=i % 2 == 0) for i in range(1, 11)]
     for page in (1, 2, 3):
-        data = message_dict(blocks.backups_page_message(123, listed, page, True))
-        refs = [
-            ScheduleRef.load(b["value"])
-            for b in buttons(data["blocks"])
-            if b["action_id"] == ActionId.SCHEDULE_TOGGLE
-        ]
+        data = message_dict(blocks.backups_page_message(backups_listing(listed, page, True), 123))
+        refs = [RowChoice.load(menu["options"][1]["value"]) for menu in row_menus(data["blocks"])]
         assert len(refs) == 10
-        assert {(r.screen, r.page) for r in refs} == {(Screen.BACKUPS, page)}
+        assert {(r.do, r.page) for r in refs} == {
+            (RowAction.ENABLE, page),
+            (RowAction.DISABLE, page),
+        }
     details = message_dict(blocks.backup_details_message(CRM, True, None, []))
     toggle = ScheduleRef.load(_button(details, "Disable schedule")["value"])
     assert (toggle.screen, toggle.page) == (Screen.DETAILS, 1)
@@ -89,11 +98,15 @@ def test_every_toggle_names_the_screen_it_is_on() -> None:
 
 
 def test_schedule_change_is_announced_with_who_and_what() -> None:
-    data = message_dict(blocks.schedule_changed_announcement("U1", CRM, False))
+    data = message_dict(blocks.schedule_changed_announcement("U1", CRM, False, T0))
     assert _first_line(data) == "<@U1> disabled the schedule of *Nightly CRM* (456)"
     assert "disabled the schedule of Nightly CRM (456)" in data["text"]
-    enabled = message_dict(blocks.schedule_changed_announcement("U1", CRM, True))
+    assert f"<!date^{int(T0.timestamp())}^" in json.dumps(data["blocks"])
+    undo = ScheduleRef.load(_button(data, "Undo")["value"])
+    assert (undo.backup_id, undo.enable, undo.screen) == (456, True, Screen.SCHEDULE)
+    enabled = message_dict(blocks.schedule_changed_announcement("U1", CRM, True, T0))
     assert "<@U1> enabled the schedule" in _first_line(enabled)
+    assert ScheduleRef.load(_button(enabled, "Undo")["value"]).enable is False
 
 
 # -- backups --------------------------------------------------------------------------------------
@@ -105,32 +118,32 @@ def test_backups_page_rows_and_buttons() -> None:
         Backup(id=2, name="Off", scheduled=False),
         Backup(id=3, name=None, scheduled=None),
     ]
-    data = message_dict(blocks.backups_page_message(123, backups, 2, has_more=True))
+    data = message_dict(blocks.backups_page_message(backups_listing(backups, 2, True), 123))
     text = all_text(data)
-    assert "*On* (1) · :large_green_circle: schedule on" in text
-    assert "*Off* (2) · :white_circle: schedule off" in text
-    assert "*Backup 3* (3) · :grey_question: schedule unknown" in text
-    labels = [b["text"]["text"] for b in buttons(data["blocks"])]
-    assert labels == [
-        "Run snapshot", "Disable schedule", "Details",
-        "Run snapshot", "Enable schedule", "Details",
-        "Run snapshot", "Schedule", "Details",
-        "Previous", "Next",
-    ]  # fmt: skip
+    assert "*On* (1)\n:large_green_circle: schedule on · :zzz: never run" in text
+    assert "*Off* (2)\n:white_circle: schedule off" in text
+    assert "*Backup 3* (3)\n:grey_question: schedule unknown" in text
+    assert "page 2 of 3 · 3 backups" in text
+    assert menu_labels(data["blocks"]) == [
+        ["Run snapshot", "Disable schedule", "Details", "Mute"],
+        ["Run snapshot", "Enable schedule", "Details", "Mute"],
+        ["Run snapshot", "Schedule", "Details", "Mute"],
+    ]
+    assert [b["text"]["text"] for b in buttons(data["blocks"])] == ["Previous", "Next"]
     assert BackupsPageRef.load(_button(data, "Previous")["value"]).page == 1
     assert BackupsPageRef.load(_button(data, "Next")["value"]).page == 3
 
 
 def test_backups_page_one_has_no_previous_and_last_page_no_next() -> None:
-    data = message_dict(blocks.backups_page_message(123, [CRM], 1, has_more=False))
+    data = message_dict(blocks.backups_page_message(backups_listing([CRM], 1, False), 123))
     labels = [b["text"]["text"] for b in buttons(data["blocks"])]
     assert "Previous" not in labels and "Next" not in labels
 
 
 def test_backups_page_shows_ten_and_offers_next_when_given_more() -> None:
     many = [Backup(id=i, name=f"B{i}") for i in range(1, 3001)]
-    data = message_dict(blocks.backups_page_message(123, many, 1, has_more=False))
-    assert sum(1 for b in buttons(data["blocks"]) if b["text"]["text"] == "Details") == 10
+    data = message_dict(blocks.backups_page_message(backups_listing(many, 1, False), 123))
+    assert len(row_menus(data["blocks"])) == 10
     assert BackupsPageRef.load(_button(data, "Next")["value"]).page == 2
 
 

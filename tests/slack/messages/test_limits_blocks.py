@@ -5,21 +5,30 @@ A flipped comparison or an off-by-one in any of them changes an exact output her
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
 from slack_sdk.models.blocks import DividerBlock
+from slack_sdk.models.views import View
 
-from bot.services.models import ChannelBinding, WatchedRun
+from bot.services.models import ChannelBinding, RecentFailure, WatchedRun
 from bot.skyvia.models import Backup, Snapshot, SnapshotState
 from bot.slack import messages as blocks
 from bot.slack.ids import ActionId
-from bot.slack.messages import common
+from bot.slack.messages import HomeChannel, common
 from bot.slack.messages.alerts import ALERT_LOG_LINES
 from bot.slack.messages.backups import BACKUPS_PAGE_SIZE, LAST_SNAPSHOTS_SHOWN
 from bot.slack.messages.snapshots import LOG_LINES, LOG_SECTIONS
 from bot.slack.parsing import MAX_PAGE
-from tests.slack.messages.blockkit import all_text, buttons, message_dict, view_dict
+from tests.slack.messages.blockkit import (
+    all_text,
+    backups_listing,
+    buttons,
+    message_dict,
+    row_menus,
+    view_dict,
+)
 
 T0 = datetime(2023, 10, 2, 14, 15, 15, tzinfo=UTC)
 EDGES = [-1, 0, 1]
@@ -77,15 +86,15 @@ def labels(data: dict) -> list[str]:  # type: ignore[type-arg]
 )
 def test_backups_page_size_edges(count: int, shown: int, next_: bool) -> None:
     many = [Backup(id=i, name=f"B{i}") for i in range(1, count + 1)]
-    data = message_dict(blocks.backups_page_message(123, many, 1, has_more=False))
-    assert labels(data).count("Details") == shown == min(count, BACKUPS_PAGE_SIZE)
+    data = message_dict(blocks.backups_page_message(backups_listing(many, 1, False), 123))
+    assert len(row_menus(data["blocks"])) == shown == min(count, BACKUPS_PAGE_SIZE)
     assert ("Next" in labels(data)) is next_
 
 
 @pytest.mark.parametrize(("page", "next_"), [(MAX_PAGE - 1, True), (MAX_PAGE, False)])
 def test_no_next_page_beyond_the_last_page_a_command_can_ask_for(page: int, next_: bool) -> None:
     backups = [Backup(id=1, name="B")]
-    data = message_dict(blocks.backups_page_message(123, backups, page, has_more=True))
+    data = message_dict(blocks.backups_page_message(backups_listing(backups, page, True), 123))
     assert ("Next" in labels(data)) is next_
     snapshot = _snapshot(1)
     data = message_dict(
@@ -108,9 +117,9 @@ def test_snapshots_page_size_edges(count: int, shown: int, next_: bool) -> None:
 
 
 def test_page_one_has_no_previous() -> None:
-    data = message_dict(blocks.backups_page_message(123, [Backup(id=1)], 1, has_more=True))
+    data = message_dict(blocks.backups_page_message(backups_listing([Backup(id=1)], 1, True), 123))
     assert "Previous" not in labels(data)
-    data = message_dict(blocks.backups_page_message(123, [Backup(id=1)], 2, has_more=False))
+    data = message_dict(blocks.backups_page_message(backups_listing([Backup(id=1)], 2, False), 123))
     assert "Previous" in labels(data)
 
 
@@ -195,17 +204,28 @@ def _watch(channel: str, i: int) -> WatchedRun:
 def test_home_shows_as_many_channels_as_100_blocks_hold(channels: int, note: bool) -> None:
     bindings = [_binding(f"C{i:04d}") for i in range(channels)]
     watches = {b.channel_id: [_watch(b.channel_id, 0)] for b in bindings}
-    data = view_dict(blocks.home_view(bindings, watches))
+    data = view_dict(_home(bindings, watches))
     assert len(data["blocks"]) <= 100
     assert ("1 more channel not shown" in all_text(data)) is note
     assert ("not shown" in all_text(data)) is note
     assert all_text(data).count("<#C") == min(channels, 32)
 
 
+def test_home_with_many_failures_and_channels_stays_within_100_blocks() -> None:
+    bindings = [_binding(f"C{i:04d}") for i in range(200)]
+    watches = {b.channel_id: [_watch(b.channel_id, 0)] for b in bindings}
+    failures = [RecentFailure("C0000", 1, "B", 7000 + i, T0, None) for i in range(50)]
+    data = view_dict(_home(bindings, watches, failures))
+    assert len(data["blocks"]) <= 100
+    assert all_text(data).count("failed · <#C0000>") == 10  # the latest ten
+    assert "more channels not shown" in all_text(data)
+    assert data["blocks"][-1]["type"] == "context"  # the footer survives
+
+
 @pytest.mark.parametrize(("count", "more"), [(4, None), (5, None), (6, "… and 1 more")])
 def test_home_lists_five_runs_per_channel(count: int, more: str | None) -> None:
     watches = {"C1": [_watch("C1", i) for i in range(count)]}
-    text = all_text(view_dict(blocks.home_view([_binding("C1")], watches)))
+    text = all_text(view_dict(_home([_binding("C1")], watches)))
     assert text.count("• Snapshot 70") == min(count, 5)
     assert (more in text) if more else ("… and" not in text)
 
@@ -213,3 +233,12 @@ def test_home_lists_five_runs_per_channel(count: int, more: str | None) -> None:
 @pytest.mark.parametrize(("minutes", "shown"), [(59, "59 min"), (60, "1h 00m"), (61, "1h 01m")])
 def test_still_running_note_switches_units_at_an_hour(minutes: int, shown: str) -> None:
     assert f"Still running ({shown})" in blocks.still_running_note(minutes).text
+
+
+def _home(
+    bindings: list[ChannelBinding],
+    watches: dict[str, list[WatchedRun]],
+    failures: Sequence[RecentFailure] = (),
+) -> View:
+    channels = [HomeChannel(b, watches.get(b.channel_id, ())) for b in bindings]
+    return blocks.home_view(channels, failures)

@@ -1,0 +1,64 @@
+"""The console's `sim` verbs: make the simulator fail, succeed or go stale, to watch the bot."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.simulator.state import SimulatorState
+
+INDENT = "  "
+SIM_USAGE = (
+    "Usage: sim fail <backupId> [times] · sim run <backupId> · sim recover <backupId> · "
+    "sim stale <backupId>"
+)
+SIM_VERBS = ("fail", "run", "recover", "stale")
+STALE_AGE = timedelta(days=2)
+
+
+def simulator_command(state: SimulatorState, words: list[str]) -> list[str]:
+    """Acts on the simulator; returns the lines to show."""
+    out: list[str] = []
+    times = words[2] if len(words) == 3 and words[0] == "fail" else "1"
+    if (
+        len(words) not in (2, 3)
+        or words[0] not in SIM_VERBS
+        or (len(words) == 3 and words[0] != "fail")
+        or not words[1].lstrip("#").isdigit()
+        or not times.isdigit()
+        or not 1 <= int(times) <= 100
+    ):
+        out.append(SIM_USAGE)
+        return out
+    backup_id = int(words[1].lstrip("#"))
+    if backup_id not in state.backups:
+        out.append(f"The simulator has no backup {backup_id}.")
+        return out
+    verb = words[0]
+    if verb == "fail":
+        state.fail_next(backup_id, count=int(times))
+        which = "the next snapshot" if times == "1" else f"the next {times} snapshots"
+        out.append(f"{INDENT}(simulator: {which} of backup {backup_id} will fail)")
+    elif verb == "run":
+        failing = bool(state.backups[backup_id].fail_next)
+        run = state.run_scheduled_now(backup_id)
+        outcome = "it will fail, and the alert comes here" if failing else "it will succeed"
+        out.append(
+            f"{INDENT}(simulator: backup {backup_id} started scheduled snapshot {run.id}; "
+            f"{outcome})"
+        )
+    elif verb == "recover":
+        run = state.recover(backup_id)
+        out.append(
+            f"{INDENT}(simulator: backup {backup_id} started scheduled snapshot {run.id}; "
+            "it will succeed, and an open failure episode is closed in its thread)"
+        )
+    else:
+        # On the console's one clock the API's dates are real ones: two days real is that × speed.
+        speed = state.clock.speed if state.real_time_dates else 1.0
+        state.age_runs(backup_id, STALE_AGE * speed)
+        out.append(
+            f"{INDENT}(simulator: the last good snapshot of backup {backup_id} is now two days "
+            "older; on `auto` the bot notices within an hour, or at once after "
+            f"`alerts stale {backup_id} 1h`)"
+        )
+    return out

@@ -1,0 +1,95 @@
+"""Failure episodes end to end: a backup failing three times, then succeeding.
+
+The real bot over HTTP, the simulator, the fake Slack: one top-level alert, the further failures
+in its thread, the alert's first line edited to the streak, and a recovery reply that turns the
+header to "recovered"; each exactly once, however many scans re-read them.
+"""
+
+from __future__ import annotations
+
+from bot.devtools.slack_standin import PostedMessage
+from bot.devtools.waiting import wait_until
+from tests.constants import ADMIN, BACKUP, CHANNEL, OTHER_CHANNEL
+from tests.e2e.backup_kit import assert_valid_payloads, connect
+from tests.e2e.bot_fixtures import Stack
+from tests.e2e.worker_kit import alerts_in, cursors_ready, kind_of
+
+
+def _replies(stack: Stack, channel: str, parent: str, kind: str) -> list[PostedMessage]:
+    return [m for m in stack.slack.thread(channel, parent) if kind_of(m) == kind]
+
+
+async def test_three_failures_then_a_success_are_one_alert_and_its_thread(stack: Stack) -> None:
+    for channel in (CHANNEL, OTHER_CHANNEL):
+        await connect(stack, channel=channel)
+    await cursors_ready(stack.bot.container.db)
+
+    first = stack.sim.state.run_scheduled_now(BACKUP, fail=True)
+    for channel in (CHANNEL, OTHER_CHANNEL):
+        await wait_until(lambda c=channel: alerts_in(stack.slack, c, first.id), what="the alert")
+    alert_ts = {c: alerts_in(stack.slack, c)[0].ts for c in (CHANNEL, OTHER_CHANNEL)}
+
+    for streak in (2, 3):
+        failed = stack.sim.state.run_scheduled_now(BACKUP, fail=True)
+        for channel in (CHANNEL, OTHER_CHANNEL):
+            await wait_until(
+                lambda c=channel, n=streak: (
+                    len(_replies(stack, c, alert_ts[c], "episode_reply")) == n - 1
+                    and f"{n} failed snapshots in a row" in stack.slack.message(c, alert_ts[c]).text
+                ),
+                what=f"failure {streak} in the thread and the header",
+            )
+        reply = _replies(stack, CHANNEL, alert_ts[CHANNEL], "episode_reply")[-1]
+        assert str(failed.id) in reply.text and not reply.reply_broadcast
+
+    good = stack.sim.state.run_scheduled_now(BACKUP)
+    for channel in (CHANNEL, OTHER_CHANNEL):
+        await wait_until(
+            lambda c=channel: (
+                _replies(stack, c, alert_ts[c], "recovered")
+                and "recovered after 3 failures" in stack.slack.message(c, alert_ts[c]).text
+            ),
+            what="the recovery",
+        )
+    await stack.bot.after_ticks(3)  # more scans re-read all of it: still once each
+
+    for channel in (CHANNEL, OTHER_CHANNEL):
+        assert len(alerts_in(stack.slack, channel)) == 1
+        assert len(_replies(stack, channel, alert_ts[channel], "episode_reply")) == 2
+        recovered = _replies(stack, channel, alert_ts[channel], "recovered")
+        assert len(recovered) == 1
+        assert f"Recovered: snapshot {good.id} succeeded after 3 failures" in recovered[0].text
+        assert "failing for" in recovered[0].text
+        header = stack.slack.message(channel, alert_ts[channel])
+        assert header.edits == 3, header.edits  # streak 2, streak 3, recovered
+    assert_valid_payloads(stack.slack)
+
+
+def _stale_alerts(stack: Stack, channel: str) -> list[PostedMessage]:
+    return [m for m in stack.slack.messages(channel) if not m.is_reply and kind_of(m) == "stale"]
+
+
+async def test_a_stale_backup_is_told_once_then_fresh_again_in_its_thread(stack: Stack) -> None:
+    await connect(stack)
+    await cursors_ready(stack.bot.container.db)
+    await stack.command(f"alerts stale {BACKUP} 30s", user=ADMIN)
+    await wait_until(
+        lambda: [m for m in stack.slack.messages(CHANNEL) if "stale limit to *30s*" in m.text],
+        what="the stale limit notice",
+    )
+    # The seed's last good snapshot of the backup is hours old: past 30 s.
+    [alert] = await wait_until(lambda: _stale_alerts(stack, CHANNEL), what="the stale alert")
+    assert "No good snapshot of Nightly CRM (456) for" in alert.text
+    assert "it usually runs every 6h" in alert.text  # learned from the scheduled history
+    await stack.bot.after_ticks(3)
+    assert len(_stale_alerts(stack, CHANNEL)) == 1
+
+    good = stack.sim.state.run_scheduled_now(BACKUP)
+    [fresh] = await wait_until(
+        lambda: _replies(stack, CHANNEL, alert.ts, "fresh"), what="the fresh-again reply"
+    )
+    assert f"fresh again: snapshot {good.id} succeeded" in fresh.text
+    await stack.bot.after_ticks(3)
+    assert len(_stale_alerts(stack, CHANNEL)) == 1
+    assert len(_replies(stack, CHANNEL, alert.ts, "fresh")) == 1
+    assert_valid_payloads(stack.slack)

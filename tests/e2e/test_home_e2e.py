@@ -1,0 +1,135 @@
+"""The App Home with the workers running: recent failures from the delivery ledger with their
+buttons, runs in progress from the pending watches, and each channel's alert settings.
+
+Only channels the user can see: MEMBER is not in the private SECRET, so its failures and
+settings never reach MEMBER's tab. The real bot, the simulator and the Slack stand-in.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from bot.clock import utcnow
+from bot.devtools.waiting import wait_until
+from bot.slack.ids import ActionId
+from storage.repositories import BindingRepository
+from tests.constants import ADMIN, BACKUP, CHANNEL, MEMBER
+from tests.e2e.backup_kit import assert_valid_payloads, connect, rendered
+from tests.e2e.bot_fixtures import Stack
+from tests.e2e.worker_kit import alerts_in, cursors_ready, finished_watch
+
+SECRET = "C0SECRET"  # private; the bot is in it, MEMBER is not
+CREW = "C0CREW"  # private; the bot and MEMBER are both in it
+
+
+@pytest.fixture
+async def home_stack(stack: Stack) -> Stack:
+    """Three bound channels: public CHANNEL, private SECRET and CREW (MEMBER is in CREW only)."""
+    stack.slack.add_channel(CHANNEL, name="ops")
+    stack.slack.add_channel(SECRET, name="secret", is_private=True, members=[ADMIN])
+    stack.slack.add_channel(CREW, name="crew", is_private=True, members=[ADMIN, MEMBER])
+    for channel, workspace in ((CHANNEL, 123), (SECRET, 124), (CREW, 123)):
+        await connect(stack, channel, workspace)
+    return stack
+
+
+async def open_home(stack: Stack, user: str, publishes: int) -> dict[str, Any]:
+    response = await stack.send.app_home_opened(user)
+    assert response.status_code == 200
+    calls = await stack.slack.wait_for(
+        "views.publish", lambda c: c.ok and c.args["user_id"] == user, count=publishes
+    )
+    return calls[-1].args["view"]
+
+
+async def click_on_home(stack: Stack, user: str, view: dict[str, Any], action_id: str) -> None:
+    """Clicks a button of the published Home view as Slack does: no channel, no response_url."""
+    element = next(
+        e
+        for block in view["blocks"]
+        for e in block.get("elements", []) + ([block["accessory"]] if "accessory" in block else [])
+        if e.get("action_id") == action_id
+    )
+    response = await stack.send.block_action(
+        action_id,
+        element["value"],
+        user_id=user,
+        channel_id=None,
+        container={"type": "view", "view_id": "V0HOME"},
+    )
+    assert response.status_code == 200, response.text
+
+
+async def test_home_lists_recent_failures_with_their_buttons(home_stack: Stack) -> None:
+    """A failure alert sent to CHANNEL shows on Home with Show log and Run snapshot; SECRET's
+    failure stays off MEMBER's Home; Run snapshot from Home retries in the alert's thread."""
+    stack = home_stack
+    await cursors_ready(stack.bot.container.db)
+    await cursors_ready(stack.bot.container.db, 124, 1)
+    failed = stack.sim.state.run_scheduled_now(BACKUP, fail=True, log="Error: INVALID_SESSION_ID")
+    await wait_until(lambda: alerts_in(stack.slack, CHANNEL, failed.id), what="the alert")
+    await wait_until(lambda: alerts_in(stack.slack, CREW, failed.id), what="the crew alert")
+    hidden = stack.sim.state.run_scheduled_now(501, fail=True, log="Error: hidden")
+    await wait_until(lambda: alerts_in(stack.slack, SECRET, hidden.id), what="the secret alert")
+    alert = alerts_in(stack.slack, CHANNEL, failed.id)[0]
+
+    view = await open_home(stack, MEMBER, 1)
+    text = json.dumps(view)
+    assert "Recent failures" in text and f"snapshot {failed.id}" in text.lower()
+    assert "Nightly CRM" in text and "<!date^" in text
+    assert f"{hidden.id}" not in text
+    actions = [
+        e["action_id"] for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]
+    ]
+    assert ActionId.HOME_SHOW_LOG in actions and ActionId.HOME_RUN_SNAPSHOT in actions
+    assert len(view["blocks"]) <= 100
+    assert_valid_payloads(stack.slack)
+
+    await click_on_home(stack, MEMBER, view, ActionId.HOME_SHOW_LOG)
+    log = await stack.slack.wait_for(
+        "chat.postEphemeral", lambda c: c.ok and "INVALID_SESSION_ID" in rendered(c.args)
+    )
+    assert log[0].args["user"] == MEMBER and log[0].args["channel"] in (CHANNEL, CREW)
+
+    await click_on_home(stack, MEMBER, view, ActionId.HOME_RUN_SNAPSHOT)
+    posted = await stack.slack.wait_for(
+        "chat.postMessage", lambda c: c.ok and f"Retry of snapshot {failed.id}" in rendered(c.args)
+    )
+    channel = posted[0].args["channel"]
+    retry = stack.slack.message(channel, posted[0].response["ts"])
+    assert retry.thread_ts == alerts_in(stack.slack, channel, failed.id)[0].ts
+    assert alert.ts  # the alert it retries was the one on Home
+
+
+async def test_home_shows_each_channels_settings_and_live_runs_only(home_stack: Stack) -> None:
+    stack = home_stack
+    await cursors_ready(stack.bot.container.db)  # the muted backup's name comes from its cursor
+    await stack.command(f"alerts mute {BACKUP}", user=ADMIN, channel=CREW)
+    await stack.slack.wait_for("chat.postMessage", lambda c: c.ok and "muted" in c.args["text"])
+    async with stack.bot.container.db.session() as session:
+        await BindingRepository(session).pause(
+            stack.slack.team_id, CHANNEL, "the bot was removed from the channel", utcnow()
+        )
+    stack.sim.state.backups[BACKUP].run_seconds = 3600.0  # still running when Home opens
+    await stack.command(f"snapshot {BACKUP}", user=MEMBER, channel=CREW)
+    await stack.slack.wait_for(
+        "chat.postMessage", lambda c: c.ok and "Snapshot of" in c.args["text"]
+    )
+    run = stack.sim.state.snapshots_of(BACKUP)[-1]
+
+    view = await open_home(stack, MEMBER, 1)
+    sections = [b["text"]["text"] for b in view["blocks"] if b["type"] == "section"]
+    crew = next(s for s in sections if f"<#{CREW}>" in s)
+    assert "muted" in crew and "Nightly CRM" in crew and f"{BACKUP}" in crew
+    ops = next(s for s in sections if f"<#{CHANNEL}>" in s)
+    assert "paused" in ops and "the bot was removed from the channel" in ops
+    progress = next(s for s in sections if f"Snapshot {run.id}" in s)
+    assert "<!date^" in progress and "^{ago}|" in progress  # a relative date
+
+    stack.sim.state.finish_snapshot(run.id)
+    await finished_watch(stack.bot.container.db, run.id, CREW)
+    view = await open_home(stack, MEMBER, 2)
+    assert f"Snapshot {run.id} " not in json.dumps(view)  # finished: no longer in progress

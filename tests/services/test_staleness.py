@@ -1,0 +1,84 @@
+"""The stale check's rules that need no Slack: learning the cadence, the limit, when to look."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+from bot.services.failure_listing import Listeners
+from bot.services.staleness import AUTO_FLOOR, StaleTracker, learn, limit_of
+from bot.skyvia.models import Snapshot, SnapshotState
+from storage.repositories import AUTO, StaleSetting
+
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def _run(snapshot_id: int, hours_ago: float, state: SnapshotState, scheduled: bool) -> Snapshot:
+    start = NOW - timedelta(hours=hours_ago)
+    return Snapshot.model_validate(
+        {
+            "snapshotId": snapshot_id,
+            "startTime": start,
+            "endTime": start + timedelta(minutes=5),
+            "state": state,
+            "runBySchedule": scheduled,
+        }
+    )
+
+
+def test_cadence_is_the_median_gap_of_scheduled_runs_and_the_last_good_the_latest() -> None:
+    runs = [
+        _run(1, 24, SnapshotState.SUCCEEDED, True),
+        _run(2, 18, SnapshotState.SUCCEEDED, True),
+        _run(3, 12, SnapshotState.FAILED, True),
+        _run(4, 7, SnapshotState.SUCCEEDED, False),  # manual: not a scheduled gap
+        _run(5, 6, SnapshotState.FAILED, True),
+    ]
+    learned = learn(runs)
+    assert learned.cadence == 6 * 3600
+    assert learned.last_good == (4, NOW - timedelta(hours=7) + timedelta(minutes=5))
+
+
+def test_too_few_scheduled_runs_teach_nothing() -> None:
+    runs = [_run(1, 12, SnapshotState.SUCCEEDED, True), _run(2, 6, SnapshotState.FAILED, True)]
+    assert learn(runs).cadence is None
+    assert learn([]).last_good is None
+
+
+def test_auto_is_two_and_a_half_gaps_never_under_an_hour_and_silent_without_a_gap() -> None:
+    assert limit_of(AUTO, 6 * 3600) == timedelta(hours=15)
+    assert limit_of(AUTO, 60) == AUTO_FLOOR
+    assert limit_of(AUTO, None) is None
+    assert limit_of(StaleSetting(limit_seconds=90), None) == timedelta(seconds=90)
+    assert limit_of(StaleSetting(disabled=True), 3600) is None
+
+
+def _cursor(**values: Any) -> Any:
+    base = {
+        "backup_id": 456,
+        "scheduled": True,
+        "runs_checked_at": NOW - timedelta(minutes=5),
+        "last_good_at": NOW - timedelta(hours=2),
+        "cadence_seconds": 6 * 3600.0,
+    }
+    return SimpleNamespace(**(base | values))
+
+
+def _listeners(setting: StaleSetting = AUTO) -> Listeners:
+    binding: Any = SimpleNamespace(id=1)
+    return Listeners([binding], {}, stale={(1, 456): setting} if setting != AUTO else {})
+
+
+def test_runs_are_read_only_when_a_check_is_due() -> None:
+    tracker = StaleTracker(announcer=Any, batcher=Any, owner=lambda: "w", clock=lambda: NOW)  # type: ignore[arg-type]
+    assert not tracker.due(_cursor(), _listeners(), NOW)  # fresh cache, within the limit
+    assert tracker.due(_cursor(runs_checked_at=NOW - timedelta(hours=1)), _listeners(), NOW)
+    assert tracker.due(_cursor(runs_checked_at=None), _listeners(), NOW)
+    assert tracker.due(_cursor(last_good_at=NOW - timedelta(hours=16)), _listeners(), NOW)
+    assert tracker.due(_cursor(), _listeners(StaleSetting(limit_seconds=3600)), NOW)
+    assert tracker.due(_cursor(), _listeners(StaleSetting(stale_snapshot_id=9)), NOW)
+    assert not tracker.due(
+        _cursor(runs_checked_at=None), _listeners(StaleSetting(disabled=True)), NOW
+    )
+    assert not tracker.due(_cursor(scheduled=False, runs_checked_at=None), _listeners(), NOW)
