@@ -15,6 +15,7 @@ from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStor
 from bot.container import Container
 from bot.logging_setup import set_log_context
 from bot.services.channel_pauses import ChannelPauses
+from bot.services.digests import DigestSettings
 from bot.services.health import HealthService
 from bot.services.mentions import AlertMentions
 from bot.slack.installations import ResumingInstallationStore, TeamInstallations
@@ -78,6 +79,7 @@ def handler_services(container: Container) -> Services:
         pauses=ChannelPauses(container.db),
         health=HealthService(skyvia=container.skyvia, bindings=container.bindings),
         mentions=AlertMentions(container.db),
+        digests=DigestSettings(container.db),
         installations=TeamInstallations(
             container.slack.installation_store, evict=container.slack.evict
         ),

@@ -19,6 +19,7 @@ from bot.services.backups import BackupService
 from bot.services.bindings import BindingService, BoundWorkspace
 from bot.services.channel_pauses import ChannelPauses
 from bot.services.clicks import ClickClaims
+from bot.services.digests import DigestSettings
 from bot.services.errors import DomainError
 from bot.services.health import HealthService
 from bot.services.mentions import AlertMentions
@@ -49,6 +50,7 @@ class Services:
     installations: TeamInstallations
     health: HealthService
     mentions: AlertMentions
+    digests: DigestSettings
 
 
 _NOT_IN_CHANNEL = {"channel_not_found", "not_in_channel"}

@@ -361,14 +361,18 @@ class TimerKind(StrEnum):
     """A timed mute's end: the mute goes, and the channel is told."""
     WINDOW_END = "window_end"
     """A maintenance window's end: the schedule is enabled again (unless it already is)."""
+    DIGEST = "digest"
+    """A channel's daily health digest (`backup_id` 0): posted, then due the next day."""
 
 
 class Timer(Base):
-    """Something due at a time in a channel: a timed mute's or a maintenance window's end.
+    """Something due at a time in a channel: a timed mute's or a maintenance window's end, or
+    the channel's daily digest.
 
     A row exists while the timer is pending; firing deletes it (fenced by the lease), so it fires
-    once. At most one pending timer of a kind per channel and backup: a new one replaces it.
-    `payload` is a small JSON object the service owns (who set it, the words it was set with).
+    once; a digest's row is moved to its next day instead. At most one pending timer of a kind
+    per channel and backup: a new one replaces it. `payload` is a small JSON object the service
+    owns (who set it, the words it was set with, a digest's local time and zone).
     """
 
     __tablename__ = "timers"

@@ -204,6 +204,8 @@ class FakeUser:
     is_restricted: bool = False
     """A multi-channel guest (single-channel guests are also `is_ultra_restricted`)."""
     is_ultra_restricted: bool = False
+    tz: str = "Europe/London"
+    """The IANA zone Slack reports for the person (`users.info` `tz`)."""
 
     def to_slack(self) -> dict[str, Any]:
         return {
@@ -219,7 +221,7 @@ class FakeUser:
             "is_ultra_restricted": self.is_ultra_restricted,
             "is_bot": self.is_bot,
             "is_app_user": False,
-            "tz": "Europe/London",
+            "tz": self.tz,
             "profile": {"display_name": self.name, "real_name": self.name.title()},
         }
 
@@ -427,6 +429,7 @@ class FakeSlack:
         deleted: bool = False,
         team_id: str | None = None,
         guest: str | None = None,
+        tz: str = "Europe/London",
     ) -> FakeUser:
         """A user of `team_id` (default: the stand-in's own team; another one is a Slack
         Connect member from another organisation). `guest`: "multi" or "single" channel."""
@@ -443,6 +446,7 @@ class FakeSlack:
             deleted=deleted,
             is_restricted=guest is not None,
             is_ultra_restricted=guest == "single",
+            tz=tz,
         )
         self._users[user_id] = user
         return user

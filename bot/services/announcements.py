@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from bot.services.models import WatchedRun
+from bot.services.digests import DigestSetting
+from bot.services.models import WatchedRun, WorkspaceHealth
 from bot.skyvia.models import Snapshot
 from storage.repositories import Episode
 
@@ -84,6 +85,16 @@ class TimerEnded:
     words: str
     due_at: datetime
     enabled: bool = True
+
+
+@dataclass(frozen=True)
+class DigestDue:
+    """A channel's daily digest of `day` (the setter's local date, which keys it: once a day)."""
+
+    channel: Channel
+    day: date
+    setting: DigestSetting
+    health: WorkspaceHealth
 
 
 class Announcer(Protocol):
@@ -206,4 +217,8 @@ class Announcer(Protocol):
 
     async def window_ended(self, ended: TimerEnded) -> Outcome:
         """A maintenance window ended: the schedule is back on, or already was (once per window)."""
+        ...
+
+    async def digest(self, due: DigestDue) -> Outcome:
+        """The channel's daily health digest (once per local day)."""
         ...

@@ -94,6 +94,17 @@ class BackupHealth:
         return streak
 
     @property
+    def failing_since(self) -> datetime | None:
+        """When the oldest run of the failing streak started; None when not failing."""
+        since = None
+        for run in self.runs or ():
+            if run.state == SnapshotState.SUCCEEDED:
+                break
+            if run.state in (SnapshotState.FAILED, SnapshotState.CANCELED):
+                since = run.start_time or run.queue_time or since
+        return since
+
+    @property
     def condition(self) -> Condition:
         if self.runs is None:
             return Condition.UNKNOWN

@@ -1,4 +1,4 @@
-"""Timed mutes and maintenance windows: set them, and end them once, on time, across restarts.
+"""Timed mutes, maintenance windows and daily digests: each fired once, on time, across restarts.
 
 A timer is a row (`storage.repositories.timers`), not a task in memory, so it survives restarts
 and any replica may fire it. Firing is claim → act → announce → finish, each timer under a
@@ -20,9 +20,11 @@ from datetime import datetime, timedelta
 from typing import TypedDict
 
 from bot.clock import utcnow
-from bot.services.announcements import Announcer, Channel, Outcome, TimerEnded
+from bot.services.announcements import Announcer, Channel, DigestDue, Outcome, TimerEnded
 from bot.services.bindings import BindingService, BoundWorkspace, MuteChanged
+from bot.services.digests import DigestSetting, digest_day, next_digest_at
 from bot.services.errors import DomainError
+from bot.services.health import HealthService
 from bot.services.leased import lease_for
 from bot.services.schedules import ScheduleService
 from bot.skyvia.client import SkyviaClient
@@ -82,6 +84,7 @@ class TimerService:
         bindings: BindingService,
         schedules: ScheduleService,
         announcer: Announcer | None = None,
+        health: HealthService | None = None,
         owner: str = "",
         interval: float = 60.0,
         clock: Callable[[], datetime] = utcnow,
@@ -91,6 +94,7 @@ class TimerService:
         self._bindings = bindings
         self._schedules = schedules
         self._announcer = announcer
+        self._health = health
         self._owner = owner
         self.interval = interval
         self._clock = clock
@@ -134,7 +138,12 @@ class TimerService:
     async def pending(self, team_id: str, channel_id: str) -> list[PendingEnd]:
         async with self._db.session() as session:
             rows = await TimerRepository(session).pending_in(team_id, channel_id)
-        return [PendingEnd(TimerKind(row.kind), row.backup_id, row.due_at) for row in rows]
+        ends = (TimerKind.MUTE_END, TimerKind.WINDOW_END)
+        return [
+            PendingEnd(TimerKind(row.kind), row.backup_id, row.due_at)
+            for row in rows
+            if row.kind in ends
+        ]
 
     async def _set(
         self,
@@ -173,11 +182,16 @@ class TimerService:
             outcome = Outcome.FAILED
         async with self._db.session() as session:
             timers = TimerRepository(session)
-            if outcome is None or outcome.settled:
-                return await timers.finish(timer.id, self._owner)
-            retry = self.interval if outcome is not Outcome.UNKNOWN else self._stale_after()
-            await timers.release(timer.id, self._owner, self._clock() + timedelta(seconds=retry))
-        return False
+            if outcome is not None and not outcome.settled:
+                retry = self.interval if outcome is not Outcome.UNKNOWN else self._stale_after()
+                retry_at = self._clock() + timedelta(seconds=retry)
+                await timers.release(timer.id, self._owner, retry_at)
+                return False
+            if timer.kind == TimerKind.DIGEST and outcome is not None:
+                setting = DigestSetting.of(timer)
+                tomorrow = next_digest_at(self._clock(), setting.at, setting.tz)
+                return await timers.release(timer.id, self._owner, tomorrow)
+            return await timers.finish(timer.id, self._owner)
 
     def _stale_after(self) -> float:
         assert self._announcer is not None
@@ -189,6 +203,8 @@ class TimerService:
         bound = await self._bound(timer)
         if bound is None:
             return None
+        if timer.kind == TimerKind.DIGEST:
+            return await self._digest(timer, bound)
         payload = json.loads(timer.payload or "{}")
         ended = TimerEnded(
             channel=Channel(timer.team_id, timer.channel_id),
@@ -203,6 +219,15 @@ class TimerService:
             return await self._announcer.mute_ended(ended)
         enabled = await self._reenable(timer, bound, payload)
         return await self._announcer.window_ended(replace(ended, enabled=enabled))
+
+    async def _digest(self, timer: Timer, bound: BoundWorkspace) -> Outcome:
+        """The digest of the latest day whose time has passed (once per day, by the ledger)."""
+        assert self._announcer is not None and self._health is not None
+        setting = DigestSetting.of(timer)
+        day, _ = digest_day(self._clock(), setting.at, setting.tz)
+        health = await self._health.workspace(bound)
+        channel = Channel(timer.team_id, timer.channel_id)
+        return await self._announcer.digest(DigestDue(channel, day, setting, health))
 
     async def _reenable(self, timer: Timer, bound: BoundWorkspace, payload: dict[str, str]) -> bool:
         """Enables the schedule unless it is on already; True if this window's end enabled it."""

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from bot.services.announcements import Channel, Outcome, TimerEnded
+from bot.services.announcements import Channel, DigestDue, Outcome, TimerEnded
 from bot.services.models import WatchedRun
 from bot.skyvia.models import Snapshot, SnapshotState
 from bot.slack.deliveries import DeliveryKey
@@ -34,6 +34,7 @@ from bot.slack.messages.episodes import (
     recovered_header,
     recovered_reply,
 )
+from bot.slack.messages.health import digest_message
 from bot.slack.messages.staleness import fresh_again_reply, stale_alert
 from bot.slack.messages.timers import mute_ended_note, window_ended_note
 from bot.slack.notifier import Notifier
@@ -58,6 +59,12 @@ def timer_key(ended: TimerEnded, kind: str) -> DeliveryKey:
     return DeliveryKey(
         ended.channel.team_id, ended.channel.channel_id, ended.backup_id, f"{kind}:{serial}"
     )
+
+
+def digest_key(due: DigestDue) -> DeliveryKey:
+    """Once per local day: a digest set again, or retried after a crash, is still that day's."""
+    channel = due.channel
+    return DeliveryKey(channel.team_id, channel.channel_id, 0, f"digest:{due.day.isoformat()}")
 
 
 def _run_key(run: WatchedRun, kind: str) -> DeliveryKey:
@@ -316,4 +323,8 @@ class SlackAnnouncer:
     async def window_ended(self, ended: TimerEnded) -> Outcome:
         note = window_ended_note(ended)
         result = await self._notifier.deliver(timer_key(ended, "window_end"), note)
+        return result.outcome
+
+    async def digest(self, due: DigestDue) -> Outcome:
+        result = await self._notifier.deliver(digest_key(due), digest_message(due))
         return result.outcome

@@ -7,7 +7,7 @@ Handlers match on these. They live apart from the grammar so a reader of either 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 
 from bot.slack.deadlines import Deadline
 
@@ -115,6 +115,14 @@ class StaleCmd:
     off: bool = False
 
 
+@dataclass(frozen=True)
+class DigestCmd:
+    """`digest daily HH:MM` (`at`), `digest off` (`off`), or `digest` alone: what is set."""
+
+    at: time | None = None
+    off: bool = False
+
+
 Command = (
     HelpCmd
     | ConnectCmd
@@ -130,4 +138,5 @@ Command = (
     | HealthCmd
     | MentionCmd
     | StaleCmd
+    | DigestCmd
 )

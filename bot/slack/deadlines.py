@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.clock import zone_of
 
 MAX_SPAN = timedelta(days=30)
 """The longest mute or window; longer ones are refused rather than forgotten."""
@@ -57,7 +58,7 @@ class Deadline:
 
     def resolve(self, now: datetime, tz: str | None) -> datetime:
         """The aware UTC end, counted from `now`; raises DeadlineError when past or too far."""
-        zone = _zone(tz)
+        zone = zone_of(tz)
         if self.span is not None:
             return now + self.span
         if self.clock is not None:
@@ -76,13 +77,19 @@ class Deadline:
         return end
 
 
+def parse_clock(word: str) -> time | None:
+    """`18:00`, `9:30` (24-hour clock) as a time of day; None when it is not one."""
+    clock = _CLOCK.fullmatch(word)
+    return time(int(clock.group(1)), int(clock.group(2))) if clock else None
+
+
 def parse_deadline(keyword: str, word: str) -> Deadline:
     """`for <duration>` or `until <time>`; raises DeadlineError naming the forms that work."""
     if keyword == "for":
         return Deadline(word=word, span=parse_duration(word))
-    clock = _CLOCK.fullmatch(word)
-    if clock:
-        return Deadline(word=word, clock=time(int(clock.group(1)), int(clock.group(2))))
+    clock = parse_clock(word)
+    if clock is not None:
+        return Deadline(word=word, clock=clock)
     try:
         moment = datetime.fromisoformat(word) if "T" in word.upper() else None
     except ValueError:
@@ -122,11 +129,3 @@ def _quoted(text: str, limit: int = 40) -> str:
     """User input as quoted in an error: cut, and without backticks that break the quoting."""
     text = text.replace("`", "'")
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _zone(tz: str | None) -> ZoneInfo:
-    """The person's zone, or UTC when Slack gave none or one this machine does not know."""
-    try:
-        return ZoneInfo(tz or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")

@@ -32,6 +32,7 @@ from bot.slack.commands import (
     BackupsCmd,
     Command,
     ConnectCmd,
+    DigestCmd,
     DisconnectCmd,
     HealthCmd,
     HelpCmd,
@@ -51,6 +52,7 @@ from bot.slack.deadlines import (
     end_word_at,
     parse_duration,
 )
+from bot.slack.digest_words import digest_command
 from bot.slack.list_filter import clean_filter
 from bot.slack.mentions import MentionError, mention_ids
 from bot.slack.usage import USAGE, UsageError
@@ -69,6 +71,7 @@ __all__ = [
     "BackupsCmd",
     "Command",
     "ConnectCmd",
+    "DigestCmd",
     "DisconnectCmd",
     "HealthCmd",
     "HelpCmd",
@@ -320,6 +323,7 @@ _PARSERS: dict[str, Callable[[list[str], Clock], Command]] = {
     "schedule": _schedule,
     "alerts": _alerts,
     "health": _health,
+    "digest": digest_command,
 }
 
 

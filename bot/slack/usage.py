@@ -39,6 +39,9 @@ USAGE: dict[str, str] = {
     "e.g. `/skyvia alerts stale 456 26h`",
     "health": "`/skyvia health [page]` shows every backup's health, worst first: last good "
     "snapshot, last runs, failing streak (to you, with a button to share it)",
+    "digest": "`/skyvia digest daily <HH:MM>|off` posts the health summary here once a day at "
+    "that time in your time zone (admins), e.g. `/skyvia digest daily 09:00`; "
+    "`/skyvia digest` shows what is set",
 }
 """Subcommand -> usage line with an example (mrkdwn with raw `<`/`>`: escape when rendering)."""
 

@@ -16,6 +16,7 @@ from bot.metrics import Metrics
 from bot.services.alerting import AlertingConfig, AlertingService
 from bot.services.announcements import Announcer
 from bot.services.bindings import BindingService
+from bot.services.health import HealthService
 from bot.services.leased import lease_for
 from bot.services.retention import RetentionPolicy, RetentionService
 from bot.services.schedules import ScheduleService
@@ -116,6 +117,7 @@ def workers_for(container: WorkerNeeds) -> list[PeriodicWorker]:
         bindings=container.bindings,
         schedules=ScheduleService(db=container.db, skyvia=container.skyvia),
         announcer=common["announcer"],
+        health=HealthService(skyvia=container.skyvia, bindings=container.bindings),
         owner=owner,
         interval=settings.alert_interval,
     )

@@ -24,6 +24,7 @@ from bot.slack.messages import (
     status_message,
     watch_ended_card,
 )
+from bot.slack.messages.digests import with_digest
 from bot.slack.messages.mrkdwn import user_mention
 from bot.slack.messages.staleness import stale_limit_changed_message
 from bot.slack.messages.timers import with_pending_ends
@@ -151,7 +152,9 @@ async def disconnect(ctx: SlackContext, _: DisconnectCmd) -> None:
 async def status(ctx: SlackContext, _: StatusCmd) -> None:
     result = await ctx.services.bindings.status(ctx.team_id, ctx.channel_id)
     ends = await ctx.services.timers.pending(ctx.team_id, ctx.channel_id)
-    await ctx.reply(with_pending_ends(status_message(result.binding, result.watches), ends))
+    digest = await ctx.services.digests.current(ctx.team_id, ctx.channel_id)
+    message = with_pending_ends(status_message(result.binding, result.watches), ends)
+    await ctx.reply(with_digest(message, digest if result.binding else None))
 
 
 async def alerts(ctx: SlackContext, command: AlertsCmd) -> None:

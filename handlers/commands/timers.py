@@ -47,7 +47,7 @@ async def timed_mute(
     muted = await ctx.services.timers.mute_until(
         bound, backup_id, user_id=ctx.user_id, until=until, words=end.word
     )
-    await _tell(ctx, timed_mute_message(ctx.user_id, muted.backup, until, end.word))
+    await post_or_tell(ctx, timed_mute_message(ctx.user_id, muted.backup, until, end.word))
 
 
 async def maintenance_window(
@@ -57,10 +57,11 @@ async def maintenance_window(
     opened = await ctx.services.timers.open_window(
         bound, backup_id, user_id=ctx.user_id, until=until, words=end.word
     )
-    await _tell(ctx, window_opened_message(ctx.user_id, opened.backup, until, opened.was_active))
+    opened_note = window_opened_message(ctx.user_id, opened.backup, until, opened.was_active)
+    await post_or_tell(ctx, opened_note)
 
 
-async def _tell(ctx: SlackContext, message: Message) -> None:
+async def post_or_tell(ctx: SlackContext, message: Message) -> None:
     """To the channel; a private channel without the bot still tells the person who did it."""
     try:
         await ctx.post(message)

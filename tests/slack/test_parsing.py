@@ -6,7 +6,7 @@ See docs/reference/commands.md#input-rules.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -22,6 +22,7 @@ from bot.slack.parsing import (
     BackupsCmd,
     Command,
     ConnectCmd,
+    DigestCmd,
     DisconnectCmd,
     HealthCmd,
     HelpCmd,
@@ -618,3 +619,43 @@ def test_bad_alerts_stale_input_gets_the_usage(text: str) -> None:
     with pytest.raises(UsageError) as caught:
         parse(text)
     assert "alerts stale <backupId>" in caught.value.usage
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("digest", DigestCmd()),
+        ("digest daily 09:00", DigestCmd(at=time(9, 0))),
+        ("DIGEST Daily 9:30", DigestCmd(at=time(9, 30))),
+        ("digest daily 0:00", DigestCmd(at=time(0, 0))),
+        ("digest daily 23:59", DigestCmd(at=time(23, 59))),
+        ("digest  off", DigestCmd(off=True)),
+    ],
+)
+def test_digest_reads_a_daily_time_or_off(text: str, expected: DigestCmd) -> None:
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("digest daily", "needs a time"),
+        ("digest daily 24:00", "`24:00` is not a time of day"),
+        ("digest daily 9:60", "`9:60` is not a time of day"),
+        ("digest daily 0900", "`0900` is not a time of day"),
+        ("digest daily 09:00 utc", "Unexpected `utc`"),
+        ("digest off now", "Unexpected `now`"),
+        ("digest weekly 09:00", "Unexpected `weekly`"),
+    ],
+)
+def test_bad_digest_input_gets_the_usage(text: str, fragment: str) -> None:
+    error = refusal(text)
+    assert fragment in error.message
+    assert "digest daily <HH:MM>" in error.usage
+
+
+def test_a_digest_time_without_daily_is_offered_with_it() -> None:
+    error = refusal("digest 09:00")
+    assert error.suggestion == "digest daily 09:00"
+    assert parse(error.suggestion) == DigestCmd(at=time(9, 0))
+    assert refusal("digets daily 9:00").suggestion == "digest daily 9:00"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import Block
 
+from bot.services.announcements import DigestDue
 from bot.services.models import BackupHealth, Condition, WorkspaceHealth
 from bot.slack.messages.buttons import health_nav, share_health_button
 from bot.slack.messages.common import Message, actions, compact, context, fallback, section
@@ -21,6 +22,9 @@ from bot.slack.messages.mrkdwn import (
     state_emoji,
     user_mention,
 )
+
+DIGEST_LINES = 10
+"""Backups a digest names: the worst ones; `/skyvia health` has them all."""
 
 HEALTH_PAGE_SIZE = 20
 """Backups per page: one section each, well under Slack's 50 blocks with header and buttons."""
@@ -63,10 +67,14 @@ def health_summary(health: WorkspaceHealth) -> str:
     total = len(health.backups)
     if not total:
         return "No backups in this workspace."
-    failing = sum(1 for item in health.backups if item.condition is Condition.FAILING)
+    failing = [item for item in health.backups if item.condition is Condition.FAILING]
     text = f"{health.healthy} of {plural(total, 'backup')} healthy"
     if failing:
-        text += f"; {failing} failing"
+        text += f"; {len(failing)} failing"
+        starts = [item.failing_since for item in failing if item.failing_since is not None]
+        if starts:
+            longest = " the longest" if len(failing) > 1 else ""
+            text += f",{longest} since {slack_date(min(starts))}"
     return text
 
 
@@ -92,5 +100,32 @@ def health_message(
         blocks.append(actions(*nav, share_health_button(page)))
     return Message(
         text=fallback(f"Backup health of {workspace} ({health.workspace_id}): {summary}"),
+        blocks=compact(blocks),
+    )
+
+
+def digest_message(due: DigestDue) -> Message:
+    """The daily digest: the summary, the backups that are not healthy (worst first), and how
+    to change it. Healthy backups are counted, not listed: the digest is read in two seconds."""
+    health = due.health
+    workspace = escape_name_cut(health.workspace_name or f"Workspace {health.workspace_id}", 80)
+    summary = health_summary(health)
+    unwell = [item for item in health.backups if item.condition is not Condition.HEALTHY]
+    shown = unwell[:DIGEST_LINES]
+    more = len(unwell) - len(shown)
+    setting = due.setting
+    blocks: list[Block | None] = [
+        section(f":clipboard: *Daily digest of {workspace}* ({health.workspace_id}): {summary}"),
+        *(section(health_line(item)) for item in shown),
+        context(f"…and {format_count(more)} more: `/skyvia health` lists them all")
+        if more
+        else None,
+        context(
+            f"Daily at {setting.words}, set by {user_mention(setting.set_by)}",
+            "`/skyvia digest off` stops it",
+        ),
+    ]
+    return Message(
+        text=fallback(f"Daily digest of {workspace} ({health.workspace_id}): {summary}"),
         blocks=compact(blocks),
     )
