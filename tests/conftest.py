@@ -14,6 +14,7 @@ pytest_plugins = [
     "tests.db_fixtures",
     "tests.e2e.fixtures",
     "tests.e2e.bot_fixtures",
+    "tests.e2e.process_kit",
     "tests.simulator.fixtures",
     "tests.services.kit",
 ]

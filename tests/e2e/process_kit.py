@@ -1,4 +1,5 @@
-"""The bot as child processes (`python -m bot run --http`) for crash and replica tests.
+"""The bot as child processes (`python -m bot run --http`) for crash and replica tests; the
+`procs` fixture (a pytest plugin, see tests/conftest.py) is one such stack per test.
 
 The simulator and the fake Slack stay in the test process, so they outlive a SIGKILLed bot and
 see exactly what each incarnation of it did.
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.devtools.child_process import ChildProcess
@@ -20,7 +22,7 @@ from bot.devtools.slack_standin import FakeSlack
 from bot.devtools.waiting import wait_until
 from bot.simulator import RunningSimulator
 from storage.db import Database
-from tests.constants import ADMIN, MEMBER
+from tests.constants import ADMIN, CHANNEL, MEMBER
 from tests.e2e.bot_runner import SIGNING_SECRET, bot_env, bot_process
 
 
@@ -60,6 +62,12 @@ class ProcessStack:
             return True
 
         await wait_until(counted, timeout=timeout, interval=0.1, what=f"{count} more ticks")
+
+    async def connect(self, send: SlackRequestSender, channel: str = CHANNEL) -> None:
+        """Binds `channel` to workspace 123 as the admin, through `send`'s bot process."""
+        before = len(self.slack.calls_to("chat.postMessage"))
+        await send.slash_command("connect 123", user_id=ADMIN, channel_id=channel)
+        await self.slack.wait_for("chat.postMessage", lambda c: c.ok, count=before + 1)
 
     def stop_all(self) -> None:
         for process in self.processes:
@@ -105,3 +113,21 @@ async def process_stack(
     finally:
         stack.stop_all()
         await db.dispose()
+
+
+@pytest.fixture
+async def procs(
+    fake_slack: FakeSlack,
+    simulator: RunningSimulator,
+    database_url: str,
+    slack_sender_factory: Callable[[str, str], SlackRequestSender],
+    tmp_path: Path,
+) -> AsyncIterator[ProcessStack]:
+    async with process_stack(
+        fake_slack=fake_slack,
+        simulator=simulator,
+        database_url=database_url,
+        sender_factory=slack_sender_factory,
+        logs=tmp_path,
+    ) as stack:
+        yield stack

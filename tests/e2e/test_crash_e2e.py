@@ -11,23 +11,16 @@ Two kinds of test:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
-
-import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.devtools.slack_requests import SlackRequestSender
-from bot.devtools.slack_standin import FakeSlack
 from bot.devtools.waiting import wait_until
-from bot.simulator import RunningSimulator
 from bot.slack.deliveries import DeliveryKey
 from storage.models import DeliveryStatus
 from storage.repositories import DeliveryLedger
-from tests.constants import ADMIN, BACKUP, CHANNEL, MEMBER, OTHER_CHANNEL, TEAM
+from tests.constants import BACKUP, CHANNEL, MEMBER, OTHER_CHANNEL, TEAM
 from tests.e2e.backup_kit import connect
 from tests.e2e.bot_fixtures import Stack
-from tests.e2e.process_kit import ProcessStack, process_stack
+from tests.e2e.process_kit import ProcessStack
 from tests.e2e.worker_kit import (
     alerts_in,
     carded_watch,
@@ -37,35 +30,11 @@ from tests.e2e.worker_kit import (
 )
 
 
-@pytest.fixture
-async def procs(
-    fake_slack: FakeSlack,
-    simulator: RunningSimulator,
-    database_url: str,
-    slack_sender_factory: Callable[[str, str], SlackRequestSender],
-    tmp_path: Path,
-) -> AsyncIterator[ProcessStack]:
-    async with process_stack(
-        fake_slack=fake_slack,
-        simulator=simulator,
-        database_url=database_url,
-        sender_factory=slack_sender_factory,
-        logs=tmp_path,
-    ) as stack:
-        yield stack
-
-
-async def connect_channel(procs: ProcessStack, send: SlackRequestSender, channel: str) -> None:
-    before = len(procs.slack.calls_to("chat.postMessage"))
-    await send.slash_command("connect 123", user_id=ADMIN, channel_id=channel)
-    await procs.slack.wait_for("chat.postMessage", lambda c: c.ok, count=before + 1)
-
-
 async def test_killed_while_a_snapshot_runs_replies_once_after_restart(
     procs: ProcessStack,
 ) -> None:
     bot, send = await procs.start()
-    await connect_channel(procs, send, CHANNEL)
+    await procs.connect(send)
     procs.sim.state.set_speed(1)  # the run stays in progress until we finish it
     await send.slash_command(f"snapshot {BACKUP}", user_id=MEMBER, channel_id=CHANNEL)
     run = await wait_until(
@@ -94,7 +63,7 @@ async def test_killed_while_alerts_go_out_each_channel_gets_one_after_restart(
     bot, send = await procs.start()
     channels = [CHANNEL, OTHER_CHANNEL, "C0THIRD", "C0FOURTH"]
     for channel in channels:
-        await connect_channel(procs, send, channel)
+        await procs.connect(send, channel)
     await cursors_ready(procs.db)
     # Slow posts: the kill lands while some alerts are out and others are still due.
     procs.slack.set_latency(0.3)

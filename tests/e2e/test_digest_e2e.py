@@ -8,25 +8,20 @@ clock passing it looks like to the bot, rather than waiting for a real 09:00.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import select, update
 
-from bot.devtools.slack_requests import SlackRequestSender
 from bot.devtools.slack_standin import FakeSlack, PostedMessage
 from bot.devtools.waiting import wait_until
 from bot.services.digests import next_digest_at
-from bot.simulator import RunningSimulator
 from storage.db import Database
 from storage.models import Timer, TimerKind
 from tests.constants import ADMIN, BACKUP, CHANNEL, MEMBER
 from tests.e2e.backup_kit import assert_valid_payloads, connect, rendered
 from tests.e2e.bot_fixtures import Stack
-from tests.e2e.process_kit import ProcessStack, process_stack
+from tests.e2e.process_kit import ProcessStack
 from tests.e2e.worker_kit import cursors_ready, failures_told
 
 NY = "America/New_York"
@@ -97,30 +92,11 @@ async def test_a_digest_is_set_in_the_setters_zone_posted_once_and_stopped(stack
     assert_valid_payloads(stack.slack)
 
 
-@pytest.fixture
-async def procs(
-    fake_slack: FakeSlack,
-    simulator: RunningSimulator,
-    database_url: str,
-    slack_sender_factory: Callable[[str, str], SlackRequestSender],
-    tmp_path: Path,
-) -> AsyncIterator[ProcessStack]:
-    async with process_stack(
-        fake_slack=fake_slack,
-        simulator=simulator,
-        database_url=database_url,
-        sender_factory=slack_sender_factory,
-        logs=tmp_path,
-    ) as stack:
-        yield stack
-
-
 async def test_a_digest_due_while_the_bot_was_down_is_posted_once_by_two_replicas(
     procs: ProcessStack,
 ) -> None:
     bot, send = await procs.start()
-    await send.slash_command("connect 123", user_id=ADMIN, channel_id=CHANNEL)
-    await wait_until(lambda: _posted(procs.slack, "connected"), what="connected")
+    await procs.connect(send)
     await send.slash_command("digest daily 07:30", user_id=ADMIN, channel_id=CHANNEL)
     await wait_until(lambda: _posted(procs.slack, "daily health digest"), what="the note")
     bot.kill()

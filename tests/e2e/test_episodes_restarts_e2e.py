@@ -7,39 +7,17 @@ same backup, adds nothing twice and loses nothing.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
-from bot.devtools.slack_requests import SlackRequestSender
-from bot.devtools.slack_standin import FakeSlack, PostedMessage
+from bot.devtools.slack_standin import PostedMessage
 from bot.devtools.waiting import wait_until
-from bot.simulator import RunningSimulator
 from tests.constants import BACKUP, CHANNEL, OTHER_CHANNEL
-from tests.e2e.process_kit import ProcessStack, process_stack
-from tests.e2e.test_crash_e2e import connect_channel
+from tests.e2e.process_kit import ProcessStack
 from tests.e2e.worker_kit import alerts_in, cursors_ready, kind_of
 
 CHANNELS = [CHANNEL, OTHER_CHANNEL, "C0THIRD", "C0FOURTH"]
-
-
-@pytest.fixture
-async def procs(
-    fake_slack: FakeSlack,
-    simulator: RunningSimulator,
-    database_url: str,
-    slack_sender_factory: Callable[[str, str], SlackRequestSender],
-    tmp_path: Path,
-) -> AsyncIterator[ProcessStack]:
-    async with process_stack(
-        fake_slack=fake_slack,
-        simulator=simulator,
-        database_url=database_url,
-        sender_factory=slack_sender_factory,
-        logs=tmp_path,
-    ) as stack:
-        yield stack
 
 
 def _thread(procs: ProcessStack, channel: str, kind: str) -> list[PostedMessage]:
@@ -87,7 +65,7 @@ async def test_killed_during_an_episode_each_channel_hears_each_step_once(
 ) -> None:
     bot, send = await procs.start()
     for channel in CHANNELS:
-        await connect_channel(procs, send, channel)
+        await procs.connect(send, channel)
     await cursors_ready(procs.db)
     await _episode(procs, kill=bot.kill)
 
@@ -98,6 +76,6 @@ async def test_two_replicas_tell_an_episode_once(procs: ProcessStack, database_u
     _, send = await procs.start()
     await procs.start()
     for channel in CHANNELS:
-        await connect_channel(procs, send, channel)
+        await procs.connect(send, channel)
     await cursors_ready(procs.db)
     await _episode(procs, kill=None)

@@ -8,46 +8,27 @@ read back from the ledger's `claimed_by` (each process has its own lease owner i
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 
-from bot.devtools.slack_requests import SlackRequestSender
-from bot.devtools.slack_standin import FakeSlack
 from bot.devtools.waiting import wait_until
-from bot.simulator import RunningSimulator
 from storage.models import Delivery
 from storage.repositories import BindingRepository, WatchRepository
 from tests.constants import BACKUP, MEMBER, TEAM
-from tests.e2e.process_kit import ProcessStack, process_stack
+from tests.e2e.process_kit import ProcessStack
 from tests.e2e.worker_kit import kind_of
 
 WATCHES = 200
 CHANNELS = 20
 
 
-@pytest.fixture
-async def procs(
-    fake_slack: FakeSlack,
-    simulator: RunningSimulator,
-    database_url: str,
-    slack_sender_factory: Callable[[str, str], SlackRequestSender],
-    tmp_path: Path,
-) -> AsyncIterator[ProcessStack]:
+@pytest.fixture(autouse=True)
+def _postgresql_only(database_url: str) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip("replicas share a PostgreSQL database (SQLite is the single-process option)")
-    async with process_stack(
-        fake_slack=fake_slack,
-        simulator=simulator,
-        database_url=database_url,
-        sender_factory=slack_sender_factory,
-        logs=tmp_path,
-    ) as stack:
-        yield stack
 
 
 async def _watch_many(procs: ProcessStack) -> dict[int, tuple[str, str]]:

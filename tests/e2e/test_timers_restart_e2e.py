@@ -4,51 +4,22 @@ with two replicas (the bot as child processes on one database)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
-import pytest
-
-from bot.devtools.slack_requests import SlackRequestSender
-from bot.devtools.slack_standin import FakeSlack, PostedMessage
+from bot.devtools.slack_standin import PostedMessage
 from bot.devtools.waiting import wait_until
-from bot.simulator import RunningSimulator
 from tests.constants import ADMIN, BACKUP, CHANNEL
-from tests.e2e.process_kit import ProcessStack, process_stack
+from tests.e2e.process_kit import ProcessStack
 
 ENABLE = "POST /workspaces/{workspaceId}/backups/{backupId}/schedule/enable"
-
-
-@pytest.fixture
-async def procs(
-    fake_slack: FakeSlack,
-    simulator: RunningSimulator,
-    database_url: str,
-    slack_sender_factory: Callable[[str, str], SlackRequestSender],
-    tmp_path: Path,
-) -> AsyncIterator[ProcessStack]:
-    async with process_stack(
-        fake_slack=fake_slack,
-        simulator=simulator,
-        database_url=database_url,
-        sender_factory=slack_sender_factory,
-        logs=tmp_path,
-    ) as stack:
-        yield stack
 
 
 def _posted(procs: ProcessStack, words: str) -> list[PostedMessage]:
     return [m for m in procs.slack.messages(CHANNEL) if words in m.text]
 
 
-async def _connect(procs: ProcessStack, send: SlackRequestSender) -> None:
-    await send.slash_command("connect 123", user_id=ADMIN, channel_id=CHANNEL)
-    await wait_until(lambda: _posted(procs, "connected"), what="connected")
-
-
 async def test_a_window_ends_once_after_the_bot_was_killed_during_it(procs: ProcessStack) -> None:
     bot, send = await procs.start()
-    await _connect(procs, send)
+    await procs.connect(send)
     await send.slash_command(f"schedule {BACKUP} off for 3s", user_id=ADMIN, channel_id=CHANNEL)
     await wait_until(lambda: _posted(procs, "for maintenance"), what="the start note")
     assert procs.sim.state.backup(123, BACKUP).scheduled is False
@@ -67,7 +38,7 @@ async def test_a_window_ends_once_after_the_bot_was_killed_during_it(procs: Proc
 async def test_two_replicas_end_a_window_and_a_mute_once(procs: ProcessStack) -> None:
     _, send = await procs.start()
     await procs.start()
-    await _connect(procs, send)
+    await procs.connect(send)
     await send.slash_command(f"schedule {BACKUP} off for 2s", user_id=ADMIN, channel_id=CHANNEL)
     await send.slash_command(f"alerts mute {BACKUP} for 2s", user_id=ADMIN, channel_id=CHANNEL)
     await wait_until(lambda: _posted(procs, "window of"), timeout=30, what="the window's end")

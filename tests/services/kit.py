@@ -22,8 +22,8 @@ from bot.slack.notifier import Notifier
 from storage.batching import WriteBatcher
 from storage.crypto import TokenCipher
 from storage.db import Database
-from storage.models import Binding
-from storage.repositories import BindingRepository
+from storage.models import Binding, Watch
+from storage.repositories import BindingRepository, WatchRepository
 from tests.constants import CHANNEL, TEAM
 
 STALE_AFTER = 8.0
@@ -52,6 +52,22 @@ class Kit:
     announcer: SlackAnnouncer
     metrics: Metrics
     clock: Clock
+
+    async def add_watch(self, snapshot_id: int, message_ts: str | None) -> Watch:
+        """A watch of backup 456's run `snapshot_id` in CHANNEL, started and due now."""
+        async with self.db.session() as session:
+            return await WatchRepository(session).add(
+                team_id=TEAM,
+                channel_id=CHANNEL,
+                message_ts=message_ts,
+                workspace_id=123,
+                backup_id=456,
+                backup_name="Nightly CRM",
+                snapshot_id=snapshot_id,
+                started_by="U0DANA",
+                started_at=self.clock.now,
+                next_poll_at=self.clock.now,
+            )
 
     async def bind(self, channel: str = CHANNEL, workspace_id: int = 123) -> Binding:
         async with self.db.session() as session:

@@ -22,6 +22,20 @@ from tests.services.kit import Kit
 GIVE_UP_HOURS = 2
 
 
+def _watching(kit: Kit, skyvia: SkyviaClient, bindings: BindingService) -> WatchingService:
+    return WatchingService(
+        db=kit.db,
+        skyvia=skyvia,
+        bindings=bindings,
+        announcer=kit.announcer,
+        batcher=kit.batcher,
+        config=WatchingConfig.for_interval(60, give_up=GIVE_UP_HOURS * 3600),
+        owner="worker:test:1:me",
+        metrics=kit.metrics,
+        clock=kit.clock,
+    )
+
+
 async def test_notes_every_half_hour_then_gives_up(
     kit: Kit, simulator: RunningSimulator, skyvia: SkyviaClient, binding_service: BindingService
 ) -> None:
@@ -31,30 +45,8 @@ async def test_notes_every_half_hour_then_gives_up(
     client = await kit.clients.for_team(TEAM)
     card = await client.chat_postMessage(channel=CHANNEL, text="card")
     started = kit.clock.now
-    async with kit.db.session() as session:
-        watch = await WatchRepository(session).add(
-            team_id=TEAM,
-            channel_id=CHANNEL,
-            message_ts=card["ts"],
-            workspace_id=123,
-            backup_id=456,
-            backup_name="Nightly CRM",
-            snapshot_id=run.id,
-            started_by="U0DANA",
-            started_at=started,
-            next_poll_at=started,
-        )
-    watching = WatchingService(
-        db=kit.db,
-        skyvia=skyvia,
-        bindings=binding_service,
-        announcer=kit.announcer,
-        batcher=kit.batcher,
-        config=WatchingConfig.for_interval(60, give_up=GIVE_UP_HOURS * 3600),
-        owner="worker:test:1:me",
-        metrics=kit.metrics,
-        clock=kit.clock,
-    )
+    watch = await kit.add_watch(run.id, card["ts"])
+    watching = _watching(kit, skyvia, binding_service)
 
     def notes() -> list[str]:
         return [m.text for m in kit.slack.thread(CHANNEL, card["ts"])]
@@ -97,30 +89,8 @@ async def test_a_card_that_never_posts_still_gets_its_outcome_once_without_it(
     simulator.state.finish_snapshot(run.id)
     await kit.bind()
     started = kit.clock.now
-    async with kit.db.session() as session:
-        watch = await WatchRepository(session).add(
-            team_id=TEAM,
-            channel_id=CHANNEL,
-            message_ts=None,
-            workspace_id=123,
-            backup_id=456,
-            backup_name="Nightly CRM",
-            snapshot_id=run.id,
-            started_by="U0DANA",
-            started_at=started,
-            next_poll_at=started,
-        )
-    watching = WatchingService(
-        db=kit.db,
-        skyvia=skyvia,
-        bindings=binding_service,
-        announcer=kit.announcer,
-        batcher=kit.batcher,
-        config=WatchingConfig.for_interval(60, give_up=GIVE_UP_HOURS * 3600),
-        owner="worker:test:1:me",
-        metrics=kit.metrics,
-        clock=kit.clock,
-    )
+    watch = await kit.add_watch(run.id, None)
+    watching = _watching(kit, skyvia, binding_service)
     # A refusal that never heals: the notifier gives the card up at once.
     kit.slack.fail_next("chat.postMessage", "invalid_blocks", status=200)
 
@@ -149,30 +119,8 @@ async def test_a_card_the_watcher_posts_becomes_the_thread_of_the_outcome(
     run = simulator.state.start_snapshot(456)
     await kit.bind()
     started = kit.clock.now
-    async with kit.db.session() as session:
-        watch = await WatchRepository(session).add(
-            team_id=TEAM,
-            channel_id=CHANNEL,
-            message_ts=None,
-            workspace_id=123,
-            backup_id=456,
-            backup_name="Nightly CRM",
-            snapshot_id=run.id,
-            started_by="U0DANA",
-            started_at=started,
-            next_poll_at=started,
-        )
-    watching = WatchingService(
-        db=kit.db,
-        skyvia=skyvia,
-        bindings=binding_service,
-        announcer=kit.announcer,
-        batcher=kit.batcher,
-        config=WatchingConfig.for_interval(60, give_up=GIVE_UP_HOURS * 3600),
-        owner="worker:test:1:me",
-        metrics=kit.metrics,
-        clock=kit.clock,
-    )
+    watch = await kit.add_watch(run.id, None)
+    watching = _watching(kit, skyvia, binding_service)
     kit.clock.now = started + timedelta(minutes=1)
     await watching.poll(await watching.lease_due())
     async with kit.db.session() as session:

@@ -27,19 +27,7 @@ async def _watched(kit: Kit, simulator: RunningSimulator) -> tuple[Watch, str]:
     await kit.bind()
     client = await kit.clients.for_team(TEAM)
     card = await client.chat_postMessage(channel=CHANNEL, text="card")
-    async with kit.db.session() as session:
-        watch = await WatchRepository(session).add(
-            team_id=TEAM,
-            channel_id=CHANNEL,
-            message_ts=card["ts"],
-            workspace_id=123,
-            backup_id=456,
-            backup_name="Nightly CRM",
-            snapshot_id=run.id,
-            started_by="U0DANA",
-            started_at=kit.clock.now,
-            next_poll_at=kit.clock.now,
-        )
+    watch = await kit.add_watch(run.id, card["ts"])
     return watch, card["ts"]
 
 

@@ -260,8 +260,9 @@ def _watches_text(watches: Sequence[WatchedRun]) -> str:
     return fit_lines([header, *(watch_line(watch) for watch in watches)])
 
 
-def watch_line(watch: WatchedRun) -> str:
-    """`🔄 Snapshot 7001 of *Nightly CRM* (456) · Running · started by @dana at …`."""
+def watch_line(watch: WatchedRun, started: str = "{date_short_pretty} at {time}") -> str:
+    """`🔄 Snapshot 7001 of *Nightly CRM* (456) · Running · started by @dana at …`: the state the
+    last poll saw; `started` is the Slack date format of the start (`{ago}` in App Home)."""
     state = (
         f"{state_emoji(watch.state)} {state_name(watch.state)}"
         if watch.state is not None
@@ -269,5 +270,6 @@ def watch_line(watch: WatchedRun) -> str:
     )
     return (
         f"• Snapshot {watch.snapshot_id} of {backup_label(watch.backup_name, watch.backup_id)}"
-        f" · {state} · started by {user_mention(watch.started_by)} {slack_date(watch.started_at)}"
+        f" · {state} · started by {user_mention(watch.started_by)}"
+        f" {slack_date(watch.started_at, started)}"
     )

@@ -21,7 +21,7 @@ from slack_sdk.models.views import View
 
 from bot.services.models import ChannelBinding, RecentFailure, WatchedRun
 from bot.slack.ids import ActionId
-from bot.slack.messages.bindings import workspace_label
+from bot.slack.messages.bindings import watch_line, workspace_label
 from bot.slack.messages.common import (
     MAX_VIEW_BLOCKS,
     actions,
@@ -39,9 +39,6 @@ from bot.slack.messages.mrkdwn import (
     format_count,
     plural,
     slack_date,
-    state_emoji,
-    state_name,
-    user_mention,
 )
 from bot.slack.payloads import HomeFailureRef
 
@@ -145,21 +142,7 @@ def _channel_text(channel: HomeChannel) -> str:
 
 def _watches_text(watches: Sequence[WatchedRun]) -> str:
     lines = [f"*In progress:* {plural(len(watches), 'snapshot')}"]
-    lines += [_watch_line(watch) for watch in watches[:_WATCHES_PER_CHANNEL]]
+    lines += [watch_line(watch, "{ago}") for watch in watches[:_WATCHES_PER_CHANNEL]]
     if len(watches) > _WATCHES_PER_CHANNEL:
         lines.append(f"… and {format_count(len(watches) - _WATCHES_PER_CHANNEL)} more")
     return fit_lines(lines)
-
-
-def _watch_line(watch: WatchedRun) -> str:
-    """The state the last poll saw, and the start as a relative date ("5 minutes ago")."""
-    state = (
-        f"{state_emoji(watch.state)} {state_name(watch.state)}"
-        if watch.state is not None
-        else ":hourglass_flowing_sand: waiting for the first check"
-    )
-    return (
-        f"• Snapshot {watch.snapshot_id} of {backup_label(watch.backup_name, watch.backup_id)}"
-        f" · {state} · started by {user_mention(watch.started_by)}"
-        f" {slack_date(watch.started_at, '{ago}')}"
-    )
