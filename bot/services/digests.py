@@ -38,26 +38,27 @@ def _local_moment(day: date, at: time, zone: ZoneInfo) -> datetime:
 
 
 def next_digest_at(after: datetime, at: time, tz: str) -> datetime:
-    """The first moment strictly after `after` when the local clock in `tz` shows `at`."""
+    """The first moment strictly after `after` when the local clock in `tz` shows `at`: today's,
+    or else tomorrow's (which is always later: `after` is before the next local midnight)."""
     zone = zone_of(tz)
-    start = after.astimezone(zone).date() - timedelta(days=1)
-    for offset in range(4):
-        moment = _local_moment(start + timedelta(days=offset), at, zone)
-        if moment > after:
-            return moment
-    raise AssertionError("a local time recurs within three days")  # pragma: no cover
+    day = after.astimezone(zone).date()
+    today = _local_moment(day, at, zone)
+    return today if today > after else _local_moment(day + timedelta(days=1), at, zone)
 
 
 def digest_day(now: datetime, at: time, tz: str) -> tuple[date, datetime]:
-    """The latest local day whose digest time is at or before `now`, and that moment (UTC).
+    """The latest local day whose digest time is at or before `now`, and that moment (UTC):
+    today, or else yesterday.
 
     The day keys the delivery, so however late a digest is posted, and however often a retry
     comes back to it, one day is posted once.
     """
     zone = zone_of(tz)
-    day = now.astimezone(zone).date() + timedelta(days=1)
-    while (moment := _local_moment(day, at, zone)) > now:
+    day = now.astimezone(zone).date()
+    moment = _local_moment(day, at, zone)
+    if moment > now:
         day -= timedelta(days=1)
+        moment = _local_moment(day, at, zone)
     return day, moment
 
 
