@@ -135,7 +135,12 @@ async def build_home(
     failures = await services.snapshots.recent_failures(
         team_id, [c.binding.channel_id for c in shown], MAX_FAILURES
     )
-    channels = [HomeChannel(c.binding, c.watches, c.backup_names) for c in shown]
+    shown_ids = [c.binding.channel_id for c in shown]
+    digests = await services.digests.in_channels(team_id, shown_ids)
+    channels = [
+        HomeChannel(c.binding, c.watches, c.backup_names, digests.get(c.binding.channel_id))
+        for c in shown
+    ]
     return home_view(channels, failures)
 
 

@@ -12,7 +12,7 @@ replicas (the lease, then the ledger) never post a day twice.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TypedDict
@@ -98,6 +98,16 @@ class DigestSettings:
         async with self._db.session() as session:
             timer = await TimerRepository(session).get(**_key(team_id, channel_id))
         return DigestSetting.of(timer) if timer is not None else None
+
+    async def in_channels(
+        self, team_id: str, channel_ids: Sequence[str]
+    ) -> dict[str, DigestSetting]:
+        """The digests of these channels of a team, by channel id (App Home's settings)."""
+        if not channel_ids:
+            return {}
+        async with self._db.session() as session:
+            rows = await TimerRepository(session).of_kind_in(TimerKind.DIGEST, team_id, channel_ids)
+        return {row.channel_id: DigestSetting.of(row) for row in rows}
 
     async def set(
         self, bound: BoundWorkspace, *, at: time, tz: str | None, user_id: str

@@ -11,6 +11,7 @@ message so).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, delete, select, update
@@ -61,6 +62,15 @@ class TimerRepository:
             select(Timer)
             .where(Timer.team_id == team_id, Timer.channel_id == channel_id)
             .order_by(Timer.due_at, Timer.id)
+        )
+        return list(rows)
+
+    async def of_kind_in(self, kind: str, team_id: str, channel_ids: Sequence[str]) -> list[Timer]:
+        """The pending timers of `kind` in these channels of a team (one query for a page)."""
+        rows = await self.session.scalars(
+            select(Timer).where(
+                Timer.kind == kind, Timer.team_id == team_id, Timer.channel_id.in_(channel_ids)
+            )
         )
         return list(rows)
 

@@ -109,6 +109,8 @@ async def test_home_shows_each_channels_settings_and_live_runs_only(home_stack: 
     await cursors_ready(stack.bot.container.db)  # the muted backup's name comes from its cursor
     await stack.command(f"alerts mute {BACKUP}", user=ADMIN, channel=CREW)
     await stack.slack.wait_for("chat.postMessage", lambda c: c.ok and "muted" in c.args["text"])
+    await stack.command("digest daily 08:15", user=ADMIN, channel=CREW)
+    await stack.slack.wait_for("chat.postMessage", lambda c: c.ok and "digest" in c.args["text"])
     async with stack.bot.container.db.session() as session:
         await BindingRepository(session).pause(
             stack.slack.team_id, CHANNEL, "the bot was removed from the channel", utcnow()
@@ -124,6 +126,7 @@ async def test_home_shows_each_channels_settings_and_live_runs_only(home_stack: 
     sections = [b["text"]["text"] for b in view["blocks"] if b["type"] == "section"]
     crew = next(s for s in sections if f"<#{CREW}>" in s)
     assert "muted" in crew and "Nightly CRM" in crew and f"{BACKUP}" in crew
+    assert "daily digest at 08:15 (Europe/London)" in crew
     ops = next(s for s in sections if f"<#{CHANNEL}>" in s)
     assert "paused" in ops and "the bot was removed from the channel" in ops
     progress = next(s for s in sections if f"Snapshot {run.id}" in s)

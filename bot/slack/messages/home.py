@@ -19,6 +19,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.services.digests import DigestSetting
 from bot.services.models import ChannelBinding, RecentFailure, WatchedRun
 from bot.slack.ids import ActionId
 from bot.slack.messages.bindings import watch_line, workspace_label
@@ -57,6 +58,7 @@ class HomeChannel:
     binding: ChannelBinding
     watches: Sequence[WatchedRun] = ()
     backup_names: Mapping[int, str] = field(default_factory=dict)
+    digest: DigestSetting | None = None
 
 
 def home_view(channels: Sequence[HomeChannel], failures: Sequence[RecentFailure] = ()) -> View:
@@ -137,6 +139,8 @@ def _channel_text(channel: HomeChannel) -> str:
             f":mute: muted: {', '.join(names)}"
             + (f" and {format_count(more)} more" if more > 0 else "")
         )
+    if channel.digest is not None:
+        lines.append(f":clipboard: daily digest at {channel.digest.words}")
     return fit_lines(lines)
 
 
