@@ -101,7 +101,7 @@ class BackupHealth:
             if run.state == SnapshotState.SUCCEEDED:
                 break
             if run.state in (SnapshotState.FAILED, SnapshotState.CANCELED):
-                since = run.start_time or run.queue_time or since
+                since = run.start_time or run.queue_time or run.end_time or since
         return since
 
     @property

@@ -51,3 +51,10 @@ def test_worst_first_orders_kinds_then_streaks_then_staleness() -> None:
 def test_ties_are_broken_by_name_then_id_so_the_order_is_stable() -> None:
     items = [health(3, name="b"), health(2, name="a"), health(1, name="b")]
     assert [i.backup.id for i in worst_first(items)] == [2, 1, 3]
+
+
+def test_failing_since_is_the_start_of_the_oldest_failure_of_the_streak() -> None:
+    item = health(1, run(FAIL, 1), run(CANCEL, 2), run(FAIL, 5), run(OK, 6), run(FAIL, 9))
+    assert item.failing_since == T0 - timedelta(hours=5)
+    assert health(2, run(OK, 1), run(FAIL, 2)).failing_since is None
+    assert health(3, None).failing_since is None

@@ -73,8 +73,8 @@ def health_summary(health: WorkspaceHealth) -> str:
         text += f"; {len(failing)} failing"
         starts = [item.failing_since for item in failing if item.failing_since is not None]
         if starts:
-            longest = " the longest" if len(failing) > 1 else ""
-            text += f",{longest} since {slack_date(min(starts))}"
+            longest = ", the longest" if len(failing) > 1 else ""
+            text += f"{longest} since {slack_date(min(starts))}"
     return text
 
 
