@@ -23,6 +23,10 @@ class SlackTally:
     posted: Counter[tuple[str, int, str]] = field(default_factory=Counter)
     updates: int = 0
     last_post_at: float = 0.0
+    edits: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    """How many `chat.update` calls left each (channel, ts, text): an edit repeated with the
+    same text counts more than once (a header edit redone is a duplicate)."""
+    last_edit_at: float = 0.0
 
     def count(self, kind: str) -> int:
         """How many distinct keys of `kind` arrived (a duplicate counts once)."""
@@ -35,6 +39,8 @@ class SlackTally:
         self.posted.clear()
         self.updates = 0
         self.last_post_at = 0.0
+        self.edits.clear()
+        self.last_edit_at = 0.0
 
 
 @contextlib.asynccontextmanager
@@ -47,6 +53,9 @@ async def tallying(slack: FakeSlack) -> AsyncIterator[SlackTally]:
             event = await queue.get()
             if isinstance(event, MessageUpdated):
                 tally.updates += 1
+                edited = event.message
+                tally.edits[(edited.channel, edited.ts, edited.text)] += 1
+                tally.last_edit_at = time.monotonic()
             elif isinstance(event, MessagePosted):
                 payload = (event.message.metadata or {}).get("event_payload") or {}
                 if "kind" in payload:
