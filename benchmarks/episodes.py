@@ -88,6 +88,12 @@ async def episodes(
             )
         )
     # Every episode open, nothing left to say: each scan lists every state, for the success.
+    # The window opens once a whole round of scans began after the wave: the round that
+    # delivered the wave may still be ending (it waits for the channels' pace).
+    after_wave = skyvia_calls(state.call_counts())[0]
+    await wait_until(
+        lambda: skyvia_calls(state.call_counts())[0] - after_wave >= sizes.backups, sizes.timeout
+    )
     open_before, open_began = skyvia_calls(state.call_counts())[0], time.monotonic()
     await wait_until(lambda: False, sizes.steady_intervals * sizes.interval)
     open_lists = skyvia_calls(state.call_counts())[0] - open_before

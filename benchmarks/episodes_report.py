@@ -41,8 +41,8 @@ class EpisodeSizes:
     """Scans with every episode open and nothing to say, before the success wave."""
     settle_intervals: int = 5
     """Scans after the last message, in which a late duplicate would show."""
-    timeout: float = 150.0
-    """Per wave."""
+    timeout: float = 300.0
+    """Per wave: a wave of 25,000 replies and edits took ~150 s on a busy 2-core machine."""
 
     @property
     def backups(self) -> int:
