@@ -1,9 +1,9 @@
-"""`python -m benchmarks [--quick] [--only ack|watch|alerts] [--json FILE] [--database-url URL]`.
+"""`python -m benchmarks [--quick] [--only SECTION] [--json FILE] [--database-url URL]`.
 
 `python -m benchmarks soak [--minutes 10] [--sqlite]` runs the soak instead (benchmarks/soak.py).
 
-Prints one table per section. `--quick` runs every section at a tenth of the size (about a
-minute); `--profile` samples the bot with py-spy and prints its hottest functions.
+Prints one table per section. `--quick` runs every section at a tenth of the size (about two
+minutes); `--profile` samples the bot with py-spy and prints its hottest functions.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import ack, alerts, soak, watch
+from benchmarks import ack, alerts, episodes, soak, watch
 from benchmarks.profiles import hottest
 from benchmarks.report import Table
 
@@ -29,13 +29,22 @@ class Sizes:
     ack: ack.AckSizes
     watch: watch.WatchSizes
     alerts: alerts.AlertSizes
+    episodes: episodes.EpisodeSizes
 
 
-FULL = Sizes(ack=ack.AckSizes(), watch=watch.WatchSizes(), alerts=alerts.AlertSizes())
+FULL = Sizes(
+    ack=ack.AckSizes(),
+    watch=watch.WatchSizes(),
+    alerts=alerts.AlertSizes(),
+    episodes=episodes.EpisodeSizes(),
+)
 QUICK = Sizes(
     ack=ack.AckSizes(requests=200, rate=50.0, channels=10, users=10, warmup=20),
     watch=watch.WatchSizes(watches=500, channels=50, workspaces=5),
     alerts=alerts.AlertSizes(workspaces=4, backups_per_workspace=10, channels_per_workspace=10),
+    episodes=episodes.EpisodeSizes(
+        workspaces=4, backups_per_workspace=10, channels_per_workspace=10
+    ),
 )
 SMOKE = Sizes(
     ack=ack.AckSizes(requests=40, rate=40.0, channels=4, users=4, warmup=5),
@@ -43,8 +52,16 @@ SMOKE = Sizes(
     alerts=alerts.AlertSizes(
         workspaces=2, backups_per_workspace=4, channels_per_workspace=3, steady_intervals=2
     ),
+    # Two backups per workspace: each wave paces 2 posts per channel, ~4 waves of a few seconds.
+    episodes=episodes.EpisodeSizes(
+        workspaces=2,
+        backups_per_workspace=2,
+        channels_per_workspace=3,
+        steady_intervals=2,
+        settle_intervals=2,
+    ),
 )
-SECTIONS = ("ack", "watch", "alerts")
+SECTIONS = ("ack", "watch", "alerts", "episodes")
 
 
 async def run_sections(
@@ -60,6 +77,7 @@ async def run_sections(
         "ack": lambda: ack.run(sizes.ack, database_url, workdir, profile),
         "watch": lambda: watch.run(sizes.watch, database_url, workdir, profile),
         "alerts": lambda: alerts.run(sizes.alerts, database_url, workdir, profile),
+        "episodes": lambda: episodes.run(sizes.episodes, database_url, workdir, profile),
     }
     tables: dict[str, Table] = {}
     for name in only:
@@ -107,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["soak"]:
         return soak_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a tenth of the size (~1 minute)")
+    parser.add_argument("--quick", action="store_true", help="a tenth of the size (~2 minutes)")
     parser.add_argument("--only", action="append", choices=SECTIONS, help="repeatable")
     parser.add_argument("--json", type=Path, help="also write the tables to this file")
     parser.add_argument(

@@ -46,7 +46,7 @@ class AlertSizes:
     timeout: float = 150.0
 
 
-def _calls(counts: dict[str, int]) -> tuple[int, int, int]:
+def skyvia_calls(counts: dict[str, int]) -> tuple[int, int, int]:
     """(failure scans: list snapshots, details, everything else) from the simulator."""
     lists = sum(n for name, n in counts.items() if name.endswith(LIST_SNAPSHOTS))
     details = sum(n for name, n in counts.items() if name.endswith(DETAILS))
@@ -77,12 +77,12 @@ async def run(sizes: AlertSizes, database_url: str | None, workdir: Path, profil
                 await bot.start()
                 # 1. Steady state, once the bot has listed the backups and scanned each once.
                 discovered = await wait_until(
-                    lambda: _calls(state.call_counts())[0] >= backups_total, sizes.timeout / 3
+                    lambda: skyvia_calls(state.call_counts())[0] >= backups_total, sizes.timeout / 3
                 )
                 state.reset_call_counts()
                 began = time.monotonic()
                 await wait_until(lambda: False, sizes.steady_intervals * sizes.interval)
-                steady_scans = _calls(state.call_counts())[0]
+                steady_scans = skyvia_calls(state.call_counts())[0]
                 steady_intervals = (time.monotonic() - began) / sizes.interval
 
                 # 2. One failure per backup, all at once.
@@ -101,7 +101,7 @@ async def run(sizes: AlertSizes, database_url: str | None, workdir: Path, profil
                 )
                 all_alerts_s = tally.last_post_at - failed_at if tally.last_post_at else math.nan
                 busy_s = time.monotonic() - failed_at
-                lists, details, other = _calls(state.call_counts())
+                lists, details, other = skyvia_calls(state.call_counts())
                 bot_cpu = cpu_seconds(bot.pid) - cpu_before
                 own_cpu = time.process_time() - own_before
                 slack_calls = len(slack.calls) - slack_before

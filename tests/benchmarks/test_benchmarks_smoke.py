@@ -54,6 +54,38 @@ async def test_every_section_produces_a_table_with_sane_counts(tmp_path: Path) -
         assert rendered.startswith("### ") and "|" in rendered
 
 
+@pytest.mark.e2e
+async def test_the_episode_section_delivers_every_message_of_every_episode_once(
+    tmp_path: Path,
+) -> None:
+    """docs/reference/messages.md#failure-episodes at fan-out: 3 failures and a success per
+    backup, each message and header edit once in every channel, no extra list call."""
+    tables = await run_sections(SMOKE, ["episodes"], None, tmp_path)
+
+    figures = tables["episodes"].figures
+    sizes = SMOKE.episodes
+    n = sizes.workspaces * sizes.channels_per_workspace * sizes.backups_per_workspace
+    assert figures["per_event"] == n
+    assert figures["expected"] == {
+        "alert": n,
+        "episode_reply": 2 * n,
+        "episode_header": 2 * n,
+        "recovered": n,
+        "recovered_header": n,
+    }
+    assert figures["delivered"] == figures["expected"]
+    assert figures["duplicates"] == 0 and figures["unexpected"] == 0
+    assert figures["waves_delivered"] == [True] * 4
+    # One post per event per channel; an edit of the header for each but the first failure.
+    posts = [calls.get("chat.postMessage", 0) for calls in figures["slack_calls"]]
+    edits = [calls.get("chat.update", 0) for calls in figures["slack_calls"]]
+    assert posts == [n] * 4 and edits == [0, n, n, n]
+    assert figures["log_calls"] == sizes.workspaces * sizes.backups_per_workspace * 3
+    assert figures["open_list_calls_per_backup_per_interval"] <= 1.5  # rounding: one scan
+    assert figures["list_calls_per_backup_per_interval"] <= 1.5
+    assert tables["episodes"].render().startswith("### Failure episodes")
+
+
 def test_the_command_line_rejects_an_unknown_section(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["--only", "nonsense"])
