@@ -96,6 +96,12 @@ async def episodes(
     )
     open_before, open_began = skyvia_calls(state.call_counts())[0], time.monotonic()
     await wait_until(lambda: False, sizes.steady_intervals * sizes.interval)
+    # At least two whole rounds: at full size a round takes longer than the intervals above,
+    # and a window that ends between two rounds would count no list call at all.
+    await wait_until(
+        lambda: skyvia_calls(state.call_counts())[0] - open_before >= 2 * sizes.backups,
+        sizes.timeout,
+    )
     open_lists = skyvia_calls(state.call_counts())[0] - open_before
     open_seconds = time.monotonic() - open_began
     want = expected(sizes, sizes.failures, recovered=True)
