@@ -43,12 +43,22 @@ class Listeners:
     stale: dict[tuple[int, int], StaleSetting] = field(default_factory=dict)
     """The stale limits and episodes of these bindings, by (binding, backup); missing: auto."""
 
+    _by_backup: dict[int, dict[int, Episode]] | None = field(default=None, repr=False)
+
     def stale_setting(self, binding_id: int, backup_id: int) -> StaleSetting:
         return self.stale.get((binding_id, backup_id), AUTO)
 
     def open_episodes(self, backup_id: int) -> dict[int, Episode]:
-        """The open episodes of one backup, by binding id."""
-        return {b: e for (b, backup), e in self.episodes.items() if backup == backup_id}
+        """The open episodes of one backup, by binding id.
+
+        Indexed by backup on first use: a scan asks once per backup, and walking every episode
+        of the workspace each time cost a quadratic share of the alert benchmark's CPU.
+        """
+        if self._by_backup is None:
+            self._by_backup = {}
+            for (binding_id, backup), episode in self.episodes.items():
+                self._by_backup.setdefault(backup, {})[binding_id] = episode
+        return dict(self._by_backup.get(backup_id, {}))  # the caller may add to its copy
 
     def hear(self, binding: Binding, backup_id: int, ended: datetime | None) -> bool:
         if backup_id in self.muted.get(binding.id, set()):
