@@ -14,11 +14,10 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from benchmarks.report import Table, verdict
-from benchmarks.seed import bind_channels
+from benchmarks.seed import seed_fan_out
 from benchmarks.stack import (
     bot_process,
     cpu_seconds,
@@ -59,16 +58,14 @@ async def run(sizes: AlertSizes, database_url: str | None, workdir: Path, profil
     expected = channels_total * sizes.backups_per_workspace
     async with running_doubles() as doubles, private_database(database_url) as url:
         state, slack = doubles.sim.state, doubles.slack
-        workspaces = state.add_bulk(
-            sizes.workspaces, sizes.backups_per_workspace, scheduled_every=0
+        backups = await seed_fan_out(
+            state,
+            url,
+            workspaces=sizes.workspaces,
+            backups_per_workspace=sizes.backups_per_workspace,
+            channels_per_workspace=sizes.channels_per_workspace,
+            prefix="C0A",
         )
-        backups = [b.id for w in workspaces for b in state.backups_by_workspace[w]]
-        bindings = [
-            (f"C0A{w:03d}{c:04d}", workspace)
-            for w, workspace in enumerate(workspaces)
-            for c in range(sizes.channels_per_workspace)
-        ]
-        await bind_channels(url, bindings, alerts=True, since=datetime.now(UTC) - timedelta(1))
         pacing = sizes.backups_per_workspace * SLACK_PACE_SECONDS
 
         bot = bot_process(doubles, url, workdir / "alerts-bot.log", alert_interval=sizes.interval)

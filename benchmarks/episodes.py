@@ -21,13 +21,12 @@ import asyncio
 import math
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from benchmarks.alerts import skyvia_calls
 from benchmarks.episodes_report import EpisodeSizes, Phase, Wave, count, expected, reached, table
 from benchmarks.report import Table
-from benchmarks.seed import bind_channels
+from benchmarks.seed import seed_fan_out
 from benchmarks.stack import (
     Doubles,
     bot_process,
@@ -130,16 +129,14 @@ async def episodes(
 async def run(sizes: EpisodeSizes, database_url: str | None, workdir: Path, profile: bool) -> Table:
     async with running_doubles() as doubles, private_database(database_url) as url:
         state = doubles.sim.state
-        workspaces = state.add_bulk(
-            sizes.workspaces, sizes.backups_per_workspace, scheduled_every=0
+        backups = await seed_fan_out(
+            state,
+            url,
+            workspaces=sizes.workspaces,
+            backups_per_workspace=sizes.backups_per_workspace,
+            channels_per_workspace=sizes.channels_per_workspace,
+            prefix="C0E",
         )
-        backups = [b.id for w in workspaces for b in state.backups_by_workspace[w]]
-        bindings = [
-            (f"C0E{w:03d}{c:04d}", workspace)
-            for w, workspace in enumerate(workspaces)
-            for c in range(sizes.channels_per_workspace)
-        ]
-        await bind_channels(url, bindings, alerts=True, since=datetime.now(UTC) - timedelta(1))
         bot = bot_process(doubles, url, workdir / "episodes-bot.log", alert_interval=sizes.interval)
         async with tallying(doubles.slack) as tally:
             try:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from benchmarks.stack import TEAM_ID
+from bot.simulator.state import SimulatorState
 from storage.db import Database
 from storage.repositories import BindingRepository, WatchRepository
 
@@ -81,3 +82,24 @@ async def add_watches(
                 )
     finally:
         await db.dispose()
+
+
+async def seed_fan_out(
+    state: SimulatorState,
+    database_url: str,
+    *,
+    workspaces: int,
+    backups_per_workspace: int,
+    channels_per_workspace: int,
+    prefix: str,
+) -> list[int]:
+    """Workspaces of never-scheduled backups in the simulator, each bound in its channels with
+    alerts on since yesterday (the alert and episode sections); returns the backups' ids."""
+    ids = state.add_bulk(workspaces, backups_per_workspace, scheduled_every=0)
+    bindings = [
+        (f"{prefix}{w:03d}{c:04d}", workspace)
+        for w, workspace in enumerate(ids)
+        for c in range(channels_per_workspace)
+    ]
+    await bind_channels(database_url, bindings, alerts=True, since=datetime.now(UTC) - timedelta(1))
+    return [b.id for w in ids for b in state.backups_by_workspace[w]]
