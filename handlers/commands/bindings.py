@@ -152,9 +152,11 @@ async def disconnect(ctx: SlackContext, _: DisconnectCmd) -> None:
 async def status(ctx: SlackContext, _: StatusCmd) -> None:
     result = await ctx.services.bindings.status(ctx.team_id, ctx.channel_id)
     ends = await ctx.services.timers.pending(ctx.team_id, ctx.channel_id)
-    digest = await ctx.services.digests.current(ctx.team_id, ctx.channel_id)
     message = with_pending_ends(status_message(result.binding, result.watches), ends)
-    await ctx.reply(with_digest(message, digest if result.binding else None))
+    if result.binding is not None:
+        digest = await ctx.services.digests.current(ctx.team_id, ctx.channel_id)
+        message = with_digest(message, digest)
+    await ctx.reply(message)
 
 
 async def alerts(ctx: SlackContext, command: AlertsCmd) -> None:

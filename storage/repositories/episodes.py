@@ -37,22 +37,14 @@ class Episode:
         return self.recovered_snapshot_id is not None
 
 
+_EPISODE_FIELDS = tuple(Episode.__dataclass_fields__)
+"""What an `Episode` copies of a row: its fields are named as the columns are."""
+
+_EPISODE_COLUMNS = tuple(getattr(AlertEpisode, name) for name in _EPISODE_FIELDS)
+
+
 def _plain(row: AlertEpisode) -> Episode:
-    return Episode(
-        binding_id=row.binding_id,
-        backup_id=row.backup_id,
-        first_snapshot_id=row.first_snapshot_id,
-        failures=row.failures,
-        since=row.since,
-        last_snapshot_id=row.last_snapshot_id,
-        last_failed_at=row.last_failed_at,
-        recovered_snapshot_id=row.recovered_snapshot_id,
-        recovered_at=row.recovered_at,
-    )
-
-
-_EPISODE_COLUMNS = tuple(getattr(AlertEpisode, name) for name in Episode.__dataclass_fields__)
-"""The columns an `Episode` copies, in its fields' names."""
+    return Episode(**{name: getattr(row, name) for name in _EPISODE_FIELDS})
 
 
 class EpisodeRepository:
