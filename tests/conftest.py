@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.e2e.fixtures",
     "tests.e2e.bot_fixtures",
     "tests.e2e.process_kit",
+    "tests.e2e.home_kit",
     "tests.simulator.fixtures",
     "tests.services.kit",
 ]

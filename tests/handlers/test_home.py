@@ -10,18 +10,14 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
-import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.ids import ActionId
 from handlers.home import ChannelVisibility
 from tests.constants import ADMIN, CHANNEL, MEMBER
-from tests.e2e.backup_kit import connect
 from tests.e2e.bot_fixtures import Stack
-
-SECRET = "C0SECRET"  # private; the bot is in it, MEMBER is not
-CREW = "C0CREW"  # private; the bot and MEMBER are both in it
+from tests.e2e.home_kit import CREW, SECRET, open_home
 
 
 class FakeClock:
@@ -79,26 +75,6 @@ async def test_the_cache_holds_at_most_its_bound() -> None:
     await visibility.visible(slack.client, channels[2], MEMBER)  # still cached
     await visibility.visible(slack.client, channels[0], MEMBER)  # the oldest went
     assert [channel for _, channel in slack.calls] == [*channels, channels[0]]
-
-
-@pytest.fixture
-async def home_stack(stack: Stack) -> Stack:
-    """Three bound channels: public CHANNEL, private SECRET and CREW (MEMBER is in CREW only)."""
-    stack.slack.add_channel(CHANNEL, name="ops")
-    stack.slack.add_channel(SECRET, name="secret", is_private=True, members=[ADMIN])
-    stack.slack.add_channel(CREW, name="crew", is_private=True, members=[ADMIN, MEMBER])
-    for channel, workspace in ((CHANNEL, 123), (SECRET, 124), (CREW, 123)):
-        await connect(stack, channel, workspace)
-    return stack
-
-
-async def open_home(stack: Stack, user: str, publishes: int) -> dict[str, Any]:
-    response = await stack.send.app_home_opened(user)
-    assert response.status_code == 200
-    calls = await stack.slack.wait_for(
-        "views.publish", lambda c: c.ok and c.args["user_id"] == user, count=publishes
-    )
-    return calls[-1].args["view"]
 
 
 async def test_home_shows_only_channels_the_user_can_see(home_stack: Stack) -> None:
