@@ -19,6 +19,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.pace_config import PaceConfig
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///skyvia-bot.db"
 # storage/db.py's defaults, repeated (a test keeps them equal) so that reading settings does not
 # import the database layer.
@@ -44,6 +46,7 @@ HINTS: dict[str, str] = {
     "Fernet; print(Fernet.generate_key().decode())')",
     "SKYVIA_BOT_WATCH_INTERVAL": "a positive number of seconds, e.g. 15",
     "SKYVIA_BOT_ALERT_INTERVAL": "a positive number of seconds, e.g. 60",
+    "SKYVIA_BOT_SLACK_PACE": "scope=N/S[+B] pairs, e.g. channel=1/1+3,chat.update=50/60",
     "SKYVIA_BOT_WATCH_GIVE_UP": "a positive number of seconds, e.g. 86400",
     "SKYVIA_BOT_ALERT_LOOKBACK": "a positive number of seconds, e.g. 86400",
     "SKYVIA_BOT_RETENTION_INTERVAL": "a positive number of seconds, e.g. 3600",
@@ -119,6 +122,8 @@ class Settings(BaseSettings):
     default_token_teams: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=AliasChoices("SKYVIA_BOT_DEFAULT_TOKEN_TEAMS")
     )
+    # Slack's pace (bot/slack/pacing.py): `scope=N/S[+B],...` over Slack's documented tiers.
+    slack_pace: str = Field(default="", alias="SKYVIA_BOT_SLACK_PACE")
     port: int = Field(default=3000, ge=1, le=65535, alias="PORT")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
 
@@ -162,6 +167,16 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return value
+
+    @field_validator("slack_pace")
+    @classmethod
+    def _check_pace(cls, value: str) -> str:
+        PaceConfig.parse(value)
+        return value
+
+    @property
+    def pace(self) -> PaceConfig:
+        return PaceConfig.parse(self.slack_pace)
 
     @field_validator("slack_api_url")
     @classmethod

@@ -59,6 +59,19 @@ class Metrics:
             ["worker"],
             registry=r,
         )
+        self.outbox_depth = Gauge(
+            "skyvia_bot_outbox_depth",
+            "Messages owed to Slack and queued in the outbox, by priority (0 replies and alerts, "
+            "1 episode replies and notes, 2 edits).",
+            ["priority"],
+            registry=r,
+        )
+        self.outbox_oldest_age = Gauge(
+            "skyvia_bot_outbox_oldest_age_seconds",
+            "How long the oldest queued message of each priority has waited.",
+            ["priority"],
+            registry=r,
+        )
         self.worker_ticks = Counter(
             "skyvia_bot_worker_ticks_total",
             "Rounds of work each worker finished (failed ones too), by worker.",

@@ -31,6 +31,8 @@ from storage.types import UTCDateTime
 
 
 class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    """Owed and queued in the outbox: a sender will claim and post it (`bot.slack.outbox`)."""
     CLAIMED = "claimed"
     """Someone is posting it now (or crashed while posting: see `claimed_at`)."""
     SENT = "sent"
@@ -67,6 +69,11 @@ SCANNED_KINDS = frozenset(
     {DeliveryKind.ALERT, DeliveryKind.EPISODE_REPLY, DeliveryKind.EPISODE_HEADER}
 )
 """Kinds the alert scanner may ask for again as long as it re-reads a failure."""
+
+
+def card_edit_kind(state: str) -> str:
+    """Ledger kind of a card's edit to `state`, e.g. `card:Running`: one per state shown."""
+    return f"card:{state}"[:32]
 
 
 def note_kind(minutes: int) -> str:
@@ -289,6 +296,8 @@ class Delivery(Base):
         Index(None, "snapshot_id", "kind", "status"),  # the alert scanner's "already sent?"
         Index(None, "claimed_at"),  # retention, whatever the status
         Index(None, "team_id", "kind", "sent_at"),  # the App Home's recent failures
+        Index(None, "status", "priority", "id"),  # the senders' next rows
+        Index(None, "target"),  # coalescing edits of one message
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -307,6 +316,16 @@ class Delivery(Base):
     # What the message is about, for the App Home's recent failures (NULL for other kinds).
     backup_id: Mapped[int | None] = mapped_column(SkyviaId)
     backup_name: Mapped[str | None] = mapped_column(Text)
+    # The outbox (SPEC 2.3b): what to send, in which order, and when it may be tried again.
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """0 replies and alerts, 1 episode replies and notes, 2 edits (`bot.slack.outbox`)."""
+    payload: Mapped[str | None] = mapped_column(Text)
+    """The Web API call as JSON (`method` and its arguments); NULL for a row the request path
+    claims and posts itself (a card) until a worker owes it too."""
+    target: Mapped[str | None] = mapped_column(String(64))
+    """For an edit, the message it edits (channel and ts): pending edits of one target coalesce."""
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """A refused or rate-limited row waits until then (the database's clock)."""
 
 
 class ProcessedClick(Base):

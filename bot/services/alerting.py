@@ -20,7 +20,7 @@ that simply became "now" would filter it out of every later one: it would be los
   runs nobody watches, and a short give-up limit must not hide the failure of a long run;
 - of those, the ones that ended at or after the cursor are candidates; a channel gets one only
   if it ended at or after the channel's `alerts_since` (no history flood after `connect` or
-  `alerts on`), and the ledger (one `sent_keys` query per scan, then a claim) drops repeats;
+  `alerts on`), and the ledger (one `owed_keys` query per scan, then an outbox write) drops repeats;
 - the cursor then moves to the scan's start minus `CLOCK_MARGIN`, which covers a difference
   between our clock and Skyvia's and a listing that lags the end of a run; the overlap costs a
   re-read that the ledger answers. It never moves past a failure whose delivery is not done
@@ -335,9 +335,9 @@ class AlertingService(LeasedService[AlertingConfig]):
         async def known(session: AsyncSession) -> set[tuple[str, str, int]]:
             watched = await WatchRepository(session).watched_snapshots(ids)
             ledger = DeliveryLedger(session)
-            sent = await ledger.sent_keys(ids, DeliveryKind.ALERT)
+            sent = await ledger.owed_keys(ids, DeliveryKind.ALERT)
             # A further failure of an episode is done once its header edit (the last step) is.
-            edited = await ledger.sent_keys(ids, DeliveryKind.EPISODE_HEADER)
+            edited = await ledger.owed_keys(ids, DeliveryKind.EPISODE_HEADER)
             return watched | sent | edited
 
         skip = await self._batcher.run(known)

@@ -34,6 +34,9 @@ class Outcome(StrEnum):
 
     SENT = "sent"
     """Posted now."""
+    QUEUED = "queued"
+    """Written to the outbox: a sender posts it at Slack's pace (`bot.slack.outbox`). Nothing
+    is left for the caller to do, but its `ts` is not known yet."""
     ALREADY_SENT = "already_sent"
     """Sent before: the ledger says so, or a recovery found it in Slack."""
     BUSY = "busy"
@@ -56,7 +59,7 @@ class Outcome(StrEnum):
     @property
     def settled(self) -> bool:
         """Nothing left to try: delivered, the channel cannot be posted to, or given up."""
-        return self.delivered or self in (Outcome.PAUSED, Outcome.GAVE_UP)
+        return self.delivered or self in (Outcome.QUEUED, Outcome.PAUSED, Outcome.GAVE_UP)
 
 
 @dataclass(frozen=True)

@@ -231,7 +231,7 @@ class WatchingService(LeasedService[WatchingConfig]):
         outcome = await self._announcer.snapshot_vanished(run)
         if outcome == Outcome.PAUSED:
             await self._finish(watch, WatchOutcome.STOPPED)
-        elif not outcome.delivered:
+        elif not outcome.settled:
             await self._retry_delivery(watch, outcome)
         elif not await self._announcer.vanished_card(run):
             await self._reschedule(watch, self._retry_at(watch), poll_errors=watch.poll_errors + 1)

@@ -38,7 +38,7 @@ from bot.slack.messages.health import digest_message
 from bot.slack.messages.staleness import fresh_again_reply, stale_alert
 from bot.slack.messages.timers import mute_ended_note, window_ended_note
 from bot.slack.notifier import Notifier
-from storage.models import DeliveryKind, note_kind
+from storage.models import DeliveryKind, card_edit_kind, note_kind
 from storage.repositories import Episode
 
 log = logging.getLogger(__name__)
@@ -124,12 +124,13 @@ class SlackAnnouncer:
         return result.outcome, result.ts
 
     async def update_card(self, run: WatchedRun, snapshot: Snapshot, now: datetime) -> bool:
-        """The card of a finished run also shows its duration and row counts."""
+        """The card of a finished run also shows its duration and row counts. Owed once per
+        state the card shows; pending edits of the card coalesce to the latest."""
         if run.message_ts is None:
             return True  # no card to redraw
-        return await self._notifier.update(
-            run.team_id, run.channel_id, run.message_ts, _card(run, snapshot, now)
-        )
+        key = _run_key(run, card_edit_kind(snapshot.state.value))
+        outcome = await self._notifier.update_once(key, run.message_ts, _card(run, snapshot, now))
+        return outcome.settled
 
     async def still_running(self, run: WatchedRun, minutes: int) -> Outcome:
         result = await self._notifier.deliver(
@@ -159,7 +160,8 @@ class SlackAnnouncer:
         card = vanished_card(
             run.backup_id, run.backup_name, run.snapshot_id, run.started_by, run.started_at
         )
-        return await self._notifier.update(run.team_id, run.channel_id, run.message_ts, card)
+        key = _run_key(run, card_edit_kind("vanished"))
+        return (await self._notifier.update_once(key, run.message_ts, card)).settled
 
     async def failure_alerts(
         self,
@@ -201,7 +203,6 @@ class SlackAnnouncer:
                         subject=(backup_id, backup_name),
                     ),
                     message_for(c),
-                    max_pace_wait=max_wait,
                 )
                 for c in channels
             ),
@@ -236,9 +237,8 @@ class SlackAnnouncer:
             key(DeliveryKind.EPISODE_REPLY),
             episode_failure_reply(backup_id, backup_name, snapshot, episode.failures),
             thread_ts=alert_ts,
-            max_pace_wait=max_wait,
         )
-        if not reply.delivered:
+        if not reply.settled:
             return reply.outcome
         header = episode_header(
             backup_id,
@@ -270,7 +270,7 @@ class SlackAnnouncer:
             recovered_reply(snapshot_id, episode.failures, failing_for),
             thread_ts=alert_ts,
         )
-        if not reply.delivered:
+        if not reply.settled:
             return reply.outcome
         header = recovered_header(backup_id, backup_name, episode.failures, snapshot_id)
         return await self._notifier.update_once(

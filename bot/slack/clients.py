@@ -28,7 +28,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -156,11 +158,64 @@ class _IdempotentOnly(AsyncRetryHandler):
         return method_of(request) not in CREATING_METHODS
 
 
+_CALLER_PACES: ContextVar[bool] = ContextVar("slack_caller_paces", default=False)
+
+
+@contextmanager
+def callers_pace() -> Iterator[None]:
+    """Within it, a 429 comes back to the caller at once instead of being slept out here.
+
+    The outbox's senders keep Slack's pace themselves (`bot.slack.pacing`): a 429 must hold
+    their whole bucket, which a retry handler sleeping inside one call cannot do.
+    """
+    token = _CALLER_PACES.set(True)
+    try:
+        yield
+    finally:
+        _CALLER_PACES.reset(token)
+
+
+class _UnlessCallerPaces(AsyncRetryHandler):
+    """Wraps the rate-limit retry handler: no retry inside `callers_pace()`."""
+
+    def __init__(self, inner: AsyncRetryHandler) -> None:
+        super().__init__(inner.max_retry_count, inner.interval_calculator)
+        self._inner = inner
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if _CALLER_PACES.get():
+            return False
+        return await self._inner._can_retry_async(
+            state=state, request=request, response=response, error=error
+        )
+
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        # The inner handler sleeps out Retry-After here; the wrapper must not skip that.
+        await self._inner.prepare_for_next_attempt_async(
+            state=state, request=request, response=response, error=error
+        )
+
+
 def retry_handlers() -> list[AsyncRetryHandler]:
-    """Slack's own retry handlers: Retry-After on 429 for every call; 5xx and dropped
-    connections only for calls that are safe to repeat (see the module doc)."""
+    """Slack's own retry handlers: Retry-After on 429 for every call (but the senders', see
+    `callers_pace`); 5xx and dropped connections only for calls that are safe to repeat (see
+    the module doc)."""
     return [
-        AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+        _UnlessCallerPaces(AsyncRateLimitErrorRetryHandler(max_retry_count=5)),
         _IdempotentOnly(AsyncServerErrorRetryHandler(max_retry_count=2)),
         _IdempotentOnly(AsyncConnectionErrorRetryHandler(max_retry_count=2)),
     ]

@@ -2,25 +2,44 @@
 
 Every message the workers post carries its `DeliveryKey` in Slack message metadata, so a post
 whose outcome is unknown can be found in the channel's history again (`bot.slack.readback`).
-`ChannelPacer` spaces posts to one channel. The notifier (`bot.slack.notifier`) puts these
-together; its docstring tells the whole order.
+`priority_of` ranks what the senders send first (SPEC 2.3b). The notifier
+(`bot.slack.notifier`) puts these together; its docstring tells the whole order.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.services.announcements import Outcome
 from bot.slack.messages import Message
+from storage.models import DeliveryKind
 from storage.repositories.deliveries import LedgerKey, Subject
 
 DELIVERY_EVENT_TYPE = "skyvia_delivery"
 """Slack message metadata `event_type` of every message the workers post."""
 
-_PACER_PRUNE_AT = 10_000
+REPLY, NOTE, EDIT = 0, 1, 2
+"""Outbox priorities: replies and alerts first, then episode replies and notes, then edits."""
+
+_FIRST = frozenset(
+    {
+        DeliveryKind.THREAD_REPLY,
+        DeliveryKind.ALERT,
+        DeliveryKind.CARD,
+        DeliveryKind.STALE,
+        DeliveryKind.GAVE_UP,
+        DeliveryKind.VANISHED,
+        DeliveryKind.REVOKED,
+    }
+)
+
+
+def priority_of(kind: str, *, edit: bool = False) -> int:
+    """How soon a message of `kind` goes: a person waits for a run's outcome or an alert."""
+    if edit:
+        return EDIT
+    return REPLY if kind in _FIRST else NOTE
 
 
 @dataclass(frozen=True)
@@ -68,29 +87,6 @@ class DeliveryResult:
     def settled(self) -> bool:
         """Nothing left to try: delivered, or never deliverable (paused channel, given up)."""
         return self.outcome.settled
-
-
-class ChannelPacer:
-    """About one post per `spacing` seconds per channel, within this process."""
-
-    def __init__(
-        self, spacing: float = 1.0, *, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._spacing = spacing
-        self._clock = clock
-        self._next: dict[tuple[str, str], float] = {}
-
-    def reserve(self, channel: tuple[str, str], max_wait: float) -> float | None:
-        """Books the channel's next slot: seconds to wait for it, or None if over `max_wait`."""
-        now = self._clock()
-        slot = max(now, self._next.get(channel, now))
-        wait = slot - now
-        if wait > max_wait:
-            return None
-        self._next[channel] = slot + self._spacing
-        if len(self._next) > _PACER_PRUNE_AT:
-            self._next = {key: at for key, at in self._next.items() if at > now}
-        return wait
 
 
 @dataclass(frozen=True)

@@ -144,3 +144,16 @@ def status_of(exc: SlackApiError) -> int:
     """The HTTP status of a refused call (0 when there is no response)."""
     response = exc.response
     return int(getattr(response, "status_code", 0) or 0) if response is not None else 0
+
+
+def retry_after_of(exc: SlackApiError, default: float = 60.0) -> float:
+    """Slack's `Retry-After` of a refused call, in seconds (`default` when it named none)."""
+    response = exc.response
+    headers = (getattr(response, "headers", None) if response is not None else None) or {}
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            try:
+                return max(1.0, float(value[0] if isinstance(value, list) else value))
+            except (TypeError, ValueError):
+                break
+    return default

@@ -1,65 +1,58 @@
-"""Posts the workers' messages to Slack exactly once, through the delivery ledger.
+"""The workers' messages: owed through the outbox, sent to Slack exactly once by the senders.
 
-Exactly once, and why this order
---------------------------------
-Slack has no idempotency key for `chat.postMessage`, and no database write can be atomic with
-an HTTP call, so a crash can always fall between "Slack posted it" and "we recorded it". The
-ledger (`storage.repositories.deliveries`) turns that into a state we can see and repair:
+Owing is not sending
+--------------------
+A service that owes a message (a watch finished, a failure seen, a timer fired) calls the
+`Announcer` port, whose Slack side calls `deliver`/`update`/`update_once` here. They only write
+the message's row into the outbox (`storage.repositories.outbox`: the delivery ledger, unique per
+(team, channel, snapshot, kind), with the Web API call as its payload) and answer how it stands:
+`QUEUED` (a sender will post it), `ALREADY_SENT` (with its `ts`) or `GAVE_UP`. No service waits
+for Slack, so a scan round lasts about one interval whatever the number of channels (SPEC 2.3b).
 
-1. **claim** the key (team, channel, snapshot, kind) with INSERT ... ON CONFLICT DO NOTHING and
-   COMMIT. Exactly one claimer wins, across tasks, processes and replicas; everyone else backs off.
-2. **post**, with Slack message `metadata` naming the key (`event_type` `skyvia_delivery`).
+Writing a row whose key exists is a no-op, and every service writes its rows *before* recording
+the state change that owes them and writes them again when it redoes that change after a crash:
+so a message is never lost between the two, and never owed twice.
+
+Sending: exactly once, and why this order
+-----------------------------------------
+The senders (`bot.slack.outbox`) claim rows (`pending` -> `claimed`, one winner per row across
+replicas) and call `send` here:
+
+1. the row is ours (claimed, committed);
+2. **post**, with Slack message `metadata` naming the key (`event_type` `skyvia_delivery`);
 3. **mark_sent** with the message `ts`.
 
-Claims and marks of concurrent deliveries are coalesced (`storage.batching`): the claims
-that reach the write batcher together go into one multi-row INSERT ... ON CONFLICT DO NOTHING
-RETURNING, and the mark_sent writes into one executemany. That changes how many statements
-the steps take, not their order for any one message: a `deliver` call still awaits its claim's
-COMMIT before it posts, and records the `ts` only after the post.
+Slack has no idempotency key for `chat.postMessage`, so a post that gets no answer (timeout,
+dropped connection) or a 5xx may or may not have been posted. It is never simply sent again
+(slack_sdk does not retry creating calls either, see `bot.slack.clients`): `send` restarts its
+claim's clock (`renew`), reads the channel's history or the thread's replies from the claim time
+on with `include_all_metadata=true`, and looks for the key. Found: only the `ts` is recorded. Not
+found: it is posted once more. If that read gets no answer either, the claim is kept; once stale
+(`stale_after`, the database's clock), a sender adopts it (`take_over`, one winner) and settles it
+by the same read-back (`recover`). If Slack refuses the read (missing scope, not in channel) we
+post anyway and log it: a possible duplicate is better than a lost failure alert.
 
-Unknown outcomes are settled by reading Slack back
---------------------------------------------------
-A post that gets no answer (timeout, dropped connection) or a 5xx may or may not have been
-posted. It is never simply sent again (slack_sdk does not retry creating calls either, see
-`bot.slack.clients`): the same `deliver` call restarts its claim's clock (`renew`), reads the
-channel's history (top-level messages) or the thread's replies from the claim time on with
-`include_all_metadata=true`, and looks for the key. Found: it was posted, only the `ts` is
-recorded. Not found: it is posted once more. If that read or post gets no answer either, the
-claim is kept.
+Every attempt on a claim — the post, or a read-back with all its pages plus the post — runs under
+one deadline of `send_timeout` < `stale_after` from the moment the claim (or its renewal) is
+committed, so nobody else can adopt a claim whose holder may still post.
 
-A crash between 1 and 3 leaves a `claimed` row, which is never deleted, so the message is never
-lost: whoever next tries the same delivery (the watcher re-polling its watch, the scanner
-re-scanning the failure; both keep their work pending until the delivery is settled) finds it.
-A fresh claim belongs to someone still working on it (`BUSY`). A claim older than `stale_after`
-is adopted with `take_over`, which exactly one recoverer wins, and settled by the same read-back.
-If Slack refuses the read (missing scope, not in channel) we post anyway and log it: a possible
-duplicate is better than a lost failure alert.
+Edits (`chat.update` of a card or an alert's header) are idempotent: a crash leftover is simply
+redone, and pending edits of one message coalesce in the sender (only the latest is sent).
 
-Reading history may be rate limited; a read-back that gets no answer does not post, and
-keeps the claim (`bot.slack.readback`). Exactly once holds; the message is only later.
-
-Why a claim's age is safe to judge: every claim time and every age is the database server's
-clock, never a replica's own (their clocks differ). And every attempt on a claim — the post,
-or a read-back with all its pages plus the post — runs under one deadline of `send_timeout`
-< `stale_after` from the moment the claim (or its renewal) is committed, so nobody else can
-adopt a claim whose holder may still post.
-
-Refusals are sorted by `bot.slack.errors` and applied by `bot.slack.refusals`: a paused
-binding (`PAUSED`), a message given up (`GAVE_UP`), a retry after a backoff (`DEFERRED`,
-`FAILED`).
-
-Pacing: `ChannelPacer` spaces posts to one channel a second apart within this process, and
-refuses (`DEFERRED`) a post that would wait longer than `max_wait`, so one busy channel cannot
-hold a whole worker tick (and its leases). The wait comes before the claim.
+Refusals are sorted by `bot.slack.errors` and applied by `bot.slack.refusals`: a paused binding
+(its queued rows given up), a message given up, a retry after a backoff, or (429) a wait that
+holds the pace's bucket (`bot.slack.pacing`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -68,32 +61,31 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import utcnow
 from bot.metrics import Metrics
 from bot.services.announcements import Outcome
-from bot.slack.clients import SlackClients
-from bot.slack.deliveries import Attempt, ChannelPacer, DeliveryKey, DeliveryResult
-from bot.slack.errors import Remedy, error_code, remedy_for, status_of
+from bot.slack.clients import SlackClients, callers_pace
+from bot.slack.deliveries import Attempt, DeliveryKey, DeliveryResult, priority_of
+from bot.slack.errors import error_code, retry_after_of, status_of
 from bot.slack.messages import Message
 from bot.slack.readback import ReadBack, Unreadable
 from bot.slack.refusals import Refusals
 from storage.batching import BulkWrite, WriteBatcher
-from storage.models import Delivery, DeliveryKind, DeliveryStatus
+from storage.models import DeliveryKind, DeliveryStatus
 from storage.repositories import DeliveryLedger
 from storage.repositories.deliveries import SentMark
+from storage.repositories.outbox import Outbox, OutboxEntry, QueuedRow, RowState
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class _Claim:
-    """What the ledger said when we tried to claim a key."""
+class Sent:
+    """How one send went, for the sender: the result, and a 429's `Retry-After` to hold."""
 
-    state: str  # "claimed", "sent", "busy", "backoff", "gave_up", "recover"
-    ts: str | None = None
-    claimed_at: datetime | None = None
-    error: str | None = None
+    result: DeliveryResult
+    retry_after: float | None = None
 
 
 class Notifier:
-    """Thread replies, notes, alerts and card updates for the workers (see module docstring)."""
+    """Owes messages into the outbox and sends claimed rows (see module docstring)."""
 
     def __init__(
         self,
@@ -103,13 +95,10 @@ class Notifier:
         owner: str,
         stale_after: float,
         send_timeout: float | None = None,
-        max_pace_wait: float | None = None,
-        pacer: ChannelPacer | None = None,
         max_attempts: int = 5,
         retry_base: float | None = None,
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utcnow,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._slack = slack
         self._batcher = batcher
@@ -118,9 +107,7 @@ class Notifier:
         self._send_timeout = send_timeout if send_timeout is not None else stale_after / 2
         if self._send_timeout >= stale_after:
             raise ValueError("send_timeout must be shorter than stale_after (see module doc)")
-        self._max_pace_wait = max_pace_wait if max_pace_wait is not None else stale_after / 4
-        self._pacer = pacer or ChannelPacer()
-        self._refusals = Refusals(
+        self.refusals = Refusals(
             batcher=batcher,
             owner=owner,
             max_attempts=max_attempts,
@@ -130,9 +117,10 @@ class Notifier:
         self._readback = ReadBack(batcher=batcher, owner=owner, stale_after=self.stale_after)
         self._metrics = metrics
         self._clock = clock
-        self._sleep = sleep
-        self._claims = BulkWrite[DeliveryKey, _Claim]("ledger claims", self._claim)
+        self._owed = BulkWrite[OutboxEntry, RowState]("outbox rows", self._enqueue)
         self._marks = BulkWrite[SentMark, None]("ledger sent marks", _mark_sent_many)
+
+    # Owing (services, through the announcer)
 
     async def deliver(
         self,
@@ -141,166 +129,69 @@ class Notifier:
         *,
         thread_ts: str | None = None,
         broadcast: bool = False,
-        max_pace_wait: float | None = None,
     ) -> DeliveryResult:
-        """Posts `message` once for `key` (in the thread of `thread_ts` when given).
-
-        `max_pace_wait` overrides how long this post may wait for the channel's pace: a caller
-        that does not hold a scarce slot while it waits may queue further ahead.
-        """
-        limit = self._max_pace_wait if max_pace_wait is None else max_pace_wait
-        wait = self._pacer.reserve((key.team_id, key.channel_id), limit)
-        if wait is None:
-            return DeliveryResult(Outcome.DEFERRED)
-        if wait > 0:
-            await self._sleep(wait)
-        claimed_since = self._clock()
-        claim = await self._batcher.run_bulk(self._claims, key)
-        if claim.state == "sent":
-            return DeliveryResult(Outcome.ALREADY_SENT, ts=claim.ts)
-        if claim.state == "gave_up":
-            return DeliveryResult(Outcome.GAVE_UP, error=claim.error)
-        if claim.state == "busy":
-            return DeliveryResult(Outcome.BUSY)
-        if claim.state == "backoff":
-            return DeliveryResult(Outcome.DEFERRED, error=claim.error)
-        attempt = Attempt(key, message, thread_ts, broadcast)
-        client = await self._slack.for_team(key.team_id)
-        if claim.state == "recover":
-            assert claim.claimed_at is not None
-            since = claim.claimed_at
-            result = await self._settle(client, attempt, since, self._deadline(), again=True)
-        else:
-            result = await self._post(client, attempt, self._deadline())
-            if result.outcome == Outcome.UNKNOWN:
-                result = await self._settle_now(client, attempt, claimed_since)
-        return result
-
-    async def update(self, team_id: str, channel_id: str, ts: str, message: Message) -> bool:
-        """`chat.update` of a message we posted (the lifecycle card).
-
-        Idempotent, so it needs no ledger. True when there is nothing left to do (updated, or the
-        card is gone or the channel unusable); False when it may work later (retry).
-        """
-        client = await self._slack.for_team(team_id)
-        try:
-            async with asyncio.timeout(self._send_timeout):
-                await client.chat_update(**message.kwargs(channel=channel_id, ts=ts))
-            return True
-        except SlackApiError as exc:
-            error = error_code(exc)
-            remedy = remedy_for(error) if status_of(exc) < 500 else Remedy.RETRY
-            if remedy == Remedy.PAUSE:
-                await self.pause_binding(team_id, channel_id, error)
-                return True
-            if remedy == Remedy.DROP:
-                log.warning(
-                    "card %s in %s/%s cannot be updated (%s); leaving it",
-                    ts,
-                    team_id,
-                    channel_id,
-                    error,
-                )
-                return True
-            log.warning("chat.update of %s in %s/%s failed: %s", ts, team_id, channel_id, error)
-            return False
-        except Exception as exc:
-            log.warning(
-                "chat.update of %s in %s/%s got no answer: %s", ts, team_id, channel_id, exc
-            )
-            return False
+        """Owes `message` once for `key` (in the thread of `thread_ts` when given)."""
+        payload = _payload(message, thread_ts=thread_ts, broadcast=broadcast)
+        entry = OutboxEntry(key.ledger_key, priority_of(key.kind), payload, subject=key.subject)
+        return _result(await self._batcher.run_bulk(self._owed, entry))
 
     async def update_once(self, key: DeliveryKey, ts: str, message: Message) -> Outcome:
-        """`chat.update` of `ts` done once for `key` (an alert's header edit), via the ledger.
+        """Owes a `chat.update` of `ts` once for `key` (an alert's header, a card's state)."""
+        target = f"{key.channel_id}/{ts}"
+        payload = _payload(message, ts=ts)
+        entry = OutboxEntry(key.ledger_key, priority_of(key.kind, edit=True), payload, target)
+        return _result(await self._batcher.run_bulk(self._owed, entry)).outcome
 
-        An edit is idempotent, so a claim left by a crash is simply redone: no read-back is
-        needed. A message that can no longer be edited is given up at once (`DROP`), like a
-        post that can never be made; other refusals are retried and paused as posts are.
-        """
-        claim = await self._batcher.run_bulk(self._claims, key)
-        if claim.state == "sent":
-            return Outcome.ALREADY_SENT
-        if claim.state == "gave_up":
-            return Outcome.GAVE_UP
-        if claim.state == "busy":
-            return Outcome.BUSY
-        if claim.state == "backoff":
-            return Outcome.DEFERRED
-        client = await self._slack.for_team(key.team_id)
+    async def _enqueue(
+        self, session: AsyncSession, entries: Sequence[OutboxEntry]
+    ) -> list[RowState]:
+        states = await Outbox(session).enqueue_many(entries, owner=self.owner)
+        return [states[entry.key] for entry in entries]
+
+    # Sending (the senders, `bot.slack.outbox`)
+
+    async def send(self, row: QueuedRow, *, recover: bool = False) -> Sent:
+        """Sends a row the caller claimed (`recover`: a stale claim it adopted)."""
+        key = DeliveryKey(row.team_id, row.channel_id, row.snapshot_id, row.kind)
+        call = json.loads(row.payload)
+        client = await self._slack.for_team(row.team_id)
+        with callers_pace():
+            if "ts" in call:
+                return await self._edit(client, row, key, call)
+            attempt = Attempt(key, _message(call), call.get("thread_ts"), bool(call.get("b")))
+            if recover:
+                since = row.claimed_at
+                result = await self._settle(client, attempt, since, self._deadline(), again=True)
+                return Sent(result)
+            sent = await self._post(client, attempt, self._deadline())
+            if sent.result.outcome == Outcome.UNKNOWN:
+                return Sent(await self._settle_now(client, attempt, row.claimed_at))
+            return sent
+
+    async def _edit(
+        self, client: AsyncWebClient, row: QueuedRow, key: DeliveryKey, call: dict[str, Any]
+    ) -> Sent:
+        """`chat.update`: idempotent, so an unknown outcome is simply retried later."""
+        ts = str(call["ts"])
         try:
             async with asyncio.timeout_at(self._deadline()):
-                await client.chat_update(**message.kwargs(channel=key.channel_id, ts=ts))
+                await client.chat_update(**_message(call).kwargs(channel=row.channel_id, ts=ts))
         except SlackApiError as exc:
             error, status = error_code(exc), status_of(exc)
             if status >= 500:
-                log.warning("Slack answered %s to %s; outcome unknown", status, key.label)
-                return Outcome.UNKNOWN
-            return (await self._refusals.refused(key, error)).outcome
+                log.warning("Slack answered %s to edit %s; retrying it", status, key.label)
+                return Sent(await self.refusals.retry(key, error, count=False))
+            wait = retry_after_of(exc) if status == 429 else None
+            return Sent(await self.refusals.refused(key, error, retry_after=wait), wait)
         except Exception as exc:
-            log.warning("chat.update for %s got no answer (%s)", key.label, type(exc).__name__)
-            return Outcome.UNKNOWN
+            log.warning("edit %s got no answer (%s)", key.label, type(exc).__name__)
+            return Sent(await self.refusals.retry(key, type(exc).__name__, count=False))
         await self._mark_sent(key, ts)
-        return Outcome.SENT
-
-    async def pause_binding(self, team_id: str, channel_id: str, error: str) -> None:
-        """Stops posting to a channel Slack refuses, and says why in `status` and the log."""
-        await self._refusals.pause_binding(team_id, channel_id, error)
+        return Sent(DeliveryResult(Outcome.SENT, ts=ts))
 
     def _deadline(self) -> float:
         """When the attempt on a claim committed just now must be over (see module doc)."""
         return asyncio.get_running_loop().time() + self._send_timeout
-
-    # Ledger steps
-
-    async def _claim(self, session: AsyncSession, requests: Sequence[DeliveryKey]) -> list[_Claim]:
-        """What the ledger says to each claim of a flush (one INSERT for all of them)."""
-        ledger = DeliveryLedger(session)
-        won = await ledger.claim_many(
-            [key.ledger_key for key in requests],
-            owner=self.owner,
-            subjects={k.ledger_key: k.subject for k in requests if k.subject is not None},
-        )
-        lost = {key.ledger_key for key in requests} - won
-        rows = await ledger.get_many(lost) if lost else {}
-        claims: list[_Claim] = []
-        for key in requests:
-            if key.ledger_key in won:
-                won.discard(key.ledger_key)  # a key asked twice in one flush is won once
-                claims.append(_Claim("claimed"))
-                continue
-            row = rows.get(key.ledger_key)
-            if row is None:  # released in between, or our own claim asked twice: retry later
-                claims.append(_Claim("busy"))
-                continue
-            claims.append(await self._existing(ledger, key, row))
-        return claims
-
-    async def _existing(self, ledger: DeliveryLedger, key: DeliveryKey, row: Delivery) -> _Claim:
-        """Someone claimed `key` before us: sent, given up, refused, still theirs, or stale."""
-        if row.status == DeliveryStatus.SENT:
-            return _Claim("sent", ts=row.message_ts)
-        if row.status == DeliveryStatus.GAVE_UP:
-            return _Claim("gave_up", error=row.last_error)
-        if row.status == DeliveryStatus.FAILED:
-            backoff, error = self._refusals.backoff(row.attempts), row.last_error
-            if await ledger.take_over(
-                row.id, owner=self.owner, idle_for=backoff, status=DeliveryStatus.FAILED
-            ):
-                return _Claim("claimed")
-            return _Claim("backoff", error=error)
-        original, holder = row.claimed_at, row.claimed_by  # the UPDATE expires the row
-        if self._readback.blocked(key):
-            return _Claim("busy")  # its recovery would only meet the history rate limit again
-        stale = self.stale_after.total_seconds()
-        if not await ledger.take_over(row.id, owner=self.owner, idle_for=stale):
-            return _Claim("busy")
-        log.warning(
-            "delivery %s was claimed by %s at %s and never marked sent; recovering it",
-            key.label,
-            holder,
-            original.isoformat(),
-        )
-        return _Claim("recover", claimed_at=original)
 
     async def _mark_sent(self, key: DeliveryKey, ts: str | None) -> None:
         await self._batcher.run_bulk(self._marks, SentMark(key.ledger_key, ts, self._clock()))
@@ -309,8 +200,6 @@ class Notifier:
         return await self._batcher.run(
             lambda session: DeliveryLedger(session).renew(key.ledger_key, owner=self.owner)
         )
-
-    # Slack steps
 
     async def _settle_now(
         self, client: AsyncWebClient, attempt: Attempt, since: datetime
@@ -344,14 +233,12 @@ class Notifier:
             await self._mark_sent(key, found)
             return DeliveryResult(Outcome.ALREADY_SENT, ts=found)
         log.info("delivery %s was not in Slack; posting it now", key.label)
-        result = await self._post(client, attempt, deadline)
-        if result.outcome == Outcome.UNKNOWN and again:
+        sent = await self._post(client, attempt, deadline)
+        if sent.result.outcome == Outcome.UNKNOWN and again:
             return await self._settle_now(client, attempt, since)
-        return result
+        return sent.result
 
-    async def _post(
-        self, client: AsyncWebClient, attempt: Attempt, deadline: float
-    ) -> DeliveryResult:
+    async def _post(self, client: AsyncWebClient, attempt: Attempt, deadline: float) -> Sent:
         key = attempt.key
         try:
             async with asyncio.timeout_at(deadline):
@@ -360,15 +247,16 @@ class Notifier:
             error, status = error_code(exc), status_of(exc)
             if status >= 500:
                 log.warning("Slack answered %s to %s; outcome unknown", status, key.label)
-                return DeliveryResult(Outcome.UNKNOWN, error=error)
-            return await self._refusals.refused(key, error)
+                return Sent(DeliveryResult(Outcome.UNKNOWN, error=error))
+            wait = retry_after_of(exc) if status == 429 else None
+            return Sent(await self.refusals.refused(key, error, retry_after=wait), wait)
         except Exception as exc:
             log.warning("posting %s got no answer (%s)", key.label, type(exc).__name__)
-            return DeliveryResult(Outcome.UNKNOWN, error=type(exc).__name__)
+            return Sent(DeliveryResult(Outcome.UNKNOWN, error=type(exc).__name__))
         ts = str(response.get("ts"))
         await self._mark_sent(key, ts)
         self._count(key.kind)
-        return DeliveryResult(Outcome.SENT, ts=ts)
+        return Sent(DeliveryResult(Outcome.SENT, ts=ts))
 
     def _count(self, kind: str) -> None:
         if self._metrics is None:
@@ -377,6 +265,41 @@ class Notifier:
             self._metrics.thread_replies_sent.inc()
         elif kind == DeliveryKind.ALERT:
             self._metrics.alerts_sent.inc()
+
+
+def _payload(
+    message: Message,
+    *,
+    thread_ts: str | None = None,
+    broadcast: bool = False,
+    ts: str | None = None,
+) -> str:
+    """The outbox row's call as JSON: the message (serialized once per message, shared by every
+    channel it goes to) and where it goes in the channel."""
+    where: dict[str, Any] = {}
+    if thread_ts is not None:
+        where["thread_ts"] = thread_ts
+        if broadcast:
+            where["b"] = 1
+    if ts is not None:
+        where["ts"] = ts
+    body = message.json()
+    if not where:
+        return '{"m":' + body + "}"
+    return json.dumps(where)[:-1] + ',"m":' + body + "}"
+
+
+def _message(call: dict[str, Any]) -> Message:
+    drawn = call["m"]
+    return Message.from_dicts(drawn["text"], drawn.get("blocks") or [])
+
+
+def _result(state: RowState) -> DeliveryResult:
+    if state.status == DeliveryStatus.SENT:
+        return DeliveryResult(Outcome.ALREADY_SENT, ts=state.message_ts)
+    if state.status == DeliveryStatus.GAVE_UP:
+        return DeliveryResult(Outcome.GAVE_UP, error=state.error)
+    return DeliveryResult(Outcome.QUEUED)
 
 
 async def _mark_sent_many(session: AsyncSession, marks: Sequence[SentMark]) -> list[None]:

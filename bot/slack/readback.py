@@ -26,7 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services.announcements import Outcome
 from bot.slack.deliveries import DELIVERY_EVENT_TYPE, DeliveryKey, DeliveryResult
-from bot.slack.errors import error_code, status_of
+from bot.slack.errors import error_code, retry_after_of, status_of
 from storage.batching import WriteBatcher
 from storage.repositories import DeliveryLedger
 
@@ -130,7 +130,9 @@ class ReadBack:
             )
         except SlackApiError as exc:
             if _is_rate_limited(exc):
-                raise Unreadable("history_ratelimited", _retry_after(exc)) from exc
+                raise Unreadable(
+                    "history_ratelimited", retry_after_of(exc, HISTORY_RETRY_AFTER)
+                ) from exc
             if status_of(exc) >= 500:
                 raise Unreadable(f"{status_of(exc)} {error_code(exc)}") from exc
             log.warning(
@@ -182,15 +184,3 @@ class ReadBack:
 
 def _is_rate_limited(exc: SlackApiError) -> bool:
     return status_of(exc) == 429 or error_code(exc) in ("ratelimited", "rate_limited")
-
-
-def _retry_after(exc: SlackApiError) -> float:
-    """Slack's `Retry-After` of a 429, in seconds (a minute when it named none)."""
-    headers = (exc.response.headers if exc.response is not None else None) or {}
-    for name, value in headers.items():
-        if name.lower() == "retry-after":
-            try:
-                return max(1.0, float(value[0] if isinstance(value, list) else value))
-            except (TypeError, ValueError):
-                break
-    return HISTORY_RETRY_AFTER

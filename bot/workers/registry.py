@@ -1,8 +1,9 @@
-"""Which workers a process runs: the watcher and the alert scanner, sharing one notifier,
-retention, and the timers (ends of timed mutes and maintenance windows, on the same notifier).
+"""Which workers a process runs: the sender (the outbox's drain), the watcher and the alert
+scanner, retention, and the timers (ends of timed mutes and maintenance windows).
 
-They share the notifier (so one channel's pace covers both thread replies and alerts) and the
-write batcher. Each backs off from a troubled Skyvia workspace on its own (`bot.services.backoff`):
+The watcher, the scanner and the timers owe their messages into the outbox through one
+notifier; only the sender talks to Slack for them, at Slack's pace. They share the write
+batcher. Each backs off from a troubled Skyvia workspace on its own (`bot.services.backoff`):
 a shared backoff let the scanner's errors hold a new watch for minutes. Each process gets its own
 lease owner id, so two processes never hold the same work.
 """
@@ -26,8 +27,11 @@ from bot.skyvia.client import SkyviaClient
 from bot.slack.announcer import SlackAnnouncer
 from bot.slack.clients import SlackClients
 from bot.slack.notifier import Notifier
+from bot.slack.outbox import OutboxSender
+from bot.slack.pacing import Pace
 from bot.workers.alert_scanner import AlertScanner
 from bot.workers.retention import RetentionWorker
+from bot.workers.sender import Sender
 from bot.workers.timers import TimerWorker
 from bot.workers.watcher import Watcher
 from storage.batching import WriteBatcher
@@ -122,7 +126,15 @@ def workers_for(container: WorkerNeeds) -> list[PeriodicWorker]:
         interval=settings.alert_interval,
     )
     metrics = container.metrics
+    sender = OutboxSender(
+        notifier=notifier,
+        batcher=batcher,
+        owner=owner,
+        pace=Pace(settings.pace),
+        metrics=metrics,
+    )
     return [
+        Sender(sender, metrics=metrics),
         Watcher(watching, metrics=metrics),
         AlertScanner(alerting, metrics=metrics),
         RetentionWorker(retention, owner=owner, metrics=metrics),

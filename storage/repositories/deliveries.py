@@ -48,6 +48,9 @@ from storage.repositories._sql import db_now, delete_batch, dialect_name
 from storage.types import UTCDateTime
 
 _KEY = ("team_id", "channel_id", "snapshot_id", "kind")
+OWED_OR_DONE = frozenset(
+    {DeliveryStatus.PENDING, DeliveryStatus.CLAIMED, DeliveryStatus.SENT, DeliveryStatus.GAVE_UP}
+)
 _TABLE = cast(Table, Delivery.__table__)
 _CLAIM_CHUNK = 500
 """Rows per multi-row INSERT: 7 parameters each stays far below every driver's limit."""
@@ -208,18 +211,31 @@ class DeliveryLedger:
     async def sent_keys(
         self, snapshot_ids: Collection[int], kind: str
     ) -> set[tuple[str, str, int]]:
-        """(team, channel, snapshot) of deliveries of `kind` already sent for these snapshots.
+        """(team, channel, snapshot) of deliveries of `kind` already sent for these snapshots."""
+        return await self._keys(snapshot_ids, kind, (DeliveryStatus.SENT,))
+
+    async def owed_keys(
+        self, snapshot_ids: Collection[int], kind: str
+    ) -> set[tuple[str, str, int]]:
+        """(team, channel, snapshot) of deliveries of `kind` of these snapshots that are sent,
+        queued in the outbox, being sent or given up: nothing more to owe for them.
 
         Lets a scanner skip, with one query, the failures it has already announced, instead of
-        one claim attempt per channel and snapshot.
+        one outbox write per channel and snapshot. A `failed` row (refused before the outbox)
+        is owed again, which queues it.
         """
+        return await self._keys(snapshot_ids, kind, OWED_OR_DONE)
+
+    async def _keys(
+        self, snapshot_ids: Collection[int], kind: str, statuses: Collection[str]
+    ) -> set[tuple[str, str, int]]:
         if not snapshot_ids:
             return set()
         result = await self.session.execute(
             select(Delivery.team_id, Delivery.channel_id, Delivery.snapshot_id).where(
                 Delivery.snapshot_id.in_(list(snapshot_ids)),
                 Delivery.kind == kind,
-                Delivery.status == DeliveryStatus.SENT,
+                Delivery.status.in_(sorted(statuses)),
             )
         )
         return {(team, channel, snapshot) for team, channel, snapshot in result.all()}
@@ -383,6 +399,7 @@ class DeliveryLedger:
         )
         where = [
             Delivery.claimed_at < claimed_before,
+            Delivery.status != DeliveryStatus.PENDING,  # still owed: the outbox sends it
             or_(
                 Delivery.kind.not_in(sorted(SCANNED_KINDS)),
                 Delivery.claimed_at < alerts_claimed_before,

@@ -7,6 +7,7 @@ classes validate on `to_dict()`, so a mistake fails in the unit tests, not in a 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,6 +62,7 @@ class Message:
     _block_dicts: list[dict[str, Any]] | None = field(
         default=None, init=False, repr=False, compare=False
     )
+    _json: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.text.strip():
@@ -80,6 +82,21 @@ class Message:
             object.__setattr__(self, "_block_dicts", [block.to_dict() for block in self.blocks])
         assert self._block_dicts is not None
         return {"text": self.text, "blocks": list(self._block_dicts)}
+
+    def json(self) -> str:
+        """`to_dict()` as JSON, made once: an alert owed to many channels is one string."""
+        cached = self._json
+        if cached is None:
+            cached = json.dumps(self.to_dict(), separators=(",", ":"))
+            object.__setattr__(self, "_json", cached)
+        return cached
+
+    @classmethod
+    def from_dicts(cls, text: str, blocks: list[dict[str, Any]]) -> Message:
+        """A message read back from the outbox: its blocks were validated when it was owed."""
+        message = cls(text)
+        object.__setattr__(message, "_block_dicts", blocks)
+        return message
 
     def kwargs(self, **extra: Any) -> dict[str, Any]:
         """`to_dict()` plus call arguments: `client.chat_update(**m.kwargs(channel=c, ts=t))`."""

@@ -1,0 +1,237 @@
+"""The senders: drain the outbox at Slack's pace, per channel in order, most urgent first.
+
+Services write what they owe into the outbox (`bot.slack.notifier`); this is the only place
+background work talks to Slack. Each round (`drain`), every few hundred milliseconds:
+
+1. **Which teams.** A replica sends for a team only while it holds that team's sending lease
+   (a `worker_leases` row `outbox:<team>`, on the database's clock): so one process's buckets
+   (`bot.slack.pacing`) are the team's whole pace, a 429 held by it holds every sender of the
+   team, and two replicas together stay inside the team's tier. A replica that dies loses its
+   leases when they expire, and another takes its teams over.
+2. **Which rows.** The pending rows of those teams, most urgent then oldest first (replies and
+   alerts, then episode replies and notes, then edits: `bot.slack.deliveries.priority_of`),
+   one per channel at a time so a channel's messages go in the order they were owed, and only
+   as many as the buckets allow now: a row over the pace is not even claimed.
+3. **Coalesce.** Of several pending edits of one message only the newest is sent; the older
+   ones are marked sent as superseded when it is claimed (`Outbox.supersede_older`).
+4. **Claim and send.** Rows are claimed (one winner across replicas) and sent concurrently,
+   each by `Notifier.send`, with a bound on calls in flight. A 429 holds its bucket until
+   `Retry-After`; the row waits in the queue as long.
+5. **Recover.** Claims left unsettled past `stale_after` (a crash, an unknown outcome whose
+   read-back got no answer) are adopted and settled by reading Slack back.
+
+A backlog lives in the database: a round reads at most `batch` rows, whatever the queue's depth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import utcnow
+from bot.metrics import Metrics
+from bot.slack.notifier import Notifier
+from bot.slack.pacing import POST, UPDATE, Pace
+from storage.batching import WriteBatcher
+from storage.repositories import DeliveryLedger, WorkerLeaseRepository
+from storage.repositories.outbox import Outbox, QueuedRow
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 15.0
+"""A team's sending lease; renewed every third of it, so a dead replica's teams move on soon."""
+TEAMS_EVERY = 1.0
+"""Seconds between looks for teams with queued rows (and lease renewals)."""
+STALE_EVERY = 5.0
+"""Seconds between sweeps for stale claims."""
+DEPTH_EVERY = 5.0
+"""Seconds between readings of the queue's depth for /metrics."""
+
+
+@dataclass
+class _Round:
+    """What one round picked: rows to claim, edits they supersede, channels taken."""
+
+    rows: list[QueuedRow] = field(default_factory=list)
+    channels: set[tuple[str, str]] = field(default_factory=set)
+    held_back: int = 0
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        *,
+        notifier: Notifier,
+        batcher: WriteBatcher,
+        owner: str,
+        pace: Pace,
+        batch: int = 500,
+        max_in_flight: int = 64,
+        metrics: Metrics | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._notifier = notifier
+        self._batcher = batcher
+        self._owner = owner
+        self.pace = pace
+        self._batch = batch
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._metrics = metrics
+        self._clock = clock
+        self._teams: set[str] = set()
+        self._in_flight: set[tuple[str, str]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._next = {"teams": 0.0, "stale": 0.0, "depth": 0.0}
+
+    # One round
+
+    async def drain(self) -> bool:
+        """One round (see module docstring); True when more rows may be sent right away."""
+        now = time.monotonic()
+        if now >= self._next["teams"]:
+            self._next["teams"] = now + TEAMS_EVERY
+            await self._lease_teams()
+        if now >= self._next["stale"]:
+            self._next["stale"] = now + STALE_EVERY
+            await self._recover()
+        if now >= self._next["depth"] and self._metrics is not None:
+            self._next["depth"] = now + DEPTH_EVERY
+            await self._measure()
+        if not self._teams:
+            return False
+        queued = await self._batcher.run(
+            lambda s: Outbox(s).next_rows(self._batch, self._teams, per_channel=True)
+        )
+        picked = self._pick(queued)
+        claimed = await self._batcher.run(lambda s: self._claim(s, picked.rows))
+        for row in picked.rows:
+            if row.id in claimed:
+                self._start(row, recover=False)
+        return len(queued) >= self._batch and picked.held_back == 0
+
+    def _pick(self, queued: Sequence[QueuedRow]) -> _Round:
+        """The rows this round sends: the first of each channel (`next_rows` gives one per
+        channel, and only the newest edit of a message), within the pace: a row over it is
+        left queued, and so is the rest of its channel."""
+        picked = _Round()
+        for row in queued:
+            channel = (row.team_id, row.channel_id)
+            if channel in picked.channels or channel in self._in_flight:
+                continue
+            picked.channels.add(channel)  # later rows of this channel wait for this one
+            method = UPDATE if row.target is not None else POST
+            if not self.pace.take(row.team_id, method, row.channel_id):
+                picked.held_back += 1
+                continue
+            picked.rows.append(row)
+        return picked
+
+    async def _claim(self, session: AsyncSession, rows: Sequence[QueuedRow]) -> set[int]:
+        """Claims the picked rows; a claimed edit supersedes the older edits of its message."""
+        outbox = Outbox(session)
+        claimed = await outbox.claim([r.id for r in rows], owner=self._owner)
+        for row in rows:
+            if row.id in claimed and row.target is not None:
+                await outbox.supersede_older(row.target, row.id)
+        return claimed
+
+    def _start(self, row: QueuedRow, *, recover: bool) -> None:
+        channel = (row.team_id, row.channel_id)
+        self._in_flight.add(channel)
+        task = asyncio.create_task(self._send(row, recover=recover), name=f"send:{row.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, row: QueuedRow, *, recover: bool) -> None:
+        channel = (row.team_id, row.channel_id)
+        try:
+            async with self._slots:
+                sent = await self._notifier.send(row, recover=recover)
+            if sent.retry_after is not None:
+                method = UPDATE if row.target is not None else POST
+                self.pace.hold(row.team_id, method, row.channel_id, sent.retry_after)
+                log.warning(
+                    "Slack answered 429 to %s of %s/%s: holding it for %.0fs",
+                    method,
+                    row.team_id,
+                    row.channel_id,
+                    sent.retry_after,
+                )
+        except Exception:
+            log.exception("sending outbox row %s failed; it is recovered once stale", row.id)
+        finally:
+            self._in_flight.discard(channel)
+
+    # Leases, recovery, metrics
+
+    async def _lease_teams(self) -> None:
+        teams = await self._batcher.run(lambda s: Outbox(s).teams_with_work())
+        now = self._clock()
+
+        async def lease(session: AsyncSession) -> set[str]:
+            leases = WorkerLeaseRepository(session)
+            held: set[str] = set()
+            for team in sorted(set(teams) | self._teams):
+                name = f"outbox:{team}"
+                if team in self._teams and await leases.extend(name, self._owner, LEASE_SECONDS):
+                    held.add(team)
+                elif await leases.take_turn(name, self._owner, now, LEASE_SECONDS):
+                    held.add(team)
+            return held
+
+        self._teams = await self._batcher.run(lease)
+
+    async def _recover(self) -> None:
+        """Adopts stale claims (one winner each) and settles them by reading Slack back."""
+        stale = self._notifier.stale_after.total_seconds()
+        rows = await self._batcher.run(lambda s: Outbox(s).stale_claims(stale, 100))
+        rows = [r for r in rows if r.team_id in self._teams]
+        for row in rows:
+
+            async def adopt(session: AsyncSession, row_id: int = row.id) -> bool:
+                return await DeliveryLedger(session).take_over(
+                    row_id, owner=self._owner, idle_for=stale
+                )
+
+            won = await self._batcher.run(adopt)
+            if won and (row.team_id, row.channel_id) not in self._in_flight:
+                log.warning("outbox row %s was left claimed; recovering it", row.id)
+                self._start(row, recover=True)
+
+    async def _measure(self) -> None:
+        assert self._metrics is not None
+        depths = await self._batcher.run(lambda s: Outbox(s).depth())
+        now = self._clock()
+        seen = set()
+        for depth in depths:
+            seen.add(depth.priority)
+            age = (now - depth.oldest).total_seconds() if depth.oldest is not None else 0.0
+            self._metrics.outbox_depth.labels(str(depth.priority)).set(depth.count)
+            self._metrics.outbox_oldest_age.labels(str(depth.priority)).set(max(0.0, age))
+        for priority in {0, 1, 2} - seen:
+            self._metrics.outbox_depth.labels(str(priority)).set(0)
+            self._metrics.outbox_oldest_age.labels(str(priority)).set(0)
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """Lets sends in flight finish, then gives the teams' leases back."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+        teams, self._teams = self._teams, set()
+        if not teams:
+            return
+
+        async def release(session: AsyncSession) -> None:
+            leases = WorkerLeaseRepository(session)
+            for team in teams:
+                await leases.end_turn(f"outbox:{team}", self._owner, self._clock())
+
+        try:
+            await self._batcher.run(release)
+        except Exception:
+            log.exception("could not give the outbox leases back; they expire by themselves")

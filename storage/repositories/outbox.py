@@ -1,0 +1,387 @@
+"""The outbox: the delivery ledger's rows as a queue that senders drain at Slack's pace.
+
+A service that owes a message writes its row (`enqueue_many`, status `pending`, with the Web
+API call as JSON in `payload`) and moves on; a sender later claims it (`claim`, status
+`claimed`), posts it and marks it `sent` (`DeliveryLedger.mark_sent_many`). The unique ledger
+key makes writing the same row twice a no-op, so a service that crashes after writing and before
+recording its own state change writes it again on its retry and nothing is owed twice: that is
+what makes "the row and the state change together" hold across crashes (SPEC 2.3b).
+
+Which rows a sender takes next (`next_rows`): pending ones whose `not_before` has passed, by
+priority then age (the id). Per channel order and pacing are the sender's (`bot.slack.outbox`).
+Every time is the database server's clock, as in the rest of the ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, case, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from storage.models import Delivery, DeliveryStatus
+from storage.repositories._sql import db_now, dialect_name
+from storage.repositories.deliveries import DeliveryLedger, LedgerKey, Subject
+
+_TABLE = cast(Table, Delivery.__table__)
+_KEY = ("team_id", "channel_id", "snapshot_id", "kind")
+_CHUNK = 400
+"""Rows per multi-row INSERT: 11 parameters each stays far below every driver's limit."""
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """One message a service owes: its ledger key, how urgent, and the call that sends it."""
+
+    key: LedgerKey
+    priority: int
+    payload: str
+    target: str | None = None
+    subject: Subject | None = None
+
+
+@dataclass(frozen=True)
+class RowState:
+    """Where an owed message stands: `status` of its row, its `ts` once sent, why it gave up."""
+
+    status: str
+    message_ts: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class QueuedRow:
+    """A row a sender may take: its key, its call, and what orders and paces it."""
+
+    id: int
+    team_id: str
+    channel_id: str
+    snapshot_id: int
+    kind: str
+    priority: int
+    payload: str
+    target: str | None
+    attempts: int
+    claimed_at: datetime
+
+    @property
+    def key(self) -> LedgerKey:
+        return (self.team_id, self.channel_id, self.snapshot_id, self.kind)
+
+
+@dataclass(frozen=True)
+class Depth:
+    """Queued rows of one priority and the enqueue time of the oldest (for /metrics, `status`)."""
+
+    priority: int
+    count: int
+    oldest: datetime | None
+
+
+_QUEUED_COLUMNS = (
+    Delivery.id,
+    Delivery.team_id,
+    Delivery.channel_id,
+    Delivery.snapshot_id,
+    Delivery.kind,
+    Delivery.priority,
+    Delivery.payload,
+    Delivery.target,
+    Delivery.attempts,
+    Delivery.claimed_at,
+)
+
+
+class Outbox:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def enqueue_many(
+        self, entries: Sequence[OutboxEntry], *, owner: str
+    ) -> dict[LedgerKey, RowState]:
+        """Writes each entry's row unless its key has one; the state of every key after.
+
+        A key that has a row without a payload (a card the request path claimed and could not
+        settle) gets this payload, so a sender can recover it; a row that has one keeps it.
+        """
+        by_key = {entry.key: entry for entry in entries}
+        rows = sorted(by_key)
+        now = db_now(self.session)
+        insert = postgresql.insert if dialect_name(self.session) == "postgresql" else sqlite.insert
+        states: dict[LedgerKey, RowState] = {}
+        for start in range(0, len(rows), _CHUNK):
+            chunk = [by_key[key] for key in rows[start : start + _CHUNK]]
+            statement = (
+                insert(_TABLE)
+                .values([_row(entry, owner, now) for entry in chunk])
+                .on_conflict_do_nothing(index_elements=list(_KEY))
+                .returning(*(_TABLE.c[name] for name in _KEY))
+            )
+            result = await self.session.execute(
+                statement, execution_options={"compiled_cache": None}
+            )
+            for team, channel, snapshot, kind in result.all():
+                states[(team, channel, snapshot, kind)] = RowState(DeliveryStatus.PENDING)
+        others = [key for key in rows if key not in states]
+        if others:
+            states.update(await self._existing(others, by_key))
+        return states
+
+    async def _existing(
+        self, keys: Sequence[LedgerKey], entries: dict[LedgerKey, OutboxEntry]
+    ) -> dict[LedgerKey, RowState]:
+        found = await DeliveryLedger(self.session).get_many(keys)
+        states: dict[LedgerKey, RowState] = {}
+        for key in keys:
+            row = found.get(key)
+            if row is None:  # pruned or released in between: owed again next time
+                states[key] = RowState(DeliveryStatus.CLAIMED)
+                continue
+            status = row.status
+            if status == DeliveryStatus.FAILED or (
+                row.payload is None and status == DeliveryStatus.CLAIMED
+            ):
+                # Refused before the outbox existed (retried by the senders now), or a card the
+                # request path claimed and could not settle (recovered by the senders once stale).
+                entry = entries[key]
+                if status == DeliveryStatus.FAILED:
+                    status = DeliveryStatus.PENDING
+                await self.session.execute(
+                    update(Delivery)
+                    .where(Delivery.id == row.id, Delivery.status == row.status)
+                    .values(
+                        payload=entry.payload,
+                        priority=entry.priority,
+                        target=entry.target,
+                        status=status,
+                    )
+                )
+            states[key] = RowState(status, row.message_ts, row.last_error)
+        return states
+
+    async def next_rows(
+        self, limit: int, teams: Collection[str] | None = None, *, per_channel: bool = False
+    ) -> list[QueuedRow]:
+        """Pending rows that may be sent now, most urgent and oldest first (of `teams` if given).
+
+        An edit with a newer pending edit of the same message is left out: only the newest is
+        sent (coalescing). `per_channel`: only each channel's first row (the senders keep a
+        channel's order by sending one of its rows at a time).
+        """
+        newer = aliased(Delivery)
+        where = [
+            Delivery.status == DeliveryStatus.PENDING,
+            or_(Delivery.not_before.is_(None), Delivery.not_before <= db_now(self.session)),
+            or_(
+                Delivery.target.is_(None),
+                ~exists().where(
+                    newer.target == Delivery.target,
+                    newer.status == DeliveryStatus.PENDING,
+                    newer.id > Delivery.id,
+                ),
+            ),
+        ]
+        if teams is not None:
+            where.append(Delivery.team_id.in_(sorted(teams)))
+        if not per_channel:
+            result = await self.session.execute(
+                select(*_QUEUED_COLUMNS)
+                .where(*where)
+                .order_by(Delivery.priority, Delivery.id)
+                .limit(limit)
+            )
+            return [_queued(row) for row in result.all()]
+        place = (
+            func.row_number()
+            .over(
+                partition_by=(Delivery.team_id, Delivery.channel_id),
+                order_by=(Delivery.priority, Delivery.id),
+            )
+            .label("place")
+        )
+        firsts = select(*_QUEUED_COLUMNS, place).where(*where).subquery()
+        columns = [firsts.c[c.key] for c in _QUEUED_COLUMNS]
+        result = await self.session.execute(
+            select(*columns)
+            .where(firsts.c.place == 1)
+            .order_by(firsts.c.priority, firsts.c.id)
+            .limit(limit)
+        )
+        return [_queued(row) for row in result.all()]
+
+    async def teams_with_work(self) -> list[str]:
+        """Teams that have pending rows (the senders lease each team's sending)."""
+        result = await self.session.scalars(
+            select(Delivery.team_id).where(Delivery.status == DeliveryStatus.PENDING).distinct()
+        )
+        return sorted(result.all())
+
+    async def claim(self, ids: Collection[int], *, owner: str) -> set[int]:
+        """The pending rows of `ids` that are now `owner`'s claims (one winner per row)."""
+        if not ids:
+            return set()
+        result = await self.session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(sorted(ids)), Delivery.status == DeliveryStatus.PENDING)
+            .values(
+                status=DeliveryStatus.CLAIMED, claimed_by=owner, claimed_at=db_now(self.session)
+            )
+            .returning(Delivery.id)
+        )
+        return {row[0] for row in result.all()}
+
+    async def stale_claims(self, stale_after: float, limit: int) -> list[QueuedRow]:
+        """Claims nobody settled within `stale_after` seconds that a sender can redo (they have
+        a payload): crash leftovers and unknown outcomes, oldest first."""
+        result = await self.session.execute(
+            select(*_QUEUED_COLUMNS)
+            .where(
+                Delivery.status == DeliveryStatus.CLAIMED,
+                Delivery.payload.is_not(None),
+                Delivery.claimed_at < db_now(self.session, plus_seconds=-stale_after),
+            )
+            .order_by(Delivery.claimed_at)
+            .limit(limit)
+        )
+        return [_queued(row) for row in result.all()]
+
+    async def supersede_older(self, target: str, newest_id: int) -> int:
+        """Marks the pending edits of `target` older than `newest_id` sent without sending them:
+        the newest carries the message's latest state (coalescing)."""
+        result = await self.session.execute(
+            update(Delivery)
+            .where(
+                Delivery.target == target,
+                Delivery.status == DeliveryStatus.PENDING,
+                Delivery.id < newest_id,
+            )
+            .values(
+                status=DeliveryStatus.SENT,
+                message_ts=target.rpartition("/")[2],
+                sent_at=db_now(self.session),
+                last_error="superseded",
+            )
+            .returning(Delivery.id)
+        )
+        return len(result.all())
+
+    async def requeue(
+        self,
+        key: LedgerKey,
+        *,
+        owner: str,
+        delay: float,
+        error: str | None,
+        count: bool,
+        max_attempts: int,
+    ) -> tuple[str, int] | None:
+        """Our claim goes back to the queue for `delay` seconds (the database's clock).
+
+        `count`: a refusal, counted in `attempts`; the row is given up once they reach
+        `max_attempts` (1: give up now). A rate limit or an unknown outcome is not counted.
+        Returns (new status, attempts), or None when the claim is no longer ours.
+        """
+        attempts = Delivery.attempts + 1 if count else Delivery.attempts
+        result = await self.session.execute(
+            update(Delivery)
+            .where(
+                Delivery.team_id == key[0],
+                Delivery.channel_id == key[1],
+                Delivery.snapshot_id == key[2],
+                Delivery.kind == key[3],
+                Delivery.status == DeliveryStatus.CLAIMED,
+                Delivery.claimed_by == owner,
+            )
+            .values(
+                status=case(
+                    (attempts >= max_attempts, DeliveryStatus.GAVE_UP.value),
+                    else_=DeliveryStatus.PENDING.value,
+                )
+                if count
+                else DeliveryStatus.PENDING.value,
+                attempts=attempts,
+                not_before=db_now(self.session, plus_seconds=delay),
+                last_error=None if error is None else error[:64],
+            )
+            .returning(Delivery.status, Delivery.attempts)
+        )
+        row = result.first()
+        return None if row is None else (str(row[0]), int(row[1]))
+
+    async def delay(self, key: LedgerKey, *, delay: float) -> None:
+        """A queued row waits `delay` seconds from now before a sender may take it."""
+        await self.session.execute(
+            update(Delivery)
+            .where(
+                Delivery.team_id == key[0],
+                Delivery.channel_id == key[1],
+                Delivery.snapshot_id == key[2],
+                Delivery.kind == key[3],
+                Delivery.status == DeliveryStatus.PENDING,
+            )
+            .values(not_before=db_now(self.session, plus_seconds=delay))
+        )
+
+    async def give_up_channel(self, team_id: str, channel_id: str, error: str) -> int:
+        """Every queued row of a channel Slack refuses (a paused binding) is given up."""
+        result = await self.session.execute(
+            update(Delivery)
+            .where(
+                Delivery.team_id == team_id,
+                Delivery.channel_id == channel_id,
+                Delivery.status == DeliveryStatus.PENDING,
+            )
+            .values(status=DeliveryStatus.GAVE_UP, last_error=error[:64])
+            .returning(Delivery.id)
+        )
+        return len(result.all())
+
+    async def depth(self, team_id: str | None = None, channel_id: str | None = None) -> list[Depth]:
+        """Queued (pending) rows per priority and the oldest one's enqueue time."""
+        where = [Delivery.status == DeliveryStatus.PENDING]
+        if team_id is not None:
+            where.append(Delivery.team_id == team_id)
+        if channel_id is not None:
+            where.append(Delivery.channel_id == channel_id)
+        result = await self.session.execute(
+            select(Delivery.priority, func.count(), func.min(Delivery.claimed_at))
+            .where(and_(*where))
+            .group_by(Delivery.priority)
+            .order_by(Delivery.priority)
+        )
+        return [Depth(int(p), int(n), oldest) for p, n, oldest in result.all()]
+
+
+def _queued(row: Sequence[Any]) -> QueuedRow:
+    return QueuedRow(
+        id=int(row[0]),
+        team_id=str(row[1]),
+        channel_id=str(row[2]),
+        snapshot_id=int(row[3]),
+        kind=str(row[4]),
+        priority=int(row[5]),
+        payload=str(row[6]),
+        target=None if row[7] is None else str(row[7]),
+        attempts=int(row[8]),
+        claimed_at=row[9],
+    )
+
+
+def _row(entry: OutboxEntry, owner: str, now: object) -> dict[str, object]:
+    backup_id, backup_name = entry.subject if entry.subject is not None else (None, None)
+    return {
+        **dict(zip(_KEY, entry.key, strict=True)),
+        "status": DeliveryStatus.PENDING,
+        "claimed_by": owner,
+        "claimed_at": now,
+        "backup_id": backup_id,
+        "backup_name": backup_name,
+        "priority": entry.priority,
+        "payload": entry.payload,
+        "target": entry.target,
+    }
