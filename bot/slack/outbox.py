@@ -172,7 +172,7 @@ class OutboxSender:
 
     async def _lease_teams(self) -> None:
         teams = await self._batcher.run(lambda s: Outbox(s).teams_with_work())
-        now = self._clock()
+        now = utcnow()  # a lease's own times are the database's; this only makes it due
 
         async def lease(session: AsyncSession) -> set[str]:
             leases = WorkerLeaseRepository(session)
@@ -218,10 +218,18 @@ class OutboxSender:
             self._metrics.outbox_depth.labels(str(priority)).set(0)
             self._metrics.outbox_oldest_age.labels(str(priority)).set(0)
 
-    async def close(self, timeout: float = 10.0) -> None:
-        """Lets sends in flight finish, then gives the teams' leases back."""
+    def force_next_round(self) -> None:
+        """The next `drain` looks for teams, stale claims and depth at once (tests, start-up)."""
+        self._next = dict.fromkeys(self._next, 0.0)
+
+    async def settle(self, timeout: float = 30.0) -> None:
+        """Waits for the sends in flight (tests; `close`)."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """Lets sends in flight finish, then gives the teams' leases back."""
+        await self.settle(timeout)
         teams, self._teams = self._teams, set()
         if not teams:
             return
@@ -229,7 +237,7 @@ class OutboxSender:
         async def release(session: AsyncSession) -> None:
             leases = WorkerLeaseRepository(session)
             for team in teams:
-                await leases.end_turn(f"outbox:{team}", self._owner, self._clock())
+                await leases.end_turn(f"outbox:{team}", self._owner, utcnow())
 
         try:
             await self._batcher.run(release)

@@ -4,7 +4,7 @@ Slack limits each app per workspace and per method (SPEC 2.6): `chat.postMessage
 second per channel with short bursts, plus a workspace-wide limit; `chat.update` Tier 3 (about 50
 a minute per workspace); reads of history far lower. Learning those limits from 429s costs a
 refused call each time and, with many senders, most calls; so the senders ask a bucket first and
-only send what it allows (`Pace.take`). A 429 that still comes holds the whole bucket until its
+only send what it allows (`Pace.take`). A 429 that still comes holds its whole bucket until its
 `Retry-After` (`Pace.hold`): no sender of this process sends on it before then, and the per-team
 sending lease (`bot.slack.outbox`) makes this process the only one sending for that team.
 
@@ -92,12 +92,19 @@ class Pace:
         return True
 
     def hold(self, team_id: str, method: str, channel_id: str | None, retry_after: float) -> None:
-        """Slack answered 429: the method's bucket of the team (and the channel's, for a post)
-        is held until `retry_after` seconds from now, for every sender of this process."""
-        until = self._clock() + max(0.0, retry_after)
-        for bucket in self._scopes(team_id, method, channel_id):
+        """Slack answered 429: the bucket it came from is held until `retry_after` seconds from
+        now, for every sender of this process, and then starts again with a single call.
+
+        A post's 429 holds its channel's bucket (the limit a post meets first); any other
+        method's holds the team's bucket of that method.
+        """
+        now = self._clock()
+        until = now + max(0.0, retry_after)
+        buckets = self._scopes(team_id, method, channel_id)
+        for bucket in buckets[1:] if len(buckets) > 1 else buckets:
             bucket.held_until = max(bucket.held_until, until)
-            bucket.tokens = min(bucket.tokens, 0.0)
+            bucket.tokens = min(bucket.tokens, 1.0)
+            bucket.stamp = max(bucket.stamp, bucket.held_until)
 
     def forget_idle(self, keep: int = 50_000) -> None:
         """Drops full, unheld buckets once there are more than `keep` (bounded memory)."""

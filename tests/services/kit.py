@@ -19,12 +19,15 @@ from bot.skyvia.client import SkyviaClient
 from bot.slack.announcer import SlackAnnouncer
 from bot.slack.clients import SlackClients
 from bot.slack.notifier import Notifier
+from bot.slack.outbox import OutboxSender
+from bot.slack.pacing import Pace, PaceConfig
 from storage.batching import WriteBatcher
 from storage.crypto import TokenCipher
 from storage.db import Database
 from storage.models import Binding, Watch
 from storage.repositories import BindingRepository, WatchRepository
 from tests.constants import CHANNEL, TEAM
+from tests.outbox_kit import flush_outbox
 
 STALE_AFTER = 8.0
 
@@ -52,6 +55,11 @@ class Kit:
     announcer: SlackAnnouncer
     metrics: Metrics
     clock: Clock
+    sender: OutboxSender
+
+    async def flush(self, rounds: int = 50) -> None:
+        """Lets the sender drain the outbox: what the services owed reaches the fake Slack."""
+        await flush_outbox(self.sender, self.db, rounds=rounds)
 
     async def add_watch(self, snapshot_id: int, message_ts: str | None) -> Watch:
         """A watch of backup 456's run `snapshot_id` in CHANNEL, started and due now."""
@@ -98,7 +106,18 @@ async def kit(db: Database, fake_slack: FakeSlack) -> AsyncIterator[Kit]:
         metrics=metrics,
         clock=clock,
     )
-    yield Kit(db, fake_slack, clients, batcher, notifier, SlackAnnouncer(notifier), metrics, clock)
+    sender = OutboxSender(
+        notifier=notifier,
+        batcher=batcher,
+        owner="worker:test:1:me",
+        pace=Pace(PaceConfig.parse("off")),
+        metrics=metrics,
+        clock=clock,
+    )
+    yield Kit(
+        db, fake_slack, clients, batcher, notifier, SlackAnnouncer(notifier), metrics, clock, sender
+    )
+    await sender.close()
     await batcher.close()
     await clients.aclose()
 

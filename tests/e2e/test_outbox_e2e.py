@@ -1,0 +1,76 @@
+"""The outbox end to end: a message owed before a kill is sent once after the restart.
+
+The watcher records the finished run and owes its reply in the outbox; only the sender posts.
+Here the sender cannot post it yet (the channel's pace is spent), the process is killed, and a
+new process on the same database sends it: once, with nothing else repeated.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.devtools.waiting import wait_until
+from storage.db import Database
+from storage.models import Delivery, DeliveryKind, DeliveryStatus
+from tests.constants import BACKUP, CHANNEL, MEMBER
+from tests.e2e.process_kit import ProcessStack
+from tests.e2e.worker_kit import carded_watch, finished_watch, thread_replies
+
+
+async def reply_status(db: Database, snapshot_id: int) -> str | None:
+    async with db.session() as session:
+        status = await session.scalar(
+            select(Delivery.status).where(
+                Delivery.snapshot_id == snapshot_id, Delivery.kind == DeliveryKind.THREAD_REPLY
+            )
+        )
+    return None if status is None else str(status)
+
+
+async def test_a_reply_owed_when_the_bot_is_killed_is_posted_once_after_restart(
+    procs: ProcessStack,
+) -> None:
+    # One post per channel every ten minutes: the first reply spends it, the second must wait.
+    procs.env["SKYVIA_BOT_SLACK_PACE"] = "channel=1/600+1"
+    bot, send = await procs.start()
+    await procs.connect(send)
+    procs.sim.state.set_speed(1)  # runs stay in progress until the test finishes them
+    runs = []
+    for backup in (BACKUP, BACKUP + 1):
+        before = {s.id for s in procs.sim.state.snapshots_of(backup)}
+        await send.slash_command(f"snapshot {backup}", user_id=MEMBER, channel_id=CHANNEL)
+        runs.append(
+            await wait_until(
+                lambda b=before, k=backup: next(
+                    (s for s in procs.sim.state.snapshots_of(k) if s.id not in b), None
+                ),
+                what="a new run",
+            )
+        )
+    watches = [
+        await wait_until(lambda r=run: carded_watch(procs.db, r.id, CHANNEL), what="a watch")
+        for run in runs
+    ]
+    procs.sim.state.finish_snapshot(runs[0].id, "Succeeded")
+    await wait_until(
+        lambda: thread_replies(procs.slack, CHANNEL, watches[0].message_ts), what="first reply"
+    )
+    procs.sim.state.finish_snapshot(runs[1].id, "Failed")
+    await finished_watch(procs.db, runs[1].id, CHANNEL)  # the state change is recorded...
+    assert await reply_status(procs.db, runs[1].id) == DeliveryStatus.PENDING  # ...and owed
+    await procs.after_ticks()
+    assert thread_replies(procs.slack, CHANNEL, watches[1].message_ts) == []
+    bot.kill()
+
+    procs.env["SKYVIA_BOT_SLACK_PACE"] = "channel=1/1+1"
+    await procs.start()
+    await wait_until(
+        lambda: thread_replies(procs.slack, CHANNEL, watches[1].message_ts),
+        timeout=30,
+        what="the owed reply after the restart",
+    )
+    await procs.after_ticks()
+    assert len(thread_replies(procs.slack, CHANNEL, watches[0].message_ts)) == 1
+    second = thread_replies(procs.slack, CHANNEL, watches[1].message_ts)
+    assert len(second) == 1 and second[0].reply_broadcast
+    assert await reply_status(procs.db, runs[1].id) == DeliveryStatus.SENT

@@ -1,0 +1,172 @@
+"""The sender: owed messages go out once, by priority, per channel in order, at Slack's pace;
+a 429 holds its bucket; two replicas share a team's pace through its sending lease."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+from sqlalchemy import func, select
+
+from bot.services.announcements import Outcome
+from bot.slack.deliveries import DeliveryKey
+from bot.slack.messages import Message
+from bot.slack.notifier import Notifier
+from bot.slack.outbox import OutboxSender
+from bot.slack.pacing import Pace, PaceConfig
+from storage.models import Delivery, DeliveryStatus
+from storage.repositories.outbox import Outbox, OutboxEntry
+from tests.constants import CHANNEL, OTHER_CHANNEL, TEAM
+from tests.services.kit import STALE_AFTER, Kit
+
+
+def key(snapshot: int, kind: str = "alert", channel: str = CHANNEL) -> DeliveryKey:
+    return DeliveryKey(TEAM, channel, snapshot, kind)
+
+
+def text(n: int) -> Message:
+    return Message(text=f"message {n}")
+
+
+def posted(kit: Kit, channel: str | None = None) -> list[str]:
+    return [
+        c.args["text"]
+        for c in kit.slack.calls_to("chat.postMessage")
+        if c.ok and (channel is None or c.args["channel"] == channel)
+    ]
+
+
+def second_sender(kit: Kit, pace: Pace | None = None) -> OutboxSender:
+    owner = "worker:test:2:other"
+    notifier = Notifier(
+        slack=kit.clients, batcher=kit.batcher, owner=owner, stale_after=STALE_AFTER
+    )
+    return OutboxSender(
+        notifier=notifier,
+        batcher=kit.batcher,
+        owner=owner,
+        pace=pace or Pace(PaceConfig()),
+    )
+
+
+async def round_of(sender: OutboxSender) -> None:
+    sender.force_next_round()
+    await sender.drain()
+    await sender.settle()
+
+
+async def test_owing_posts_nothing_and_the_sender_posts_it_once(kit: Kit) -> None:
+    first = await kit.notifier.deliver(key(1), text(1))
+    again = await kit.notifier.deliver(key(1), text(1))
+    assert first.outcome == again.outcome == Outcome.QUEUED
+    assert posted(kit) == []
+    await kit.flush()
+    await kit.flush()
+    assert posted(kit) == ["message 1"]
+    done = await kit.notifier.deliver(key(1), text(1))
+    assert done.outcome == Outcome.ALREADY_SENT and done.ts is not None
+
+
+async def test_replies_and_alerts_go_before_notes_and_edits(kit: Kit) -> None:
+    await kit.notifier.update_once(key(1, "card:Running"), "1.1", text(1))
+    await kit.notifier.deliver(key(2, "note:30"), text(2), thread_ts="1.1")
+    await kit.notifier.deliver(key(3, "thread_reply"), text(3), thread_ts="1.1")
+    await kit.notifier.deliver(key(4), text(4))
+    await kit.flush()
+    calls = [
+        c.args["text"] for c in kit.slack.calls if c.method in ("chat.postMessage", "chat.update")
+    ]
+    assert calls == ["message 3", "message 4", "message 2", "message 1"]
+
+
+async def test_pending_edits_of_one_message_coalesce_to_the_latest(kit: Kit) -> None:
+    card = kit.slack.seed_message(CHANNEL, "card").ts
+    for n, state in enumerate(["Queued", "Running", "Succeeded"]):
+        await kit.notifier.update_once(key(9, f"card:{state}"), card, text(n))
+    await kit.flush()
+    updates = [c.args["text"] for c in kit.slack.calls_to("chat.update") if c.ok]
+    assert updates == ["message 2"]
+    assert kit.slack.message(CHANNEL, card).text == "message 2"
+    async with kit.db.session() as session:
+        statuses = set(await session.scalars(select(Delivery.status)))
+    assert statuses == {DeliveryStatus.SENT}
+
+
+async def test_a_channel_is_paced_and_keeps_its_order_while_others_go(kit: Kit) -> None:
+    kit.sender.pace = Pace(PaceConfig.parse("channel=1/3600+2"))
+    for n in range(4):
+        await kit.notifier.deliver(key(n), text(n))
+    await kit.notifier.deliver(key(10, channel=OTHER_CHANNEL), text(10))
+    for _ in range(3):
+        await round_of(kit.sender)
+    assert posted(kit, CHANNEL) == ["message 0", "message 1"]
+    assert posted(kit, OTHER_CHANNEL) == ["message 10"]
+    async with kit.db.session() as session:
+        waiting = await session.scalar(
+            select(func.count()).where(Delivery.status == DeliveryStatus.PENDING)
+        )
+    assert waiting == 2
+
+
+async def test_a_429_holds_the_bucket_and_the_row_waits(kit: Kit) -> None:
+    kit.sender.pace = Pace(PaceConfig.parse("channel=100/1+100"))
+    kit.slack.fail_next("chat.postMessage", retry_after=30)
+    await kit.notifier.deliver(key(1), text(1))
+    await kit.notifier.deliver(key(2), text(2))
+    for _ in range(3):
+        await round_of(kit.sender)
+    assert posted(kit) == []
+    assert len(kit.slack.calls_to("chat.postMessage")) == 1  # no retry inside the client
+    assert kit.sender.pace.wait(TEAM, "chat.postMessage", CHANNEL) > 25
+
+
+async def test_one_replica_sends_for_a_team_and_the_other_takes_over_when_it_stops(
+    kit: Kit,
+) -> None:
+    other = second_sender(kit, Pace(PaceConfig.parse("channel=1/1+5")))
+    await round_of(kit.sender)  # nothing queued yet: no lease taken
+    await kit.notifier.deliver(key(1), text(1))
+    await round_of(other)  # the other replica leases the team first
+    await round_of(kit.sender)
+    assert posted(kit) == ["message 1"]
+    kit.slack.fail_next("chat.postMessage", retry_after=30)
+    await kit.notifier.deliver(key(2), text(2))
+    await round_of(other)  # 429: the other replica holds the bucket
+    for _ in range(3):
+        await round_of(kit.sender)  # and this one, without the team's lease, sends nothing
+    assert posted(kit) == ["message 1"]
+    assert other.pace.wait(TEAM, "chat.postMessage", CHANNEL) > 25
+    await other.close()  # gives the lease back
+    async with kit.db.session() as session:
+        await Outbox(session).delay(key(2).ledger_key, delay=-1)
+    await round_of(kit.sender)
+    assert posted(kit) == ["message 1", "message 2"]
+
+
+async def test_a_paused_channel_gives_up_what_it_had_queued(kit: Kit) -> None:
+    await kit.bind()
+    kit.slack.fail_channel(CHANNEL, "is_archived")
+    for n in range(3):
+        await kit.notifier.deliver(key(n), text(n))
+    await kit.flush()
+    assert len(kit.slack.calls_to("chat.postMessage")) == 1  # one refusal, not three
+    result = await kit.notifier.deliver(key(2), text(2))
+    assert result.outcome == Outcome.GAVE_UP
+
+
+async def test_a_deep_backlog_is_read_a_batch_at_a_time(kit: Kit) -> None:
+    """100,000 queued rows: a round reads one batch, so memory does not follow the backlog."""
+    entries = [
+        OutboxEntry((TEAM, f"C{n % 1000:04d}", n, "alert"), 0, '{"m":{"text":"x"}}')
+        for n in range(100_000)
+    ]
+    async with kit.db.session() as session:
+        await Outbox(session).enqueue_many(entries, owner="worker:test:1:me")
+    kit.sender.pace = Pace(PaceConfig.parse("channel=1/3600+1,chat.postMessage=9999/1+9999"))
+    tracemalloc.start()
+    try:
+        await round_of(kit.sender)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(kit.slack.calls_to("chat.postMessage")) == 500  # one batch of first rows
+    assert peak < 40 * 1024 * 1024, f"a round of a 100,000-row backlog peaked at {peak:,} bytes"

@@ -1,0 +1,121 @@
+"""Slack's pace kept ahead of time: buckets per team and method and per channel, held on a 429."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.slack.pacing import POST, UPDATE, Pace, PaceConfig, Rate
+
+
+class Ticks:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def pace(spec: str = "") -> tuple[Pace, Ticks]:
+    ticks = Ticks()
+    return Pace(PaceConfig.parse(spec), clock=ticks), ticks
+
+
+def takes(p: Pace, count: int, method: str = POST, channel: str | None = "C1") -> int:
+    return sum(p.take("T1", method, channel) for _ in range(count))
+
+
+def test_a_channel_gets_its_burst_then_one_a_second() -> None:
+    p, ticks = pace("channel=1/1+3")
+    assert takes(p, 5) == 3
+    assert p.wait("T1", POST, "C1") == pytest.approx(1.0)
+    ticks.now += 0.99
+    assert takes(p, 1) == 0
+    ticks.now += 0.01
+    assert takes(p, 2) == 1
+    assert takes(p, 1, channel="C2") == 1  # another channel has its own bucket
+
+
+def test_the_workspace_limit_covers_every_channel_and_only_its_team() -> None:
+    p, ticks = pace("channel=10/1+10,chat.postMessage=2/60+2")
+    assert p.take("T1", POST, "C1") and p.take("T1", POST, "C2")
+    assert not p.take("T1", POST, "C3")
+    assert p.take("T2", POST, "C3")
+    assert p.wait("T1", POST, "C3") == pytest.approx(30.0)
+
+
+def test_a_refused_take_spends_nothing() -> None:
+    p, ticks = pace("channel=1/1+1,chat.postMessage=5/1+5")
+    assert takes(p, 1) == 1
+    assert takes(p, 3) == 0  # the channel is empty: the team's bucket must not pay for it
+    assert takes(p, 4, channel="C2") == 1
+    assert sum(p.take("T1", POST, f"D{i}") for i in range(5)) == 3
+
+
+def test_edits_have_a_team_bucket_and_no_channel_bucket() -> None:
+    p, ticks = pace("chat.update=50/60+5")
+    assert takes(p, 7, UPDATE) == 5
+    assert p.wait("T1", UPDATE, "C1") == pytest.approx(60 / 50)
+
+
+def test_a_429_holds_the_bucket_until_retry_after() -> None:
+    p, ticks = pace("chat.update=50/60+5")
+    p.hold("T1", UPDATE, "C1", 7.0)
+    assert takes(p, 1, UPDATE) == 0
+    assert p.wait("T1", UPDATE) == pytest.approx(7.0)
+    ticks.now += 6.9
+    assert takes(p, 1, UPDATE) == 0
+    ticks.now += 0.1
+    assert takes(p, 1, UPDATE) == 1
+    assert takes(p, 1, UPDATE, channel=None) == 0  # the hold emptied the burst, refilling now
+
+
+def test_a_posts_429_holds_its_channel_not_the_team() -> None:
+    p, ticks = pace("channel=1/1+1")
+    p.hold("T1", POST, "C1", 30.0)
+    assert p.wait("T1", POST, "C1") == pytest.approx(30.0)
+    assert p.take("T1", POST, "C2")
+
+
+def test_a_hold_never_shortens_an_earlier_one() -> None:
+    p, ticks = pace()
+    p.hold("T1", POST, "C1", 30.0)
+    p.hold("T1", POST, "C1", 1.0)
+    assert p.wait("T1", POST, "C1") == pytest.approx(30.0)
+
+
+def test_off_paces_nothing() -> None:
+    p, _ = pace("off")
+    assert takes(p, 1000) == 1000
+
+
+def test_idle_buckets_are_forgotten_and_held_ones_kept() -> None:
+    p, ticks = pace("channel=1/1+1")
+    for i in range(10):
+        p.take("T1", POST, f"C{i}")
+    p.hold("T1", POST, "C0", 60.0)
+    assert p.take("T1", POST, "C9") is False  # C9's own second post within the second
+    ticks.now += 5
+    p.forget_idle(keep=3)
+    assert p.wait("T1", POST, "C0") > 0
+    assert p.take("T1", POST, "C5")
+
+
+@pytest.mark.parametrize(
+    ("text", "rate"),
+    [("50/60", Rate(50, 60, 1)), ("1/1+3", Rate(1, 1, 3)), ("20", Rate(20, 1, 1))],
+)
+def test_rates_parse(text: str, rate: Rate) -> None:
+    assert Rate.parse(text) == rate
+
+
+@pytest.mark.parametrize("text", ["0/60", "5/0", "5/60+0", "x/1", "channel", "=1/1", "a=b"])
+def test_bad_pace_settings_are_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        PaceConfig.parse(text)
+
+
+def test_overrides_keep_the_documented_rest() -> None:
+    config = PaceConfig.parse("chat.update=20/60")
+    assert config.rates["chat.update"] == Rate(20, 60, 1)
+    assert config.rates["channel"] == Rate(1, 1, 1)
+    assert config.rates["chat.postMessage"].count > 0

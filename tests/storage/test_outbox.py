@@ -1,0 +1,197 @@
+"""The outbox's rows: owed once, taken by priority and age, one per channel, edits coalesced."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from bot.clock import utcnow
+from storage.db import Database
+from storage.models import Delivery, DeliveryStatus
+from storage.repositories import DeliveryLedger
+from storage.repositories._sql import db_now
+from storage.repositories.deliveries import LedgerKey, SentMark
+from storage.repositories.outbox import Outbox, OutboxEntry
+
+ME, OTHER = "worker:test:1:me", "worker:test:2:other"
+
+
+def entry(
+    channel: str,
+    snapshot: int,
+    kind: str = "alert",
+    *,
+    priority: int = 0,
+    target: str | None = None,
+) -> OutboxEntry:
+    return OutboxEntry(("T1", channel, snapshot, kind), priority, f'{{"m":{snapshot}}}', target)
+
+
+async def owe(db: Database, *entries: OutboxEntry) -> dict[LedgerKey, str]:
+    async with db.session() as session:
+        states = await Outbox(session).enqueue_many(list(entries), owner=ME)
+    return {key: state.status for key, state in states.items()}
+
+
+async def next_rows(db: Database, *, per_channel: bool = True, limit: int = 100) -> list[LedgerKey]:
+    async with db.session() as session:
+        rows = await Outbox(session).next_rows(limit, per_channel=per_channel)
+    return [row.key for row in rows]
+
+
+async def status(db: Database, key: LedgerKey) -> str:
+    async with db.session() as session:
+        return str(
+            await session.scalar(
+                select(Delivery.status).where(
+                    Delivery.team_id == key[0],
+                    Delivery.channel_id == key[1],
+                    Delivery.snapshot_id == key[2],
+                    Delivery.kind == key[3],
+                )
+            )
+        )
+
+
+async def claim_all(db: Database, owner: str = ME) -> set[int]:
+    async with db.session() as session:
+        rows = await Outbox(session).next_rows(100)
+        return await Outbox(session).claim([r.id for r in rows], owner=owner)
+
+
+async def test_owing_a_message_twice_writes_one_row_and_says_how_it_stands(db: Database) -> None:
+    alert = entry("C1", 1)
+    assert await owe(db, alert) == {alert.key: DeliveryStatus.PENDING}
+    assert await owe(db, alert) == {alert.key: DeliveryStatus.PENDING}
+    await claim_all(db)
+    async with db.session() as session:
+        await DeliveryLedger(session).mark_sent_many([SentMark(alert.key, "1.5", utcnow())])
+        states = await Outbox(session).enqueue_many([alert], owner=ME)
+    assert states[alert.key].status == DeliveryStatus.SENT
+    assert states[alert.key].message_ts == "1.5"
+    assert await next_rows(db) == []
+
+
+async def test_rows_go_by_priority_then_age_and_one_per_channel(db: Database) -> None:
+    note = entry("C1", 1, "note:30", priority=1)
+    edit = entry("C2", 2, "card:Running", priority=2, target="C2/1.1")
+    first_alert, second_alert = entry("C3", 3), entry("C3", 4)
+    reply = entry("C1", 5, "thread_reply")
+    await owe(db, note, edit, first_alert, second_alert)
+    await owe(db, reply)
+    # C1's reply (priority 0) goes before its older note; C3's second alert waits for its first.
+    assert await next_rows(db) == [first_alert.key, reply.key, edit.key]
+    everything = await next_rows(db, per_channel=False)
+    assert everything == [first_alert.key, second_alert.key, reply.key, note.key, edit.key]
+    assert await next_rows(db, limit=2) == [first_alert.key, reply.key]
+
+
+async def test_a_newer_edit_of_the_same_message_supersedes_the_older(db: Database) -> None:
+    running = entry("C1", 1, "card:Running", priority=2, target="C1/1.1")
+    done = entry("C1", 1, "card:Succeeded", priority=2, target="C1/1.1")
+    other = entry("C2", 1, "card:Running", priority=2, target="C2/2.2")
+    await owe(db, running)
+    await owe(db, done, other)
+    assert await next_rows(db) == [done.key, other.key]
+    async with db.session() as session:
+        rows = {r.key: r for r in await Outbox(session).next_rows(10)}
+        assert await Outbox(session).claim([rows[done.key].id], owner=ME)
+        assert await Outbox(session).supersede_older("C1/1.1", rows[done.key].id) == 1
+    assert await status(db, running.key) == DeliveryStatus.SENT
+    assert await status(db, other.key) == DeliveryStatus.PENDING
+
+
+async def test_one_claimer_wins_each_row(db: Database) -> None:
+    await owe(db, entry("C1", 1), entry("C2", 2))
+    mine = await claim_all(db, ME)
+    theirs = await claim_all(db, OTHER)
+    assert len(mine) == 2 and theirs == set()
+    async with db.session() as session:
+        owners = set(await session.scalars(select(Delivery.claimed_by)))
+    assert owners == {ME}
+
+
+async def test_a_refused_row_waits_its_backoff_and_is_given_up_at_the_limit(db: Database) -> None:
+    alert = entry("C1", 1)
+    await owe(db, alert)
+    await claim_all(db)
+    async with db.session() as session:
+        assert (
+            await Outbox(session).requeue(
+                alert.key, owner=OTHER, delay=0, error="x", count=True, max_attempts=3
+            )
+            is None
+        )  # not their claim
+        first = await Outbox(session).requeue(
+            alert.key, owner=ME, delay=60, error="internal_error", count=True, max_attempts=2
+        )
+    assert first == (DeliveryStatus.PENDING, 1)
+    assert await next_rows(db) == []  # not before its backoff
+    async with db.session() as session:
+        await Outbox(session).delay(alert.key, delay=-1)
+    assert await next_rows(db) == [alert.key]
+    await claim_all(db)
+    async with db.session() as session:
+        second = await Outbox(session).requeue(
+            alert.key, owner=ME, delay=0, error="internal_error", count=True, max_attempts=2
+        )
+    assert second == (DeliveryStatus.GAVE_UP, 2)
+    assert await next_rows(db) == []
+
+
+async def test_a_rate_limit_is_not_counted_as_an_attempt(db: Database) -> None:
+    alert = entry("C1", 1)
+    await owe(db, alert)
+    await claim_all(db)
+    async with db.session() as session:
+        held = await Outbox(session).requeue(
+            alert.key, owner=ME, delay=30, error="ratelimited", count=False, max_attempts=1
+        )
+    assert held == (DeliveryStatus.PENDING, 0)
+    assert await next_rows(db) == []
+
+
+async def test_a_paused_channel_drops_its_queue_only(db: Database) -> None:
+    paused, elsewhere = entry("C1", 1), entry("C2", 2)
+    await owe(db, paused, entry("C1", 3, "thread_reply"), elsewhere)
+    async with db.session() as session:
+        assert await Outbox(session).give_up_channel("T1", "C1", "is_archived") == 2
+    assert await next_rows(db) == [elsewhere.key]
+    assert await status(db, paused.key) == DeliveryStatus.GAVE_UP
+
+
+async def test_stale_claims_are_found_once_old_enough(db: Database) -> None:
+    alert = entry("C1", 1)
+    await owe(db, alert)
+    await claim_all(db)
+    async with db.session() as session:
+        assert await Outbox(session).stale_claims(8.0, 10) == []
+        await session.execute(
+            update(Delivery).values(claimed_at=db_now(session, plus_seconds=-9.0))
+        )
+    async with db.session() as session:
+        assert [r.key for r in await Outbox(session).stale_claims(8.0, 10)] == [alert.key]
+
+
+async def test_depth_counts_queued_rows_per_priority(db: Database) -> None:
+    await owe(db, entry("C1", 1), entry("C1", 2), entry("C2", 3, "note:30", priority=1))
+    await claim_all(db)  # claimed ones are no longer queued
+    await owe(db, entry("C2", 4, "card:Running", priority=2, target="C2/1.1"))
+    async with db.session() as session:
+        depth = await Outbox(session).depth()
+        mine = await Outbox(session).depth("T1", "C2")
+    assert [(d.priority, d.count) for d in depth] == [(2, 1)]
+    assert [(d.priority, d.count) for d in mine] == [(2, 1)]
+
+
+async def test_retention_never_prunes_a_queued_row(db: Database) -> None:
+    owed = entry("C1", 1, "thread_reply")
+    await owe(db, owed)
+    async with db.session() as session:
+        await session.execute(
+            update(Delivery).values(claimed_at=db_now(session, plus_seconds=-86400.0))
+        )
+        later = utcnow() + timedelta(days=1)
+        assert await DeliveryLedger(session).prune(later, alerts_claimed_before=later) == 0
+    assert await status(db, owed.key) == DeliveryStatus.PENDING
