@@ -36,7 +36,7 @@ def test_a_channel_gets_its_burst_then_one_a_second() -> None:
 
 
 def test_the_workspace_limit_covers_every_channel_and_only_its_team() -> None:
-    p, ticks = pace("channel=10/1+10,chat.postMessage=2/60+2")
+    p, _ticks = pace("channel=10/1+10,chat.postMessage=2/60+2")
     assert p.take("T1", POST, "C1") and p.take("T1", POST, "C2")
     assert not p.take("T1", POST, "C3")
     assert p.take("T2", POST, "C3")
@@ -44,7 +44,7 @@ def test_the_workspace_limit_covers_every_channel_and_only_its_team() -> None:
 
 
 def test_a_refused_take_spends_nothing() -> None:
-    p, ticks = pace("channel=1/1+1,chat.postMessage=5/1+5")
+    p, _ticks = pace("channel=1/1+1,chat.postMessage=5/1+5")
     assert takes(p, 1) == 1
     assert takes(p, 3) == 0  # the channel is empty: the team's bucket must not pay for it
     assert takes(p, 4, channel="C2") == 1
@@ -52,7 +52,7 @@ def test_a_refused_take_spends_nothing() -> None:
 
 
 def test_edits_have_a_team_bucket_and_no_channel_bucket() -> None:
-    p, ticks = pace("chat.update=50/60+5")
+    p, _ticks = pace("chat.update=50/60+5")
     assert takes(p, 7, UPDATE) == 5
     assert p.wait("T1", UPDATE, "C1") == pytest.approx(60 / 50)
 
@@ -70,14 +70,14 @@ def test_a_429_holds_the_bucket_until_retry_after() -> None:
 
 
 def test_a_posts_429_holds_its_channel_not_the_team() -> None:
-    p, ticks = pace("channel=1/1+1")
+    p, _ticks = pace("channel=1/1+1")
     p.hold("T1", POST, "C1", 30.0)
     assert p.wait("T1", POST, "C1") == pytest.approx(30.0)
     assert p.take("T1", POST, "C2")
 
 
 def test_a_hold_never_shortens_an_earlier_one() -> None:
-    p, ticks = pace()
+    p, _ticks = pace()
     p.hold("T1", POST, "C1", 30.0)
     p.hold("T1", POST, "C1", 1.0)
     assert p.wait("T1", POST, "C1") == pytest.approx(30.0)
