@@ -215,9 +215,16 @@ class Outbox:
         return [_queued(row) for row in result.all()]
 
     async def teams_with_work(self) -> list[str]:
-        """Teams that have pending rows (the senders lease each team's sending)."""
+        """Teams with rows to send or to recover (the senders lease each team's sending)."""
         result = await self.session.scalars(
-            select(Delivery.team_id).where(Delivery.status == DeliveryStatus.PENDING).distinct()
+            select(Delivery.team_id)
+            .where(
+                or_(
+                    Delivery.status == DeliveryStatus.PENDING,
+                    and_(Delivery.status == DeliveryStatus.CLAIMED, Delivery.payload.is_not(None)),
+                )
+            )
+            .distinct()
         )
         return sorted(result.all())
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy import func, select
+
 from bot.devtools.slack_standin import FakeSlack, PostedMessage
 from bot.devtools.waiting import wait_until
 from storage.db import Database
-from storage.models import Binding, Watch
+from storage.models import Binding, Delivery, DeliveryStatus, Watch
 from storage.repositories import AlertCursorRepository, BindingRepository, WatchRepository
 from tests.constants import SEED_BACKUPS, TEAM
 
@@ -32,10 +34,30 @@ async def carded_watch(db: Database, snapshot_id: int, channel: str) -> Watch | 
     return watch if watch is not None and watch.message_ts is not None else None
 
 
+async def owed(db: Database, snapshot_id: int, channel: str) -> int:
+    """Messages about `snapshot_id` in `channel` still in the outbox (queued or being sent)."""
+    async with db.session() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(Delivery)
+            .where(
+                Delivery.team_id == TEAM,
+                Delivery.channel_id == channel,
+                Delivery.snapshot_id == snapshot_id,
+                Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.CLAIMED]),
+            )
+        )
+    return int(count or 0)
+
+
 async def finished_watch(db: Database, snapshot_id: int, channel: str) -> Watch:
+    """The watch once it finished and the sender sent what it owed (its reply, its card)."""
+
     async def done() -> Watch | None:
         watch = await watch_row(db, snapshot_id, channel)
-        return watch if watch is not None and not watch.is_pending else None
+        if watch is None or watch.is_pending:
+            return None
+        return watch if await owed(db, snapshot_id, channel) == 0 else None
 
     return await wait_until(done, what=f"the watch of {snapshot_id} to finish")  # type: ignore[no-any-return]
 

@@ -85,7 +85,8 @@ async def _digest_row(kit: Kit) -> Timer | None:
         )
 
 
-def _digests(kit: Kit) -> list[str]:
+async def _digests(kit: Kit) -> list[str]:
+    await kit.flush()  # what the timers owed reaches Slack
     return [m.text for m in kit.slack.messages(CHANNEL) if "Daily digest" in m.text]
 
 
@@ -104,7 +105,7 @@ async def test_a_digest_posts_once_a_day_at_local_time_across_the_spring_change(
     assert (await timers.fire_due()).fired == 0
     kit.clock.now = utc(2026, 3, 7, 14)
     assert (await timers.fire_due()).fired == 1
-    assert len(_digests(kit)) == 1
+    assert len(await _digests(kit)) == 1
     assert "Daily at 09:00 (America/New_York), set by <@U1>" in str(
         kit.slack.messages(CHANNEL)[-1].blocks
     )
@@ -114,7 +115,7 @@ async def test_a_digest_posts_once_a_day_at_local_time_across_the_spring_change(
 
     kit.clock.now = utc(2026, 3, 8, 13)
     assert (await timers.fire_due()).fired == 1
-    assert len(_digests(kit)) == 2
+    assert len(await _digests(kit)) == 2
     row = await _digest_row(kit)
     assert row is not None and row.due_at == utc(2026, 3, 9, 13)
 
@@ -131,7 +132,7 @@ async def test_days_missed_while_down_give_one_digest_then_the_next_day_on_time(
     b = _timers(kit, skyvia, binding_service, "b")
     first, second = await asyncio.gather(a.fire_due(), b.fire_due())
     assert first.fired + second.fired == 1
-    assert len(_digests(kit)) == 1
+    assert len(await _digests(kit)) == 1
     row = await _digest_row(kit)
     assert row is not None and row.due_at == utc(2026, 6, 5, 7)  # 09:00 CEST, not the past
 
@@ -146,7 +147,7 @@ async def test_days_missed_while_down_give_one_digest_then_the_next_day_on_time(
             payload=row.payload,
         )
     assert (await a.fire_due()).fired == 1
-    assert len(_digests(kit)) == 1
+    assert len(await _digests(kit)) == 1
 
 
 async def test_digest_off_and_a_disconnected_channel_stop_it(
@@ -167,5 +168,5 @@ async def test_digest_off_and_a_disconnected_channel_stop_it(
     kit.clock.now += timedelta(days=1)
     timers = _timers(kit, skyvia, binding_service, "a")
     assert (await timers.fire_due()).fired == 1  # the row goes, nothing is said
-    assert _digests(kit) == [] and await _digest_row(kit) is None
+    assert await _digests(kit) == [] and await _digest_row(kit) is None
     assert await timers.pending(TEAM, CHANNEL) == []

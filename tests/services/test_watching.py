@@ -54,6 +54,7 @@ async def test_notes_every_half_hour_then_gives_up(
     async def poll_at(minutes: float) -> Watch:
         kit.clock.now = started + timedelta(minutes=minutes)
         await watching.poll(await watching.lease_due())
+        await kit.flush()  # what the poll owed reaches Slack
         async with kit.db.session() as session:
             found = await WatchRepository(session).get(watch.id)
         assert found is not None
@@ -97,12 +98,15 @@ async def test_a_card_that_never_posts_still_gets_its_outcome_once_without_it(
     async def poll_at(minutes: float) -> Watch:
         kit.clock.now = started + timedelta(minutes=minutes)
         await watching.poll(await watching.lease_due())
+        await kit.flush()  # what the poll owed reaches Slack
         async with kit.db.session() as session:
             found = await WatchRepository(session).get(watch.id)
         assert found is not None
         return found
 
-    finished = await poll_at(1)
+    owing = await poll_at(1)  # the card is owed; the sender's try is refused for good
+    assert owing.is_pending and owing.message_ts is None
+    finished = await poll_at(2)
     assert not finished.is_pending and finished.outcome == "Succeeded"
     assert finished.message_ts is None
     posted = [m for m in kit.slack.messages(CHANNEL) if str(run.id) in m.text]
@@ -121,8 +125,10 @@ async def test_a_card_the_watcher_posts_becomes_the_thread_of_the_outcome(
     started = kit.clock.now
     watch = await kit.add_watch(run.id, None)
     watching = _watching(kit, skyvia, binding_service)
-    kit.clock.now = started + timedelta(minutes=1)
-    await watching.poll(await watching.lease_due())
+    for minutes in (1, 2):  # the card is owed, sent, then recorded by the next poll
+        kit.clock.now = started + timedelta(minutes=minutes)
+        await watching.poll(await watching.lease_due())
+        await kit.flush()
     async with kit.db.session() as session:
         found = await WatchRepository(session).get(watch.id)
     assert found is not None and found.is_pending and found.message_ts is not None
@@ -132,6 +138,7 @@ async def test_a_card_the_watcher_posts_becomes_the_thread_of_the_outcome(
     simulator.state.finish_snapshot(run.id)
     kit.clock.now = started + timedelta(minutes=3)
     await watching.poll(await watching.lease_due())
+    await kit.flush()
     replies = kit.slack.thread(CHANNEL, found.message_ts)
     assert len(replies) == 1 and "succeeded" in replies[0].text
     tops = [m for m in kit.slack.messages(CHANNEL) if not m.is_reply]

@@ -68,6 +68,7 @@ async def test_a_refusal_that_will_not_heal_ends_the_watch_and_holds_nothing_bac
     watching = _service(kit, skyvia, binding_service, backoff)
     simulator.state.inject_errors(status, endpoint=SNAPSHOT)
     await watching.poll(await watching.lease_due())
+    await kit.flush()
 
     finished = await _reload(kit, watch)
     assert finished.outcome == WatchOutcome.VANISHED and not finished.is_pending
