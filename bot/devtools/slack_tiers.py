@@ -32,6 +32,7 @@ __all__ = [
     "TIER_2",
     "TIER_3",
     "TIER_4",
+    "TIER_NAMES",
     "Limit",
     "RateLimited",
     "SlackTiers",
@@ -40,6 +41,8 @@ __all__ = [
 
 POST_MESSAGE = "chat.postMessage"
 HISTORY_METHODS = ("conversations.history", "conversations.replies")
+TIER_NAMES = ("off", "documented", "outside-marketplace")
+"""What `SlackTiers.named` takes: a command line's or an environment variable's choices."""
 
 
 @dataclass(frozen=True)
@@ -109,16 +112,13 @@ class SlackTiers:
 
     @classmethod
     def named(cls, name: str) -> SlackTiers | None:
-        """For command lines and environment variables: `off` (None), `documented`, or
-        `outside-marketplace`."""
-        choices: dict[str, SlackTiers | None] = {
-            "off": None,
-            "documented": cls.documented(),
-            "outside-marketplace": cls.documented(outside_marketplace=True),
-        }
-        if name not in choices:
-            raise ValueError(f"Slack tiers are one of {', '.join(choices)}, not {name!r}")
-        return choices[name]
+        """For command lines and environment variables (`TIER_NAMES`): `off` (None),
+        `documented`, or `outside-marketplace`."""
+        if name not in TIER_NAMES:
+            raise ValueError(f"Slack tiers are one of {', '.join(TIER_NAMES)}, not {name!r}")
+        if name == "off":
+            return None
+        return cls.documented(outside_marketplace=name == "outside-marketplace")
 
     def with_limits(self, limits: Mapping[str, Limit]) -> SlackTiers:
         """These tiers with some methods' limits replaced or added."""
