@@ -89,10 +89,13 @@ class SlackCall:
     args: dict[str, Any]
     token: str | None = field(repr=False)
     at: float
+    """When it came, by the stand-in's clock (`time.monotonic` unless a test gave another)."""
     status: int = 200
     response: dict[str, Any] = field(default_factory=dict)
     limited_by: str | None = None
     """The rate-limit bucket that refused this call (tiers on), e.g. "T1 chat.postMessage C1"."""
+    team_id: str | None = None
+    """The workspace of the call's token (None for an unknown token or `oauth.v2.access`)."""
 
     @property
     def ok(self) -> bool:
@@ -795,7 +798,9 @@ class FakeSlack:
         self._call_counts[method] += 1
         if limited_by is not None:
             self._limited_counts[method] += 1
-        call = SlackCall(method, args, token, time.monotonic(), status, body, limited_by)
+        identity = self._tokens.get(token) if token else None
+        team_id = identity.team_id if identity is not None else None
+        call = SlackCall(method, args, token, self._clock(), status, body, limited_by, team_id)
         self.calls.append(call)
         return JSONResponse(body, status_code=status, headers=headers)
 

@@ -134,6 +134,20 @@ async def test_post_message_also_has_a_workspace_wide_limit(clock: Clock) -> Non
         assert slack.calls[-1].limited_by == "T0TEST chat.postMessage"
         other = await client_of(slack, OTHER_TOKEN).chat_postMessage(channel="C3", text="T2")
         assert other["ok"]
+        assert [c.team_id for c in slack.calls] == ["T0TEST"] * 3 + ["T0OTHER"]
+        assert {c.at for c in slack.calls} == {clock.now}  # the stand-in's clock, not the wall's
+
+
+async def test_a_refused_call_takes_no_token_from_any_bucket(clock: Clock) -> None:
+    tiers = SlackTiers.documented().with_limits({"chat.postMessage": Limit(60, burst=4)})
+    async with running_fake_slack(tiers=tiers, clock=clock) as slack:
+        client = client_of(slack)
+        await post_burst(client, "C1", 3)  # C1's burst; one workspace token left
+        for _ in range(3):  # refused by C1's bucket: the workspace's last token stays
+            assert (await refusal(client.chat_postMessage(channel="C1", text="held")))[1] == 429
+
+        assert (await client.chat_postMessage(channel="C2", text="the last token"))["ok"]
+        assert (await refusal(client.chat_postMessage(channel="C3", text="none left")))[1] == 429
 
 
 async def test_chat_update_is_limited_per_workspace_and_a_refused_edit_changes_nothing(
@@ -152,6 +166,21 @@ async def test_chat_update_is_limited_per_workspace_and_a_refused_edit_changes_n
     assert card.text == f"edit {TIER_3.burst - 2}" and card.edits == TIER_3.burst // 2
     assert (await other.chat_update(channel="C9", ts=theirs, text="theirs moves"))["ok"]
     assert tiered.rate_limited_counts() == {"chat.update": 1}
+
+
+async def test_a_workspace_bucket_refills_at_its_tiers_rate(
+    tiered: FakeSlack, clock: Clock
+) -> None:
+    client = client_of(tiered)
+    card = (await client.chat_postMessage(channel="C1", text="card"))["ts"]
+    for n in range(TIER_3.burst):
+        await client.chat_update(channel="C1", ts=card, text=f"edit {n}")
+
+    clock.advance(1.0)  # 50 a minute: 5/6 of a token so far
+    assert (await refusal(client.chat_update(channel="C1", ts=card, text="early")))[2] == "1"
+    clock.advance(0.2)
+    assert (await client.chat_update(channel="C1", ts=card, text="on time"))["ok"]
+    assert tiered.message("C1", card).text == "on time"
 
 
 @pytest.mark.parametrize(
@@ -250,3 +279,9 @@ def test_tiers_are_named_for_command_lines() -> None:
     assert outside is not None and outside.history_page_limit == 15
     with pytest.raises(ValueError, match="documented"):
         named("fast")
+
+
+def test_a_limit_needs_a_rate_and_room_for_one_call() -> None:
+    for per_minute, burst in ((0, 1), (-1, 1), (10, 0)):
+        with pytest.raises(ValueError, match="limit"):
+            Limit(per_minute, burst)
