@@ -1,6 +1,7 @@
 """`python -m benchmarks [--quick] [--only SECTION] [--json FILE] [--database-url URL]`.
 
 `python -m benchmarks soak [--minutes 10] [--sqlite]` runs the soak instead (benchmarks/soak.py).
+Both take `--slack-tiers documented` (or `outside-marketplace`) for Slack's rate limits.
 
 Prints one table per section. `--quick` runs every section at a tenth of the size (about two
 minutes); `--profile` samples the bot with py-spy and prints its hottest functions.
@@ -12,6 +13,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -22,6 +24,8 @@ from pathlib import Path
 from benchmarks import ack, alerts, episodes, soak, watch
 from benchmarks.profiles import hottest
 from benchmarks.report import Table
+from benchmarks.stack import SLACK_TIERS_ENV
+from bot.devtools.slack_tiers import TIER_NAMES
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,20 @@ async def run_sections(
     return tables
 
 
+def add_tiers_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--slack-tiers",
+        choices=TIER_NAMES,
+        help=f"the Slack stand-in's rate limits (default: ${SLACK_TIERS_ENV}, else off)",
+    )
+
+
+def apply_tiers_option(args: argparse.Namespace) -> None:
+    """The sections' stand-ins read the tiers from the environment (`benchmarks.stack`)."""
+    if args.slack_tiers is not None:
+        os.environ[SLACK_TIERS_ENV] = args.slack_tiers
+
+
 def soak_main(argv: list[str]) -> int:
     """`python -m benchmarks soak`: one soak run, its table printed (and written with --json)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks soak", description=soak.__doc__)
@@ -104,7 +122,9 @@ def soak_main(argv: list[str]) -> int:
     parser.add_argument("--no-pg-restart", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the table to this file")
     parser.add_argument("--keep", type=Path, help="keep the bot's log in this directory")
+    add_tiers_option(parser)
     args = parser.parse_args(argv)
+    apply_tiers_option(args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     sizes = soak.SoakSizes(
         minutes=args.minutes, kill_every=args.kill_every, pg_restart=not args.no_pg_restart
@@ -134,7 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--profile", action="store_true", help="sample the bot with py-spy")
     parser.add_argument("--keep", type=Path, help="keep logs and profiles in this directory")
+    add_tiers_option(parser)
     args = parser.parse_args(argv)
+    apply_tiers_option(args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     sizes = QUICK if args.quick else FULL
     only = args.only or list(SECTIONS)

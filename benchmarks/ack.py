@@ -27,6 +27,7 @@ from benchmarks.stack import (
     ProfiledProcess,
     bot_process,
     cpu_seconds,
+    note_tiers,
     peak_rss_mb,
     private_database,
     running_doubles,
@@ -191,6 +192,7 @@ async def run(sizes: AckSizes, database_url: str | None, workdir: Path, profile:
         "snapshot_cards": answered["snapshot"],
         "peak_rss_mb": rss,
     }
+    note_tiers(table, doubles.slack)
     return table
 
 

@@ -21,6 +21,7 @@ from benchmarks.seed import seed_fan_out
 from benchmarks.stack import (
     bot_process,
     cpu_seconds,
+    note_tiers,
     peak_rss_mb,
     private_database,
     running_doubles,
@@ -161,4 +162,5 @@ async def run(sizes: AlertSizes, database_url: str | None, workdir: Path, profil
         "pacing_floor_s": pacing,
         "peak_rss_mb": rss,
     }
+    note_tiers(table, doubles.slack)
     return table

@@ -31,6 +31,7 @@ from benchmarks.stack import (
     Doubles,
     bot_process,
     cpu_seconds,
+    note_tiers,
     peak_rss_mb,
     private_database,
     running_doubles,
@@ -152,4 +153,6 @@ async def run(sizes: EpisodeSizes, database_url: str | None, workdir: Path, prof
                 # Off the loop: the doubles it serves must answer the bot's last calls, or its
                 # graceful shutdown waits for their timeouts (~15 s).
                 await asyncio.to_thread(bot.stop)
-    return table(sizes, phase)
+    result = table(sizes, phase)
+    note_tiers(result, doubles.slack)
+    return result

@@ -34,6 +34,7 @@ from benchmarks.stack import (
     Doubles,
     ProfiledProcess,
     bot_process,
+    note_tiers,
     peak_rss_mb,
     private_database,
     running_doubles,
@@ -353,4 +354,6 @@ async def run(sizes: SoakSizes, sqlite: bool, workdir: Path) -> Table:
                 soak.sample_rss()
                 bot.stop()
         after = await row_counts(url)
-    return report(sizes, sqlite, soak, tally, drained, before, after, deleted_by_retention(log))
+    table = report(sizes, sqlite, soak, tally, drained, before, after, deleted_by_retention(log))
+    note_tiers(table, doubles.slack)
+    return table

@@ -4,6 +4,10 @@ The doubles (Skyvia simulator and Slack stand-in) are served from the benchmark'
 each section reports that process's CPU time next to the bot's, which shows whether the doubles
 kept up (they must not be what is measured). The bot is `python -m bot run --http`, exactly what
 an operator runs, so its figures include uvicorn, Starlette, Bolt, logging and the workers.
+
+The Slack stand-in answers every call unless `SKYVIA_BENCH_SLACK_TIERS` (what `--slack-tiers`
+sets) names Slack's rate-limit tiers (`documented` or `outside-marketplace`, see
+`bot.devtools.slack_tiers`); then each table notes how many Slack calls were answered 429.
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ import asyncpg
 from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 
+from benchmarks.report import Table
 from bot.devtools.child_process import ChildProcess
 from bot.devtools.slack_standin import FakeSlack, running_fake_slack
+from bot.devtools.slack_tiers import SlackTiers
 from bot.devtools.waiting import poll
 from bot.simulator.server import RunningSimulator, running_simulator
 from storage.db import normalize_url, upgrade_async
@@ -33,6 +39,8 @@ SIGNING_SECRET = "benchmark-signing-secret-0123456789"
 BOT_TOKEN = "xoxb-benchmark-bot"
 TEAM_ID = "T0BENCH"
 PG_PREFIX = "skyvia_bench_"
+SLACK_TIERS_ENV = "SKYVIA_BENCH_SLACK_TIERS"
+"""`off` (the default), `documented` or `outside-marketplace`: the stand-in's rate limits."""
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -79,14 +87,40 @@ class Doubles:
     slack: FakeSlack
 
 
+def slack_tiers_from_env() -> SlackTiers | None:
+    """The tiers `SKYVIA_BENCH_SLACK_TIERS` names; None (no limits) when it is unset."""
+    return SlackTiers.named(os.environ.get(SLACK_TIERS_ENV, "off"))
+
+
 @contextlib.asynccontextmanager
 async def running_doubles() -> AsyncIterator[Doubles]:
-    """Simulator (no scheduled runs: only what a section starts) and a non-validating stand-in."""
+    """Simulator (no scheduled runs: only what a section starts) and a non-validating stand-in,
+    rate-limited only if `SKYVIA_BENCH_SLACK_TIERS` says so."""
     async with (
         running_simulator(schedule_interval=None) as sim,
-        running_fake_slack(bot_token=BOT_TOKEN, team_id=TEAM_ID, validate_blocks=False) as slack,
+        running_fake_slack(
+            bot_token=BOT_TOKEN,
+            team_id=TEAM_ID,
+            validate_blocks=False,
+            tiers=slack_tiers_from_env(),
+        ) as slack,
     ):
         yield Doubles(sim=sim, slack=slack)
+
+
+def note_tiers(table: Table, slack: FakeSlack) -> None:
+    """With the stand-in's tiers on: how many Slack calls they answered 429, over the section,
+    in the notes and as `slack_calls` / `slack_429` figures. Nothing when they are off."""
+    if slack.tiers is None:
+        return
+    calls, limited = slack.call_counts(), slack.rate_limited_counts()
+    total, refused = sum(calls.values()), sum(limited.values())
+    table.figures.update(slack_calls=total, slack_429=refused)
+    per_method = ", ".join(f"{m} {n:,} of {calls[m]:,}" for m, n in sorted(limited.items()))
+    table.notes.append(
+        f"Slack's tiers on: {refused:,} of {total:,} Slack calls answered 429"
+        f" ({100 * refused / max(1, total):.1f} %){': ' + per_method if per_method else ''}"
+    )
 
 
 def cpu_seconds(pid: int) -> float:

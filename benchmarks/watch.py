@@ -24,6 +24,7 @@ from benchmarks.seed import ADMIN_USER, WatchSeed, add_watches, bind_channels
 from benchmarks.stack import (
     bot_process,
     cpu_seconds,
+    note_tiers,
     peak_rss_mb,
     private_database,
     running_doubles,
@@ -188,4 +189,5 @@ async def run(sizes: WatchSizes, database_url: str | None, workdir: Path, profil
         "deadline_s": deadline,
         "peak_rss_mb": rss,
     }
+    note_tiers(table, doubles.slack)
     return table

@@ -7,6 +7,13 @@ reading `Retry-After`, Bolt's `respond()` posting to a `response_url`. Behaviour
 that is cheap (error codes, `ts` values, thread bookkeeping, Block Kit validation through
 slack_sdk's own models) so that a bot that passes here does not meet surprises in a real workspace.
 
+Rate limits: off by default (a unit test never meets a 429). `FakeSlack(tiers=SlackTiers.
+documented())`, or `enable_tiers()` while serving, turns on Slack's documented tiers
+(`bot.devtools.slack_tiers`): token buckets per workspace and method, and per channel for
+`chat.postMessage`. A call past them is answered 429 `ratelimited` with `Retry-After` (whole
+seconds) and does nothing. `call_counts()` and `rate_limited_counts()` say how many calls of each
+method came and how many the tiers refused; `clock=` lets a test move the buckets' time.
+
 Usage::
 
     async with running_fake_slack() as slack:
@@ -21,10 +28,10 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-import math
 import random
 import socket
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -39,6 +46,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from bot.devtools.slack_oauth_standin import IssuedToken, OAuthFailure, OAuthStandin
+from bot.devtools.slack_tiers import Limit, SlackTiers, TierLimiter
 from bot.devtools.waiting import poll
 
 MAX_MESSAGE_BLOCKS = 50
@@ -81,8 +89,13 @@ class SlackCall:
     args: dict[str, Any]
     token: str | None = field(repr=False)
     at: float
+    """When it came, by the stand-in's clock (`time.monotonic` unless a test gave another)."""
     status: int = 200
     response: dict[str, Any] = field(default_factory=dict)
+    limited_by: str | None = None
+    """The rate-limit bucket that refused this call (tiers on), e.g. "T1 chat.postMessage C1"."""
+    team_id: str | None = None
+    """The workspace of the call's token (None for an unknown token or `oauth.v2.access`)."""
 
     @property
     def ok(self) -> bool:
@@ -294,11 +307,19 @@ class _RandomFault:
 class _ApiFailure(Exception):
     """Raised by a method handler to answer `{"ok": false, "error": ...}` like Slack."""
 
-    def __init__(self, error: str, *, status: int = 200, messages: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        error: str,
+        *,
+        status: int = 200,
+        messages: list[str] | None = None,
+        limited_by: str | None = None,
+    ) -> None:
         super().__init__(error)
         self.error = error
         self.status = status
         self.messages = messages or []
+        self.limited_by = limited_by
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"ok": False, "error": self.error}
@@ -352,10 +373,15 @@ class FakeSlack:
         bot_id: str = "B0BOT",
         app_id: str = "A0TEST",
         validate_blocks: bool = True,
+        tiers: SlackTiers | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`validate_blocks=False` skips checking Block Kit with slack_sdk's models: benchmarks
         post tens of thousands of messages the test suite has already validated, and that
-        check would make the stand-in, not the bot, what they measure."""
+        check would make the stand-in, not the bot, what they measure.
+
+        `tiers`: Slack's rate limits (`SlackTiers.documented()`), off by default; `clock` (in
+        seconds, monotonic) is what their buckets refill by, so a test can move time itself."""
         self.bot_token = bot_token
         self.team_id = team_id
         self.team_domain = team_domain
@@ -378,8 +404,10 @@ class FakeSlack:
         self._faults: dict[str, list[_Fault]] = {}
         self._random_faults: dict[str, list[_RandomFault]] = {}
         self._latency = 0.0
-        self._history_limit: tuple[float, int] | None = None
-        self._history_next: dict[tuple[str, str], float] = {}
+        self._clock = clock
+        self._limiter = TierLimiter(tiers, clock) if tiers is not None else None
+        self._call_counts: Counter[str] = Counter()
+        self._limited_counts: Counter[str] = Counter()
         self._method_latency: dict[str, float] = {}
         self._messages: list[PostedMessage] = []
         # Indexes over `_messages` (never removed from), so lookups stay O(1) at benchmark sizes.
@@ -523,12 +551,26 @@ class FakeSlack:
         )
         self._faults.setdefault(method, []).append(fault)
 
+    @property
+    def tiers(self) -> SlackTiers | None:
+        """The rate limits in force, or None (the default: every call is answered)."""
+        return self._limiter.tiers if self._limiter is not None else None
+
+    def enable_tiers(self, tiers: SlackTiers | None = None) -> None:
+        """From now on, answer calls past `tiers` (default: `SlackTiers.documented()`) with 429
+        `ratelimited` and `Retry-After`, doing nothing. Every bucket starts full again."""
+        self._limiter = TierLimiter(tiers or SlackTiers.documented(), self._clock)
+
+    def disable_tiers(self) -> None:
+        self._limiter = None
+
     def limit_history(self, *, every: float = 60.0, messages: int = 15) -> None:
         """Slack's limits for apps distributed outside the Marketplace: `conversations.history`
         and `.replies` answer one call per `every` seconds per team and method (else 429
-        `ratelimited` with `Retry-After`), at most `messages` messages a page."""
-        self._history_limit = (every, messages)
-        self._history_next.clear()
+        `ratelimited` with `Retry-After`), at most `messages` messages a page. Other limits
+        in force stay; every bucket starts full again."""
+        tiers = self.tiers or SlackTiers()
+        self.enable_tiers(tiers.with_history_limit(Limit(60 / every, burst=1), messages))
 
     def fail_randomly(
         self,
@@ -602,6 +644,25 @@ class FakeSlack:
 
     def calls_to(self, method: str) -> list[SlackCall]:
         return [call for call in self.calls if call.method == method]
+
+    def call_counts(self) -> dict[str, int]:
+        """Web API calls per method since the start or `reset_call_counts()`, answered or not."""
+        return dict(self._call_counts)
+
+    def rate_limited_counts(self) -> dict[str, int]:
+        """Calls per method the tiers answered 429 (injected faults' 429s are not counted)."""
+        return dict(self._limited_counts)
+
+    def rate_limited_calls(self, method: str | None = None) -> int:
+        """How many calls (of `method`, or of all methods) the tiers answered 429."""
+        if method is not None:
+            return self._limited_counts[method]
+        return sum(self._limited_counts.values())
+
+    def reset_call_counts(self) -> None:
+        """Zero both counters (a benchmark's measured phase starts); `calls` is kept."""
+        self._call_counts.clear()
+        self._limited_counts.clear()
 
     def messages(self, channel: str | None = None) -> list[PostedMessage]:
         """Messages as they stand now (after updates), in the order they were posted."""
@@ -715,6 +776,7 @@ class FakeSlack:
         token: str | None = None
         args: dict[str, Any] = {}
         headers: dict[str, str] = {}
+        limited_by: str | None = None
         try:
             args = await _read_args(request)
             if method == "oauth.v2.access":  # the app's credentials, not a token, authenticate
@@ -726,14 +788,20 @@ class FakeSlack:
                 token = _bearer(request.headers.get("authorization")) or body_token
                 status, body = 200, self._dispatch(method, args, token, headers)
         except _ApiFailure as failure:
-            status, body = failure.status, failure.body()
+            status, body, limited_by = failure.status, failure.body(), failure.limited_by
         except OAuthFailure as failure:
             status, body = 200, {"ok": False, "error": failure.error}
         except _DropConnection:
             status, body = 0, {"ok": False, "error": "connection_dropped"}
             self._drop(request)
             await asyncio.sleep(0)  # let the server see the connection is gone
-        self.calls.append(SlackCall(method, args, token, time.monotonic(), status, body))
+        self._call_counts[method] += 1
+        if limited_by is not None:
+            self._limited_counts[method] += 1
+        identity = self._tokens.get(token) if token else None
+        team_id = identity.team_id if identity is not None else None
+        call = SlackCall(method, args, token, self._clock(), status, body, limited_by, team_id)
+        self.calls.append(call)
         return JSONResponse(body, status_code=status, headers=headers)
 
     def _drop(self, request: Request) -> None:
@@ -758,7 +826,7 @@ class FakeSlack:
         fault = self._next_fault(method)
         if fault is not None and not fault.after_acting:
             self._fail(fault, headers)
-        self._limit_history(method, identity, args, headers)
+        self._admit(method, identity, args, headers)
         self._inject_random_fault(method, headers, after=False)
         handler = self._handlers().get(method)
         if handler is None:
@@ -794,23 +862,21 @@ class FakeSlack:
             headers["Retry-After"] = str(fault.retry_after)
         raise _ApiFailure(fault.error, status=fault.status)
 
-    def _limit_history(
+    def _admit(
         self, method: str, identity: _Identity, args: dict[str, Any], headers: dict[str, str]
     ) -> None:
-        if self._history_limit is None or method not in (
-            "conversations.history",
-            "conversations.replies",
-        ):
+        """The tiers' verdict before the method runs: a refused call does nothing (nothing is
+        posted or edited), as with Slack, and is answered 429 with `Retry-After`."""
+        if self._limiter is None:
             return
-        every, messages = self._history_limit
-        now = time.monotonic()
-        key = (identity.team_id, method)
-        next_allowed = self._history_next.get(key, 0.0)
-        if now < next_allowed:
-            headers["Retry-After"] = str(max(1, math.ceil(next_allowed - now)))
-            raise _ApiFailure("ratelimited", status=429)
-        self._history_next[key] = now + every
-        args["limit"] = min(int(args.get("limit") or messages), messages)
+        channel = _optional_str(args.get("channel"))
+        refused = self._limiter.admit(identity.team_id, method, channel)
+        if refused is not None:
+            headers["Retry-After"] = str(refused.retry_after)
+            raise _ApiFailure("ratelimited", status=429, limited_by=refused.bucket)
+        page = self._limiter.page_limit(method)
+        if page is not None:
+            args["limit"] = min(int(args.get("limit") or page), page)
 
     async def _handle_response_url(self, request: Request) -> JSONResponse:
         response_id = request.path_params["response_id"]
