@@ -168,6 +168,13 @@ class Notifier:
                 return Sent(await self._settle_now(client, attempt, row.claimed_at))
             return sent
 
+    def history_blocked(self, row: QueuedRow) -> bool:
+        """True while the row's channel history is rate limited: its recovery would only meet
+        the limit again (`bot.slack.readback`)."""
+        return self._readback.blocked(
+            DeliveryKey(row.team_id, row.channel_id, row.snapshot_id, row.kind)
+        )
+
     async def _edit(
         self, client: AsyncWebClient, row: QueuedRow, key: DeliveryKey, call: dict[str, Any]
     ) -> Sent:

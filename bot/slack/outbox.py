@@ -191,7 +191,13 @@ class OutboxSender:
         """Adopts stale claims (one winner each) and settles them by reading Slack back."""
         stale = self._notifier.stale_after.total_seconds()
         rows = await self._batcher.run(lambda s: Outbox(s).stale_claims(stale, 100))
-        rows = [r for r in rows if r.team_id in self._teams]
+        rows = [
+            r
+            for r in rows
+            if r.team_id in self._teams
+            and (r.team_id, r.channel_id) not in self._in_flight
+            and not self._notifier.history_blocked(r)
+        ]
         for row in rows:
 
             async def adopt(session: AsyncSession, row_id: int = row.id) -> bool:

@@ -46,8 +46,11 @@ async def test_a_failure_is_told_once_in_each_channel(kit: Kit) -> None:
     channels = [Channel(TEAM, CHANNEL), Channel(TEAM, OTHER)]
     failed = _snapshot(kit, SnapshotState.FAILED)
     first = await kit.announcer.failure_alerts(channels, 456, "Nightly CRM", failed, max_wait=5)
+    queued = await kit.announcer.failure_alerts(channels, 456, "Nightly CRM", failed, max_wait=5)
+    assert first == queued == [Outcome.QUEUED, Outcome.QUEUED]
+    assert kit.slack.messages(CHANNEL) == []  # owed, not sent: the sender sends
+    await kit.flush()
     again = await kit.announcer.failure_alerts(channels, 456, "Nightly CRM", failed, max_wait=5)
-    assert first == [Outcome.SENT, Outcome.SENT]
     assert again == [Outcome.ALREADY_SENT, Outcome.ALREADY_SENT]
     for channel in (CHANNEL, OTHER):
         [alert] = kit.slack.messages(channel)
@@ -76,8 +79,9 @@ async def test_a_post_that_raises_fails_for_its_channel_alone(kit: Kit) -> None:
 async def test_failed_outcomes_are_also_shown_in_the_channel(kit: Kit) -> None:
     run = await _run(kit)
     assert await kit.announcer.snapshot_finished(run, _snapshot(kit, SnapshotState.FAILED)) == (
-        Outcome.SENT
+        Outcome.QUEUED
     )
+    await kit.flush()
     [reply] = kit.slack.thread(CHANNEL, run.message_ts)
     assert reply.reply_broadcast
 
@@ -87,10 +91,12 @@ async def test_succeeded_outcomes_stay_in_the_thread_and_the_card_shows_the_figu
 ) -> None:
     run = await _run(kit)
     succeeded = _snapshot(kit, SnapshotState.SUCCEEDED).model_copy(update={"success_rows": 1234})
-    assert await kit.announcer.snapshot_finished(run, succeeded) == Outcome.SENT
+    assert await kit.announcer.snapshot_finished(run, succeeded) == Outcome.QUEUED
+    await kit.flush()
     [reply] = kit.slack.thread(CHANNEL, run.message_ts)
     assert not reply.reply_broadcast
     assert await kit.announcer.update_card(run, succeeded, kit.clock.now)
+    await kit.flush()
     [card] = [m for m in kit.slack.messages(CHANNEL) if m.ts == run.message_ts]
     assert card.edits == 1 and "1,234" in str(card.blocks)
 
@@ -98,8 +104,10 @@ async def test_succeeded_outcomes_stay_in_the_thread_and_the_card_shows_the_figu
 async def test_a_rejected_token_is_told_once_per_binding(kit: Kit) -> None:
     channel = Channel(TEAM, CHANNEL)
     bound_at = kit.clock.now - timedelta(days=3)
-    assert await kit.announcer.token_rejected(channel, 123, bound_at) == Outcome.SENT
+    assert await kit.announcer.token_rejected(channel, 123, bound_at) == Outcome.QUEUED
+    await kit.flush()
     assert await kit.announcer.token_rejected(channel, 123, bound_at) == Outcome.ALREADY_SENT
     reconnected = kit.clock.now  # a new binding of the channel is told again
-    assert await kit.announcer.token_rejected(channel, 123, reconnected) == Outcome.SENT
+    assert await kit.announcer.token_rejected(channel, 123, reconnected) == Outcome.QUEUED
+    await kit.flush()
     assert len(kit.slack.messages(CHANNEL)) == 2

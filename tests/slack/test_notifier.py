@@ -1,20 +1,25 @@
-"""The notifier's exactly-once rules against a real ledger and the fake Slack."""
+"""The notifier's exactly-once rules, sent by the outbox's sender, against a real ledger and the
+fake Slack: owed once, posted once, unknown outcomes read back, refusals applied."""
 
 from __future__ import annotations
 
 from sqlalchemy import update
 
-from bot.slack.deliveries import ChannelPacer, DeliveryKey
+from bot.slack.deliveries import DeliveryKey
 from bot.slack.messages import Message
 from bot.slack.notifier import Notifier, Outcome
+from bot.slack.outbox import OutboxSender
+from bot.slack.pacing import Pace, PaceConfig
 from storage.models import Delivery, DeliveryStatus
 from storage.repositories import BindingRepository, DeliveryLedger
 from storage.repositories._sql import db_now
+from storage.repositories.outbox import Outbox
 from tests.constants import CHANNEL, TEAM
 from tests.services.kit import STALE_AFTER, Kit
 
 KEY = DeliveryKey(TEAM, CHANNEL, 7002, "alert")
 MESSAGE = Message(text=":x: Snapshot 7002 of Nightly CRM (456) failed")
+DEAD = "worker:dead:1:x"
 
 
 def posts(kit: Kit) -> list[str]:
@@ -27,14 +32,6 @@ async def ledger_row(kit: Kit, key: DeliveryKey = KEY):  # type: ignore[no-untyp
     return rows.get(key.ledger_key)
 
 
-async def stale_claim(kit: Kit, key: DeliveryKey = KEY, *, age: float = 60.0) -> None:
-    async with kit.db.session() as session:
-        claimed = await DeliveryLedger(session).claim_many(
-            [key.ledger_key], owner="worker:dead:1:x", age=age
-        )
-    assert claimed == {key.ledger_key}
-
-
 async def age_claim(kit: Kit, key: DeliveryKey = KEY, *, age: float) -> None:
     """Moves a claim's time `age` seconds into the past (the database's clock judges it)."""
     async with kit.db.session() as session:
@@ -45,13 +42,44 @@ async def age_claim(kit: Kit, key: DeliveryKey = KEY, *, age: float) -> None:
         )
 
 
+async def stale_claim(
+    kit: Kit,
+    key: DeliveryKey = KEY,
+    *,
+    age: float = 60.0,
+    thread_ts: str | None = None,
+) -> None:
+    """The row of `key`, owed and claimed by a sender that died `age` seconds ago."""
+    await kit.notifier.deliver(key, MESSAGE, thread_ts=thread_ts)
+    async with kit.db.session() as session:
+        [row] = await Outbox(session).next_rows(10)
+        assert await Outbox(session).claim([row.id], owner=DEAD)
+    await age_claim(kit, key, age=age)
+
+
+async def sender_round(sender: OutboxSender) -> None:
+    """One round of the sender, with its sweep for stale claims."""
+    sender.force_next_round()
+    await sender.drain()
+    await sender.settle()
+
+
+def other_sender(kit: Kit, notifier: Notifier) -> OutboxSender:
+    return OutboxSender(
+        notifier=notifier,
+        batcher=kit.batcher,
+        owner=notifier.owner,
+        pace=Pace(PaceConfig.parse("off")),
+    )
+
+
 async def test_delivers_once_and_records_the_ts(kit: Kit) -> None:
-    first = await kit.notifier.deliver(KEY, MESSAGE)
-    second = await kit.notifier.deliver(KEY, MESSAGE)
-    assert first.outcome == Outcome.SENT and second.outcome == Outcome.ALREADY_SENT
-    assert first.ts == second.ts and len(posts(kit)) == 1
+    assert (await kit.notifier.deliver(KEY, MESSAGE)).outcome == Outcome.QUEUED
+    await kit.flush()
+    again = await kit.notifier.deliver(KEY, MESSAGE)
+    assert again.outcome == Outcome.ALREADY_SENT and len(posts(kit)) == 1
     row = await ledger_row(kit)
-    assert row.status == DeliveryStatus.SENT and row.message_ts == first.ts
+    assert row.status == DeliveryStatus.SENT and row.message_ts == again.ts
     call = kit.slack.calls_to("chat.postMessage")[0]
     assert call.args["metadata"]["event_payload"]["key"] == KEY.label
     assert kit.metrics.alerts_sent._value.get() == 1
@@ -59,8 +87,9 @@ async def test_delivers_once_and_records_the_ts(kit: Kit) -> None:
 
 async def test_a_fresh_claim_of_someone_else_is_left_to_them(kit: Kit) -> None:
     await stale_claim(kit, age=1.0)
-    result = await kit.notifier.deliver(KEY, MESSAGE)
-    assert result.outcome == Outcome.BUSY and posts(kit) == []
+    await sender_round(kit.sender)
+    assert posts(kit) == []
+    assert (await ledger_row(kit)).claimed_by == DEAD
 
 
 async def test_a_stale_claim_whose_message_is_in_slack_is_only_recorded(kit: Kit) -> None:
@@ -70,8 +99,7 @@ async def test_a_stale_claim_whose_message_is_in_slack_is_only_recorded(kit: Kit
         channel=CHANNEL, text="posted before the crash", metadata=KEY.metadata()
     )
     await client.chat_postMessage(channel=CHANNEL, text="something else")
-    result = await kit.notifier.deliver(KEY, MESSAGE)
-    assert result.outcome == Outcome.ALREADY_SENT and result.ts == earlier["ts"]
+    await sender_round(kit.sender)
     assert posts(kit) == ["posted before the crash", "something else"]
     history = kit.slack.calls_to("conversations.history")[-1].args
     assert history["include_all_metadata"] in (True, "true", "1", 1)
@@ -81,50 +109,77 @@ async def test_a_stale_claim_whose_message_is_in_slack_is_only_recorded(kit: Kit
 
 async def test_a_stale_claim_whose_message_never_went_out_is_posted(kit: Kit) -> None:
     await stale_claim(kit)
-    result = await kit.notifier.deliver(KEY, MESSAGE)
-    assert result.outcome == Outcome.SENT and posts(kit) == [MESSAGE.text]
+    await sender_round(kit.sender)
+    assert posts(kit) == [MESSAGE.text]
+    assert (await ledger_row(kit)).status == DeliveryStatus.SENT
 
 
 async def test_a_stale_thread_reply_is_looked_for_in_its_thread(kit: Kit) -> None:
     client = await kit.clients.for_team(TEAM)
     card = await client.chat_postMessage(channel=CHANNEL, text="card")
     key = DeliveryKey(TEAM, CHANNEL, 7003, "thread_reply")
-    await stale_claim(kit, key)
+    await stale_claim(kit, key, thread_ts=card["ts"])
     earlier = await client.chat_postMessage(
         channel=CHANNEL, thread_ts=card["ts"], text="reply", metadata=key.metadata()
     )
-    result = await kit.notifier.deliver(key, MESSAGE, thread_ts=card["ts"])
-    assert result.outcome == Outcome.ALREADY_SENT and result.ts == earlier["ts"]
+    await sender_round(kit.sender)
     assert kit.slack.calls_to("conversations.replies")
+    row = await ledger_row(kit, key)
+    assert row.status == DeliveryStatus.SENT and row.message_ts == earlier["ts"]
+    assert len(kit.slack.thread(CHANNEL, card["ts"])) == 1
 
 
 async def test_unreadable_history_prefers_a_duplicate_to_a_loss(kit: Kit) -> None:
     kit.slack.add_channel(CHANNEL, is_member=False)  # public: postable, history unreadable
     await stale_claim(kit)
-    result = await kit.notifier.deliver(KEY, MESSAGE)
-    assert result.outcome == Outcome.SENT and posts(kit) == [MESSAGE.text]
+    await sender_round(kit.sender)
+    assert posts(kit) == [MESSAGE.text]
     assert kit.slack.calls_to("conversations.history")[0].error == "not_in_channel"
 
 
-async def test_an_unusable_channel_pauses_the_binding_and_releases_the_claim(kit: Kit) -> None:
+async def test_an_unusable_channel_pauses_the_binding_and_gives_up_its_queue(kit: Kit) -> None:
     await kit.bind()
     kit.slack.fail_channel(CHANNEL, "not_in_channel")
-    result = await kit.notifier.deliver(KEY, MESSAGE)
-    assert result.outcome == Outcome.PAUSED
-    assert await ledger_row(kit) is None
+    other = DeliveryKey(TEAM, CHANNEL, 7004, "alert")
+    await kit.notifier.deliver(KEY, MESSAGE)
+    await kit.notifier.deliver(other, MESSAGE)
+    await kit.flush()
+    assert len(kit.slack.calls_to("chat.postMessage")) == 1  # the second is not even tried
+    assert (await ledger_row(kit)).status == DeliveryStatus.GAVE_UP
+    assert (await ledger_row(kit, other)).last_error == "paused: not_in_channel"
     async with kit.db.session() as session:
         binding = await BindingRepository(session).get(TEAM, CHANNEL)
     assert binding is not None and binding.is_paused
     assert binding.paused_reason == "the bot is not a member of the channel"
+    assert (await kit.notifier.deliver(KEY, MESSAGE)).outcome == Outcome.GAVE_UP
 
 
-async def test_a_rate_limited_post_releases_the_claim_for_a_retry(kit: Kit) -> None:
+async def test_a_rate_limited_post_waits_in_the_queue_uncounted(kit: Kit) -> None:
     kit.slack.fail_next("chat.postMessage", "message_limit_exceeded", status=200)
-    result = await kit.notifier.deliver(KEY, MESSAGE)
-    assert result.outcome == Outcome.FAILED and result.error == "message_limit_exceeded"
-    assert await ledger_row(kit) is None
-    retried = await kit.notifier.deliver(KEY, MESSAGE)
-    assert retried.outcome == Outcome.SENT and posts(kit) == [MESSAGE.text]
+    await kit.notifier.deliver(KEY, MESSAGE)
+    await sender_round(kit.sender)
+    row = await ledger_row(kit)
+    assert row.status == DeliveryStatus.PENDING and row.attempts == 0
+    assert row.last_error == "message_limit_exceeded"
+    await sender_round(kit.sender)
+    assert posts(kit) == []  # held until its wait is over
+    async with kit.db.session() as session:
+        await Outbox(session).delay(KEY.ledger_key, delay=-1)
+    await kit.flush()
+    assert posts(kit) == [MESSAGE.text]
+
+
+async def test_a_refusal_is_retried_after_a_backoff_and_given_up_at_the_limit(kit: Kit) -> None:
+    kit.slack.fail_next("chat.postMessage", "internal_error", status=200, times=5)
+    await kit.notifier.deliver(KEY, MESSAGE)
+    for attempt in range(1, 6):
+        await sender_round(kit.sender)
+        row = await ledger_row(kit)
+        assert row.attempts == attempt
+        async with kit.db.session() as session:
+            await Outbox(session).delay(KEY.ledger_key, delay=-1)
+    assert row.status == DeliveryStatus.GAVE_UP and posts(kit) == []
+    assert (await kit.notifier.deliver(KEY, MESSAGE)).outcome == Outcome.GAVE_UP
 
 
 async def test_no_answer_keeps_the_claim_for_recovery(kit: Kit) -> None:
@@ -137,44 +192,22 @@ async def test_no_answer_keeps_the_claim_for_recovery(kit: Kit) -> None:
         send_timeout=0.3,
         clock=kit.clock,
     )
-    result = await impatient.deliver(KEY, MESSAGE)
-    assert result.outcome == Outcome.UNKNOWN
+    sender = other_sender(kit, impatient)
+    await kit.notifier.deliver(KEY, MESSAGE)
+    await sender_round(sender)
     row = await ledger_row(kit)
     assert row is not None and row.status == DeliveryStatus.CLAIMED
     kit.slack.set_latency(0)
+    await sender.close()  # the team's sending lease goes back
+    await sender_round(kit.sender)
+    assert posts(kit) == []  # a fresh claim: still theirs
     # Later the claim is stale; the recovery looks in Slack first (the dropped call never
     # reached the fake's handler, so nothing is there) and then posts, once.
     await age_claim(kit, age=STALE_AFTER + 1)
-    recovered = await kit.notifier.deliver(KEY, MESSAGE)
+    await sender_round(kit.sender)
     assert kit.slack.calls_to("conversations.history")
-    assert recovered.outcome == Outcome.SENT and posts(kit) == [MESSAGE.text]
-
-
-def test_pacer_spaces_posts_per_channel_and_refuses_long_waits() -> None:
-    now = [100.0]
-    pacer = ChannelPacer(1.0, clock=lambda: now[0])
-    assert pacer.reserve(("T", "A"), max_wait=2) == 0
-    assert pacer.reserve(("T", "A"), max_wait=2) == 1.0
-    assert pacer.reserve(("T", "A"), max_wait=2) == 2.0
-    assert pacer.reserve(("T", "A"), max_wait=2) is None  # would wait 3 s
-    assert pacer.reserve(("T", "B"), max_wait=2) == 0  # another channel is not held up
-    now[0] += 10
-    assert pacer.reserve(("T", "A"), max_wait=2) == 0
-
-
-async def test_a_full_channel_defers_without_claiming(kit: Kit) -> None:
-    busy = Notifier(
-        slack=kit.clients,
-        batcher=kit.batcher,
-        owner="worker:test:3:me",
-        stale_after=STALE_AFTER,
-        max_pace_wait=0.0,
-        clock=kit.clock,
-    )
-    assert (await busy.deliver(KEY, MESSAGE)).outcome == Outcome.SENT
-    other = DeliveryKey(TEAM, CHANNEL, 7004, "alert")
-    assert (await busy.deliver(other, MESSAGE)).outcome == Outcome.DEFERRED
-    assert await ledger_row(kit, other) is None
+    assert posts(kit) == [MESSAGE.text]
+    assert (await ledger_row(kit)).status == DeliveryStatus.SENT
 
 
 async def test_a_rate_limited_recovery_keeps_its_claim_and_never_posts_blindly(kit: Kit) -> None:
@@ -189,15 +222,13 @@ async def test_a_rate_limited_recovery_keeps_its_claim_and_never_posts_blindly(k
     )
     await client.conversations_history(channel=CHANNEL)  # this minute's read is used up
 
-    result = await kit.notifier.deliver(KEY, MESSAGE)
-    assert result.outcome == Outcome.UNKNOWN and result.error == "history_ratelimited"
+    await sender_round(kit.sender)
     assert posts(kit) == ["posted before the crash"]  # no blind second post
     row = await ledger_row(kit)
     assert row.status == DeliveryStatus.CLAIMED and row.claimed_at == original
 
     history_calls = len(kit.slack.calls_to("conversations.history"))
-    again = await kit.notifier.deliver(KEY, MESSAGE)
-    assert again.outcome == Outcome.BUSY  # this process waits out the Retry-After
+    await sender_round(kit.sender)  # this process waits out the Retry-After
     assert len(kit.slack.calls_to("conversations.history")) == history_calls
 
     # A minute later (another replica, or this one after the wait) the read works and finds it.
@@ -209,7 +240,11 @@ async def test_a_rate_limited_recovery_keeps_its_claim_and_never_posts_blindly(k
         stale_after=STALE_AFTER,
         clock=kit.clock,
     )
-    settled = await other.deliver(KEY, MESSAGE)
-    assert settled.outcome == Outcome.ALREADY_SENT and settled.ts == posted["ts"]
+    await kit.sender.close()  # gives the team's sending lease to the other replica
+    sender = other_sender(kit, other)
+    await sender_round(sender)
+    row = await ledger_row(kit)
+    assert row.status == DeliveryStatus.SENT and row.message_ts == posted["ts"]
     assert posts(kit) == ["posted before the crash"]
     assert kit.slack.calls_to("conversations.history")[-1].args["limit"] == 15
+    await sender.close()
