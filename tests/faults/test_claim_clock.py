@@ -1,6 +1,6 @@
 """Replicas whose clocks differ: a claim or lease is judged by the database's clock, not theirs.
 
-Two notifiers (two replicas) share one database; the second one's clock runs 9 s ahead. With
+Two senders (two replicas) share one database; the second one's clock runs 9 s ahead. With
 a stale window of 5 s, judging the first one's claim by the second one's clock would make a
 claim still being posted look stale, and both would post. Slack is slow to post (the stand-in
 answers chat.postMessage after 1.5 s), so the first post is still in flight when the second
@@ -9,19 +9,23 @@ replica tries, and not yet in the channel's history.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from bot.devtools.waiting import wait_until
+from sqlalchemy import update
+
 from bot.slack.deliveries import DeliveryKey
 from bot.slack.messages import Message
-from bot.slack.notifier import Notifier, Outcome
+from bot.slack.notifier import Notifier
+from bot.slack.outbox import OutboxSender
+from bot.slack.pacing import Pace, PaceConfig
 from storage.batching import WriteBatcher
 from storage.db import Database
-from storage.models import Delivery
+from storage.models import Delivery, WorkerLease
 from storage.repositories import AlertCursorRepository, DeliveryLedger, WatchRepository
+from storage.repositories._sql import db_now
+from storage.repositories.outbox import Outbox
 from tests.constants import CHANNEL, TEAM
 from tests.services.kit import Kit
 
@@ -42,29 +46,48 @@ async def claimed(db: Database, key: DeliveryKey) -> Delivery | None:
 
 
 async def test_two_replicas_with_skewed_clocks_never_both_send(kit: Kit, replica: Database) -> None:
+    """The first replica's send is in flight when it loses the team's sending lease; the
+    second, 9 s ahead, takes the team over but must not judge the claim stale by its clock."""
     other_batcher = WriteBatcher(replica)
-    replicas = [
-        Notifier(
+    senders = []
+    for n, (batcher, offset) in enumerate([(kit.batcher, timedelta(0)), (other_batcher, SKEW)]):
+        notifier = Notifier(
             slack=kit.clients,
             batcher=batcher,
             owner=f"worker:replica{n}",
             stale_after=STALE,
             clock=clock(offset),
         )
-        for n, (batcher, offset) in enumerate([(kit.batcher, timedelta(0)), (other_batcher, SKEW)])
-    ]
+        senders.append(
+            OutboxSender(
+                notifier=notifier,
+                batcher=batcher,
+                owner=notifier.owner,
+                pace=Pace(PaceConfig.parse("off")),
+                clock=clock(offset),
+            )
+        )
     kit.slack.set_latency(1.5, method="chat.postMessage")
     try:
-        first = asyncio.create_task(replicas[0].deliver(KEY, MESSAGE))
-        await wait_until(lambda: claimed(kit.db, KEY), what="the first replica's claim")
-        second = await replicas[1].deliver(KEY, MESSAGE)
-        results = [await first, second]
+        await kit.notifier.deliver(KEY, MESSAGE)
+        senders[0].force_next_round()
+        await senders[0].drain()  # claimed, posting (slowly)
+        async with kit.db.session() as session:  # its lease runs out meanwhile
+            await session.execute(update(WorkerLease).values(lease_until=None, lease_owner=None))
+        for _ in range(3):
+            senders[1].force_next_round()
+            await senders[1].drain()
+            await senders[1].settle()
+        await senders[0].settle()
     finally:
+        for sender in senders:
+            await sender.close()
         await other_batcher.close()
 
     posts = [c for c in kit.slack.calls_to("chat.postMessage") if c.ok]
     assert len(posts) == 1, [c.args["text"] for c in posts]
-    assert [r.outcome for r in results] == [Outcome.SENT, Outcome.BUSY]
+    row = await claimed(kit.db, KEY)
+    assert row is not None and row.status == "sent" and row.claimed_by == "worker:replica0"
 
 
 async def test_a_replica_ahead_does_not_take_a_live_watch_lease(
@@ -113,19 +136,28 @@ async def test_a_recovery_ends_well_inside_the_stale_window(kit: Kit) -> None:
     """
     for n in range(2200):  # 11 pages of 200, none with the key
         kit.slack.seed_message(CHANNEL, f"chatter {n}")
+    await kit.notifier.deliver(KEY, MESSAGE)
     async with kit.db.session() as session:
-        ledger = DeliveryLedger(session)
-        assert await ledger.claim_many([KEY.ledger_key], owner="dead", age=60) == {KEY.ledger_key}
+        [row] = await Outbox(session).next_rows(1)
+        assert await Outbox(session).claim([row.id], owner="dead")
+        await session.execute(
+            update(Delivery).values(claimed_at=db_now(session, plus_seconds=-60.0))
+        )
     kit.slack.set_latency(0.3)
     notifier = Notifier(
         slack=kit.clients, batcher=kit.batcher, owner="worker:r", stale_after=3.0, send_timeout=1.0
     )
+    sender = OutboxSender(
+        notifier=notifier, batcher=kit.batcher, owner="worker:r", pace=Pace(PaceConfig())
+    )
 
     started = time.monotonic()
-    result = await notifier.deliver(KEY, MESSAGE)
+    await sender.drain()
+    await sender.settle()
     elapsed = time.monotonic() - started
+    await sender.close()
 
-    assert result.outcome == Outcome.UNKNOWN and elapsed < 3.0
+    assert elapsed < 3.0
     assert [c for c in kit.slack.calls_to("chat.postMessage") if c.ok] == []
     row = await claimed(kit.db, KEY)
     assert row is not None and row.status == "claimed" and row.claimed_by == "worker:r"

@@ -3,7 +3,7 @@
 The real notifier and slack_sdk client against the Slack stand-in over HTTP; the stand-in
 stores the message and only then answers 500/503 or cuts the connection, as Slack does when
 its answer is lost. Exactly one message must reach the channel, recorded in the ledger, in
-the same `deliver` call (no waiting for the claim to go stale).
+the same send (no waiting for the claim to go stale).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import pytest
 from bot.devtools.slack_standin import PostedMessage
 from bot.slack.deliveries import DeliveryKey
 from bot.slack.messages import Message
-from bot.slack.notifier import Outcome
 from storage.models import DeliveryStatus
 from storage.repositories import DeliveryLedger
 from tests.constants import CHANNEL, TEAM
@@ -21,6 +20,14 @@ from tests.services.kit import Kit
 
 KEY = DeliveryKey(TEAM, CHANNEL, 7101, "alert")
 MESSAGE = Message(text=":x: Snapshot 7101 of Nightly CRM (456) failed")
+
+
+async def owe_and_send(kit: Kit, key: DeliveryKey, thread_ts: str | None = None) -> None:
+    """The message is owed, then one round of the sender sends it."""
+    await kit.notifier.deliver(key, MESSAGE, thread_ts=thread_ts)
+    kit.sender.force_next_round()
+    await kit.sender.drain()
+    await kit.sender.settle()
 
 
 def keyed(kit: Kit, key: DeliveryKey = KEY) -> list[PostedMessage]:
@@ -52,10 +59,9 @@ async def test_a_post_slack_made_before_failing_is_not_repeated(
 ) -> None:
     kit.slack.fail_next("chat.postMessage", after_acting=True, **fault)  # type: ignore[arg-type]
 
-    result = await kit.notifier.deliver(KEY, MESSAGE)
+    await owe_and_send(kit, KEY)
 
     [posted] = keyed(kit)
-    assert result.delivered and result.ts == posted.ts
     assert await ledger_status(kit) == (DeliveryStatus.SENT, posted.ts)
     assert kit.slack.calls_to("conversations.history"), "settled by reading the channel back"
     assert len(kit.slack.calls_to("chat.postMessage")) == 1
@@ -67,10 +73,11 @@ async def test_a_thread_reply_slack_made_before_failing_is_not_repeated(kit: Kit
     key = DeliveryKey(TEAM, CHANNEL, 7102, "thread_reply")
     kit.slack.fail_next("chat.postMessage", "internal_error", status=500, after_acting=True)
 
-    result = await kit.notifier.deliver(key, MESSAGE, thread_ts=card["ts"])
+    await owe_and_send(kit, key, thread_ts=card["ts"])
 
     [reply] = keyed(kit, key)
-    assert result.delivered and reply.thread_ts == card["ts"]
+    assert await ledger_status(kit, key) == (DeliveryStatus.SENT, reply.ts)
+    assert reply.thread_ts == card["ts"]
     assert len(kit.slack.thread(CHANNEL, card["ts"])) == 1
     assert kit.slack.calls_to("conversations.replies")
 
@@ -78,11 +85,11 @@ async def test_a_thread_reply_slack_made_before_failing_is_not_repeated(kit: Kit
 async def test_a_500_before_posting_is_posted_once_in_the_same_call(kit: Kit) -> None:
     kit.slack.fail_next("chat.postMessage", "internal_error", status=500)
 
-    result = await kit.notifier.deliver(KEY, MESSAGE)
+    await owe_and_send(kit, KEY)
 
     [posted] = keyed(kit)
-    assert result.outcome == Outcome.SENT and result.ts == posted.ts
     assert await ledger_status(kit) == (DeliveryStatus.SENT, posted.ts)
+    assert len(kit.slack.calls_to("chat.postMessage")) == 2
 
 
 async def test_no_answer_to_the_read_back_keeps_the_claim_without_posting_again(
@@ -91,21 +98,32 @@ async def test_no_answer_to_the_read_back_keeps_the_claim_without_posting_again(
     kit.slack.fail_next("chat.postMessage", "internal_error", status=500, after_acting=True)
     kit.slack.fail_next("conversations.history", "internal_error", status=500, times=10)
 
-    result = await kit.notifier.deliver(KEY, MESSAGE)
+    await owe_and_send(kit, KEY)
 
-    assert result.outcome == Outcome.UNKNOWN
     assert len(keyed(kit)) == 1  # not posted a second time on a guess
     assert await ledger_status(kit) == (DeliveryStatus.CLAIMED, None)
 
 
-async def test_rate_limits_are_still_retried_inside_slack_sdk(kit: Kit) -> None:
+async def test_a_senders_429_comes_back_to_it_and_its_row_waits(kit: Kit) -> None:
+    """slack_sdk does not sleep out the sender's 429: the sender holds its bucket and the row
+    stays queued until `Retry-After` (nothing was posted, so nothing is read back)."""
+    kit.slack.fail_next("chat.postMessage", "ratelimited", status=429, retry_after=30)
+
+    await owe_and_send(kit, KEY)
+
+    assert keyed(kit) == []
+    assert [c.status for c in kit.slack.calls_to("chat.postMessage")] == [429]
+    assert await ledger_status(kit) == (DeliveryStatus.PENDING, None)
+    assert kit.slack.calls_to("conversations.history") == []
+
+
+async def test_rate_limits_of_other_callers_are_still_retried_inside_slack_sdk(kit: Kit) -> None:
+    client = await kit.clients.for_team(TEAM)
     kit.slack.fail_next("chat.postMessage", "ratelimited", status=429, retry_after=0)
 
-    result = await kit.notifier.deliver(KEY, MESSAGE)
+    await client.chat_postMessage(channel=CHANNEL, text="from a handler")
 
-    assert result.outcome == Outcome.SENT and len(keyed(kit)) == 1
     assert [c.status for c in kit.slack.calls_to("chat.postMessage")] == [429, 200]
-    assert kit.slack.calls_to("conversations.history") == []
 
 
 async def test_idempotent_calls_are_still_retried_after_a_500(kit: Kit) -> None:

@@ -15,10 +15,12 @@ import pytest
 
 from bot.devtools.slack_standin import SlackCall
 from bot.devtools.waiting import wait_until
-from bot.slack.deliveries import ChannelPacer, DeliveryKey
+from bot.slack.deliveries import DeliveryKey
 from bot.slack.errors import Remedy, remedy_for
 from bot.slack.messages import Message
 from bot.slack.notifier import Notifier, Outcome
+from bot.slack.outbox import OutboxSender
+from bot.slack.pacing import Pace, PaceConfig
 from storage.models import DeliveryStatus
 from storage.repositories import BindingRepository, DeliveryLedger
 from tests.constants import CHANNEL, OTHER_CHANNEL, TEAM
@@ -60,9 +62,9 @@ async def test_restricted_action_pauses_the_binding_after_one_attempt(kit: Kit) 
     await kit.bind()
     kit.slack.fail_channel(CHANNEL, "restricted_action")
 
-    result = await kit.notifier.deliver(KEY, MESSAGE)
+    await kit.notifier.deliver(KEY, MESSAGE)
+    await kit.flush()
 
-    assert result.outcome == Outcome.PAUSED and result.settled
     async with kit.db.session() as session:
         binding = await BindingRepository(session).get(TEAM, CHANNEL)
     assert binding is not None and binding.is_paused
@@ -74,11 +76,12 @@ async def test_restricted_action_pauses_the_binding_after_one_attempt(kit: Kit) 
 async def test_a_message_that_can_never_be_posted_is_given_up_at_once(kit: Kit, error: str) -> None:
     kit.slack.fail_channel(CHANNEL, error)
 
-    first = await kit.notifier.deliver(KEY, MESSAGE)
+    await kit.notifier.deliver(KEY, MESSAGE)
+    await kit.flush()
     again = await kit.notifier.deliver(KEY, MESSAGE)
+    await kit.flush()
 
-    assert first.outcome == again.outcome == Outcome.GAVE_UP and first.settled
-    assert first.error == again.error == error
+    assert again.outcome == Outcome.GAVE_UP and again.settled and again.error == error
     assert len(attempts(kit.slack.calls_to("chat.postMessage"))) == 1
     async with kit.db.session() as session:
         row = (await DeliveryLedger(session).get_many([KEY.ledger_key])).get(KEY.ledger_key)
@@ -97,26 +100,34 @@ async def test_a_refusal_that_may_heal_is_retried_with_backoff_then_given_up(
         stale_after=8.0,
         max_attempts=3,
         retry_base=0.3,
-        pacer=ChannelPacer(0.0),  # only the backoff spaces the attempts here
     )
-    outcomes: list[Outcome] = []
+    sender = OutboxSender(
+        notifier=notifier,
+        batcher=kit.batcher,
+        owner=notifier.owner,
+        pace=Pace(PaceConfig.parse("off")),  # only the backoff spaces the attempts here
+    )
+    await notifier.deliver(KEY, MESSAGE)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 6.0
-    while loop.time() < deadline:  # a worker asking as often as it can
-        result = await notifier.deliver(KEY, MESSAGE)
-        outcomes.append(result.outcome)
-        if result.settled:
+    rounds = 0
+    while loop.time() < deadline:  # a sender going round as often as it can
+        await sender.drain()
+        await sender.settle()
+        rounds += 1
+        if (await notifier.deliver(KEY, MESSAGE)).outcome == Outcome.GAVE_UP:
             break
         await asyncio.sleep(0.05)
 
-    assert outcomes[-1] == Outcome.GAVE_UP
     tried = attempts(kit.slack.calls_to("chat.postMessage"))
-    assert len(tried) == 3, outcomes
-    assert Outcome.DEFERRED in outcomes  # backing off between attempts, without calling Slack
+    assert len(tried) == 3
+    assert rounds > 3  # rounds in between found the row backing off and did not call Slack
     gaps = [b.at - a.at for a, b in itertools.pairwise(tried)]
     assert gaps[0] >= 0.3 and gaps[1] >= 0.6  # the backoff doubles
-    assert (await notifier.deliver(KEY, MESSAGE)).outcome == Outcome.GAVE_UP
+    await sender.drain()
+    await sender.settle()
     assert len(attempts(kit.slack.calls_to("chat.postMessage"))) == 3
+    await sender.close()
 
 
 # End to end: the real bot, its scanner and watcher, the stand-in, the simulator.
