@@ -387,6 +387,9 @@ class Timer(Base):
     channel_id: Mapped[str] = mapped_column(SlackId)
     backup_id: Mapped[int] = mapped_column(SkyviaId)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    """When it is next tried: its end at first, moved later by each retry."""
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    """The end it was set with; never moved by a retry, so it keys the end's note."""
     payload: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
     lease_owner: Mapped[str | None] = mapped_column(LeaseOwner)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

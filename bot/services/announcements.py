@@ -73,7 +73,8 @@ class Channel:
 class TimerEnded:
     """A timed mute or a maintenance window that ended: what its end note says, and its key.
 
-    `due_at` tells this end apart from another end of the same backup's mute or window in the
+    `ends_at`, the end it was set with (never the time of an attempt, which moves on every
+    retry), tells this end apart from another end of the same backup's mute or window in the
     same channel, so each is delivered once. For a window, `enabled` is False when someone had
     enabled the schedule already (nothing was done); for a mute it is always True.
     """
@@ -83,7 +84,7 @@ class TimerEnded:
     backup_name: str | None
     set_by: str
     words: str
-    due_at: datetime
+    ends_at: datetime
     enabled: bool = True
 
 

@@ -212,7 +212,7 @@ class TimerService:
             backup_name=payload.get("name"),
             set_by=payload.get("by", ""),
             words=payload.get("words", ""),
-            due_at=timer.due_at,
+            ends_at=timer.ends_at,
         )
         if timer.kind == TimerKind.MUTE_END:
             await self._bindings.unmute_quietly(bound, timer.backup_id)

@@ -1,7 +1,8 @@
 """Timers: ends of timed mutes and maintenance windows, due at a time, fired once.
 
-`set` replaces the pending timer of a kind for a channel's backup (SQLite may reuse the id, so
-a delivery for a timer is keyed by its id *and* due time); `cancel` drops it. The firing worker
+`set` replaces the pending timer of a kind for a channel's backup; `cancel` drops it. A retry
+moves only `due_at`; `ends_at` stays the end it was set with, which keys its note (the id is
+no key: SQLite may reuse it). The firing worker
 claims due timers under a lease (`repositories._leases`), acts, and `finish`es them, fenced by
 the lease, so a claimer whose lease expired and was taken over cannot finish its successor's
 timer. A crash between claim and finish leaves the row; it is claimed again when the lease
@@ -43,6 +44,7 @@ class TimerRepository:
             channel_id=channel_id,
             backup_id=backup_id,
             due_at=due_at,
+            ends_at=due_at,
             payload=payload,
         )
         self.session.add(timer)

@@ -1,0 +1,33 @@
+"""Timers keep their original end, which keys their note: a retry moves only `due_at`.
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-12-08
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from storage.types import UTCDateTime
+
+revision: str = "0012"
+down_revision: str | None = "0011"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("timers") as batch:
+        batch.add_column(sa.Column("ends_at", UTCDateTime(), nullable=True))
+    op.execute("UPDATE timers SET ends_at = due_at")
+    with op.batch_alter_table("timers") as batch:
+        batch.alter_column("ends_at", existing_type=UTCDateTime(), nullable=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("timers") as batch:
+        batch.drop_column("ends_at")
