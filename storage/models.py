@@ -372,7 +372,9 @@ class Timer(Base):
     A row exists while the timer is pending; firing deletes it (fenced by the lease), so it fires
     once; a digest's row is moved to its next day instead. At most one pending timer of a kind
     per channel and backup: a new one replaces it. `payload` is a small JSON object the service
-    owns (who set it, the words it was set with, a digest's local time and zone).
+    owns (who set it, the words it was set with, a digest's local time and zone). `due_at` is
+    the next attempt (each retry moves it); `ends_at` the end it was set with, which keys its
+    note; `workspace_id` the Skyvia workspace it was set for (None in rows older than it).
     """
 
     __tablename__ = "timers"
@@ -386,10 +388,9 @@ class Timer(Base):
     team_id: Mapped[str] = mapped_column(SlackId)
     channel_id: Mapped[str] = mapped_column(SlackId)
     backup_id: Mapped[int] = mapped_column(SkyviaId)
+    workspace_id: Mapped[int | None] = mapped_column(SkyviaId, nullable=True)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    """When it is next tried: its end at first, moved later by each retry."""
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    """The end it was set with; never moved by a retry, so it keys the end's note."""
     payload: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
     lease_owner: Mapped[str | None] = mapped_column(LeaseOwner)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -76,7 +76,9 @@ class TimerEnded:
     `ends_at`, the end it was set with (never the time of an attempt, which moves on every
     retry), tells this end apart from another end of the same backup's mute or window in the
     same channel, so each is delivered once. For a window, `enabled` is False when someone had
-    enabled the schedule already (nothing was done); for a mute it is always True.
+    enabled the schedule already (nothing was done); for a mute it is always True. A window that
+    `by_hand` closed (someone switched the schedule, `turned_on` or off) did nothing at its end;
+    one with `held_until` left the schedule off for another window on the backup that ends then.
     """
 
     channel: Channel
@@ -86,6 +88,9 @@ class TimerEnded:
     words: str
     ends_at: datetime
     enabled: bool = True
+    by_hand: str | None = None
+    turned_on: bool = False
+    held_until: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,11 @@ is idempotent. Unmuting twice is harmless; a window's re-enable reads the schedu
 records in the timer that it enabled it, so a retry after a crash still says "enabled" rather
 than "someone enabled it meanwhile"; the end note goes through the delivery ledger (`Announcer`)
 and is posted once per channel.
+
+Maintenance windows belong to the backup (the workspace's backup), not to the channel that
+opened them: windows from several channels on one backup end together at the latest end (an
+earlier end only tells its channel that the schedule stays off), and a person switching the
+schedule by hand (`close_windows`) closes them all, so no window's end undoes what they did.
 """
 
 from __future__ import annotations
@@ -130,6 +135,32 @@ class TimerService:
             timer.due_at = min(timer.due_at, self._clock())
             return True
 
+    async def close_windows(
+        self, bound: BoundWorkspace, backup_id: int, *, user_id: str, active: bool
+    ) -> int:
+        """Someone switched the schedule by hand: every open window on the backup ends now.
+
+        Each ends through the worker as any end does (once, with a note in the channel that
+        opened it), but does nothing to the schedule: the note says who set it `active`. A window
+        whose end already enabled the schedule is left to finish its own note. Returns how many
+        windows were closed.
+        """
+        now = self._clock()
+        async with self._db.session() as session:
+            rows = await TimerRepository(session).on_backup(
+                TimerKind.WINDOW_END, bound.workspace_id, backup_id
+            )
+            closed = 0
+            for row in rows:
+                payload = json.loads(row.payload or "{}")
+                if payload.get("enabled") or payload.get("closed_by"):
+                    continue
+                closing = {**payload, "closed_by": user_id, "closed_on": active}
+                row.payload = json.dumps(closing)
+                row.due_at = min(row.due_at, now)
+                closed += 1
+            return closed
+
     async def cancel(self, kind: TimerKind, bound: BoundWorkspace, backup_id: int) -> bool:
         """Drops a pending end: an unmute, a mute "until unmuted", or the schedule switched."""
         async with self._db.session() as session:
@@ -142,7 +173,7 @@ class TimerService:
         return [
             PendingEnd(TimerKind(row.kind), row.backup_id, row.due_at)
             for row in rows
-            if row.kind in ends
+            if row.kind in ends and not _closed(row)
         ]
 
     async def _set(
@@ -157,7 +188,10 @@ class TimerService:
         payload = {"by": user_id, "words": words, "name": backup.name}
         async with self._db.session() as session:
             await TimerRepository(session).set(
-                **_key(kind, bound, backup.id), due_at=until, payload=json.dumps(payload)
+                **_key(kind, bound, backup.id),
+                due_at=until,
+                payload=json.dumps(payload),
+                workspace_id=bound.workspace_id,
             )
 
     # -- firing (worker side) -------------------------------------------------------------------
@@ -217,8 +251,30 @@ class TimerService:
         if timer.kind == TimerKind.MUTE_END:
             await self._bindings.unmute_quietly(bound, timer.backup_id)
             return await self._announcer.mute_ended(ended)
+        if payload.get("closed_by"):
+            by_hand = replace(
+                ended, enabled=False, by_hand=payload["closed_by"], turned_on=payload["closed_on"]
+            )
+            return await self._announcer.window_ended(by_hand)
+        later = await self._later_window(timer)
+        if later is not None:
+            held = replace(ended, enabled=False, held_until=later)
+            return await self._announcer.window_ended(held)
         enabled = await self._reenable(timer, bound, payload)
         return await self._announcer.window_ended(replace(ended, enabled=enabled))
+
+    async def _later_window(self, timer: Timer) -> datetime | None:
+        """The latest end of another open window on this backup, if later than this one's: the
+        schedule stays off until then (that window's end turns it on)."""
+        if timer.workspace_id is None:
+            return None
+        async with self._db.session() as session:
+            rows = await TimerRepository(session).on_backup(
+                TimerKind.WINDOW_END, timer.workspace_id, timer.backup_id
+            )
+        ends = [r.ends_at for r in rows if r.id != timer.id and not _closed(r)]
+        latest = max(ends, default=None)
+        return latest if latest is not None and latest > timer.ends_at else None
 
     async def _digest(self, timer: Timer, bound: BoundWorkspace) -> Outcome:
         """The digest of the latest day whose time has passed (once per day, by the ledger)."""
@@ -248,6 +304,11 @@ class TimerService:
             return await self._bindings.resolve(timer.team_id, timer.channel_id)
         except DomainError:
             return None  # disconnected: its mutes are gone, its windows no longer ours to end
+
+
+def _closed(timer: Timer) -> bool:
+    """A window someone closed by hand: its end is only a note now, and `status` omits it."""
+    return bool(json.loads(timer.payload or "{}").get("closed_by"))
 
 
 class _Key(TypedDict):

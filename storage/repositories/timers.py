@@ -35,6 +35,7 @@ class TimerRepository:
         backup_id: int,
         due_at: datetime,
         payload: str,
+        workspace_id: int | None = None,
     ) -> Timer:
         """The one pending timer of `kind` for this channel's backup, due at `due_at`."""
         await self.cancel(kind=kind, team_id=team_id, channel_id=channel_id, backup_id=backup_id)
@@ -43,6 +44,7 @@ class TimerRepository:
             team_id=team_id,
             channel_id=channel_id,
             backup_id=backup_id,
+            workspace_id=workspace_id,
             due_at=due_at,
             ends_at=due_at,
             payload=payload,
@@ -73,6 +75,20 @@ class TimerRepository:
             select(Timer).where(
                 Timer.kind == kind, Timer.team_id == team_id, Timer.channel_id.in_(channel_ids)
             )
+        )
+        return list(rows)
+
+    async def on_backup(self, kind: str, workspace_id: int, backup_id: int) -> list[Timer]:
+        """The pending timers of `kind` on a workspace's backup, in every channel (a backup's
+        maintenance windows are one, whichever channels opened them)."""
+        rows = await self.session.scalars(
+            select(Timer)
+            .where(
+                Timer.kind == kind,
+                Timer.workspace_id == workspace_id,
+                Timer.backup_id == backup_id,
+            )
+            .order_by(Timer.id)
         )
         return list(rows)
 

@@ -1,4 +1,5 @@
-"""Timers keep their original end, which keys their note: a retry moves only `due_at`.
+"""Timers keep their original end, which keys their note (a retry moves only `due_at`), and
+the Skyvia workspace they were set for, so windows on one backup are seen together.
 
 Revision ID: 0012
 Revises: 0011
@@ -23,11 +24,21 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("timers") as batch:
         batch.add_column(sa.Column("ends_at", UTCDateTime(), nullable=True))
+        batch.add_column(
+            sa.Column(
+                "workspace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+            )
+        )
     op.execute("UPDATE timers SET ends_at = due_at")
+    op.execute(
+        "UPDATE timers SET workspace_id = (SELECT b.workspace_id FROM bindings b"
+        " WHERE b.team_id = timers.team_id AND b.channel_id = timers.channel_id)"
+    )
     with op.batch_alter_table("timers") as batch:
         batch.alter_column("ends_at", existing_type=UTCDateTime(), nullable=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("timers") as batch:
+        batch.drop_column("workspace_id")
         batch.drop_column("ends_at")
