@@ -372,9 +372,8 @@ class Timer(Base):
     A row exists while the timer is pending; firing deletes it (fenced by the lease), so it fires
     once; a digest's row is moved to its next day instead. At most one pending timer of a kind
     per channel and backup: a new one replaces it. `payload` is a small JSON object the service
-    owns (who set it, the words it was set with, a digest's local time and zone). `due_at` is
-    the next attempt (each retry moves it); `ends_at` the end it was set with, which keys its
-    note; `workspace_id` the Skyvia workspace it was set for (None in rows older than it).
+    owns. `due_at`: the next attempt (a retry moves it); `ends_at`: the end set, keying its note;
+    the Skyvia workspace and token (NULL: default) it was set with, NULL workspace in old rows.
     """
 
     __tablename__ = "timers"
@@ -389,6 +388,7 @@ class Timer(Base):
     channel_id: Mapped[str] = mapped_column(SlackId)
     backup_id: Mapped[int] = mapped_column(SkyviaId)
     workspace_id: Mapped[int | None] = mapped_column(SkyviaId, nullable=True)
+    token_ciphertext: Mapped[str | None] = mapped_column(Text)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     payload: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")

@@ -37,7 +37,7 @@ from bot.skyvia.errors import SkyviaError
 from bot.skyvia.models import Backup
 from storage.db import Database
 from storage.models import Timer, TimerKind
-from storage.repositories import TimerRepository
+from storage.repositories import BindingRepository, TimerRepository
 
 __all__ = ["FireRound", "PendingEnd", "TimedMute", "TimerKind", "TimerService", "WindowOpened"]
 
@@ -72,6 +72,7 @@ class PendingEnd:
     kind: TimerKind
     backup_id: int
     due_at: datetime
+    backup_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,14 @@ class TimerService:
                 closed += 1
             return closed
 
+    async def drop_channel(self, team_id: str, channel_id: str) -> int:
+        """The channel's binding went (disconnected, or bound to another workspace): its mutes'
+        ends and its digest go with it. Its windows stay: they end with their own credentials."""
+        async with self._db.session() as session:
+            return await TimerRepository(session).drop_in(
+                team_id, channel_id, (TimerKind.MUTE_END, TimerKind.DIGEST)
+            )
+
     async def cancel(self, kind: TimerKind, bound: BoundWorkspace, backup_id: int) -> bool:
         """Drops a pending end: an unmute, a mute "until unmuted", or the schedule switched."""
         async with self._db.session() as session:
@@ -171,7 +180,7 @@ class TimerService:
             rows = await TimerRepository(session).pending_in(team_id, channel_id)
         ends = (TimerKind.MUTE_END, TimerKind.WINDOW_END)
         return [
-            PendingEnd(TimerKind(row.kind), row.backup_id, row.due_at)
+            PendingEnd(TimerKind(row.kind), row.backup_id, row.due_at, _ended(row).backup_name)
             for row in rows
             if row.kind in ends and not _closed(row)
         ]
@@ -185,13 +194,18 @@ class TimerService:
         user_id: str,
         words: str,
     ) -> None:
+        """Records the end with the workspace it is for, and for a window a copy of the
+        channel's stored token (still encrypted), so it ends even if the binding goes."""
         payload = {"by": user_id, "words": words, "name": backup.name}
         async with self._db.session() as session:
+            binding = await BindingRepository(session).get(bound.team_id, bound.channel_id)
+            sealed = binding.token_ciphertext if binding is not None else None
             await TimerRepository(session).set(
                 **_key(kind, bound, backup.id),
                 due_at=until,
                 payload=json.dumps(payload),
                 workspace_id=bound.workspace_id,
+                token_ciphertext=sealed if kind == TimerKind.WINDOW_END else None,
             )
 
     # -- firing (worker side) -------------------------------------------------------------------
@@ -232,25 +246,25 @@ class TimerService:
         return self._announcer.stale_after.total_seconds()
 
     async def _end(self, timer: Timer) -> Outcome | None:
-        """Ends one timer; None when there is nothing to say (the channel was disconnected)."""
+        """Ends one timer; None when there is nothing to say (the channel was disconnected, or
+        bound to another workspace since, for a mute or a digest)."""
         assert self._announcer is not None, "firing timers needs an announcer"
+        if timer.kind == TimerKind.WINDOW_END:
+            return await self._end_window(timer)
         bound = await self._bound(timer)
         if bound is None:
             return None
         if timer.kind == TimerKind.DIGEST:
             return await self._digest(timer, bound)
+        await self._bindings.unmute_quietly(bound, timer.backup_id)
+        return await self._announcer.mute_ended(_ended(timer))
+
+    async def _end_window(self, timer: Timer) -> Outcome | None:
+        """Turns the schedule back on, unless a person switched it by hand meanwhile or another
+        window on the backup ends later; with the credentials the window was opened with."""
+        assert self._announcer is not None
         payload = json.loads(timer.payload or "{}")
-        ended = TimerEnded(
-            channel=Channel(timer.team_id, timer.channel_id),
-            backup_id=timer.backup_id,
-            backup_name=payload.get("name"),
-            set_by=payload.get("by", ""),
-            words=payload.get("words", ""),
-            ends_at=timer.ends_at,
-        )
-        if timer.kind == TimerKind.MUTE_END:
-            await self._bindings.unmute_quietly(bound, timer.backup_id)
-            return await self._announcer.mute_ended(ended)
+        ended = _ended(timer)
         if payload.get("closed_by"):
             by_hand = replace(
                 ended, enabled=False, by_hand=payload["closed_by"], turned_on=payload["closed_on"]
@@ -260,6 +274,9 @@ class TimerService:
         if later is not None:
             held = replace(ended, enabled=False, held_until=later)
             return await self._announcer.window_ended(held)
+        bound = await self._opened_with(timer)
+        if bound is None:
+            return None
         enabled = await self._reenable(timer, bound, payload)
         return await self._announcer.window_ended(replace(ended, enabled=enabled))
 
@@ -300,10 +317,44 @@ class TimerService:
         return True
 
     async def _bound(self, timer: Timer) -> BoundWorkspace | None:
+        """The channel's binding for a mute's or digest's end; None once it is gone or bound to
+        another workspace than the timer was set for (that workspace never had this mute)."""
         try:
-            return await self._bindings.resolve(timer.team_id, timer.channel_id)
+            bound = await self._bindings.resolve(timer.team_id, timer.channel_id)
         except DomainError:
-            return None  # disconnected: its mutes are gone, its windows no longer ours to end
+            return None  # disconnected: its mutes and digest are gone
+        if timer.workspace_id is not None and bound.workspace_id != timer.workspace_id:
+            return None
+        return bound
+
+    async def _opened_with(self, timer: Timer) -> BoundWorkspace | None:
+        """The workspace and token the window was opened with, whatever the binding is now
+        (docs/reference/commands.md); a window older than those columns uses the binding."""
+        if timer.workspace_id is None:
+            return await self._bound(timer)
+        token = self._bindings.token_for(timer.team_id, timer.token_ciphertext)
+        return BoundWorkspace(
+            team_id=timer.team_id,
+            channel_id=timer.channel_id,
+            workspace_id=timer.workspace_id,
+            workspace_name=None,
+            alerts_enabled=True,
+            paused_reason=None,
+            token=token,
+        )
+
+
+def _ended(timer: Timer) -> TimerEnded:
+    """What a mute's or window's end note says, from the row (who set it, how, which end)."""
+    payload = json.loads(timer.payload or "{}")
+    return TimerEnded(
+        channel=Channel(timer.team_id, timer.channel_id),
+        backup_id=timer.backup_id,
+        backup_name=payload.get("name"),
+        set_by=payload.get("by", ""),
+        words=payload.get("words", ""),
+        ends_at=timer.ends_at,
+    )
 
 
 def _closed(timer: Timer) -> bool:

@@ -36,8 +36,10 @@ class TimerRepository:
         due_at: datetime,
         payload: str,
         workspace_id: int | None = None,
+        token_ciphertext: str | None = None,
     ) -> Timer:
-        """The one pending timer of `kind` for this channel's backup, due at `due_at`."""
+        """The one pending timer of `kind` for this channel's backup, due at `due_at`, with the
+        workspace and (encrypted) token it acts with, if it acts in Skyvia."""
         await self.cancel(kind=kind, team_id=team_id, channel_id=channel_id, backup_id=backup_id)
         timer = Timer(
             kind=kind,
@@ -45,6 +47,7 @@ class TimerRepository:
             channel_id=channel_id,
             backup_id=backup_id,
             workspace_id=workspace_id,
+            token_ciphertext=token_ciphertext,
             due_at=due_at,
             ends_at=due_at,
             payload=payload,
@@ -91,6 +94,15 @@ class TimerRepository:
             .order_by(Timer.id)
         )
         return list(rows)
+
+    async def drop_in(self, team_id: str, channel_id: str, kinds: Sequence[str]) -> int:
+        """Drops the channel's pending timers of `kinds` (its binding went); how many."""
+        result = await self.session.execute(
+            delete(Timer)
+            .where(Timer.team_id == team_id, Timer.channel_id == channel_id, Timer.kind.in_(kinds))
+            .returning(Timer.id)
+        )
+        return len(result.all())
 
     async def cancel(self, *, kind: str, team_id: str, channel_id: str, backup_id: int) -> bool:
         """Drops the pending timer, if any; True if there was one."""

@@ -1,9 +1,9 @@
 """Maintenance windows belong to the backup: the latest end wins, and a person's change wins.
 
-Issue 18 finding 3 and issue 19 item 8, through the real app over HTTP (SPEC 2.8): a window's
-end must never undo what someone did by hand since, nor turn a schedule on while another
-channel's window on that backup is still open; `status` stops showing a window that a manual
-change closed.
+Issue 18 finding 3 and issue 19 item 8, through the real app over HTTP
+(docs/reference/commands.md): a window's end must never undo what someone did by hand since,
+nor turn a schedule on while another channel's window on that backup is still open; `status`
+stops showing a window that a manual change closed.
 """
 
 from __future__ import annotations

@@ -9,10 +9,12 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.devtools.waiting import wait_until
+from bot.slack.ids import ActionId
 from storage.models import Timer
 from tests.constants import ADMIN, BACKUP, CHANNEL
-from tests.e2e.backup_kit import connect
+from tests.e2e.backup_kit import click, connect, rendered
 from tests.e2e.bot_fixtures import Stack
+from tests.e2e.worker_kit import binding_row
 from tests.faults.kit import messages_with
 
 STARTED = "for maintenance"
@@ -42,3 +44,56 @@ async def test_a_window_note_slack_stored_before_failing_is_posted_once(stack: S
     await wait_until(lambda: no_timers_left(stack), what="the timer settled", timeout=40)
     assert stack.sim.state.backup(123, BACKUP).scheduled is True
     assert len(messages_with(stack, CHANNEL, ENDED)) == 1
+
+
+async def test_disconnect_asks_first_and_the_window_still_ends_after_it(stack: Stack) -> None:
+    """Finding 2: `disconnect` with a window open used to drop its end (456 off forever)."""
+    await connect(stack)
+    await stack.command(f"schedule {BACKUP} off for 4s", user=ADMIN)
+    await wait_until(lambda: messages_with(stack, CHANNEL, STARTED), what="the start note")
+    await stack.command(f"alerts mute {BACKUP + 1}", user=ADMIN)
+    await wait_until(lambda: messages_with(stack, CHANNEL, "muted failure alerts"), what="mute")
+
+    ask = await stack.reply_to("disconnect", user=ADMIN)
+    asked = rendered(ask)
+    assert "maintenance window" in asked and "Nightly CRM" in asked and "457" in asked
+    assert await binding_row(stack.bot.container.db, CHANNEL) is not None  # nothing done yet
+
+    await click(stack, ask, ActionId.CONFIRM_DISCONNECT, user=ADMIN, ephemeral=True)
+    await wait_until(lambda: messages_with(stack, CHANNEL, "disconnected"), what="the notice")
+    assert await binding_row(stack.bot.container.db, CHANNEL) is None
+    [ended] = await wait_until(lambda: messages_with(stack, CHANNEL, ENDED), what="the end")
+    assert "enabled again" in ended.text
+    assert stack.sim.state.backup(123, BACKUP).scheduled is True
+    await wait_until(lambda: no_timers_left(stack), what="the timer finished")
+
+
+async def test_a_rebound_channel_ends_its_window_in_the_old_workspace_and_drops_its_mute(
+    stack: Stack,
+) -> None:
+    """Finding 2: after `connect 124` the window's end went to workspace 124 (404 forever) and
+    the mute's end told the channel of workspace 124 that 456's alerts were back on."""
+    await connect(stack)
+    await stack.command(f"schedule {BACKUP} off for 4s", user=ADMIN)
+    await wait_until(lambda: messages_with(stack, CHANNEL, STARTED), what="the start note")
+    await stack.command(f"alerts mute {BACKUP} for 4s", user=ADMIN)
+    await wait_until(lambda: messages_with(stack, CHANNEL, "muted failure alerts"), what="mute")
+
+    ask = await stack.reply_to("connect 124", user=ADMIN)
+    await click(stack, ask, ActionId.CONFIRM_CONNECT, user=ADMIN, ephemeral=True)
+    binding = await wait_until(
+        lambda: bound_to(stack, 124), what="the channel bound to workspace 124"
+    )
+    assert binding
+
+    [ended] = await wait_until(lambda: messages_with(stack, CHANNEL, ENDED), what="the end")
+    assert "enabled again" in ended.text
+    assert stack.sim.state.backup(123, BACKUP).scheduled is True
+    await wait_until(lambda: no_timers_left(stack), what="every timer settled")
+    await stack.bot.after_ticks(3)
+    assert messages_with(stack, CHANNEL, "are back on") == []
+
+
+async def bound_to(stack: Stack, workspace_id: int) -> bool:
+    row = await binding_row(stack.bot.container.db, CHANNEL)
+    return row is not None and row.workspace_id == workspace_id

@@ -1,5 +1,6 @@
 """Timers keep their original end, which keys their note (a retry moves only `due_at`), and
-the Skyvia workspace they were set for, so windows on one backup are seen together.
+the Skyvia workspace and token they were set with: windows on one backup are seen together,
+and a window ends with its own credentials whatever happens to the channel's binding.
 
 Revision ID: 0012
 Revises: 0011
@@ -29,9 +30,14 @@ def upgrade() -> None:
                 "workspace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
             )
         )
+        batch.add_column(sa.Column("token_ciphertext", sa.Text(), nullable=True))
     op.execute("UPDATE timers SET ends_at = due_at")
     op.execute(
         "UPDATE timers SET workspace_id = (SELECT b.workspace_id FROM bindings b"
+        " WHERE b.team_id = timers.team_id AND b.channel_id = timers.channel_id)"
+    )
+    op.execute(
+        "UPDATE timers SET token_ciphertext = (SELECT b.token_ciphertext FROM bindings b"
         " WHERE b.team_id = timers.team_id AND b.channel_id = timers.channel_id)"
     )
     with op.batch_alter_table("timers") as batch:
@@ -40,5 +46,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("timers") as batch:
+        batch.drop_column("token_ciphertext")
         batch.drop_column("workspace_id")
         batch.drop_column("ends_at")
