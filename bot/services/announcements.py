@@ -78,7 +78,8 @@ class TimerEnded:
     same channel, so each is delivered once. For a window, `enabled` is False when someone had
     enabled the schedule already (nothing was done); for a mute it is always True. A window that
     `by_hand` closed (someone switched the schedule, `turned_on` or off) did nothing at its end;
-    one with `held_until` left the schedule off for another window on the backup that ends then.
+    one with `held_until` left the schedule off for another window on the backup that ends then;
+    one that `failed` could not turn it back on, for that reason (a person must, by hand).
     """
 
     channel: Channel
@@ -91,6 +92,7 @@ class TimerEnded:
     by_hand: str | None = None
     turned_on: bool = False
     held_until: datetime | None = None
+    failed: str | None = None
 
 
 @dataclass(frozen=True)

@@ -28,13 +28,14 @@ from bot.clock import utcnow
 from bot.services.announcements import Announcer, Channel, DigestDue, Outcome, TimerEnded
 from bot.services.bindings import BindingService, BoundWorkspace, MuteChanged
 from bot.services.digests import DigestSetting, digest_day, next_digest_at
-from bot.services.errors import DomainError
+from bot.services.errors import DomainError, NoDefaultToken
 from bot.services.health import HealthService
 from bot.services.leased import lease_for
 from bot.services.schedules import ScheduleService
 from bot.skyvia.client import SkyviaClient
-from bot.skyvia.errors import SkyviaError
+from bot.skyvia.errors import SkyviaAuthError, SkyviaError, SkyviaNotFound
 from bot.skyvia.models import Backup
+from storage.crypto import TokenDecryptError
 from storage.db import Database
 from storage.models import Timer, TimerKind
 from storage.repositories import BindingRepository, TimerRepository
@@ -222,6 +223,9 @@ class TimerService:
     async def _fire(self, timer: Timer) -> bool:
         try:
             outcome = await self._end(timer)
+        except PERMANENT as error:  # a mute's or digest's: retrying would not heal it
+            log.warning("timer %s (%s) given up: %s", timer.id, timer.kind, _why_not(error))
+            outcome = Outcome.GAVE_UP
         except (SkyviaError, DomainError) as error:
             log.warning("timer %s (%s) not ended yet: %s", timer.id, timer.kind, error)
             outcome = Outcome.FAILED
@@ -274,10 +278,15 @@ class TimerService:
         if later is not None:
             held = replace(ended, enabled=False, held_until=later)
             return await self._announcer.window_ended(held)
-        bound = await self._opened_with(timer)
-        if bound is None:
-            return None
-        enabled = await self._reenable(timer, bound, payload)
+        try:
+            bound = await self._opened_with(timer)
+            if bound is None:
+                return None
+            enabled = await self._reenable(timer, bound, payload)
+        except PERMANENT as error:
+            why = _why_not(error)
+            log.warning("window %s cannot turn its schedule back on: %s", timer.id, why)
+            return await self._announcer.window_ended(replace(ended, enabled=False, failed=why))
         return await self._announcer.window_ended(replace(ended, enabled=enabled))
 
     async def _later_window(self, timer: Timer) -> datetime | None:
@@ -355,6 +364,21 @@ def _ended(timer: Timer) -> TimerEnded:
         words=payload.get("words", ""),
         ends_at=timer.ends_at,
     )
+
+
+PERMANENT = (SkyviaAuthError, SkyviaNotFound, TokenDecryptError, NoDefaultToken)
+"""Errors no retry heals (docs/reference/guarantees.md): the end is given up, with a note."""
+
+
+def _why_not(error: Exception) -> str:
+    """Why a timer could not act, in the channel's words (never the token itself)."""
+    if isinstance(error, SkyviaAuthError):
+        return "Skyvia rejected the access token the window was opened with"
+    if isinstance(error, SkyviaNotFound):
+        return "Skyvia no longer knows this backup (or its workspace)"
+    if isinstance(error, TokenDecryptError):
+        return "the stored access token no longer decrypts (the encryption key changed)"
+    return "the bot's default Skyvia token no longer serves this Slack workspace"
 
 
 def _closed(timer: Timer) -> bool:

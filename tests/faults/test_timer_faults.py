@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.devtools.waiting import wait_until
 from bot.slack.ids import ActionId
 from storage.models import Timer
-from tests.constants import ADMIN, BACKUP, CHANNEL
+from tests.constants import ADMIN, BACKUP, CHANNEL, TEAM
 from tests.e2e.backup_kit import click, connect, rendered
 from tests.e2e.bot_fixtures import Stack
 from tests.e2e.worker_kit import binding_row
@@ -97,3 +97,45 @@ async def test_a_rebound_channel_ends_its_window_in_the_old_workspace_and_drops_
 async def bound_to(stack: Stack, workspace_id: int) -> bool:
     row = await binding_row(stack.bot.container.db, CHANNEL)
     return row is not None and row.workspace_id == workspace_id
+
+
+SCHEDULE_GET = "GET /workspaces/{workspaceId}/backups/{backupId}/schedule"
+OWN_TOKEN = "own-token-of-the-window"
+COULD_NOT = "could not turn the schedule"
+
+
+async def test_a_window_whose_token_skyvia_rejects_ends_with_a_note_not_endless_retries(
+    stack: Stack,
+) -> None:
+    """Finding 5: a rejected token was retried every interval forever, the channel never told."""
+    stack.sim.state.add_token(OWN_TOKEN, [123])
+    await stack.bot.container.bindings.connect(
+        team_id=TEAM, channel_id=CHANNEL, workspace_id=123, token=OWN_TOKEN, user_id=ADMIN
+    )
+    await stack.command(f"schedule {BACKUP} off for 2s", user=ADMIN)
+    await wait_until(lambda: messages_with(stack, CHANNEL, STARTED), what="the start note")
+    stack.sim.state.remove_token(OWN_TOKEN)  # revoked in Skyvia
+
+    [note] = await wait_until(lambda: messages_with(stack, CHANNEL, COULD_NOT), what="the note")
+    text = rendered(note.__dict__)
+    assert "*Nightly CRM* (456)" in text and "rejected" in text and "by hand" in text
+    await wait_until(lambda: no_timers_left(stack), what="the attempt ended")
+    asked = stack.sim.state.call_counts().get(SCHEDULE_GET, 0)
+    await stack.bot.after_ticks(4)
+    assert stack.sim.state.call_counts().get(SCHEDULE_GET, 0) == asked
+    assert stack.sim.state.backup(123, BACKUP).scheduled is False
+    assert len(messages_with(stack, CHANNEL, COULD_NOT)) == 1
+
+
+async def test_a_window_on_a_backup_skyvia_no_longer_knows_ends_with_a_note(stack: Stack) -> None:
+    await connect(stack)
+    await stack.command(f"schedule {BACKUP} off for 2s", user=ADMIN)
+    await wait_until(lambda: messages_with(stack, CHANNEL, STARTED), what="the start note")
+    del stack.sim.state.backups[BACKUP]  # deleted in Skyvia
+
+    [note] = await wait_until(lambda: messages_with(stack, CHANNEL, COULD_NOT), what="the note")
+    assert "no longer" in note.text
+    await wait_until(lambda: no_timers_left(stack), what="the attempt ended")
+    asked = stack.sim.state.call_counts().get(SCHEDULE_GET, 0)
+    await stack.bot.after_ticks(4)
+    assert stack.sim.state.call_counts().get(SCHEDULE_GET, 0) == asked
