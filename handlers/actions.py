@@ -33,6 +33,7 @@ from bot.slack.payloads import (
     BackupRef,
     BackupsPageRef,
     ConnectRef,
+    DisconnectRef,
     HealthPageRef,
     MuteForRef,
     Payload,
@@ -57,7 +58,13 @@ from handlers.commands.backups import (
     start_snapshot,
     switch_schedule,
 )
-from handlers.commands.bindings import MUTE_ALERTS, replace_connection, set_mute
+from handlers.commands.bindings import (
+    DISCONNECT,
+    MUTE_ALERTS,
+    finish_disconnect,
+    replace_connection,
+    set_mute,
+)
 from handlers.commands.health import health_page, share_health
 from handlers.commands.timers import timed_mute
 from handlers.context import Services, SlackContext
@@ -249,6 +256,26 @@ async def confirm_connect(ctx: SlackContext, click: Click) -> None:
         await ctx.respond(delete_original=True)
 
 
+async def confirm_disconnect(ctx: SlackContext, click: Click) -> None:
+    """Disconnect, confirmed after seeing what it leaves behind; only if the channel still has
+    the binding the question was about."""
+    ref = DisconnectRef.load(click.value)
+    await ctx.require(Role.ADMIN, DISCONNECT)
+    binding = (await ctx.services.bindings.status(ctx.team_id, ctx.channel_id)).binding
+    if binding is None or int(binding.connected_at.timestamp()) != ref.bound_at:
+        await ctx.reply(
+            refusal_message(
+                "This channel was disconnected or connected again since that question.",
+                "Run `/skyvia disconnect` again if it should be disconnected now.",
+            )
+        )
+        return
+    async with _once(ctx, click):
+        await finish_disconnect(ctx)
+    if ctx.respond is not None:  # the question is answered: take it away
+        await ctx.respond(delete_original=True)
+
+
 async def _set_mute(ctx: SlackContext, click: Click, mute: bool) -> None:
     ref = BackupRef.load(click.value)
     bound = await ctx.workspace()
@@ -348,6 +375,7 @@ ACTIONS: dict[ActionId, ActionHandler] = {
     ActionId.MUTE_BACKUP_FOR: mute_backup_for,
     ActionId.END_WINDOW: end_window,
     ActionId.CONFIRM_CONNECT: confirm_connect,
+    ActionId.CONFIRM_DISCONNECT: confirm_disconnect,
     ActionId.HEALTH_PAGE_PREV: page_health,
     ActionId.HEALTH_PAGE_NEXT: page_health,
     ActionId.SHARE_HEALTH: share_health_page,

@@ -391,7 +391,8 @@ class Timer(Base):
     A row exists while the timer is pending; firing deletes it (fenced by the lease), so it fires
     once; a digest's row is moved to its next day instead. At most one pending timer of a kind
     per channel and backup: a new one replaces it. `payload` is a small JSON object the service
-    owns (who set it, the words it was set with, a digest's local time and zone).
+    owns. `due_at`: the next attempt (a retry moves it); `ends_at`: the end set, keying its note;
+    the Skyvia workspace and token (NULL: default) it was set with, NULL workspace in old rows.
     """
 
     __tablename__ = "timers"
@@ -405,7 +406,10 @@ class Timer(Base):
     team_id: Mapped[str] = mapped_column(SlackId)
     channel_id: Mapped[str] = mapped_column(SlackId)
     backup_id: Mapped[int] = mapped_column(SkyviaId)
+    workspace_id: Mapped[int | None] = mapped_column(SkyviaId, nullable=True)
+    token_ciphertext: Mapped[str | None] = mapped_column(Text)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     payload: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
     lease_owner: Mapped[str | None] = mapped_column(LeaseOwner)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -76,9 +76,13 @@ class Channel:
 class TimerEnded:
     """A timed mute or a maintenance window that ended: what its end note says, and its key.
 
-    `due_at` tells this end apart from another end of the same backup's mute or window in the
+    `ends_at`, the end it was set with (never the time of an attempt, which moves on every
+    retry), tells this end apart from another end of the same backup's mute or window in the
     same channel, so each is delivered once. For a window, `enabled` is False when someone had
-    enabled the schedule already (nothing was done); for a mute it is always True.
+    enabled the schedule already (nothing was done); for a mute it is always True. A window that
+    `by_hand` closed (someone switched the schedule, `turned_on` or off) did nothing at its end;
+    one with `held_until` left the schedule off for another window on the backup that ends then;
+    one that `failed` could not turn it back on, for that reason (a person must, by hand).
     """
 
     channel: Channel
@@ -86,8 +90,12 @@ class TimerEnded:
     backup_name: str | None
     set_by: str
     words: str
-    due_at: datetime
+    ends_at: datetime
     enabled: bool = True
+    by_hand: str | None = None
+    turned_on: bool = False
+    held_until: datetime | None = None
+    failed: str | None = None
 
 
 @dataclass(frozen=True)

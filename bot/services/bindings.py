@@ -147,9 +147,12 @@ class BindingService:
 
     def token_of(self, binding: Binding) -> str:
         """The binding's own token, else the default one if it serves the binding's team."""
-        if binding.token_ciphertext:
-            return self._cipher.decrypt(binding.token_ciphertext)
-        return self._default_for(binding.team_id)
+        return self.token_for(binding.team_id, binding.token_ciphertext)
+
+    def token_for(self, team_id: str, sealed: str | None) -> str:
+        """A token kept encrypted as `sealed` (a binding's, or a maintenance window's copy of
+        it, which outlives the binding); None: the default token, if it serves `team_id`."""
+        return self._cipher.decrypt(sealed) if sealed else self._default_for(team_id)
 
     async def pause_refused_defaults(self) -> int:
         """Pauses bindings on the default token whose team it no longer serves (at start-up).
@@ -164,12 +167,9 @@ class BindingService:
                 self._default_teams, DEFAULT_TOKEN_REFUSED_REASON, self._clock()
             )
         for team_id, channel_id in paused:
-            log.warning(
-                "binding %s/%s paused: the default Skyvia token does not serve its team",
-                team_id,
-                channel_id,
-                extra={"team": team_id, "channel": channel_id},
-            )
+            why = "the default Skyvia token does not serve its team"
+            ids = {"team": team_id, "channel": channel_id}
+            log.warning("binding %s/%s paused: %s", team_id, channel_id, why, extra=ids)
         return len(paused)
 
     def bound(self, binding: Binding) -> BoundWorkspace:

@@ -7,6 +7,11 @@ is idempotent. Unmuting twice is harmless; a window's re-enable reads the schedu
 records in the timer that it enabled it, so a retry after a crash still says "enabled" rather
 than "someone enabled it meanwhile"; the end note goes through the delivery ledger (`Announcer`)
 and is posted once per channel.
+
+Maintenance windows belong to the backup (the workspace's backup), not to the channel that
+opened them: windows from several channels on one backup end together at the latest end (an
+earlier end only tells its channel that the schedule stays off), and a person switching the
+schedule by hand (`close_windows`) closes them all, so no window's end undoes what they did.
 """
 
 from __future__ import annotations
@@ -23,16 +28,17 @@ from bot.clock import utcnow
 from bot.services.announcements import Announcer, Channel, DigestDue, Outcome, TimerEnded
 from bot.services.bindings import BindingService, BoundWorkspace, MuteChanged
 from bot.services.digests import DigestSetting, digest_day, next_digest_at
-from bot.services.errors import DomainError
+from bot.services.errors import DomainError, NoDefaultToken
 from bot.services.health import HealthService
 from bot.services.leased import lease_for
 from bot.services.schedules import ScheduleService
 from bot.skyvia.client import SkyviaClient
-from bot.skyvia.errors import SkyviaError
+from bot.skyvia.errors import SkyviaAuthError, SkyviaError, SkyviaNotFound
 from bot.skyvia.models import Backup
+from storage.crypto import TokenDecryptError
 from storage.db import Database
 from storage.models import Timer, TimerKind
-from storage.repositories import TimerRepository
+from storage.repositories import BindingRepository, TimerRepository
 
 __all__ = ["FireRound", "PendingEnd", "TimedMute", "TimerKind", "TimerService", "WindowOpened"]
 
@@ -67,6 +73,7 @@ class PendingEnd:
     kind: TimerKind
     backup_id: int
     due_at: datetime
+    backup_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +137,40 @@ class TimerService:
             timer.due_at = min(timer.due_at, self._clock())
             return True
 
+    async def close_windows(
+        self, bound: BoundWorkspace, backup_id: int, *, user_id: str, active: bool
+    ) -> int:
+        """Someone switched the schedule by hand: every open window on the backup ends now.
+
+        Each ends through the worker as any end does (once, with a note in the channel that
+        opened it), but does nothing to the schedule: the note says who set it `active`. A window
+        whose end already enabled the schedule is left to finish its own note. Returns how many
+        windows were closed.
+        """
+        now = self._clock()
+        async with self._db.session() as session:
+            rows = await TimerRepository(session).on_backup(
+                TimerKind.WINDOW_END, bound.workspace_id, backup_id
+            )
+            closed = 0
+            for row in rows:
+                payload = json.loads(row.payload or "{}")
+                if payload.get("enabled") or payload.get("closed_by"):
+                    continue
+                closing = {**payload, "closed_by": user_id, "closed_on": active}
+                row.payload = json.dumps(closing)
+                row.due_at = min(row.due_at, now)
+                closed += 1
+            return closed
+
+    async def drop_channel(self, team_id: str, channel_id: str) -> int:
+        """The channel's binding went (disconnected, or bound to another workspace): its mutes'
+        ends and its digest go with it. Its windows stay: they end with their own credentials."""
+        async with self._db.session() as session:
+            return await TimerRepository(session).drop_in(
+                team_id, channel_id, (TimerKind.MUTE_END, TimerKind.DIGEST)
+            )
+
     async def cancel(self, kind: TimerKind, bound: BoundWorkspace, backup_id: int) -> bool:
         """Drops a pending end: an unmute, a mute "until unmuted", or the schedule switched."""
         async with self._db.session() as session:
@@ -140,9 +181,9 @@ class TimerService:
             rows = await TimerRepository(session).pending_in(team_id, channel_id)
         ends = (TimerKind.MUTE_END, TimerKind.WINDOW_END)
         return [
-            PendingEnd(TimerKind(row.kind), row.backup_id, row.due_at)
+            PendingEnd(TimerKind(row.kind), row.backup_id, row.due_at, _ended(row).backup_name)
             for row in rows
-            if row.kind in ends
+            if row.kind in ends and not _closed(row)
         ]
 
     async def _set(
@@ -154,10 +195,18 @@ class TimerService:
         user_id: str,
         words: str,
     ) -> None:
+        """Records the end with the workspace it is for, and for a window a copy of the
+        channel's stored token (still encrypted), so it ends even if the binding goes."""
         payload = {"by": user_id, "words": words, "name": backup.name}
         async with self._db.session() as session:
+            binding = await BindingRepository(session).get(bound.team_id, bound.channel_id)
+            sealed = binding.token_ciphertext if binding is not None else None
             await TimerRepository(session).set(
-                **_key(kind, bound, backup.id), due_at=until, payload=json.dumps(payload)
+                **_key(kind, bound, backup.id),
+                due_at=until,
+                payload=json.dumps(payload),
+                workspace_id=bound.workspace_id,
+                token_ciphertext=sealed if kind == TimerKind.WINDOW_END else None,
             )
 
     # -- firing (worker side) -------------------------------------------------------------------
@@ -174,6 +223,9 @@ class TimerService:
     async def _fire(self, timer: Timer) -> bool:
         try:
             outcome = await self._end(timer)
+        except PERMANENT as error:  # a mute's or digest's: retrying would not heal it
+            log.warning("timer %s (%s) given up: %s", timer.id, timer.kind, _why_not(error))
+            outcome = Outcome.GAVE_UP
         except (SkyviaError, DomainError) as error:
             log.warning("timer %s (%s) not ended yet: %s", timer.id, timer.kind, error)
             outcome = Outcome.FAILED
@@ -198,27 +250,57 @@ class TimerService:
         return self._announcer.stale_after.total_seconds()
 
     async def _end(self, timer: Timer) -> Outcome | None:
-        """Ends one timer; None when there is nothing to say (the channel was disconnected)."""
+        """Ends one timer; None when there is nothing to say (the channel was disconnected, or
+        bound to another workspace since, for a mute or a digest)."""
         assert self._announcer is not None, "firing timers needs an announcer"
+        if timer.kind == TimerKind.WINDOW_END:
+            return await self._end_window(timer)
         bound = await self._bound(timer)
         if bound is None:
             return None
         if timer.kind == TimerKind.DIGEST:
             return await self._digest(timer, bound)
+        await self._bindings.unmute_quietly(bound, timer.backup_id)
+        return await self._announcer.mute_ended(_ended(timer))
+
+    async def _end_window(self, timer: Timer) -> Outcome | None:
+        """Turns the schedule back on, unless a person switched it by hand meanwhile or another
+        window on the backup ends later; with the credentials the window was opened with."""
+        assert self._announcer is not None
         payload = json.loads(timer.payload or "{}")
-        ended = TimerEnded(
-            channel=Channel(timer.team_id, timer.channel_id),
-            backup_id=timer.backup_id,
-            backup_name=payload.get("name"),
-            set_by=payload.get("by", ""),
-            words=payload.get("words", ""),
-            due_at=timer.due_at,
-        )
-        if timer.kind == TimerKind.MUTE_END:
-            await self._bindings.unmute_quietly(bound, timer.backup_id)
-            return await self._announcer.mute_ended(ended)
-        enabled = await self._reenable(timer, bound, payload)
+        ended = _ended(timer)
+        if payload.get("closed_by"):
+            by_hand = replace(
+                ended, enabled=False, by_hand=payload["closed_by"], turned_on=payload["closed_on"]
+            )
+            return await self._announcer.window_ended(by_hand)
+        later = await self._later_window(timer)
+        if later is not None:
+            held = replace(ended, enabled=False, held_until=later)
+            return await self._announcer.window_ended(held)
+        try:
+            bound = await self._opened_with(timer)
+            if bound is None:
+                return None
+            enabled = await self._reenable(timer, bound, payload)
+        except PERMANENT as error:
+            why = _why_not(error)
+            log.warning("window %s cannot turn its schedule back on: %s", timer.id, why)
+            return await self._announcer.window_ended(replace(ended, enabled=False, failed=why))
         return await self._announcer.window_ended(replace(ended, enabled=enabled))
+
+    async def _later_window(self, timer: Timer) -> datetime | None:
+        """The latest end of another open window on this backup, if later than this one's: the
+        schedule stays off until then (that window's end turns it on)."""
+        if timer.workspace_id is None:
+            return None
+        async with self._db.session() as session:
+            rows = await TimerRepository(session).on_backup(
+                TimerKind.WINDOW_END, timer.workspace_id, timer.backup_id
+            )
+        ends = [r.ends_at for r in rows if r.id != timer.id and not _closed(r)]
+        latest = max(ends, default=None)
+        return latest if latest is not None and latest > timer.ends_at else None
 
     async def _digest(self, timer: Timer, bound: BoundWorkspace) -> Outcome:
         """The digest of the latest day whose time has passed (once per day, by the ledger)."""
@@ -244,10 +326,64 @@ class TimerService:
         return True
 
     async def _bound(self, timer: Timer) -> BoundWorkspace | None:
+        """The channel's binding for a mute's or digest's end; None once it is gone or bound to
+        another workspace than the timer was set for (that workspace never had this mute)."""
         try:
-            return await self._bindings.resolve(timer.team_id, timer.channel_id)
+            bound = await self._bindings.resolve(timer.team_id, timer.channel_id)
         except DomainError:
-            return None  # disconnected: its mutes are gone, its windows no longer ours to end
+            return None  # disconnected: its mutes and digest are gone
+        if timer.workspace_id is not None and bound.workspace_id != timer.workspace_id:
+            return None
+        return bound
+
+    async def _opened_with(self, timer: Timer) -> BoundWorkspace | None:
+        """The workspace and token the window was opened with, whatever the binding is now
+        (docs/reference/commands.md); a window older than those columns uses the binding."""
+        if timer.workspace_id is None:
+            return await self._bound(timer)
+        token = self._bindings.token_for(timer.team_id, timer.token_ciphertext)
+        return BoundWorkspace(
+            team_id=timer.team_id,
+            channel_id=timer.channel_id,
+            workspace_id=timer.workspace_id,
+            workspace_name=None,
+            alerts_enabled=True,
+            paused_reason=None,
+            token=token,
+        )
+
+
+def _ended(timer: Timer) -> TimerEnded:
+    """What a mute's or window's end note says, from the row (who set it, how, which end)."""
+    payload = json.loads(timer.payload or "{}")
+    return TimerEnded(
+        channel=Channel(timer.team_id, timer.channel_id),
+        backup_id=timer.backup_id,
+        backup_name=payload.get("name"),
+        set_by=payload.get("by", ""),
+        words=payload.get("words", ""),
+        ends_at=timer.ends_at,
+    )
+
+
+PERMANENT = (SkyviaAuthError, SkyviaNotFound, TokenDecryptError, NoDefaultToken)
+"""Errors no retry heals (docs/reference/guarantees.md): the end is given up, with a note."""
+
+
+def _why_not(error: Exception) -> str:
+    """Why a timer could not act, in the channel's words (never the token itself)."""
+    if isinstance(error, SkyviaAuthError):
+        return "Skyvia rejected the access token the window was opened with"
+    if isinstance(error, SkyviaNotFound):
+        return "Skyvia no longer knows this backup (or its workspace)"
+    if isinstance(error, TokenDecryptError):
+        return "the stored access token no longer decrypts (the encryption key changed)"
+    return "the bot's default Skyvia token no longer serves this Slack workspace"
+
+
+def _closed(timer: Timer) -> bool:
+    """A window someone closed by hand: its end is only a note now, and `status` omits it."""
+    return bool(json.loads(timer.payload or "{}").get("closed_by"))
 
 
 class _Key(TypedDict):

@@ -54,8 +54,9 @@ def revocation_key(channel: Channel, bound_at: datetime) -> DeliveryKey:
 
 
 def timer_key(ended: TimerEnded, kind: str) -> DeliveryKey:
-    """Once per end: the backup and the end's due time (a new mute or window is a new end)."""
-    serial = int(ended.due_at.timestamp())
+    """Once per end: the backup and the end it was set with (a new mute or window is a new
+    end; a retry, which moves only the timer's next attempt, is the same end)."""
+    serial = int(ended.ends_at.timestamp())
     return DeliveryKey(
         ended.channel.team_id, ended.channel.channel_id, ended.backup_id, f"{kind}:{serial}"
     )

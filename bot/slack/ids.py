@@ -34,6 +34,7 @@ class ActionId(StrEnum):
     END_WINDOW = "end_window"
     MUTE_BACKUP_FOR = "mute_backup_for"
     CONFIRM_CONNECT = "confirm_connect"
+    CONFIRM_DISCONNECT = "confirm_disconnect"
     HOME_SHOW_LOG = "home_show_log"
     HOME_RUN_SNAPSHOT = "home_run_snapshot"
     CONNECT_WORKSPACE_INPUT = "connect_workspace_input"

@@ -224,6 +224,14 @@ class ConnectRef(Payload):
     workspace_id: SkyviaId
 
 
+class DisconnectRef(Payload):
+    """Confirm on "disconnect, leaving these behind?": which binding the question was about
+    (when it was made, epoch seconds; no workspace, see `ConnectRef`), so a button clicked
+    after the channel was bound again disconnects nothing."""
+
+    bound_at: int = Field(ge=0)
+
+
 class ConnectModalMeta(Payload):
     """The connect modal's private_metadata: which channel the submitted binding is for."""
 

@@ -196,9 +196,16 @@ async def _post_card(ctx: SlackContext, retry: Retry | None, started: StartedSna
 async def switch_schedule(
     ctx: SlackContext, bound: BoundWorkspace, backup_id: int, active: bool
 ) -> ScheduleChange:
-    """Switches, then tells the channel who did it (only when something changed)."""
+    """Switches, then tells the channel who did it (only when something changed).
+
+    A change by hand, even one that finds the schedule as asked, closes the backup's maintenance
+    windows (each channel that opened one is told): their ends must not undo it.
+    """
     change = await ctx.services.schedules.set_active(
         bound, backup_id, active=active, user_id=ctx.user_id
+    )
+    await ctx.services.timers.close_windows(
+        bound, change.backup.id, user_id=ctx.user_id, active=change.active
     )
     # The cached list (names, the backups list) learns the state, changed or found.
     ctx.services.backups.note_schedule(bound, change.backup.id, change.active)

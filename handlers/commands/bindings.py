@@ -16,6 +16,7 @@ from bot.slack.messages import (
     alerts_unchanged_message,
     connect_modal,
     connected_message,
+    disconnect_question,
     disconnected_message,
     help_message,
     mute_changed_message,
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 
 MUTE_ALERTS = "mute or unmute a backup's alerts"
 CONNECT = "connect a channel"
+DISCONNECT = "disconnect a channel"
 
 
 async def show_help(ctx: SlackContext, _: HelpCmd) -> None:
@@ -128,6 +130,8 @@ async def finish_connect(ctx: SlackContext, workspace_id: int, token: str | None
         )
         raise
     if before is not None and before.workspace_id != workspace_id:
+        # The old workspace's timed mutes and digest go; its windows end by themselves.
+        await ctx.services.timers.drop_channel(ctx.team_id, ctx.channel_id)
         ended = await service.stop_watches(ctx.team_id, ctx.channel_id)
         by = user_mention(ctx.user_id)
         await end_cards(
@@ -136,10 +140,28 @@ async def finish_connect(ctx: SlackContext, workspace_id: int, token: str | None
 
 
 async def disconnect(ctx: SlackContext, _: DisconnectCmd) -> None:
-    await ctx.require(Role.ADMIN, "disconnect a channel")
+    """Disconnects at once, unless it would leave windows, mutes or a digest behind: then an
+    admin is shown what and confirms with the button (`finish_disconnect`)."""
+    await ctx.require(Role.ADMIN, DISCONNECT)
+    binding = (await ctx.services.bindings.status(ctx.team_id, ctx.channel_id)).binding
+    if binding is not None:
+        ends = await ctx.services.timers.pending(ctx.team_id, ctx.channel_id)
+        windows = [e for e in ends if e.kind == TimerKind.WINDOW_END]
+        digest = await ctx.services.digests.current(ctx.team_id, ctx.channel_id)
+        if windows or binding.muted_backup_ids or digest is not None:
+            words = digest.words if digest is not None else None
+            await ctx.reply(disconnect_question(binding, windows, words))
+            return
+    await finish_disconnect(ctx)
+
+
+async def finish_disconnect(ctx: SlackContext) -> None:
+    """Unbinds the channel; its timed mutes and digest go too (its windows still end)."""
+    await ctx.require(Role.ADMIN, DISCONNECT)
     result = await ctx.services.bindings.disconnect(
         team_id=ctx.team_id, channel_id=ctx.channel_id, user_id=ctx.user_id
     )
+    await ctx.services.timers.drop_channel(ctx.team_id, ctx.channel_id)
     message = disconnected_message(result.workspace_id, ctx.user_id, result.stopped_watches)
     try:
         await ctx.post(message)

@@ -1,7 +1,8 @@
 """Timers: ends of timed mutes and maintenance windows, due at a time, fired once.
 
-`set` replaces the pending timer of a kind for a channel's backup (SQLite may reuse the id, so
-a delivery for a timer is keyed by its id *and* due time); `cancel` drops it. The firing worker
+`set` replaces the pending timer of a kind for a channel's backup; `cancel` drops it. A retry
+moves only `due_at`; `ends_at` stays the end it was set with, which keys its note (the id is
+no key: SQLite may reuse it). The firing worker
 claims due timers under a lease (`repositories._leases`), acts, and `finish`es them, fenced by
 the lease, so a claimer whose lease expired and was taken over cannot finish its successor's
 timer. A crash between claim and finish leaves the row; it is claimed again when the lease
@@ -34,15 +35,21 @@ class TimerRepository:
         backup_id: int,
         due_at: datetime,
         payload: str,
+        workspace_id: int | None = None,
+        token_ciphertext: str | None = None,
     ) -> Timer:
-        """The one pending timer of `kind` for this channel's backup, due at `due_at`."""
+        """The one pending timer of `kind` for this channel's backup, due at `due_at`, with the
+        workspace and (encrypted) token it acts with, if it acts in Skyvia."""
         await self.cancel(kind=kind, team_id=team_id, channel_id=channel_id, backup_id=backup_id)
         timer = Timer(
             kind=kind,
             team_id=team_id,
             channel_id=channel_id,
             backup_id=backup_id,
+            workspace_id=workspace_id,
+            token_ciphertext=token_ciphertext,
             due_at=due_at,
+            ends_at=due_at,
             payload=payload,
         )
         self.session.add(timer)
@@ -73,6 +80,29 @@ class TimerRepository:
             )
         )
         return list(rows)
+
+    async def on_backup(self, kind: str, workspace_id: int, backup_id: int) -> list[Timer]:
+        """The pending timers of `kind` on a workspace's backup, in every channel (a backup's
+        maintenance windows are one, whichever channels opened them)."""
+        rows = await self.session.scalars(
+            select(Timer)
+            .where(
+                Timer.kind == kind,
+                Timer.workspace_id == workspace_id,
+                Timer.backup_id == backup_id,
+            )
+            .order_by(Timer.id)
+        )
+        return list(rows)
+
+    async def drop_in(self, team_id: str, channel_id: str, kinds: Sequence[str]) -> int:
+        """Drops the channel's pending timers of `kinds` (its binding went); how many."""
+        result = await self.session.execute(
+            delete(Timer)
+            .where(Timer.team_id == team_id, Timer.channel_id == channel_id, Timer.kind.in_(kinds))
+            .returning(Timer.id)
+        )
+        return len(result.all())
 
     async def cancel(self, *, kind: str, team_id: str, channel_id: str, backup_id: int) -> bool:
         """Drops the pending timer, if any; True if there was one."""

@@ -6,13 +6,15 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import pytest
+
 from bot.services.announcements import Outcome, TimerEnded
 from bot.services.bindings import BindingService
 from bot.services.schedules import ScheduleService
-from bot.services.timers import TimerKind, TimerService
+from bot.services.timers import BATCH, FireRound, TimerKind, TimerService
 from bot.simulator import RunningSimulator
 from bot.skyvia.client import SkyviaClient
-from storage.repositories import BindingRepository
+from storage.repositories import BindingRepository, TimerRepository
 from tests.services.kit import CHANNEL, TEAM, Kit
 
 ENABLE = "POST /workspaces/{workspaceId}/backups/{backupId}/schedule/enable"
@@ -145,3 +147,61 @@ async def test_two_replicas_fire_each_timer_once_and_a_disconnected_channel_sile
     assert first.fired + second.fired == 4
     assert sorted(e.backup_id for _, e in announcer.said) == [456, 457, 458]
     assert {e.channel.channel_id for _, e in announcer.said} == {CHANNEL}
+
+
+async def _due_mutes(kit: Kit, count: int) -> None:
+    """`count` mute ends due now, on backups the simulator need not know (ends ask no Skyvia)."""
+    async with kit.db.session() as session:
+        for backup_id in range(1000, 1000 + count):
+            await TimerRepository(session).set(
+                kind=TimerKind.MUTE_END,
+                team_id=TEAM,
+                channel_id=CHANNEL,
+                backup_id=backup_id,
+                due_at=kit.clock.now,
+                payload="{}",
+                workspace_id=123,
+            )
+
+
+@pytest.mark.parametrize(("due", "full"), [(0, False), (49, False), (50, True)])
+async def test_a_round_is_full_only_when_it_claimed_a_whole_batch(
+    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService, due: int, full: bool
+) -> None:
+    """`full` makes the worker go again at once: a full batch may leave more due, anything less
+    means all due timers were taken (True on an empty round would busy-loop the worker)."""
+    await kit.bind()
+    await _due_mutes(kit, due)
+    announcer = _Announcer()
+    timers = _service(kit, skyvia, binding_service, announcer)
+    assert BATCH == 50
+    round_ = await timers.fire_due()
+    assert round_ == FireRound(fired=due, full=full)
+    assert len(announcer.said) == due
+    assert await timers.fire_due() == FireRound(fired=0, full=False)
+
+
+async def test_a_timed_mute_of_a_muted_backup_keeps_it_muted_then_ends_it(
+    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService
+) -> None:
+    """Muted "until unmuted", then `for 1h`: no change now (the notice says so), but at the end
+    the mute goes and the channel is told, with the backup's name."""
+    binding = await kit.bind()
+    bound = await binding_service.resolve(TEAM, CHANNEL)
+    await binding_service.mute(bound, 456, user_id="U1", mute=True)
+    announcer = _Announcer()
+    timers = _service(kit, skyvia, binding_service, announcer)
+    until = kit.clock.now + timedelta(hours=1)
+    muted = await timers.mute_until(bound, 456, user_id="U2", until=until, words="1h")
+    assert not muted.changed and muted.backup.name == "Nightly CRM" and muted.until == until
+    async with kit.db.session() as session:
+        assert await BindingRepository(session).muted_backup_ids(binding.id) == {456}
+
+    assert (await timers.fire_due()).fired == 0
+    kit.clock.advance(hours=1)
+    assert (await timers.fire_due()).fired == 1
+    async with kit.db.session() as session:
+        assert await BindingRepository(session).muted_backup_ids(binding.id) == set()
+    assert [(kind, e.set_by, e.backup_name) for kind, e in announcer.said] == [
+        ("mute", "U2", "Nightly CRM")
+    ]

@@ -21,6 +21,7 @@ from bot.slack.messages.backups import (
 from bot.slack.messages.bindings import (
     connect_modal,
     connected_message,
+    disconnect_question,
     disconnected_message,
     replace_binding_message,
     status_message,
@@ -75,6 +76,7 @@ __all__ = [
     "card_pending_message",
     "connect_modal",
     "connected_message",
+    "disconnect_question",
     "disconnected_message",
     "escape_mrkdwn",
     "failure_alert",

@@ -13,6 +13,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.services.models import ChannelBinding, WatchedRun
+from bot.services.timers import PendingEnd
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.messages.common import (
     MAX_MESSAGE_BLOCKS,
@@ -38,7 +39,7 @@ from bot.slack.messages.mrkdwn import (
     state_name,
     user_mention,
 )
-from bot.slack.payloads import ConnectModalMeta, ConnectRef
+from bot.slack.payloads import ConnectModalMeta, ConnectRef, DisconnectRef
 
 _WORKSPACE_NAME_LIMIT = 100
 _STATUS_MUTES_SHOWN = 50
@@ -176,6 +177,38 @@ def replace_binding_message(current: ChannelBinding, watches: int, workspace_id:
                         danger=True,
                     )
                 ),
+            ]
+        ),
+    )
+
+
+def disconnect_question(
+    binding: ChannelBinding, windows: Sequence[PendingEnd], digest: str | None
+) -> Message:
+    """Asks an admin before `disconnect` leaves anything behind, and lists it: the windows
+    (which still end on time, and say so here), the mutes and the digest (which go)."""
+    label = workspace_label(binding.workspace_id, binding.workspace_name)
+    line = f":warning: Disconnect this channel from Skyvia workspace {label}?"
+    lines = [
+        f"The maintenance window of {backup_label(w.backup_name, w.backup_id)} still ends "
+        f"{slack_date(w.due_at)} and turns its schedule back on."
+        for w in windows
+    ]
+    if binding.muted_backup_ids:
+        muted = ", ".join(str(i) for i in binding.muted_backup_ids[:_STATUS_MUTES_SHOWN])
+        hidden = len(binding.muted_backup_ids) - _STATUS_MUTES_SHOWN
+        more = f" and {format_count(hidden)} more" if hidden > 0 else ""
+        lines.append(f"The mutes of backups {muted}{more} are dropped.")
+    if digest is not None:
+        lines.append(f"The daily digest at {escape_mrkdwn(digest)} stops.")
+    ref = DisconnectRef(bound_at=int(binding.connected_at.timestamp()))
+    return Message(
+        text=fallback(" ".join([line, *lines])),
+        blocks=compact(
+            [
+                section(line),
+                section(fit_lines(lines)) if lines else None,
+                actions(button("Disconnect", ActionId.CONFIRM_DISCONNECT, ref, danger=True)),
             ]
         ),
     )

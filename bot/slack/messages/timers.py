@@ -14,7 +14,7 @@ from bot.services.timers import PendingEnd, TimerKind
 from bot.skyvia.models import Backup
 from bot.slack.messages.buttons import end_window_button, unmute_button
 from bot.slack.messages.common import Message, actions, compact, context, fallback, section
-from bot.slack.messages.mrkdwn import backup_label, slack_date, user_mention
+from bot.slack.messages.mrkdwn import backup_label, escape_mrkdwn, slack_date, user_mention
 
 
 def _span(words: str) -> str:
@@ -69,7 +69,27 @@ def window_opened_message(
 def window_ended_note(ended: TimerEnded) -> Message:
     label = backup_label(ended.backup_name, ended.backup_id)
     who = user_mention(ended.set_by)
-    if ended.enabled:
+    if ended.failed is not None:
+        line = (
+            f":warning: The maintenance window of {label} ended, but the bot could not turn "
+            f"the schedule of {label} back on: {escape_mrkdwn(ended.failed)}. Turn it on by hand "
+            f"with `/skyvia schedule {ended.backup_id} on` (window opened by {who} "
+            f"{_span(ended.words)})."
+        )
+    elif ended.by_hand is not None:
+        state = "on" if ended.turned_on else "off"
+        line = (
+            f":information_source: The maintenance window of {label} ended: "
+            f"{user_mention(ended.by_hand)} turned the schedule {state} by hand, so its end "
+            f"changes nothing (window opened by {who} {_span(ended.words)})."
+        )
+    elif ended.held_until is not None:
+        line = (
+            f":construction: The maintenance window of {label} opened here ended, but its "
+            f"schedule stays off: another maintenance window on it ends "
+            f"{slack_date(ended.held_until)} (window opened by {who} {_span(ended.words)})."
+        )
+    elif ended.enabled:
         line = (
             f":white_check_mark: The maintenance window of {label} ended: its schedule is "
             f"enabled again (window opened by {who} {_span(ended.words)})."
