@@ -2,8 +2,8 @@
 the Skyvia workspace and token they were set with: windows on one backup are seen together,
 and a window ends with its own credentials whatever happens to the channel's binding.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-08
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 from storage.types import UTCDateTime
 
-revision: str = "0012"
-down_revision: str | None = "0011"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
