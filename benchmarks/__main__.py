@@ -52,7 +52,10 @@ QUICK = Sizes(
 )
 SMOKE = Sizes(
     ack=ack.AckSizes(requests=40, rate=40.0, channels=4, users=4, warmup=5),
-    watch=watch.WatchSizes(watches=40, channels=8, workspaces=2, steady_intervals=2),
+    # Edits at 40 a second: the smoke checks that every card ends, not Slack's Tier 3 wait.
+    watch=watch.WatchSizes(
+        watches=40, channels=8, workspaces=2, steady_intervals=2, slack_pace="chat.update=40/1+40"
+    ),
     alerts=alerts.AlertSizes(
         workspaces=2, backups_per_workspace=4, channels_per_workspace=3, steady_intervals=2
     ),

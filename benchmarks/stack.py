@@ -181,6 +181,7 @@ def bot_process(
     watch_interval: float = 15.0,
     alert_interval: float = 60.0,
     workers: bool = True,
+    slack_pace: str = "",
 ) -> ProfiledProcess:
     """`python -m bot run --http` against the doubles, configured as an operator would."""
     env = {
@@ -194,6 +195,7 @@ def bot_process(
         "SKYVIA_BOT_WATCH_INTERVAL": str(watch_interval),
         "SKYVIA_BOT_ALERT_INTERVAL": str(alert_interval),
         "LOG_LEVEL": "INFO",
+        "SKYVIA_BOT_SLACK_PACE": slack_pace,
     }
     args = ["-m", "bot", "run", "--http"] + ([] if workers else ["--no-workers"])
     return ProfiledProcess(args=args, env=env, log_path=log_path)

@@ -2,7 +2,7 @@
 
 Every message the workers post carries its `DeliveryKey` in Slack message metadata, so a post
 whose outcome is unknown can be found in the channel's history again (`bot.slack.readback`).
-`priority_of` ranks what the senders send first (SPEC 2.3b). The notifier
+`priority_of` ranks what the senders send first (docs/reference/guarantees.md#delivery-at-slacks-pace). The notifier
 (`bot.slack.notifier`) puts these together; its docstring tells the whole order.
 """
 
