@@ -206,9 +206,13 @@ class FakeUser:
     is_ultra_restricted: bool = False
     tz: str = "Europe/London"
     """The IANA zone Slack reports for the person (`users.info` `tz`)."""
+    grid_teams: tuple[str, ...] = ()
+    """Enterprise Grid: the workspaces of the org this person belongs to (`enterprise_user`)."""
 
     def to_slack(self) -> dict[str, Any]:
+        grid = {"enterprise_user": {"teams": list(self.grid_teams)}} if self.grid_teams else {}
         return {
+            **grid,
             "id": self.id,
             "team_id": self.team_id,
             "name": self.name,
@@ -430,9 +434,11 @@ class FakeSlack:
         team_id: str | None = None,
         guest: str | None = None,
         tz: str = "Europe/London",
+        grid_teams: tuple[str, ...] = (),
     ) -> FakeUser:
         """A user of `team_id` (default: the stand-in's own team; another one is a Slack
-        Connect member from another organisation). `guest`: "multi" or "single" channel."""
+        Connect member from another organisation, unless `grid_teams`, their Enterprise Grid
+        org's workspaces, include ours). `guest`: "multi" or "single" channel."""
         if guest not in (None, "multi", "single"):
             raise ValueError("guest is 'multi', 'single' or None")
         user = FakeUser(
@@ -447,6 +453,7 @@ class FakeSlack:
             is_restricted=guest is not None,
             is_ultra_restricted=guest == "single",
             tz=tz,
+            grid_teams=grid_teams,
         )
         self._users[user_id] = user
         return user
