@@ -295,6 +295,18 @@ class _RandomFault:
         return self.after == after and self.rng.random() < self.rate
 
 
+def _channel_page(channels: list[FakeChannel], args: dict[str, Any]) -> dict[str, Any]:
+    """One page of a conversations list: `limit` (at most 1000, default 100) from `cursor`."""
+    limit = min(int(args.get("limit") or 100), 1000)
+    start = int(args.get("cursor") or 0)
+    page = channels[start : start + limit]
+    more = start + limit < len(channels)
+    return {
+        "channels": [c.to_slack() for c in page],
+        "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+    }
+
+
 class _ApiFailure(Exception):
     """Raised by a method handler to answer `{"ok": false, "error": ...}` like Slack."""
 
@@ -861,6 +873,8 @@ class FakeSlack:
             "usergroups.users.list": self._usergroups_users_list,
             "conversations.info": self._conversations_info,
             "conversations.members": self._conversations_members,
+            "conversations.list": self._conversations_list,
+            "users.conversations": self._users_conversations,
             "apps.connections.open": self._apps_connections_open,
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
@@ -1008,6 +1022,31 @@ class FakeSlack:
         if channel is None or (channel.is_private and not channel.is_member):
             raise _ApiFailure("channel_not_found")
         return {"channel": channel.to_slack()}
+
+    def _conversations_list(self, args: dict[str, Any], identity: _Identity) -> dict[str, Any]:
+        """The channels the bot can see (public ones; private ones it is in), a page at a time."""
+        channels = [c for c in self._listable(args) if not c.is_private or c.is_member]
+        return _channel_page(channels, args)
+
+    def _users_conversations(self, args: dict[str, Any], identity: _Identity) -> dict[str, Any]:
+        """The channels `user` is in; a private one only if the bot is in it too (its token)."""
+        user = str(args.get("user", ""))
+        channels = [
+            c
+            for c in self._listable(args)
+            if user in c.members and (not c.is_private or c.is_member)
+        ]
+        return _channel_page(channels, args)
+
+    def _listable(self, args: dict[str, Any]) -> list[FakeChannel]:
+        types = str(args.get("types") or "public_channel").split(",")
+        exclude_archived = str(args.get("exclude_archived", "")).lower() in ("1", "true")
+        return [
+            c
+            for c in sorted(self._channels.values(), key=lambda c: c.id)
+            if ("private_channel" if c.is_private else "public_channel") in types
+            and not (exclude_archived and c.is_archived)
+        ]
 
     def _conversations_members(self, args: dict[str, Any], identity: _Identity) -> dict[str, Any]:
         channel = self._channels.get(str(args.get("channel", "")))
