@@ -74,6 +74,6 @@ def _pick_button(backup: Backup, pick: Pick) -> ButtonElement:
         case Pick.MUTE:
             found = mute_button(backup.id, backup.name)
         case Pick.UNMUTE:
-            found = unmute_button(backup.id)
+            found = unmute_button(backup.id, backup.name)
     found.text = PlainTextObject(text=cut_plain(backup.display_name, BUTTON_TEXT_LIMIT))
     return found
