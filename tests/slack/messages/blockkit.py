@@ -25,7 +25,7 @@ CHANGING_ACTIONS = {
     "mute_backup_for",
     "unmute_backup",
     "end_window",
-    "backup_row_menu",  # its options run a snapshot, toggle the schedule, mute (SPEC 2.4)
+    "backup_row_menu",  # its options run a snapshot, toggle the schedule, mute
     "home_run_snapshot",
 }
 """Every button or menu that changes something: Slack must ask before it sends the click."""
