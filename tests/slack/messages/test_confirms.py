@@ -1,7 +1,7 @@
-"""Every button and menu that changes something asks first (docs/reference/commands.md#buttons), within Slack's 300
-characters whatever the backup is called. Slack shows the dialog before it sends the click, so
-what the bot controls is that each such element carries one; `blockkit.check_blocks` checks it
-on every message the suite sends, this on the builders directly."""
+"""Every button and menu that changes something asks first, within Slack's 300 characters
+whatever the backup is called (docs/reference/commands.md#buttons). Slack shows the dialog
+before it sends the click, so what the bot controls is that each such element carries one;
+`blockkit.check_blocks` checks it on every message the suite sends, this on the builders."""
 
 from __future__ import annotations
 
