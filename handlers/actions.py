@@ -232,7 +232,11 @@ async def page_health(ctx: SlackContext, click: Click) -> None:
 
 
 async def share_health_page(ctx: SlackContext, click: Click) -> None:
-    await share_health(ctx, HealthPageRef.load(click.value).page)
+    """Claimed like a change: a post to the channel is one, and a double click must not post
+    the page twice."""
+    page = HealthPageRef.load(click.value).page
+    async with _once(ctx, click):
+        await share_health(ctx, page)
 
 
 async def show_log(ctx: SlackContext, click: Click) -> None:
