@@ -228,7 +228,7 @@ async def page_backups(ctx: SlackContext, click: Click) -> None:
 async def page_health(ctx: SlackContext, click: Click) -> None:
     ref = HealthPageRef.load(click.value)
     bound = await ctx.workspace()
-    await _replace_clicked(ctx, click, await health_page(ctx, bound, ref.page))
+    await _replace_clicked(ctx, click, await health_page(ctx, bound, ref.page, fresh=False))
 
 
 async def share_health_page(ctx: SlackContext, click: Click) -> None:
