@@ -11,10 +11,13 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.logging_setup import configure_logging
+
+if TYPE_CHECKING:
+    from storage.crypto import Reencryption
 
 log = logging.getLogger("bot.cli")
 
@@ -80,13 +83,24 @@ async def _migrate(args: argparse.Namespace) -> int:
     await upgrade_async(settings.database_url, cipher=token_cipher(settings))
     print(f"database is up to date ({_safe_url(settings.database_url)})")
     rotated = await _reencrypt_if_rotating(settings)
-    if rotated is not None:
-        print(f"re-encrypted {rotated} stored token(s) with the first encryption key")
-    return 0
+    if rotated is None:
+        return 0
+    print(f"re-encrypted {rotated.rewritten} stored token(s) with the first encryption key")
+    if not rotated.unreadable:
+        return 0
+    print(
+        f"could not re-encrypt {len(rotated.unreadable)} stored token(s): no configured "
+        f"encryption key decrypts them (left as they were): {', '.join(rotated.unreadable)}. "
+        "Add the key they were encrypted with after the new one and run migrate again, or "
+        "connect those channels again (reinstall for a Slack installation).",
+        file=sys.stderr,
+    )
+    return 1
 
 
-async def _reencrypt_if_rotating(settings: Settings) -> int | None:
-    """With several keys configured (new first), `migrate` moves every token to the new key."""
+async def _reencrypt_if_rotating(settings: Settings) -> Reencryption | None:
+    """With several keys configured (new first), `migrate` moves every token to the new key;
+    one it cannot decrypt is named, never in the way of the rest."""
     from bot.container import token_cipher
     from storage.db import Database
     from storage.installation_store import reencrypt_installation_tokens

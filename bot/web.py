@@ -5,8 +5,13 @@ SIGTERM finishes the requests in flight, then stops the workers, then closes the
 
 Two guards stand before Bolt, because Bolt reads and parses a body before it checks the
 signature, and answers 500 to anything it cannot parse: bodies over `MAX_BODY_BYTES` are refused
-with 413 before they are read (see `bot.http_guards`), and a body Bolt could not parse is
-answered 400 if Slack signed it (401 if not), with one log line and no traceback.
+with 413 before they are read (`BodyLimit`), and a body that cannot be parsed is answered 400 if
+Slack signed it (401 if not), with one log line and no traceback.
+
+And the body is parsed here, not by Bolt (`SlackFormRequest`): Bolt takes any form body in which
+the text `payload` occurs for an interactive payload, so `/skyvia backups payload`, or any command
+typed in `#payload-team`, would reach no listener. Socket Mode is not concerned: its envelopes
+arrive already parsed.
 """
 
 from __future__ import annotations
@@ -18,11 +23,17 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Protocol
-from urllib.parse import parse_qsl
+from typing import Any, Protocol
+from urllib.parse import parse_qs
 
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.adapter.starlette.async_handler import (
+    AsyncSlackRequestHandler,
+    to_starlette_response,
+)
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
+from slack_bolt.request.async_request import AsyncBoltRequest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -106,11 +117,10 @@ async def _no_receive() -> Message:  # pragma: no cover - a plain response never
 
 
 def malformed(body: bytes, content_type: str | None) -> str | None:
-    """Why Bolt could not parse `body`, or None if it can.
+    """Why `parse_slack_body` could not parse `body`, or None if it can.
 
-    Mirrors `slack_bolt.request.internals.parse_body`: JSON when the content type says so or the
-    body starts with `{`, else a form whose optional `payload` field is JSON; JSON must be an
-    object.
+    JSON when the content type says so or the body starts with `{`, else a form whose `payload`
+    field, if it has one (and then only one), is JSON; JSON must be an object.
     """
     try:
         text = body.decode("utf-8")
@@ -118,13 +128,65 @@ def malformed(body: bytes, content_type: str | None) -> str | None:
         return "body is not UTF-8"
     if not text:
         return None
-    if content_type == "application/json" or text.startswith("{"):
+    if _is_json(text, content_type):
         return _not_an_object(text, "body")
-    if "payload" in text:
-        payload = dict(parse_qsl(text, keep_blank_values=True)).get("payload")
-        if payload is not None:
-            return _not_an_object(payload, "payload")
-    return None
+    payloads = parse_qs(text, keep_blank_values=True).get("payload")
+    if payloads is None:
+        return None
+    if len(payloads) > 1:
+        return "form has more than one payload"
+    return _not_an_object(payloads[0], "payload")
+
+
+def parse_slack_body(text: str, content_type: str | None) -> dict[str, Any]:
+    """A request body as Slack meant it; call it on bodies `malformed` passed.
+
+    An interactive request is a form whose field named `payload` holds the JSON; a slash command
+    is a form of plain fields, however often the word "payload" occurs in their values; events
+    are JSON. (Bolt's own parser tests the whole body for the text `payload` instead.)
+    """
+    if not text:
+        return {}
+    if _is_json(text, content_type):
+        parsed: dict[str, Any] = json.loads(text)
+        return parsed
+    fields = parse_qs(text, keep_blank_values=True)
+    if "payload" in fields:
+        payload: dict[str, Any] = json.loads(fields["payload"][0])
+        return payload
+    return {name: values[-1] for name, values in fields.items()}
+
+
+def _is_json(text: str, content_type: str | None) -> bool:
+    return content_type == "application/json" or text.startswith("{")
+
+
+class SlackFormRequest(AsyncBoltRequest):
+    """A Bolt request (HTTP mode) whose body and context come from `parse_slack_body`.
+
+    Bolt still gets the raw text, for its signature check; only what the listeners read changes.
+    """
+
+    def __init__(
+        self,
+        *,
+        body: str,
+        query: str | dict[str, Any] | None = None,
+        headers: dict[str, Any] | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(body=body, query=query, headers=headers, context=context)
+        self.body = parse_slack_body(self.raw_body, self.content_type)
+        self.context = build_async_context(AsyncBoltContext(context or {}), self.body)
+
+    def to_copyable(self) -> SlackFormRequest:
+        """The copy Bolt makes for lazy listeners, parsed the same way."""
+        return SlackFormRequest(
+            body=self.raw_body,
+            query=dict(self.query),
+            headers=dict(self.headers),
+            context=self.context.to_copyable(),
+        )
 
 
 def _not_an_object(text: str, what: str) -> str | None:
@@ -161,7 +223,7 @@ class Background(Protocol):
 
 
 def _slack_endpoint(
-    handler: AsyncSlackRequestHandler, signing_secret: str | None
+    bolt_app: AsyncApp, signing_secret: str | None
 ) -> Callable[[Request], Awaitable[Response]]:
     """`POST /slack/events`: malformed bodies refused before Bolt, one log line per request."""
 
@@ -176,11 +238,20 @@ def _slack_endpoint(
         log.warning("malformed Slack request refused: %s", problem, extra={"bytes": len(body)})
         return PlainTextResponse(f"malformed request: {problem}", status_code=400)
 
+    async def dispatch(request: Request) -> Response:
+        """Bolt's Starlette adapter, but with the body parsed by `SlackFormRequest`."""
+        bolt_request = SlackFormRequest(
+            body=(await request.body()).decode("utf-8"),
+            query=request.url.query,
+            headers=dict(request.headers),
+        )
+        return to_starlette_response(await bolt_app.async_dispatch(bolt_request))
+
     async def slack_events(request: Request) -> Response:
         started = time.perf_counter()
         response = await refuse_malformed(request)
         if response is None:
-            response = await handler.handle(request)
+            response = await dispatch(request)
         log.info(
             "slack request",
             extra={
@@ -230,7 +301,7 @@ def create_web_app(
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     )
     routes = [
-        Route("/slack/events", _slack_endpoint(handler, signing_secret), methods=["POST"]),
+        Route("/slack/events", _slack_endpoint(bolt_app, signing_secret), methods=["POST"]),
         *_ops_routes(container),
     ]
     if container.settings.oauth_enabled:

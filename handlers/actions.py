@@ -235,11 +235,15 @@ async def page_backups(ctx: SlackContext, click: Click) -> None:
 async def page_health(ctx: SlackContext, click: Click) -> None:
     ref = HealthPageRef.load(click.value)
     bound = await ctx.workspace()
-    await _replace_clicked(ctx, click, await health_page(ctx, bound, ref.page))
+    await _replace_clicked(ctx, click, await health_page(ctx, bound, ref.page, fresh=False))
 
 
 async def share_health_page(ctx: SlackContext, click: Click) -> None:
-    await share_health(ctx, HealthPageRef.load(click.value).page)
+    """Claimed like a change: a post to the channel is one, and a double click must not post
+    the page twice."""
+    page = HealthPageRef.load(click.value).page
+    async with _once(ctx, click):
+        await share_health(ctx, page)
 
 
 async def show_log(ctx: SlackContext, click: Click) -> None:

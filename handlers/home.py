@@ -4,16 +4,16 @@ What it shows: docs/reference/commands.md#app-home.
 
 Published with `views.publish` on every `app_home_opened`, so it is never stale for long and
 a retried event only publishes the same view again. Which channels a user "can see" is asked
-of Slack (public, or the user is a member), through a short cache and a bound on how many
-channels are checked, so a busy Home tab cannot flood Slack's rate-limited methods.
+of Slack (public, or the user is a member; a guest's own channels only) with two paginated
+lists behind a short cache, and the database with a fixed number of queries, so the cost of an
+open does not grow with the number of bound channels.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from cachetools import TTLCache
@@ -27,99 +27,108 @@ from bot.slack.messages import HomeChannel, home_view
 from bot.slack.messages.home import MAX_FAILURES
 from handlers.context import Services
 from handlers.errors import handle_error
-from handlers.home_buttons import register_home_buttons
+from handlers.home_buttons import members_only, register_home_buttons
 
 log = logging.getLogger(__name__)
 
 CACHE_SECONDS = 60.0
-MAX_CHANNELS_CHECKED = 100
-"""More bound channels than the Home tab can show (about 30) are not worth asking Slack about."""
-MAX_MEMBER_PAGES = 10
-CONCURRENT_CHECKS = 4
-MAX_CACHED_CHANNELS = 2000
-"""Per cache; beyond it the least recently used channels go (a refill costs one call each)."""
+PAGE_SIZE = 1000
+MAX_PAGES = 50
+"""Pages of a channel list read per open: 50,000 channels, beyond any team we serve."""
+MAX_CACHED_LISTS = 2000
+"""Per cache (teams' public channels, users' channels); beyond it the least recently used go."""
 
 
 class ChannelVisibility:
-    """Whether a user can see a channel: public, or a member of the private one.
+    """Which bound channels a user can see: the public ones and those they are a member of; a
+    guest (or anyone Slack cannot name just now) only the latter.
 
-    `conversations.info` (Tier 3) and `conversations.members` (Tier 4) answers are cached for
-    `ttl` seconds per channel, for at most `max_cached` channels. A channel Slack will not
-    describe (deleted, or private without the bot) counts as invisible: the Home tab must never
-    show a channel to someone who could not open it.
+    Two paginated lists answer it for every channel at once, so opening Home costs the same
+    Slack calls however many channels are bound: the team's public channels
+    (`conversations.list`, Tier 2) and the user's own channels (`users.conversations`, Tier 3,
+    which with the bot's token lists a private channel only if the bot is in it too). Each is
+    cached for `ttl` seconds, at most `max_cached` of each. A list Slack will not give counts
+    as empty: the Home tab must never show a channel to someone who could not open it.
     """
 
     def __init__(
         self,
         *,
         ttl: float = CACHE_SECONDS,
-        max_cached: int = MAX_CACHED_CHANNELS,
+        max_cached: int = MAX_CACHED_LISTS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._private: TTLCache[str, bool | None] = TTLCache(max_cached, ttl, timer=clock)
-        self._members: TTLCache[str, frozenset[str]] = TTLCache(max_cached, ttl, timer=clock)
+        self._public: TTLCache[str, frozenset[str]] = TTLCache(max_cached, ttl, timer=clock)
+        self._mine: TTLCache[tuple[str, str], frozenset[str]] = TTLCache(
+            max_cached, ttl, timer=clock
+        )
 
-    async def visible(self, client: AsyncWebClient, channel_id: str, user_id: str) -> bool:
-        private = await self._is_private(client, channel_id)
-        if private is None:
-            return False
-        if not private:
-            return True
-        return user_id in await self._members_of(client, channel_id)
+    async def visible(
+        self,
+        client: AsyncWebClient,
+        team_id: str,
+        user_id: str,
+        channel_ids: Iterable[str],
+        *,
+        members_only: bool,
+    ) -> set[str]:
+        """The ones of `channel_ids` the user can see."""
+        mine = await self._channels_of(client, team_id, user_id)
+        public = frozenset() if members_only else await self._public_of(client, team_id)
+        return {c for c in channel_ids if c in mine or c in public}
 
-    async def _is_private(self, client: AsyncWebClient, channel_id: str) -> bool | None:
-        try:
-            return self._private[channel_id]  # None (invisible) is a cached answer too
-        except KeyError:
-            pass
-        try:
-            info = await client.conversations_info(channel=channel_id)
-            channel = info.get("channel") or {}
-            private: bool | None = bool(channel.get("is_private") or channel.get("is_group"))
-        except SlackApiError as exc:
-            log.info("channel %s not visible to the bot: %s", channel_id, exc.response.get("error"))
-            private = None
-        self._private[channel_id] = private
-        return private
+    async def _public_of(self, client: AsyncWebClient, team_id: str) -> frozenset[str]:
+        cached = self._public.get(team_id)
+        if cached is None:
+            cached = await _listed(client.conversations_list, "channels", types="public_channel")
+            self._public[team_id] = cached
+        return cached
 
-    async def _members_of(self, client: AsyncWebClient, channel_id: str) -> frozenset[str]:
-        cached = self._members.get(channel_id)
-        if cached is not None:
-            return cached
-        members: set[str] = set()
-        try:
-            cursor: str | None = None
-            for _ in range(MAX_MEMBER_PAGES):
-                page = await client.conversations_members(
-                    channel=channel_id, limit=1000, cursor=cursor
-                )
-                members.update(page.get("members") or [])
-                cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-                if not cursor:
-                    break
-        except SlackApiError as exc:
-            log.info("members of %s unknown: %s", channel_id, exc.response.get("error"))
-        result = frozenset(members)
-        self._members[channel_id] = result
-        return result
+    async def _channels_of(
+        self, client: AsyncWebClient, team_id: str, user_id: str
+    ) -> frozenset[str]:
+        cached = self._mine.get((team_id, user_id))
+        if cached is None:
+            cached = await _listed(
+                client.users_conversations,
+                "channels",
+                user=user_id,
+                types="public_channel,private_channel",
+            )
+            self._mine[(team_id, user_id)] = cached
+        return cached
+
+
+async def _listed(method: Callable[..., Awaitable[Any]], key: str, **args: str) -> frozenset[str]:
+    """The ids of every page of a cursor-paginated conversations list (what Slack gave before
+    an error; none if it refused at once)."""
+    ids: set[str] = set()
+    cursor: str | None = None
+    try:
+        for _ in range(MAX_PAGES):
+            page = await method(**args, exclude_archived=True, limit=PAGE_SIZE, cursor=cursor)
+            ids.update(str(c.get("id")) for c in page.get(key) or [])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                break
+    except SlackApiError as exc:
+        log.info("channel list incomplete: %s", exc.response.get("error"))
+    return frozenset(ids)
 
 
 async def visible_channels(
     visibility: ChannelVisibility,
     client: AsyncWebClient,
+    team_id: str,
     user_id: str,
     channels: Sequence[ChannelOverview],
+    *,
+    members_only: bool,
 ) -> list[ChannelOverview]:
-    """The first `MAX_CHANNELS_CHECKED` channels the user can see, in the given order."""
-    limit = asyncio.Semaphore(CONCURRENT_CHECKS)
-
-    async def check(channel: ChannelOverview) -> bool:
-        async with limit:
-            return await visibility.visible(client, channel.binding.channel_id, user_id)
-
-    considered = list(channels[:MAX_CHANNELS_CHECKED])
-    seen = await asyncio.gather(*(check(c) for c in considered))
-    return [channel for channel, ok in zip(considered, seen, strict=True) if ok]
+    """The channels the user can see, in the given order."""
+    ids = [channel.binding.channel_id for channel in channels]
+    seen = await visibility.visible(client, team_id, user_id, ids, members_only=members_only)
+    return [channel for channel in channels if channel.binding.channel_id in seen]
 
 
 async def build_home(
@@ -131,7 +140,10 @@ async def build_home(
 ) -> View:
     """The channels the user can see, and the failures alerted in those channels only."""
     overview = await services.snapshots.channels_overview(team_id)
-    shown = await visible_channels(visibility, client, user_id, overview)
+    only_theirs = await members_only(services, client, team_id, user_id)
+    shown = await visible_channels(
+        visibility, client, team_id, user_id, overview, members_only=only_theirs
+    )
     failures = await services.snapshots.recent_failures(
         team_id, [c.binding.channel_id for c in shown], MAX_FAILURES
     )

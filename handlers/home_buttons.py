@@ -57,6 +57,15 @@ HOME_BUTTONS: dict[ActionId, HomeHandler] = {
 }
 
 
+async def members_only(
+    services: Services, client: AsyncWebClient, team_id: str, user_id: str
+) -> bool:
+    """Whether the user sees only channels they are in: a guest, someone of another
+    organisation, or anyone Slack cannot name just now (fail closed)."""
+    standing = await services.authorizer.standing(client, team_id, user_id)
+    return standing.outsider is not None
+
+
 def register_home_buttons(app: AsyncApp, services: Services, visibility: ChannelVisibility) -> None:
     def listener(handler: HomeHandler) -> Callable[..., Awaitable[None]]:
         async def on_click(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -74,7 +83,11 @@ def register_home_buttons(app: AsyncApp, services: Services, visibility: Channel
                 ctx = SlackContext.from_body(
                     services, in_channel, client, None, channel_id=ref.channel_id
                 )
-                if not await visibility.visible(client, ref.channel_id, ctx.user_id):
+                only_theirs = await members_only(services, client, ctx.team_id, ctx.user_id)
+                seen = await visibility.visible(
+                    client, ctx.team_id, ctx.user_id, [ref.channel_id], members_only=only_theirs
+                )
+                if ref.channel_id not in seen:
                     log.warning(
                         "Home click by %s on channel %s, which they cannot see: ignored",
                         ctx.user_id,

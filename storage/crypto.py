@@ -11,6 +11,7 @@ import contextlib
 import os
 import stat
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -24,6 +25,20 @@ class EncryptionKeyError(ValueError):
 
 class TokenDecryptError(ValueError):
     """A stored token cannot be decrypted with any configured key (wrong or dropped key)."""
+
+
+@dataclass
+class Reencryption:
+    """What a key rotation did: how many tokens it re-encrypted, and where the ones no configured
+    key decrypts are stored (a binding's team/channel, an installation's team; never a token).
+
+    One unreadable token never stops the rest: it is left as it was and named here."""
+
+    rewritten: int = 0
+    unreadable: list[str] = field(default_factory=list)
+
+    def __add__(self, other: Reencryption) -> Reencryption:
+        return Reencryption(self.rewritten + other.rewritten, self.unreadable + other.unreadable)
 
 
 class TokenCipher:

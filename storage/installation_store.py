@@ -25,7 +25,7 @@ from sqlalchemy import Dialect, Table, desc, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.types import Text, TypeDecorator
 
-from storage.crypto import TokenCipher
+from storage.crypto import Reencryption, TokenCipher, TokenDecryptError
 from storage.slack_tables import TOKEN_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -99,27 +99,34 @@ class EncryptedInstallationStore(AsyncSQLAlchemyInstallationStore):
 
 async def reencrypt_installation_tokens(
     connection: AsyncConnection, rotate: Callable[[str], str]
-) -> int:
-    """Re-encrypts every stored Slack token with `rotate` (the newest key); returns how many.
+) -> Reencryption:
+    """Re-encrypts every stored Slack token with `rotate` (the newest key).
 
     Works on the raw columns (ciphertext in, ciphertext out): part of key rotation, after which
-    the old key can be dropped.
+    the old key can be dropped. A token no configured key decrypts is left as it was and named
+    by its installation's team (or Grid org): it blocks no other.
     """
     from storage.slack_tables import installation_tables
 
-    rewritten = 0
+    done = Reencryption()
     for table in installation_tables():
         columns = [table.c[name] for name in TOKEN_COLUMNS if name in table.c]
-        rows = await connection.execute(select(table.c.id, *columns))
+        rows = await connection.execute(
+            select(table.c.id, table.c.team_id, table.c.enterprise_id, *columns)
+        )
         for row in rows.mappings():
-            values: dict[str, Any] = {
-                column.name: rotate(row[column.name])
-                for column in columns
-                if row[column.name] is not None
-            }
+            values: dict[str, Any] = {}
+            for column in columns:
+                if row[column.name] is None:
+                    continue
+                try:
+                    values[column.name] = rotate(row[column.name])
+                except TokenDecryptError:
+                    owner = row["team_id"] or row["enterprise_id"]
+                    done.unreadable.append(f"Slack {table.name}.{column.name} of {owner}")
             if values:
                 await connection.execute(
                     update(table).where(table.c.id == row["id"]).values(values)
                 )
-                rewritten += len(values)
-    return rewritten
+                done.rewritten += len(values)
+    return done

@@ -316,7 +316,8 @@ class Delivery(Base):
     # What the message is about, for the App Home's recent failures (NULL for other kinds).
     backup_id: Mapped[int | None] = mapped_column(SkyviaId)
     backup_name: Mapped[str | None] = mapped_column(Text)
-    # The outbox (docs/reference/guarantees.md#exactly-once): what to send, in which order, and when it may be tried again.
+    # The outbox (docs/reference/guarantees.md#exactly-once): what to send, in which order, and
+    # when it may be tried again.
     priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """0 replies and alerts, 1 episode replies and notes, 2 edits (`bot.slack.outbox`)."""
     payload: Mapped[str | None] = mapped_column(Text)

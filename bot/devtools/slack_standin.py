@@ -219,9 +219,13 @@ class FakeUser:
     is_ultra_restricted: bool = False
     tz: str = "Europe/London"
     """The IANA zone Slack reports for the person (`users.info` `tz`)."""
+    grid_teams: tuple[str, ...] = ()
+    """Enterprise Grid: the workspaces of the org this person belongs to (`enterprise_user`)."""
 
     def to_slack(self) -> dict[str, Any]:
+        grid = {"enterprise_user": {"teams": list(self.grid_teams)}} if self.grid_teams else {}
         return {
+            **grid,
             "id": self.id,
             "team_id": self.team_id,
             "name": self.name,
@@ -302,6 +306,18 @@ class _RandomFault:
 
     def hits(self, after: bool) -> bool:
         return self.after == after and self.rng.random() < self.rate
+
+
+def _channel_page(channels: list[FakeChannel], args: dict[str, Any]) -> dict[str, Any]:
+    """One page of a conversations list: `limit` (at most 1000, default 100) from `cursor`."""
+    limit = min(int(args.get("limit") or 100), 1000)
+    start = int(args.get("cursor") or 0)
+    page = channels[start : start + limit]
+    more = start + limit < len(channels)
+    return {
+        "channels": [c.to_slack() for c in page],
+        "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+    }
 
 
 class _ApiFailure(Exception):
@@ -458,9 +474,11 @@ class FakeSlack:
         team_id: str | None = None,
         guest: str | None = None,
         tz: str = "Europe/London",
+        grid_teams: tuple[str, ...] = (),
     ) -> FakeUser:
         """A user of `team_id` (default: the stand-in's own team; another one is a Slack
-        Connect member from another organisation). `guest`: "multi" or "single" channel."""
+        Connect member from another organisation, unless `grid_teams`, their Enterprise Grid
+        org's workspaces, include ours). `guest`: "multi" or "single" channel."""
         if guest not in (None, "multi", "single"):
             raise ValueError("guest is 'multi', 'single' or None")
         user = FakeUser(
@@ -475,6 +493,7 @@ class FakeSlack:
             is_restricted=guest is not None,
             is_ultra_restricted=guest == "single",
             tz=tz,
+            grid_teams=grid_teams,
         )
         self._users[user_id] = user
         return user
@@ -920,6 +939,8 @@ class FakeSlack:
             "usergroups.users.list": self._usergroups_users_list,
             "conversations.info": self._conversations_info,
             "conversations.members": self._conversations_members,
+            "conversations.list": self._conversations_list,
+            "users.conversations": self._users_conversations,
             "apps.connections.open": self._apps_connections_open,
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
@@ -1067,6 +1088,31 @@ class FakeSlack:
         if channel is None or (channel.is_private and not channel.is_member):
             raise _ApiFailure("channel_not_found")
         return {"channel": channel.to_slack()}
+
+    def _conversations_list(self, args: dict[str, Any], identity: _Identity) -> dict[str, Any]:
+        """The channels the bot can see (public ones; private ones it is in), a page at a time."""
+        channels = [c for c in self._listable(args) if not c.is_private or c.is_member]
+        return _channel_page(channels, args)
+
+    def _users_conversations(self, args: dict[str, Any], identity: _Identity) -> dict[str, Any]:
+        """The channels `user` is in; a private one only if the bot is in it too (its token)."""
+        user = str(args.get("user", ""))
+        channels = [
+            c
+            for c in self._listable(args)
+            if user in c.members and (not c.is_private or c.is_member)
+        ]
+        return _channel_page(channels, args)
+
+    def _listable(self, args: dict[str, Any]) -> list[FakeChannel]:
+        types = str(args.get("types") or "public_channel").split(",")
+        exclude_archived = str(args.get("exclude_archived", "")).lower() in ("1", "true")
+        return [
+            c
+            for c in sorted(self._channels.values(), key=lambda c: c.id)
+            if ("private_channel" if c.is_private else "public_channel") in types
+            and not (exclude_archived and c.is_archived)
+        ]
 
     def _conversations_members(self, args: dict[str, Any], identity: _Identity) -> dict[str, Any]:
         channel = self._channels.get(str(args.get("channel", "")))

@@ -104,15 +104,23 @@ class BackupService:
             maxsize=LIST_CACHE_SIZE, ttl=LIST_TTL_SECONDS
         )
 
-    async def resolve(self, bound: BoundWorkspace, ref: int | str) -> int | Ambiguous:
+    async def resolve(
+        self, bound: BoundWorkspace, ref: int | str, *, whole_name: bool = False
+    ) -> int | Ambiguous:
         """A backup id for what the user typed: an id as is, a name through the cached list.
 
+        `whole_name`: a backup found only by part of its name comes back as a choice of one,
+        to be named back and confirmed (starting a snapshot of "sales" must not guess).
         Raises `NoBackupMatches` (with the closest names) when no name matches.
         """
         if isinstance(ref, int):
             return ref
         found = match(await self._all(bound), ref)
-        return found if isinstance(found, Ambiguous) else found.id
+        if isinstance(found, Ambiguous):
+            return found
+        if whole_name and normalised(found.name or "") != normalised(ref):
+            return Ambiguous(typed=ref, candidates=[found])
+        return found.id
 
     async def _all(self, bound: BoundWorkspace) -> list[Backup]:
         key = cache_key(bound.workspace_id, bound.token)

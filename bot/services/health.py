@@ -5,6 +5,10 @@ of the last `RECENT_RUNS` per backup. The per-backup listings run together, but 
 still passes the client's per-workspace semaphore, so a workspace with hundreds of backups is
 read at the same bounded pace as any other burst and never floods Skyvia. A backup whose
 listing fails is shown as unknown instead of failing the whole answer.
+
+Turning a page (`Previous`/`Next`) reuses the reading of the last minute for that workspace and
+token (hash, never the token) rather than reading every backup again; a typed `health` and
+`Share in channel` read afresh. The mutes are always read afresh (the database, not Skyvia).
 """
 
 from __future__ import annotations
@@ -13,16 +17,25 @@ import asyncio
 import logging
 from collections.abc import Collection
 
+from cachetools import TTLCache
+
+from bot.services.backup_names import cache_key
 from bot.services.bindings import BindingService, BoundWorkspace
 from bot.services.models import BackupHealth, WorkspaceHealth
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaError
-from bot.skyvia.models import Snapshot
+from bot.skyvia.models import Backup, Snapshot
 
 log = logging.getLogger(__name__)
 
 RECENT_RUNS = 10
 """Finished runs read per backup: the strip of `health`."""
+READING_TTL_SECONDS = 60.0
+"""How long page turns reuse a workspace's reading."""
+READINGS_CACHED = 200
+"""Workspaces whose reading is kept; beyond it the least recently used go."""
+
+Reading = list[tuple[Backup, tuple[Snapshot, ...] | None]]
 
 
 def worst_first(items: Collection[BackupHealth]) -> list[BackupHealth]:
@@ -45,22 +58,34 @@ class HealthService:
     def __init__(self, *, skyvia: SkyviaClient, bindings: BindingService) -> None:
         self._skyvia = skyvia
         self._bindings = bindings
+        self._readings: TTLCache[tuple[int, str], Reading] = TTLCache(
+            maxsize=READINGS_CACHED, ttl=READING_TTL_SECONDS
+        )
 
-    async def workspace(self, bound: BoundWorkspace) -> WorkspaceHealth:
-        """Every backup of the bound workspace with its last runs, worst first."""
+    async def workspace(self, bound: BoundWorkspace, *, fresh: bool = True) -> WorkspaceHealth:
+        """Every backup of the bound workspace with its last runs, worst first.
+
+        `fresh=False` (a page turn) reuses the last minute's reading of this workspace."""
         status = await self._bindings.status(bound.team_id, bound.channel_id)
         muted = set(status.binding.muted_backup_ids) if status.binding else set()
-        backups = [b async for b in self._skyvia.iter_backups(bound.token, bound.workspace_id)]
-        runs = await asyncio.gather(*(self._recent_runs(bound, b.id) for b in backups))
+        key = cache_key(bound.workspace_id, bound.token)
+        reading = None if fresh else self._readings.get(key)
+        if reading is None:
+            reading = self._readings[key] = await self._read(bound)
         items = [
             BackupHealth(backup=backup, runs=found, muted=backup.id in muted)
-            for backup, found in zip(backups, runs, strict=True)
+            for backup, found in reading
         ]
         return WorkspaceHealth(
             workspace_id=bound.workspace_id,
             workspace_name=bound.workspace_name,
             backups=worst_first(items),
         )
+
+    async def _read(self, bound: BoundWorkspace) -> Reading:
+        backups = [b async for b in self._skyvia.iter_backups(bound.token, bound.workspace_id)]
+        runs = await asyncio.gather(*(self._recent_runs(bound, b.id) for b in backups))
+        return list(zip(backups, runs, strict=True))
 
     async def _recent_runs(
         self, bound: BoundWorkspace, backup_id: int

@@ -318,6 +318,9 @@ class SnapshotService:
     async def channels_overview(self, team_id: str) -> list[ChannelOverview]:
         """Every bound channel of a team with its mutes and the snapshots watched there.
 
+        A fixed number of queries however many channels the team has bound (App Home runs it on
+        every open).
+
         Only pending watches are listed, each with the state its last poll saw: a finished
         run leaves the list as soon as its watch is finished.
         """
@@ -325,21 +328,21 @@ class SnapshotService:
             bindings = BindingRepository(session)
             channels = list(await bindings.list_for_team(team_id))
             watches = await WatchRepository(session).pending_for_team(team_id)
-            by_channel: dict[str, list[Watch]] = {}
-            for watch in watches:
-                by_channel.setdefault(watch.channel_id, []).append(watch)
-            names: dict[int, dict[int, str]] = {}
-            for workspace_id in {row.workspace_id for row in channels}:
-                cursors = await AlertCursorRepository(session).list_for_workspace(workspace_id)
-                names[workspace_id] = {c.backup_id: c.backup_name for c in cursors if c.backup_name}
-            return [
-                ChannelOverview(
-                    binding=channel_binding(row, await bindings.muted_backup_ids(row.id)),
-                    watches=[watched_run(w) for w in by_channel.get(row.channel_id, [])],
-                    backup_names=names.get(row.workspace_id, {}),
-                )
-                for row in channels
-            ]
+            mutes = await bindings.mutes_of([row.id for row in channels])
+            names = await AlertCursorRepository(session).backup_names(
+                {row.workspace_id for row in channels}
+            )
+        by_channel: dict[str, list[Watch]] = {}
+        for watch in watches:
+            by_channel.setdefault(watch.channel_id, []).append(watch)
+        return [
+            ChannelOverview(
+                binding=channel_binding(row, mutes[row.id]),
+                watches=[watched_run(w) for w in by_channel.get(row.channel_id, [])],
+                backup_names=names[row.workspace_id],
+            )
+            for row in channels
+        ]
 
     async def recent_failures(
         self, team_id: str, channel_ids: Collection[str], limit: int

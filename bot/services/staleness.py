@@ -46,6 +46,9 @@ AUTO_FACTOR = 2.5
 AUTO_FLOOR = timedelta(hours=1)
 REFRESH = timedelta(hours=1)
 """The learned cadence is read again at most this often per backup (when nothing else is due)."""
+MIN_LIMIT = timedelta(minutes=10)
+"""The shortest limit a person may set: a backup cannot be stale after a few seconds, and a
+limit within a few alert scans of its runs would alert on every scan."""
 MIN_GAPS = 2
 """Fewer gaps between scheduled runs than this teach no cadence."""
 

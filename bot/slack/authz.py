@@ -40,14 +40,28 @@ FOREIGN_RULE = (
     "the Slack workspace that connected it can"
 )
 GUEST_RULE = "Guests can't {action}: only full members of the Slack workspace can"
+UNKNOWN_RULE = (
+    "Slack could not say who you are just now, so you can't {action}: changes wait until it can"
+)
+UNKNOWN_FIX = "Try again in a minute."
+OUTSIDER_FIX = "Ask a member of this Slack workspace who is an admin or operator."
 
 
 @dataclass(frozen=True)
 class Standing:
-    """A user's role, and why they may only read however high it is (`outsider`)."""
+    """A user's role, and why they may only read however high it is (`outsider`).
+
+    `org_teams`: the workspaces `users.info` places this person in, when ours is among them
+    (their own, and their Enterprise Grid org's), so a click naming one of them is no outsider's.
+    """
 
     role: Role
-    outsider: str | None = None  # FOREIGN_RULE or GUEST_RULE
+    outsider: str | None = None  # FOREIGN_RULE, GUEST_RULE or UNKNOWN_RULE
+    org_teams: frozenset[str] = frozenset()
+
+
+UNKNOWN = Standing(Role.MEMBER, UNKNOWN_RULE)
+"""Who `users.info` could not tell: a reader, never remembered (the next request asks again)."""
 
 
 def outsider_rule(user: dict[str, Any], team_id: str) -> str | None:
@@ -59,12 +73,19 @@ def outsider_rule(user: dict[str, Any], team_id: str) -> str | None:
     and multi-channel) are `is_restricted` / `is_ultra_restricted`.
     """
     home = user.get("team_id")
-    teams = (user.get("enterprise_user") or {}).get("teams") or []
-    if home and home != team_id and team_id not in teams:
+    if home and team_id not in _org_teams(user, team_id):
         return FOREIGN_RULE
     if user.get("is_restricted") or user.get("is_ultra_restricted"):
         return GUEST_RULE
     return None
+
+
+def _org_teams(user: dict[str, Any], team_id: str) -> frozenset[str]:
+    """The workspaces of `user`'s own organisation, if `team_id` is one of them (else none):
+    their home workspace and, in Enterprise Grid, the org's workspaces `users.info` lists."""
+    home = user.get("team_id")
+    teams = frozenset((user.get("enterprise_user") or {}).get("teams") or []) | {home or team_id}
+    return teams if team_id in teams else frozenset()
 
 
 class Authorizer:
@@ -91,7 +112,8 @@ class Authorizer:
         if cached is not None:
             return cached
         standing = await self._lookup(client, team_id, user_id)
-        self._cache[key] = standing
+        if standing is not UNKNOWN:
+            self._cache[key] = standing
         return standing
 
     async def role(self, client: AsyncWebClient, team_id: str, user_id: str) -> Role:
@@ -99,31 +121,35 @@ class Authorizer:
 
     async def _lookup(self, client: AsyncWebClient, team_id: str, user_id: str) -> Standing:
         user = await self._user_info(client, user_id)
+        if user is None:
+            return UNKNOWN
         outsider = outsider_rule(user, team_id)
+        teams = _org_teams(user, team_id)
         is_slack_admin = bool(
             user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner")
         )
         if user_id in self._admins or (is_slack_admin and outsider is None):
-            return Standing(Role.ADMIN, outsider)
+            return Standing(Role.ADMIN, outsider, teams)
         if not self._operators_configured or user_id in self._operator_users:
-            return Standing(Role.OPERATOR, outsider)
+            return Standing(Role.OPERATOR, outsider, teams)
         for group in self._operator_groups:
             try:
                 members = await client.usergroups_users_list(usergroup=group)
             except SlackApiError:
                 continue
             if user_id in (members.get("users") or []):
-                return Standing(Role.OPERATOR, outsider)
-        return Standing(Role.MEMBER, outsider)
+                return Standing(Role.OPERATOR, outsider, teams)
+        return Standing(Role.MEMBER, outsider, teams)
 
     @staticmethod
-    async def _user_info(client: AsyncWebClient, user_id: str) -> dict[str, Any]:
+    async def _user_info(client: AsyncWebClient, user_id: str) -> dict[str, Any] | None:
+        """The `users.info` user, or None when Slack could not say (then nobody may change)."""
         try:
             info = await client.users_info(user=user_id)
         except SlackApiError:
-            return {}
+            return None
         user = info.get("user")
-        return user if isinstance(user, dict) else {}
+        return user if isinstance(user, dict) else None
 
     async def require(
         self,
@@ -138,17 +164,19 @@ class Authorizer:
         """Raises NotAllowed naming the rule, e.g. "Only admins can connect a channel".
 
         Outsiders (another organisation's people in a shared channel, guests) may read but never
-        change, whatever role a list gives them. `user_team_id` is the user's own team when the
-        payload names it (Slack Connect), which settles "another organisation" without a call.
+        change, whatever role a list gives them; nor may anyone Slack could not name just now.
+        `user_team_id` is the user's own team when the payload names it (a click): one that is
+        not ours nor of our Grid org (as `users.info` said) is another organisation, whatever
+        the cached standing says; a command's is the team it was typed in, so the same rule.
         """
         standing = await self.standing(client, team_id, user_id)
         outsider = standing.outsider
         if user_team_id and user_team_id != team_id and outsider is None:
-            outsider = FOREIGN_RULE
+            outsider = None if user_team_id in standing.org_teams else FOREIGN_RULE
         if outsider is not None and needed > Role.MEMBER:
             raise NotAllowed(
                 outsider.format(action=action) + ".",
-                "Ask a member of this Slack workspace who is an admin or operator.",
+                UNKNOWN_FIX if outsider is UNKNOWN_RULE else OUTSIDER_FIX,
             )
         role = standing.role
         if role < needed:

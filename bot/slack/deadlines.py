@@ -69,7 +69,11 @@ class Deadline:
             return end.astimezone(UTC)
         assert self.moment is not None
         moment = self.moment if self.moment.tzinfo else self.moment.replace(tzinfo=zone)
-        end = moment.astimezone(UTC)
+        try:
+            end = moment.astimezone(UTC)
+        except OverflowError:  # before year 1 or after year 9999 once in UTC
+            far = "already past" if moment.year < now.year else "more than 30 days away"
+            raise DeadlineError(f"`{self.word}` is {far}") from None
         if end <= now:
             raise DeadlineError(f"`{self.word}` is already past")
         if end - now > MAX_SPAN:

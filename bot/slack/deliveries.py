@@ -2,8 +2,9 @@
 
 Every message the workers post carries its `DeliveryKey` in Slack message metadata, so a post
 whose outcome is unknown can be found in the channel's history again (`bot.slack.readback`).
-`priority_of` ranks what the senders send first (docs/reference/guarantees.md#delivery-at-slacks-pace). The notifier
-(`bot.slack.notifier`) puts these together; its docstring tells the whole order.
+`priority_of` ranks what the senders send first
+(docs/reference/guarantees.md#delivery-at-slacks-pace). The notifier (`bot.slack.notifier`) puts
+these together; its docstring tells the whole order.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ A service that owes a message (a watch finished, a failure seen, a timer fired) 
 the message's row into the outbox (`storage.repositories.outbox`: the delivery ledger, unique per
 (team, channel, snapshot, kind), with the Web API call as its payload) and answer how it stands:
 `QUEUED` (a sender will post it), `ALREADY_SENT` (with its `ts`) or `GAVE_UP`. No service waits
-for Slack, so a scan round lasts about one interval whatever the number of channels (docs/reference/guarantees.md#exactly-once).
+for Slack, so a scan round lasts about one interval whatever the number of channels
+(docs/reference/guarantees.md#exactly-once).
 
 Writing a row whose key exists is a no-op, and every service writes its rows *before* recording
 the state change that owes them and writes them again when it redoes that change after a crash:

@@ -1,7 +1,8 @@
 """Slack's rate limits, kept proactively: token buckets per (team, method) and per channel.
 
-Slack limits each app per workspace and per method (docs/reference/guarantees.md#delivery-at-slacks-pace): `chat.postMessage` about one a
-second per channel with short bursts, plus a workspace-wide limit; `chat.update` Tier 3 (about 50
+Slack limits each app per workspace and per method
+(docs/reference/guarantees.md#delivery-at-slacks-pace): `chat.postMessage` about one a second per
+channel with short bursts, plus a workspace-wide limit; `chat.update` Tier 3 (about 50
 a minute per workspace); reads of history far lower. Learning those limits from 429s costs a
 refused call each time and, with many senders, most calls; so the senders ask a bucket first and
 only send what it allows (`Pace.take`). A 429 that still comes holds its whole bucket until its

@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
+from bot.services.staleness import MIN_LIMIT as MIN_STALE_LIMIT
 from bot.slack.backup_refs import MAX_ID
 from bot.slack.backup_refs import at_most as _at_most
 from bot.slack.backup_refs import backup_ref as _backup_ref
@@ -308,6 +309,10 @@ def _stale(args: list[str]) -> StaleCmd:
         limit = parse_duration(word)
     except DeadlineError as error:
         raise _error(f"`{_shown(args[1])}`: {error}.", key) from None
+    if limit < MIN_STALE_LIMIT:
+        raise _error(
+            f"`{_shown(args[1])}` is too short for a stale limit: use at least `10m`.", key
+        )
     return StaleCmd(backup_id=backup_id, limit_seconds=int(limit.total_seconds()))
 
 

@@ -229,10 +229,13 @@ async def resolve(
 ) -> int | None:
     """The backup id a command names; when a name fits several, offers them and returns None.
 
-    `pick` is what the command was going to do, which each candidate's button does.
+    `pick` is what the command was going to do, which each candidate's button does. A snapshot
+    is not started on part of a name: that one backup is offered the same way, named back.
     """
     found = await ctx.services.backups.resolve(
-        bound, ref.text if isinstance(ref, BackupName) else ref
+        bound,
+        ref.text if isinstance(ref, BackupName) else ref,
+        whole_name=pick is Pick.RUN_SNAPSHOT,
     )
     if isinstance(found, Ambiguous):
         await ctx.reply(candidates_message(found.typed, found.candidates, pick))

@@ -16,9 +16,15 @@ from handlers.context import SlackContext
 
 
 async def health_page(
-    ctx: SlackContext, bound: BoundWorkspace, page: int, *, shared_by: str | None = None
+    ctx: SlackContext,
+    bound: BoundWorkspace,
+    page: int,
+    *,
+    shared_by: str | None = None,
+    fresh: bool = True,
 ) -> Message:
-    found = await ctx.services.health.workspace(bound)
+    """`fresh=False` for a page turn: the last minute's reading of the workspace will do."""
+    found = await ctx.services.health.workspace(bound, fresh=fresh)
     return health_message(found, page, shared_by=shared_by)
 
 

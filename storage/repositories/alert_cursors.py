@@ -82,6 +82,22 @@ class AlertCursorRepository:
         )
         return result.all()
 
+    async def backup_names(self, workspace_ids: Collection[int]) -> dict[int, dict[int, str]]:
+        """Backup names the scanner learned, by workspace then backup, in one query (App Home
+        names the backups of every bound workspace at once)."""
+        names: dict[int, dict[int, str]] = {workspace_id: {} for workspace_id in workspace_ids}
+        if not workspace_ids:
+            return names
+        result = await self.session.execute(
+            select(AlertCursor.workspace_id, AlertCursor.backup_id, AlertCursor.backup_name).where(
+                AlertCursor.workspace_id.in_(sorted(workspace_ids)),
+                AlertCursor.backup_name.is_not(None),
+            )
+        )
+        for workspace_id, backup_id, name in result.all():
+            names[workspace_id][backup_id] = name or ""
+        return names
+
     async def claim_due(
         self, owner: str, now: datetime, limit: int, lease_seconds: float
     ) -> list[AlertCursor]:

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import case, delete, literal, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.crypto import Reencryption, TokenDecryptError
 from storage.models import Binding, Mute, Unmute
 from storage.repositories._sql import dialect_name, insert_if_absent
 from storage.types import UTCDateTime
@@ -330,21 +331,25 @@ class BindingRepository:
         )
         return result.all()
 
-    async def reencrypt_tokens(self, rotate: Callable[[str], str]) -> int:
-        """Re-encrypts every stored token with `rotate` (the cipher's newest key); returns how
-        many were rewritten. Part of key rotation: after it, the old key can be removed."""
+    async def reencrypt_tokens(self, rotate: Callable[[str], str]) -> Reencryption:
+        """Re-encrypts every stored token with `rotate` (the cipher's newest key). Part of key
+        rotation: after it, the old key can be removed. A token no configured key decrypts is
+        left as it was and named by its binding: it blocks no other."""
         rows = await self.session.execute(
-            select(Binding.id, Binding.token_ciphertext).where(
-                Binding.token_ciphertext.is_not(None)
-            )
+            select(Binding.id, Binding.team_id, Binding.channel_id, Binding.token_ciphertext)
+            .where(Binding.token_ciphertext.is_not(None))
+            .order_by(Binding.team_id, Binding.channel_id)
         )
-        rewritten = 0
-        for binding_id, ciphertext in rows.tuples():
+        done = Reencryption()
+        for binding_id, team_id, channel_id, ciphertext in rows.tuples():
             assert ciphertext is not None  # filtered above
+            try:
+                rotated = rotate(ciphertext)
+            except TokenDecryptError:
+                done.unreadable.append(f"binding {team_id}/{channel_id}")
+                continue
             await self.session.execute(
-                update(Binding)
-                .where(Binding.id == binding_id)
-                .values(token_ciphertext=rotate(ciphertext))
+                update(Binding).where(Binding.id == binding_id).values(token_ciphertext=rotated)
             )
-            rewritten += 1
-        return rewritten
+            done.rewritten += 1
+        return done

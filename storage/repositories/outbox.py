@@ -5,7 +5,8 @@ API call as JSON in `payload`) and moves on; a sender later claims it (`claim`, 
 `claimed`), posts it and marks it `sent` (`DeliveryLedger.mark_sent_many`). The unique ledger
 key makes writing the same row twice a no-op, so a service that crashes after writing and before
 recording its own state change writes it again on its retry and nothing is owed twice: that is
-what makes "the row and the state change together" hold across crashes (docs/reference/guarantees.md#exactly-once).
+what makes "the row and the state change together" hold across crashes
+(docs/reference/guarantees.md#exactly-once).
 
 Which rows a sender takes next (`next_rows`): pending ones whose `not_before` has passed, by
 priority then age (the id). Per channel order and pacing are the sender's (`bot.slack.outbox`).

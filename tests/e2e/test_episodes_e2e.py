@@ -72,12 +72,12 @@ def _stale_alerts(stack: Stack, channel: str) -> list[PostedMessage]:
 async def test_a_stale_backup_is_told_once_then_fresh_again_in_its_thread(stack: Stack) -> None:
     await connect(stack)
     await cursors_ready(stack.bot.container.db)
-    await stack.command(f"alerts stale {BACKUP} 30s", user=ADMIN)
+    await stack.command(f"alerts stale {BACKUP} 10m", user=ADMIN)
     await wait_until(
-        lambda: [m for m in stack.slack.messages(CHANNEL) if "stale limit to *30s*" in m.text],
+        lambda: [m for m in stack.slack.messages(CHANNEL) if "stale limit to *10m 00s*" in m.text],
         what="the stale limit notice",
     )
-    # The seed's last good snapshot of the backup is hours old: past 30 s.
+    # The seed's last good snapshot of the backup is hours old: past 10 min.
     [alert] = await wait_until(lambda: _stale_alerts(stack, CHANNEL), what="the stale alert")
     assert "No good snapshot of Nightly CRM (456) for" in alert.text
     assert "it usually runs every 6h" in alert.text  # learned from the scheduled history

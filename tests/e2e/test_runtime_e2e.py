@@ -258,6 +258,59 @@ async def test_migrate_rotates_stored_tokens_to_the_new_key(
         await db.dispose()
 
 
+async def test_migrate_rotates_every_token_it_can_and_names_the_ones_it_cannot(
+    fake_slack: FakeSlack, simulator: RunningSimulator, database_url: str
+) -> None:
+    """One undecryptable token (a key nobody configured any more) no longer blocks rotation:
+    the good rows are re-encrypted, the bad one is named by binding (never by its token), and
+    `migrate` exits 1 with that summary instead of a traceback (see docs/reference)."""
+    old, lost = TokenCipher(ENCRYPTION_KEY), TokenCipher(Fernet.generate_key().decode())
+    bad_ciphertext = lost.encrypt("lost-token-123456")
+    db = Database.connect(database_url)
+    try:
+        async with db.session() as session:
+            repo = BindingRepository(session)
+            for channel, ciphertext in (
+                ("C0AAA", old.encrypt("own-token-aaa")),
+                ("C0BAD", bad_ciphertext),
+                ("C0ZZZ", old.encrypt("own-token-zzz")),
+            ):
+                await repo.upsert(
+                    team_id=TEAM,
+                    channel_id=channel,
+                    workspace_id=123,
+                    workspace_name="Operations",
+                    token_ciphertext=ciphertext,
+                    created_by=ADMIN,
+                    now=datetime.now(UTC),
+                )
+        new_key = Fernet.generate_key().decode()
+        env = bot_env(
+            slack_api_url=fake_slack.api_url,
+            skyvia_api_url=simulator.base_url,
+            database_url=database_url,
+            SKYVIA_BOT_ENCRYPTION_KEY=f"{new_key},{ENCRYPTION_KEY}",
+        )
+        result = await asyncio.to_thread(run_cli, "migrate", env=env)
+        assert result.returncode == 1, result.stderr
+        output = result.stdout + result.stderr
+        assert "Traceback" not in output, output
+        assert "re-encrypted 2 stored token(s)" in result.stdout, output
+        assert f"{TEAM}/C0BAD" in result.stderr, output
+        assert "C0AAA" not in result.stderr and "C0ZZZ" not in result.stderr
+        assert bad_ciphertext not in output and "lost-token" not in output
+        async with db.session() as session:
+            repo = BindingRepository(session)
+            for channel, token in (("C0AAA", "own-token-aaa"), ("C0ZZZ", "own-token-zzz")):
+                binding = await repo.get(TEAM, channel)
+                assert binding is not None and binding.token_ciphertext
+                assert TokenCipher(new_key).decrypt(binding.token_ciphertext) == token
+            bad = await repo.get(TEAM, "C0BAD")
+            assert bad is not None and bad.token_ciphertext == bad_ciphertext  # left as it was
+    finally:
+        await db.dispose()
+
+
 async def test_oauth_mode_serves_the_install_pages(
     fake_slack: FakeSlack, simulator: RunningSimulator, database_url: str
 ) -> None:

@@ -24,6 +24,7 @@ MALFORMED = {
     "interactivity payload is a JSON list": (urlencode({"payload": "[1, 2]"}).encode(), FORM),
     "event body is not JSON": (b'{"type": "event_callback", ', JSON),
     "event body is a JSON list": (b'[{"type": "event_callback"}]', JSON),
+    "form with two payloads": (b"payload=%7B%7D&payload=%7B%7D", FORM),
     "form body is not UTF-8": (b"payload=\xff\xfe%7B%7D", FORM),
     "JSON body is not UTF-8": (b'{"type": "\xff"}', JSON),
 }

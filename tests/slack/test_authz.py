@@ -187,3 +187,35 @@ async def test_a_grid_member_of_a_sister_workspace_that_includes_ours_is_no_outs
 ) -> None:
     authz = Authorizer(admins=[], operators=[])
     assert await authz.require(shared.client, TEAM, "U0GRID", Role.ADMIN, "connect a channel")
+
+
+async def test_a_grid_members_click_naming_their_own_workspace_is_no_outsiders(
+    shared: SharedChannelUsers,
+) -> None:
+    """A click carries the user's own workspace: in the same Grid org that is not ours, and the
+    same rule as for a command applies (only a workspace outside the org is foreign)."""
+    authz = Authorizer(admins=[], operators=[])
+    assert await authz.require(
+        shared.client, TEAM, "U0GRID", Role.ADMIN, "connect a channel", user_team_id="T0SISTER"
+    )
+    with pytest.raises(NotAllowed):
+        await authz.require(
+            shared.client, TEAM, "U0GRID", Role.ADMIN, "connect a channel", user_team_id="T0ELSE"
+        )
+
+
+async def test_a_failed_lookup_refuses_changes_and_is_not_cached() -> None:
+    class Failing(SlackUsers):
+        async def users_info(self, *, user: str) -> dict[str, Any]:
+            self.calls.append(("users.info", user))
+            raise SlackApiError("fatal_error", cast(Any, {"error": "fatal_error"}))
+
+    slack = Failing(admins=set(), groups={})
+    authz = Authorizer(admins=[ADMIN], operators=[])
+    assert await authz.require(slack.client, TEAM, MEMBER, Role.MEMBER, "read") is Role.MEMBER
+    for user in (MEMBER, ADMIN):
+        with pytest.raises(NotAllowed) as refused:
+            await authz.require(slack.client, TEAM, user, Role.OPERATOR, "start a snapshot")
+        assert refused.value.rule.startswith("Slack could not say who you are")
+        assert "again" in refused.value.fix
+    assert len(slack.calls) == 3 and len(authz._cache) == 0

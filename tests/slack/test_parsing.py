@@ -591,7 +591,7 @@ def test_mentions_are_bounded_and_need_someone() -> None:
     [
         ("alerts stale 456 26h", StaleCmd(456, limit_seconds=26 * 3600)),
         ("ALERTS Stale #456 1h30m", StaleCmd(456, limit_seconds=5400)),
-        ("alerts stale 456 90s", StaleCmd(456, limit_seconds=90)),
+        ("alerts stale 456 600s", StaleCmd(456, limit_seconds=600)),  # the shortest, 10 min
         ("alerts stale 456 1d", StaleCmd(456, limit_seconds=86400)),
         ("alerts stale 456 30d", StaleCmd(456, limit_seconds=30 * 86400)),
         ("alerts stale 456 auto", StaleCmd(456)),
@@ -610,6 +610,8 @@ def test_alerts_stale_reads_durations_auto_and_off(text: str, expected: StaleCmd
         "alerts stale x 2h",
         "alerts stale 456 31d",
         "alerts stale 456 0s",
+        "alerts stale 456 90s",  # under 10 minutes
+        "alerts stale 456 599s",
         "alerts stale 456 2 h",
         "alerts stale 456 soon",
         "alerts stale 456 2h extra",

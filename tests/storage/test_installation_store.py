@@ -116,7 +116,7 @@ async def test_key_rotation_re_encrypts_every_slack_token(db: Database) -> None:
     async with db.engine.begin() as connection:
         rewritten = await reencrypt_installation_tokens(connection, rotating.rotate)
 
-    assert rewritten == 5
+    assert rewritten.rewritten == 5 and rewritten.unreadable == []
     bot = await store(db, new_key).async_find_bot(enterprise_id=None, team_id="T1")
     assert bot is not None and bot.bot_token == BOT_TOKEN  # the new key alone reads them
 

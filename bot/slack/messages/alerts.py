@@ -139,7 +139,7 @@ def mute_changed_message(user_id: str, backup: Backup, mute: bool) -> Message:
         f"{user_mention(user_id)} {'muted' if mute else 'unmuted'} failure alerts for "
         f"{backup_label_plain(backup.name, backup.id)}"
     )
-    button = unmute_button(backup.id) if mute else None
+    button = unmute_button(backup.id, backup.name) if mute else None
     return Message(
         text=fallback(plain), blocks=compact([section(line), context(undo), actions(button)])
     )

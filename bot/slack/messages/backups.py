@@ -115,7 +115,9 @@ def backups_page_message(
             f"{backup_label(backup.name, backup.id)}\n"
             f"{schedule_words(backup.scheduled)} · {last_run_words(row)}"
         )
-        menu = row_menu(backup.id, backup.scheduled, page=page, text=listing.text)
+        menu = row_menu(
+            backup.id, backup.scheduled, page=page, text=listing.text, backup_name=backup.name
+        )
         blocks.append(section(line, accessory=menu))
     nav = backups_nav(page, has_more, listing.text)
     if nav:
@@ -208,7 +210,7 @@ def schedule_changed_announcement(
             [
                 section(line),
                 context(slack_date(at)),
-                actions(undo_schedule_button(backup.id, active)),
+                actions(undo_schedule_button(backup.id, active, backup.name)),
             ]
         ),
     )

@@ -105,13 +105,22 @@ def schedule_button(
     )
 
 
-def undo_schedule_button(backup_id: int, active: bool) -> ButtonElement:
+def undo_schedule_button(
+    backup_id: int, active: bool, backup_name: str | None = None
+) -> ButtonElement:
     """On a schedule notice: asks for the state before the change (not a flip), so an Undo
     clicked after someone else already switched back is answered "already …"."""
+    label = backup_label(backup_name, backup_id)
     return button(
         "Undo",
         ActionId.SCHEDULE_UNDO,
         ScheduleRef(backup_id=backup_id, enable=not active),
+        confirm=confirm_dialog(
+            title="Undo the change?",
+            text=f"Switch the schedule of {label} back {'off' if active else 'on'}?",
+            confirm="Undo",
+            danger=not active,
+        ),
     )
 
 
@@ -177,22 +186,49 @@ def mute_menu(backup_id: int, backup_name: str | None) -> StaticSelectElement:
     )
 
 
-def unmute_button(backup_id: int) -> ButtonElement:
-    return button("Unmute", ActionId.UNMUTE_BACKUP, BackupRef(backup_id=backup_id))
+def unmute_button(backup_id: int, backup_name: str | None = None) -> ButtonElement:
+    return button(
+        "Unmute",
+        ActionId.UNMUTE_BACKUP,
+        BackupRef(backup_id=backup_id),
+        confirm=confirm_dialog(
+            title="Unmute this backup?",
+            text="This channel gets failure alerts for "
+            f"{backup_label(backup_name, backup_id)} again.",
+            confirm="Unmute",
+        ),
+    )
 
 
-def end_window_button(backup_id: int) -> ButtonElement:
-    return button("End window now", ActionId.END_WINDOW, BackupRef(backup_id=backup_id))
+def end_window_button(backup_id: int, backup_name: str | None = None) -> ButtonElement:
+    return button(
+        "End window now",
+        ActionId.END_WINDOW,
+        BackupRef(backup_id=backup_id),
+        confirm=confirm_dialog(
+            title="End the window now?",
+            text=f"The maintenance window of {backup_label(backup_name, backup_id)} ends now, "
+            "as it would have at its end: its schedule is switched back on.",
+            confirm="End window",
+        ),
+    )
 
 
 def row_menu(
-    backup_id: int, scheduled: bool | None, *, page: int = 1, text: str | None = None
+    backup_id: int,
+    scheduled: bool | None,
+    *,
+    page: int = 1,
+    text: str | None = None,
+    backup_name: str | None = None,
 ) -> OverflowMenuElement:
     """The one menu of a backups list row: Run snapshot, the schedule toggle, Details, Mute.
 
     Each option's value is a `RowChoice`, which `handlers.actions` turns into the matching
     button's own payload, so a choice does exactly what that button does (the same claim, the
     same listener). The schedule option names the state asked for, like the toggle button.
+    Slack confirms a whole overflow menu or none of it: three of its options change something,
+    so every pick is confirmed, naming what each does.
     """
     if scheduled is None:
         schedule = ("Schedule", RowAction.SCHEDULE)
@@ -208,6 +244,13 @@ def row_menu(
     ]
     return OverflowMenuElement(
         action_id=ActionId.BACKUP_ROW_MENU,
+        confirm=confirm_dialog(
+            title="Go ahead?",
+            text=f"For {backup_label(backup_name, backup_id)}: *Run snapshot* starts one now, "
+            + (f"*{schedule[0]}* switches its schedule, " if scheduled is not None else "")
+            + "*Mute* stops this channel's alerts for it; *Details* only shows it.",
+            confirm="Go ahead",
+        ),
         options=[
             Option(
                 text=label,

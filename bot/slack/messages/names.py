@@ -48,7 +48,12 @@ class Pick(StrEnum):
 
 def candidates_message(typed: str, candidates: Sequence[Backup], pick: Pick) -> Message:
     shown = list(candidates)[:CANDIDATES_SHOWN]
-    text = f"“{escape_name_cut(typed, 80)}” fits {plural(len(candidates), 'backup')}; pick one:"
+    typed_shown = escape_name_cut(typed, 80)
+    if len(candidates) == 1:  # found by part of its name only: named back before it acts
+        label = backup_label(candidates[0].name, candidates[0].id)
+        text = f"“{typed_shown}” is only part of the name of {label}. Is it this one?"
+    else:
+        text = f"“{typed_shown}” fits {plural(len(candidates), 'backup')}; pick one:"
     rows = actions(*(_pick_button(b, pick) for b in shown))
     hidden = len(candidates) - len(shown)
     blocks: list[Block] = [section(text)]
@@ -74,6 +79,6 @@ def _pick_button(backup: Backup, pick: Pick) -> ButtonElement:
         case Pick.MUTE:
             found = mute_button(backup.id, backup.name)
         case Pick.UNMUTE:
-            found = unmute_button(backup.id)
+            found = unmute_button(backup.id, backup.name)
     found.text = PlainTextObject(text=cut_plain(backup.display_name, BUTTON_TEXT_LIMIT))
     return found

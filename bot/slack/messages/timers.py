@@ -36,7 +36,7 @@ def timed_mute_message(user_id: str, backup: Backup, until: datetime, words: str
                 context(
                     f"They come back by themselves; `/skyvia alerts unmute {backup.id}` sooner"
                 ),
-                actions(unmute_button(backup.id)),
+                actions(unmute_button(backup.id, backup.name)),
             ]
         ),
     )
@@ -62,7 +62,7 @@ def window_opened_message(
     )
     return Message(
         text=fallback(line),
-        blocks=compact([section(line), actions(end_window_button(backup.id))]),
+        blocks=compact([section(line), actions(end_window_button(backup.id, backup.name))]),
     )
 
 

@@ -106,6 +106,42 @@ async def test_share_posts_the_page_to_the_channel_naming_who_shared(bound: Stac
     assert not any(block["type"] == "actions" for block in shared["blocks"])
 
 
+async def test_turning_a_page_reuses_the_reading_instead_of_the_whole_workspace(
+    bound: Stack,
+) -> None:
+    """`health` reads every backup's runs; Next and Previous within a minute page through that
+    same reading instead of listing every backup's snapshots again."""
+    stack = bound
+    for n in range(20):
+        stack.sim.state.add_backup(123, f"Extra backup {n + 1:02d}")
+    page1 = await stack.reply_to("health")
+    assert skyvia_calls(stack)[SNAPSHOTS] == 28
+    stack.sim.state.reset_call_counts()
+
+    page2 = await click_and_reply(stack, page1, ActionId.HEALTH_PAGE_NEXT)
+    back = await click_and_reply(stack, page2, ActionId.HEALTH_PAGE_PREV)
+
+    assert "page 2 of 2" in rendered(page2) and lines(back) == lines(page1)
+    assert skyvia_calls(stack) == {}
+
+
+async def test_share_clicked_twice_posts_once(bound: Stack) -> None:
+    stack = bound
+    answer = await stack.reply_to("health")
+    before = len(stack.slack.calls_to("chat.postMessage"))
+
+    first = await click(stack, answer, ActionId.SHARE_HEALTH, ephemeral=True)
+    second = await click(stack, answer, ActionId.SHARE_HEALTH, ephemeral=True)
+
+    await stack.slack.wait_for(
+        "chat.postMessage", lambda c: c.ok and "Backup health" in c.args["text"], count=1
+    )
+    [told] = await stack.slack.wait_for_responses(second, count=1)
+    assert "clicked a moment ago" in told.body["text"]
+    assert stack.slack.responses(first) == []
+    assert len(stack.slack.calls_to("chat.postMessage")) == before + 1
+
+
 async def test_many_backups_are_paged_and_every_backup_appears_once(bound: Stack) -> None:
     stack = bound
     for n in range(20):  # 8 seeded + 20 = 28: two pages of 20

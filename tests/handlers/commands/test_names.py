@@ -28,13 +28,30 @@ async def test_snapshot_by_quoted_name_and_by_substring(bound: Stack) -> None:
         "chat.postMessage", lambda c: c.ok and "Nightly CRM" in c.args["text"]
     )
     assert stack.sim.state.snapshots_of(456)[-1].id is not None
-    await stack.command("snapshot zendesk", user=MEMBER)
+    # Part of a name is named back first (below); its button then starts the run.
+    asked = await stack.reply_to("snapshot zendesk", user=MEMBER)
+    await click(stack, asked, ActionId.RUN_SNAPSHOT)
     await stack.slack.wait_for(
         "chat.postMessage", lambda c: c.ok and "Zendesk tickets" in c.args["text"]
     )
     assert skyvia_calls(stack)[START] == 2
     # The second name was resolved from the cached list: one listing for both commands.
     assert skyvia_calls(stack)[BACKUPS] == 1
+
+
+async def test_a_snapshot_by_part_of_a_name_is_named_back_and_confirmed(bound: Stack) -> None:
+    """`snapshot sales` fits one backup only by part of its name: nothing starts until the
+    person has seen which one and confirmed, with the same confirmed button as elsewhere."""
+    stack = bound
+    asked = await stack.reply_to("snapshot sales", user=MEMBER)
+    assert START not in skyvia_calls(stack)
+    assert asked["response_type"] == "ephemeral"
+    assert "Salesforce &lt;EU&gt; &amp; Marketing" in rendered(asked)
+    [run] = buttons(asked, ActionId.RUN_SNAPSHOT)
+    assert "Salesforce &lt;EU&gt; &amp; Marketing" in run["confirm"]["text"]["text"]
+    await click(stack, asked, ActionId.RUN_SNAPSHOT)
+    await stack.slack.wait_for("chat.postMessage", lambda c: c.ok and "(457)" in c.args["text"])
+    assert skyvia_calls(stack)[START] == 1
 
 
 async def test_a_name_copied_from_a_message_still_matches(bound: Stack) -> None:

@@ -20,9 +20,15 @@ CHANGING_ACTIONS = {
     "run_snapshot",
     "run_snapshot_anyway",
     "schedule_toggle",
+    "schedule_undo",
     "mute_backup",
+    "mute_backup_for",
+    "unmute_backup",
+    "end_window",
+    "backup_row_menu",  # its options run a snapshot, toggle the schedule, mute
     "home_run_snapshot",
 }
+"""Every button or menu that changes something: Slack must ask before it sends the click."""
 
 # The only `<...>` sequences the bot itself may emit: user, user group and channel mentions,
 # dates and links to Slack messages (permalinks).
@@ -67,11 +73,12 @@ def check_blocks(blocks: list[dict[str, Any]]) -> None:
     for b in all_buttons:
         assert len(b["text"]["text"]) <= 75
         assert len(b.get("value", "")) <= 2000
-        if b["action_id"] in CHANGING_ACTIONS:
-            assert "confirm" in b, f"{b['action_id']} changes something: it needs a confirm"
-        if "confirm" in b:
-            assert len(b["confirm"]["text"]["text"]) <= 300
-            check_mrkdwn(b["confirm"]["text"]["text"])
+    for element in interactive(blocks):
+        if element["action_id"] in CHANGING_ACTIONS:
+            assert "confirm" in element, f"{element['action_id']} changes something: confirm it"
+        if "confirm" in element:
+            assert len(element["confirm"]["text"]["text"]) <= 300
+            check_mrkdwn(element["confirm"]["text"]["text"])
 
 
 def check_mrkdwn(text: str) -> None:
@@ -97,6 +104,11 @@ def mrkdwn_texts(blocks: list[dict[str, Any]]) -> list[str]:
 
 def buttons(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [node for node in _walk(blocks) if node.get("type") == "button"]
+
+
+def interactive(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Buttons, menus and selects: every element a click or a pick comes from."""
+    return [node for node in _walk(blocks) if isinstance(node.get("action_id"), str)]
 
 
 def button_texts(blocks: list[dict[str, Any]]) -> list[str]:
