@@ -59,6 +59,15 @@ class Metrics:
             ["worker"],
             registry=r,
         )
+        self._outbox(r)
+        self.worker_ticks = Counter(
+            "skyvia_bot_worker_ticks_total",
+            "Rounds of work each worker finished (failed ones too), by worker.",
+            ["worker"],
+            registry=r,
+        )
+
+    def _outbox(self, r: CollectorRegistry) -> None:
         self.outbox_depth = Gauge(
             "skyvia_bot_outbox_depth",
             "Messages owed to Slack and queued in the outbox, by priority (0 replies and alerts, "
@@ -70,12 +79,6 @@ class Metrics:
             "skyvia_bot_outbox_oldest_age_seconds",
             "How long the oldest queued message of each priority has waited.",
             ["priority"],
-            registry=r,
-        )
-        self.worker_ticks = Counter(
-            "skyvia_bot_worker_ticks_total",
-            "Rounds of work each worker finished (failed ones too), by worker.",
-            ["worker"],
             registry=r,
         )
 

@@ -2,7 +2,8 @@
 
 The bot paces itself to Slack's tiers (docs/reference/guarantees.md#delivery-at-slacks-pace);
 benchmarks and the soak measure that pace against this stand-in, so its buckets must refuse what
-Slack refuses, say when to come back, and do nothing for a refused call. Time is a clock the tests move, not a sleep.
+Slack refuses, say when to come back, and do nothing for a refused call. Time is a clock the
+tests move, not a sleep.
 """
 
 from __future__ import annotations
