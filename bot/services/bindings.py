@@ -38,6 +38,7 @@ from storage.repositories import (
     StalenessRepository,
     WatchRepository,
 )
+from storage.repositories.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,10 @@ class BoundWorkspace:
 class ChannelStatus:
     binding: ChannelBinding | None
     watches: list[WatchedRun]
+    queued: int = 0
+    """Messages owed to the channel still waiting in the outbox (Slack's pace)."""
+    queued_since: datetime | None = None
+    """When the oldest of them was owed."""
 
 
 @dataclass(frozen=True)
@@ -288,8 +293,13 @@ class BindingService:
                 return ChannelStatus(binding=None, watches=[])
             muted = await bindings.muted_backup_ids(row.id)
             watches = await WatchRepository(session).pending_for_channel(team_id, channel_id)
+            backlog = await Outbox(session).depth(team_id, channel_id)
+            oldest = [d.oldest for d in backlog if d.oldest is not None]
             return ChannelStatus(
-                binding=channel_binding(row, muted), watches=[watched_run(w) for w in watches]
+                binding=channel_binding(row, muted),
+                watches=[watched_run(w) for w in watches],
+                queued=sum(d.count for d in backlog),
+                queued_since=min(oldest, default=None),
             )
 
     async def set_alerts(

@@ -6,6 +6,7 @@ import logging
 
 from slack_sdk.errors import SlackApiError
 
+from bot.clock import utcnow
 from bot.services.bindings import BoundWorkspace, MuteResult, MuteUnchanged
 from bot.services.models import WatchedRun
 from bot.services.timers import TimerKind
@@ -174,7 +175,14 @@ async def finish_disconnect(ctx: SlackContext) -> None:
 async def status(ctx: SlackContext, _: StatusCmd) -> None:
     result = await ctx.services.bindings.status(ctx.team_id, ctx.channel_id)
     ends = await ctx.services.timers.pending(ctx.team_id, ctx.channel_id)
-    message = with_pending_ends(status_message(result.binding, result.watches), ends)
+    waited = None if result.queued_since is None else (utcnow() - result.queued_since)
+    drawn = status_message(
+        result.binding,
+        result.watches,
+        queued=result.queued,
+        queued_for=None if waited is None else waited.total_seconds(),
+    )
+    message = with_pending_ends(drawn, ends)
     if result.binding is not None:
         digest = await ctx.services.digests.current(ctx.team_id, ctx.channel_id)
         message = with_digest(message, digest)

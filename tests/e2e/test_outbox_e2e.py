@@ -7,12 +7,16 @@ new process on the same database sends it: once, with nothing else repeated.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.devtools.waiting import wait_until
 from storage.db import Database
 from storage.models import Delivery, DeliveryKind, DeliveryStatus
-from tests.constants import BACKUP, CHANNEL, MEMBER
+from storage.repositories._sql import db_now
+from storage.repositories.outbox import Outbox, OutboxEntry
+from tests.constants import BACKUP, CHANNEL, MEMBER, OTHER_CHANNEL, TEAM
+from tests.e2e.backup_kit import connect, rendered
+from tests.e2e.bot_fixtures import Stack
 from tests.e2e.process_kit import ProcessStack
 from tests.e2e.worker_kit import carded_watch, finished_watch, thread_replies
 
@@ -74,3 +78,31 @@ async def test_a_reply_owed_when_the_bot_is_killed_is_posted_once_after_restart(
     second = thread_replies(procs.slack, CHANNEL, watches[1].message_ts)
     assert len(second) == 1 and second[0].reply_broadcast
     assert await reply_status(procs.db, runs[1].id) == DeliveryStatus.SENT
+
+
+async def test_status_says_when_the_channels_messages_wait_behind_slacks_limits(
+    stack: Stack,
+) -> None:
+    await connect(stack)
+    db = stack.bot.container.db
+    quiet = await stack.reply_to("status")
+    assert "queued behind" not in rendered(quiet)
+    # Three messages owed a while ago and held back (as by a 429's Retry-After).
+    entries = [
+        OutboxEntry((TEAM, CHANNEL, 9000 + n, "alert"), 0, '{"m":{"text":"x"}}') for n in range(3)
+    ]
+    async with db.session() as session:
+        await Outbox(session).enqueue_many(entries, owner="worker:test")
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.snapshot_id >= 9000)
+            .values(
+                claimed_at=db_now(session, plus_seconds=-150),
+                not_before=db_now(session, plus_seconds=3600),
+            )
+        )
+    status = rendered(await stack.reply_to("status"))
+    assert "3 messages for this channel are queued behind Slack's rate limits" in status
+    assert "2m 30s" in status or "2m 31s" in status
+    other = rendered(await stack.reply_to("status", channel=OTHER_CHANNEL))
+    assert "queued behind" not in other

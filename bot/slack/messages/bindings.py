@@ -33,6 +33,7 @@ from bot.slack.messages.mrkdwn import (
     escape_mrkdwn,
     escape_name_cut,
     format_count,
+    format_duration,
     plural,
     slack_date,
     state_emoji,
@@ -245,8 +246,19 @@ def disconnected_message(workspace_id: int, user_id: str, stopped_watches: int =
     return Message(text=fallback(line), blocks=[section(line), context(*details)])
 
 
-def status_message(binding: ChannelBinding | None, watches: Sequence[WatchedRun]) -> Message:
-    """The channel's binding, its alert settings and what is being watched."""
+QUEUED_NOTICE_AFTER = 10.0
+"""Seconds the oldest queued message must have waited before `status` mentions the queue."""
+
+
+def status_message(
+    binding: ChannelBinding | None,
+    watches: Sequence[WatchedRun],
+    *,
+    queued: int = 0,
+    queued_for: float | None = None,
+) -> Message:
+    """The channel's binding, its alert settings, what is being watched, and whether messages
+    for it wait behind Slack's rate limits (`queued`, the oldest for `queued_for` seconds)."""
     if binding is None:
         line = "This channel is not connected to a Skyvia workspace."
         fix = "An admin can run `/skyvia connect &lt;workspaceId&gt;`."
@@ -265,8 +277,19 @@ def status_message(binding: ChannelBinding | None, watches: Sequence[WatchedRun]
         ),
         section(_alerts_line(binding)),
         section(_watches_text(watches)),
+        _queue_line(queued, queued_for),
     ]
     return Message(text=fallback(line), blocks=compact(blocks)[:MAX_MESSAGE_BLOCKS])
+
+
+def _queue_line(queued: int, queued_for: float | None) -> Block | None:
+    if queued <= 0 or queued_for is None or queued_for < QUEUED_NOTICE_AFTER:
+        return None
+    return context(
+        f":hourglass_flowing_sand: {plural(queued, 'message')} for this channel "
+        f"{'is' if queued == 1 else 'are'} queued behind Slack's rate limits (the oldest for "
+        f"{format_duration(queued_for)}); they go out in order as Slack allows"
+    )
 
 
 def _alerts_line(binding: ChannelBinding) -> str:
