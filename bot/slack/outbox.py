@@ -71,7 +71,7 @@ class OutboxSender:
         batcher: WriteBatcher,
         owner: str,
         pace: Pace,
-        batch: int = 500,
+        batch: int = 2000,
         max_in_flight: int = 64,
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utcnow,
