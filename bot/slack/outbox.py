@@ -44,8 +44,10 @@ from storage.repositories.outbox import Outbox, QueuedRow
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 15.0
-"""A team's sending lease; renewed every third of it, so a dead replica's teams move on soon."""
+LEASE_SECONDS = 6.0
+"""A team's sending lease, renewed every round of `TEAMS_EVERY`: a dead replica's teams move on
+within seconds. A live sender that stalls past it may share its team with another for a while:
+that costs pace, never a duplicate (each row has one claimer)."""
 TEAMS_EVERY = 1.0
 """Seconds between looks for teams with queued rows (and lease renewals)."""
 STALE_EVERY = 5.0

@@ -18,7 +18,12 @@ from tests.constants import BACKUP, CHANNEL, MEMBER, OTHER_CHANNEL, TEAM
 from tests.e2e.backup_kit import connect, rendered
 from tests.e2e.bot_fixtures import Stack
 from tests.e2e.process_kit import ProcessStack
-from tests.e2e.worker_kit import carded_watch, finished_watch, thread_replies
+from tests.e2e.worker_kit import carded_watch, thread_replies, watch_row
+
+
+async def done_watch(db: Database, snapshot_id: int) -> bool:
+    watch = await watch_row(db, snapshot_id, CHANNEL)
+    return watch is not None and not watch.is_pending
 
 
 async def reply_status(db: Database, snapshot_id: int) -> str | None:
@@ -60,7 +65,9 @@ async def test_a_reply_owed_when_the_bot_is_killed_is_posted_once_after_restart(
         lambda: thread_replies(procs.slack, CHANNEL, watches[0].message_ts), what="first reply"
     )
     procs.sim.state.finish_snapshot(runs[1].id, "Failed")
-    await finished_watch(procs.db, runs[1].id, CHANNEL)  # the state change is recorded...
+    await wait_until(  # the state change is recorded...
+        lambda: done_watch(procs.db, runs[1].id), what="the second watch to finish"
+    )
     assert await reply_status(procs.db, runs[1].id) == DeliveryStatus.PENDING  # ...and owed
     await procs.after_ticks()
     assert thread_replies(procs.slack, CHANNEL, watches[1].message_ts) == []

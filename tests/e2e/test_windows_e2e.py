@@ -16,7 +16,7 @@ from bot.slack.ids import ActionId
 from tests.constants import ADMIN, BACKUP, CHANNEL, OTHER_CHANNEL
 from tests.e2e.backup_kit import click, connect, rendered
 from tests.e2e.bot_fixtures import Stack
-from tests.faults.kit import messages_with
+from tests.faults.kit import messages_with, notes_with
 
 ENABLE = "POST /workspaces/{workspaceId}/backups/{backupId}/schedule/enable"
 STARTED = "for maintenance"
@@ -51,7 +51,7 @@ async def test_a_manual_on_then_off_closes_the_window_and_its_end_leaves_it_off(
     await stack.bot.after_ticks(3)
     assert scheduled(stack) is False
     assert stack.sim.state.call_counts().get(ENABLE, 0) == 1  # the manual on only
-    assert len(messages_with(stack, CHANNEL, ENDED)) == 1  # the "by hand" note only
+    assert len(notes_with(stack, CHANNEL, ENDED)) == 1  # the "by hand" note only
 
 
 async def test_the_toggle_button_closes_the_window_too(stack: Stack) -> None:
@@ -76,13 +76,13 @@ async def test_two_channels_windows_on_one_backup_end_at_the_latest_end(stack: S
     await stack.command(f"schedule {BACKUP} off for 7s", user=ADMIN, channel=OTHER_CHANNEL)
     await wait_until(lambda: messages_with(stack, OTHER_CHANNEL, STARTED), what="the second")
 
-    [short] = await wait_until(lambda: messages_with(stack, CHANNEL, ENDED), what="its end")
+    [short] = await wait_until(lambda: notes_with(stack, CHANNEL, ENDED), what="its end")
     assert "stays off" in short.text, short.text
     assert scheduled(stack) is False
     await stack.bot.after_ticks(3)
     assert scheduled(stack) is False
 
-    [long] = await wait_until(lambda: messages_with(stack, OTHER_CHANNEL, ENDED), what="the end")
+    [long] = await wait_until(lambda: notes_with(stack, OTHER_CHANNEL, ENDED), what="the end")
     assert "enabled again" in long.text
     assert scheduled(stack) is True
     assert stack.sim.state.call_counts().get(ENABLE, 0) == 1

@@ -59,7 +59,8 @@ async def finished_watch(db: Database, snapshot_id: int, channel: str) -> Watch:
             return None
         return watch if await owed(db, snapshot_id, channel) == 0 else None
 
-    return await wait_until(done, what=f"the watch of {snapshot_id} to finish")  # type: ignore[no-any-return]
+    # After a kill the dead process's sending lease and claims must expire first.
+    return await wait_until(done, timeout=30, what=f"the watch of {snapshot_id} to finish")  # type: ignore[no-any-return]
 
 
 async def cursors_ready(

@@ -25,6 +25,12 @@ async def start_snapshot(
     return run, card
 
 
+def notes_with(stack: Stack, channel: str, words: str) -> list[PostedMessage]:
+    """Messages in `channel` whose first line (the `text` fallback) contains `words`: unlike
+    `messages_with`, not a button's confirm dialog that names the same thing."""
+    return [m for m in stack.slack.messages(channel) if words in m.text]
+
+
 def messages_with(stack: Stack, channel: str, words: str) -> list[PostedMessage]:
     """Messages in `channel` whose text or blocks contain `words`."""
     return [m for m in stack.slack.messages(channel) if words in rendered(m.__dict__)]

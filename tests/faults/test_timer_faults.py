@@ -15,7 +15,7 @@ from tests.constants import ADMIN, BACKUP, CHANNEL, TEAM
 from tests.e2e.backup_kit import click, connect, rendered
 from tests.e2e.bot_fixtures import Stack
 from tests.e2e.worker_kit import binding_row
-from tests.faults.kit import messages_with
+from tests.faults.kit import messages_with, notes_with
 
 STARTED = "for maintenance"
 ENDED = "maintenance window"
@@ -40,10 +40,10 @@ async def test_a_window_note_slack_stored_before_failing_is_posted_once(stack: S
     stack.slack.fail_next("chat.postMessage", "internal_error", status=500, after_acting=True)
     stack.slack.fail_next("conversations.history", "internal_error", status=500, times=3)
 
-    await wait_until(lambda: messages_with(stack, CHANNEL, ENDED), what="the end note")
+    await wait_until(lambda: notes_with(stack, CHANNEL, ENDED), what="the end note")
     await wait_until(lambda: no_timers_left(stack), what="the timer settled", timeout=40)
     assert stack.sim.state.backup(123, BACKUP).scheduled is True
-    assert len(messages_with(stack, CHANNEL, ENDED)) == 1
+    assert len(notes_with(stack, CHANNEL, ENDED)) == 1
 
 
 async def test_disconnect_asks_first_and_the_window_still_ends_after_it(stack: Stack) -> None:
@@ -62,7 +62,7 @@ async def test_disconnect_asks_first_and_the_window_still_ends_after_it(stack: S
     await click(stack, ask, ActionId.CONFIRM_DISCONNECT, user=ADMIN, ephemeral=True)
     await wait_until(lambda: messages_with(stack, CHANNEL, "disconnected"), what="the notice")
     assert await binding_row(stack.bot.container.db, CHANNEL) is None
-    [ended] = await wait_until(lambda: messages_with(stack, CHANNEL, ENDED), what="the end")
+    [ended] = await wait_until(lambda: notes_with(stack, CHANNEL, ENDED), what="the end")
     assert "enabled again" in ended.text
     assert stack.sim.state.backup(123, BACKUP).scheduled is True
     await wait_until(lambda: no_timers_left(stack), what="the timer finished")
@@ -86,7 +86,7 @@ async def test_a_rebound_channel_ends_its_window_in_the_old_workspace_and_drops_
     )
     assert binding
 
-    [ended] = await wait_until(lambda: messages_with(stack, CHANNEL, ENDED), what="the end")
+    [ended] = await wait_until(lambda: notes_with(stack, CHANNEL, ENDED), what="the end")
     assert "enabled again" in ended.text
     assert stack.sim.state.backup(123, BACKUP).scheduled is True
     await wait_until(lambda: no_timers_left(stack), what="every timer settled")
