@@ -4,16 +4,18 @@ Steps 4-5 of docs/reference/guarantees.md#a-snapshot-started-from-slack.
 
 `lease_due` claims a bounded batch of due watches under a lease (`FOR UPDATE SKIP LOCKED` on
 PostgreSQL), with their bindings, in one short transaction, and commits: no lock is held while
-Skyvia and Slack are called, and a second replica claims other watches. `poll` then handles the
-batch concurrently (bounded): one `GET .../snapshots/{id}` per watch, then
+Skyvia is called, and a second replica claims other watches. `poll` then handles the batch
+concurrently (bounded): one `GET .../snapshots/{id}` per watch, then
 
-- no card yet (the request that started the run did not see its post land): the card, through
-  the ledger under the key the request claimed (`_settle_card`), before anything else;
-- a state change: the lifecycle card is redrawn;
-- a final state: the outcome reply in the thread (the `Announcer` says once, through the
-  delivery ledger), then the card's final redraw, then the watch is finished. The watch stays
-  pending until the reply is recorded as sent, so a crash anywhere before that makes the next
-  poll try again, and the ledger keeps it to one reply;
+- no card yet (the request that started the run did not see its post land): the card is owed
+  under the key the request claimed (`_settle_card`), and the watch waits until the outbox has
+  sent it (a later poll reads its `ts` from the ledger) before anything else;
+- a state change: the lifecycle card's redraw is owed (edits of one card coalesce);
+- a final state: the outcome reply in the thread is owed (the `Announcer` writes it into the
+  outbox, once), then the card's final redraw, then the watch is finished. The watch stays
+  pending until the reply is owed, so a crash anywhere before that makes the next poll owe it
+  again, which the ledger keeps to one reply. Nothing here waits for Slack: the outbox's
+  senders post at Slack's pace (`bot.slack.outbox`);
 - a long run: a "still running" note per 30 minutes, and a note and the end of the watch at the
   give-up limit.
 
@@ -341,7 +343,7 @@ class WatchingService(LeasedService[WatchingConfig]):
             await self._retry_delivery(watch, outcome)
 
     async def _retry_delivery(self, watch: Watch, outcome: Outcome) -> None:
-        """Keeps the watch pending until its message is delivered (see `bot.slack.notifier`)."""
+        """Keeps the watch pending until its message is owed or sent (see `bot.slack.notifier`)."""
         now = self._clock()
         if outcome == Outcome.FAILED:
             await self._reschedule(watch, self._retry_at(watch), poll_errors=watch.poll_errors + 1)
