@@ -288,6 +288,8 @@ class _Fault:
     remaining: int
     after_acting: bool = False
     drop: bool = False
+    when: Callable[[dict[str, Any]], bool] | None = None
+    """Only calls whose arguments pass this are failed (and counted); None: every call."""
 
 
 class _DropConnection(Exception):
@@ -553,12 +555,14 @@ class FakeSlack:
         *,
         after_acting: bool = False,
         drop: bool = False,
+        when: Callable[[dict[str, Any]], bool] | None = None,
     ) -> None:
         """Answer the next `times` calls of `method` with `error` (429s carry `Retry-After`).
 
         `after_acting`: the call takes effect first (a message is stored) and only then fails,
         as when Slack posts and its answer is lost. `drop`: instead of any answer, the
-        connection is closed (with `after_acting`, after the call took effect).
+        connection is closed (with `after_acting`, after the call took effect). `when`: only
+        calls whose arguments it accepts (e.g. a message of one kind) meet the fault.
         """
         fault = _Fault(
             error=error,
@@ -567,6 +571,7 @@ class FakeSlack:
             remaining=times,
             after_acting=after_acting,
             drop=drop,
+            when=when,
         )
         self._faults.setdefault(method, []).append(fault)
 
@@ -842,7 +847,7 @@ class FakeSlack:
             raise _ApiFailure("invalid_auth")
         if identity.expires_at is not None and identity.expires_at <= time.time():
             raise _ApiFailure("token_expired")
-        fault = self._next_fault(method)
+        fault = self._next_fault(method, args)
         if fault is not None and not fault.after_acting:
             self._fail(fault, headers)
         self._admit(method, identity, args, headers)
@@ -864,11 +869,13 @@ class FakeSlack:
             headers["Retry-After"] = "1"
         raise _ApiFailure(random_fault.error, status=random_fault.status)
 
-    def _next_fault(self, method: str) -> _Fault | None:
+    def _next_fault(self, method: str, args: dict[str, Any]) -> _Fault | None:
         queue = self._faults.get(method)
         if not queue:
             return None
         fault = queue[0]
+        if fault.when is not None and not fault.when(args):
+            return None
         fault.remaining -= 1
         if fault.remaining <= 0:
             queue.pop(0)

@@ -185,14 +185,20 @@ class EpisodeTracker:
         recovering = [e for e in tracked.open.values() if e.recovering and e.binding_id in by_id]
         if not recovering:
             return
-        threads, _ = await self._alert_threads(
+        threads, orphans = await self._alert_threads(
             [by_id[e.binding_id] for e in recovering],
             {e.binding_id: e for e in recovering},
             cursor.cursor,
         )
         outcomes = await asyncio.gather(
             *(
-                self._recovered(by_id[e.binding_id], threads.get(e.binding_id), cursor, e)
+                self._recovered(
+                    by_id[e.binding_id],
+                    threads.get(e.binding_id),
+                    cursor,
+                    e,
+                    orphan=e.binding_id in orphans,
+                )
                 for e in recovering
             )
         )
@@ -202,10 +208,17 @@ class EpisodeTracker:
             await self._batcher.run(lambda s: _close_all(s, done, now))
 
     async def _recovered(
-        self, binding: Binding, thread: str | None, cursor: AlertCursor, episode: Episode
+        self,
+        binding: Binding,
+        thread: str | None,
+        cursor: AlertCursor,
+        episode: Episode,
+        *,
+        orphan: bool,
     ) -> Outcome:
         if thread is None:
-            return Outcome.PAUSED  # its alert never went out: nothing to reply to
+            # Its alert never went out: nothing to reply to. Still in the outbox: wait for it.
+            return Outcome.PAUSED if orphan else Outcome.BUSY
         try:
             return await self._announcer.episode_recovered(
                 Channel(binding.team_id, binding.channel_id),

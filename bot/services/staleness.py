@@ -195,13 +195,15 @@ class StaleTracker:
     ) -> None:
         key = (binding.team_id, binding.channel_id, stale_id, DeliveryKind.STALE)
 
-        async def alert_ts(session: AsyncSession) -> str | None:
+        async def alert_row(session: AsyncSession) -> tuple[str | None, str | None]:
             row = (await DeliveryLedger(session).get_many([key])).get(key)
-            return row.message_ts if row and row.status == DeliveryStatus.SENT else None
+            return (row.status, row.message_ts) if row is not None else (None, None)
 
-        thread = await self._batcher.run(alert_ts)
+        status, thread = await self._batcher.run(alert_row)
         outcome = Outcome.PAUSED  # its alert never went out: nothing to reply to
-        if thread is not None:
+        if status in (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED):
+            outcome = Outcome.BUSY  # still in the outbox: the reply waits for its thread
+        elif status == DeliveryStatus.SENT and thread is not None:
             outcome = await self._announcer.fresh_again(
                 channel, thread, cursor.backup_id, cursor.backup_name, good_id
             )

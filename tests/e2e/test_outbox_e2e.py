@@ -14,11 +14,18 @@ from storage.db import Database
 from storage.models import Delivery, DeliveryKind, DeliveryStatus
 from storage.repositories._sql import db_now
 from storage.repositories.outbox import Outbox, OutboxEntry
-from tests.constants import BACKUP, CHANNEL, MEMBER, OTHER_CHANNEL, TEAM
+from tests.constants import ADMIN, BACKUP, CHANNEL, MEMBER, OTHER_CHANNEL, TEAM
 from tests.e2e.backup_kit import connect, rendered
 from tests.e2e.bot_fixtures import Stack
 from tests.e2e.process_kit import ProcessStack
-from tests.e2e.worker_kit import carded_watch, thread_replies, watch_row
+from tests.e2e.worker_kit import (
+    alerts_in,
+    carded_watch,
+    cursors_ready,
+    kind_of,
+    thread_replies,
+    watch_row,
+)
 
 
 async def done_watch(db: Database, snapshot_id: int) -> bool:
@@ -113,3 +120,66 @@ async def test_status_says_when_the_channels_messages_wait_behind_slacks_limits(
     assert "2m 30s" in status or "2m 31s" in status
     other = rendered(await stack.reply_to("status", channel=OTHER_CHANNEL))
     assert "queued behind" not in other
+
+
+async def test_a_recovery_while_its_alert_waits_in_the_outbox_replies_in_its_thread(
+    stack: Stack,
+) -> None:
+    """Slack holds the alert back (429 + Retry-After) while the backup already succeeds again:
+    the recovery waits for the alert's thread instead of closing the episode unsaid."""
+    await connect(stack)
+    await cursors_ready(stack.bot.container.db)
+    stack.slack.fail_next("chat.postMessage", retry_after=4)
+    failed = stack.sim.state.run_scheduled_now(BACKUP, fail=True)
+    await wait_until(
+        lambda: [c for c in stack.slack.calls_to("chat.postMessage") if c.status == 429],
+        what="the alert held back by a 429",
+    )
+    good = stack.sim.state.run_scheduled_now(BACKUP)
+    [alert] = await wait_until(
+        lambda: alerts_in(stack.slack, CHANNEL, failed.id), timeout=30, what="the alert"
+    )
+    [recovered] = await wait_until(
+        lambda: [m for m in stack.slack.thread(CHANNEL, alert.ts) if kind_of(m) == "recovered"],
+        timeout=30,
+        what="the recovery in the alert's thread",
+    )
+    assert f"snapshot {good.id} succeeded" in recovered.text
+    await wait_until(
+        lambda: "recovered" in stack.slack.message(CHANNEL, alert.ts).text,
+        timeout=30,
+        what="the header turned to recovered",
+    )
+
+
+async def test_fresh_again_while_the_stale_alert_waits_in_the_outbox_replies_in_its_thread(
+    stack: Stack,
+) -> None:
+    await connect(stack)
+    await cursors_ready(stack.bot.container.db)
+    stack.slack.fail_next(  # the stale alert is held back, not the command's own notice
+        "chat.postMessage", retry_after=4, when=lambda args: "stale" in str(args.get("metadata"))
+    )
+    await stack.command(f"alerts stale {BACKUP} 10m", user=ADMIN)
+    await wait_until(
+        lambda: [
+            c
+            for c in stack.slack.calls_to("chat.postMessage")
+            if c.status == 429 and (c.args.get("metadata") or {}).get("event_payload")
+        ],
+        what="the stale alert held back by a 429",
+    )
+    good = stack.sim.state.run_scheduled_now(BACKUP)
+    [alert] = await wait_until(
+        lambda: [
+            m for m in stack.slack.messages(CHANNEL) if not m.is_reply and kind_of(m) == "stale"
+        ],
+        timeout=30,
+        what="the stale alert",
+    )
+    [fresh] = await wait_until(
+        lambda: [m for m in stack.slack.thread(CHANNEL, alert.ts) if kind_of(m) == "fresh"],
+        timeout=30,
+        what="fresh again in the stale alert's thread",
+    )
+    assert f"snapshot {good.id} succeeded" in fresh.text
