@@ -48,6 +48,10 @@ from storage.models import DeliveryKind
 
 USER = "U0SOAKUSER"
 PG_DOWN_SECONDS = 10.0
+OUTAGE_COMMAND_EVERY = 1.0  # commands sent while the database is down, on purpose
+OUTAGE_SKYVIA_HOLD = 3.0  # Skyvia holds two commands' answers while the database stops
+ACTIVE = "GET /workspaces/{workspaceId}/backups/{backupId}/snapshots/active"
+CREATE = "POST /workspaces/{workspaceId}/backups/{backupId}/snapshots"
 SKYVIA_TIMEOUT_LATENCY = 12.0  # longer than the bot's 10 s Skyvia timeout
 RETENTION_ENV = {
     "SKYVIA_BOT_RETENTION_INTERVAL": "30",
@@ -108,6 +112,7 @@ class Counters:
     kills: int = 0
     kill_times: list[float] = field(default_factory=list)
     pg_down: list[tuple[float, float]] = field(default_factory=list)
+    commands_in_outage: int = 0  # sent as the database stopped or while it was down
     pg_restarts: int = 0
     skyvia_timeouts: int = 0
     peak_rss: float = 0.0
@@ -247,23 +252,55 @@ class Soak:
         self.counters.kill_times.append(time.monotonic())
         await self.bot.start()
 
-    async def restart_postgres(self, cluster: PrivatePostgres) -> None:
+    async def restart_postgres(self, cluster: PrivatePostgres, sender: SlackRequestSender) -> None:
+        """Stops the server for `PG_DOWN_SECONDS` with commands in flight and more sent meanwhile.
+
+        Not left to luck (issue 18, finding 0): two commands are held in Skyvia as the server
+        stops, one while the bot checks the backup (it must start nothing and say so), one
+        while Skyvia starts its run (the bot must hold the run's record until the server is
+        back, and follow it); then a command every `OUTAGE_COMMAND_EVERY` seconds while it is
+        down (each must start nothing). Every run they start is expected to get its reply.
+        """
+        state = self.doubles.sim.state
+        calls = state.call_counts()
+        state.add_latency(OUTAGE_SKYVIA_HOLD, endpoint=ACTIVE, count=1)
+        state.add_latency(OUTAGE_SKYVIA_HOLD, endpoint=CREATE, count=1)
+        for backup in self.idle_backups()[:2]:
+            self.send(sender, backup)
+            self.counters.commands_in_outage += 1
+        await wait_until(
+            lambda: all(state.call_counts().get(e, 0) > calls.get(e, 0) for e in (ACTIVE, CREATE)),
+            OUTAGE_SKYVIA_HOLD,
+            0.05,
+        )
         down = time.monotonic()
         await asyncio.to_thread(cluster.stop, "fast")
-        await asyncio.sleep(PG_DOWN_SECONDS)
+        while time.monotonic() - down < PG_DOWN_SECONDS:
+            self.counters.commands_in_outage += self.command(sender)
+            await asyncio.sleep(OUTAGE_COMMAND_EVERY)
         await asyncio.to_thread(cluster.start)
         self.counters.pg_restarts += 1
         self.counters.pg_down.append((down, time.monotonic()))
 
-    def command(self, sender: SlackRequestSender) -> None:
+    def idle_backups(self) -> list[int]:
+        """Command backups with no active run, shuffled."""
         state = self.doubles.sim.state
         idle = [b for b in self.layout.command_backups if state.active_snapshot(b) is None]
+        self.rng.shuffle(idle)
+        return idle
+
+    def command(self, sender: SlackRequestSender) -> bool:
+        """Sends `/skyvia snapshot` for an idle command backup; False when none is idle."""
+        idle = self.idle_backups()
         if idle:
-            backup = self.rng.choice(idle)
-            channel = self.layout.command_backups[backup]
-            task = asyncio.create_task(send_command(sender, backup, channel, self.counters))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            self.send(sender, idle[0])
+        return bool(idle)
+
+    def send(self, sender: SlackRequestSender, backup: int) -> None:
+        channel = self.layout.command_backups[backup]
+        task = asyncio.create_task(send_command(sender, backup, channel, self.counters))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     def failure(self) -> None:
         state = self.doubles.sim.state
@@ -296,7 +333,8 @@ class Soak:
                     self.counters.skyvia_timeouts += 2
                     next_timeout += sizes.skyvia_timeout_every
                 if pg_at is not None and now >= pg_at and cluster is not None:
-                    pg_task, pg_at = asyncio.create_task(self.restart_postgres(cluster)), None
+                    pg_task = asyncio.create_task(self.restart_postgres(cluster, sender))
+                    pg_at = None
                 pg_down = pg_task is not None and not pg_task.done()
                 if now >= next_kill and not pg_down:
                     await self.restart_bot()

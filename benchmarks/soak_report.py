@@ -67,7 +67,8 @@ def report(
         f" (all expected arrived within the drain: {drained})",
         f"commands sent {counters.commands_sent:,}, refused or unanswered (bot restarting) "
         f"{counters.commands_refused:,}; runs started by the bot {len(soak.runs.replies):,}, "
-        f"scheduled runs failed {len(soak.runs.failures):,}",
+        f"scheduled runs failed {len(soak.runs.failures):,}; commands sent as the database "
+        f"stopped or while it was down {counters.commands_in_outage:,}",
         f"faults: chat.postMessage 429 {sizes.slack_429_rate:.0%} and 500-after-post "
         f"{sizes.slack_500_after_post_rate:.0%}; Skyvia 503 {sizes.skyvia_5xx_rate:.0%}, "
         f"{counters.skyvia_timeouts} answers slower than the bot's timeout; SIGKILL every "
@@ -85,6 +86,7 @@ def report(
         "kills": counters.kills,
         "pg_restarts": counters.pg_restarts,
         "commands_sent": counters.commands_sent,
+        "commands_in_outage": counters.commands_in_outage,
         "peak_rss_mb": counters.peak_rss,
         "rows_before": before,
         "rows_after": after,

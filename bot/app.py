@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
@@ -18,6 +20,7 @@ from bot.services.channel_pauses import ChannelPauses
 from bot.services.digests import DigestSettings
 from bot.services.health import HealthService
 from bot.services.mentions import AlertMentions
+from bot.slack.clients import SlackClients
 from bot.slack.installations import ResumingInstallationStore, TeamInstallations
 from handlers import register_all
 from handlers.context import Services
@@ -86,6 +89,44 @@ def handler_services(container: Container) -> Services:
     )
 
 
+class RotatingFirstAuthorize(AsyncInstallationStoreAuthorize):
+    """Bolt's authorize, after the bot's own rotation of an expiring token.
+
+    Bolt rotates a token on its own inside a request, under no lock; two requests, two replicas,
+    or a request and a worker could then exchange one refresh token at once. So the request's
+    team goes through `SlackClients.for_team` first, which rotates under the turn the replicas
+    share (`bot.slack.clients`); Bolt then finds the token fresh and leaves it.
+    """
+
+    def __init__(self, clients: SlackClients, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._clients = clients
+
+    async def __call__(
+        self,
+        *,
+        context: AsyncBoltContext,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None,
+        actor_enterprise_id: str | None = None,
+        actor_team_id: str | None = None,
+        actor_user_id: str | None = None,
+    ) -> AuthorizeResult | None:
+        if team_id:
+            with contextlib.suppress(LookupError):  # not installed: Bolt says so its own way
+                await self._clients.for_team(team_id, enterprise_id)
+        return await super().__call__(
+            context=context,
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            user_id=user_id,
+            actor_enterprise_id=actor_enterprise_id,
+            actor_team_id=actor_team_id,
+            actor_user_id=actor_user_id,
+        )
+
+
 def _oauth_kwargs(container: Container) -> dict[str, Any]:
     """OAuth mode: installs, authorization and token rotation, all through SLACK_API_URL.
 
@@ -109,7 +150,8 @@ def _oauth_kwargs(container: Container) -> dict[str, Any]:
             expiration_seconds=600, engine=container.db.engine
         ),
     )
-    authorize = AsyncInstallationStoreAuthorize(
+    authorize = RotatingFirstAuthorize(
+        container.slack,
         logger=_bolt_logger(),
         installation_store=store,
         client_id=settings.slack_client_id,

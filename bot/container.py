@@ -78,6 +78,7 @@ def slack_clients(
             client_id=settings.slack_client_id, engine=db.engine, cipher=cipher
         ),
         enterprise_of=bindings.enterprise_of,
+        db=db,
     )
     clients.rotator = AsyncTokenRotator(
         client_id=settings.slack_client_id,

@@ -67,8 +67,10 @@ def register(app: AsyncApp, services: Services) -> None:
         if not await first_time(body):
             return
         team_id = _team_of(body, context)
-        await pauses.pause_team(team_id, TEAM_GONE[kind])
-        await services.installations.forget(team_id, context.enterprise_id)
+        # An org-wide install serves every workspace of its Grid org: all of them go with it.
+        org = context.enterprise_id if context.is_enterprise_install else None
+        await pauses.pause_team(team_id, TEAM_GONE[kind], org)
+        await services.installations.forget(team_id, context.enterprise_id, org_wide=bool(org))
 
     for name in CHANNEL_GONE:
         app.event(name)(channel_gone)

@@ -100,12 +100,14 @@ class TimerEnded:
 
 @dataclass(frozen=True)
 class DigestDue:
-    """A channel's daily digest of `day` (the setter's local date, which keys it: once a day)."""
+    """A channel's daily digest of `day` (the setter's local date), due at `at` (UTC, which
+    keys it: a local day of one zone is not the same-numbered day of another)."""
 
     channel: Channel
     day: date
     setting: DigestSetting
     health: WorkspaceHealth
+    at: datetime
 
 
 class Announcer(Protocol):

@@ -57,19 +57,23 @@ class ChannelPauses:
             )
         return paused
 
-    async def pause_team(self, team_id: str, reason: str) -> int:
-        """Pauses every binding of a Slack team; returns how many."""
+    async def pause_team(self, team_id: str, reason: str, enterprise_id: str | None = None) -> int:
+        """Pauses every binding of a Slack team, or with `enterprise_id` (an org-wide install)
+        of every workspace of that Grid org; returns how many."""
         async with self._db.session() as session:
-            count = await BindingRepository(session).pause_team(team_id, reason, self._clock())
+            count = await BindingRepository(session).pause_team(
+                team_id, reason, self._clock(), enterprise_id=enterprise_id
+            )
         if count:
             log.warning("%d bindings of team %s paused: %s", count, team_id, reason)
         return count
 
-    async def resume_team(self, team_id: str) -> int:
-        """Lifts the pauses an uninstall or token revocation made (the team reinstalled)."""
+    async def resume_team(self, team_id: str, enterprise_id: str | None = None) -> int:
+        """Lifts the pauses an uninstall or token revocation made (the team reinstalled; with
+        `enterprise_id`, the org-wide install of that Grid org)."""
         async with self._db.session() as session:
             count = await BindingRepository(session).unpause_team(
-                team_id, TEAM_GONE.values(), self._clock()
+                team_id, TEAM_GONE.values(), self._clock(), enterprise_id=enterprise_id
             )
         if count:
             log.warning("%d bindings of reinstalled team %s resumed", count, team_id)

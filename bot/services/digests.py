@@ -4,9 +4,15 @@ A digest is a timer (`TimerKind.DIGEST`, one per channel, `backup_id` 0) whose p
 local time and the IANA zone of the admin who set it. Its `due_at` is always a UTC moment
 computed from that local time *for that day*, so "09:00 in Europe/Berlin" stays 09:00 on both
 sides of a DST change (08:00 UTC in winter, 07:00 UTC in summer). Firing posts the digest of
-the latest local day whose time has passed, keyed in the delivery ledger by that day, then moves
-the row to the next day: a digest due while no bot ran is posted once when one is back, and two
-replicas (the lease, then the ledger) never post a day twice.
+the latest local day whose time has passed, keyed in the delivery ledger by that day's moment,
+then moves the row to the next day: a digest due while no bot ran is posted once when one is
+back, and two replicas (the lease, then the ledger) never post a day twice.
+
+A local day is a day *of the zone*: Tokyo's 6 January ends before Los Angeles's begins. So the
+key is the UTC moment, not the bare date (a digest set again from a zone behind found "6
+January" taken and skipped its own), and the payload remembers the last day's moment (`last`),
+kept across a re-set: a day on which the channel already had a digest, read in the new zone,
+gets no second one.
 """
 
 from __future__ import annotations
@@ -70,16 +76,31 @@ class DigestSetting:
     tz: str
     set_by: str
     next_at: datetime
+    last_at: datetime | None = None
+    """The moment of the last day the channel had its digest (kept when set again), if any."""
 
     @classmethod
     def of(cls, timer: Timer) -> DigestSetting:
         payload = json.loads(timer.payload or "{}")
+        last = payload.get("last")
         return cls(
             at=time.fromisoformat(payload.get("at", "09:00")),
             tz=payload.get("tz") or "UTC",
             set_by=payload.get("by", ""),
             next_at=timer.due_at,
+            last_at=datetime.fromisoformat(last) if last else None,
         )
+
+    def had(self, day: date) -> bool:
+        """True when the channel already had a digest on this local day of the setting's zone."""
+        return self.last_at is not None and self.last_at.astimezone(zone_of(self.tz)).date() == day
+
+    def payload(self, last_at: datetime | None) -> str:
+        """The timer's payload: the setting, and the moment of the last day it was posted."""
+        body = {"at": self.at.strftime("%H:%M"), "tz": self.tz, "by": self.set_by}
+        if last_at is not None:
+            body["last"] = last_at.astimezone(UTC).isoformat()
+        return json.dumps(body)
 
     @property
     def words(self) -> str:
@@ -122,12 +143,15 @@ class DigestSettings:
         if old is not None and (old.at, old.tz) == (at, zone):
             return old, False
         next_at = next_digest_at(self._clock(), at, zone)
-        payload = {"at": at.strftime("%H:%M"), "tz": zone, "by": user_id}
+        last_at = old.last_at if old is not None else None
+        setting = DigestSetting(at=at, tz=zone, set_by=user_id, next_at=next_at, last_at=last_at)
         async with self._db.session() as session:
             await TimerRepository(session).set(
-                **_key(bound.team_id, bound.channel_id), due_at=next_at, payload=json.dumps(payload)
+                **_key(bound.team_id, bound.channel_id),
+                due_at=next_at,
+                payload=setting.payload(last_at),
             )
-        return DigestSetting(at=at, tz=zone, set_by=user_id, next_at=next_at), True
+        return setting, True
 
     async def off(self, team_id: str, channel_id: str) -> DigestSetting | None:
         """Stops the channel's digest; the setting that was dropped, or None if there was none."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -78,13 +79,17 @@ exception means the outcome is unknown (a 5xx, a dropped connection, a timeout).
 
 CARD_OWNER = "web"
 """Ledger claimant of a card posted while answering a request (the workers name themselves)."""
-WATCH_ATTEMPTS = 3
-"""Tries to record a started run's watch before telling the user it will not be followed."""
+WATCH_HOLD = 30.0
+"""Seconds a started run's record is held (retried) while the database is away, before the
+user is told it will not be followed: longer than a database restart or failover takes (the
+soak's outage lasts 10 s), short enough that the user hears back within the minute. The command
+was acknowledged long before; its answer goes to its response_url."""
 CARD_TIMEOUT = 4.0
 """Seconds the request waits for its card's post: under the workers' stale-claim window (at
 least 8 s), so the watcher never reads back a card whose post is still under way."""
 WATCH_RETRY_PAUSE = 0.5
-"""Seconds before the second try (doubling): the whole retry stays within a request's answer."""
+"""Seconds before the second try, doubling up to `WATCH_RETRY_PAUSE_MAX`."""
+WATCH_RETRY_PAUSE_MAX = 4.0
 
 
 def card_ledger_key(team_id: str, channel_id: str, snapshot_id: int) -> LedgerKey:
@@ -94,6 +99,18 @@ def card_ledger_key(team_id: str, channel_id: str, snapshot_id: int) -> LedgerKe
 
 class CardRefused(Exception):
     """Slack refused the card's post (an error answer): it is certainly not in the channel."""
+
+
+class NothingStarted(DomainError):
+    """The database cannot record a run just now, so none was started (nothing to undo)."""
+
+    def __init__(self, backup: Backup) -> None:
+        super().__init__(
+            f"I cannot record a snapshot of {backup.display_name} ({backup.id}) right now (the "
+            "bot's database is unavailable), so nothing was started.",
+            "Try again in a minute.",
+        )
+        self.backup = backup
 
 
 class StartedUnwatched(DomainError):
@@ -150,13 +167,16 @@ class SnapshotService:
         """Starts a snapshot, records its watch, then posts its card, in that order.
 
         1. Everything that can refuse is done first (the backup exists, nothing is active
-           unless `even_if_active`), so after the POST only one insert and the card remain.
+           unless `even_if_active`, the database answers), so after the POST only one insert
+           and the card remain. A database that does not answer starts nothing
+           (`NothingStarted`): a run the bot cannot record would not be followed.
         2. `POST .../snapshots`. Skyvia gives no idempotency; the client looks at `/active`
            instead of re-posting after a lost answer, and the caller's click claim stops a
            double click before it gets here.
         3. The watch (without a card yet), the ledger's claim of the card and the audit entry,
-           in one transaction, retried briefly: from here on the watcher reports the run
-           whatever happens to the card. If the database stays unavailable the user is told
+           in one transaction, held until the database is back (`WATCH_HOLD`): from here on
+           the watcher reports the run whatever happens to the card. If the database stays
+           unavailable longer the user is told
            plainly that the run will not be followed (`StartedUnwatched`); the alert scanner
            still reports its failure, as for any run no watch claims.
         4. `post_card`, and the card's `ts` recorded on the watch and in the ledger. A card
@@ -175,6 +195,7 @@ class SnapshotService:
                 return AlreadyActive(backup=backup, active_run=active, watch=watch)
         actor = Actor(bound.team_id, bound.channel_id, user_id)
         target = f"backup {backup_id}"
+        await self._able_to_record(actor, backup)
         try:
             run = await self._skyvia.create_snapshot(bound.token, bound.workspace_id, backup_id)
         except SkyviaError as error:
@@ -199,23 +220,29 @@ class SnapshotService:
         entry: Entry,
         card_thread_ts: str | None,
     ) -> WatchedRun:
-        """Step 3 of `start`, retried a few times; `StartedUnwatched` if it never commits."""
-        pause = WATCH_RETRY_PAUSE
-        for attempt in range(1, WATCH_ATTEMPTS + 1):
+        """Step 3 of `start`, held until the database is back (at most `WATCH_HOLD` seconds,
+        by the clock and by the pauses alone); `StartedUnwatched` if it never commits."""
+        pause, paused, attempt = WATCH_RETRY_PAUSE, 0.0, 0
+        held_since = time.monotonic()
+        while True:
+            attempt += 1
             try:
                 return await self._record_watch(bound, started, actor, entry, card_thread_ts)
             except Exception as error:  # the database: refused, timed out, gone
                 log.warning(
-                    "snapshot %s started; recording its watch failed (try %d of %d): %s",
+                    "snapshot %s started; recording its watch failed (try %d, held up to %gs): %s",
                     started.run.run_id,
                     attempt,
-                    WATCH_ATTEMPTS,
+                    WATCH_HOLD,
                     type(error).__name__,
                     extra={"team": actor.team_id, "channel": actor.channel_id},
                 )
-                if attempt < WATCH_ATTEMPTS:
-                    await self._sleep(pause)
-                    pause *= 2
+            held = max(paused, time.monotonic() - held_since)
+            if held + pause > WATCH_HOLD:
+                break
+            await self._sleep(pause)
+            paused += pause
+            pause = min(pause * 2, WATCH_RETRY_PAUSE_MAX)
         log.error(
             "snapshot %s of backup %s started but is not watched: the database is unavailable",
             started.run.run_id,
@@ -223,6 +250,22 @@ class SnapshotService:
             extra={"team": actor.team_id, "channel": actor.channel_id},
         )
         raise StartedUnwatched(started)
+
+    async def _able_to_record(self, actor: Actor, backup: Backup) -> None:
+        """Step 1's last check, just before the `POST`: the database answers, or nothing starts.
+
+        A run the bot cannot record would run unfollowed. The binding was read moments ago, but
+        the Skyvia checks since can take seconds; this keeps the window in which the database
+        can go away to the `POST` itself, and `_watch_started` holds the record across that.
+        """
+        if await self._db.ping():
+            return
+        log.warning(
+            "snapshot of backup %s not started: the database is unavailable",
+            backup.id,
+            extra={"team": actor.team_id, "channel": actor.channel_id},
+        )
+        raise NothingStarted(backup)
 
     async def _watch_of(self, bound: BoundWorkspace, snapshot_id: int) -> WatchedRun | None:
         """The team's watch of a running snapshot, preferring the asking channel's."""

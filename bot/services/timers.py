@@ -303,13 +303,20 @@ class TimerService:
         return latest if latest is not None and latest > timer.ends_at else None
 
     async def _digest(self, timer: Timer, bound: BoundWorkspace) -> Outcome:
-        """The digest of the latest day whose time has passed (once per day, by the ledger)."""
+        """The digest of the latest day whose time has passed (once per day, by the ledger),
+        unless the channel had one on that local day already (set again from another zone)."""
         assert self._announcer is not None and self._health is not None
         setting = DigestSetting.of(timer)
-        day, _ = digest_day(self._clock(), setting.at, setting.tz)
+        day, moment = digest_day(self._clock(), setting.at, setting.tz)
+        if setting.had(day):
+            return Outcome.ALREADY_SENT
         health = await self._health.workspace(bound)
         channel = Channel(timer.team_id, timer.channel_id)
-        return await self._announcer.digest(DigestDue(channel, day, setting, health))
+        outcome = await self._announcer.digest(DigestDue(channel, day, setting, health, moment))
+        if outcome.settled:
+            async with self._db.session() as session:
+                await TimerRepository(session).note(timer.id, self._owner, setting.payload(moment))
+        return outcome
 
     async def _reenable(self, timer: Timer, bound: BoundWorkspace, payload: dict[str, str]) -> bool:
         """Enables the schedule unless it is on already; True if this window's end enabled it."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.services.announcements import Channel, DigestDue, Outcome, TimerEnded
 from bot.services.models import WatchedRun
@@ -63,9 +63,11 @@ def timer_key(ended: TimerEnded, kind: str) -> DeliveryKey:
 
 
 def digest_key(due: DigestDue) -> DeliveryKey:
-    """Once per local day: a digest set again, or retried after a crash, is still that day's."""
+    """Once per local day, by its moment: a digest retried after a crash is still that day's,
+    and Tokyo's 6 January is not Los Angeles's (`bot.services.digests`)."""
     channel = due.channel
-    return DeliveryKey(channel.team_id, channel.channel_id, 0, f"digest:{due.day.isoformat()}")
+    moment = due.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+    return DeliveryKey(channel.team_id, channel.channel_id, 0, f"digest:{moment}")
 
 
 def _run_key(run: WatchedRun, kind: str) -> DeliveryKey:

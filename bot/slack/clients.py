@@ -27,10 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -52,8 +55,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.metrics import Metrics
+from storage.repositories.worker_leases import WorkerLeaseRepository
 
 if TYPE_CHECKING:
+    from storage.db import Database
     from storage.installation_store import EncryptedInstallationStore
 
 log = logging.getLogger("bot.slack")
@@ -64,6 +69,12 @@ CLOSE_EVICTED_AFTER = 120.0
 """Seconds before an evicted client's pool closes: longer than a call with its retries takes."""
 ROTATE_BEFORE_MINUTES = 120
 """A rotating token is refreshed once it expires within this many minutes (Bolt's default)."""
+ROTATION_LEASE = 30.0
+"""Seconds one replica holds the turn to rotate a team's token: longer than an exchange takes,
+and how long the others wait for a replica that died holding it."""
+ROTATION_POLL = 0.1
+"""Seconds between looks at a turn another replica holds."""
+_ALWAYS_DUE = datetime(2000, 1, 1, tzinfo=UTC)
 
 EnterpriseOf = Callable[[str], Awaitable[str | None]]
 """The Enterprise Grid org of a team, as the bindings recorded it (None outside Grid)."""
@@ -276,6 +287,7 @@ class SlackClients:
         bot_token: str | None,
         installation_store: EncryptedInstallationStore | None = None,
         enterprise_of: EnterpriseOf | None = None,
+        db: Database | None = None,
         max_cached: int = MAX_CACHED_CLIENTS,
         close_evicted_after: float = CLOSE_EVICTED_AFTER,
     ) -> None:
@@ -286,6 +298,8 @@ class SlackClients:
         self.rotator: AsyncTokenRotator | None = None
         """Set when the app may have token rotation on (OAuth mode); it calls `self.oauth`."""
         self._rotation = asyncio.Lock()
+        self._db = db
+        self._owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.default = build_web_client(bot_token, base_url, metrics)
         self.oauth = build_web_client(None, base_url, metrics)
         """Token-less: oauth.v2.access (installs, rotation) authenticates with the app's secret."""
@@ -313,7 +327,9 @@ class SlackClients:
         assert bot.bot_token is not None  # checked by the caller
         if self.rotator is None or bot.bot_refresh_token is None or not _expiring(bot):
             return bot.bot_token
-        async with self._rotation:  # one rotation at a time: a refresh token is good once
+        # One rotation at a time, in this process and across replicas: a refresh token is good
+        # once. The one that waited re-reads the installation and finds it rotated.
+        async with self._rotation, self._rotation_turn(bot):
             installation = await store.async_find_installation(
                 enterprise_id=bot.enterprise_id,
                 team_id=bot.team_id,
@@ -335,6 +351,31 @@ class SlackClients:
                 return bot.bot_token
             await store.async_save_bot(refreshed_bot)
             return refreshed_bot.bot_token
+
+    @asynccontextmanager
+    async def _rotation_turn(self, bot: Bot) -> AsyncIterator[None]:
+        """The turn to rotate this bot's token among replicas: a lease in the database (the
+        request path and every worker of every replica go through `_fresh_token`)."""
+        if self._db is None:  # no database to share (tests of one process)
+            yield
+            return
+        db = self._db
+        name = f"token-rotation:{bot.enterprise_id or '-'}:{bot.team_id or '-'}"
+        waited_until = time.monotonic() + ROTATION_LEASE + 5
+        while True:
+            async with db.session() as session:
+                taken = await WorkerLeaseRepository(session).take_turn(
+                    name, self._owner, datetime.now(UTC), ROTATION_LEASE
+                )
+            if taken or time.monotonic() > waited_until:
+                break
+            await asyncio.sleep(ROTATION_POLL)
+        try:
+            yield
+        finally:
+            if taken:
+                async with db.session() as session:
+                    await WorkerLeaseRepository(session).end_turn(name, self._owner, _ALWAYS_DUE)
 
     def evict(self, token: str) -> None:
         """Forgets the client of a token Slack no longer accepts."""

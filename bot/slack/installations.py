@@ -24,7 +24,8 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 
 log = logging.getLogger(__name__)
 
-OnInstalled = Callable[[str], Awaitable[Any]]
+OnInstalled = Callable[[str, str | None], Awaitable[Any]]
+"""Called with the installed team and, for an org-wide install, its Grid org's id."""
 
 
 class ResumingInstallationStore(AsyncInstallationStore):
@@ -43,8 +44,9 @@ class ResumingInstallationStore(AsyncInstallationStore):
         team_id = installation.team_id or installation.enterprise_id
         if not team_id:
             return
+        org = installation.enterprise_id if installation.is_enterprise_install else None
         try:
-            await self._on_installed(team_id)
+            await self._on_installed(team_id, org)
         except Exception:  # the install itself succeeded; `status` still shows the pause
             log.exception("could not resume the bindings of reinstalled team %s", team_id)
 
@@ -109,12 +111,18 @@ class TeamInstallations:
         self._store = store
         self._evict = evict
 
-    async def forget(self, team_id: str, enterprise_id: str | None = None) -> bool:
-        """Deletes the team's stored tokens; False in single-workspace mode (no store)."""
+    async def forget(
+        self, team_id: str, enterprise_id: str | None = None, *, org_wide: bool = False
+    ) -> bool:
+        """Deletes the team's stored tokens (`org_wide`: the org-wide install of Grid org
+        `enterprise_id`, stored without a team id); False in single-workspace mode (no store)."""
         if self._store is None or not team_id:
             return False
-        bot = await self._store.async_find_bot(enterprise_id=enterprise_id, team_id=team_id)
-        await self._store.async_delete_all(enterprise_id=enterprise_id, team_id=team_id)
+        stored_team = None if org_wide and enterprise_id else team_id
+        bot = await self._store.async_find_bot(
+            enterprise_id=enterprise_id, team_id=stored_team, is_enterprise_install=org_wide
+        )
+        await self._store.async_delete_all(enterprise_id=enterprise_id, team_id=stored_team)
         if bot is not None and bot.bot_token and self._evict is not None:
             self._evict(bot.bot_token)
         log.warning("Slack installation of team %s removed", team_id, extra={"team": team_id})

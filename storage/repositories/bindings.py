@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import case, delete, literal, select, tuple_, update
+from sqlalchemy import ColumnElement, case, delete, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.crypto import Reencryption, TokenDecryptError
@@ -171,18 +171,30 @@ class BindingRepository:
             muted[binding_id].add(backup_id)
         return muted
 
-    async def pause_team(self, team_id: str, reason: str, now: datetime) -> int:
-        """Pauses every active binding of a Slack team (app uninstalled, tokens revoked)."""
+    async def pause_team(
+        self, team_id: str, reason: str, now: datetime, *, enterprise_id: str | None = None
+    ) -> int:
+        """Pauses every active binding of a Slack team (app uninstalled, tokens revoked), and
+        with `enterprise_id` (an org-wide install) those of every workspace of that Grid org:
+        they are stored under the workspaces' team ids, never the org's."""
         result = await self.session.execute(
             update(Binding)
-            .where(Binding.team_id == team_id, Binding.paused_at.is_(None))
+            .where(_of_install(team_id, enterprise_id), Binding.paused_at.is_(None))
             .values(paused_reason=reason, paused_at=now, updated_at=now)
             .returning(Binding.id)
         )
         return len(result.all())
 
-    async def unpause_team(self, team_id: str, reasons: Collection[str], now: datetime) -> int:
-        """Lifts the pauses of a team's bindings made for one of `reasons` (a reinstall).
+    async def unpause_team(
+        self,
+        team_id: str,
+        reasons: Collection[str],
+        now: datetime,
+        *,
+        enterprise_id: str | None = None,
+    ) -> int:
+        """Lifts the pauses of a team's bindings made for one of `reasons` (a reinstall); with
+        `enterprise_id` (an org-wide install), of every workspace of that Grid org.
 
         Only those: a channel paused because it was archived stays paused after a reinstall.
         Failures that happened while paused are not announced afterwards (`alerts_since`).
@@ -190,7 +202,7 @@ class BindingRepository:
         result = await self.session.execute(
             update(Binding)
             .where(
-                Binding.team_id == team_id,
+                _of_install(team_id, enterprise_id),
                 Binding.paused_at.is_not(None),
                 Binding.paused_reason.in_(list(reasons)),
             )
@@ -353,3 +365,10 @@ class BindingRepository:
             )
             done.rewritten += 1
         return done
+
+
+def _of_install(team_id: str, enterprise_id: str | None) -> ColumnElement[bool]:
+    """The bindings one installation serves: its team's, or an org-wide one's whole org."""
+    if enterprise_id is None:
+        return Binding.team_id == team_id
+    return or_(Binding.team_id == team_id, Binding.enterprise_id == enterprise_id)

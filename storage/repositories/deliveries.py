@@ -43,7 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import SCANNED_KINDS, Delivery, DeliveryStatus, Watch
+from storage.models import SCANNED_KINDS, AlertEpisode, Binding, Delivery, DeliveryStatus, Watch
 from storage.repositories._sql import db_now, delete_batch, dialect_name
 from storage.types import UTCDateTime
 
@@ -389,13 +389,22 @@ class DeliveryLedger:
         alert rows (and episode replies and edits) only before `alerts_claimed_before` (the
         caller's bound on what the alert scanner may still re-read), and never a row of a watch
         still pending, whatever its age, because a pending watch posts under its keys until it
-        finishes.
+        finishes. Nor the first alert of a failure episode still open in its channel: its `ts` is
+        the thread every later failure and the recovery go in, and without it the next failure
+        would restart the episode as a new top-level alert.
         """
         pending_watch = exists().where(
             Watch.team_id == Delivery.team_id,
             Watch.channel_id == Delivery.channel_id,
             Watch.snapshot_id == Delivery.snapshot_id,
             Watch.finished_at.is_(None),
+        )
+        open_episode = exists().where(
+            AlertEpisode.binding_id == Binding.id,
+            Binding.team_id == Delivery.team_id,
+            Binding.channel_id == Delivery.channel_id,
+            AlertEpisode.first_snapshot_id == Delivery.snapshot_id,
+            AlertEpisode.closed_at.is_(None),
         )
         where = [
             Delivery.claimed_at < claimed_before,
@@ -405,6 +414,7 @@ class DeliveryLedger:
                 Delivery.claimed_at < alerts_claimed_before,
             ),
             ~pending_watch,
+            ~open_episode,
         ]
         return await delete_batch(
             self.session, Delivery, where, limit, oldest_first=Delivery.claimed_at

@@ -14,6 +14,7 @@ import httpx
 from bot.devtools.slack_standin import FakeSlack
 from bot.devtools.waiting import wait_until
 from bot.simulator import RunningSimulator
+from storage.repositories import BindingRepository
 from tests.constants import BACKUP
 from tests.e2e.oauth_kit import (
     CLIENT_SECRET,
@@ -153,3 +154,46 @@ async def test_a_request_rotates_an_expiring_token_through_slack_api_url(
     assert rotated != installed and confirmation[0].token == rotated
     assert bot_row is not None and bot_row.bot_token == rotated
     assert not any(rotated in value or installed in value for value in stored)
+
+
+async def test_an_org_wide_uninstall_pauses_every_workspace_of_the_org_and_a_reinstall_resumes(
+    fake_slack: FakeSlack, simulator: RunningSimulator, database_url: str
+) -> None:
+    """Issue 18 (suspicion, true): an org-wide install serves each workspace of the Grid org,
+    and the bindings are stored under those workspaces' team ids, not the org's. Uninstalling
+    it must pause all of them and forget the org's token, and installing it again must resume
+    all of them."""
+    other = Team("T0GRIDWS2", "U0GRIDADMIN2", "C0GRID2")
+    for team in (GRID, other):
+        fake_slack.add_user(team.admin, is_admin=True, team_id=team.team_id)
+    teams = f"{GRID.team_id},{other.team_id}"
+    async with oauth_bot(fake_slack, simulator, database_url, teams=teams, workers=False) as bot:
+        await install(bot, fake_slack, None, enterprise_id=ORG, is_enterprise_install=True)
+        senders = {
+            t.team_id: {"team_id": t.team_id, "enterprise_id": ORG, "is_enterprise_install": True}
+            for t in (GRID, other)
+        }
+        store = bot.container.slack.installation_store
+        assert store is not None
+
+        async def reasons() -> dict[str, str | None]:
+            async with bot.container.db.session() as session:
+                repo = BindingRepository(session)
+                found = {t.team_id: await repo.get(t.team_id, t.channel) for t in (GRID, other)}
+            return {t: (b.paused_reason if b else None) for t, b in found.items()}
+
+        async def all_gone() -> bool:
+            """Every binding of the org paused, and the org's token forgotten for each."""
+            bots = [await store.find_bot_for_team(t.team_id, ORG) for t in (GRID, other)]
+            return None not in (await reasons()).values() and bots == [None, None]
+
+        async with team_senders(bot, fake_slack, **senders) as send:
+            for team in (GRID, other):
+                await command(
+                    send[team.team_id], "connect 123", user=team.admin, channel=team.channel
+                )
+                await fake_slack.wait_for("chat.postMessage", ok_in(team.channel))
+            await send[GRID.team_id].event({"type": "app_uninstalled"})
+            await wait_until(all_gone, what="every workspace of the org paused, the token gone")
+            await install(bot, fake_slack, None, enterprise_id=ORG, is_enterprise_install=True)
+            assert set((await reasons()).values()) == {None}

@@ -19,10 +19,9 @@ See docs/reference/configuration.md#when-the-database-is-unavailable.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -36,14 +35,13 @@ from bot.config import CONNECT_TIMEOUT as SETTINGS_CONNECT_TIMEOUT
 from bot.config import STATEMENT_TIMEOUT as SETTINGS_STATEMENT_TIMEOUT
 from bot.config import load_settings
 from bot.container import Container
-from bot.devtools.private_postgres import PrivatePostgres, unavailable_reason
+from bot.devtools.private_postgres import PrivatePostgres
 from bot.devtools.slack_requests import SlackRequestSender
 from bot.devtools.slack_standin import FakeSlack, PostedMessage
 from bot.devtools.waiting import poll, wait_until
 from bot.simulator import RunningSimulator
 from storage.db import CONNECT_TIMEOUT, PING_TIMEOUT, STATEMENT_TIMEOUT, upgrade_async
 from tests.constants import ADMIN, MEMBER
-from tests.db_fixtures import TEST_DATABASE_URL_ENV
 from tests.e2e.process_kit import ProcessStack, process_stack
 from tests.e2e.worker_kit import alerts_in, carded_watch, cursors_ready, kind_of, watch_row
 
@@ -55,21 +53,6 @@ CHANNELS = ("C0OPS", "C0OTHER", "C0THIRD", "C0FOURTH")
 WATCHED_BACKUPS = (456, 457, 458, 459)  # one snapshot started from each channel
 SCHEDULED_BACKUPS = (460, 461)  # scheduled runs that fail: alerts only
 RECOVERY = 75.0  # the workers' retry pause grows to 30 s during the outage; claims go stale
-
-
-@pytest.fixture
-def private_postgres() -> Iterator[PrivatePostgres]:
-    if not os.environ.get(TEST_DATABASE_URL_ENV, "").startswith("postgres"):
-        pytest.skip(f"runs in the PostgreSQL pass ({TEST_DATABASE_URL_ENV} set), see docstring")
-    reason = unavailable_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    cluster = PrivatePostgres.create()
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.remove()
 
 
 @pytest.fixture

@@ -170,3 +170,46 @@ async def test_digest_off_and_a_disconnected_channel_stop_it(
     assert (await timers.fire_due()).fired == 1  # the row goes, nothing is said
     assert await _digests(kit) == [] and await _digest_row(kit) is None
     assert await timers.pending(TEAM, CHANNEL) == []
+
+
+async def test_a_digest_set_again_from_another_zone_neither_skips_a_day_nor_posts_two(
+    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService
+) -> None:
+    """The day that keys a digest is a local day: Tokyo's 6 January is not Los Angeles's.
+
+    Issue 18 (suspicion, true): the ledger key was the bare date, so a digest set again from a
+    zone behind the first one found "that day" already sent and skipped it (41 h without one).
+    Neither may a re-set give a channel a second digest on a local day it already had one.
+    """
+    tokyo, los_angeles, vancouver = "Asia/Tokyo", "America/Los_Angeles", "America/Vancouver"
+    kit.clock.now = utc(2026, 1, 5, 12)
+    await kit.bind()
+    bound = await binding_service.resolve(TEAM, CHANNEL)
+    settings = DigestSettings(kit.db, clock=kit.clock)
+    timers = _timers(kit, skyvia, binding_service, "a")
+    await settings.set(bound, at=time(9), tz=tokyo, user_id="U1")
+    kit.clock.now = utc(2026, 1, 6, 0)  # 09:00 on 6 January in Tokyo
+    assert (await timers.fire_due()).fired == 1
+    assert len(await _digests(kit)) == 1
+
+    # Set again from Los Angeles, where it is still 5 January: its 6 January is still to come.
+    kit.clock.now = utc(2026, 1, 6, 1)
+    setting, _ = await settings.set(bound, at=time(9), tz=los_angeles, user_id="U2")
+    assert setting.next_at == utc(2026, 1, 6, 17)
+    kit.clock.now = utc(2026, 1, 6, 17)
+    assert (await timers.fire_due()).fired == 1
+    assert len(await _digests(kit)) == 2, "Los Angeles's 6 January got no digest"
+
+    # Set again to a later hour of the same local day (Vancouver keeps Los Angeles's time):
+    # that day had its digest; the next comes the next day.
+    kit.clock.now = utc(2026, 1, 6, 18)
+    setting, _ = await settings.set(bound, at=time(11), tz=vancouver, user_id="U3")
+    assert setting.next_at == utc(2026, 1, 6, 19)
+    kit.clock.now = utc(2026, 1, 6, 19)
+    assert (await timers.fire_due()).fired == 1
+    assert len(await _digests(kit)) == 2, "a second digest on Vancouver's 6 January"
+    row = await _digest_row(kit)
+    assert row is not None and row.due_at == utc(2026, 1, 7, 19)
+    kit.clock.now = utc(2026, 1, 7, 19)
+    assert (await timers.fire_due()).fired == 1
+    assert len(await _digests(kit)) == 3

@@ -12,7 +12,7 @@ from bot.config import load_settings
 from bot.services.retention import CLOCK_SLACK, RetentionPolicy, RetentionService
 from storage.db import Database
 from storage.models import WorkerLease
-from storage.repositories import AlertCursorRepository
+from storage.repositories import AlertCursorRepository, BindingRepository, EpisodeRepository
 from storage.repositories._sql import db_now
 from tests.storage import retention_rows as rows
 
@@ -141,3 +141,41 @@ async def test_pruning_stops_once_another_replica_took_the_turn_over(db: Databas
 
     assert report.more and report.deleted == {"clicks": 0}
     assert await rows.click_keys(db) == {"old"}
+
+
+async def test_an_open_episodes_alert_stays_whatever_its_age(db: Database) -> None:
+    """A backup failing for longer than the ledger's retention is still one alert and a thread.
+
+    Issue 18 (suspicion, true): the first alert's row was pruned like any other, so the next
+    failure found no alert to reply to, took the episode for one whose alert never went out,
+    and restarted it as a new top-level alert (and its recovery had no thread to go in). The
+    row of an open episode's alert stays; once the episode closed, it goes as usual.
+    """
+    long_ago = NOW - 40 * DAY
+    async with db.session() as session:
+        bindings = BindingRepository(session)
+        ids = [
+            (
+                await bindings.upsert(
+                    team_id=rows.TEAM,
+                    channel_id=channel,
+                    workspace_id=7,
+                    workspace_name=None,
+                    token_ciphertext=None,
+                    created_by="U1",
+                    now=long_ago,
+                )
+            ).id
+            for channel in ("C1", "C2")
+        ]
+        episodes = EpisodeRepository(session)
+        await episodes.record_failure(ids, 456, 7, long_ago)
+        await episodes.mark_recovered(ids[1], 456, 8, long_ago + DAY)
+        await episodes.close(ids[1], 456, long_ago + DAY)
+    await rows.delivery(db, "C1", 7, rows.ALERT, long_ago)
+    await rows.delivery(db, "C2", 7, rows.ALERT, long_ago)
+    await rows.delivery(db, "C1", 6, rows.ALERT, long_ago)  # an older episode's, closed
+
+    await prune(service(db))
+
+    assert await rows.delivery_keys(db) == {("C1", 7, rows.ALERT)}

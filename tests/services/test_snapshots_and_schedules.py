@@ -14,9 +14,11 @@ from bot.services.errors import DomainError
 from bot.services.schedules import ScheduleService
 from bot.services.snapshots import (
     CARD_OWNER,
-    WATCH_ATTEMPTS,
+    WATCH_HOLD,
+    WATCH_RETRY_PAUSE_MAX,
     AlreadyActive,
     CardRefused,
+    NothingStarted,
     SnapshotService,
     StartedSnapshot,
     StartedUnwatched,
@@ -156,7 +158,7 @@ async def test_a_card_without_an_answer_keeps_its_claim_for_the_read_back(
     assert row.claimed_by == CARD_OWNER
 
 
-async def test_a_watch_that_cannot_be_recorded_is_retried_then_told_plainly(
+async def test_a_watch_that_cannot_be_recorded_is_held_then_told_plainly(
     db: Database,
     skyvia: SkyviaClient,
     bound: BoundWorkspace,
@@ -184,10 +186,36 @@ async def test_a_watch_that_cannot_be_recorded_is_retried_then_told_plainly(
         await service.start(bound, 456, user_id="U1", post_card=post_card)
     run_id = caught.value.started.run.run_id
     assert run_id == simulator.state.snapshots_of(456)[-1].id  # the run did start
-    assert len(tries) == WATCH_ATTEMPTS and len(pauses) == WATCH_ATTEMPTS - 1
-    assert sum(pauses) < 3  # brief: within the request
+    assert len(tries) == len(pauses) + 1
+    # Held for as long as a database restart takes, and no longer.
+    assert WATCH_HOLD - WATCH_RETRY_PAUSE_MAX <= sum(pauses) <= WATCH_HOLD
+    assert max(pauses) == WATCH_RETRY_PAUSE_MAX
     assert str(run_id) in caught.value.what and "will not" in caught.value.what
     assert "/skyvia backup 456" in caught.value.fix
+
+
+async def test_a_database_that_does_not_answer_starts_nothing(
+    db: Database,
+    skyvia: SkyviaClient,
+    bound: BoundWorkspace,
+    simulator: RunningSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run the bot could not record would run unfollowed: none is started (issue 18, 0)."""
+    runs_before = len(simulator.state.snapshots_of(456))
+
+    async def down() -> bool:
+        return False
+
+    async def post_card(started: StartedSnapshot) -> str:
+        raise AssertionError("nothing was started")
+
+    monkeypatch.setattr(db, "ping", down)
+    with pytest.raises(NothingStarted) as caught:
+        await snapshots(db, skyvia).start(bound, 456, user_id="U1", post_card=post_card)
+    assert len(simulator.state.snapshots_of(456)) == runs_before
+    assert "nothing was started" in caught.value.what
+    assert "(456)" in caught.value.what and "Try again" in caught.value.fix
 
 
 async def test_a_watch_recorded_on_a_later_try_goes_on_as_usual(

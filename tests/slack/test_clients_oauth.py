@@ -43,9 +43,15 @@ async def installed(fake_slack: FakeSlack, store: EncryptedInstallationStore) ->
     return str(answer["access_token"])
 
 
-def clients_for(fake_slack: FakeSlack, store: EncryptedInstallationStore) -> SlackClients:
+def clients_for(
+    fake_slack: FakeSlack, store: EncryptedInstallationStore, db: Database | None = None
+) -> SlackClients:
     clients = SlackClients(
-        base_url=fake_slack.api_url, metrics=None, bot_token=None, installation_store=store
+        base_url=fake_slack.api_url,
+        metrics=None,
+        bot_token=None,
+        installation_store=store,
+        db=db,
     )
     clients.rotator = AsyncTokenRotator(
         client_id=CLIENT_ID, client_secret=CLIENT_SECRET, client=clients.oauth
@@ -86,6 +92,35 @@ async def test_a_worker_rotates_an_expiring_token_once_and_saves_it(
     installation = await store.async_find_installation(enterprise_id=None, team_id=TEAM)
     assert bot is not None and bot.bot_token == rotated
     assert installation is not None and installation.bot_token == rotated  # Bolt reads this one
+
+
+async def test_two_replicas_rotate_an_expiring_token_once_between_them(
+    db: Database, fake_slack: FakeSlack
+) -> None:
+    """Issue 18 (suspicion, true): the rotation lock was per process, so two replicas (or a
+    request and a worker) whose token expired together both exchanged the refresh token, and
+    each went on with a different token. Slack honours a refresh token once: the later one
+    fails, or leaves the other replica with a token Slack replaced. The turn is now a lease in
+    the database, and the replica that waited for it uses the token the other one saved."""
+    store = EncryptedInstallationStore(
+        client_id=CLIENT_ID, engine=db.engine, cipher=TokenCipher(Fernet.generate_key().decode())
+    )
+    fake_slack.oauth.configure(CLIENT_ID, CLIENT_SECRET, token_rotation=True, expires_in=60)
+    installed_token = await installed(fake_slack, store)
+    fake_slack.oauth.expires_in = 43_200
+    fake_slack.set_latency(0.2)  # the exchange takes a while: both replicas are in it at once
+    one, two = clients_for(fake_slack, store, db), clients_for(fake_slack, store, db)
+    try:
+        first, second = await asyncio.gather(one.for_team(TEAM), two.for_team(TEAM))
+    finally:
+        await one.aclose()
+        await two.aclose()
+
+    rotated = fake_slack.oauth.issued[-1].token
+    assert refreshes(fake_slack) == 1
+    assert rotated != installed_token and first.token == second.token == rotated
+    bot = await store.find_bot_for_team(TEAM, None)
+    assert bot is not None and bot.bot_token == rotated
 
 
 async def test_a_token_that_does_not_rotate_is_used_as_it_is(

@@ -52,7 +52,13 @@ def test_with_several_failing_the_summary_names_the_longest() -> None:
 
 def due(health: WorkspaceHealth) -> DigestDue:
     setting = DigestSetting(at=time(9), tz="Europe/Berlin", set_by="U0DANA", next_at=T0)
-    return DigestDue(Channel("T1", "C1"), date(2026, 5, 10), setting, health)
+    return DigestDue(
+        Channel("T1", "C1"),
+        date(2026, 5, 10),
+        setting,
+        health,
+        datetime(2026, 5, 10, 7, tzinfo=UTC),
+    )
 
 
 def test_the_digest_names_only_backups_that_are_not_healthy_up_to_its_limit() -> None:
