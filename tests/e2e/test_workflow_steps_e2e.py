@@ -249,3 +249,29 @@ async def test_killed_during_a_steps_run_completes_it_once_after_restart(
     assert len(procs.slack.completions("Fx9")) == 1
     card_ts = card_of_step(procs, run.id)
     assert len(thread_replies(procs.slack, CHANNEL, card_ts)) == 1
+
+
+async def test_two_replicas_given_the_same_execution_act_once(
+    procs: ProcessStack, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("replicas share a PostgreSQL database (SQLite is the single-process option)")
+    _first, send_a = await procs.start()
+    _second, send_b = await procs.start()
+    await procs.connect(send_a)
+    before = len(procs.sim.state.snapshots_of(BACKUP))
+    token = procs.slack.step_token("Fx10")
+    inputs = {"channel": CHANNEL, "backup": str(BACKUP), "user": MEMBER}
+    for send in (send_a, send_b):  # the same execution reaches both replicas
+        response = await send.function_executed(
+            RUN, inputs, execution_id="Fx10", bot_access_token=token
+        )
+        assert response.status_code == 200
+    done = await completed(procs, "Fx10")
+    assert done.ok
+    await procs.after_ticks()
+    assert len(procs.sim.state.snapshots_of(BACKUP)) == before + 1
+    assert len(procs.slack.completions("Fx10")) == 1
+    run = procs.sim.state.snapshots_of(BACKUP)[-1]
+    card_ts = card_of_step(procs, run.id)
+    assert len(thread_replies(procs.slack, CHANNEL, card_ts)) == 1
