@@ -20,6 +20,7 @@ from bot.services.channel_pauses import ChannelPauses
 from bot.services.digests import DigestSettings
 from bot.services.health import HealthService
 from bot.services.mentions import AlertMentions
+from bot.services.steps import StepExecutions
 from bot.slack.clients import SlackClients
 from bot.slack.installations import ResumingInstallationStore, TeamInstallations
 from handlers import register_all
@@ -83,6 +84,7 @@ def handler_services(container: Container) -> Services:
         health=HealthService(skyvia=container.skyvia, bindings=container.bindings),
         mentions=AlertMentions(container.db),
         digests=DigestSettings(container.db),
+        steps=StepExecutions(container.db, container.cipher),
         installations=TeamInstallations(
             container.slack.installation_store, evict=container.slack.evict
         ),

@@ -48,6 +48,7 @@ HINTS: dict[str, str] = {
     "SKYVIA_BOT_ALERT_INTERVAL": "a positive number of seconds, e.g. 60",
     "SKYVIA_BOT_SLACK_PACE": "scope=N/S[+B] pairs, e.g. channel=1/1+3,chat.update=50/60",
     "SKYVIA_BOT_WATCH_GIVE_UP": "a positive number of seconds, e.g. 86400",
+    "SKYVIA_BOT_STEP_LIMIT": "a positive number of seconds, e.g. 3600",
     "SKYVIA_BOT_ALERT_LOOKBACK": "a positive number of seconds, e.g. 86400",
     "SKYVIA_BOT_RETENTION_INTERVAL": "a positive number of seconds, e.g. 3600",
     "SKYVIA_BOT_CLICK_RETENTION": "0 (keep forever) or seconds, at least 3600, e.g. 86400",
@@ -101,6 +102,9 @@ class Settings(BaseSettings):
     watch_interval: float = Field(default=15.0, gt=0, alias="SKYVIA_BOT_WATCH_INTERVAL")
     alert_interval: float = Field(default=60.0, gt=0, alias="SKYVIA_BOT_ALERT_INTERVAL")
     watch_give_up: float = Field(default=86400.0, gt=0, alias="SKYVIA_BOT_WATCH_GIVE_UP")
+    # How long a Workflow Builder step waits for its run before it completes with an error
+    # that links the card (docs/reference/commands.md#workflow-builder-steps).
+    step_limit: float = Field(default=3600.0, gt=0, alias="SKYVIA_BOT_STEP_LIMIT")
     # How long before the last scan a failed run may have started and still be found: the
     # longest run whose failure is announced (docs/reference/guarantees.md#how-failures-are-found).
     alert_lookback: float = Field(default=86400.0, gt=0, alias="SKYVIA_BOT_ALERT_LOOKBACK")

@@ -8,11 +8,12 @@ from handlers.context import Services
 
 
 def register_all(app: AsyncApp, services: Services) -> None:
-    from handlers import actions, commands, errors, events, home, modals
+    from handlers import actions, commands, errors, events, home, modals, steps
 
     commands.register(app, services)
     actions.register(app, services)
     modals.register(app, services)
     home.register(app, services)
     events.register(app, services)
+    steps.register(app, services)
     app.error(errors.handle_error)

@@ -25,6 +25,7 @@ from bot.services.health import HealthService
 from bot.services.mentions import AlertMentions
 from bot.services.schedules import ScheduleService
 from bot.services.snapshots import SnapshotService
+from bot.services.steps import StepExecutions
 from bot.services.timers import TimerService
 from bot.slack.authz import Authorizer, Role
 from bot.slack.installations import TeamInstallations
@@ -51,6 +52,7 @@ class Services:
     health: HealthService
     mentions: AlertMentions
     digests: DigestSettings
+    steps: StepExecutions
 
 
 _NOT_IN_CHANNEL = {"channel_not_found", "not_in_channel"}

@@ -63,6 +63,9 @@ class DeliveryKind(StrEnum):
     """"No good snapshot for …", keyed by the last good snapshot (0 for none)."""
     FRESH = "fresh"
     """"Fresh again" in the stale alert's thread, keyed by the new good snapshot."""
+    STEP_DONE = "step_done"
+    """A Workflow Builder step's completion (`functions.completeSuccess`/`completeError`), keyed
+    by the snapshot its execution started: one execution per run and channel."""
 
 
 SCANNED_KINDS = frozenset(
@@ -200,6 +203,13 @@ class Watch(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The final snapshot state, or a WatchOutcome when the bot stopped watching without one.
     outcome: Mapped[str | None] = mapped_column(String(32))
+    # A run a Workflow Builder step started: the execution to complete when the run ends, its
+    # own token (encrypted like every token; Slack gives it with the event) and the workflow's
+    # title for the card. NULL for runs started by a command or a button.
+    step_execution_id: Mapped[str | None] = mapped_column(String(64))
+    step_token_ciphertext: Mapped[str | None] = mapped_column(Text)
+    step_taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    workflow_title: Mapped[str | None] = mapped_column(Text)
 
     @property
     def is_pending(self) -> bool:
@@ -338,6 +348,19 @@ class ProcessedClick(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     key: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[str] = mapped_column(SlackId)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StepExecution(Base):
+    """A Workflow Builder step execution this bot took on: its id is the key, so a retried or
+    repeated `function_executed` event, on any replica, acts once. Pruned like clicks."""
+
+    __tablename__ = "step_executions"
+    __table_args__ = (Index(None, "created_at"),)
+
+    execution_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    team_id: Mapped[str] = mapped_column(SlackId)
+    callback_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from bot.app import BOT_SCOPES
+from handlers.steps import OPEN_WINDOW, RUN_SNAPSHOT
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = REPO_ROOT / "manifest.yml"
@@ -33,6 +34,7 @@ EVENT_REQUIRED_SCOPES: dict[str, set[str]] = {
     "group_deleted": {"groups:read"},
     "app_uninstalled": set(),
     "tokens_revoked": set(),
+    "function_executed": set(),  # "No scopes required" (Slack's event reference)
 }
 
 
@@ -117,3 +119,39 @@ def test_every_subscribed_event_has_its_scopes(manifest: dict[str, Any]) -> None
     assert set(events) == set(EVENT_REQUIRED_SCOPES)
     missing = {event: EVENT_REQUIRED_SCOPES[event] - granted for event in events}
     assert {event: scopes for event, scopes in missing.items() if scopes} == {}
+
+
+def test_workflow_steps_are_declared_for_remote_functions(manifest: dict[str, Any]) -> None:
+    """Slack shows a custom step in Workflow Builder only for an org-ready app whose functions
+    run remotely and that hears `function_executed` (docs/reference/commands.md)."""
+    settings = manifest["settings"]
+    assert settings["org_deploy_enabled"] is True
+    assert settings["function_runtime"] == "remote"
+    assert "function_executed" in settings["event_subscriptions"]["bot_events"]
+    assert set(manifest["functions"]) == {RUN_SNAPSHOT, OPEN_WINDOW}
+
+
+@pytest.mark.parametrize(
+    ("callback_id", "inputs", "outputs"),
+    [
+        (
+            RUN_SNAPSHOT,
+            {"channel", "backup", "user", "workflow"},
+            {"snapshot_id", "state", "rows", "duration_seconds", "card_permalink"},
+        ),
+        (OPEN_WINDOW, {"channel", "backup", "duration", "user"}, {"ends_at"}),
+    ],
+)
+def test_each_step_declares_what_its_listener_reads_and_completes_with(
+    manifest: dict[str, Any], callback_id: str, inputs: set[str], outputs: set[str]
+) -> None:
+    function = manifest["functions"][callback_id]
+    assert set(function["input_parameters"]) == inputs
+    assert set(function["output_parameters"]) == outputs
+    channel = function["input_parameters"]["channel"]
+    assert channel["type"] == "slack#/types/channel_id" and channel["is_required"] is True
+    for name, parameter in {
+        **function["input_parameters"],
+        **function["output_parameters"],
+    }.items():
+        assert parameter["name"] == name and parameter["title"].strip()

@@ -290,6 +290,40 @@ class SlackRequestSender:
             headers["X-Slack-Retry-Reason"] = retry_reason or "http_timeout"
         return await self._post(json.dumps(envelope), "application/json", signing, headers)
 
+    async def function_executed(
+        self,
+        callback_id: str,
+        inputs: dict[str, Any],
+        *,
+        execution_id: str,
+        bot_access_token: str,
+        title: str | None = None,
+        event_id: str | None = None,
+        retry_num: int | None = None,
+    ) -> httpx.Response:
+        """A Workflow Builder step of this app runs (`function_executed`, Slack's shape): the
+        step's definition, its inputs, the execution's id and its own short-lived token."""
+        event = {
+            "type": "function_executed",
+            "function": {
+                "id": f"Fn{callback_id.upper()[:10]}",
+                "callback_id": callback_id,
+                "title": title or callback_id,
+                "type": "app",
+                "app_id": self.api_app_id,
+                "input_parameters": [],
+                "output_parameters": [],
+                "date_created": int(self._clock()),
+                "date_updated": int(self._clock()),
+                "date_deleted": 0,
+            },
+            "inputs": inputs,
+            "function_execution_id": execution_id,
+            "workflow_execution_id": f"Wx{execution_id}",
+            "bot_access_token": bot_access_token,
+        }
+        return await self.event(event, event_id=event_id, retry_num=retry_num)
+
     async def app_home_opened(
         self, user_id: str, *, tab: str = "home", signing: Signing = Signing.VALID
     ) -> httpx.Response:

@@ -74,6 +74,7 @@ __all__ = [
     "ResponsePosted",
     "SlackCall",
     "StandinEvent",
+    "StepCompletion",
     "ViewOpened",
     "ViewUpdated",
     "running_fake_slack",
@@ -278,6 +279,21 @@ class _Identity:
     enterprise_id: str | None = None
     is_enterprise_install: bool = False
     expires_at: float | None = None
+    execution_id: str | None = None
+    """Set for a workflow step's token (`xwfp-…`): it works for that execution alone."""
+
+
+@dataclass(frozen=True)
+class StepCompletion:
+    """A `functions.completeSuccess` (`outputs`) or `functions.completeError` (`error`)."""
+
+    execution_id: str
+    outputs: dict[str, Any] | None
+    error: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
 
 
 @dataclass
@@ -436,6 +452,8 @@ class FakeSlack:
         self._home_views: dict[str, dict[str, Any]] = {}
         self._responses: list[ResponsePost] = []
         self._expired_responses: set[str] = set()
+        self._completions: list[StepCompletion] = []
+        self._open_steps: set[str] = set()
         self._last_ts_micros = 0
         self._serial = 0
         self._subscribers: list[asyncio.Queue[StandinEvent]] = []
@@ -462,6 +480,20 @@ class FakeSlack:
             issued.is_enterprise_install,
             issued.expires_at,
         )
+
+    def step_token(self, execution_id: str) -> str:
+        """The `bot_access_token` Slack gives a `function_executed` event: it acts for the app
+        and completes this one execution; once the step is completed it is revoked."""
+        token = f"xwfp-{self.team_id}-{execution_id}"
+        self._tokens[token] = _Identity(
+            self.team_id, self.bot_user_id, self.bot_id, execution_id=execution_id
+        )
+        self._open_steps.add(execution_id)
+        return token
+
+    def completions(self, execution_id: str | None = None) -> list[StepCompletion]:
+        """Every accepted `functions.complete*` call, of one execution when given."""
+        return [c for c in self._completions if execution_id in (None, c.execution_id)]
 
     def add_user(
         self,
@@ -847,6 +879,8 @@ class FakeSlack:
             raise _ApiFailure("invalid_auth")
         if identity.expires_at is not None and identity.expires_at <= time.time():
             raise _ApiFailure("token_expired")
+        if identity.execution_id is not None and identity.execution_id not in self._open_steps:
+            raise _ApiFailure("token_revoked")  # a step's token dies with its completion
         fault = self._next_fault(method, args)
         if fault is not None and not fault.after_acting:
             self._fail(fault, headers)
@@ -939,6 +973,8 @@ class FakeSlack:
             "chat.update": self._chat_update,
             "chat.postEphemeral": self._chat_post_ephemeral,
             "chat.getPermalink": self._chat_get_permalink,
+            "functions.completeSuccess": self._functions_complete,
+            "functions.completeError": self._functions_complete,
             "views.open": self._views_open,
             "views.publish": self._views_publish,
             "views.update": self._views_update,
@@ -1026,6 +1062,26 @@ class FakeSlack:
         if message.thread_ts:
             link += f"?thread_ts={message.thread_ts}&cid={channel}"
         return {"channel": channel, "permalink": link}
+
+    def _functions_complete(self, args: dict[str, Any], identity: _Identity) -> dict[str, Any]:
+        """Ends a step: only with that execution's own token, and only once (Slack revokes the
+        token when the step completes, so a second call is refused)."""
+        execution_id = _optional_str(args.get("function_execution_id"))
+        if execution_id is None:
+            raise _ApiFailure("invalid_arguments")
+        if identity.execution_id != execution_id:
+            raise _ApiFailure("not_allowed_token_type")
+        outputs = args.get("outputs")
+        if isinstance(outputs, str):
+            outputs = json.loads(outputs)
+        error = _optional_str(args.get("error"))
+        if error is None and not isinstance(outputs, dict):
+            raise _ApiFailure("invalid_arguments")
+        self._open_steps.discard(execution_id)
+        self._completions.append(
+            StepCompletion(execution_id, outputs if error is None else None, error)
+        )
+        return {}
 
     def _chat_post_ephemeral(self, args: dict[str, Any], identity: _Identity) -> dict[str, Any]:
         channel = self._postable_channel(args)

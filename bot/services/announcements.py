@@ -62,6 +62,19 @@ class Outcome(StrEnum):
         return self.delivered or self in (Outcome.QUEUED, Outcome.PAUSED, Outcome.GAVE_UP)
 
 
+class StepEnd(StrEnum):
+    """Why a Workflow Builder step ends before its run does (its completion says so)."""
+
+    OUTLIVED = "outlived"
+    """The run is still going past the step's limit: follow it on the card."""
+    GAVE_UP = "gave_up"
+    """The run is no longer watched (the watch's give-up limit)."""
+    VANISHED = "vanished"
+    """Skyvia no longer knows the run."""
+    STOPPED = "stopped"
+    """The channel was disconnected or re-bound, or cannot be posted to."""
+
+
 @dataclass(frozen=True)
 class Channel:
     """A Slack channel of a team: where an announcement goes."""
@@ -148,6 +161,16 @@ class Announcer(Protocol):
 
     async def vanished_card(self, run: WatchedRun) -> bool:
         """Redraws the run's card as not found in Skyvia; False when it may work later."""
+        ...
+
+    async def step_finished(self, run: WatchedRun, snapshot: Snapshot) -> Outcome:
+        """Completes the Workflow Builder step that started the run (once): success with the
+        run's outputs, or an error carrying the log's first line."""
+        ...
+
+    async def step_ended(self, run: WatchedRun, why: StepEnd) -> Outcome:
+        """Completes the run's step with an error saying `why` and where to follow it (once:
+        a step is completed one way only, so a later end of the run adds nothing)."""
         ...
 
     async def failure_alerts(

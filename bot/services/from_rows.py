@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bot.services.models import ChannelBinding, WatchedRun
+from bot.services.models import ChannelBinding, RunStep, WatchedRun
 from bot.skyvia.models import SnapshotState
 from storage.models import Binding, Watch
 
@@ -36,4 +36,14 @@ def watched_run(row: Watch) -> WatchedRun:
         started_at=row.started_at,
         backup_name=row.backup_name,
         state=SnapshotState(row.last_state) if row.last_state else None,
+        step=(
+            RunStep(
+                row.step_execution_id,
+                row.step_token_ciphertext,
+                row.step_taken_at,
+                row.workflow_title,
+            )
+            if row.step_execution_id and row.step_token_ciphertext and row.step_taken_at
+            else None
+        ),
     )

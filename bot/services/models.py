@@ -14,6 +14,18 @@ from bot.skyvia.models import Backup, Snapshot, SnapshotState
 
 
 @dataclass(frozen=True)
+class RunStep:
+    """The Workflow Builder step a run completes: its execution, that execution's token
+    (encrypted: only the sender decrypts it) and the workflow's title, shown on the card."""
+
+    execution_id: str
+    token_ciphertext: str
+    taken_at: datetime
+    """When the bot took the execution on (its clock): the step's limit counts from here."""
+    workflow_title: str | None = None
+
+
+@dataclass(frozen=True)
 class ChannelBinding:
     """A channel's binding to a Skyvia workspace, with its alert settings. Never holds the token."""
 
@@ -55,6 +67,8 @@ class WatchedRun:
     None while the card's post has not been seen to land (the watcher settles it)."""
     card_thread_ts: str | None = None
     """The thread the card was posted in (a retry from a failure's message), else None."""
+    step: RunStep | None = None
+    """The Workflow Builder step this run completes when it ends; None for other runs."""
 
 
 class Condition(IntEnum):

@@ -3,7 +3,8 @@
 What goes (ages from `bot.config`, documented in docs/reference/configuration.md#retention;
 an age of 0 keeps that kind forever):
 
-- processed clicks and Slack event ids, by when they were recorded: they matter for seconds;
+- processed clicks, Slack event ids and Workflow Builder step executions, by when they were
+  recorded: they matter for seconds (an execution, for as long as Slack may redeliver it);
 - ledger rows, by when they were last claimed, but never one whose key may be claimed again,
   since a forgotten key would be sent twice: not a pending watch's (`DeliveryLedger.prune`), and
   no alert row the alert scanner could still re-read. The settings' floor covers the usual case
@@ -36,6 +37,7 @@ from storage.repositories import (
     AuditRepository,
     ClickRepository,
     DeliveryLedger,
+    StepExecutionRepository,
     WatchRepository,
     WorkerLeaseRepository,
 )
@@ -138,6 +140,9 @@ class RetentionService:
         if policy.clicks is not None:
             clicks = now - policy.clicks
             prunes.append(("clicks", lambda s, n: ClickRepository(s).prune(clicks, n)))
+            prunes.append(
+                ("step executions", lambda s, n: StepExecutionRepository(s).prune(clicks, n))
+            )
         if policy.deliveries is not None:
             deliveries = now - policy.deliveries
             alerts = min(deliveries, await self._alerts_bound(now))

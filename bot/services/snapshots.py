@@ -22,7 +22,7 @@ from bot.services.backups import failure_detail
 from bot.services.bindings import BoundWorkspace
 from bot.services.errors import DomainError
 from bot.services.from_rows import channel_binding, watched_run
-from bot.services.models import ChannelBinding, RecentFailure, WatchedRun
+from bot.services.models import ChannelBinding, RecentFailure, RunStep, WatchedRun
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaError
 from bot.skyvia.models import ActiveRun, Backup
@@ -35,6 +35,7 @@ from storage.repositories import (
     WatchRepository,
 )
 from storage.repositories.deliveries import LedgerKey, SentMark
+from storage.repositories.watches import WatchedStep
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +164,7 @@ class SnapshotService:
         post_card: PostCard,
         even_if_active: bool = False,
         card_thread_ts: str | None = None,
+        step: RunStep | None = None,
     ) -> Watched | AlreadyActive:
         """Starts a snapshot, records its watch, then posts its card, in that order.
 
@@ -178,7 +180,9 @@ class SnapshotService:
            the watcher reports the run whatever happens to the card. If the database stays
            unavailable longer the user is told
            plainly that the run will not be followed (`StartedUnwatched`); the alert scanner
-           still reports its failure, as for any run no watch claims.
+           still reports its failure, as for any run no watch claims. A run a Workflow
+           Builder `step` started records that step on its watch, in the same transaction, so
+           the step is completed when the run ends whatever happens in between.
         4. `post_card`, and the card's `ts` recorded on the watch and in the ledger. A card
            Slack refused releases the claim, and the watcher posts it; a card whose outcome is
            unknown keeps the claim, and the watcher reads it back by its metadata once the claim
@@ -209,7 +213,7 @@ class SnapshotService:
         if even_if_active:
             detail += ", while another was active"
         entry = Entry("snapshot", target, "started", detail)
-        watch = await self._watch_started(bound, started, actor, entry, card_thread_ts)
+        watch = await self._watch_started(bound, started, actor, entry, card_thread_ts, step)
         return Watched(started=started, watch=await self._post_card(post_card, started, watch))
 
     async def _watch_started(
@@ -219,6 +223,7 @@ class SnapshotService:
         actor: Actor,
         entry: Entry,
         card_thread_ts: str | None,
+        step: RunStep | None,
     ) -> WatchedRun:
         """Step 3 of `start`, held until the database is back (at most `WATCH_HOLD` seconds,
         by the clock and by the pauses alone); `StartedUnwatched` if it never commits."""
@@ -227,7 +232,7 @@ class SnapshotService:
         while True:
             attempt += 1
             try:
-                return await self._record_watch(bound, started, actor, entry, card_thread_ts)
+                return await self._record_watch(bound, started, actor, entry, card_thread_ts, step)
             except Exception as error:  # the database: refused, timed out, gone
                 log.warning(
                     "snapshot %s started; recording its watch failed (try %d, held up to %gs): %s",
@@ -291,6 +296,7 @@ class SnapshotService:
         actor: Actor,
         entry: Entry,
         card_thread_ts: str | None,
+        step: RunStep | None,
     ) -> WatchedRun:
         run, backup = started.run, started.backup
         now = self._clock()
@@ -308,6 +314,13 @@ class SnapshotService:
                 next_poll_at=now + self._watch_interval,
                 last_state=str(run.state),
                 card_thread_ts=card_thread_ts,
+                step=(
+                    WatchedStep(
+                        step.execution_id, step.token_ciphertext, step.workflow_title, step.taken_at
+                    )
+                    if step is not None
+                    else None
+                ),
             )
             key = card_ledger_key(bound.team_id, bound.channel_id, run.run_id)
             await DeliveryLedger(session).claim_many([key], owner=CARD_OWNER)

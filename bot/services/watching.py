@@ -42,7 +42,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.logging_setup import set_log_context
-from bot.services.announcements import Outcome
+from bot.services.announcements import Outcome, StepEnd
 from bot.services.backoff import retry_delay
 from bot.services.from_rows import watched_run
 from bot.services.leased import LeasedService, lease_for
@@ -75,6 +75,9 @@ class WatchingConfig:
     batch: int = 500
     concurrency: int = 64
     max_backoff: float = 600.0
+    step_limit: float = 3600.0
+    """Seconds a Workflow Builder step waits for its run; past it the step is completed with
+    an error that links the card, and the run is still watched to its end."""
 
     @classmethod
     def for_interval(cls, interval: float, give_up: float) -> WatchingConfig:
@@ -155,11 +158,11 @@ class WatchingService(LeasedService[WatchingConfig]):
         now = self._clock()
         if binding is None:
             log.info("watch %s: the channel has no binding any more; stopping", watch.id)
-            await self._finish(watch, WatchOutcome.STOPPED)
+            await self._stop(watch)
             return
         if binding.workspace_id != watch.workspace_id:
             log.info("watch %s: the channel was re-bound to another workspace; stopping", watch.id)
-            await self._finish(watch, WatchOutcome.STOPPED)
+            await self._stop(watch)
             return
         if binding.is_paused:
             if (now - watch.started_at).total_seconds() >= self.config.give_up:
@@ -231,6 +234,10 @@ class WatchingService(LeasedService[WatchingConfig]):
         log.warning("watch %s: %s; the snapshot is gone, ending the watch", watch.id, exc)
         run = watched_run(watch)
         outcome = await self._announcer.snapshot_vanished(run)
+        if outcome.settled and run.step is not None:
+            why = StepEnd.STOPPED if outcome == Outcome.PAUSED else StepEnd.VANISHED
+            ended = await self._announcer.step_ended(run, why)
+            outcome = outcome if ended.settled else ended
         if outcome == Outcome.PAUSED:
             await self._finish(watch, WatchOutcome.STOPPED)
         elif not outcome.settled:
@@ -263,7 +270,7 @@ class WatchingService(LeasedService[WatchingConfig]):
             log.warning(
                 "watch %s: channel unusable, card of %s not posted", watch.id, run.snapshot_id
             )
-            await self._finish(watch, WatchOutcome.STOPPED)
+            await self._stop(watch)
             return False
         if outcome == Outcome.GAVE_UP:
             log.warning(
@@ -281,13 +288,18 @@ class WatchingService(LeasedService[WatchingConfig]):
         )
         if outcome == Outcome.PAUSED:
             log.warning("watch %s: channel unusable, outcome %s not posted", watch.id, state)
-            await self._finish(watch, WatchOutcome.STOPPED)
+            await self._stop(watch)
             return
         if not outcome.settled:
             await self._retry_delivery(watch, outcome)
             return
         if outcome == Outcome.GAVE_UP:  # Slack will never take it: the card still shows the end
             log.warning("watch %s: outcome %s could never be posted", watch.id, state)
+        if run.step is not None:
+            step = await self._announcer.step_finished(run, snapshot)
+            if not step.settled:
+                await self._retry_delivery(watch, step)
+                return
         if not await self._announcer.update_card(run, snapshot, self._clock()):
             # The reply is in the ledger; the next poll only redoes the update and finishes.
             await self._reschedule(watch, self._retry_at(watch), poll_errors=watch.poll_errors + 1)
@@ -306,6 +318,10 @@ class WatchingService(LeasedService[WatchingConfig]):
         if elapsed >= self.config.give_up:
             await self._give_up(watch, run)
             return
+        step = run.step
+        if step is not None and (now - step.taken_at).total_seconds() >= self.config.step_limit:
+            # Owed once (its key is the run's): later polls find it owed and go on watching.
+            await self._announcer.step_ended(run, StepEnd.OUTLIVED)
         last_note_at = await self._note_if_due(watch, run, now, elapsed)
         await self._reschedule(
             watch,
@@ -336,11 +352,23 @@ class WatchingService(LeasedService[WatchingConfig]):
 
     async def _give_up(self, watch: Watch, run: WatchedRun) -> None:
         outcome = await self._announcer.gave_up(run, self.config.give_up / 3600)
+        if outcome.settled and run.step is not None:
+            outcome = await self._announcer.step_ended(run, StepEnd.GAVE_UP)
         if outcome.settled:
             log.info("watch %s gave up after %.0fs", watch.id, self.config.give_up)
             await self._finish(watch, WatchOutcome.GAVE_UP)
         else:
             await self._retry_delivery(watch, outcome)
+
+    async def _stop(self, watch: Watch) -> None:
+        """Stops watching; a step the run started is completed first, with an error (once)."""
+        run = watched_run(watch)
+        if run.step is not None:
+            ended = await self._announcer.step_ended(run, StepEnd.STOPPED)
+            if not ended.settled:
+                await self._retry_delivery(watch, ended)
+                return
+        await self._finish(watch, WatchOutcome.STOPPED)
 
     async def _retry_delivery(self, watch: Watch, outcome: Outcome) -> None:
         """Keeps the watch pending until its message is owed or sent (see `bot.slack.notifier`)."""

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from bot.services.announcements import Channel, DigestDue, Outcome, TimerEnded
-from bot.services.models import WatchedRun
+from bot.services.announcements import Channel, DigestDue, Outcome, StepEnd, TimerEnded
+from bot.services.models import RunStep, WatchedRun
 from bot.skyvia.models import Snapshot, SnapshotState
+from bot.slack import steps
 from bot.slack.deliveries import DeliveryKey
 from bot.slack.messages import (
     Message,
@@ -88,6 +89,7 @@ def _card(run: WatchedRun, snapshot: Snapshot, now: datetime) -> Message:
         duration_s=snapshot.duration_seconds if final else None,
         rows=snapshot.success_rows if final else None,
         errors=snapshot.error_rows if final else None,
+        workflow=run.step.workflow_title if run.step is not None else None,
     )
 
 
@@ -165,6 +167,22 @@ class SlackAnnouncer:
         )
         key = _run_key(run, card_edit_kind("vanished"))
         return (await self._notifier.update_once(key, run.message_ts, card)).settled
+
+    async def step_finished(self, run: WatchedRun, snapshot: Snapshot) -> Outcome:
+        return await self._complete(run, lambda step: steps.finished(run, step, snapshot))
+
+    async def step_ended(self, run: WatchedRun, why: StepEnd) -> Outcome:
+        return await self._complete(run, lambda step: steps.ended(run, step, why))
+
+    async def _complete(
+        self, run: WatchedRun, completion: Callable[[RunStep], steps.Completion]
+    ) -> Outcome:
+        """Owes the step's completion under the run's `step_done` key (`bot.slack.steps`)."""
+        completer = self._notifier.steps
+        if run.step is None or completer is None:
+            return Outcome.GAVE_UP
+        key = _run_key(run, DeliveryKind.STEP_DONE)
+        return await completer.owe(key, completion(run.step))
 
     async def failure_alerts(
         self,

@@ -32,6 +32,7 @@ _FIRST = frozenset(
         DeliveryKind.GAVE_UP,
         DeliveryKind.VANISHED,
         DeliveryKind.REVOKED,
+        DeliveryKind.STEP_DONE,
     }
 )
 

@@ -68,6 +68,7 @@ from bot.slack.errors import error_code, retry_after_of, status_of
 from bot.slack.messages import Message
 from bot.slack.readback import ReadBack, Unreadable
 from bot.slack.refusals import Refusals
+from bot.slack.steps import StepCompleter
 from storage.batching import BulkWrite, WriteBatcher
 from storage.models import DeliveryKind, DeliveryStatus
 from storage.repositories import DeliveryLedger
@@ -100,8 +101,11 @@ class Notifier:
         retry_base: float | None = None,
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utcnow,
+        steps: StepCompleter | None = None,
     ) -> None:
         self._slack = slack
+        self.steps = steps
+        """Completes Workflow Builder steps: rows whose call is `fn` (`bot.slack.steps`)."""
         self._batcher = batcher
         self.owner = owner
         self.stale_after = timedelta(seconds=stale_after)
@@ -157,6 +161,11 @@ class Notifier:
         call = json.loads(row.payload)
         client = await self._slack.for_team(row.team_id)
         with callers_pace():
+            if "fn" in call and self.steps is not None:
+                done = await self.steps.send(
+                    row, call, refusals=self.refusals, mark_sent=self._mark_sent
+                )
+                return Sent(done.result, done.retry_after)
             if "ts" in call:
                 return await self._edit(client, row, key, call)
             attempt = Attempt(key, _message(call), call.get("thread_ts"), bool(call.get("b")))

@@ -76,6 +76,11 @@ class Refusals:
         max_attempts = 1 if remedy == Remedy.DROP else self._max_attempts
         return DeliveryResult(await self._count(key, error, max_attempts), error=error)
 
+    async def give_up(self, key: DeliveryKey, error: str) -> DeliveryResult:
+        """Gives the row up at once, touching no binding: a refusal of this message alone
+        whose code would otherwise pause the channel (a step's own token, revoked)."""
+        return DeliveryResult(await self._count(key, error, 1), error=error)
+
     async def retry(self, key: DeliveryKey, error: str, *, count: bool) -> DeliveryResult:
         """Back to the queue after the first backoff (an edit that got no answer: `count` off)."""
         if not count:

@@ -10,6 +10,7 @@ lease owner id, so two processes never hold the same work.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol, TypedDict
 
 from bot.config import Settings
@@ -29,12 +30,14 @@ from bot.slack.clients import SlackClients
 from bot.slack.notifier import Notifier
 from bot.slack.outbox import OutboxSender
 from bot.slack.pacing import Pace
+from bot.slack.steps import StepCompleter
 from bot.workers.alert_scanner import AlertScanner
 from bot.workers.retention import RetentionWorker
 from bot.workers.sender import Sender
 from bot.workers.timers import TimerWorker
 from bot.workers.watcher import Watcher
 from storage.batching import WriteBatcher
+from storage.crypto import TokenCipher
 from storage.db import Database
 from storage.repositories import new_lease_owner
 
@@ -61,6 +64,8 @@ class WorkerNeeds(Protocol):
     def slack(self) -> SlackClients: ...
     @property
     def bindings(self) -> BindingService: ...
+    @property
+    def cipher(self) -> TokenCipher: ...
 
 
 class _SharedParts(TypedDict):
@@ -83,17 +88,27 @@ def stale_claim_after(watch_interval: float, alert_interval: float) -> float:
     return max(8.0, lease_for(min(watch_interval, alert_interval)))
 
 
-def workers_for(container: WorkerNeeds) -> list[PeriodicWorker]:
+def _notifier(container: WorkerNeeds, batcher: WriteBatcher, owner: str) -> Notifier:
+    """The one notifier of a process: owes every message, and sends what the senders claim
+    (posts, edits, and Workflow Builder step completions)."""
     settings = container.settings
-    owner = new_lease_owner("worker")
-    batcher = WriteBatcher(container.db)
-    notifier = Notifier(
+    return Notifier(
         slack=container.slack,
         batcher=batcher,
         owner=owner,
         stale_after=stale_claim_after(settings.watch_interval, settings.alert_interval),
         metrics=container.metrics,
+        steps=StepCompleter(
+            slack=container.slack, cipher=container.cipher, batcher=batcher, owner=owner
+        ),
     )
+
+
+def workers_for(container: WorkerNeeds) -> list[PeriodicWorker]:
+    settings = container.settings
+    owner = new_lease_owner("worker")
+    batcher = WriteBatcher(container.db)
+    notifier = _notifier(container, batcher, owner)
     common = _SharedParts(
         db=container.db,
         skyvia=container.skyvia,
@@ -104,7 +119,10 @@ def workers_for(container: WorkerNeeds) -> list[PeriodicWorker]:
         metrics=container.metrics,
     )
     watching = WatchingService(
-        config=WatchingConfig.for_interval(settings.watch_interval, settings.watch_give_up),
+        config=replace(
+            WatchingConfig.for_interval(settings.watch_interval, settings.watch_give_up),
+            step_limit=settings.step_limit,
+        ),
         **common,
     )
     alerting = AlertingService(

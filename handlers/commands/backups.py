@@ -136,7 +136,7 @@ async def start_snapshot(
         bound,
         backup_id,
         user_id=ctx.user_id,
-        post_card=partial(_post_card, ctx, retry),
+        post_card=partial(post_snapshot_card, ctx, retry),
         even_if_active=even_if_active,
         card_thread_ts=retry.thread_ts if retry is not None else None,
     )
@@ -157,7 +157,10 @@ async def start_snapshot(
 
 
 def _card_of(
-    started: StartedSnapshot, retry_of: int | None = None, link: str | None = None
+    started: StartedSnapshot,
+    retry_of: int | None = None,
+    link: str | None = None,
+    workflow: str | None = None,
 ) -> Message:
     return snapshot_card(
         backup_id=started.backup.id,
@@ -169,15 +172,24 @@ def _card_of(
         now=utcnow(),
         retry_of=retry_of,
         retried_link=link,
+        workflow=workflow,
     )
 
 
-async def _post_card(ctx: SlackContext, retry: Retry | None, started: StartedSnapshot) -> str:
-    """Posts the card with its delivery key in the metadata; a refusal means nothing posted."""
+async def post_snapshot_card(
+    ctx: SlackContext,
+    retry: Retry | None,
+    started: StartedSnapshot,
+    *,
+    workflow: str | None = None,
+) -> str:
+    """Posts the card with its delivery key in the metadata; a refusal means nothing posted.
+
+    A run a Workflow Builder step started names its `workflow` on the card."""
     key = DeliveryKey(*card_ledger_key(ctx.team_id, ctx.channel_id, started.run.run_id))
     extra: dict[str, Any] = {"metadata": key.metadata()}
     if retry is None:
-        card = _card_of(started)
+        card = _card_of(started, workflow=workflow)
     elif retry.thread_ts is None:
         card = _card_of(started, retry.snapshot_id)
     else:

@@ -52,13 +52,15 @@ async def timed_mute(
 
 async def maintenance_window(
     ctx: SlackContext, bound: BoundWorkspace, backup_id: int, end: Deadline
-) -> None:
+) -> datetime:
+    """Opens the window and tells the channel; returns when it ends."""
     until = await resolve_end(ctx, end, "schedule")
     opened = await ctx.services.timers.open_window(
         bound, backup_id, user_id=ctx.user_id, until=until, words=end.word
     )
     opened_note = window_opened_message(ctx.user_id, opened.backup, until, opened.was_active)
     await post_or_tell(ctx, opened_note)
+    return until
 
 
 async def post_or_tell(ctx: SlackContext, message: Message) -> None:

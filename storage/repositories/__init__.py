@@ -14,6 +14,7 @@ from storage.repositories.clicks import ClickRepository, click_key
 from storage.repositories.deliveries import DeliveryLedger
 from storage.repositories.episodes import Episode, EpisodeRepository
 from storage.repositories.staleness import AUTO, StalenessRepository, StaleSetting
+from storage.repositories.steps import StepExecutionRepository
 from storage.repositories.timers import TimerRepository
 from storage.repositories.watches import WatchRepository
 from storage.repositories.worker_leases import WorkerLeaseRepository
@@ -29,6 +30,7 @@ __all__ = [
     "EpisodeRepository",
     "StaleSetting",
     "StalenessRepository",
+    "StepExecutionRepository",
     "TimerRepository",
     "WatchRepository",
     "WorkerLeaseRepository",

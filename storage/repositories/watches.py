@@ -23,6 +23,16 @@ _TABLE = cast(Table, Watch.__table__)
 
 
 @dataclass(frozen=True)
+class WatchedStep:
+    """The Workflow Builder step a watched run completes (`Watch.step_execution_id`)."""
+
+    execution_id: str
+    token_ciphertext: str
+    workflow_title: str | None
+    taken_at: datetime
+
+
+@dataclass(frozen=True)
 class PollResult:
     """One poll's result for `reschedule_many`; None leaves a field as it is."""
 
@@ -101,6 +111,7 @@ class WatchRepository:
         next_poll_at: datetime,
         last_state: str | None = None,
         card_thread_ts: str | None = None,
+        step: WatchedStep | None = None,
     ) -> Watch:
         """Records a watch; adding the same (team, channel, snapshot) again returns the first."""
         await insert_if_absent(
@@ -120,6 +131,10 @@ class WatchRepository:
                 "next_poll_at": next_poll_at,
                 "last_state": last_state,
                 "poll_errors": 0,
+                "step_execution_id": step.execution_id if step else None,
+                "step_token_ciphertext": step.token_ciphertext if step else None,
+                "workflow_title": step.workflow_title if step else None,
+                "step_taken_at": step.taken_at if step else None,
             },
             ("team_id", "channel_id", "snapshot_id"),
         )

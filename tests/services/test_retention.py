@@ -48,6 +48,7 @@ async def prune(retention: RetentionService, owner: str = "me"):  # type: ignore
 async def test_each_kind_goes_once_past_its_age_and_not_at_it(db: Database) -> None:
     for name, age in (("past", SECOND), ("at", timedelta(0)), ("within", -SECOND)):
         await rows.click(db, name, NOW - DAY - age)
+        await rows.step(db, f"Fx-{name}", NOW - DAY - age)
         await rows.audit(db, name, NOW - 90 * DAY - age)
         finished = NOW - 30 * DAY - age
         await rows.watch(db, f"W-{name}", 1, finished - DAY, finished)
@@ -57,9 +58,16 @@ async def test_each_kind_goes_once_past_its_age_and_not_at_it(db: Database) -> N
 
     report = await prune(service(db))
 
-    assert report.deleted == {"clicks": 1, "deliveries": 2, "watches": 1, "audit": 1}
+    assert report.deleted == {
+        "clicks": 1,
+        "step executions": 1,
+        "deliveries": 2,
+        "watches": 1,
+        "audit": 1,
+    }
     assert not report.more
     assert await rows.click_keys(db) == {"at", "within"}
+    assert await rows.step_ids(db) == {"Fx-at", "Fx-within"}
     assert await rows.audit_targets(db) == {"at", "within"}
     assert await rows.watch_channels(db) == {"W-at", "W-within"}
     assert {channel for channel, _, _ in await rows.delivery_keys(db)} == {"D-at", "D-within"}

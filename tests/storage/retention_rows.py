@@ -7,11 +7,19 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 
 from storage.db import Database
-from storage.models import AuditEntry, Delivery, DeliveryKind, ProcessedClick, Watch
+from storage.models import (
+    AuditEntry,
+    Delivery,
+    DeliveryKind,
+    ProcessedClick,
+    StepExecution,
+    Watch,
+)
 from storage.repositories import (
     AuditRepository,
     ClickRepository,
     DeliveryLedger,
+    StepExecutionRepository,
     WatchRepository,
 )
 from storage.repositories.deliveries import SentMark
@@ -22,6 +30,16 @@ TEAM = "T1"
 async def click(db: Database, key: str, at: datetime) -> None:
     async with db.session() as session:
         assert await ClickRepository(session).record_once(key, "U1", at)
+
+
+async def step(db: Database, execution_id: str, at: datetime) -> None:
+    async with db.session() as session:
+        assert await StepExecutionRepository(session).take(execution_id, TEAM, "run", at)
+
+
+async def step_ids(db: Database) -> set[str]:
+    async with db.session() as session:
+        return set((await session.scalars(select(StepExecution.execution_id))).all())
 
 
 async def audit(db: Database, target: str, at: datetime) -> None:

@@ -29,6 +29,7 @@ EXPECTED_TABLES = {
     "audit_log",
     "worker_leases",
     "timers",
+    "step_executions",
     "slack_installations",
     "slack_bots",
     "slack_oauth_states",

@@ -30,6 +30,7 @@ from bot.slack.messages.mrkdwn import (
     backup_label,
     backup_label_plain,
     channel_mention,
+    escape_name_cut,
     format_count,
     format_duration,
     message_link,
@@ -59,6 +60,12 @@ def _card_timing(state: SnapshotState, started_at: datetime, duration_s: float |
     return [f"{verb} {slack_date(started_at, '{ago}')}"]
 
 
+def _started_by(user_id: str, workflow: str | None) -> str:
+    if workflow is None:
+        return f"Started by {user_mention(user_id)}"
+    return f"Started by workflow *{escape_name_cut(workflow, 80)}* (run by {user_mention(user_id)})"
+
+
 def snapshot_card(
     backup_id: int,
     backup_name: str | None,
@@ -73,8 +80,11 @@ def snapshot_card(
     *,
     retry_of: int | None = None,
     retried_link: str | None = None,
+    workflow: str | None = None,
 ) -> Message:
     """The lifecycle card: the first post, and every `chat.update` as the state moves on.
+
+    A run a Workflow Builder step started says so, with the `workflow`'s title.
 
     A retry's first post says what it retries (`retry_of`) and links to that failure's message
     (`retried_link`, a permalink); it is posted in that message's thread.
@@ -88,7 +98,7 @@ def snapshot_card(
         retry = f"Retry of snapshot {retry_of}" + (f" ({link})" if link else "")
     details = [
         retry,
-        f"Started by {user_mention(started_by)}",
+        _started_by(started_by, workflow),
         f"snapshot {snapshot_id}",
         *_card_timing(state, started_at, duration_s),
         plural(rows, "row") if rows is not None else "",
