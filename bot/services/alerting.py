@@ -45,7 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.logging_setup import set_log_context
 from bot.services.announcements import Outcome
-from bot.services.backoff import retry_delay
+from bot.services.backoff import next_due, retry_delay
 from bot.services.backup_discovery import BackupDiscovery
 from bot.services.episodes import EpisodeTracker, Tracked
 from bot.services.failure_listing import FailureLister, Listeners, ended_at
@@ -212,7 +212,7 @@ class AlertingService(LeasedService[AlertingConfig]):
         work, and holding a slot through it stalled the scan of every other backup.
         """
         now = self._clock()
-        next_scan = now + timedelta(seconds=self.interval)
+        next_scan = next_due(cursor.next_scan_at, now, self.interval)
         if not listeners.bindings:
             await self._advance(cursor, cursor.cursor, next_scan)  # delete_uncovered will drop it
             return

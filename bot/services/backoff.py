@@ -19,6 +19,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 
 def retry_delay(errors: int, *, base: float, cap: float, jitter: float = 0.2) -> float:
@@ -80,3 +81,14 @@ class WorkspaceBackoff:
         """Whether the workspace is held (for logs and tests; takes no probe)."""
         now = self._clock()
         return self._hold_until.get(workspace_id, 0.0) > now or workspace_id in self._next_probe
+
+
+def next_due(due_at: datetime, now: datetime, interval: float) -> datetime:
+    """When periodic work that was due at `due_at` and is done `now` is due again.
+
+    Anchored to the schedule, not to when the work got done: a round that starts each
+    interval finds it due again one interval later, however long its own work took (from `now`
+    it would slip a whole round every other interval). Never before `now`: work that fell far
+    behind is due once at once, not once per missed interval.
+    """
+    return max(due_at + timedelta(seconds=interval), now)

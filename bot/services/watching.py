@@ -43,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.logging_setup import set_log_context
 from bot.services.announcements import Outcome, StepEnd
-from bot.services.backoff import retry_delay
+from bot.services.backoff import next_due, retry_delay
 from bot.services.from_rows import watched_run
 from bot.services.leased import LeasedService, lease_for
 from bot.services.models import WatchedRun
@@ -325,7 +325,7 @@ class WatchingService(LeasedService[WatchingConfig]):
         last_note_at = await self._note_if_due(watch, run, now, elapsed)
         await self._reschedule(
             watch,
-            now + timedelta(seconds=self.interval),
+            next_due(watch.next_poll_at, now, self.interval),
             last_state=last_state,
             last_note_at=last_note_at,
             poll_errors=0,

@@ -10,8 +10,10 @@ background work talks to Slack. Each round (`drain`), every few hundred millisec
    leases when they expire, and another takes its teams over.
 2. **Which rows.** The pending rows of those teams, most urgent then oldest first (replies and
    alerts, then episode replies and notes, then edits: `bot.slack.deliveries.priority_of`),
-   one per channel at a time so a channel's messages go in the order they were owed, and only
-   as many as the buckets allow now: a row over the pace is not even claimed.
+   one post per channel at a time so a channel's messages go in the order they were owed (an
+   edit, of a message already there, goes beside them in a lane of its own, so the team's
+   edit allowance is not left idle while posts drain), and only as many as the buckets allow
+   now: a row over the pace is not even claimed.
 3. **Coalesce.** Of several pending edits of one message only the newest is sent; the older
    ones are marked sent as superseded when it is claimed (`Outbox.supersede_older`).
 4. **Claim and send.** Rows are claimed (one winner across replicas) and sent concurrently,
@@ -61,7 +63,7 @@ class _Round:
     """What one round picked: rows to claim, edits they supersede, channels taken."""
 
     rows: list[QueuedRow] = field(default_factory=list)
-    channels: set[tuple[str, str]] = field(default_factory=set)
+    channels: set[tuple[str, str, bool]] = field(default_factory=set)
     held_back: int = 0
 
 
@@ -87,7 +89,7 @@ class OutboxSender:
         self._metrics = metrics
         self._clock = clock
         self._teams: set[str] = set()
-        self._in_flight: set[tuple[str, str]] = set()
+        self._in_flight: set[tuple[str, str, bool]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._next = {"teams": 0.0, "stale": 0.0, "depth": 0.0}
 
@@ -123,10 +125,10 @@ class OutboxSender:
         left queued, and so is the rest of its channel."""
         picked = _Round()
         for row in queued:
-            channel = (row.team_id, row.channel_id)
-            if channel in picked.channels or channel in self._in_flight:
+            lane = _lane(row)
+            if lane in picked.channels or lane in self._in_flight:
                 continue
-            picked.channels.add(channel)  # later rows of this channel wait for this one
+            picked.channels.add(lane)  # later rows of this lane wait for this one
             method = UPDATE if row.target is not None else POST
             if not self.pace.take(row.team_id, method, row.channel_id):
                 picked.held_back += 1
@@ -144,14 +146,12 @@ class OutboxSender:
         return claimed
 
     def _start(self, row: QueuedRow, *, recover: bool) -> None:
-        channel = (row.team_id, row.channel_id)
-        self._in_flight.add(channel)
+        self._in_flight.add(_lane(row))
         task = asyncio.create_task(self._send(row, recover=recover), name=f"send:{row.id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _send(self, row: QueuedRow, *, recover: bool) -> None:
-        channel = (row.team_id, row.channel_id)
         try:
             async with self._slots:
                 sent = await self._notifier.send(row, recover=recover)
@@ -168,7 +168,7 @@ class OutboxSender:
         except Exception:
             log.exception("sending outbox row %s failed; it is recovered once stale", row.id)
         finally:
-            self._in_flight.discard(channel)
+            self._in_flight.discard(_lane(row))
 
     # Leases, recovery, metrics
 
@@ -197,7 +197,7 @@ class OutboxSender:
             r
             for r in rows
             if r.team_id in self._teams
-            and (r.team_id, r.channel_id) not in self._in_flight
+            and _lane(r) not in self._in_flight
             and not self._notifier.history_blocked(r)
         ]
         for row in rows:
@@ -208,7 +208,7 @@ class OutboxSender:
                 )
 
             won = await self._batcher.run(adopt)
-            if won and (row.team_id, row.channel_id) not in self._in_flight:
+            if won and _lane(row) not in self._in_flight:
                 log.warning("outbox row %s was left claimed; recovering it", row.id)
                 self._start(row, recover=True)
 
@@ -251,3 +251,8 @@ class OutboxSender:
             await self._batcher.run(release)
         except Exception:
             log.exception("could not give the outbox leases back; they expire by themselves")
+
+
+def _lane(row: QueuedRow) -> tuple[str, str, bool]:
+    """A channel's posts go one at a time, in order; its edits go one at a time beside them."""
+    return (row.team_id, row.channel_id, row.target is not None)

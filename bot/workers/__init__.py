@@ -54,6 +54,7 @@ class WorkerGroup:
         failures = 0
         while not self._stopping.is_set():
             more = False
+            started = asyncio.get_running_loop().time()
             try:
                 more = bool(await worker.tick())
                 failures = 0
@@ -65,8 +66,15 @@ class WorkerGroup:
             if more:
                 await asyncio.sleep(0)  # let requests and the other worker run in between
                 continue
-            # Back off after repeated failures (e.g. the database is down), up to 30 s.
-            delay = worker.interval if failures == 0 else min(30.0, worker.interval * 2**failures)
+            # A round starts every interval (the work it leases is due on that schedule, see
+            # `bot.services.backoff.next_due`); after repeated failures (the database is down)
+            # it backs off, up to 30 s.
+            took = asyncio.get_running_loop().time() - started
+            delay = (
+                max(0.0, worker.interval - took)
+                if failures == 0
+                else min(30.0, worker.interval * 2**failures)
+            )
             try:
                 await asyncio.wait_for(self._stopping.wait(), timeout=delay)
             except TimeoutError:

@@ -171,8 +171,9 @@ class Outbox:
         """Pending rows that may be sent now, most urgent and oldest first (of `teams` if given).
 
         An edit with a newer pending edit of the same message is left out: only the newest is
-        sent (coalescing). `per_channel`: only each channel's first row (the senders keep a
-        channel's order by sending one of its rows at a time).
+        sent (coalescing). `per_channel`: only each channel's first post and first edit (the
+        senders keep a channel's posts in order by sending one at a time; an edit changes a
+        message already there, so it need not wait behind the channel's posts).
         """
         newer = aliased(Delivery)
         where = [
@@ -200,7 +201,7 @@ class Outbox:
         place = (
             func.row_number()
             .over(
-                partition_by=(Delivery.team_id, Delivery.channel_id),
+                partition_by=(Delivery.team_id, Delivery.channel_id, Delivery.target.is_(None)),
                 order_by=(Delivery.priority, Delivery.id),
             )
             .label("place")
