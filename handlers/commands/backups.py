@@ -87,7 +87,15 @@ async def snapshots_page(
 ) -> Message:
     query = SnapshotQuery(failed=filters.failed, since=filters.since, until=filters.until)
     found = await ctx.services.backups.snapshots(bound, backup_id, page, query)
-    return snapshots_page_message(found.backup, found.snapshots, page, found.has_more, filters)
+    return snapshots_page_message(
+        found.backup,
+        found.snapshots,
+        found.page,
+        found.has_more,
+        filters,
+        asked=found.asked,
+        pages=found.pages,
+    )
 
 
 async def snapshot_log(

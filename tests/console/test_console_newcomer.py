@@ -1,0 +1,55 @@
+"""Issue 19 in the console, as a newcomer meets it: paging past the end, one-line `alerts`
+mistakes, and repeats that change nothing told to the person only.
+
+Each test runs `skyvia-bot console` as a child process (`tests/console/console_kit.py`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.console.console_kit import DEADLINE, Console, StartConsole
+
+pytestmark = pytest.mark.e2e
+
+ONLY_YOU = r"^\[#ops\] Skyvia Backup Bot · only you\n"
+IN_CHANNEL = r"^\[#ops\] Skyvia Backup Bot\n"
+
+
+def _connected(start_console: StartConsole, db: Path) -> Console:
+    console = start_console(db)
+    console.send("connect 123")
+    console.expect(r"connected to Skyvia workspace Operations \(123\), by @you")
+    return console
+
+
+def _quit(console: Console) -> None:
+    console.send("quit")
+    assert console.process.wait(timeout=DEADLINE) == 0, console.output
+    assert "Traceback" not in console.output
+
+
+def test_paging_past_the_end_says_there_is_only_one_page(
+    start_console: StartConsole, tmp_path: Path
+) -> None:
+    """docs/reference/commands.md#input-rules: a page past the last shows the last one and says
+    how many there are, for `backups`, `health` and `snapshots` alike."""
+    console = _connected(start_console, tmp_path / "paging.db")
+
+    console.send("backups 2")
+    console.expect(r"There is only one page, so this is page 1 \(you asked for page 2\)\.")
+    console.expect(r"^  Nightly CRM \(456\)")
+
+    console.send("health 3")
+    console.expect(r"Backup health of Operations \(123\)")
+    console.expect(r"There is only one page, so this is page 1 \(you asked for page 3\)\.")
+
+    console.send("snapshots 456 2")
+    console.expect(r"Snapshots of Nightly CRM \(456\)")
+    console.expect(r"There is only one page, so this is page 1 \(you asked for page 2\)\.")
+    console.expect(r"^  ✅ \d+ · Succeeded")
+    _quit(console)
+    assert "page 2 of 1" not in console.output
+    assert "No finished snapshots match" not in console.output
