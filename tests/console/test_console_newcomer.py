@@ -53,3 +53,38 @@ def test_paging_past_the_end_says_there_is_only_one_page(
     _quit(console)
     assert "page 2 of 1" not in console.output
     assert "No finished snapshots match" not in console.output
+
+
+def _answer(console: Console) -> str:
+    """The next private answer's lines, as printed."""
+    return console.expect(ONLY_YOU + r"((?:  .*\n)+)").group(1)
+
+
+def test_an_alerts_mistake_gets_one_line_and_the_usage_of_that_subcommand_only(
+    start_console: StartConsole, tmp_path: Path
+) -> None:
+    """docs/reference/commands.md#input-rules: what was wrong, a corrected command when one
+    parses, else the usage of the one subcommand typed, never all of `alerts`."""
+    console = _connected(start_console, tmp_path / "usage.db")
+
+    console.send("alerts mute 456 for 2 hours")
+    answer = _answer(console)
+    assert "Did you mean `/skyvia alerts mute 456 for 2h`?" in answer, answer
+    assert len(answer.strip().splitlines()) == 1, answer
+
+    console.send("alerts stale 456")
+    answer = _answer(console)
+    assert "/skyvia alerts stale <backupId>" in answer, answer
+    for other in ("alerts mention", "alerts mute", "alerts on|off"):
+        assert other not in answer, answer
+    assert len(answer) < 400, answer
+
+    console.send("alerts unmute")
+    answer = _answer(console)
+    assert "/skyvia alerts unmute <backupId>" in answer, answer
+    assert "alerts stale" not in answer and "alerts mention" not in answer, answer
+
+    console.send("alerts stale 456 90 minutes")
+    answer = _answer(console)
+    assert "Did you mean `/skyvia alerts stale 456 90m`?" in answer, answer
+    _quit(console)
