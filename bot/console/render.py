@@ -58,6 +58,17 @@ class Names:
     def channel(self, channel_id: str) -> str:
         return self.channels.get(channel_id, channel_id)
 
+    def escape_command(self, text: str) -> str:
+        """Command text as Slack sends it with `should_escape` (manifest.yml): a known
+        `@name` becomes `<@U…|name>`, anything else stays as typed."""
+
+        def mention(match: re.Match[str]) -> str:
+            name = match.group(1)
+            found = next((uid for uid, known in self.users.items() if known == name), None)
+            return f"<@{found}|{name}>" if found else match.group(0)
+
+        return re.sub(r"(?<![\w<])@([\w.-]+)", mention, text)
+
 
 @dataclass(frozen=True)
 class Confirm:

@@ -144,7 +144,7 @@ class ConsoleSession:
         response_id = self._new_response_id("command")
         answer = await self._call(
             self.stack.send.slash_command(
-                text,
+                self.names.escape_command(text),
                 user_id=self.stack.user_id,
                 channel_id=self.stack.channel_id,
                 channel_name=CHANNEL_NAME,

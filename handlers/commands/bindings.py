@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
+from typing import TypeGuard
 
 from slack_sdk.errors import SlackApiError
 
 from bot.services.bindings import BoundWorkspace, MuteResult, MuteUnchanged
-from bot.services.models import WatchedRun
+from bot.services.models import ChannelBinding, WatchedRun
 from bot.services.timers import TimerKind
 from bot.slack.authz import Role
 from bot.slack.messages import (
     Pick,
     alerts_changed_message,
     alerts_unchanged_message,
+    already_connected_message,
     connect_modal,
     connected_message,
     disconnected_message,
@@ -68,12 +70,28 @@ async def connect(ctx: SlackContext, command: ConnectCmd) -> None:
         )
         return
     current = await ctx.services.bindings.status(ctx.team_id, ctx.channel_id)
+    if _connected_as_asked(current.binding, command.workspace_id):
+        await ctx.reply(already_connected_message(current.binding))
+        return
     if current.binding is not None and current.binding.workspace_id != command.workspace_id:
         # Replacing drops the old workspace's mutes and watches: an admin confirms first.
         ask = replace_binding_message(current.binding, len(current.watches), command.workspace_id)
         await ctx.reply(ask)
         return
     await finish_connect(ctx, command.workspace_id, token=None)
+
+
+def _connected_as_asked(
+    binding: ChannelBinding | None, workspace_id: int
+) -> TypeGuard[ChannelBinding]:
+    """A repeat of `connect <id>` that would change nothing: the same workspace, on the default
+    token (what a typed `connect` uses), and no pause for a reconnect to lift."""
+    return (
+        binding is not None
+        and binding.workspace_id == workspace_id
+        and binding.uses_default_token
+        and not binding.paused
+    )
 
 
 async def replace_connection(ctx: SlackContext, workspace_id: int) -> None:

@@ -88,3 +88,40 @@ def test_an_alerts_mistake_gets_one_line_and_the_usage_of_that_subcommand_only(
     answer = _answer(console)
     assert "Did you mean `/skyvia alerts stale 456 90m`?" in answer, answer
     _quit(console)
+
+
+def _private_repeat(console: Console, command: str, said: str) -> None:
+    """`command` changed nothing: the person alone hears `said`, the channel hears nothing."""
+    console.send(command)
+    console.expect(ONLY_YOU + rf"  .*{said}.*nothing changed")
+
+
+def test_repeats_that_change_nothing_are_told_to_the_person_only(
+    start_console: StartConsole, tmp_path: Path
+) -> None:
+    """docs/reference/messages.md#channel-notices: a request that changes nothing is
+    answered to the person only, never to the channel."""
+    console = _connected(start_console, tmp_path / "repeats.db")
+    _private_repeat(console, "connect 123", r"already connected to Skyvia workspace Operations")
+
+    console.send("alerts mention @you")
+    console.expect(IN_CHANNEL + r"  .*set failure alerts here to mention @you")
+    _private_repeat(console, "alerts mention @you", r"already mention @you")
+    console.send("alerts mention off")
+    console.expect(IN_CHANNEL + r"  .*turned off mentions in failure alerts here")
+    _private_repeat(console, "alerts mention off", r"already mention nobody")
+
+    console.send("alerts mute 456 for 1h")
+    console.expect(IN_CHANNEL + r"  .*muted failure alerts for Nightly CRM \(456\)")
+    _private_repeat(console, "alerts mute 456 for 1h", r"Nightly CRM \(456\) are already muted")
+
+    console.send("schedule 462 off for 1h30m")
+    console.expect(IN_CHANNEL + r"  .*switched off the schedule of Jira > Confluence \(462\)")
+    _private_repeat(
+        console, "schedule 462 off for 90m", r"Jira > Confluence \(462\) is already off"
+    )
+    console.send("status")  # something after the last repeat, so a late channel post shows
+    console.expect(r"Connected by @you")
+    _quit(console)
+    channel_posts = console.output.count("[#ops] Skyvia Backup Bot\n")
+    assert channel_posts == 5, console.output  # connect, 2 mentions, the mute, the window

@@ -125,16 +125,37 @@ def connected_message(binding: ChannelBinding, user_id: str) -> Message:
         f"{workspace_label(binding.workspace_id, binding.workspace_name)}, "
         f"by {user_mention(user_id)}."
     )
+    tips = ["try `/skyvia backups`"]
+    if binding.alerts_enabled:
+        tips.append("`/skyvia alerts off` to stop alerts")
+    return Message(
+        text=fallback(line), blocks=[section(line), context(*_alert_facts(binding), *tips)]
+    )
+
+
+def _alert_facts(binding: ChannelBinding) -> list[str]:
+    """What is true of the channel's alerts, for (re)connect: never a promise of alerts that
+    are off."""
     if binding.alerts_enabled:
         alerts = ["Failed snapshots of this workspace will be announced here"]
     else:
         alerts = ["Failure alerts are off here", "`/skyvia alerts on` to turn them on"]
     if binding.muted_backup_ids:
         alerts.append(f"{plural(len(binding.muted_backup_ids), 'backup')} muted")
-    tips = ["try `/skyvia backups`"]
-    if binding.alerts_enabled:
-        tips.append("`/skyvia alerts off` to stop alerts")
-    return Message(text=fallback(line), blocks=[section(line), context(*alerts, *tips)])
+    return alerts
+
+
+def already_connected_message(binding: ChannelBinding) -> Message:
+    """Told to the admin only: `connect` to the workspace the channel is connected to already,
+    with the same default token and no pause to lift, changes nothing
+    (docs/reference/messages.md#channel-notices)."""
+    line = (
+        f":link: This channel is already connected to Skyvia workspace "
+        f"{workspace_label(binding.workspace_id, binding.workspace_name)} "
+        f"(by {user_mention(binding.connected_by)}); nothing changed."
+    )
+    facts = context(*_alert_facts(binding), "`/skyvia status` shows more")
+    return Message(text=fallback(line), blocks=[section(line), facts])
 
 
 def replace_binding_message(current: ChannelBinding, watches: int, workspace_id: int) -> Message:

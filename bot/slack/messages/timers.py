@@ -42,6 +42,29 @@ def timed_mute_message(user_id: str, backup: Backup, until: datetime, words: str
     )
 
 
+def mute_unchanged_message(backup: Backup, until: datetime | None = None) -> Message:
+    """Told to the person only: the backup was muted already (until that end, when timed), so
+    nothing changed (docs/reference/messages.md#channel-notices)."""
+    end = f" until {slack_date(until)}" if until is not None else ""
+    line = (
+        f":no_bell: Alerts for {backup_label(backup.name, backup.id)} are already muted "
+        f"here{end}; nothing changed."
+    )
+    hint = f"`/skyvia alerts unmute {backup.id}` brings them back"
+    return Message(text=fallback(line), blocks=[section(line), context(hint)])
+
+
+def window_unchanged_message(backup: Backup, until: datetime) -> Message:
+    """Told to the person only: the same maintenance window is open already."""
+    line = (
+        f":construction: The schedule of {backup_label(backup.name, backup.id)} is already off "
+        f"for maintenance until {slack_date(until)}; nothing changed."
+    )
+    return Message(
+        text=fallback(line), blocks=compact([section(line), actions(end_window_button(backup.id))])
+    )
+
+
 def mute_ended_note(ended: TimerEnded) -> Message:
     line = (
         f":bell: Alerts for {backup_label(ended.backup_name, ended.backup_id)} are back on "
