@@ -129,6 +129,12 @@ class BackupService:
             cached = self._lists[key] = [backup async for backup in iterator]
         return cached
 
+    def cached_names(self, bound: BoundWorkspace) -> dict[int, str]:
+        """Backup id -> name from the list kept for name look-ups, if it is kept right now:
+        for screens that hold backups by id and promise no Skyvia call (status, repeats)."""
+        cached = self._lists.get(cache_key(bound.workspace_id, bound.token)) or []
+        return {b.id: b.name for b in cached if b.name}
+
     def note_schedule(self, bound: BoundWorkspace, backup_id: int, active: bool) -> None:
         """Writes a schedule switched from here into the cached list, so the redrawn list
         shows it without asking Skyvia for the list again."""

@@ -67,6 +67,7 @@ class Disconnected:
 
     workspace_id: int
     ended: list[WatchedRun] = field(default_factory=list)
+    workspace_name: str | None = None
 
     @property
     def stopped_watches(self) -> int:
@@ -256,14 +257,13 @@ class BindingService:
             binding = await bindings.get(team_id, channel_id)
             if binding is None:
                 raise NotBound()
-            workspace_id = binding.workspace_id
+            workspace_id, workspace_name = binding.workspace_id, binding.workspace_name
             ended = await self._stop_watches(session, team_id, channel_id)
             await bindings.delete(team_id, channel_id)
-            entry = Entry(
-                "disconnect", f"workspace {workspace_id}", "ok", f"{len(ended)} watches stopped"
-            )
+            stopped = f"{len(ended)} watches stopped"
+            entry = Entry("disconnect", f"workspace {workspace_id}", "ok", stopped)
             await record_in(session, Actor(team_id, channel_id, user_id), entry)
-        return Disconnected(workspace_id=workspace_id, ended=ended)
+        return Disconnected(workspace_id, ended, workspace_name)
 
     async def stop_watches(self, team_id: str, channel_id: str) -> list[WatchedRun]:
         """Stops the channel's pending watches (its workspace changed); returns what stopped."""

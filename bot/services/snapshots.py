@@ -328,10 +328,10 @@ class SnapshotService:
             by_channel: dict[str, list[Watch]] = {}
             for watch in watches:
                 by_channel.setdefault(watch.channel_id, []).append(watch)
-            names: dict[int, dict[int, str]] = {}
-            for workspace_id in {row.workspace_id for row in channels}:
-                cursors = await AlertCursorRepository(session).list_for_workspace(workspace_id)
-                names[workspace_id] = {c.backup_id: c.backup_name for c in cursors if c.backup_name}
+            names = {
+                workspace_id: await _cursor_names(session, workspace_id)
+                for workspace_id in {row.workspace_id for row in channels}
+            }
             return [
                 ChannelOverview(
                     binding=channel_binding(row, await bindings.muted_backup_ids(row.id)),
@@ -340,6 +340,11 @@ class SnapshotService:
                 )
                 for row in channels
             ]
+
+    async def backup_names(self, workspace_id: int) -> dict[int, str]:
+        """The workspace's backup names as the alert scanner last saw them (no Skyvia call)."""
+        async with self._db.session() as session:
+            return await _cursor_names(session, workspace_id)
 
     async def recent_failures(
         self, team_id: str, channel_ids: Collection[str], limit: int
@@ -360,6 +365,11 @@ class SnapshotService:
             )
             for alert in sent
         ]
+
+
+async def _cursor_names(session: AsyncSession, workspace_id: int) -> dict[int, str]:
+    cursors = await AlertCursorRepository(session).list_for_workspace(workspace_id)
+    return {c.backup_id: c.backup_name for c in cursors if c.backup_name}
 
 
 async def _record_card(session: AsyncSession, key: LedgerKey, ts: str, now: datetime) -> None:

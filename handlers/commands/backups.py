@@ -109,7 +109,8 @@ async def schedule_status(ctx: SlackContext, bound: BoundWorkspace, backup_id: i
     state = await ctx.services.schedules.status(bound, backup_id)
     ends = await ctx.services.timers.pending(bound.team_id, bound.channel_id)
     windows = [e for e in ends if e.backup_id == backup_id and e.kind == TimerKind.WINDOW_END]
-    return with_pending_ends(schedule_message(state.backup, state.active), windows)
+    names = {backup_id: state.backup.name} if state.backup.name else {}
+    return with_pending_ends(schedule_message(state.backup, state.active), windows, names)
 
 
 # -- changes shared with the buttons ---------------------------------------------------------

@@ -8,8 +8,10 @@ from typing import TypeGuard
 from slack_sdk.errors import SlackApiError
 
 from bot.services.bindings import BoundWorkspace, MuteResult, MuteUnchanged
+from bot.services.errors import DomainError
 from bot.services.models import ChannelBinding, WatchedRun
 from bot.services.timers import TimerKind
+from bot.skyvia.models import Backup
 from bot.slack.authz import Role
 from bot.slack.messages import (
     Pick,
@@ -21,7 +23,6 @@ from bot.slack.messages import (
     disconnected_message,
     help_message,
     mute_changed_message,
-    refusal_message,
     replace_binding_message,
     status_message,
     watch_ended_card,
@@ -29,7 +30,7 @@ from bot.slack.messages import (
 from bot.slack.messages.digests import with_digest
 from bot.slack.messages.mrkdwn import user_mention
 from bot.slack.messages.staleness import stale_limit_changed_message
-from bot.slack.messages.timers import with_pending_ends
+from bot.slack.messages.timers import mute_unchanged_message, with_pending_ends
 from bot.slack.parsing import (
     AlertsCmd,
     ConnectCmd,
@@ -158,7 +159,9 @@ async def disconnect(ctx: SlackContext, _: DisconnectCmd) -> None:
     result = await ctx.services.bindings.disconnect(
         team_id=ctx.team_id, channel_id=ctx.channel_id, user_id=ctx.user_id
     )
-    message = disconnected_message(result.workspace_id, ctx.user_id, result.stopped_watches)
+    message = disconnected_message(
+        result.workspace_id, ctx.user_id, result.stopped_watches, result.workspace_name
+    )
     try:
         await ctx.post(message)
     except NotInChannel:
@@ -170,11 +173,26 @@ async def disconnect(ctx: SlackContext, _: DisconnectCmd) -> None:
 async def status(ctx: SlackContext, _: StatusCmd) -> None:
     result = await ctx.services.bindings.status(ctx.team_id, ctx.channel_id)
     ends = await ctx.services.timers.pending(ctx.team_id, ctx.channel_id)
-    message = with_pending_ends(status_message(result.binding, result.watches), ends)
+    names: dict[int, str] = {}
+    if result.binding is not None and (result.binding.muted_backup_ids or ends):
+        names = await _backup_names(ctx, result.binding.workspace_id)
+    message = status_message(result.binding, result.watches, names)
+    message = with_pending_ends(message, ends, names)
     if result.binding is not None:
         digest = await ctx.services.digests.current(ctx.team_id, ctx.channel_id)
         message = with_digest(message, digest)
     await ctx.reply(message)
+
+
+async def _backup_names(ctx: SlackContext, workspace_id: int) -> dict[int, str]:
+    """Names for the backups a screen holds by id, without a Skyvia call: as the alert scanner
+    last saw them, and the list kept for name look-ups; an id without a name is shown alone."""
+    names = await ctx.services.snapshots.backup_names(workspace_id)
+    try:
+        bound = await ctx.workspace()
+    except DomainError:  # e.g. paused: the scanner's names still serve
+        return names
+    return {**names, **ctx.services.backups.cached_names(bound)}
 
 
 async def alerts(ctx: SlackContext, command: AlertsCmd) -> None:
@@ -199,13 +217,8 @@ async def set_mute(
     result = await ctx.services.bindings.mute(bound, backup_id, user_id=ctx.user_id, mute=mute)
     await ctx.services.timers.cancel(TimerKind.MUTE_END, bound, backup_id)
     if isinstance(result, MuteUnchanged):
-        state = "muted" if mute else "not muted"
-        await ctx.reply(
-            refusal_message(
-                f"Alerts for backup {backup_id} are already {state} here.",
-                "`/skyvia status` shows this channel's muted backups.",
-            )
-        )
+        name = (await _backup_names(ctx, bound.workspace_id)).get(backup_id)
+        await ctx.reply(mute_unchanged_message(Backup(id=backup_id, name=name), muted=mute))
         return result
     message = mute_changed_message(ctx.user_id, result.backup, result.muted)
     try:

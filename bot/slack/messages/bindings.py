@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from slack_sdk.models.blocks import (
     Block,
@@ -42,6 +42,8 @@ from bot.slack.payloads import ConnectModalMeta, ConnectRef
 
 _WORKSPACE_NAME_LIMIT = 100
 _STATUS_MUTES_SHOWN = 50
+_STATUS_MUTES_CHARS = 2_000
+"""Room for the muted backups' names in `status`'s alerts section (Slack's limit is 3,000)."""
 
 
 def workspace_label(workspace_id: int, workspace_name: str | None) -> str:
@@ -220,11 +222,13 @@ def watch_ended_card(watch: WatchedRun, reason: str) -> Message:
     )
 
 
-def disconnected_message(workspace_id: int, user_id: str, stopped_watches: int = 0) -> Message:
+def disconnected_message(
+    workspace_id: int, user_id: str, stopped_watches: int = 0, workspace_name: str | None = None
+) -> Message:
     """Posted in the channel: the binding is gone and watched snapshots will not be reported."""
     line = (
-        f":broken_chain: This channel was disconnected from Skyvia workspace {workspace_id} "
-        f"by {user_mention(user_id)}."
+        f":broken_chain: This channel was disconnected from Skyvia workspace "
+        f"{workspace_label(workspace_id, workspace_name)} by {user_mention(user_id)}."
     )
     details = ["No more failure alerts here"]
     if stopped_watches:
@@ -233,8 +237,13 @@ def disconnected_message(workspace_id: int, user_id: str, stopped_watches: int =
     return Message(text=fallback(line), blocks=[section(line), context(*details)])
 
 
-def status_message(binding: ChannelBinding | None, watches: Sequence[WatchedRun]) -> Message:
-    """The channel's binding, its alert settings and what is being watched."""
+def status_message(
+    binding: ChannelBinding | None,
+    watches: Sequence[WatchedRun],
+    names: Mapping[int, str] | None = None,
+) -> Message:
+    """The channel's binding, its alert settings and what is being watched; `names` name the
+    muted backups (the id alone for one it lacks)."""
     if binding is None:
         line = "This channel is not connected to a Skyvia workspace."
         fix = "An admin can run `/skyvia connect &lt;workspaceId&gt;`."
@@ -251,13 +260,13 @@ def status_message(binding: ChannelBinding | None, watches: Sequence[WatchedRun]
             slack_date(binding.connected_at),
             "default token" if binding.uses_default_token else "own token",
         ),
-        section(_alerts_line(binding)),
+        section(_alerts_line(binding, names or {})),
         section(_watches_text(watches)),
     ]
     return Message(text=fallback(line), blocks=compact(blocks)[:MAX_MESSAGE_BLOCKS])
 
 
-def _alerts_line(binding: ChannelBinding) -> str:
+def _alerts_line(binding: ChannelBinding, names: Mapping[int, str]) -> str:
     if binding.paused:
         reason = escape_cut(binding.paused_reason or "the bot cannot post here", 300)
         return f":double_vertical_bar: Paused: {reason}. Alerts and thread replies are on hold."
@@ -267,10 +276,15 @@ def _alerts_line(binding: ChannelBinding) -> str:
         alerts = ":bell: Failure alerts are *on*."
     muted = binding.muted_backup_ids
     if muted:
-        shown = ", ".join(str(backup_id) for backup_id in muted[:_STATUS_MUTES_SHOWN])
-        hidden = len(muted) - _STATUS_MUTES_SHOWN
+        labels: list[str] = []
+        for backup_id in muted[:_STATUS_MUTES_SHOWN]:
+            label = backup_label(names.get(backup_id), backup_id)
+            if sum(len(x) + 2 for x in labels) + len(label) > _STATUS_MUTES_CHARS:
+                break  # long names: the rest are counted, so the section stays whole
+            labels.append(label)
+        hidden = len(muted) - len(labels)
         more = f" and {format_count(hidden)} more" if hidden > 0 else ""
-        alerts += f" Muted backups: {shown}{more}."
+        alerts += f" Muted backups: {', '.join(labels)}{more}."
     return alerts
 
 

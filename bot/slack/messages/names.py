@@ -75,5 +75,7 @@ def _pick_button(backup: Backup, pick: Pick) -> ButtonElement:
             found = mute_button(backup.id, backup.name)
         case Pick.UNMUTE:
             found = unmute_button(backup.id)
-    found.text = PlainTextObject(text=cut_plain(backup.display_name, BUTTON_TEXT_LIMIT))
+    tail = f" ({backup.id})"  # two backups may share a name: the id tells them apart
+    name = cut_plain(backup.display_name, BUTTON_TEXT_LIMIT - len(tail))
+    found.text = PlainTextObject(text=name + tail)
     return found

@@ -53,7 +53,7 @@ async def test_ambiguous_name_offers_the_candidates_as_buttons(bound: Stack) -> 
     choice = await stack.reply_to("snapshot nightly", user=MEMBER)
     assert choice["response_type"] == "ephemeral"
     offered = buttons(choice, ActionId.RUN_SNAPSHOT)
-    assert sorted(b["text"]["text"] for b in offered) == ["Nightly CRM", "Nightly ERP"]
+    assert sorted(b["text"]["text"] for b in offered) == ["Nightly CRM (456)", "Nightly ERP (602)"]
     assert START not in skyvia_calls(stack)
     await click(stack, choice, ActionId.RUN_SNAPSHOT)
     await stack.slack.wait_for(
@@ -94,6 +94,6 @@ async def test_an_ambiguous_schedule_switch_offers_toggles_that_do_what_was_aske
     stack.sim.state.add_backup(123, "Nightly ERP", scheduled=True)
     choice = await stack.reply_to("schedule nightly off", user=MEMBER)
     offered = buttons(choice, ActionId.SCHEDULE_TOGGLE)
-    assert sorted(b["text"]["text"] for b in offered) == ["Nightly CRM", "Nightly ERP"]
+    assert sorted(b["text"]["text"] for b in offered) == ["Nightly CRM (456)", "Nightly ERP (602)"]
     assert all('"enable":false' in b["value"] for b in offered)
     assert DISABLE not in skyvia_calls(stack)
