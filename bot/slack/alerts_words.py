@@ -12,7 +12,15 @@ from bot.slack.backup_refs import at_most as _at_most
 from bot.slack.backup_refs import backup_ref as _backup_ref
 from bot.slack.backup_refs import name_of as _name_of
 from bot.slack.backup_refs import required_backup_id as _required_backup_id
-from bot.slack.commands import AlertsCmd, Command, MentionCmd, MuteCmd, StaleCmd
+from bot.slack.commands import (
+    AlertsCmd,
+    BackupName,
+    BackupRef,
+    Command,
+    MentionCmd,
+    MuteCmd,
+    StaleCmd,
+)
 from bot.slack.date_words import Clock
 from bot.slack.deadlines import (
     Deadline,
@@ -71,23 +79,35 @@ def _mention(args: list[str]) -> Command:
 
 
 def _stale(args: list[str]) -> StaleCmd:
+    """`<id|name> <limit>`: a name is every word before the limit, the last word."""
     key = "alerts stale"
-    backup_id = _required_backup_id(args, key)
-    if len(args) < 2:
+    if len(args) > 1 and (name := _name_of(args[:-1])) is not None:
+        return _stale_limit(name, args[-1:], 2 + len(args) - 1, args)
+    backup_id = _name_of(args) or _required_backup_id(args, key)
+    if len(args) < 2 or isinstance(backup_id, BackupName):
         raise _error("Say the limit: a duration, `auto` or `off`.", key)
-    if len(args) > 2 and (spelled := spelled_duration(args[1:])) is not None:
-        raise _spelled(args[1:], spelled, key, 3)
-    _at_most(args, 2, key)
-    word = args[1].casefold()
+    return _stale_limit(backup_id, args[1:], 3, args)
+
+
+def _stale_limit(backup: BackupRef, limit: list[str], at: int, args: list[str]) -> StaleCmd:
+    """The limit words after the backup (`at`: where they start among the command's words)."""
+    key = "alerts stale"
+    spelled_from = at - 1 if isinstance(backup, BackupName) and len(args) > 2 else at
+    written = args[spelled_from - 2 :]
+    if len(written) > 1 and (spelled := spelled_duration(written)) is not None:
+        raise _spelled(written, spelled, key, spelled_from)
+    if len(limit) > 1:
+        raise _error(f"Unexpected `{_shown(' '.join(limit[1:]))}`.", key)
+    word = limit[0].casefold()
     if word in ("auto", "off"):
-        return StaleCmd(backup_id=backup_id, off=word == "off")
+        return StaleCmd(backup_id=backup, off=word == "off")
     try:
-        limit = parse_duration(word)
+        seconds = parse_duration(word)
     except DeadlineError as error:
-        if (spelled := spelled_duration(args[1:])) is not None:
-            raise _spelled(args[1:], spelled, key, 3) from None
-        raise _error(f"`{_shown(args[1])}`: {error}.", key) from None
-    return StaleCmd(backup_id=backup_id, limit_seconds=int(limit.total_seconds()))
+        if (spelled := spelled_duration(limit)) is not None:
+            raise _spelled(limit, spelled, key, at) from None
+        raise _error(f"`{_shown(limit[0])}`: {error}.", key) from None
+    return StaleCmd(backup_id=backup, limit_seconds=int(seconds.total_seconds()))
 
 
 def _spelled(typed: list[str], spelled: str, key: str, at: int) -> UsageError:

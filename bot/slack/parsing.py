@@ -23,6 +23,7 @@ from bot.slack.alerts_words import on_off as _on_off
 from bot.slack.backup_refs import MAX_ID
 from bot.slack.backup_refs import at_most as _at_most
 from bot.slack.backup_refs import backup_ref as _backup_ref
+from bot.slack.backup_refs import leading_name as _leading_name
 from bot.slack.backup_refs import name_of as _name_of
 from bot.slack.backup_refs import parse_id as _parse_id
 from bot.slack.backup_refs import parse_number as _parse_number
@@ -186,12 +187,19 @@ def _snapshot(args: list[str], clock: Clock) -> Command:
     return SnapshotCmd(backup_id=_backup_ref(args, "snapshot"))
 
 
+_SNAPSHOTS_WORDS = ("failed", "since", "until")
+
+
 def _snapshots(args: list[str], clock: Clock) -> Command:
-    backup_id = _required_backup_id(args, "snapshots")
+    named = _leading_name(args, lambda word: word.casefold() in _SNAPSHOTS_WORDS)
+    backup_id: BackupRef
+    if named is not None:
+        backup_id, index = named
+    else:
+        backup_id, index = _required_backup_id(args, "snapshots"), 1
     failed = False
     bounds: dict[str, Bound] = {}
     page: int | None = None
-    index = 1
     while index < len(args):
         word, key = args[index], args[index].casefold()
         if key == "failed" and not failed:
@@ -206,7 +214,7 @@ def _snapshots(args: list[str], clock: Clock) -> Command:
         elif page is None and _DIGITS.fullmatch(word):
             page = _parse_number(word, "page number", "snapshots", MAX_PAGE)
         else:
-            raise _unexpected(word, "snapshots", ("failed", "since", "until"))
+            raise _unexpected(word, "snapshots", _SNAPSHOTS_WORDS)
         index += 1
     since, until = bounds.get("since"), bounds.get("until")
     if since is not None and until is not None and since.value >= until.value:

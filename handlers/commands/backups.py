@@ -227,17 +227,27 @@ async def switch_schedule(
 
 
 async def resolve(
-    ctx: SlackContext, bound: BoundWorkspace, ref: BackupRef, pick: Pick
+    ctx: SlackContext,
+    bound: BoundWorkspace,
+    ref: BackupRef,
+    pick: Pick,
+    *,
+    filters: SnapshotFilters | None = None,
+    retype: str = "",
 ) -> int | None:
     """The backup id a command names; when a name fits several, offers them and returns None.
 
-    `pick` is what the command was going to do, which each candidate's button does.
+    `pick` is what the command was going to do, which each candidate's button does (or, for
+    `Pick.RETYPE`, the command `retype` to type with each one's id).
     """
     found = await ctx.services.backups.resolve(
         bound, ref.text if isinstance(ref, BackupName) else ref
     )
     if isinstance(found, Ambiguous):
-        await ctx.reply(candidates_message(found.typed, found.candidates, pick))
+        offer = candidates_message(
+            found.typed, found.candidates, pick, filters=filters, retype=retype
+        )
+        await ctx.reply(offer)
         return None
     return found
 
@@ -257,7 +267,9 @@ async def backup(ctx: SlackContext, command: BackupCmd) -> None:
 async def snapshots(ctx: SlackContext, command: SnapshotsCmd) -> None:
     bound = await ctx.workspace()
     filters = SnapshotFilters(failed=command.failed, since=command.since, until=command.until)
-    await ctx.reply(await snapshots_page(ctx, bound, command.backup_id, command.page, filters))
+    backup_id = await resolve(ctx, bound, command.backup_id, Pick.SNAPSHOTS, filters=filters)
+    if backup_id is not None:
+        await ctx.reply(await snapshots_page(ctx, bound, backup_id, command.page, filters))
 
 
 async def snapshot(ctx: SlackContext, command: SnapshotCmd) -> None:

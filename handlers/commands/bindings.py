@@ -245,9 +245,14 @@ async def mute(ctx: SlackContext, command: MuteCmd) -> None:
 async def stale(ctx: SlackContext, command: StaleCmd) -> None:
     bound = await ctx.workspace()
     await ctx.require(Role.OPERATOR, "set when a backup counts as stale")
+    limit = "off" if command.off else _limit_words(command.limit_seconds)
+    retype = f"alerts stale {{id}} {limit}"
+    backup_id = await resolve(ctx, bound, command.backup_id, Pick.RETYPE, retype=retype)
+    if backup_id is None:
+        return
     backup = await ctx.services.bindings.set_stale(
         bound,
-        command.backup_id,
+        backup_id,
         user_id=ctx.user_id,
         limit_seconds=command.limit_seconds,
         off=command.off,
@@ -259,6 +264,17 @@ async def stale(ctx: SlackContext, command: StaleCmd) -> None:
         await ctx.post(message)
     except NotInChannel:
         await ctx.reply(message)
+
+
+def _limit_words(seconds: int | None) -> str:
+    """The limit as the grammar reads it (`auto`, `26h`, `1h30m`), to type again."""
+    if seconds is None:
+        return "auto"
+    words = ""
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        words += f"{count}{unit}" if count else ""
+    return words
 
 
 HANDLERS = {

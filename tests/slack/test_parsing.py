@@ -146,7 +146,7 @@ def test_html_entities_from_slack_are_decoded() -> None:
 @pytest.mark.parametrize(
     ("text", "named"),
     [
-        ("snapshots abc", "`abc`"),  # `snapshot abc` names a backup instead
+        ("snapshots 4bc", "`4bc`"),  # `snapshots abc` names a backup instead
         ("snapshot 0", "`0`"),
         ("snapshot -5", "`-5`"),
         ("snapshot 4.5", "`4.5`"),
@@ -539,7 +539,8 @@ def test_pages_beyond_the_range_are_refused(word: str) -> None:
     ("length", "shown"), [(39, "y" * 39), (40, "y" * 40), (41, "y" * 39 + "…")]
 )
 def test_quoted_input_is_cut_at_40_characters(length: int, shown: str) -> None:
-    assert refusal(f"snapshots {'y' * length}").message.startswith(f"`{shown}` is not")
+    # `health` takes only a page number (`snapshots yyy` would name a backup).
+    assert refusal(f"health {'y' * length}").message.startswith(f"`{shown}` is not")
 
 
 @pytest.mark.parametrize(
@@ -608,7 +609,8 @@ def test_alerts_stale_reads_durations_auto_and_off(text: str, expected: StaleCmd
     [
         "alerts stale",
         "alerts stale 456",
-        "alerts stale x 2h",
+        "alerts stale 4x 2h",
+        "alerts stale nightly",
         "alerts stale 456 31d",
         "alerts stale 456 0s",
         "alerts stale 456 soon",

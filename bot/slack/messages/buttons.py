@@ -119,8 +119,9 @@ def details_button(backup_id: int) -> ButtonElement:
     return button("Details", ActionId.BACKUP_DETAILS, BackupRef(backup_id=backup_id))
 
 
-def snapshots_button(backup_id: int) -> ButtonElement:
-    return button("Snapshots", ActionId.SHOW_SNAPSHOTS, SnapshotsPageRef(backup_id=backup_id))
+def snapshots_button(backup_id: int, filters: SnapshotFilters | None = None) -> ButtonElement:
+    ref = SnapshotsPageRef(backup_id=backup_id, filters=filters or SnapshotFilters())
+    return button("Snapshots", ActionId.SHOW_SNAPSHOTS, ref)
 
 
 def show_log_button(backup_id: int, snapshot_id: int) -> ButtonElement:
