@@ -67,6 +67,8 @@ class Watched:
 
     started: StartedSnapshot
     watch: WatchedRun
+    alongside: bool = False
+    """Started while another run of the backup was active (`even_if_active`, re-checked)."""
 
 
 PostCard = Callable[[StartedSnapshot], Awaitable[str]]
@@ -166,13 +168,11 @@ class SnapshotService:
            the outcome in its thread.
         """
         backup = await self._skyvia.get_backup(bound.token, bound.workspace_id, backup_id)
-        if not even_if_active:
-            active = await self._skyvia.get_active_snapshot(
-                bound.token, bound.workspace_id, backup_id
-            )
-            if active is not None:
-                watch = await self._watch_of(bound, active.run_id)
-                return AlreadyActive(backup=backup, active_run=active, watch=watch)
+        # Asked also for `even_if_active`: the run shown as active may have ended since.
+        active = await self._skyvia.get_active_snapshot(bound.token, bound.workspace_id, backup_id)
+        if active is not None and not even_if_active:
+            watch = await self._watch_of(bound, active.run_id)
+            return AlreadyActive(backup=backup, active_run=active, watch=watch)
         actor = Actor(bound.team_id, bound.channel_id, user_id)
         target = f"backup {backup_id}"
         try:
@@ -185,11 +185,12 @@ class SnapshotService:
             backup=backup, run=run, started_by=user_id, started_at=run.date or self._clock()
         )
         detail = f"snapshot {run.run_id}, workspace {bound.workspace_id}"
-        if even_if_active:
+        if active is not None:
             detail += ", while another was active"
         entry = Entry("snapshot", target, "started", detail)
         watch = await self._watch_started(bound, started, actor, entry, card_thread_ts)
-        return Watched(started=started, watch=await self._post_card(post_card, started, watch))
+        card = await self._post_card(post_card, started, watch)
+        return Watched(started=started, watch=card, alongside=active is not None)
 
     async def _watch_started(
         self,

@@ -11,7 +11,7 @@ from bot.services.bindings import BoundWorkspace, MuteResult, MuteUnchanged
 from bot.services.errors import DomainError
 from bot.services.models import ChannelBinding, WatchedRun
 from bot.services.timers import TimerKind
-from bot.skyvia.models import Backup
+from bot.skyvia.models import Backup, Workspace
 from bot.slack.authz import Role
 from bot.slack.messages import (
     Pick,
@@ -123,7 +123,9 @@ async def end_cards(ctx: SlackContext, ended: list[WatchedRun], reason: str) -> 
             )
 
 
-async def finish_connect(ctx: SlackContext, workspace_id: int, token: str | None) -> None:
+async def finish_connect(
+    ctx: SlackContext, workspace_id: int, token: str | None, reached: Workspace | None = None
+) -> None:
     """Binds, then tells the channel; undoes the binding if the bot cannot post there.
 
     A binding to another workspace than before drops the old one's watches: they are stopped
@@ -138,6 +140,7 @@ async def finish_connect(ctx: SlackContext, workspace_id: int, token: str | None
         token=token,
         user_id=ctx.user_id,
         enterprise_id=ctx.enterprise_id,
+        reached=reached,
     )
     try:
         await ctx.post(connected_message(binding, ctx.user_id))
