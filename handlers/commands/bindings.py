@@ -76,7 +76,9 @@ async def connect(ctx: SlackContext, command: ConnectCmd) -> None:
         return
     if current.binding is not None and current.binding.workspace_id != command.workspace_id:
         # Replacing drops the old workspace's mutes and watches: an admin confirms first.
-        ask = replace_binding_message(current.binding, len(current.watches), command.workspace_id)
+        names = await _backup_names(ctx, current.binding.workspace_id)
+        watches = len(current.watches)
+        ask = replace_binding_message(current.binding, watches, command.workspace_id, names)
         await ctx.reply(ask)
         return
     await finish_connect(ctx, command.workspace_id, token=None)

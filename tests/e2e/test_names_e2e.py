@@ -69,3 +69,11 @@ async def test_the_name_picker_shows_each_backups_id(bound: Stack) -> None:
     labels = [b["text"]["text"] for b in buttons(picker, ActionId.BACKUP_DETAILS)]
     assert "Nightly CRM (456)" in labels, labels
     assert all(label.endswith(")") for label in labels), labels
+
+
+async def test_connecting_elsewhere_names_the_mutes_it_would_drop(bound: Stack) -> None:
+    stack = bound
+    await stack.command("alerts mute 456", user=ADMIN)
+    await stack.bot.listeners.idle()
+    ask = rendered(await stack.reply_to("connect 124", user=ADMIN))
+    assert f"the mutes of backups {CRM}" in ask, ask

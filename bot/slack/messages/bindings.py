@@ -160,7 +160,12 @@ def already_connected_message(binding: ChannelBinding) -> Message:
     return Message(text=fallback(line), blocks=[section(line), facts])
 
 
-def replace_binding_message(current: ChannelBinding, watches: int, workspace_id: int) -> Message:
+def replace_binding_message(
+    current: ChannelBinding,
+    watches: int,
+    workspace_id: int,
+    names: Mapping[int, str] | None = None,
+) -> Message:
     """Asks an admin before `connect` replaces the channel's workspace with another one.
 
     Replacing drops what belongs to the old workspace: its mutes and the watched snapshots,
@@ -173,11 +178,7 @@ def replace_binding_message(current: ChannelBinding, watches: int, workspace_id:
     )
     dropped = []
     if current.muted_backup_ids:
-        muted = current.muted_backup_ids
-        shown = ", ".join(str(i) for i in muted[:_STATUS_MUTES_SHOWN])
-        hidden = len(muted) - _STATUS_MUTES_SHOWN
-        more = f" and {format_count(hidden)} more" if hidden > 0 else ""
-        dropped.append(f"the mutes of backups {shown}{more}")
+        dropped.append(f"the mutes of backups {_muted_labels(current.muted_backup_ids, names)}")
     if watches:
         dropped.append(f"{plural(watches, 'watched snapshot')} (not reported any more)")
     drop_line = (
@@ -276,16 +277,20 @@ def _alerts_line(binding: ChannelBinding, names: Mapping[int, str]) -> str:
         alerts = ":bell: Failure alerts are *on*."
     muted = binding.muted_backup_ids
     if muted:
-        labels: list[str] = []
-        for backup_id in muted[:_STATUS_MUTES_SHOWN]:
-            label = backup_label(names.get(backup_id), backup_id)
-            if sum(len(x) + 2 for x in labels) + len(label) > _STATUS_MUTES_CHARS:
-                break  # long names: the rest are counted, so the section stays whole
-            labels.append(label)
-        hidden = len(muted) - len(labels)
-        more = f" and {format_count(hidden)} more" if hidden > 0 else ""
-        alerts += f" Muted backups: {', '.join(labels)}{more}."
+        alerts += f" Muted backups: {_muted_labels(muted, names)}."
     return alerts
+
+
+def _muted_labels(muted: Sequence[int], names: Mapping[int, str] | None) -> str:
+    """`*Nightly CRM* (456), *Jira* (462) and 3 more`: as many as fit the section's room."""
+    labels: list[str] = []
+    for backup_id in muted[:_STATUS_MUTES_SHOWN]:
+        label = backup_label((names or {}).get(backup_id), backup_id)
+        if sum(len(x) + 2 for x in labels) + len(label) > _STATUS_MUTES_CHARS:
+            break  # long names: the rest are counted, so the section stays whole
+        labels.append(label)
+    hidden = len(muted) - len(labels)
+    return ", ".join(labels) + (f" and {format_count(hidden)} more" if hidden > 0 else "")
 
 
 def _watches_text(watches: Sequence[WatchedRun]) -> str:
