@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from cryptography.fernet import Fernet
 from slack_sdk.errors import SlackApiError
 
 from bot.config import Settings
-from bot.container import token_cipher
 from bot.services.bindings import undecryptable_bindings
 from bot.skyvia.client import SkyviaClient, build_http_client
 from bot.skyvia.errors import SkyviaAuthError, SkyviaError
 from bot.slack.clients import build_web_client
-from storage.crypto import TokenCipher
+from storage.crypto import TokenCipher, load_key
 from storage.db import Database
 
 Check = tuple[str, bool, str]
@@ -27,13 +27,17 @@ def undecryptable_detail(broken: list[tuple[str, str]]) -> str:
     )
 
 
+MIGRATE = "`skyvia-bot migrate` creates the tables"
+
+
 async def stored_tokens_check(settings: Settings, cipher: TokenCipher) -> Check:
-    """Every binding's own token decrypts with the configured key(s)."""
+    """Every binding's own token decrypts with the configured key(s); a database that could not
+    be read is a failure, never "ok" (issue 19: a check says what it could not check)."""
     db = Database.connect(settings.database_url)
     try:
         broken = await undecryptable_bindings(db, cipher)
-    except Exception as exc:  # e.g. a database not migrated yet: nothing stored to check
-        return "stored tokens", True, f"not checked ({type(exc).__name__})"
+    except Exception as exc:  # e.g. a database not migrated yet
+        return "stored tokens", False, f"not checked ({type(exc).__name__}); {MIGRATE}"
     finally:
         await db.dispose()
     if broken:
@@ -42,17 +46,22 @@ async def stored_tokens_check(settings: Settings, cipher: TokenCipher) -> Check:
 
 
 async def run_checks(settings: Settings) -> AsyncIterator[Check]:
+    """Reads only: no database file, key file or table is created by a check."""
     yield "configuration", True, "all variables parse"
-    yield await _check_database(settings)
-    key = _check_encryption_key(settings)
+    database = await _check_database(settings)
+    yield database
+    key, cipher = _check_encryption_key(settings)
     yield key
-    if key[1]:
-        yield await stored_tokens_check(settings, token_cipher(settings))
+    if database[1] and cipher is not None:
+        yield await stored_tokens_check(settings, cipher)
     yield await _check_slack(settings)
     yield await _check_skyvia(settings)
 
 
 async def _check_database(settings: Settings) -> Check:
+    path = settings.sqlite_path
+    if path is not None and not path.exists():  # connecting would create it
+        return "database", False, f"{path} does not exist; {MIGRATE}"
     db = Database.connect(settings.database_url)
     try:
         ok = await db.ping()
@@ -61,12 +70,20 @@ async def _check_database(settings: Settings) -> Check:
         await db.dispose()
 
 
-def _check_encryption_key(settings: Settings) -> Check:
+def _check_encryption_key(settings: Settings) -> tuple[Check, TokenCipher | None]:
+    """The key as the bot would load it, without creating the key file a first start makes.
+
+    With no key file yet, stored tokens are checked against a key of the moment: any binding
+    that stores a token then fails, as it would at start."""
+    configured = settings.encryption_key.get_secret_value() if settings.encryption_key else None
     try:
-        token_cipher(settings)
-        return "encryption key", True, "available"
+        key = load_key(configured, settings.sqlite_path)
+        if key is None:
+            detail = "no key file yet; the bot creates one beside the database on first start"
+            return ("encryption key", True, detail), TokenCipher(Fernet.generate_key().decode())
+        return ("encryption key", True, "available"), TokenCipher(key)
     except Exception as exc:
-        return "encryption key", False, str(exc)
+        return ("encryption key", False, str(exc)), None
 
 
 async def _check_slack(settings: Settings) -> Check:

@@ -28,6 +28,7 @@ from bot.slack.authz import Role
 from bot.slack.deadlines import Deadline
 from bot.slack.ids import ActionId
 from bot.slack.messages import Message, refusal_message, schedule_message
+from bot.slack.messages.lifecycle import only_run_message
 from bot.slack.messages.timers import window_ending_message
 from bot.slack.payloads import (
     BackupRef,
@@ -39,6 +40,7 @@ from bot.slack.payloads import (
     Payload,
     RowAction,
     RowChoice,
+    RunAnywayRef,
     RunRef,
     ScheduleRef,
     Screen,
@@ -167,14 +169,20 @@ async def run_snapshot(ctx: SlackContext, click: Click) -> None:
 
 
 async def run_snapshot_anyway(ctx: SlackContext, click: Click) -> None:
-    """From the "already active" message: start a second run, then drop that message."""
-    ref = BackupRef.load(click.value)
+    """From the "already active" message: start a second run, then drop that message.
+
+    The active run is asked again: when it ended since the message was shown, the run started
+    is the only one, and the clicker is told so rather than left to believe there are two.
+    """
+    ref = RunAnywayRef.load(click.value)
     bound = await ctx.workspace()
     await ctx.require(Role.OPERATOR, START_SNAPSHOT)
     async with _once(ctx, click):
         result = await start_snapshot(ctx, bound, ref.backup_id, even_if_active=True)
     if isinstance(result, Watched) and ctx.respond is not None:
         await ctx.respond(delete_original=True)
+        if not result.alongside:
+            await ctx.reply(only_run_message(result.started.backup, ref.active_id))
 
 
 async def toggle_schedule(ctx: SlackContext, click: Click) -> None:

@@ -103,6 +103,17 @@ def load_or_create_key(encryption_key: str | None, sqlite_path: Path | None) -> 
     A database on a server (PostgreSQL) has no "beside": its key must be configured, or every
     replica would invent its own.
     """
+    found = load_key(encryption_key, sqlite_path)
+    if found is not None:
+        return found
+    assert sqlite_path is not None  # load_key raised otherwise
+    _create_key_file(key_file_for(sqlite_path))
+    return _read_key_file(key_file_for(sqlite_path))
+
+
+def load_key(encryption_key: str | None, sqlite_path: Path | None) -> str | None:
+    """`load_or_create_key` without the creating: None when the key file does not exist yet
+    (for `skyvia-bot check`, which must leave no state behind)."""
     if encryption_key and encryption_key.strip():
         return encryption_key.strip()
     if sqlite_path is None:
@@ -111,9 +122,7 @@ def load_or_create_key(encryption_key: str | None, sqlite_path: Path | None) -> 
             "file): set it to a Fernet key"
         )
     path = key_file_for(sqlite_path)
-    if not path.exists():
-        _create_key_file(path)
-    return _read_key_file(path)
+    return _read_key_file(path) if path.exists() else None
 
 
 def _read_key_file(path: Path) -> str:

@@ -17,6 +17,7 @@ pytest_plugins = [
     "tests.e2e.process_kit",
     "tests.e2e.home_kit",
     "tests.faults.outage_kit",
+    "tests.console.console_kit",
     "tests.simulator.fixtures",
     "tests.services.kit",
 ]

@@ -16,11 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from bot.console.session import CONSOLE_HELP, ConsoleSession
+from bot.console.help_text import CONSOLE_HELP
+from bot.console.session import ConsoleSession
 from bot.console.stack import CHANNEL_NAME, USER_NAME, running_console_stack
 from bot.console.terminal import Terminal
 from bot.logging_setup import SecretFilter, configure_logging
 from bot.simulator import DEFAULT_TOKEN
+from bot.simulator.seed import PAGING_WORKSPACE, paging_seed
 
 DEFAULT_SPEED = 20.0
 """Simulator speed: a 20-second snapshot of the default data ends in about a second."""
@@ -34,7 +36,8 @@ def banner(*, database: Path, log_path: Path, speed: float, temporary: bool) -> 
         "Skyvia Backup Bot — console. The real bot runs here against the Skyvia simulator "
         f"(speed ×{speed:g}) and a local stand-in for Slack.\n"
         f"You are @{USER_NAME}, a workspace admin, in #{CHANNEL_NAME}. Try: connect 123, backups, "
-        "snapshot 456, status.\n"
+        f"snapshot 456, status. To try paging: connect {PAGING_WORKSPACE} has "
+        f"{len(paging_seed().workspaces[0].backups)} backups.\n"
         f"{CONSOLE_HELP}\n"
         f"A modal that asks for a Skyvia access token takes the simulator's: {DEFAULT_TOKEN}\n"
         f"Database: {database} ({kept}) · bot log: {log_path} (removed on exit)"

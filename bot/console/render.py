@@ -8,11 +8,13 @@ dates); what Slack shows as a picture becomes the emoji; buttons become numbered
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-# The emoji the bot's messages use, plus a few that people type; others stay `:name:`.
+# Every emoji the bot's messages use (a test keeps it so), plus a few people type; others
+# stay `:name:`.
 EMOJI: Mapping[str, str] = {
     "hourglass_flowing_sand": "⏳",
     "arrows_counterclockwise": "🔄",
@@ -33,6 +35,13 @@ EMOJI: Mapping[str, str] = {
     "tada": "🎉",
     "zzz": "💤",
     "alarm_clock": "⏰",
+    "clipboard": "📋",
+    "construction": "🚧",
+    "mute": "🔇",
+    "double_vertical_bar": "⏸️",
+    "black_square_for_stop": "⏹️",
+    "rocket": "🚀",
+    "money_with_wings": "💸",
 }
 
 _ENTITY = re.compile(r"<([^<>\n]*)>")
@@ -51,12 +60,27 @@ class Names:
 
     users: Mapping[str, str] = field(default_factory=dict)
     channels: Mapping[str, str] = field(default_factory=dict)
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    """The reader's clock, for "Today" and "2 hours ago"."""
+    zone: tzinfo | None = None
+    """The reader's time zone, as Slack uses the user's own; None: this machine's."""
 
     def user(self, user_id: str) -> str:
         return self.users.get(user_id, user_id)
 
     def channel(self, channel_id: str) -> str:
         return self.channels.get(channel_id, channel_id)
+
+    def escape_command(self, text: str) -> str:
+        """Command text as Slack sends it with `should_escape` (manifest.yml): a known
+        `@name` becomes `<@U…|name>`, anything else stays as typed."""
+
+        def mention(match: re.Match[str]) -> str:
+            name = match.group(1)
+            found = next((uid for uid, known in self.users.items() if known == name), None)
+            return f"<@{found}|{name}>" if found else match.group(0)
+
+        return re.sub(r"(?<![\w<])@([\w.-]+)", mention, text)
 
 
 @dataclass(frozen=True)
@@ -115,9 +139,65 @@ def _entity(inner: str, names: Names) -> str:
             return "@" + keyword
         if keyword == "subteam" and not label:  # the bot's own `cc`: the group's id stands in
             return "@" + target.partition("^")[2]
-        # `<!date^…|fallback>`, `<!subteam^S1|@team>`: Slack falls back to the label.
+        if keyword == "date":
+            shown = slack_date_text(target, names)
+            if shown is not None:
+                return shown
+        # `<!subteam^S1|@team>`, a date it cannot read: Slack falls back to the label.
         return label or target
     return f"{label} ({target})" if label and label != target else target
+
+
+_DATE_TOKEN = re.compile(r"\{(\w+)\}")
+
+
+def slack_date_text(target: str, names: Names) -> str | None:
+    """`!date^<unix>^<format>[^link]` as Slack writes it for the reader: in their zone, with
+    "Today"/"Yesterday"/"Tomorrow" and "2 hours ago"; None when it does not parse."""
+    parts = target.split("^")
+    if len(parts) < 3 or not parts[1].lstrip("-").isdigit():
+        return None
+    now = names.now().astimezone(names.zone)
+    moment = datetime.fromtimestamp(int(parts[1]), UTC).astimezone(names.zone or now.tzinfo)
+    now = now.astimezone(moment.tzinfo)
+
+    def token(match: re.Match[str]) -> str:
+        found = _date_token(match.group(1), moment, now)
+        return found if found is not None else match.group(0)
+
+    return _DATE_TOKEN.sub(token, parts[2])
+
+
+def _date_token(name: str, moment: datetime, now: datetime) -> str | None:
+    day = moment.day
+    suffix = "th" if 11 <= day % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+    forms = {
+        "date_num": moment.strftime("%Y-%m-%d"),
+        "date": f"{moment:%B} {day}{suffix}, {moment.year}",
+        "date_short": f"{moment:%b} {day}, {moment.year}",
+        "date_long": f"{moment:%A}, {moment:%B} {day}{suffix}, {moment.year}",
+        "time": moment.strftime("%H:%M"),
+        "time_secs": moment.strftime("%H:%M:%S"),
+        "ago": _ago((moment - now).total_seconds()),
+    }
+    if name.endswith("_pretty") and name.removesuffix("_pretty") in forms:
+        relative = {0: "Today", -1: "Yesterday", 1: "Tomorrow"}
+        return relative.get((moment.date() - now.date()).days) or forms[name[: -len("_pretty")]]
+    return forms.get(name)
+
+
+def _ago(seconds: float) -> str:
+    """`just now`, `5 minutes ago`, `in 2 hours`: the largest whole unit, as Slack says it."""
+    span = abs(seconds)
+    if span < 60:
+        return "just now"
+    for unit, size in (("year", 31_536_000), ("month", 2_592_000), ("day", 86_400),
+                       ("hour", 3_600), ("minute", 60)):  # fmt: skip
+        if span >= size:
+            count = int(span // size)
+            words = f"{count} {unit}{'' if count == 1 else 's'}"
+            return f"in {words}" if seconds > 0 else f"{words} ago"
+    return "just now"
 
 
 def _inline(text: str, names: Names) -> str:

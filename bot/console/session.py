@@ -18,11 +18,12 @@ from typing import Any
 
 import httpx
 
+from bot.console.help_text import CONSOLE_VERBS
 from bot.console.modal import Modal, modal_fields
 from bot.console.render import Button, Names, render_blocks, text_object
 from bot.console.screen import Screen, Shown
-from bot.console.sim_verbs import simulator_command
-from bot.console.stack import BOT_NAME, CHANNEL_NAME, USER_NAME, ConsoleStack
+from bot.console.sim_verbs import aged_backup, simulator_command
+from bot.console.stack import BOT_NAME, CHANNEL_NAME, PEOPLE, ConsoleStack
 from bot.devtools.slack_standin import (
     EphemeralPosted,
     HomePublished,
@@ -34,6 +35,7 @@ from bot.devtools.slack_standin import (
     ViewOpened,
     ViewUpdated,
 )
+from storage.repositories import AlertCursorRepository
 
 log = logging.getLogger("bot.console")
 
@@ -41,25 +43,6 @@ PROMPT = "/skyvia "
 INDENT = "  "
 THREAD_INDENT = "      "
 _TITLE_LIMIT = 60
-
-CONSOLE_HELP = """\
-Console keys: type a /skyvia command with or without "/skyvia" (e.g. connect 123, backups,
-snapshot 456) · N or click N: press button [N] · home: App Home tab ·
-sim fail 456 [N]: the next (N) snapshots of 456 fail · sim run 456: a scheduled snapshot starts
-now · sim recover 456: a snapshot that succeeds starts now · sim stale 456: its last good snapshot
-becomes two days old · quit (or Ctrl-D) to leave."""
-CONSOLE_VERBS = """\
-Console commands (this terminal only; the bot's /skyvia help follows):
-  N or click N                 press button [N] of a message on screen
-  home                         show the App Home tab
-  sim fail <backupId> [times]  the simulator fails that backup's next (N) snapshots
-  sim run <backupId>           the simulator starts a scheduled snapshot of that backup now
-  sim recover <backupId>       the simulator starts a snapshot of that backup that succeeds
-  sim stale <backupId>         that backup's last good snapshot becomes two days old
-  help                         this list, then /skyvia help
-  quit, exit or Ctrl-D         leave
-Anything else is a /skyvia command, with or without "/skyvia"."""
-"""What `help` shows before the bot's own help: the verbs only the console knows."""
 
 
 @dataclass
@@ -75,9 +58,14 @@ class ConsoleSession:
         self.stack = stack
         self.show = show
         self.names = Names(
-            users={stack.user_id: USER_NAME, stack.slack.bot_user_id: BOT_NAME},
+            users={
+                **{user_id: name for name, (user_id, _) in PEOPLE.items()},
+                stack.slack.bot_user_id: BOT_NAME,
+            },
             channels={stack.channel_id: CHANNEL_NAME},
         )
+        self.user_id = stack.user_id
+        """Who types and clicks: `as @member` / `as guest` changes it, to try the roles."""
         self._screen = Screen(self.names)
         self._response_sources: dict[str, str] = {}
         self._response_counts: dict[str, int] = {}
@@ -127,8 +115,10 @@ class ConsoleSession:
             await self._click_command(words)
         elif head == "home":
             await self._open_home()
+        elif head == "as":
+            self._act_as(words[1:])
         elif head == "sim":
-            self._simulator_command(words[1:])
+            await self._simulator_command(words[1:])
         elif head.startswith("/"):
             if head != "/skyvia":
                 self.show(f"Only /skyvia exists here (you typed {words[0]}).")
@@ -144,11 +134,11 @@ class ConsoleSession:
         response_id = self._new_response_id("command")
         answer = await self._call(
             self.stack.send.slash_command(
-                text,
-                user_id=self.stack.user_id,
+                self.names.escape_command(text),
+                user_id=self.user_id,
                 channel_id=self.stack.channel_id,
                 channel_name=CHANNEL_NAME,
-                user_name=USER_NAME,
+                user_name=self.names.user(self.user_id),
                 response_url=self.stack.slack.response_url(response_id),
             )
         )
@@ -201,7 +191,7 @@ class ConsoleSession:
             self.stack.send.block_action(
                 button.action_id,
                 button.value,
-                user_id=self.stack.user_id,
+                user_id=self.user_id,
                 channel_id=shown.channel_id,
                 message_ts=shown.ts,
                 message=message,
@@ -242,7 +232,7 @@ class ConsoleSession:
             self.stack.send.view_submission(
                 str(view.get("callback_id") or ""),
                 modal.values(),
-                user_id=self.stack.user_id,
+                user_id=self.user_id,
                 private_metadata=str(view.get("private_metadata") or ""),
                 view_id=str(view.get("id") or ""),
                 blocks=view.get("blocks") or [],
@@ -264,11 +254,27 @@ class ConsoleSession:
     # -- home and the simulator ----------------------------------------------------------------
     async def _open_home(self) -> None:
         self.show(f"{INDENT}(opening the App Home tab…)")
-        await self._call(self.stack.send.app_home_opened(self.stack.user_id))
+        await self._call(self.stack.send.app_home_opened(self.user_id))
 
-    def _simulator_command(self, words: list[str]) -> None:
-        for line in simulator_command(self.stack.sim.state, words):
+    async def _simulator_command(self, words: list[str]) -> None:
+        """The verb acts on the simulator; what the bot cached of the runs it changed is
+        dropped, so the bot sees the change on its next scan, as it would see time pass."""
+        container = self.stack.container
+        status = await container.bindings.status(self.stack.slack.team_id, self.stack.channel_id)
+        for line in simulator_command(self.stack.sim.state, words, status.binding):
             self.show(line)
+        aged = aged_backup(self.stack.sim.state, words)
+        if aged is not None:
+            async with container.db.session() as session:
+                await AlertCursorRepository(session).forget_runs(aged.workspace_id, aged.id)
+
+    def _act_as(self, words: list[str]) -> None:
+        name = words[0].lstrip("@").lower() if len(words) == 1 else ""
+        if name not in PEOPLE:
+            self.show(f"Usage: as @{' | @'.join(PEOPLE)} (who types and clicks from now on).")
+            return
+        self.user_id, role = PEOPLE[name]
+        self.show(f"You are now @{name}, {role}, in #{CHANNEL_NAME}.")
 
     # -- output --------------------------------------------------------------------------------
     async def follow(self, events: asyncio.Queue[StandinEvent]) -> None:
@@ -286,7 +292,7 @@ class ConsoleSession:
             case MessagePosted(message=message) | MessageUpdated(message=message):
                 self._show_message(message, updated=isinstance(event, MessageUpdated))
             case EphemeralPosted(ephemeral=ephemeral):
-                if ephemeral.user != self.stack.user_id:
+                if ephemeral.user != self.user_id:
                     return
                 key = f"ephemeral:{ephemeral.message_ts}"
                 self._screen.put(
@@ -299,7 +305,7 @@ class ConsoleSession:
             case ViewOpened(view=view) | ViewUpdated(view=view):
                 self._show_view(view, "modal")
             case HomePublished(user_id=user_id, view=view):
-                if user_id == self.stack.user_id:
+                if user_id == self.user_id:
                     self._show_view(view, "home")
 
     def _show_message(self, message: PostedMessage, *, updated: bool) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.services.models import ChannelBinding
+from bot.simulator.records import SimBackup
 from bot.simulator.state import SimulatorState
 
 INDENT = "  "
@@ -15,8 +17,37 @@ SIM_VERBS = ("fail", "run", "recover", "stale")
 STALE_AGE = timedelta(days=2)
 
 
-def simulator_command(state: SimulatorState, words: list[str]) -> list[str]:
-    """Acts on the simulator; returns the lines to show."""
+def aged_backup(state: SimulatorState, words: list[str]) -> SimBackup | None:
+    """The backup a well-formed `sim stale <backupId>` ages, whose runs the bot must re-read."""
+    if len(words) != 2 or words[0] != "stale" or not words[1].lstrip("#").isdigit():
+        return None
+    return state.backups.get(int(words[1].lstrip("#")))
+
+
+def quiet_reason(binding: ChannelBinding | None, backup: SimBackup) -> str | None:
+    """Why a failure of `backup` would not be announced in the console's channel, in the words
+    of the command that changes it; None when its alert comes."""
+    if binding is None:
+        return f"this channel is not connected, so no alert comes (`connect {backup.workspace_id}`)"
+    if binding.workspace_id != backup.workspace_id:
+        return (
+            f"this channel is connected to workspace {binding.workspace_id}, not to the backup's "
+            f"({backup.workspace_id}), so no alert comes here"
+        )
+    if binding.paused:
+        return "this channel's alerts are paused (see `status`), so no alert comes"
+    if not binding.alerts_enabled:
+        return "alerts are off here, so no alert comes (`alerts on`)"
+    if backup.id in binding.muted_backup_ids:
+        return f"backup {backup.id} is muted here, so no alert comes (`alerts unmute {backup.id}`)"
+    return None
+
+
+def simulator_command(
+    state: SimulatorState, words: list[str], binding: ChannelBinding | None = None
+) -> list[str]:
+    """Acts on the simulator; returns the lines to show. `binding` is the console channel's,
+    so `sim run` says whether the failure's alert will really come there."""
     out: list[str] = []
     times = words[2] if len(words) == 3 and words[0] == "fail" else "1"
     if (
@@ -40,8 +71,13 @@ def simulator_command(state: SimulatorState, words: list[str]) -> list[str]:
         out.append(f"{INDENT}(simulator: {which} of backup {backup_id} will fail)")
     elif verb == "run":
         failing = bool(state.backups[backup_id].fail_next)
+        quiet = quiet_reason(binding, state.backups[backup_id])
         run = state.run_scheduled_now(backup_id)
-        outcome = "it will fail, and the alert comes here" if failing else "it will succeed"
+        outcome = "it will succeed"
+        if failing:
+            outcome = (
+                f"it will fail; {quiet}" if quiet else "it will fail, and the alert comes here"
+            )
         out.append(
             f"{INDENT}(simulator: backup {backup_id} started scheduled snapshot {run.id}; "
             f"{outcome})"

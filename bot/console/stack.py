@@ -20,12 +20,19 @@ from bot.container import Container
 from bot.devtools.slack_requests import SlackRequestSender
 from bot.devtools.slack_standin import FakeSlack, running_fake_slack, serve_asgi_on_loopback
 from bot.simulator import DEFAULT_TOKEN, RunningSimulator, running_simulator
+from bot.simulator.seed import paging_seed
 from bot.web import create_web_app
 from bot.workers import build_workers
 from storage.db import upgrade_async
 
 USER_ID = "U0YOU"
 USER_NAME = "you"
+PEOPLE = {
+    "you": (USER_ID, "a workspace admin"),
+    "member": ("U0MEMBER", "a member (not an admin)"),
+    "guest": ("U0GUEST", "a guest (multi-channel)"),
+}
+"""Who `as @name` makes the console's person: name -> (Slack user id, the role in words)."""
 CHANNEL_ID = "C0OPS"
 CHANNEL_NAME = "ops"
 BOT_NAME = "Skyvia Backup Bot"
@@ -40,6 +47,7 @@ class ConsoleStack:
     send: SlackRequestSender
     settings: Settings
     bot_url: str
+    container: Container
     user_id: str = USER_ID
     channel_id: str = CHANNEL_ID
 
@@ -94,10 +102,13 @@ async def running_console_stack(*, database_url: str, speed: float) -> AsyncIter
         # One clock on screen: the bot's own times are real, so the simulator answers in real
         # time too (a sped-up run is then simply short), never hours ahead of the bot.
         sim.state.real_time_dates = True
+        sim.state.add_data(paging_seed())  # a workspace to page through (`connect 126`)
         slack = await stack.enter_async_context(
             running_fake_slack(bot_token=f"xoxb-console-{secrets.token_hex(12)}")
         )
         slack.add_user(USER_ID, name=USER_NAME, is_admin=True)
+        slack.add_user(PEOPLE["member"][0], name="member")
+        slack.add_user(PEOPLE["guest"][0], name="guest", guest="multi")
         slack.add_channel(CHANNEL_ID, name=CHANNEL_NAME)
         settings = console_settings(
             slack_api_url=slack.api_url,
@@ -128,4 +139,6 @@ async def running_console_stack(*, database_url: str, speed: float) -> AsyncIter
             response_url_for=slack.response_url,
         )
         stack.push_async_callback(send.aclose)
-        yield ConsoleStack(slack=slack, sim=sim, send=send, settings=settings, bot_url=bot_url)
+        yield ConsoleStack(
+            slack=slack, sim=sim, send=send, settings=settings, bot_url=bot_url, container=container
+        )

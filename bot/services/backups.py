@@ -17,7 +17,7 @@ from bot.services.backup_names import Ambiguous, cache_key, match, normalised
 from bot.services.bindings import BoundWorkspace
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaError
-from bot.skyvia.models import ActiveRun, Backup, Snapshot
+from bot.skyvia.models import ActiveRun, Backup, Page, Snapshot
 
 PAGE_SIZE = 10
 """Items per page of backups and of snapshots (docs/reference/commands.md#the-skyvia-command)."""
@@ -55,6 +55,8 @@ class BackupsListing:
     pages: int
     total: int
     text: str | None = None
+    asked: int | None = None
+    """The page typed when it was past the end (the last page is shown instead)."""
 
     @property
     def has_more(self) -> bool:
@@ -75,6 +77,11 @@ class SnapshotsPage:
     backup: Backup
     snapshots: list[Snapshot] = field(default_factory=list)
     has_more: bool = False
+    page: int = 1
+    asked: int | None = None
+    """The page typed when it was past the end (the first page is shown instead)."""
+    pages: int | None = None
+    """How many pages there are, when known (only when the first page is all of them)."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +137,12 @@ class BackupService:
             cached = self._lists[key] = [backup async for backup in iterator]
         return cached
 
+    def cached_names(self, bound: BoundWorkspace) -> dict[int, str]:
+        """Backup id -> name from the list kept for name look-ups, if it is kept right now:
+        for screens that hold backups by id and promise no Skyvia call (status, repeats)."""
+        cached = self._lists.get(cache_key(bound.workspace_id, bound.token)) or []
+        return {b.id: b.name for b in cached if b.name}
+
     def note_schedule(self, bound: BoundWorkspace, backup_id: int, active: bool) -> None:
         """Writes a schedule switched from here into the cached list, so the redrawn list
         shows it without asking Skyvia for the list again."""
@@ -155,16 +168,18 @@ class BackupService:
         if text:
             wanted = normalised(text)
             backups = [b for b in backups if wanted in normalised(b.display_name)]
+        pages = max(1, -(-len(backups) // self._page_size))
+        asked, page = page, min(page, pages)  # past the end: the last page, saying so
         skip = skip_for(page, self._page_size)
         shown = backups[skip : skip + self._page_size]
         last_runs = await asyncio.gather(*(self._last_run(bound, b.id) for b in shown))
-        pages = max(1, -(-len(backups) // self._page_size))
         return BackupsListing(
             rows=[BackupRow(b, *run) for b, run in zip(shown, last_runs, strict=True)],
             page=page,
             pages=pages,
             total=len(backups),
             text=text,
+            asked=asked if asked != page else None,
         )
 
     async def _last_run(
@@ -209,9 +224,23 @@ class BackupService:
     async def snapshots(
         self, bound: BoundWorkspace, backup_id: int, page: int, query: SnapshotQuery
     ) -> SnapshotsPage:
-        """Finished snapshots, newest first; Skyvia's `endDate` is inclusive, ours is not."""
+        """Finished snapshots, newest first; Skyvia's `endDate` is inclusive, ours is not.
+
+        A page past the end costs one more listing, of the first page, which is shown instead
+        with a word on why (Skyvia's listing has no total, so that is all that is known).
+        """
         backup = await self._skyvia.get_backup(bound.token, bound.workspace_id, backup_id)
-        found = await self._skyvia.list_snapshots(
+        found = await self._snapshot_page(bound, backup_id, page, query)
+        if found.data or page == 1:
+            return SnapshotsPage(backup, list(found.data), found.has_more, page)
+        first = await self._snapshot_page(bound, backup_id, 1, query)
+        pages = None if first.has_more else 1
+        return SnapshotsPage(backup, list(first.data), first.has_more, 1, page, pages)
+
+    async def _snapshot_page(
+        self, bound: BoundWorkspace, backup_id: int, page: int, query: SnapshotQuery
+    ) -> Page[Snapshot]:
+        return await self._skyvia.list_snapshots(
             bound.token,
             bound.workspace_id,
             backup_id,
@@ -223,7 +252,6 @@ class BackupService:
             sort_order="desc",
             sort_by="startTime",
         )
-        return SnapshotsPage(backup=backup, snapshots=list(found.data), has_more=found.has_more)
 
     async def snapshot_log(
         self, bound: BoundWorkspace, backup_id: int, snapshot_id: int

@@ -20,15 +20,16 @@ from bot.services.audit import Actor, Entry, record, record_in
 from bot.services.errors import (
     DEFAULT_TOKEN_REFUSED_REASON,
     DefaultTokenRefused,
-    DomainError,
     NoDefaultToken,
     NotBound,
+    TokenRejected,
+    WorkspaceNotFound,
 )
 from bot.services.from_rows import channel_binding, watched_run
 from bot.services.models import ChannelBinding, WatchedRun
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaAuthError, SkyviaNotFound
-from bot.skyvia.models import Backup
+from bot.skyvia.models import Backup, Workspace
 from storage.crypto import TokenCipher, TokenDecryptError
 from storage.db import Database
 from storage.models import Binding
@@ -72,6 +73,7 @@ class Disconnected:
 
     workspace_id: int
     ended: list[WatchedRun] = field(default_factory=list)
+    workspace_name: str | None = None
 
     @property
     def stopped_watches(self) -> int:
@@ -214,26 +216,11 @@ class BindingService:
         token: str | None,
         user_id: str,
         enterprise_id: str | None = None,
+        reached: Workspace | None = None,
     ) -> ChannelBinding:
-        """Checks the token with one cheap call, then saves the binding (encrypted token)."""
+        """Checks the token with one call (`reached`: done already), saves it encrypted."""
         actor = Actor(team_id, channel_id, user_id)
-        target = f"workspace {workspace_id}"
-        effective = token or self._default_for(team_id)
-        try:
-            workspace = await self._skyvia.get_workspace(effective, workspace_id)
-        except SkyviaAuthError:
-            await record(self._db, actor, Entry("connect", target, "rejected token"))
-            raise DomainError(
-                f"Skyvia rejected the access token for workspace {workspace_id}.",
-                "Check the token (Skyvia → Account Settings → API Settings) and that it covers "
-                "this workspace, then run `/skyvia connect` again.",
-            ) from None
-        except SkyviaNotFound:
-            await record(self._db, actor, Entry("connect", target, "not found"))
-            raise DomainError(
-                f"Workspace {workspace_id} was not found in Skyvia.",
-                "Check the id in the Skyvia URL of the workspace and run `/skyvia connect` again.",
-            ) from None
+        workspace = reached or await self.reach(actor, workspace_id, token)
         async with self._db.session() as session:
             bindings = BindingRepository(session)
             row = await bindings.upsert(
@@ -247,7 +234,8 @@ class BindingService:
                 enterprise_id=enterprise_id,
             )
             detail = "own token" if token else "default token"
-            await record_in(session, actor, Entry("connect", target, "ok", detail))
+            entry = Entry("connect", f"workspace {workspace_id}", "ok", detail)
+            await record_in(session, actor, entry)
             binding = channel_binding(row, await bindings.muted_backup_ids(row.id))
         log.info(
             "channel bound",
@@ -255,20 +243,32 @@ class BindingService:
         )
         return binding
 
+    async def reach(self, actor: Actor, workspace_id: int, token: str | None) -> Workspace:
+        """The workspace through the token `connect` would use; a refusal is audited and raised
+        as `TokenRejected`/`WorkspaceNotFound`, for the connect form to show on its field."""
+        try:
+            effective = token or self._default_for(actor.team_id)
+            return await self._skyvia.get_workspace(effective, workspace_id)
+        except (SkyviaAuthError, SkyviaNotFound) as error:
+            found = isinstance(error, SkyviaAuthError)
+            refused = TokenRejected(workspace_id) if found else WorkspaceNotFound(workspace_id)
+            entry = Entry("connect", f"workspace {workspace_id}", refused.outcome)
+            await record(self._db, actor, entry)
+            raise refused from None
+
     async def disconnect(self, *, team_id: str, channel_id: str, user_id: str) -> Disconnected:
         async with self._db.session() as session:
             bindings = BindingRepository(session)
             binding = await bindings.get(team_id, channel_id)
             if binding is None:
                 raise NotBound()
-            workspace_id = binding.workspace_id
+            workspace_id, workspace_name = binding.workspace_id, binding.workspace_name
             ended = await self._stop_watches(session, team_id, channel_id)
             await bindings.delete(team_id, channel_id)
-            entry = Entry(
-                "disconnect", f"workspace {workspace_id}", "ok", f"{len(ended)} watches stopped"
-            )
+            stopped = f"{len(ended)} watches stopped"
+            entry = Entry("disconnect", f"workspace {workspace_id}", "ok", stopped)
             await record_in(session, Actor(team_id, channel_id, user_id), entry)
-        return Disconnected(workspace_id=workspace_id, ended=ended)
+        return Disconnected(workspace_id, ended, workspace_name)
 
     async def stop_watches(self, team_id: str, channel_id: str) -> list[WatchedRun]:
         """Stops the channel's pending watches (its workspace changed); returns what stopped."""

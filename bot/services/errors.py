@@ -62,3 +62,30 @@ DEFAULT_TOKEN_REFUSED_REASON = (
     "reconnect with the workspace's own token (`/skyvia connect`)"
 )
 """Shown by `status` for a binding paused because its team lost the default token."""
+
+
+class ConnectRefused(DomainError):
+    """Skyvia refused the workspace a `connect` named; `outcome` is the audit's word for it."""
+
+    outcome = "refused"
+
+
+class TokenRejected(ConnectRefused):
+    outcome = "rejected token"
+
+    def __init__(self, workspace_id: int) -> None:
+        super().__init__(
+            f"Skyvia rejected the access token for workspace {workspace_id}.",
+            "Check the token (Skyvia → Account Settings → API Settings) and that it covers "
+            "this workspace, then run `/skyvia connect` again.",
+        )
+
+
+class WorkspaceNotFound(ConnectRefused):
+    outcome = "not found"
+
+    def __init__(self, workspace_id: int) -> None:
+        super().__init__(
+            f"Workspace {workspace_id} was not found in Skyvia.",
+            "Check the id in the Skyvia URL of the workspace and run `/skyvia connect` again.",
+        )

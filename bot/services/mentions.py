@@ -23,17 +23,23 @@ class AlertMentions:
 
     async def set(
         self, *, team_id: str, channel_id: str, user_id: str, mention_ids: Sequence[str]
-    ) -> None:
-        """Replaces the channel's mentions (empty: none); audited with the ids, never names."""
+    ) -> bool:
+        """Replaces the channel's mentions (empty: none); audited with the ids, never names.
+
+        False when they already were these (a repeat, told to the person only:
+        docs/reference/messages.md#channel-notices); nothing is written then.
+        """
         async with self._db.session() as session:
-            changed = await BindingRepository(session).set_mentions(
-                team_id, channel_id, mention_ids, self._clock()
-            )
-            if not changed:
+            bindings = BindingRepository(session)
+            binding = await bindings.get(team_id, channel_id)
+            if binding is None:
                 raise NotBound()
+            actor = Actor(team_id, channel_id, user_id)
             detail = " ".join(mention_ids) or "off"
-            await record_in(
-                session,
-                Actor(team_id, channel_id, user_id),
-                Entry("alerts mention", "channel", "ok", detail),
-            )
+            if binding.mention_ids == tuple(mention_ids):
+                await record_in(session, actor, Entry("alerts mention", "channel", "unchanged"))
+                return False
+            if not await bindings.set_mentions(team_id, channel_id, mention_ids, self._clock()):
+                raise NotBound()
+            await record_in(session, actor, Entry("alerts mention", "channel", "ok", detail))
+            return True

@@ -69,6 +69,8 @@ class Watched:
 
     started: StartedSnapshot
     watch: WatchedRun
+    alongside: bool = False
+    """Started while another run of the backup was active (`even_if_active`, re-checked)."""
 
 
 PostCard = Callable[[StartedSnapshot], Awaitable[str]]
@@ -190,13 +192,11 @@ class SnapshotService:
            the outcome in its thread.
         """
         backup = await self._skyvia.get_backup(bound.token, bound.workspace_id, backup_id)
-        if not even_if_active:
-            active = await self._skyvia.get_active_snapshot(
-                bound.token, bound.workspace_id, backup_id
-            )
-            if active is not None:
-                watch = await self._watch_of(bound, active.run_id)
-                return AlreadyActive(backup=backup, active_run=active, watch=watch)
+        # Asked also for `even_if_active`: the run shown as active may have ended since.
+        active = await self._skyvia.get_active_snapshot(bound.token, bound.workspace_id, backup_id)
+        if active is not None and not even_if_active:
+            watch = await self._watch_of(bound, active.run_id)
+            return AlreadyActive(backup=backup, active_run=active, watch=watch)
         actor = Actor(bound.team_id, bound.channel_id, user_id)
         target = f"backup {backup_id}"
         await self._able_to_record(actor, backup)
@@ -210,11 +210,12 @@ class SnapshotService:
             backup=backup, run=run, started_by=user_id, started_at=run.date or self._clock()
         )
         detail = f"snapshot {run.run_id}, workspace {bound.workspace_id}"
-        if even_if_active:
+        if active is not None:
             detail += ", while another was active"
         entry = Entry("snapshot", target, "started", detail)
         watch = await self._watch_started(bound, started, actor, entry, card_thread_ts, step)
-        return Watched(started=started, watch=await self._post_card(post_card, started, watch))
+        card = await self._post_card(post_card, started, watch)
+        return Watched(started=started, watch=card, alongside=active is not None)
 
     async def _watch_started(
         self,
@@ -395,10 +396,15 @@ class SnapshotService:
             ChannelOverview(
                 binding=channel_binding(row, mutes[row.id]),
                 watches=[watched_run(w) for w in by_channel.get(row.channel_id, [])],
-                backup_names=names[row.workspace_id],
+                backup_names=names.get(row.workspace_id, {}),
             )
             for row in channels
         ]
+
+    async def backup_names(self, workspace_id: int) -> dict[int, str]:
+        """The workspace's backup names as the alert scanner last saw them (no Skyvia call)."""
+        async with self._db.session() as session:
+            return await _cursor_names(session, workspace_id)
 
     async def recent_failures(
         self, team_id: str, channel_ids: Collection[str], limit: int
@@ -419,6 +425,11 @@ class SnapshotService:
             )
             for alert in sent
         ]
+
+
+async def _cursor_names(session: AsyncSession, workspace_id: int) -> dict[int, str]:
+    cursors = await AlertCursorRepository(session).list_for_workspace(workspace_id)
+    return {c.backup_id: c.backup_name for c in cursors if c.backup_name}
 
 
 async def _record_card(session: AsyncSession, key: LedgerKey, ts: str, now: datetime) -> None:

@@ -48,22 +48,32 @@ BATCH = 50
 """Timers fired per round; a fuller batch makes the worker go again at once."""
 
 
+SAME_END = timedelta(minutes=1)
+"""Two ends this close are the same end: `for 1h` typed again, `for 90m` after `for 1h30m`.
+A repeat like that changes nothing and keeps the first end (told to the person only:
+docs/reference/messages.md#channel-notices)."""
+
+
 @dataclass(frozen=True)
 class TimedMute:
-    """A mute that ends by itself at `until`; `changed` is False if it was muted already."""
+    """A mute that ends by itself at `until`; `changed` is False if it was muted already;
+    `repeat` when it was muted until the same end, so nothing changed at all."""
 
     backup: Backup
     until: datetime
     changed: bool
+    repeat: bool = False
 
 
 @dataclass(frozen=True)
 class WindowOpened:
-    """The schedule is off until `until`; `was_active` is False when it was off already."""
+    """The schedule is off until `until`; `was_active` is False when it was off already;
+    `repeat` when a window with the same end was open already, so nothing changed at all."""
 
     backup: Backup
     until: datetime
     was_active: bool
+    repeat: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,6 +125,9 @@ class TimerService:
         if isinstance(result, MuteChanged):
             backup = result.backup
         else:
+            kept = await self._same_end(TimerKind.MUTE_END, bound, backup_id, until)
+            if kept is not None:
+                return TimedMute(kept[0], kept[1], changed=False, repeat=True)
             backup = await self._skyvia.get_backup(bound.token, bound.workspace_id, backup_id)
         await self._set(TimerKind.MUTE_END, bound, backup, until, user_id, words)
         return TimedMute(backup=backup, until=until, changed=isinstance(result, MuteChanged))
@@ -124,6 +137,10 @@ class TimerService:
     ) -> WindowOpened:
         """Switches the schedule off now and sets the window's end (when it is back on)."""
         change = await self._schedules.set_active(bound, backup_id, active=False, user_id=user_id)
+        if not change.changed:
+            kept = await self._same_end(TimerKind.WINDOW_END, bound, backup_id, until)
+            if kept is not None:
+                return WindowOpened(change.backup, kept[1], was_active=False, repeat=True)
         await self._set(TimerKind.WINDOW_END, bound, change.backup, until, user_id, words)
         return WindowOpened(backup=change.backup, until=until, was_active=change.changed)
 
@@ -185,6 +202,18 @@ class TimerService:
             for row in rows
             if row.kind in ends and not _closed(row)
         ]
+
+    async def _same_end(
+        self, kind: TimerKind, bound: BoundWorkspace, backup_id: int, until: datetime
+    ) -> tuple[Backup, datetime] | None:
+        """The backup (named as when the end was set) and the pending end, when one of `kind`
+        ends within `SAME_END` of `until`; None otherwise."""
+        async with self._db.session() as session:
+            timer = await TimerRepository(session).get(**_key(kind, bound, backup_id))
+        if timer is None or abs(timer.due_at - until) > SAME_END:
+            return None
+        name = json.loads(timer.payload or "{}").get("name")
+        return Backup(id=backup_id, name=name), timer.due_at
 
     async def _set(
         self,

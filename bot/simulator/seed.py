@@ -143,6 +143,30 @@ def default_seed() -> Seed:
     )
 
 
+PAGING_WORKSPACE = 126
+_PAGING_SYSTEMS = ("Salesforce", "HubSpot", "Zendesk", "Jira", "NetSuite", "Shopify")
+_PAGING_OBJECTS = ("accounts", "contacts", "deals", "tickets")
+
+
+def paging_seed() -> Seed:
+    """A workspace of 24 backups (`skyvia-bot console` adds it): enough to page through
+    `backups` (10 a page) and `health` (20 a page). Kept out of `default_seed`, whose eight
+    backups the tests and the README's transcripts count on."""
+    names = [f"{system} {obj}" for system in _PAGING_SYSTEMS for obj in _PAGING_OBJECTS]
+    return Seed(
+        workspaces=[
+            SeedWorkspace(
+                id=PAGING_WORKSPACE,
+                name="Many backups",
+                backups=[
+                    _backup(700 + i, name, scheduled=i % 3 != 0, history=3)
+                    for i, name in enumerate(names, start=1)
+                ],
+            )
+        ]
+    )
+
+
 FAILURE_LOGS = (
     "Error: INVALID_SESSION_ID on object Account\n"
     "Session expired or invalid\n"

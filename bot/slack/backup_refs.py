@@ -6,6 +6,7 @@ Kept apart from `bot.slack.parsing` so the grammar module stays one screen per s
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from bot.slack.commands import BackupName, BackupRef
 from bot.slack.usage import shown as _shown
@@ -35,6 +36,28 @@ def name_of(args: list[str]) -> BackupName | None:
     if not looks_numeric and any(ch.isalpha() for ch in name):
         return BackupName(text=name)
     return None
+
+
+def leading_name(
+    args: list[str], ends_before: Callable[[str], bool]
+) -> tuple[BackupName, int] | None:
+    """A name at the start of `args` and how many words it takes; None when they start with
+    an id. A quoted name runs to its closing quote; otherwise the name runs up to the first
+    word `ends_before` claims for what follows, and a last word of digits is left to follow it
+    too (`snapshots nightly crm 2` is page 2)."""
+    if not args:
+        return None
+    if args[0][:1] in _QUOTES:
+        closing = [
+            i for i, word in enumerate(args) if word[-1:] in _QUOTES and (i or len(word) > 1)
+        ]
+        count = closing[0] + 1 if closing else len(args)
+    else:
+        count = next((i for i, word in enumerate(args) if i and ends_before(word)), len(args))
+        if count > 1 and _DIGITS.fullmatch(args[count - 1]):
+            count -= 1
+    name = name_of(args[:count])
+    return (name, count) if name is not None else None
 
 
 def only_backup_id(args: list[str], subcommand: str) -> int:

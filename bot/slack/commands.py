@@ -63,7 +63,7 @@ class SnapshotsCmd:
     A bare date given as `until` means the end of that day, so `until 2024-05-01` includes May 1.
     """
 
-    backup_id: int
+    backup_id: BackupRef
     failed: bool = False
     since: datetime | None = None
     until: datetime | None = None
@@ -108,9 +108,9 @@ class HealthCmd:
 
 @dataclass(frozen=True)
 class StaleCmd:
-    """`alerts stale <id> <duration>|auto|off`: `limit_seconds` None is auto unless `off`."""
+    """`alerts stale <id|name> <duration>|auto|off`: `limit_seconds` None is auto unless `off`."""
 
-    backup_id: int
+    backup_id: BackupRef
     limit_seconds: int | None = None
     off: bool = False
 

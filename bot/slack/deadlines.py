@@ -120,6 +120,38 @@ def deadline_from(words: list[str]) -> Deadline:
         raise DeadlineError(f"`{_quoted(words[1])}` does not work here: {error}.") from None
 
 
+_SPELLED_PART = re.compile(r"([0-9]{1,7})\s*([a-z]+)")
+_UNITS = {
+    "d": ("d", "day", "days"),
+    "h": ("h", "hr", "hrs", "hour", "hours"),
+    "m": ("m", "min", "mins", "minute", "minutes"),
+    "s": ("s", "sec", "secs", "second", "seconds"),
+}
+_UNIT_OF = {word: unit for unit, words in _UNITS.items() for word in words}
+
+
+def spelled_duration(words: list[str]) -> str | None:
+    """A duration written out as people say it (`2 hours`, `1 hour 30 mins`, `2hours`) in the
+    form the grammar reads (`2h`, `1h30m`); None when it is not one, or still not valid."""
+    text = " ".join(words).casefold()
+    parts = _SPELLED_PART.findall(text)
+    if not parts or "".join(f"{n}{u}" for n, u in parts) != text.replace(" ", ""):
+        return None
+    units = [_UNIT_OF.get(unit) for _, unit in parts]
+    if None in units or len(set(units)) != len(units):
+        return None
+    order = "dhms"
+    pairs = sorted(
+        zip(units, (n for n, _ in parts), strict=True), key=lambda p: order.index(str(p[0]))
+    )
+    compact = "".join(f"{int(number)}{unit}" for unit, number in pairs)
+    try:
+        parse_duration(compact)
+    except DeadlineError:
+        return None
+    return compact if compact != text else None
+
+
 def end_word_at(words: list[str], start: int) -> int | None:
     """Where `for|until <end>` starts in a command's words: the last such word from `start` on.
 

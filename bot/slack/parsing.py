@@ -2,11 +2,11 @@
 
 Pure on purpose: handlers decide nothing about input until it parsed, so bad input never costs
 a Skyvia call, and the whole grammar is testable without Slack. The commands themselves are in
-`bot.slack.commands` (re-exported here, like the usage lines of `bot.slack.usage`), the date
-words in `bot.slack.date_words`, the ends after `for`/`until` in `bot.slack.deadlines`, mentions
-in `bot.slack.mentions`. A misspelt command is answered with the corrected whole command, in the
-user's own words. The grammar as
-users see it: docs/reference/commands.md#input-rules.
+`bot.slack.commands` (re-exported here, like the usage lines of `bot.slack.usage`), `alerts` in
+`bot.slack.alerts_words`, the date words in `bot.slack.date_words`, the ends after `for`/`until`
+in `bot.slack.deadlines`, mentions in `bot.slack.mentions`. A misspelt command is answered with
+the corrected whole command, in the user's own words. The grammar as users see it:
+docs/reference/commands.md#input-rules.
 """
 
 from __future__ import annotations
@@ -17,10 +17,13 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
-from bot.services.staleness import MIN_LIMIT as MIN_STALE_LIMIT
+from bot.slack.alerts_words import ON_WORDS as _ON_WORDS
+from bot.slack.alerts_words import alerts_command, deadline_words
+from bot.slack.alerts_words import on_off as _on_off
 from bot.slack.backup_refs import MAX_ID
 from bot.slack.backup_refs import at_most as _at_most
 from bot.slack.backup_refs import backup_ref as _backup_ref
+from bot.slack.backup_refs import leading_name as _leading_name
 from bot.slack.backup_refs import name_of as _name_of
 from bot.slack.backup_refs import parse_id as _parse_id
 from bot.slack.backup_refs import parse_number as _parse_number
@@ -47,16 +50,11 @@ from bot.slack.commands import (
 )
 from bot.slack.date_words import Bound, Clock, parse_when
 from bot.slack.deadlines import (
-    Deadline,
-    DeadlineError,
-    deadline_from,
     end_word_at,
-    parse_duration,
 )
 from bot.slack.digest_words import digest_command
 from bot.slack.list_filter import clean_filter
-from bot.slack.mentions import MentionError, mention_ids
-from bot.slack.usage import USAGE, UsageError
+from bot.slack.usage import PART_USAGE, USAGE, UsageError
 from bot.slack.usage import shown as _shown
 from bot.slack.usage import unexpected as _unexpected
 from bot.slack.usage import usage_error as _error
@@ -95,7 +93,6 @@ _CHANNEL_LINK = re.compile(r"<#[CG][A-Z0-9]{1,30}\|([^<>|]*)>")
 """Slack escapes command text (for mentions), so `#456` arrives as `<#C…|456>` when a channel
 of that name exists: read back as the `#456` that was typed."""
 
-_ON_WORDS = {"on": True, "enable": True, "off": False, "disable": False}
 _DIGITS = re.compile(r"[0-9]+")
 
 
@@ -190,12 +187,19 @@ def _snapshot(args: list[str], clock: Clock) -> Command:
     return SnapshotCmd(backup_id=_backup_ref(args, "snapshot"))
 
 
+_SNAPSHOTS_WORDS = ("failed", "since", "until")
+
+
 def _snapshots(args: list[str], clock: Clock) -> Command:
-    backup_id = _required_backup_id(args, "snapshots")
+    named = _leading_name(args, lambda word: word.casefold() in _SNAPSHOTS_WORDS)
+    backup_id: BackupRef
+    if named is not None:
+        backup_id, index = named
+    else:
+        backup_id, index = _required_backup_id(args, "snapshots"), 1
     failed = False
     bounds: dict[str, Bound] = {}
     page: int | None = None
-    index = 1
     while index < len(args):
         word, key = args[index], args[index].casefold()
         if key == "failed" and not failed:
@@ -210,7 +214,7 @@ def _snapshots(args: list[str], clock: Clock) -> Command:
         elif page is None and _DIGITS.fullmatch(word):
             page = _parse_number(word, "page number", "snapshots", MAX_PAGE)
         else:
-            raise _unexpected(word, "snapshots", ("failed", "since", "until"))
+            raise _unexpected(word, "snapshots", _SNAPSHOTS_WORDS)
         index += 1
     since, until = bounds.get("since"), bounds.get("until")
     if since is not None and until is not None and since.value >= until.value:
@@ -247,7 +251,7 @@ def _schedule(args: list[str], clock: Clock) -> Command:
     if end is None and len(args) > 2 and _name_of(args) is None:
         end = 2  # `456 off untill 18:00`: the window's own error names the word meant
     if end is not None and _ON_WORDS.get(args[end - 1].casefold()) is False:
-        window = _deadline(args[end:], "schedule")
+        window = deadline_words(args[end:], "schedule")
         return ScheduleCmd(_backup_ref(args[: end - 1], "schedule"), enable=False, window=window)
     switch = args[-1].casefold() if len(args) > 1 else ""
     if switch in ("on", "off") and (name := _name_of(args[:-1])) is not None:
@@ -268,54 +272,6 @@ def _health(args: list[str], clock: Clock) -> Command:
     return HealthCmd(page=_parse_number(args[0], "page number", "health", MAX_PAGE))
 
 
-def _alerts(args: list[str], clock: Clock) -> Command:
-    if not args:
-        raise _error("Say whether to turn alerts `on` or `off`, or which backup to mute.", "alerts")
-    word = args[0].casefold()
-    if word == "mention":
-        return _mention(args[1:])
-    end = end_word_at(args, 2)
-    if end is None and len(args) > 2 and _name_of(args[1:]) is None:
-        end = 2  # `mute 456 fro 2h`: the deadline's own error names the word meant
-    if word == "mute" and end is not None:
-        return MuteCmd(_backup_ref(args[1:end], "alerts"), True, _deadline(args[end:], "alerts"))
-    if word in ("mute", "unmute"):
-        return MuteCmd(backup_id=_backup_ref(args[1:], "alerts"), mute=word == "mute")
-    if word == "stale":
-        return _stale(args[1:])
-    _at_most(args, 1, "alerts")
-    return AlertsCmd(enabled=_on_off(args[0], "alerts"))
-
-
-def _mention(args: list[str]) -> Command:
-    if len(args) == 1 and args[0].casefold() == "off":
-        return MentionCmd(mention_ids=())
-    try:
-        return MentionCmd(mention_ids=mention_ids(args))
-    except MentionError as error:
-        raise _error(str(error), "alerts") from None
-
-
-def _stale(args: list[str]) -> StaleCmd:
-    key = "alerts"
-    backup_id = _required_backup_id(args, key)
-    if len(args) < 2:
-        raise _error("Say the limit: a duration, `auto` or `off`.", key)
-    _at_most(args, 2, key)
-    word = args[1].casefold()
-    if word in ("auto", "off"):
-        return StaleCmd(backup_id=backup_id, off=word == "off")
-    try:
-        limit = parse_duration(word)
-    except DeadlineError as error:
-        raise _error(f"`{_shown(args[1])}`: {error}.", key) from None
-    if limit < MIN_STALE_LIMIT:
-        raise _error(
-            f"`{_shown(args[1])}` is too short for a stale limit: use at least `10m`.", key
-        )
-    return StaleCmd(backup_id=backup_id, limit_seconds=int(limit.total_seconds()))
-
-
 _PARSERS: dict[str, Callable[[list[str], Clock], Command]] = {
     "help": _help,
     "connect": _connect,
@@ -326,17 +282,10 @@ _PARSERS: dict[str, Callable[[list[str], Clock], Command]] = {
     "snapshots": _snapshots,
     "snapshot": _snapshot,
     "schedule": _schedule,
-    "alerts": _alerts,
+    "alerts": alerts_command,
     "health": _health,
     "digest": digest_command,
 }
-
-
-def _on_off(word: str, subcommand: str) -> bool:
-    value = _ON_WORDS.get(word.casefold())
-    if value is None:
-        raise _unexpected(word, subcommand, tuple(_ON_WORDS))
-    return value
 
 
 def _parse_when(word: str, key: str, clock: Clock) -> datetime:
@@ -348,16 +297,6 @@ def _parse_when(word: str, key: str, clock: Clock) -> datetime:
             "`today`, `yesterday`, `7d` or `12h`.",
             "snapshots",
         ) from None
-
-
-def _deadline(args: list[str], subcommand: str) -> Deadline:
-    """`for <duration>` or `until <time>` (see `bot.slack.deadlines`)."""
-    if args[0].casefold() not in ("for", "until"):
-        raise _unexpected(args[0], subcommand, ("for", "until"))
-    try:
-        return deadline_from(args)
-    except DeadlineError as error:
-        raise _error(str(error), subcommand) from None
 
 
 _ALIASES: dict[str, str] = {
@@ -379,7 +318,7 @@ def _unknown_subcommand(word: str) -> UsageError:
     meant = _ALIASES.get(near[0], near[0])
     return UsageError(
         f"`{_shown(word)}` is not a /skyvia command.",
-        USAGE[meant.split()[0]],
+        PART_USAGE.get(meant) or USAGE[meant.split()[0]],
         meant,
         fix=lambda words: [*meant.split(), *words[1:]],
     )

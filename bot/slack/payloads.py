@@ -81,6 +81,13 @@ class BackupRef(Payload):
     backup_id: SkyviaId
 
 
+class RunAnywayRef(BackupRef):
+    """Start another anyway: the backup, and the run that was active when the button was shown
+    (re-checked on the click; absent from buttons made before it was carried)."""
+
+    active_id: SkyviaId | None = None
+
+
 class MuteForRef(Payload):
     """An option of the failure alert's mute menu: a backup and for how long (0 = until unmuted)."""
 

@@ -45,6 +45,26 @@ USAGE: dict[str, str] = {
 }
 """Subcommand -> usage line with an example (mrkdwn with raw `<`/`>`: escape when rendering)."""
 
+PART_USAGE: dict[str, str] = {
+    "alerts": "`/skyvia alerts on|off`, `alerts mute|unmute <backupId>`, "
+    "`alerts stale <backupId> <limit>` or `alerts mention <@user>...|off`; "
+    "`/skyvia help` explains each",
+    "alerts on": "`/skyvia alerts on|off` turns failure alerts in this channel on or off (admins)",
+    "alerts mute": "`/skyvia alerts mute <backupId> [for <duration>|until <time>]` mutes a "
+    "backup's failure alerts here (operators); durations `90s`, `30m`, `2h`, `1d`, `1h30m`, "
+    "e.g. `/skyvia alerts mute 456 for 2h`",
+    "alerts unmute": "`/skyvia alerts unmute <backupId>` turns a muted backup's failure alerts "
+    "back on (operators), e.g. `/skyvia alerts unmute 456`",
+    "alerts stale": "`/skyvia alerts stale <backupId> <duration>|auto|off` sets how old the "
+    "last good snapshot may get (durations `90s`, `30m`, `2h`, `1d`, `1h30m`, 30 days at "
+    "most), e.g. `/skyvia alerts stale 456 26h`",
+    "alerts mention": "`/skyvia alerts mention <@user|@group>...|off` mentions people in this "
+    "channel's failure alerts (admins), e.g. `/skyvia alerts mention @dana`",
+}
+"""The usage of one part of a subcommand whose whole usage is a wall (`alerts`): an error names
+only the part that was typed (docs/reference/commands.md#input-rules). `alerts` alone is the
+short overview, for a mistake in the word after it."""
+
 
 Fix = Callable[[list[str]], list[str]]
 """Rewrites a command's words (subcommand first) into what the user probably meant."""
@@ -85,8 +105,14 @@ def _replace_word(wrong: str, right: str, words: list[str]) -> list[str]:
     return fixed
 
 
+def usage_of(key: str) -> str:
+    """The usage an error shows for `key`: a part's own line (`alerts mute`) when it has one,
+    else the subcommand's."""
+    return PART_USAGE.get(key) or USAGE[key]
+
+
 def usage_error(message: str, subcommand: str) -> UsageError:
-    return UsageError(message, USAGE[subcommand])
+    return UsageError(message, usage_of(subcommand))
 
 
 def shown(word: str) -> str:

@@ -87,7 +87,15 @@ async def snapshots_page(
 ) -> Message:
     query = SnapshotQuery(failed=filters.failed, since=filters.since, until=filters.until)
     found = await ctx.services.backups.snapshots(bound, backup_id, page, query)
-    return snapshots_page_message(found.backup, found.snapshots, page, found.has_more, filters)
+    return snapshots_page_message(
+        found.backup,
+        found.snapshots,
+        found.page,
+        found.has_more,
+        filters,
+        asked=found.asked,
+        pages=found.pages,
+    )
 
 
 async def snapshot_log(
@@ -101,7 +109,8 @@ async def schedule_status(ctx: SlackContext, bound: BoundWorkspace, backup_id: i
     state = await ctx.services.schedules.status(bound, backup_id)
     ends = await ctx.services.timers.pending(bound.team_id, bound.channel_id)
     windows = [e for e in ends if e.backup_id == backup_id and e.kind == TimerKind.WINDOW_END]
-    return with_pending_ends(schedule_message(state.backup, state.active), windows)
+    names = {backup_id: state.backup.name} if state.backup.name else {}
+    return with_pending_ends(schedule_message(state.backup, state.active), windows, names)
 
 
 # -- changes shared with the buttons ---------------------------------------------------------
@@ -237,12 +246,19 @@ async def switch_schedule(
 
 
 async def resolve(
-    ctx: SlackContext, bound: BoundWorkspace, ref: BackupRef, pick: Pick
+    ctx: SlackContext,
+    bound: BoundWorkspace,
+    ref: BackupRef,
+    pick: Pick,
+    *,
+    filters: SnapshotFilters | None = None,
+    retype: str = "",
 ) -> int | None:
     """The backup id a command names; when a name fits several, offers them and returns None.
 
-    `pick` is what the command was going to do, which each candidate's button does. A snapshot
-    is not started on part of a name: that one backup is offered the same way, named back.
+    `pick` is what the command was going to do, which each candidate's button does (or, for
+    `Pick.RETYPE`, the command `retype` to type with each one's id). A snapshot is not started
+    on part of a name: that one backup is offered the same way, named back.
     """
     found = await ctx.services.backups.resolve(
         bound,
@@ -250,7 +266,10 @@ async def resolve(
         whole_name=pick is Pick.RUN_SNAPSHOT,
     )
     if isinstance(found, Ambiguous):
-        await ctx.reply(candidates_message(found.typed, found.candidates, pick))
+        offer = candidates_message(
+            found.typed, found.candidates, pick, filters=filters, retype=retype
+        )
+        await ctx.reply(offer)
         return None
     return found
 
@@ -270,7 +289,9 @@ async def backup(ctx: SlackContext, command: BackupCmd) -> None:
 async def snapshots(ctx: SlackContext, command: SnapshotsCmd) -> None:
     bound = await ctx.workspace()
     filters = SnapshotFilters(failed=command.failed, since=command.since, until=command.until)
-    await ctx.reply(await snapshots_page(ctx, bound, command.backup_id, command.page, filters))
+    backup_id = await resolve(ctx, bound, command.backup_id, Pick.SNAPSHOTS, filters=filters)
+    if backup_id is not None:
+        await ctx.reply(await snapshots_page(ctx, bound, backup_id, command.page, filters))
 
 
 async def snapshot(ctx: SlackContext, command: SnapshotCmd) -> None:

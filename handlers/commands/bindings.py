@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import logging
+from typing import TypeGuard
 
 from slack_sdk.errors import SlackApiError
 
 from bot.clock import utcnow
 from bot.services.bindings import BoundWorkspace, MuteResult, MuteUnchanged
-from bot.services.models import WatchedRun
+from bot.services.errors import DomainError
+from bot.services.models import ChannelBinding, WatchedRun
 from bot.services.timers import TimerKind
+from bot.skyvia.models import Backup, Workspace
 from bot.slack.authz import Role
 from bot.slack.messages import (
     Pick,
     alerts_changed_message,
     alerts_unchanged_message,
+    already_connected_message,
     connect_modal,
     connected_message,
     disconnect_question,
     disconnected_message,
     help_message,
     mute_changed_message,
-    refusal_message,
     replace_binding_message,
     status_message,
     watch_ended_card,
@@ -29,7 +32,7 @@ from bot.slack.messages import (
 from bot.slack.messages.digests import with_digest
 from bot.slack.messages.mrkdwn import user_mention
 from bot.slack.messages.staleness import stale_limit_changed_message
-from bot.slack.messages.timers import with_pending_ends
+from bot.slack.messages.timers import mute_unchanged_message, with_pending_ends
 from bot.slack.parsing import (
     AlertsCmd,
     ConnectCmd,
@@ -71,12 +74,30 @@ async def connect(ctx: SlackContext, command: ConnectCmd) -> None:
         )
         return
     current = await ctx.services.bindings.status(ctx.team_id, ctx.channel_id)
+    if _connected_as_asked(current.binding, command.workspace_id):
+        await ctx.reply(already_connected_message(current.binding))
+        return
     if current.binding is not None and current.binding.workspace_id != command.workspace_id:
         # Replacing drops the old workspace's mutes and watches: an admin confirms first.
-        ask = replace_binding_message(current.binding, len(current.watches), command.workspace_id)
+        names = await _backup_names(ctx, current.binding.workspace_id)
+        watches = len(current.watches)
+        ask = replace_binding_message(current.binding, watches, command.workspace_id, names)
         await ctx.reply(ask)
         return
     await finish_connect(ctx, command.workspace_id, token=None)
+
+
+def _connected_as_asked(
+    binding: ChannelBinding | None, workspace_id: int
+) -> TypeGuard[ChannelBinding]:
+    """A repeat of `connect <id>` that would change nothing: the same workspace, on the default
+    token (what a typed `connect` uses), and no pause for a reconnect to lift."""
+    return (
+        binding is not None
+        and binding.workspace_id == workspace_id
+        and binding.uses_default_token
+        and not binding.paused
+    )
 
 
 async def replace_connection(ctx: SlackContext, workspace_id: int) -> None:
@@ -107,7 +128,9 @@ async def end_cards(ctx: SlackContext, ended: list[WatchedRun], reason: str) -> 
             )
 
 
-async def finish_connect(ctx: SlackContext, workspace_id: int, token: str | None) -> None:
+async def finish_connect(
+    ctx: SlackContext, workspace_id: int, token: str | None, reached: Workspace | None = None
+) -> None:
     """Binds, then tells the channel; undoes the binding if the bot cannot post there.
 
     A binding to another workspace than before drops the old one's watches: they are stopped
@@ -122,6 +145,7 @@ async def finish_connect(ctx: SlackContext, workspace_id: int, token: str | None
         token=token,
         user_id=ctx.user_id,
         enterprise_id=ctx.enterprise_id,
+        reached=reached,
     )
     try:
         await ctx.post(connected_message(binding, ctx.user_id))
@@ -163,7 +187,9 @@ async def finish_disconnect(ctx: SlackContext) -> None:
         team_id=ctx.team_id, channel_id=ctx.channel_id, user_id=ctx.user_id
     )
     await ctx.services.timers.drop_channel(ctx.team_id, ctx.channel_id)
-    message = disconnected_message(result.workspace_id, ctx.user_id, result.stopped_watches)
+    message = disconnected_message(
+        result.workspace_id, ctx.user_id, result.stopped_watches, result.workspace_name
+    )
     try:
         await ctx.post(message)
     except NotInChannel:
@@ -175,18 +201,33 @@ async def finish_disconnect(ctx: SlackContext) -> None:
 async def status(ctx: SlackContext, _: StatusCmd) -> None:
     result = await ctx.services.bindings.status(ctx.team_id, ctx.channel_id)
     ends = await ctx.services.timers.pending(ctx.team_id, ctx.channel_id)
+    names: dict[int, str] = {}
+    if result.binding is not None and (result.binding.muted_backup_ids or ends):
+        names = await _backup_names(ctx, result.binding.workspace_id)
     waited = None if result.queued_since is None else (utcnow() - result.queued_since)
-    drawn = status_message(
+    message = status_message(
         result.binding,
         result.watches,
+        names,
         queued=result.queued,
         queued_for=None if waited is None else waited.total_seconds(),
     )
-    message = with_pending_ends(drawn, ends)
+    message = with_pending_ends(message, ends, names)
     if result.binding is not None:
         digest = await ctx.services.digests.current(ctx.team_id, ctx.channel_id)
         message = with_digest(message, digest)
     await ctx.reply(message)
+
+
+async def _backup_names(ctx: SlackContext, workspace_id: int) -> dict[int, str]:
+    """Names for the backups a screen holds by id, without a Skyvia call: as the alert scanner
+    last saw them, and the list kept for name look-ups; an id without a name is shown alone."""
+    names = await ctx.services.snapshots.backup_names(workspace_id)
+    try:
+        bound = await ctx.workspace()
+    except DomainError:  # e.g. paused: the scanner's names still serve
+        return names
+    return {**names, **ctx.services.backups.cached_names(bound)}
 
 
 async def alerts(ctx: SlackContext, command: AlertsCmd) -> None:
@@ -211,13 +252,8 @@ async def set_mute(
     result = await ctx.services.bindings.mute(bound, backup_id, user_id=ctx.user_id, mute=mute)
     await ctx.services.timers.cancel(TimerKind.MUTE_END, bound, backup_id)
     if isinstance(result, MuteUnchanged):
-        state = "muted" if mute else "not muted"
-        await ctx.reply(
-            refusal_message(
-                f"Alerts for backup {backup_id} are already {state} here.",
-                "`/skyvia status` shows this channel's muted backups.",
-            )
-        )
+        name = (await _backup_names(ctx, bound.workspace_id)).get(backup_id)
+        await ctx.reply(mute_unchanged_message(Backup(id=backup_id, name=name), muted=mute))
         return result
     message = mute_changed_message(ctx.user_id, result.backup, result.muted)
     try:
@@ -244,9 +280,14 @@ async def mute(ctx: SlackContext, command: MuteCmd) -> None:
 async def stale(ctx: SlackContext, command: StaleCmd) -> None:
     bound = await ctx.workspace()
     await ctx.require(Role.OPERATOR, "set when a backup counts as stale")
+    limit = "off" if command.off else _limit_words(command.limit_seconds)
+    retype = f"alerts stale {{id}} {limit}"
+    backup_id = await resolve(ctx, bound, command.backup_id, Pick.RETYPE, retype=retype)
+    if backup_id is None:
+        return
     backup = await ctx.services.bindings.set_stale(
         bound,
-        command.backup_id,
+        backup_id,
         user_id=ctx.user_id,
         limit_seconds=command.limit_seconds,
         off=command.off,
@@ -258,6 +299,17 @@ async def stale(ctx: SlackContext, command: StaleCmd) -> None:
         await ctx.post(message)
     except NotInChannel:
         await ctx.reply(message)
+
+
+def _limit_words(seconds: int | None) -> str:
+    """The limit as the grammar reads it (`auto`, `26h`, `1h30m`), to type again."""
+    if seconds is None:
+        return "auto"
+    words = ""
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        words += f"{count}{unit}" if count else ""
+    return words
 
 
 HANDLERS = {

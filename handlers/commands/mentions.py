@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.slack.authz import Role
-from bot.slack.messages.alerts import mentions_changed_message
+from bot.slack.messages.alerts import mentions_changed_message, mentions_unchanged_message
 from bot.slack.parsing import MentionCmd
 from handlers.context import SlackContext
 
@@ -11,12 +11,15 @@ from handlers.context import SlackContext
 async def mention(ctx: SlackContext, command: MentionCmd) -> None:
     """Admins only, like `alerts on|off`; the channel is told, as with every alert setting."""
     await ctx.require(Role.ADMIN, "choose who failure alerts mention")
-    await ctx.services.mentions.set(
+    changed = await ctx.services.mentions.set(
         team_id=ctx.team_id,
         channel_id=ctx.channel_id,
         user_id=ctx.user_id,
         mention_ids=command.mention_ids,
     )
+    if not changed:  # a repeat: only the person hears it, the channel already knows
+        await ctx.reply(mentions_unchanged_message(command.mention_ids))
+        return
     await ctx.post(mentions_changed_message(ctx.user_id, command.mention_ids))
 
 

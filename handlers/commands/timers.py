@@ -15,8 +15,14 @@ from bot.clock import utcnow
 from bot.services.bindings import BoundWorkspace
 from bot.slack.deadlines import Deadline, DeadlineError
 from bot.slack.messages import Message
-from bot.slack.messages.timers import timed_mute_message, window_opened_message
-from bot.slack.parsing import USAGE, UsageError
+from bot.slack.messages.timers import (
+    mute_unchanged_message,
+    timed_mute_message,
+    window_opened_message,
+    window_unchanged_message,
+)
+from bot.slack.parsing import UsageError
+from bot.slack.usage import usage_of
 from handlers.context import NotInChannel, SlackContext
 
 
@@ -37,16 +43,19 @@ async def resolve_end(ctx: SlackContext, deadline: Deadline, subcommand: str) ->
     try:
         return deadline.resolve(utcnow(), tz)
     except DeadlineError as error:
-        raise UsageError(f"{error}.", USAGE[subcommand]) from None
+        raise UsageError(f"{error}.", usage_of(subcommand)) from None
 
 
 async def timed_mute(
     ctx: SlackContext, bound: BoundWorkspace, backup_id: int, end: Deadline
 ) -> None:
-    until = await resolve_end(ctx, end, "alerts")
+    until = await resolve_end(ctx, end, "alerts mute")
     muted = await ctx.services.timers.mute_until(
         bound, backup_id, user_id=ctx.user_id, until=until, words=end.word
     )
+    if muted.repeat:  # the same end again: only the person hears it
+        await ctx.reply(mute_unchanged_message(muted.backup, muted.until))
+        return
     await post_or_tell(ctx, timed_mute_message(ctx.user_id, muted.backup, until, end.word))
 
 
@@ -58,6 +67,9 @@ async def maintenance_window(
     opened = await ctx.services.timers.open_window(
         bound, backup_id, user_id=ctx.user_id, until=until, words=end.word
     )
+    if opened.repeat:  # the same window again: only the person hears it
+        await ctx.reply(window_unchanged_message(opened.backup, opened.until))
+        return opened.until
     opened_note = window_opened_message(ctx.user_id, opened.backup, until, opened.was_active)
     await post_or_tell(ctx, opened_note)
     return until

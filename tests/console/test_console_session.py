@@ -12,118 +12,17 @@ import re
 import select
 import signal
 import sqlite3
-import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from bot.simulator import DEFAULT_TOKEN
+from tests.console.console_kit import DEADLINE, REPO_ROOT, StartConsole
 
 pytestmark = pytest.mark.e2e  # each test runs `skyvia-bot console` as a child process
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEADLINE = 45.0
-
-
-class Console:
-    """A running `python -m bot console`; `expect` waits for text after the last match."""
-
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        self.process = process
-        self._output: list[str] = []
-        self._lock = threading.Lock()
-        self._seen = 0
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            with self._lock:
-                self._output.append(line)
-
-    @property
-    def output(self) -> str:
-        with self._lock:
-            return "".join(self._output)
-
-    def send(self, line: str) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(line + "\n")
-        self.process.stdin.flush()
-
-    def expect(self, pattern: str, timeout: float = DEADLINE) -> re.Match[str]:
-        """The first match of `pattern` (a regex) in the output after the previous match."""
-        regex = re.compile(pattern, re.MULTILINE)
-        deadline = time.monotonic() + timeout
-        while True:
-            output = self.output
-            match = regex.search(output, self._seen)
-            if match:
-                self._seen = match.end()
-                return match
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                time.sleep(0.2)  # let the reader catch the last lines
-                raise AssertionError(
-                    f"no {pattern!r} in the console output (exit code {self.process.poll()}):\n"
-                    f"{self.output[-6000:]}"
-                )
-            time.sleep(0.05)
-
-    def close_stdin_and_wait(self, timeout: float = DEADLINE) -> int:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        return self.process.wait(timeout=timeout)
-
-
-StartConsole = Callable[..., Console]
-
-
-@pytest.fixture
-def start_console(tmp_path: Path) -> Iterator[StartConsole]:
-    started: list[Console] = []
-
-    def start(db: Path, *args: str) -> Console:
-        env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
-        # What a developer may have exported must not lead the console anywhere real.
-        env.update(
-            {
-                "PYTHONPATH": str(REPO_ROOT),
-                "PYTHONUNBUFFERED": "1",
-                "SLACK_BOT_TOKEN": "xoxb-a-real-workspace-token",
-                "SLACK_API_URL": "http://127.0.0.1:9/api/",
-                "SKYVIA_API_URL": "http://127.0.0.1:9/v1",
-                "SKYVIA_API_TOKEN": "a-real-skyvia-token",
-            }
-        )
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "console", "--db", str(db), *args],
-            cwd=tmp_path,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            encoding="utf-8",
-            bufsize=1,
-        )
-        console = Console(process)
-        started.append(console)
-        console.expect(r"^You are @you, a workspace admin, in #ops")
-        return console
-
-    try:
-        yield start
-    finally:
-        for console in started:
-            if console.process.poll() is None:
-                console.process.kill()
-            console.process.wait(timeout=30)
 
 
 def test_help_connect_backups_snapshot_and_its_thread_reply(
@@ -309,8 +208,16 @@ def _as_shown(raw: str) -> str:
 
 
 def _minutes_from_now(shown: str) -> float:
-    moment = datetime.strptime(shown, "%Y-%m-%d %H:%M UTC").replace(tzinfo=UTC)
-    return abs((moment - datetime.now(UTC)).total_seconds()) / 60
+    """How far from now a time reads, as the console writes it like Slack in the local zone:
+    "just now", "3 minutes ago", or "Today at 14:15"."""
+    if shown == "just now":
+        return 0.0
+    if ago := re.fullmatch(r"(\d+) minutes? ago", shown):
+        return float(ago.group(1))
+    clock = datetime.strptime(shown.removeprefix("Today at "), "%H:%M").time()
+    now = datetime.now().astimezone()
+    moment = datetime.combine(now.date(), clock, now.tzinfo)
+    return abs((moment - now).total_seconds()) / 60
 
 
 def test_a_sped_up_simulator_shows_times_on_the_bots_clock(
@@ -322,16 +229,14 @@ def test_a_sped_up_simulator_shows_times_on_the_bots_clock(
     console.expect(r"connected to Skyvia workspace Operations \(123\)")
     time.sleep(3)  # hours of simulated time
     console.send("snapshot 456")
-    started = console.expect(
-        r"Started by @you · snapshot (\d+) · (?:queued )?(\d{4}-\d\d-\d\d \d\d:\d\d UTC)"
-    )
+    started = console.expect(r"Started by @you · snapshot (\d+) · (?:queued )?(just now|.+ ago)")
     console.expect(r"✅ Snapshot of Nightly CRM \(456\) succeeded")
     console.send("status")
-    connected = console.expect(r"Connected by @you · (\d{4}-\d\d-\d\d \d\d:\d\d UTC)")
+    connected = console.expect(r"Connected by @you · (Today at \d\d:\d\d)")
     assert _minutes_from_now(connected.group(1)) <= 2
     assert _minutes_from_now(started.group(2)) <= 2, console.output
     console.send("snapshots 456")
-    listed = console.expect(rf"✅ {started.group(1)} · Succeeded · (\S+ \S+ UTC)")
+    listed = console.expect(rf"✅ {started.group(1)} · Succeeded · (Today at \d\d:\d\d)")
     assert _minutes_from_now(listed.group(1)) <= 2, console.output
     console.send("quit")
     assert console.process.wait(timeout=DEADLINE) == 0, console.output

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.console.render import (
     CODE_PREFIX,
+    EMOJI,
     Names,
     mrkdwn_to_lines,
     render_blocks,
@@ -22,7 +26,13 @@ from bot.slack.payloads import MuteForRef, RowAction, RowChoice
 from tests.slack.messages.blockkit import backups_listing
 
 T0 = datetime(2023, 10, 2, 14, 15, 15, tzinfo=UTC)
-NAMES = Names(users={"U0DANA": "dana"}, channels={"C0OPS": "ops"})
+NAMES = Names(
+    users={"U0DANA": "dana"},
+    channels={"C0OPS": "ops"},
+    now=lambda: T0 + timedelta(hours=1),
+    zone=UTC,
+)
+"""A reader an hour after T0, in UTC, so dates read the same on every machine."""
 
 
 def _failed(log: str) -> Snapshot:
@@ -46,7 +56,7 @@ def test_running_card_reads_like_the_reference() -> None:
     rendered = render_message(card.to_dict(), names=NAMES)
     assert rendered.lines == [
         "🔄 Snapshot of Nightly CRM (456) is running",
-        "Started by @dana · snapshot 7001 · started 2023-10-02 14:15 UTC",
+        "Started by @dana · snapshot 7001 · started 1 hour ago",
     ]
     assert rendered.buttons == []
 
@@ -95,7 +105,7 @@ def test_failure_alert_shows_the_log_as_code_and_its_three_buttons() -> None:
     alert = blocks.failure_alert(456, "Nightly CRM", _failed(log), by_schedule=True)
     rendered = render_message(alert.to_dict(), names=NAMES)
     assert rendered.lines[0] == "❌ Scheduled snapshot of Nightly CRM (456) failed"
-    assert rendered.lines[1].startswith("Snapshot 7002 · 2023-10-02 14:16 UTC · after 1m 03s")
+    assert rendered.lines[1].startswith("Snapshot 7002 · Today at 14:16 · after 1m 03s")
     # The log reads exactly as Skyvia wrote it: no escapes, no zero-width spaces.
     assert CODE_PREFIX + "Error: INVALID_SESSION_ID on object Account" in rendered.lines
     assert CODE_PREFIX + "row <17> & more `quoted`" in rendered.lines
@@ -141,7 +151,8 @@ def test_outcome_reply_mentions_by_name() -> None:
     [
         ("<@U0DANA> and <@U0NOBODY>", "@dana and @U0NOBODY"),
         ("in <#C0OPS> and <#C0X|general>", "in #ops and #general"),
-        ("<!date^1696256115^{date_short_pretty}|2023-10-02 14:15 UTC>", "2023-10-02 14:15 UTC"),
+        ("<!date^1696256115^{date_short_pretty}|2023-10-02 14:15 UTC>", "Today"),
+        ("<!date^x^{date}|2023-10-02 14:15 UTC>", "2023-10-02 14:15 UTC"),  # unreadable: the label
         ("<!here> <!subteam^S1|@oncall>", "@here @oncall"),
         ("cc <!subteam^S0ONCALL> <@U0DANA>", "cc @S0ONCALL @dana"),
         (
@@ -171,3 +182,50 @@ def test_code_fences_become_marked_lines_and_an_unclosed_fence_is_text() -> None
 def test_fallback_text_is_used_when_there_are_no_blocks() -> None:
     rendered = render_blocks([], fallback=":link: connected by <@U0DANA>", names=NAMES)
     assert rendered.lines == ["🔗 connected by @dana"]
+
+
+# -- issue 19 item 1: the console looks like Slack ----------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_every_emoji_the_bot_writes_is_shown_as_the_emoji() -> None:
+    used = set()
+    for folder in ("bot/slack", "bot/services", "handlers"):
+        for path in (REPO / folder).rglob("*.py"):
+            used |= set(re.findall(r":([a-z][a-z0-9_+-]*):", path.read_text(encoding="utf-8")))
+    missing = sorted(code for code in used if code not in EMOJI)
+    assert missing == [], missing
+    assert ":" not in mrkdwn_to_lines(" ".join(f":{code}:" for code in sorted(used)), NAMES)[0]
+
+
+BERLIN = ZoneInfo("Europe/Berlin")
+NOW = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)  # 16:00 in Berlin
+CLOCKED = Names(users={}, channels={}, now=lambda: NOW, zone=BERLIN)
+
+
+def _date(moment: datetime, fmt: str) -> str:
+    return mrkdwn_to_lines(f"<!date^{int(moment.timestamp())}^{fmt}|fallback>", CLOCKED)[0]
+
+
+@pytest.mark.parametrize(
+    ("moment", "fmt", "shown"),
+    [
+        (NOW - timedelta(minutes=45), "{date_short_pretty} at {time}", "Today at 15:15"),
+        (NOW - timedelta(days=1), "{date_short_pretty} at {time}", "Yesterday at 16:00"),
+        (NOW + timedelta(days=1), "{date_pretty}", "Tomorrow"),
+        (NOW - timedelta(days=3), "{date_short_pretty} at {time}", "Dec 4, 2026 at 16:00"),
+        (NOW - timedelta(days=3), "{date_long}", "Friday, December 4th, 2026"),
+        (NOW - timedelta(days=3), "{date_num} {time_secs}", "2026-12-04 16:00:00"),
+        (NOW - timedelta(days=3), "{date}", "December 4th, 2026"),
+        (NOW - timedelta(seconds=20), "{ago}", "just now"),
+        (NOW - timedelta(hours=2, minutes=5), "{ago}", "2 hours ago"),
+        (NOW - timedelta(minutes=1), "{ago}", "1 minute ago"),
+        (NOW - timedelta(days=3), "{ago}", "3 days ago"),
+        (NOW + timedelta(hours=2), "{ago}", "in 2 hours"),
+    ],
+)
+def test_dates_read_as_slack_shows_them_in_the_local_zone(
+    moment: datetime, fmt: str, shown: str
+) -> None:
+    assert _date(moment, fmt) == shown

@@ -35,7 +35,7 @@ async def test_a_timed_mute_silences_then_ends_with_a_note(stack: Stack) -> None
     started = time.monotonic()
     await stack.command(f"alerts mute {BACKUP} for 6s", user=ADMIN)
     [notice] = await wait_until(lambda: _posted(stack, "muted failure alerts"), what="the notice")
-    assert f"Mute of backup {BACKUP} ends" in rendered(await stack.reply_to("status"))
+    assert f"Mute of *Nightly CRM* ({BACKUP}) ends" in rendered(await stack.reply_to("status"))
     button({"blocks": notice.blocks}, ActionId.UNMUTE_BACKUP)
 
     during = stack.sim.state.run_scheduled_now(BACKUP, fail=True)
@@ -47,7 +47,7 @@ async def test_a_timed_mute_silences_then_ends_with_a_note(stack: Stack) -> None
     text = rendered({"text": ended[0].text, "blocks": ended[0].blocks})
     assert "*Nightly CRM* (456)" in text and f"muted by <@{ADMIN}> for 6s" in text
     status = await stack.reply_to("status")
-    assert "Muted backups" not in rendered(status) and "Mute of backup" not in rendered(status)
+    assert "Muted backups" not in rendered(status) and "Mute of" not in rendered(status)
 
     after = stack.sim.state.run_scheduled_now(BACKUP, fail=True)
     # An alert, or a reply in the thread of the backup's open failure episode.
@@ -65,7 +65,7 @@ async def test_a_maintenance_window_disables_then_enables_once(stack: Stack) -> 
     assert stack.sim.state.backup(123, BACKUP).scheduled is False
     button({"blocks": opened.blocks}, ActionId.END_WINDOW)
     shown = rendered(await stack.reply_to(f"schedule {BACKUP}"))
-    assert f"Maintenance window of backup {BACKUP} ends" in shown
+    assert f"Maintenance window of *Nightly CRM* ({BACKUP}) ends" in shown
 
     await wait_until(lambda: _posted(stack, "maintenance window"), what="the end note")
     assert stack.sim.state.backup(123, BACKUP).scheduled is True
@@ -101,7 +101,7 @@ async def test_the_alerts_mute_menu_mutes_for_hours_and_end_window_now(stack: St
     [notice] = await wait_until(lambda: _posted(stack, "muted failure alerts"), what="the notice")
     assert "until" in notice.text
     status = rendered(await stack.reply_to("status"))
-    assert f"Mute of backup {BACKUP} ends" in status
+    assert f"Mute of *Nightly CRM* ({BACKUP}) ends" in status
 
     await stack.command(f"schedule {BACKUP} off for 1d", user=ADMIN)
     [opened] = await wait_until(lambda: _posted(stack, "for maintenance"), what="the start note")

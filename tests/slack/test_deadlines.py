@@ -146,4 +146,35 @@ def test_grammar_refusals(text: str, message: str, suggestion: str | None) -> No
     assert message in caught.value.message
     assert caught.value.suggestion == suggestion
     if suggestion is None:
-        assert "for <duration>|until <time>" in caught.value.usage
+        # An error shows the usage of the part typed: unmute has no end to give.
+        part = "alerts unmute <backupId>`" if "unmute" in text else "for <duration>|until <time>"
+        assert part in caught.value.usage
+
+
+@pytest.mark.parametrize(
+    ("text", "suggestion"),
+    [
+        ("alerts mute 456 for 2 hours", "alerts mute 456 for 2h"),
+        ("alerts mute 456 for 2hours", "alerts mute 456 for 2h"),
+        ("alerts mute 456 for 1 hour 30 mins", "alerts mute 456 for 1h30m"),
+        ("schedule Nightly CRM off for 90 minutes", "schedule Nightly CRM off for 90m"),
+        ("alerts stale 456 2 h", "alerts stale 456 2h"),
+        ("alerts stale 456 1 day", "alerts stale 456 1d"),
+    ],
+)
+def test_a_duration_written_out_is_answered_with_the_command_as_it_reads(
+    text: str, suggestion: str
+) -> None:
+    """docs/reference/commands.md#input-rules: the corrected whole command, nothing else."""
+    with pytest.raises(UsageError) as caught:
+        parse_command(text, now=NOW)
+    assert "is not how a duration is written here" in caught.value.message
+    assert (caught.value.suggestion, caught.value.usage) == (suggestion, "")
+
+
+@pytest.mark.parametrize("text", ["alerts mute 456 for 2 fortnights", "alerts stale 456 40 days"])
+def test_a_written_out_duration_that_still_does_not_work_gets_no_suggestion(text: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_command(text, now=NOW)
+    assert caught.value.suggestion is None
+    assert caught.value.usage

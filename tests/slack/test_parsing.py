@@ -36,6 +36,7 @@ from bot.slack.parsing import (
     UsageError,
     parse_command,
 )
+from bot.slack.usage import PART_USAGE
 
 NOW = datetime(2024, 5, 10, 15, 30, tzinfo=UTC)
 MIDNIGHT = datetime(2024, 5, 10, tzinfo=UTC)
@@ -145,7 +146,7 @@ def test_html_entities_from_slack_are_decoded() -> None:
 @pytest.mark.parametrize(
     ("text", "named"),
     [
-        ("snapshots abc", "`abc`"),  # `snapshot abc` names a backup instead
+        ("snapshots 4bc", "`4bc`"),  # `snapshots abc` names a backup instead
         ("snapshot 0", "`0`"),
         ("snapshot -5", "`-5`"),
         ("snapshot 4.5", "`4.5`"),
@@ -274,7 +275,7 @@ def test_a_misspelt_subcommand_whose_arguments_do_not_parse_names_it_with_its_us
     error = refusal("snapshto")
     assert (error.suggestion, error.usage) == ("snapshot", USAGE["snapshot"])
     error = refusal("mute 4.5")  # `mute abc` would name a backup
-    assert (error.suggestion, error.usage) == ("alerts mute", USAGE["alerts"])
+    assert (error.suggestion, error.usage) == ("alerts mute", PART_USAGE["alerts mute"])
 
 
 def test_an_unknown_subcommand_with_nothing_near_points_at_help_only() -> None:
@@ -538,7 +539,8 @@ def test_pages_beyond_the_range_are_refused(word: str) -> None:
     ("length", "shown"), [(39, "y" * 39), (40, "y" * 40), (41, "y" * 39 + "…")]
 )
 def test_quoted_input_is_cut_at_40_characters(length: int, shown: str) -> None:
-    assert refusal(f"snapshots {'y' * length}").message.startswith(f"`{shown}` is not")
+    # `health` takes only a page number (`snapshots yyy` would name a backup).
+    assert refusal(f"health {'y' * length}").message.startswith(f"`{shown}` is not")
 
 
 @pytest.mark.parametrize(
@@ -607,12 +609,12 @@ def test_alerts_stale_reads_durations_auto_and_off(text: str, expected: StaleCmd
     [
         "alerts stale",
         "alerts stale 456",
-        "alerts stale x 2h",
+        "alerts stale 4x 2h",
+        "alerts stale nightly",
         "alerts stale 456 31d",
         "alerts stale 456 0s",
         "alerts stale 456 90s",  # under 10 minutes
         "alerts stale 456 599s",
-        "alerts stale 456 2 h",
         "alerts stale 456 soon",
         "alerts stale 456 2h extra",
     ],

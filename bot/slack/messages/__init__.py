@@ -19,6 +19,7 @@ from bot.slack.messages.backups import (
     schedule_message,
 )
 from bot.slack.messages.bindings import (
+    already_connected_message,
     connect_modal,
     connected_message,
     disconnect_question,
@@ -70,6 +71,7 @@ __all__ = [
     "alerts_changed_message",
     "alerts_paused_token_notice",
     "alerts_unchanged_message",
+    "already_connected_message",
     "backup_details_message",
     "backups_page_message",
     "candidates_message",

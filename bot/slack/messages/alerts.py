@@ -96,6 +96,13 @@ def mentions_changed_message(user_id: str, mention_ids: Sequence[str]) -> Messag
     )
 
 
+def mentions_unchanged_message(mention_ids: Sequence[str]) -> Message:
+    """Told to the person only: `alerts mention` asked for who is mentioned already."""
+    people = " ".join(person_or_group_mention(slack_id) for slack_id in mention_ids)
+    line = f":bell: Failure alerts here already mention {people or 'nobody'}; nothing changed."
+    return Message(text=fallback(line), blocks=[section(line)])
+
+
 def alerts_changed_message(user_id: str, enabled: bool) -> Message:
     """Told to the channel: who turned its failure alerts on or off."""
     if enabled:

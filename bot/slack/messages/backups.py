@@ -24,6 +24,7 @@ from bot.slack.messages.common import (
     context,
     fallback,
     fit_lines,
+    past_end_note,
     section,
 )
 from bot.slack.messages.mrkdwn import (
@@ -100,7 +101,10 @@ def backups_page_message(
     """
     page = listing.page
     has_more = (listing.has_more or len(listing.rows) > BACKUPS_PAGE_SIZE) and page < MAX_PAGE
-    blocks: list[Block | None] = [section(_list_title(listing, workspace_id, workspace_name))]
+    blocks: list[Block | None] = [
+        section(_list_title(listing, workspace_id, workspace_name)),
+        context(note) if (note := past_end_note(listing.asked, page, listing.pages)) else None,
+    ]
     if not listing.rows:
         if listing.text:
             empty = f"No backup's name holds “{escape_name(listing.text)}”."

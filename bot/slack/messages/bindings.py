@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from slack_sdk.models.blocks import (
     Block,
@@ -44,6 +44,8 @@ from bot.slack.payloads import ConnectModalMeta, ConnectRef, DisconnectRef
 
 _WORKSPACE_NAME_LIMIT = 100
 _STATUS_MUTES_SHOWN = 50
+_STATUS_MUTES_CHARS = 2_000
+"""Room for the muted backups' names in `status`'s alerts section (Slack's limit is 3,000)."""
 
 
 def workspace_label(workspace_id: int, workspace_name: str | None) -> str:
@@ -127,19 +129,45 @@ def connected_message(binding: ChannelBinding, user_id: str) -> Message:
         f"{workspace_label(binding.workspace_id, binding.workspace_name)}, "
         f"by {user_mention(user_id)}."
     )
+    tips = ["try `/skyvia backups`"]
+    if binding.alerts_enabled:
+        tips.append("`/skyvia alerts off` to stop alerts")
+    return Message(
+        text=fallback(line), blocks=[section(line), context(*_alert_facts(binding), *tips)]
+    )
+
+
+def _alert_facts(binding: ChannelBinding) -> list[str]:
+    """What is true of the channel's alerts, for (re)connect: never a promise of alerts that
+    are off."""
     if binding.alerts_enabled:
         alerts = ["Failed snapshots of this workspace will be announced here"]
     else:
         alerts = ["Failure alerts are off here", "`/skyvia alerts on` to turn them on"]
     if binding.muted_backup_ids:
         alerts.append(f"{plural(len(binding.muted_backup_ids), 'backup')} muted")
-    tips = ["try `/skyvia backups`"]
-    if binding.alerts_enabled:
-        tips.append("`/skyvia alerts off` to stop alerts")
-    return Message(text=fallback(line), blocks=[section(line), context(*alerts, *tips)])
+    return alerts
 
 
-def replace_binding_message(current: ChannelBinding, watches: int, workspace_id: int) -> Message:
+def already_connected_message(binding: ChannelBinding) -> Message:
+    """Told to the admin only: `connect` to the workspace the channel is connected to already,
+    with the same default token and no pause to lift, changes nothing
+    (docs/reference/messages.md#channel-notices)."""
+    line = (
+        f":link: This channel is already connected to Skyvia workspace "
+        f"{workspace_label(binding.workspace_id, binding.workspace_name)} "
+        f"(by {user_mention(binding.connected_by)}); nothing changed."
+    )
+    facts = context(*_alert_facts(binding), "`/skyvia status` shows more")
+    return Message(text=fallback(line), blocks=[section(line), facts])
+
+
+def replace_binding_message(
+    current: ChannelBinding,
+    watches: int,
+    workspace_id: int,
+    names: Mapping[int, str] | None = None,
+) -> Message:
     """Asks an admin before `connect` replaces the channel's workspace with another one.
 
     Replacing drops what belongs to the old workspace: its mutes and the watched snapshots,
@@ -152,11 +180,7 @@ def replace_binding_message(current: ChannelBinding, watches: int, workspace_id:
     )
     dropped = []
     if current.muted_backup_ids:
-        muted = current.muted_backup_ids
-        shown = ", ".join(str(i) for i in muted[:_STATUS_MUTES_SHOWN])
-        hidden = len(muted) - _STATUS_MUTES_SHOWN
-        more = f" and {format_count(hidden)} more" if hidden > 0 else ""
-        dropped.append(f"the mutes of backups {shown}{more}")
+        dropped.append(f"the mutes of backups {_muted_labels(current.muted_backup_ids, names)}")
     if watches:
         dropped.append(f"{plural(watches, 'watched snapshot')} (not reported any more)")
     drop_line = (
@@ -233,11 +257,13 @@ def watch_ended_card(watch: WatchedRun, reason: str) -> Message:
     )
 
 
-def disconnected_message(workspace_id: int, user_id: str, stopped_watches: int = 0) -> Message:
+def disconnected_message(
+    workspace_id: int, user_id: str, stopped_watches: int = 0, workspace_name: str | None = None
+) -> Message:
     """Posted in the channel: the binding is gone and watched snapshots will not be reported."""
     line = (
-        f":broken_chain: This channel was disconnected from Skyvia workspace {workspace_id} "
-        f"by {user_mention(user_id)}."
+        f":broken_chain: This channel was disconnected from Skyvia workspace "
+        f"{workspace_label(workspace_id, workspace_name)} by {user_mention(user_id)}."
     )
     details = ["No more failure alerts here"]
     if stopped_watches:
@@ -253,12 +279,14 @@ QUEUED_NOTICE_AFTER = 10.0
 def status_message(
     binding: ChannelBinding | None,
     watches: Sequence[WatchedRun],
+    names: Mapping[int, str] | None = None,
     *,
     queued: int = 0,
     queued_for: float | None = None,
 ) -> Message:
     """The channel's binding, its alert settings, what is being watched, and whether messages
-    for it wait behind Slack's rate limits (`queued`, the oldest for `queued_for` seconds)."""
+    for it wait behind Slack's rate limits (`queued`, the oldest for `queued_for` seconds);
+    `names` name the muted backups (the id alone for one it lacks)."""
     if binding is None:
         line = "This channel is not connected to a Skyvia workspace."
         fix = "An admin can run `/skyvia connect &lt;workspaceId&gt;`."
@@ -275,7 +303,7 @@ def status_message(
             slack_date(binding.connected_at),
             "default token" if binding.uses_default_token else "own token",
         ),
-        section(_alerts_line(binding)),
+        section(_alerts_line(binding, names or {})),
         section(_watches_text(watches)),
         _queue_line(queued, queued_for),
     ]
@@ -292,7 +320,7 @@ def _queue_line(queued: int, queued_for: float | None) -> Block | None:
     )
 
 
-def _alerts_line(binding: ChannelBinding) -> str:
+def _alerts_line(binding: ChannelBinding, names: Mapping[int, str]) -> str:
     if binding.paused:
         reason = escape_cut(binding.paused_reason or "the bot cannot post here", 300)
         return f":double_vertical_bar: Paused: {reason}. Alerts and thread replies are on hold."
@@ -302,11 +330,20 @@ def _alerts_line(binding: ChannelBinding) -> str:
         alerts = ":bell: Failure alerts are *on*."
     muted = binding.muted_backup_ids
     if muted:
-        shown = ", ".join(str(backup_id) for backup_id in muted[:_STATUS_MUTES_SHOWN])
-        hidden = len(muted) - _STATUS_MUTES_SHOWN
-        more = f" and {format_count(hidden)} more" if hidden > 0 else ""
-        alerts += f" Muted backups: {shown}{more}."
+        alerts += f" Muted backups: {_muted_labels(muted, names)}."
     return alerts
+
+
+def _muted_labels(muted: Sequence[int], names: Mapping[int, str] | None) -> str:
+    """`*Nightly CRM* (456), *Jira* (462) and 3 more`: as many as fit the section's room."""
+    labels: list[str] = []
+    for backup_id in muted[:_STATUS_MUTES_SHOWN]:
+        label = backup_label((names or {}).get(backup_id), backup_id)
+        if sum(len(x) + 2 for x in labels) + len(label) > _STATUS_MUTES_CHARS:
+            break  # long names: the rest are counted, so the section stays whole
+        labels.append(label)
+    hidden = len(muted) - len(labels)
+    return ", ".join(labels) + (f" and {format_count(hidden)} more" if hidden > 0 else "")
 
 
 def _watches_text(watches: Sequence[WatchedRun]) -> str:

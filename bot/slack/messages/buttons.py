@@ -19,6 +19,7 @@ from bot.slack.payloads import (
     MuteForRef,
     RowAction,
     RowChoice,
+    RunAnywayRef,
     RunRef,
     ScheduleRef,
     Screen,
@@ -58,11 +59,11 @@ def run_anyway_button(backup_id: int, backup_name: str | None, active_id: int) -
     return button(
         "Start another anyway",
         ActionId.RUN_SNAPSHOT_ANYWAY,
-        BackupRef(backup_id=backup_id),
+        RunAnywayRef(backup_id=backup_id, active_id=active_id),
         confirm=confirm_dialog(
             title="Start a second snapshot?",
-            text=f"Snapshot {active_id} of {backup_label(backup_name, backup_id)} has not "
-            "finished yet. Start another one anyway?",
+            text=f"Snapshot {active_id} of {backup_label(backup_name, backup_id)} was running "
+            "when this was shown. If it still runs, start a second one anyway?",
             confirm="Start another",
         ),
     )
@@ -128,8 +129,9 @@ def details_button(backup_id: int) -> ButtonElement:
     return button("Details", ActionId.BACKUP_DETAILS, BackupRef(backup_id=backup_id))
 
 
-def snapshots_button(backup_id: int) -> ButtonElement:
-    return button("Snapshots", ActionId.SHOW_SNAPSHOTS, SnapshotsPageRef(backup_id=backup_id))
+def snapshots_button(backup_id: int, filters: SnapshotFilters | None = None) -> ButtonElement:
+    ref = SnapshotsPageRef(backup_id=backup_id, filters=filters or SnapshotFilters())
+    return button("Snapshots", ActionId.SHOW_SNAPSHOTS, ref)
 
 
 def show_log_button(backup_id: int, snapshot_id: int) -> ButtonElement:

@@ -125,6 +125,19 @@ def context(*parts: str, separator: str = " · ") -> ContextBlock:
     )
 
 
+def past_end_note(asked: int | None, shown: int, pages: int | None) -> str:
+    """Why a list shows another page than the one typed (docs/reference/commands.md#input-rules):
+    `There is only one page, so this is page 1 (you asked for page 2).` Empty when the page asked
+    for was shown; `pages` is None when the list's length is not known (Skyvia's snapshot
+    listing only says whether more follow)."""
+    if asked is None or asked == shown:
+        return ""
+    if pages is None:
+        return f"Page {asked} is past the end, so this is page {shown}."
+    there = "There is only one page" if pages == 1 else f"There are only {pages} pages"
+    return f"{there}, so this is page {shown} (you asked for page {asked})."
+
+
 def confirm_dialog(
     *, title: str, text: str, confirm: str, deny: str = "Cancel", danger: bool = False
 ) -> ConfirmObject:

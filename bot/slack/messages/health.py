@@ -12,7 +12,15 @@ from slack_sdk.models.blocks import Block
 from bot.services.announcements import DigestDue
 from bot.services.models import BackupHealth, Condition, WorkspaceHealth
 from bot.slack.messages.buttons import health_nav, share_health_button
-from bot.slack.messages.common import Message, actions, compact, context, fallback, section
+from bot.slack.messages.common import (
+    Message,
+    actions,
+    compact,
+    context,
+    fallback,
+    past_end_note,
+    section,
+)
 from bot.slack.messages.mrkdwn import (
     backup_label,
     escape_name_cut,
@@ -83,7 +91,7 @@ def health_message(
 ) -> Message:
     """A page of the health lines; ephemeral with `Share in channel` unless `shared_by` is set."""
     pages = max(1, -(-len(health.backups) // HEALTH_PAGE_SIZE))
-    page = min(max(page, 1), pages)
+    asked, page = page, min(max(page, 1), pages)
     shown = health.backups[(page - 1) * HEALTH_PAGE_SIZE : page * HEALTH_PAGE_SIZE]
     workspace = escape_name_cut(health.workspace_name or f"Workspace {health.workspace_id}", 80)
     summary = health_summary(health)
@@ -93,6 +101,7 @@ def health_message(
     blocks: list[Block | None] = [
         section(f"*Backup health of {workspace}* ({health.workspace_id}): {summary}"),
         context(*notes),
+        context(note) if (note := past_end_note(asked, page, pages)) else None,
         *(section(health_line(item)) for item in shown),
     ]
     if shared_by is None:

@@ -175,6 +175,16 @@ def card_pending_message(backup: Backup, snapshot_id: int) -> Message:
     return Message(text=fallback(line), blocks=[section(line)])
 
 
+def only_run_message(backup: Backup, ended_id: int | None) -> Message:
+    """To who clicked Start another anyway after the active run ended: this run is the only one."""
+    which = f"Snapshot {ended_id}" if ended_id is not None else "The run that was active"
+    line = (
+        f":information_source: {which} of {backup_label(backup.name, backup.id)} had finished "
+        "by the time you clicked, so the snapshot just started is the only one running."
+    )
+    return Message(text=fallback(line), blocks=[section(line)])
+
+
 def still_running_note(minutes: int) -> Message:
     """The threaded "still running" note the watcher posts at most every 30 minutes."""
     elapsed = f"{minutes} min" if minutes < 60 else format_duration(minutes * 60)

@@ -18,6 +18,7 @@ from bot.slack.messages.buttons import (
     mute_button,
     run_snapshot_button,
     schedule_button,
+    snapshots_button,
     unmute_button,
 )
 from bot.slack.messages.common import (
@@ -28,7 +29,14 @@ from bot.slack.messages.common import (
     fallback,
     section,
 )
-from bot.slack.messages.mrkdwn import backup_label, cut_plain, escape_name_cut, plural
+from bot.slack.messages.mrkdwn import (
+    backup_label,
+    cut_plain,
+    escape_mrkdwn,
+    escape_name_cut,
+    plural,
+)
+from bot.slack.payloads import SnapshotFilters
 
 CANDIDATES_SHOWN = 10
 """Buttons offered; more than this and the user is asked to type more of the name."""
@@ -44,9 +52,21 @@ class Pick(StrEnum):
     DISABLE_SCHEDULE = "disable_schedule"
     MUTE = "mute"
     UNMUTE = "unmute"
+    SNAPSHOTS = "snapshots"
+    RETYPE = "retype"
+    """No button does it (`alerts stale`): each candidate is offered as the command with its id."""
 
 
-def candidates_message(typed: str, candidates: Sequence[Backup], pick: Pick) -> Message:
+def candidates_message(
+    typed: str,
+    candidates: Sequence[Backup],
+    pick: Pick,
+    *,
+    filters: SnapshotFilters | None = None,
+    retype: str = "",
+) -> Message:
+    """The candidates as buttons doing `pick` (`filters` kept for `Pick.SNAPSHOTS`); for
+    `Pick.RETYPE`, as the command to type, `retype` with `{id}` for each backup's id."""
     shown = list(candidates)[:CANDIDATES_SHOWN]
     typed_shown = escape_name_cut(typed, 80)
     if len(candidates) == 1:  # found by part of its name only: named back before it acts
@@ -54,10 +74,15 @@ def candidates_message(typed: str, candidates: Sequence[Backup], pick: Pick) -> 
         text = f"“{typed_shown}” is only part of the name of {label}. Is it this one?"
     else:
         text = f"“{typed_shown}” fits {plural(len(candidates), 'backup')}; pick one:"
-    rows = actions(*(_pick_button(b, pick) for b in shown))
     hidden = len(candidates) - len(shown)
     blocks: list[Block] = [section(text)]
-    if rows is not None:
+    if pick is Pick.RETYPE:
+        lines = [
+            f"• {backup_label(b.name, b.id)}: `/skyvia {escape_mrkdwn(retype.format(id=b.id))}`"
+            for b in shown
+        ]
+        blocks.append(section("\n".join(lines)))
+    elif (rows := actions(*(_pick_button(b, pick, filters) for b in shown))) is not None:
         blocks.append(rows)
     if hidden:
         blocks.append(context(f"and {hidden} more; type more of the name"))
@@ -65,9 +90,11 @@ def candidates_message(typed: str, candidates: Sequence[Backup], pick: Pick) -> 
     return Message(text=fallback(f"{text} {labels}"), blocks=blocks)
 
 
-def _pick_button(backup: Backup, pick: Pick) -> ButtonElement:
+def _pick_button(backup: Backup, pick: Pick, filters: SnapshotFilters | None) -> ButtonElement:
     """The usual button for `pick` (payload, confirm), labelled with the backup's name."""
     match pick:
+        case Pick.SNAPSHOTS:
+            found = snapshots_button(backup.id, filters)
         case Pick.RUN_SNAPSHOT:
             found = run_snapshot_button(backup.id, backup.name)
         case Pick.DETAILS:
@@ -80,5 +107,9 @@ def _pick_button(backup: Backup, pick: Pick) -> ButtonElement:
             found = mute_button(backup.id, backup.name)
         case Pick.UNMUTE:
             found = unmute_button(backup.id, backup.name)
-    found.text = PlainTextObject(text=cut_plain(backup.display_name, BUTTON_TEXT_LIMIT))
+        case Pick.RETYPE:
+            raise ValueError("a retyped pick has no button")
+    tail = f" ({backup.id})"  # two backups may share a name: the id tells them apart
+    name = cut_plain(backup.display_name, BUTTON_TEXT_LIMIT - len(tail))
+    found.text = PlainTextObject(text=name + tail)
     return found

@@ -22,6 +22,7 @@ from bot.slack.messages.common import (
     compact,
     context,
     fallback,
+    past_end_note,
     section,
 )
 from bot.slack.messages.mrkdwn import (
@@ -90,8 +91,13 @@ def snapshots_page_message(
     page: int,
     has_more: bool,
     filters: SnapshotFilters | None = None,
+    *,
+    asked: int | None = None,
+    pages: int | None = None,
 ) -> Message:
-    """Finished snapshots, newest first, each with a Show log button; Previous/Next keep filters."""
+    """Finished snapshots, newest first, each with a Show log button; Previous/Next keep filters.
+
+    `asked` is the page typed when it was past the end and `page` was shown instead."""
     filters = filters or SnapshotFilters()
     shown = list(snapshots[:SNAPSHOTS_PAGE_SIZE])
     has_more = (has_more or len(snapshots) > SNAPSHOTS_PAGE_SIZE) and page < MAX_PAGE
@@ -99,6 +105,7 @@ def snapshots_page_message(
     blocks: list[Block | None] = [
         section(f"*Snapshots of* {label}"),
         context(_filters_text(filters), f"page {page}"),
+        context(note) if (note := past_end_note(asked, page, pages)) else None,
     ]
     if not shown:
         blocks.append(section("No finished snapshots match."))

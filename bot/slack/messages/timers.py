@@ -6,7 +6,7 @@ names the end as a Slack date, so every reader sees it in their own time zone.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from bot.services.announcements import TimerEnded
@@ -39,6 +39,36 @@ def timed_mute_message(user_id: str, backup: Backup, until: datetime, words: str
                 actions(unmute_button(backup.id, backup.name)),
             ]
         ),
+    )
+
+
+def mute_unchanged_message(
+    backup: Backup, until: datetime | None = None, *, muted: bool = True
+) -> Message:
+    """Told to the person only: the backup was muted already (until that end, when timed), or
+    not muted already, so nothing changed (docs/reference/messages.md#channel-notices)."""
+    end = f" until {slack_date(until)}" if until is not None else ""
+    state = "muted" if muted else "not muted"
+    line = (
+        f":no_bell: Alerts for {backup_label(backup.name, backup.id)} are already {state} "
+        f"here{end}; nothing changed."
+    )
+    hint = (
+        f"`/skyvia alerts unmute {backup.id}` brings them back"
+        if muted
+        else "`/skyvia status` shows this channel's muted backups"
+    )
+    return Message(text=fallback(line), blocks=[section(line), context(hint)])
+
+
+def window_unchanged_message(backup: Backup, until: datetime) -> Message:
+    """Told to the person only: the same maintenance window is open already."""
+    line = (
+        f":construction: The schedule of {backup_label(backup.name, backup.id)} is already off "
+        f"for maintenance until {slack_date(until)}; nothing changed."
+    )
+    return Message(
+        text=fallback(line), blocks=compact([section(line), actions(end_window_button(backup.id))])
     )
 
 
@@ -102,15 +132,23 @@ def window_ended_note(ended: TimerEnded) -> Message:
     return Message(text=fallback(line), blocks=[section(line)])
 
 
-def with_pending_ends(message: Message, ends: Sequence[PendingEnd]) -> Message:
-    """`message` with a line per pending end (`status`, `schedule <id>`): when each stops."""
+def with_pending_ends(
+    message: Message, ends: Sequence[PendingEnd], names: Mapping[int, str] | None = None
+) -> Message:
+    """`message` with a line per pending end (`status`, `schedule <id>`): when each stops,
+    naming the backup as everywhere ("Mute of *Nightly CRM* (456) ends …")."""
     if not ends:
         return message
-    lines = [f"{_ENDS[end.kind]} {end.backup_id} ends {slack_date(end.due_at)}" for end in ends]
+    names = names or {}
+    lines = [
+        f"{_ENDS[end.kind]} {backup_label(names.get(end.backup_id), end.backup_id)} "
+        f"ends {slack_date(end.due_at)}"
+        for end in ends
+    ]
     return Message(text=message.text, blocks=[*message.blocks, context(*lines)])
 
 
-_ENDS = {TimerKind.MUTE_END: "Mute of backup", TimerKind.WINDOW_END: "Maintenance window of backup"}
+_ENDS = {TimerKind.MUTE_END: "Mute of", TimerKind.WINDOW_END: "Maintenance window of"}
 
 
 def window_ending_message(backup_id: int) -> Message:

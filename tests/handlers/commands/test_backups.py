@@ -75,8 +75,10 @@ async def test_backups_page_argument_and_each_row_has_its_buttons(bound: Stack) 
     menus = [row_options(page, n) for n in range(8)]
     assert {m[1] for m in menus} == {"Disable schedule", "Enable schedule"}
     assert all([m[0], *m[2:]] == ["Run snapshot", "Details", "Mute"] for m in menus)
-    empty = await bound.reply_to("backups 5")
-    assert "No backups on this page" in rendered(empty)
+    # Past the end: the last page, saying so (docs/reference/commands.md#input-rules).
+    past = await bound.reply_to("backups 5")
+    assert "There is only one page, so this is page 1 (you asked for page 5)." in rendered(past)
+    assert "page 1 of 1" in rendered(past) and len(backup_ids(past)) == 8
 
 
 async def test_a_backup_named_like_a_mention_is_escaped(bound: Stack) -> None:

@@ -187,7 +187,7 @@ async def test_a_rejected_token_is_refused_with_a_clear_message(start_bot: Start
     stack = await start_bot(SKYVIA_API_TOKEN=None)
     await stack.command("connect 123", user=ADMIN)
     view = (await stack.slack.wait_for("views.open"))[0].args["view"]
-    await stack.send.view_submission(
+    answer = await stack.send.view_submission(
         CallbackId.CONNECT_MODAL,
         {
             BlockId.CONNECT_WORKSPACE: {ActionId.CONNECT_WORKSPACE_INPUT: "123"},
@@ -196,9 +196,9 @@ async def test_a_rejected_token_is_refused_with_a_clear_message(start_bot: Start
         user_id=ADMIN,
         private_metadata=view["private_metadata"],
     )
-    ephemeral = await stack.slack.wait_for("chat.postEphemeral")
-    assert "rejected the access token" in ephemeral[0].args["text"]
-    assert ephemeral[0].args["user"] == ADMIN
+    # The form stays open with the refusal on the token field (issue 19 item 12).
+    assert answer.json()["response_action"] == "errors"
+    assert "rejected the access token" in answer.json()["errors"][BlockId.CONNECT_TOKEN]
     assert await binding_of(stack) is None
 
 

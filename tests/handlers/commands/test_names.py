@@ -70,7 +70,7 @@ async def test_ambiguous_name_offers_the_candidates_as_buttons(bound: Stack) -> 
     choice = await stack.reply_to("snapshot nightly", user=MEMBER)
     assert choice["response_type"] == "ephemeral"
     offered = buttons(choice, ActionId.RUN_SNAPSHOT)
-    assert sorted(b["text"]["text"] for b in offered) == ["Nightly CRM", "Nightly ERP"]
+    assert sorted(b["text"]["text"] for b in offered) == ["Nightly CRM (456)", "Nightly ERP (602)"]
     assert START not in skyvia_calls(stack)
     await click(stack, choice, ActionId.RUN_SNAPSHOT)
     await stack.slack.wait_for(
@@ -111,6 +111,56 @@ async def test_an_ambiguous_schedule_switch_offers_toggles_that_do_what_was_aske
     stack.sim.state.add_backup(123, "Nightly ERP", scheduled=True)
     choice = await stack.reply_to("schedule nightly off", user=MEMBER)
     offered = buttons(choice, ActionId.SCHEDULE_TOGGLE)
-    assert sorted(b["text"]["text"] for b in offered) == ["Nightly CRM", "Nightly ERP"]
+    assert sorted(b["text"]["text"] for b in offered) == ["Nightly CRM (456)", "Nightly ERP (602)"]
     assert all('"enable":false' in b["value"] for b in offered)
     assert DISABLE not in skyvia_calls(stack)
+
+
+# -- issue 19 item 11: every command that takes a backup id takes its name ---------------------
+
+
+async def test_snapshots_by_name_keeps_its_page_and_filters(bound: Stack) -> None:
+    stack = bound
+    page = rendered(await stack.reply_to("snapshots nightly"))
+    assert "*Snapshots of* *Nightly CRM* (456)" in page, page
+    failed = rendered(await stack.reply_to('snapshots "Nightly CRM" failed since 7d'))
+    assert "*Snapshots of* *Nightly CRM* (456)" in failed and "failed only" in failed, failed
+    by_words = rendered(await stack.reply_to("snapshots nightly crm 1"))
+    assert "*Snapshots of* *Nightly CRM* (456)" in by_words, by_words
+
+
+async def test_alerts_stale_by_name(bound: Stack) -> None:
+    stack = bound
+    await stack.command("alerts stale nightly 2h", user=MEMBER)
+    told = await stack.slack.wait_for(
+        "chat.postMessage", lambda c: c.ok and "stale limit" in c.args["text"]
+    )
+    assert "*2h 00m* for *Nightly CRM* (456)" in rendered(told[-1].args)
+    await stack.command('alerts stale "jira > confluence" off', user=MEMBER)
+    await stack.slack.wait_for(
+        "chat.postMessage", lambda c: c.ok and "Jira &gt; Confluence" in c.args["text"]
+    )
+
+
+async def test_an_ambiguous_name_in_snapshots_offers_each_backups_snapshots(bound: Stack) -> None:
+    stack = bound
+    erp = stack.sim.state.add_backup(123, "Nightly ERP", scheduled=True)
+    choice = await stack.reply_to("snapshots nightly failed")
+    offered = buttons(choice, ActionId.SHOW_SNAPSHOTS)
+    labels = sorted(b["text"]["text"] for b in offered)
+    assert labels == ["Nightly CRM (456)", f"Nightly ERP ({erp.id})"], labels
+    crm = next(b for b in offered if "456" in b["text"]["text"])
+    response_id = await click(stack, choice, ActionId.SHOW_SNAPSHOTS, value=crm["value"])
+    [shown] = await stack.slack.wait_for_responses(response_id, count=1)
+    text = rendered(shown.body)
+    assert "*Snapshots of* *Nightly CRM* (456)" in text and "failed only" in text, text
+
+
+async def test_an_ambiguous_name_in_alerts_stale_offers_the_command_per_backup(
+    bound: Stack,
+) -> None:
+    stack = bound
+    erp = stack.sim.state.add_backup(123, "Nightly ERP", scheduled=True)
+    choice = rendered(await stack.reply_to("alerts stale nightly 2h", user=MEMBER))
+    assert "`/skyvia alerts stale 456 2h`" in choice, choice
+    assert f"`/skyvia alerts stale {erp.id} 2h`" in choice, choice

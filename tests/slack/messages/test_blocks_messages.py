@@ -359,8 +359,8 @@ def test_connected_message_tells_alerts_are_off_when_they_are() -> None:
 
 
 def test_disconnected_message_counts_stopped_watches() -> None:
-    text = all_text(message_dict(blocks.disconnected_message(123, "U1", 2)))
-    assert "disconnected from Skyvia workspace 123 by <@U1>" in text
+    text = all_text(message_dict(blocks.disconnected_message(123, "U1", 2, "Sales & co")))
+    assert "disconnected from Skyvia workspace *Sales &amp; co* (123) by <@U1>" in text
     assert "2 watched snapshots will not be reported" in text
 
 
@@ -373,7 +373,7 @@ def test_status_message_shows_everything_about_the_binding() -> None:
     text = all_text(message_dict(blocks.status_message(binding, [watch])))
     assert "connected to Skyvia workspace *Sales* (123)" in text
     assert f"Connected by <@U1> · {DATE}" in text
-    assert "Failure alerts are *on*. Muted backups: 4, 5." in text
+    assert "Failure alerts are *on*. Muted backups: *Backup 4* (4), *Backup 5* (5)." in text
     assert "Snapshot 7001 of *Nightly CRM* (456)" in text
     assert "waiting for the first check" in text
     assert "started by <@U2>" in text

@@ -189,9 +189,18 @@ def _binding(channel: str, muted: int = 0) -> ChannelBinding:
 @pytest.mark.parametrize(("muted", "more"), [(49, None), (50, None), (51, " and 1 more.")])
 def test_status_lists_fifty_mutes(muted: int, more: str | None) -> None:
     text = all_text(message_dict(blocks.status_message(_binding("C1", muted), [])))
-    listed = text.split("Muted backups: ")[1].split(".")[0].split(" and ")[0]
-    assert listed.split(", ")[-1] == str(min(muted, 50))
+    listed = text.split("Muted backups: ")[1].split("\n")[0].split(" and ")[0].rstrip(".")
+    last = min(muted, 50)
+    assert listed.split(", ")[-1] == f"*Backup {last}* ({last})"
     assert (more in text) if more else (" more." not in text)
+
+
+def test_status_counts_the_muted_backups_whose_long_names_do_not_fit() -> None:
+    names = {i: "N" * 100 for i in range(1, 51)}
+    text = all_text(message_dict(blocks.status_message(_binding("C1", 50), [], names)))
+    alerts = text.split("Failure alerts are *on*. ")[1].split("\n")[0]
+    assert len(alerts) < 2_200 and alerts.endswith("more."), alerts
+    assert f"*{'N' * 100}* (1)" in alerts
 
 
 def _watch(channel: str, i: int) -> WatchedRun:
