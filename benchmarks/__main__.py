@@ -43,7 +43,16 @@ FULL = Sizes(
     episodes=episodes.EpisodeSizes(),
 )
 QUICK = Sizes(
-    ack=ack.AckSizes(requests=200, rate=50.0, channels=10, users=10, warmup=20),
+    ack=ack.AckSizes(
+        requests=200,
+        rate=50.0,
+        channels=10,
+        users=10,
+        warmup=20,
+        wave_workspaces=4,
+        wave_backups_per_workspace=5,
+        wave_channels_per_workspace=10,
+    ),
     watch=watch.WatchSizes(watches=500, channels=50, workspaces=5),
     alerts=alerts.AlertSizes(workspaces=4, backups_per_workspace=10, channels_per_workspace=10),
     episodes=episodes.EpisodeSizes(
@@ -51,7 +60,16 @@ QUICK = Sizes(
     ),
 )
 SMOKE = Sizes(
-    ack=ack.AckSizes(requests=40, rate=40.0, channels=4, users=4, warmup=5),
+    ack=ack.AckSizes(
+        requests=40,
+        rate=40.0,
+        channels=4,
+        users=4,
+        warmup=5,
+        wave_workspaces=2,
+        wave_backups_per_workspace=2,
+        wave_channels_per_workspace=3,
+    ),
     # Edits at 40 a second: the smoke checks that every card ends, not Slack's Tier 3 wait.
     watch=watch.WatchSizes(
         watches=40, channels=8, workspaces=2, steady_intervals=2, slack_pace="chat.update=40/1+40"

@@ -26,6 +26,11 @@ async def test_every_section_produces_a_table_with_sane_counts(tmp_path: Path) -
     assert ack["status_answered"] == SMOKE.ack.requests // 2
     assert ack["snapshot_cards"] == SMOKE.ack.requests // 2
     assert ack["p99_ms"] >= ack["p50_ms"] > 0
+    # The same load again while an alert wave goes out: every command answered, every alert once.
+    assert ack["wave_requests"] == SMOKE.ack.requests and ack["wave_bot_non_200"] == 0
+    assert ack["wave_status_answered"] == ack["wave_snapshot_cards"] == SMOKE.ack.requests // 2
+    assert ack["wave_alerts"] == ack["wave_alerts_expected"] == SMOKE.ack.wave_alerts()
+    assert ack["wave_p99_ms"] >= ack["wave_p50_ms"] > 0
 
     watch = tables["watch"].figures
     assert watch["replies"] == SMOKE.watch.watches
