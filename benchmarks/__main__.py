@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import ack, alerts, episodes, soak, watch
+from benchmarks import ack, alerts, episodes, soak, tiers, watch
 from benchmarks.profiles import hottest
 from benchmarks.report import Table
 from benchmarks.stack import SLACK_TIERS_ENV
@@ -34,6 +34,7 @@ class Sizes:
     watch: watch.WatchSizes
     alerts: alerts.AlertSizes
     episodes: episodes.EpisodeSizes
+    tiers: tiers.TierSizes
 
 
 FULL = Sizes(
@@ -41,6 +42,7 @@ FULL = Sizes(
     watch=watch.WatchSizes(),
     alerts=alerts.AlertSizes(),
     episodes=episodes.EpisodeSizes(),
+    tiers=tiers.TierSizes(),
 )
 QUICK = Sizes(
     ack=ack.AckSizes(
@@ -58,6 +60,7 @@ QUICK = Sizes(
     episodes=episodes.EpisodeSizes(
         workspaces=4, backups_per_workspace=10, channels_per_workspace=10
     ),
+    tiers=tiers.TierSizes(channels=6, watches=30, failures=4),
 )
 SMOKE = Sizes(
     ack=ack.AckSizes(
@@ -85,8 +88,10 @@ SMOKE = Sizes(
         steady_intervals=2,
         settle_intervals=2,
     ),
+    # 12 card edits: past the bot's burst of 5, ~8 s at 50 a minute.
+    tiers=tiers.TierSizes(channels=4, watches=12, failures=2),
 )
-SECTIONS = ("ack", "watch", "alerts", "episodes")
+SECTIONS = ("ack", "watch", "alerts", "episodes", "tiers")
 
 
 async def run_sections(
@@ -103,6 +108,7 @@ async def run_sections(
         "watch": lambda: watch.run(sizes.watch, database_url, workdir, profile),
         "alerts": lambda: alerts.run(sizes.alerts, database_url, workdir, profile),
         "episodes": lambda: episodes.run(sizes.episodes, database_url, workdir, profile),
+        "tiers": lambda: tiers.run(sizes.tiers, database_url, workdir, profile),
     }
     tables: dict[str, Table] = {}
     for name in only:

@@ -114,7 +114,8 @@ async def sampling(urls: Sequence[str], every: float = 0.5) -> AsyncIterator[Sam
         def take(readings: list[Reading]) -> None:
             sampled.last = readings
             sampled.samples += 1
-            sampled.peak_depth = max(sampled.peak_depth, sum(r.depth for r in readings))
+            # Each replica reads the depth of the one shared outbox: the largest, not the sum.
+            sampled.peak_depth = max(sampled.peak_depth, *(r.depth for r in readings))
             sampled.peak_oldest_age = max(
                 sampled.peak_oldest_age, *(r.oldest_age for r in readings)
             )

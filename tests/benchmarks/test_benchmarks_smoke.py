@@ -92,6 +92,30 @@ async def test_the_episode_section_delivers_every_message_of_every_episode_once(
     assert tables["episodes"].render().startswith("### Failure episodes")
 
 
+@pytest.mark.e2e
+async def test_under_slack_tiers_every_message_arrives_once_without_learning_the_pace_by_429(
+    tmp_path: Path,
+) -> None:
+    """SPEC 7 with the stand-in's tiers on: every reply, alert and card edit, few 429s, and no
+    minute over a tier (one replica: SQLite; the two-replica run needs PostgreSQL)."""
+    tables = await run_sections(SMOKE, ["tiers"], None, tmp_path)
+
+    (outcome,) = tables["tiers"].figures["outcomes"]
+    sizes = SMOKE.tiers
+    assert outcome["replicas"] == 1
+    assert outcome["replies"] == sizes.watches
+    assert (
+        outcome["alerts"]
+        == outcome["expected_alerts"]
+        == sizes.failures * (sizes.channels // sizes.workspaces)
+    )
+    assert outcome["duplicates"] == 0
+    assert outcome["cards"] == sizes.watches
+    assert outcome["slack_429"] <= 0.05 * outcome["slack_calls"]
+    assert outcome["busiest_minute"]["chat.update"] <= 60  # Tier 3: 50 a minute + burst 10
+    assert tables["tiers"].render().startswith("### Under Slack's tiers")
+
+
 def test_the_command_line_rejects_an_unknown_section(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["--only", "nonsense"])
