@@ -147,6 +147,9 @@ def soak_main(argv: list[str]) -> int:
     parser.add_argument("--sqlite", action="store_true", help="default: a private PostgreSQL")
     parser.add_argument("--kill-every", type=float, default=120.0, help="seconds between SIGKILLs")
     parser.add_argument("--no-pg-restart", action="store_true")
+    parser.add_argument(
+        "--replicas", type=int, default=2, help="bot processes on the database (SQLite: 1)"
+    )
     parser.add_argument("--json", type=Path, help="also write the table to this file")
     parser.add_argument("--keep", type=Path, help="keep the bot's log in this directory")
     add_tiers_option(parser)
@@ -154,7 +157,10 @@ def soak_main(argv: list[str]) -> int:
     apply_tiers_option(args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     sizes = soak.SoakSizes(
-        minutes=args.minutes, kill_every=args.kill_every, pg_restart=not args.no_pg_restart
+        minutes=args.minutes,
+        kill_every=args.kill_every,
+        pg_restart=not args.no_pg_restart,
+        replicas=args.replicas,
     )
     with tempfile.TemporaryDirectory(prefix="skyvia-soak-") as tmp:
         workdir = args.keep or Path(tmp)
