@@ -21,7 +21,7 @@ from pathlib import Path
 
 from benchmarks.floors import post_floor
 from benchmarks.report import Table, verdict
-from benchmarks.scrape import Sampled, sampling
+from benchmarks.scrape import Sampled, Ticks, sampling
 from benchmarks.seed import seed_fan_out
 from benchmarks.stack import (
     bot_process,
@@ -99,7 +99,8 @@ async def run(sizes: AlertSizes, database_url: str | None, workdir: Path, profil
                 )
                 state.reset_call_counts()
                 began = time.monotonic()
-                await wait_until(lambda: False, sizes.steady_intervals * sizes.interval)
+                async with sampling([bot.url]) as steady:
+                    await wait_until(lambda: False, sizes.steady_intervals * sizes.interval)
                 steady_scans = skyvia_calls(state.call_counts())[0]
                 steady_intervals = (time.monotonic() - began) / sizes.interval
 
@@ -149,6 +150,7 @@ async def run(sizes: AlertSizes, database_url: str | None, workdir: Path, profil
             own_cpu=own_cpu,
             rss=rss,
             sampled=sampled,
+            steady_rounds=steady.rounds(),
         ),
         doubles.slack,
     )
@@ -176,6 +178,7 @@ class Wave:
     own_cpu: float
     rss: float
     sampled: Sampled
+    steady_rounds: Ticks
 
 
 def _table(sizes: AlertSizes, wave: Wave, slack: FakeSlack) -> Table:
@@ -213,6 +216,11 @@ def _table(sizes: AlertSizes, wave: Wave, slack: FakeSlack) -> Table:
             "Skyvia list calls per backup per interval, while alerting",
             wave.busy_per_backup,
             f"≥ {LIST_RATIO_TARGET:g}",
+        ],
+        [
+            "scan round, steady, s: mean (longest under)",
+            f"{wave.steady_rounds.mean():.3f} ({wave.steady_rounds.longest_at_most():g})",
+            f"≤ {sizes.interval:g} (one interval)",
         ],
         [
             "scan round while alerting, s: mean (longest under)",
@@ -268,6 +276,7 @@ def _table(sizes: AlertSizes, wave: Wave, slack: FakeSlack) -> Table:
         "pacing_floor_s": wave.pacing,
         "scan_rounds": rounds.count,
         "scan_round_mean_s": rounds.mean(),
+        "steady_scan_round_mean_s": wave.steady_rounds.mean(),
         "outbox_peak_depth": wave.sampled.peak_depth,
         "outbox_peak_oldest_age_s": wave.sampled.peak_oldest_age,
         "bot_cpu_ms_per_alert": cpu_ms,
