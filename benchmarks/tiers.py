@@ -47,11 +47,14 @@ from bot.devtools.slack_standin import SlackCall
 from bot.devtools.slack_tiers import DOCUMENTED, POST_PER_WORKSPACE
 from bot.simulator.runs import NEW_SECONDS, QUEUED_SECONDS
 from bot.skyvia.models import SnapshotState
+from bot.slack.messages.mrkdwn import state_phrase
 from storage.models import DeliveryKind
 
 REFUSED_SHARE_TARGET = 0.05
 POST_FACTOR = 1.2
 CARD_FACTOR = 1.3
+SUCCEEDED = state_phrase(SnapshotState.SUCCEEDED)
+"""What a card's text says once it shows its run's end (`bot.slack.messages.lifecycle`)."""
 WINDOW = 60.0
 """Slack's tiers are per minute: the calls of any 60 s are compared with one minute's worth."""
 
@@ -212,7 +215,9 @@ async def scenario(
                         state.finish_snapshot(seed.snapshot_id, SnapshotState.SUCCEEDED)
 
                     def edited() -> int:
-                        return len({(c, ts) for c, ts, _ in tally.edits} & cards)
+                        """Cards edited to their final state (an edit of the run's end)."""
+                        final = {(c, ts) for c, ts, text in tally.edits if SUCCEEDED in text}
+                        return len(final & cards)
 
                     await wait_until(
                         lambda: (
