@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import ack, alerts, episodes, soak, watch
+from benchmarks import ack, alerts, episodes, soak, tiers, watch
 from benchmarks.profiles import hottest
 from benchmarks.report import Table
 from benchmarks.stack import SLACK_TIERS_ENV
@@ -34,6 +34,7 @@ class Sizes:
     watch: watch.WatchSizes
     alerts: alerts.AlertSizes
     episodes: episodes.EpisodeSizes
+    tiers: tiers.TierSizes
 
 
 FULL = Sizes(
@@ -41,17 +42,37 @@ FULL = Sizes(
     watch=watch.WatchSizes(),
     alerts=alerts.AlertSizes(),
     episodes=episodes.EpisodeSizes(),
+    tiers=tiers.TierSizes(),
 )
 QUICK = Sizes(
-    ack=ack.AckSizes(requests=200, rate=50.0, channels=10, users=10, warmup=20),
+    ack=ack.AckSizes(
+        requests=200,
+        rate=50.0,
+        channels=10,
+        users=10,
+        warmup=20,
+        wave_workspaces=4,
+        wave_backups_per_workspace=5,
+        wave_channels_per_workspace=10,
+    ),
     watch=watch.WatchSizes(watches=500, channels=50, workspaces=5),
     alerts=alerts.AlertSizes(workspaces=4, backups_per_workspace=10, channels_per_workspace=10),
     episodes=episodes.EpisodeSizes(
         workspaces=4, backups_per_workspace=10, channels_per_workspace=10
     ),
+    tiers=tiers.TierSizes(channels=6, watches=30, failures=4),
 )
 SMOKE = Sizes(
-    ack=ack.AckSizes(requests=40, rate=40.0, channels=4, users=4, warmup=5),
+    ack=ack.AckSizes(
+        requests=40,
+        rate=40.0,
+        channels=4,
+        users=4,
+        warmup=5,
+        wave_workspaces=2,
+        wave_backups_per_workspace=2,
+        wave_channels_per_workspace=3,
+    ),
     # Edits at 40 a second: the smoke checks that every card ends, not Slack's Tier 3 wait.
     watch=watch.WatchSizes(
         watches=40, channels=8, workspaces=2, steady_intervals=2, slack_pace="chat.update=40/1+40"
@@ -67,8 +88,10 @@ SMOKE = Sizes(
         steady_intervals=2,
         settle_intervals=2,
     ),
+    # 12 card edits: past the bot's burst of 5, ~8 s at 50 a minute.
+    tiers=tiers.TierSizes(channels=4, watches=12, failures=2),
 )
-SECTIONS = ("ack", "watch", "alerts", "episodes")
+SECTIONS = ("ack", "watch", "alerts", "episodes", "tiers")
 
 
 async def run_sections(
@@ -85,6 +108,7 @@ async def run_sections(
         "watch": lambda: watch.run(sizes.watch, database_url, workdir, profile),
         "alerts": lambda: alerts.run(sizes.alerts, database_url, workdir, profile),
         "episodes": lambda: episodes.run(sizes.episodes, database_url, workdir, profile),
+        "tiers": lambda: tiers.run(sizes.tiers, database_url, workdir, profile),
     }
     tables: dict[str, Table] = {}
     for name in only:
@@ -123,6 +147,9 @@ def soak_main(argv: list[str]) -> int:
     parser.add_argument("--sqlite", action="store_true", help="default: a private PostgreSQL")
     parser.add_argument("--kill-every", type=float, default=120.0, help="seconds between SIGKILLs")
     parser.add_argument("--no-pg-restart", action="store_true")
+    parser.add_argument(
+        "--replicas", type=int, default=2, help="bot processes on the database (SQLite: 1)"
+    )
     parser.add_argument("--json", type=Path, help="also write the table to this file")
     parser.add_argument("--keep", type=Path, help="keep the bot's log in this directory")
     add_tiers_option(parser)
@@ -130,7 +157,10 @@ def soak_main(argv: list[str]) -> int:
     apply_tiers_option(args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     sizes = soak.SoakSizes(
-        minutes=args.minutes, kill_every=args.kill_every, pg_restart=not args.no_pg_restart
+        minutes=args.minutes,
+        kill_every=args.kill_every,
+        pg_restart=not args.no_pg_restart,
+        replicas=args.replicas,
     )
     with tempfile.TemporaryDirectory(prefix="skyvia-soak-") as tmp:
         workdir = args.keep or Path(tmp)

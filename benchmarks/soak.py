@@ -9,15 +9,20 @@ answers a share of calls with 503 and now and then takes longer than the bot's t
 is SIGKILLed every `kill_every` seconds and started again at once; on PostgreSQL the server is
 stopped once for ~10 s and started again. Then the faults stop, the open runs end, and the run
 waits for the deliveries. Messages are counted by their metadata in the stand-in.
+
+The stand-in keeps Slack's documented rate limits (`SoakSizes.slack_tiers`), and on PostgreSQL a
+second replica of the bot runs on the same database the whole time (`SoakSizes.replicas`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import re
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +35,7 @@ from benchmarks.soak_db import private_cluster, row_counts, seed_aged_rows
 from benchmarks.soak_report import report
 from benchmarks.stack import (
     SIGNING_SECRET,
+    SLACK_TIERS_ENV,
     TEAM_ID,
     Doubles,
     ProfiledProcess,
@@ -81,6 +87,11 @@ class SoakSizes:
     drain: float = 240.0
     aged_rows: int = 200
     seed: int = 9
+    replicas: int = 2
+    """Bot processes on the one database (PostgreSQL only; SQLite runs one). The first is the
+    one SIGKILLed and sent the commands; the others share its work through the leases."""
+    slack_tiers: str = "documented"
+    """The stand-in's rate limits (`TIER_NAMES`) unless `--slack-tiers` says otherwise."""
 
 
 @dataclass
@@ -371,9 +382,24 @@ def deleted_by_retention(log: Path) -> dict[str, int]:
     return totals
 
 
+def replicas(
+    sizes: SoakSizes, sqlite: bool, doubles: Doubles, url: str, workdir: Path
+) -> list[ProfiledProcess]:
+    """The bot processes besides the first (none on SQLite, the single-process option)."""
+    others = []
+    for i in range(1, 1 if sqlite else sizes.replicas):
+        other = bot_process(
+            doubles, url, workdir / f"soak-bot{i}.log", watch_interval=2.0, alert_interval=3.0
+        )
+        other.env.update(RETENTION_ENV)
+        others.append(other)
+    return others
+
+
 async def run(sizes: SoakSizes, sqlite: bool, workdir: Path) -> Table:
     log = workdir / "soak-bot.log"
-    async with running_doubles() as doubles, soak_database(sqlite) as (cluster, url):
+    tiers = os.environ.get(SLACK_TIERS_ENV) or sizes.slack_tiers
+    async with running_doubles(tiers) as doubles, soak_database(sqlite) as (cluster, url):
         layout = build_layout(doubles, sizes)
         await bind_channels(url, [(c, w) for c, w, _ in layout.bindings], alerts=True)
         await bind_channels(url, [(c, w) for c, w, on in layout.bindings if not on], alerts=False)
@@ -382,16 +408,30 @@ async def run(sizes: SoakSizes, sqlite: bool, workdir: Path) -> Table:
         bot = bot_process(doubles, url, log, watch_interval=2.0, alert_interval=3.0)
         bot.env.update(RETENTION_ENV)
         soak = Soak(sizes, doubles, layout, bot)
+        others = replicas(sizes, sqlite, doubles, url, workdir)
         async with tallying(doubles.slack) as tally:
             try:
                 await bot.start()
+                for other in others:
+                    await other.start()
                 set_faults(doubles, sizes, on=True)
                 await soak.traffic(cluster)
                 drained = await soak.drain(tally)
             finally:
                 soak.sample_rss()
                 bot.stop()
+                for other in others:
+                    other.stop()
         after = await row_counts(url)
-    table = report(sizes, sqlite, soak, tally, drained, before, after, deleted_by_retention(log))
+    deleted = Counter(deleted_by_retention(log))
+    for other in others:
+        if other.log_path is not None:
+            deleted.update(deleted_by_retention(other.log_path))
+    table = report(sizes, sqlite, soak, tally, drained, before, after, dict(deleted))
+    table.figures["replicas"] = 1 + len(others)
+    table.notes.append(
+        f"{1 + len(others)} bot replica(s) on one database (the first SIGKILLed, the others "
+        f"kept running); the Slack stand-in's tiers: {tiers}"
+    )
     note_tiers(table, doubles.slack)
     return table

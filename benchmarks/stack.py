@@ -93,16 +93,16 @@ def slack_tiers_from_env() -> SlackTiers | None:
 
 
 @contextlib.asynccontextmanager
-async def running_doubles() -> AsyncIterator[Doubles]:
+async def running_doubles(tiers: str | None = None) -> AsyncIterator[Doubles]:
     """Simulator (no scheduled runs: only what a section starts) and a non-validating stand-in,
-    rate-limited only if `SKYVIA_BENCH_SLACK_TIERS` says so."""
+    rate-limited as `tiers` names (`TIER_NAMES`), else as `SKYVIA_BENCH_SLACK_TIERS` says."""
     async with (
         running_simulator(schedule_interval=None) as sim,
         running_fake_slack(
             bot_token=BOT_TOKEN,
             team_id=TEAM_ID,
             validate_blocks=False,
-            tiers=slack_tiers_from_env(),
+            tiers=slack_tiers_from_env() if tiers is None else SlackTiers.named(tiers),
         ) as slack,
     ):
         yield Doubles(sim=sim, slack=slack)

@@ -66,6 +66,14 @@ class Metrics:
             ["worker"],
             registry=r,
         )
+        self.worker_tick_seconds = Histogram(
+            "skyvia_bot_worker_tick_seconds",
+            "How long each round of a worker took, by worker: a scan round that outgrows the "
+            "interval means the scans fall behind.",
+            ["worker"],
+            registry=r,
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+        )
 
     def _outbox(self, r: CollectorRegistry) -> None:
         self.outbox_depth = Gauge(

@@ -26,6 +26,11 @@ async def test_every_section_produces_a_table_with_sane_counts(tmp_path: Path) -
     assert ack["status_answered"] == SMOKE.ack.requests // 2
     assert ack["snapshot_cards"] == SMOKE.ack.requests // 2
     assert ack["p99_ms"] >= ack["p50_ms"] > 0
+    # The same load again while an alert wave goes out: every command answered, every alert once.
+    assert ack["wave_requests"] == SMOKE.ack.requests and ack["wave_bot_non_200"] == 0
+    assert ack["wave_status_answered"] == ack["wave_snapshot_cards"] == SMOKE.ack.requests // 2
+    assert ack["wave_alerts"] == ack["wave_alerts_expected"] == SMOKE.ack.wave_alerts()
+    assert ack["wave_p99_ms"] >= ack["wave_p50_ms"] > 0
 
     watch = tables["watch"].figures
     assert watch["replies"] == SMOKE.watch.watches
@@ -47,7 +52,8 @@ async def test_every_section_produces_a_table_with_sane_counts(tmp_path: Path) -
     assert alerts["duplicates"] == 0
     assert alerts["log_calls"] >= backups  # the log of each failure is fetched
     # One list call per backup per interval, whatever the channel count (rounding: one scan).
-    assert alerts["steady_list_calls_per_interval"] <= backups * 1.5
+    assert alerts["steady_list_calls_per_backup_interval"] <= 1.5
+    assert alerts["scan_rounds"] > 0  # read from the bot's /metrics while it alerted
 
     for table in tables.values():
         rendered = table.render()
@@ -84,6 +90,30 @@ async def test_the_episode_section_delivers_every_message_of_every_episode_once(
     assert figures["open_list_calls_per_backup_per_interval"] <= 1.5  # rounding: one scan
     assert figures["list_calls_per_backup_per_interval"] <= 1.5
     assert tables["episodes"].render().startswith("### Failure episodes")
+
+
+@pytest.mark.e2e
+async def test_under_slack_tiers_every_message_arrives_once_without_learning_the_pace_by_429(
+    tmp_path: Path,
+) -> None:
+    """SPEC 7 with the stand-in's tiers on: every reply, alert and card edit, few 429s, and no
+    minute over a tier (one replica: SQLite; the two-replica run needs PostgreSQL)."""
+    tables = await run_sections(SMOKE, ["tiers"], None, tmp_path)
+
+    (outcome,) = tables["tiers"].figures["outcomes"]
+    sizes = SMOKE.tiers
+    assert outcome["replicas"] == 1
+    assert outcome["replies"] == sizes.watches
+    assert (
+        outcome["alerts"]
+        == outcome["expected_alerts"]
+        == sizes.failures * (sizes.channels // sizes.workspaces)
+    )
+    assert outcome["duplicates"] == 0
+    assert outcome["cards"] == sizes.watches
+    assert outcome["slack_429"] <= 0.05 * outcome["slack_calls"]
+    assert outcome["busiest_minute"]["chat.update"] <= 60  # Tier 3: 50 a minute + burst 10
+    assert tables["tiers"].render().startswith("### Under Slack's tiers")
 
 
 def test_the_command_line_rejects_an_unknown_section(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,5 @@
-"""The soak at its smallest size: half a minute on SQLite, one SIGKILL, no database restart.
+"""The soak at its smallest size: half a minute on SQLite, one SIGKILL, no database restart,
+Slack's tiers on in the stand-in.
 
 What must hold at any speed: traffic really ran (commands started runs, scheduled runs failed,
 the bot was killed and came back), the table counts every expected reply and alert, none
@@ -26,6 +27,8 @@ async def test_a_short_soak_delivers_every_message_once(tmp_path: Path) -> None:
     figures = table.figures
 
     assert figures["kills"] == 1
+    assert figures["replicas"] == 1  # SQLite: a single process
+    assert "slack_429" in figures  # Slack's tiers on in the stand-in, as by default
     assert figures["pg_restarts"] == 0
     assert figures["commands_sent"] > 0
     assert figures["expected"] > 0

@@ -31,6 +31,7 @@ async def test_every_finished_tick_is_counted_failed_ones_too() -> None:
     assert worker.ticks == 2
     assert metrics.worker_ticks.labels("flaky")._value.get() == 2
     assert b'skyvia_bot_worker_ticks_total{worker="flaky"} 2.0' in metrics.render()
+    assert b'skyvia_bot_worker_tick_seconds_count{worker="flaky"} 2.0' in metrics.render()
 
 
 async def test_wait_ticks_returns_after_that_many_more_ticks() -> None:
