@@ -199,6 +199,8 @@ class Notifier:
                 log.warning("Slack answered %s to edit %s; retrying it", status, key.label)
                 return Sent(await self.refusals.retry(key, error, count=False))
             wait = retry_after_of(exc) if status == 429 else None
+            if error == "message_not_found":
+                await self.refusals.thread_gone(key, ts)
             return Sent(await self.refusals.refused(key, error, retry_after=wait), wait)
         except Exception as exc:
             log.warning("edit %s got no answer (%s)", key.label, type(exc).__name__)
@@ -266,6 +268,8 @@ class Notifier:
                 log.warning("Slack answered %s to %s; outcome unknown", status, key.label)
                 return Sent(DeliveryResult(Outcome.UNKNOWN, error=error))
             wait = retry_after_of(exc) if status == 429 else None
+            if error == "thread_not_found" and attempt.thread_ts is not None:
+                await self.refusals.thread_gone(key, attempt.thread_ts)
             return Sent(await self.refusals.refused(key, error, retry_after=wait), wait)
         except Exception as exc:
             log.warning("posting %s got no answer (%s)", key.label, type(exc).__name__)

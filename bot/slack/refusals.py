@@ -76,6 +76,21 @@ class Refusals:
         max_attempts = 1 if remedy == Remedy.DROP else self._max_attempts
         return DeliveryResult(await self._count(key, error, max_attempts), error=error)
 
+    async def thread_gone(self, key: DeliveryKey, thread_ts: str) -> None:
+        """A reply or an edit found its message deleted: the message it was (an alert) is no
+        longer there to reply to, so what follows it starts again with a new alert."""
+        gone = await self._batcher.run(
+            lambda session: Outbox(session).mark_thread_gone(key.team_id, key.channel_id, thread_ts)
+        )
+        if gone:
+            log.warning(
+                "message %s in %s/%s was deleted; the next failure alerts anew",
+                thread_ts,
+                key.team_id,
+                key.channel_id,
+                extra={"team": key.team_id, "channel": key.channel_id},
+            )
+
     async def give_up(self, key: DeliveryKey, error: str) -> DeliveryResult:
         """Gives the row up at once, touching no binding: a refusal of this message alone
         whose code would otherwise pause the channel (a step's own token, revoked)."""

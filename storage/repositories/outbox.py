@@ -336,6 +336,23 @@ class Outbox:
             .values(not_before=db_now(self.session, plus_seconds=delay))
         )
 
+    async def mark_thread_gone(self, team_id: str, channel_id: str, message_ts: str) -> int:
+        """Slack says the message `message_ts` is gone (deleted): the alert it was is marked
+        given up, so the episode it began starts again with a new alert (`_alert_threads`)."""
+        result = await self.session.execute(
+            update(Delivery)
+            .where(
+                Delivery.team_id == team_id,
+                Delivery.channel_id == channel_id,
+                Delivery.message_ts == message_ts,
+                Delivery.status == DeliveryStatus.SENT,
+                Delivery.target.is_(None),
+            )
+            .values(status=DeliveryStatus.GAVE_UP, last_error="thread_not_found")
+            .returning(Delivery.id)
+        )
+        return len(result.all())
+
     async def give_up_channel(self, team_id: str, channel_id: str, error: str) -> int:
         """Every queued row of a channel Slack refuses (a paused binding) is given up."""
         result = await self.session.execute(

@@ -183,3 +183,28 @@ async def test_fresh_again_while_the_stale_alert_waits_in_the_outbox_replies_in_
         what="fresh again in the stale alert's thread",
     )
     assert f"snapshot {good.id} succeeded" in fresh.text
+
+
+async def test_a_deleted_alert_makes_the_next_failure_a_new_alert(stack: Stack) -> None:
+    """Someone deleted the alert: the reply of the next failure finds no thread, and the one
+    after it is a new top-level alert, not more replies into a thread nobody can see."""
+    await connect(stack)
+    await cursors_ready(stack.bot.container.db)
+    first = stack.sim.state.run_scheduled_now(BACKUP, fail=True)
+    await wait_until(lambda: alerts_in(stack.slack, CHANNEL, first.id), what="the first alert")
+    stack.slack.fail_next(
+        "chat.postMessage", "thread_not_found", status=200, when=lambda a: "thread_ts" in a
+    )
+    second = stack.sim.state.run_scheduled_now(BACKUP, fail=True)
+    await wait_until(
+        lambda: [c for c in stack.slack.calls_to("chat.postMessage") if c.error],
+        what="the reply refused: thread_not_found",
+    )
+    third = stack.sim.state.run_scheduled_now(BACKUP, fail=True)
+    await wait_until(
+        lambda: alerts_in(stack.slack, CHANNEL, third.id), timeout=30, what="a new alert"
+    )
+    assert len(alerts_in(stack.slack, CHANNEL)) == 2
+    assert second.id not in {
+        a.metadata["event_payload"]["snapshot_id"] for a in alerts_in(stack.slack, CHANNEL)
+    }  # type: ignore[index]
