@@ -123,6 +123,8 @@ class Notifier:
         self._metrics = metrics
         self._clock = clock
         self._owed = BulkWrite[OutboxEntry, RowState]("outbox rows", self._enqueue)
+        self.owed = 0
+        """Messages owed through this notifier so far (a sender looks again when it moves)."""
         self._marks = BulkWrite[SentMark, None]("ledger sent marks", _mark_sent_many)
 
     # Owing (services, through the announcer)
@@ -150,6 +152,7 @@ class Notifier:
     async def _enqueue(
         self, session: AsyncSession, entries: Sequence[OutboxEntry]
     ) -> list[RowState]:
+        self.owed += len(entries)
         states = await Outbox(session).enqueue_many(entries, owner=self.owner)
         return [states[entry.key] for entry in entries]
 

@@ -56,6 +56,9 @@ STALE_EVERY = 5.0
 """Seconds between sweeps for stale claims."""
 DEPTH_EVERY = 5.0
 """Seconds between readings of the queue's depth for /metrics."""
+QUIET_AT_MOST = 1.0
+"""Longest a sender skips rounds whose rows all wait for their buckets: rows another replica
+owes meanwhile are seen within this."""
 
 
 @dataclass
@@ -65,6 +68,8 @@ class _Round:
     rows: list[QueuedRow] = field(default_factory=list)
     channels: set[tuple[str, str, bool]] = field(default_factory=set)
     held_back: int = 0
+    soonest: float = float("inf")
+    """Seconds until the first held-back lane's bucket lets a call go."""
 
 
 class OutboxSender:
@@ -92,6 +97,7 @@ class OutboxSender:
         self._in_flight: set[tuple[str, str, bool]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._next = {"teams": 0.0, "stale": 0.0, "depth": 0.0}
+        self._quiet_until = (0.0, -1)
 
     # One round
 
@@ -107,8 +113,9 @@ class OutboxSender:
         if now >= self._next["depth"] and self._metrics is not None:
             self._next["depth"] = now + DEPTH_EVERY
             await self._measure()
-        if not self._teams:
+        if not self._teams or self._quiet(now):
             return False
+        owed = self._notifier.owed
         queued = await self._batcher.run(
             lambda s: Outbox(s).next_rows(self._batch, self._teams, per_channel=True)
         )
@@ -117,7 +124,16 @@ class OutboxSender:
         for row in picked.rows:
             if row.id in claimed:
                 self._start(row, recover=False)
+        if not picked.rows and picked.held_back and len(queued) < self._batch:
+            # Every queued lane waits for its bucket: nothing can go before the soonest one
+            # refills, unless something new is owed meanwhile (then the next round looks).
+            self._quiet_until = (now + min(picked.soonest, QUIET_AT_MOST), owed)
         return len(queued) >= self._batch and picked.held_back == 0
+
+    def _quiet(self, now: float) -> bool:
+        """True while a round would find only rows held back by the pace (see `drain`)."""
+        until, owed = self._quiet_until
+        return now < until and self._notifier.owed == owed
 
     def _pick(self, queued: Sequence[QueuedRow]) -> _Round:
         """The rows this round sends: the first of each channel (`next_rows` gives one per
@@ -132,6 +148,8 @@ class OutboxSender:
             method = UPDATE if row.target is not None else POST
             if not self.pace.take(row.team_id, method, row.channel_id):
                 picked.held_back += 1
+                wait = self.pace.wait(row.team_id, method, row.channel_id)
+                picked.soonest = min(picked.soonest, wait)
                 continue
             picked.rows.append(row)
         return picked
@@ -229,6 +247,7 @@ class OutboxSender:
     def force_next_round(self) -> None:
         """The next `drain` looks for teams, stale claims and depth at once (tests, start-up)."""
         self._next = dict.fromkeys(self._next, 0.0)
+        self._quiet_until = (0.0, -1)
 
     async def settle(self, timeout: float = 30.0) -> None:
         """Waits for the sends in flight (tests; `close`)."""
