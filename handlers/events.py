@@ -1,4 +1,5 @@
-"""Events that take a channel away from the bot: pause its binding instead of failing to post.
+"""Events that take a channel away from the bot: pause its binding instead of failing to post;
+and events that take a person away: end their subscriptions.
 
 Bolt acknowledges events itself; each listener first drops Slack's retries of an event it has
 already acted on (`ChannelPauses.first_delivery`, by event id), then pauses the bindings the
@@ -51,10 +52,27 @@ def register(app: AsyncApp, services: Services) -> None:
     async def member_left(
         body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
     ) -> None:
-        if event.get("user") != context.bot_user_id or not await first_time(body):
-            return
+        """The bot leaving pauses the channel; anyone else leaving ends their subscriptions
+        there (no DMs of a channel one is no longer in). Both are idempotent, so a retry of
+        a person's event is harmless."""
         team_id = str(event.get("team") or _team_of(body, context))
+        user_id = event.get("user")
+        if user_id != context.bot_user_id:
+            if user_id and event.get("channel"):
+                await services.subscriptions.forget(team_id, str(user_id), str(event["channel"]))
+            return
+        if not await first_time(body):
+            return
         await pauses.pause_channel(team_id, str(event["channel"]), BOT_LEFT)
+
+    async def user_changed(
+        body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        """A deactivated person (`deleted`) gets no more DMs from any channel of the team."""
+        user = event.get("user")
+        if not isinstance(user, dict) or not user.get("deleted") or not user.get("id"):
+            return
+        await services.subscriptions.forget(_team_of(body, context), str(user["id"]))
 
     async def team_gone(
         body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
@@ -73,5 +91,6 @@ def register(app: AsyncApp, services: Services) -> None:
     for name in CHANNEL_GONE:
         app.event(name)(channel_gone)
     app.event("member_left_channel")(member_left)
+    app.event("user_change")(user_changed)
     for name in TEAM_GONE:
         app.event(name)(team_gone)

@@ -21,6 +21,7 @@ from bot.services.health import HealthService
 from bot.services.leased import lease_for
 from bot.services.retention import RetentionPolicy, RetentionService
 from bot.services.schedules import ScheduleService
+from bot.services.takers import AlertTakers
 from bot.services.timers import TimerService
 from bot.services.watching import WatchingConfig, WatchingService
 from bot.skyvia.client import SkyviaClient
@@ -121,7 +122,11 @@ def workers_for(container: WorkerNeeds) -> list[PeriodicWorker]:
         bindings=container.bindings,
         schedules=ScheduleService(db=container.db, skyvia=container.skyvia),
         announcer=common["announcer"],
-        health=HealthService(skyvia=container.skyvia, bindings=container.bindings),
+        health=HealthService(
+            skyvia=container.skyvia,
+            bindings=container.bindings,
+            takers=AlertTakers(container.db, common["announcer"]),
+        ),
         owner=owner,
         interval=settings.alert_interval,
     )
