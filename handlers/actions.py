@@ -28,7 +28,7 @@ from bot.slack.authz import Role
 from bot.slack.deadlines import Deadline
 from bot.slack.ids import ActionId
 from bot.slack.messages import Message, refusal_message, schedule_message
-from bot.slack.messages.takers import taken_message
+from bot.slack.messages.takers import shown_takers, taken_message
 from bot.slack.messages.timers import window_ending_message
 from bot.slack.payloads import (
     BackupRef,
@@ -322,11 +322,12 @@ TAKE_ALERT = "take an alert"
 
 
 async def take_alert(ctx: SlackContext, click: Click) -> None:
-    """`I'm on it`: takes the clicked alert for the clicker, or gives it back (their second
-    click). The workspace is the channel's binding (the alert must be in a connected channel),
-    never the value, which only names the backup and the alert's snapshot; the alert is the
-    clicked channel message itself. Full members only: a guest or someone of another
-    organisation reads along. Claimed like any change, so a double click is one click."""
+    """`I'm on it`: takes the clicked alert for the clicker or, when it showed them on it,
+    gives it back (`bot.services.takers`). The workspace is the channel's binding (the alert
+    must be in a connected channel), never the value, which only names the backup and the
+    alert's snapshot; the alert is the clicked channel message itself. Full members only: a
+    guest or someone of another organisation reads along. Not claimed like other changes: the
+    click asks for a state (as the alert showed it), so a double click asks for it twice."""
     ref = TakeRef.load(click.value)
     bound = await ctx.workspace()
     await ctx.require_insider(TAKE_ALERT)
@@ -339,16 +340,16 @@ async def take_alert(ctx: SlackContext, click: Click) -> None:
             )
         )
         return
-    async with _once(ctx, click):
-        change = await ctx.services.takers.toggle(
-            bound,
-            ctx.user_id,
-            alert_ts=alert_ts,
-            backup_id=ref.backup_id,
-            snapshot_id=ref.snapshot_id,
-            shown=click.shown,
-        )
-    await ctx.reply(taken_message(change.taken))
+    change = await ctx.services.takers.set_taken(
+        bound,
+        ctx.user_id,
+        take=ctx.user_id not in shown_takers(click.shown),
+        alert_ts=alert_ts,
+        backup_id=ref.backup_id,
+        snapshot_id=ref.snapshot_id,
+        shown=click.shown,
+    )
+    await ctx.reply(taken_message(change.taken, changed=change.changed))
 
 
 async def end_window(ctx: SlackContext, click: Click) -> None:

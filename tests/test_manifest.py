@@ -33,6 +33,7 @@ EVENT_REQUIRED_SCOPES: dict[str, set[str]] = {
     "group_deleted": {"groups:read"},
     "app_uninstalled": set(),
     "tokens_revoked": set(),
+    "user_change": {"users:read"},
 }
 
 

@@ -1,8 +1,10 @@
 """ "I'm on it": who took a failure or stale alert, told in its thread and on its header.
 
-A click takes the alert for the person who clicked, or, when they already had it, gives it
-back: one button that toggles for whoever clicks it, since a Slack button looks the same to
-everyone. Several people may be on one alert.
+A click takes the alert for the person who clicked, or, when the alert showed them on it,
+gives it back: one button that toggles for whoever clicks it, since a Slack button looks the
+same to everyone. What a click does is read from the alert *as the clicker saw it*, so a double
+click or a click Slack resends asks for the same thing twice, and the second changes nothing.
+Several people may be on one alert.
 
 Each click owes two messages through the outbox (`Announcer`): a reply in the alert's thread
 and an edit of the alert's header. Their keys name the person and how many times they clicked
@@ -35,6 +37,7 @@ class TakeChange:
 
     taken: bool
     takers: tuple[str, ...]
+    changed: bool = True
 
 
 class AlertTakers:
@@ -45,33 +48,36 @@ class AlertTakers:
         self._announcer = announcer
         self._clock = clock
 
-    async def toggle(
+    async def set_taken(
         self,
         bound: BoundWorkspace,
         user_id: str,
         *,
+        take: bool,
         alert_ts: str,
         backup_id: int,
         snapshot_id: int,
         shown: Mapping[str, Any],
     ) -> TakeChange:
-        """Takes the alert `alert_ts` of the bound channel for `user_id`, or gives it back
-        (see module docstring); `backup_id` and `snapshot_id` say what the alert is about.
+        """Takes the alert `alert_ts` of the bound channel for `user_id` (`take`), or gives it
+        back (see module docstring); `backup_id` and `snapshot_id` say what it is about.
 
-        `shown` is the alert as the click saw it (text and blocks), which the header edit
-        redraws with who is on it.
+        Asking for what already is changes nothing and owes nothing (`changed` False): a double
+        click, or Slack resending a click, is one click. `shown` is the alert as the click saw
+        it (text and blocks), which the header edit redraws with who is on it.
         """
         alert = AlertRef(bound.team_id, bound.channel_id, alert_ts, backup_id, snapshot_id)
         channel = Channel(bound.team_id, bound.channel_id)
         async with self._db.session() as session:
             before = await TakerRepository(session).takes(alert, user_id)
-        taken = user_id not in before.takers
+        if take == (user_id in before.takers):
+            return TakeChange(take, before.takers, changed=False)
         serial = before.clicks + 1
-        await self._announcer.taker_changed(channel, alert, user_id, taken=taken, serial=serial)
+        await self._announcer.taker_changed(channel, alert, user_id, taken=take, serial=serial)
         async with self._db.session() as session:
             repo = TakerRepository(session)
             now = self._clock()
-            if taken:
+            if take:
                 await repo.take(alert, user_id, now)
             else:
                 await repo.release(alert, user_id, now)
@@ -79,17 +85,17 @@ class AlertTakers:
                 session,
                 Actor(bound.team_id, bound.channel_id, user_id),
                 Entry(
-                    "alert taken" if taken else "alert released",
-                    f"backup {alert.backup_id}",
+                    "alert taken" if take else "alert released",
+                    f"backup {backup_id}",
                     "ok",
-                    f"alert {alert.alert_ts}, snapshot {alert.snapshot_id}",
+                    f"alert {alert_ts}, snapshot {snapshot_id}",
                 ),
             )
-            takers = await repo.on_alert(alert.team_id, alert.channel_id, alert.alert_ts)
+            takers = await repo.on_alert(alert.team_id, alert.channel_id, alert_ts)
         await self._announcer.takers_header(
             channel, alert, user_id, serial=serial, takers=takers, shown=shown
         )
-        return TakeChange(taken, takers)
+        return TakeChange(take, takers)
 
     async def of_failing(self, team_id: str, channel_id: str) -> dict[int, tuple[str, ...]]:
         """backup -> who is on the alert of its open failure episode in this channel; a backup

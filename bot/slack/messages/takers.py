@@ -4,6 +4,7 @@ docs/reference/messages.md#im-on-it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -31,6 +32,20 @@ def takers_block(takers: Sequence[str]) -> ContextBlock | None:
     return ContextBlock(
         block_id=TAKERS_BLOCK_ID, elements=[MarkdownTextObject(text=takers_text(takers))]
     )
+
+
+_MENTION = re.compile(r"<@([UW][A-Z0-9]{2,30})>")
+
+
+def shown_takers(shown: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """Who the alert, as a click saw it, named on it (its takers line), in order."""
+    for block in (shown or {}).get("blocks") or []:
+        if isinstance(block, dict) and block.get("block_id") == TAKERS_BLOCK_ID:
+            text = " ".join(
+                str(e.get("text") or "") for e in block.get("elements") or [] if isinstance(e, dict)
+            )
+            return tuple(dict.fromkeys(_MENTION.findall(text)))
+    return ()
 
 
 def with_takers(shown: Mapping[str, Any], takers: Sequence[str]) -> Message:
@@ -62,9 +77,13 @@ def taker_reply(user_id: str, taken: bool, takers: Sequence[str]) -> Message:
     return Message(text=fallback(line), blocks=[section(line)])
 
 
-def taken_message(taken: bool) -> Message:
+def taken_message(taken: bool, *, changed: bool = True) -> Message:
     """Told to the clicker only: what their click did, and how to undo it."""
-    if taken:
+    if not changed:
+        line = (
+            ":eyes: You were already on it." if taken else "You were not on this alert."
+        ) + " Nothing changed."
+    elif taken:
         line = ":eyes: You're on it: the alert says so. Click *I'm on it* again to step back."
     else:
         line = ":leftwards_arrow_with_hook: You stepped back from this alert."
