@@ -6,6 +6,8 @@ get nothing; leaving the channel or the workspace ends it; App Home lists them.
 
 from __future__ import annotations
 
+import json
+
 from bot.devtools.slack_standin import PostedMessage
 from bot.devtools.waiting import wait_until
 from tests.constants import ADMIN, BACKUP, CHANNEL, MEMBER, TEAM
@@ -98,3 +100,17 @@ async def test_leaving_the_channel_or_the_workspace_ends_the_dms(stack: Stack) -
     await wait_until(lambda: alerts_in(stack.slack, CHANNEL, failed.id), what="the alert")
     await stack.bot.after_ticks(2)
     assert _dms(stack, MEMBER) == [] and _dms(stack, "U0LEE") == []
+
+
+async def test_app_home_lists_what_the_person_follows(stack: Stack) -> None:
+    stack.slack.add_channel(CHANNEL, name="ops")  # public: everyone sees it on the Home tab
+    await _ready(stack)
+    await stack.reply_to(f"subscribe {BACKUP}")
+    response = await stack.send.app_home_opened(MEMBER)
+    assert response.status_code == 200
+    [call] = await stack.slack.wait_for("views.publish", lambda c: c.ok, count=1)
+    home = json.dumps(call.args["view"])
+    assert "you get failures and recoveries of" in home and "(456) by DM" in home
+    await stack.send.app_home_opened(ADMIN)
+    calls = await stack.slack.wait_for("views.publish", lambda c: c.ok, count=2)
+    assert "by DM" not in json.dumps(calls[-1].args["view"])  # only the viewer's own
