@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Binding, Subscription
@@ -62,15 +63,15 @@ class SubscriptionRepository:
             .where(
                 Subscription.binding_id == binding.id,
                 Subscription.user_id == user_id,
-                Subscription.workspace_id == binding.workspace_id,
+                _current(binding.workspace_id),
             )
             .order_by(Subscription.backup_id)
         )
         return list(rows.all())
 
     async def for_bindings(self, bindings: Sequence[Binding]) -> dict[int, list[Subscriber]]:
-        """The subscribers of many bindings in one query (the alert scanner's fan-out), only
-        those made for each binding's current workspace."""
+        """The subscribers of many bindings in one query (the alert scanner's fan-out): `all`,
+        and the backups of each binding's current workspace."""
         if not bindings:
             return {}
         workspace_of = {b.id: b.workspace_id for b in bindings}
@@ -84,7 +85,7 @@ class SubscriptionRepository:
         )
         found: dict[int, list[Subscriber]] = {}
         for binding_id, user_id, backup_id, workspace_id in rows.all():
-            if workspace_of[binding_id] == workspace_id:
+            if workspace_of[binding_id] == workspace_id or backup_id == ALL_BACKUPS:
                 found.setdefault(binding_id, []).append(Subscriber(binding_id, user_id, backup_id))
         return found
 
@@ -96,7 +97,7 @@ class SubscriptionRepository:
             .where(
                 Binding.team_id == team_id,
                 Subscription.user_id == user_id,
-                Subscription.workspace_id == Binding.workspace_id,
+                _current(Binding.workspace_id),
             )
             .order_by(Binding.channel_id, Subscription.backup_id)
         )
@@ -115,3 +116,9 @@ class SubscriptionRepository:
             )
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _current(workspace_id: Any) -> ColumnElement[bool]:
+    """A subscription that still means something in a channel bound to `workspace_id`: to all
+    backups, or to a backup of that workspace (a backup id names a backup of one workspace)."""
+    return or_(Subscription.backup_id == ALL_BACKUPS, Subscription.workspace_id == workspace_id)

@@ -29,6 +29,8 @@ EXPECTED_TABLES = {
     "audit_log",
     "worker_leases",
     "timers",
+    "subscriptions",
+    "alert_takers",
     "slack_installations",
     "slack_bots",
     "slack_oauth_states",
