@@ -8,6 +8,7 @@ event concerns. `app_home_opened` lives in `handlers.home`.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -27,6 +28,21 @@ BOT_LEFT = "the bot was removed from the channel; invite it back and run `/skyvi
 
 def _team_of(body: dict[str, Any], context: AsyncBoltContext) -> str:
     return str(context.team_id or body.get("team_id") or "")
+
+
+def _user_changed(
+    services: Services,
+) -> Callable[[dict[str, Any], dict[str, Any], AsyncBoltContext], Awaitable[None]]:
+    async def user_changed(
+        body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        """A deactivated person (`deleted`) gets no more DMs from any channel of the team."""
+        user = event.get("user")
+        if not isinstance(user, dict) or not user.get("deleted") or not user.get("id"):
+            return
+        await services.subscriptions.forget(_team_of(body, context), str(user["id"]))
+
+    return user_changed
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -65,15 +81,6 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         await pauses.pause_channel(team_id, str(event["channel"]), BOT_LEFT)
 
-    async def user_changed(
-        body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
-    ) -> None:
-        """A deactivated person (`deleted`) gets no more DMs from any channel of the team."""
-        user = event.get("user")
-        if not isinstance(user, dict) or not user.get("deleted") or not user.get("id"):
-            return
-        await services.subscriptions.forget(_team_of(body, context), str(user["id"]))
-
     async def team_gone(
         body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
     ) -> None:
@@ -91,6 +98,6 @@ def register(app: AsyncApp, services: Services) -> None:
     for name in CHANNEL_GONE:
         app.event(name)(channel_gone)
     app.event("member_left_channel")(member_left)
-    app.event("user_change")(user_changed)
+    app.event("user_change")(_user_changed(services))
     for name in TEAM_GONE:
         app.event(name)(team_gone)

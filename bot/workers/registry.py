@@ -116,17 +116,14 @@ def workers_for(container: WorkerNeeds) -> list[PeriodicWorker]:
         db=container.db,
         policy=RetentionPolicy.from_settings(settings, alert_lookback=alerting.config.lookback),
     )
+    takers = AlertTakers(container.db, common["announcer"])  # the digest names who is on it
     timers = TimerService(
         db=container.db,
         skyvia=container.skyvia,
         bindings=container.bindings,
         schedules=ScheduleService(db=container.db, skyvia=container.skyvia),
         announcer=common["announcer"],
-        health=HealthService(
-            skyvia=container.skyvia,
-            bindings=container.bindings,
-            takers=AlertTakers(container.db, common["announcer"]),
-        ),
+        health=HealthService(skyvia=container.skyvia, bindings=container.bindings, takers=takers),
         owner=owner,
         interval=settings.alert_interval,
     )
