@@ -21,10 +21,17 @@ from bot.services.digests import DigestSettings
 from bot.services.health import HealthService
 from bot.services.mentions import AlertMentions
 from bot.services.steps import StepExecutions
+from bot.services.subscriptions import Subscriptions
+from bot.services.takers import AlertTakers
+from bot.slack.announcer import SlackAnnouncer
 from bot.slack.clients import SlackClients
 from bot.slack.installations import ResumingInstallationStore, TeamInstallations
+from bot.slack.notifier import Notifier
+from bot.workers.registry import stale_claim_after
 from handlers import register_all
 from handlers.context import Services
+from storage.batching import WriteBatcher
+from storage.repositories import new_lease_owner
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +78,19 @@ class _EnvTokenWarningFilter(logging.Filter):
 
 
 def handler_services(container: Container) -> Services:
-    """What the listeners may call: the use cases and the authorizer, not the container."""
+    """What the listeners may call: the use cases and the authorizer, not the container.
+
+    `I'm on it` owes its thread reply and header edit through the outbox like a worker's
+    messages (a notifier that only writes rows; the workers' senders post them)."""
+    settings = container.settings
+    notifier = Notifier(
+        slack=container.slack,
+        batcher=WriteBatcher(container.db),
+        owner=new_lease_owner("web"),
+        stale_after=stale_claim_after(settings.watch_interval, settings.alert_interval),
+        metrics=container.metrics,
+    )
+    takers = AlertTakers(container.db, SlackAnnouncer(notifier))
     return Services(
         authorizer=container.authorizer,
         bindings=container.bindings,
@@ -81,10 +100,12 @@ def handler_services(container: Container) -> Services:
         clicks=container.clicks,
         timers=container.timers,
         pauses=ChannelPauses(container.db),
-        health=HealthService(skyvia=container.skyvia, bindings=container.bindings),
+        health=HealthService(skyvia=container.skyvia, bindings=container.bindings, takers=takers),
         mentions=AlertMentions(container.db),
         digests=DigestSettings(container.db),
         steps=StepExecutions(container.db, container.cipher),
+        takers=takers,
+        subscriptions=Subscriptions(container.db),
         installations=TeamInstallations(
             container.slack.installation_store, evict=container.slack.evict
         ),

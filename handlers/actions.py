@@ -29,6 +29,7 @@ from bot.slack.deadlines import Deadline
 from bot.slack.ids import ActionId
 from bot.slack.messages import Message, refusal_message, schedule_message
 from bot.slack.messages.lifecycle import only_run_message
+from bot.slack.messages.takers import shown_takers, taken_message
 from bot.slack.messages.timers import window_ending_message
 from bot.slack.payloads import (
     BackupRef,
@@ -46,6 +47,7 @@ from bot.slack.payloads import (
     Screen,
     SnapshotRef,
     SnapshotsPageRef,
+    TakeRef,
 )
 from bot.slack.payloads import message_ts as valid_ts
 from handlers.commands.backups import (
@@ -88,6 +90,9 @@ class Click:
     thread_ts: str | None = None
     """The thread of the clicked channel message (its parent's ts, or its own for a parent),
     validated; None for ephemeral messages, which have no thread to join."""
+    shown: dict[str, Any] | None = None
+    """The clicked channel message's `text` and `blocks` as Slack sent them (None when Slack
+    sent none): what `I'm on it` redraws with who is on it."""
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> Click:
@@ -104,6 +109,9 @@ class Click:
             message_ts=message_ts,
             is_ephemeral=is_ephemeral,
             thread_ts=None if is_ephemeral else valid_ts(thread),
+            shown=None
+            if message is None or is_ephemeral
+            else {"text": message.get("text") or "", "blocks": message.get("blocks") or []},
         )
 
     def button(self, team_id: str, channel_id: str) -> ClickedButton:
@@ -318,6 +326,40 @@ async def mute_backup_for(ctx: SlackContext, click: Click) -> None:
             await timed_mute(ctx, bound, ref.backup_id, deadline)
 
 
+TAKE_ALERT = "take an alert"
+
+
+async def take_alert(ctx: SlackContext, click: Click) -> None:
+    """`I'm on it`: takes the clicked alert for the clicker or, when it showed them on it,
+    gives it back (`bot.services.takers`). The workspace is the channel's binding (the alert
+    must be in a connected channel), never the value, which only names the backup and the
+    alert's snapshot; the alert is the clicked channel message itself. Full members only: a
+    guest or someone of another organisation reads along. Not claimed like other changes: the
+    click asks for a state (as the alert showed it), so a double click asks for it twice."""
+    ref = TakeRef.load(click.value)
+    bound = await ctx.workspace()
+    await ctx.require_insider(TAKE_ALERT)
+    alert_ts = valid_ts(click.message_ts)
+    if alert_ts is None or click.shown is None:
+        await ctx.reply(
+            refusal_message(
+                "That button only works on an alert in the channel.",
+                "Click `I'm on it` on the alert message itself.",
+            )
+        )
+        return
+    change = await ctx.services.takers.set_taken(
+        bound,
+        ctx.user_id,
+        take=ctx.user_id not in shown_takers(click.shown),
+        alert_ts=alert_ts,
+        backup_id=ref.backup_id,
+        snapshot_id=ref.snapshot_id,
+        shown=click.shown,
+    )
+    await ctx.reply(taken_message(change.taken, changed=change.changed))
+
+
 async def end_window(ctx: SlackContext, click: Click) -> None:
     """End window now: the window's end is due at once (the timers worker enables it)."""
     ref = BackupRef.load(click.value)
@@ -386,6 +428,7 @@ ACTIONS: dict[ActionId, ActionHandler] = {
     ActionId.UNMUTE_BACKUP: unmute_backup,
     ActionId.MUTE_BACKUP_FOR: mute_backup_for,
     ActionId.END_WINDOW: end_window,
+    ActionId.TAKE_ALERT: take_alert,
     ActionId.CONFIRM_CONNECT: confirm_connect,
     ActionId.CONFIRM_DISCONNECT: confirm_disconnect,
     ActionId.HEALTH_PAGE_PREV: page_health,

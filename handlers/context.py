@@ -26,6 +26,8 @@ from bot.services.mentions import AlertMentions
 from bot.services.schedules import ScheduleService
 from bot.services.snapshots import SnapshotService
 from bot.services.steps import StepExecutions
+from bot.services.subscriptions import Subscriptions
+from bot.services.takers import AlertTakers
 from bot.services.timers import TimerService
 from bot.slack.authz import Authorizer, Role
 from bot.slack.installations import TeamInstallations
@@ -53,6 +55,8 @@ class Services:
     mentions: AlertMentions
     digests: DigestSettings
     steps: StepExecutions
+    takers: AlertTakers
+    subscriptions: Subscriptions
 
 
 _NOT_IN_CHANNEL = {"channel_not_found", "not_in_channel"}
@@ -158,6 +162,12 @@ class SlackContext:
     async def require(self, needed: Role, action: str) -> Role:
         return await self.services.authorizer.require(
             self.client, self.team_id, self.user_id, needed, action, user_team_id=self.user_team_id
+        )
+
+    async def require_insider(self, action: str) -> None:
+        """Full members only (no guests, no other organisation), whatever their role."""
+        await self.services.authorizer.require_insider(
+            self.client, self.team_id, self.user_id, action, user_team_id=self.user_team_id
         )
 
     async def workspace(self) -> BoundWorkspace:

@@ -1,4 +1,5 @@
-"""Events that take a channel away from the bot: pause its binding instead of failing to post.
+"""Events that take a channel away from the bot: pause its binding instead of failing to post;
+and events that take a person away: end their subscriptions.
 
 Bolt acknowledges events itself; each listener first drops Slack's retries of an event it has
 already acted on (`ChannelPauses.first_delivery`, by event id), then pauses the bindings the
@@ -7,6 +8,7 @@ event concerns. `app_home_opened` lives in `handlers.home`.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -26,6 +28,21 @@ BOT_LEFT = "the bot was removed from the channel; invite it back and run `/skyvi
 
 def _team_of(body: dict[str, Any], context: AsyncBoltContext) -> str:
     return str(context.team_id or body.get("team_id") or "")
+
+
+def _user_changed(
+    services: Services,
+) -> Callable[[dict[str, Any], dict[str, Any], AsyncBoltContext], Awaitable[None]]:
+    async def user_changed(
+        body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        """A deactivated person (`deleted`) gets no more DMs from any channel of the team."""
+        user = event.get("user")
+        if not isinstance(user, dict) or not user.get("deleted") or not user.get("id"):
+            return
+        await services.subscriptions.forget(_team_of(body, context), str(user["id"]))
+
+    return user_changed
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -51,9 +68,17 @@ def register(app: AsyncApp, services: Services) -> None:
     async def member_left(
         body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
     ) -> None:
-        if event.get("user") != context.bot_user_id or not await first_time(body):
-            return
+        """The bot leaving pauses the channel; anyone else leaving ends their subscriptions
+        there (no DMs of a channel one is no longer in). Both are idempotent, so a retry of
+        a person's event is harmless."""
         team_id = str(event.get("team") or _team_of(body, context))
+        user_id = event.get("user")
+        if user_id != context.bot_user_id:
+            if user_id and event.get("channel"):
+                await services.subscriptions.forget(team_id, str(user_id), str(event["channel"]))
+            return
+        if not await first_time(body):
+            return
         await pauses.pause_channel(team_id, str(event["channel"]), BOT_LEFT)
 
     async def team_gone(
@@ -75,5 +100,6 @@ def register(app: AsyncApp, services: Services) -> None:
     for name in CHANNEL_GONE:
         app.event(name)(channel_gone)
     app.event("member_left_channel")(member_left)
+    app.event("user_change")(_user_changed(services))
     for name in TEAM_GONE:
         app.event(name)(team_gone)

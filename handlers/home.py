@@ -138,7 +138,8 @@ async def build_home(
     team_id: str,
     user_id: str,
 ) -> View:
-    """The channels the user can see, and the failures alerted in those channels only."""
+    """The channels the user can see (with what they follow there by DM), and the failures
+    alerted in those channels only."""
     overview = await services.snapshots.channels_overview(team_id)
     only_theirs = await members_only(services, client, team_id, user_id)
     shown = await visible_channels(
@@ -149,8 +150,17 @@ async def build_home(
     )
     shown_ids = [c.binding.channel_id for c in shown]
     digests = await services.digests.in_channels(team_id, shown_ids)
+    followed: dict[str, list[int]] = {}
+    for channel_id, backup_id in await services.subscriptions.in_team(team_id, user_id):
+        followed.setdefault(channel_id, []).append(backup_id)
     channels = [
-        HomeChannel(c.binding, c.watches, c.backup_names, digests.get(c.binding.channel_id))
+        HomeChannel(
+            c.binding,
+            c.watches,
+            c.backup_names,
+            digests.get(c.binding.channel_id),
+            followed.get(c.binding.channel_id, ()),
+        )
         for c in shown
     ]
     return home_view(channels, failures)

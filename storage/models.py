@@ -339,6 +339,52 @@ class Delivery(Base):
     """A refused or rate-limited row waits until then (the database's clock)."""
 
 
+class Subscription(Base):
+    """A person's DMs about one backup (`backup_id` 0: every backup) of a channel's workspace.
+
+    Tied to the binding it was made in (gone with it) and to the workspace it was made for, so
+    a channel connected to another workspace does not carry a backup id over to a different
+    backup. Removed when the person leaves the channel or the Slack workspace.
+    """
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (Index(None, "user_id"),)
+
+    binding_id: Mapped[int] = mapped_column(
+        ForeignKey("bindings.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(SlackId, primary_key=True)
+    backup_id: Mapped[int] = mapped_column(SkyviaId, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(SkyviaId)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AlertTaker(Base):
+    """Someone who said "I'm on it" on an alert: one row per take, `released_at` set on undo.
+
+    A person's rows on one alert count their clicks there (a take is one, an undo another), and
+    that count keys the messages each click owes, so taking, stepping back and taking again are
+    three announcements, not one already sent.
+    """
+
+    __tablename__ = "alert_takers"
+    __table_args__ = (
+        Index(None, "team_id", "channel_id", "alert_ts"),
+        Index(None, "team_id", "channel_id", "backup_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    team_id: Mapped[str] = mapped_column(SlackId)
+    channel_id: Mapped[str] = mapped_column(SlackId)
+    alert_ts: Mapped[str] = mapped_column(SlackId)
+    backup_id: Mapped[int] = mapped_column(SkyviaId)
+    snapshot_id: Mapped[int] = mapped_column(SkyviaId)
+    """The alert's own key: its failed snapshot, or a stale alert's last good one."""
+    user_id: Mapped[str] = mapped_column(SlackId)
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class ProcessedClick(Base):
     """A button click already acted on; the unique key stops double clicks across replicas."""
 

@@ -35,6 +35,7 @@ EVENT_REQUIRED_SCOPES: dict[str, set[str]] = {
     "app_uninstalled": set(),
     "tokens_revoked": set(),
     "function_executed": set(),  # "No scopes required" (Slack's event reference)
+    "user_change": {"users:read"},
 }
 
 

@@ -52,6 +52,7 @@ from bot.services.failure_listing import FailureLister, Listeners, ended_at
 from bot.services.leased import LeasedService, lease_for
 from bot.services.own_tokens import OwnTokenChecks
 from bot.services.staleness import StaleTracker
+from bot.services.subscriptions import PersonalNotices
 from bot.skyvia.errors import SkyviaError
 from bot.skyvia.models import Snapshot, SnapshotState
 from storage.models import AlertCursor, Binding, DeliveryKind
@@ -137,8 +138,12 @@ class AlertingService(LeasedService[AlertingConfig]):
         self._own_tokens = OwnTokenChecks(
             skyvia=self._skyvia, tokens=self._tokens, every=self.config.interval / 2
         )
+        self._personal = PersonalNotices(announcer=self._announcer, batcher=self._batcher)
         self._episodes = EpisodeTracker(
-            announcer=self._announcer, batcher=self._batcher, clock=self._clock
+            announcer=self._announcer,
+            batcher=self._batcher,
+            clock=self._clock,
+            personal=self._personal,
         )
         self._stale = StaleTracker(
             announcer=self._announcer,
@@ -246,6 +251,8 @@ class AlertingService(LeasedService[AlertingConfig]):
             if s.state == SnapshotState.FAILED
             and ((end := ended_at(s)) is None or end >= cursor.cursor)
         ]
+        # Subscribers' DMs first: a scan cut short after the alerts still owes them (once).
+        await self._personal.failures(cursor, failures, lambda s: _hearing(cursor, s, listeners))
         undelivered = await self._announce(cursor, failures, listeners, listed.token, tracked)
         runs = listed.snapshots if with_successes else None
         await self._health(cursor, listeners, tracked, listed.token, runs, limit, now)
@@ -398,3 +405,9 @@ class AlertingService(LeasedService[AlertingConfig]):
                 cursor.workspace_id, cursor.backup_id, owner=self.owner, next_scan_at=next_scan
             )
         )
+
+
+def _hearing(cursor: AlertCursor, snapshot: Snapshot, listeners: Listeners) -> list[Binding]:
+    """The listening channels that hear this failure (muted, or connected after it: not)."""
+    end = ended_at(snapshot)
+    return [b for b in listeners.bindings if listeners.hear(b, cursor.backup_id, end)]

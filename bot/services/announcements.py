@@ -17,16 +17,16 @@ Slack library and nothing of `bot.slack`; their tests may pass a recording doubl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.services.digests import DigestSetting
 from bot.services.models import WatchedRun, WorkspaceHealth
 from bot.skyvia.models import Snapshot
-from storage.repositories import Episode
+from storage.repositories import AlertRef, Episode
 
 
 class Outcome(StrEnum):
@@ -198,9 +198,11 @@ class Announcer(Protocol):
         episode: Episode,
         *,
         max_wait: float,
+        takers: tuple[str, ...] = (),
     ) -> Outcome:
         """A further failure of an open episode: a reply in the alert's thread, then the
-        alert's header edited to the streak; each once. Settled only when both are."""
+        alert's header edited to the streak (still naming who is on it: `takers`); each once.
+        Settled only when both are."""
         ...
 
     async def episode_recovered(
@@ -257,4 +259,48 @@ class Announcer(Protocol):
 
     async def digest(self, due: DigestDue) -> Outcome:
         """The channel's daily health digest (once per local day)."""
+        ...
+
+    async def taker_changed(
+        self, channel: Channel, alert: AlertRef, user_id: str, *, taken: bool, serial: int
+    ) -> Outcome:
+        """ "@dana is on it" (or stepped back) in the alert's thread: once per click, the
+        person's `serial`-th on that alert."""
+        ...
+
+    async def takers_header(
+        self,
+        channel: Channel,
+        alert: AlertRef,
+        user_id: str,
+        *,
+        serial: int,
+        takers: tuple[str, ...],
+        shown: Mapping[str, Any],
+    ) -> Outcome:
+        """The alert (`shown`: as the click saw it) redrawn with who is on it; once per click."""
+        ...
+
+    async def personal_failure(
+        self,
+        team_id: str,
+        user_id: str,
+        channel_id: str,
+        backup_id: int,
+        backup_name: str | None,
+        snapshot: Snapshot,
+    ) -> Outcome:
+        """A subscriber's DM of a failed snapshot (once per person and snapshot)."""
+        ...
+
+    async def personal_recovery(
+        self,
+        team_id: str,
+        user_id: str,
+        channel_id: str,
+        backup_id: int,
+        backup_name: str | None,
+        episode: Episode,
+    ) -> Outcome:
+        """A subscriber's DM of the success that ended an episode (once per person)."""
         ...

@@ -29,10 +29,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.announcements import Announcer, Channel, Outcome
 from bot.services.failure_listing import ended_at
+from bot.services.subscriptions import PersonalNotices
 from bot.skyvia.models import Snapshot, SnapshotState
 from storage.batching import WriteBatcher
 from storage.models import AlertCursor, Binding, DeliveryKind, DeliveryStatus
-from storage.repositories import DeliveryLedger, Episode, EpisodeRepository
+from storage.repositories import DeliveryLedger, Episode, EpisodeRepository, TakerRepository
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +52,12 @@ class EpisodeTracker:
         announcer: Announcer,
         batcher: WriteBatcher,
         clock: Callable[[], datetime],
+        personal: PersonalNotices | None = None,
     ) -> None:
         self._announcer = announcer
         self._batcher = batcher
         self._clock = clock
+        self._personal = personal
 
     async def failed(
         self,
@@ -144,6 +147,9 @@ class EpisodeTracker:
         if thread is None:
             return Outcome.BUSY
         try:
+            takers = await self._batcher.run(  # the streak's header keeps who is on it
+                lambda s: TakerRepository(s).on_alert(binding.team_id, binding.channel_id, thread)
+            )
             return await self._announcer.episode_failure(
                 Channel(binding.team_id, binding.channel_id, binding.mention_ids),
                 thread,
@@ -152,6 +158,7 @@ class EpisodeTracker:
                 snapshot,
                 episode,
                 max_wait=max_wait,
+                takers=takers,
             )
         except Exception:
             log.exception("episode reply for snapshot %s failed", snapshot.snapshot_id)
@@ -185,6 +192,8 @@ class EpisodeTracker:
         recovering = [e for e in tracked.open.values() if e.recovering and e.binding_id in by_id]
         if not recovering:
             return
+        if self._personal is not None:  # before the close, so a crash owes them again
+            await self._personal.recovered(cursor, [(by_id[e.binding_id], e) for e in recovering])
         threads, orphans = await self._alert_threads(
             [by_id[e.binding_id] for e in recovering],
             {e.binding_id: e for e in recovering},

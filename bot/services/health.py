@@ -8,7 +8,8 @@ listing fails is shown as unknown instead of failing the whole answer.
 
 Turning a page (`Previous`/`Next`) reuses the reading of the last minute for that workspace and
 token (hash, never the token) rather than reading every backup again; a typed `health` and
-`Share in channel` read afresh. The mutes are always read afresh (the database, not Skyvia).
+`Share in channel` read afresh. The mutes, and who is on each failing backup's alert ("I'm on
+it", `bot.services.takers`), are always read afresh (the database, not Skyvia).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from cachetools import TTLCache
 from bot.services.backup_names import cache_key
 from bot.services.bindings import BindingService, BoundWorkspace
 from bot.services.models import BackupHealth, WorkspaceHealth
+from bot.services.takers import AlertTakers
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaError
 from bot.skyvia.models import Backup, Snapshot
@@ -55,9 +57,16 @@ def worst_first(items: Collection[BackupHealth]) -> list[BackupHealth]:
 
 
 class HealthService:
-    def __init__(self, *, skyvia: SkyviaClient, bindings: BindingService) -> None:
+    def __init__(
+        self,
+        *,
+        skyvia: SkyviaClient,
+        bindings: BindingService,
+        takers: AlertTakers | None = None,
+    ) -> None:
         self._skyvia = skyvia
         self._bindings = bindings
+        self._takers = takers
         self._readings: TTLCache[tuple[int, str], Reading] = TTLCache(
             maxsize=READINGS_CACHED, ttl=READING_TTL_SECONDS
         )
@@ -72,8 +81,15 @@ class HealthService:
         reading = None if fresh else self._readings.get(key)
         if reading is None:
             reading = self._readings[key] = await self._read(bound)
+        taken = (
+            {}
+            if self._takers is None
+            else await self._takers.of_failing(bound.team_id, bound.channel_id)
+        )
         items = [
-            BackupHealth(backup=backup, runs=found, muted=backup.id in muted)
+            BackupHealth(
+                backup=backup, runs=found, muted=backup.id in muted, takers=taken.get(backup.id, ())
+            )
             for backup, found in reading
         ]
         return WorkspaceHealth(

@@ -87,6 +87,8 @@ class BackupHealth:
     backup: Backup
     runs: tuple[Snapshot, ...] | None
     muted: bool
+    takers: tuple[str, ...] = ()
+    """Who said "I'm on it" on the channel's alert of its failing streak (none: nobody)."""
 
     @property
     def last_good(self) -> datetime | None:

@@ -9,12 +9,15 @@ goes in, and whether it is broadcast to the channel.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bot.services.announcements import Channel, DigestDue, Outcome, StepEnd, TimerEnded
 from bot.services.models import RunStep, WatchedRun
+from bot.services.subscriptions import DM_FAILED, DM_RECOVERED
 from bot.skyvia.models import Snapshot, SnapshotState
 from bot.slack import steps
 from bot.slack.deliveries import DeliveryKey
@@ -37,10 +40,12 @@ from bot.slack.messages.episodes import (
 )
 from bot.slack.messages.health import digest_message
 from bot.slack.messages.staleness import fresh_again_reply, stale_alert
+from bot.slack.messages.subscriptions import personal_failure_dm, personal_recovery_dm
+from bot.slack.messages.takers import taker_reply, with_takers
 from bot.slack.messages.timers import mute_ended_note, window_ended_note
 from bot.slack.notifier import Notifier
 from storage.models import DeliveryKind, card_edit_kind, note_kind
-from storage.repositories import Episode
+from storage.repositories import AlertRef, Episode
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +74,13 @@ def digest_key(due: DigestDue) -> DeliveryKey:
     channel = due.channel
     moment = due.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
     return DeliveryKey(channel.team_id, channel.channel_id, 0, f"digest:{moment}")
+
+
+def taker_kind(prefix: str, user_id: str, serial: int) -> str:
+    """`take:U123:2`: a person's `serial`-th click on an alert (fits the ledger's 32 characters
+    for Slack's user ids; a longer id is shortened to a stable digest of itself)."""
+    who = user_id if len(user_id) <= 16 else hashlib.sha256(user_id.encode()).hexdigest()[:16]
+    return f"{prefix}:{who}:{serial}"
 
 
 def _run_key(run: WatchedRun, kind: str) -> DeliveryKey:
@@ -250,6 +262,7 @@ class SlackAnnouncer:
         episode: Episode,
         *,
         max_wait: float,
+        takers: tuple[str, ...] = (),
     ) -> Outcome:
         def key(kind: str) -> DeliveryKey:
             return DeliveryKey(channel.team_id, channel.channel_id, snapshot.snapshot_id, kind)
@@ -268,6 +281,8 @@ class SlackAnnouncer:
             episode.since,
             snapshot.snapshot_id,
             channel.mention_ids,
+            first_id=episode.first_snapshot_id,
+            takers=takers,
         )
         return await self._notifier.update_once(key(DeliveryKind.EPISODE_HEADER), alert_ts, header)
 
@@ -309,7 +324,14 @@ class SlackAnnouncer:
     ) -> Outcome:
         result = await self._notifier.deliver(
             DeliveryKey(channel.team_id, channel.channel_id, last_good_id, DeliveryKind.STALE),
-            stale_alert(backup_id, backup_name, age_seconds, cadence_seconds, channel.mention_ids),
+            stale_alert(
+                backup_id,
+                backup_name,
+                age_seconds,
+                cadence_seconds,
+                channel.mention_ids,
+                snapshot_id=last_good_id,
+            ),
         )
         return result.outcome
 
@@ -348,4 +370,67 @@ class SlackAnnouncer:
 
     async def digest(self, due: DigestDue) -> Outcome:
         result = await self._notifier.deliver(digest_key(due), digest_message(due))
+        return result.outcome
+
+    async def taker_changed(
+        self, channel: Channel, alert: AlertRef, user_id: str, *, taken: bool, serial: int
+    ) -> Outcome:
+        """The thread reply names the others on it too; they are read at the click, so a
+        simultaneous click of someone else may be missing from it (the header has them all)."""
+        kind = taker_kind("take" if taken else "untake", user_id, serial)
+        key = DeliveryKey(channel.team_id, channel.channel_id, alert.snapshot_id, kind)
+        reply = taker_reply(user_id, taken, (user_id,) if taken else ())
+        result = await self._notifier.deliver(key, reply, thread_ts=alert.alert_ts)
+        return result.outcome
+
+    async def takers_header(
+        self,
+        channel: Channel,
+        alert: AlertRef,
+        user_id: str,
+        *,
+        serial: int,
+        takers: tuple[str, ...],
+        shown: Mapping[str, Any],
+    ) -> Outcome:
+        key = DeliveryKey(
+            channel.team_id,
+            channel.channel_id,
+            alert.snapshot_id,
+            taker_kind("takeh", user_id, serial),
+        )
+        return await self._notifier.update_once(key, alert.alert_ts, with_takers(shown, takers))
+
+    async def personal_failure(
+        self,
+        team_id: str,
+        user_id: str,
+        channel_id: str,
+        backup_id: int,
+        backup_name: str | None,
+        snapshot: Snapshot,
+    ) -> Outcome:
+        """A DM: `chat.postMessage` to the person's user id posts in their DM with the app.
+        The person's id is the ledger's "channel", so it is once per person and snapshot."""
+        result = await self._notifier.deliver(
+            DeliveryKey(team_id, user_id, snapshot.snapshot_id, DM_FAILED),
+            personal_failure_dm(channel_id, backup_id, backup_name, snapshot),
+        )
+        return result.outcome
+
+    async def personal_recovery(
+        self,
+        team_id: str,
+        user_id: str,
+        channel_id: str,
+        backup_id: int,
+        backup_name: str | None,
+        episode: Episode,
+    ) -> Outcome:
+        snapshot_id = episode.recovered_snapshot_id
+        assert snapshot_id is not None
+        result = await self._notifier.deliver(
+            DeliveryKey(team_id, user_id, snapshot_id, DM_RECOVERED),
+            personal_recovery_dm(channel_id, backup_id, backup_name, episode),
+        )
         return result.outcome

@@ -170,9 +170,7 @@ class Authorizer:
         the cached standing says; a command's is the team it was typed in, so the same rule.
         """
         standing = await self.standing(client, team_id, user_id)
-        outsider = standing.outsider
-        if user_team_id and user_team_id != team_id and outsider is None:
-            outsider = None if user_team_id in standing.org_teams else FOREIGN_RULE
+        outsider = _outsider(standing, team_id, user_team_id)
         if outsider is not None and needed > Role.MEMBER:
             raise NotAllowed(
                 outsider.format(action=action) + ".",
@@ -188,3 +186,32 @@ class Authorizer:
             )
             raise NotAllowed(rule + ".", fix)
         return role
+
+    async def require_insider(
+        self,
+        client: AsyncWebClient,
+        team_id: str,
+        user_id: str,
+        action: str,
+        *,
+        user_team_id: str | None = None,
+    ) -> None:
+        """Any full member of the team may do this, whatever their role; outsiders (another
+        organisation, guests, someone Slack could not name just now) may not, as for changes."""
+        standing = await self.standing(client, team_id, user_id)
+        outsider = _outsider(standing, team_id, user_team_id)
+        if outsider is not None:
+            raise NotAllowed(
+                outsider.format(action=action) + ".",
+                UNKNOWN_FIX if outsider is UNKNOWN_RULE else OUTSIDER_FIX,
+            )
+
+
+def _outsider(standing: Standing, team_id: str, user_team_id: str | None) -> str | None:
+    """The read-only rule that applies, if any. `user_team_id` is the user's own team when the
+    payload names it (a click): one that is not ours nor of our Grid org (as `users.info`
+    said) is another organisation, whatever the cached standing says."""
+    outsider = standing.outsider
+    if user_team_id and user_team_id != team_id and outsider is None:
+        outsider = None if user_team_id in standing.org_teams else FOREIGN_RULE
+    return outsider

@@ -123,6 +123,19 @@ class DigestCmd:
     off: bool = False
 
 
+@dataclass(frozen=True)
+class SubscribeCmd:
+    """`subscribe <backupId>|all` (`backup_id` None: all) or `unsubscribe …` (`on` False)."""
+
+    backup_id: int | None
+    on: bool = True
+
+
+@dataclass(frozen=True)
+class SubscriptionsCmd:
+    pass
+
+
 Command = (
     HelpCmd
     | ConnectCmd
@@ -139,4 +152,6 @@ Command = (
     | MentionCmd
     | StaleCmd
     | DigestCmd
+    | SubscribeCmd
+    | SubscriptionsCmd
 )

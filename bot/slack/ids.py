@@ -35,6 +35,8 @@ class ActionId(StrEnum):
     MUTE_BACKUP_FOR = "mute_backup_for"
     CONFIRM_CONNECT = "confirm_connect"
     CONFIRM_DISCONNECT = "confirm_disconnect"
+    TAKE_ALERT = "take_alert"
+    """"I'm on it" on a failure or stale alert: takes it, or gives it back."""
     HOME_SHOW_LOG = "home_show_log"
     HOME_RUN_SNAPSHOT = "home_run_snapshot"
     CONNECT_WORKSPACE_INPUT = "connect_workspace_input"

@@ -47,6 +47,8 @@ from bot.slack.commands import (
     SnapshotsCmd,
     StaleCmd,
     StatusCmd,
+    SubscribeCmd,
+    SubscriptionsCmd,
 )
 from bot.slack.date_words import Bound, Clock, parse_when
 from bot.slack.deadlines import (
@@ -81,6 +83,8 @@ __all__ = [
     "SnapshotsCmd",
     "StaleCmd",
     "StatusCmd",
+    "SubscribeCmd",
+    "SubscriptionsCmd",
     "UsageError",
     "parse_command",
 ]
@@ -272,6 +276,29 @@ def _health(args: list[str], clock: Clock) -> Command:
     return HealthCmd(page=_parse_number(args[0], "page number", "health", MAX_PAGE))
 
 
+def _subscribe(args: list[str], clock: Clock) -> Command:
+    return _subscription(args, on=True)
+
+
+def _unsubscribe(args: list[str], clock: Clock) -> Command:
+    return _subscription(args, on=False)
+
+
+def _subscription(args: list[str], *, on: bool) -> SubscribeCmd:
+    key = "subscribe" if on else "unsubscribe"
+    if not args:
+        raise _error("Say which backup: its id, or `all`.", key)
+    _at_most(args, 1, key)
+    if args[0].casefold() == "all":
+        return SubscribeCmd(backup_id=None, on=on)
+    return SubscribeCmd(backup_id=_parse_id(args[0], "backup id", key), on=on)
+
+
+def _subscriptions(args: list[str], clock: Clock) -> Command:
+    _at_most(args, 0, "subscriptions")
+    return SubscriptionsCmd()
+
+
 _PARSERS: dict[str, Callable[[list[str], Clock], Command]] = {
     "help": _help,
     "connect": _connect,
@@ -285,6 +312,9 @@ _PARSERS: dict[str, Callable[[list[str], Clock], Command]] = {
     "alerts": alerts_command,
     "health": _health,
     "digest": digest_command,
+    "subscribe": _subscribe,
+    "unsubscribe": _unsubscribe,
+    "subscriptions": _subscriptions,
 }
 
 

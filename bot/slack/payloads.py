@@ -106,6 +106,15 @@ class RunRef(Payload):
     retry_of: SkyviaId | None = None
 
 
+class TakeRef(Payload):
+    """`I'm on it` on an alert: the backup, and the snapshot the alert is keyed by (its failure,
+    or a stale alert's last good one, 0 when there is none). The alert itself is the clicked
+    message (its ts comes from Slack's container), its workspace the channel's binding."""
+
+    backup_id: SkyviaId
+    snapshot_id: Annotated[int, Field(ge=0, le=MAX_ID)]
+
+
 class SnapshotRef(Payload):
     """Show log: a button about one snapshot of one backup."""
 

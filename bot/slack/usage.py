@@ -42,6 +42,11 @@ USAGE: dict[str, str] = {
     "digest": "`/skyvia digest daily <HH:MM>|off` posts the health summary here once a day at "
     "that time in your time zone (admins), e.g. `/skyvia digest daily 09:00`; "
     "`/skyvia digest` shows what is set",
+    "subscribe": "`/skyvia subscribe <backupId>|all` sends you this channel's failures and "
+    "recoveries of that backup (or of all) by DM, e.g. `/skyvia subscribe 456`",
+    "unsubscribe": "`/skyvia unsubscribe <backupId>|all` stops those DMs, "
+    "e.g. `/skyvia unsubscribe all`",
+    "subscriptions": "`/skyvia subscriptions` lists what you get by DM from this channel",
 }
 """Subcommand -> usage line with an example (mrkdwn with raw `<`/`>`: escape when rendering)."""
 

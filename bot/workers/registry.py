@@ -22,6 +22,7 @@ from bot.services.health import HealthService
 from bot.services.leased import lease_for
 from bot.services.retention import RetentionPolicy, RetentionService
 from bot.services.schedules import ScheduleService
+from bot.services.takers import AlertTakers
 from bot.services.timers import TimerService
 from bot.services.watching import WatchingConfig, WatchingService
 from bot.skyvia.client import SkyviaClient
@@ -133,13 +134,14 @@ def workers_for(container: WorkerNeeds) -> list[PeriodicWorker]:
         db=container.db,
         policy=RetentionPolicy.from_settings(settings, alert_lookback=alerting.config.lookback),
     )
+    takers = AlertTakers(container.db, common["announcer"])  # the digest names who is on it
     timers = TimerService(
         db=container.db,
         skyvia=container.skyvia,
         bindings=container.bindings,
         schedules=ScheduleService(db=container.db, skyvia=container.skyvia),
         announcer=common["announcer"],
-        health=HealthService(skyvia=container.skyvia, bindings=container.bindings),
+        health=HealthService(skyvia=container.skyvia, bindings=container.bindings, takers=takers),
         owner=owner,
         interval=settings.alert_interval,
     )

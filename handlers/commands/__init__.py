@@ -12,7 +12,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.slack.parsing import parse_command
-from handlers.commands import backups, bindings, digests, health, mentions
+from handlers.commands import backups, bindings, digests, health, mentions, subscriptions
 from handlers.context import Services, SlackContext
 from handlers.listener import acked_listener
 
@@ -26,7 +26,7 @@ def all_handlers() -> dict[type, CommandHandler]:
     return handlers
 
 
-_MODULES: list[Any] = [bindings, backups, health, mentions, digests]
+_MODULES: list[Any] = [bindings, backups, health, mentions, digests, subscriptions]
 
 
 def register(app: AsyncApp, services: Services) -> None:

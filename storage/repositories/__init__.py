@@ -15,13 +15,17 @@ from storage.repositories.deliveries import DeliveryLedger
 from storage.repositories.episodes import Episode, EpisodeRepository
 from storage.repositories.staleness import AUTO, StalenessRepository, StaleSetting
 from storage.repositories.steps import StepExecutionRepository
+from storage.repositories.subscriptions import ALL_BACKUPS, Subscriber, SubscriptionRepository
+from storage.repositories.takers import AlertRef, TakerRepository, Takes
 from storage.repositories.timers import TimerRepository
 from storage.repositories.watches import WatchRepository
 from storage.repositories.worker_leases import WorkerLeaseRepository
 
 __all__ = [
+    "ALL_BACKUPS",
     "AUTO",
     "AlertCursorRepository",
+    "AlertRef",
     "AuditRepository",
     "BindingRepository",
     "ClickRepository",
@@ -31,6 +35,10 @@ __all__ = [
     "StaleSetting",
     "StalenessRepository",
     "StepExecutionRepository",
+    "Subscriber",
+    "SubscriptionRepository",
+    "TakerRepository",
+    "Takes",
     "TimerRepository",
     "WatchRepository",
     "WorkerLeaseRepository",

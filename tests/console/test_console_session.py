@@ -151,7 +151,10 @@ def test_on_a_terminal_a_failure_alert_arrives_and_ctrl_c_stops_cleanly(tmp_path
         screen.expect(
             r"^\[#ops\] Skyvia Backup Bot\n  ❌ Scheduled snapshot of Nightly CRM \(456\)"
         )
-        screen.expect(r"^  \[\d+\] Run snapshot  \[\d+\] Show log  Mute this backup: \[\d+\] Mute")
+        screen.expect(
+            r"^  \[\d+\] Run snapshot  \[\d+\] I'm on it  \[\d+\] Show log  "
+            r"Mute this backup: \[\d+\] Mute"
+        )
         os.write(fd, b"\x03")  # Ctrl-C
         screen.expect(r"^Bye\.$")
         _, status = os.waitpid(pid, 0)

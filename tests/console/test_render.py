@@ -100,7 +100,7 @@ def test_backups_page_lists_names_unescaped_with_numbered_buttons() -> None:
     assert RowChoice.load(toggle.value).do is RowAction.DISABLE
 
 
-def test_failure_alert_shows_the_log_as_code_and_its_three_buttons() -> None:
+def test_failure_alert_shows_the_log_as_code_and_its_buttons() -> None:
     log = "Error: INVALID_SESSION_ID on object Account\nrow <17> & more `quoted`"
     alert = blocks.failure_alert(456, "Nightly CRM", _failed(log), by_schedule=True)
     rendered = render_message(alert.to_dict(), names=NAMES)
@@ -110,10 +110,10 @@ def test_failure_alert_shows_the_log_as_code_and_its_three_buttons() -> None:
     assert CODE_PREFIX + "Error: INVALID_SESSION_ID on object Account" in rendered.lines
     assert CODE_PREFIX + "row <17> & more `quoted`" in rendered.lines
     assert rendered.lines[-1] == (
-        "[1] Run snapshot  [2] Show log  Mute this backup: [3] Mute for 1 h  [4] Mute for 4 h  "
-        "[5] Mute for 24 h  [6] Mute until unmuted"
+        "[1] Run snapshot  [2] I'm on it  [3] Show log  Mute this backup: [4] Mute for 1 h  "
+        "[5] Mute for 4 h  [6] Mute for 24 h  [7] Mute until unmuted"
     )
-    chosen = rendered.buttons[3]
+    chosen = rendered.buttons[4]
     assert (chosen.action_id, MuteForRef.load(chosen.value)) == (
         ActionId.MUTE_BACKUP_FOR,
         MuteForRef(backup_id=456, hours=4),

@@ -33,6 +33,8 @@ from bot.slack.parsing import (
     SnapshotsCmd,
     StaleCmd,
     StatusCmd,
+    SubscribeCmd,
+    SubscriptionsCmd,
     UsageError,
     parse_command,
 )
@@ -663,3 +665,41 @@ def test_a_digest_time_without_daily_is_offered_with_it() -> None:
     assert error.suggestion == "digest daily 09:00"
     assert parse(error.suggestion) == DigestCmd(at=time(9, 0))
     assert refusal("digets daily 9:00").suggestion == "digest daily 9:00"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("subscribe 456", SubscribeCmd(456)),
+        ("SUBSCRIBE #456", SubscribeCmd(456)),
+        ("subscribe All", SubscribeCmd(None)),
+        ("unsubscribe 456", SubscribeCmd(456, on=False)),
+        ("unsubscribe all", SubscribeCmd(None, on=False)),
+        ("subscriptions", SubscriptionsCmd()),
+    ],
+)
+def test_subscriptions_parse(text: str, expected: Command) -> None:
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("subscribe", "Say which backup: its id, or `all`."),
+        ("subscribe crm", "`crm`"),
+        ("subscribe 0", "0"),
+        ("unsubscribe 456 789", "Unexpected `789`."),
+        ("subscriptions all", "Unexpected `all`."),
+    ],
+)
+def test_bad_subscriptions_say_what_was_wrong_with_the_usage(text: str, says: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse(text)
+    assert says in caught.value.message
+    assert caught.value.usage == USAGE[text.split()[0]] or caught.value.suggestion
+
+
+def test_a_misspelt_subscribe_is_suggested() -> None:
+    with pytest.raises(UsageError) as caught:
+        parse("subscibe 456")
+    assert caught.value.suggestion == "subscribe 456"

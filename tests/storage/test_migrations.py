@@ -30,6 +30,8 @@ EXPECTED_TABLES = {
     "worker_leases",
     "timers",
     "step_executions",
+    "subscriptions",
+    "alert_takers",
     "slack_installations",
     "slack_bots",
     "slack_oauth_states",

@@ -9,6 +9,7 @@ from bot.slack.messages.buttons import (
     mute_menu,
     run_snapshot_button,
     show_log_button,
+    take_button,
     unmute_button,
 )
 from bot.slack.messages.common import Message, actions, compact, context, fallback, section
@@ -70,6 +71,7 @@ def failure_alert(
             run_snapshot_button(
                 backup_id, backup_name, retry_of=snapshot.snapshot_id, primary=True
             ),
+            take_button(backup_id, snapshot.snapshot_id),
             show_log_button(backup_id, snapshot.snapshot_id),
             mute_menu(backup_id, backup_name),
         ),

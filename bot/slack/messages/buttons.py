@@ -26,6 +26,7 @@ from bot.slack.payloads import (
     SnapshotFilters,
     SnapshotRef,
     SnapshotsPageRef,
+    TakeRef,
 )
 
 ENABLE_SCHEDULE = "Enable schedule"
@@ -299,3 +300,12 @@ def snapshots_nav(
         ref = SnapshotsPageRef(backup_id=backup_id, page=page + 1, filters=filters)
         nav.append(button("Next", ActionId.SNAPSHOTS_PAGE_NEXT, ref))
     return nav
+
+
+def take_button(backup_id: int, snapshot_id: int) -> ButtonElement:
+    """`I'm on it` on a failure or stale alert: the same button takes it for whoever clicks and,
+    clicked again by them, gives it back (a Slack button is the same for everyone). No confirm:
+    it changes nothing in Skyvia and undoes with one more click."""
+    return button(
+        "I'm on it", ActionId.TAKE_ALERT, TakeRef(backup_id=backup_id, snapshot_id=snapshot_id)
+    )

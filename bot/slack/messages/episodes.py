@@ -12,7 +12,12 @@ from datetime import datetime
 
 from bot.skyvia.models import Snapshot
 from bot.slack.messages.alerts import mentions_text
-from bot.slack.messages.buttons import mute_menu, run_snapshot_button, show_log_button
+from bot.slack.messages.buttons import (
+    mute_menu,
+    run_snapshot_button,
+    show_log_button,
+    take_button,
+)
 from bot.slack.messages.common import Message, actions, compact, context, fallback, section
 from bot.slack.messages.mrkdwn import (
     backup_label,
@@ -22,6 +27,7 @@ from bot.slack.messages.mrkdwn import (
     slack_date,
 )
 from bot.slack.messages.snapshots import log_excerpt_blocks
+from bot.slack.messages.takers import takers_block
 
 
 def _streak(failures: int) -> str:
@@ -35,19 +41,26 @@ def episode_header(
     since: datetime,
     latest_id: int,
     mention_ids: Sequence[str] = (),
+    *,
+    first_id: int | None = None,
+    takers: Sequence[str] = (),
 ) -> Message:
     """The failure alert redrawn for a streak: its first line counts the failures (the
-    channel's mentions stay, as in the alert; an edit notifies nobody again)."""
+    channel's mentions stay, as in the alert; an edit notifies nobody again), and who is on
+    it stays too (`takers`; the `I'm on it` button keeps the alert's own snapshot,
+    `first_id`)."""
     cc = mentions_text(mention_ids)
     label = backup_label(backup_name, backup_id)
     line = f":x: {label} is failing — {_streak(failures)} since {slack_date(since)}"
     plain = f":x: {backup_label_plain(backup_name, backup_id)} is failing — {_streak(failures)}"
     blocks = [
         section(line),
+        takers_block(takers),
         section(cc) if cc else None,
         context(f"Latest: snapshot {latest_id}", "Every failure is in the thread"),
         actions(  # as the failure alert it replaces
             run_snapshot_button(backup_id, backup_name, retry_of=latest_id, primary=True),
+            take_button(backup_id, latest_id if first_id is None else first_id),
             show_log_button(backup_id, latest_id),
             mute_menu(backup_id, backup_name),
         ),

@@ -30,6 +30,7 @@ from bot.slack.messages.mrkdwn import (
     state_emoji,
     user_mention,
 )
+from bot.slack.messages.takers import takers_text
 
 DIGEST_LINES = 10
 """Backups a digest names: the worst ones; `/skyvia health` has them all."""
@@ -67,6 +68,8 @@ def health_line(item: BackupHealth) -> str:
         parts.append("schedule on" if scheduled else "schedule off")
     if item.muted:
         parts.append(":no_bell: muted")
+    if item.condition is Condition.FAILING:
+        parts.append(takers_text(item.takers) if item.takers else ":raising_hand: nobody on it")
     return " · ".join(parts)
 
 
@@ -83,6 +86,13 @@ def health_summary(health: WorkspaceHealth) -> str:
         if starts:
             longest = ", the longest" if len(failing) > 1 else ""
             text += f"{longest} since {slack_date(min(starts))}"
+        untaken = sum(1 for item in failing if not item.takers)
+        if untaken:
+            text += (
+                "; nobody is on it"
+                if len(failing) == 1
+                else f"; nobody is on {'any' if untaken == len(failing) else untaken} of them"
+            )
     return text
 
 

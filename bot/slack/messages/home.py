@@ -59,6 +59,8 @@ class HomeChannel:
     watches: Sequence[WatchedRun] = ()
     backup_names: Mapping[int, str] = field(default_factory=dict)
     digest: DigestSetting | None = None
+    subscribed: Sequence[int] = ()
+    """The backups the viewer follows by DM from this channel (0: every backup)."""
 
 
 def home_view(channels: Sequence[HomeChannel], failures: Sequence[RecentFailure] = ()) -> View:
@@ -141,6 +143,13 @@ def _channel_text(channel: HomeChannel) -> str:
         )
     if channel.digest is not None:
         lines.append(f":clipboard: daily digest at {channel.digest.words}")
+    if channel.subscribed:
+        followed = (
+            "every backup"
+            if 0 in channel.subscribed
+            else ", ".join(backup_label(channel.backup_names.get(b), b) for b in channel.subscribed)
+        )
+        lines.append(f":envelope: you get failures and recoveries of {followed} by DM")
     return fit_lines(lines)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.slack.messages.alerts import mentions_text
-from bot.slack.messages.buttons import mute_menu, run_snapshot_button
+from bot.slack.messages.buttons import mute_menu, run_snapshot_button, take_button
 from bot.slack.messages.common import Message, actions, compact, context, fallback, section
 from bot.slack.messages.mrkdwn import (
     backup_label,
@@ -21,8 +21,11 @@ def stale_alert(
     age_seconds: float | None,
     cadence_seconds: float | None,
     mention_ids: Sequence[str] = (),
+    *,
+    snapshot_id: int = 0,
 ) -> Message:
-    """Top-level, once per stale episode, with the channel's mentions like a failure alert.
+    """Top-level, once per stale episode, with the channel's mentions like a failure alert;
+    `I'm on it` names the episode by its last good snapshot (`snapshot_id`, 0 for none).
 
     Look: docs/reference/messages.md#stale-backups.
     """
@@ -44,6 +47,7 @@ def stale_alert(
         context(f"`/skyvia alerts stale {backup_id} 26h` sets the limit, `… off` turns it off"),
         actions(
             run_snapshot_button(backup_id, backup_name, primary=True),
+            take_button(backup_id, snapshot_id),
             mute_menu(backup_id, backup_name),
         ),
     ]

@@ -304,7 +304,7 @@ def test_failure_alert_as_in_the_reference() -> None:
     assert context == f"Snapshot 7001 · {end} · after 5m 12s"
     assert "```\nError: INVALID_SESSION_ID on object Account\n```" in all_text(data)
     labels = [b["text"]["text"] for b in buttons(data["blocks"])]
-    assert labels == ["Run snapshot", "Show log"]
+    assert labels == ["Run snapshot", "I'm on it", "Show log"]
     # Both at once: Run snapshot retries this failure in its thread, the menu mutes for a while.
     run = _button(data, "Run snapshot")
     assert run.get("style") == "primary"

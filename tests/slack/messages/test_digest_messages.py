@@ -3,6 +3,7 @@ which backups it names, and how it says the failing ones."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from bot.services.announcements import Channel, DigestDue
@@ -78,3 +79,19 @@ def test_a_healthy_workspace_digest_has_no_lines_and_no_more() -> None:
     message = digest_message(due(workspace(item(1, OK), item(2, OK))))
     text = str(message.to_dict()["blocks"])
     assert "2 of 2 backups healthy" in text and ":x:" not in text and "more:" not in text
+
+
+def test_the_digest_says_which_failing_backups_nobody_is_on() -> None:
+    taken = replace(item(1, FAIL, OK), takers=("U0DANA", "U0LEE"))
+    health = workspace(taken, item(2, FAIL, FAIL, OK), item(3, OK))
+    message = digest_message(due(health))
+    assert "; nobody is on 1 of them" in message.text
+    lines = [b["text"]["text"] for b in message.to_dict()["blocks"][1:] if b["type"] == "section"]
+    by_name = {line.split("*")[1]: line for line in lines}
+    assert by_name["B2"].endswith(":raising_hand: nobody on it")
+    assert by_name["B1"].endswith(":eyes: <@U0DANA> and <@U0LEE> are on it")
+    assert "B3" not in by_name  # healthy: no line, so no "nobody on it" either
+    only = health_summary(workspace(item(2, FAIL, OK)))
+    assert only.endswith("; nobody is on it")
+    assert "nobody" not in health_summary(workspace(replace(item(2, FAIL), takers=("U0A",))))
+    assert "nobody is on any of them" in health_summary(workspace(item(1, FAIL), item(2, FAIL)))
