@@ -32,10 +32,11 @@ from bot.skyvia.errors import SkyviaAuthError, SkyviaNotFound
 from bot.skyvia.models import Backup, Workspace
 from storage.crypto import TokenCipher, TokenDecryptError
 from storage.db import Database
-from storage.models import Binding
+from storage.models import Binding, DeliveryKind
 from storage.repositories import (
     AlertCursorRepository,
     BindingRepository,
+    DeliveryLedger,
     StalenessRepository,
     WatchRepository,
 )
@@ -406,6 +407,20 @@ class BindingService:
                 ),
             )
         return backup
+
+    async def overdue_runs(self, bound: BoundWorkspace) -> dict[int, tuple[int, datetime]]:
+        """The runs of the workspace still going that this channel was told take unusually
+        long (`health`): (snapshot, running since) by backup."""
+        async with self._db.session() as session:
+            running = await AlertCursorRepository(session).running(bound.workspace_id)
+            told = await DeliveryLedger(session).owed_keys(
+                [run for run, _ in running.values()], DeliveryKind.OVERDUE
+            )
+        return {
+            backup: (run, since)
+            for backup, (run, since) in running.items()
+            if (bound.team_id, bound.channel_id, run) in told
+        }
 
     @staticmethod
     async def _binding_id(bindings: BindingRepository, bound: BoundWorkspace) -> int:

@@ -72,8 +72,11 @@ class HealthService:
         reading = None if fresh else self._readings.get(key)
         if reading is None:
             reading = self._readings[key] = await self._read(bound)
+        overdue = await self._bindings.overdue_runs(bound)
         items = [
-            BackupHealth(backup=backup, runs=found, muted=backup.id in muted)
+            BackupHealth(
+                backup=backup, runs=found, muted=backup.id in muted, overdue=overdue.get(backup.id)
+            )
             for backup, found in reading
         ]
         return WorkspaceHealth(

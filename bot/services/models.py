@@ -87,6 +87,9 @@ class BackupHealth:
     backup: Backup
     runs: tuple[Snapshot, ...] | None
     muted: bool
+    overdue: tuple[int, datetime] | None = None
+    """The run this channel was told takes unusually long (its id, running since), while it
+    goes on (`bot.services.overdue`)."""
 
     @property
     def last_good(self) -> datetime | None:

@@ -187,6 +187,19 @@ class AlertCursorRepository:
         }
         return await self._write_claimed(workspace_id, backup_id, owner, values)
 
+    async def running(self, workspace_id: int) -> dict[int, tuple[int, datetime]]:
+        """The workspace's runs the overdue check saw going: (snapshot, since) by backup."""
+        result = await self.session.execute(
+            select(
+                AlertCursor.backup_id, AlertCursor.running_snapshot_id, AlertCursor.running_since
+            ).where(
+                AlertCursor.workspace_id == workspace_id,
+                AlertCursor.running_snapshot_id.is_not(None),
+                AlertCursor.running_since.is_not(None),
+            )
+        )
+        return {backup: (run, since) for backup, run, since in result.all() if run and since}
+
     async def forget_runs(self, workspace_id: int, backup_id: int) -> None:
         """Makes the next scan read the backup's runs again (a channel just changed its limit)."""
         await self.session.execute(

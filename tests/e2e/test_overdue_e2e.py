@@ -70,6 +70,8 @@ async def test_an_unwatched_long_run_is_one_alert_then_its_end_in_its_thread(sta
     assert "it usually takes" in note.text  # learned from the seed's successful runs
     await stack.bot.after_ticks(3)
     assert len(_top_level(stack, "overdue")) == 1
+    health = await stack.reply_to("health")
+    assert f"snapshot {run.id} running since" in str(health)  # `health` shows it too
 
     stack.sim.state.finish_snapshot(run.id)
     [end] = await wait_until(
