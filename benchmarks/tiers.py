@@ -6,7 +6,7 @@ Issue 17's scenario: 10 channels, 60 watched runs finishing at once with 10 sche
 Each run owes a thread reply and a card edit, each failure an alert in every channel of its
 workspace. The bot paces itself (`bot.pace_config`): replies and alerts one a second per
 channel, card edits at 50 a minute per team (Slack's Tier 3), replies and alerts first. What
-it must show (SPEC 7):
+it must show (docs/reference/guarantees.md#delivery-at-slacks-pace):
 
 - at most 5 % of the bot's Slack calls answered 429 (it keeps the pace instead of learning it);
 - replies and alerts at the channel's pace while edits queue: the last one within 1.2 × its

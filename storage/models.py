@@ -63,6 +63,10 @@ class DeliveryKind(StrEnum):
     """"No good snapshot for …", keyed by the last good snapshot (0 for none)."""
     FRESH = "fresh"
     """"Fresh again" in the stale alert's thread, keyed by the new good snapshot."""
+    OVERDUE = "overdue"
+    """"⏳ … has been running 2h 10m", keyed by the run: once per run and channel."""
+    OVERDUE_END = "overdue_end"
+    """"… finished after 2h 31m" in the overdue note's thread, keyed by the run."""
     STEP_DONE = "step_done"
     """A Workflow Builder step's completion (`functions.completeSuccess`/`completeError`), keyed
     by the snapshot its execution started: one execution per run and channel."""
@@ -242,6 +246,14 @@ class AlertCursor(Base):
     last_good_snapshot_id: Mapped[int | None] = mapped_column(SkyviaId)
     last_good_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     runs_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the overdue check knows (see `bot.services.overdue`): the median duration of recent
+    # successful runs (None until 3 are known), the latest scheduled start, the run seen going
+    # (kept until its end is told) and when `GET .../snapshots/active` was last asked.
+    usual_run_seconds: Mapped[float | None] = mapped_column(Float)
+    last_start_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    running_snapshot_id: Mapped[int | None] = mapped_column(SkyviaId)
+    running_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    active_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AlertEpisode(Base):
@@ -290,6 +302,9 @@ class BackupStaleness(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     stale_snapshot_id: Mapped[int | None] = mapped_column(SkyviaId)
     stale_announced: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # `alerts overdue`: NULL and not disabled is `auto` (see `bot.services.overdue`).
+    overdue_seconds: Mapped[int | None] = mapped_column(Integer)
+    overdue_disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Delivery(Base):

@@ -50,6 +50,7 @@ from bot.services.backup_discovery import BackupDiscovery
 from bot.services.episodes import EpisodeTracker, Tracked
 from bot.services.failure_listing import FailureLister, Listeners, ended_at
 from bot.services.leased import LeasedService, lease_for
+from bot.services.overdue import OverdueTracker
 from bot.services.own_tokens import OwnTokenChecks
 from bot.services.staleness import StaleTracker
 from bot.services.subscriptions import PersonalNotices
@@ -150,6 +151,13 @@ class AlertingService(LeasedService[AlertingConfig]):
             batcher=self._batcher,
             owner=lambda: self.owner,
             clock=self._clock,
+        )
+        self._overdue = OverdueTracker(
+            skyvia=self._skyvia,
+            announcer=self._announcer,
+            batcher=self._batcher,
+            owner=lambda: self.owner,
+            interval=self.config.interval,
         )
         # A failure's details do not change once it ended, so a kept copy is as good as a call.
         self._logs: LRUCache[tuple[int, int, int], Snapshot] = LRUCache(
@@ -302,15 +310,17 @@ class AlertingService(LeasedService[AlertingConfig]):
         limit: asyncio.Semaphore,
         now: datetime,
     ) -> None:
-        """Recoveries (from the scan's own listing when it had every state: `runs`) and
-        staleness, which reads the backup's recent runs (one page) only when a check is due
-        (`bot.services.episodes`, `bot.services.staleness`)."""
+        """Recoveries (from the scan's own listing when it had every state: `runs`),
+        staleness, which reads the backup's recent runs (one page) only when a check is due,
+        and runs that take unusually long, which ask for the active run only when one is
+        believed going (`bot.services.episodes`, `.staleness`, `.overdue`)."""
         try:
             await self._episodes.recoveries(cursor, listeners.bindings, tracked, runs)
             if self._stale.due(cursor, listeners, now):
                 recent = await self._recent_runs(cursor, token, limit)
                 if recent is not None:
                     await self._stale.check(cursor, listeners, recent, now)
+            await self._overdue.check(cursor, listeners, token, limit, now)
         except Exception:
             log.exception("health checks of backup %s failed", cursor.backup_id)
 

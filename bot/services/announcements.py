@@ -240,6 +240,32 @@ class Announcer(Protocol):
         """A good snapshot again: once, in the stale alert's thread."""
         ...
 
+    async def overdue(
+        self,
+        channel: Channel,
+        backup_id: int,
+        backup_name: str | None,
+        snapshot_id: int,
+        running_seconds: float,
+        usual_seconds: float | None,
+        *,
+        thread_ts: str | None,
+    ) -> Outcome:
+        """ "⏳ … has been running 2h 10m": once per run and channel, in the run's card thread
+        (`thread_ts`, when the channel watches it) or else top-level like an alert."""
+        ...
+
+    async def overdue_end(
+        self,
+        channel: Channel,
+        thread_ts: str,
+        backup_id: int,
+        backup_name: str | None,
+        snapshot: Snapshot,
+    ) -> Outcome:
+        """The overdue run ended ("… finished after 2h 31m"): once, in the note's thread."""
+        ...
+
     async def token_rejected(
         self, channel: Channel, workspace_id: int, bound_at: datetime, *, own_token: bool = False
     ) -> Outcome:

@@ -32,10 +32,11 @@ from bot.skyvia.errors import SkyviaAuthError, SkyviaNotFound
 from bot.skyvia.models import Backup, Workspace
 from storage.crypto import TokenCipher, TokenDecryptError
 from storage.db import Database
-from storage.models import Binding
+from storage.models import Binding, DeliveryKind
 from storage.repositories import (
     AlertCursorRepository,
     BindingRepository,
+    DeliveryLedger,
     StalenessRepository,
     WatchRepository,
 )
@@ -380,8 +381,10 @@ class BindingService:
         user_id: str,
         limit_seconds: int | None,
         off: bool,
+        overdue: bool = False,
     ) -> Backup:
-        """Sets the channel's stale limit for a backup (None and not `off`: learned, `auto`).
+        """Sets the channel's stale limit for a backup (None and not `off`: learned, `auto`);
+        with `overdue`, how long its run may take instead (`alerts overdue`).
 
         The backup is looked up first, so a typo cannot leave a limit that watches nothing.
         """
@@ -389,17 +392,35 @@ class BindingService:
         setting = "off" if off else ("auto" if limit_seconds is None else f"{limit_seconds}s")
         async with self._db.session() as session:
             binding_id = await self._binding_id(BindingRepository(session), bound)
-            await StalenessRepository(session).set_limit(
-                binding_id, backup_id, limit_seconds, disabled=off
-            )
+            repo = StalenessRepository(session)
+            set_limit = repo.set_overdue if overdue else repo.set_limit
+            await set_limit(binding_id, backup_id, limit_seconds, disabled=off)
             # The new limit is checked against a fresh read of the runs at the next scan.
             await AlertCursorRepository(session).forget_runs(bound.workspace_id, backup_id)
             await record_in(
                 session,
                 Actor(bound.team_id, bound.channel_id, user_id),
-                Entry(f"alerts stale {setting}", f"backup {backup_id}", "ok"),
+                Entry(
+                    f"alerts {'overdue' if overdue else 'stale'} {setting}",
+                    f"backup {backup_id}",
+                    "ok",
+                ),
             )
         return backup
+
+    async def overdue_runs(self, bound: BoundWorkspace) -> dict[int, tuple[int, datetime]]:
+        """The runs of the workspace still going that this channel was told take unusually
+        long (`health`): (snapshot, running since) by backup."""
+        async with self._db.session() as session:
+            running = await AlertCursorRepository(session).running(bound.workspace_id)
+            told = await DeliveryLedger(session).owed_keys(
+                [run for run, _ in running.values()], DeliveryKind.OVERDUE
+            )
+        return {
+            backup: (run, since)
+            for backup, (run, since) in running.items()
+            if (bound.team_id, bound.channel_id, run) in told
+        }
 
     @staticmethod
     async def _binding_id(bindings: BindingRepository, bound: BoundWorkspace) -> int:

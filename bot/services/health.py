@@ -86,9 +86,14 @@ class HealthService:
             if self._takers is None
             else await self._takers.of_failing(bound.team_id, bound.channel_id)
         )
+        overdue = await self._bindings.overdue_runs(bound)
         items = [
             BackupHealth(
-                backup=backup, runs=found, muted=backup.id in muted, takers=taken.get(backup.id, ())
+                backup=backup,
+                runs=found,
+                muted=backup.id in muted,
+                takers=taken.get(backup.id, ()),
+                overdue=overdue.get(backup.id),
             )
             for backup, found in reading
         ]

@@ -89,6 +89,9 @@ class BackupHealth:
     muted: bool
     takers: tuple[str, ...] = ()
     """Who said "I'm on it" on the channel's alert of its failing streak (none: nobody)."""
+    overdue: tuple[int, datetime] | None = None
+    """The run this channel was told takes unusually long (its id, running since), while it
+    goes on (`bot.services.overdue`)."""
 
     @property
     def last_good(self) -> datetime | None:

@@ -59,10 +59,19 @@ class Learned:
 
     cadence: float | None
     last_good: tuple[int, datetime] | None
+    usual_run: float | None = None
+    """The median duration of the successful runs, once `MIN_DURATIONS` are known (overdue)."""
+    last_start: datetime | None = None
+    """The latest scheduled run's start: with the cadence, when the next one is due."""
+
+
+MIN_DURATIONS = 3
+"""Fewer successful runs than this teach no usual duration (`auto` overdue stays silent)."""
 
 
 def learn(runs: Sequence[Snapshot]) -> Learned:
-    """The median gap between scheduled runs' starts, and the latest success."""
+    """The median gap between scheduled runs' starts, the latest success, the median duration
+    of the successes and the latest scheduled start."""
     starts = sorted(s.start_time for s in runs if s.run_by_schedule and s.start_time is not None)
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(starts)]
     gaps = [gap for gap in gaps if gap > 0]
@@ -73,7 +82,15 @@ def learn(runs: Sequence[Snapshot]) -> Learned:
         if s.state == SnapshotState.SUCCEEDED and (end := ended_at(s)) is not None
     ]
     latest = max(good, default=None)
-    return Learned(cadence, (latest[1], latest[0]) if latest else None)
+    durations = [
+        d
+        for s in runs
+        if s.state == SnapshotState.SUCCEEDED and (d := s.duration_seconds) is not None
+    ]
+    usual = statistics.median(durations) if len(durations) >= MIN_DURATIONS else None
+    return Learned(
+        cadence, (latest[1], latest[0]) if latest else None, usual, starts[-1] if starts else None
+    )
 
 
 def limit_of(setting: StaleSetting, cadence: float | None) -> timedelta | None:
@@ -106,10 +123,14 @@ class StaleTracker:
         settings = [listeners.stale_setting(b.id, cursor.backup_id) for b in listeners.bindings]
         if any(s.stale_snapshot_id is not None for s in settings):
             return True
-        if cursor.scheduled is False or all(s.disabled for s in settings):
+        overdue_on = any(not s.overdue_disabled for s in settings)
+        stale_on = cursor.scheduled is not False and not all(s.disabled for s in settings)
+        if not (stale_on or overdue_on):
             return False
         if cursor.runs_checked_at is None or now - cursor.runs_checked_at >= REFRESH:
             return True
+        if not stale_on:
+            return False
         if cursor.last_good_at is None:
             return False
         limits = [limit_of(s, cursor.cadence_seconds) for s in settings]
@@ -128,6 +149,8 @@ class StaleTracker:
                 checked_at=now,
                 cadence_seconds=learned.cadence,
                 last_good=learned.last_good,
+                usual_run_seconds=learned.usual_run,
+                last_start_at=learned.last_start,
             )
         )
         cadence = learned.cadence or cursor.cadence_seconds

@@ -1,4 +1,4 @@
-"""`alerts on|off`, `alerts mute|unmute`, `alerts stale`, `alerts mention`: the grammar of a
+"""`alerts on|off`, `alerts mute|unmute`, `alerts stale|overdue`, `alerts mention`: the grammar of a
 channel's alerts, and the ends after `for`/`until` that mutes and windows share.
 
 Each part's mistakes show that part's usage only (`bot.slack.usage.PART_USAGE`), and a duration
@@ -8,6 +8,7 @@ docs/reference/commands.md#input-rules.
 
 from __future__ import annotations
 
+from bot.services.overdue import MIN_LIMIT as MIN_OVERDUE_LIMIT
 from bot.services.staleness import MIN_LIMIT as MIN_STALE_LIMIT
 from bot.slack.backup_refs import at_most as _at_most
 from bot.slack.backup_refs import backup_ref as _backup_ref
@@ -40,7 +41,17 @@ from bot.slack.usage import usage_error as _error
 ON_WORDS = {"on": True, "enable": True, "off": False, "disable": False}
 """The words for on and off, in `alerts` and `schedule` alike."""
 
-_ALERTS_WORDS = ("on", "off", "enable", "disable", "mute", "unmute", "stale", "mention")
+_ALERTS_WORDS = (
+    "on",
+    "off",
+    "enable",
+    "disable",
+    "mute",
+    "unmute",
+    "stale",
+    "overdue",
+    "mention",
+)
 
 
 def alerts_command(args: list[str], clock: Clock) -> Command:
@@ -50,8 +61,8 @@ def alerts_command(args: list[str], clock: Clock) -> Command:
     word = args[0].casefold()
     if word == "mention":
         return _mention(args[1:])
-    if word == "stale":
-        return _stale(args[1:])
+    if word in ("stale", "overdue"):
+        return _stale(args[1:], overdue=word == "overdue")
     if word in ("mute", "unmute"):
         return _mute(args, word)
     if word not in ON_WORDS:
@@ -79,20 +90,23 @@ def _mention(args: list[str]) -> Command:
         raise _error(str(error), "alerts mention") from None
 
 
-def _stale(args: list[str]) -> StaleCmd:
-    """`<id|name> <limit>`: a name is every word before the limit, the last word."""
-    key = "alerts stale"
+def _stale(args: list[str], *, overdue: bool) -> StaleCmd:
+    """`<id|name> <limit>`: a name is every word before the limit, the last word; the same
+    grammar for how old a backup's last good snapshot may get and how long its run may take."""
+    key = "alerts overdue" if overdue else "alerts stale"
     if len(args) > 1 and (name := _name_of(args[:-1])) is not None:
-        return _stale_limit(name, args[-1:], 2 + len(args) - 1, args)
+        return _stale_limit(name, args[-1:], 2 + len(args) - 1, args, overdue)
     backup_id = _name_of(args) or _required_backup_id(args, key)
     if len(args) < 2 or isinstance(backup_id, BackupName):
         raise _error("Say the limit: a duration, `auto` or `off`.", key)
-    return _stale_limit(backup_id, args[1:], 3, args)
+    return _stale_limit(backup_id, args[1:], 3, args, overdue)
 
 
-def _stale_limit(backup: BackupRef, limit: list[str], at: int, args: list[str]) -> StaleCmd:
+def _stale_limit(
+    backup: BackupRef, limit: list[str], at: int, args: list[str], overdue: bool
+) -> StaleCmd:
     """The limit words after the backup (`at`: where they start among the command's words)."""
-    key = "alerts stale"
+    key = "alerts overdue" if overdue else "alerts stale"
     spelled_from = at - 1 if isinstance(backup, BackupName) and len(args) > 2 else at
     written = args[spelled_from - 2 :]
     if len(written) > 1 and (spelled := spelled_duration(written)) is not None:
@@ -101,18 +115,19 @@ def _stale_limit(backup: BackupRef, limit: list[str], at: int, args: list[str]) 
         raise _error(f"Unexpected `{_shown(' '.join(limit[1:]))}`.", key)
     word = limit[0].casefold()
     if word in ("auto", "off"):
-        return StaleCmd(backup_id=backup, off=word == "off")
+        return StaleCmd(backup_id=backup, off=word == "off", overdue=overdue)
     try:
         seconds = parse_duration(word)
     except DeadlineError as error:
         if (spelled := spelled_duration(limit)) is not None:
             raise _spelled(limit, spelled, key, at) from None
         raise _error(f"`{_shown(limit[0])}`: {error}.", key) from None
-    if seconds < MIN_STALE_LIMIT:
+    if seconds < (MIN_OVERDUE_LIMIT if overdue else MIN_STALE_LIMIT):
+        what = "an overdue" if overdue else "a stale"
         raise _error(
-            f"`{_shown(limit[0])}` is too short for a stale limit: use at least `10m`.", key
+            f"`{_shown(limit[0])}` is too short for {what} limit: use at least `10m`.", key
         )
-    return StaleCmd(backup_id=backup, limit_seconds=int(seconds.total_seconds()))
+    return StaleCmd(backup_id=backup, limit_seconds=int(seconds.total_seconds()), overdue=overdue)
 
 
 def _spelled(typed: list[str], spelled: str, key: str, at: int) -> UsageError:

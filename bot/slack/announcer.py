@@ -39,6 +39,7 @@ from bot.slack.messages.episodes import (
     recovered_reply,
 )
 from bot.slack.messages.health import digest_message
+from bot.slack.messages.overdue import overdue_end_reply, overdue_note
 from bot.slack.messages.staleness import fresh_again_reply, stale_alert
 from bot.slack.messages.subscriptions import personal_failure_dm, personal_recovery_dm
 from bot.slack.messages.takers import taker_reply, with_takers
@@ -348,6 +349,47 @@ class SlackAnnouncer:
             fresh_again_reply(backup_id, backup_name, snapshot_id),
             thread_ts=alert_ts,
         )
+        return result.outcome
+
+    async def overdue(
+        self,
+        channel: Channel,
+        backup_id: int,
+        backup_name: str | None,
+        snapshot_id: int,
+        running_seconds: float,
+        usual_seconds: float | None,
+        *,
+        thread_ts: str | None,
+    ) -> Outcome:
+        note = overdue_note(
+            backup_id,
+            backup_name,
+            snapshot_id,
+            running_seconds,
+            usual_seconds,
+            () if thread_ts else channel.mention_ids,
+        )
+        result = await self._notifier.deliver(
+            DeliveryKey(channel.team_id, channel.channel_id, snapshot_id, DeliveryKind.OVERDUE),
+            note,
+            thread_ts=thread_ts,
+        )
+        return result.outcome
+
+    async def overdue_end(
+        self,
+        channel: Channel,
+        thread_ts: str,
+        backup_id: int,
+        backup_name: str | None,
+        snapshot: Snapshot,
+    ) -> Outcome:
+        key = DeliveryKey(
+            channel.team_id, channel.channel_id, snapshot.snapshot_id, DeliveryKind.OVERDUE_END
+        )
+        reply = overdue_end_reply(backup_id, backup_name, snapshot)
+        result = await self._notifier.deliver(key, reply, thread_ts=thread_ts)
         return result.outcome
 
     async def token_rejected(

@@ -108,11 +108,13 @@ class HealthCmd:
 
 @dataclass(frozen=True)
 class StaleCmd:
-    """`alerts stale <id|name> <duration>|auto|off`: `limit_seconds` None is auto unless `off`."""
+    """`alerts stale <id|name> <duration>|auto|off`: `limit_seconds` None is auto unless `off`;
+    with `overdue`, `alerts overdue …`: how long a run may take (the same grammar)."""
 
     backup_id: BackupRef
     limit_seconds: int | None = None
     off: bool = False
+    overdue: bool = False
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,9 @@ USAGE: dict[str, str] = {
     "`/skyvia alerts mention <@user|@group>...|off` mentions people in them (admins); "
     "`/skyvia alerts stale <backupId> <duration>|auto|off` sets how old the last good snapshot "
     "may get (durations `90s`, `30m`, `2h`, `1d`, `1h30m`, 30 days at most), "
-    "e.g. `/skyvia alerts stale 456 26h`",
+    "e.g. `/skyvia alerts stale 456 26h`; "
+    "`/skyvia alerts overdue <backupId> <duration>|auto|off` sets when a run counts as "
+    "unusually long, e.g. `/skyvia alerts overdue 456 2h`",
     "health": "`/skyvia health [page]` shows every backup's health, worst first: last good "
     "snapshot, last runs, failing streak (to you, with a button to share it)",
     "digest": "`/skyvia digest daily <HH:MM>|off` posts the health summary here once a day at "
@@ -52,7 +54,7 @@ USAGE: dict[str, str] = {
 
 PART_USAGE: dict[str, str] = {
     "alerts": "`/skyvia alerts on|off`, `alerts mute|unmute <backupId>`, "
-    "`alerts stale <backupId> <limit>` or `alerts mention <@user>...|off`; "
+    "`alerts stale|overdue <backupId> <limit>` or `alerts mention <@user>...|off`; "
     "`/skyvia help` explains each",
     "alerts on": "`/skyvia alerts on|off` turns failure alerts in this channel on or off (admins)",
     "alerts mute": "`/skyvia alerts mute <backupId> [for <duration>|until <time>]` mutes a "
@@ -63,6 +65,9 @@ PART_USAGE: dict[str, str] = {
     "alerts stale": "`/skyvia alerts stale <backupId> <duration>|auto|off` sets how old the "
     "last good snapshot may get (durations `90s`, `30m`, `2h`, `1d`, `1h30m`, 30 days at "
     "most), e.g. `/skyvia alerts stale 456 26h`",
+    "alerts overdue": "`/skyvia alerts overdue <backupId> <duration>|auto|off` sets when a "
+    "run counts as unusually long (`auto`: 3 × its usual duration, 15m at least), "
+    "e.g. `/skyvia alerts overdue 456 2h`",
     "alerts mention": "`/skyvia alerts mention <@user|@group>...|off` mentions people in this "
     "channel's failure alerts (admins), e.g. `/skyvia alerts mention @dana`",
 }

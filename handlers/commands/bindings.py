@@ -31,6 +31,7 @@ from bot.slack.messages import (
 )
 from bot.slack.messages.digests import with_digest
 from bot.slack.messages.mrkdwn import user_mention
+from bot.slack.messages.overdue import overdue_limit_changed_message
 from bot.slack.messages.staleness import stale_limit_changed_message
 from bot.slack.messages.timers import mute_unchanged_message, with_pending_ends
 from bot.slack.parsing import (
@@ -279,9 +280,15 @@ async def mute(ctx: SlackContext, command: MuteCmd) -> None:
 
 async def stale(ctx: SlackContext, command: StaleCmd) -> None:
     bound = await ctx.workspace()
-    await ctx.require(Role.OPERATOR, "set when a backup counts as stale")
+    what = "overdue" if command.overdue else "stale"
+    await ctx.require(
+        Role.OPERATOR,
+        "set when a run counts as unusually long"
+        if command.overdue
+        else "set when a backup counts as stale",
+    )
     limit = "off" if command.off else _limit_words(command.limit_seconds)
-    retype = f"alerts stale {{id}} {limit}"
+    retype = f"alerts {what} {{id}} {limit}"
     backup_id = await resolve(ctx, bound, command.backup_id, Pick.RETYPE, retype=retype)
     if backup_id is None:
         return
@@ -291,10 +298,10 @@ async def stale(ctx: SlackContext, command: StaleCmd) -> None:
         user_id=ctx.user_id,
         limit_seconds=command.limit_seconds,
         off=command.off,
+        overdue=command.overdue,
     )
-    message = stale_limit_changed_message(
-        ctx.user_id, backup.id, backup.name, command.limit_seconds, command.off
-    )
+    changed = overdue_limit_changed_message if command.overdue else stale_limit_changed_message
+    message = changed(ctx.user_id, backup.id, backup.name, command.limit_seconds, command.off)
     try:
         await ctx.post(message)
     except NotInChannel:

@@ -149,17 +149,56 @@ class AlertCursorRepository:
         checked_at: datetime,
         cadence_seconds: float | None,
         last_good: tuple[int, datetime] | None,
+        usual_run_seconds: float | None = None,
+        last_start_at: datetime | None = None,
     ) -> bool:
-        """Stores what a read of the backup's recent runs learned (the stale check's cache).
+        """Stores what a read of the backup's recent runs learned (the stale and overdue
+        checks' cache).
 
-        A cadence or last good snapshot the read could not see keeps the one known before.
+        A cadence, last good snapshot, usual duration or latest start the read could not see
+        keeps the one known before.
         """
         values: dict[str, object] = {"runs_checked_at": checked_at}
+        if usual_run_seconds is not None:
+            values["usual_run_seconds"] = usual_run_seconds
+        if last_start_at is not None:
+            values["last_start_at"] = last_start_at
         if cadence_seconds is not None:
             values["cadence_seconds"] = cadence_seconds
         if last_good is not None:
             values["last_good_snapshot_id"], values["last_good_at"] = last_good
         return await self._write_claimed(workspace_id, backup_id, owner, values)
+
+    async def record_active(
+        self,
+        workspace_id: int,
+        backup_id: int,
+        *,
+        owner: str,
+        asked_at: datetime,
+        running: tuple[int, datetime] | None,
+    ) -> bool:
+        """What `GET .../snapshots/active` said (the overdue check): the run going and since
+        when, or None once no run is going and its end (if owed) was told."""
+        values: dict[str, object] = {
+            "active_checked_at": asked_at,
+            "running_snapshot_id": running[0] if running else None,
+            "running_since": running[1] if running else None,
+        }
+        return await self._write_claimed(workspace_id, backup_id, owner, values)
+
+    async def running(self, workspace_id: int) -> dict[int, tuple[int, datetime]]:
+        """The workspace's runs the overdue check saw going: (snapshot, since) by backup."""
+        result = await self.session.execute(
+            select(
+                AlertCursor.backup_id, AlertCursor.running_snapshot_id, AlertCursor.running_since
+            ).where(
+                AlertCursor.workspace_id == workspace_id,
+                AlertCursor.running_snapshot_id.is_not(None),
+                AlertCursor.running_since.is_not(None),
+            )
+        )
+        return {backup: (run, since) for backup, run, since in result.all() if run and since}
 
     async def forget_runs(self, workspace_id: int, backup_id: int) -> None:
         """Makes the next scan read the backup's runs again (a channel just changed its limit)."""

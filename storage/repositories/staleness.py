@@ -24,6 +24,9 @@ class StaleSetting:
     stale_snapshot_id: int | None = None
     """The last good snapshot when the channel was told it is stale (0: none); None: fresh."""
     stale_announced: bool = False
+    overdue_seconds: int | None = None
+    """`alerts overdue`: a fixed limit; None with `overdue_disabled` false is `auto`."""
+    overdue_disabled: bool = False
 
 
 AUTO = StaleSetting()
@@ -44,7 +47,12 @@ class StalenessRepository:
         )
         return {
             (r.binding_id, r.backup_id): StaleSetting(
-                r.limit_seconds, r.disabled, r.stale_snapshot_id, r.stale_announced
+                r.limit_seconds,
+                r.disabled,
+                r.stale_snapshot_id,
+                r.stale_announced,
+                r.overdue_seconds,
+                r.overdue_disabled,
             )
             for r in rows
         }
@@ -53,7 +61,11 @@ class StalenessRepository:
         row = await self.session.get(BackupStaleness, (binding_id, backup_id))
         if row is None:
             row = BackupStaleness(
-                binding_id=binding_id, backup_id=backup_id, disabled=False, stale_announced=False
+                binding_id=binding_id,
+                backup_id=backup_id,
+                disabled=False,
+                stale_announced=False,
+                overdue_disabled=False,
             )
             self.session.add(row)
         return row
@@ -68,6 +80,15 @@ class StalenessRepository:
         if disabled:
             row.stale_snapshot_id = None
             row.stale_announced = False
+        await self.session.flush()
+
+    async def set_overdue(
+        self, binding_id: int, backup_id: int, limit_seconds: int | None, *, disabled: bool
+    ) -> None:
+        """`alerts overdue`: a fixed limit, `auto` (None), or off."""
+        row = await self._row(binding_id, backup_id)
+        row.overdue_seconds = None if disabled else limit_seconds
+        row.overdue_disabled = disabled
         await self.session.flush()
 
     async def open_episode(self, binding_id: int, backup_id: int, last_good_id: int) -> None:

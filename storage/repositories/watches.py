@@ -195,6 +195,18 @@ class WatchRepository:
         )
         return {(team, channel, snapshot) for team, channel, snapshot in result.all()}
 
+    async def pending_for_backup(self, workspace_id: int, backup_id: int) -> Sequence[Watch]:
+        """The backup's runs being watched: the overdue check knows from them that a run is
+        going (and which thread its note goes in) without asking Skyvia."""
+        result = await self.session.scalars(
+            select(Watch).where(
+                Watch.workspace_id == workspace_id,
+                Watch.backup_id == backup_id,
+                Watch.finished_at.is_(None),
+            )
+        )
+        return result.all()
+
     async def pending_for_channel(self, team_id: str, channel_id: str) -> Sequence[Watch]:
         result = await self.session.scalars(
             select(Watch)

@@ -78,7 +78,16 @@ def test_runs_are_read_only_when_a_check_is_due() -> None:
     assert tracker.due(_cursor(last_good_at=NOW - timedelta(hours=16)), _listeners(), NOW)
     assert tracker.due(_cursor(), _listeners(StaleSetting(limit_seconds=3600)), NOW)
     assert tracker.due(_cursor(), _listeners(StaleSetting(stale_snapshot_id=9)), NOW)
+    both_off = StaleSetting(disabled=True, overdue_disabled=True)
+    assert not tracker.due(_cursor(runs_checked_at=None), _listeners(both_off), NOW)
     assert not tracker.due(
-        _cursor(runs_checked_at=None), _listeners(StaleSetting(disabled=True)), NOW
+        _cursor(scheduled=False, runs_checked_at=None),
+        _listeners(StaleSetting(overdue_disabled=True)),
+        NOW,
     )
-    assert not tracker.due(_cursor(scheduled=False, runs_checked_at=None), _listeners(), NOW)
+    # Overdue checks (on by default) learn durations from the same read, at most hourly ...
+    stale_off = _listeners(StaleSetting(disabled=True))
+    assert tracker.due(_cursor(runs_checked_at=None), stale_off, NOW)
+    assert tracker.due(_cursor(scheduled=False, runs_checked_at=None), _listeners(), NOW)
+    # ... and never sooner: a fresh cache with stale checks off reads nothing.
+    assert not tracker.due(_cursor(last_good_at=NOW - timedelta(hours=16)), stale_off, NOW)

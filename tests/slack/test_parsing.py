@@ -627,6 +627,38 @@ def test_bad_alerts_stale_input_gets_the_usage(text: str) -> None:
     assert "alerts stale <backupId>" in caught.value.usage
 
 
+# -- alerts overdue ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("alerts overdue 456 2h", StaleCmd(456, limit_seconds=7200, overdue=True)),
+        ("ALERTS Overdue #456 1h30m", StaleCmd(456, limit_seconds=5400, overdue=True)),
+        ("alerts overdue 456 auto", StaleCmd(456, overdue=True)),
+        ("alerts overdue 456 off", StaleCmd(456, off=True, overdue=True)),
+        (
+            "alerts overdue nightly crm 2h",
+            StaleCmd(BackupName("nightly crm"), limit_seconds=7200, overdue=True),
+        ),
+    ],
+)
+def test_alerts_overdue_reads_a_backup_and_a_duration_auto_or_off(
+    text: str, expected: StaleCmd
+) -> None:
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["alerts overdue", "alerts overdue 456", "alerts overdue 456 5m", "alerts overdue 456 soon"],
+)
+def test_bad_alerts_overdue_input_gets_its_own_usage(text: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse(text)
+    assert "alerts overdue <backupId>" in caught.value.usage
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

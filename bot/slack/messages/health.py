@@ -66,6 +66,12 @@ def health_line(item: BackupHealth) -> str:
     scheduled = item.backup.scheduled
     if scheduled is not None:
         parts.append("schedule on" if scheduled else "schedule off")
+    if item.overdue is not None:
+        snapshot_id, since = item.overdue
+        parts.append(
+            f":hourglass_flowing_sand: snapshot {snapshot_id} running since "
+            f"{slack_date(since, '{ago}')}, longer than usual"
+        )
     if item.muted:
         parts.append(":no_bell: muted")
     if item.condition is Condition.FAILING:
