@@ -96,8 +96,9 @@ async def test_the_episode_section_delivers_every_message_of_every_episode_once(
 async def test_under_slack_tiers_every_message_arrives_once_without_learning_the_pace_by_429(
     tmp_path: Path,
 ) -> None:
-    """Delivery at Slack's pace with the stand-in's tiers on: every reply, alert and card edit, few 429s, and no
-    minute over a tier (one replica: SQLite; the two-replica run needs PostgreSQL)."""
+    """Delivery at Slack's pace with the stand-in's tiers on: every reply, alert and card edit,
+    few 429s, and no minute over a tier (one replica: SQLite; the two-replica run needs
+    PostgreSQL)."""
     tables = await run_sections(SMOKE, ["tiers"], None, tmp_path)
 
     (outcome,) = tables["tiers"].figures["outcomes"]
