@@ -42,6 +42,10 @@ EMOJI: Mapping[str, str] = {
     "black_square_for_stop": "⏹️",
     "rocket": "🚀",
     "money_with_wings": "💸",
+    "envelope": "✉️",
+    "eyes": "👀",
+    "leftwards_arrow_with_hook": "↩️",
+    "raising_hand": "🙋",
 }
 
 _ENTITY = re.compile(r"<([^<>\n]*)>")
