@@ -25,6 +25,11 @@ def _thread(procs: ProcessStack, channel: str, kind: str) -> list[PostedMessage]
     return [m for m in procs.slack.thread(channel, alert.ts) if kind_of(m) == kind]
 
 
+def _header(procs: ProcessStack, channel: str) -> str:
+    [alert] = alerts_in(procs.slack, channel)
+    return procs.slack.message(channel, alert.ts).text
+
+
 async def _episode(procs: ProcessStack, *, kill: Callable[[], None] | None) -> None:
     """Failure, failure (killed while its replies go out), success; then checks each once."""
     first = procs.sim.state.run_scheduled_now(BACKUP, fail=True)
@@ -49,15 +54,17 @@ async def _episode(procs: ProcessStack, *, kill: Callable[[], None] | None) -> N
         await wait_until(
             lambda c=channel: _thread(procs, c, "recovered"), timeout=30, what="recoveries"
         )
+    for channel in CHANNELS:  # header edits go at chat.update's pace (Tier 3), after the replies
+        await wait_until(
+            lambda c=channel: "recovered" in _header(procs, c), timeout=30, what="headers"
+        )
     await procs.after_ticks()
     for channel in CHANNELS:
         assert len(alerts_in(procs.slack, channel)) == 1
         assert len(_thread(procs, channel, "episode_reply")) == 1
         [recovered] = _thread(procs, channel, "recovered")
         assert f"snapshot {good.id} succeeded after 2 failures" in recovered.text
-        [alert] = alerts_in(procs.slack, channel)
-        header = procs.slack.message(channel, alert.ts)
-        assert "recovered after 2 failures" in header.text
+        assert "recovered after 2 failures" in _header(procs, channel)
 
 
 async def test_killed_during_an_episode_each_channel_hears_each_step_once(

@@ -1,8 +1,9 @@
 """Issue 5: two bot processes on one database share the watches and reply to each exactly once.
 
 200 watches over 20 channels finish at the same moment; both processes poll, claim with
-`FOR UPDATE SKIP LOCKED` leases (PostgreSQL) and post through the one ledger. Who did what is
-read back from the ledger's `claimed_by` (each process has its own lease owner id).
+`FOR UPDATE SKIP LOCKED` leases (PostgreSQL) and owe their replies to the one outbox, which
+the replica holding the team's send lease drains. Who sent is read back from the ledger's
+`claimed_by` (each process has its own lease owner id).
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ async def _watch_many(procs: ProcessStack) -> dict[int, tuple[str, str]]:
 
 async def test_two_replicas_reply_to_200_watches_once_each(procs: ProcessStack) -> None:
     procs.sim.state.set_speed(0.01)  # runs stay New until they are all finished at once
+    # Card edits at 100 a second, not Slack's Tier 3: this is about sharing watches, not pace.
+    procs.env["SKYVIA_BOT_SLACK_PACE"] = "chat.update=100/1+100"
     await procs.start()
     await procs.start()
     cards = await _watch_many(procs)
@@ -103,5 +106,7 @@ async def test_two_replicas_reply_to_200_watches_once_each(procs: ProcessStack) 
         )
         pending = await WatchRepository(session).count_pending()
     assert pending == 0
-    assert len(owners) == 2, f"both processes should have posted replies: {owners}"
+    # Both replicas watch, but a team's messages go out through one sender at a time (the
+    # team's send lease keeps the replicas inside Slack's tier together): one owner here.
+    assert len(owners) == 1, f"one sender per team should have posted the replies: {owners}"
     assert sum(owners.values()) == WATCHES
