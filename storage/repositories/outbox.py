@@ -31,8 +31,9 @@ from storage.repositories.deliveries import DeliveryLedger, LedgerKey, Subject
 
 _TABLE = cast(Table, Delivery.__table__)
 _KEY = ("team_id", "channel_id", "snapshot_id", "kind")
-_CHUNK = 400
-"""Rows per multi-row INSERT: 11 parameters each stays far below every driver's limit."""
+_CHUNK = 5000
+"""Rows per execution (SQLAlchemy splits each into INSERTs its driver accepts); bounds the
+parameter lists held at once."""
 
 
 @dataclass(frozen=True)
@@ -115,17 +116,17 @@ class Outbox:
         now = db_now(self.session)
         insert = postgresql.insert if dialect_name(self.session) == "postgresql" else sqlite.insert
         states: dict[LedgerKey, RowState] = {}
+        # One statement, executed for many rows: SQLAlchemy batches it into multi-row INSERTs
+        # with RETURNING ("insertmanyvalues"), compiled once; the clock is the database's.
+        statement = (
+            insert(_TABLE)
+            .values(claimed_at=now)
+            .on_conflict_do_nothing(index_elements=list(_KEY))
+            .returning(*(_TABLE.c[name] for name in _KEY))
+        )
         for start in range(0, len(rows), _CHUNK):
             chunk = [by_key[key] for key in rows[start : start + _CHUNK]]
-            statement = (
-                insert(_TABLE)
-                .values([_row(entry, owner, now) for entry in chunk])
-                .on_conflict_do_nothing(index_elements=list(_KEY))
-                .returning(*(_TABLE.c[name] for name in _KEY))
-            )
-            result = await self.session.execute(
-                statement, execution_options={"compiled_cache": None}
-            )
+            result = await self.session.execute(statement, [_row(entry, owner) for entry in chunk])
             for team, channel, snapshot, kind in result.all():
                 states[(team, channel, snapshot, kind)] = RowState(DeliveryStatus.PENDING)
         others = [key for key in rows if key not in states]
@@ -398,13 +399,12 @@ def _queued(row: Sequence[Any]) -> QueuedRow:
     )
 
 
-def _row(entry: OutboxEntry, owner: str, now: object) -> dict[str, object]:
+def _row(entry: OutboxEntry, owner: str) -> dict[str, object]:
     backup_id, backup_name = entry.subject if entry.subject is not None else (None, None)
     return {
         **dict(zip(_KEY, entry.key, strict=True)),
         "status": DeliveryStatus.PENDING,
         "claimed_by": owner,
-        "claimed_at": now,
         "backup_id": backup_id,
         "backup_name": backup_name,
         "priority": entry.priority,

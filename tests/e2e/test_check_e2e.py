@@ -7,6 +7,7 @@ SQLite file in the working directory).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -35,6 +36,10 @@ def check_in(folder: Path, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def names_in(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
 def test_check_in_an_empty_folder_creates_nothing_and_fails_on_the_missing_database(
     tmp_path: Path,
 ) -> None:
@@ -48,18 +53,20 @@ def test_check_in_an_empty_folder_creates_nothing_and_fails_on_the_missing_datab
     assert "Traceback" not in result.stderr
 
 
-def test_check_of_a_database_without_tables_says_so(
+async def test_check_of_a_database_without_tables_says_so(
     fake_slack: FakeSlack, simulator: RunningSimulator, tmp_path: Path
 ) -> None:
     (tmp_path / "skyvia-bot.db").touch()  # exists, never migrated
-    result = check_in(
+    # In a thread: the stand-ins serve on this test's event loop, which must keep running.
+    result = await asyncio.to_thread(
+        check_in,
         tmp_path,
         SLACK_BOT_TOKEN=fake_slack.bot_token,
         SLACK_API_URL=fake_slack.api_url,
         SKYVIA_API_URL=simulator.base_url,
         SKYVIA_API_TOKEN=simulator.token,
     )
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["skyvia-bot.db"], result.stdout
+    assert names_in(tmp_path) == ["skyvia-bot.db"], result.stdout
     stored = next(line for line in result.stdout.splitlines() if "stored tokens" in line)
     assert stored.startswith("FAIL") and "skyvia-bot migrate" in stored, result.stdout
     assert result.returncode == 1

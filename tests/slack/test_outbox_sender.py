@@ -158,7 +158,7 @@ async def test_a_paused_channel_gives_up_what_it_had_queued(kit: Kit) -> None:
 async def test_a_deep_backlog_is_read_a_batch_at_a_time(kit: Kit) -> None:
     """100,000 queued rows: a round reads one batch, so memory does not follow the backlog."""
     entries = [
-        OutboxEntry((TEAM, f"C{n % 1000:04d}", n, "alert"), 0, '{"m":{"text":"x"}}')
+        OutboxEntry((TEAM, f"C{n % 100:04d}", n, "alert"), 0, '{"m":{"text":"x"}}')
         for n in range(100_000)
     ]
     async with kit.db.session() as session:
@@ -170,5 +170,5 @@ async def test_a_deep_backlog_is_read_a_batch_at_a_time(kit: Kit) -> None:
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert len(kit.slack.calls_to("chat.postMessage")) == 1000  # the first row of each channel
+    assert len(kit.slack.calls_to("chat.postMessage")) == 100  # the first row of each channel
     assert peak < 40 * 1024 * 1024, f"a round of a 100,000-row backlog peaked at {peak:,} bytes"
