@@ -16,22 +16,9 @@ from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStor
 
 from bot.container import Container
 from bot.logging_setup import set_log_context
-from bot.services.channel_pauses import ChannelPauses
-from bot.services.digests import DigestSettings
-from bot.services.health import HealthService
-from bot.services.mentions import AlertMentions
-from bot.services.steps import StepExecutions
-from bot.services.subscriptions import Subscriptions
-from bot.services.takers import AlertTakers
-from bot.slack.announcer import SlackAnnouncer
 from bot.slack.clients import SlackClients
-from bot.slack.installations import ResumingInstallationStore, TeamInstallations
-from bot.slack.notifier import Notifier
-from bot.workers.registry import stale_claim_after
+from bot.slack.installations import ResumingInstallationStore
 from handlers import register_all
-from handlers.context import Services
-from storage.batching import WriteBatcher
-from storage.repositories import new_lease_owner
 
 log = logging.getLogger(__name__)
 
@@ -75,41 +62,6 @@ class _EnvTokenWarningFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "`token` will be unused" not in record.getMessage()
-
-
-def handler_services(container: Container) -> Services:
-    """What the listeners may call: the use cases and the authorizer, not the container.
-
-    `I'm on it` owes its thread reply and header edit through the outbox like a worker's
-    messages (a notifier that only writes rows; the workers' senders post them)."""
-    settings = container.settings
-    notifier = Notifier(
-        slack=container.slack,
-        batcher=WriteBatcher(container.db),
-        owner=new_lease_owner("web"),
-        stale_after=stale_claim_after(settings.watch_interval, settings.alert_interval),
-        metrics=container.metrics,
-    )
-    takers = AlertTakers(container.db, SlackAnnouncer(notifier))
-    return Services(
-        authorizer=container.authorizer,
-        bindings=container.bindings,
-        backups=container.backups,
-        snapshots=container.snapshots,
-        schedules=container.schedules,
-        clicks=container.clicks,
-        timers=container.timers,
-        pauses=ChannelPauses(container.db),
-        health=HealthService(skyvia=container.skyvia, bindings=container.bindings, takers=takers),
-        mentions=AlertMentions(container.db),
-        digests=DigestSettings(container.db),
-        steps=StepExecutions(container.db, container.cipher),
-        takers=takers,
-        subscriptions=Subscriptions(container.db),
-        installations=TeamInstallations(
-            container.slack.installation_store, evict=container.slack.evict
-        ),
-    )
 
 
 class RotatingFirstAuthorize(AsyncInstallationStoreAuthorize):
@@ -166,9 +118,7 @@ def _oauth_kwargs(container: Container) -> dict[str, Any]:
         client_secret=client_secret,
         scopes=BOT_SCOPES,
         # A reinstall resumes what the uninstall paused (bot.slack.installations).
-        installation_store=ResumingInstallationStore(
-            store, ChannelPauses(container.db).resume_team
-        ),
+        installation_store=ResumingInstallationStore(store, container.services.pauses.resume_team),
         state_store=AsyncSQLAlchemyOAuthStateStore(
             expiration_seconds=600, engine=container.db.engine
         ),
@@ -228,5 +178,5 @@ def create_app(container: Container) -> AsyncApp:
         return await next()
 
     app.middleware(count_and_instrument)
-    register_all(app, handler_services(container))
+    register_all(app, container.services)
     return app

@@ -126,7 +126,8 @@ class Settings(BaseSettings):
     default_token_teams: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=AliasChoices("SKYVIA_BOT_DEFAULT_TOKEN_TEAMS")
     )
-    # Slack's pace (bot/slack/pacing.py): `scope=N/S[+B],...` over Slack's documented tiers.
+    # Slack's pace (bot/slack/delivery/pacing.py): `scope=N/S[+B],...` over Slack's documented
+    # tiers.
     slack_pace: str = Field(default="", alias="SKYVIA_BOT_SLACK_PACE")
     port: int = Field(default=3000, ge=1, le=65535, alias="PORT")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")

@@ -9,25 +9,45 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx
 from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 
 from bot.config import Settings
 from bot.metrics import Metrics
+from bot.services.alerting.scanner import AlertingConfig, AlertingService
 from bot.services.backups import BackupService
 from bot.services.bindings import BindingService
+from bot.services.channel_pauses import ChannelPauses
 from bot.services.clicks import ClickClaims
+from bot.services.digests import DigestSettings
+from bot.services.health import HealthService
+from bot.services.mentions import AlertMentions
+from bot.services.retention import RetentionPolicy, RetentionService
 from bot.services.schedules import ScheduleService
 from bot.services.snapshots import SnapshotService
+from bot.services.steps import StepExecutions
+from bot.services.subscriptions import Subscriptions
+from bot.services.takers import AlertTakers
 from bot.services.timers import TimerService
+from bot.services.watching import WatchingConfig, WatchingService
 from bot.skyvia.client import SkyviaClient, build_http_client
 from bot.slack.authz import Authorizer
 from bot.slack.clients import SlackClients
+from bot.slack.delivery.announcer import SlackAnnouncer
+from bot.slack.delivery.notifier import Notifier
+from bot.slack.delivery.pacing import Pace
+from bot.slack.delivery.senders import OutboxSender
+from bot.slack.delivery.steps import StepCompleter
+from bot.slack.installations import TeamInstallations
+from bot.workers.registry import Background, SharedParts, stale_claim_after
+from handlers.context import Services
+from storage.batching import WriteBatcher
 from storage.crypto import TokenCipher, load_or_create_key
 from storage.db import Database
 from storage.installation_store import EncryptedInstallationStore
+from storage.repositories import new_lease_owner
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +108,87 @@ def slack_clients(
     return clients
 
 
+def _background(
+    settings: Settings,
+    metrics: Metrics,
+    db: Database,
+    skyvia: SkyviaClient,
+    slack: SlackClients,
+    cipher: TokenCipher,
+    bindings: BindingService,
+    schedules: ScheduleService,
+) -> Background:
+    """The workers' use cases, and the announcer they and the listeners owe messages through.
+
+    One notifier, write batcher and lease owner per process: the watcher, the scanner, the
+    timers and `I'm on it` all owe into the outbox, and the sender drains it at Slack's pace.
+    """
+    owner = new_lease_owner("bot")
+    batcher = WriteBatcher(db)
+    notifier = Notifier(
+        slack=slack,
+        batcher=batcher,
+        owner=owner,
+        stale_after=stale_claim_after(settings.watch_interval, settings.alert_interval),
+        metrics=metrics,
+        steps=StepCompleter(slack=slack, cipher=cipher, batcher=batcher, owner=owner),
+    )
+    announcer = SlackAnnouncer(notifier)
+    common = SharedParts(
+        db=db,
+        skyvia=skyvia,
+        bindings=bindings,
+        announcer=announcer,
+        batcher=batcher,
+        owner=owner,
+        metrics=metrics,
+    )
+    watching = WatchingService(
+        config=replace(
+            WatchingConfig.for_interval(settings.watch_interval, settings.watch_give_up),
+            step_limit=settings.step_limit,
+        ),
+        **common,
+    )
+    alerting = AlertingService(
+        config=AlertingConfig.for_interval(settings.alert_interval, settings.alert_lookback),
+        **common,
+    )
+    takers = AlertTakers(db, announcer)
+    return Background(
+        owner=owner,
+        watching=watching,
+        alerting=alerting,
+        retention=RetentionService(
+            db=db,
+            policy=RetentionPolicy.from_settings(settings, alert_lookback=alerting.config.lookback),
+        ),
+        timers=TimerService(
+            db=db,
+            skyvia=skyvia,
+            bindings=bindings,
+            schedules=schedules,
+            announcer=announcer,
+            health=HealthService(skyvia=skyvia, bindings=bindings, takers=takers),
+            owner=owner,
+            interval=settings.alert_interval,
+        ),
+        sender=OutboxSender(
+            notifier=notifier,
+            batcher=batcher,
+            owner=owner,
+            pace=Pace(settings.pace),
+            metrics=metrics,
+        ),
+        takers=takers,
+    )
+
+
 @dataclass
 class Container:
+    """Every long-lived object of a process, each built once: the listeners get `services`,
+    the workers `background` (the timers and `I'm on it` are the same objects in both)."""
+
     settings: Settings
     metrics: Metrics
     db: Database
@@ -97,13 +196,9 @@ class Container:
     http: httpx.AsyncClient
     skyvia: SkyviaClient
     slack: SlackClients
-    authorizer: Authorizer
     bindings: BindingService
-    backups: BackupService
-    snapshots: SnapshotService
-    schedules: ScheduleService
-    clicks: ClickClaims
-    timers: TimerService
+    services: Services
+    background: Background
     instance_id: str = field(default_factory=lambda: f"{os.uname().nodename}:{os.getpid()}")
 
     @classmethod
@@ -126,6 +221,24 @@ class Container:
         )
         slack = slack_clients(settings, metrics, db, cipher, bindings)
         schedules = ScheduleService(db=db, skyvia=skyvia)
+        background = _background(settings, metrics, db, skyvia, slack, cipher, bindings, schedules)
+        services = Services(
+            authorizer=Authorizer(admins=settings.admins, operators=settings.operators),
+            bindings=bindings,
+            backups=BackupService(skyvia=skyvia),
+            snapshots=SnapshotService(db=db, skyvia=skyvia, watch_interval=settings.watch_interval),
+            schedules=schedules,
+            clicks=ClickClaims(db),
+            timers=background.timers,
+            pauses=ChannelPauses(db),
+            health=HealthService(skyvia=skyvia, bindings=bindings, takers=background.takers),
+            mentions=AlertMentions(db),
+            digests=DigestSettings(db),
+            steps=StepExecutions(db, cipher),
+            takers=background.takers,
+            subscriptions=Subscriptions(db),
+            installations=TeamInstallations(slack.installation_store, evict=slack.evict),
+        )
         return cls(
             settings=settings,
             metrics=metrics,
@@ -134,19 +247,9 @@ class Container:
             http=http,
             skyvia=skyvia,
             slack=slack,
-            authorizer=Authorizer(admins=settings.admins, operators=settings.operators),
             bindings=bindings,
-            backups=BackupService(skyvia=skyvia),
-            snapshots=SnapshotService(db=db, skyvia=skyvia, watch_interval=settings.watch_interval),
-            schedules=schedules,
-            clicks=ClickClaims(db),
-            timers=TimerService(
-                db=db,
-                skyvia=skyvia,
-                bindings=bindings,
-                schedules=schedules,
-                interval=settings.alert_interval,
-            ),
+            services=services,
+            background=background,
         )
 
     async def aclose(self) -> None:

@@ -1,7 +1,7 @@
 """Slack's documented rate limits as figures, and `SKYVIA_BOT_SLACK_PACE` that overrides them.
 
 Plain data and parsing, read by `bot.config` (to refuse a malformed setting at start-up) and by
-`bot.slack.pacing` (which keeps the pace).
+`bot.slack.delivery.pacing` (which keeps the pace).
 """
 
 from __future__ import annotations

@@ -25,13 +25,11 @@ from bot.services.schedules import ScheduleChange
 from bot.services.snapshots import StartedUnwatched, Watched
 from bot.skyvia.errors import SkyviaError
 from bot.slack.authz import Role
-from bot.slack.deadlines import Deadline
-from bot.slack.ids import ActionId
+from bot.slack.grammar.deadlines import Deadline
 from bot.slack.messages import Message, refusal_message, schedule_message
+from bot.slack.messages.ids import ActionId
 from bot.slack.messages.lifecycle import only_run_message
-from bot.slack.messages.takers import shown_takers, taken_message
-from bot.slack.messages.timers import window_ending_message
-from bot.slack.payloads import (
+from bot.slack.messages.payloads import (
     BackupRef,
     BackupsPageRef,
     ConnectRef,
@@ -49,7 +47,9 @@ from bot.slack.payloads import (
     SnapshotsPageRef,
     TakeRef,
 )
-from bot.slack.payloads import message_ts as valid_ts
+from bot.slack.messages.payloads import message_ts as valid_ts
+from bot.slack.messages.takers import shown_takers, taken_message
+from bot.slack.messages.timers import window_ending_message
 from handlers.commands.backups import (
     START_SNAPSHOT,
     SWITCH_SCHEDULE,

@@ -30,6 +30,7 @@ from bot.services.subscriptions import Subscriptions
 from bot.services.takers import AlertTakers
 from bot.services.timers import TimerService
 from bot.slack.authz import Authorizer, Role
+from bot.slack.delivery.errors import not_in_channel
 from bot.slack.installations import TeamInstallations
 from bot.slack.messages import Message
 
@@ -38,8 +39,8 @@ from bot.slack.messages import Message
 class Services:
     """Everything the listeners call: the use cases and the authorizer, nothing else.
 
-    Built by the composition root (`bot.app`), so handlers never see the container's engine,
-    HTTP clients or settings and cannot reach past the services into storage.
+    Built once by the composition root (`bot.container`), so handlers never see the container's
+    engine, HTTP clients or settings and cannot reach past the services into storage.
     """
 
     authorizer: Authorizer
@@ -57,9 +58,6 @@ class Services:
     steps: StepExecutions
     takers: AlertTakers
     subscriptions: Subscriptions
-
-
-_NOT_IN_CHANNEL = {"channel_not_found", "not_in_channel"}
 
 
 class NotInChannel(DomainError):
@@ -140,7 +138,7 @@ class SlackContext:
                 channel=self.channel_id, **message.to_dict(), **extra
             )
         except SlackApiError as exc:
-            if exc.response.get("error") in _NOT_IN_CHANNEL:
+            if not_in_channel(exc):
                 raise NotInChannel() from None
             raise
         return str(response["ts"])

@@ -27,14 +27,14 @@ from bot.skyvia.errors import (
     SkyviaRateLimited,
     SkyviaUnavailable,
 )
+from bot.slack.grammar.parsing import UsageError
 from bot.slack.messages import (
     Message,
     refusal_message,
     unexpected_error_message,
     usage_error_message,
 )
-from bot.slack.parsing import UsageError
-from bot.slack.payloads import PayloadError
+from bot.slack.messages.payloads import PayloadError
 
 if TYPE_CHECKING:
     from handlers.context import SlackContext

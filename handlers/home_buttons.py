@@ -12,21 +12,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services.clicks import ClickedButton
 from bot.slack.authz import Role
-from bot.slack.ids import ActionId
-from bot.slack.payloads import HomeFailureRef
+from bot.slack.messages.ids import ActionId
+from bot.slack.messages.payloads import HomeFailureRef
+from bot.slack.visibility import ChannelVisibility
 from handlers.commands.backups import START_SNAPSHOT, Retry, snapshot_log, start_snapshot
 from handlers.context import Services, SlackContext
 from handlers.errors import handle_error
-
-if TYPE_CHECKING:
-    from handlers.home import ChannelVisibility
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from bot.services.audit import Actor
 from bot.services.errors import TokenRejected, WorkspaceNotFound
 from bot.skyvia.models import Workspace
 from bot.slack.authz import Role
-from bot.slack.ids import BlockId, CallbackId
-from bot.slack.payloads import (
+from bot.slack.messages.ids import BlockId, CallbackId
+from bot.slack.messages.payloads import (
     ConnectModalMeta,
     ConnectSubmission,
     ModalInputError,

@@ -14,7 +14,7 @@ itself; then, in order:
    backup must exist. Any refusal fails the step at once, with the refusal's words.
 3. *Run Skyvia snapshot* starts the run as `/skyvia snapshot` does, card and watch included,
    and records the step on the watch: the watcher completes it when the run ends
-   (`bot.slack.steps`, through the outbox). *Open a maintenance window* opens the window as
+   (`bot.slack.delivery.steps`, through the outbox). *Open a maintenance window* opens the window as
    `schedule <backup> off for <duration>` does and completes at once with its end.
 
 docs/reference/commands.md#workflow-builder-steps has the inputs and outputs; manifest.yml
@@ -43,8 +43,8 @@ from bot.services.models import RunStep
 from bot.services.snapshots import AlreadyActive
 from bot.skyvia.errors import SkyviaError
 from bot.slack.authz import Role
-from bot.slack.deadlines import Deadline, DeadlineError, parse_duration
-from bot.slack.parsing import UsageError
+from bot.slack.grammar.deadlines import Deadline, DeadlineError, parse_duration
+from bot.slack.grammar.parsing import UsageError
 from handlers.commands.backups import START_SNAPSHOT, SWITCH_SCHEDULE, post_snapshot_card
 from handlers.commands.timers import maintenance_window
 from handlers.context import Services, SlackContext

@@ -32,7 +32,8 @@ from storage.types import UTCDateTime
 
 class DeliveryStatus(StrEnum):
     PENDING = "pending"
-    """Owed and queued in the outbox: a sender will claim and post it (`bot.slack.outbox`)."""
+    """Owed and queued in the outbox: a sender will claim and post it
+    (`bot.slack.delivery.senders`)."""
     CLAIMED = "claimed"
     """Someone is posting it now (or crashed while posting: see `claimed_at`)."""
     SENT = "sent"
@@ -239,16 +240,17 @@ class AlertCursor(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     error_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_listed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # What the stale check learned of the backup's recent runs (see `bot.services.staleness`):
-    # refreshed by at most one listing per scan, and only when a check is due.
+    # What the stale check learned of the backup's recent runs (see
+    # `bot.services.alerting.staleness`): refreshed by at most one listing per scan, and only when a
+    # check is due.
     scheduled: Mapped[bool | None] = mapped_column(Boolean)
     cadence_seconds: Mapped[float | None] = mapped_column(Float)
     last_good_snapshot_id: Mapped[int | None] = mapped_column(SkyviaId)
     last_good_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     runs_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # What the overdue check knows (see `bot.services.overdue`): the median duration of recent
-    # successful runs (None until 3 are known), the latest scheduled start, the run seen going
-    # (kept until its end is told) and when `GET .../snapshots/active` was last asked.
+    # What the overdue check knows (see `bot.services.alerting.overdue`): the median duration of
+    # recent successful runs (None until 3 are known), the latest scheduled start, the run seen
+    # going (kept until its end is told) and when `GET .../snapshots/active` was last asked.
     usual_run_seconds: Mapped[float | None] = mapped_column(Float)
     last_start_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     running_snapshot_id: Mapped[int | None] = mapped_column(SkyviaId)
@@ -302,7 +304,7 @@ class BackupStaleness(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     stale_snapshot_id: Mapped[int | None] = mapped_column(SkyviaId)
     stale_announced: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    # `alerts overdue`: NULL and not disabled is `auto` (see `bot.services.overdue`).
+    # `alerts overdue`: NULL and not disabled is `auto` (see `bot.services.alerting.overdue`).
     overdue_seconds: Mapped[int | None] = mapped_column(Integer)
     overdue_disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
@@ -344,7 +346,7 @@ class Delivery(Base):
     # The outbox (docs/reference/guarantees.md#exactly-once): what to send, in which order, and
     # when it may be tried again.
     priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    """0 replies and alerts, 1 episode replies and notes, 2 edits (`bot.slack.outbox`)."""
+    """0 replies and alerts, 1 episode replies and notes, 2 edits (`bot.slack.delivery.senders`)."""
     payload: Mapped[str | None] = mapped_column(Text)
     """The Web API call as JSON (`method` and its arguments); NULL for a row the request path
     claims and posts itself (a card) until a worker owes it too."""

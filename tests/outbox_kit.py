@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from bot.slack.outbox import OutboxSender
+from bot.slack.delivery.senders import OutboxSender
 from storage.db import Database
 from storage.models import Delivery, DeliveryStatus
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from bot.config import ConfigError, Settings, load_settings, retention_floors
-from bot.services.alerting import AlertingConfig
+from bot.services.alerting.scanner import AlertingConfig
 
 
 def settings(**env: str) -> Settings:

@@ -10,7 +10,7 @@ cut each use case in two, with the worker holding the sequence between the halve
 the opposite of a worker that only schedules and leases.
 
 So the services call an `Announcer`, the Protocol below, and get back an `Outcome`;
-`bot.slack.announcer.SlackAnnouncer` implements it with the Block Kit builders
+`bot.slack.delivery.announcer.SlackAnnouncer` implements it with the Block Kit builders
 (`bot.slack.messages`) and the notifier (ledger, pacing, exactly once). The services import no
 Slack library and nothing of `bot.slack`; their tests may pass a recording double.
 """
@@ -30,13 +30,13 @@ from storage.repositories import AlertRef, Episode
 
 
 class Outcome(StrEnum):
-    """How one announcement went (the notifier's answer, see `bot.slack.notifier`)."""
+    """How one announcement went (the notifier's answer, see `bot.slack.delivery.notifier`)."""
 
     SENT = "sent"
     """Posted now."""
     QUEUED = "queued"
-    """Written to the outbox: a sender posts it at Slack's pace (`bot.slack.outbox`). Nothing
-    is left for the caller to do, but its `ts` is not known yet."""
+    """Written to the outbox: a sender posts it at Slack's pace (`bot.slack.delivery.senders`).
+    Nothing is left for the caller to do, but its `ts` is not known yet."""
     ALREADY_SENT = "already_sent"
     """Sent before: the ledger says so, or a recovery found it in Slack."""
     BUSY = "busy"

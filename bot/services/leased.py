@@ -16,10 +16,10 @@ from typing import Generic, Protocol, TypeVar
 
 from bot.clock import utcnow
 from bot.metrics import Metrics
+from bot.services.alerting.token_checks import TokenChecks
 from bot.services.announcements import Announcer
 from bot.services.backoff import WorkspaceBackoff
 from bot.services.bindings import BindingService
-from bot.services.token_checks import TokenChecks
 from bot.skyvia.client import SkyviaClient
 from storage.batching import WriteBatcher
 from storage.db import Database

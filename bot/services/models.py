@@ -91,7 +91,7 @@ class BackupHealth:
     """Who said "I'm on it" on the channel's alert of its failing streak (none: nobody)."""
     overdue: tuple[int, datetime] | None = None
     """The run this channel was told takes unusually long (its id, running since), while it
-    goes on (`bot.services.overdue`)."""
+    goes on (`bot.services.alerting.overdue`)."""
 
     @property
     def last_good(self) -> datetime | None:

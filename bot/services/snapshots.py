@@ -188,8 +188,8 @@ class SnapshotService:
         4. `post_card`, and the card's `ts` recorded on the watch and in the ledger. A card
            Slack refused releases the claim, and the watcher posts it; a card whose outcome is
            unknown keeps the claim, and the watcher reads it back by its metadata once the claim
-           is stale, posting only if absent (`bot.slack.notifier`). Either way one card, and
-           the outcome in its thread.
+           is stale, posting only if absent (`bot.slack.delivery.notifier`). Either way one card,
+           and the outcome in its thread.
         """
         backup = await self._skyvia.get_backup(bound.token, bound.workspace_id, backup_id)
         # Asked also for `even_if_active`: the run shown as active may have ended since.

@@ -3,7 +3,7 @@
 Slack sends `function_executed` once per execution, but may send it again (a retry after a slow
 acknowledgement, a redelivery), and with several replicas any one may get it. The execution id
 is the key: the first to record it acts; every other delivery does nothing. The execution's own
-token, which completes it later (`bot.slack.steps`), is encrypted before it is stored.
+token, which completes it later (`bot.slack.delivery.steps`), is encrypted before it is stored.
 """
 
 from __future__ import annotations

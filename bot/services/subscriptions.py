@@ -32,8 +32,8 @@ from bot.skyvia.models import Snapshot
 from storage.batching import WriteBatcher
 from storage.db import Database
 from storage.models import AlertCursor, Binding
+from storage.repositories import ALL_BACKUPS as ALL_BACKUPS  # what handlers and messages say
 from storage.repositories import (
-    ALL_BACKUPS,
     BindingRepository,
     DeliveryLedger,
     Episode,

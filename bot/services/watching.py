@@ -15,7 +15,7 @@ concurrently (bounded): one `GET .../snapshots/{id}` per watch, then
   outbox, once), then the card's final redraw, then the watch is finished. The watch stays
   pending until the reply is owed, so a crash anywhere before that makes the next poll owe it
   again, which the ledger keeps to one reply. Nothing here waits for Slack: the outbox's
-  senders post at Slack's pace (`bot.slack.outbox`);
+  senders post at Slack's pace (`bot.slack.delivery.senders`);
 - a long run: a "still running" note per 30 minutes, and a note and the end of the watch at the
   give-up limit.
 
@@ -27,7 +27,7 @@ Skyvia errors: 429/5xx/timeouts hold the workspace (`bot.services.backoff`: one 
 interval, the first success ends it); a 404 or another 4xx that will not heal is the watch's own
 and ends it, with a note in the thread and a final card; a rejected token pauses the binding and
 tells the channel once, and a token that does not decrypt pauses it too
-(`bot.services.token_checks`); a watch of a paused binding is not polled but kept until the
+(`bot.services.alerting.token_checks`); a watch of a paused binding is not polled but kept until the
 binding is resumed or the give-up limit is reached.
 """
 
@@ -371,7 +371,8 @@ class WatchingService(LeasedService[WatchingConfig]):
         await self._finish(watch, WatchOutcome.STOPPED)
 
     async def _retry_delivery(self, watch: Watch, outcome: Outcome) -> None:
-        """Keeps the watch pending until its message is owed or sent (see `bot.slack.notifier`)."""
+        """Keeps the watch pending until its message is owed or sent (see
+        `bot.slack.delivery.notifier`)."""
         now = self._clock()
         if outcome == Outcome.FAILED:
             await self._reschedule(watch, self._retry_at(watch), poll_errors=watch.poll_errors + 1)

@@ -20,7 +20,7 @@ overwrites (`conversations.history`, `chat.update`, `views.publish`) is harmless
 re-sending one that creates something (`chat.postMessage`, `chat.postEphemeral`, `views.open`)
 posts it twice whenever Slack had acted before failing. So those are never retried here: the
 caller sees the unknown outcome, and the notifier settles it by reading the channel back
-(`bot.slack.notifier`).
+(`bot.slack.delivery.notifier`).
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ _CALLER_PACES: ContextVar[bool] = ContextVar("slack_caller_paces", default=False
 def callers_pace() -> Iterator[None]:
     """Within it, a 429 comes back to the caller at once instead of being slept out here.
 
-    The outbox's senders keep Slack's pace themselves (`bot.slack.pacing`): a 429 must hold
+    The outbox's senders keep Slack's pace themselves (`bot.slack.delivery.pacing`): a 429 must hold
     their whole bucket, which a retry handler sleeping inside one call cannot do.
     """
     token = _CALLER_PACES.set(True)

@@ -1,12 +1,13 @@
 """The alert scanner: every interval, keeps the cursors current, leases the due ones, scans them.
 
-The work is `AlertingService`'s (see `bot.services.alerting` for the cursor and its lookback).
+The work is `AlertingService`'s (see `bot.services.alerting.scanner` for the cursor and its
+lookback).
 """
 
 from __future__ import annotations
 
 from bot.metrics import Metrics
-from bot.services.alerting import AlertingService
+from bot.services.alerting.scanner import AlertingService
 from bot.workers.base import PeriodicWorker
 
 

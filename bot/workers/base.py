@@ -1,7 +1,7 @@
 """What a worker is: a named round of due work that `WorkerGroup` runs every `interval` seconds.
 
 A worker only schedules and leases: each round (`_round`) leases a batch of due work and hands
-it to a service (`bot.services.watching`, `bot.services.alerting`), which does the work.
+it to a service (`bot.services.watching`, `bot.services.alerting.scanner`), which does the work.
 
 Every finished tick is counted (`ticks`, and `skyvia_bot_worker_ticks_total` in `/metrics`), so a
 test that must show nothing happened waits for a few rounds of work instead of a guessed sleep;

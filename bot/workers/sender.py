@@ -1,9 +1,9 @@
-"""The sender: drains the outbox every few hundred milliseconds (`bot.slack.outbox`)."""
+"""The sender: drains the outbox every few hundred milliseconds (`bot.slack.delivery.senders`)."""
 
 from __future__ import annotations
 
 from bot.metrics import Metrics
-from bot.slack.outbox import OutboxSender
+from bot.slack.delivery.senders import OutboxSender
 from bot.workers.base import PeriodicWorker
 
 SEND_INTERVAL = 0.2

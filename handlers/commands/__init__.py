@@ -11,7 +11,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.slack.parsing import parse_command
+from bot.slack.grammar.parsing import parse_command
 from handlers.commands import backups, bindings, digests, health, mentions, subscriptions
 from handlers.context import Services, SlackContext
 from handlers.listener import acked_listener

@@ -28,7 +28,17 @@ from bot.services.snapshots import (
 )
 from bot.services.timers import TimerKind
 from bot.slack.authz import Role
-from bot.slack.deliveries import DeliveryKey
+from bot.slack.delivery.errors import error_code, refused_outright
+from bot.slack.delivery.keys import DeliveryKey
+from bot.slack.grammar.parsing import (
+    BackupCmd,
+    BackupName,
+    BackupRef,
+    BackupsCmd,
+    ScheduleCmd,
+    SnapshotCmd,
+    SnapshotsCmd,
+)
 from bot.slack.messages import (
     Message,
     Pick,
@@ -43,17 +53,8 @@ from bot.slack.messages import (
     snapshot_log_message,
     snapshots_page_message,
 )
+from bot.slack.messages.payloads import SnapshotFilters
 from bot.slack.messages.timers import with_pending_ends
-from bot.slack.parsing import (
-    BackupCmd,
-    BackupName,
-    BackupRef,
-    BackupsCmd,
-    ScheduleCmd,
-    SnapshotCmd,
-    SnapshotsCmd,
-)
-from bot.slack.payloads import SnapshotFilters
 from handlers.commands.timers import maintenance_window
 from handlers.context import NotInChannel, SlackContext
 
@@ -208,9 +209,8 @@ async def post_snapshot_card(
     try:
         return await ctx.post(card, **extra)
     except SlackApiError as exc:
-        status = exc.response.status_code if exc.response is not None else 0
-        if status < 500:  # Slack answered: nothing was posted
-            raise CardRefused(str(exc.response.get("error"))) from exc
+        if refused_outright(exc):
+            raise CardRefused(error_code(exc)) from exc
         raise
 
 

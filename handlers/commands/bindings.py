@@ -14,6 +14,15 @@ from bot.services.models import ChannelBinding, WatchedRun
 from bot.services.timers import TimerKind
 from bot.skyvia.models import Backup, Workspace
 from bot.slack.authz import Role
+from bot.slack.grammar.parsing import (
+    AlertsCmd,
+    ConnectCmd,
+    DisconnectCmd,
+    HelpCmd,
+    MuteCmd,
+    StaleCmd,
+    StatusCmd,
+)
 from bot.slack.messages import (
     Pick,
     alerts_changed_message,
@@ -34,15 +43,6 @@ from bot.slack.messages.mrkdwn import user_mention
 from bot.slack.messages.overdue import overdue_limit_changed_message
 from bot.slack.messages.staleness import stale_limit_changed_message
 from bot.slack.messages.timers import mute_unchanged_message, with_pending_ends
-from bot.slack.parsing import (
-    AlertsCmd,
-    ConnectCmd,
-    DisconnectCmd,
-    HelpCmd,
-    MuteCmd,
-    StaleCmd,
-    StatusCmd,
-)
 from handlers.commands.backups import resolve
 from handlers.commands.timers import timed_mute
 from handlers.context import NotInChannel, SlackContext

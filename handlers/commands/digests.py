@@ -8,6 +8,7 @@ the channel; setting what is set, or stopping what is not, is answered to the pe
 from __future__ import annotations
 
 from bot.slack.authz import Role
+from bot.slack.grammar.parsing import DigestCmd
 from bot.slack.messages.digests import (
     digest_off_message,
     digest_set_message,
@@ -15,7 +16,6 @@ from bot.slack.messages.digests import (
     digest_unchanged_message,
     no_digest_message,
 )
-from bot.slack.parsing import DigestCmd
 from handlers.commands.timers import post_or_tell, user_time_zone
 from handlers.context import SlackContext
 

@@ -9,9 +9,9 @@ channel should see anyway.
 from __future__ import annotations
 
 from bot.services.bindings import BoundWorkspace
+from bot.slack.grammar.parsing import HealthCmd
 from bot.slack.messages.common import Message
 from bot.slack.messages.health import health_message
-from bot.slack.parsing import HealthCmd
 from handlers.context import SlackContext
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.slack.authz import Role
+from bot.slack.grammar.parsing import MentionCmd
 from bot.slack.messages.alerts import mentions_changed_message, mentions_unchanged_message
-from bot.slack.parsing import MentionCmd
 from handlers.context import SlackContext
 
 

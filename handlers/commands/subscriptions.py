@@ -6,12 +6,12 @@ Anyone who may read the channel may follow it; every answer goes to the person o
 
 from __future__ import annotations
 
+from bot.slack.grammar.parsing import SubscribeCmd, SubscriptionsCmd
 from bot.slack.messages.subscriptions import (
     subscribed_message,
     subscriptions_message,
     unsubscribed_message,
 )
-from bot.slack.parsing import SubscribeCmd, SubscriptionsCmd
 from handlers.context import SlackContext
 
 

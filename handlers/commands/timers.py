@@ -13,7 +13,9 @@ from slack_sdk.errors import SlackApiError
 
 from bot.clock import utcnow
 from bot.services.bindings import BoundWorkspace
-from bot.slack.deadlines import Deadline, DeadlineError
+from bot.slack.grammar.deadlines import Deadline, DeadlineError
+from bot.slack.grammar.parsing import UsageError
+from bot.slack.grammar.usage import usage_of
 from bot.slack.messages import Message
 from bot.slack.messages.timers import (
     mute_unchanged_message,
@@ -21,8 +23,6 @@ from bot.slack.messages.timers import (
     window_opened_message,
     window_unchanged_message,
 )
-from bot.slack.parsing import UsageError
-from bot.slack.usage import usage_of
 from handlers.context import NotInChannel, SlackContext
 
 

@@ -9,8 +9,9 @@ what makes "the row and the state change together" hold across crashes
 (docs/reference/guarantees.md#exactly-once).
 
 Which rows a sender takes next (`next_rows`): pending ones whose `not_before` has passed, by
-priority then age (the id). Per channel order and pacing are the sender's (`bot.slack.outbox`).
-Every time is the database server's clock, as in the rest of the ledger.
+priority then age (the id). Per channel order and pacing are the sender's
+(`bot.slack.delivery.senders`). Every time is the database server's clock, as in the rest of the
+ledger.
 """
 
 from __future__ import annotations

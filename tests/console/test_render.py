@@ -20,9 +20,9 @@ from bot.console.render import (
 )
 from bot.skyvia.models import Backup, Snapshot
 from bot.slack import messages as blocks
-from bot.slack.ids import ActionId
-from bot.slack.parsing import USAGE
-from bot.slack.payloads import MuteForRef, RowAction, RowChoice
+from bot.slack.grammar.parsing import USAGE
+from bot.slack.messages.ids import ActionId
+from bot.slack.messages.payloads import MuteForRef, RowAction, RowChoice
 from tests.slack.messages.blockkit import backups_listing
 
 T0 = datetime(2023, 10, 2, 14, 15, 15, tzinfo=UTC)

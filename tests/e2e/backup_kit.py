@@ -14,7 +14,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.devtools.slack_standin import FakeSlack
-from bot.slack.ids import ActionId
+from bot.slack.messages.ids import ActionId
 from storage.models import Watch
 from storage.repositories import AuditRepository, WatchRepository
 from tests.constants import ADMIN, CHANNEL, MEMBER, TEAM

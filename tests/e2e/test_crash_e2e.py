@@ -14,7 +14,7 @@ from __future__ import annotations
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.devtools.waiting import wait_until
-from bot.slack.deliveries import DeliveryKey
+from bot.slack.delivery.keys import DeliveryKey
 from storage.models import DeliveryStatus
 from storage.repositories import DeliveryLedger
 from tests.constants import BACKUP, CHANNEL, MEMBER, OTHER_CHANNEL, TEAM

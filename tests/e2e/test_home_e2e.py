@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.clock import utcnow
 from bot.devtools.waiting import wait_until
-from bot.slack.ids import ActionId
+from bot.slack.messages.ids import ActionId
 from storage.repositories import BindingRepository
 from tests.constants import ADMIN, BACKUP, CHANNEL, MEMBER
 from tests.e2e.backup_kit import assert_valid_payloads, rendered

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.slack.ids import ActionId
+from bot.slack.messages.ids import ActionId
 from tests.constants import ADMIN
 from tests.e2e.backup_kit import buttons, connect, rendered
 from tests.e2e.bot_fixtures import Stack

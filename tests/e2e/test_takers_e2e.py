@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.devtools.slack_standin import PostedMessage
 from bot.devtools.waiting import wait_until
-from bot.slack.ids import ActionId
+from bot.slack.messages.ids import ActionId
 from tests.constants import BACKUP, CHANNEL, MEMBER
 from tests.e2e.backup_kit import (
     assert_valid_payloads,

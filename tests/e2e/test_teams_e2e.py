@@ -15,8 +15,8 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 from bot.devtools.slack_requests import SlackRequestSender
 from bot.devtools.slack_standin import FakeSlack
 from bot.devtools.waiting import wait_until
-from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.messages.bindings import OWN_TOKEN_NOTE
+from bot.slack.messages.ids import ActionId, BlockId, CallbackId
 from storage.repositories import BindingRepository
 from tests.constants import ADMIN, BACKUP, CHANNEL, TEAM
 from tests.e2e.bot_fixtures import Stack, StartBot

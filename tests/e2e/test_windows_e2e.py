@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from bot.devtools.waiting import wait_until
-from bot.slack.ids import ActionId
+from bot.slack.messages.ids import ActionId
 from tests.constants import ADMIN, BACKUP, CHANNEL, OTHER_CHANNEL
 from tests.e2e.backup_kit import click, connect, rendered
 from tests.e2e.bot_fixtures import Stack

@@ -15,11 +15,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
-from bot.slack.deliveries import DeliveryKey
+from bot.slack.delivery.keys import DeliveryKey
+from bot.slack.delivery.notifier import Notifier
+from bot.slack.delivery.pacing import Pace, PaceConfig
+from bot.slack.delivery.senders import OutboxSender
 from bot.slack.messages import Message
-from bot.slack.notifier import Notifier
-from bot.slack.outbox import OutboxSender
-from bot.slack.pacing import Pace, PaceConfig
 from storage.batching import WriteBatcher
 from storage.db import Database
 from storage.models import Delivery, WorkerLease

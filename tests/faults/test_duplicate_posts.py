@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from bot.devtools.slack_standin import PostedMessage
-from bot.slack.deliveries import DeliveryKey
+from bot.slack.delivery.keys import DeliveryKey
 from bot.slack.messages import Message
 from storage.models import DeliveryStatus
 from storage.repositories import DeliveryLedger

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import pytest
 
 from bot.devtools.slack_requests import Signing
-from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.slack.messages.ids import ActionId, BlockId, CallbackId
 from tests.constants import ADMIN
 from tests.e2e.bot_fixtures import Stack, StartBot
 

@@ -15,12 +15,12 @@ import pytest
 
 from bot.devtools.slack_standin import SlackCall
 from bot.devtools.waiting import wait_until
-from bot.slack.deliveries import DeliveryKey
-from bot.slack.errors import Remedy, remedy_for
+from bot.slack.delivery.errors import Remedy, remedy_for
+from bot.slack.delivery.keys import DeliveryKey
+from bot.slack.delivery.notifier import Notifier, Outcome
+from bot.slack.delivery.pacing import Pace, PaceConfig
+from bot.slack.delivery.senders import OutboxSender
 from bot.slack.messages import Message
-from bot.slack.notifier import Notifier, Outcome
-from bot.slack.outbox import OutboxSender
-from bot.slack.pacing import Pace, PaceConfig
 from storage.models import DeliveryStatus
 from storage.repositories import BindingRepository, DeliveryLedger
 from tests.constants import CHANNEL, OTHER_CHANNEL, TEAM

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.devtools.waiting import wait_until
-from bot.slack.ids import ActionId
+from bot.slack.messages.ids import ActionId
 from storage.models import Timer
 from tests.constants import ADMIN, BACKUP, CHANNEL, TEAM
 from tests.e2e.backup_kit import click, connect, rendered

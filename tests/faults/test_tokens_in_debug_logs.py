@@ -19,7 +19,7 @@ from bot.devtools.slack_requests import SlackRequestSender
 from bot.devtools.slack_standin import FakeSlack
 from bot.devtools.socket_mode_standin import running_socket_mode
 from bot.simulator import RunningSimulator
-from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.slack.messages.ids import ActionId, BlockId, CallbackId
 from tests.constants import ADMIN, CHANNEL, WORKSPACE
 from tests.e2e.bot_runner import SIGNING_SECRET, bot_env, bot_process
 

@@ -10,7 +10,7 @@ import asyncio
 import json
 
 from bot.devtools.waiting import wait_until
-from bot.slack.ids import ActionId
+from bot.slack.messages.ids import ActionId
 from storage.repositories import BindingRepository
 from tests.constants import ADMIN, CHANNEL, MEMBER, OTHER_CHANNEL, TEAM
 from tests.e2e.backup_kit import (

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from bot.slack.ids import ActionId
+from bot.slack.messages.ids import ActionId
 from tests.constants import ADMIN
 from tests.e2e.backup_kit import (
     BACKUPS,

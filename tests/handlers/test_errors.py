@@ -12,8 +12,8 @@ from bot.skyvia.errors import (
     SkyviaNotFound,
     SkyviaRateLimited,
 )
-from bot.slack.parsing import UsageError
-from bot.slack.payloads import PayloadError
+from bot.slack.grammar.parsing import UsageError
+from bot.slack.messages.payloads import PayloadError
 from handlers.errors import message_for
 from tests.constants import ADMIN
 from tests.e2e.backup_kit import START, skyvia_calls

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.devtools.waiting import wait_until
-from bot.slack.ids import ActionId
+from bot.slack.messages.ids import ActionId
 from storage.repositories import BindingRepository
 from tests.constants import ADMIN, CHANNEL, MEMBER, TEAM
 from tests.e2e.backup_kit import (

@@ -14,8 +14,8 @@ from typing import Any, cast
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.ids import ActionId
-from handlers.home import ChannelVisibility
+from bot.slack.messages.ids import ActionId
+from bot.slack.visibility import ChannelVisibility
 from storage.repositories import BindingRepository
 from tests.constants import ADMIN, CHANNEL, MEMBER, TEAM
 from tests.e2e.backup_kit import connect

@@ -7,7 +7,7 @@ Through the real Bolt app over HTTP, Slack the stand-in and Skyvia the simulator
 
 from __future__ import annotations
 
-from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.slack.messages.ids import ActionId, BlockId, CallbackId
 from storage.repositories import BindingRepository
 from tests.constants import ADMIN, CHANNEL, MEMBER, TEAM
 from tests.e2e.backup_kit import START, audit_actions, button, click, rendered, skyvia_calls

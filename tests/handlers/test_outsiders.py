@@ -9,7 +9,7 @@ reaches Skyvia or the channel.
 from __future__ import annotations
 
 from bot.devtools.slack_standin import FakeSlack
-from bot.slack.ids import ActionId
+from bot.slack.messages.ids import ActionId
 from storage.repositories import BindingRepository
 from tests.constants import CHANNEL, MEMBER, TEAM
 from tests.e2e.backup_kit import DISABLE, click, skyvia_calls

@@ -6,7 +6,7 @@ when someone already switched it back, the clicker is told so and nothing else h
 
 from __future__ import annotations
 
-from bot.slack.ids import ActionId
+from bot.slack.messages.ids import ActionId
 from tests.constants import ADMIN, CHANNEL, MEMBER
 from tests.e2e.backup_kit import DISABLE, ENABLE, button, click, rendered, skyvia_calls
 from tests.e2e.bot_fixtures import Stack

@@ -16,11 +16,11 @@ from bot.metrics import Metrics
 from bot.services.bindings import BindingService
 from bot.simulator import RunningSimulator
 from bot.skyvia.client import SkyviaClient
-from bot.slack.announcer import SlackAnnouncer
 from bot.slack.clients import SlackClients
-from bot.slack.notifier import Notifier
-from bot.slack.outbox import OutboxSender
-from bot.slack.pacing import Pace, PaceConfig
+from bot.slack.delivery.announcer import SlackAnnouncer
+from bot.slack.delivery.notifier import Notifier
+from bot.slack.delivery.pacing import Pace, PaceConfig
+from bot.slack.delivery.senders import OutboxSender
 from storage.batching import WriteBatcher
 from storage.crypto import TokenCipher
 from storage.db import Database

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from bot.services.alerting import (
+from bot.services.alerting.scanner import (
     CLOCK_MARGIN,
     AlertingConfig,
     AlertingService,

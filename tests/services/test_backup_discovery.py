@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.services.alerting.backup_discovery import BackupDiscovery
+from bot.services.alerting.token_checks import TokenChecks
 from bot.services.backoff import WorkspaceBackoff
-from bot.services.backup_discovery import BackupDiscovery
 from bot.services.bindings import BindingService
-from bot.services.token_checks import TokenChecks
 from bot.simulator import RunningSimulator
 from bot.skyvia.client import SkyviaClient
 from storage.repositories import AlertCursorRepository

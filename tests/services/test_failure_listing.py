@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from bot.services.failure_listing import FailureLister
+from bot.services.alerting.failure_listing import FailureLister
 from bot.skyvia.client import MAX_TAKE
 from bot.skyvia.models import Page, Snapshot, SnapshotState
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.services.failure_listing import Listeners
+from bot.services.alerting.failure_listing import Listeners
 from storage.models import Binding
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.services.own_tokens import OwnTokenChecks
+from bot.services.alerting.own_tokens import OwnTokenChecks
 from bot.skyvia.errors import SkyviaAuthError, SkyviaError, SkyviaUnavailable
 from storage.models import Binding
 

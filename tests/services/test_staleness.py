@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from bot.services.failure_listing import Listeners
-from bot.services.staleness import AUTO_FLOOR, StaleTracker, learn, limit_of
+from bot.services.alerting.failure_listing import Listeners
+from bot.services.alerting.staleness import AUTO_FLOOR, StaleTracker, learn, limit_of
 from bot.skyvia.models import Snapshot, SnapshotState
 from storage.repositories import AUTO, StaleSetting
 

@@ -8,8 +8,8 @@ from typing import Any
 from bot.services.announcements import Channel, Outcome
 from bot.services.models import WatchedRun
 from bot.skyvia.models import Snapshot, SnapshotState
-from bot.slack.announcer import SlackAnnouncer
-from bot.slack.deliveries import DeliveryKey, DeliveryResult
+from bot.slack.delivery.announcer import SlackAnnouncer
+from bot.slack.delivery.keys import DeliveryKey, DeliveryResult
 from bot.slack.messages import Message
 from tests.services.kit import CHANNEL, TEAM, Kit
 

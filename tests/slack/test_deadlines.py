@@ -6,8 +6,8 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from bot.slack.deadlines import Deadline, DeadlineError, parse_deadline, parse_duration
-from bot.slack.parsing import BackupName, MuteCmd, ScheduleCmd, UsageError, parse_command
+from bot.slack.grammar.deadlines import Deadline, DeadlineError, parse_deadline, parse_duration
+from bot.slack.grammar.parsing import BackupName, MuteCmd, ScheduleCmd, UsageError, parse_command
 
 NOW = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)  # the day before Europe's spring DST change
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from sqlalchemy import update
 
-from bot.slack.deliveries import DeliveryKey
+from bot.slack.delivery.keys import DeliveryKey
+from bot.slack.delivery.notifier import Notifier, Outcome
+from bot.slack.delivery.pacing import Pace, PaceConfig
+from bot.slack.delivery.senders import OutboxSender
 from bot.slack.messages import Message
-from bot.slack.notifier import Notifier, Outcome
-from bot.slack.outbox import OutboxSender
-from bot.slack.pacing import Pace, PaceConfig
 from storage.models import Delivery, DeliveryStatus
 from storage.repositories import BindingRepository, DeliveryLedger
 from storage.repositories._sql import db_now

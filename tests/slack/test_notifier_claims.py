@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from bot.services.announcements import Outcome
-from bot.slack.deliveries import DeliveryKey
+from bot.slack.delivery.keys import DeliveryKey
+from bot.slack.delivery.notifier import Notifier
 from bot.slack.messages import Message
-from bot.slack.notifier import Notifier
 from storage.batching import WriteBatcher
 from storage.db import Database
 from storage.models import DeliveryStatus

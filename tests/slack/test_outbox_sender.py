@@ -8,11 +8,11 @@ import tracemalloc
 from sqlalchemy import func, select
 
 from bot.services.announcements import Outcome
-from bot.slack.deliveries import DeliveryKey
+from bot.slack.delivery.keys import DeliveryKey
+from bot.slack.delivery.notifier import Notifier
+from bot.slack.delivery.pacing import Pace, PaceConfig
+from bot.slack.delivery.senders import OutboxSender
 from bot.slack.messages import Message
-from bot.slack.notifier import Notifier
-from bot.slack.outbox import OutboxSender
-from bot.slack.pacing import Pace, PaceConfig
 from storage.models import Delivery, DeliveryStatus
 from storage.repositories.outbox import Outbox, OutboxEntry
 from tests.constants import CHANNEL, OTHER_CHANNEL, TEAM

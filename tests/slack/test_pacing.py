@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.slack.pacing import POST, UPDATE, Pace, PaceConfig, Rate
+from bot.slack.delivery.pacing import POST, UPDATE, Pace, PaceConfig, Rate
 
 
 class Ticks:

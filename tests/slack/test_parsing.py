@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.slack.parsing import (
+from bot.slack.grammar.parsing import (
     MAX_ID,
     MAX_PAGE,
     USAGE,
@@ -38,7 +38,7 @@ from bot.slack.parsing import (
     UsageError,
     parse_command,
 )
-from bot.slack.usage import PART_USAGE
+from bot.slack.grammar.usage import PART_USAGE
 
 NOW = datetime(2024, 5, 10, 15, 30, tzinfo=UTC)
 MIDNIGHT = datetime(2024, 5, 10, tzinfo=UTC)

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.slack.ids import ActionId, BlockId
-from bot.slack.parsing import MAX_ID, MAX_PAGE
-from bot.slack.payloads import (
+from bot.slack.grammar.parsing import MAX_ID, MAX_PAGE
+from bot.slack.messages.ids import ActionId, BlockId
+from bot.slack.messages.payloads import (
     MAX_VALUE_LENGTH,
     BackupRef,
     BackupsPageRef,

@@ -1,7 +1,10 @@
 """Pure Block Kit builders: data in, `Message` (or a `View`) out; no Slack calls, no I/O.
 
-Handlers import from here; the submodules are split by topic (`mrkdwn` escaping and formats,
-`common` message and errors, `buttons`, `bindings`, `backups`, `snapshots`, `alerts`, `home`).
+Handlers and the announcer import from here; the submodules are split by topic (`mrkdwn`
+escaping and formats, `common` message and errors, `buttons`, `bindings`, `backups`,
+`snapshots`, `alerts`, `home`, ...), with the ids (`ids`) and typed payloads (`payloads`)
+that travel in what they build. It may import the grammar, the Skyvia models and the
+services' read models; never clients, delivery or storage (an import contract checks it).
 """
 
 from bot.slack.messages.alerts import (

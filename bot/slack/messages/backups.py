@@ -9,6 +9,7 @@ from slack_sdk.models.blocks import Block, DividerBlock
 
 from bot.services.backups import BackupRow, BackupsListing
 from bot.skyvia.models import ActiveRun, Backup, Snapshot
+from bot.slack.grammar.parsing import MAX_PAGE
 from bot.slack.messages.buttons import (
     backups_nav,
     row_menu,
@@ -40,9 +41,8 @@ from bot.slack.messages.mrkdwn import (
     state_phrase,
     user_mention,
 )
+from bot.slack.messages.payloads import Screen
 from bot.slack.messages.snapshots import snapshot_line
-from bot.slack.parsing import MAX_PAGE
-from bot.slack.payloads import Screen
 
 BACKUPS_PAGE_SIZE = 10
 """Backups per page of `/skyvia backups`: the handler asks Skyvia for `take=10`."""

@@ -14,7 +14,6 @@ from slack_sdk.models.views import View
 
 from bot.services.models import ChannelBinding, WatchedRun
 from bot.services.timers import PendingEnd
-from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.messages.common import (
     MAX_MESSAGE_BLOCKS,
     Message,
@@ -26,6 +25,7 @@ from bot.slack.messages.common import (
     fit_lines,
     section,
 )
+from bot.slack.messages.ids import ActionId, BlockId, CallbackId
 from bot.slack.messages.mrkdwn import (
     backup_label,
     channel_mention,
@@ -40,7 +40,7 @@ from bot.slack.messages.mrkdwn import (
     state_name,
     user_mention,
 )
-from bot.slack.payloads import ConnectModalMeta, ConnectRef, DisconnectRef
+from bot.slack.messages.payloads import ConnectModalMeta, ConnectRef, DisconnectRef
 
 _WORKSPACE_NAME_LIMIT = 100
 _STATUS_MUTES_SHOWN = 50

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import ButtonElement, Option, OverflowMenuElement, StaticSelectElement
 
-from bot.slack.ids import ActionId
 from bot.slack.messages.common import button, confirm_dialog
+from bot.slack.messages.ids import ActionId
 from bot.slack.messages.mrkdwn import backup_label
-from bot.slack.payloads import (
+from bot.slack.messages.payloads import (
     BackupRef,
     BackupsPageRef,
     HealthPageRef,

@@ -24,7 +24,8 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
 )
 
-from bot.slack.ids import ActionId
+from bot.slack.grammar.parsing import UsageError
+from bot.slack.messages.ids import ActionId
 from bot.slack.messages.mrkdwn import (
     cut_escaped,
     cut_plain,
@@ -32,8 +33,7 @@ from bot.slack.messages.mrkdwn import (
     escape_mrkdwn,
     format_count,
 )
-from bot.slack.parsing import UsageError
-from bot.slack.payloads import Payload
+from bot.slack.messages.payloads import Payload
 
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100

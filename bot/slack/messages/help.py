@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from bot.slack.grammar.parsing import USAGE
 from bot.slack.messages.common import Message, context, section
 from bot.slack.messages.mrkdwn import escape_mrkdwn
-from bot.slack.parsing import USAGE
 
 
 def help_message() -> Message:

@@ -21,7 +21,6 @@ from slack_sdk.models.views import View
 
 from bot.services.digests import DigestSetting
 from bot.services.models import ChannelBinding, RecentFailure, WatchedRun
-from bot.slack.ids import ActionId
 from bot.slack.messages.bindings import watch_line, workspace_label
 from bot.slack.messages.common import (
     MAX_VIEW_BLOCKS,
@@ -32,6 +31,7 @@ from bot.slack.messages.common import (
     fit_lines,
     section,
 )
+from bot.slack.messages.ids import ActionId
 from bot.slack.messages.mrkdwn import (
     backup_label,
     channel_mention,
@@ -41,7 +41,7 @@ from bot.slack.messages.mrkdwn import (
     plural,
     slack_date,
 )
-from bot.slack.payloads import HomeFailureRef
+from bot.slack.messages.payloads import HomeFailureRef
 
 MAX_FAILURES = 10
 _WATCHES_PER_CHANNEL = 5

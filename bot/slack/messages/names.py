@@ -36,7 +36,7 @@ from bot.slack.messages.mrkdwn import (
     escape_name_cut,
     plural,
 )
-from bot.slack.payloads import SnapshotFilters
+from bot.slack.messages.payloads import SnapshotFilters
 
 CANDIDATES_SHOWN = 10
 """Buttons offered; more than this and the user is asked to type more of the name."""

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from slack_sdk.models.blocks import Block, DividerBlock
 
 from bot.skyvia.models import Backup, Snapshot
+from bot.slack.grammar.parsing import MAX_PAGE
 from bot.slack.messages.buttons import (
     show_log_button,
     snapshots_nav,
@@ -37,8 +38,7 @@ from bot.slack.messages.mrkdwn import (
     state_emoji,
     state_name,
 )
-from bot.slack.parsing import MAX_PAGE
-from bot.slack.payloads import SnapshotFilters
+from bot.slack.messages.payloads import SnapshotFilters
 
 SNAPSHOTS_PAGE_SIZE = 10
 """Snapshots per page of `/skyvia snapshots`: the handler asks Skyvia for `take=10`."""

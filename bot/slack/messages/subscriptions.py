@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.services.subscriptions import ALL_BACKUPS
 from bot.skyvia.models import Snapshot
 from bot.slack.messages.common import Message, context, fallback, section
 from bot.slack.messages.mrkdwn import (
@@ -16,7 +17,6 @@ from bot.slack.messages.mrkdwn import (
     plural,
     slack_date,
 )
-from storage.repositories import ALL_BACKUPS, Episode
 
 
 def _followed(backup_id: int) -> str:
@@ -50,14 +50,16 @@ def personal_failure_dm(
 
 
 def personal_recovery_dm(
-    channel_id: str, backup_id: int, backup_name: str | None, episode: Episode
+    channel_id: str,
+    backup_id: int,
+    backup_name: str | None,
+    *,
+    snapshot_id: int,
+    failures: int,
+    failing_for: float | None,
 ) -> Message:
-    """A subscriber's DM of the success that ended a failing streak."""
-    snapshot_id = episode.recovered_snapshot_id
-    failing_for = (
-        (episode.recovered_at - episode.since).total_seconds() if episode.recovered_at else None
-    )
-    after = plural(episode.failures, "failure")
+    """A subscriber's DM of the success that ended a failing streak (`failing_for` seconds)."""
+    after = plural(failures, "failure")
     span = f", failing for {format_duration(failing_for)}" if failing_for is not None else ""
     line = (
         f":white_check_mark: {backup_label(backup_name, backup_id)} recovered: "

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from bot.devtools.waiting import wait_until
-from bot.slack.ids import ActionId
+from bot.slack.messages.ids import ActionId
 from tests.constants import ADMIN, CHANNEL, MEMBER, OTHER_CHANNEL
 from tests.e2e.backup_kit import (
     ACTIVE,

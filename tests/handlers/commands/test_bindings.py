@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from bot.devtools.slack_requests import Signing
-from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.slack.messages.ids import ActionId, BlockId, CallbackId
 from storage.db import Database
 from storage.models import Binding
 from storage.repositories import AuditRepository, BindingRepository

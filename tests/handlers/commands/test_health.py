@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.slack.ids import ActionId
+from bot.slack.messages.ids import ActionId
 from tests.constants import BACKUP, CHANNEL, MEMBER, SEED_BACKUPS
 from tests.e2e.backup_kit import (
     BACKUPS,

@@ -6,7 +6,7 @@ received is re-validated after each test.
 
 from __future__ import annotations
 
-from bot.slack.ids import ActionId
+from bot.slack.messages.ids import ActionId
 from tests.constants import MEMBER
 from tests.e2e.backup_kit import (
     BACKUPS,

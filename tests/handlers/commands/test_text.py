@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from bot.slack.ids import ActionId
+from bot.slack.messages.ids import ActionId
 from tests.e2e.backup_kit import button, click_and_reply, rendered, skyvia_calls
 from tests.e2e.bot_fixtures import Stack
 

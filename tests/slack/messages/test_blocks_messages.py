@@ -11,9 +11,9 @@ import pytest
 from bot.services.models import ChannelBinding, WatchedRun
 from bot.skyvia.models import ActiveRun, Backup, Snapshot
 from bot.slack import messages as blocks
-from bot.slack.ids import ActionId
-from bot.slack.parsing import USAGE, UsageError, parse_command
-from bot.slack.payloads import (
+from bot.slack.grammar.parsing import USAGE, UsageError, parse_command
+from bot.slack.messages.ids import ActionId
+from bot.slack.messages.payloads import (
     BackupRef,
     BackupsPageRef,
     MuteForRef,

@@ -15,12 +15,12 @@ from slack_sdk.models.views import View
 from bot.services.models import ChannelBinding, RecentFailure, WatchedRun
 from bot.skyvia.models import Backup, Snapshot, SnapshotState
 from bot.slack import messages as blocks
-from bot.slack.ids import ActionId
+from bot.slack.grammar.parsing import MAX_PAGE
 from bot.slack.messages import HomeChannel, common
 from bot.slack.messages.alerts import ALERT_LOG_LINES
 from bot.slack.messages.backups import BACKUPS_PAGE_SIZE, LAST_SNAPSHOTS_SHOWN
+from bot.slack.messages.ids import ActionId
 from bot.slack.messages.snapshots import LOG_LINES, LOG_SECTIONS
-from bot.slack.parsing import MAX_PAGE
 from tests.slack.messages.blockkit import (
     all_text,
     backups_listing,

@@ -1,7 +1,7 @@
 """The typed `/skyvia` commands: what `parsing.parse_command` makes of the text.
 
 Handlers match on these. They live apart from the grammar so a reader of either sees one thing;
-`bot.slack.parsing` re-exports them.
+`bot.slack.grammar.parsing` re-exports them.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, time
 
-from bot.slack.deadlines import Deadline
+from bot.slack.grammar.deadlines import Deadline
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,11 @@ so the word stays free for a weekly digest later.
 
 from __future__ import annotations
 
-from bot.slack.backup_refs import at_most
-from bot.slack.commands import Command, DigestCmd
-from bot.slack.date_words import Clock
-from bot.slack.deadlines import parse_clock
-from bot.slack.usage import USAGE, UsageError, shown, unexpected, usage_error
+from bot.slack.grammar.backup_refs import at_most
+from bot.slack.grammar.commands import Command, DigestCmd
+from bot.slack.grammar.date_words import Clock
+from bot.slack.grammar.deadlines import parse_clock
+from bot.slack.grammar.usage import USAGE, UsageError, shown, unexpected, usage_error
 
 
 def digest_command(args: list[str], clock: Clock) -> Command:

@@ -1,10 +1,10 @@
 """What one delivery is (its ledger key, its result) and how posts to one channel are spaced.
 
 Every message the workers post carries its `DeliveryKey` in Slack message metadata, so a post
-whose outcome is unknown can be found in the channel's history again (`bot.slack.readback`).
-`priority_of` ranks what the senders send first
-(docs/reference/guarantees.md#delivery-at-slacks-pace). The notifier (`bot.slack.notifier`) puts
-these together; its docstring tells the whole order.
+whose outcome is unknown can be found in the channel's history again
+(`bot.slack.delivery.readback`). `priority_of` ranks what the senders send first
+(docs/reference/guarantees.md#delivery-at-slacks-pace). The notifier (`bot.slack.delivery.notifier`)
+puts these together; its docstring tells the whole order.
 """
 
 from __future__ import annotations

@@ -19,8 +19,9 @@ from bot.services.announcements import Channel, DigestDue, Outcome, StepEnd, Tim
 from bot.services.models import RunStep, WatchedRun
 from bot.services.subscriptions import DM_FAILED, DM_RECOVERED
 from bot.skyvia.models import Snapshot, SnapshotState
-from bot.slack import steps
-from bot.slack.deliveries import DeliveryKey
+from bot.slack.delivery import steps
+from bot.slack.delivery.keys import DeliveryKey
+from bot.slack.delivery.notifier import Notifier
 from bot.slack.messages import (
     Message,
     alerts_paused_token_notice,
@@ -44,7 +45,6 @@ from bot.slack.messages.staleness import fresh_again_reply, stale_alert
 from bot.slack.messages.subscriptions import personal_failure_dm, personal_recovery_dm
 from bot.slack.messages.takers import taker_reply, with_takers
 from bot.slack.messages.timers import mute_ended_note, window_ended_note
-from bot.slack.notifier import Notifier
 from storage.models import DeliveryKind, card_edit_kind, note_kind
 from storage.repositories import AlertRef, Episode
 
@@ -190,7 +190,8 @@ class SlackAnnouncer:
     async def _complete(
         self, run: WatchedRun, completion: Callable[[RunStep], steps.Completion]
     ) -> Outcome:
-        """Owes the step's completion under the run's `step_done` key (`bot.slack.steps`)."""
+        """Owes the step's completion under the run's `step_done` key
+        (`bot.slack.delivery.steps`)."""
         completer = self._notifier.steps
         if run.step is None or completer is None:
             return Outcome.GAVE_UP
@@ -473,6 +474,17 @@ class SlackAnnouncer:
         assert snapshot_id is not None
         result = await self._notifier.deliver(
             DeliveryKey(team_id, user_id, snapshot_id, DM_RECOVERED),
-            personal_recovery_dm(channel_id, backup_id, backup_name, episode),
+            personal_recovery_dm(
+                channel_id,
+                backup_id,
+                backup_name,
+                snapshot_id=snapshot_id,
+                failures=episode.failures,
+                failing_for=(
+                    (episode.recovered_at - episode.since).total_seconds()
+                    if episode.recovered_at
+                    else None
+                ),
+            ),
         )
         return result.outcome

@@ -1,20 +1,20 @@
 """`alerts on|off`, `alerts mute|unmute`, `alerts stale|overdue`, `alerts mention`: the grammar of a
 channel's alerts, and the ends after `for`/`until` that mutes and windows share.
 
-Each part's mistakes show that part's usage only (`bot.slack.usage.PART_USAGE`), and a duration
-written out (`for 2 hours`) is answered with the command as it reads (`for 2h`):
+Each part's mistakes show that part's usage only (`bot.slack.grammar.usage.PART_USAGE`), and a
+duration written out (`for 2 hours`) is answered with the command as it reads (`for 2h`):
 docs/reference/commands.md#input-rules.
 """
 
 from __future__ import annotations
 
-from bot.services.overdue import MIN_LIMIT as MIN_OVERDUE_LIMIT
-from bot.services.staleness import MIN_LIMIT as MIN_STALE_LIMIT
-from bot.slack.backup_refs import at_most as _at_most
-from bot.slack.backup_refs import backup_ref as _backup_ref
-from bot.slack.backup_refs import name_of as _name_of
-from bot.slack.backup_refs import required_backup_id as _required_backup_id
-from bot.slack.commands import (
+from bot.services.alerting.overdue import MIN_LIMIT as MIN_OVERDUE_LIMIT
+from bot.services.alerting.staleness import MIN_LIMIT as MIN_STALE_LIMIT
+from bot.slack.grammar.backup_refs import at_most as _at_most
+from bot.slack.grammar.backup_refs import backup_ref as _backup_ref
+from bot.slack.grammar.backup_refs import name_of as _name_of
+from bot.slack.grammar.backup_refs import required_backup_id as _required_backup_id
+from bot.slack.grammar.commands import (
     AlertsCmd,
     BackupName,
     BackupRef,
@@ -23,8 +23,8 @@ from bot.slack.commands import (
     MuteCmd,
     StaleCmd,
 )
-from bot.slack.date_words import Clock
-from bot.slack.deadlines import (
+from bot.slack.grammar.date_words import Clock
+from bot.slack.grammar.deadlines import (
     Deadline,
     DeadlineError,
     deadline_from,
@@ -32,11 +32,11 @@ from bot.slack.deadlines import (
     parse_duration,
     spelled_duration,
 )
-from bot.slack.mentions import MentionError, mention_ids
-from bot.slack.usage import UsageError, usage_of
-from bot.slack.usage import shown as _shown
-from bot.slack.usage import unexpected as _unexpected
-from bot.slack.usage import usage_error as _error
+from bot.slack.grammar.mentions import MentionError, mention_ids
+from bot.slack.grammar.usage import UsageError, usage_of
+from bot.slack.grammar.usage import shown as _shown
+from bot.slack.grammar.usage import unexpected as _unexpected
+from bot.slack.grammar.usage import usage_error as _error
 
 ON_WORDS = {"on": True, "enable": True, "off": False, "disable": False}
 """The words for on and off, in `alerts` and `schedule` alike."""
@@ -55,7 +55,7 @@ _ALERTS_WORDS = (
 
 
 def alerts_command(args: list[str], clock: Clock) -> Command:
-    """Each part's mistakes show that part's usage only (`bot.slack.usage.PART_USAGE`)."""
+    """Each part's mistakes show that part's usage only (`bot.slack.grammar.usage.PART_USAGE`)."""
     if not args:
         raise _error("Say whether to turn alerts `on` or `off`, or which backup to mute.", "alerts")
     word = args[0].casefold()
@@ -143,7 +143,7 @@ def _spelled(typed: list[str], spelled: str, key: str, at: int) -> UsageError:
 
 
 def deadline_words(args: list[str], subcommand: str) -> Deadline:
-    """`for <duration>` or `until <time>` (see `bot.slack.deadlines`)."""
+    """`for <duration>` or `until <time>` (see `bot.slack.grammar.deadlines`)."""
     if args[0].casefold() not in ("for", "until"):
         raise _unexpected(args[0], subcommand, ("for", "until"))
     try:

@@ -1,6 +1,6 @@
 """Backups named in command text: an id (`456`, `#456`) or a name, and the number rules they share.
 
-Kept apart from `bot.slack.parsing` so the grammar module stays one screen per subcommand.
+Kept apart from `bot.slack.grammar.parsing` so the grammar module stays one screen per subcommand.
 """
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from bot.slack.commands import BackupName, BackupRef
-from bot.slack.usage import shown as _shown
-from bot.slack.usage import usage_error as _error
+from bot.slack.grammar.commands import BackupName, BackupRef
+from bot.slack.grammar.usage import shown as _shown
+from bot.slack.grammar.usage import usage_error as _error
 
 _DIGITS = re.compile(r"[0-9]+")
 

@@ -5,7 +5,8 @@ failures are scanned per (workspace, backup) cursor, shared by every channel bou
 workspace, with one `GET .../snapshots?failed=true&startDate=...` per cursor per interval
 (and a page more per 200 failures past the first 200); the result is fanned out to the
 listening channels (alerts on, not paused, backup not muted, not watching that snapshot) through
-the `Announcer`, which says each once (the ledger); `bot.services.backup_discovery` makes cursors.
+the `Announcer`, which says each once (the ledger); `bot.services.alerting.backup_discovery` makes
+cursors.
 
 The cursor, and why there is a lookback
 ---------------------------------------
@@ -27,9 +28,9 @@ that simply became "now" would filter it out of every later one: it would be los
   (busy, deferred, failed): that one is seen again next scan.
 
 Skyvia errors: 429/5xx back off per cursor (`error_count`) and per workspace; a rejected token
-tells the channel whose token it was and pauses its binding (`bot.services.token_checks`); the
-next scan uses another listening channel's token, if any. A channel bound with its own token
-hears a failure only while Skyvia accepts that token (`bot.services.own_tokens`).
+tells the channel whose token it was and pauses its binding (`bot.services.alerting.token_checks`);
+the next scan uses another listening channel's token, if any. A channel bound with its own token
+hears a failure only while Skyvia accepts that token (`bot.services.alerting.own_tokens`).
 """
 
 from __future__ import annotations
@@ -44,15 +45,15 @@ from cachetools import LRUCache
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.logging_setup import set_log_context
+from bot.services.alerting.backup_discovery import BackupDiscovery
+from bot.services.alerting.episodes import EpisodeTracker, Tracked
+from bot.services.alerting.failure_listing import FailureLister, Listeners, ended_at
+from bot.services.alerting.overdue import OverdueTracker
+from bot.services.alerting.own_tokens import OwnTokenChecks
+from bot.services.alerting.staleness import StaleTracker
 from bot.services.announcements import Outcome
 from bot.services.backoff import next_due, retry_delay
-from bot.services.backup_discovery import BackupDiscovery
-from bot.services.episodes import EpisodeTracker, Tracked
-from bot.services.failure_listing import FailureLister, Listeners, ended_at
 from bot.services.leased import LeasedService, lease_for
-from bot.services.overdue import OverdueTracker
-from bot.services.own_tokens import OwnTokenChecks
-from bot.services.staleness import StaleTracker
 from bot.services.subscriptions import PersonalNotices
 from bot.skyvia.errors import SkyviaError
 from bot.skyvia.models import Snapshot, SnapshotState
@@ -313,7 +314,7 @@ class AlertingService(LeasedService[AlertingConfig]):
         """Recoveries (from the scan's own listing when it had every state: `runs`),
         staleness, which reads the backup's recent runs (one page) only when a check is due,
         and runs that take unusually long, which ask for the active run only when one is
-        believed going (`bot.services.episodes`, `.staleness`, `.overdue`)."""
+        believed going (`bot.services.alerting.episodes`, `.staleness`, `.overdue`)."""
         try:
             await self._episodes.recoveries(cursor, listeners.bindings, tracked, runs)
             if self._stale.due(cursor, listeners, now):

@@ -1,15 +1,15 @@
 """The senders: drain the outbox at Slack's pace, per channel in order, most urgent first.
 
-Services write what they owe into the outbox (`bot.slack.notifier`); this is the only place
+Services write what they owe into the outbox (`bot.slack.delivery.notifier`); this is the only place
 background work talks to Slack. Each round (`drain`), every few hundred milliseconds:
 
 1. **Which teams.** A replica sends for a team only while it holds that team's sending lease
    (a `worker_leases` row `outbox:<team>`, on the database's clock): so one process's buckets
-   (`bot.slack.pacing`) are the team's whole pace, a 429 held by it holds every sender of the
-   team, and two replicas together stay inside the team's tier. A replica that dies loses its
+   (`bot.slack.delivery.pacing`) are the team's whole pace, a 429 held by it holds every sender of
+   the team, and two replicas together stay inside the team's tier. A replica that dies loses its
    leases when they expire, and another takes its teams over.
 2. **Which rows.** The pending rows of those teams, most urgent then oldest first (replies and
-   alerts, then episode replies and notes, then edits: `bot.slack.deliveries.priority_of`),
+   alerts, then episode replies and notes, then edits: `bot.slack.delivery.keys.priority_of`),
    one post per channel at a time so a channel's messages go in the order they were owed (an
    edit, of a message already there, goes beside them in a lane of its own, so the team's
    edit allowance is not left idle while posts drain), and only as many as the buckets allow
@@ -38,8 +38,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
 from bot.metrics import Metrics
-from bot.slack.notifier import Notifier
-from bot.slack.pacing import POST, UPDATE, Pace
+from bot.slack.delivery.notifier import Notifier
+from bot.slack.delivery.pacing import POST, UPDATE, Pace
 from storage.batching import WriteBatcher
 from storage.repositories import DeliveryLedger, WorkerLeaseRepository
 from storage.repositories.outbox import Outbox, QueuedRow

@@ -26,9 +26,9 @@ from pydantic import (
 )
 
 from bot.logging_setup import remember_secret
-from bot.slack.ids import ActionId, BlockId
-from bot.slack.list_filter import MAX_FILTER_LENGTH
-from bot.slack.parsing import MAX_ID, MAX_PAGE, ConnectCmd, UsageError, parse_command
+from bot.slack.grammar.list_filter import MAX_FILTER_LENGTH
+from bot.slack.grammar.parsing import MAX_ID, MAX_PAGE, ConnectCmd, UsageError, parse_command
+from bot.slack.messages.ids import ActionId, BlockId
 
 MAX_VALUE_LENGTH = 2000
 """Slack's limit for a button value; private_metadata allows 3000, we stay under both."""

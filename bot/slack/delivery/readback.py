@@ -25,8 +25,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services.announcements import Outcome
-from bot.slack.deliveries import DELIVERY_EVENT_TYPE, DeliveryKey, DeliveryResult
-from bot.slack.errors import error_code, retry_after_of, status_of
+from bot.slack.delivery.errors import error_code, retry_after_of, status_of
+from bot.slack.delivery.keys import DELIVERY_EVENT_TYPE, DeliveryKey, DeliveryResult
 from storage.batching import WriteBatcher
 from storage.repositories import DeliveryLedger
 

@@ -4,8 +4,8 @@ takes 40m", once per run and channel, and "… finished after 2h 31m" in the sam
 Each listening channel has a limit per backup (`alerts overdue 456 2h`), none (`off`), or
 `auto`, the default: 3 times the median duration of the backup's recent successful runs, never
 under 15 minutes, and nothing at all until 3 such runs are known. The durations come from the
-runs the stale check already lists (`bot.services.staleness.learn`, cached on the cursor), so
-learning them costs no call of its own.
+runs the stale check already lists (`bot.services.alerting.staleness.learn`, cached on the cursor),
+so learning them costs no call of its own.
 
 The Skyvia budget (docs/reference/guarantees.md#speed-and-scale)
 ---------------------------------------------------------------
@@ -30,8 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.services.alerting.failure_listing import Listeners
 from bot.services.announcements import Announcer, Channel
-from bot.services.failure_listing import Listeners
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaError
 from bot.skyvia.models import ActiveRun

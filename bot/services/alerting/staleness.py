@@ -10,7 +10,7 @@ snapshot, when the runs were read), so the extra `GET .../snapshots` that reads 
 only when a check is due: the cache is an hour old, the cached last good snapshot is past some
 channel's limit, or a channel has an open stale episode (waiting for "fresh again"): at most
 one extra call per backup per scan (a failure episode's recovery needs none, see
-`bot.services.episodes`).
+`bot.services.alerting.episodes`).
 
 A stale episode per channel: one "⏰ No good snapshot …" alert (keyed by the last good snapshot,
 recorded before it is posted), then one "fresh again" reply in its thread when a newer good
@@ -28,8 +28,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.alerting.failure_listing import Listeners, ended_at
 from bot.services.announcements import Announcer, Channel, Outcome
-from bot.services.failure_listing import Listeners, ended_at
 from bot.skyvia.models import Snapshot, SnapshotState
 from storage.batching import WriteBatcher
 from storage.models import AlertCursor, Binding, DeliveryKind, DeliveryStatus

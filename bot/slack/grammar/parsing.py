@@ -2,11 +2,11 @@
 
 Pure on purpose: handlers decide nothing about input until it parsed, so bad input never costs
 a Skyvia call, and the whole grammar is testable without Slack. The commands themselves are in
-`bot.slack.commands` (re-exported here, like the usage lines of `bot.slack.usage`), `alerts` in
-`bot.slack.alerts_words`, the date words in `bot.slack.date_words`, the ends after `for`/`until`
-in `bot.slack.deadlines`, mentions in `bot.slack.mentions`. A misspelt command is answered with
-the corrected whole command, in the user's own words. The grammar as users see it:
-docs/reference/commands.md#input-rules.
+`bot.slack.grammar.commands` (re-exported here, like the usage lines of `bot.slack.grammar.usage`),
+`alerts` in `bot.slack.grammar.alerts_words`, the date words in `bot.slack.grammar.date_words`, the
+ends after `for`/`until` in `bot.slack.grammar.deadlines`, mentions in `bot.slack.grammar.mentions`.
+A misspelt command is answered with the corrected whole command, in the user's own words. The
+grammar as users see it: docs/reference/commands.md#input-rules.
 """
 
 from __future__ import annotations
@@ -17,18 +17,18 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
-from bot.slack.alerts_words import ON_WORDS as _ON_WORDS
-from bot.slack.alerts_words import alerts_command, deadline_words
-from bot.slack.alerts_words import on_off as _on_off
-from bot.slack.backup_refs import MAX_ID
-from bot.slack.backup_refs import at_most as _at_most
-from bot.slack.backup_refs import backup_ref as _backup_ref
-from bot.slack.backup_refs import leading_name as _leading_name
-from bot.slack.backup_refs import name_of as _name_of
-from bot.slack.backup_refs import parse_id as _parse_id
-from bot.slack.backup_refs import parse_number as _parse_number
-from bot.slack.backup_refs import required_backup_id as _required_backup_id
-from bot.slack.commands import (
+from bot.slack.grammar.alerts_words import ON_WORDS as _ON_WORDS
+from bot.slack.grammar.alerts_words import alerts_command, deadline_words
+from bot.slack.grammar.alerts_words import on_off as _on_off
+from bot.slack.grammar.backup_refs import MAX_ID
+from bot.slack.grammar.backup_refs import at_most as _at_most
+from bot.slack.grammar.backup_refs import backup_ref as _backup_ref
+from bot.slack.grammar.backup_refs import leading_name as _leading_name
+from bot.slack.grammar.backup_refs import name_of as _name_of
+from bot.slack.grammar.backup_refs import parse_id as _parse_id
+from bot.slack.grammar.backup_refs import parse_number as _parse_number
+from bot.slack.grammar.backup_refs import required_backup_id as _required_backup_id
+from bot.slack.grammar.commands import (
     AlertsCmd,
     BackupCmd,
     BackupName,
@@ -50,16 +50,16 @@ from bot.slack.commands import (
     SubscribeCmd,
     SubscriptionsCmd,
 )
-from bot.slack.date_words import Bound, Clock, parse_when
-from bot.slack.deadlines import (
+from bot.slack.grammar.date_words import Bound, Clock, parse_when
+from bot.slack.grammar.deadlines import (
     end_word_at,
 )
-from bot.slack.digest_words import digest_command
-from bot.slack.list_filter import clean_filter
-from bot.slack.usage import PART_USAGE, USAGE, UsageError
-from bot.slack.usage import shown as _shown
-from bot.slack.usage import unexpected as _unexpected
-from bot.slack.usage import usage_error as _error
+from bot.slack.grammar.digest_words import digest_command
+from bot.slack.grammar.list_filter import clean_filter
+from bot.slack.grammar.usage import PART_USAGE, USAGE, UsageError
+from bot.slack.grammar.usage import shown as _shown
+from bot.slack.grammar.usage import unexpected as _unexpected
+from bot.slack.grammar.usage import usage_error as _error
 
 __all__ = [
     "MAX_ID",

@@ -7,7 +7,7 @@ a minute per workspace); reads of history far lower. Learning those limits from 
 refused call each time and, with many senders, most calls; so the senders ask a bucket first and
 only send what it allows (`Pace.take`). A 429 that still comes holds its whole bucket until its
 `Retry-After` (`Pace.hold`): no sender of this process sends on it before then, and the per-team
-sending lease (`bot.slack.outbox`) makes this process the only one sending for that team.
+sending lease (`bot.slack.delivery.senders`) makes this process the only one sending for that team.
 
 The figures are configurable (`SKYVIA_BOT_SLACK_PACE`, `PaceConfig.parse`): a workspace on a
 plan with other limits, or a test stand-in, sets its own.

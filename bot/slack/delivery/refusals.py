@@ -1,4 +1,4 @@
-"""What a sender does when Slack answers no: the remedies of `bot.slack.errors`, applied.
+"""What a sender does when Slack answers no: the remedies of `bot.slack.delivery.errors`, applied.
 
 A refused call posted nothing, so its outbox row goes back to the queue or is given up:
 
@@ -9,7 +9,7 @@ A refused call posted nothing, so its outbox row goes back to the queue or is gi
 - `RETRY` (Slack's trouble, or an unknown code): back to the queue after a backoff that doubles
   per attempt (`FAILED`); given up after `max_attempts` (`GAVE_UP`).
 - `WAIT` (429): back to the queue until `Retry-After`, not counted as an attempt (`DEFERRED`);
-  the sender also holds the bucket (`bot.slack.pacing`).
+  the sender also holds the bucket (`bot.slack.delivery.pacing`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.announcements import Outcome
-from bot.slack.deliveries import DeliveryKey, DeliveryResult
-from bot.slack.errors import Remedy, pause_reason, remedy_for
+from bot.slack.delivery.errors import Remedy, pause_reason, remedy_for
+from bot.slack.delivery.keys import DeliveryKey, DeliveryResult
 from storage.batching import WriteBatcher
 from storage.models import DeliveryStatus
 from storage.repositories import BindingRepository

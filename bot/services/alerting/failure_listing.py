@@ -1,8 +1,9 @@
-"""One failure scan's Skyvia call, and who hears what it finds (see `bot.services.alerting`).
+"""One failure scan's Skyvia call, and who hears what it finds (see
+`bot.services.alerting.scanner`).
 
 A cursor is shared by every channel bound to its workspace, so any of their tokens may list it:
 the first that has one is used, and if Skyvia rejects it that channel is told and paused
-(`bot.services.token_checks`) and the next scan tries another's.
+(`bot.services.alerting.token_checks`) and the next scan tries another's.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.services.alerting.token_checks import TokenChecks
 from bot.services.backoff import WorkspaceBackoff
 from bot.services.bindings import BindingService
-from bot.services.token_checks import TokenChecks
 from bot.skyvia.client import MAX_TAKE, SkyviaClient
 from bot.skyvia.errors import SkyviaAuthError, SkyviaError, SkyviaNotFound, SkyviaRateLimited
 from bot.skyvia.models import Snapshot

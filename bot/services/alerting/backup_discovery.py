@@ -16,9 +16,9 @@ import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
 
+from bot.services.alerting.token_checks import TokenChecks
 from bot.services.backoff import WorkspaceBackoff
 from bot.services.bindings import BindingService
-from bot.services.token_checks import TokenChecks
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaAuthError, SkyviaError, SkyviaRateLimited
 from storage.db import Database

@@ -16,8 +16,8 @@ so a message is never lost between the two, and never owed twice.
 
 Sending: exactly once, and why this order
 -----------------------------------------
-The senders (`bot.slack.outbox`) claim rows (`pending` -> `claimed`, one winner per row across
-replicas) and call `send` here:
+The senders (`bot.slack.delivery.senders`) claim rows (`pending` -> `claimed`, one winner per row
+across replicas) and call `send` here:
 
 1. the row is ours (claimed, committed);
 2. **post**, with Slack message `metadata` naming the key (`event_type` `skyvia_delivery`);
@@ -40,9 +40,9 @@ committed, so nobody else can adopt a claim whose holder may still post.
 Edits (`chat.update` of a card or an alert's header) are idempotent: a crash leftover is simply
 redone, and pending edits of one message coalesce in the sender (only the latest is sent).
 
-Refusals are sorted by `bot.slack.errors` and applied by `bot.slack.refusals`: a paused binding
-(its queued rows given up), a message given up, a retry after a backoff, or (429) a wait that
-holds the pace's bucket (`bot.slack.pacing`).
+Refusals are sorted by `bot.slack.delivery.errors` and applied by `bot.slack.delivery.refusals`: a
+paused binding (its queued rows given up), a message given up, a retry after a backoff, or (429) a
+wait that holds the pace's bucket (`bot.slack.delivery.pacing`).
 """
 
 from __future__ import annotations
@@ -63,12 +63,12 @@ from bot.clock import utcnow
 from bot.metrics import Metrics
 from bot.services.announcements import Outcome
 from bot.slack.clients import SlackClients, callers_pace
-from bot.slack.deliveries import Attempt, DeliveryKey, DeliveryResult, priority_of
-from bot.slack.errors import error_code, retry_after_of, status_of
+from bot.slack.delivery.errors import error_code, refused_outright, retry_after_of, status_of
+from bot.slack.delivery.keys import Attempt, DeliveryKey, DeliveryResult, priority_of
+from bot.slack.delivery.readback import ReadBack, Unreadable
+from bot.slack.delivery.refusals import Refusals
+from bot.slack.delivery.steps import StepCompleter
 from bot.slack.messages import Message
-from bot.slack.readback import ReadBack, Unreadable
-from bot.slack.refusals import Refusals
-from bot.slack.steps import StepCompleter
 from storage.batching import BulkWrite, WriteBatcher
 from storage.models import DeliveryKind, DeliveryStatus
 from storage.repositories import DeliveryLedger
@@ -105,7 +105,8 @@ class Notifier:
     ) -> None:
         self._slack = slack
         self.steps = steps
-        """Completes Workflow Builder steps: rows whose call is `fn` (`bot.slack.steps`)."""
+        """Completes Workflow Builder steps: rows whose call is `fn`
+        (`bot.slack.delivery.steps`)."""
         self._batcher = batcher
         self.owner = owner
         self.stale_after = timedelta(seconds=stale_after)
@@ -156,7 +157,7 @@ class Notifier:
         states = await Outbox(session).enqueue_many(entries, owner=self.owner)
         return [states[entry.key] for entry in entries]
 
-    # Sending (the senders, `bot.slack.outbox`)
+    # Sending (the senders, `bot.slack.delivery.senders`)
 
     async def send(self, row: QueuedRow, *, recover: bool = False) -> Sent:
         """Sends a row the caller claimed (`recover`: a stale claim it adopted)."""
@@ -183,7 +184,7 @@ class Notifier:
 
     def history_blocked(self, row: QueuedRow) -> bool:
         """True while the row's channel history is rate limited: its recovery would only meet
-        the limit again (`bot.slack.readback`)."""
+        the limit again (`bot.slack.delivery.readback`)."""
         return self._readback.blocked(
             DeliveryKey(row.team_id, row.channel_id, row.snapshot_id, row.kind)
         )
@@ -198,7 +199,7 @@ class Notifier:
                 await client.chat_update(**_message(call).kwargs(channel=row.channel_id, ts=ts))
         except SlackApiError as exc:
             error, status = error_code(exc), status_of(exc)
-            if status >= 500:
+            if not refused_outright(exc):
                 log.warning("Slack answered %s to edit %s; retrying it", status, key.label)
                 return Sent(await self.refusals.retry(key, error, count=False))
             wait = retry_after_of(exc) if status == 429 else None
@@ -267,7 +268,7 @@ class Notifier:
                 response = await client.chat_postMessage(**attempt.kwargs())
         except SlackApiError as exc:
             error, status = error_code(exc), status_of(exc)
-            if status >= 500:
+            if not refused_outright(exc):
                 log.warning("Slack answered %s to %s; outcome unknown", status, key.label)
                 return Sent(DeliveryResult(Outcome.UNKNOWN, error=error))
             wait = retry_after_of(exc) if status == 429 else None

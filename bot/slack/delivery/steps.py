@@ -35,9 +35,9 @@ from bot.services.announcements import Outcome, StepEnd
 from bot.services.models import RunStep, WatchedRun
 from bot.skyvia.models import Snapshot, SnapshotState
 from bot.slack.clients import SlackClients
-from bot.slack.deliveries import DeliveryKey, DeliveryResult, priority_of
-from bot.slack.errors import error_code, retry_after_of, status_of
-from bot.slack.refusals import Refusals
+from bot.slack.delivery.errors import error_code, retry_after_of, status_of
+from bot.slack.delivery.keys import DeliveryKey, DeliveryResult, priority_of
+from bot.slack.delivery.refusals import Refusals
 from storage.batching import WriteBatcher
 from storage.crypto import TokenCipher, TokenDecryptError
 from storage.models import DeliveryStatus

@@ -22,7 +22,7 @@ from datetime import datetime
 
 from cachetools import LRUCache
 
-from bot.services.token_checks import TokenChecks
+from bot.services.alerting.token_checks import TokenChecks
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaAuthError, SkyviaError, SkyviaNotFound
 from storage.models import Binding

@@ -140,6 +140,20 @@ def error_code(exc: SlackApiError) -> str:
         return "error"
 
 
+NOT_IN_CHANNEL = frozenset({"channel_not_found", "not_in_channel"})
+"""Codes that, on a request's own post, mean "invite the bot" (a private channel without it)."""
+
+
+def not_in_channel(exc: SlackApiError) -> bool:
+    return error_code(exc) in NOT_IN_CHANNEL
+
+
+def refused_outright(exc: SlackApiError) -> bool:
+    """Slack answered the call below 500: it was refused and nothing was posted. A 5xx (or a
+    lost answer, which is no `SlackApiError`) may come after the message was stored."""
+    return status_of(exc) < 500
+
+
 def status_of(exc: SlackApiError) -> int:
     """The HTTP status of a refused call (0 when there is no response)."""
     response = exc.response

@@ -27,8 +27,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.alerting.failure_listing import ended_at
 from bot.services.announcements import Announcer, Channel, Outcome
-from bot.services.failure_listing import ended_at
 from bot.services.subscriptions import PersonalNotices
 from bot.skyvia.models import Snapshot, SnapshotState
 from storage.batching import WriteBatcher
