@@ -138,7 +138,13 @@ async def run(sizes: EpisodeSizes, database_url: str | None, workdir: Path, prof
             channels_per_workspace=sizes.channels_per_workspace,
             prefix="C0E",
         )
-        bot = bot_process(doubles, url, workdir / "episodes-bot.log", alert_interval=sizes.interval)
+        bot = bot_process(
+            doubles,
+            url,
+            workdir / "episodes-bot.log",
+            alert_interval=sizes.interval,
+            slack_pace=sizes.slack_pace,
+        )
         async with tallying(doubles.slack) as tally:
             try:
                 await bot.start()

@@ -50,8 +50,10 @@ class WatchSizes:
     interval: float = 1.0
     steady_intervals: int = 5
     timeout: float = 120.0
-    slack_pace: str = ""
-    """The bot's `SKYVIA_BOT_SLACK_PACE` (empty: Slack's documented tiers)."""
+    slack_pace: str = "chat.update=1000/1+1000"
+    """The bot's `SKYVIA_BOT_SLACK_PACE`. Card edits fast: at Slack's Tier 3 (~50 a minute per
+    team) 5,000 final card edits in one team take 100 minutes; replies never wait for them, and
+    the `tiers` section measures edits at Slack's pace. Empty: Slack's documented tiers."""
 
     def card_floor(self) -> float:
         """Seconds the final card edits take at least: one per watch, one team's
