@@ -299,6 +299,7 @@ class DeliveryLedger:
         """
         result = await self.session.execute(
             update(Delivery)
+            .execution_options(synchronize_session=False)
             .where(
                 *_key(*key),
                 Delivery.status == DeliveryStatus.CLAIMED,
@@ -324,6 +325,7 @@ class DeliveryLedger:
         """
         result = await self.session.execute(
             update(Delivery)
+            .execution_options(synchronize_session=False)
             .where(
                 Delivery.id == delivery_id,
                 Delivery.status == status,
@@ -340,6 +342,7 @@ class DeliveryLedger:
         """Restarts the clock of our own unsent claim; False if it is ours no longer."""
         result = await self.session.execute(
             update(Delivery)
+            .execution_options(synchronize_session=False)
             .where(
                 *_key(*key),
                 Delivery.status == DeliveryStatus.CLAIMED,
@@ -361,6 +364,7 @@ class DeliveryLedger:
         attempts = Delivery.attempts + 1
         result = await self.session.execute(
             update(Delivery)
+            .execution_options(synchronize_session=False)
             .where(
                 *_key(*key),
                 Delivery.status == DeliveryStatus.CLAIMED,

@@ -156,6 +156,7 @@ class Outbox:
                     status = DeliveryStatus.PENDING
                 await self.session.execute(
                     update(Delivery)
+                    .execution_options(synchronize_session=False)
                     .where(Delivery.id == row.id, Delivery.status == row.status)
                     .values(
                         payload=entry.payload,
@@ -238,6 +239,7 @@ class Outbox:
             return set()
         result = await self.session.execute(
             update(Delivery)
+            .execution_options(synchronize_session=False)
             .where(Delivery.id.in_(sorted(ids)), Delivery.status == DeliveryStatus.PENDING)
             .values(
                 status=DeliveryStatus.CLAIMED, claimed_by=owner, claimed_at=db_now(self.session)
@@ -266,6 +268,7 @@ class Outbox:
         the newest carries the message's latest state (coalescing)."""
         result = await self.session.execute(
             update(Delivery)
+            .execution_options(synchronize_session=False)
             .where(
                 Delivery.target == target,
                 Delivery.status == DeliveryStatus.PENDING,
@@ -300,6 +303,7 @@ class Outbox:
         attempts = Delivery.attempts + 1 if count else Delivery.attempts
         result = await self.session.execute(
             update(Delivery)
+            .execution_options(synchronize_session=False)
             .where(
                 Delivery.team_id == key[0],
                 Delivery.channel_id == key[1],
@@ -328,6 +332,7 @@ class Outbox:
         """A queued row waits `delay` seconds from now before a sender may take it."""
         await self.session.execute(
             update(Delivery)
+            .execution_options(synchronize_session=False)
             .where(
                 Delivery.team_id == key[0],
                 Delivery.channel_id == key[1],
@@ -343,6 +348,7 @@ class Outbox:
         given up, so the episode it began starts again with a new alert (`_alert_threads`)."""
         result = await self.session.execute(
             update(Delivery)
+            .execution_options(synchronize_session=False)
             .where(
                 Delivery.team_id == team_id,
                 Delivery.channel_id == channel_id,
@@ -359,6 +365,7 @@ class Outbox:
         """Every queued row of a channel Slack refuses (a paused binding) is given up."""
         result = await self.session.execute(
             update(Delivery)
+            .execution_options(synchronize_session=False)
             .where(
                 Delivery.team_id == team_id,
                 Delivery.channel_id == channel_id,
