@@ -54,9 +54,11 @@ async def run_step(
     assert response.status_code == 200, response.text
 
 
-async def completed(stack: Stack | ProcessStack, execution_id: str) -> StepCompletion:
+async def completed(
+    stack: Stack | ProcessStack, execution_id: str, timeout: float = 30.0
+) -> StepCompletion:
     done = await wait_until(
-        lambda: stack.slack.completions(execution_id), timeout=30, what="the step's completion"
+        lambda: stack.slack.completions(execution_id), timeout=timeout, what="the step's completion"
     )
     return done[0]
 
@@ -243,7 +245,9 @@ async def test_killed_during_a_steps_run_completes_it_once_after_restart(
 
     procs.sim.state.finish_snapshot(run.id, "Failed")
     await procs.start()
-    done = await completed(procs, "Fx9")
+    # After a SIGKILL the watch and the team's sending lease of the dead process run out first
+    # (several seconds each, more on a loaded CI machine).
+    done = await completed(procs, "Fx9", timeout=90.0)
     assert not done.ok
     await procs.after_ticks()
     assert len(procs.slack.completions("Fx9")) == 1
