@@ -108,6 +108,42 @@ def slack_clients(
     return clients
 
 
+def _notifier(
+    settings: Settings,
+    metrics: Metrics,
+    slack: SlackClients,
+    cipher: TokenCipher,
+    batcher: WriteBatcher,
+    owner: str,
+) -> Notifier:
+    """The process's one notifier: owes every message, and sends what the sender claims
+    (posts, edits, and Workflow Builder step completions)."""
+    return Notifier(
+        slack=slack,
+        batcher=batcher,
+        owner=owner,
+        stale_after=stale_claim_after(settings.watch_interval, settings.alert_interval),
+        metrics=metrics,
+        steps=StepCompleter(slack=slack, cipher=cipher, batcher=batcher, owner=owner),
+    )
+
+
+def _polling(settings: Settings, common: SharedParts) -> tuple[WatchingService, AlertingService]:
+    """The two services that poll Skyvia: watched runs, and every listened-to backup."""
+    watching = WatchingService(
+        config=replace(
+            WatchingConfig.for_interval(settings.watch_interval, settings.watch_give_up),
+            step_limit=settings.step_limit,
+        ),
+        **common,
+    )
+    alerting = AlertingService(
+        config=AlertingConfig.for_interval(settings.alert_interval, settings.alert_lookback),
+        **common,
+    )
+    return watching, alerting
+
+
 def _background(
     settings: Settings,
     metrics: Metrics,
@@ -125,14 +161,7 @@ def _background(
     """
     owner = new_lease_owner("bot")
     batcher = WriteBatcher(db)
-    notifier = Notifier(
-        slack=slack,
-        batcher=batcher,
-        owner=owner,
-        stale_after=stale_claim_after(settings.watch_interval, settings.alert_interval),
-        metrics=metrics,
-        steps=StepCompleter(slack=slack, cipher=cipher, batcher=batcher, owner=owner),
-    )
+    notifier = _notifier(settings, metrics, slack, cipher, batcher, owner)
     announcer = SlackAnnouncer(notifier)
     common = SharedParts(
         db=db,
@@ -143,26 +172,17 @@ def _background(
         owner=owner,
         metrics=metrics,
     )
-    watching = WatchingService(
-        config=replace(
-            WatchingConfig.for_interval(settings.watch_interval, settings.watch_give_up),
-            step_limit=settings.step_limit,
-        ),
-        **common,
-    )
-    alerting = AlertingService(
-        config=AlertingConfig.for_interval(settings.alert_interval, settings.alert_lookback),
-        **common,
-    )
+    watching, alerting = _polling(settings, common)
     takers = AlertTakers(db, announcer)
+    retention = RetentionService(
+        db=db,
+        policy=RetentionPolicy.from_settings(settings, alert_lookback=alerting.config.lookback),
+    )
     return Background(
         owner=owner,
         watching=watching,
         alerting=alerting,
-        retention=RetentionService(
-            db=db,
-            policy=RetentionPolicy.from_settings(settings, alert_lookback=alerting.config.lookback),
-        ),
+        retention=retention,
         timers=TimerService(
             db=db,
             skyvia=skyvia,
