@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.slack.delivery.pacing import POST, UPDATE, Pace, PaceConfig, Rate
+from bot.slack.delivery.pacing import POST, UPDATE, Bucket, Pace, PaceConfig, Rate
 
 
 class Ticks:
@@ -98,6 +98,43 @@ def test_idle_buckets_are_forgotten_and_held_ones_kept() -> None:
     p.forget_idle(keep=3)
     assert p.wait("T1", POST, "C0") > 0
     assert p.take("T1", POST, "C5")
+
+
+def test_a_part_refilled_bucket_waits_only_for_the_missing_part() -> None:
+    p, ticks = pace("channel=1/1+1")
+    assert takes(p, 1) == 1
+    ticks.now += 0.25  # a quarter of a token back: three quarters of a second to go
+    assert p.wait("T1", POST, "C1") == pytest.approx(0.75)
+
+
+def test_a_bucket_with_more_than_one_call_left_says_go_now() -> None:
+    p, ticks = pace("channel=1/1+3")
+    assert takes(p, 2) == 2
+    ticks.now += 0.5  # 1.5 calls left
+    assert p.wait("T1", POST, "C1") == 0.0
+    bucket = Bucket(Rate(1, 1, 3), now=0.0)
+    bucket.tokens = 1.5
+    assert bucket.wait(0.0) == 0.0  # never a negative wait
+
+
+def test_full_unheld_buckets_are_forgotten_and_spent_ones_kept() -> None:
+    p, _ = pace("channel=1/1+2,chat.postMessage=100/1+100,chat.update=1/1+1")
+    p.take("T1", POST, "C1")  # C1 has 1 of 2 left: kept; the team's 99 of 100: kept
+    p.wait("T1", POST, "C2")  # made, full: forgotten
+    p.hold("T1", UPDATE, None, 0.0)  # held until exactly now: over, and full (burst 1)
+    p.forget_idle(keep=0)
+    assert sorted(key for key in p._buckets) == [("T1", "#C1"), ("T1", POST)]
+
+
+def test_buckets_are_forgotten_only_past_fifty_thousand_by_default() -> None:
+    p, _ = pace("channel=1/1+1")
+    for i in range(49_999):  # with the team's bucket: 50,000
+        p.wait("T1", POST, f"C{i}")
+    p.forget_idle()
+    assert len(p._buckets) == 50_000
+    p.wait("T1", POST, "C-last")
+    p.forget_idle()
+    assert len(p._buckets) == 0
 
 
 @pytest.mark.parametrize(
