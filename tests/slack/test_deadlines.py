@@ -6,7 +6,14 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from bot.slack.grammar.deadlines import Deadline, DeadlineError, parse_deadline, parse_duration
+from bot.slack.grammar.deadlines import (
+    MAX_SPAN,
+    Deadline,
+    DeadlineError,
+    _quoted,
+    parse_deadline,
+    parse_duration,
+)
 from bot.slack.grammar.parsing import BackupName, MuteCmd, ScheduleCmd, UsageError, parse_command
 
 NOW = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)  # the day before Europe's spring DST change
@@ -178,3 +185,20 @@ def test_a_written_out_duration_that_still_does_not_work_gets_no_suggestion(text
         parse_command(text, now=NOW)
     assert caught.value.suggestion is None
     assert caught.value.usage
+
+
+def test_a_clock_time_of_exactly_now_is_tomorrow() -> None:
+    assert parse_deadline("until", "12:00").resolve(NOW, None) == NOW + timedelta(days=1)
+
+
+def test_an_end_of_exactly_now_is_past_and_exactly_30_days_away_is_accepted() -> None:
+    with pytest.raises(DeadlineError, match="already past"):
+        parse_deadline("until", "2026-03-28T12:00Z").resolve(NOW, None)
+    last = parse_deadline("until", "2026-04-27T12:00Z").resolve(NOW, None)
+    assert last == NOW + MAX_SPAN
+
+
+def test_quoted_input_is_cut_past_40_characters_to_40() -> None:
+    assert _quoted("a" * 40) == "a" * 40
+    assert _quoted("a" * 41) == "a" * 39 + "…"
+    assert _quoted("`x`") == "'x'"
