@@ -10,6 +10,7 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TypedDict
 
 import httpx
 from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
@@ -17,6 +18,7 @@ from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from bot.config import Settings
 from bot.metrics import Metrics
 from bot.services.alerting.scanner import AlertingConfig, AlertingService
+from bot.services.announcements import Announcer
 from bot.services.backups import BackupService
 from bot.services.bindings import BindingService
 from bot.services.channel_pauses import ChannelPauses
@@ -41,7 +43,7 @@ from bot.slack.delivery.pacing import Pace
 from bot.slack.delivery.senders import OutboxSender
 from bot.slack.delivery.steps import StepCompleter
 from bot.slack.installations import TeamInstallations
-from bot.workers.registry import Background, SharedParts, stale_claim_after
+from bot.workers.registry import Background, stale_claim_after
 from handlers.context import Services
 from storage.batching import WriteBatcher
 from storage.crypto import TokenCipher, load_or_create_key
@@ -108,6 +110,18 @@ def slack_clients(
     return clients
 
 
+class SharedParts(TypedDict):
+    """What the watching and alerting services share (typed, so `**` is checked)."""
+
+    db: Database
+    skyvia: SkyviaClient
+    bindings: BindingService
+    announcer: Announcer
+    batcher: WriteBatcher
+    owner: str
+    metrics: Metrics
+
+
 def _notifier(
     settings: Settings,
     metrics: Metrics,
@@ -154,9 +168,8 @@ def _background(
     bindings: BindingService,
     schedules: ScheduleService,
 ) -> Background:
-    """The workers' use cases, and the announcer they and the listeners owe messages through.
-
-    One notifier, write batcher and lease owner per process: the watcher, the scanner, the
+    """The workers' use cases, and the ones the listeners share with them (timers, takers,
+    health). One notifier, write batcher and lease owner per process: the watcher, the scanner, the
     timers and `I'm on it` all owe into the outbox, and the sender drains it at Slack's pace.
     """
     owner = new_lease_owner("bot")
@@ -174,6 +187,7 @@ def _background(
     )
     watching, alerting = _polling(settings, common)
     takers = AlertTakers(db, announcer)
+    health = HealthService(skyvia=skyvia, bindings=bindings, takers=takers)
     retention = RetentionService(
         db=db,
         policy=RetentionPolicy.from_settings(settings, alert_lookback=alerting.config.lookback),
@@ -189,7 +203,7 @@ def _background(
             bindings=bindings,
             schedules=schedules,
             announcer=announcer,
-            health=HealthService(skyvia=skyvia, bindings=bindings, takers=takers),
+            health=health,
             owner=owner,
             interval=settings.alert_interval,
         ),
@@ -201,6 +215,7 @@ def _background(
             metrics=metrics,
         ),
         takers=takers,
+        health=health,
     )
 
 
@@ -251,7 +266,7 @@ class Container:
             clicks=ClickClaims(db),
             timers=background.timers,
             pauses=ChannelPauses(db),
-            health=HealthService(skyvia=skyvia, bindings=bindings, takers=background.takers),
+            health=background.health,
             mentions=AlertMentions(db),
             digests=DigestSettings(db),
             steps=StepExecutions(db, cipher),

@@ -12,26 +12,23 @@ the same work.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, TypedDict
+from typing import TYPE_CHECKING, Protocol
 
 from bot.metrics import Metrics
 from bot.services.alerting.scanner import AlertingService
-from bot.services.announcements import Announcer
 from bot.services.bindings import BindingService
+from bot.services.health import HealthService
 from bot.services.leased import lease_for
 from bot.services.retention import RetentionService
 from bot.services.takers import AlertTakers
 from bot.services.timers import TimerService
 from bot.services.watching import WatchingService
-from bot.skyvia.client import SkyviaClient
 from bot.slack.delivery.senders import OutboxSender
 from bot.workers.alert_scanner import AlertScanner
 from bot.workers.retention import RetentionWorker
 from bot.workers.sender import Sender
 from bot.workers.timers import TimerWorker
 from bot.workers.watcher import Watcher
-from storage.batching import WriteBatcher
-from storage.db import Database
 
 if TYPE_CHECKING:
     from bot.workers.base import PeriodicWorker
@@ -48,6 +45,7 @@ class Background:
     timers: TimerService
     sender: OutboxSender
     takers: AlertTakers
+    health: HealthService
 
 
 class WorkerNeeds(Protocol):
@@ -62,18 +60,6 @@ class WorkerNeeds(Protocol):
     def bindings(self) -> BindingService: ...
     @property
     def background(self) -> Background: ...
-
-
-class SharedParts(TypedDict):
-    """What the watching and alerting services share (typed, so `**` is checked)."""
-
-    db: Database
-    skyvia: SkyviaClient
-    bindings: BindingService
-    announcer: Announcer
-    batcher: WriteBatcher
-    owner: str
-    metrics: Metrics
 
 
 def stale_claim_after(watch_interval: float, alert_interval: float) -> float:

@@ -32,6 +32,13 @@ class Episode:
     recovered_at: datetime | None = None
 
     @property
+    def failing_for(self) -> float | None:
+        """Seconds from its first failure to the success that closed it (None while open)."""
+        return (
+            None if self.recovered_at is None else (self.recovered_at - self.since).total_seconds()
+        )
+
+    @property
     def recovering(self) -> bool:
         """A success closed it; the recovery note may still be on its way."""
         return self.recovered_snapshot_id is not None

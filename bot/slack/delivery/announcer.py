@@ -296,13 +296,12 @@ class SlackAnnouncer:
         backup_name: str | None,
         episode: Episode,
     ) -> Outcome:
-        snapshot_id = episode.recovered_snapshot_id
-        assert snapshot_id is not None and episode.recovered_at is not None
+        snapshot_id, failing_for = episode.recovered_snapshot_id, episode.failing_for
+        assert snapshot_id is not None and failing_for is not None
 
         def key(kind: str) -> DeliveryKey:
             return DeliveryKey(channel.team_id, channel.channel_id, snapshot_id, kind)
 
-        failing_for = (episode.recovered_at - episode.since).total_seconds()
         reply = await self._notifier.deliver(
             key(DeliveryKind.RECOVERED),
             recovered_reply(snapshot_id, episode.failures, failing_for),
@@ -480,11 +479,7 @@ class SlackAnnouncer:
                 backup_name,
                 snapshot_id=snapshot_id,
                 failures=episode.failures,
-                failing_for=(
-                    (episode.recovered_at - episode.since).total_seconds()
-                    if episode.recovered_at
-                    else None
-                ),
+                failing_for=episode.failing_for,
             ),
         )
         return result.outcome
