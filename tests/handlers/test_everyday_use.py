@@ -166,6 +166,7 @@ async def test_disconnect_ends_every_watched_card_of_the_channel(bound: Stack) -
 
 async def test_already_running_links_the_card_and_names_who_started_it(bound: Stack) -> None:
     stack = bound
+    stack.sim.state.backups[456].run_seconds = 3600.0  # still running on a slow, shared machine
     _, card_ts = await start_from_slack(stack)
     refused = await stack.reply_to("snapshot 456", user=ADMIN)
     text = rendered(refused)
