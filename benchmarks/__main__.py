@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import ack, alerts, episodes, soak, tiers, watch
+from benchmarks.floors import ONE_WIDE_WORKSPACE
 from benchmarks.profiles import hottest
 from benchmarks.report import Table
 from benchmarks.stack import SLACK_TIERS_ENV
@@ -75,7 +76,11 @@ SMOKE = Sizes(
     ),
     # Edits at 40 a second: the smoke checks that every card ends, not Slack's Tier 3 wait.
     watch=watch.WatchSizes(
-        watches=40, channels=8, workspaces=2, steady_intervals=2, slack_pace="chat.update=40/1+40"
+        watches=40,
+        channels=8,
+        workspaces=2,
+        steady_intervals=2,
+        slack_pace=f"{ONE_WIDE_WORKSPACE},chat.update=40/1+40",
     ),
     alerts=alerts.AlertSizes(
         workspaces=2, backups_per_workspace=4, channels_per_workspace=3, steady_intervals=2

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.floors import post_floor
+from benchmarks.floors import ONE_WIDE_WORKSPACE, post_floor
 from benchmarks.report import Table, verdict
 from benchmarks.scrape import Sampled, Ticks, sampling
 from benchmarks.seed import seed_fan_out
@@ -53,8 +53,8 @@ class AlertSizes:
     interval: float = 1.0
     steady_intervals: int = 5
     timeout: float = 150.0
-    slack_pace: str = ""
-    """The bot's `SKYVIA_BOT_SLACK_PACE` (empty: its default, Slack's documented pace)."""
+    slack_pace: str = ONE_WIDE_WORKSPACE
+    """The bot's `SKYVIA_BOT_SLACK_PACE`: one workspace of 1,000 channels (`ONE_WIDE_WORKSPACE`)."""
 
 
 def skyvia_calls(counts: dict[str, int]) -> tuple[int, int, int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from benchmarks.floors import ONE_WIDE_WORKSPACE
 from benchmarks.report import Table, verdict
 from benchmarks.tally import SlackTally
 from benchmarks.watch import RSS_TARGET_MB, SLACK_PACE_SECONDS
@@ -43,7 +44,7 @@ class EpisodeSizes:
     """Scans after the last message, in which a late duplicate would show."""
     timeout: float = 300.0
     """Per wave: a wave of 25,000 replies and edits took ~150 s on a busy 2-core machine."""
-    slack_pace: str = "chat.update=1000/1+1000"
+    slack_pace: str = f"{ONE_WIDE_WORKSPACE},chat.update=1000/1+1000"
     """The bot's `SKYVIA_BOT_SLACK_PACE`. Header edits fast: at Slack's Tier 3 (~50 a minute per
     team) a wave's 25,000 edits in one team would take over 8 hours; this section measures the
     bot, and the `tiers` section measures edits at Slack's pace."""

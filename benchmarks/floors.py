@@ -14,6 +14,13 @@ from collections.abc import Iterable
 
 from bot.pace_config import CHANNEL, POST, UPDATE, PaceConfig, Rate
 
+ONE_WIDE_WORKSPACE = "chat.postMessage=60000/60+1000"
+"""The floors count one post a second per channel (docs/reference/guarantees.md#speed-and-scale),
+and these benchmarks put all their channels (up to 1,000) in one Slack workspace: they lift that
+workspace's limit for `chat.postMessage` out of the way (`SKYVIA_BOT_SLACK_PACE`), as a workspace
+that knows its own limit would. With the bot's default (3,000 a minute, `bot.pace_config`) a
+wave of 25,000 alerts in one workspace would measure the pace, not the bot."""
+
 
 def _bucket_floor(rate: Rate | None, calls: int) -> float:
     if rate is None or calls <= 0:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks.floors import ONE_WIDE_WORKSPACE
 from benchmarks.report import Table, verdict
 from benchmarks.seed import ADMIN_USER, WatchSeed, add_watches, bind_channels
 from benchmarks.stack import (
@@ -50,7 +51,7 @@ class WatchSizes:
     interval: float = 1.0
     steady_intervals: int = 5
     timeout: float = 120.0
-    slack_pace: str = "chat.update=1000/1+1000"
+    slack_pace: str = f"{ONE_WIDE_WORKSPACE},chat.update=1000/1+1000"
     """The bot's `SKYVIA_BOT_SLACK_PACE`. Card edits fast: at Slack's Tier 3 (~50 a minute per
     team) 5,000 final card edits in one team take 100 minutes; replies never wait for them, and
     the `tiers` section measures edits at Slack's pace. Empty: Slack's documented tiers."""

@@ -41,12 +41,14 @@ def _documented() -> dict[str, Rate]:
     """Slack's published limits; bursts are small on purpose.
 
     Slack documents a workspace-wide limit for `chat.postMessage` but publishes no figure for
-    it: the default (1,000 a second) leaves the per-channel limit in charge, and a workspace
-    that meets it sets its own (`chat.postMessage=N/S`).
+    it. The default, 3,000 a minute with bursts of 50, stays under the 3,600 a minute our Slack
+    stand-in assumes (`bot.devtools.slack_tiers`) and lets 50 channels of one workspace post at
+    their full pace; a workspace whose limit is lower is learned from its first 429s (see
+    `bot.slack.delivery.pacing`), and one that is known sets its own (`chat.postMessage=N/S`).
     """
     return {
         CHANNEL: Rate(1, 1, 1),
-        POST: Rate(60_000, 60, 1_000),
+        POST: Rate(3_000, 60, 50),
         UPDATE: Rate(50, 60, 5),
     }
 

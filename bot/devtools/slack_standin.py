@@ -612,9 +612,14 @@ class FakeSlack:
         """The rate limits in force, or None (the default: every call is answered)."""
         return self._limiter.tiers if self._limiter is not None else None
 
-    def enable_tiers(self, tiers: SlackTiers | None = None) -> None:
+    def enable_tiers(
+        self, tiers: SlackTiers | None = None, *, clock: Callable[[], float] | None = None
+    ) -> None:
         """From now on, answer calls past `tiers` (default: `SlackTiers.documented()`) with 429
-        `ratelimited` and `Retry-After`, doing nothing. Every bucket starts full again."""
+        `ratelimited` and `Retry-After`, doing nothing. Every bucket starts full again;
+        `clock` (as in the constructor) lets a test move their time itself from here on."""
+        if clock is not None:
+            self._clock = clock
         self._limiter = TierLimiter(tiers or SlackTiers.documented(), self._clock)
 
     def disable_tiers(self) -> None:

@@ -28,13 +28,11 @@ async def test_scheduled_failure_alerts_each_listening_channel_once(stack: Stack
         await connect(stack, channel=channel)
     await stack.command(f"alerts mute {BACKUP}", user=ADMIN, channel=MUTED_CHANNEL)
     await stack.command("alerts off", user=ADMIN, channel=QUIET_CHANNEL)
-    await wait_until(
-        lambda: stack.slack.wait_for(
+    for channel, said in ((MUTED_CHANNEL, "muted"), (QUIET_CHANNEL, "off")):
+        await stack.slack.wait_for(  # both changes recorded before the failure is seen
             "chat.postMessage",
-            lambda c: c.ok and c.args["channel"] == QUIET_CHANNEL and "off" in c.args["text"],
-        ),
-        what="alerts off",
-    )
+            lambda c, ch=channel, w=said: c.ok and c.args["channel"] == ch and w in c.args["text"],
+        )
     await cursors_ready(stack.bot.container.db)
 
     failed = stack.sim.state.run_scheduled_now(BACKUP, fail=True, log="Error: INVALID_SESSION_ID")

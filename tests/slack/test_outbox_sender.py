@@ -7,6 +7,7 @@ import tracemalloc
 
 from sqlalchemy import func, select
 
+from bot.devtools.slack_tiers import Limit, SlackTiers
 from bot.services.announcements import Outcome
 from bot.slack.delivery.keys import DeliveryKey
 from bot.slack.delivery.notifier import Notifier
@@ -172,3 +173,57 @@ async def test_a_deep_backlog_is_read_a_batch_at_a_time(kit: Kit) -> None:
         tracemalloc.stop()
     assert len(kit.slack.calls_to("chat.postMessage")) == 100  # the first row of each channel
     assert peak < 40 * 1024 * 1024, f"a round of a 100,000-row backlog peaked at {peak:,} bytes"
+
+
+class Ticks:
+    """One clock for the bot's pace and Slack's buckets, moved by the test, not by waiting."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def wave(kit: Kit, ticks: Ticks, channels: int, *, step: float = 0.02) -> int:
+    """One alert in each of `channels` channels of one team, sent in rounds `step` seconds
+    apart until all are in Slack; returns how many rounds that took."""
+    for n in range(channels):
+        await kit.notifier.deliver(key(n, channel=f"C{n:04d}"), text(n))
+    for rounds in range(1, 5_000):
+        await round_of(kit.sender)
+        if len(posted(kit)) == channels:
+            return rounds
+        ticks.now += step
+    raise AssertionError(f"{len(posted(kit))} of {channels} alerts posted")
+
+
+async def test_the_default_pace_keeps_a_wide_wave_under_the_workspace_limit(kit: Kit) -> None:
+    """150 channels of one team, one alert each, against Slack's documented tiers: the default
+    pace must not send past the workspace-wide limit of `chat.postMessage`: the bot paces
+    itself rather than learning the limits from 429s
+    (docs/reference/guarantees.md#delivery-at-slacks-pace)."""
+    ticks = Ticks()
+    kit.slack.enable_tiers(SlackTiers.documented(), clock=ticks)
+    kit.sender.pace = Pace(PaceConfig(), clock=ticks)
+    await wave(kit, ticks, 150)
+    assert kit.slack.rate_limited_calls("chat.postMessage") == 0
+
+
+async def test_a_workspace_limit_below_the_pace_is_learned_from_its_first_429s(kit: Kit) -> None:
+    """A workspace whose limit is lower than the configured pace (Slack publishes no figure):
+    the first burst meets 429s, and from then on the team's posts slow down instead of
+    meeting a 429 on every call for the rest of the wave."""
+    ticks = Ticks()
+    slack_limit = Limit(per_minute=240, burst=4)  # 4 a second across the workspace
+    kit.slack.enable_tiers(
+        SlackTiers.documented().with_limits({"chat.postMessage": slack_limit}), clock=ticks
+    )
+    kit.sender.pace = Pace(
+        PaceConfig.parse("channel=1/1+1,chat.postMessage=6000/60+100"), clock=ticks
+    )
+    await wave(kit, ticks, 40, step=0.05)
+    refused = kit.slack.rate_limited_calls("chat.postMessage")
+    first_burst = 40 - slack_limit.burst  # sent before Slack had said anything
+    assert refused - first_burst <= 8, f"{refused} posts answered 429"
+    assert posted(kit) and len(set(posted(kit))) == 40

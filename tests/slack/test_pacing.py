@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from bot.slack.delivery.pacing import POST, UPDATE, Bucket, Pace, PaceConfig, Rate
+from bot.slack.delivery.pacing import (
+    POST,
+    RECOVERY_S,
+    SLOWEST,
+    UPDATE,
+    Bucket,
+    Pace,
+    PaceConfig,
+    Rate,
+)
 
 
 class Ticks:
@@ -69,11 +78,55 @@ def test_a_429_holds_the_bucket_until_retry_after() -> None:
     assert takes(p, 1, UPDATE, channel=None) == 0  # the hold emptied the burst, refilling now
 
 
-def test_a_posts_429_holds_its_channel_not_the_team() -> None:
+def test_a_posts_429_holds_its_channel_and_its_team() -> None:
+    """The channel is kept at Slack's per-channel pace, so a post's 429 is the workspace's."""
     p, _ticks = pace("channel=1/1+1")
     p.hold("T1", POST, "C1", 30.0)
     assert p.wait("T1", POST, "C1") == pytest.approx(30.0)
-    assert p.take("T1", POST, "C2")
+    assert p.wait("T1", POST, "C2") == pytest.approx(30.0)
+    assert p.take("T2", POST, "C1")  # another workspace has limits of its own
+
+
+def test_a_429_slows_the_team_down_and_time_restores_it() -> None:
+    p, ticks = pace("chat.update=60/60+10")
+    assert takes(p, 10, UPDATE) == 10
+    p.hold("T1", UPDATE, None, 1.0)
+    ticks.now += 1.0
+    assert p.wait("T1", UPDATE) == pytest.approx(2.0)  # the spent call refills at half the rate
+    ticks.now += 2.0
+    assert takes(p, 5, UPDATE) == 1  # a burst of one call
+    bucket = p._buckets[("T1", UPDATE)]
+    ticks.now += RECOVERY_S / 2 - 2.0  # half way from the hold's end: 1/sqrt(2) of its figure
+    p.wait("T1", UPDATE)
+    assert bucket.per_second == pytest.approx(2**-0.5)
+    ticks.now += RECOVERY_S / 2
+    p.wait("T1", UPDATE)
+    assert bucket.per_second == pytest.approx(1.0)
+    assert takes(p, 11, UPDATE) == 10  # and the burst, one call a second
+
+
+def test_the_429s_of_calls_in_flight_together_slow_down_once() -> None:
+    p, ticks = pace("chat.update=60/60+10")
+    for _ in range(5):
+        p.hold("T1", UPDATE, None, 1.0)
+    assert p._buckets[("T1", UPDATE)].scale == 0.5
+    ticks.now += 1.0  # the hold is over: a new 429 is news
+    p.hold("T1", UPDATE, None, 1.0)
+    assert p._buckets[("T1", UPDATE)].scale == 0.25
+
+
+def test_a_team_slows_down_to_a_floor_and_no_further() -> None:
+    p, ticks = pace("chat.update=60/60+10")
+    for _ in range(10):
+        p.hold("T1", UPDATE, None, 0.0)
+        ticks.now += 0.001  # too little to restore anything that matters
+    assert p._buckets[("T1", UPDATE)].scale == pytest.approx(SLOWEST, rel=1e-3)
+
+
+def test_a_429_on_an_unpaced_method_is_ignored() -> None:
+    p, _ticks = pace("off")
+    p.hold("T1", POST, "C1", 30.0)
+    assert p.take("T1", POST, "C1") and p._buckets == {}
 
 
 def test_a_hold_never_shortens_an_earlier_one() -> None:
@@ -97,7 +150,8 @@ def test_idle_buckets_are_forgotten_and_held_ones_kept() -> None:
     ticks.now += 5
     p.forget_idle(keep=3)
     assert p.wait("T1", POST, "C0") > 0
-    assert p.take("T1", POST, "C5")
+    assert ("T1", "#C0") in p._buckets and ("T1", POST) in p._buckets  # held: kept
+    assert ("T1", "#C5") not in p._buckets  # full again after 5 s: forgotten
 
 
 def test_a_part_refilled_bucket_waits_only_for_the_missing_part() -> None:

@@ -9,6 +9,13 @@ only send what it allows (`Pace.take`). A 429 that still comes holds its whole b
 `Retry-After` (`Pace.hold`): no sender of this process sends on it before then, and the per-team
 sending lease (`bot.slack.delivery.senders`) makes this process the only one sending for that team.
 
+A team's limit can be lower than its configured figure (Slack publishes none for the
+workspace-wide limit of `chat.postMessage`, and a plan or another app's load may lower any), so a
+429 on a team's bucket also slows that bucket down: half its rate and a burst of one call, which
+come back while no 429 does (the rate doubles each `RECOVERY_S` seconds, the burst grows by one
+call a second). Without that, every sender round after the first 429 would meet another: a
+burst refused, held, refilled at the same too-high rate, and refused again.
+
 The figures are configurable (`SKYVIA_BOT_SLACK_PACE`, `PaceConfig.parse`): a workspace on a
 plan with other limits, or a test stand-in, sets its own.
 """
@@ -23,21 +30,40 @@ from bot.pace_config import CHANNEL, POST, UPDATE, PaceConfig, Rate
 __all__ = ["CHANNEL", "POST", "UPDATE", "Bucket", "Pace", "PaceConfig", "Rate"]
 
 
-class Bucket:
-    """A token bucket; `held_until` keeps it empty after a 429 until `Retry-After` is over."""
+RECOVERY_S = 60.0
+"""After a 429 slowed a bucket down, its rate doubles each this many seconds without another."""
+SLOWEST = 1 / 64
+"""A bucket never slows below this share of its configured rate (six 429s in a row)."""
 
-    __slots__ = ("held_until", "rate", "stamp", "tokens")
+
+class Bucket:
+    """A token bucket; `held_until` keeps it empty after a 429 until `Retry-After` is over.
+
+    `scale` (1 = the configured rate) and `burst` are what a 429 lowered (`slow_down`) and
+    time restores (`refill`)."""
+
+    __slots__ = ("burst", "held_until", "rate", "scale", "stamp", "tokens")
 
     def __init__(self, rate: Rate, now: float) -> None:
         self.rate = rate
         self.tokens = rate.burst
         self.stamp = now
         self.held_until = 0.0
+        self.scale = 1.0
+        self.burst = rate.burst
+
+    @property
+    def per_second(self) -> float:
+        return self.rate.per_second * self.scale
 
     def refill(self, now: float) -> None:
         if now > self.stamp:
-            gained = (now - self.stamp) * self.rate.per_second
-            self.tokens = min(self.rate.burst, self.tokens + gained)
+            elapsed = now - self.stamp
+            self.tokens = min(self.burst, self.tokens + elapsed * self.per_second)
+            if self.scale < 1:
+                self.scale = min(1.0, self.scale * 2 ** (elapsed / RECOVERY_S))
+            if self.burst < self.rate.burst:
+                self.burst = min(self.rate.burst, self.burst + elapsed)
             self.stamp = now
 
     def wait(self, now: float) -> float:
@@ -47,7 +73,25 @@ class Bucket:
         self.refill(now)
         if self.tokens >= 1:
             return 0.0
-        return (1 - self.tokens) / self.rate.per_second
+        return (1 - self.tokens) / self.per_second
+
+    def hold(self, until: float) -> None:
+        """Empty until `until`, then a single call (a hold never shortens an earlier one)."""
+        self.held_until = max(self.held_until, until)
+        self.tokens = min(self.tokens, 1.0)
+        self.stamp = max(self.stamp, self.held_until)
+
+    def slow_down(self, now: float) -> None:
+        """A 429 said this bucket's real limit is lower: half the rate, a burst of one.
+
+        Once per hold: the other calls in flight when the first 429 came are answered 429
+        too, and they say nothing new."""
+        if now < self.held_until:
+            return
+        self.refill(now)
+        self.scale = max(SLOWEST, self.scale / 2)
+        self.burst = 1.0
+        self.tokens = min(self.tokens, 1.0)
 
 
 class Pace:
@@ -60,21 +104,29 @@ class Pace:
         self._clock = clock
         self._buckets: dict[tuple[str, str], Bucket] = {}
 
-    def _scopes(self, team_id: str, method: str, channel_id: str | None) -> list[Bucket]:
-        now = self._clock()
-        scopes: list[Bucket] = []
-        wanted: list[tuple[tuple[str, str], str]] = [((team_id, method), method)]
-        if method == POST and channel_id is not None:
-            wanted.append(((team_id, f"#{channel_id}"), CHANNEL))
-        for key, scope in wanted:
+    def _bucket(self, key: tuple[str, str], scope: str, now: float) -> Bucket | None:
+        """The bucket of `key` (made on first use), or None when `scope` is not paced."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
             rate = self.config.rates.get(scope)
             if rate is None:
-                continue
-            bucket = self._buckets.get(key)
-            if bucket is None:
-                bucket = self._buckets[key] = Bucket(rate, now)
-            scopes.append(bucket)
-        return scopes
+                return None
+            bucket = self._buckets[key] = Bucket(rate, now)
+        return bucket
+
+    def _team_and_channel(
+        self, team_id: str, method: str, channel_id: str | None
+    ) -> tuple[Bucket | None, Bucket | None]:
+        """The team's bucket of `method`, and a post's channel bucket (None when unpaced)."""
+        now = self._clock()
+        team = self._bucket((team_id, method), method, now)
+        channel = None
+        if method == POST and channel_id is not None:
+            channel = self._bucket((team_id, f"#{channel_id}"), CHANNEL, now)
+        return team, channel
+
+    def _scopes(self, team_id: str, method: str, channel_id: str | None) -> list[Bucket]:
+        return [b for b in self._team_and_channel(team_id, method, channel_id) if b is not None]
 
     def wait(self, team_id: str, method: str, channel_id: str | None = None) -> float:
         """Seconds until a `method` call for this team (and channel) may go."""
@@ -93,19 +145,22 @@ class Pace:
         return True
 
     def hold(self, team_id: str, method: str, channel_id: str | None, retry_after: float) -> None:
-        """Slack answered 429: the bucket it came from is held until `retry_after` seconds from
-        now, for every sender of this process, and then starts again with a single call.
+        """Slack answered 429: every bucket the call was in is held until `retry_after` seconds
+        from now, for every sender of this process, and then starts again with a single call;
+        the team's bucket also slows down (see the module docstring).
 
-        A post's 429 holds its channel's bucket (the limit a post meets first); any other
-        method's holds the team's bucket of that method.
+        A 429 does not say which limit it met. A post's channel bucket is kept at Slack's
+        per-channel pace, so a post's 429 is most likely the workspace-wide limit, which no
+        bucket of the channel would stop: it holds and slows the team's bucket as well.
         """
         now = self._clock()
         until = now + max(0.0, retry_after)
-        buckets = self._scopes(team_id, method, channel_id)
-        for bucket in buckets[1:] if len(buckets) > 1 else buckets:
-            bucket.held_until = max(bucket.held_until, until)
-            bucket.tokens = min(bucket.tokens, 1.0)
-            bucket.stamp = max(bucket.stamp, bucket.held_until)
+        team, channel = self._team_and_channel(team_id, method, channel_id)
+        if team is not None:
+            team.slow_down(now)
+        for bucket in (team, channel):
+            if bucket is not None:
+                bucket.hold(until)
 
     def forget_idle(self, keep: int = 50_000) -> None:
         """Drops full, unheld buckets once there are more than `keep` (bounded memory)."""
