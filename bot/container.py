@@ -128,17 +128,20 @@ def _notifier(
     slack: SlackClients,
     cipher: TokenCipher,
     batcher: WriteBatcher,
+    sending: WriteBatcher,
     owner: str,
 ) -> Notifier:
-    """The process's one notifier: owes every message, and sends what the sender claims
-    (posts, edits, and Workflow Builder step completions)."""
+    """The process's one notifier: owes every message (through `batcher`, with the services'
+    writes), and sends what the sender claims (posts, edits, and Workflow Builder step
+    completions), writing their outcomes through `sending`."""
     return Notifier(
         slack=slack,
         batcher=batcher,
+        send_batcher=sending,
         owner=owner,
         stale_after=stale_claim_after(settings.watch_interval, settings.alert_interval),
         metrics=metrics,
-        steps=StepCompleter(slack=slack, cipher=cipher, batcher=batcher, owner=owner),
+        steps=StepCompleter(slack=slack, cipher=cipher, batcher=sending, owner=owner),
     )
 
 
@@ -169,12 +172,12 @@ def _background(
     schedules: ScheduleService,
 ) -> Background:
     """The workers' use cases, and the ones the listeners share with them (timers, takers,
-    health). One notifier, write batcher and lease owner per process: the watcher, the scanner, the
-    timers and `I'm on it` all owe into the outbox, and the sender drains it at Slack's pace.
-    """
+    health). One notifier and lease owner per process; two write batchers: the services'
+    writes and what they owe in one, the sender's claims and outcomes in the other, so a wave
+    being sent does not slow the next scan round (on SQLite they share its one write lock)."""
     owner = new_lease_owner("bot")
-    batcher = WriteBatcher(db)
-    notifier = _notifier(settings, metrics, slack, cipher, batcher, owner)
+    batcher, sending = WriteBatcher(db), WriteBatcher(db)
+    notifier = _notifier(settings, metrics, slack, cipher, batcher, sending, owner)
     announcer = SlackAnnouncer(notifier)
     common = SharedParts(
         db=db,
@@ -209,7 +212,7 @@ def _background(
         ),
         sender=OutboxSender(
             notifier=notifier,
-            batcher=batcher,
+            batcher=sending,
             owner=owner,
             pace=Pace(settings.pace),
             metrics=metrics,

@@ -102,25 +102,31 @@ class Notifier:
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = utcnow,
         steps: StepCompleter | None = None,
+        send_batcher: WriteBatcher | None = None,
     ) -> None:
+        """`batcher` takes what services owe; `send_batcher` (default: the same) the sending
+        side's writes (sent marks, renewals, refusals, read-backs), so that on PostgreSQL a
+        wave's sending does not queue the scanner's and watcher's writes behind its own."""
         self._slack = slack
         self.steps = steps
         """Completes Workflow Builder steps: rows whose call is `fn`
         (`bot.slack.delivery.steps`)."""
         self._batcher = batcher
+        sending = send_batcher or batcher
+        self._sending = sending
         self.owner = owner
         self.stale_after = timedelta(seconds=stale_after)
         self._send_timeout = send_timeout if send_timeout is not None else stale_after / 2
         if self._send_timeout >= stale_after:
             raise ValueError("send_timeout must be shorter than stale_after (see module doc)")
         self.refusals = Refusals(
-            batcher=batcher,
+            batcher=sending,
             owner=owner,
             max_attempts=max_attempts,
             retry_base=retry_base if retry_base is not None else stale_after,
             clock=clock,
         )
-        self._readback = ReadBack(batcher=batcher, owner=owner, stale_after=self.stale_after)
+        self._readback = ReadBack(batcher=sending, owner=owner, stale_after=self.stale_after)
         self._metrics = metrics
         self._clock = clock
         self._owed = BulkWrite[OutboxEntry, RowState]("outbox rows", self._enqueue)
@@ -217,10 +223,10 @@ class Notifier:
         return asyncio.get_running_loop().time() + self._send_timeout
 
     async def _mark_sent(self, key: DeliveryKey, ts: str | None) -> None:
-        await self._batcher.run_bulk(self._marks, SentMark(key.ledger_key, ts, self._clock()))
+        await self._sending.run_bulk(self._marks, SentMark(key.ledger_key, ts, self._clock()))
 
     async def _renew(self, key: DeliveryKey) -> bool:
-        return await self._batcher.run(
+        return await self._sending.run(
             lambda session: DeliveryLedger(session).renew(key.ledger_key, owner=self.owner)
         )
 
