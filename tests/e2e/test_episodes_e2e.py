@@ -103,6 +103,24 @@ async def test_a_stale_backup_is_told_once_then_fresh_again_in_its_thread(stack:
     assert_valid_payloads(stack.slack)
 
 
+async def test_health_shows_a_backup_stale_while_its_stale_alert_is_open(stack: Stack) -> None:
+    """The same backup must not read "healthy" in `health` while the channel's stale alert
+    about it is open (docs/reference/commands.md#the-skyvia-command, `health`)."""
+    alert = await _stale_alert(stack)
+    health = await stack.reply_to("health")
+    line = line_of(health, "Nightly CRM")
+    assert line.startswith(":alarm_clock: "), line
+    assert "stale" in line
+    assert "1 stale" in health["text"]
+
+    stack.sim.state.run_scheduled_now(BACKUP)
+    await wait_until(lambda: _replies(stack, CHANNEL, alert.ts, "fresh"), what="fresh again")
+    after = await stack.reply_to("health")
+    line = line_of(after, "Nightly CRM")
+    assert line.startswith(":white_check_mark: "), line
+    assert "stale" not in line and "stale" not in after["text"]
+
+
 async def test_a_failed_run_started_from_slack_counts_in_the_episode_as_in_health(
     stack: Stack,
 ) -> None:
