@@ -10,7 +10,7 @@ from __future__ import annotations
 from bot.devtools.slack_standin import PostedMessage
 from bot.devtools.waiting import wait_until
 from tests.constants import ADMIN, BACKUP, CHANNEL, OTHER_CHANNEL
-from tests.e2e.backup_kit import assert_valid_payloads, connect, line_of
+from tests.e2e.backup_kit import assert_valid_payloads, connect, line_of, rendered
 from tests.e2e.bot_fixtures import Stack
 from tests.e2e.test_watch_e2e import start_snapshot
 from tests.e2e.worker_kit import alerts_in, cursors_ready, finished_watch, kind_of
@@ -99,6 +99,27 @@ async def test_a_stale_backup_is_told_once_then_fresh_again_in_its_thread(stack:
     assert f"fresh again: snapshot {good.id} succeeded" in fresh.text
     await stack.bot.after_ticks(3)
     assert len(_stale_alerts(stack, CHANNEL)) == 1
+    assert len(_replies(stack, CHANNEL, alert.ts, "fresh")) == 1
+    assert_valid_payloads(stack.slack)
+
+
+async def test_fresh_again_edits_the_stale_alerts_first_line_once(stack: Stack) -> None:
+    """docs/reference/messages.md#stale-backups: like a failure episode's recovery, the end of
+    a stale episode turns its alert's first line, not only its thread."""
+    alert = await _stale_alert(stack)
+    good = stack.sim.state.run_scheduled_now(BACKUP)
+    await wait_until(
+        lambda: "is fresh again" in stack.slack.message(CHANNEL, alert.ts).text,
+        what="the stale alert's header turned to fresh again",
+    )
+    await stack.bot.after_ticks(3)  # more scans see the good snapshot again: still once
+
+    header = stack.slack.message(CHANNEL, alert.ts)
+    assert header.edits == 1, header.edits
+    assert "No good snapshot" not in header.text
+    assert "Nightly CRM (456) is fresh again" in header.text
+    payload = rendered(stack.slack.message_payload(CHANNEL, alert.ts))
+    assert f"Snapshot {good.id} succeeded" in payload
     assert len(_replies(stack, CHANNEL, alert.ts, "fresh")) == 1
     assert_valid_payloads(stack.slack)
 
