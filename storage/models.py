@@ -64,6 +64,8 @@ class DeliveryKind(StrEnum):
     """"No good snapshot for …", keyed by the last good snapshot (0 for none)."""
     FRESH = "fresh"
     """"Fresh again" in the stale alert's thread, keyed by the new good snapshot."""
+    FRESH_HEADER = "fresh_header"
+    """The stale alert's first line edited to "fresh again" (a `chat.update`), keyed as `FRESH`."""
     OVERDUE = "overdue"
     """"⏳ … has been running 2h 10m", keyed by the run: once per run and channel."""
     OVERDUE_END = "overdue_end"

@@ -422,6 +422,16 @@ class BindingService:
             if (bound.team_id, bound.channel_id, run) in told
         }
 
+    async def stale_backups(self, bound: BoundWorkspace) -> set[int]:
+        """The backups this channel's stale alert is open about, no "fresh again" yet
+        (`health`: they are stale, not healthy)."""
+        async with self._db.session() as session:
+            row = await BindingRepository(session).get(bound.team_id, bound.channel_id)
+            if row is None:
+                return set()
+            settings = await StalenessRepository(session).for_bindings([row.id])
+        return {backup for (_, backup), s in settings.items() if s.stale_snapshot_id is not None}
+
     @staticmethod
     async def _binding_id(bindings: BindingRepository, bound: BoundWorkspace) -> int:
         """The binding's row id, read again: it may have been disconnected since `resolve`."""

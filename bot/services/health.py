@@ -8,8 +8,9 @@ listing fails is shown as unknown instead of failing the whole answer.
 
 Turning a page (`Previous`/`Next`) reuses the reading of the last minute for that workspace and
 token (hash, never the token) rather than reading every backup again; a typed `health` and
-`Share in channel` read afresh. The mutes, and who is on each failing backup's alert ("I'm on
-it", `bot.services.takers`), are always read afresh (the database, not Skyvia).
+`Share in channel` read afresh. The mutes, who is on each failing backup's alert ("I'm on
+it", `bot.services.takers`) and the channel's open stale alerts (a backup with one is stale, not
+healthy) are always read afresh (the database, not Skyvia).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ Reading = list[tuple[Backup, tuple[Snapshot, ...] | None]]
 
 
 def worst_first(items: Collection[BackupHealth]) -> list[BackupHealth]:
-    """Failing (longest streak first), unknown, never run, then healthy (stalest first).
+    """Failing (longest streak first), stale, unknown, never run, then healthy (stalest first).
 
     Within a kind, the backup whose last good snapshot is oldest (or missing) comes first, then
     by name and id, so the order is stable from one call to the next.
@@ -87,6 +88,7 @@ class HealthService:
             else await self._takers.of_failing(bound.team_id, bound.channel_id)
         )
         overdue = await self._bindings.overdue_runs(bound)
+        stale = await self._bindings.stale_backups(bound)
         items = [
             BackupHealth(
                 backup=backup,
@@ -94,6 +96,7 @@ class HealthService:
                 muted=backup.id in muted,
                 takers=taken.get(backup.id, ()),
                 overdue=overdue.get(backup.id),
+                stale=backup.id in stale,
             )
             for backup, found in reading
         ]

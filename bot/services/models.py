@@ -75,9 +75,10 @@ class Condition(IntEnum):
     """How a backup is doing; the lower the value, the earlier it is listed."""
 
     FAILING = 0
-    UNKNOWN = 1
-    NO_RUNS = 2
-    HEALTHY = 3
+    STALE = 1
+    UNKNOWN = 2
+    NO_RUNS = 3
+    HEALTHY = 4
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,9 @@ class BackupHealth:
     overdue: tuple[int, datetime] | None = None
     """The run this channel was told takes unusually long (its id, running since), while it
     goes on (`bot.services.alerting.overdue`)."""
+    stale: bool = False
+    """This channel's stale alert about it is open: no "fresh again" yet
+    (`bot.services.alerting.staleness`)."""
 
     @property
     def last_good(self) -> datetime | None:
@@ -129,7 +133,9 @@ class BackupHealth:
             return Condition.UNKNOWN
         if not self.runs:
             return Condition.NO_RUNS
-        return Condition.FAILING if self.failing_streak else Condition.HEALTHY
+        if self.failing_streak:
+            return Condition.FAILING
+        return Condition.STALE if self.stale else Condition.HEALTHY
 
 
 @dataclass(frozen=True)

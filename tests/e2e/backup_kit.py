@@ -102,6 +102,16 @@ def rendered(message: dict[str, Any]) -> str:
     return message.get("text", "") + json.dumps(message.get("blocks") or [], ensure_ascii=False)
 
 
+def line_of(message: dict[str, Any], name: str) -> str:
+    """The one section of `message` (a `health` answer: one per backup) that names `name`."""
+    [line] = [
+        b["text"]["text"]
+        for b in message["blocks"]
+        if b["type"] == "section" and name in b["text"]["text"]
+    ]
+    return str(line)
+
+
 async def click(
     stack: Stack,
     message: dict[str, Any],

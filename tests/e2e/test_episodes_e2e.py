@@ -10,9 +10,10 @@ from __future__ import annotations
 from bot.devtools.slack_standin import PostedMessage
 from bot.devtools.waiting import wait_until
 from tests.constants import ADMIN, BACKUP, CHANNEL, OTHER_CHANNEL
-from tests.e2e.backup_kit import assert_valid_payloads, connect
+from tests.e2e.backup_kit import assert_valid_payloads, connect, line_of, rendered
 from tests.e2e.bot_fixtures import Stack
-from tests.e2e.worker_kit import alerts_in, cursors_ready, kind_of
+from tests.e2e.test_watch_e2e import start_snapshot
+from tests.e2e.worker_kit import alerts_in, cursors_ready, finished_watch, kind_of
 
 
 def _replies(stack: Stack, channel: str, parent: str, kind: str) -> list[PostedMessage]:
@@ -69,7 +70,9 @@ def _stale_alerts(stack: Stack, channel: str) -> list[PostedMessage]:
     return [m for m in stack.slack.messages(channel) if not m.is_reply and kind_of(m) == "stale"]
 
 
-async def test_a_stale_backup_is_told_once_then_fresh_again_in_its_thread(stack: Stack) -> None:
+async def _stale_alert(stack: Stack) -> PostedMessage:
+    """Sets a 10 min limit on the seed's backup, whose last good snapshot is hours old, and
+    waits for its stale alert."""
     await connect(stack)
     await cursors_ready(stack.bot.container.db)
     await stack.command(f"alerts stale {BACKUP} 10m", user=ADMIN)
@@ -77,8 +80,13 @@ async def test_a_stale_backup_is_told_once_then_fresh_again_in_its_thread(stack:
         lambda: [m for m in stack.slack.messages(CHANNEL) if "stale limit to *10m 00s*" in m.text],
         what="the stale limit notice",
     )
-    # The seed's last good snapshot of the backup is hours old: past 10 min.
     [alert] = await wait_until(lambda: _stale_alerts(stack, CHANNEL), what="the stale alert")
+    return alert
+
+
+async def test_a_stale_backup_is_told_once_then_fresh_again_in_its_thread(stack: Stack) -> None:
+    # The seed's last good snapshot of the backup is hours old: past 10 min.
+    alert = await _stale_alert(stack)
     assert "No good snapshot of Nightly CRM (456) for" in alert.text
     assert "it usually runs every 6h" in alert.text  # learned from the scheduled history
     await stack.bot.after_ticks(3)
@@ -92,4 +100,79 @@ async def test_a_stale_backup_is_told_once_then_fresh_again_in_its_thread(stack:
     await stack.bot.after_ticks(3)
     assert len(_stale_alerts(stack, CHANNEL)) == 1
     assert len(_replies(stack, CHANNEL, alert.ts, "fresh")) == 1
+    assert_valid_payloads(stack.slack)
+
+
+async def test_fresh_again_edits_the_stale_alerts_first_line_once(stack: Stack) -> None:
+    """docs/reference/messages.md#stale-backups: like a failure episode's recovery, the end of
+    a stale episode turns its alert's first line, not only its thread."""
+    alert = await _stale_alert(stack)
+    good = stack.sim.state.run_scheduled_now(BACKUP)
+    await wait_until(
+        lambda: "is fresh again" in stack.slack.message(CHANNEL, alert.ts).text,
+        what="the stale alert's header turned to fresh again",
+    )
+    await stack.bot.after_ticks(3)  # more scans see the good snapshot again: still once
+
+    header = stack.slack.message(CHANNEL, alert.ts)
+    assert header.edits == 1, header.edits
+    assert "No good snapshot" not in header.text
+    assert "Nightly CRM (456) is fresh again" in header.text
+    payload = rendered(stack.slack.message_payload(CHANNEL, alert.ts))
+    assert f"Snapshot {good.id} succeeded" in payload
+    assert len(_replies(stack, CHANNEL, alert.ts, "fresh")) == 1
+    assert_valid_payloads(stack.slack)
+
+
+async def test_health_shows_a_backup_stale_while_its_stale_alert_is_open(stack: Stack) -> None:
+    """The same backup must not read "healthy" in `health` while the channel's stale alert
+    about it is open (docs/reference/commands.md#the-skyvia-command, `health`)."""
+    alert = await _stale_alert(stack)
+    health = await stack.reply_to("health")
+    line = line_of(health, "Nightly CRM")
+    assert line.startswith(":alarm_clock: "), line
+    assert "stale" in line
+    assert "1 stale" in health["text"]
+
+    stack.sim.state.run_scheduled_now(BACKUP)
+    await wait_until(lambda: _replies(stack, CHANNEL, alert.ts, "fresh"), what="fresh again")
+    after = await stack.reply_to("health")
+    line = line_of(after, "Nightly CRM")
+    assert line.startswith(":white_check_mark: "), line
+    assert "stale" not in line and "stale" not in after["text"]
+
+
+async def test_a_failed_run_started_from_slack_counts_in_the_episode_as_in_health(
+    stack: Stack,
+) -> None:
+    """A failure the channel watches is told in its card's thread, yet counts in the streak
+    (docs/reference/messages.md#failure-episodes): the recovery and `health` agree."""
+    await connect(stack)
+    await cursors_ready(stack.bot.container.db)
+    stack.sim.state.fail_next(BACKUP)
+    manual, _card = await start_snapshot(stack)
+    assert (await finished_watch(stack.bot.container.db, manual.id, CHANNEL)).outcome == "Failed"
+
+    scheduled = stack.sim.state.run_scheduled_now(BACKUP, fail=True)
+    [alert] = await wait_until(
+        lambda: alerts_in(stack.slack, CHANNEL, scheduled.id), what="the scheduled failure's alert"
+    )
+    stack.sim.state.fail_next(BACKUP)
+    again, _card = await start_snapshot(stack)  # a watched failure of the open episode
+    assert (await finished_watch(stack.bot.container.db, again.id, CHANNEL)).outcome == "Failed"
+    await stack.bot.after_ticks(2)
+    assert "3 failed in a row" in line_of(await stack.reply_to("health"), "Nightly CRM")
+
+    good = stack.sim.state.run_scheduled_now(BACKUP)
+    [recovered] = await wait_until(
+        lambda: _replies(stack, CHANNEL, alert.ts, "recovered"), what="the recovery"
+    )
+    assert f"snapshot {good.id} succeeded after 3 failures" in recovered.text
+    await wait_until(
+        lambda: "recovered after 3 failures" in stack.slack.message(CHANNEL, alert.ts).text,
+        what="the header turned to recovered",
+    )
+    # Told in their cards' threads, not in the alert's: the episode counted them silently.
+    assert _replies(stack, CHANNEL, alert.ts, "episode_reply") == []
+    assert len(alerts_in(stack.slack, CHANNEL)) == 1
     assert_valid_payloads(stack.slack)

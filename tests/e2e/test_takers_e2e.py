@@ -18,6 +18,7 @@ from tests.e2e.backup_kit import (
     click,
     click_and_reply,
     connect,
+    line_of,
     rendered,
 )
 from tests.e2e.bot_fixtures import Stack
@@ -102,26 +103,17 @@ async def test_a_guest_may_not_take_an_alert(stack: Stack) -> None:
     assert ":eyes:" not in _header(stack, alert["ts"])
 
 
-def _line_of(health: dict[str, Any], name: str) -> str:
-    [line] = [
-        b["text"]["text"]
-        for b in health["blocks"]
-        if b["type"] == "section" and name in b["text"]["text"]
-    ]
-    return str(line)
-
-
 async def test_health_names_the_failing_backups_nobody_is_on(stack: Stack) -> None:
     alert = await _alert(stack)
     before = await stack.reply_to("health")
     # The seed has three failing backups; nobody is on any of them yet.
     assert "nobody is on any of them" in before["text"]
-    assert "nobody on it" in _line_of(before, "Nightly CRM")
+    assert "nobody on it" in line_of(before, "Nightly CRM")
 
     await _take(stack, alert["ts"], MEMBER, 1, f"<@{MEMBER}> is on it")
     after = await stack.reply_to("health")
     assert "nobody is on 2 of them" in after["text"]
-    line = _line_of(after, "Nightly CRM")
+    line = line_of(after, "Nightly CRM")
     assert f"<@{MEMBER}> is on it" in line and "nobody" not in line
 
 

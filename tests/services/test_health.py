@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from bot.services.health import worst_first
@@ -46,6 +47,15 @@ def test_worst_first_orders_kinds_then_streaks_then_staleness() -> None:
         health(15, run(FAIL, 1), run(FAIL, 2), run(OK, 3)),  # failing twice: the worst
     ]
     assert [i.backup.id for i in worst_first(items)] == [15, 14, 13, 12, 11, 10]
+
+
+def test_an_open_stale_alert_makes_a_backup_stale_but_a_failing_one_stays_failing() -> None:
+    stale = replace(health(20, run(OK, 30)), stale=True)
+    failing = replace(health(21, run(FAIL, 1), run(OK, 30)), stale=True)
+    assert stale.condition is Condition.STALE
+    assert failing.condition is Condition.FAILING
+    items = [health(22, None), health(23, run(OK, 40)), stale, failing]
+    assert [i.backup.id for i in worst_first(items)] == [21, 20, 22, 23]
 
 
 def test_ties_are_broken_by_name_then_id_so_the_order_is_stable() -> None:

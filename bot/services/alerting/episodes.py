@@ -32,8 +32,15 @@ from bot.services.announcements import Announcer, Channel, Outcome
 from bot.services.subscriptions import PersonalNotices
 from bot.skyvia.models import Snapshot, SnapshotState
 from storage.batching import WriteBatcher
-from storage.models import AlertCursor, Binding, DeliveryKind, DeliveryStatus
-from storage.repositories import DeliveryLedger, Episode, EpisodeRepository, TakerRepository
+from storage.models import AlertCursor, Binding, Delivery, DeliveryKind, DeliveryStatus
+from storage.repositories import (
+    DeliveryLedger,
+    Episode,
+    EpisodeRepository,
+    TakerRepository,
+    WatchRepository,
+)
+from storage.repositories.deliveries import LedgerKey
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +74,19 @@ class EpisodeTracker:
         tracked: Tracked,
         *,
         max_wait: float,
+        watching: Sequence[Binding] = (),
     ) -> list[Outcome]:
         """Counts the failure in each channel's episode and tells each channel once.
 
         The channels whose episode it opens get the failure alert; the others a reply in
         their alert's thread and a header edit. A reply whose alert is not out yet waits
-        (`BUSY`): the cursor stays, and the next scan tries again.
+        (`BUSY`): the cursor stays, and the next scan tries again. The `watching` channels
+        watch the snapshot: it is told in its card's thread (`bot.services.watching`), so here
+        it is only counted, as `health` counts it (an episode it opens has no alert: the next
+        failure becomes its alert, see `_alert_threads`).
         """
         end = ended_at(snapshot) or self._now()
-        ids = [b.id for b in channels]
+        ids = [b.id for b in (*channels, *watching)]
         episodes = await self._batcher.run(
             lambda s: EpisodeRepository(s).record_failure(
                 ids, cursor.backup_id, snapshot.snapshot_id, end
@@ -271,7 +282,15 @@ class EpisodeTracker:
             b.id: (b.team_id, b.channel_id, episodes[b.id].first_snapshot_id, DeliveryKind.ALERT)
             for b in bindings
         }
-        rows = await self._batcher.run(lambda s: DeliveryLedger(s).get_many(set(keys.values())))
+
+        async def read(
+            session: AsyncSession,
+        ) -> tuple[dict[LedgerKey, Delivery], set[tuple[str, str, int]]]:
+            rows = await DeliveryLedger(session).get_many(set(keys.values()))
+            first_ids = {key[2] for key in keys.values()}
+            return rows, await WatchRepository(session).watched_snapshots(first_ids)
+
+        rows, watched = await self._batcher.run(read)
         threads: dict[int, str] = {}
         orphans: set[int] = set()
         for binding_id, key in keys.items():
@@ -279,7 +298,7 @@ class EpisodeTracker:
             if row is not None and row.status == DeliveryStatus.SENT and row.message_ts:
                 threads[binding_id] = row.message_ts
             elif (row is not None and row.status == DeliveryStatus.GAVE_UP) or (
-                row is None and episodes[binding_id].since < scanned_to
+                row is None and (episodes[binding_id].since < scanned_to or key[:3] in watched)
             ):
                 orphans.add(binding_id)
         return threads, orphans

@@ -283,14 +283,24 @@ class AlertingService(LeasedService[AlertingConfig]):
         due = await self._due(cursor, failures, listeners)
         due.sort(key=lambda item: (ended_at(item[0]) or self._clock(), item[0].snapshot_id))
         undelivered: list[datetime] = []
-        for listed, due_channels in due:
-            channels = await self._own_tokens.hearing(due_channels, token, self._clock())
-            if not channels:
+        for listed, due_channels, watching in due:
+            hearing = await self._own_tokens.hearing(
+                [*due_channels, *watching], token, self._clock()
+            )
+            watchers = {b.id for b in watching}
+            channels = [b for b in hearing if b.id not in watchers]
+            if not hearing:
                 continue
-            snapshot = await self._with_log(cursor, listed, token)
+            # Only an alert or a thread reply shows the log; a watched failure needs none.
+            snapshot = await self._with_log(cursor, listed, token) if channels else listed
             try:
                 outcomes = await self._episodes.failed(
-                    cursor, snapshot, channels, tracked, max_wait=self._pace_wait
+                    cursor,
+                    snapshot,
+                    channels,
+                    tracked,
+                    max_wait=self._pace_wait,
+                    watching=[b for b in hearing if b.id in watchers],
                 )
             except Exception:
                 log.exception("alerts for snapshot %s failed", snapshot.snapshot_id)
@@ -346,30 +356,38 @@ class AlertingService(LeasedService[AlertingConfig]):
 
     async def _due(
         self, cursor: AlertCursor, failures: list[Snapshot], listeners: Listeners
-    ) -> list[tuple[Snapshot, list[Binding]]]:
-        """Each failure with the channels still to hear it (not watching it, not told yet)."""
+    ) -> list[tuple[Snapshot, list[Binding], list[Binding]]]:
+        """Each failure with the channels still to hear it (not told yet), and the listening
+        channels that watch it: they hear it in its card's thread, but it counts in their
+        episode's streak all the same (`EpisodeTracker.failed`)."""
         ids = [s.snapshot_id for s in failures]
 
-        async def known(session: AsyncSession) -> set[tuple[str, str, int]]:
+        async def known(
+            session: AsyncSession,
+        ) -> tuple[set[tuple[str, str, int]], set[tuple[str, str, int]]]:
             watched = await WatchRepository(session).watched_snapshots(ids)
             ledger = DeliveryLedger(session)
             sent = await ledger.owed_keys(ids, DeliveryKind.ALERT)
             # A further failure of an episode is done once its header edit (the last step) is.
             edited = await ledger.owed_keys(ids, DeliveryKind.EPISODE_HEADER)
-            return watched | sent | edited
+            return watched, sent | edited
 
-        skip = await self._batcher.run(known)
-        due: list[tuple[Snapshot, list[Binding]]] = []
+        watched, told = await self._batcher.run(known)
+        due: list[tuple[Snapshot, list[Binding], list[Binding]]] = []
         for snapshot in failures:
             end = ended_at(snapshot)
-            channels = [
+            hearing = [
                 binding
                 for binding in listeners.bindings
-                if (binding.team_id, binding.channel_id, snapshot.snapshot_id) not in skip
+                if (binding.team_id, binding.channel_id, snapshot.snapshot_id) not in told
                 and listeners.hear(binding, cursor.backup_id, end)
             ]
-            if channels:
-                due.append((snapshot, channels))
+            watching = [
+                b for b in hearing if (b.team_id, b.channel_id, snapshot.snapshot_id) in watched
+            ]
+            if hearing:
+                told_here = [b for b in hearing if b not in watching]
+                due.append((snapshot, told_here, watching))
         return due
 
     async def _with_log(self, cursor: AlertCursor, snapshot: Snapshot, token: str) -> Snapshot:

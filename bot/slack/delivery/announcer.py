@@ -41,7 +41,7 @@ from bot.slack.messages.episodes import (
 )
 from bot.slack.messages.health import digest_message
 from bot.slack.messages.overdue import overdue_end_reply, overdue_note
-from bot.slack.messages.staleness import fresh_again_reply, stale_alert
+from bot.slack.messages.staleness import fresh_again_header, fresh_again_reply, stale_alert
 from bot.slack.messages.subscriptions import personal_failure_dm, personal_recovery_dm
 from bot.slack.messages.takers import taker_reply, with_takers
 from bot.slack.messages.timers import mute_ended_note, window_ended_note
@@ -344,12 +344,21 @@ class SlackAnnouncer:
         backup_name: str | None,
         snapshot_id: int,
     ) -> Outcome:
-        result = await self._notifier.deliver(
-            DeliveryKey(channel.team_id, channel.channel_id, snapshot_id, DeliveryKind.FRESH),
+        """The reply in the stale alert's thread, then its first line edited to "fresh again"
+        (each once, keyed by the good snapshot), as `episode_recovered` does for failures."""
+
+        def key(kind: str) -> DeliveryKey:
+            return DeliveryKey(channel.team_id, channel.channel_id, snapshot_id, kind)
+
+        reply = await self._notifier.deliver(
+            key(DeliveryKind.FRESH),
             fresh_again_reply(backup_id, backup_name, snapshot_id),
             thread_ts=alert_ts,
         )
-        return result.outcome
+        if not reply.settled:
+            return reply.outcome
+        header = fresh_again_header(backup_id, backup_name, snapshot_id)
+        return await self._notifier.update_once(key(DeliveryKind.FRESH_HEADER), alert_ts, header)
 
     async def overdue(
         self,

@@ -40,6 +40,7 @@ HEALTH_PAGE_SIZE = 20
 
 CONDITION_EMOJI = {
     Condition.FAILING: ":x:",
+    Condition.STALE: ":alarm_clock:",
     Condition.UNKNOWN: ":warning:",
     Condition.NO_RUNS: ":white_circle:",
     Condition.HEALTHY: ":white_check_mark:",
@@ -63,6 +64,8 @@ def health_line(item: BackupHealth) -> str:
         parts.append(
             "last run failed" if streak == 1 else f"{format_count(streak)} failed in a row"
         )
+    if item.stale:
+        parts.append("stale: its stale alert is open")
     scheduled = item.backup.scheduled
     if scheduled is not None:
         parts.append("schedule on" if scheduled else "schedule off")
@@ -80,7 +83,8 @@ def health_line(item: BackupHealth) -> str:
 
 
 def health_summary(health: WorkspaceHealth) -> str:
-    """ "11 of 12 backups healthy; 1 failing" — the first line, and the digest's too."""
+    """ "11 of 12 backups healthy; 1 failing" (and "; 1 stale") — the first line, and the
+    digest's too."""
     total = len(health.backups)
     if not total:
         return "No backups in this workspace."
@@ -99,6 +103,9 @@ def health_summary(health: WorkspaceHealth) -> str:
                 if len(failing) == 1
                 else f"; nobody is on {'any' if untaken == len(failing) else untaken} of them"
             )
+    stale = sum(1 for item in health.backups if item.condition is Condition.STALE)
+    if stale:
+        text += f"; {stale} stale"
     return text
 
 

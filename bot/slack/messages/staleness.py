@@ -67,6 +67,20 @@ def fresh_again_reply(backup_id: int, backup_name: str | None, snapshot_id: int)
     return Message(text=fallback(plain), blocks=[section(line)])
 
 
+def fresh_again_header(backup_id: int, backup_name: str | None, snapshot_id: int) -> Message:
+    """The stale alert's first line once a good snapshot arrived, as a failure alert's turns to
+    "recovered" (`recovered_header`): without the mentions (an edit notifies nobody again) and
+    without `I'm on it`, nothing is left to take."""
+    line = f":white_check_mark: {backup_label(backup_name, backup_id)} is fresh again"
+    plain = f":white_check_mark: {backup_label_plain(backup_name, backup_id)} is fresh again"
+    blocks = [
+        section(line),
+        context(f"Snapshot {snapshot_id} succeeded", "The stale alert is in the thread"),
+        actions(run_snapshot_button(backup_id, backup_name)),
+    ]
+    return Message(text=fallback(plain), blocks=compact(blocks))
+
+
 def stale_limit_changed_message(
     user_id: str,
     backup_id: int,
