@@ -32,9 +32,11 @@ from storage.repositories import (
     AlertCursorRepository,
     BindingRepository,
     DeliveryLedger,
+    Episode,
+    EpisodeRepository,
     WatchRepository,
 )
-from storage.repositories.deliveries import LedgerKey, SentMark
+from storage.repositories.deliveries import LedgerKey, SentAlert, SentMark
 from storage.repositories.watches import WatchedStep
 
 log = logging.getLogger(__name__)
@@ -414,17 +416,34 @@ class SnapshotService:
             sent = await DeliveryLedger(session).recent_sent(
                 team_id, channel_ids, DeliveryKind.ALERT, limit=limit
             )
-        return [
-            RecentFailure(
-                channel_id=alert.channel_id,
-                backup_id=alert.backup_id,
-                backup_name=alert.backup_name,
-                snapshot_id=alert.snapshot_id,
-                alerted_at=alert.sent_at,
-                message_ts=alert.message_ts,
+            episodes = await EpisodeRepository(session).of_alerts(
+                team_id, {(alert.channel_id, alert.snapshot_id) for alert in sent}
             )
+        return [
+            _recent_failure(alert, episodes.get((alert.channel_id, alert.snapshot_id)))
             for alert in sent
         ]
+
+
+def _recent_failure(alert: SentAlert, episode: Episode | None) -> RecentFailure:
+    """A sent alert with the episode it opened, as that episode is now."""
+    failure = RecentFailure(
+        channel_id=alert.channel_id,
+        backup_id=alert.backup_id,
+        backup_name=alert.backup_name,
+        snapshot_id=alert.snapshot_id,
+        alerted_at=alert.sent_at,
+        message_ts=alert.message_ts,
+    )
+    if episode is None:
+        return failure
+    return replace(
+        failure,
+        failures=episode.failures,
+        failing_since=episode.since,
+        latest_snapshot_id=episode.last_snapshot_id,
+        recovered_at=episode.recovered_at,
+    )
 
 
 async def _cursor_names(session: AsyncSession, workspace_id: int) -> dict[int, str]:

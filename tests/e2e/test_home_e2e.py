@@ -112,3 +112,51 @@ async def test_home_shows_each_channels_settings_and_live_runs_only(home_stack: 
     await finished_watch(stack.bot.container.db, run.id, CREW)
     view = await open_home(stack, MEMBER, 2)
     assert f"Snapshot {run.id} " not in json.dumps(view)  # finished: no longer in progress
+
+
+def _failure_lines(view: dict[str, Any], channel: str) -> list[str]:
+    """The Recent failures lines of `channel`, newest first."""
+    return [
+        b["text"]["text"]
+        for b in view["blocks"]
+        if b["type"] == "section"
+        and f"<#{channel}>" in b["text"]["text"]
+        and "Nightly CRM" in b["text"]["text"]
+    ]
+
+
+async def test_home_shows_each_failure_episode_as_it_is(home_stack: Stack) -> None:
+    """An open episode shows its streak and since when; a recovered one says so, when, and
+    after how many failures — also once a newer episode of the same backup has begun
+    (docs/reference/commands.md#app-home)."""
+    stack = home_stack
+    await cursors_ready(stack.bot.container.db)
+    first = stack.sim.state.run_scheduled_now(BACKUP, fail=True)
+    await wait_until(lambda: alerts_in(stack.slack, CHANNEL, first.id), what="the alert")
+    alert = alerts_in(stack.slack, CHANNEL, first.id)[0]
+    second = stack.sim.state.run_scheduled_now(BACKUP, fail=True)
+    await wait_until(
+        lambda: "2 failed snapshots in a row" in stack.slack.message(CHANNEL, alert.ts).text,
+        what="the streak header",
+    )
+
+    (failing,) = _failure_lines(await open_home(stack, MEMBER, 1), CHANNEL)
+    assert failing.startswith(":x:") and "is failing" in failing
+    assert "2 failed snapshots in a row since <!date^" in failing
+    assert f"snapshot {second.id}" in failing  # the latest failure, not only the first
+
+    stack.sim.state.recover(BACKUP)
+    await wait_until(
+        lambda: "recovered after 2 failures" in stack.slack.message(CHANNEL, alert.ts).text,
+        what="the recovery",
+    )
+    (recovered,) = _failure_lines(await open_home(stack, MEMBER, 2), CHANNEL)
+    assert recovered.startswith(":white_check_mark:") and "failed" not in recovered.split("·")[0]
+    assert "recovered after 2 failures" in recovered and "<!date^" in recovered
+
+    third = stack.sim.state.run_scheduled_now(BACKUP, fail=True)
+    await wait_until(lambda: alerts_in(stack.slack, CHANNEL, third.id), what="a new episode")
+    newer, older = _failure_lines(await open_home(stack, MEMBER, 3), CHANNEL)
+    assert "is failing — 1 failed snapshot since" in newer and f"snapshot {third.id}" in newer
+    assert older.startswith(":white_check_mark:") and "recovered after 2 failures" in older
+    assert_valid_payloads(stack.slack)

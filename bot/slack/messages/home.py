@@ -31,6 +31,7 @@ from bot.slack.messages.common import (
     fit_lines,
     section,
 )
+from bot.slack.messages.episodes import streak_phrase
 from bot.slack.messages.ids import ActionId
 from bot.slack.messages.mrkdwn import (
     backup_label,
@@ -96,19 +97,35 @@ def home_view(channels: Sequence[HomeChannel], failures: Sequence[RecentFailure]
 
 
 def _failure_blocks(failure: RecentFailure) -> list[Block]:
+    """The alert's episode as it is now: still failing (the buttons act on its latest failure),
+    or recovered (nothing left to retry); the alert alone when its episode is not known."""
+    latest = failure.latest_snapshot_id or failure.snapshot_id
     ref = HomeFailureRef(
         channel_id=failure.channel_id,
         backup_id=failure.backup_id,
-        snapshot_id=failure.snapshot_id,
+        snapshot_id=latest,
         alert_ts=failure.message_ts,
     )
     label = backup_label(failure.backup_name, failure.backup_id)
-    line = (
-        f":x: {label} · snapshot {failure.snapshot_id} failed · "
+    where = (
         f"{channel_mention(failure.channel_id)} · alerted {slack_date(failure.alerted_at, '{ago}')}"
     )
+    if failure.failures is None or failure.failing_since is None:
+        line = f":x: {label} · snapshot {failure.snapshot_id} failed · {where}"
+    elif failure.recovered_at is None:
+        line = (
+            f":x: {label} is failing — {streak_phrase(failure.failures)} since "
+            f"{slack_date(failure.failing_since)} · latest: snapshot {latest} · {where}"
+        )
+    else:
+        line = (
+            f":white_check_mark: {label} recovered after {plural(failure.failures, 'failure')} · "
+            f"{slack_date(failure.recovered_at)} · first failure: snapshot "
+            f"{failure.snapshot_id} · {where}"
+        )
+    run = button("Run snapshot", ActionId.HOME_RUN_SNAPSHOT, ref, confirm=_confirm(label))
     buttons = actions(
-        button("Run snapshot", ActionId.HOME_RUN_SNAPSHOT, ref, confirm=_confirm(label)),
+        None if failure.recovered_at is not None else run,
         button("Show log", ActionId.HOME_SHOW_LOG, ref),
     )
     return [section(line), *([buttons] if buttons is not None else [])]
