@@ -163,3 +163,14 @@ class RecentFailure:
     """The episode's latest failure (the alert's own snapshot while it is the only one)."""
     recovered_at: datetime | None = None
     """When the success that ended the episode ran (None while it is failing)."""
+
+
+@dataclass(frozen=True)
+class OverdueRun:
+    """A run still going that its channel was told takes unusually long (the App Home)."""
+
+    backup_id: int
+    backup_name: str | None
+    snapshot_id: int
+    running_seconds: float
+    usual_seconds: float | None
