@@ -74,6 +74,7 @@ async def build_home(
             c.backup_names,
             digests.get(c.binding.channel_id),
             followed.get(c.binding.channel_id, ()),
+            c.overdue,
         )
         for c in shown
     ]

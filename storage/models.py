@@ -288,6 +288,30 @@ class AlertEpisode(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class PastEpisode(Base):
+    """A failure episode that is over, kept after its `AlertEpisode` row is reused.
+
+    Written when the episode closes (its recovery announced), so the App Home can show an
+    alert's episode as it ended, however many episodes of the backup came after it. Pruned
+    with the delivery ledger's rows (by `closed_at`): an alert older than those is not shown.
+    """
+
+    __tablename__ = "past_episodes"
+    __table_args__ = (UniqueConstraint("binding_id", "backup_id", "first_snapshot_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    binding_id: Mapped[int] = mapped_column(ForeignKey("bindings.id", ondelete="CASCADE"))
+    backup_id: Mapped[int] = mapped_column(SkyviaId)
+    first_snapshot_id: Mapped[int] = mapped_column(SkyviaId)
+    failures: Mapped[int] = mapped_column(Integer)
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_snapshot_id: Mapped[int] = mapped_column(SkyviaId)
+    last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recovered_snapshot_id: Mapped[int | None] = mapped_column(SkyviaId)
+    recovered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class BackupStaleness(Base):
     """A channel's stale limit for one backup, and its open stale episode if any.
 

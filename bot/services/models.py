@@ -161,3 +161,22 @@ class RecentFailure:
     alerted_at: datetime
     message_ts: str | None
     """The alert's `ts`: a retry started from the App Home joins its thread."""
+    failures: int | None = None
+    """How many failed in a row in the episode the alert opened (None: its episode is not
+    known, e.g. it was alerted under an earlier binding of the channel)."""
+    failing_since: datetime | None = None
+    latest_snapshot_id: int | None = None
+    """The episode's latest failure (the alert's own snapshot while it is the only one)."""
+    recovered_at: datetime | None = None
+    """When the success that ended the episode ran (None while it is failing)."""
+
+
+@dataclass(frozen=True)
+class OverdueRun:
+    """A run still going that its channel was told takes unusually long (the App Home)."""
+
+    backup_id: int
+    backup_name: str | None
+    snapshot_id: int
+    running_seconds: float
+    usual_seconds: float | None

@@ -5,6 +5,8 @@ an age of 0 keeps that kind forever):
 
 - processed clicks, Slack event ids and Workflow Builder step executions, by when they were
   recorded: they matter for seconds (an execution, for as long as Slack may redeliver it);
+- failure episodes that are over, by when they ended, with the ledger rows (the App Home shows
+  an alert's episode only while the alert's row is kept);
 - ledger rows, by when they were last claimed, but never one whose key may be claimed again,
   since a forgotten key would be sent twice: not a pending watch's (`DeliveryLedger.prune`), and
   no alert row the alert scanner could still re-read. The settings' floor covers the usual case
@@ -37,6 +39,7 @@ from storage.repositories import (
     AuditRepository,
     ClickRepository,
     DeliveryLedger,
+    EpisodeRepository,
     StepExecutionRepository,
     WatchRepository,
     WorkerLeaseRepository,
@@ -153,6 +156,9 @@ class RetentionService:
                         deliveries, alerts_claimed_before=alerts, limit=n
                     ),
                 )
+            )
+            prunes.append(
+                ("past episodes", lambda s, n: EpisodeRepository(s).prune_past(deliveries, n))
             )
         if policy.finished_watches is not None:
             watches = now - policy.finished_watches

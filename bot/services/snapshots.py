@@ -22,7 +22,7 @@ from bot.services.backups import failure_detail
 from bot.services.bindings import BoundWorkspace
 from bot.services.errors import DomainError
 from bot.services.from_rows import channel_binding, watched_run
-from bot.services.models import ChannelBinding, RecentFailure, RunStep, WatchedRun
+from bot.services.models import ChannelBinding, OverdueRun, RecentFailure, RunStep, WatchedRun
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaError
 from bot.skyvia.models import ActiveRun, Backup
@@ -32,9 +32,11 @@ from storage.repositories import (
     AlertCursorRepository,
     BindingRepository,
     DeliveryLedger,
+    Episode,
+    EpisodeRepository,
     WatchRepository,
 )
-from storage.repositories.deliveries import LedgerKey, SentMark
+from storage.repositories.deliveries import LedgerKey, SentAlert, SentMark
 from storage.repositories.watches import WatchedStep
 
 log = logging.getLogger(__name__)
@@ -139,6 +141,8 @@ class ChannelOverview:
     watches: list[WatchedRun] = field(default_factory=list)
     backup_names: dict[int, str] = field(default_factory=dict)
     """Names of the workspace's backups as the alert scanner last listed them (muted ones)."""
+    overdue: list[OverdueRun] = field(default_factory=list)
+    """Runs going that this channel was told take unusually long, longest first."""
 
 
 class SnapshotService:
@@ -386,9 +390,9 @@ class SnapshotService:
             channels = list(await bindings.list_for_team(team_id))
             watches = await WatchRepository(session).pending_for_team(team_id)
             mutes = await bindings.mutes_of([row.id for row in channels])
-            names = await AlertCursorRepository(session).backup_names(
-                {row.workspace_id for row in channels}
-            )
+            workspaces = {row.workspace_id for row in channels}
+            names = await AlertCursorRepository(session).backup_names(workspaces)
+            overdue = await _overdue_runs(session, team_id, workspaces, self._clock())
         by_channel: dict[str, list[Watch]] = {}
         for watch in watches:
             by_channel.setdefault(watch.channel_id, []).append(watch)
@@ -397,6 +401,7 @@ class SnapshotService:
                 binding=channel_binding(row, mutes[row.id]),
                 watches=[watched_run(w) for w in by_channel.get(row.channel_id, [])],
                 backup_names=names.get(row.workspace_id, {}),
+                overdue=overdue.get((row.channel_id, row.workspace_id), []),
             )
             for row in channels
         ]
@@ -414,17 +419,61 @@ class SnapshotService:
             sent = await DeliveryLedger(session).recent_sent(
                 team_id, channel_ids, DeliveryKind.ALERT, limit=limit
             )
-        return [
-            RecentFailure(
-                channel_id=alert.channel_id,
-                backup_id=alert.backup_id,
-                backup_name=alert.backup_name,
-                snapshot_id=alert.snapshot_id,
-                alerted_at=alert.sent_at,
-                message_ts=alert.message_ts,
+            episodes = await EpisodeRepository(session).of_alerts(
+                team_id, {(alert.channel_id, alert.snapshot_id) for alert in sent}
             )
+        return [
+            _recent_failure(alert, episodes.get((alert.channel_id, alert.snapshot_id)))
             for alert in sent
         ]
+
+
+async def _overdue_runs(
+    session: AsyncSession, team_id: str, workspace_ids: Collection[int], now: datetime
+) -> dict[tuple[str, int], list[OverdueRun]]:
+    """The runs going in these workspaces that each channel of the team was told are overdue,
+    by (channel, workspace), longest first: two queries however many channels."""
+    going = await AlertCursorRepository(session).running_in(workspace_ids)
+    told = await DeliveryLedger(session).owed_keys(
+        [run.snapshot_id for run in going], DeliveryKind.OVERDUE
+    )
+    found: dict[tuple[str, int], list[OverdueRun]] = {}
+    for team, channel, snapshot_id in sorted(told):
+        for run in going:
+            if team == team_id and run.snapshot_id == snapshot_id:
+                found.setdefault((channel, run.workspace_id), []).append(
+                    OverdueRun(
+                        backup_id=run.backup_id,
+                        backup_name=run.backup_name,
+                        snapshot_id=run.snapshot_id,
+                        running_seconds=max(0.0, (now - run.since).total_seconds()),
+                        usual_seconds=run.usual_seconds,
+                    )
+                )
+    for runs in found.values():
+        runs.sort(key=lambda run: -run.running_seconds)
+    return found
+
+
+def _recent_failure(alert: SentAlert, episode: Episode | None) -> RecentFailure:
+    """A sent alert with the episode it opened, as that episode is now."""
+    failure = RecentFailure(
+        channel_id=alert.channel_id,
+        backup_id=alert.backup_id,
+        backup_name=alert.backup_name,
+        snapshot_id=alert.snapshot_id,
+        alerted_at=alert.sent_at,
+        message_ts=alert.message_ts,
+    )
+    if episode is None:
+        return failure
+    return replace(
+        failure,
+        failures=episode.failures,
+        failing_since=episode.since,
+        latest_snapshot_id=episode.last_snapshot_id,
+        recovered_at=episode.recovered_at,
+    )
 
 
 async def _cursor_names(session: AsyncSession, workspace_id: int) -> dict[int, str]:

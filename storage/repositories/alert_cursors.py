@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, case, delete, exists, func, literal, or_, select, update
@@ -12,6 +13,18 @@ from storage.models import AlertCursor, Binding
 from storage.repositories import _leases
 from storage.repositories._sql import insert_if_absent
 from storage.types import UTCDateTime
+
+
+@dataclass(frozen=True)
+class RunGoing:
+    """A run the overdue check saw going, with what its cursor knows of the backup."""
+
+    workspace_id: int
+    backup_id: int
+    backup_name: str | None
+    snapshot_id: int
+    since: datetime
+    usual_seconds: float | None
 
 
 class AlertCursorRepository:
@@ -199,6 +212,30 @@ class AlertCursorRepository:
             )
         )
         return {backup: (run, since) for backup, run, since in result.all() if run and since}
+
+    async def running_in(self, workspace_ids: Collection[int]) -> list[RunGoing]:
+        """The runs the overdue check saw going in these workspaces (the App Home), one query."""
+        if not workspace_ids:
+            return []
+        result = await self.session.execute(
+            select(
+                AlertCursor.workspace_id,
+                AlertCursor.backup_id,
+                AlertCursor.backup_name,
+                AlertCursor.running_snapshot_id,
+                AlertCursor.running_since,
+                AlertCursor.usual_run_seconds,
+            ).where(
+                AlertCursor.workspace_id.in_(sorted(workspace_ids)),
+                AlertCursor.running_snapshot_id.is_not(None),
+                AlertCursor.running_since.is_not(None),
+            )
+        )
+        return [
+            RunGoing(workspace, backup, name, run, since, usual)
+            for workspace, backup, name, run, since, usual in result.all()
+            if run and since
+        ]
 
     async def forget_runs(self, workspace_id: int, backup_id: int) -> None:
         """Makes the next scan read the backup's runs again (a channel just changed its limit)."""

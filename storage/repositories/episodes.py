@@ -14,7 +14,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import AlertEpisode
+from storage.models import AlertEpisode, Binding, PastEpisode
+from storage.repositories._sql import delete_batch
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,10 @@ _EPISODE_FIELDS = tuple(Episode.__dataclass_fields__)
 """What an `Episode` copies of a row: its fields are named as the columns are."""
 
 _EPISODE_COLUMNS = tuple(getattr(AlertEpisode, name) for name in _EPISODE_FIELDS)
+_PAST_COLUMNS = tuple(getattr(PastEpisode, name) for name in _EPISODE_FIELDS)
+
+AlertKey = tuple[str, int]
+"""An episode's alert as the ledger names it: its channel and its first failed snapshot."""
 
 
 def _plain(row: AlertEpisode) -> Episode:
@@ -103,6 +108,7 @@ class EpisodeRepository:
             elif row.closed_at is not None or (
                 row.recovered_at is not None and ended > row.recovered_at
             ):
+                await self._keep(row, row.closed_at or ended)  # its recovery may be unsaid yet
                 _open(row, snapshot_id, ended)
             elif row.last_snapshot_id != snapshot_id and ended >= row.last_failed_at:
                 row.failures += 1
@@ -143,10 +149,65 @@ class EpisodeRepository:
             row.recovered_at = at
 
     async def close(self, binding_id: int, backup_id: int, at: datetime) -> None:
-        """The recovery was announced: the episode is over."""
+        """The recovery was announced: the episode is over, and kept as it ended (the row is
+        reused by the backup's next episode)."""
         row = await self.session.get(AlertEpisode, (binding_id, backup_id))
         if row is not None and row.closed_at is None:
             row.closed_at = at
+            if row.recovered_at is not None:
+                await self._keep(row, at)
+
+    async def _keep(self, row: AlertEpisode, closed_at: datetime) -> None:
+        """Keeps the episode as it ended, once, before its row is closed or reused."""
+        kept = await self.session.scalar(
+            select(PastEpisode.id).where(
+                PastEpisode.binding_id == row.binding_id,
+                PastEpisode.backup_id == row.backup_id,
+                PastEpisode.first_snapshot_id == row.first_snapshot_id,
+            )
+        )
+        if kept is None:
+            fields = {name: getattr(row, name) for name in _EPISODE_FIELDS}
+            self.session.add(PastEpisode(closed_at=closed_at, **fields))
+
+    async def of_alerts(
+        self, team_id: str, alerts: Collection[AlertKey]
+    ) -> dict[AlertKey, Episode]:
+        """The episodes these alerts opened in the team's bound channels, as they are now (open,
+        or over); an alert whose episode is not known (an earlier binding's) is left out.
+
+        Two queries, however many alerts (the App Home's recent failures)."""
+        if not alerts:
+            return {}
+        channels = sorted({channel for channel, _ in alerts})
+        snapshots = sorted({snapshot for _, snapshot in alerts})
+        found: dict[AlertKey, Episode] = {}
+        for model, columns in ((PastEpisode, _PAST_COLUMNS), (AlertEpisode, _EPISODE_COLUMNS)):
+            rows = await self.session.execute(
+                select(Binding.channel_id, *columns)
+                .join(Binding, Binding.id == model.binding_id)
+                .where(
+                    Binding.team_id == team_id,
+                    Binding.channel_id.in_(channels),
+                    model.first_snapshot_id.in_(snapshots),
+                )
+            )
+            for row in rows:
+                fields = row._asdict()
+                key = (fields.pop("channel_id"), row.first_snapshot_id)
+                if key in alerts:
+                    found[key] = Episode(**fields)  # the live row, read last, wins
+        return found
+
+    async def prune_past(self, closed_before: datetime, limit: int = 1000) -> int:
+        """Deletes up to `limit` episodes that ended before `closed_before`; returns how many."""
+        return await delete_batch(
+            self.session,
+            PastEpisode,
+            [PastEpisode.closed_at < closed_before],
+            limit,
+            oldest_first=PastEpisode.closed_at,
+        )
 
 
 def _open(row: AlertEpisode, snapshot_id: int, ended: datetime) -> None:

@@ -8,6 +8,7 @@ settings never reach MEMBER's tab. The real bot, the simulator and the Slack sta
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from bot.clock import utcnow
@@ -18,7 +19,7 @@ from tests.constants import ADMIN, BACKUP, CHANNEL, MEMBER
 from tests.e2e.backup_kit import assert_valid_payloads, rendered
 from tests.e2e.bot_fixtures import Stack
 from tests.e2e.home_kit import CREW, SECRET, open_home
-from tests.e2e.worker_kit import alerts_in, cursors_ready, finished_watch
+from tests.e2e.worker_kit import alerts_in, cursors_ready, finished_watch, kind_of, long_run
 
 
 async def click_on_home(stack: Stack, user: str, view: dict[str, Any], action_id: str) -> None:
@@ -112,3 +113,85 @@ async def test_home_shows_each_channels_settings_and_live_runs_only(home_stack: 
     await finished_watch(stack.bot.container.db, run.id, CREW)
     view = await open_home(stack, MEMBER, 2)
     assert f"Snapshot {run.id} " not in json.dumps(view)  # finished: no longer in progress
+
+
+def _failure_lines(view: dict[str, Any], channel: str) -> list[str]:
+    """The Recent failures lines of `channel`, newest first."""
+    return [
+        b["text"]["text"]
+        for b in view["blocks"]
+        if b["type"] == "section"
+        and f"<#{channel}>" in b["text"]["text"]
+        and "Nightly CRM" in b["text"]["text"]
+    ]
+
+
+async def test_home_shows_each_failure_episode_as_it_is(home_stack: Stack) -> None:
+    """An open episode shows its streak and since when; a recovered one says so, when, and
+    after how many failures — also once a newer episode of the same backup has begun
+    (docs/reference/commands.md#app-home)."""
+    stack = home_stack
+    await cursors_ready(stack.bot.container.db)
+    first = stack.sim.state.run_scheduled_now(BACKUP, fail=True)
+    await wait_until(lambda: alerts_in(stack.slack, CHANNEL, first.id), what="the alert")
+    alert = alerts_in(stack.slack, CHANNEL, first.id)[0]
+    second = stack.sim.state.run_scheduled_now(BACKUP, fail=True)
+    await wait_until(
+        lambda: "2 failed snapshots in a row" in stack.slack.message(CHANNEL, alert.ts).text,
+        what="the streak header",
+    )
+
+    (failing,) = _failure_lines(await open_home(stack, MEMBER, 1), CHANNEL)
+    assert failing.startswith(":x:") and "is failing" in failing
+    assert "2 failed snapshots in a row since <!date^" in failing
+    assert f"snapshot {second.id}" in failing  # the latest failure, not only the first
+
+    stack.sim.state.recover(BACKUP)
+    await wait_until(
+        lambda: "recovered after 2 failures" in stack.slack.message(CHANNEL, alert.ts).text,
+        what="the recovery",
+    )
+    (recovered,) = _failure_lines(await open_home(stack, MEMBER, 2), CHANNEL)
+    assert recovered.startswith(":white_check_mark:") and "failed" not in recovered.split("·")[0]
+    assert "recovered after 2 failures" in recovered and "<!date^" in recovered
+
+    third = stack.sim.state.run_scheduled_now(BACKUP, fail=True)
+    await wait_until(lambda: alerts_in(stack.slack, CHANNEL, third.id), what="a new episode")
+    newer, older = _failure_lines(await open_home(stack, MEMBER, 3), CHANNEL)
+    assert "is failing — 1 failed snapshot since" in newer and f"snapshot {third.id}" in newer
+    assert older.startswith(":white_check_mark:") and "recovered after 2 failures" in older
+    assert_valid_payloads(stack.slack)
+
+
+async def test_home_shows_runs_that_take_unusually_long(home_stack: Stack) -> None:
+    """A run the channel was told is overdue shows under that channel until it ends, with how
+    long it has run and how long it usually takes (docs/reference/commands.md#app-home)."""
+    stack = home_stack
+    run = long_run(stack)  # going before the first scan, so the first overdue check sees it
+    await cursors_ready(stack.bot.container.db)
+    await stack.command(f"alerts overdue {BACKUP} auto", user=ADMIN)
+    await stack.slack.wait_for(
+        "chat.postMessage", lambda c: c.ok and "overdue notes to *auto*" in c.args["text"]
+    )
+    await wait_until(
+        lambda: [m for m in stack.slack.messages(CHANNEL) if kind_of(m) == "overdue"],
+        what="the overdue note",
+    )
+
+    view = await open_home(stack, MEMBER, 1)
+    sections = [b["text"]["text"] for b in view["blocks"] if b["type"] == "section"]
+    under = sections[sections.index(next(s for s in sections if f"<#{CHANNEL}>" in s)) + 1]
+    [line] = [x for x in under.splitlines() if "Nightly CRM" in x]  # under its channel
+    assert re.fullmatch(
+        rf":hourglass_flowing_sand: \*Nightly CRM\* \(456\) running 2h \d\dm — usually \S+.* · "
+        rf"snapshot {run.id}",
+        line,
+    ), line
+
+    stack.sim.state.finish_snapshot(run.id)
+    await wait_until(
+        lambda: [m for m in stack.slack.messages(CHANNEL) if kind_of(m) == "overdue_end"],
+        what="the run's end",
+    )
+    view = await open_home(stack, MEMBER, 2)
+    assert ":hourglass_flowing_sand:" not in json.dumps(view)

@@ -16,12 +16,11 @@ from sqlalchemy import update
 
 from bot.devtools.slack_standin import PostedMessage
 from bot.devtools.waiting import wait_until
-from bot.simulator.records import SimSnapshot
 from storage.models import Watch
 from tests.constants import ADMIN, BACKUP, CHANNEL, SEED_BACKUPS
 from tests.e2e.backup_kit import assert_valid_payloads, carded_watch_of, connect
 from tests.e2e.bot_fixtures import Stack
-from tests.e2e.worker_kit import cursors_ready, kind_of
+from tests.e2e.worker_kit import cursors_ready, kind_of, long_run
 
 ACTIVE = "GET /workspaces/{workspaceId}/backups/{backupId}/snapshots/active"
 LIST = "GET /workspaces/{workspaceId}/backups/{backupId}/snapshots"
@@ -37,21 +36,6 @@ def _in_thread(stack: Stack, parent: str, kind: str) -> list[PostedMessage]:
     return [m for m in stack.slack.thread(CHANNEL, parent) if kind_of(m) == kind]
 
 
-def _long_run(stack: Stack, *, by_schedule: bool = True) -> SimSnapshot:
-    """A run of the backup that started two hours ago and goes on until the test ends it."""
-    state = stack.sim.state
-    state.set_speed(1)  # the run stays in progress until the test finishes it
-    # The backup's history moves 3 h back: by its 6 h cadence, a scheduled run is due by now.
-    state.age_runs(BACKUP, timedelta(hours=3))
-    run = state.run_scheduled_now(BACKUP) if by_schedule else state.start_snapshot(BACKUP)
-    back = timedelta(hours=2, minutes=10)
-    run.created -= back
-    run.queued -= back
-    run.started -= back
-    run.ended = state.now() + timedelta(days=1)
-    return run
-
-
 async def _overdue_auto(stack: Stack) -> None:
     await connect(stack)
     await cursors_ready(stack.bot.container.db)
@@ -64,7 +48,7 @@ async def _overdue_auto(stack: Stack) -> None:
 
 async def test_an_unwatched_long_run_is_one_alert_then_its_end_in_its_thread(stack: Stack) -> None:
     await _overdue_auto(stack)
-    run = _long_run(stack)
+    run = long_run(stack)
     [note] = await wait_until(lambda: _top_level(stack, "overdue"), what="the overdue note")
     assert "Nightly CRM (456) has been running 2h" in note.text
     assert "it usually takes" in note.text  # learned from the seed's successful runs
@@ -120,7 +104,7 @@ async def test_a_watched_long_run_is_told_in_its_cards_thread(stack: Stack) -> N
 
 async def test_overdue_checks_stay_within_the_skyvia_budget(stack: Stack) -> None:
     await _overdue_auto(stack)
-    run = _long_run(stack)
+    run = long_run(stack)
     await wait_until(lambda: _top_level(stack, "overdue"), what="the overdue note")
     stack.sim.state.reset_call_counts()
     started = time.monotonic()

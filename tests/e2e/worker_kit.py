@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 
 from bot.devtools.slack_standin import FakeSlack, PostedMessage
 from bot.devtools.waiting import wait_until
+from bot.simulator.records import SimSnapshot
 from storage.db import Database
 from storage.models import Binding, Delivery, DeliveryStatus, Watch
 from storage.repositories import AlertCursorRepository, BindingRepository, WatchRepository
-from tests.constants import SEED_BACKUPS, TEAM
+from tests.constants import BACKUP, SEED_BACKUPS, TEAM
+from tests.e2e.bot_fixtures import Stack
 
 
 async def binding_row(db: Database, channel: str) -> Binding | None:
@@ -105,3 +109,18 @@ def failures_told(slack: FakeSlack, channel: str, snapshot_id: int) -> list[Post
 
 def thread_replies(slack: FakeSlack, channel: str, parent_ts: str) -> list[PostedMessage]:
     return [m for m in slack.thread(channel, parent_ts) if kind_of(m) == "thread_reply"]
+
+
+def long_run(stack: Stack, *, by_schedule: bool = True) -> SimSnapshot:
+    """A run of the backup that started two hours ago and goes on until the test ends it."""
+    state = stack.sim.state
+    state.set_speed(1)  # the run stays in progress until the test finishes it
+    # The backup's history moves 3 h back: by its 6 h cadence, a scheduled run is due by now.
+    state.age_runs(BACKUP, timedelta(hours=3))
+    run = state.run_scheduled_now(BACKUP) if by_schedule else state.start_snapshot(BACKUP)
+    back = timedelta(hours=2, minutes=10)
+    run.created -= back
+    run.queued -= back
+    run.started -= back
+    run.ended = state.now() + timedelta(days=1)
+    return run

@@ -55,6 +55,7 @@ async def test_each_kind_goes_once_past_its_age_and_not_at_it(db: Database) -> N
         claimed = NOW - 14 * DAY - age
         await rows.delivery(db, f"D-{name}", 2, rows.REPLY, claimed)
         await rows.delivery(db, f"D-{name}", 2, rows.ALERT, claimed)
+        await rows.past_episode(db, f"E-{name}", claimed)
 
     report = await prune(service(db))
 
@@ -62,6 +63,7 @@ async def test_each_kind_goes_once_past_its_age_and_not_at_it(db: Database) -> N
         "clicks": 1,
         "step executions": 1,
         "deliveries": 2,
+        "past episodes": 1,
         "watches": 1,
         "audit": 1,
     }
@@ -71,6 +73,7 @@ async def test_each_kind_goes_once_past_its_age_and_not_at_it(db: Database) -> N
     assert await rows.audit_targets(db) == {"at", "within"}
     assert await rows.watch_channels(db) == {"W-at", "W-within"}
     assert {channel for channel, _, _ in await rows.delivery_keys(db)} == {"D-at", "D-within"}
+    assert await rows.past_episode_channels(db) == {"E-at", "E-within"}
 
 
 async def test_a_pending_watch_and_its_ledger_rows_stay_whatever_their_age(db: Database) -> None:

@@ -9,14 +9,17 @@ from sqlalchemy import func, select, update
 from storage.db import Database
 from storage.models import (
     AuditEntry,
+    Binding,
     Delivery,
     DeliveryKind,
+    PastEpisode,
     ProcessedClick,
     StepExecution,
     Watch,
 )
 from storage.repositories import (
     AuditRepository,
+    BindingRepository,
     ClickRepository,
     DeliveryLedger,
     StepExecutionRepository,
@@ -117,3 +120,39 @@ async def count(db: Database, model: type[object]) -> int:
 
 ALERT = DeliveryKind.ALERT
 REPLY = DeliveryKind.THREAD_REPLY
+
+
+async def past_episode(db: Database, channel: str, closed: datetime) -> None:
+    """A failure episode of `channel` (bound here) that ended at `closed`."""
+    async with db.session() as session:
+        binding = await BindingRepository(session).upsert(
+            team_id=TEAM,
+            channel_id=channel,
+            workspace_id=7,
+            workspace_name=None,
+            token_ciphertext=None,
+            created_by="U1",
+            now=closed,
+        )
+        session.add(
+            PastEpisode(
+                binding_id=binding.id,
+                backup_id=456,
+                first_snapshot_id=1,
+                failures=2,
+                since=closed,
+                last_snapshot_id=2,
+                last_failed_at=closed,
+                recovered_snapshot_id=3,
+                recovered_at=closed,
+                closed_at=closed,
+            )
+        )
+
+
+async def past_episode_channels(db: Database) -> set[str]:
+    async with db.session() as session:
+        rows = await session.scalars(
+            select(Binding.channel_id).join(PastEpisode, PastEpisode.binding_id == Binding.id)
+        )
+        return set(rows.all())

@@ -23,6 +23,7 @@ EXPECTED_TABLES = {
     "watches",
     "alert_cursors",
     "alert_episodes",
+    "past_episodes",
     "backup_staleness",
     "deliveries",
     "processed_clicks",

@@ -30,7 +30,8 @@ from bot.slack.messages.snapshots import log_excerpt_blocks
 from bot.slack.messages.takers import takers_block
 
 
-def _streak(failures: int) -> str:
+def streak_phrase(failures: int) -> str:
+    """`3 failed snapshots in a row`, `1 failed snapshot`: an episode's streak."""
     return f"{failures} failed snapshots in a row" if failures != 1 else "1 failed snapshot"
 
 
@@ -51,8 +52,10 @@ def episode_header(
     `first_id`)."""
     cc = mentions_text(mention_ids)
     label = backup_label(backup_name, backup_id)
-    line = f":x: {label} is failing — {_streak(failures)} since {slack_date(since)}"
-    plain = f":x: {backup_label_plain(backup_name, backup_id)} is failing — {_streak(failures)}"
+    line = f":x: {label} is failing — {streak_phrase(failures)} since {slack_date(since)}"
+    plain = (
+        f":x: {backup_label_plain(backup_name, backup_id)} is failing — {streak_phrase(failures)}"
+    )
     blocks = [
         section(line),
         takers_block(takers),
@@ -72,7 +75,7 @@ def episode_failure_reply(
     backup_id: int, backup_name: str | None, snapshot: Snapshot, failures: int
 ) -> Message:
     """A further failure of an open episode, in its alert's thread."""
-    line = f":x: Snapshot {snapshot.snapshot_id} failed too ({_streak(failures)})"
+    line = f":x: Snapshot {snapshot.snapshot_id} failed too ({streak_phrase(failures)})"
     when = snapshot.end_time or snapshot.start_time or snapshot.queue_time
     details = [
         slack_date(when) if when else "",
@@ -86,7 +89,7 @@ def episode_failure_reply(
     ]
     plain = (
         f":x: Snapshot {snapshot.snapshot_id} of {backup_label_plain(backup_name, backup_id)} "
-        f"failed too ({_streak(failures)})"
+        f"failed too ({streak_phrase(failures)})"
     )
     return Message(text=fallback(plain), blocks=compact(blocks))
 

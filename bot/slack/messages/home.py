@@ -20,7 +20,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.services.digests import DigestSetting
-from bot.services.models import ChannelBinding, RecentFailure, WatchedRun
+from bot.services.models import ChannelBinding, OverdueRun, RecentFailure, WatchedRun
 from bot.slack.messages.bindings import watch_line, workspace_label
 from bot.slack.messages.common import (
     MAX_VIEW_BLOCKS,
@@ -31,6 +31,7 @@ from bot.slack.messages.common import (
     fit_lines,
     section,
 )
+from bot.slack.messages.episodes import streak_phrase
 from bot.slack.messages.ids import ActionId
 from bot.slack.messages.mrkdwn import (
     backup_label,
@@ -38,6 +39,7 @@ from bot.slack.messages.mrkdwn import (
     escape_cut,
     escape_mrkdwn,
     format_count,
+    format_duration,
     plural,
     slack_date,
 )
@@ -61,6 +63,8 @@ class HomeChannel:
     digest: DigestSetting | None = None
     subscribed: Sequence[int] = ()
     """The backups the viewer follows by DM from this channel (0: every backup)."""
+    overdue: Sequence[OverdueRun] = ()
+    """Runs going that the channel was told take unusually long."""
 
 
 def home_view(channels: Sequence[HomeChannel], failures: Sequence[RecentFailure] = ()) -> View:
@@ -84,8 +88,8 @@ def home_view(channels: Sequence[HomeChannel], failures: Sequence[RecentFailure]
     room = max(0, (MAX_VIEW_BLOCKS - len(blocks) - 2) // _BLOCKS_PER_CHANNEL)
     for channel in channels[:room]:
         blocks.append(section(_channel_text(channel)))
-        if channel.watches:
-            blocks.append(section(_watches_text(channel.watches)))
+        if channel.watches or channel.overdue:
+            blocks.append(section(_in_progress_text(channel)))
         blocks.append(DividerBlock())
     if len(channels) > room:
         blocks.append(
@@ -96,19 +100,35 @@ def home_view(channels: Sequence[HomeChannel], failures: Sequence[RecentFailure]
 
 
 def _failure_blocks(failure: RecentFailure) -> list[Block]:
+    """The alert's episode as it is now: still failing (the buttons act on its latest failure),
+    or recovered (nothing left to retry); the alert alone when its episode is not known."""
+    latest = failure.latest_snapshot_id or failure.snapshot_id
     ref = HomeFailureRef(
         channel_id=failure.channel_id,
         backup_id=failure.backup_id,
-        snapshot_id=failure.snapshot_id,
+        snapshot_id=latest,
         alert_ts=failure.message_ts,
     )
     label = backup_label(failure.backup_name, failure.backup_id)
-    line = (
-        f":x: {label} · snapshot {failure.snapshot_id} failed · "
+    where = (
         f"{channel_mention(failure.channel_id)} · alerted {slack_date(failure.alerted_at, '{ago}')}"
     )
+    if failure.failures is None or failure.failing_since is None:
+        line = f":x: {label} · snapshot {failure.snapshot_id} failed · {where}"
+    elif failure.recovered_at is None:
+        line = (
+            f":x: {label} is failing — {streak_phrase(failure.failures)} since "
+            f"{slack_date(failure.failing_since)} · latest: snapshot {latest} · {where}"
+        )
+    else:
+        line = (
+            f":white_check_mark: {label} recovered after {plural(failure.failures, 'failure')} · "
+            f"{slack_date(failure.recovered_at)} · first failure: snapshot "
+            f"{failure.snapshot_id} · {where}"
+        )
+    run = button("Run snapshot", ActionId.HOME_RUN_SNAPSHOT, ref, confirm=_confirm(label))
     buttons = actions(
-        button("Run snapshot", ActionId.HOME_RUN_SNAPSHOT, ref, confirm=_confirm(label)),
+        None if failure.recovered_at is not None else run,
         button("Show log", ActionId.HOME_SHOW_LOG, ref),
     )
     return [section(line), *([buttons] if buttons is not None else [])]
@@ -153,9 +173,24 @@ def _channel_text(channel: HomeChannel) -> str:
     return fit_lines(lines)
 
 
-def _watches_text(watches: Sequence[WatchedRun]) -> str:
-    lines = [f"*In progress:* {plural(len(watches), 'snapshot')}"]
-    lines += [watch_line(watch, "{ago}") for watch in watches[:_WATCHES_PER_CHANNEL]]
-    if len(watches) > _WATCHES_PER_CHANNEL:
-        lines.append(f"… and {format_count(len(watches) - _WATCHES_PER_CHANNEL)} more")
+def _in_progress_text(channel: HomeChannel) -> str:
+    """Runs taking unusually long first (docs/reference/messages.md#runs-that-take-unusually-long),
+    then the snapshots watched there."""
+    lines = [_overdue_line(run) for run in channel.overdue[:_WATCHES_PER_CHANNEL]]
+    watches = channel.watches
+    if watches:
+        lines.append(f"*In progress:* {plural(len(watches), 'snapshot')}")
+        lines += [watch_line(watch, "{ago}") for watch in watches[:_WATCHES_PER_CHANNEL]]
+        if len(watches) > _WATCHES_PER_CHANNEL:
+            lines.append(f"… and {format_count(len(watches) - _WATCHES_PER_CHANNEL)} more")
     return fit_lines(lines)
+
+
+def _overdue_line(run: OverdueRun) -> str:
+    usual = (
+        f" — usually {format_duration(run.usual_seconds)}" if run.usual_seconds is not None else ""
+    )
+    return (
+        f":hourglass_flowing_sand: {backup_label(run.backup_name, run.backup_id)} running "
+        f"{format_duration(run.running_seconds)}{usual} · snapshot {run.snapshot_id}"
+    )
