@@ -30,8 +30,12 @@ from bot.pace_config import CHANNEL, POST, UPDATE, PaceConfig, Rate
 __all__ = ["CHANNEL", "POST", "UPDATE", "Bucket", "Pace", "PaceConfig", "Rate"]
 
 
-RECOVERY_S = 60.0
-"""After a 429 slowed a bucket down, its rate doubles each this many seconds without another."""
+RECOVERY_S = 10.0
+"""After a 429 slowed a bucket down, its rate doubles each this many seconds without another.
+Halving on a 429 and doubling this fast keeps a team whose real limit is below its figure
+between half and all of that limit, at about one 429 (and the hold it brings) per cycle: at a
+minute a cycle, the team spent most of a wave well under its limit (benchmarks, alerts section
+with Slack's tiers: ~30 a second sent of 60 allowed)."""
 SLOWEST = 1 / 64
 """A bucket never slows below this share of its configured rate (six 429s in a row)."""
 
