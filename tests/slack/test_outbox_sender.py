@@ -3,8 +3,11 @@ a 429 holds its bucket; two replicas share a team's pace through its sending lea
 
 from __future__ import annotations
 
+import asyncio
 import tracemalloc
+from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.devtools.slack_tiers import Limit, SlackTiers
@@ -12,10 +15,10 @@ from bot.services.announcements import Outcome
 from bot.slack.delivery.keys import DeliveryKey
 from bot.slack.delivery.notifier import Notifier
 from bot.slack.delivery.pacing import Pace, PaceConfig
-from bot.slack.delivery.senders import OutboxSender
+from bot.slack.delivery.senders import REREAD_AT_MOST, OutboxSender
 from bot.slack.messages import Message
 from storage.models import Delivery, DeliveryStatus
-from storage.repositories.outbox import Outbox, OutboxEntry
+from storage.repositories.outbox import Outbox, OutboxEntry, QueuedRow
 from tests.constants import CHANNEL, OTHER_CHANNEL, TEAM
 from tests.services.kit import STALE_AFTER, Kit
 
@@ -227,3 +230,34 @@ async def test_a_workspace_limit_below_the_pace_is_learned_from_its_first_429s(k
     first_burst = 40 - slack_limit.burst  # sent before Slack had said anything
     assert refused - first_burst <= 8, f"{refused} posts answered 429"
     assert posted(kit) and len(set(posted(kit))) == 40
+
+
+async def test_a_costly_read_of_the_queue_is_reused_not_repeated_every_round(
+    kit: Kit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading the queue ranks every pending row; while that read is costly (a deep backlog)
+    the rounds that follow pick from what it found, even as more is owed, and read again once
+    `READ_SHARE` times its cost has passed (at most `REREAD_AT_MOST`)."""
+    reads = 0
+    read = Outbox.next_rows
+
+    async def slow_read(self: Outbox, *args: Any, **kwargs: Any) -> list[QueuedRow]:
+        nonlocal reads
+        reads += 1
+        await asyncio.sleep(0.2)  # a deep backlog's read: reused for up to a second
+        return await read(self, *args, **kwargs)
+
+    monkeypatch.setattr(Outbox, "next_rows", slow_read)
+    kit.sender.pace = Pace(PaceConfig.parse("channel=1/1+1,chat.postMessage=1/3600+1"))
+    await kit.notifier.deliver(key(0, channel="C0"), text(0))
+    kit.sender.force_next_round()
+    for n in range(1, 5):  # something new is owed before each round: no round sits quiet
+        await kit.notifier.deliver(key(n, channel=f"C{n}"), text(n))
+        await kit.sender.drain()
+    assert reads == 1
+    await kit.sender.settle()
+    assert posted(kit) == ["message 0"]  # the team's one call; the rest wait for its pace
+    await asyncio.sleep(REREAD_AT_MOST)
+    await kit.notifier.deliver(key(9, channel="C9"), text(9))
+    await kit.sender.drain()
+    assert reads == 2
