@@ -197,3 +197,103 @@ async def test_renew_restarts_only_our_own_claim(db: Database) -> None:
         assert await ledger.renew(KEY, owner="B") is False
         assert await ledger.renew(KEY, owner="A") is True
         assert await ledger.take_over(row.id, owner="B", idle_for=30) is False  # fresh again
+
+
+async def test_a_claim_records_the_backup_its_message_is_about(db: Database) -> None:
+    alert: LedgerKey = ("T1", "C1", 7001, DeliveryKind.ALERT)
+    async with db.session() as session:
+        await DeliveryLedger(session).claim_many(
+            [alert, KEY], owner="A", subjects={alert: (456, "Nightly CRM")}
+        )
+    rows = await _rows(db, [alert, KEY])
+    assert (rows[alert].backup_id, rows[alert].backup_name) == (456, "Nightly CRM")
+    assert (rows[KEY].backup_id, rows[KEY].backup_name) == (None, None)
+
+
+async def _settle(db: Database, key: LedgerKey, status: str) -> None:
+    """Claims `key` for "A" and leaves it `status` (sent, or refused for good)."""
+    await _claim(db, "A", key)
+    async with db.session() as session:
+        ledger = DeliveryLedger(session)
+        if status == DeliveryStatus.SENT:
+            await ledger.mark_sent_many([SentMark(key, "1.1", NOW)])
+        elif status == DeliveryStatus.FAILED:
+            await ledger.record_failure(key, owner="A", error="x", max_attempts=5)
+
+
+async def test_sent_and_owed_keys_tell_apart_kinds_statuses_and_snapshots(db: Database) -> None:
+    alert = DeliveryKind.ALERT
+    await _settle(db, ("T1", "C1", 1, alert), DeliveryStatus.SENT)
+    await _settle(db, ("T1", "C2", 1, alert), DeliveryStatus.CLAIMED)
+    await _settle(db, ("T1", "C3", 1, alert), DeliveryStatus.FAILED)  # owed again
+    await _settle(db, ("T1", "C1", 1, DeliveryKind.EPISODE_HEADER), DeliveryStatus.SENT)
+    await _settle(db, ("T1", "C1", 2, alert), DeliveryStatus.SENT)
+    async with db.session() as session:
+        ledger = DeliveryLedger(session)
+        assert await ledger.sent_keys([1], alert) == {("T1", "C1", 1)}
+        assert await ledger.owed_keys([1], alert) == {("T1", "C1", 1), ("T1", "C2", 1)}
+        assert await ledger.owed_keys([1, 2], alert) == {
+            ("T1", "C1", 1),
+            ("T1", "C2", 1),
+            ("T1", "C1", 2),
+        }
+        assert await ledger.owed_keys([], alert) == set()
+
+
+async def test_recent_sent_lists_only_this_teams_sent_alerts_of_these_channels(
+    db: Database,
+) -> None:
+    alert = DeliveryKind.ALERT
+    subjects = {
+        key: (456, "Nightly CRM")
+        for key in [
+            ("T1", "C1", 1, alert),
+            ("T1", "C1", 2, alert),
+            ("T2", "C1", 3, alert),
+            ("T1", "C1", 4, DeliveryKind.EPISODE_HEADER),
+            ("T1", "C2", 5, alert),
+            ("T1", "C1", 6, alert),
+        ]
+    }
+    async with db.session() as session:
+        await DeliveryLedger(session).claim_many(list(subjects), owner="A", subjects=subjects)
+    async with db.session() as session:
+        await DeliveryLedger(session).mark_sent_many(
+            [
+                SentMark(key, f"1.{key[2]}", NOW + timedelta(seconds=key[2]))
+                for key in subjects
+                if key[2] != 6  # claimed, never sent
+            ]
+        )
+    async with db.session() as session:
+        ledger = DeliveryLedger(session)
+        listed = await ledger.recent_sent("T1", ["C1"], alert, limit=10)
+        assert [a.snapshot_id for a in listed] == [2, 1]  # newest first
+        assert await ledger.recent_sent("T1", [], alert, limit=10) == []
+        assert [a.snapshot_id for a in await ledger.recent_sent("T1", ["C1"], alert, limit=1)] == [
+            2
+        ]
+
+
+async def test_hand_back_gives_back_only_our_own_unsent_claim(db: Database) -> None:
+    original = NOW - timedelta(minutes=5)
+    other: LedgerKey = ("T1", "C1", 7002, DeliveryKind.THREAD_REPLY)
+    await _claim(db, "A")
+    await _settle(db, other, DeliveryStatus.SENT)
+    async with db.session() as session:
+        ledger = DeliveryLedger(session)
+        assert await ledger.hand_back(KEY, owner="B", claimed_at=original) is False
+        assert await ledger.hand_back(other, owner="A", claimed_at=original) is False
+        assert await ledger.hand_back(KEY, owner="A", claimed_at=original) is True
+    rows = await _rows(db, [KEY, other])
+    assert rows[KEY].claimed_at == original
+    assert rows[other].claimed_at != original
+
+
+async def test_a_refusal_keeps_the_first_64_characters_of_its_error(db: Database) -> None:
+    await _claim(db, "A")
+    async with db.session() as session:
+        await DeliveryLedger(session).record_failure(
+            KEY, owner="A", error="e" * 64 + "cut", max_attempts=5
+        )
+    assert (await _rows(db, [KEY]))[KEY].last_error == "e" * 64
