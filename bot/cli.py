@@ -10,6 +10,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,7 +60,7 @@ async def _run(args: argparse.Namespace) -> int:
 async def _console(args: argparse.Namespace) -> int:
     from bot.console import run_console
 
-    return await run_console(db=args.db, speed=args.speed)
+    return await run_console(db=args.db, speed=args.speed, clock=args.clock)
 
 
 def _positive_float(text: str) -> float:
@@ -67,6 +68,16 @@ def _positive_float(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
     return value
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a date and time like 2026-12-07T14:15: {text}"
+        ) from None
+    return moment.astimezone(UTC) if moment.tzinfo else moment.astimezone().astimezone(UTC)
 
 
 async def _workers(args: argparse.Namespace) -> int:
@@ -185,6 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_float,
         default=20.0,
         help="simulator clock speed (default 20: a snapshot takes about a second)",
+    )
+    console.add_argument(
+        "--clock",
+        type=_moment,
+        help="show every time as if the console had started at this moment, e.g. "
+        "2026-12-07T14:15 (in the local zone; README's transcripts use it)",
     )
     console.set_defaults(handler=_console)
 

@@ -13,6 +13,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -48,6 +49,7 @@ async def run_console(
     *,
     db: Path | None = None,
     speed: float = DEFAULT_SPEED,
+    clock: datetime | None = None,
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
 ) -> int:
@@ -65,7 +67,11 @@ async def run_console(
                 terminal.show(
                     banner(database=database, log_path=log_path, speed=speed, temporary=db is None)
                 )
-                session = ConsoleSession(stack, terminal.show)
+                # `--clock`: every time shown is as if the simulator had started at `clock`.
+                sim_clock = stack.sim.state.clock
+                started = sim_clock.to_real(sim_clock.origin)
+                shift = clock - started if clock is not None else timedelta(0)
+                session = ConsoleSession(stack, terminal.show, shift=shift)
                 events = stack.slack.subscribe()
                 follower = asyncio.create_task(session.follow(events), name="console-output")
                 try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 # Every emoji the bot's messages use (a test keeps it so), plus a few people type; others
@@ -68,6 +68,8 @@ class Names:
     """The reader's clock, for "Today" and "2 hours ago"."""
     zone: tzinfo | None = None
     """The reader's time zone, as Slack uses the user's own; None: this machine's."""
+    shift: timedelta = timedelta(0)
+    """Added to every date and to "now": `console --clock` shows times as from that moment."""
 
     def user(self, user_id: str) -> str:
         return self.users.get(user_id, user_id)
@@ -161,8 +163,9 @@ def slack_date_text(target: str, names: Names) -> str | None:
     parts = target.split("^")
     if len(parts) < 3 or not parts[1].lstrip("-").isdigit():
         return None
-    now = names.now().astimezone(names.zone)
-    moment = datetime.fromtimestamp(int(parts[1]), UTC).astimezone(names.zone or now.tzinfo)
+    now = (names.now() + names.shift).astimezone(names.zone)
+    moment = datetime.fromtimestamp(int(parts[1]), UTC) + names.shift
+    moment = moment.astimezone(names.zone or now.tzinfo)
     now = now.astimezone(moment.tzinfo)
 
     def token(match: re.Match[str]) -> str:

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -54,7 +55,9 @@ class _Confirm:
 class ConsoleSession:
     """Turns lines into Slack requests and stand-in events into text for `show`."""
 
-    def __init__(self, stack: ConsoleStack, show: Callable[[str], None]) -> None:
+    def __init__(
+        self, stack: ConsoleStack, show: Callable[[str], None], *, shift: timedelta = timedelta(0)
+    ) -> None:
         self.stack = stack
         self.show = show
         self.names = Names(
@@ -63,6 +66,7 @@ class ConsoleSession:
                 stack.slack.bot_user_id: BOT_NAME,
             },
             channels={stack.channel_id: CHANNEL_NAME},
+            shift=shift,
         )
         self.user_id = stack.user_id
         """Who types and clicks: `as @member` / `as guest` changes it, to try the roles."""
@@ -72,6 +76,9 @@ class ConsoleSession:
         self._ids = itertools.count(1)
         self._confirm: _Confirm | None = None
         self._modal: Modal | None = None
+        self._first_lines: dict[str, str] = {}
+        """Each printed message's first line as last shown: a thread is named by what the
+        reader has on screen, not by an edit of its parent that is yet to be printed."""
 
     # -- the prompt ----------------------------------------------------------------------------
     @property
@@ -355,16 +362,19 @@ class ConsoleSession:
         self, key: str, header: str, message: dict[str, Any], *, indent: str = INDENT
     ) -> None:
         rendered = self._screen.render(key, message)
+        self._first_lines[key] = rendered.lines[0] if rendered.lines else ""
         body = "\n".join(indent + line for line in rendered.lines)
         self.show(f"{header}\n{body}" if body else header)
 
     def _title(self, channel: str, ts: str) -> str:
-        try:
-            parent = self.stack.slack.message(channel, ts)
-        except AssertionError:
-            return "an earlier message"
-        lines = render_blocks(parent.blocks, fallback=parent.text, names=self.names).lines
-        title = lines[0] if lines else ""
+        title = self._first_lines.get(f"channel:{channel}:{ts}")
+        if title is None:
+            try:
+                parent = self.stack.slack.message(channel, ts)
+            except AssertionError:
+                return "an earlier message"
+            lines = render_blocks(parent.blocks, fallback=parent.text, names=self.names).lines
+            title = lines[0] if lines else ""
         return title if len(title) <= _TITLE_LIMIT else title[: _TITLE_LIMIT - 1] + "…"
 
     # -- plumbing ------------------------------------------------------------------------------

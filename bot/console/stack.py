@@ -102,6 +102,7 @@ async def running_console_stack(*, database_url: str, speed: float) -> AsyncIter
         # One clock on screen: the bot's own times are real, so the simulator answers in real
         # time too (a sped-up run is then simply short), never hours ahead of the bot.
         sim.state.real_time_dates = True
+        sim.state.report_rows = True  # "1,000 rows" on a card, as README shows
         sim.state.add_data(paging_seed())  # a workspace to page through (`connect 126`)
         slack = await stack.enter_async_context(
             running_fake_slack(bot_token=f"xoxb-console-{secrets.token_hex(12)}")

@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.simulator.faults import ErrorRule
-from bot.simulator.records import iso
+from bot.simulator.records import SimSnapshot, iso
 from bot.simulator.state import SimulatorState, UnknownId
 
 MAX_TAKE = 200
@@ -177,6 +177,11 @@ def _dated(state: SimulatorState, body: Any) -> JSONResponse:
     return JSONResponse(_real_dates(state, body) if state.real_time_dates else body)
 
 
+def _rows(state: SimulatorState, snapshot: SimSnapshot, dto: dict[str, Any]) -> dict[str, Any]:
+    """`dto` with the run's row counts when the state reports them (the console's)."""
+    return {**dto, **snapshot.rows_dto(state.now())} if state.report_rows else dto
+
+
 def _choice_param(request: Request, name: str, default: str, choices: tuple[str, ...]) -> str:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
@@ -230,7 +235,11 @@ async def list_snapshots(state: SimulatorState, request: Request) -> Response:
     now = state.now()
     window = found[skip : skip + take]
     return _dated(
-        state, {"data": [s.list_dto(now) for s in window], "hasMore": skip + take < len(found)}
+        state,
+        {
+            "data": [_rows(state, s, s.list_dto(now)) for s in window],
+            "hasMore": skip + take < len(found),
+        },
     )
 
 
@@ -253,7 +262,7 @@ async def get_snapshot(state: SimulatorState, request: Request) -> Response:
     workspace_id, backup_id = _ids(request)
     state.backup(workspace_id, backup_id)
     snapshot = state.snapshot(request.path_params["snapshotId"], backup_id)
-    return _dated(state, snapshot.details_dto(state.now()))
+    return _dated(state, _rows(state, snapshot, snapshot.details_dto(state.now())))
 
 
 async def get_active_snapshot(state: SimulatorState, request: Request) -> Response:

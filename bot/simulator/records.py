@@ -85,6 +85,12 @@ class SimSnapshot:
             "runBySchedule": self.run_by_schedule,
         }
 
+    def rows_dto(self, now: datetime) -> dict[str, Any]:
+        """Row counts, once the run has ended (an extension: Skyvia's excerpt has none)."""
+        if not self.is_finished(now):
+            return {}
+        return {"successRows": self.success_rows, "errorRows": self.error_rows}
+
     def details_dto(self, now: datetime) -> dict[str, Any]:
         """`BackupSnapshotLogDetailsDto`: the log goes in `result`, and only once finished."""
         return {**self.list_dto(now), "result": self.log if self.is_finished(now) else None}

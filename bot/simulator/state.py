@@ -82,6 +82,7 @@ class SimulatorState(FaultControls):
         self.rng = random.Random(self._random_seed)
         self.clock = SimClock(self._initial_speed)
         self.real_time_dates = False  # the console's: wall-clock dates in the API
+        self.report_rows = False  # the console's: a finished run's successRows / errorRows
         self.tokens: dict[str, frozenset[int] | None] = dict(self._initial_tokens)
         self.schedule_interval = self._initial_schedule_interval
         self.faults = Faults(rng=random.Random(self._random_seed))

@@ -229,3 +229,13 @@ def test_dates_read_as_slack_shows_them_in_the_local_zone(
     moment: datetime, fmt: str, shown: str
 ) -> None:
     assert _date(moment, fmt) == shown
+
+
+def test_a_fixed_clock_shows_every_time_as_if_the_console_had_started_then() -> None:
+    """`skyvia-bot console --clock …` (README's transcripts): dates and "now" move together."""
+    started = NOW - timedelta(minutes=45)
+    shifted = Names(
+        now=lambda: NOW, zone=BERLIN, shift=datetime(2026, 12, 8, 13, 15, tzinfo=UTC) - NOW
+    )
+    at = f"<!date^{int(started.timestamp())}^{{date_short_pretty}} at {{time}} · {{ago}}|x>"
+    assert mrkdwn_to_lines(at, shifted) == ["Today at 13:30 · 45 minutes ago"]

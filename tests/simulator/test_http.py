@@ -232,3 +232,25 @@ async def test_two_simulators_are_independent() -> None:
             ok = await http.get(one.base_url + "/workspaces", headers={"Authorization": "a"})
             refused = await http.get(two.base_url + "/workspaces", headers={"Authorization": "a"})
         assert len(ok.json()) == 4 and refused.status_code == 403
+
+
+async def test_finished_snapshots_report_rows_when_the_state_says_so(
+    api: httpx.AsyncClient, admin: SimulatorAdmin, simulator: RunningSimulator
+) -> None:
+    """Skyvia's published excerpt has no row counts (the contract test holds the default to it);
+    the console turns them on so a card reads "took 1s · 1,000 rows" as README shows."""
+    run = (await api.post("/workspaces/123/backups/456/snapshots", json={})).json()
+    await admin.finish_snapshot(run["runId"], "Succeeded")
+    path = f"/workspaces/123/backups/456/snapshots/{run['runId']}"
+    assert "successRows" not in (await api.get(path)).json()
+
+    simulator.state.report_rows = True
+    details = (await api.get(path)).json()
+    assert details["successRows"] > 0 and details["errorRows"] == 0
+    listed = (await api.get("/workspaces/123/backups/456/snapshots?take=1&sortOrder=desc")).json()[
+        "data"
+    ][0]
+    assert (listed["snapshotId"], listed["successRows"]) == (run["runId"], details["successRows"])
+    running = (await api.post("/workspaces/123/backups/457/snapshots", json={})).json()
+    unfinished = (await api.get(f"/workspaces/123/backups/457/snapshots/{running['runId']}")).json()
+    assert "successRows" not in unfinished  # rows are known once the run has ended

@@ -1,0 +1,60 @@
+"""README's console transcripts are what a real console prints for the same lines.
+
+Each marked block (`<!-- console transcript: NAME -->`) is replayed by
+tests/console/readme_transcripts.py through `skyvia-bot console --clock …` with the simulator's
+fixed seed, so snapshot ids, row counts, durations and every "Today at 14:15" / "2 hours ago"
+come out the same on every run. One part cannot: how long a failure episode lasted ("failing for
+8s") is the real time between the replayed `sim run` and `sim recover`, so only that duration is
+normalised before comparing. When a block drifts, regenerate README's blocks with
+`python -m tests.console.readme_transcripts --write` and read the diff.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.console.readme_transcripts import (
+    README,
+    REGENERATE,
+    TRANSCRIPTS,
+    readme_transcripts,
+    run_transcript,
+)
+
+UNFIXABLE = re.compile(r"\(failing for [^)]*\)")
+NOT_REPLAYED = {
+    "Daily digest of": "the digest is posted at its time of day on the real clock",
+    "[DM from": "the console shows the channel #ops only",
+    "disabled the schedule of": "a confirm dialog's answer is not replayed",
+}
+"""README blocks that look like console output but are not replayed, and why."""
+
+
+def _normalised(text: str) -> str:
+    return UNFIXABLE.sub("(failing for …)", text)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("name", list(TRANSCRIPTS))
+def test_readme_transcript_is_a_console_run(name: str) -> None:
+    shown = readme_transcripts(README.read_text(encoding="utf-8"))
+    assert name in shown, f"README has no block marked `<!-- console transcript: {name} -->`"
+    ran = run_transcript(name)
+    assert _normalised(shown[name]) == _normalised(ran), (
+        f"README's {name!r} transcript is not what the console prints now; "
+        f"regenerate it with `{REGENERATE} {name}`. The console printed:\n{ran}"
+    )
+
+
+def test_every_console_block_of_readme_is_replayed_or_says_why_not() -> None:
+    text = README.read_text(encoding="utf-8")
+    marked = set(readme_transcripts(text).values())
+    blocks = re.findall(r"```\n(.*?)```", text, re.S)
+    console_like = [b for b in blocks if re.search(r"^(\[#|\[DM|> )", b, re.M)]
+    unreplayed = [
+        b for b in console_like if b not in marked and not any(k in b for k in NOT_REPLAYED)
+    ]
+    assert unreplayed == [], f"mark these with a transcript ({REGENERATE}):\n{unreplayed}"
+    assert set(readme_transcripts(text)) == set(TRANSCRIPTS)
