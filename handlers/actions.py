@@ -407,6 +407,8 @@ def _row_button(choice: RowChoice) -> tuple[ActionId, Payload]:
             return ActionId.BACKUP_DETAILS, backup
         case RowAction.MUTE:
             return ActionId.MUTE_BACKUP, backup
+        case RowAction.UNMUTE:
+            return ActionId.UNMUTE_BACKUP, backup
 
 
 ActionHandler = Callable[[SlackContext, Click], Awaitable[None]]
