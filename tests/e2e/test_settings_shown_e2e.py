@@ -138,12 +138,14 @@ async def test_the_backups_list_marks_muted_rows_and_unmutes_from_the_menu(bound
     confirm = row_menus(page)[1]["confirm"]["text"]["text"]
     assert "*Unmute*" in confirm and SALESFORCE in confirm, confirm
 
-    await choose(stack, page, 1, "Unmute")
+    after = await choose_and_reply(stack, page, 1, "Unmute")
     [told] = await stack.slack.wait_for(
         "chat.postMessage", lambda c: c.ok and "unmuted failure alerts" in c.args["text"]
     )
     assert told.args["channel"] == CHANNEL and f"<@{MEMBER}> unmuted" in told.args["text"]
     assert await muted_in(stack, CHANNEL) == set()
+    assert after["replace_original"] is True  # the same list page, redrawn
+    assert ":no_bell:" not in _row_text(after, 457) and row_options(after, 1)[-1] == "Mute"
     again = await stack.reply_to("backups")
     assert ":no_bell:" not in _row_text(again, 457) and row_options(again, 1)[-1] == "Mute"
     assert_valid_payloads(stack.slack)
@@ -157,8 +159,10 @@ async def test_unmute_from_the_menu_acts_on_the_clicking_channels_binding(bound:
     await stack.bot.listeners.idle()
     page = await stack.reply_to("backups")
     await connect(stack, OTHER_CHANNEL)
-    answer = await choose_and_reply(stack, page, 1, "Unmute", channel=OTHER_CHANNEL)
-    assert "already not muted" in answer["text"], answer
+    chosen = await choose(stack, page, 1, "Unmute", channel=OTHER_CHANNEL)
+    answer, redrawn = await stack.slack.wait_for_responses(chosen, count=2)
+    assert "already not muted" in answer.body["text"], answer.body
+    assert row_options(redrawn.body, 1)[-1] == "Mute"  # the list of the channel clicked in
     assert await muted_in(stack, CHANNEL) == {457}
     unbound = await choose_and_reply(stack, page, 1, "Unmute", channel="C0NOWHERE")
     assert "not connected" in unbound["text"], unbound
