@@ -380,11 +380,20 @@ async def row_menu(ctx: SlackContext, click: Click) -> None:
     """A choice in a backups list row's menu: handled as a click on the matching button.
 
     The choice becomes that button's own action id and payload, so it goes through the same
-    listener, role check and double-click claim, and a toggle redraws the same list page.
+    listener, role check and double-click claim, and a toggle redraws the same list page. So
+    does a mute or unmute, whose row's mark and menu change (the buttons it stands for are not
+    on the list, so their listener does not redraw it).
     """
     choice = RowChoice.load(click.value)
     action_id, ref = _row_button(choice)
     await ACTIONS[action_id](ctx, replace(click, action_id=str(action_id), value=ref.dump()))
+    if choice.do in (RowAction.MUTE, RowAction.UNMUTE):
+        bound = await ctx.workspace()
+        try:
+            message = await backups_page(ctx, bound, choice.page, choice.text)
+        except SkyviaError:
+            return  # the change is made and told; the list stays as it was
+        await _replace_clicked(ctx, click, message)
 
 
 def _row_button(choice: RowChoice) -> tuple[ActionId, Payload]:
@@ -407,6 +416,8 @@ def _row_button(choice: RowChoice) -> tuple[ActionId, Payload]:
             return ActionId.BACKUP_DETAILS, backup
         case RowAction.MUTE:
             return ActionId.MUTE_BACKUP, backup
+        case RowAction.UNMUTE:
+            return ActionId.UNMUTE_BACKUP, backup
 
 
 ActionHandler = Callable[[SlackContext, Click], Awaitable[None]]

@@ -46,6 +46,8 @@ EMOJI: Mapping[str, str] = {
     "eyes": "👀",
     "leftwards_arrow_with_hook": "↩️",
     "raising_hand": "🙋",
+    "mega": "📣",
+    "straight_ruler": "📏",
 }
 
 _ENTITY = re.compile(r"<([^<>\n]*)>")

@@ -25,7 +25,7 @@ from bot.services.errors import (
     TokenRejected,
     WorkspaceNotFound,
 )
-from bot.services.from_rows import channel_binding, watched_run
+from bot.services.from_rows import by_binding, channel_binding, watched_run
 from bot.services.models import ChannelBinding, WatchedRun
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaAuthError, SkyviaNotFound
@@ -293,11 +293,12 @@ class BindingService:
             if row is None:
                 return ChannelStatus(binding=None, watches=[])
             muted = await bindings.muted_backup_ids(row.id)
+            settings = by_binding(await StalenessRepository(session).for_bindings([row.id]))
             watches = await WatchRepository(session).pending_for_channel(team_id, channel_id)
             backlog = await Outbox(session).depth(team_id, channel_id)
             oldest = [d.oldest for d in backlog if d.oldest is not None]
             return ChannelStatus(
-                binding=channel_binding(row, muted),
+                binding=channel_binding(row, muted, settings.get(row.id)),
                 watches=[watched_run(w) for w in watches],
                 queued=sum(d.count for d in backlog),
                 queued_since=min(oldest, default=None),
@@ -421,6 +422,15 @@ class BindingService:
             for backup, (run, since) in running.items()
             if (bound.team_id, bound.channel_id, run) in told
         }
+
+    async def muted(self, bound: BoundWorkspace) -> frozenset[int]:
+        """The backups muted in the bound channel (the backups list marks their rows)."""
+        async with self._db.session() as session:
+            bindings = BindingRepository(session)
+            row = await bindings.get(bound.team_id, bound.channel_id)
+            return (
+                frozenset() if row is None else frozenset(await bindings.muted_backup_ids(row.id))
+            )
 
     async def stale_backups(self, bound: BoundWorkspace) -> set[int]:
         """The backups this channel's stale alert is open about, no "fresh again" yet

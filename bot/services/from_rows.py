@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
-from bot.services.models import ChannelBinding, RunStep, WatchedRun
+from bot.services.models import BackupLimits, ChannelBinding, RunStep, WatchedRun
 from bot.skyvia.models import SnapshotState
 from storage.models import Binding, Watch
+from storage.repositories import StaleSetting
 
 
-def channel_binding(row: Binding, muted_backup_ids: Iterable[int] = ()) -> ChannelBinding:
+def channel_binding(
+    row: Binding,
+    muted_backup_ids: Iterable[int] = (),
+    settings: Mapping[int, StaleSetting] | None = None,
+) -> ChannelBinding:
+    """`settings`: the binding's stale and overdue settings by backup (`by_binding` groups
+    what `StalenessRepository.for_bindings` reads); those set by hand become its `limits`."""
     return ChannelBinding(
         channel_id=row.channel_id,
         workspace_id=row.workspace_id,
@@ -21,7 +28,35 @@ def channel_binding(row: Binding, muted_backup_ids: Iterable[int] = ()) -> Chann
         paused=row.paused_reason is not None,
         paused_reason=row.paused_reason,
         uses_default_token=row.token_ciphertext is None,
+        mention_ids=row.mention_ids,
+        limits=custom_limits(settings or {}),
     )
+
+
+def custom_limits(settings: Mapping[int, StaleSetting]) -> tuple[BackupLimits, ...]:
+    """The limits set by hand, by backup id; `auto` ones (and rows that only hold a stale
+    episode) are left out."""
+    found = (
+        BackupLimits(
+            backup_id=backup_id,
+            stale_seconds=setting.limit_seconds,
+            stale_off=setting.disabled,
+            overdue_seconds=setting.overdue_seconds,
+            overdue_off=setting.overdue_disabled,
+        )
+        for backup_id, setting in sorted(settings.items())
+    )
+    return tuple(limits for limits in found if limits.custom)
+
+
+def by_binding(
+    settings: Mapping[tuple[int, int], StaleSetting],
+) -> dict[int, dict[int, StaleSetting]]:
+    """`StalenessRepository.for_bindings`'s rows grouped by binding, then by backup."""
+    grouped: dict[int, dict[int, StaleSetting]] = {}
+    for (binding_id, backup_id), setting in settings.items():
+        grouped.setdefault(binding_id, {})[backup_id] = setting
+    return grouped
 
 
 def watched_run(row: Watch) -> WatchedRun:

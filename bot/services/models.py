@@ -26,6 +26,27 @@ class RunStep:
 
 
 @dataclass(frozen=True)
+class BackupLimits:
+    """The limits a channel set by hand for one backup (`alerts stale`, `alerts overdue`): a
+    fixed duration or off. `auto`, the default, is not a setting and is left out."""
+
+    backup_id: int
+    stale_seconds: int | None = None
+    stale_off: bool = False
+    overdue_seconds: int | None = None
+    overdue_off: bool = False
+
+    @property
+    def custom(self) -> bool:
+        return (
+            self.stale_off
+            or self.overdue_off
+            or self.stale_seconds is not None
+            or self.overdue_seconds is not None
+        )
+
+
+@dataclass(frozen=True)
 class ChannelBinding:
     """A channel's binding to a Skyvia workspace, with its alert settings. Never holds the token."""
 
@@ -41,6 +62,10 @@ class ChannelBinding:
     paused_reason: str | None = None
     """Why alerts stopped, in plain words (e.g. "the bot was removed from the channel")."""
     uses_default_token: bool = False
+    mention_ids: tuple[str, ...] = ()
+    """Who the channel's failure and stale alerts mention: Slack user (U…/W…) and group (S…) ids."""
+    limits: tuple[BackupLimits, ...] = ()
+    """The backups whose stale or overdue limit was set by hand here, by backup id."""
 
 
 @dataclass(frozen=True)

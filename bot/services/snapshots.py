@@ -21,7 +21,7 @@ from bot.services.audit import Actor, Entry, record, record_in
 from bot.services.backups import failure_detail
 from bot.services.bindings import BoundWorkspace
 from bot.services.errors import DomainError
-from bot.services.from_rows import channel_binding, watched_run
+from bot.services.from_rows import by_binding, channel_binding, watched_run
 from bot.services.models import ChannelBinding, OverdueRun, RecentFailure, RunStep, WatchedRun
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaError
@@ -34,6 +34,7 @@ from storage.repositories import (
     DeliveryLedger,
     Episode,
     EpisodeRepository,
+    StalenessRepository,
     WatchRepository,
 )
 from storage.repositories.deliveries import LedgerKey, SentAlert, SentMark
@@ -390,6 +391,9 @@ class SnapshotService:
             channels = list(await bindings.list_for_team(team_id))
             watches = await WatchRepository(session).pending_for_team(team_id)
             mutes = await bindings.mutes_of([row.id for row in channels])
+            settings = by_binding(
+                await StalenessRepository(session).for_bindings([row.id for row in channels])
+            )
             workspaces = {row.workspace_id for row in channels}
             names = await AlertCursorRepository(session).backup_names(workspaces)
             overdue = await _overdue_runs(session, team_id, workspaces, self._clock())
@@ -398,7 +402,7 @@ class SnapshotService:
             by_channel.setdefault(watch.channel_id, []).append(watch)
         return [
             ChannelOverview(
-                binding=channel_binding(row, mutes[row.id]),
+                binding=channel_binding(row, mutes[row.id], settings.get(row.id)),
                 watches=[watched_run(w) for w in by_channel.get(row.channel_id, [])],
                 backup_names=names.get(row.workspace_id, {}),
                 overdue=overdue.get((row.channel_id, row.workspace_id), []),

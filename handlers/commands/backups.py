@@ -69,7 +69,8 @@ async def backups_page(
     ctx: SlackContext, bound: BoundWorkspace, page: int, text: str | None = None
 ) -> Message:
     listing = await ctx.services.backups.page(bound, page, text)
-    return backups_page_message(listing, bound.workspace_id, bound.workspace_name)
+    muted = await ctx.services.bindings.muted(bound)
+    return backups_page_message(listing, bound.workspace_id, bound.workspace_name, muted)
 
 
 async def backup_details(ctx: SlackContext, bound: BoundWorkspace, backup_id: int) -> Message:

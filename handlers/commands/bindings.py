@@ -203,8 +203,9 @@ async def status(ctx: SlackContext, _: StatusCmd) -> None:
     result = await ctx.services.bindings.status(ctx.team_id, ctx.channel_id)
     ends = await ctx.services.timers.pending(ctx.team_id, ctx.channel_id)
     names: dict[int, str] = {}
-    if result.binding is not None and (result.binding.muted_backup_ids or ends):
-        names = await _backup_names(ctx, result.binding.workspace_id)
+    binding = result.binding
+    if binding is not None and (binding.muted_backup_ids or binding.limits or ends):
+        names = await _backup_names(ctx, binding.workspace_id)
     waited = None if result.queued_since is None else (utcnow() - result.queued_since)
     message = status_message(
         result.binding,

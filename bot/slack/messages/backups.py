@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from slack_sdk.models.blocks import Block, DividerBlock
@@ -48,6 +48,8 @@ BACKUPS_PAGE_SIZE = 10
 """Backups per page of `/skyvia backups`: the handler asks Skyvia for `take=10`."""
 LAST_SNAPSHOTS_SHOWN = 5
 WORKSPACE_NAME_LIMIT = 100
+MUTED_MARK = ":no_bell: muted"
+"""On a backups list row of a backup muted in the channel, as `health` marks it."""
 
 
 def schedule_emoji(active: bool | None) -> str:
@@ -92,9 +94,13 @@ def _list_title(listing: BackupsListing, workspace_id: int, workspace_name: str 
 
 
 def backups_page_message(
-    listing: BackupsListing, workspace_id: int, workspace_name: str | None = None
+    listing: BackupsListing,
+    workspace_id: int,
+    workspace_name: str | None = None,
+    muted: Collection[int] = frozenset(),
 ) -> Message:
-    """One page of backups: a row each with its schedule and last run, and one menu.
+    """One page of backups: a row each with its schedule and last run, and one menu; a backup
+    `muted` in this channel says so on its row, and its menu offers Unmute instead of Mute.
 
     More rows than a page are cut to `BACKUPS_PAGE_SIZE`, so a caller that passes too much
     still gets a message Slack accepts.
@@ -115,12 +121,19 @@ def backups_page_message(
         blocks.append(section(empty))
     for row in listing.rows[:BACKUPS_PAGE_SIZE]:
         backup = row.backup
+        is_muted = backup.id in muted
         line = (
             f"{backup_label(backup.name, backup.id)}\n"
             f"{schedule_words(backup.scheduled)} · {last_run_words(row)}"
+            + (f" · {MUTED_MARK}" if is_muted else "")
         )
         menu = row_menu(
-            backup.id, backup.scheduled, page=page, text=listing.text, backup_name=backup.name
+            backup.id,
+            backup.scheduled,
+            page=page,
+            text=listing.text,
+            backup_name=backup.name,
+            muted=is_muted,
         )
         blocks.append(section(line, accessory=menu))
     nav = backups_nav(page, has_more, listing.text)

@@ -41,6 +41,7 @@ from bot.slack.messages.mrkdwn import (
     user_mention,
 )
 from bot.slack.messages.payloads import ConnectModalMeta, ConnectRef, DisconnectRef
+from bot.slack.messages.settings import limits_lines, mentioned
 
 _WORKSPACE_NAME_LIMIT = 100
 _STATUS_MUTES_SHOWN = 50
@@ -284,9 +285,10 @@ def status_message(
     queued: int = 0,
     queued_for: float | None = None,
 ) -> Message:
-    """The channel's binding, its alert settings, what is being watched, and whether messages
-    for it wait behind Slack's rate limits (`queued`, the oldest for `queued_for` seconds);
-    `names` name the muted backups (the id alone for one it lacks)."""
+    """The channel's binding, its alert settings (who alerts mention, muted backups, limits set
+    by hand), what is being watched, and whether messages for it wait behind Slack's rate
+    limits (`queued`, the oldest for `queued_for` seconds); `names` name the muted backups and
+    those with limits (the id alone for one it lacks)."""
     if binding is None:
         line = "This channel is not connected to a Skyvia workspace."
         fix = "An admin can run `/skyvia connect &lt;workspaceId&gt;`."
@@ -304,6 +306,7 @@ def status_message(
             "default token" if binding.uses_default_token else "own token",
         ),
         section(_alerts_line(binding, names or {})),
+        _limits_section(binding, names or {}),
         section(_watches_text(watches)),
         _queue_line(queued, queued_for),
     ]
@@ -331,7 +334,16 @@ def _alerts_line(binding: ChannelBinding, names: Mapping[int, str]) -> str:
     muted = binding.muted_backup_ids
     if muted:
         alerts += f" Muted backups: {_muted_labels(muted, names)}."
+    if binding.mention_ids:
+        alerts += f" Alerts here mention {mentioned(binding.mention_ids)}."
     return alerts
+
+
+def _limits_section(binding: ChannelBinding, names: Mapping[int, str]) -> Block | None:
+    """The stale and overdue limits set by hand here, one backup a line (`auto` is unsaid)."""
+    if binding.paused or not binding.limits:
+        return None
+    return section(fit_lines(["*Limits set here:*", *limits_lines(binding.limits, names)]))
 
 
 def _muted_labels(muted: Sequence[int], names: Mapping[int, str] | None) -> str:

@@ -224,8 +224,10 @@ def row_menu(
     page: int = 1,
     text: str | None = None,
     backup_name: str | None = None,
+    muted: bool = False,
 ) -> OverflowMenuElement:
-    """The one menu of a backups list row: Run snapshot, the schedule toggle, Details, Mute.
+    """The one menu of a backups list row: Run snapshot, the schedule toggle, Details, and
+    Mute, or Unmute when the backup is `muted` in this channel.
 
     Each option's value is a `RowChoice`, which `handlers.actions` turns into the matching
     button's own payload, so a choice does exactly what that button does (the same claim, the
@@ -243,15 +245,20 @@ def row_menu(
         ("Run snapshot", RowAction.RUN),
         schedule,
         ("Details", RowAction.DETAILS),
-        ("Mute", RowAction.MUTE),
+        ("Unmute", RowAction.UNMUTE) if muted else ("Mute", RowAction.MUTE),
     ]
+    mute_words = (
+        "*Unmute* lets this channel's alerts for it through again"
+        if muted
+        else "*Mute* stops this channel's alerts for it"
+    )
     return OverflowMenuElement(
         action_id=ActionId.BACKUP_ROW_MENU,
         confirm=confirm_dialog(
             title="Go ahead?",
             text=f"For {backup_label(backup_name, backup_id)}: *Run snapshot* starts one now, "
             + (f"*{schedule[0]}* switches its schedule, " if scheduled is not None else "")
-            + "*Mute* stops this channel's alerts for it; *Details* only shows it.",
+            + f"{mute_words}; *Details* only shows it.",
             confirm="Go ahead",
         ),
         options=[

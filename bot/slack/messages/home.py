@@ -44,10 +44,12 @@ from bot.slack.messages.mrkdwn import (
     slack_date,
 )
 from bot.slack.messages.payloads import HomeFailureRef
+from bot.slack.messages.settings import limits_lines, mentioned
 
 MAX_FAILURES = 10
 _WATCHES_PER_CHANNEL = 5
 _MUTES_SHOWN = 5
+_LIMITS_SHOWN = 5
 _BLOCKS_PER_FAILURE = 2  # the line, its buttons
 _BLOCKS_PER_CHANNEL = 3  # settings, watches, divider
 _FIXED_BLOCKS = 6  # header, intro, failures title, failures overflow note, channels note, footer
@@ -161,6 +163,9 @@ def _channel_text(channel: HomeChannel) -> str:
             f":mute: muted: {', '.join(names)}"
             + (f" and {format_count(more)} more" if more > 0 else "")
         )
+    if binding.mention_ids:
+        lines.append(f":mega: alerts mention {mentioned(binding.mention_ids)}")
+    lines += _limits_lines(binding, channel.backup_names)
     if channel.digest is not None:
         lines.append(f":clipboard: daily digest at {channel.digest.words}")
     if channel.subscribed:
@@ -171,6 +176,17 @@ def _channel_text(channel: HomeChannel) -> str:
         )
         lines.append(f":envelope: you get failures and recoveries of {followed} by DM")
     return fit_lines(lines)
+
+
+def _limits_lines(binding: ChannelBinding, names: Mapping[int, str]) -> list[str]:
+    """The stale and overdue limits set by hand in the channel, a few backups of them."""
+    shown = [
+        f":straight_ruler: {line}" for line in limits_lines(binding.limits[:_LIMITS_SHOWN], names)
+    ]
+    more = len(binding.limits) - _LIMITS_SHOWN
+    if more > 0:
+        shown.append(f":straight_ruler: … and limits of {plural(more, 'more backup')}")
+    return shown
 
 
 def _in_progress_text(channel: HomeChannel) -> str:

@@ -183,6 +183,8 @@ class RowAction(StrEnum):
     """The schedule's state was unknown: show it (with its toggle)."""
     DETAILS = "details"
     MUTE = "mute"
+    UNMUTE = "unmute"
+    """Offered instead of `MUTE` on the row of a backup muted in the channel."""
 
 
 class RowChoice(Payload):

@@ -5,16 +5,19 @@ A flipped comparison or an off-by-one in any of them changes an exact output her
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 from slack_sdk.models.blocks import DividerBlock
 from slack_sdk.models.views import View
 
-from bot.services.models import ChannelBinding, RecentFailure, WatchedRun
+from bot.services.models import BackupLimits, ChannelBinding, RecentFailure, WatchedRun
 from bot.skyvia.models import Backup, Snapshot, SnapshotState
 from bot.slack import messages as blocks
+from bot.slack.grammar.mentions import MAX_MENTIONS
 from bot.slack.grammar.parsing import MAX_PAGE
 from bot.slack.messages import HomeChannel, common
 from bot.slack.messages.alerts import ALERT_LOG_LINES
@@ -201,6 +204,35 @@ def test_status_counts_the_muted_backups_whose_long_names_do_not_fit() -> None:
     alerts = text.split("Failure alerts are *on*. ")[1].split("\n")[0]
     assert len(alerts) < 2_200 and alerts.endswith("more."), alerts
     assert f"*{'N' * 100}* (1)" in alerts
+
+
+def _with_limits(count: int, channel: str = "C1") -> ChannelBinding:
+    limits = tuple(BackupLimits(i, stale_seconds=3600 * i) for i in range(1, count + 1))
+    return replace(_binding(channel), limits=limits, mention_ids=("S1",) * MAX_MENTIONS)
+
+
+def test_status_lists_the_limits_set_here_in_whole_lines_within_a_section() -> None:
+    names = {i: "N" * 100 for i in range(1, 301)}
+    data = message_dict(blocks.status_message(_with_limits(300), [], names))
+    [limits] = [b["text"]["text"] for b in data["blocks"] if "Limits set here" in str(b)]
+    assert len(limits) <= 3000 and limits.splitlines()[-1].startswith("… and ")
+    lines = limits.splitlines()[1:-1]
+    assert all(re.fullmatch(r"\*N{100}\* \(\d+\): stale after \d+[hd] \d\d[mh]", x) for x in lines)
+    assert f"*{'N' * 100}* (1): stale after 1h 00m" in limits
+
+
+@pytest.mark.parametrize(("count", "more"), [(4, None), (5, None), (6, "limits of 1 more backup")])
+def test_home_lists_five_backups_limits_per_channel(count: int, more: str | None) -> None:
+    text = all_text(view_dict(blocks.home_view([HomeChannel(_with_limits(count))])))
+    assert text.count(": stale after ") == min(count, 5)
+    assert (more in text) if more else ("more backup" not in text)
+
+
+def test_home_with_many_channels_with_settings_stays_within_100_blocks() -> None:
+    channels = [HomeChannel(_with_limits(300, f"C{i:04d}")) for i in range(200)]
+    data = view_dict(blocks.home_view(channels))
+    assert len(data["blocks"]) <= 100
+    assert data["blocks"][-1]["type"] == "context"  # the footer survives
 
 
 def _watch(channel: str, i: int) -> WatchedRun:
