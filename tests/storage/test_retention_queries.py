@@ -9,8 +9,10 @@ from datetime import timedelta
 from storage.db import Database
 from storage.repositories import (
     AuditRepository,
+    BindingRepository,
     ClickRepository,
     DeliveryLedger,
+    EpisodeRepository,
     WatchRepository,
     WorkerLeaseRepository,
 )
@@ -129,3 +131,36 @@ async def test_a_job_has_one_turn_at_a_time_and_waits_for_its_next_run(
     assert await take(db, "a", NOW + timedelta(hours=1)) is True
     async with db.session() as session:
         assert await WorkerLeaseRepository(session).end_turn("job", "b", NOW) is False
+
+
+async def test_the_first_alert_of_an_open_episode_stays_only_in_its_own_channel(
+    db: Database,
+) -> None:
+    """Its `ts` is the thread the episode's later failures and recovery go in; the same
+    snapshot's alert in another bound channel (whose episode is over) and the episode's
+    later alerts go by age as any other."""
+    old = CUTOFF - timedelta(days=30)
+    async with db.session() as session:
+        bound = [
+            await BindingRepository(session).upsert(
+                team_id=rows.TEAM,
+                channel_id=channel,
+                workspace_id=7,
+                workspace_name=None,
+                token_ciphertext=None,
+                created_by="U1",
+                now=old,
+            )
+            for channel in ("C1", "C2")
+        ]
+        ops, other = bound
+        episodes = EpisodeRepository(session)
+        await episodes.record_failure([ops.id, other.id], 456, 1, old)
+        await episodes.close(other.id, 456, old)
+    for channel, snapshot in (("C1", 1), ("C2", 1), ("C1", 2)):
+        await rows.delivery(db, channel, snapshot, rows.ALERT, old)
+
+    async with db.session() as session:
+        await DeliveryLedger(session).prune(CUTOFF, alerts_claimed_before=CUTOFF, limit=100)
+
+    assert await rows.delivery_keys(db) == {("C1", 1, rows.ALERT)}
