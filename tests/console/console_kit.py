@@ -68,6 +68,17 @@ class Console:
                 )
             time.sleep(0.05)
 
+    def expect_each(self, *patterns: str, timeout: float = DEADLINE) -> None:
+        """Every pattern after the previous match, in whatever order they appear: messages one
+        command causes go out side by side (a thread reply and its parent's edit are sent
+        concurrently, in lanes of their own), so they print in the order Slack answers them."""
+        start = self._seen
+        ends = []
+        for pattern in patterns:
+            self._seen = start
+            ends.append(self.expect(pattern, timeout).end())
+        self._seen = max(ends)
+
     def close_stdin_and_wait(self, timeout: float = DEADLINE) -> int:
         assert self.process.stdin is not None
         self.process.stdin.close()

@@ -281,11 +281,15 @@ def test_sim_verbs_show_a_failure_episode_and_a_stale_backup(
     console.send("sim run 456")
     console.expect(r"^\[#ops\] Skyvia Backup Bot\n  ❌ Scheduled snapshot of Nightly CRM \(456\)")
     console.send("sim run 456")
-    console.expect(r"^\[#ops › thread of .*\n      ❌ Snapshot \d+ failed too \(2 failed snapshots")
-    console.expect(r"Nightly CRM \(456\) is failing — 2 failed snapshots in a row since")
+    console.expect_each(
+        r"^\[#ops › thread of .*\n      ❌ Snapshot \d+ failed too \(2 failed snapshots",
+        r"Nightly CRM \(456\) is failing — 2 failed snapshots in a row since",
+    )
     console.send("sim recover 456")
-    console.expect(r"      ✅ Recovered: snapshot \d+ succeeded after 2 failures \(failing for")
-    console.expect(r"✅ Nightly CRM \(456\) recovered after 2 failures")
+    console.expect_each(
+        r"      ✅ Recovered: snapshot \d+ succeeded after 2 failures \(failing for",
+        r"✅ Nightly CRM \(456\) recovered after 2 failures",
+    )
 
     console.send("sim stale 456")
     console.expect(r"the last good snapshot of backup 456 is now two days older")

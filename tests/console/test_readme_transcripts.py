@@ -3,8 +3,9 @@
 Each marked block (`<!-- console transcript: NAME -->`) is replayed by
 tests/console/readme_transcripts.py through `skyvia-bot console --clock …` with the simulator's
 fixed seed, so snapshot ids, row counts, durations and every "Today at 14:15" / "2 hours ago"
-come out the same on every run. One part cannot: how long a failure episode lasted ("failing for
-8s") is the real time between the replayed `sim run` and `sim recover`, so only that duration is
+come out the same on every run. Two things cannot: how long a failure episode lasted ("failing
+for 8s") is the real time between the replayed `sim run` and `sim recover`, and the messages one
+typed line causes print in the order Slack answers them (`_normalised`); only those are
 normalised before comparing. When a block drifts, regenerate README's blocks with
 `python -m tests.console.readme_transcripts --write` and read the diff.
 """
@@ -25,6 +26,7 @@ from tests.console.readme_transcripts import (
 )
 
 UNFIXABLE = re.compile(r"\(failing for [^)]*\)")
+THREAD_TITLE = re.compile(r"› thread of “[^”]*”")
 NOT_REPLAYED = {
     "Daily digest of": "the digest is posted at its time of day on the real clock",
     "[DM from": "the console shows the channel #ops only",
@@ -34,7 +36,16 @@ NOT_REPLAYED = {
 
 
 def _normalised(text: str) -> str:
-    return UNFIXABLE.sub("(failing for …)", text)
+    """The transcript with its unfixable duration blanked and, after each typed line, the
+    messages it caused in a fixed order: the bot sends a thread reply and its parent's edit side
+    by side (lanes of their own, `bot.slack.delivery.senders`), so they print in the order the
+    stand-in answers them, and a thread is titled by its parent as last printed."""
+    text = THREAD_TITLE.sub("› thread of …", UNFIXABLE.sub("(failing for …)", text))
+    out: list[str] = []
+    for typed in re.split(r"(?m)^(?=> )", text):
+        head, *messages = re.split(r"(?m)^(?=\[)", typed)
+        out.append(head + "".join(sorted(messages)))
+    return "".join(out)
 
 
 @pytest.mark.e2e
