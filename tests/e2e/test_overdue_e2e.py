@@ -16,6 +16,7 @@ from sqlalchemy import update
 
 from bot.devtools.slack_standin import PostedMessage
 from bot.devtools.waiting import wait_until
+from bot.simulator.records import SimSnapshot
 from storage.models import Watch
 from tests.constants import ADMIN, BACKUP, CHANNEL, SEED_BACKUPS
 from tests.e2e.backup_kit import assert_valid_payloads, carded_watch_of, connect
@@ -36,24 +37,28 @@ def _in_thread(stack: Stack, parent: str, kind: str) -> list[PostedMessage]:
     return [m for m in stack.slack.thread(CHANNEL, parent) if kind_of(m) == kind]
 
 
-async def _overdue_auto(stack: Stack) -> None:
+async def _overdue_auto(stack: Stack, *, long_run_first: bool = False) -> SimSnapshot | None:
+    """Connected, with overdue notes on `auto`; with `long_run_first`, a run that has been going
+    for two hours already when the scanner first looks (see `long_run`).
+
+    A long run must not begin after a check: a check that found no run going is not repeated
+    before the shortest limit (15 minutes with `auto`), since nothing started after it could be
+    overdue sooner, and `long_run` makes a run that started two hours ago, after the fact."""
     await connect(stack)
+    run = long_run(stack) if long_run_first else None
     await cursors_ready(stack.bot.container.db)
     await stack.command(f"alerts overdue {BACKUP} auto", user=ADMIN)
     await wait_until(
         lambda: [m for m in stack.slack.messages(CHANNEL) if "overdue notes to *auto*" in m.text],
         what="the overdue limit notice",
     )
+    return run
 
 
 async def test_an_unwatched_long_run_is_one_alert_then_its_end_in_its_thread(stack: Stack) -> None:
-    await _overdue_auto(stack)
-    run = long_run(stack)
-    # The scan learns the usual duration from the stale check's listing first: on a busy
-    # 2-core machine with four test workers that took over 15 s once.
-    [note] = await wait_until(
-        lambda: _top_level(stack, "overdue"), what="the overdue note", timeout=45
-    )
+    run = await _overdue_auto(stack, long_run_first=True)
+    assert run is not None
+    [note] = await wait_until(lambda: _top_level(stack, "overdue"), what="the overdue note")
     assert "Nightly CRM (456) has been running 2h" in note.text
     assert "it usually takes" in note.text  # learned from the seed's successful runs
     await stack.bot.after_ticks(3)
@@ -107,8 +112,8 @@ async def test_a_watched_long_run_is_told_in_its_cards_thread(stack: Stack) -> N
 
 
 async def test_overdue_checks_stay_within_the_skyvia_budget(stack: Stack) -> None:
-    await _overdue_auto(stack)
-    run = long_run(stack)
+    run = await _overdue_auto(stack, long_run_first=True)
+    assert run is not None
     await wait_until(lambda: _top_level(stack, "overdue"), what="the overdue note")
     stack.sim.state.reset_call_counts()
     started = time.monotonic()
