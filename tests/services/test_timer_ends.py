@@ -28,6 +28,15 @@ class _RefusingByHand(_Announcer):
         return Outcome.FAILED if ended.by_hand else Outcome.SENT
 
 
+@dataclass
+class _RefusingHeld(_Announcer):
+    """Never gets a held window's note out, so that window's row stays pending."""
+
+    async def window_ended(self, ended: TimerEnded) -> Outcome:
+        self.said.append(("window", ended))
+        return Outcome.FAILED if ended.held_until else Outcome.SENT
+
+
 async def test_a_mute_set_again_within_a_minute_of_its_end_keeps_the_first_end(
     kit: Kit, skyvia: SkyviaClient, binding_service: BindingService
 ) -> None:
@@ -150,24 +159,29 @@ async def test_a_window_ending_before_another_on_the_backup_keeps_the_schedule_o
 async def test_windows_past_their_ends_together_turn_the_schedule_back_on(
     kit: Kit, skyvia: SkyviaClient, binding_service: BindingService, simulator: RunningSimulator
 ) -> None:
-    """Fired in one round, neither holds the other: not when they end at the same moment, and
-    not the later one held by an earlier one whose end is also past."""
+    """Fired in one round, the later window is not held by an earlier one whose end is also
+    past; and two windows ending at the same moment hold neither the other (each note that
+    says "held" is refused here, so both windows are still there when each looks)."""
     await kit.bind()
     await kit.bind(channel=OTHER_CHANNEL)
     here = await binding_service.resolve(TEAM, CHANNEL)
     there = await binding_service.resolve(TEAM, OTHER_CHANNEL)
-    for second_end in (timedelta(hours=1), timedelta(hours=2)):
-        announcer = _Announcer()
+    hour = timedelta(hours=1)
+    for first_end, second_end in ((ONE_MINUTE, 2 * hour), (hour, hour)):
+        announcer = _RefusingHeld()
         timers = _service(kit, skyvia, binding_service, announcer)
         start = kit.clock.now
-        await timers.open_window(here, 456, user_id="U1", until=start + ONE_MINUTE, words="1m")
+        await timers.open_window(here, 456, user_id="U1", until=start + first_end, words="x")
         await timers.open_window(there, 456, user_id="U1", until=start + second_end, words="x")
+        kit.clock.advance(hours=3)
+        await timers.fire_due()
+        assert simulator.state.backup(123, 456).scheduled is True, second_end
+        if first_end == second_end:
+            assert [e.held_until for _, e in announcer.said] == [None, None]
+            assert await timers.pending(TEAM, CHANNEL) == []
         kit.clock.advance(hours=3)
         while (await timers.fire_due()).fired:
             pass
-        assert simulator.state.backup(123, 456).scheduled is True, second_end
-        assert await timers.pending(TEAM, CHANNEL) == []
-        assert await timers.pending(TEAM, OTHER_CHANNEL) == []
 
 
 async def test_a_window_closed_by_hand_holds_no_other_window(
