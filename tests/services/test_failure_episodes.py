@@ -13,6 +13,7 @@ from bot.services.announcements import Outcome
 from bot.skyvia.models import Snapshot, SnapshotState
 from storage.models import Binding
 from storage.repositories import EpisodeRepository
+from tests.constants import OTHER_CHANNEL
 from tests.services.kit import CHANNEL, Kit
 
 
@@ -29,10 +30,10 @@ def _cursor(scanned_to: datetime) -> Any:
     )
 
 
-async def _tracked(kit: Kit, binding: Binding) -> Tracked:
-    """What a scan starts from: the binding's open episodes of the backup."""
+async def _tracked(kit: Kit, *bindings: Binding) -> Tracked:
+    """What a scan starts from: the bindings' open episodes of the backup."""
     async with kit.db.session() as session:
-        episodes = await EpisodeRepository(session).open_for([binding.id])
+        episodes = await EpisodeRepository(session).open_for([b.id for b in bindings])
     return Tracked({b: e for (b, backup), e in episodes.items() if backup == 456})
 
 
@@ -51,7 +52,7 @@ async def test_one_alert_replies_once_it_is_out_and_a_recovery_strictly_after_th
     episodes = EpisodeTracker(announcer=kit.announcer, batcher=kit.batcher, clock=kit.clock)
     now = kit.clock.now
     first, second = _run(1, now - timedelta(minutes=30)), _run(2, now - timedelta(minutes=20))
-    cursor = _cursor(now - timedelta(hours=1))
+    cursor = _cursor(now)  # past both: an alert still in the outbox is late, not lost
 
     tracked = await _tracked(kit, binding)
     assert await episodes.failed(cursor, first, [binding], tracked, max_wait=0) == [Outcome.QUEUED]
@@ -77,8 +78,10 @@ async def test_one_alert_replies_once_it_is_out_and_a_recovery_strictly_after_th
     assert len(_replies(kit)) == 1
 
     later = _run(4, now - timedelta(minutes=10), SnapshotState.SUCCEEDED)
-    await episodes.recoveries(cursor, [binding], tracked, [later, tied, second, first])
-    assert tracked.open[binding.id].recovered_snapshot_id == 4
+    latest = _run(5, now - timedelta(minutes=5), SnapshotState.SUCCEEDED)
+    await episodes.recoveries(cursor, [binding], tracked, [latest, later, tied, second, first])
+    recovered = tracked.open[binding.id]
+    assert (recovered.recovered_snapshot_id, recovered.recovered_at) == (4, later.end_time)
     assert not EpisodeTracker.needs_runs(tracked)
     await kit.flush()
     assert len(_replies(kit)) == 2 and "ecovered" in _replies(kit)[1], _replies(kit)
@@ -131,3 +134,29 @@ async def test_an_alert_not_yet_claimed_is_late_until_the_scan_passes_its_failur
     assert await episodes.failed(past, second, [binding], tracked, max_wait=0) == [Outcome.QUEUED]
     await kit.flush()
     assert len(_alerts(kit)) == 1
+
+
+async def test_a_recovery_waits_for_its_alert_and_ends_only_episodes_it_is_after(kit: Kit) -> None:
+    """A success ending with the last failure one channel counted recovers only the channel
+    whose last failure was earlier; that recovery, recorded, is told once its alert is out."""
+    here, there = await kit.bind(), await kit.bind(channel=OTHER_CHANNEL)
+    episodes = EpisodeTracker(announcer=kit.announcer, batcher=kit.batcher, clock=kit.clock)
+    now = kit.clock.now
+    first, second = _run(1, now - timedelta(minutes=30)), _run(2, now - timedelta(minutes=20))
+    cursor = _cursor(now)
+    await episodes.failed(cursor, first, [here], await _tracked(kit, here), max_wait=0)
+    await episodes.failed(cursor, second, [there], await _tracked(kit, there), max_wait=0)
+    success = _run(3, second.end_time, SnapshotState.SUCCEEDED)  # type: ignore[arg-type]
+
+    tracked = await _tracked(kit, here, there)
+    await episodes.recoveries(cursor, [here, there], tracked, [success, second, first])
+    assert tracked.open[here.id].recovering and not tracked.open[there.id].recovering
+    assert set((await _tracked(kit, here, there)).open) == {here.id, there.id}  # none closed yet
+
+    await kit.flush()
+    await episodes.recoveries(cursor, [here, there], await _tracked(kit, here, there), None)
+    await kit.flush()
+    assert set((await _tracked(kit, here, there)).open) == {there.id}
+    told = [m.text for m in kit.slack.messages(CHANNEL) if m.is_reply]
+    assert len(told) == 1 and "ecovered" in told[0], told
+    assert [m for m in kit.slack.messages(OTHER_CHANNEL) if m.is_reply] == []
