@@ -14,7 +14,8 @@ from bot.services.announcements import Outcome
 from bot.skyvia.models import Snapshot, SnapshotState
 from storage.models import Binding
 from storage.repositories import StalenessRepository, StaleSetting
-from tests.services.kit import CHANNEL, Kit
+from storage.repositories.outbox import Outbox
+from tests.services.kit import CHANNEL, TEAM, Kit
 
 LIMIT = timedelta(hours=15)
 """`auto` for a backup run every 6 hours: 2.5 times the gap."""
@@ -126,6 +127,8 @@ async def test_stale_only_past_the_limit_once_then_fresh_again_in_its_thread(kit
     await kit.flush()
     alert = [m for m in kit.slack.messages(CHANNEL) if "No good snapshot" in m.text]
     assert len(alert) == 1 and "for 15h" in alert[0].text, alert
+    assert await check(_cursor(), runs) == open_  # out now, and still no newer good snapshot
+    assert told.fresh == []
 
     assert await check(cached, newer) == StaleSetting()
     await kit.flush()
@@ -180,3 +183,22 @@ async def test_without_a_success_in_the_runs_the_cached_last_good_and_cadence_co
     after = await _listeners(kit, binding)
     assert after.stale_setting(binding.id, 456).stale_snapshot_id == 3
     assert after.stale_setting(binding.id, 457).stale_snapshot_id == 0
+
+
+async def test_fresh_again_closes_quietly_when_its_alert_was_deleted_in_slack(kit: Kit) -> None:
+    """Slack said the alert's thread is gone (its ledger row given up, its `ts` kept): a newer
+    good snapshot ends the episode without a reply into the deleted thread."""
+    binding = await kit.bind()
+    told = _Counting(kit.announcer)
+    tracker = _tracker(kit, told)
+    good_end = kit.clock.now - LIMIT - timedelta(hours=1)
+    await tracker.check(_cursor(), await _listeners(kit, binding), _runs(good_end), kit.clock.now)
+    await kit.flush()
+    (alert,) = [m for m in kit.slack.messages(CHANNEL) if "No good snapshot" in m.text]
+    async with kit.db.session() as session:
+        assert await Outbox(session).mark_thread_gone(TEAM, CHANNEL, alert.ts) == 1
+    newer = [*_runs(good_end), *_runs(kit.clock.now)[2:]]
+    newer[-1] = newer[-1].model_copy(update={"snapshot_id": 4})
+    await tracker.check(_cursor(), await _listeners(kit, binding), newer, kit.clock.now)
+    assert told.fresh == []
+    assert (await _listeners(kit, binding)).stale_setting(binding.id, 456) == StaleSetting()
