@@ -154,6 +154,9 @@ async def test_a_recovery_waits_for_its_alert_and_ends_only_episodes_it_is_after
     assert set((await _tracked(kit, here, there)).open) == {here.id, there.id}  # none closed yet
 
     await kit.flush()
+    # Not among the channels listening now (its alerts turned off): neither told nor closed.
+    await episodes.recoveries(cursor, [there], await _tracked(kit, here, there), None)
+    assert set((await _tracked(kit, here, there)).open) == {here.id, there.id}
     await episodes.recoveries(cursor, [here, there], await _tracked(kit, here, there), None)
     await kit.flush()
     assert set((await _tracked(kit, here, there)).open) == {there.id}
