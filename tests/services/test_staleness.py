@@ -91,3 +91,55 @@ def test_runs_are_read_only_when_a_check_is_due() -> None:
     assert tracker.due(_cursor(scheduled=False, runs_checked_at=None), _listeners(), NOW)
     # ... and never sooner: a fresh cache with stale checks off reads nothing.
     assert not tracker.due(_cursor(last_good_at=NOW - timedelta(hours=16)), stale_off, NOW)
+
+
+def _at(snapshot_id: int, start: datetime, state: SnapshotState, minutes: float = 5) -> Snapshot:
+    return Snapshot.model_validate(
+        {
+            "snapshotId": snapshot_id,
+            "startTime": start,
+            "endTime": start + timedelta(minutes=minutes),
+            "state": state,
+            "runBySchedule": True,
+        }
+    )
+
+
+def test_two_gaps_teach_a_cadence_and_runs_started_together_make_no_gap() -> None:
+    ok = SnapshotState.SUCCEEDED
+    three = [_at(i, NOW - timedelta(hours=6 * i), ok) for i in (1, 2, 3)]
+    assert learn(three).cadence == 6 * 3600
+    # Two runs listed at the same start are one start: a zero gap is no gap (one is left).
+    twice = [_at(1, NOW, ok), _at(2, NOW, ok), _at(3, NOW - timedelta(hours=6), ok)]
+    assert learn(twice).cadence is None
+    seconds = [_at(i, NOW - timedelta(seconds=i), ok) for i in (1, 2, 3)]
+    assert learn(seconds).cadence == 1.0
+
+
+def test_the_usual_run_is_the_median_of_three_successes_and_the_last_start_the_latest() -> None:
+    ok, failed = SnapshotState.SUCCEEDED, SnapshotState.FAILED
+    runs = [
+        _at(1, NOW - timedelta(hours=3), ok, minutes=4),
+        _at(2, NOW - timedelta(hours=2), failed, minutes=60),  # a failure's length says nothing
+        _at(3, NOW - timedelta(hours=1), ok, minutes=6),
+    ]
+    assert learn(runs).usual_run is None  # two successes teach no usual length
+    assert learn(runs).last_start == NOW - timedelta(hours=1)
+    runs.append(_at(4, NOW - timedelta(hours=4), ok, minutes=5))
+    assert learn(runs).usual_run == 5 * 60
+    assert learn(runs).last_start == NOW - timedelta(hours=1)
+
+
+def test_the_floor_is_one_hour_and_applies_only_below_it() -> None:
+    assert limit_of(AUTO, 60) == timedelta(hours=1)
+    assert limit_of(AUTO, 3600 / 2.5) == timedelta(hours=1)
+    assert limit_of(AUTO, 3600 / 2.5 + 2) == timedelta(hours=1, seconds=5)
+
+
+def test_a_check_is_due_only_once_the_last_good_is_strictly_past_the_limit() -> None:
+    """Past the limit means later than it, as the check itself says stale (see `_one`)."""
+    tracker = StaleTracker(announcer=Any, batcher=Any, owner=lambda: "w", clock=lambda: NOW)  # type: ignore[arg-type]
+    at_limit = NOW - timedelta(hours=15)  # auto: 2.5 x the 6h cadence
+    assert not tracker.due(_cursor(last_good_at=at_limit), _listeners(), NOW)
+    past = at_limit - timedelta(seconds=1)
+    assert tracker.due(_cursor(last_good_at=past), _listeners(), NOW)
