@@ -6,6 +6,7 @@ by the fixtures they use), so `pytest -m "not e2e"` is the fast loop over everyt
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -27,8 +28,17 @@ SERVER_FIXTURES = frozenset({"fake_slack", "simulator"})
 """Fixtures that serve a stand-in on loopback; every bot stack builds on them."""
 
 
+OWN_DATABASE_FIXTURES = frozenset({"start_console"})
+"""Fixtures whose process keeps its own SQLite file whatever `TEST_DATABASE_URL` says (the
+console): on the PostgreSQL run their tests would only repeat the SQLite run's."""
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    on_postgres = bool(os.environ.get("TEST_DATABASE_URL"))
     for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
         in_e2e = item.path.is_relative_to(E2E_DIR)
-        if in_e2e or SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        if in_e2e or SERVER_FIXTURES & fixtures:
             item.add_marker(pytest.mark.e2e)
+        if on_postgres and OWN_DATABASE_FIXTURES & fixtures:
+            item.add_marker(pytest.mark.skip(reason="keeps its own SQLite file: run on SQLite"))
