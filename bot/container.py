@@ -172,11 +172,12 @@ def _background(
     schedules: ScheduleService,
 ) -> Background:
     """The workers' use cases, and the ones the listeners share with them (timers, takers,
-    health). One notifier and lease owner per process; two write batchers: the services'
-    writes and what they owe in one, the sender's claims and outcomes in the other, so a wave
-    being sent does not slow the next scan round (on SQLite they share its one write lock)."""
+    health). One notifier and lease owner per process. On PostgreSQL the sender writes through a
+    batcher of its own: scan rounds took 4.8 s, not 10.6, while 25,000 alerts went out. SQLite
+    has one writer: two batchers waited on each other (all 25,000 in 141 s with one)."""
     owner = new_lease_owner("bot")
-    batcher, sending = WriteBatcher(db), WriteBatcher(db)
+    batcher = WriteBatcher(db)
+    sending = WriteBatcher(db) if db.is_postgresql else batcher
     notifier = _notifier(settings, metrics, slack, cipher, batcher, sending, owner)
     announcer = SlackAnnouncer(notifier)
     common = SharedParts(
