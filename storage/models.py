@@ -260,7 +260,20 @@ class AlertCursor(Base):
     active_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class AlertEpisode(Base):
+class _EpisodeState:
+    """An episode's streak, as its live row (`AlertEpisode`) and its kept copy (`PastEpisode`)
+    both hold it (`storage.repositories.episodes.Episode` reads these by name)."""
+
+    first_snapshot_id: Mapped[int] = mapped_column(SkyviaId)
+    failures: Mapped[int] = mapped_column(Integer)
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_snapshot_id: Mapped[int] = mapped_column(SkyviaId)
+    last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recovered_snapshot_id: Mapped[int | None] = mapped_column(SkyviaId)
+    recovered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AlertEpisode(_EpisodeState, Base):
     """A backup's failing streak as one channel (binding) sees it.
 
     One row per binding and backup, reused: `closed_at` NULL while the episode is open. The
@@ -278,17 +291,10 @@ class AlertEpisode(Base):
         ForeignKey("bindings.id", ondelete="CASCADE"), primary_key=True
     )
     backup_id: Mapped[int] = mapped_column(SkyviaId, primary_key=True)
-    first_snapshot_id: Mapped[int] = mapped_column(SkyviaId)
-    failures: Mapped[int] = mapped_column(Integer)
-    since: Mapped[datetime] = mapped_column(UTCDateTime)
-    last_snapshot_id: Mapped[int] = mapped_column(SkyviaId)
-    last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    recovered_snapshot_id: Mapped[int | None] = mapped_column(SkyviaId)
-    recovered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class PastEpisode(Base):
+class PastEpisode(_EpisodeState, Base):
     """A failure episode that is over, kept after its `AlertEpisode` row is reused.
 
     Written when the episode closes (its recovery announced), so the App Home can show an
@@ -302,13 +308,6 @@ class PastEpisode(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     binding_id: Mapped[int] = mapped_column(ForeignKey("bindings.id", ondelete="CASCADE"))
     backup_id: Mapped[int] = mapped_column(SkyviaId)
-    first_snapshot_id: Mapped[int] = mapped_column(SkyviaId)
-    failures: Mapped[int] = mapped_column(Integer)
-    since: Mapped[datetime] = mapped_column(UTCDateTime)
-    last_snapshot_id: Mapped[int] = mapped_column(SkyviaId)
-    last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    recovered_snapshot_id: Mapped[int | None] = mapped_column(SkyviaId)
-    recovered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 

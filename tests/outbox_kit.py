@@ -9,6 +9,17 @@ from storage.db import Database
 from storage.models import Delivery, DeliveryStatus
 
 
+class Ticks:
+    """A monotonic clock the test moves (`now`), not by waiting: the bot's pace
+    (`bot.slack.delivery.pacing.Pace`) and the Slack stand-in's tiers can share one."""
+
+    def __init__(self, now: float = 100.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 async def queued(db: Database) -> int:
     """Rows still owed and not yet claimed (pending)."""
     async with db.session() as session:

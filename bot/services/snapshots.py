@@ -441,19 +441,20 @@ async def _overdue_runs(
     told = await DeliveryLedger(session).owed_keys(
         [run.snapshot_id for run in going], DeliveryKind.OVERDUE
     )
+    by_snapshot = {run.snapshot_id: run for run in going}
     found: dict[tuple[str, int], list[OverdueRun]] = {}
     for team, channel, snapshot_id in sorted(told):
-        for run in going:
-            if team == team_id and run.snapshot_id == snapshot_id:
-                found.setdefault((channel, run.workspace_id), []).append(
-                    OverdueRun(
-                        backup_id=run.backup_id,
-                        backup_name=run.backup_name,
-                        snapshot_id=run.snapshot_id,
-                        running_seconds=max(0.0, (now - run.since).total_seconds()),
-                        usual_seconds=run.usual_seconds,
-                    )
+        run = by_snapshot.get(snapshot_id)
+        if team == team_id and run is not None:
+            found.setdefault((channel, run.workspace_id), []).append(
+                OverdueRun(
+                    backup_id=run.backup_id,
+                    backup_name=run.backup_name,
+                    snapshot_id=run.snapshot_id,
+                    running_seconds=max(0.0, (now - run.since).total_seconds()),
+                    usual_seconds=run.usual_seconds,
                 )
+            )
     for runs in found.values():
         runs.sort(key=lambda run: -run.running_seconds)
     return found

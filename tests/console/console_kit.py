@@ -88,6 +88,22 @@ class Console:
 StartConsole = Callable[..., Console]
 
 
+def spawn_console(db: Path, cwd: Path, env: dict[str, str], *args: str) -> Console:
+    """`skyvia-bot console --db db *args` in a child process, its output read as it comes."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "console", "--db", str(db), *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        encoding="utf-8",
+        bufsize=1,
+    )
+    return Console(process)
+
+
 @pytest.fixture
 def start_console(tmp_path: Path) -> Iterator[StartConsole]:
     started: list[Console] = []
@@ -105,18 +121,7 @@ def start_console(tmp_path: Path) -> Iterator[StartConsole]:
                 "SKYVIA_API_TOKEN": "a-real-skyvia-token",
             }
         )
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "console", "--db", str(db), *args],
-            cwd=tmp_path,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            encoding="utf-8",
-            bufsize=1,
-        )
-        console = Console(process)
+        console = spawn_console(db, tmp_path, env, *args)
         started.append(console)
         console.expect(r"^You are @you, a workspace admin, in #ops")
         return console

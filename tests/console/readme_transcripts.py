@@ -15,14 +15,13 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.console.console_kit import DEADLINE, REPO_ROOT, Console
+from tests.console.console_kit import DEADLINE, REPO_ROOT, Console, spawn_console
 
 README = REPO_ROOT / "README.md"
 CLOCK = "2026-12-07T14:15:00"
@@ -95,18 +94,7 @@ def _start(tmp: Path) -> Console:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SKYVIA_"))}
     env.pop("TEST_DATABASE_URL", None)
     env.update({"PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1", "TZ": ZONE})
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "console", "--db", str(tmp / "c.db"), "--clock", CLOCK],
-        cwd=tmp,
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        encoding="utf-8",
-        bufsize=1,
-    )
-    console = Console(process)
+    console = spawn_console(tmp / "c.db", tmp, env, "--clock", CLOCK)
     console.expect(r"^Database: .*\n")
     return console
 

@@ -12,7 +12,7 @@ from bot.config import load_settings
 from bot.services.retention import CLOCK_SLACK, RetentionPolicy, RetentionService
 from storage.db import Database
 from storage.models import WorkerLease
-from storage.repositories import AlertCursorRepository, BindingRepository, EpisodeRepository
+from storage.repositories import AlertCursorRepository, EpisodeRepository
 from storage.repositories._sql import db_now
 from tests.storage import retention_rows as rows
 
@@ -164,21 +164,7 @@ async def test_an_open_episodes_alert_stays_whatever_its_age(db: Database) -> No
     """
     long_ago = NOW - 40 * DAY
     async with db.session() as session:
-        bindings = BindingRepository(session)
-        ids = [
-            (
-                await bindings.upsert(
-                    team_id=rows.TEAM,
-                    channel_id=channel,
-                    workspace_id=7,
-                    workspace_name=None,
-                    token_ciphertext=None,
-                    created_by="U1",
-                    now=long_ago,
-                )
-            ).id
-            for channel in ("C1", "C2")
-        ]
+        ids = [(await rows.bind(session, channel, long_ago)).id for channel in ("C1", "C2")]
         episodes = EpisodeRepository(session)
         await episodes.record_failure(ids, 456, 7, long_ago)
         await episodes.mark_recovered(ids[1], 456, 8, long_ago + DAY)

@@ -20,6 +20,7 @@ from bot.slack.messages import Message
 from storage.models import Delivery, DeliveryStatus
 from storage.repositories.outbox import Outbox, OutboxEntry, QueuedRow
 from tests.constants import CHANNEL, OTHER_CHANNEL, TEAM
+from tests.outbox_kit import Ticks
 from tests.services.kit import STALE_AFTER, Kit
 
 
@@ -176,16 +177,6 @@ async def test_a_deep_backlog_is_read_a_batch_at_a_time(kit: Kit) -> None:
         tracemalloc.stop()
     assert len(kit.slack.calls_to("chat.postMessage")) == 100  # the first row of each channel
     assert peak < 40 * 1024 * 1024, f"a round of a 100,000-row backlog peaked at {peak:,} bytes"
-
-
-class Ticks:
-    """One clock for the bot's pace and Slack's buckets, moved by the test, not by waiting."""
-
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def wave(kit: Kit, ticks: Ticks, channels: int, *, step: float = 0.02) -> int:

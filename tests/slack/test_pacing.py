@@ -14,14 +14,7 @@ from bot.slack.delivery.pacing import (
     PaceConfig,
     Rate,
 )
-
-
-class Ticks:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.outbox_kit import Ticks
 
 
 def pace(spec: str = "") -> tuple[Pace, Ticks]:

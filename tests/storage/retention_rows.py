@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database
 from storage.models import (
@@ -122,18 +123,23 @@ ALERT = DeliveryKind.ALERT
 REPLY = DeliveryKind.THREAD_REPLY
 
 
+async def bind(session: AsyncSession, channel: str, at: datetime) -> Binding:
+    """`channel` bound to workspace 7 at `at`, in the session's transaction."""
+    return await BindingRepository(session).upsert(
+        team_id=TEAM,
+        channel_id=channel,
+        workspace_id=7,
+        workspace_name=None,
+        token_ciphertext=None,
+        created_by="U1",
+        now=at,
+    )
+
+
 async def past_episode(db: Database, channel: str, closed: datetime) -> None:
     """A failure episode of `channel` (bound here) that ended at `closed`."""
     async with db.session() as session:
-        binding = await BindingRepository(session).upsert(
-            team_id=TEAM,
-            channel_id=channel,
-            workspace_id=7,
-            workspace_name=None,
-            token_ciphertext=None,
-            created_by="U1",
-            now=closed,
-        )
+        binding = await bind(session, channel, closed)
         session.add(
             PastEpisode(
                 binding_id=binding.id,

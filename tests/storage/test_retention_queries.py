@@ -9,7 +9,6 @@ from datetime import timedelta
 from storage.db import Database
 from storage.repositories import (
     AuditRepository,
-    BindingRepository,
     ClickRepository,
     DeliveryLedger,
     EpisodeRepository,
@@ -141,18 +140,7 @@ async def test_the_first_alert_of_an_open_episode_stays_only_in_its_own_channel(
     later alerts go by age as any other."""
     old = CUTOFF - timedelta(days=30)
     async with db.session() as session:
-        bound = [
-            await BindingRepository(session).upsert(
-                team_id=rows.TEAM,
-                channel_id=channel,
-                workspace_id=7,
-                workspace_name=None,
-                token_ciphertext=None,
-                created_by="U1",
-                now=old,
-            )
-            for channel in ("C1", "C2")
-        ]
+        bound = [await rows.bind(session, channel, old) for channel in ("C1", "C2")]
         ops, other = bound
         episodes = EpisodeRepository(session)
         await episodes.record_failure([ops.id, other.id], 456, 1, old)
