@@ -169,6 +169,9 @@ class Database:
         self.engine = engine
         # Objects stay readable after commit: workers hand claimed rows to code outside the session.
         self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+        self._readmaker = async_sessionmaker(
+            engine.execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"}), expire_on_commit=False
+        )
         self._late_probes: set[asyncio.Future[None]] = set()  # see `ping`
 
     @classmethod
@@ -206,6 +209,15 @@ class Database:
         waits for the first's write lock, which the first cannot release.
         """
         async with self.sessionmaker() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A transaction that only reads: on SQLite it begins DEFERRED, so it neither waits
+        for nor holds the write lock (WAL gives it a consistent snapshot), where a `session`
+        would queue behind every writer and hold writers back while it reads. Writing in it
+        may fail with "database is locked" at once: use `session` for that."""
+        async with self._readmaker() as session, session.begin():
             yield session
 
     async def ping(self) -> bool:

@@ -209,13 +209,20 @@ class Outbox:
             )
             .label("place")
         )
-        firsts = select(*_QUEUED_COLUMNS, place).where(*where).subquery()
-        columns = [firsts.c[c.key] for c in _QUEUED_COLUMNS]
-        result = await self.session.execute(
-            select(*columns)
+        # The ranking reads only the narrow columns of every pending row; the payloads are
+        # read for the rows it picks (a wave's pending rows carry megabytes of them).
+        firsts = select(Delivery.id, Delivery.priority, place).where(*where).subquery()
+        picked = (
+            select(firsts.c.id)
             .where(firsts.c.place == 1)
             .order_by(firsts.c.priority, firsts.c.id)
             .limit(limit)
+            .subquery()
+        )
+        result = await self.session.execute(
+            select(*_QUEUED_COLUMNS)
+            .join(picked, picked.c.id == Delivery.id)
+            .order_by(Delivery.priority, Delivery.id)
         )
         return [_queued(row) for row in result.all()]
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import select, text
 
@@ -53,3 +55,22 @@ def test_plain_urls_get_the_async_driver() -> None:
     assert normalize_url("postgres://u@h/db").drivername == "postgresql+asyncpg"
     assert normalize_url("sqlite:///x.db").drivername == "sqlite+aiosqlite"
     assert normalize_url("sqlite+aiosqlite:///x.db").drivername == "sqlite+aiosqlite"
+
+
+async def test_a_read_neither_waits_for_a_writer_nor_holds_one_back(db: Database) -> None:
+    """`reading` sees the committed state while a write transaction is open, and a write
+    commits while a read is open: on SQLite a plain session would wait for the write lock
+    (the timeouts fail the test instead of the busy timeout's 30 s)."""
+    async with db.session() as session:
+        await AuditRepository(session).add("T1", "C1", "U1", "before", None, "ok")
+    async with db.session() as writer:
+        await AuditRepository(writer).add("T1", "C1", "U1", "uncommitted", None, "ok")
+        async with asyncio.timeout(2), db.reading() as reader:
+            seen = (await reader.scalars(select(AuditEntry.action))).all()
+    assert seen == ["before"]
+    async with db.reading() as reader:
+        assert len((await reader.scalars(select(AuditEntry.action))).all()) == 2
+        async with asyncio.timeout(2), db.session() as writer:
+            await AuditRepository(writer).add("T1", "C1", "U1", "while reading", None, "ok")
+    async with db.reading() as reader:
+        assert len((await reader.scalars(select(AuditEntry.action))).all()) == 3

@@ -179,8 +179,10 @@ class AlertingService(LeasedService[AlertingConfig]):
             cursors = await AlertCursorRepository(session).claim_due(
                 self.owner, now, self.config.batch, self.config.lease_seconds
             )
-            if not cursors:
-                return LeasedCursors([], {}, full=False)
+        if not cursors:
+            return LeasedCursors([], {}, full=False)
+        # Who listens is only read: outside the claim's transaction, so it holds no writer up.
+        async with self._db.reading() as session:
             workspaces = {c.workspace_id for c in cursors}
             bindings_repo = BindingRepository(session)
             alerting = [
@@ -372,7 +374,7 @@ class AlertingService(LeasedService[AlertingConfig]):
             edited = await ledger.owed_keys(ids, DeliveryKind.EPISODE_HEADER)
             return watched, sent | edited
 
-        watched, told = await self._batcher.run(known)
+        watched, told = await self._batcher.read(known)
         due: list[tuple[Snapshot, list[Binding], list[Binding]]] = []
         for snapshot in failures:
             end = ended_at(snapshot)

@@ -165,7 +165,7 @@ class OutboxSender:
         if read.rows and fresh and read.teams == self._teams:
             return read.rows
         teams = frozenset(self._teams)
-        rows = await self._batcher.run(
+        rows = await self._batcher.read(
             lambda s: Outbox(s).next_rows(self._batch, teams, per_channel=True)
         )
         self._read = _Read(rows, teams, at=now, took=time.monotonic() - now)
@@ -232,7 +232,7 @@ class OutboxSender:
     # Leases, recovery, metrics
 
     async def _lease_teams(self) -> None:
-        teams = await self._batcher.run(lambda s: Outbox(s).teams_with_work())
+        teams = await self._batcher.read(lambda s: Outbox(s).teams_with_work())
         now = utcnow()  # a lease's own times are the database's; this only makes it due
 
         async def lease(session: AsyncSession) -> set[str]:
@@ -251,7 +251,7 @@ class OutboxSender:
     async def _recover(self) -> None:
         """Adopts stale claims (one winner each) and settles them by reading Slack back."""
         stale = self._notifier.stale_after.total_seconds()
-        rows = await self._batcher.run(lambda s: Outbox(s).stale_claims(stale, 100))
+        rows = await self._batcher.read(lambda s: Outbox(s).stale_claims(stale, 100))
         rows = [
             r
             for r in rows
@@ -273,7 +273,7 @@ class OutboxSender:
 
     async def _measure(self) -> None:
         assert self._metrics is not None
-        depths = await self._batcher.run(lambda s: Outbox(s).depth())
+        depths = await self._batcher.read(lambda s: Outbox(s).depth())
         now = self._clock()
         seen = set()
         for depth in depths:
