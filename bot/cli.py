@@ -114,8 +114,8 @@ async def _reencrypt_if_rotating(settings: Settings) -> Reencryption | None:
     one it cannot decrypt is named, never in the way of the rest."""
     from bot.container import token_cipher
     from storage.db import Database
-    from storage.installation_store import reencrypt_installation_tokens
     from storage.repositories import BindingRepository
+    from storage.slack_tables import reencrypt_installation_tokens
 
     cipher = token_cipher(settings)
     if cipher.key_count < 2:

@@ -42,13 +42,13 @@ from bot.slack.delivery.notifier import Notifier
 from bot.slack.delivery.pacing import Pace
 from bot.slack.delivery.senders import OutboxSender
 from bot.slack.delivery.steps import StepCompleter
+from bot.slack.installation_store import EncryptedInstallationStore
 from bot.slack.installations import TeamInstallations
 from bot.workers.registry import Background, stale_claim_after
 from handlers.context import Services
 from storage.batching import WriteBatcher
 from storage.crypto import TokenCipher, load_or_create_key
 from storage.db import Database
-from storage.installation_store import EncryptedInstallationStore
 from storage.repositories import new_lease_owner
 
 log = logging.getLogger(__name__)

@@ -24,9 +24,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+# Slack's OAuth tables join `Base.metadata` when their module is imported: imported here, so that
+# autogenerate and test clean-up see the whole schema the migrations create.
+from storage import slack_tables as slack_tables
 from storage.columns import Base as Base
 from storage.columns import BigId, LeaseOwner, SkyviaId, SlackId
-from storage.slack_tables import add_slack_tables
 from storage.types import UTCDateTime
 
 
@@ -525,7 +527,3 @@ class Timer(Base):
     payload: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
     lease_owner: Mapped[str | None] = mapped_column(LeaseOwner)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
-# Registered so that autogenerate and test clean-up see the whole schema the migrations create.
-add_slack_tables(Base.metadata)

@@ -58,8 +58,8 @@ from bot.metrics import Metrics
 from storage.repositories.worker_leases import WorkerLeaseRepository
 
 if TYPE_CHECKING:
+    from bot.slack.installation_store import EncryptedInstallationStore
     from storage.db import Database
-    from storage.installation_store import EncryptedInstallationStore
 
 log = logging.getLogger("bot.slack")
 

@@ -18,9 +18,9 @@ from bot.devtools.slack_requests import SlackRequestSender
 from bot.devtools.slack_standin import FakeSlack
 from bot.devtools.waiting import wait_until
 from bot.simulator import RunningSimulator
+from bot.slack.installation_store import EncryptedInstallationStore
 from storage.crypto import TokenCipher
 from storage.db import Database
-from storage.installation_store import EncryptedInstallationStore
 from storage.repositories import BindingRepository
 from tests.constants import ADMIN, CHANNEL, TEAM
 from tests.e2e.bot_fixtures import Stack

@@ -12,9 +12,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.devtools.slack_standin import FakeSlack
 from bot.slack.clients import SlackClients
+from bot.slack.installation_store import EncryptedInstallationStore
 from storage.crypto import TokenCipher
 from storage.db import Database
-from storage.installation_store import EncryptedInstallationStore
 
 CLIENT_ID = "1111.2222"
 CLIENT_SECRET = "worker-test-secret"

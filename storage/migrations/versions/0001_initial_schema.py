@@ -14,8 +14,6 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
-from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -28,35 +26,74 @@ LEASE_OWNER = sa.String(length=128)
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-def _slack_tables() -> list[sa.Table]:
-    """The tables slack_sdk's async SQLAlchemy stores expect, from their own builders."""
-    metadata = sa.MetaData()
-    installations = AsyncSQLAlchemyInstallationStore
-    return [
-        installations.build_installations_table(
-            metadata, installations.default_installations_table_name
-        ),
-        installations.build_bots_table(metadata, installations.default_bots_table_name),
-        AsyncSQLAlchemyOAuthStateStore.build_oauth_states_table(
-            metadata, AsyncSQLAlchemyOAuthStateStore.default_table_name
-        ),
-    ]
+SLACK_TABLES = ("slack_installations", "slack_bots", "slack_oauth_states")
 
 
-def _create_like(table: sa.Table) -> None:
-    columns = [
-        sa.Column(
-            column.name,
-            column.type,
-            nullable=column.nullable,
-            primary_key=column.primary_key,
-            autoincrement=column.autoincrement,
-        )
-        for column in table.columns
-    ]
-    op.create_table(table.name, *columns)
-    for index in table.indexes:
-        op.create_index(index.name, table.name, [column.name for column in index.columns])
+def _create_slack_tables() -> None:
+    """The tables of slack_sdk's SQLAlchemy OAuth stores, as its `build_*_table` declared them
+    then (tokens `String(200)`, 0004 makes them `Text`). Written out rather than built by slack_sdk,
+    so this revision creates the same tables whichever slack_sdk is installed."""
+    op.create_table(
+        "slack_installations",
+        sa.Column("id", sa.Integer(), nullable=False, primary_key=True, autoincrement=True),
+        sa.Column("client_id", sa.String(32), nullable=False),
+        sa.Column("app_id", sa.String(32), nullable=False),
+        sa.Column("enterprise_id", sa.String(32)),
+        sa.Column("enterprise_name", sa.String(200)),
+        sa.Column("enterprise_url", sa.String(200)),
+        sa.Column("team_id", sa.String(32)),
+        sa.Column("team_name", sa.String(200)),
+        sa.Column("bot_token", sa.String(200)),
+        sa.Column("bot_id", sa.String(32)),
+        sa.Column("bot_user_id", sa.String(32)),
+        sa.Column("bot_scopes", sa.String(1000)),
+        sa.Column("bot_refresh_token", sa.String(200)),
+        sa.Column("bot_token_expires_at", sa.DateTime()),
+        sa.Column("user_id", sa.String(32), nullable=False),
+        sa.Column("user_token", sa.String(200)),
+        sa.Column("user_scopes", sa.String(1000)),
+        sa.Column("user_refresh_token", sa.String(200)),
+        sa.Column("user_token_expires_at", sa.DateTime()),
+        sa.Column("incoming_webhook_url", sa.String(200)),
+        sa.Column("incoming_webhook_channel", sa.String(200)),
+        sa.Column("incoming_webhook_channel_id", sa.String(200)),
+        sa.Column("incoming_webhook_configuration_url", sa.String(200)),
+        sa.Column("is_enterprise_install", sa.Boolean(), nullable=False),
+        sa.Column("token_type", sa.String(32)),
+        sa.Column("installed_at", sa.DateTime(), nullable=False),
+    )
+    op.create_index(
+        "slack_installations_idx",
+        "slack_installations",
+        ["client_id", "enterprise_id", "team_id", "user_id", "installed_at"],
+    )
+    op.create_table(
+        "slack_bots",
+        sa.Column("id", sa.Integer(), nullable=False, primary_key=True, autoincrement=True),
+        sa.Column("client_id", sa.String(32), nullable=False),
+        sa.Column("app_id", sa.String(32), nullable=False),
+        sa.Column("enterprise_id", sa.String(32)),
+        sa.Column("enterprise_name", sa.String(200)),
+        sa.Column("team_id", sa.String(32)),
+        sa.Column("team_name", sa.String(200)),
+        sa.Column("bot_token", sa.String(200)),
+        sa.Column("bot_id", sa.String(32)),
+        sa.Column("bot_user_id", sa.String(32)),
+        sa.Column("bot_scopes", sa.String(1000)),
+        sa.Column("bot_refresh_token", sa.String(200)),
+        sa.Column("bot_token_expires_at", sa.DateTime()),
+        sa.Column("is_enterprise_install", sa.Boolean(), nullable=False),
+        sa.Column("installed_at", sa.DateTime(), nullable=False),
+    )
+    op.create_index(
+        "slack_bots_idx", "slack_bots", ["client_id", "enterprise_id", "team_id", "installed_at"]
+    )
+    op.create_table(
+        "slack_oauth_states",
+        sa.Column("id", sa.Integer(), nullable=False, primary_key=True, autoincrement=True),
+        sa.Column("state", sa.String(200), nullable=False),
+        sa.Column("expire_at", sa.DateTime(), nullable=False),
+    )
 
 
 def upgrade() -> None:
@@ -189,13 +226,12 @@ def upgrade() -> None:
     )
     op.create_index("ix_audit_log_team_id_at", "audit_log", ["team_id", "at"])
 
-    for table in _slack_tables():
-        _create_like(table)
+    _create_slack_tables()
 
 
 def downgrade() -> None:
-    for table in reversed(_slack_tables()):
-        op.drop_table(table.name)
+    for name in reversed(SLACK_TABLES):
+        op.drop_table(name)
     for name in (
         "audit_log",
         "processed_clicks",

@@ -25,17 +25,19 @@ import sqlalchemy as sa
 from alembic import op
 
 from storage.crypto import KEY_ENV, TokenCipher, load_or_create_key
-from storage.slack_tables import BOTS_TABLE, INSTALLATIONS_TABLE, TOKEN_COLUMNS
 
 revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+BOTS_TABLE = "slack_bots"
 TABLES = {
-    INSTALLATIONS_TABLE: TOKEN_COLUMNS,
+    "slack_installations": ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token"),
     BOTS_TABLE: ("bot_token", "bot_refresh_token"),
 }
+"""The token columns of each Slack table, written out: this revision must not change with the
+tables' module."""
 
 
 def _cipher() -> TokenCipher:

@@ -1,6 +1,7 @@
-"""Slack installations at rest: no token readable in the database, every token found decrypted,
-Grid installs found for their workspaces, and the tokens stored before encryption encrypted by
-the migration and re-encrypted by key rotation."""
+"""Slack installations at rest: our tables are the ones slack_sdk's stores query, no token is
+readable in the database, every token is found decrypted, Grid installs are found for their
+workspaces, and the tokens stored before encryption are encrypted by the migration and
+re-encrypted by key rotation."""
 
 from __future__ import annotations
 
@@ -10,11 +11,19 @@ from datetime import UTC, datetime, timedelta
 from cryptography.fernet import Fernet
 from slack_sdk.oauth.installation_store import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
-from sqlalchemy import text
+from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
+from sqlalchemy import MetaData, Table, text
 
+from bot.slack.installation_store import EncryptedInstallationStore
 from storage.crypto import TokenCipher
 from storage.db import Database, upgrade_async
-from storage.installation_store import EncryptedInstallationStore, reencrypt_installation_tokens
+from storage.slack_tables import (
+    TOKEN_COLUMNS,
+    reencrypt_installation_tokens,
+    slack_bots,
+    slack_installations,
+    slack_oauth_states,
+)
 
 CLIENT_ID = "1111.2222"
 KEY = Fernet.generate_key().decode()
@@ -66,6 +75,34 @@ def store(db: Database, keys: str = KEY) -> EncryptedInstallationStore:
     return EncryptedInstallationStore(
         client_id=CLIENT_ID, engine=db.engine, cipher=TokenCipher(keys)
     )
+
+
+def shape(table: Table) -> tuple[str, list[tuple[str, str, bool, bool]], set[object]]:
+    """What the database holds of a table: columns (type, nullable, primary key) and indexes.
+    Token columns count as `TEXT`, the type they are stored with (ciphertext)."""
+    columns = [
+        (c.name, "TEXT" if c.name in TOKEN_COLUMNS else str(c.type), c.nullable, c.primary_key)
+        for c in table.columns
+    ]
+    indexes = {(i.name, tuple(c.name for c in i.columns)) for i in table.indexes}
+    return table.name, columns, indexes
+
+
+def test_our_tables_are_the_ones_slack_sdks_stores_query() -> None:
+    """storage declares the tables without slack_sdk; a slack_sdk that changed them fails here."""
+    metadata = MetaData()
+    stock = AsyncSQLAlchemyInstallationStore
+    theirs = [
+        stock.build_installations_table(metadata, stock.default_installations_table_name),
+        stock.build_bots_table(metadata, stock.default_bots_table_name),
+        AsyncSQLAlchemyOAuthStateStore.build_oauth_states_table(
+            metadata, AsyncSQLAlchemyOAuthStateStore.default_table_name
+        ),
+    ]
+
+    ours = [slack_installations, slack_bots, slack_oauth_states]
+
+    assert [shape(table) for table in ours] == [shape(table) for table in theirs]
 
 
 async def test_tokens_are_ciphertext_in_the_database_and_clear_when_found(db: Database) -> None:
