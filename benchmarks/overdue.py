@@ -36,8 +36,10 @@ from benchmarks.overdue_report import (
     told,
 )
 from benchmarks.report import Table
+from benchmarks.scrape import sampling
 from benchmarks.seed import ChannelSettings, bind_channels, tune_channels
 from benchmarks.stack import (
+    ProfiledProcess,
     bot_process,
     cpu_seconds,
     note_tiers,
@@ -128,16 +130,18 @@ async def window(
     state: SimulatorState,
     seeded: Seeded,
     sizes: OverdueSizes,
-    pid: int,
+    bot: ProfiledProcess,
     until: Callable[[], bool],
 ) -> tuple[Window, float]:
-    """Counts Skyvia calls per backup from now until `until()` holds and `steady_intervals`
-    more passed; returns them with the seconds `until()` took to hold (NaN: never)."""
+    """Counts Skyvia calls per backup (and scan rounds, from `/metrics`) from now until
+    `until()` holds and `steady_intervals` more passed; returns them with the seconds `until()`
+    took to hold (NaN: never)."""
     state.reset_call_counts()
-    cpu_before, began = cpu_seconds(pid), time.monotonic()
-    reached = await wait_until(until, sizes.timeout)
-    reached_s = time.monotonic() - began if reached else float("nan")
-    await wait_until(lambda: False, sizes.steady_intervals * sizes.interval)
+    cpu_before, began = cpu_seconds(bot.pid), time.monotonic()
+    async with sampling([bot.url]) as sampled:
+        reached = await wait_until(until, sizes.timeout)
+        reached_s = time.monotonic() - began if reached else float("nan")
+        await wait_until(lambda: False, sizes.steady_intervals * sizes.interval)
     seconds = time.monotonic() - began
     intervals = seconds / sizes.interval
     lists, active = state.backup_call_counts(LIST), state.backup_call_counts(ACTIVE)
@@ -148,13 +152,18 @@ async def window(
         active_normal=per_backup(active, seeded.normal, intervals),
         active_idle=per_backup(active, seeded.idle, intervals),
         details=sum(state.backup_call_counts(DETAILS).values()),
-        bot_cpu=cpu_seconds(pid) - cpu_before,
+        bot_cpu=cpu_seconds(bot.pid) - cpu_before,
+        rounds=sampled.rounds(),
     )
     return calls, reached_s
 
 
 async def measure(
-    state: SimulatorState, tally: SlackTally, seeded: Seeded, sizes: OverdueSizes, pid: int
+    state: SimulatorState,
+    tally: SlackTally,
+    seeded: Seeded,
+    sizes: OverdueSizes,
+    bot: ProfiledProcess,
 ) -> Outcome:
     """Runs going until every note is out; every run ends; then nothing going."""
     own_before = time.process_time()
@@ -164,14 +173,14 @@ async def measure(
         lambda: sum(state.backup_call_counts(LIST).values()) >= 2 * sizes.backups, sizes.timeout
     )
     going, notes_s = await window(
-        state, seeded, sizes, pid, lambda: tally.count(DeliveryKind.OVERDUE) >= seeded.expected
+        state, seeded, sizes, bot, lambda: tally.count(DeliveryKind.OVERDUE) >= seeded.expected
     )
     for run in seeded.runs:
         state.finish_snapshot(run)
     ending, ends_s = await window(
-        state, seeded, sizes, pid, lambda: tally.count(DeliveryKind.OVERDUE_END) >= seeded.expected
+        state, seeded, sizes, bot, lambda: tally.count(DeliveryKind.OVERDUE_END) >= seeded.expected
     )
-    steady, _ = await window(state, seeded, sizes, pid, lambda: True)
+    steady, _ = await window(state, seeded, sizes, bot, lambda: True)
     return Outcome(
         expected=seeded.expected,
         notes=tally.count(DeliveryKind.OVERDUE),
@@ -185,7 +194,7 @@ async def measure(
         going=going,
         ending=ending,
         steady=steady,
-        rss=peak_rss_mb(pid),
+        rss=peak_rss_mb(bot.pid),
         own_cpu=time.process_time() - own_before,
     )
 
@@ -206,7 +215,7 @@ async def run(sizes: OverdueSizes, database_url: str | None, workdir: Path, prof
                 await bot.start()
                 if profile:
                     bot.attach_profiler(workdir / "overdue-bot.pyspy.txt")
-                outcome = await measure(state, tally, seeded, sizes, bot.pid)
+                outcome = await measure(state, tally, seeded, sizes, bot)
             finally:
                 # Off the loop: the doubles must answer the bot's last calls (see episodes).
                 await asyncio.to_thread(bot.stop)

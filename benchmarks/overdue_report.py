@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from benchmarks.floors import ONE_WIDE_WORKSPACE
 from benchmarks.report import Table, verdict
+from benchmarks.scrape import Ticks
 from benchmarks.watch import RSS_TARGET_MB
 
 LIST_CALLS_TARGET = 1.2
@@ -115,6 +116,9 @@ class Window:
     active_idle: Spread
     details: int
     bot_cpu: float
+    rounds: Ticks
+    """The scanner's rounds (`skyvia_bot_worker_tick_seconds`): a round longer than the
+    interval lists each backup less than once an interval."""
 
     @property
     def active_calls(self) -> int:
@@ -173,6 +177,11 @@ def table(sizes: OverdueSizes, out: Outcome) -> Table:
         ["Skyvia list calls per backup per interval, runs going", going.lists.mean, "≤ 1.2"],
         ["Skyvia list calls per backup per interval, none going", steady.lists.mean, "≤ 1.2"],
         [
+            "scan round, s, runs going / none going: mean (longest under)",
+            f"{_round(going.rounds)} / {_round(steady.rounds)}",
+            f"≤ {sizes.interval:g} (one interval)",
+        ],
+        [
             "/active per backup per interval, run past the shortest limit: mean (most)",
             f"{going.active_long.mean:.2f} ({going.active_long.most:.2f})",
             f"≤ {ACTIVE_GOING_TARGET:g} (one an interval)",
@@ -202,6 +211,10 @@ def table(sizes: OverdueSizes, out: Outcome) -> Table:
     return result
 
 
+def _round(rounds: Ticks) -> str:
+    return f"{rounds.mean():.2f} ({rounds.longest_at_most():g})"
+
+
 def _asked(spread: Spread) -> str:
     return f"{spread.asked}/{spread.backups} ({spread.most_calls})"
 
@@ -216,7 +229,9 @@ def _notes(sizes: OverdueSizes, out: Outcome) -> list[str]:
         f"target ≤ {LIST_CALLS_TARGET:g} list calls per backup per interval with every check "
         f"on: {verdict(lists_ok)} (runs going {going.lists.mean:.2f}, most of one backup "
         f"{going.lists.most:.2f}, over {going.seconds:.1f} s; none going {steady.lists.mean:.2f} "
-        f"over {steady.seconds:.1f} s)",
+        f"over {steady.seconds:.1f} s); a backup is listed once a scan round (plus its recent "
+        "runs once an hour, or every round while it is stale), so a round longer than the "
+        "interval lists it less than once an interval",
         "how often /active is asked: a run believed going (seen going, or watched) once its "
         "start plus the shortest limit passed: at most once an interval until it ends "
         f"({verdict(long_ok)}: {going.active_long.calls} calls for "
@@ -255,6 +270,8 @@ def _figures(sizes: OverdueSizes, out: Outcome) -> dict[str, object]:
         "active_calls_most_idle": going.active_idle.most_calls,
         "active_calls_steady": out.steady.active_calls,
         "details_calls_ending": out.ending.details,
+        "scan_round_mean_s_going": going.rounds.mean(),
+        "scan_round_mean_s_steady": out.steady.rounds.mean(),
         "notes_s": out.notes_s,
         "ends_s": out.ends_s,
         "bot_cpu_s": going.bot_cpu + out.ending.bot_cpu + out.steady.bot_cpu,
