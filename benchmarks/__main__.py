@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import ack, alerts, episodes, soak, tiers, watch
+from benchmarks import ack, alerts, episodes, overdue, soak, tiers, watch
 from benchmarks.floors import ONE_WIDE_WORKSPACE
 from benchmarks.profiles import hottest
 from benchmarks.report import Table
@@ -36,6 +36,7 @@ class Sizes:
     alerts: alerts.AlertSizes
     episodes: episodes.EpisodeSizes
     tiers: tiers.TierSizes
+    overdue: overdue.OverdueSizes
 
 
 FULL = Sizes(
@@ -44,6 +45,7 @@ FULL = Sizes(
     alerts=alerts.AlertSizes(),
     episodes=episodes.EpisodeSizes(),
     tiers=tiers.TierSizes(),
+    overdue=overdue.OverdueSizes(),
 )
 QUICK = Sizes(
     ack=ack.AckSizes(
@@ -62,6 +64,7 @@ QUICK = Sizes(
         workspaces=4, backups_per_workspace=10, channels_per_workspace=10
     ),
     tiers=tiers.TierSizes(channels=6, watches=30, failures=4),
+    overdue=overdue.OverdueSizes(workspaces=4, backups_per_workspace=8, channels_per_workspace=5),
 )
 SMOKE = Sizes(
     ack=ack.AckSizes(
@@ -95,8 +98,12 @@ SMOKE = Sizes(
     ),
     # 12 card edits: past the bot's burst of 5, ~8 s at 50 a minute.
     tiers=tiers.TierSizes(channels=4, watches=12, failures=2),
+    # Four backups: one run past its limits, one going within them, two idle.
+    overdue=overdue.OverdueSizes(
+        workspaces=2, backups_per_workspace=4, channels_per_workspace=3, steady_intervals=3
+    ),
 )
-SECTIONS = ("ack", "watch", "alerts", "episodes", "tiers")
+SECTIONS = ("ack", "watch", "alerts", "episodes", "tiers", "overdue")
 
 
 async def run_sections(
@@ -114,6 +121,7 @@ async def run_sections(
         "alerts": lambda: alerts.run(sizes.alerts, database_url, workdir, profile),
         "episodes": lambda: episodes.run(sizes.episodes, database_url, workdir, profile),
         "tiers": lambda: tiers.run(sizes.tiers, database_url, workdir, profile),
+        "overdue": lambda: overdue.run(sizes.overdue, database_url, workdir, profile),
     }
     tables: dict[str, Table] = {}
     for name in only:

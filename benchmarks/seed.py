@@ -14,9 +14,20 @@ from datetime import UTC, datetime, timedelta
 from benchmarks.stack import TEAM_ID
 from bot.simulator.state import SimulatorState
 from storage.db import Database
-from storage.repositories import BindingRepository, WatchRepository
+from storage.repositories import BindingRepository, StalenessRepository, WatchRepository
 
 ADMIN_USER = "U0BENCHADMIN"
+
+
+@dataclass(frozen=True)
+class ChannelSettings:
+    """What `alerts mention` and `alerts overdue <backup> <limit>` would have set in a channel."""
+
+    channel_id: str
+    mentions: Sequence[str]
+    overdue_seconds: int | None
+    """A fixed limit on each of `backups`; None: `auto`, the default (nothing is written)."""
+    backups: Sequence[int]
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,28 @@ async def bind_channels(
                 )
                 if not alerts:
                     await bindings.set_alerts(TEAM_ID, channel_id, False, now)
+    finally:
+        await db.dispose()
+
+
+async def tune_channels(database_url: str, channels: Sequence[ChannelSettings]) -> None:
+    """Mentions and fixed overdue limits, as the commands write them (bound channels only)."""
+    now = datetime.now(UTC)
+    db = Database.connect(database_url)
+    try:
+        async with db.session() as session:
+            bindings, limits = BindingRepository(session), StalenessRepository(session)
+            for channel in channels:
+                binding = await bindings.get(TEAM_ID, channel.channel_id)
+                if binding is None:
+                    raise LookupError(f"channel {channel.channel_id} is not bound")
+                await bindings.set_mentions(TEAM_ID, channel.channel_id, channel.mentions, now)
+                if channel.overdue_seconds is None:
+                    continue
+                for backup_id in channel.backups:
+                    await limits.set_overdue(
+                        binding.id, backup_id, channel.overdue_seconds, disabled=False
+                    )
     finally:
         await db.dispose()
 

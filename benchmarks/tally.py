@@ -39,8 +39,9 @@ class SlackTally:
         """How many distinct (channel, ts, text) edits arrived (a repeat counts once)."""
         return len(self.edits)
 
-    def duplicates(self) -> int:
-        return sum(n - 1 for n in self.posted.values() if n > 1)
+    def duplicates(self, kind: str | None = None) -> int:
+        """Extra copies of a key, of every kind or of one."""
+        return sum(n - 1 for key, n in self.posted.items() if n > 1 and kind in (None, key[2]))
 
     def reset(self) -> None:
         self.posted.clear()

@@ -67,7 +67,7 @@ def _route(
         path = path.replace("{" + name + "}", "{" + name + ":int}")
 
     async def endpoint(request: Request) -> Response:
-        state.record_call(endpoint_name)
+        state.record_call(endpoint_name, request.path_params.get("backupId"))
         plan = state.faults.plan(endpoint_name)
         if plan.error_before is not None:
             response: Response = _injected(plan.error_before)

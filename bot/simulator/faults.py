@@ -64,6 +64,9 @@ class Faults:
     errors: list[ErrorRule] = field(default_factory=list)
     latencies: list[LatencyRule] = field(default_factory=list)
     calls: Counter[str] = field(default_factory=Counter)
+    backup_calls: Counter[tuple[str, int]] = field(default_factory=Counter)
+    """Calls by (endpoint, backup id), for the endpoints under a backup: what a benchmark needs
+    to tell a backup with a run going from an idle one."""
 
     def clear(self) -> None:
         self.errors.clear()
@@ -135,11 +138,18 @@ class FaultControls:
     def clear_faults(self) -> None:
         self.faults.clear()
 
-    def record_call(self, endpoint: str) -> None:
+    def record_call(self, endpoint: str, backup_id: int | None = None) -> None:
         self.faults.calls[endpoint] += 1
+        if backup_id is not None:
+            self.faults.backup_calls[(endpoint, backup_id)] += 1
 
     def call_counts(self) -> dict[str, int]:
         return dict(self.faults.calls)
 
+    def backup_call_counts(self, endpoint: str) -> dict[int, int]:
+        """How many calls each backup had of one endpoint (`GET .../snapshots/active`, say)."""
+        return {b: n for (e, b), n in self.faults.backup_calls.items() if e == endpoint}
+
     def reset_call_counts(self) -> None:
         self.faults.calls.clear()
+        self.faults.backup_calls.clear()

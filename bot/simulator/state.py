@@ -36,6 +36,8 @@ DEFAULT_SCHEDULE_INTERVAL = 3600.0
 
 MAX_SCHEDULE_CATCH_UP = 20
 """After a long jump of the clock, only this many missed scheduled runs are created."""
+HELD_FOR = timedelta(days=1)
+"""How long a held run (`hold_running`) goes on when nobody finishes it."""
 FIRST_HISTORY_SNAPSHOT_ID = 5001
 FIRST_LIVE_SNAPSHOT_ID = 7001
 """Runs started after start-up get ids from here (the examples in docs/reference/ use 7001)."""
@@ -315,6 +317,16 @@ class SimulatorState(FaultControls):
     def age_runs(self, backup_id: int, by: timedelta) -> int:
         """Moves the backup's finished runs `by` into the past (see `runs.age_runs`)."""
         return age_runs(self._backup_by_id(backup_id), self.now(), by)
+
+    def hold_running(self, snapshot_id: int, since: timedelta) -> SimSnapshot:
+        """The run started `since` ago and goes on until it is finished (`finish_snapshot`):
+        a run that takes unusually long, without waiting hours for one."""
+        snapshot = self.snapshot(snapshot_id)
+        snapshot.created -= since
+        snapshot.queued -= since
+        snapshot.started -= since
+        snapshot.ended = self.now() + HELD_FOR
+        return snapshot
 
     def finish_snapshot(
         self,

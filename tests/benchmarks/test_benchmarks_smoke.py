@@ -117,6 +117,31 @@ async def test_under_slack_tiers_every_message_arrives_once_without_learning_the
     assert tables["tiers"].render().startswith("### Under Slack's tiers")
 
 
+@pytest.mark.e2e
+async def test_the_overdue_section_tells_every_long_run_once_within_the_skyvia_budget(
+    tmp_path: Path,
+) -> None:
+    """docs/reference/guarantees.md#speed-and-scale with every check on: each long run told
+    once per channel past its limit, its end once, list calls per backup per interval within
+    1.2, `/active` only for runs believed going."""
+    tables = await run_sections(SMOKE, ["overdue"], None, tmp_path)
+
+    figures = tables["overdue"].figures
+    sizes = SMOKE.overdue
+    long_runs = sizes.workspaces * -(-sizes.backups_per_workspace // sizes.every)
+    assert 0 < figures["expected_notes"] <= long_runs * sizes.channels_per_workspace
+    assert figures["notes"] == figures["ends"] == figures["expected_notes"]
+    assert figures["duplicates"] == 0
+    assert figures["list_calls_per_backup_interval_going"] <= 1.2
+    assert figures["list_calls_per_backup_interval_steady"] <= 1.2
+    assert 0 < figures["active_calls_most_long_run"] <= figures["active_intervals"] + 1
+    assert figures["active_calls_most_normal_run"] <= 1  # within its limits: asked once
+    assert figures["active_calls_most_idle"] <= 1  # once per shortest limit (15 min)
+    assert figures["active_calls_steady"] == 0  # nothing going, nothing due: never asked
+    assert figures["details_calls_ending"] == long_runs  # one per run told, for its end
+    assert tables["overdue"].render().startswith("### Runs that take unusually long")
+
+
 def test_the_command_line_rejects_an_unknown_section(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["--only", "nonsense"])

@@ -87,10 +87,7 @@ async def test_a_watched_long_run_is_told_in_its_cards_thread(stack: Stack) -> N
     watch = await wait_until(lambda: carded_watch_of(stack, run.id), what="the run's card")
     card = watch.message_ts
     back = timedelta(hours=2, minutes=10)
-    run.created -= back
-    run.queued -= back
-    run.started -= back
-    run.ended = stack.sim.state.now() + timedelta(days=1)
+    stack.sim.state.hold_running(run.id, back)
     async with stack.bot.container.db.session() as session:  # the watch began with the run
         await session.execute(
             update(Watch).where(Watch.id == watch.id).values(started_at=watch.started_at - back)

@@ -118,9 +118,4 @@ def long_run(stack: Stack, *, by_schedule: bool = True) -> SimSnapshot:
     # The backup's history moves 3 h back: by its 6 h cadence, a scheduled run is due by now.
     state.age_runs(BACKUP, timedelta(hours=3))
     run = state.run_scheduled_now(BACKUP) if by_schedule else state.start_snapshot(BACKUP)
-    back = timedelta(hours=2, minutes=10)
-    run.created -= back
-    run.queued -= back
-    run.started -= back
-    run.ended = state.now() + timedelta(days=1)
-    return run
+    return state.hold_running(run.id, timedelta(hours=2, minutes=10))

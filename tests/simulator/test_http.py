@@ -155,6 +155,21 @@ async def test_injected_errors_and_call_counts(
     assert await admin.call_counts() == {}
 
 
+async def test_calls_under_a_backup_are_counted_per_backup(
+    api: httpx.AsyncClient, simulator: RunningSimulator
+) -> None:
+    """A benchmark tells a backup with a run going from an idle one by its own calls."""
+    active = "GET /workspaces/{workspaceId}/backups/{backupId}/snapshots/active"
+    for backup in (456, 456, 457):
+        await api.get(f"/workspaces/123/backups/{backup}/snapshots/active")
+    await api.get("/workspaces/123")
+    state = simulator.state
+    assert state.backup_call_counts(active) == {456: 2, 457: 1}
+    assert state.backup_call_counts("GET /workspaces/{workspaceId}") == {}
+    state.reset_call_counts()
+    assert state.backup_call_counts(active) == {}
+
+
 async def test_error_after_processing_still_starts_the_run(
     api: httpx.AsyncClient, admin: SimulatorAdmin
 ) -> None:

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from bot.simulator.runs import NEW_SECONDS, QUEUED_SECONDS
@@ -100,6 +102,18 @@ def test_finish_now(state: SimulatorState) -> None:
         state.finish_snapshot(state.start_snapshot(456).id, "Running")
     with pytest.raises(UnknownId):
         state.finish_snapshot(1)
+
+
+def test_a_held_run_has_been_going_since_then_until_it_is_finished(
+    state: SimulatorState,
+) -> None:
+    run = state.hold_running(state.start_snapshot(456).id, timedelta(hours=2))
+    state.advance(3 * 3600)  # a day's run, not the backup's 20 s
+    active = state.active_snapshot(456)
+    assert active is run and states_of(state, run.id) == S.RUNNING
+    assert active.active_dto(state.now())["duration"] >= 5 * 3600 - 10
+    state.finish_snapshot(run.id)
+    assert state.active_snapshot(456) is None and states_of(state, run.id) == S.SUCCEEDED
 
 
 def test_finish_all_running(state: SimulatorState) -> None:
