@@ -105,3 +105,33 @@ def test_every_documented_variable_is_a_setting() -> None:
     documented -= {"INFO"}
     assert documented <= names, documented - names
     assert names <= documented, names - documented
+
+
+NEWCOMER_SECTIONS = (
+    "What it looks like",  # the messages
+    "Try it now",  # the console
+    "Run it",
+    "Create the Slack app",
+    "Configuration",
+    "Running several replicas on PostgreSQL",
+    "Benchmarks",
+)
+README_LINES = 480
+"""About what the sections above take with their transcripts (issue 19 item 4 found 682 lines,
+most of them benchmark detail): growing past it means detail that belongs in a reference."""
+
+
+def test_readme_holds_what_a_newcomer_needs_and_leaves_the_detail_elsewhere() -> None:
+    """Issue 19 item 4: what it is, the messages, how to try and run it, the Slack app, the
+    configuration, replicas and a benchmark summary with its targets; the benchmarks' sections,
+    methods and earlier rounds live in benchmarks/README.md."""
+    assert len(README.splitlines()) <= README_LINES
+    sections = re.findall(r"^## (.+)$", README, re.M)
+    for wanted in NEWCOMER_SECTIONS:
+        assert any(s.startswith(wanted) for s in sections), wanted
+    assert not re.search(r"^###", README, re.M)  # no subsections: the detail is elsewhere
+    benchmarks = README.split("## Benchmarks", 1)[1]
+    assert "| figure | target |" in benchmarks and "(benchmarks/README.md" in benchmarks
+    assert len(benchmarks.splitlines()) <= 50
+    detail = (REPO / "benchmarks" / "README.md").read_text()
+    assert len(detail.splitlines()) > len(benchmarks.splitlines())

@@ -12,8 +12,8 @@ Console keys: type a /skyvia command with or without "/skyvia" (e.g. connect 123
 snapshot 456) · N or click N: press button [N] · home: App Home tab ·
 sim fail 456 [N]: the next (N) snapshots of 456 fail · sim run 456: a scheduled snapshot starts
 now · sim recover 456: a snapshot that succeeds starts now · sim stale 456: its last good snapshot
-becomes two days old · as @member, as guest, as @you: try the roles · quit (or Ctrl-D) to
-leave."""
+becomes two days old · sim digest: the channel's daily digest comes now · as @member, as guest,
+as @you: try the roles · quit (or Ctrl-D) to leave."""
 CONSOLE_VERBS = """\
 Console commands (this terminal only; the bot's /skyvia help follows):
   N or click N                 press button [N] of a message on screen
@@ -23,6 +23,7 @@ Console commands (this terminal only; the bot's /skyvia help follows):
   sim run <backupId>           the simulator starts a scheduled snapshot of that backup now
   sim recover <backupId>       the simulator starts a snapshot of that backup that succeeds
   sim stale <backupId>         that backup's last good snapshot becomes two days old
+  sim digest                   the channel's daily digest comes now, as at its time of day
   help                         this list, then /skyvia help
   quit, exit or Ctrl-D         leave
 Anything else is a /skyvia command, with or without "/skyvia"."""

@@ -19,6 +19,8 @@ from typing import Any
 
 import httpx
 
+from bot.clock import utcnow
+from bot.console.digest_verb import digest_now
 from bot.console.help_text import CONSOLE_VERBS
 from bot.console.modal import Modal, modal_fields
 from bot.console.render import Button, Names, render_blocks, text_object
@@ -267,7 +269,11 @@ class ConsoleSession:
         """The verb acts on the simulator; what the bot cached of the runs it changed is
         dropped, so the bot sees the change on its next scan, as it would see time pass."""
         container = self.stack.container
-        status = await container.bindings.status(self.stack.slack.team_id, self.stack.channel_id)
+        team_id, channel_id = self.stack.slack.team_id, self.stack.channel_id
+        if words == ["digest"]:
+            self.show(await digest_now(container.db, team_id, channel_id, utcnow()))
+            return
+        status = await container.bindings.status(team_id, channel_id)
         for line in simulator_command(self.stack.sim.state, words, status.binding):
             self.show(line)
         aged = aged_backup(self.stack.sim.state, words)
@@ -319,13 +325,21 @@ class ConsoleSession:
         key = f"channel:{message.channel}:{message.ts}"
         self._screen.keep(key, Shown("channel", message.channel, ts=message.ts))
         where = f"#{self.names.channel(message.channel)}"
+        if message.channel in self.names.users:  # a DM is posted to the person's user id
+            to = (
+                ""
+                if message.channel == self.user_id
+                else f" to @{self.names.user(message.channel)}"
+            )
+            where = f"DM{to} from {self.names.user(message.user)}"
         indent = INDENT
         if message.is_reply and message.thread_ts:
             where += f" › thread of “{self._title(message.channel, message.thread_ts)}”"
             indent = THREAD_INDENT
             if message.reply_broadcast:
                 where += " (also sent to the channel)"
-        header = f"[{where}] {self.names.user(message.user)}" + (" (updated)" if updated else "")
+        sender = "" if where.startswith("DM") else f" {self.names.user(message.user)}"
+        header = f"[{where}]{sender}" + (" (updated)" if updated else "")
         self._print(key, header, {"text": message.text, "blocks": message.blocks}, indent=indent)
 
     def _show_response(self, response_id: str, body: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ from bot.simulator.state import SimulatorState
 INDENT = "  "
 SIM_USAGE = (
     "Usage: sim fail <backupId> [times] · sim run <backupId> · sim recover <backupId> · "
-    "sim stale <backupId>"
+    "sim stale <backupId> · sim digest"
 )
 SIM_VERBS = ("fail", "run", "recover", "stale")
 STALE_AGE = timedelta(days=2)

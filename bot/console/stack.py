@@ -8,6 +8,7 @@ variables (or a `.env`) cannot point the console at a real workspace.
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.app import create_app
+from bot.clock import zone_of
 from bot.config import Settings
 from bot.container import Container
 from bot.devtools.slack_requests import SlackRequestSender
@@ -38,6 +40,18 @@ CHANNEL_NAME = "ops"
 BOT_NAME = "Skyvia Backup Bot"
 WATCH_INTERVAL = 1.0
 ALERT_INTERVAL = 2.0
+
+
+def local_zone() -> str:
+    """This machine's IANA zone (`TZ`, else where /etc/localtime points), as the Slack zone of
+    the console's people: `digest daily 09:00` then means 09:00 on this screen. UTC if unknown."""
+    name = os.environ.get("TZ", "").removeprefix(":")
+    if not name:
+        try:
+            name = os.readlink("/etc/localtime").partition("zoneinfo/")[2]
+        except OSError:
+            name = ""
+    return zone_of(name).key
 
 
 @dataclass(frozen=True)
@@ -107,9 +121,10 @@ async def running_console_stack(*, database_url: str, speed: float) -> AsyncIter
         slack = await stack.enter_async_context(
             running_fake_slack(bot_token=f"xoxb-console-{secrets.token_hex(12)}")
         )
-        slack.add_user(USER_ID, name=USER_NAME, is_admin=True)
-        slack.add_user(PEOPLE["member"][0], name="member")
-        slack.add_user(PEOPLE["guest"][0], name="guest", guest="multi")
+        zone = local_zone()
+        slack.add_user(USER_ID, name=USER_NAME, is_admin=True, tz=zone)
+        slack.add_user(PEOPLE["member"][0], name="member", tz=zone)
+        slack.add_user(PEOPLE["guest"][0], name="guest", guest="multi", tz=zone)
         slack.add_channel(CHANNEL_ID, name=CHANNEL_NAME)
         settings = console_settings(
             slack_api_url=slack.api_url,

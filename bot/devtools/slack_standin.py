@@ -1011,8 +1011,12 @@ class FakeSlack:
         channel = self._postable_channel(args)
         text, blocks = self._checked_content("chat.postMessage", args)
         thread_ts = _optional_str(args.get("thread_ts"))
-        if thread_ts and (channel, thread_ts) not in self._by_ts:
+        parent = self._by_ts.get((channel, thread_ts)) if thread_ts else None
+        if thread_ts and parent is None:
             self.warnings.append(f"chat.postMessage: thread_ts {thread_ts} unknown in {channel}")
+        elif parent is not None and parent.is_reply:
+            # Slack has no thread inside a thread: a reply belongs in its parent's thread.
+            self.warnings.append(f"chat.postMessage: thread_ts {thread_ts} is a reply in {channel}")
         message = PostedMessage(
             channel=channel,
             ts=self._next_ts(),

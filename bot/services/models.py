@@ -95,6 +95,15 @@ class WatchedRun:
     step: RunStep | None = None
     """The Workflow Builder step this run completes when it ends; None for other runs."""
 
+    @property
+    def thread_ts(self) -> str | None:
+        """Where the run's replies go: the card's thread, or the thread the card itself is in
+        (a retry's card is a reply there, and Slack has no thread inside a thread). None while
+        there is no card to reply to."""
+        if self.message_ts is None:
+            return None
+        return self.card_thread_ts or self.message_ts
+
 
 class Condition(IntEnum):
     """How a backup is doing; the lower the value, the earlier it is listed."""

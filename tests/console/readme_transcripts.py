@@ -39,6 +39,8 @@ class Step:
     """A regex of the last thing the step brings; then the step waits for `QUIET`."""
     shown: bool = True
     """False for set-up whose output README leaves out (the transcript starts later)."""
+    keep: str | None = None
+    """A regex of the headers of the messages README shows of this step (None: all of them)."""
 
 
 CONNECT = Step("/skyvia connect 123", r"connected to Skyvia workspace Operations", shown=False)
@@ -64,6 +66,23 @@ TRANSCRIPTS: dict[str, tuple[Step, ...]] = {
     ),
     "health": (CONNECT, Step("/skyvia health", r"Share in channel")),
     "backups": (CONNECT, Step("/skyvia backups", r"page 1 of 1(.*\n)*.*\(463\)\n.*\n.*\[\d+\]")),
+    "subscription": (
+        CONNECT,
+        Step("/skyvia subscribe 456", r"by DM"),
+        Step("sim fail 456", r"will fail", shown=False),
+        Step("sim run 456", r"\[DM from Skyvia Backup Bot\]\n.*\n.*stops these", keep=r"\[DM"),
+    ),
+    "digest": (
+        CONNECT,
+        Step("/skyvia digest daily 09:00", r"set a daily health digest", shown=False),
+        Step("sim digest", r"Daily at 09:00 .*stops it"),
+    ),
+    "schedule": (
+        CONNECT,
+        Step("/skyvia schedule 456", r"\[1\] Disable schedule"),
+        Step("click 1", r"y: Disable schedule"),
+        Step("y", r"\(updated\)\n.*is off\.\n.*\[\d+\] Enable schedule"),
+    ),
 }
 
 MAX_LINES = {"backups": 10}
@@ -75,7 +94,7 @@ def run_transcript(name: str) -> str:
     with tempfile.TemporaryDirectory(prefix="transcript-") as tmp:
         console = _start(Path(tmp))
         try:
-            shown = [_step(console, step) for step in TRANSCRIPTS[name]]
+            shown = [_kept(_step(console, step), step.keep) for step in TRANSCRIPTS[name]]
             console.send("quit")
             console.process.wait(timeout=DEADLINE)
         finally:
@@ -110,6 +129,14 @@ def _step(console: Console, step: Step) -> str:
         if len(console.output) != seen:
             seen, since = len(console.output), time.monotonic()
     return console.output[start:]
+
+
+def _kept(text: str, keep: str | None) -> str:
+    """The step's echoed line and what it printed, without the messages README leaves out."""
+    if keep is None:
+        return text
+    head, *messages = re.split(r"(?m)^(?=\[)", text)
+    return head + "".join(m for m in messages if re.match(keep, m))
 
 
 def readme_transcripts(text: str) -> dict[str, str]:

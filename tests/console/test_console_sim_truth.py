@@ -105,3 +105,45 @@ def test_as_member_and_as_guest_try_the_roles(start_console: StartConsole, tmp_p
     console.send("alerts off")
     console.expect(r"@you turned failure alerts \*?off\*?")
     _quit(console)
+
+
+def test_sim_digest_brings_the_days_digest_once_and_says_when_none_comes(
+    start_console: StartConsole, tmp_path: Path
+) -> None:
+    """`sim digest` only moves the digest's time to now: without one, or once the day had it,
+    it says that none comes, as the timer would post none."""
+    console = _connected(start_console, tmp_path / "digest.db")
+    console.send("sim digest")
+    console.expect(r"no daily digest is set here, so none comes")
+    console.send("digest daily 09:00")
+    console.expect(r"set a daily health digest for this channel at 09:00 \((?P<zone>[\w/]+)\)")
+    console.send("sim digest")
+    console.expect(r"the daily digest of this channel is due now")
+    console.expect(r"📋 Daily digest of Operations \(123\)")
+    console.expect(r"Daily at 09:00 \([\w/]+\), set by @you")
+    console.send("sim digest")
+    console.expect(r"had the digest of .* already, and it comes once a day, so none comes now")
+    _quit(console)
+    assert console.output.count("📋 Daily digest of") == 1, console.output
+
+
+def test_a_dm_prints_as_a_dm_and_says_whose_it_is(
+    start_console: StartConsole, tmp_path: Path
+) -> None:
+    """A subscriber's DM is posted to the person's user id: it prints as a DM, not as a channel
+    named by that id, and one sent to someone else says to whom."""
+    console = _connected(start_console, tmp_path / "dm.db")
+    console.send("as @member")
+    console.send("subscribe 456")
+    console.expect(r"You will get failures and recoveries of backup 456")
+    console.send("as @you")
+    console.send("subscribe 456")
+    console.expect(r"You will get failures and recoveries of backup 456")
+    console.send("sim fail 456")
+    console.send("sim run 456")
+    console.expect_each(
+        r"^\[DM to @member from Skyvia Backup Bot\]\n  ❌ Snapshot \d+ of Nightly CRM \(456\)",
+        r"^\[DM from Skyvia Backup Bot\]\n  ❌ Snapshot \d+ of Nightly CRM \(456\)",
+    )
+    _quit(console)
+    assert not re.search(r"^\[#U0", console.output, re.M), console.output

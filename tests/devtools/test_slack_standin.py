@@ -157,6 +157,16 @@ async def test_reply_to_an_unknown_thread_is_warned_about(
     assert slack.warnings == ["chat.postMessage: thread_ts 1700000000.000100 unknown in C1"]
 
 
+async def test_reply_to_a_reply_is_warned_about(slack: FakeSlack, client: AsyncWebClient) -> None:
+    """Slack has no thread inside a thread (issue 19 item 13): a reply goes in its parent's."""
+    parent = (await client.chat_postMessage(channel="C1", text="alert"))["ts"]
+    reply = (await client.chat_postMessage(channel="C1", text="card", thread_ts=parent))["ts"]
+    await client.chat_postMessage(channel="C1", text="outcome", thread_ts=parent)
+    assert slack.warnings == []
+    await client.chat_postMessage(channel="C1", text="nested", thread_ts=reply)
+    assert slack.warnings == [f"chat.postMessage: thread_ts {reply} is a reply in C1"]
+
+
 async def test_chat_update_edits_in_place(slack: FakeSlack, client: AsyncWebClient) -> None:
     ts = (await client.chat_postMessage(channel="C1", text="queued"))["ts"]
     updated = await client.chat_update(channel="C1", ts=ts, text="running", blocks=[section("r")])

@@ -18,7 +18,7 @@ from bot.slack.messages.ids import ActionId
 from tests.constants import BACKUP, CHANNEL, MEMBER
 from tests.e2e.backup_kit import assert_valid_payloads, button, click, connect, rendered
 from tests.e2e.bot_fixtures import Stack
-from tests.e2e.worker_kit import alerts_in, cursors_ready, finished_watch
+from tests.e2e.worker_kit import alerts_in, cursors_ready, finished_watch, thread_replies
 
 
 @pytest.fixture
@@ -43,6 +43,27 @@ async def retry_card(stack: Stack, retried: int) -> PostedMessage:
     )
     assert len(posted) == 1
     return stack.slack.message(CHANNEL, posted[0].response["ts"])
+
+
+def nested_replies(stack: Stack) -> list[PostedMessage]:
+    """Messages posted in the thread of a reply: Slack has no thread inside a thread."""
+    messages = stack.slack.messages(CHANNEL)
+    replies = {m.ts for m in messages if m.is_reply}
+    return [m for m in messages if m.thread_ts in replies]
+
+
+async def outcome_of(stack: Stack, run_id: int) -> PostedMessage:
+    """The one outcome reply of a watched run, once the run finished and it was sent."""
+    await finished_watch(stack.bot.container.db, run_id, CHANNEL)
+    [outcome] = [
+        m
+        for m in stack.slack.messages(CHANNEL)
+        if m.is_reply
+        and f"snapshot {run_id}" in rendered(m.__dict__)
+        and m.metadata is not None
+        and m.metadata["event_payload"].get("kind") == "thread_reply"
+    ]
+    return outcome
 
 
 async def failed_card(stack: Stack) -> tuple[int, PostedMessage]:
@@ -96,6 +117,42 @@ async def test_retry_from_a_failure_alert_lands_in_the_alerts_thread(bound: Stac
     retry = await retry_card(stack, failed.id)
     assert retry.thread_ts == alert.ts
     assert stack.slack.thread(CHANNEL, alert.ts)[0].ts == retry.ts
+    assert_valid_payloads(stack.slack)
+
+
+async def test_a_retry_from_an_alert_ends_in_the_alerts_thread_not_under_its_card(
+    bound: Stack,
+) -> None:
+    """Issue 19 item 13: the card is a reply in the alert's thread, so the retried run's
+    outcome goes in that same thread; a reply to the card would be a thread inside a thread."""
+    stack = bound
+    await cursors_ready(stack.bot.container.db)
+    failed = stack.sim.state.run_scheduled_now(BACKUP, fail=True, log="Error: INVALID_SESSION_ID")
+    await wait_until(lambda: alerts_in(stack.slack, CHANNEL, failed.id), what="the alert")
+    alert = alerts_in(stack.slack, CHANNEL, failed.id)[0]
+    await click(stack, as_clicked(alert), ActionId.RUN_SNAPSHOT)
+    retry = await retry_card(stack, failed.id)
+    new_run = stack.sim.state.snapshots_of(BACKUP)[-1]
+
+    outcome = await outcome_of(stack, new_run.id)
+    assert outcome.thread_ts == alert.ts
+    assert [m.ts for m in thread_replies(stack.slack, CHANNEL, alert.ts)] == [outcome.ts]
+    assert stack.slack.thread(CHANNEL, retry.ts) == []
+    assert nested_replies(stack) == []
+    assert_valid_payloads(stack.slack)
+
+
+async def test_a_retry_from_a_failed_card_ends_in_that_cards_thread(bound: Stack) -> None:
+    stack = bound
+    failed_id, card = await failed_card(stack)
+    await click(stack, as_clicked(card), ActionId.RUN_SNAPSHOT)
+    retry = await retry_card(stack, failed_id)
+    new_run = stack.sim.state.snapshots_of(BACKUP)[-1]
+
+    outcome = await outcome_of(stack, new_run.id)
+    assert outcome.thread_ts == card.ts
+    assert stack.slack.thread(CHANNEL, retry.ts) == []
+    assert nested_replies(stack) == []
     assert_valid_payloads(stack.slack)
 
 

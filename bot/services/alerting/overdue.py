@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 
 from bot.services.alerting.failure_listing import Listeners
 from bot.services.announcements import Announcer, Channel
+from bot.services.from_rows import watched_run
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaError
 from bot.skyvia.models import ActiveRun
@@ -245,11 +246,11 @@ class OverdueTracker:
         return settled
 
     async def _card_of(self, binding: Binding, run: int) -> str | None:
-        """The run's card in this channel when the channel watches it: its thread."""
+        """The thread of the run's card in this channel when the channel watches it."""
         watch: Watch | None = await self._batcher.run(
             lambda s: WatchRepository(s).get_for_snapshot(binding.team_id, binding.channel_id, run)
         )
-        return watch.message_ts if watch is not None else None
+        return watched_run(watch).thread_ts if watch is not None else None
 
 
 def _channel(binding: Binding) -> Channel:

@@ -123,7 +123,7 @@ class SlackAnnouncer:
         result = await self._notifier.deliver(
             _run_key(run, DeliveryKind.THREAD_REPLY),
             reply,
-            thread_ts=None if without_card else run.message_ts,
+            thread_ts=None if without_card else run.thread_ts,
             broadcast=snapshot.state in BROADCAST and not without_card,
         )
         return result.outcome
@@ -152,7 +152,7 @@ class SlackAnnouncer:
 
     async def still_running(self, run: WatchedRun, minutes: int) -> Outcome:
         result = await self._notifier.deliver(
-            _run_key(run, note_kind(minutes)), still_running_note(minutes), thread_ts=run.message_ts
+            _run_key(run, note_kind(minutes)), still_running_note(minutes), thread_ts=run.thread_ts
         )
         return result.outcome
 
@@ -160,7 +160,7 @@ class SlackAnnouncer:
         result = await self._notifier.deliver(
             _run_key(run, DeliveryKind.GAVE_UP),
             gave_up_note(hours, run.backup_id),
-            thread_ts=run.message_ts,
+            thread_ts=run.thread_ts,
         )
         return result.outcome
 
@@ -168,7 +168,7 @@ class SlackAnnouncer:
         result = await self._notifier.deliver(
             _run_key(run, DeliveryKind.VANISHED),
             vanished_note(run.backup_id),
-            thread_ts=run.message_ts,
+            thread_ts=run.thread_ts,
         )
         return result.outcome
 
