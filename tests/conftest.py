@@ -33,6 +33,16 @@ OWN_DATABASE_FIXTURES = frozenset({"start_console"})
 console): on the PostgreSQL run their tests would only repeat the SQLite run's."""
 
 
+DATABASE_FIXTURES = frozenset(
+    {"migrated_database_url", "database_url", "db", "empty_database_url", "replica"}
+    | {"private_postgres"}
+)
+"""Fixtures that hand a test the database `TEST_DATABASE_URL` names (or a PostgreSQL of its
+own). A test that uses none of them, directly or through another fixture, touches no database
+the URL chooses: on the PostgreSQL run it would only repeat the SQLite run's, so it is left to
+that one (CI's time goes to what differs between the two)."""
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     on_postgres = bool(os.environ.get("TEST_DATABASE_URL"))
     for item in items:
@@ -40,5 +50,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         in_e2e = item.path.is_relative_to(E2E_DIR)
         if in_e2e or SERVER_FIXTURES & fixtures:
             item.add_marker(pytest.mark.e2e)
-        if on_postgres and OWN_DATABASE_FIXTURES & fixtures:
+        if not on_postgres:
+            continue
+        if OWN_DATABASE_FIXTURES & fixtures:
             item.add_marker(pytest.mark.skip(reason="keeps its own SQLite file: run on SQLite"))
+        elif not DATABASE_FIXTURES & fixtures:
+            item.add_marker(pytest.mark.skip(reason="uses no database: run on SQLite"))
