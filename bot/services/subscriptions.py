@@ -29,7 +29,7 @@ from bot.services.audit import Actor, Entry, record_in
 from bot.services.bindings import BoundWorkspace
 from bot.services.errors import NotBound
 from bot.skyvia.models import Snapshot
-from storage.batching import WriteBatcher
+from storage.batching import BulkWrite, WriteBatcher
 from storage.db import Database
 from storage.models import AlertCursor, Binding
 from storage.repositories import ALL_BACKUPS as ALL_BACKUPS  # what handlers and messages say
@@ -180,8 +180,22 @@ class PersonalNotices:
         )
 
     async def _subscribers(self, bindings: Sequence[Binding]) -> dict[int, list[tuple[str, int]]]:
-        found = await self._batcher.run(lambda s: SubscriptionRepository(s).for_bindings(bindings))
-        return {
-            binding_id: [(s.user_id, s.backup_id) for s in subs]
-            for binding_id, subs in found.items()
-        }
+        return await self._batcher.run_bulk(_SUBSCRIBERS, tuple(bindings))
+
+
+async def _subscribers_of(
+    session: AsyncSession, items: Sequence[tuple[Binding, ...]]
+) -> list[dict[int, list[tuple[str, int]]]]:
+    """(user, backup) subscriptions by binding id, for each set of bindings: one query for
+    every scan of a write batch (a wave's scans ask at once) rather than one per scan."""
+    bindings = {b.id: b for item in items for b in item}
+    found = await SubscriptionRepository(session).for_bindings(list(bindings.values()))
+    by_binding = {
+        binding_id: [(s.user_id, s.backup_id) for s in subs] for binding_id, subs in found.items()
+    }
+    return [{b.id: by_binding[b.id] for b in item if b.id in by_binding} for item in items]
+
+
+_SUBSCRIBERS = BulkWrite[tuple[Binding, ...], dict[int, list[tuple[str, int]]]](
+    "subscribers of bindings", _subscribers_of
+)

@@ -5,8 +5,21 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import ColumnElement, case, delete, exists, func, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AlertCursor, Binding
@@ -25,6 +38,42 @@ class RunGoing:
     snapshot_id: int
     since: datetime
     usual_seconds: float | None
+
+
+@dataclass(frozen=True)
+class CursorAdvance:
+    """A successful scan of one cursor, as `AlertCursorRepository.advance_many` stores it."""
+
+    workspace_id: int
+    backup_id: int
+    owner: str
+    cursor: datetime
+    next_scan_at: datetime
+
+
+_CURSORS = cast(Table, AlertCursor.__table__)
+_ADVANCE_MANY = (
+    update(_CURSORS)
+    .where(
+        _CURSORS.c.workspace_id == bindparam("w"),
+        _CURSORS.c.backup_id == bindparam("b"),
+        _CURSORS.c.lease_owner == bindparam("o"),
+    )
+    .values(
+        cursor=case(
+            (
+                _CURSORS.c.cursor < bindparam("c", type_=UTCDateTime()),
+                bindparam("c", type_=UTCDateTime()),
+            ),
+            else_=_CURSORS.c.cursor,
+        ),
+        next_scan_at=bindparam("n", type_=UTCDateTime()),
+        error_count=0,
+        lease_owner=None,
+        lease_until=None,
+    )
+)
+"""`advance` for many cursors at once: one statement executed for every row (executemany)."""
 
 
 class AlertCursorRepository:
@@ -152,6 +201,18 @@ class AlertCursorRepository:
         if listed_at is not None:
             values["last_listed_at"] = listed_at
         return await self._write_claimed(workspace_id, backup_id, owner, values)
+
+    async def advance_many(self, scans: Sequence[CursorAdvance]) -> None:
+        """`advance` of many cursors in one statement (a scan round's); a cursor whose lease
+        was lost is left as it is, silently: its new holder scans it again."""
+        if scans:
+            await self.session.execute(
+                _ADVANCE_MANY,
+                [
+                    dict(w=a.workspace_id, b=a.backup_id, o=a.owner, c=a.cursor, n=a.next_scan_at)
+                    for a in scans
+                ],
+            )
 
     async def record_runs(
         self,

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from storage.db import Database
 from storage.repositories import AlertCursorRepository, BindingRepository
+from storage.repositories.alert_cursors import CursorAdvance
 from tests.storage.conftest import NOW
 
 LEASE = 60.0
@@ -189,3 +190,29 @@ async def test_forget_runs_makes_the_next_stale_check_read_the_runs_again(db: Da
     assert forgotten is not None and forgotten.runs_checked_at is None
     assert forgotten.last_good_at == NOW  # only the read's age is forgotten, not what it learned
     assert kept is not None and kept.runs_checked_at == NOW
+
+
+async def test_advance_many_moves_only_forward_and_only_the_owners_cursors(db: Database) -> None:
+    """A scan round's cursors in one statement: each moves forward (never back), is due
+    again at its own time, and is released; one whose lease another holds is left alone."""
+    async with db.session() as session:
+        repo = AlertCursorRepository(session)
+        for backup_id in (1, 2, 3):
+            await repo.ensure(7, backup_id, None, NOW - timedelta(minutes=backup_id))
+        await repo.claim_due("A", NOW, 2, LEASE)  # backups 3 and 2 (oldest due first)
+        await repo.claim_due("B", NOW, 1, LEASE)  # backup 1
+    later = NOW + timedelta(minutes=5)
+    async with db.session() as session:
+        await AlertCursorRepository(session).advance_many(
+            [
+                CursorAdvance(7, 3, "A", NOW, later),
+                CursorAdvance(7, 2, "A", NOW - timedelta(hours=1), later + timedelta(seconds=1)),
+                CursorAdvance(7, 1, "A", NOW, later),  # B's lease: not ours to write
+            ]
+        )
+    async with db.session() as session:
+        rows = {c.backup_id: c for c in await AlertCursorRepository(session).list_for_workspace(7)}
+    assert (rows[3].cursor, rows[3].next_scan_at, rows[3].lease_owner) == (NOW, later, None)
+    assert rows[2].cursor == NOW - timedelta(minutes=2)  # never backwards
+    assert rows[2].next_scan_at == later + timedelta(seconds=1) and rows[2].lease_owner is None
+    assert rows[1].lease_owner == "B" and rows[1].cursor == NOW - timedelta(minutes=1)

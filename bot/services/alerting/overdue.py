@@ -140,6 +140,8 @@ class OverdueTracker:
         """Asks for the active run when due; tells the channels past their limit, and the end
         of a run they were told of."""
         limits = self.limits(cursor, listeners)
+        if not limits and cursor.running_snapshot_id is None:
+            return  # nothing to ask (`due`): no read of the backup's watches either
         watches = await self._batcher.run(
             lambda s: WatchRepository(s).pending_for_backup(cursor.workspace_id, cursor.backup_id)
         )

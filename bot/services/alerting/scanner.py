@@ -57,6 +57,7 @@ from bot.services.leased import LeasedService, lease_for
 from bot.services.subscriptions import PersonalNotices
 from bot.skyvia.errors import SkyviaError
 from bot.skyvia.models import Snapshot, SnapshotState
+from storage.batching import BulkWrite
 from storage.models import AlertCursor, Binding, DeliveryKind
 from storage.repositories import (
     AlertCursorRepository,
@@ -66,6 +67,7 @@ from storage.repositories import (
     StalenessRepository,
     WatchRepository,
 )
+from storage.repositories.alert_cursors import CursorAdvance
 
 log = logging.getLogger(__name__)
 
@@ -362,19 +364,8 @@ class AlertingService(LeasedService[AlertingConfig]):
         """Each failure with the channels still to hear it (not told yet), and the listening
         channels that watch it: they hear it in its card's thread, but it counts in their
         episode's streak all the same (`EpisodeTracker.failed`)."""
-        ids = [s.snapshot_id for s in failures]
-
-        async def known(
-            session: AsyncSession,
-        ) -> tuple[set[tuple[str, str, int]], set[tuple[str, str, int]]]:
-            watched = await WatchRepository(session).watched_snapshots(ids)
-            ledger = DeliveryLedger(session)
-            sent = await ledger.owed_keys(ids, DeliveryKind.ALERT)
-            # A further failure of an episode is done once its header edit (the last step) is.
-            edited = await ledger.owed_keys(ids, DeliveryKind.EPISODE_HEADER)
-            return watched, sent | edited
-
-        watched, told = await self._batcher.read(known)
+        ids = frozenset(s.snapshot_id for s in failures)
+        watched, told = await self._batcher.run_bulk(_KNOWN, ids)
         due: list[tuple[Snapshot, list[Binding], list[Binding]]] = []
         for snapshot in failures:
             end = ended_at(snapshot)
@@ -415,15 +406,8 @@ class AlertingService(LeasedService[AlertingConfig]):
         return detailed
 
     async def _advance(self, cursor: AlertCursor, to: datetime, next_scan: datetime) -> None:
-        await self._batcher.run(
-            lambda session: AlertCursorRepository(session).advance(
-                cursor.workspace_id,
-                cursor.backup_id,
-                owner=self.owner,
-                cursor=to,
-                next_scan_at=next_scan,
-            )
-        )
+        scan = CursorAdvance(cursor.workspace_id, cursor.backup_id, self.owner, to, next_scan)
+        await self._batcher.run_bulk(_ADVANCES, scan)
 
     async def _record_error(self, cursor: AlertCursor, next_scan: datetime | None) -> None:
         if next_scan is None:
@@ -436,6 +420,47 @@ class AlertingService(LeasedService[AlertingConfig]):
                 cursor.workspace_id, cursor.backup_id, owner=self.owner, next_scan_at=next_scan
             )
         )
+
+
+_Keys = set[tuple[str, str, int]]
+
+
+async def _known(
+    session: AsyncSession, items: Sequence[frozenset[int]]
+) -> list[tuple[_Keys, _Keys]]:
+    """For each set of failures: (team, channel, snapshot) of the channels that watch one, and
+    of those told of one already, in three queries for every scan of a write batch (a scan
+    round's cursors meet in few batches) rather than three per cursor."""
+    ids = sorted(set().union(*items))
+    watched = await WatchRepository(session).watched_snapshots(ids)
+    ledger = DeliveryLedger(session)
+    told = await ledger.owed_keys(ids, DeliveryKind.ALERT)
+    # A further failure of an episode is done once its header edit (the last step) is.
+    told |= await ledger.owed_keys(ids, DeliveryKind.EPISODE_HEADER)
+    watched_of, told_of = _by_snapshot(watched), _by_snapshot(told)
+    return [
+        (
+            set().union(*(watched_of.get(i, ()) for i in item)),
+            set().union(*(told_of.get(i, ()) for i in item)),
+        )
+        for item in items
+    ]
+
+
+def _by_snapshot(keys: _Keys) -> dict[int, list[tuple[str, str, int]]]:
+    found: dict[int, list[tuple[str, str, int]]] = {}
+    for key in keys:
+        found.setdefault(key[2], []).append(key)
+    return found
+
+
+async def _advance_many(session: AsyncSession, scans: Sequence[CursorAdvance]) -> list[None]:
+    await AlertCursorRepository(session).advance_many(scans)
+    return [None] * len(scans)
+
+
+_KNOWN = BulkWrite[frozenset[int], tuple[_Keys, _Keys]]("watched and told failures", _known)
+_ADVANCES = BulkWrite[CursorAdvance, None]("alert cursor advances", _advance_many)
 
 
 def _hearing(cursor: AlertCursor, snapshot: Snapshot, listeners: Listeners) -> list[Binding]:
