@@ -20,10 +20,9 @@ from slack_bolt.response import BoltResponse
 
 from bot.slack.grammar.commands import Command
 from bot.slack.messages.ids import ActionId, CallbackId
-from handlers import register_all
-from handlers.clicks import Click
-from handlers.context import Services, SlackContext
-from handlers.wiring import _add, button_handlers, command_handlers
+from handlers import register_all, wiring
+from handlers.context import Services
+from handlers.topics import takers
 from tests.constants import CHANNEL, TEAM
 
 MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
@@ -86,12 +85,10 @@ async def test_every_event_the_manifest_subscribes_to_is_answered(app: AsyncApp)
 
 
 def test_every_command_the_grammar_parses_has_a_handler() -> None:
-    assert set(command_handlers()) == set(get_args(Command))
+    assert set(wiring.command_handlers()) == set(get_args(Command))
 
 
-def test_an_id_declared_by_two_topics_is_refused() -> None:
-    async def handler(ctx: SlackContext, clicked: Click) -> None: ...
-
-    table = dict(button_handlers())
-    with pytest.raises(RuntimeError, match="show_log"):
-        _add(table, {ActionId.SHOW_LOG: handler})
+def test_an_id_declared_by_two_topics_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(wiring, "TOPICS", (*wiring.TOPICS, takers.TOPIC))
+    with pytest.raises(RuntimeError, match="take_alert"):
+        wiring.button_handlers()
