@@ -26,6 +26,8 @@ Register = Callable[[AsyncApp, Services], None]
 
 @dataclass(frozen=True)
 class Topic:
+    """One topic's listeners, by what Slack sends; a topic with none of a kind leaves it empty."""
+
     commands: Mapping[type, CommandHandler] = field(default_factory=dict)
     """Command type -> handler: the subcommands this topic answers."""
     buttons: Mapping[ActionId, ButtonHandler] = field(default_factory=dict)
