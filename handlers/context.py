@@ -143,6 +143,13 @@ class SlackContext:
             raise
         return str(response["ts"])
 
+    async def post_or_tell(self, message: Message) -> None:
+        """To the channel; a private channel without the bot still tells the person who did it."""
+        try:
+            await self.post(message)
+        except NotInChannel:
+            await self.reply(message)
+
     async def permalink(self, channel_id: str, message_ts: str | None) -> str | None:
         """A link to a message, or None: a missing link must never cost the answer itself."""
         if not message_ts:

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from bot.app import BOT_SCOPES
-from handlers.steps import OPEN_WINDOW, RUN_SNAPSHOT
+from handlers.topics.steps import OPEN_WINDOW, RUN_SNAPSHOT
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = REPO_ROOT / "manifest.yml"

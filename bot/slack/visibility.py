@@ -1,8 +1,7 @@
 """Which bound channels a user can see in Slack: a cached reader of two conversation lists.
 
-A Slack adapter, used by the App Home tab and its buttons (`handlers.home`,
-`handlers.home_buttons`): it calls the Web API, so it lives beside the other clients and not
-in a handler.
+A Slack adapter, used by the App Home tab and its buttons (`handlers.topics.home`): it calls
+the Web API, so it lives beside the other clients and not in a handler.
 """
 
 from __future__ import annotations

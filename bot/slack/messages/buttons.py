@@ -229,11 +229,11 @@ def row_menu(
     """The one menu of a backups list row: Run snapshot, the schedule toggle, Details, and
     Mute, or Unmute when the backup is `muted` in this channel.
 
-    Each option's value is a `RowChoice`, which `handlers.actions` turns into the matching
-    button's own payload, so a choice does exactly what that button does (the same claim, the
-    same listener). The schedule option names the state asked for, like the toggle button.
-    Slack confirms a whole overflow menu or none of it: three of its options change something,
-    so every pick is confirmed, naming what each does.
+    Each option's value is a `RowChoice`, which `handlers.topics.snapshots` turns into the
+    matching button's own payload, so a choice does exactly what that button does (the same
+    claim, the same listener). The schedule option names the state asked for, like the toggle
+    button. Slack confirms a whole overflow menu or none of it: three of its options change
+    something, so every pick is confirmed, naming what each does.
     """
     if scheduled is None:
         schedule = ("Schedule", RowAction.SCHEDULE)

@@ -16,8 +16,9 @@ from bot.slack.messages.digests import (
     digest_unchanged_message,
     no_digest_message,
 )
-from handlers.commands.timers import post_or_tell, user_time_zone
 from handlers.context import SlackContext
+from handlers.deadlines import user_time_zone
+from handlers.topic import Topic
 
 
 async def digest(ctx: SlackContext, command: DigestCmd) -> None:
@@ -32,7 +33,7 @@ async def digest(ctx: SlackContext, command: DigestCmd) -> None:
         if dropped is None:
             await ctx.reply(no_digest_message())
         else:
-            await post_or_tell(ctx, digest_off_message(ctx.user_id, dropped))
+            await ctx.post_or_tell(digest_off_message(ctx.user_id, dropped))
         return
     assert command.at is not None
     tz = await user_time_zone(ctx)
@@ -40,7 +41,7 @@ async def digest(ctx: SlackContext, command: DigestCmd) -> None:
     if not changed:
         await ctx.reply(digest_unchanged_message(setting))
         return
-    await post_or_tell(ctx, digest_set_message(ctx.user_id, setting))
+    await ctx.post_or_tell(digest_set_message(ctx.user_id, setting))
 
 
-HANDLERS = {DigestCmd: digest}
+TOPIC = Topic(commands={DigestCmd: digest})

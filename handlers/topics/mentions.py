@@ -6,6 +6,7 @@ from bot.slack.authz import Role
 from bot.slack.grammar.parsing import MentionCmd
 from bot.slack.messages.alerts import mentions_changed_message, mentions_unchanged_message
 from handlers.context import SlackContext
+from handlers.topic import Topic
 
 
 async def mention(ctx: SlackContext, command: MentionCmd) -> None:
@@ -23,4 +24,4 @@ async def mention(ctx: SlackContext, command: MentionCmd) -> None:
     await ctx.post(mentions_changed_message(ctx.user_id, command.mention_ids))
 
 
-HANDLERS = {MentionCmd: mention}
+TOPIC = Topic(commands={MentionCmd: mention})

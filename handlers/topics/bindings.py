@@ -1,57 +1,68 @@
-"""help, connect, disconnect, status, alerts on|off, alerts mute|unmute, alerts stale."""
+"""A channel's binding to a Skyvia workspace: `help`, `connect` (with its modal), `disconnect`,
+`status`, and the Connect to … and Disconnect confirmation buttons.
+
+Connecting and disconnecting are admins' changes, told to the channel; a binding that would be
+replaced, or a disconnect that would leave windows, mutes or a digest behind, is confirmed by a
+button first. The connect modal's submission is checked against Skyvia before it is acked, so
+a wrong token stays on the form.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import TypeGuard
+from typing import Any, TypeGuard
 
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import utcnow
-from bot.services.bindings import BoundWorkspace, MuteResult, MuteUnchanged
-from bot.services.errors import DomainError
+from bot.services.audit import Actor
+from bot.services.errors import TokenRejected, WorkspaceNotFound
 from bot.services.models import ChannelBinding, WatchedRun
 from bot.services.timers import TimerKind
-from bot.skyvia.models import Backup, Workspace
+from bot.skyvia.models import Workspace
 from bot.slack.authz import Role
-from bot.slack.grammar.parsing import (
-    AlertsCmd,
-    ConnectCmd,
-    DisconnectCmd,
-    HelpCmd,
-    MuteCmd,
-    StaleCmd,
-    StatusCmd,
-)
+from bot.slack.grammar.parsing import ConnectCmd, DisconnectCmd, HelpCmd, StatusCmd
 from bot.slack.messages import (
-    Pick,
-    alerts_changed_message,
-    alerts_unchanged_message,
     already_connected_message,
     connect_modal,
     connected_message,
     disconnect_question,
     disconnected_message,
     help_message,
-    mute_changed_message,
+    refusal_message,
     replace_binding_message,
     status_message,
     watch_ended_card,
 )
 from bot.slack.messages.digests import with_digest
+from bot.slack.messages.ids import ActionId, BlockId, CallbackId
 from bot.slack.messages.mrkdwn import user_mention
-from bot.slack.messages.overdue import overdue_limit_changed_message
-from bot.slack.messages.staleness import stale_limit_changed_message
-from bot.slack.messages.timers import mute_unchanged_message, with_pending_ends
-from handlers.commands.backups import resolve
-from handlers.commands.timers import timed_mute
-from handlers.context import NotInChannel, SlackContext
+from bot.slack.messages.payloads import (
+    ConnectModalMeta,
+    ConnectRef,
+    ConnectSubmission,
+    DisconnectRef,
+    ModalInputError,
+    parse_connect_submission,
+)
+from bot.slack.messages.timers import with_pending_ends
+from handlers.clicks import Click, claim_once
+from handlers.context import NotInChannel, Services, SlackContext
+from handlers.errors import report_error
+from handlers.screens import backup_names
+from handlers.topic import Topic
 
 log = logging.getLogger(__name__)
 
-MUTE_ALERTS = "mute or unmute a backup's alerts"
 CONNECT = "connect a channel"
 DISCONNECT = "disconnect a channel"
+
+
+# -- commands --------------------------------------------------------------------------------
 
 
 async def show_help(ctx: SlackContext, _: HelpCmd) -> None:
@@ -80,7 +91,7 @@ async def connect(ctx: SlackContext, command: ConnectCmd) -> None:
         return
     if current.binding is not None and current.binding.workspace_id != command.workspace_id:
         # Replacing drops the old workspace's mutes and watches: an admin confirms first.
-        names = await _backup_names(ctx, current.binding.workspace_id)
+        names = await backup_names(ctx, current.binding.workspace_id)
         watches = len(current.watches)
         ask = replace_binding_message(current.binding, watches, command.workspace_id, names)
         await ctx.reply(ask)
@@ -191,10 +202,7 @@ async def finish_disconnect(ctx: SlackContext) -> None:
     message = disconnected_message(
         result.workspace_id, ctx.user_id, result.stopped_watches, result.workspace_name
     )
-    try:
-        await ctx.post(message)
-    except NotInChannel:
-        await ctx.reply(message)
+    await ctx.post_or_tell(message)
     reason = f"the channel was disconnected by {user_mention(ctx.user_id)}"
     await end_cards(ctx, result.ended, reason)
 
@@ -205,7 +213,7 @@ async def status(ctx: SlackContext, _: StatusCmd) -> None:
     names: dict[int, str] = {}
     binding = result.binding
     if binding is not None and (binding.muted_backup_ids or binding.limits or ends):
-        names = await _backup_names(ctx, binding.workspace_id)
+        names = await backup_names(ctx, binding.workspace_id)
     waited = None if result.queued_since is None else (utcnow() - result.queued_since)
     message = status_message(
         result.binding,
@@ -221,111 +229,113 @@ async def status(ctx: SlackContext, _: StatusCmd) -> None:
     await ctx.reply(message)
 
 
-async def _backup_names(ctx: SlackContext, workspace_id: int) -> dict[int, str]:
-    """Names for the backups a screen holds by id, without a Skyvia call: as the alert scanner
-    last saw them, and the list kept for name look-ups; an id without a name is shown alone."""
-    names = await ctx.services.snapshots.backup_names(workspace_id)
+# -- buttons ---------------------------------------------------------------------------------
+
+
+async def confirm_connect(ctx: SlackContext, click: Click) -> None:
+    ref = ConnectRef.load(click.value)
+    async with claim_once(ctx, click):
+        await replace_connection(ctx, ref.workspace_id)
+    if ctx.respond is not None:  # the question is answered: take it away
+        await ctx.respond(delete_original=True)
+
+
+async def confirm_disconnect(ctx: SlackContext, click: Click) -> None:
+    """Disconnect, confirmed after seeing what it leaves behind; only if the channel still has
+    the binding the question was about."""
+    ref = DisconnectRef.load(click.value)
+    await ctx.require(Role.ADMIN, DISCONNECT)
+    binding = (await ctx.services.bindings.status(ctx.team_id, ctx.channel_id)).binding
+    if binding is None or int(binding.connected_at.timestamp()) != ref.bound_at:
+        await ctx.reply(
+            refusal_message(
+                "This channel was disconnected or connected again since that question.",
+                "Run `/skyvia disconnect` again if it should be disconnected now.",
+            )
+        )
+        return
+    async with claim_once(ctx, click):
+        await finish_disconnect(ctx)
+    if ctx.respond is not None:  # the question is answered: take it away
+        await ctx.respond(delete_original=True)
+
+
+# -- the connect modal -----------------------------------------------------------------------
+
+
+def _team_of(body: dict[str, Any]) -> str:
+    team = body.get("team")
+    return str((team.get("id") if isinstance(team, dict) else None) or body.get("team_id") or "")
+
+
+_CHECK_SECONDS = 2.0
+"""How long the token check may take before the form is acknowledged (Slack waits 3 s)."""
+
+
+async def _reach(
+    services: Services, body: dict[str, Any], meta: ConnectModalMeta, submission: ConnectSubmission
+) -> Workspace | dict[str, str] | None:
+    """The workspace the typed id and token reach, or Skyvia's refusal as the modal's field
+    errors; None when Skyvia did not answer in time (the connect that follows says what
+    happened)."""
+    user = body.get("user") if isinstance(body.get("user"), dict) else {}
+    actor = Actor(_team_of(body), meta.channel_id, str((user or {}).get("id") or ""))
+    token = submission.token.get_secret_value() if submission.token else None
+    check = services.bindings.reach(actor, submission.workspace_id, token)
     try:
-        bound = await ctx.workspace()
-    except DomainError:  # e.g. paused: the scanner's names still serve
-        return names
-    return {**names, **ctx.services.backups.cached_names(bound)}
+        return await asyncio.wait_for(check, _CHECK_SECONDS)
+    except TokenRejected as rejected:
+        return {BlockId.CONNECT_TOKEN: rejected.what}
+    except WorkspaceNotFound as missing:
+        return {BlockId.CONNECT_WORKSPACE: missing.what}
+    except Exception:  # slow, down, or no token to use: told after the ack as before
+        return None
 
 
-async def alerts(ctx: SlackContext, command: AlertsCmd) -> None:
-    await ctx.require(Role.ADMIN, "turn failure alerts on or off")
-    changed = await ctx.services.bindings.set_alerts(
-        team_id=ctx.team_id, channel_id=ctx.channel_id, user_id=ctx.user_id, enabled=command.enabled
-    )
-    if not changed:  # a repeat: only the user hears it, the channel already knows
-        await ctx.reply(alerts_unchanged_message(command.enabled))
-        return
-    await ctx.post(alerts_changed_message(ctx.user_id, command.enabled))
+def register_modal(app: AsyncApp, services: Services) -> None:
+    """The connect modal's submission: its own listener shape (it acks with field errors)."""
+
+    async def on_connect_submit(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        view = body["view"]
+        # Before ack(): a PayloadError here reaches `handle_error` unacknowledged -> HTTP 400.
+        meta = ConnectModalMeta.load(view.get("private_metadata"))
+        try:
+            submission = parse_connect_submission(
+                (view.get("state") or {}).get("values") or {},
+                token_required=not services.bindings.default_token_serves(_team_of(body)),
+            )
+        except ModalInputError as invalid:
+            await ack(response_action="errors", errors=invalid.errors)
+            return
+        reached = await _reach(services, body, meta, submission)
+        if isinstance(reached, dict):  # the form stays open, the error on the field to fix
+            await ack(response_action="errors", errors=reached)
+            return
+        await ack()
+        ctx = SlackContext.from_body(services, body, client, None, channel_id=meta.channel_id)
+        try:
+            await ctx.require(Role.ADMIN, CONNECT)
+            token = submission.token.get_secret_value() if submission.token else None
+            await finish_connect(ctx, submission.workspace_id, token=token, reached=reached)
+        except Exception as error:
+            # A view submission has no channel in its envelope: answer in the modal's channel.
+            await report_error(error, ctx)
+
+    app.view(CallbackId.CONNECT_MODAL)(on_connect_submit)
 
 
-async def set_mute(
-    ctx: SlackContext, bound: BoundWorkspace, backup_id: int, mute: bool
-) -> MuteResult:
-    """Mutes or unmutes; a change is told to the channel, a repeat only to the user.
-
-    Either way a pending end of a timed mute goes: unmuted is unmuted, and a plain mute lasts
-    until someone unmutes.
-    """
-    result = await ctx.services.bindings.mute(bound, backup_id, user_id=ctx.user_id, mute=mute)
-    await ctx.services.timers.cancel(TimerKind.MUTE_END, bound, backup_id)
-    if isinstance(result, MuteUnchanged):
-        name = (await _backup_names(ctx, bound.workspace_id)).get(backup_id)
-        await ctx.reply(mute_unchanged_message(Backup(id=backup_id, name=name), muted=mute))
-        return result
-    message = mute_changed_message(ctx.user_id, result.backup, result.muted)
-    try:
-        await ctx.post(message)
-    except NotInChannel:
-        # The mute is recorded; a private channel without the bot still deserves to know who.
-        await ctx.reply(message)
-    return result
-
-
-async def mute(ctx: SlackContext, command: MuteCmd) -> None:
-    bound = await ctx.workspace()
-    await ctx.require(Role.OPERATOR, MUTE_ALERTS)
-    pick = Pick.MUTE if command.mute else Pick.UNMUTE
-    backup_id = await resolve(ctx, bound, command.backup_id, pick)
-    if backup_id is None:
-        return
-    if command.until is not None:
-        await timed_mute(ctx, bound, backup_id, command.until)
-        return
-    await set_mute(ctx, bound, backup_id, command.mute)
-
-
-async def stale(ctx: SlackContext, command: StaleCmd) -> None:
-    bound = await ctx.workspace()
-    what = "overdue" if command.overdue else "stale"
-    await ctx.require(
-        Role.OPERATOR,
-        "set when a run counts as unusually long"
-        if command.overdue
-        else "set when a backup counts as stale",
-    )
-    limit = "off" if command.off else _limit_words(command.limit_seconds)
-    retype = f"alerts {what} {{id}} {limit}"
-    backup_id = await resolve(ctx, bound, command.backup_id, Pick.RETYPE, retype=retype)
-    if backup_id is None:
-        return
-    backup = await ctx.services.bindings.set_stale(
-        bound,
-        backup_id,
-        user_id=ctx.user_id,
-        limit_seconds=command.limit_seconds,
-        off=command.off,
-        overdue=command.overdue,
-    )
-    changed = overdue_limit_changed_message if command.overdue else stale_limit_changed_message
-    message = changed(ctx.user_id, backup.id, backup.name, command.limit_seconds, command.off)
-    try:
-        await ctx.post(message)
-    except NotInChannel:
-        await ctx.reply(message)
-
-
-def _limit_words(seconds: int | None) -> str:
-    """The limit as the grammar reads it (`auto`, `26h`, `1h30m`), to type again."""
-    if seconds is None:
-        return "auto"
-    words = ""
-    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
-        count, seconds = divmod(seconds, size)
-        words += f"{count}{unit}" if count else ""
-    return words
-
-
-HANDLERS = {
-    HelpCmd: show_help,
-    ConnectCmd: connect,
-    DisconnectCmd: disconnect,
-    StatusCmd: status,
-    AlertsCmd: alerts,
-    MuteCmd: mute,
-    StaleCmd: stale,
-}
+TOPIC = Topic(
+    commands={
+        HelpCmd: show_help,
+        ConnectCmd: connect,
+        DisconnectCmd: disconnect,
+        StatusCmd: status,
+    },
+    buttons={
+        ActionId.CONFIRM_CONNECT: confirm_connect,
+        ActionId.CONFIRM_DISCONNECT: confirm_disconnect,
+    },
+    register=register_modal,
+)

@@ -45,10 +45,11 @@ from bot.skyvia.errors import SkyviaError
 from bot.slack.authz import Role
 from bot.slack.grammar.deadlines import Deadline, DeadlineError, parse_duration
 from bot.slack.grammar.parsing import UsageError
-from handlers.commands.backups import START_SNAPSHOT, SWITCH_SCHEDULE, post_snapshot_card
-from handlers.commands.timers import maintenance_window
 from handlers.context import Services, SlackContext
+from handlers.deadlines import SWITCH_SCHEDULE, maintenance_window
 from handlers.errors import skyvia_refusal
+from handlers.snapshot_start import START_SNAPSHOT, post_snapshot_card
+from handlers.topic import Topic
 
 log = logging.getLogger(__name__)
 
@@ -205,3 +206,6 @@ def register(app: AsyncApp, services: Services) -> None:
     """Wires the steps' listeners (Bolt acknowledges `function_executed` itself)."""
     app.function(RUN_SNAPSHOT)(_listener(services, RUN_SNAPSHOT, _run_snapshot))
     app.function(OPEN_WINDOW)(_listener(services, OPEN_WINDOW, _open_window))
+
+
+TOPIC = Topic(register=register)

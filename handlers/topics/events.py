@@ -3,7 +3,7 @@ and events that take a person away: end their subscriptions.
 
 Bolt acknowledges events itself; each listener first drops Slack's retries of an event it has
 already acted on (`ChannelPauses.first_delivery`, by event id), then pauses the bindings the
-event concerns. `app_home_opened` lives in `handlers.home`.
+event concerns. `app_home_opened` lives in `handlers.topics.home`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.services.channel_pauses import TEAM_GONE
 from handlers.context import Services
+from handlers.topic import Topic
 
 CHANNEL_GONE: dict[str, str] = {
     "channel_archived": "the channel was archived",
@@ -103,3 +104,6 @@ def register(app: AsyncApp, services: Services) -> None:
     app.event("user_change")(_user_changed(services))
     for name in TEAM_GONE:
         app.event(name)(team_gone)
+
+
+TOPIC = Topic(register=register)

@@ -1,4 +1,5 @@
-"""Timed mutes and maintenance windows from the command line: the end as the person meant it.
+"""Ends people type (`for 2h`, `until 18:00`), as they meant them; and the maintenance window,
+the timed change both the `schedule` command and the Workflow step make.
 
 `until 18:00` is read in the time zone of the person typing, which only Slack knows
 (`users.info` `tz`), so the grammar leaves the end unresolved and it is resolved here; an end in
@@ -16,14 +17,12 @@ from bot.services.bindings import BoundWorkspace
 from bot.slack.grammar.deadlines import Deadline, DeadlineError
 from bot.slack.grammar.parsing import UsageError
 from bot.slack.grammar.usage import usage_of
-from bot.slack.messages import Message
-from bot.slack.messages.timers import (
-    mute_unchanged_message,
-    timed_mute_message,
-    window_opened_message,
-    window_unchanged_message,
-)
-from handlers.context import NotInChannel, SlackContext
+from bot.slack.messages.timers import window_opened_message, window_unchanged_message
+from handlers.context import SlackContext
+
+SWITCH_SCHEDULE = "turn a backup's schedule on or off"
+"""What a refused role check says was asked, by command, button or Workflow step (a window
+turns the schedule off)."""
 
 
 async def user_time_zone(ctx: SlackContext) -> str | None:
@@ -46,19 +45,6 @@ async def resolve_end(ctx: SlackContext, deadline: Deadline, subcommand: str) ->
         raise UsageError(f"{error}.", usage_of(subcommand)) from None
 
 
-async def timed_mute(
-    ctx: SlackContext, bound: BoundWorkspace, backup_id: int, end: Deadline
-) -> None:
-    until = await resolve_end(ctx, end, "alerts mute")
-    muted = await ctx.services.timers.mute_until(
-        bound, backup_id, user_id=ctx.user_id, until=until, words=end.word
-    )
-    if muted.repeat:  # the same end again: only the person hears it
-        await ctx.reply(mute_unchanged_message(muted.backup, muted.until))
-        return
-    await post_or_tell(ctx, timed_mute_message(ctx.user_id, muted.backup, until, end.word))
-
-
 async def maintenance_window(
     ctx: SlackContext, bound: BoundWorkspace, backup_id: int, end: Deadline
 ) -> datetime:
@@ -71,13 +57,5 @@ async def maintenance_window(
         await ctx.reply(window_unchanged_message(opened.backup, opened.until))
         return opened.until
     opened_note = window_opened_message(ctx.user_id, opened.backup, until, opened.was_active)
-    await post_or_tell(ctx, opened_note)
+    await ctx.post_or_tell(opened_note)
     return until
-
-
-async def post_or_tell(ctx: SlackContext, message: Message) -> None:
-    """To the channel; a private channel without the bot still tells the person who did it."""
-    try:
-        await ctx.post(message)
-    except NotInChannel:
-        await ctx.reply(message)

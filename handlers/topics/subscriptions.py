@@ -13,6 +13,7 @@ from bot.slack.messages.subscriptions import (
     unsubscribed_message,
 )
 from handlers.context import SlackContext
+from handlers.topic import Topic
 
 
 async def subscribe(ctx: SlackContext, command: SubscribeCmd) -> None:
@@ -34,4 +35,4 @@ async def subscriptions(ctx: SlackContext, command: SubscriptionsCmd) -> None:
     )
 
 
-HANDLERS = {SubscribeCmd: subscribe, SubscriptionsCmd: subscriptions}
+TOPIC = Topic(commands={SubscribeCmd: subscribe, SubscriptionsCmd: subscriptions})
