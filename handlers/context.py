@@ -20,7 +20,7 @@ from bot.services.bindings import BindingService, BoundWorkspace
 from bot.services.channel_pauses import ChannelPauses
 from bot.services.clicks import ClickClaims
 from bot.services.digests import DigestSettings
-from bot.services.errors import DomainError
+from bot.services.errors import NotInChannel
 from bot.services.health import HealthService
 from bot.services.mentions import AlertMentions
 from bot.services.schedules import ScheduleService
@@ -58,14 +58,6 @@ class Services:
     steps: StepExecutions
     takers: AlertTakers
     subscriptions: Subscriptions
-
-
-class NotInChannel(DomainError):
-    def __init__(self) -> None:
-        super().__init__(
-            "I can't post in this channel: it is private and I am not a member.",
-            "Invite me with `/invite @Skyvia Backup Bot`, then try again.",
-        )
 
 
 @dataclass

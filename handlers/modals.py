@@ -20,6 +20,7 @@ from bot.slack.messages.payloads import (
     ModalInputError,
     parse_connect_submission,
 )
+from bot.slack.messages.refusals import refusal_words
 from handlers.commands.bindings import finish_connect
 from handlers.context import Services, SlackContext
 from handlers.errors import report_error
@@ -47,9 +48,9 @@ async def _reach(
     try:
         return await asyncio.wait_for(check, _CHECK_SECONDS)
     except TokenRejected as rejected:
-        return {BlockId.CONNECT_TOKEN: rejected.what}
+        return {BlockId.CONNECT_TOKEN: refusal_words(rejected)[0]}
     except WorkspaceNotFound as missing:
-        return {BlockId.CONNECT_WORKSPACE: missing.what}
+        return {BlockId.CONNECT_WORKSPACE: refusal_words(missing)[0]}
     except Exception:  # slow, down, or no token to use: told after the ack as before
         return None
 

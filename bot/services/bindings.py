@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
 from bot.services.audit import Actor, Entry, record, record_in
+from bot.services.channel_pauses import DEFAULT_TOKEN_REFUSED_REASON
 from bot.services.errors import (
-    DEFAULT_TOKEN_REFUSED_REASON,
     DefaultTokenRefused,
     NoDefaultToken,
     NotBound,

@@ -1,19 +1,28 @@
-"""What stops a channel's alerts without anyone asking: Slack telling us the channel is gone.
+"""What stops a channel's alerts without anyone asking, and the one way a binding is paused.
 
 Slack sends events when the bot leaves or is removed from a channel, a channel is archived or
-deleted, or the app is uninstalled. Each pauses the affected bindings (with the reason in plain
-words, shown by `status`) so the workers stop posting there instead of failing on every try.
-Slack re-sends an event it thinks we missed (`X-Slack-Retry-Num`); `first_delivery` makes
-acting on one event id happen once, across replicas, through the processed-clicks table.
+deleted, or the app is uninstalled; Slack refuses a post to a channel that is gone; Skyvia
+rejects a binding's token, or it no longer decrypts. Each pauses the affected bindings (with the
+reason in plain words, shown by `status`) so the workers stop posting there instead of failing
+on every try, and each pause is logged the same way, with the team and channel ids and the
+reason, never a token. Slack re-sends an event it thinks we missed (`X-Slack-Retry-Num`);
+`first_delivery` makes acting on one event id happen once, across replicas, through the
+processed-clicks table.
+
+A pause over a Skyvia token is lifted by connecting the channel again. Its stored reason says
+what happened and `Reconnect` how to lift it; the message layer words that hint (the command
+to run), so the reason stays plain words about the channel.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime
 
 from bot.clock import utcnow
+from bot.services.models import Reconnect
 from storage.db import Database
 from storage.repositories import BindingRepository, ClickRepository, click_key
 
@@ -24,6 +33,40 @@ TEAM_GONE: dict[str, str] = {
     "tokens_revoked": "the bot's Slack token was revoked; reinstalling the app resumes",
 }
 """Pauses of a whole team, by the Slack event that made them; a reinstall lifts exactly these."""
+
+UNDECRYPTABLE_REASON = (
+    "the stored Skyvia token of this channel could not be decrypted (was the encryption key "
+    "changed?)"
+)
+OWN_TOKEN_REJECTED_REASON = "Skyvia rejected this channel's access token"
+DEFAULT_TOKEN_REFUSED_REASON = (
+    "the bot's default Skyvia token no longer serves this Slack workspace"
+)
+"""A binding paused because its team lost the default token (at start-up)."""
+
+
+def token_rejected_reason(workspace_id: int) -> str:
+    """A binding on the default token, paused because Skyvia rejected it for its workspace."""
+    return f"Skyvia rejected the access token of workspace {workspace_id}"
+
+
+_TOKEN_REJECTED = re.compile(r"Skyvia rejected the access token of workspace \d+")
+
+
+def reconnect_lifts(reason: str | None) -> Reconnect | None:
+    """How a pause with this stored reason is lifted, when a reconnect does.
+
+    None for the other pauses, and for reasons stored before the hint moved to the messages
+    (they carry it in their own words already).
+    """
+    if reason in (UNDECRYPTABLE_REASON, OWN_TOKEN_REJECTED_REASON) or (
+        reason is not None and _TOKEN_REJECTED.fullmatch(reason)
+    ):
+        return Reconnect.WITH_A_WORKING_TOKEN
+    if reason == DEFAULT_TOKEN_REFUSED_REASON:
+        return Reconnect.WITH_ITS_OWN_TOKEN
+    return None
+
 
 EVENT_ACTOR = "events"
 """Stored as the `user_id` of an event's dedupe row: events have no clicking user."""

@@ -18,6 +18,7 @@ from bot.clock import utcnow
 from bot.services.backup_names import Ambiguous
 from bot.services.backups import SnapshotQuery
 from bot.services.bindings import BoundWorkspace
+from bot.services.errors import NotInChannel
 from bot.services.schedules import ScheduleChange
 from bot.services.snapshots import (
     AlreadyActive,
@@ -56,7 +57,7 @@ from bot.slack.messages import (
 from bot.slack.messages.payloads import SnapshotFilters
 from bot.slack.messages.timers import with_pending_ends
 from handlers.commands.timers import maintenance_window
-from handlers.context import NotInChannel, SlackContext
+from handlers.context import SlackContext
 
 START_SNAPSHOT = "start a snapshot"
 SWITCH_SCHEDULE = "turn a backup's schedule on or off"

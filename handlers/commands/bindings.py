@@ -9,7 +9,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.clock import utcnow
 from bot.services.bindings import BoundWorkspace, MuteResult, MuteUnchanged
-from bot.services.errors import DomainError
+from bot.services.errors import DomainError, NotInChannel
 from bot.services.models import ChannelBinding, WatchedRun
 from bot.services.timers import TimerKind
 from bot.skyvia.models import Backup, Workspace
@@ -45,7 +45,7 @@ from bot.slack.messages.staleness import stale_limit_changed_message
 from bot.slack.messages.timers import mute_unchanged_message, with_pending_ends
 from handlers.commands.backups import resolve
 from handlers.commands.timers import timed_mute
-from handlers.context import NotInChannel, SlackContext
+from handlers.context import SlackContext
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.clock import utcnow
 from bot.services.bindings import BoundWorkspace
+from bot.services.errors import NotInChannel
 from bot.slack.grammar.deadlines import Deadline, DeadlineError
 from bot.slack.grammar.parsing import UsageError
 from bot.slack.grammar.usage import usage_of
@@ -23,7 +24,7 @@ from bot.slack.messages.timers import (
     window_opened_message,
     window_unchanged_message,
 )
-from handlers.context import NotInChannel, SlackContext
+from handlers.context import SlackContext
 
 
 async def user_time_zone(ctx: SlackContext) -> str | None:

@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.services.bindings import BindingService, MuteChanged, MuteUnchanged
-from bot.services.errors import DomainError, NotBound
+from bot.services.errors import NotBound, TokenRejected, WorkspaceNotFound
 from bot.services.models import ChannelBinding, WatchedRun
 from bot.simulator import RunningSimulator
 from bot.skyvia.errors import SkyviaNotFound
+from bot.slack.messages.refusals import refusal_words
 from storage.db import Database
 from storage.repositories import AuditRepository, WatchRepository
 from tests.constants import ADMIN, BACKUP, CHANNEL, MEMBER, OTHER_CHANNEL, TEAM, WORKSPACE
@@ -84,10 +85,12 @@ async def test_a_channel_token_is_checked_then_kept_for_that_channel_only(
 async def test_a_rejected_token_or_unknown_workspace_binds_nothing_and_is_audited(
     binding_service: BindingService, db: Database
 ) -> None:
-    with pytest.raises(DomainError, match="rejected the access token for workspace 124"):
+    with pytest.raises(TokenRejected) as rejected:
         await connect(binding_service, 124, token="not-a-skyvia-token")
-    with pytest.raises(DomainError, match="Workspace 999 was not found"):
+    assert "rejected the access token for workspace 124" in refusal_words(rejected.value)[0]
+    with pytest.raises(WorkspaceNotFound) as missing:
         await connect(binding_service, 999)
+    assert "Workspace 999 was not found" in refusal_words(missing.value)[0]
     with pytest.raises(NotBound):
         await binding_service.resolve(TEAM, CHANNEL)
     assert await audit(db) == [

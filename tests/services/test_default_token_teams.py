@@ -11,9 +11,12 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from bot.services.bindings import BindingService
-from bot.services.errors import DEFAULT_TOKEN_REFUSED_REASON, DefaultTokenRefused, NoDefaultToken
+from bot.services.channel_pauses import DEFAULT_TOKEN_REFUSED_REASON
+from bot.services.errors import DefaultTokenRefused, NoDefaultToken
+from bot.services.models import Reconnect
 from bot.simulator import RunningSimulator
 from bot.skyvia.client import SkyviaClient
+from bot.slack.messages.refusals import refusal_words
 from storage.crypto import TokenCipher
 from storage.db import Database
 from storage.repositories import BindingRepository
@@ -45,7 +48,7 @@ async def test_an_unlisted_team_is_refused_the_default_token_and_connects_with_i
         await bindings.connect(
             team_id=STRANGER, channel_id=CHANNEL, workspace_id=WORKSPACE, token=None, user_id=ADMIN
         )
-    assert "does not serve this Slack workspace" in refused.value.what
+    assert "does not serve this Slack workspace" in refusal_words(refused.value)[0]
     assert simulator.state.call_counts() == {}  # the operator's token was never sent
     async with db.session() as session:
         assert await BindingRepository(session).get(STRANGER, CHANNEL) is None
@@ -107,6 +110,7 @@ async def test_a_binding_made_before_the_setting_changed_is_paused_and_never_ser
     assert status.binding is not None and status.binding.paused_reason == (
         DEFAULT_TOKEN_REFUSED_REASON
     )
+    assert status.binding.reconnect is Reconnect.WITH_ITS_OWN_TOKEN
     for team, channel in ((TEAM, CHANNEL), (STRANGER, "C0OWN")):
         kept = await after.status(team, channel)
         assert kept.binding is not None and not kept.binding.paused

@@ -11,13 +11,10 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import update
 
-from bot.services.alerting.token_checks import (
-    OWN_TOKEN_REJECTED_REASON,
-    UNDECRYPTABLE_REASON,
-    TokenChecks,
-)
+from bot.services.alerting.token_checks import TokenChecks
 from bot.services.announcements import Channel, Outcome
 from bot.services.bindings import BindingService
+from bot.services.channel_pauses import OWN_TOKEN_REJECTED_REASON, UNDECRYPTABLE_REASON
 from storage.models import Binding
 from storage.repositories import BindingRepository
 from tests.services.kit import CHANNEL, TEAM, Kit

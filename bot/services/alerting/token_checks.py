@@ -12,7 +12,7 @@ the pause (crash) only means the next scan meets the rejected token again, finds
 already sent, and pauses. The notice is once per binding (its creation time names it): a
 channel reconnected with a new token that later expires too is told again, once. A token that
 does not decrypt is an operator's matter: the binding is paused with the reason (shown by
-`/skyvia status`) and one warning is logged, with the team and channel ids only.
+`status`) and one warning is logged, with the team and channel ids only.
 """
 
 from __future__ import annotations
@@ -22,6 +22,11 @@ from datetime import datetime
 
 from bot.services.announcements import Announcer, Channel
 from bot.services.bindings import BindingService
+from bot.services.channel_pauses import (
+    OWN_TOKEN_REJECTED_REASON,
+    UNDECRYPTABLE_REASON,
+    token_rejected_reason,
+)
 from bot.services.errors import NoDefaultToken
 from storage.batching import WriteBatcher
 from storage.crypto import TokenDecryptError
@@ -29,22 +34,6 @@ from storage.models import Binding
 from storage.repositories import BindingRepository
 
 log = logging.getLogger(__name__)
-
-UNDECRYPTABLE_REASON = (
-    "the stored Skyvia token of this channel could not be decrypted (was the encryption key "
-    "changed?); an admin can reconnect with `/skyvia connect`"
-)
-OWN_TOKEN_REJECTED_REASON = (
-    "Skyvia rejected this channel's access token; an admin can reconnect with `/skyvia connect`"
-)
-
-
-def token_rejected_reason(workspace_id: int) -> str:
-    """The plain-words pause reason stored on the binding and shown by `status`."""
-    return (
-        f"Skyvia rejected the access token of workspace {workspace_id}; "
-        "an admin can reconnect with `/skyvia connect`"
-    )
 
 
 class TokenChecks:
