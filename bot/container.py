@@ -118,30 +118,42 @@ class SharedParts(TypedDict):
     bindings: BindingService
     announcer: Announcer
     batcher: WriteBatcher
+    pauses: ChannelPauses
     owner: str
     metrics: Metrics
 
 
-def _notifier(
-    settings: Settings,
-    metrics: Metrics,
-    slack: SlackClients,
-    cipher: TokenCipher,
-    batcher: WriteBatcher,
-    sending: WriteBatcher,
-    owner: str,
-) -> Notifier:
+@dataclass(frozen=True)
+class Core:
+    """What the listeners' and the workers' use cases are built on, each built once: the
+    clients, the database, and the services both sides call."""
+
+    settings: Settings
+    metrics: Metrics
+    db: Database
+    cipher: TokenCipher
+    skyvia: SkyviaClient
+    slack: SlackClients
+    pauses: ChannelPauses
+    bindings: BindingService
+    schedules: ScheduleService
+
+
+def _notifier(core: Core, batcher: WriteBatcher, sending: WriteBatcher, owner: str) -> Notifier:
     """The process's one notifier: owes every message (through `batcher`, with the services'
     writes), and sends what the sender claims (posts, edits, and Workflow Builder step
-    completions), writing their outcomes through `sending`."""
+    completions), writing their outcomes through `sending`; a channel Slack refuses is paused
+    (`ChannelPauses`)."""
+    settings, slack = core.settings, core.slack
     return Notifier(
         slack=slack,
         batcher=batcher,
         send_batcher=sending,
+        pauses=core.pauses,
         owner=owner,
         stale_after=stale_claim_after(settings.watch_interval, settings.alert_interval),
-        metrics=metrics,
-        steps=StepCompleter(slack=slack, cipher=cipher, batcher=sending, owner=owner),
+        metrics=core.metrics,
+        steps=StepCompleter(slack=slack, cipher=core.cipher, batcher=sending, owner=owner),
     )
 
 
@@ -161,37 +173,30 @@ def _polling(settings: Settings, common: SharedParts) -> tuple[WatchingService, 
     return watching, alerting
 
 
-def _background(
-    settings: Settings,
-    metrics: Metrics,
-    db: Database,
-    skyvia: SkyviaClient,
-    slack: SlackClients,
-    cipher: TokenCipher,
-    bindings: BindingService,
-    schedules: ScheduleService,
-) -> Background:
+def _background(core: Core) -> Background:
     """The workers' use cases, and the ones the listeners share with them (timers, takers,
     health). One notifier and lease owner per process. On PostgreSQL the sender writes through a
     batcher of its own: scan rounds took 4.8 s, not 10.6, while 25,000 alerts went out. SQLite
     has one writer: two batchers waited on each other (all 25,000 in 141 s with one)."""
+    settings, db = core.settings, core.db
     owner = new_lease_owner("bot")
     batcher = WriteBatcher(db)
     sending = WriteBatcher(db) if db.is_postgresql else batcher
-    notifier = _notifier(settings, metrics, slack, cipher, batcher, sending, owner)
+    notifier = _notifier(core, batcher, sending, owner)
     announcer = SlackAnnouncer(notifier)
     common = SharedParts(
         db=db,
-        skyvia=skyvia,
-        bindings=bindings,
+        skyvia=core.skyvia,
+        bindings=core.bindings,
         announcer=announcer,
         batcher=batcher,
+        pauses=core.pauses,
         owner=owner,
-        metrics=metrics,
+        metrics=core.metrics,
     )
     watching, alerting = _polling(settings, common)
     takers = AlertTakers(db, announcer)
-    health = HealthService(skyvia=skyvia, bindings=bindings, takers=takers)
+    health = HealthService(skyvia=core.skyvia, bindings=core.bindings, takers=takers)
     retention = RetentionService(
         db=db,
         policy=RetentionPolicy.from_settings(settings, alert_lookback=alerting.config.lookback),
@@ -203,9 +208,9 @@ def _background(
         retention=retention,
         timers=TimerService(
             db=db,
-            skyvia=skyvia,
-            bindings=bindings,
-            schedules=schedules,
+            skyvia=core.skyvia,
+            bindings=core.bindings,
+            schedules=core.schedules,
             announcer=announcer,
             health=health,
             owner=owner,
@@ -216,7 +221,7 @@ def _background(
             batcher=sending,
             owner=owner,
             pace=Pace(settings.pace),
-            metrics=metrics,
+            metrics=core.metrics,
         ),
         takers=takers,
         health=health,
@@ -251,16 +256,19 @@ class Container:
         cipher = token_cipher(settings)
         http = build_http_client()
         skyvia = SkyviaClient(http, settings.skyvia_api_url, observer=skyvia_observer(metrics))
+        pauses = ChannelPauses(db)
         bindings = BindingService(
             db=db,
             cipher=cipher,
             skyvia=skyvia,
+            pauses=pauses,
             default_token=settings.skyvia_api_token,
             default_token_teams=settings.default_token_teams_allowed,
         )
         slack = slack_clients(settings, metrics, db, cipher, bindings)
         schedules = ScheduleService(db=db, skyvia=skyvia)
-        background = _background(settings, metrics, db, skyvia, slack, cipher, bindings, schedules)
+        core = Core(settings, metrics, db, cipher, skyvia, slack, pauses, bindings, schedules)
+        background = _background(core)
         services = Services(
             authorizer=Authorizer(admins=settings.admins, operators=settings.operators),
             bindings=bindings,
@@ -269,7 +277,7 @@ class Container:
             schedules=schedules,
             clicks=ClickClaims(db),
             timers=background.timers,
-            pauses=ChannelPauses(db),
+            pauses=pauses,
             health=background.health,
             mentions=AlertMentions(db),
             digests=DigestSettings(db),

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
 from bot.services.audit import Actor, Entry, record, record_in
-from bot.services.channel_pauses import DEFAULT_TOKEN_REFUSED_REASON
+from bot.services.channel_pauses import ChannelPauses
 from bot.services.errors import (
     DefaultTokenRefused,
     NoDefaultToken,
@@ -125,11 +125,13 @@ class BindingService:
         cipher: TokenCipher,
         skyvia: SkyviaClient,
         default_token: SecretStr | None,
+        pauses: ChannelPauses,
         default_token_teams: frozenset[str] | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         """`default_token_teams`: the Slack teams the default token serves; None means all."""
         self._db = db
+        self._pauses = pauses
         self._cipher = cipher
         self._skyvia = skyvia
         self._default_token = default_token
@@ -170,15 +172,7 @@ class BindingService:
         """
         if self._default_teams is None:
             return 0
-        async with self._db.session() as session:
-            paused = await BindingRepository(session).pause_default_token_bindings(
-                self._default_teams, DEFAULT_TOKEN_REFUSED_REASON, self._clock()
-            )
-        for team_id, channel_id in paused:
-            why = "the default Skyvia token does not serve its team"
-            ids = {"team": team_id, "channel": channel_id}
-            log.warning("binding %s/%s paused: %s", team_id, channel_id, why, extra=ids)
-        return len(paused)
+        return await self._pauses.pause_default_token_bindings(self._default_teams)
 
     def bound(self, binding: Binding) -> BoundWorkspace:
         return BoundWorkspace(

@@ -84,21 +84,39 @@ class ChannelPauses:
                 click_key("event", event_id), EVENT_ACTOR, self._clock()
             )
 
-    async def pause_channel(self, team_id: str, channel_id: str, reason: str) -> bool:
-        """Pauses the channel's binding; False when it has none or it was paused already."""
+    async def pause_channel(
+        self,
+        team_id: str,
+        channel_id: str,
+        reason: str,
+        *,
+        now: datetime | None = None,
+        slack_error: str | None = None,
+    ) -> bool:
+        """Pauses the channel's binding; False when it has none or it was paused already.
+
+        The one way a single binding is paused, whoever saw why (a Slack event, a post Slack
+        refused with `slack_error`, a Skyvia token rejected or undecryptable), so each pause
+        is written and logged alike: once, when it happens, with the ids and the reason.
+        """
         async with self._db.session() as session:
             paused = await BindingRepository(session).pause(
-                team_id, channel_id, reason, self._clock()
+                team_id, channel_id, reason, now or self._clock()
             )
         if paused:
-            log.warning(
-                "binding %s/%s paused: %s",
-                team_id,
-                channel_id,
-                reason,
-                extra={"team": team_id, "channel": channel_id},
-            )
+            _log_paused(team_id, channel_id, reason, slack_error)
         return paused
+
+    async def pause_default_token_bindings(self, allowed_teams: frozenset[str]) -> int:
+        """Pauses the bindings on the default token of the teams not in `allowed_teams` (it no
+        longer serves them); each is logged as `pause_channel` logs one. Idempotent."""
+        async with self._db.session() as session:
+            paused = await BindingRepository(session).pause_default_token_bindings(
+                allowed_teams, DEFAULT_TOKEN_REFUSED_REASON, self._clock()
+            )
+        for team_id, channel_id in paused:
+            _log_paused(team_id, channel_id, DEFAULT_TOKEN_REFUSED_REASON)
+        return len(paused)
 
     async def pause_team(self, team_id: str, reason: str, enterprise_id: str | None = None) -> int:
         """Pauses every binding of a Slack team, or with `enterprise_id` (an org-wide install)
@@ -121,3 +139,11 @@ class ChannelPauses:
         if count:
             log.warning("%d bindings of reinstalled team %s resumed", count, team_id)
         return count
+
+
+def _log_paused(team_id: str, channel_id: str, reason: str, slack_error: str | None = None) -> None:
+    """The one log line of a binding's pause: ids and the reason, never anything of a token."""
+    fields = {"team": team_id, "channel": channel_id}
+    if slack_error is not None:
+        fields["slack_error"] = slack_error
+    log.warning("binding %s/%s paused: %s", team_id, channel_id, reason, extra=fields)

@@ -20,6 +20,7 @@ from bot.services.alerting.token_checks import TokenChecks
 from bot.services.announcements import Announcer
 from bot.services.backoff import WorkspaceBackoff
 from bot.services.bindings import BindingService
+from bot.services.channel_pauses import ChannelPauses
 from bot.skyvia.client import SkyviaClient
 from storage.batching import WriteBatcher
 from storage.db import Database
@@ -54,6 +55,7 @@ class LeasedService(Generic[ConfigT]):
         bindings: BindingService,
         announcer: Announcer,
         batcher: WriteBatcher,
+        pauses: ChannelPauses,
         config: ConfigT,
         owner: str,
         metrics: Metrics | None = None,
@@ -70,7 +72,7 @@ class LeasedService(Generic[ConfigT]):
         self._metrics = metrics
         self._backoff = backoff or WorkspaceBackoff(base=config.interval, cap=config.max_backoff)
         self._clock = clock
-        self._tokens = TokenChecks(announcer=announcer, batcher=batcher, bindings=bindings)
+        self._tokens = TokenChecks(announcer=announcer, bindings=bindings, pauses=pauses)
         self._setup()
 
     def _setup(self) -> None:

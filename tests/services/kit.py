@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from bot.devtools.slack_standin import FakeSlack
 from bot.metrics import Metrics
 from bot.services.bindings import BindingService
+from bot.services.channel_pauses import ChannelPauses
 from bot.simulator import RunningSimulator
 from bot.skyvia.client import SkyviaClient
 from bot.slack.clients import SlackClients
@@ -56,6 +57,7 @@ class Kit:
     metrics: Metrics
     clock: Clock
     sender: OutboxSender
+    pauses: ChannelPauses
 
     async def flush(self, rounds: int = 50) -> None:
         """Lets the sender drain the outbox: what the services owed reaches the fake Slack."""
@@ -98,9 +100,11 @@ async def kit(db: Database, fake_slack: FakeSlack) -> AsyncIterator[Kit]:
         base_url=fake_slack.api_url, metrics=metrics, bot_token=fake_slack.bot_token
     )
     batcher = WriteBatcher(db)
+    pauses = ChannelPauses(db, clock=clock)
     notifier = Notifier(
         slack=clients,
         batcher=batcher,
+        pauses=pauses,
         owner="worker:test:1:me",
         stale_after=STALE_AFTER,
         metrics=metrics,
@@ -115,7 +119,16 @@ async def kit(db: Database, fake_slack: FakeSlack) -> AsyncIterator[Kit]:
         clock=clock,
     )
     yield Kit(
-        db, fake_slack, clients, batcher, notifier, SlackAnnouncer(notifier), metrics, clock, sender
+        db,
+        fake_slack,
+        clients,
+        batcher,
+        notifier,
+        SlackAnnouncer(notifier),
+        metrics,
+        clock,
+        sender,
+        pauses,
     )
     await sender.close()
     await batcher.close()
@@ -136,5 +149,6 @@ def binding_service(
         db=db,
         cipher=TokenCipher(Fernet.generate_key().decode()),
         skyvia=skyvia,
+        pauses=ChannelPauses(db),
         default_token=SecretStr(simulator.token),
     )

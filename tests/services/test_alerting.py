@@ -67,6 +67,7 @@ def _alerting(skyvia: _Skyvia, log_cache_size: int = 2000) -> AlertingService:
         bindings=None,  # type: ignore[arg-type]
         announcer=None,  # type: ignore[arg-type]
         batcher=None,  # type: ignore[arg-type]
+        pauses=None,  # type: ignore[arg-type]
         config=AlertingConfig(
             interval=1,
             lookback=timedelta(hours=1),

@@ -26,7 +26,7 @@ def _discovery(kit: Kit, skyvia: SkyviaClient, bindings: BindingService) -> Back
         db=kit.db,
         skyvia=skyvia,
         bindings=bindings,
-        tokens=TokenChecks(announcer=kit.announcer, batcher=kit.batcher, bindings=bindings),
+        tokens=TokenChecks(announcer=kit.announcer, bindings=bindings, pauses=kit.pauses),
         backoff=WorkspaceBackoff(base=1, cap=10),
         relist_period=PERIOD,
     )

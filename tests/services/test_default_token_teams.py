@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from bot.services.bindings import BindingService
-from bot.services.channel_pauses import DEFAULT_TOKEN_REFUSED_REASON
+from bot.services.channel_pauses import DEFAULT_TOKEN_REFUSED_REASON, ChannelPauses
 from bot.services.errors import DefaultTokenRefused, NoDefaultToken
 from bot.services.models import Reconnect
 from bot.simulator import RunningSimulator
@@ -33,6 +33,7 @@ def service(
         db=db,
         cipher=TokenCipher(Fernet.generate_key().decode()),
         skyvia=skyvia,
+        pauses=ChannelPauses(db),
         default_token=SecretStr(simulator.token),
         default_token_teams=teams,
     )

@@ -49,7 +49,7 @@ async def test_once_the_channel_was_told_the_binding_is_paused(
     announcer = _Announcer(outcome)
     checks = TokenChecks(
         announcer=announcer,  # type: ignore[arg-type]
-        batcher=kit.batcher,
+        pauses=kit.pauses,
         bindings=binding_service,
     )
     assert await checks.report_rejected(binding, kit.clock.now)
@@ -65,7 +65,7 @@ async def test_a_notice_not_delivered_leaves_the_binding_active_for_a_retry(
     binding = await kit.bind()
     checks = TokenChecks(
         announcer=_Announcer(outcome),  # type: ignore[arg-type]
-        batcher=kit.batcher,
+        pauses=kit.pauses,
         bindings=binding_service,
     )
     assert not await checks.report_rejected(binding, kit.clock.now)
@@ -92,7 +92,7 @@ async def test_a_rejected_own_token_is_named_as_the_channels_own(
     announcer = _Announcer(Outcome.SENT)
     checks = TokenChecks(
         announcer=announcer,  # type: ignore[arg-type]
-        batcher=kit.batcher,
+        pauses=kit.pauses,
         bindings=binding_service,
     )
     assert await checks.report_rejected(binding, kit.clock.now)
@@ -109,7 +109,7 @@ async def test_an_undecryptable_token_pauses_its_binding_and_is_logged_once(
     announcer = _Announcer(Outcome.SENT)
     checks = TokenChecks(
         announcer=announcer,  # type: ignore[arg-type]
-        batcher=kit.batcher,
+        pauses=kit.pauses,
         bindings=binding_service,
     )
     assert await checks.usable_token(binding, kit.clock.now) is None
@@ -129,7 +129,7 @@ async def test_a_default_token_binding_gets_the_default_token(
     announcer = _Announcer(Outcome.SENT)
     checks = TokenChecks(
         announcer=announcer,  # type: ignore[arg-type]
-        batcher=kit.batcher,
+        pauses=kit.pauses,
         bindings=binding_service,
     )
     assert await checks.usable_token(binding, kit.clock.now) == binding_service.token_of(binding)

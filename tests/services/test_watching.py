@@ -29,6 +29,7 @@ def _watching(kit: Kit, skyvia: SkyviaClient, bindings: BindingService) -> Watch
         bindings=bindings,
         announcer=kit.announcer,
         batcher=kit.batcher,
+        pauses=kit.pauses,
         config=WatchingConfig.for_interval(60, give_up=GIVE_UP_HOURS * 3600),
         owner="worker:test:1:me",
         metrics=kit.metrics,

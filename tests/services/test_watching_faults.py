@@ -40,6 +40,7 @@ def _service(
         bindings=bindings,
         announcer=kit.announcer,
         batcher=kit.batcher,
+        pauses=kit.pauses,
         config=WatchingConfig.for_interval(10, give_up=3600),
         owner="worker:test:1:me",
         metrics=kit.metrics,

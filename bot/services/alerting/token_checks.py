@@ -17,7 +17,6 @@ does not decrypt is an operator's matter: the binding is paused with the reason 
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
 from bot.services.announcements import Announcer, Channel
@@ -25,24 +24,21 @@ from bot.services.bindings import BindingService
 from bot.services.channel_pauses import (
     OWN_TOKEN_REJECTED_REASON,
     UNDECRYPTABLE_REASON,
+    ChannelPauses,
     token_rejected_reason,
 )
 from bot.services.errors import NoDefaultToken
-from storage.batching import WriteBatcher
 from storage.crypto import TokenDecryptError
 from storage.models import Binding
-from storage.repositories import BindingRepository
-
-log = logging.getLogger(__name__)
 
 
 class TokenChecks:
     def __init__(
-        self, *, announcer: Announcer, batcher: WriteBatcher, bindings: BindingService
+        self, *, announcer: Announcer, bindings: BindingService, pauses: ChannelPauses
     ) -> None:
         self._announcer = announcer
-        self._batcher = batcher
         self._bindings = bindings
+        self._pauses = pauses
 
     async def usable_token(self, binding: Binding, now: datetime) -> str | None:
         """The binding's token in clear; None without one (no default token, or undecryptable).
@@ -59,14 +55,8 @@ class TokenChecks:
             return None
 
     async def report_undecryptable(self, binding: Binding, now: datetime) -> None:
-        """Pauses the binding with the reason; logs once (the pause happens once)."""
-        paused = await self._pause(binding, UNDECRYPTABLE_REASON, now)
-        if paused:
-            log.warning(
-                "binding %s/%s paused: its stored Skyvia token could not be decrypted",
-                binding.team_id,
-                binding.channel_id,
-            )
+        """Pauses the binding with the reason; logged once (the pause happens once)."""
+        await self._pause(binding, UNDECRYPTABLE_REASON, now)
 
     async def report_rejected(self, binding: Binding, now: datetime) -> bool:
         """Tells the channel and pauses its binding; False if the notice must be retried later."""
@@ -78,18 +68,8 @@ class TokenChecks:
         if not outcome.settled:
             return False
         reason = OWN_TOKEN_REJECTED_REASON if own else token_rejected_reason(binding.workspace_id)
-        if await self._pause(binding, reason, now):
-            log.warning(
-                "binding %s/%s paused: Skyvia rejected the token of workspace %s",
-                binding.team_id,
-                binding.channel_id,
-                binding.workspace_id,
-            )
+        await self._pause(binding, reason, now)
         return True
 
-    async def _pause(self, binding: Binding, reason: str, now: datetime) -> bool:
-        return await self._batcher.run(
-            lambda session: BindingRepository(session).pause(
-                binding.team_id, binding.channel_id, reason, now
-            )
-        )
+    async def _pause(self, binding: Binding, reason: str, now: datetime) -> None:
+        await self._pauses.pause_channel(binding.team_id, binding.channel_id, reason, now=now)
