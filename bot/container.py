@@ -17,6 +17,7 @@ from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 
 from bot.config import Settings
 from bot.metrics import Metrics
+from bot.services.alert_settings import AlertSettings
 from bot.services.alerting.scanner import AlertingConfig, AlertingService
 from bot.services.announcements import Announcer
 from bot.services.backups import BackupService
@@ -33,6 +34,7 @@ from bot.services.steps import StepExecutions
 from bot.services.subscriptions import Subscriptions
 from bot.services.takers import AlertTakers
 from bot.services.timers import TimerService
+from bot.services.token_policy import TokenPolicy
 from bot.services.watching import WatchingConfig, WatchingService
 from bot.skyvia.client import SkyviaClient, build_http_client
 from bot.slack.authz import Authorizer
@@ -115,7 +117,7 @@ class SharedParts(TypedDict):
 
     db: Database
     skyvia: SkyviaClient
-    bindings: BindingService
+    token_policy: TokenPolicy
     announcer: Announcer
     batcher: WriteBatcher
     pauses: ChannelPauses
@@ -135,7 +137,9 @@ class Core:
     skyvia: SkyviaClient
     slack: SlackClients
     pauses: ChannelPauses
+    token_policy: TokenPolicy
     bindings: BindingService
+    alert_settings: AlertSettings
     schedules: ScheduleService
 
 
@@ -187,7 +191,7 @@ def _background(core: Core) -> Background:
     common = SharedParts(
         db=db,
         skyvia=core.skyvia,
-        bindings=core.bindings,
+        token_policy=core.token_policy,
         announcer=announcer,
         batcher=batcher,
         pauses=core.pauses,
@@ -196,7 +200,7 @@ def _background(core: Core) -> Background:
     )
     watching, alerting = _polling(settings, common)
     takers = AlertTakers(db, announcer)
-    health = HealthService(skyvia=core.skyvia, bindings=core.bindings, takers=takers)
+    health = HealthService(skyvia=core.skyvia, alert_settings=core.alert_settings, takers=takers)
     retention = RetentionService(
         db=db,
         policy=RetentionPolicy.from_settings(settings, alert_lookback=alerting.config.lookback),
@@ -210,6 +214,8 @@ def _background(core: Core) -> Background:
             db=db,
             skyvia=core.skyvia,
             bindings=core.bindings,
+            alert_settings=core.alert_settings,
+            token_policy=core.token_policy,
             schedules=core.schedules,
             announcer=announcer,
             health=health,
@@ -228,6 +234,31 @@ def _background(core: Core) -> Background:
     )
 
 
+def _services(core: Core, background: Background) -> Services:
+    """What the listeners call: the core's services, the request-side use cases, and the timers,
+    takers and health the workers use too (the same objects)."""
+    settings, db, skyvia, slack = core.settings, core.db, core.skyvia, core.slack
+    return Services(
+        authorizer=Authorizer(admins=settings.admins, operators=settings.operators),
+        bindings=core.bindings,
+        token_policy=core.token_policy,
+        alert_settings=core.alert_settings,
+        backups=BackupService(skyvia=skyvia),
+        snapshots=SnapshotService(db=db, skyvia=skyvia, watch_interval=settings.watch_interval),
+        schedules=core.schedules,
+        clicks=ClickClaims(db),
+        timers=background.timers,
+        pauses=core.pauses,
+        health=background.health,
+        mentions=AlertMentions(db),
+        digests=DigestSettings(db),
+        steps=StepExecutions(db, core.cipher),
+        takers=background.takers,
+        subscriptions=Subscriptions(db),
+        installations=TeamInstallations(slack.installation_store, evict=slack.evict),
+    )
+
+
 @dataclass
 class Container:
     """Every long-lived object of a process, each built once: the listeners get `services`,
@@ -240,6 +271,7 @@ class Container:
     http: httpx.AsyncClient
     skyvia: SkyviaClient
     slack: SlackClients
+    token_policy: TokenPolicy
     bindings: BindingService
     services: Services
     background: Background
@@ -257,35 +289,30 @@ class Container:
         http = build_http_client()
         skyvia = SkyviaClient(http, settings.skyvia_api_url, observer=skyvia_observer(metrics))
         pauses = ChannelPauses(db)
-        bindings = BindingService(
+        token_policy = TokenPolicy(
             db=db,
             cipher=cipher,
-            skyvia=skyvia,
             pauses=pauses,
             default_token=settings.skyvia_api_token,
             default_token_teams=settings.default_token_teams_allowed,
         )
+        bindings = BindingService(db=db, skyvia=skyvia, token_policy=token_policy)
         slack = slack_clients(settings, metrics, db, cipher, bindings)
-        schedules = ScheduleService(db=db, skyvia=skyvia)
-        core = Core(settings, metrics, db, cipher, skyvia, slack, pauses, bindings, schedules)
-        background = _background(core)
-        services = Services(
-            authorizer=Authorizer(admins=settings.admins, operators=settings.operators),
-            bindings=bindings,
-            backups=BackupService(skyvia=skyvia),
-            snapshots=SnapshotService(db=db, skyvia=skyvia, watch_interval=settings.watch_interval),
-            schedules=schedules,
-            clicks=ClickClaims(db),
-            timers=background.timers,
+        core = Core(
+            settings=settings,
+            metrics=metrics,
+            db=db,
+            cipher=cipher,
+            skyvia=skyvia,
+            slack=slack,
             pauses=pauses,
-            health=background.health,
-            mentions=AlertMentions(db),
-            digests=DigestSettings(db),
-            steps=StepExecutions(db, cipher),
-            takers=background.takers,
-            subscriptions=Subscriptions(db),
-            installations=TeamInstallations(slack.installation_store, evict=slack.evict),
+            token_policy=token_policy,
+            bindings=bindings,
+            alert_settings=AlertSettings(db=db, skyvia=skyvia),
+            schedules=ScheduleService(db=db, skyvia=skyvia),
         )
+        background = _background(core)
+        services = _services(core, background)
         return cls(
             settings=settings,
             metrics=metrics,
@@ -294,6 +321,7 @@ class Container:
             http=http,
             skyvia=skyvia,
             slack=slack,
+            token_policy=token_policy,
             bindings=bindings,
             services=services,
             background=background,

@@ -65,7 +65,7 @@ def register(app: AsyncApp, services: Services) -> None:
         try:
             submission = parse_connect_submission(
                 (view.get("state") or {}).get("values") or {},
-                token_required=not services.bindings.default_token_serves(_team_of(body)),
+                token_required=not services.token_policy.default_token_serves(_team_of(body)),
             )
         except ModalInputError as invalid:
             await ack(response_action="errors", errors=invalid.errors)

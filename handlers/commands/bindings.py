@@ -8,7 +8,8 @@ from typing import TypeGuard
 from slack_sdk.errors import SlackApiError
 
 from bot.clock import utcnow
-from bot.services.bindings import BoundWorkspace, MuteResult, MuteUnchanged
+from bot.services.alert_settings import MuteResult, MuteUnchanged
+from bot.services.bindings import BoundWorkspace
 from bot.services.errors import DomainError, NotInChannel
 from bot.services.models import ChannelBinding, WatchedRun
 from bot.services.timers import TimerKind
@@ -60,10 +61,10 @@ async def show_help(ctx: SlackContext, _: HelpCmd) -> None:
 
 async def connect(ctx: SlackContext, command: ConnectCmd) -> None:
     await ctx.require(Role.ADMIN, CONNECT)
-    bindings = ctx.services.bindings
-    if command.workspace_id is None or not bindings.default_token_serves(ctx.team_id):
+    policy = ctx.services.token_policy
+    if command.workspace_id is None or not policy.default_token_serves(ctx.team_id):
         # A team the default token does not serve is told why it must bring its own token.
-        refused = bindings.has_default_token and not bindings.default_token_serves(ctx.team_id)
+        refused = policy.has_default_token and not policy.default_token_serves(ctx.team_id)
         await ctx.client.views_open(
             trigger_id=ctx.trigger_id,
             view=connect_modal(
@@ -234,7 +235,7 @@ async def _backup_names(ctx: SlackContext, workspace_id: int) -> dict[int, str]:
 
 async def alerts(ctx: SlackContext, command: AlertsCmd) -> None:
     await ctx.require(Role.ADMIN, "turn failure alerts on or off")
-    changed = await ctx.services.bindings.set_alerts(
+    changed = await ctx.services.alert_settings.set_alerts(
         team_id=ctx.team_id, channel_id=ctx.channel_id, user_id=ctx.user_id, enabled=command.enabled
     )
     if not changed:  # a repeat: only the user hears it, the channel already knows
@@ -251,7 +252,9 @@ async def set_mute(
     Either way a pending end of a timed mute goes: unmuted is unmuted, and a plain mute lasts
     until someone unmutes.
     """
-    result = await ctx.services.bindings.mute(bound, backup_id, user_id=ctx.user_id, mute=mute)
+    result = await ctx.services.alert_settings.mute(
+        bound, backup_id, user_id=ctx.user_id, mute=mute
+    )
     await ctx.services.timers.cancel(TimerKind.MUTE_END, bound, backup_id)
     if isinstance(result, MuteUnchanged):
         name = (await _backup_names(ctx, bound.workspace_id)).get(backup_id)
@@ -293,7 +296,7 @@ async def stale(ctx: SlackContext, command: StaleCmd) -> None:
     backup_id = await resolve(ctx, bound, command.backup_id, Pick.RETYPE, retype=retype)
     if backup_id is None:
         return
-    backup = await ctx.services.bindings.set_stale(
+    backup = await ctx.services.alert_settings.set_stale(
         bound,
         backup_id,
         user_id=ctx.user_id,

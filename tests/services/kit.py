@@ -13,8 +13,10 @@ from pydantic import SecretStr
 
 from bot.devtools.slack_standin import FakeSlack
 from bot.metrics import Metrics
+from bot.services.alert_settings import AlertSettings
 from bot.services.bindings import BindingService
 from bot.services.channel_pauses import ChannelPauses
+from bot.services.token_policy import TokenPolicy
 from bot.simulator import RunningSimulator
 from bot.skyvia.client import SkyviaClient
 from bot.slack.clients import SlackClients
@@ -142,13 +144,22 @@ async def skyvia(simulator: RunningSimulator) -> AsyncIterator[SkyviaClient]:
 
 
 @pytest.fixture
-def binding_service(
-    db: Database, skyvia: SkyviaClient, simulator: RunningSimulator
-) -> BindingService:
-    return BindingService(
+def token_policy(db: Database, simulator: RunningSimulator) -> TokenPolicy:
+    return TokenPolicy(
         db=db,
         cipher=TokenCipher(Fernet.generate_key().decode()),
-        skyvia=skyvia,
         pauses=ChannelPauses(db),
         default_token=SecretStr(simulator.token),
     )
+
+
+@pytest.fixture
+def binding_service(
+    db: Database, skyvia: SkyviaClient, token_policy: TokenPolicy
+) -> BindingService:
+    return BindingService(db=db, skyvia=skyvia, token_policy=token_policy)
+
+
+@pytest.fixture
+def alert_settings(db: Database, skyvia: SkyviaClient) -> AlertSettings:
+    return AlertSettings(db=db, skyvia=skyvia)

@@ -20,7 +20,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.services.announcements import Announcer, Channel
-from bot.services.bindings import BindingService
 from bot.services.channel_pauses import (
     OWN_TOKEN_REJECTED_REASON,
     UNDECRYPTABLE_REASON,
@@ -28,16 +27,17 @@ from bot.services.channel_pauses import (
     token_rejected_reason,
 )
 from bot.services.errors import NoDefaultToken
+from bot.services.token_policy import TokenPolicy
 from storage.crypto import TokenDecryptError
 from storage.models import Binding
 
 
 class TokenChecks:
     def __init__(
-        self, *, announcer: Announcer, bindings: BindingService, pauses: ChannelPauses
+        self, *, announcer: Announcer, token_policy: TokenPolicy, pauses: ChannelPauses
     ) -> None:
         self._announcer = announcer
-        self._bindings = bindings
+        self._token_policy = token_policy
         self._pauses = pauses
 
     async def usable_token(self, binding: Binding, now: datetime) -> str | None:
@@ -47,7 +47,7 @@ class TokenChecks:
         on with the next binding.
         """
         try:
-            return self._bindings.token_of(binding)
+            return self._token_policy.token_of(binding)
         except NoDefaultToken:
             return None
         except TokenDecryptError:
