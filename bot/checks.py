@@ -8,7 +8,7 @@ from cryptography.fernet import Fernet
 from slack_sdk.errors import SlackApiError
 
 from bot.config import Settings
-from bot.services.bindings import undecryptable_bindings
+from bot.services.token_policy import undecryptable_bindings
 from bot.skyvia.client import SkyviaClient, build_http_client
 from bot.skyvia.errors import SkyviaAuthError, SkyviaError
 from bot.slack.clients import build_web_client

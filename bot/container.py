@@ -17,6 +17,7 @@ from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 
 from bot.config import Settings
 from bot.metrics import Metrics
+from bot.services.alert_settings import AlertSettings
 from bot.services.alerting.scanner import AlertingConfig, AlertingService
 from bot.services.announcements import Announcer
 from bot.services.backups import BackupService
@@ -33,6 +34,7 @@ from bot.services.steps import StepExecutions
 from bot.services.subscriptions import Subscriptions
 from bot.services.takers import AlertTakers
 from bot.services.timers import TimerService
+from bot.services.token_policy import TokenPolicy
 from bot.services.watching import WatchingConfig, WatchingService
 from bot.skyvia.client import SkyviaClient, build_http_client
 from bot.slack.authz import Authorizer
@@ -115,33 +117,47 @@ class SharedParts(TypedDict):
 
     db: Database
     skyvia: SkyviaClient
-    bindings: BindingService
+    token_policy: TokenPolicy
     announcer: Announcer
     batcher: WriteBatcher
+    pauses: ChannelPauses
     owner: str
     metrics: Metrics
 
 
-def _notifier(
-    settings: Settings,
-    metrics: Metrics,
-    slack: SlackClients,
-    cipher: TokenCipher,
-    batcher: WriteBatcher,
-    sending: WriteBatcher,
-    owner: str,
-) -> Notifier:
+@dataclass(frozen=True)
+class Core:
+    """What the listeners' and the workers' use cases are built on, each built once: the
+    clients, the database, and the services both sides call."""
+
+    settings: Settings
+    metrics: Metrics
+    db: Database
+    cipher: TokenCipher
+    skyvia: SkyviaClient
+    slack: SlackClients
+    pauses: ChannelPauses
+    token_policy: TokenPolicy
+    bindings: BindingService
+    alert_settings: AlertSettings
+    schedules: ScheduleService
+
+
+def _notifier(core: Core, batcher: WriteBatcher, sending: WriteBatcher, owner: str) -> Notifier:
     """The process's one notifier: owes every message (through `batcher`, with the services'
     writes), and sends what the sender claims (posts, edits, and Workflow Builder step
-    completions), writing their outcomes through `sending`."""
+    completions), writing their outcomes through `sending`; a channel Slack refuses is paused
+    (`ChannelPauses`)."""
+    settings, slack = core.settings, core.slack
     return Notifier(
         slack=slack,
         batcher=batcher,
         send_batcher=sending,
+        pauses=core.pauses,
         owner=owner,
         stale_after=stale_claim_after(settings.watch_interval, settings.alert_interval),
-        metrics=metrics,
-        steps=StepCompleter(slack=slack, cipher=cipher, batcher=sending, owner=owner),
+        metrics=core.metrics,
+        steps=StepCompleter(slack=slack, cipher=core.cipher, batcher=sending, owner=owner),
     )
 
 
@@ -161,37 +177,30 @@ def _polling(settings: Settings, common: SharedParts) -> tuple[WatchingService, 
     return watching, alerting
 
 
-def _background(
-    settings: Settings,
-    metrics: Metrics,
-    db: Database,
-    skyvia: SkyviaClient,
-    slack: SlackClients,
-    cipher: TokenCipher,
-    bindings: BindingService,
-    schedules: ScheduleService,
-) -> Background:
+def _background(core: Core) -> Background:
     """The workers' use cases, and the ones the listeners share with them (timers, takers,
     health). One notifier and lease owner per process. On PostgreSQL the sender writes through a
     batcher of its own: scan rounds took 4.8 s, not 10.6, while 25,000 alerts went out. SQLite
     has one writer: two batchers waited on each other (all 25,000 in 141 s with one)."""
+    settings, db = core.settings, core.db
     owner = new_lease_owner("bot")
     batcher = WriteBatcher(db)
     sending = WriteBatcher(db) if db.is_postgresql else batcher
-    notifier = _notifier(settings, metrics, slack, cipher, batcher, sending, owner)
+    notifier = _notifier(core, batcher, sending, owner)
     announcer = SlackAnnouncer(notifier)
     common = SharedParts(
         db=db,
-        skyvia=skyvia,
-        bindings=bindings,
+        skyvia=core.skyvia,
+        token_policy=core.token_policy,
         announcer=announcer,
         batcher=batcher,
+        pauses=core.pauses,
         owner=owner,
-        metrics=metrics,
+        metrics=core.metrics,
     )
     watching, alerting = _polling(settings, common)
     takers = AlertTakers(db, announcer)
-    health = HealthService(skyvia=skyvia, bindings=bindings, takers=takers)
+    health = HealthService(skyvia=core.skyvia, alert_settings=core.alert_settings, takers=takers)
     retention = RetentionService(
         db=db,
         policy=RetentionPolicy.from_settings(settings, alert_lookback=alerting.config.lookback),
@@ -203,9 +212,11 @@ def _background(
         retention=retention,
         timers=TimerService(
             db=db,
-            skyvia=skyvia,
-            bindings=bindings,
-            schedules=schedules,
+            skyvia=core.skyvia,
+            bindings=core.bindings,
+            alert_settings=core.alert_settings,
+            token_policy=core.token_policy,
+            schedules=core.schedules,
             announcer=announcer,
             health=health,
             owner=owner,
@@ -216,10 +227,35 @@ def _background(
             batcher=sending,
             owner=owner,
             pace=Pace(settings.pace),
-            metrics=metrics,
+            metrics=core.metrics,
         ),
         takers=takers,
         health=health,
+    )
+
+
+def _services(core: Core, background: Background) -> Services:
+    """What the listeners call: the core's services, the request-side use cases, and the timers,
+    takers and health the workers use too (the same objects)."""
+    settings, db, skyvia, slack = core.settings, core.db, core.skyvia, core.slack
+    return Services(
+        authorizer=Authorizer(admins=settings.admins, operators=settings.operators),
+        bindings=core.bindings,
+        token_policy=core.token_policy,
+        alert_settings=core.alert_settings,
+        backups=BackupService(skyvia=skyvia),
+        snapshots=SnapshotService(db=db, skyvia=skyvia, watch_interval=settings.watch_interval),
+        schedules=core.schedules,
+        clicks=ClickClaims(db),
+        timers=background.timers,
+        pauses=core.pauses,
+        health=background.health,
+        mentions=AlertMentions(db),
+        digests=DigestSettings(db),
+        steps=StepExecutions(db, core.cipher),
+        takers=background.takers,
+        subscriptions=Subscriptions(db),
+        installations=TeamInstallations(slack.installation_store, evict=slack.evict),
     )
 
 
@@ -235,6 +271,7 @@ class Container:
     http: httpx.AsyncClient
     skyvia: SkyviaClient
     slack: SlackClients
+    token_policy: TokenPolicy
     bindings: BindingService
     services: Services
     background: Background
@@ -251,33 +288,31 @@ class Container:
         cipher = token_cipher(settings)
         http = build_http_client()
         skyvia = SkyviaClient(http, settings.skyvia_api_url, observer=skyvia_observer(metrics))
-        bindings = BindingService(
+        pauses = ChannelPauses(db)
+        token_policy = TokenPolicy(
             db=db,
             cipher=cipher,
-            skyvia=skyvia,
+            pauses=pauses,
             default_token=settings.skyvia_api_token,
             default_token_teams=settings.default_token_teams_allowed,
         )
+        bindings = BindingService(db=db, skyvia=skyvia, token_policy=token_policy)
         slack = slack_clients(settings, metrics, db, cipher, bindings)
-        schedules = ScheduleService(db=db, skyvia=skyvia)
-        background = _background(settings, metrics, db, skyvia, slack, cipher, bindings, schedules)
-        services = Services(
-            authorizer=Authorizer(admins=settings.admins, operators=settings.operators),
+        core = Core(
+            settings=settings,
+            metrics=metrics,
+            db=db,
+            cipher=cipher,
+            skyvia=skyvia,
+            slack=slack,
+            pauses=pauses,
+            token_policy=token_policy,
             bindings=bindings,
-            backups=BackupService(skyvia=skyvia),
-            snapshots=SnapshotService(db=db, skyvia=skyvia, watch_interval=settings.watch_interval),
-            schedules=schedules,
-            clicks=ClickClaims(db),
-            timers=background.timers,
-            pauses=ChannelPauses(db),
-            health=background.health,
-            mentions=AlertMentions(db),
-            digests=DigestSettings(db),
-            steps=StepExecutions(db, cipher),
-            takers=background.takers,
-            subscriptions=Subscriptions(db),
-            installations=TeamInstallations(slack.installation_store, evict=slack.evict),
+            alert_settings=AlertSettings(db=db, skyvia=skyvia),
+            schedules=ScheduleService(db=db, skyvia=skyvia),
         )
+        background = _background(core)
+        services = _services(core, background)
         return cls(
             settings=settings,
             metrics=metrics,
@@ -286,6 +321,7 @@ class Container:
             http=http,
             skyvia=skyvia,
             slack=slack,
+            token_policy=token_policy,
             bindings=bindings,
             services=services,
             background=background,

@@ -57,7 +57,7 @@ async def report_undecryptable_tokens(container: Container) -> int:
     operator at start-up, before any channel goes quiet.
     """
     try:
-        broken = await container.bindings.undecryptable()
+        broken = await container.token_policy.undecryptable()
     except Exception:
         log.exception("could not check the stored tokens")
         return 0

@@ -15,12 +15,13 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.services.alert_settings import AlertSettings
 from bot.services.backups import BackupService
 from bot.services.bindings import BindingService, BoundWorkspace
 from bot.services.channel_pauses import ChannelPauses
 from bot.services.clicks import ClickClaims
 from bot.services.digests import DigestSettings
-from bot.services.errors import DomainError
+from bot.services.errors import NotInChannel
 from bot.services.health import HealthService
 from bot.services.mentions import AlertMentions
 from bot.services.schedules import ScheduleService
@@ -29,6 +30,7 @@ from bot.services.steps import StepExecutions
 from bot.services.subscriptions import Subscriptions
 from bot.services.takers import AlertTakers
 from bot.services.timers import TimerService
+from bot.services.token_policy import TokenPolicy
 from bot.slack.authz import Authorizer, Role
 from bot.slack.delivery.errors import not_in_channel
 from bot.slack.installations import TeamInstallations
@@ -45,6 +47,8 @@ class Services:
 
     authorizer: Authorizer
     bindings: BindingService
+    token_policy: TokenPolicy
+    alert_settings: AlertSettings
     backups: BackupService
     snapshots: SnapshotService
     schedules: ScheduleService
@@ -58,14 +62,6 @@ class Services:
     steps: StepExecutions
     takers: AlertTakers
     subscriptions: Subscriptions
-
-
-class NotInChannel(DomainError):
-    def __init__(self) -> None:
-        super().__init__(
-            "I can't post in this channel: it is private and I am not a member.",
-            "Invite me with `/invite @Skyvia Backup Bot`, then try again.",
-        )
 
 
 @dataclass

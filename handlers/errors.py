@@ -31,6 +31,7 @@ from bot.slack.grammar.parsing import UsageError
 from bot.slack.messages import (
     Message,
     refusal_message,
+    refusal_words,
     unexpected_error_message,
     usage_error_message,
 )
@@ -84,7 +85,7 @@ def message_for(error: Exception) -> tuple[Message, str | None]:
     if isinstance(error, UsageError):
         return usage_error_message(error), None
     if isinstance(error, DomainError):
-        return refusal_message(error.what, error.fix), None
+        return refusal_message(*refusal_words(error)), None
     if isinstance(error, PayloadError):
         # A button value the bot did not write (tampered, or from a much older message).
         return refusal_message(

@@ -29,7 +29,7 @@ async def backups_page(
     ctx: SlackContext, bound: BoundWorkspace, page: int, text: str | None = None
 ) -> Message:
     listing = await ctx.services.backups.page(bound, page, text)
-    muted = await ctx.services.bindings.muted(bound)
+    muted = await ctx.services.alert_settings.muted(bound)
     return backups_page_message(listing, bound.workspace_id, bound.workspace_name, muted)
 
 

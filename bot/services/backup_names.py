@@ -29,22 +29,11 @@ class Ambiguous:
     candidates: list[Backup]
 
 
-_QUOTED_LIMIT = 40
-"""Typed text is quoted back cut to this (docs/reference/commands.md#input-rules)."""
-
-
-def quoted(typed: str) -> str:
-    """What the person typed, as an error quotes it: 40 characters at most, then "…"."""
-    return typed if len(typed) <= _QUOTED_LIMIT else typed[: _QUOTED_LIMIT - 1] + "…"
-
-
 class NoBackupMatches(DomainError):
+    """Nothing matches `typed`; `closest` are the names that come nearest (at most `CLOSEST`)."""
+
     def __init__(self, typed: str, closest: Sequence[str]) -> None:
-        hint = "Did you mean " + ", ".join(f"“{name}”" for name in closest) + "?"
-        super().__init__(
-            f"No backup matches “{quoted(typed)}”.",
-            hint if closest else "Type `/skyvia backups` to see this workspace's backups.",
-        )
+        super().__init__(typed)
         self.typed = typed
         self.closest = list(closest)
 

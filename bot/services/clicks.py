@@ -45,11 +45,7 @@ class Claim:
 
 
 class AlreadyClicked(DomainError):
-    def __init__(self) -> None:
-        super().__init__(
-            "That button was clicked a moment ago, so it was not acted on twice.",
-            "Wait for the first click's result; click again in a minute to really repeat it.",
-        )
+    """The same button was clicked a moment ago; this click is not acted on."""
 
 
 class ClickClaims:

@@ -1,30 +1,45 @@
-"""Domain errors raised by services and rendered once by the handlers' error handler.
+"""Domain errors raised by services and worded once, by the message layer.
 
 Services raise these (and the Skyvia errors) instead of returning error values, so a handler's
-happy path stays straight and every refusal reads the same way in Slack.
+happy path stays straight. Each carries its kind (its class) and the facts (ids, names), never
+the words: `bot.slack.messages.refusals` writes what the user reads, so every refusal reads the
+same way wherever it is shown (an ephemeral message, a modal's field, a Workflow Builder step).
 """
 
 from __future__ import annotations
 
 
 class DomainError(Exception):
-    """An expected refusal: `what` went wrong and `fix` says how to put it right."""
+    """An expected refusal; its class says what went wrong, its attributes the facts."""
+
+    def __str__(self) -> str:
+        """For log lines: the kind and the facts, e.g. `TokenRejected(workspace_id=124)`."""
+        facts = ", ".join(f"{name}={value!r}" for name, value in vars(self).items())
+        return f"{type(self).__name__}({facts})"
+
+
+class WordedRefusal(DomainError):
+    """A refusal worded where it is raised, above the services: the authorizer's rules, a
+    Workflow Builder step's inputs. `what` went wrong and `fix` says how to put it right."""
 
     def __init__(self, what: str, fix: str) -> None:
         super().__init__(what)
         self.what = what
         self.fix = fix
 
+    def __str__(self) -> str:
+        return self.what
+
 
 class NotBound(DomainError):
-    def __init__(self) -> None:
-        super().__init__(
-            "This channel is not connected to a Skyvia workspace.",
-            "An admin can run `/skyvia connect <workspaceId>` here.",
-        )
+    """The channel is not connected to a Skyvia workspace."""
 
 
-class NotAllowed(DomainError):
+class NotInChannel(DomainError):
+    """The bot cannot post in the request's channel: it is private and the bot not a member."""
+
+
+class NotAllowed(WordedRefusal):
     """The user lacks the role; `rule` is the sentence naming the rule."""
 
     def __init__(self, rule: str, fix: str = "Ask a Slack workspace admin.") -> None:
@@ -33,11 +48,7 @@ class NotAllowed(DomainError):
 
 
 class NoDefaultToken(DomainError):
-    def __init__(self) -> None:
-        super().__init__(
-            "No default Skyvia token is configured for this bot.",
-            "Run `/skyvia connect` without an id to enter the workspace id and an access token.",
-        )
+    """No default Skyvia token is configured, and the binding has no token of its own."""
 
 
 class DefaultTokenRefused(NoDefaultToken):
@@ -48,44 +59,20 @@ class DefaultTokenRefused(NoDefaultToken):
     SKYVIA_BOT_DEFAULT_TOKEN_TEAMS may use it.
     """
 
-    def __init__(self) -> None:
-        DomainError.__init__(
-            self,
-            "This bot's default Skyvia token does not serve this Slack workspace.",
-            "Connect with an access token of your own Skyvia account: run `/skyvia connect` "
-            "and paste it in the form.",
-        )
-
-
-DEFAULT_TOKEN_REFUSED_REASON = (
-    "the bot's default Skyvia token no longer serves this Slack workspace; an admin can "
-    "reconnect with the workspace's own token (`/skyvia connect`)"
-)
-"""Shown by `status` for a binding paused because its team lost the default token."""
-
 
 class ConnectRefused(DomainError):
     """Skyvia refused the workspace a `connect` named; `outcome` is the audit's word for it."""
 
     outcome = "refused"
 
+    def __init__(self, workspace_id: int) -> None:
+        super().__init__(workspace_id)
+        self.workspace_id = workspace_id
+
 
 class TokenRejected(ConnectRefused):
     outcome = "rejected token"
 
-    def __init__(self, workspace_id: int) -> None:
-        super().__init__(
-            f"Skyvia rejected the access token for workspace {workspace_id}.",
-            "Check the token (Skyvia → Account Settings → API Settings) and that it covers "
-            "this workspace, then run `/skyvia connect` again.",
-        )
-
 
 class WorkspaceNotFound(ConnectRefused):
     outcome = "not found"
-
-    def __init__(self, workspace_id: int) -> None:
-        super().__init__(
-            f"Workspace {workspace_id} was not found in Skyvia.",
-            "Check the id in the Skyvia URL of the workspace and run `/skyvia connect` again.",
-        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from bot.services.channel_pauses import reconnect_lifts
 from bot.services.models import BackupLimits, ChannelBinding, RunStep, WatchedRun
 from bot.skyvia.models import SnapshotState
 from storage.models import Binding, Watch
@@ -27,6 +28,7 @@ def channel_binding(
         muted_backup_ids=tuple(sorted(muted_backup_ids)),
         paused=row.paused_reason is not None,
         paused_reason=row.paused_reason,
+        reconnect=reconnect_lifts(row.paused_reason),
         uses_default_token=row.token_ciphertext is None,
         mention_ids=row.mention_ids,
         limits=custom_limits(settings or {}),

@@ -21,8 +21,9 @@ from collections.abc import Collection
 
 from cachetools import TTLCache
 
+from bot.services.alert_settings import AlertSettings
 from bot.services.backup_names import cache_key
-from bot.services.bindings import BindingService, BoundWorkspace
+from bot.services.bindings import BoundWorkspace
 from bot.services.models import BackupHealth, WorkspaceHealth
 from bot.services.takers import AlertTakers
 from bot.skyvia.client import SkyviaClient
@@ -62,11 +63,11 @@ class HealthService:
         self,
         *,
         skyvia: SkyviaClient,
-        bindings: BindingService,
+        alert_settings: AlertSettings,
         takers: AlertTakers | None = None,
     ) -> None:
         self._skyvia = skyvia
-        self._bindings = bindings
+        self._alert_settings = alert_settings
         self._takers = takers
         self._readings: TTLCache[tuple[int, str], Reading] = TTLCache(
             maxsize=READINGS_CACHED, ttl=READING_TTL_SECONDS
@@ -76,8 +77,7 @@ class HealthService:
         """Every backup of the bound workspace with its last runs, worst first.
 
         `fresh=False` (a page turn) reuses the last minute's reading of this workspace."""
-        status = await self._bindings.status(bound.team_id, bound.channel_id)
-        muted = set(status.binding.muted_backup_ids) if status.binding else set()
+        muted = await self._alert_settings.muted(bound)
         key = cache_key(bound.workspace_id, bound.token)
         reading = None if fresh else self._readings.get(key)
         if reading is None:
@@ -87,8 +87,8 @@ class HealthService:
             if self._takers is None
             else await self._takers.of_failing(bound.team_id, bound.channel_id)
         )
-        overdue = await self._bindings.overdue_runs(bound)
-        stale = await self._bindings.stale_backups(bound)
+        overdue = await self._alert_settings.overdue_runs(bound)
+        stale = await self._alert_settings.stale_backups(bound)
         items = [
             BackupHealth(
                 backup=backup,

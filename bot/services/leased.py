@@ -19,7 +19,8 @@ from bot.metrics import Metrics
 from bot.services.alerting.token_checks import TokenChecks
 from bot.services.announcements import Announcer
 from bot.services.backoff import WorkspaceBackoff
-from bot.services.bindings import BindingService
+from bot.services.channel_pauses import ChannelPauses
+from bot.services.token_policy import TokenPolicy
 from bot.skyvia.client import SkyviaClient
 from storage.batching import WriteBatcher
 from storage.db import Database
@@ -51,9 +52,10 @@ class LeasedService(Generic[ConfigT]):
         *,
         db: Database,
         skyvia: SkyviaClient,
-        bindings: BindingService,
+        token_policy: TokenPolicy,
         announcer: Announcer,
         batcher: WriteBatcher,
+        pauses: ChannelPauses,
         config: ConfigT,
         owner: str,
         metrics: Metrics | None = None,
@@ -62,7 +64,6 @@ class LeasedService(Generic[ConfigT]):
     ) -> None:
         self._db = db
         self._skyvia = skyvia
-        self._bindings = bindings
         self._announcer = announcer
         self._batcher = batcher
         self.config = config
@@ -70,7 +71,7 @@ class LeasedService(Generic[ConfigT]):
         self._metrics = metrics
         self._backoff = backoff or WorkspaceBackoff(base=config.interval, cap=config.max_backoff)
         self._clock = clock
-        self._tokens = TokenChecks(announcer=announcer, batcher=batcher, bindings=bindings)
+        self._tokens = TokenChecks(announcer=announcer, token_policy=token_policy, pauses=pauses)
         self._setup()
 
     def _setup(self) -> None:

@@ -1,6 +1,6 @@
 """Who a channel's failure alerts mention: a setting of the channel's binding.
 
-Kept apart from `BindingService` because it touches nothing of Skyvia: the ids come from Slack's
+Kept apart from `AlertSettings` because it touches nothing of Skyvia: the ids come from Slack's
 escaped command text, so they are real users and user groups of the team by construction.
 """
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
-from enum import IntEnum
+from enum import Enum, IntEnum
 
 from bot.skyvia.models import Backup, Snapshot, SnapshotState
 
@@ -46,6 +46,15 @@ class BackupLimits:
         )
 
 
+class Reconnect(Enum):
+    """What lifts a pause over a Skyvia token: connecting the channel again (the message layer
+    words it; `bot.services.channel_pauses.reconnect_lifts` tells it from the stored reason)."""
+
+    WITH_A_WORKING_TOKEN = "token"
+    WITH_ITS_OWN_TOKEN = "own token"
+    """The default token will not do: it no longer serves the channel's team."""
+
+
 @dataclass(frozen=True)
 class ChannelBinding:
     """A channel's binding to a Skyvia workspace, with its alert settings. Never holds the token."""
@@ -61,6 +70,8 @@ class ChannelBinding:
     paused: bool = False
     paused_reason: str | None = None
     """Why alerts stopped, in plain words (e.g. "the bot was removed from the channel")."""
+    reconnect: Reconnect | None = None
+    """How the pause is lifted when a `connect` does (a pause over the Skyvia token)."""
     uses_default_token: bool = False
     mention_ids: tuple[str, ...] = ()
     """Who the channel's failure and stale alerts mention: Slack user (U…/W…) and group (S…) ids."""

@@ -111,11 +111,7 @@ class NothingStarted(DomainError):
     """The database cannot record a run just now, so none was started (nothing to undo)."""
 
     def __init__(self, backup: Backup) -> None:
-        super().__init__(
-            f"I cannot record a snapshot of {backup.display_name} ({backup.id}) right now (the "
-            "bot's database is unavailable), so nothing was started.",
-            "Try again in a minute.",
-        )
+        super().__init__(backup.id)
         self.backup = backup
 
 
@@ -123,14 +119,7 @@ class StartedUnwatched(DomainError):
     """The snapshot runs, but no watch could be recorded, so its outcome will not be posted here."""
 
     def __init__(self, started: StartedSnapshot) -> None:
-        backup = started.backup
-        super().__init__(
-            f"Snapshot {started.run.run_id} of {backup.display_name} ({backup.id}) was started, "
-            "but I could not record it (the bot's database is unavailable), so I will not "
-            "follow it or post its outcome here.",
-            f"Follow it with `/skyvia backup {backup.id}`; a failure is still alerted in "
-            "channels with alerts on.",
-        )
+        super().__init__(started.run.run_id)
         self.started = started
 
 

@@ -25,13 +25,15 @@ from datetime import datetime, timedelta
 from typing import TypedDict
 
 from bot.clock import utcnow
+from bot.services.alert_settings import AlertSettings, MuteChanged
 from bot.services.announcements import Announcer, Channel, DigestDue, Outcome, TimerEnded
-from bot.services.bindings import BindingService, BoundWorkspace, MuteChanged
+from bot.services.bindings import BindingService, BoundWorkspace
 from bot.services.digests import DigestSetting, digest_day, next_digest_at
 from bot.services.errors import DomainError, NoDefaultToken
 from bot.services.health import HealthService
 from bot.services.leased import lease_for
 from bot.services.schedules import ScheduleService
+from bot.services.token_policy import TokenPolicy
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaAuthError, SkyviaError, SkyviaNotFound
 from bot.skyvia.models import Backup
@@ -99,6 +101,8 @@ class TimerService:
         db: Database,
         skyvia: SkyviaClient,
         bindings: BindingService,
+        alert_settings: AlertSettings,
+        token_policy: TokenPolicy,
         schedules: ScheduleService,
         announcer: Announcer | None = None,
         health: HealthService | None = None,
@@ -109,6 +113,8 @@ class TimerService:
         self._db = db
         self._skyvia = skyvia
         self._bindings = bindings
+        self._alert_settings = alert_settings
+        self._token_policy = token_policy
         self._schedules = schedules
         self._announcer = announcer
         self._health = health
@@ -121,7 +127,7 @@ class TimerService:
         self, bound: BoundWorkspace, backup_id: int, *, user_id: str, until: datetime, words: str
     ) -> TimedMute:
         """Mutes the backup here (if not yet) and sets the mute's end, replacing an older end."""
-        result = await self._bindings.mute(bound, backup_id, user_id=user_id, mute=True)
+        result = await self._alert_settings.mute(bound, backup_id, user_id=user_id, mute=True)
         if isinstance(result, MuteChanged):
             backup = result.backup
         else:
@@ -289,7 +295,7 @@ class TimerService:
             return None
         if timer.kind == TimerKind.DIGEST:
             return await self._digest(timer, bound)
-        await self._bindings.unmute_quietly(bound, timer.backup_id)
+        await self._alert_settings.unmute_quietly(bound, timer.backup_id)
         return await self._announcer.mute_ended(_ended(timer))
 
     async def _end_window(self, timer: Timer) -> Outcome | None:
@@ -377,7 +383,7 @@ class TimerService:
         (docs/reference/commands.md); a window older than those columns uses the binding."""
         if timer.workspace_id is None:
             return await self._bound(timer)
-        token = self._bindings.token_for(timer.team_id, timer.token_ciphertext)
+        token = self._token_policy.token_for(timer.team_id, timer.token_ciphertext)
         return BoundWorkspace(
             team_id=timer.team_id,
             channel_id=timer.channel_id,

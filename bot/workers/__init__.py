@@ -100,4 +100,6 @@ def build_workers(container: WorkerNeeds) -> WorkerGroup:
     from bot.workers.registry import workers_for
 
     # Before any tick: no worker may act for a team the default Skyvia token no longer serves.
-    return WorkerGroup(workers_for(container), on_start=[container.bindings.pause_refused_defaults])
+    return WorkerGroup(
+        workers_for(container), on_start=[container.token_policy.pause_refused_defaults]
+    )

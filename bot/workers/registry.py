@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Protocol
 
 from bot.metrics import Metrics
 from bot.services.alerting.scanner import AlertingService
-from bot.services.bindings import BindingService
 from bot.services.health import HealthService
 from bot.services.leased import lease_for
 from bot.services.retention import RetentionService
 from bot.services.takers import AlertTakers
 from bot.services.timers import TimerService
+from bot.services.token_policy import TokenPolicy
 from bot.services.watching import WatchingService
 from bot.slack.delivery.senders import OutboxSender
 from bot.workers.alert_scanner import AlertScanner
@@ -57,7 +57,7 @@ class WorkerNeeds(Protocol):
     @property
     def metrics(self) -> Metrics: ...
     @property
-    def bindings(self) -> BindingService: ...
+    def token_policy(self) -> TokenPolicy: ...
     @property
     def background(self) -> Background: ...
 

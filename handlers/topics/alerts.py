@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.services.bindings import BoundWorkspace, MuteResult, MuteUnchanged
+from bot.services.alert_settings import MuteResult, MuteUnchanged
+from bot.services.bindings import BoundWorkspace
 from bot.services.timers import TimerKind
 from bot.skyvia.models import Backup
 from bot.slack.authz import Role
@@ -47,7 +48,9 @@ async def set_mute(
     Either way a pending end of a timed mute goes: unmuted is unmuted, and a plain mute lasts
     until someone unmutes.
     """
-    result = await ctx.services.bindings.mute(bound, backup_id, user_id=ctx.user_id, mute=mute)
+    result = await ctx.services.alert_settings.mute(
+        bound, backup_id, user_id=ctx.user_id, mute=mute
+    )
     await ctx.services.timers.cancel(TimerKind.MUTE_END, bound, backup_id)
     if isinstance(result, MuteUnchanged):
         name = (await backup_names(ctx, bound.workspace_id)).get(backup_id)
@@ -76,7 +79,7 @@ async def timed_mute(
 
 async def alerts(ctx: SlackContext, command: AlertsCmd) -> None:
     await ctx.require(Role.ADMIN, "turn failure alerts on or off")
-    changed = await ctx.services.bindings.set_alerts(
+    changed = await ctx.services.alert_settings.set_alerts(
         team_id=ctx.team_id, channel_id=ctx.channel_id, user_id=ctx.user_id, enabled=command.enabled
     )
     if not changed:  # a repeat: only the user hears it, the channel already knows
@@ -112,7 +115,7 @@ async def stale(ctx: SlackContext, command: StaleCmd) -> None:
     backup_id = await resolve(ctx, bound, command.backup_id, Pick.RETYPE, retype=retype)
     if backup_id is None:
         return
-    backup = await ctx.services.bindings.set_stale(
+    backup = await ctx.services.alert_settings.set_stale(
         bound,
         backup_id,
         user_id=ctx.user_id,

@@ -20,7 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import utcnow
 from bot.services.audit import Actor
-from bot.services.errors import TokenRejected, WorkspaceNotFound
+from bot.services.errors import NotInChannel, TokenRejected, WorkspaceNotFound
 from bot.services.models import ChannelBinding, WatchedRun
 from bot.services.timers import TimerKind
 from bot.skyvia.models import Workspace
@@ -49,9 +49,10 @@ from bot.slack.messages.payloads import (
     ModalInputError,
     parse_connect_submission,
 )
+from bot.slack.messages.refusals import refusal_words
 from bot.slack.messages.timers import with_pending_ends
 from handlers.clicks import Click, claim_once
-from handlers.context import NotInChannel, Services, SlackContext
+from handlers.context import Services, SlackContext
 from handlers.errors import report_error
 from handlers.screens import backup_names
 from handlers.topic import Topic
@@ -71,10 +72,10 @@ async def show_help(ctx: SlackContext, _: HelpCmd) -> None:
 
 async def connect(ctx: SlackContext, command: ConnectCmd) -> None:
     await ctx.require(Role.ADMIN, CONNECT)
-    bindings = ctx.services.bindings
-    if command.workspace_id is None or not bindings.default_token_serves(ctx.team_id):
+    policy = ctx.services.token_policy
+    if command.workspace_id is None or not policy.default_token_serves(ctx.team_id):
         # A team the default token does not serve is told why it must bring its own token.
-        refused = bindings.has_default_token and not bindings.default_token_serves(ctx.team_id)
+        refused = policy.has_default_token and not policy.default_token_serves(ctx.team_id)
         await ctx.client.views_open(
             trigger_id=ctx.trigger_id,
             view=connect_modal(
@@ -285,9 +286,9 @@ async def _reach(
     try:
         return await asyncio.wait_for(check, _CHECK_SECONDS)
     except TokenRejected as rejected:
-        return {BlockId.CONNECT_TOKEN: rejected.what}
+        return {BlockId.CONNECT_TOKEN: refusal_words(rejected)[0]}
     except WorkspaceNotFound as missing:
-        return {BlockId.CONNECT_WORKSPACE: missing.what}
+        return {BlockId.CONNECT_WORKSPACE: refusal_words(missing)[0]}
     except Exception:  # slow, down, or no token to use: told after the ack as before
         return None
 
@@ -304,7 +305,7 @@ def register_modal(app: AsyncApp, services: Services) -> None:
         try:
             submission = parse_connect_submission(
                 (view.get("state") or {}).get("values") or {},
-                token_required=not services.bindings.default_token_serves(_team_of(body)),
+                token_required=not services.token_policy.default_token_serves(_team_of(body)),
             )
         except ModalInputError as invalid:
             await ack(response_action="errors", errors=invalid.errors)

@@ -38,13 +38,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services.backup_names import Ambiguous
 from bot.services.bindings import BoundWorkspace
-from bot.services.errors import DomainError, NotBound
+from bot.services.errors import DomainError, NotBound, WordedRefusal
 from bot.services.models import RunStep
 from bot.services.snapshots import AlreadyActive
 from bot.skyvia.errors import SkyviaError
 from bot.slack.authz import Role
 from bot.slack.grammar.deadlines import Deadline, DeadlineError, parse_duration
 from bot.slack.grammar.parsing import UsageError
+from bot.slack.messages.refusals import refusal_words
 from handlers.context import Services, SlackContext
 from handlers.deadlines import SWITCH_SCHEDULE, maintenance_window
 from handlers.errors import skyvia_refusal
@@ -89,7 +90,7 @@ def step_error(error: Exception) -> str:
             "`/skyvia connect <workspaceId>` there."
         )
     if isinstance(error, DomainError):
-        return f"{error.what} {error.fix}"
+        return " ".join(refusal_words(error))
     if isinstance(error, UsageError):
         return str(error)
     if isinstance(error, SkyviaError):
@@ -100,13 +101,13 @@ def step_error(error: Exception) -> str:
 async def _backup_id(ctx: SlackContext, bound: BoundWorkspace, typed: str) -> int:
     """The backup an input names, by id or whole name; several or a partial match is refused."""
     if not typed:
-        raise DomainError("The step needs a backup.", "Set its “Backup” input (an id or name).")
+        raise WordedRefusal("The step needs a backup.", "Set its “Backup” input (an id or name).")
     found = await ctx.services.backups.resolve(
         bound, int(typed) if typed.isdigit() else typed, whole_name=True
     )
     if isinstance(found, Ambiguous):
         names = ", ".join(f"{b.name} ({b.id})" for b in found.candidates[:5])
-        raise DomainError(
+        raise WordedRefusal(
             f"“{found.typed}” does not name one backup exactly: {names}.",
             "Set the step's “Backup” input to an id or a whole name.",
         )
@@ -128,7 +129,7 @@ async def _run_snapshot(run: StepRun) -> None:
     )
     if isinstance(result, AlreadyActive):
         backup = result.backup
-        raise DomainError(
+        raise WordedRefusal(
             f"{backup.display_name} ({backup.id}) is already running snapshot "
             f"{result.active_run.run_id}, so none was started.",
             "Run the workflow again once it has finished.",
@@ -147,7 +148,7 @@ async def _open_window(run: StepRun) -> None:
     try:
         span = parse_duration(word)
     except DeadlineError as error:
-        raise DomainError(f"“{word}” is not a duration: {error}.", "Set it like `2h`.") from None
+        raise WordedRefusal(f"“{word}” is not a duration: {error}.", "Set it like `2h`.") from None
     until = await maintenance_window(ctx, bound, backup_id, Deadline(word, span=span))
     await run.complete(outputs={"ends_at": int(until.timestamp())})
 
@@ -187,9 +188,9 @@ def _listener(services: Services, callback_id: str, work: Work) -> Callable[...,
         )
         try:
             if not ctx.user_id:
-                raise DomainError(NO_RUNNER, "")
+                raise WordedRefusal(NO_RUNNER, "")
             if not ctx.channel_id:
-                raise DomainError("The step needs a channel.", "Set its “Channel” input.")
+                raise WordedRefusal("The step needs a channel.", "Set its “Channel” input.")
             await work(StepRun(ctx, inputs, step, complete))
         except Exception as error:
             if not isinstance(error, DomainError | UsageError | SkyviaError):

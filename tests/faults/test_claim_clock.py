@@ -54,6 +54,7 @@ async def test_two_replicas_with_skewed_clocks_never_both_send(kit: Kit, replica
         notifier = Notifier(
             slack=kit.clients,
             batcher=batcher,
+            pauses=kit.pauses,
             owner=f"worker:replica{n}",
             stale_after=STALE,
             clock=clock(offset),
@@ -145,7 +146,12 @@ async def test_a_recovery_ends_well_inside_the_stale_window(kit: Kit) -> None:
         )
     kit.slack.set_latency(0.3)
     notifier = Notifier(
-        slack=kit.clients, batcher=kit.batcher, owner="worker:r", stale_after=3.0, send_timeout=1.0
+        slack=kit.clients,
+        batcher=kit.batcher,
+        pauses=kit.pauses,
+        owner="worker:r",
+        stale_after=3.0,
+        send_timeout=1.0,
     )
     sender = OutboxSender(
         notifier=notifier, batcher=kit.batcher, owner="worker:r", pace=Pace(PaceConfig())

@@ -96,6 +96,7 @@ async def test_a_refusal_that_may_heal_is_retried_with_backoff_then_given_up(
     notifier = Notifier(
         slack=kit.clients,
         batcher=kit.batcher,
+        pauses=kit.pauses,
         owner="worker:test:retry",
         stale_after=8.0,
         max_attempts=3,

@@ -13,7 +13,10 @@ from pydantic import SecretStr
 
 from bot.devtools.slack_standin import FakeSlack
 from bot.metrics import Metrics
+from bot.services.alert_settings import AlertSettings
 from bot.services.bindings import BindingService
+from bot.services.channel_pauses import ChannelPauses
+from bot.services.token_policy import TokenPolicy
 from bot.simulator import RunningSimulator
 from bot.skyvia.client import SkyviaClient
 from bot.slack.clients import SlackClients
@@ -56,6 +59,7 @@ class Kit:
     metrics: Metrics
     clock: Clock
     sender: OutboxSender
+    pauses: ChannelPauses
 
     async def flush(self, rounds: int = 50) -> None:
         """Lets the sender drain the outbox: what the services owed reaches the fake Slack."""
@@ -98,9 +102,11 @@ async def kit(db: Database, fake_slack: FakeSlack) -> AsyncIterator[Kit]:
         base_url=fake_slack.api_url, metrics=metrics, bot_token=fake_slack.bot_token
     )
     batcher = WriteBatcher(db)
+    pauses = ChannelPauses(db, clock=clock)
     notifier = Notifier(
         slack=clients,
         batcher=batcher,
+        pauses=pauses,
         owner="worker:test:1:me",
         stale_after=STALE_AFTER,
         metrics=metrics,
@@ -115,7 +121,16 @@ async def kit(db: Database, fake_slack: FakeSlack) -> AsyncIterator[Kit]:
         clock=clock,
     )
     yield Kit(
-        db, fake_slack, clients, batcher, notifier, SlackAnnouncer(notifier), metrics, clock, sender
+        db,
+        fake_slack,
+        clients,
+        batcher,
+        notifier,
+        SlackAnnouncer(notifier),
+        metrics,
+        clock,
+        sender,
+        pauses,
     )
     await sender.close()
     await batcher.close()
@@ -129,12 +144,22 @@ async def skyvia(simulator: RunningSimulator) -> AsyncIterator[SkyviaClient]:
 
 
 @pytest.fixture
-def binding_service(
-    db: Database, skyvia: SkyviaClient, simulator: RunningSimulator
-) -> BindingService:
-    return BindingService(
+def token_policy(db: Database, simulator: RunningSimulator) -> TokenPolicy:
+    return TokenPolicy(
         db=db,
         cipher=TokenCipher(Fernet.generate_key().decode()),
-        skyvia=skyvia,
+        pauses=ChannelPauses(db),
         default_token=SecretStr(simulator.token),
     )
+
+
+@pytest.fixture
+def binding_service(
+    db: Database, skyvia: SkyviaClient, token_policy: TokenPolicy
+) -> BindingService:
+    return BindingService(db=db, skyvia=skyvia, token_policy=token_policy)
+
+
+@pytest.fixture
+def alert_settings(db: Database, skyvia: SkyviaClient) -> AlertSettings:
+    return AlertSettings(db=db, skyvia=skyvia)

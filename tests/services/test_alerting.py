@@ -64,9 +64,10 @@ def _alerting(skyvia: _Skyvia, log_cache_size: int = 2000) -> AlertingService:
     return AlertingService(
         db=None,  # type: ignore[arg-type]
         skyvia=skyvia,  # type: ignore[arg-type]
-        bindings=None,  # type: ignore[arg-type]
+        token_policy=None,  # type: ignore[arg-type]
         announcer=None,  # type: ignore[arg-type]
         batcher=None,  # type: ignore[arg-type]
+        pauses=None,  # type: ignore[arg-type]
         config=AlertingConfig(
             interval=1,
             lookback=timedelta(hours=1),

@@ -11,7 +11,7 @@ from datetime import timedelta
 from bot.services.alerting.backup_discovery import BackupDiscovery
 from bot.services.alerting.token_checks import TokenChecks
 from bot.services.backoff import WorkspaceBackoff
-from bot.services.bindings import BindingService
+from bot.services.token_policy import TokenPolicy
 from bot.simulator import RunningSimulator
 from bot.skyvia.client import SkyviaClient
 from storage.repositories import AlertCursorRepository
@@ -21,12 +21,11 @@ from tests.services.kit import Kit
 PERIOD = timedelta(minutes=10)
 
 
-def _discovery(kit: Kit, skyvia: SkyviaClient, bindings: BindingService) -> BackupDiscovery:
+def _discovery(kit: Kit, skyvia: SkyviaClient, token_policy: TokenPolicy) -> BackupDiscovery:
     return BackupDiscovery(
         db=kit.db,
         skyvia=skyvia,
-        bindings=bindings,
-        tokens=TokenChecks(announcer=kit.announcer, batcher=kit.batcher, bindings=bindings),
+        tokens=TokenChecks(announcer=kit.announcer, token_policy=token_policy, pauses=kit.pauses),
         backoff=WorkspaceBackoff(base=1, cap=10),
         relist_period=PERIOD,
     )
@@ -47,11 +46,11 @@ async def _relist(kit: Kit, discovery: BackupDiscovery) -> list[int]:
 async def test_an_empty_listing_keeps_every_cursor(
     kit: Kit,
     skyvia: SkyviaClient,
-    binding_service: BindingService,
+    token_policy: TokenPolicy,
     simulator: RunningSimulator,
 ) -> None:
     await kit.bind()
-    discovery = _discovery(kit, skyvia, binding_service)
+    discovery = _discovery(kit, skyvia, token_policy)
     assert await _relist(kit, discovery) == list(SEED_BACKUPS)
     listed = simulator.state.backups_by_workspace[123]
     simulator.state.backups_by_workspace[123] = []  # Skyvia answers an empty list
@@ -64,11 +63,11 @@ async def test_an_empty_listing_keeps_every_cursor(
 async def test_a_backup_goes_once_two_listings_in_a_row_miss_it(
     kit: Kit,
     skyvia: SkyviaClient,
-    binding_service: BindingService,
+    token_policy: TokenPolicy,
     simulator: RunningSimulator,
 ) -> None:
     await kit.bind()
-    discovery = _discovery(kit, skyvia, binding_service)
+    discovery = _discovery(kit, skyvia, token_policy)
     await _relist(kit, discovery)
     backups = simulator.state.backups_by_workspace[123]
     nightly = next(b for b in backups if b.id == BACKUP)

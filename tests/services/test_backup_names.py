@@ -6,6 +6,7 @@ import pytest
 
 from bot.services.backup_names import Ambiguous, NoBackupMatches, cache_key, match
 from bot.skyvia.models import Backup
+from bot.slack.messages.refusals import refusal_words
 
 BACKUPS = [
     Backup(id=456, name="Nightly CRM"),
@@ -37,7 +38,7 @@ def test_no_match_names_the_closest() -> None:
     with pytest.raises(NoBackupMatches) as caught:
         match(BACKUPS, "zendsek tickets")
     assert caught.value.closest == ["Zendesk tickets"]
-    assert "Zendesk tickets" in caught.value.fix
+    assert "Zendesk tickets" in refusal_words(caught.value)[1]
 
 
 def test_the_cache_key_never_holds_the_token() -> None:

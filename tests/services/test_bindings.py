@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.services.bindings import BindingService, MuteChanged, MuteUnchanged
-from bot.services.errors import DomainError, NotBound
+from bot.services.bindings import BindingService
+from bot.services.errors import NotBound, TokenRejected, WorkspaceNotFound
 from bot.services.models import ChannelBinding, WatchedRun
 from bot.simulator import RunningSimulator
-from bot.skyvia.errors import SkyviaNotFound
+from bot.slack.messages.refusals import refusal_words
 from storage.db import Database
 from storage.repositories import AuditRepository, WatchRepository
 from tests.constants import ADMIN, BACKUP, CHANNEL, MEMBER, OTHER_CHANNEL, TEAM, WORKSPACE
@@ -84,10 +84,12 @@ async def test_a_channel_token_is_checked_then_kept_for_that_channel_only(
 async def test_a_rejected_token_or_unknown_workspace_binds_nothing_and_is_audited(
     binding_service: BindingService, db: Database
 ) -> None:
-    with pytest.raises(DomainError, match="rejected the access token for workspace 124"):
+    with pytest.raises(TokenRejected) as rejected:
         await connect(binding_service, 124, token="not-a-skyvia-token")
-    with pytest.raises(DomainError, match="Workspace 999 was not found"):
+    assert "rejected the access token for workspace 124" in refusal_words(rejected.value)[0]
+    with pytest.raises(WorkspaceNotFound) as missing:
         await connect(binding_service, 999)
+    assert "Workspace 999 was not found" in refusal_words(missing.value)[0]
     with pytest.raises(NotBound):
         await binding_service.resolve(TEAM, CHANNEL)
     assert await audit(db) == [
@@ -107,19 +109,6 @@ async def test_disconnect_stops_the_channels_watches(
         await binding_service.resolve(TEAM, CHANNEL)
     with pytest.raises(NotBound):
         await binding_service.disconnect(team_id=TEAM, channel_id=CHANNEL, user_id=ADMIN)
-
-
-async def test_alerts_can_only_be_switched_for_a_bound_channel(
-    binding_service: BindingService, db: Database
-) -> None:
-    with pytest.raises(NotBound):
-        await binding_service.set_alerts(
-            team_id=TEAM, channel_id=CHANNEL, user_id=ADMIN, enabled=False
-        )
-    await connect(binding_service)
-    await binding_service.set_alerts(team_id=TEAM, channel_id=CHANNEL, user_id=ADMIN, enabled=False)
-    assert not (await binding_service.resolve(TEAM, CHANNEL)).alerts_enabled
-    assert ("alerts off", "channel", "ok") in await audit(db)
 
 
 async def test_connect_and_status_return_read_models_not_rows(
@@ -147,49 +136,3 @@ async def test_connect_and_status_return_read_models_not_rows(
         )
     ]
     assert (await binding_service.status(TEAM, OTHER_CHANNEL)).binding is None
-
-
-async def test_mute_changes_once_and_a_repeat_asks_skyvia_nothing(
-    binding_service: BindingService, db: Database, simulator: RunningSimulator
-) -> None:
-    await connect(binding_service)
-    bound = await binding_service.resolve(TEAM, CHANNEL)
-    simulator.state.reset_call_counts()
-
-    muted = await binding_service.mute(bound, BACKUP, user_id=MEMBER, mute=True)
-    assert isinstance(muted, MuteChanged) and muted.muted
-    assert muted.backup.name == "Nightly CRM"
-    again = await binding_service.mute(bound, BACKUP, user_id=ADMIN, mute=True)
-    assert again == MuteUnchanged(backup_id=BACKUP, muted=True)
-    assert simulator.state.call_counts() == {"GET /workspaces/{workspaceId}/backups/{backupId}": 1}
-    status = await binding_service.status(TEAM, CHANNEL)
-    assert status.binding is not None and status.binding.muted_backup_ids == (BACKUP,)
-
-    unmuted = await binding_service.mute(bound, BACKUP, user_id=MEMBER, mute=False)
-    assert isinstance(unmuted, MuteChanged) and not unmuted.muted
-    repeat = await binding_service.mute(bound, BACKUP, user_id=MEMBER, mute=False)
-    assert repeat == MuteUnchanged(backup_id=BACKUP, muted=False)
-    target = f"backup {BACKUP}"
-    assert [a for a in await audit(db) if a[0] != "connect"] == [
-        ("mute", target, "ok"),
-        ("mute", target, "unchanged"),
-        ("unmute", target, "ok"),
-        ("unmute", target, "unchanged"),
-    ]
-
-
-async def test_muting_an_unknown_backup_records_nothing(binding_service: BindingService) -> None:
-    await connect(binding_service)
-    bound = await binding_service.resolve(TEAM, CHANNEL)
-    with pytest.raises(SkyviaNotFound):
-        await binding_service.mute(bound, 999, user_id=MEMBER, mute=True)
-    status = await binding_service.status(TEAM, CHANNEL)
-    assert status.binding is not None and status.binding.muted_backup_ids == ()
-
-
-async def test_mute_after_a_disconnect_is_refused(binding_service: BindingService) -> None:
-    await connect(binding_service)
-    bound = await binding_service.resolve(TEAM, CHANNEL)
-    await binding_service.disconnect(team_id=TEAM, channel_id=CHANNEL, user_id=ADMIN)
-    with pytest.raises(NotBound):
-        await binding_service.mute(bound, BACKUP, user_id=MEMBER, mute=True)

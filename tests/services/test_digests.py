@@ -8,11 +8,13 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
+from bot.services.alert_settings import AlertSettings
 from bot.services.bindings import BindingService
 from bot.services.digests import DigestSettings, digest_day, next_digest_at
 from bot.services.health import HealthService
 from bot.services.schedules import ScheduleService
 from bot.services.timers import TimerService
+from bot.services.token_policy import TokenPolicy
 from bot.skyvia.client import SkyviaClient
 from storage.models import Timer, TimerKind
 from storage.repositories import TimerRepository
@@ -64,14 +66,17 @@ def test_the_digest_day_is_the_latest_local_day_whose_time_passed() -> None:
     )
 
 
-def _timers(kit: Kit, skyvia: SkyviaClient, bindings: BindingService, owner: str) -> TimerService:
+def _timers(kit: Kit, skyvia: SkyviaClient, token_policy: TokenPolicy, owner: str) -> TimerService:
+    alert_settings = AlertSettings(db=kit.db, skyvia=skyvia)
     return TimerService(
         db=kit.db,
         skyvia=skyvia,
-        bindings=bindings,
+        bindings=BindingService(db=kit.db, skyvia=skyvia, token_policy=token_policy),
+        alert_settings=alert_settings,
+        token_policy=token_policy,
         schedules=ScheduleService(db=kit.db, skyvia=skyvia),
         announcer=kit.announcer,
-        health=HealthService(skyvia=skyvia, bindings=bindings),
+        health=HealthService(skyvia=skyvia, alert_settings=alert_settings),
         owner=owner,
         interval=1.0,
         clock=kit.clock,
@@ -91,7 +96,7 @@ async def _digests(kit: Kit) -> list[str]:
 
 
 async def test_a_digest_posts_once_a_day_at_local_time_across_the_spring_change(
-    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService
+    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService, token_policy: TokenPolicy
 ) -> None:
     kit.clock.now = utc(2026, 3, 7, 12)
     await kit.bind()
@@ -100,7 +105,7 @@ async def test_a_digest_posts_once_a_day_at_local_time_across_the_spring_change(
     setting, changed = await settings.set(bound, at=time(9), tz=NY, user_id="U1")
     assert changed and setting.next_at == utc(2026, 3, 7, 14)
     assert (await settings.set(bound, at=time(9), tz=NY, user_id="U2"))[1] is False
-    timers = _timers(kit, skyvia, binding_service, "a")
+    timers = _timers(kit, skyvia, token_policy, "a")
 
     assert (await timers.fire_due()).fired == 0
     kit.clock.now = utc(2026, 3, 7, 14)
@@ -121,15 +126,15 @@ async def test_a_digest_posts_once_a_day_at_local_time_across_the_spring_change(
 
 
 async def test_days_missed_while_down_give_one_digest_then_the_next_day_on_time(
-    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService
+    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService, token_policy: TokenPolicy
 ) -> None:
     kit.clock.now = utc(2026, 6, 1, 6)
     await kit.bind()
     bound = await binding_service.resolve(TEAM, CHANNEL)
     await DigestSettings(kit.db, clock=kit.clock).set(bound, at=time(9), tz=BERLIN, user_id="U1")
     kit.clock.now = utc(2026, 6, 4, 10)  # down from before the first until after the fourth
-    a = _timers(kit, skyvia, binding_service, "a")
-    b = _timers(kit, skyvia, binding_service, "b")
+    a = _timers(kit, skyvia, token_policy, "a")
+    b = _timers(kit, skyvia, token_policy, "b")
     first, second = await asyncio.gather(a.fire_due(), b.fire_due())
     assert first.fired + second.fired == 1
     assert len(await _digests(kit)) == 1
@@ -151,7 +156,7 @@ async def test_days_missed_while_down_give_one_digest_then_the_next_day_on_time(
 
 
 async def test_digest_off_and_a_disconnected_channel_stop_it(
-    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService
+    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService, token_policy: TokenPolicy
 ) -> None:
     kit.clock.now = utc(2026, 6, 1, 6)
     await kit.bind()
@@ -166,14 +171,14 @@ async def test_digest_off_and_a_disconnected_channel_stop_it(
     await settings.set(bound, at=time(9), tz=BERLIN, user_id="U1")
     await binding_service.disconnect(team_id=TEAM, channel_id=CHANNEL, user_id="U1")
     kit.clock.now += timedelta(days=1)
-    timers = _timers(kit, skyvia, binding_service, "a")
+    timers = _timers(kit, skyvia, token_policy, "a")
     assert (await timers.fire_due()).fired == 1  # the row goes, nothing is said
     assert await _digests(kit) == [] and await _digest_row(kit) is None
     assert await timers.pending(TEAM, CHANNEL) == []
 
 
 async def test_a_digest_set_again_from_another_zone_neither_skips_a_day_nor_posts_two(
-    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService
+    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService, token_policy: TokenPolicy
 ) -> None:
     """The day that keys a digest is a local day: Tokyo's 6 January is not Los Angeles's.
 
@@ -186,7 +191,7 @@ async def test_a_digest_set_again_from_another_zone_neither_skips_a_day_nor_post
     await kit.bind()
     bound = await binding_service.resolve(TEAM, CHANNEL)
     settings = DigestSettings(kit.db, clock=kit.clock)
-    timers = _timers(kit, skyvia, binding_service, "a")
+    timers = _timers(kit, skyvia, token_policy, "a")
     await settings.set(bound, at=time(9), tz=tokyo, user_id="U1")
     kit.clock.now = utc(2026, 1, 6, 0)  # 09:00 on 6 January in Tokyo
     assert (await timers.fire_due()).fired == 1

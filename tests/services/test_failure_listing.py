@@ -52,11 +52,6 @@ class _Skyvia:
         return Page[Snapshot](data=data, hasMore=has_more)
 
 
-class _Bindings:
-    def token_of(self, binding: Any) -> str:
-        return "token"
-
-
 class _Tokens:
     """Every binding's token is usable (a fault in one binding is `TokenChecks`' own test)."""
 
@@ -67,7 +62,6 @@ class _Tokens:
 def _lister(skyvia: _Skyvia) -> FailureLister:
     return FailureLister(
         skyvia=skyvia,  # type: ignore[arg-type]
-        bindings=_Bindings(),  # type: ignore[arg-type]
         tokens=_Tokens(),  # type: ignore[arg-type]
         backoff=None,  # type: ignore[arg-type]
         lookback=timedelta(days=1),

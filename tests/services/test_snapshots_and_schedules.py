@@ -10,7 +10,7 @@ import pytest
 
 from bot.services.backups import BackupService, SnapshotQuery, skip_for
 from bot.services.bindings import BoundWorkspace
-from bot.services.errors import DomainError
+from bot.services.errors import NotInChannel
 from bot.services.schedules import ScheduleService
 from bot.services.snapshots import (
     CARD_OWNER,
@@ -28,6 +28,7 @@ from bot.services.snapshots import (
 from bot.simulator import RunningSimulator
 from bot.skyvia.client import RetryPolicy, SkyviaClient
 from bot.skyvia.errors import SkyviaAuthError, SkyviaNotFound
+from bot.slack.messages.refusals import refusal_words
 from storage.db import Database
 from storage.models import DeliveryStatus
 from storage.repositories import AuditRepository, DeliveryLedger, WatchRepository
@@ -125,7 +126,7 @@ async def test_an_active_run_starts_nothing_unless_asked(
     assert "while another was active" in (await audit(db))[-1][2]  # type: ignore[operator]
 
 
-@pytest.mark.parametrize("refusal", [CardRefused("ratelimited"), DomainError("private", "Invite")])
+@pytest.mark.parametrize("refusal", [CardRefused("ratelimited"), NotInChannel()])
 async def test_a_refused_card_leaves_the_run_watched_and_the_card_to_the_watcher(
     db: Database, skyvia: SkyviaClient, bound: BoundWorkspace, refusal: Exception
 ) -> None:
@@ -190,8 +191,9 @@ async def test_a_watch_that_cannot_be_recorded_is_held_then_told_plainly(
     # Held for as long as a database restart takes, and no longer.
     assert WATCH_HOLD - WATCH_RETRY_PAUSE_MAX <= sum(pauses) <= WATCH_HOLD
     assert max(pauses) == WATCH_RETRY_PAUSE_MAX
-    assert str(run_id) in caught.value.what and "will not" in caught.value.what
-    assert "/skyvia backup 456" in caught.value.fix
+    what, fix = refusal_words(caught.value)
+    assert str(run_id) in what and "will not" in what
+    assert "/skyvia backup 456" in fix
 
 
 async def test_a_database_that_does_not_answer_starts_nothing(
@@ -214,8 +216,9 @@ async def test_a_database_that_does_not_answer_starts_nothing(
     with pytest.raises(NothingStarted) as caught:
         await snapshots(db, skyvia).start(bound, 456, user_id="U1", post_card=post_card)
     assert len(simulator.state.snapshots_of(456)) == runs_before
-    assert "nothing was started" in caught.value.what
-    assert "(456)" in caught.value.what and "Try again" in caught.value.fix
+    what, fix = refusal_words(caught.value)
+    assert "nothing was started" in what
+    assert "(456)" in what and "Try again" in fix
 
 
 async def test_a_watch_recorded_on_a_later_try_goes_on_as_usual(

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from bot.services.announcements import Outcome, TimerEnded
 from bot.services.bindings import BindingService
+from bot.services.token_policy import TokenPolicy
 from bot.simulator import RunningSimulator
 from bot.skyvia.client import SkyviaClient
 from storage.models import TimerKind
@@ -38,11 +39,11 @@ class _RefusingHeld(_Announcer):
 
 
 async def test_a_mute_set_again_within_a_minute_of_its_end_keeps_the_first_end(
-    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService
+    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService, token_policy: TokenPolicy
 ) -> None:
     await kit.bind()
     bound = await binding_service.resolve(TEAM, CHANNEL)
-    timers = _service(kit, skyvia, binding_service, _Announcer())
+    timers = _service(kit, skyvia, token_policy, _Announcer())
     until = kit.clock.now + timedelta(hours=1)
     first = await timers.mute_until(bound, 456, user_id="U1", until=until, words="1h")
     assert first.changed and not first.repeat
@@ -62,11 +63,15 @@ async def test_a_mute_set_again_within_a_minute_of_its_end_keeps_the_first_end(
 
 
 async def test_a_window_opened_again_with_the_same_end_is_a_repeat(
-    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService, simulator: RunningSimulator
+    kit: Kit,
+    skyvia: SkyviaClient,
+    binding_service: BindingService,
+    token_policy: TokenPolicy,
+    simulator: RunningSimulator,
 ) -> None:
     await kit.bind()
     bound = await binding_service.resolve(TEAM, CHANNEL)
-    timers = _service(kit, skyvia, binding_service, _Announcer())
+    timers = _service(kit, skyvia, token_policy, _Announcer())
     until = kit.clock.now + timedelta(hours=1)
     first = await timers.open_window(bound, 456, user_id="U1", until=until, words="1h")
     assert first.was_active and not first.repeat
@@ -89,11 +94,15 @@ async def test_a_window_opened_again_with_the_same_end_is_a_repeat(
 
 
 async def test_a_window_ended_now_is_fired_at_once_and_none_says_so(
-    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService, simulator: RunningSimulator
+    kit: Kit,
+    skyvia: SkyviaClient,
+    binding_service: BindingService,
+    token_policy: TokenPolicy,
+    simulator: RunningSimulator,
 ) -> None:
     await kit.bind()
     bound = await binding_service.resolve(TEAM, CHANNEL)
-    timers = _service(kit, skyvia, binding_service, _Announcer())
+    timers = _service(kit, skyvia, token_policy, _Announcer())
     assert not await timers.end_window_now(bound, 456)
     await timers.open_window(
         bound, 456, user_id="U1", until=kit.clock.now + timedelta(hours=1), words="1h"
@@ -105,7 +114,7 @@ async def test_a_window_ended_now_is_fired_at_once_and_none_says_so(
 
 
 async def test_closing_by_hand_skips_a_window_that_enabled_the_schedule_and_hides_closed_ones(
-    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService
+    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService, token_policy: TokenPolicy
 ) -> None:
     """A window whose end enabled the schedule (its note still owed) is not closed again;
     a closed window leaves `status`, a mute's end stays in it."""
@@ -114,7 +123,7 @@ async def test_closing_by_hand_skips_a_window_that_enabled_the_schedule_and_hide
     here = await binding_service.resolve(TEAM, CHANNEL)
     there = await binding_service.resolve(TEAM, OTHER_CHANNEL)
     announcer = _Announcer(outcomes=[Outcome.FAILED])
-    timers = _service(kit, skyvia, binding_service, announcer)
+    timers = _service(kit, skyvia, token_policy, announcer)
     await timers.open_window(there, 456, user_id="U1", until=kit.clock.now, words="now")
     assert (await timers.fire_due()).fired == 0  # enabled, its note failed: still pending
     hour = kit.clock.now + timedelta(hours=1)
@@ -133,14 +142,18 @@ async def test_closing_by_hand_skips_a_window_that_enabled_the_schedule_and_hide
 
 
 async def test_a_window_ending_before_another_on_the_backup_keeps_the_schedule_off(
-    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService, simulator: RunningSimulator
+    kit: Kit,
+    skyvia: SkyviaClient,
+    binding_service: BindingService,
+    token_policy: TokenPolicy,
+    simulator: RunningSimulator,
 ) -> None:
     await kit.bind()
     await kit.bind(channel=OTHER_CHANNEL)
     here = await binding_service.resolve(TEAM, CHANNEL)
     there = await binding_service.resolve(TEAM, OTHER_CHANNEL)
     announcer = _Announcer()
-    timers = _service(kit, skyvia, binding_service, announcer)
+    timers = _service(kit, skyvia, token_policy, announcer)
     one, two = kit.clock.now + timedelta(hours=1), kit.clock.now + timedelta(hours=2)
     await timers.open_window(here, 456, user_id="U1", until=one, words="1h")
     await timers.open_window(there, 456, user_id="U1", until=two, words="2h")
@@ -157,7 +170,11 @@ async def test_a_window_ending_before_another_on_the_backup_keeps_the_schedule_o
 
 
 async def test_windows_past_their_ends_together_turn_the_schedule_back_on(
-    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService, simulator: RunningSimulator
+    kit: Kit,
+    skyvia: SkyviaClient,
+    binding_service: BindingService,
+    token_policy: TokenPolicy,
+    simulator: RunningSimulator,
 ) -> None:
     """Fired in one round, the later window is not held by an earlier one whose end is also
     past; and two windows ending at the same moment hold neither the other (each note that
@@ -169,7 +186,7 @@ async def test_windows_past_their_ends_together_turn_the_schedule_back_on(
     hour = timedelta(hours=1)
     for first_end, second_end in ((ONE_MINUTE, 2 * hour), (hour, hour)):
         announcer = _RefusingHeld()
-        timers = _service(kit, skyvia, binding_service, announcer)
+        timers = _service(kit, skyvia, token_policy, announcer)
         start = kit.clock.now
         await timers.open_window(here, 456, user_id="U1", until=start + first_end, words="x")
         await timers.open_window(there, 456, user_id="U1", until=start + second_end, words="x")
@@ -185,14 +202,18 @@ async def test_windows_past_their_ends_together_turn_the_schedule_back_on(
 
 
 async def test_a_window_closed_by_hand_holds_no_other_window(
-    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService, simulator: RunningSimulator
+    kit: Kit,
+    skyvia: SkyviaClient,
+    binding_service: BindingService,
+    token_policy: TokenPolicy,
+    simulator: RunningSimulator,
 ) -> None:
     await kit.bind()
     await kit.bind(channel=OTHER_CHANNEL)
     here = await binding_service.resolve(TEAM, CHANNEL)
     there = await binding_service.resolve(TEAM, OTHER_CHANNEL)
     announcer = _RefusingByHand()
-    timers = _service(kit, skyvia, binding_service, announcer)
+    timers = _service(kit, skyvia, token_policy, announcer)
     await timers.open_window(
         here, 456, user_id="U1", until=kit.clock.now + timedelta(hours=2), words="2h"
     )
@@ -204,7 +225,11 @@ async def test_a_window_closed_by_hand_holds_no_other_window(
 
 
 async def test_a_window_ends_with_the_token_it_was_opened_with_after_a_disconnect(
-    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService, simulator: RunningSimulator
+    kit: Kit,
+    skyvia: SkyviaClient,
+    binding_service: BindingService,
+    token_policy: TokenPolicy,
+    simulator: RunningSimulator,
 ) -> None:
     simulator.state.add_token("own-token", [123])
     await binding_service.connect(
@@ -212,7 +237,7 @@ async def test_a_window_ends_with_the_token_it_was_opened_with_after_a_disconnec
     )
     bound = await binding_service.resolve(TEAM, CHANNEL)
     announcer = _Announcer()
-    timers = _service(kit, skyvia, binding_service, announcer)
+    timers = _service(kit, skyvia, token_policy, announcer)
     until = kit.clock.now + timedelta(hours=1)
     await timers.open_window(bound, 456, user_id="U1", until=until, words="1h")
     await timers.mute_until(bound, 457, user_id="U1", until=until, words="1h")

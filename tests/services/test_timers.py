@@ -8,10 +8,12 @@ from datetime import timedelta
 
 import pytest
 
+from bot.services.alert_settings import AlertSettings
 from bot.services.announcements import Outcome, TimerEnded
 from bot.services.bindings import BindingService
 from bot.services.schedules import ScheduleService
 from bot.services.timers import BATCH, FireRound, TimerKind, TimerService
+from bot.services.token_policy import TokenPolicy
 from bot.simulator import RunningSimulator
 from bot.skyvia.client import SkyviaClient
 from storage.repositories import BindingRepository, TimerRepository
@@ -43,14 +45,16 @@ class _Announcer:
 def _service(
     kit: Kit,
     skyvia: SkyviaClient,
-    bindings: BindingService,
+    token_policy: TokenPolicy,
     announcer: _Announcer,
     owner: str = "a",
 ) -> TimerService:
     return TimerService(
         db=kit.db,
         skyvia=skyvia,
-        bindings=bindings,
+        bindings=BindingService(db=kit.db, skyvia=skyvia, token_policy=token_policy),
+        alert_settings=AlertSettings(db=kit.db, skyvia=skyvia),
+        token_policy=token_policy,
         schedules=ScheduleService(db=kit.db, skyvia=skyvia),
         announcer=announcer,  # type: ignore[arg-type]
         owner=owner,
@@ -60,12 +64,16 @@ def _service(
 
 
 async def test_a_window_is_reenabled_once_even_when_its_note_is_retried(
-    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService, simulator: RunningSimulator
+    kit: Kit,
+    skyvia: SkyviaClient,
+    binding_service: BindingService,
+    token_policy: TokenPolicy,
+    simulator: RunningSimulator,
 ) -> None:
     await kit.bind()
     bound = await binding_service.resolve(TEAM, CHANNEL)
     announcer = _Announcer(outcomes=[Outcome.FAILED])
-    timers = _service(kit, skyvia, binding_service, announcer)
+    timers = _service(kit, skyvia, token_policy, announcer)
     until = kit.clock.now + timedelta(minutes=5)
     opened = await timers.open_window(bound, 456, user_id="U1", until=until, words="5m")
     assert opened.was_active and simulator.state.backup(123, 456).scheduled is False
@@ -87,12 +95,16 @@ async def test_a_window_is_reenabled_once_even_when_its_note_is_retried(
 
 
 async def test_a_window_enabled_meanwhile_is_left_alone(
-    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService, simulator: RunningSimulator
+    kit: Kit,
+    skyvia: SkyviaClient,
+    binding_service: BindingService,
+    token_policy: TokenPolicy,
+    simulator: RunningSimulator,
 ) -> None:
     await kit.bind()
     bound = await binding_service.resolve(TEAM, CHANNEL)
     announcer = _Announcer()
-    timers = _service(kit, skyvia, binding_service, announcer)
+    timers = _service(kit, skyvia, token_policy, announcer)
     await timers.open_window(bound, 456, user_id="U1", until=kit.clock.now, words="1h")
     simulator.state.set_schedule(123, 456, active=True)
     assert (await timers.fire_due()).fired == 1
@@ -101,12 +113,12 @@ async def test_a_window_enabled_meanwhile_is_left_alone(
 
 
 async def test_a_timed_mute_ends_and_a_plain_mute_or_unmute_cancels_it(
-    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService
+    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService, token_policy: TokenPolicy
 ) -> None:
     binding = await kit.bind()
     bound = await binding_service.resolve(TEAM, CHANNEL)
     announcer = _Announcer(outcomes=[Outcome.UNKNOWN])
-    timers = _service(kit, skyvia, binding_service, announcer)
+    timers = _service(kit, skyvia, token_policy, announcer)
     muted = await timers.mute_until(bound, 456, user_id="U1", until=kit.clock.now, words="2h")
     assert muted.changed and muted.backup.name == "Nightly CRM"
 
@@ -126,23 +138,23 @@ async def test_a_timed_mute_ends_and_a_plain_mute_or_unmute_cancels_it(
 
 
 async def test_two_replicas_fire_each_timer_once_and_a_disconnected_channel_silently(
-    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService
+    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService, token_policy: TokenPolicy
 ) -> None:
     await kit.bind()
     await kit.bind(channel="C0GONE")
     bound = await binding_service.resolve(TEAM, CHANNEL)
     gone = await binding_service.resolve(TEAM, "C0GONE")
     for backup_id in (456, 457, 458):
-        await _service(kit, skyvia, binding_service, _Announcer()).mute_until(
+        await _service(kit, skyvia, token_policy, _Announcer()).mute_until(
             bound, backup_id, user_id="U1", until=kit.clock.now, words="1h"
         )
     announcer = _Announcer()
-    await _service(kit, skyvia, binding_service, announcer).mute_until(
+    await _service(kit, skyvia, token_policy, announcer).mute_until(
         gone, 456, user_id="U1", until=kit.clock.now, words="1h"
     )
     await binding_service.disconnect(team_id=TEAM, channel_id="C0GONE", user_id="U1")
-    a = _service(kit, skyvia, binding_service, announcer, owner="a")
-    b = _service(kit, skyvia, binding_service, announcer, owner="b")
+    a = _service(kit, skyvia, token_policy, announcer, owner="a")
+    b = _service(kit, skyvia, token_policy, announcer, owner="b")
     first, second = await asyncio.gather(a.fire_due(), b.fire_due())
     assert first.fired + second.fired == 4
     assert sorted(e.backup_id for _, e in announcer.said) == [456, 457, 458]
@@ -166,14 +178,14 @@ async def _due_mutes(kit: Kit, count: int) -> None:
 
 @pytest.mark.parametrize(("due", "full"), [(0, False), (49, False), (50, True)])
 async def test_a_round_is_full_only_when_it_claimed_a_whole_batch(
-    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService, due: int, full: bool
+    kit: Kit, skyvia: SkyviaClient, token_policy: TokenPolicy, due: int, full: bool
 ) -> None:
     """`full` makes the worker go again at once: a full batch may leave more due, anything less
     means all due timers were taken (True on an empty round would busy-loop the worker)."""
     await kit.bind()
     await _due_mutes(kit, due)
     announcer = _Announcer()
-    timers = _service(kit, skyvia, binding_service, announcer)
+    timers = _service(kit, skyvia, token_policy, announcer)
     assert BATCH == 50
     round_ = await timers.fire_due()
     assert round_ == FireRound(fired=due, full=full)
@@ -182,15 +194,19 @@ async def test_a_round_is_full_only_when_it_claimed_a_whole_batch(
 
 
 async def test_a_timed_mute_of_a_muted_backup_keeps_it_muted_then_ends_it(
-    kit: Kit, skyvia: SkyviaClient, binding_service: BindingService
+    kit: Kit,
+    skyvia: SkyviaClient,
+    binding_service: BindingService,
+    alert_settings: AlertSettings,
+    token_policy: TokenPolicy,
 ) -> None:
     """Muted "until unmuted", then `for 1h`: no change now (the notice says so), but at the end
     the mute goes and the channel is told, with the backup's name."""
     binding = await kit.bind()
     bound = await binding_service.resolve(TEAM, CHANNEL)
-    await binding_service.mute(bound, 456, user_id="U1", mute=True)
+    await alert_settings.mute(bound, 456, user_id="U1", mute=True)
     announcer = _Announcer()
-    timers = _service(kit, skyvia, binding_service, announcer)
+    timers = _service(kit, skyvia, token_policy, announcer)
     until = kit.clock.now + timedelta(hours=1)
     muted = await timers.mute_until(bound, 456, user_id="U2", until=until, words="1h")
     assert not muted.changed and muted.backup.name == "Nightly CRM" and muted.until == until

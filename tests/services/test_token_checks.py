@@ -11,13 +11,10 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import update
 
-from bot.services.alerting.token_checks import (
-    OWN_TOKEN_REJECTED_REASON,
-    UNDECRYPTABLE_REASON,
-    TokenChecks,
-)
+from bot.services.alerting.token_checks import TokenChecks
 from bot.services.announcements import Channel, Outcome
-from bot.services.bindings import BindingService
+from bot.services.channel_pauses import OWN_TOKEN_REJECTED_REASON, UNDECRYPTABLE_REASON
+from bot.services.token_policy import TokenPolicy
 from storage.models import Binding
 from storage.repositories import BindingRepository
 from tests.services.kit import CHANNEL, TEAM, Kit
@@ -46,14 +43,14 @@ async def _paused_reason(kit: Kit) -> str | None:
 
 @pytest.mark.parametrize("outcome", [Outcome.SENT, Outcome.ALREADY_SENT, Outcome.PAUSED])
 async def test_once_the_channel_was_told_the_binding_is_paused(
-    kit: Kit, binding_service: BindingService, outcome: Outcome
+    kit: Kit, token_policy: TokenPolicy, outcome: Outcome
 ) -> None:
     binding = await kit.bind()
     announcer = _Announcer(outcome)
     checks = TokenChecks(
         announcer=announcer,  # type: ignore[arg-type]
-        batcher=kit.batcher,
-        bindings=binding_service,
+        pauses=kit.pauses,
+        token_policy=token_policy,
     )
     assert await checks.report_rejected(binding, kit.clock.now)
     assert announcer.told == [(Channel(TEAM, CHANNEL), 123, binding.created_at)]
@@ -63,13 +60,13 @@ async def test_once_the_channel_was_told_the_binding_is_paused(
 
 @pytest.mark.parametrize("outcome", [Outcome.FAILED, Outcome.UNKNOWN, Outcome.BUSY])
 async def test_a_notice_not_delivered_leaves_the_binding_active_for_a_retry(
-    kit: Kit, binding_service: BindingService, outcome: Outcome
+    kit: Kit, token_policy: TokenPolicy, outcome: Outcome
 ) -> None:
     binding = await kit.bind()
     checks = TokenChecks(
         announcer=_Announcer(outcome),  # type: ignore[arg-type]
-        batcher=kit.batcher,
-        bindings=binding_service,
+        pauses=kit.pauses,
+        token_policy=token_policy,
     )
     assert not await checks.report_rejected(binding, kit.clock.now)
     assert await _paused_reason(kit) is None
@@ -88,15 +85,15 @@ async def _store_ciphertext(kit: Kit, ciphertext: str) -> Binding:
 
 
 async def test_a_rejected_own_token_is_named_as_the_channels_own(
-    kit: Kit, binding_service: BindingService
+    kit: Kit, token_policy: TokenPolicy
 ) -> None:
     await kit.bind()
     binding = await _store_ciphertext(kit, "some-ciphertext")
     announcer = _Announcer(Outcome.SENT)
     checks = TokenChecks(
         announcer=announcer,  # type: ignore[arg-type]
-        batcher=kit.batcher,
-        bindings=binding_service,
+        pauses=kit.pauses,
+        token_policy=token_policy,
     )
     assert await checks.report_rejected(binding, kit.clock.now)
     assert announcer.own == [True]
@@ -104,7 +101,7 @@ async def test_a_rejected_own_token_is_named_as_the_channels_own(
 
 
 async def test_an_undecryptable_token_pauses_its_binding_and_is_logged_once(
-    kit: Kit, binding_service: BindingService, caplog: pytest.LogCaptureFixture
+    kit: Kit, token_policy: TokenPolicy, caplog: pytest.LogCaptureFixture
 ) -> None:
     await kit.bind()
     foreign = Fernet(Fernet.generate_key()).encrypt(b"secret-token").decode()
@@ -112,8 +109,8 @@ async def test_an_undecryptable_token_pauses_its_binding_and_is_logged_once(
     announcer = _Announcer(Outcome.SENT)
     checks = TokenChecks(
         announcer=announcer,  # type: ignore[arg-type]
-        batcher=kit.batcher,
-        bindings=binding_service,
+        pauses=kit.pauses,
+        token_policy=token_policy,
     )
     assert await checks.usable_token(binding, kit.clock.now) is None
     assert await checks.usable_token(binding, kit.clock.now) is None
@@ -126,13 +123,13 @@ async def test_an_undecryptable_token_pauses_its_binding_and_is_logged_once(
 
 
 async def test_a_default_token_binding_gets_the_default_token(
-    kit: Kit, binding_service: BindingService
+    kit: Kit, token_policy: TokenPolicy
 ) -> None:
     binding = await kit.bind()
     announcer = _Announcer(Outcome.SENT)
     checks = TokenChecks(
         announcer=announcer,  # type: ignore[arg-type]
-        batcher=kit.batcher,
-        bindings=binding_service,
+        pauses=kit.pauses,
+        token_policy=token_policy,
     )
-    assert await checks.usable_token(binding, kit.clock.now) == binding_service.token_of(binding)
+    assert await checks.usable_token(binding, kit.clock.now) == token_policy.token_of(binding)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.services.bindings import BindingService
+from bot.services.token_policy import TokenPolicy
 from bot.services.watching import WatchingConfig, WatchingService
 from bot.simulator import RunningSimulator
 from bot.skyvia.client import SkyviaClient
@@ -22,13 +22,14 @@ from tests.services.kit import Kit
 GIVE_UP_HOURS = 2
 
 
-def _watching(kit: Kit, skyvia: SkyviaClient, bindings: BindingService) -> WatchingService:
+def _watching(kit: Kit, skyvia: SkyviaClient, token_policy: TokenPolicy) -> WatchingService:
     return WatchingService(
         db=kit.db,
         skyvia=skyvia,
-        bindings=bindings,
+        token_policy=token_policy,
         announcer=kit.announcer,
         batcher=kit.batcher,
+        pauses=kit.pauses,
         config=WatchingConfig.for_interval(60, give_up=GIVE_UP_HOURS * 3600),
         owner="worker:test:1:me",
         metrics=kit.metrics,
@@ -37,7 +38,7 @@ def _watching(kit: Kit, skyvia: SkyviaClient, bindings: BindingService) -> Watch
 
 
 async def test_notes_every_half_hour_then_gives_up(
-    kit: Kit, simulator: RunningSimulator, skyvia: SkyviaClient, binding_service: BindingService
+    kit: Kit, simulator: RunningSimulator, skyvia: SkyviaClient, token_policy: TokenPolicy
 ) -> None:
     simulator.state.set_speed(0.001)  # the run stays New for the whole test
     run = simulator.state.start_snapshot(456)
@@ -46,7 +47,7 @@ async def test_notes_every_half_hour_then_gives_up(
     card = await client.chat_postMessage(channel=CHANNEL, text="card")
     started = kit.clock.now
     watch = await kit.add_watch(run.id, card["ts"])
-    watching = _watching(kit, skyvia, binding_service)
+    watching = _watching(kit, skyvia, token_policy)
 
     def notes() -> list[str]:
         return [m.text for m in kit.slack.thread(CHANNEL, card["ts"])]
@@ -81,7 +82,7 @@ async def test_notes_every_half_hour_then_gives_up(
 
 
 async def test_a_card_that_never_posts_still_gets_its_outcome_once_without_it(
-    kit: Kit, simulator: RunningSimulator, skyvia: SkyviaClient, binding_service: BindingService
+    kit: Kit, simulator: RunningSimulator, skyvia: SkyviaClient, token_policy: TokenPolicy
 ) -> None:
     """The request could not post the card and Slack refuses the watcher's for good: the run's
     outcome is posted in the channel on its own, saying why, exactly once."""
@@ -91,7 +92,7 @@ async def test_a_card_that_never_posts_still_gets_its_outcome_once_without_it(
     await kit.bind()
     started = kit.clock.now
     watch = await kit.add_watch(run.id, None)
-    watching = _watching(kit, skyvia, binding_service)
+    watching = _watching(kit, skyvia, token_policy)
     # A refusal that never heals: the notifier gives the card up at once.
     kit.slack.fail_next("chat.postMessage", "invalid_blocks", status=200)
 
@@ -117,14 +118,14 @@ async def test_a_card_that_never_posts_still_gets_its_outcome_once_without_it(
 
 
 async def test_a_card_the_watcher_posts_becomes_the_thread_of_the_outcome(
-    kit: Kit, simulator: RunningSimulator, skyvia: SkyviaClient, binding_service: BindingService
+    kit: Kit, simulator: RunningSimulator, skyvia: SkyviaClient, token_policy: TokenPolicy
 ) -> None:
     simulator.state.set_speed(0.001)
     run = simulator.state.start_snapshot(456)
     await kit.bind()
     started = kit.clock.now
     watch = await kit.add_watch(run.id, None)
-    watching = _watching(kit, skyvia, binding_service)
+    watching = _watching(kit, skyvia, token_policy)
     for minutes in (1, 2):  # the card is owed, sent, then recorded by the next poll
         kit.clock.now = started + timedelta(minutes=minutes)
         await watching.poll(await watching.lease_due())

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from bot.services.backoff import WorkspaceBackoff
-from bot.services.bindings import BindingService
+from bot.services.token_policy import TokenPolicy
 from bot.services.watching import WatchingConfig, WatchingService
 from bot.simulator import RunningSimulator
 from bot.skyvia.client import RetryPolicy, SkyviaClient
@@ -32,14 +32,15 @@ async def _watched(kit: Kit, simulator: RunningSimulator) -> tuple[Watch, str]:
 
 
 def _service(
-    kit: Kit, skyvia: SkyviaClient, bindings: BindingService, backoff: WorkspaceBackoff
+    kit: Kit, skyvia: SkyviaClient, token_policy: TokenPolicy, backoff: WorkspaceBackoff
 ) -> WatchingService:
     return WatchingService(
         db=kit.db,
         skyvia=skyvia,
-        bindings=bindings,
+        token_policy=token_policy,
         announcer=kit.announcer,
         batcher=kit.batcher,
+        pauses=kit.pauses,
         config=WatchingConfig.for_interval(10, give_up=3600),
         owner="worker:test:1:me",
         metrics=kit.metrics,
@@ -60,12 +61,12 @@ async def test_a_refusal_that_will_not_heal_ends_the_watch_and_holds_nothing_bac
     kit: Kit,
     simulator: RunningSimulator,
     skyvia: SkyviaClient,
-    binding_service: BindingService,
+    token_policy: TokenPolicy,
     status: int,
 ) -> None:
     watch, card_ts = await _watched(kit, simulator)
     backoff = WorkspaceBackoff(base=10, cap=600)
-    watching = _service(kit, skyvia, binding_service, backoff)
+    watching = _service(kit, skyvia, token_policy, backoff)
     simulator.state.inject_errors(status, endpoint=SNAPSHOT)
     await watching.poll(await watching.lease_due())
     await kit.flush()
@@ -80,13 +81,13 @@ async def test_a_refusal_that_will_not_heal_ends_the_watch_and_holds_nothing_bac
 
 
 async def test_an_outage_holds_the_workspace_and_the_first_answer_releases_it(
-    kit: Kit, simulator: RunningSimulator, binding_service: BindingService
+    kit: Kit, simulator: RunningSimulator, token_policy: TokenPolicy
 ) -> None:
     watch, card_ts = await _watched(kit, simulator)
     backoff = WorkspaceBackoff(base=10, cap=600, clock=lambda: kit.clock.now.timestamp())
     async with httpx.AsyncClient() as http:
         skyvia = SkyviaClient(http, simulator.base_url, retry=RetryPolicy(max_attempts=1))
-        watching = _service(kit, skyvia, binding_service, backoff)
+        watching = _service(kit, skyvia, token_policy, backoff)
         await _outage_then_answer(kit, simulator, watching, backoff, watch, card_ts)
 
 

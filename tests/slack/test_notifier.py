@@ -187,6 +187,7 @@ async def test_no_answer_keeps_the_claim_for_recovery(kit: Kit) -> None:
     impatient = Notifier(
         slack=kit.clients,
         batcher=kit.batcher,
+        pauses=kit.pauses,
         owner="worker:test:2:me",
         stale_after=STALE_AFTER,
         send_timeout=0.3,
@@ -236,6 +237,7 @@ async def test_a_rate_limited_recovery_keeps_its_claim_and_never_posts_blindly(k
     other = Notifier(
         slack=kit.clients,
         batcher=kit.batcher,
+        pauses=kit.pauses,
         owner="worker:test:2:other",
         stale_after=STALE_AFTER,
         clock=kit.clock,

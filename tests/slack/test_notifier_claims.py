@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.services.announcements import Outcome
+from bot.services.channel_pauses import ChannelPauses
 from bot.slack.delivery.keys import DeliveryKey
 from bot.slack.delivery.notifier import Notifier
 from bot.slack.messages import Message
@@ -17,7 +18,13 @@ from storage.repositories import DeliveryLedger
 async def test_concurrent_owes_of_one_key_in_one_flush_write_one_row(db: Database) -> None:
     """Two deliveries of the same key reach the outbox in one INSERT: one row, owed once."""
     batcher = WriteBatcher(db)
-    notifier = Notifier(slack=None, batcher=batcher, owner="me", stale_after=8.0)  # type: ignore[arg-type]
+    notifier = Notifier(
+        slack=None,  # type: ignore[arg-type]
+        batcher=batcher,
+        pauses=ChannelPauses(db),
+        owner="me",
+        stale_after=8.0,
+    )
     key = DeliveryKey("T1", "C1", 7001, "alert")
     other = DeliveryKey("T1", "C2", 7001, "alert")
     message = Message(text="failed")

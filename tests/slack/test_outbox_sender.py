@@ -43,7 +43,11 @@ def posted(kit: Kit, channel: str | None = None) -> list[str]:
 def second_sender(kit: Kit, pace: Pace | None = None) -> OutboxSender:
     owner = "worker:test:2:other"
     notifier = Notifier(
-        slack=kit.clients, batcher=kit.batcher, owner=owner, stale_after=STALE_AFTER
+        slack=kit.clients,
+        batcher=kit.batcher,
+        pauses=kit.pauses,
+        owner=owner,
+        stale_after=STALE_AFTER,
     )
     return OutboxSender(
         notifier=notifier,

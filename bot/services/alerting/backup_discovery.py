@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 
 from bot.services.alerting.token_checks import TokenChecks
 from bot.services.backoff import WorkspaceBackoff
-from bot.services.bindings import BindingService
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaAuthError, SkyviaError, SkyviaRateLimited
 from storage.db import Database
@@ -37,14 +36,12 @@ class BackupDiscovery:
         *,
         db: Database,
         skyvia: SkyviaClient,
-        bindings: BindingService,
         tokens: TokenChecks,
         backoff: WorkspaceBackoff,
         relist_period: timedelta,
     ) -> None:
         self._db = db
         self._skyvia = skyvia
-        self._bindings = bindings
         self._tokens = tokens
         self._backoff = backoff
         self._relist_period = relist_period

@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 
 from bot.services.alerting.token_checks import TokenChecks
 from bot.services.backoff import WorkspaceBackoff
-from bot.services.bindings import BindingService
 from bot.skyvia.client import MAX_TAKE, SkyviaClient
 from bot.skyvia.errors import SkyviaAuthError, SkyviaError, SkyviaNotFound, SkyviaRateLimited
 from bot.skyvia.models import Snapshot
@@ -89,13 +88,11 @@ class FailureLister:
         self,
         *,
         skyvia: SkyviaClient,
-        bindings: BindingService,
         tokens: TokenChecks,
         backoff: WorkspaceBackoff,
         lookback: timedelta,
     ) -> None:
         self._skyvia = skyvia
-        self._bindings = bindings
         self._tokens = tokens
         self._backoff = backoff
         self._lookback = lookback

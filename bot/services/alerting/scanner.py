@@ -126,14 +126,12 @@ class AlertingService(LeasedService[AlertingConfig]):
         self._discovery = BackupDiscovery(
             db=self._db,
             skyvia=self._skyvia,
-            bindings=self._bindings,
             tokens=self._tokens,
             backoff=self._backoff,
             relist_period=self.config.relist_period,
         )
         self._lister = FailureLister(
             skyvia=self._skyvia,
-            bindings=self._bindings,
             tokens=self._tokens,
             backoff=self._backoff,
             lookback=self.config.lookback,

@@ -12,48 +12,33 @@ the pause (crash) only means the next scan meets the rejected token again, finds
 already sent, and pauses. The notice is once per binding (its creation time names it): a
 channel reconnected with a new token that later expires too is told again, once. A token that
 does not decrypt is an operator's matter: the binding is paused with the reason (shown by
-`/skyvia status`) and one warning is logged, with the team and channel ids only.
+`status`) and one warning is logged, with the team and channel ids only.
 """
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
 from bot.services.announcements import Announcer, Channel
-from bot.services.bindings import BindingService
+from bot.services.channel_pauses import (
+    OWN_TOKEN_REJECTED_REASON,
+    UNDECRYPTABLE_REASON,
+    ChannelPauses,
+    token_rejected_reason,
+)
 from bot.services.errors import NoDefaultToken
-from storage.batching import WriteBatcher
+from bot.services.token_policy import TokenPolicy
 from storage.crypto import TokenDecryptError
 from storage.models import Binding
-from storage.repositories import BindingRepository
-
-log = logging.getLogger(__name__)
-
-UNDECRYPTABLE_REASON = (
-    "the stored Skyvia token of this channel could not be decrypted (was the encryption key "
-    "changed?); an admin can reconnect with `/skyvia connect`"
-)
-OWN_TOKEN_REJECTED_REASON = (
-    "Skyvia rejected this channel's access token; an admin can reconnect with `/skyvia connect`"
-)
-
-
-def token_rejected_reason(workspace_id: int) -> str:
-    """The plain-words pause reason stored on the binding and shown by `status`."""
-    return (
-        f"Skyvia rejected the access token of workspace {workspace_id}; "
-        "an admin can reconnect with `/skyvia connect`"
-    )
 
 
 class TokenChecks:
     def __init__(
-        self, *, announcer: Announcer, batcher: WriteBatcher, bindings: BindingService
+        self, *, announcer: Announcer, token_policy: TokenPolicy, pauses: ChannelPauses
     ) -> None:
         self._announcer = announcer
-        self._batcher = batcher
-        self._bindings = bindings
+        self._token_policy = token_policy
+        self._pauses = pauses
 
     async def usable_token(self, binding: Binding, now: datetime) -> str | None:
         """The binding's token in clear; None without one (no default token, or undecryptable).
@@ -62,7 +47,7 @@ class TokenChecks:
         on with the next binding.
         """
         try:
-            return self._bindings.token_of(binding)
+            return self._token_policy.token_of(binding)
         except NoDefaultToken:
             return None
         except TokenDecryptError:
@@ -70,14 +55,8 @@ class TokenChecks:
             return None
 
     async def report_undecryptable(self, binding: Binding, now: datetime) -> None:
-        """Pauses the binding with the reason; logs once (the pause happens once)."""
-        paused = await self._pause(binding, UNDECRYPTABLE_REASON, now)
-        if paused:
-            log.warning(
-                "binding %s/%s paused: its stored Skyvia token could not be decrypted",
-                binding.team_id,
-                binding.channel_id,
-            )
+        """Pauses the binding with the reason; logged once (the pause happens once)."""
+        await self._pause(binding, UNDECRYPTABLE_REASON, now)
 
     async def report_rejected(self, binding: Binding, now: datetime) -> bool:
         """Tells the channel and pauses its binding; False if the notice must be retried later."""
@@ -89,18 +68,8 @@ class TokenChecks:
         if not outcome.settled:
             return False
         reason = OWN_TOKEN_REJECTED_REASON if own else token_rejected_reason(binding.workspace_id)
-        if await self._pause(binding, reason, now):
-            log.warning(
-                "binding %s/%s paused: Skyvia rejected the token of workspace %s",
-                binding.team_id,
-                binding.channel_id,
-                binding.workspace_id,
-            )
+        await self._pause(binding, reason, now)
         return True
 
-    async def _pause(self, binding: Binding, reason: str, now: datetime) -> bool:
-        return await self._batcher.run(
-            lambda session: BindingRepository(session).pause(
-                binding.team_id, binding.channel_id, reason, now
-            )
-        )
+    async def _pause(self, binding: Binding, reason: str, now: datetime) -> None:
+        await self._pauses.pause_channel(binding.team_id, binding.channel_id, reason, now=now)

@@ -62,6 +62,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import utcnow
 from bot.metrics import Metrics
 from bot.services.announcements import Outcome
+from bot.services.channel_pauses import ChannelPauses
 from bot.slack.clients import SlackClients, callers_pace
 from bot.slack.delivery.errors import error_code, refused_outright, retry_after_of, status_of
 from bot.slack.delivery.keys import Attempt, DeliveryKey, DeliveryResult, priority_of
@@ -94,6 +95,7 @@ class Notifier:
         *,
         slack: SlackClients,
         batcher: WriteBatcher,
+        pauses: ChannelPauses,
         owner: str,
         stale_after: float,
         send_timeout: float | None = None,
@@ -121,6 +123,7 @@ class Notifier:
             raise ValueError("send_timeout must be shorter than stale_after (see module doc)")
         self.refusals = Refusals(
             batcher=sending,
+            pauses=pauses,
             owner=owner,
             max_attempts=max_attempts,
             retry_base=retry_base if retry_base is not None else stale_after,

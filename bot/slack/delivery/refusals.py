@@ -3,8 +3,9 @@
 A refused call posted nothing, so its outbox row goes back to the queue or is given up:
 
 - `PAUSE` (the channel or token is unusable until a person acts): the binding is paused with
-  the reason in plain words (shown by `status`), and the row and every other row queued for
-  that channel are given up (`PAUSED`): nothing more is tried there until it is reconnected.
+  the reason in plain words (shown by `status`; `ChannelPauses.pause_channel`, the one way a
+  binding is paused), then the row and every other row queued for that channel are given up
+  (`PAUSED`): nothing more is tried there until it is reconnected.
 - `DROP` (this message can never be posted): the row is given up at once (`GAVE_UP`).
 - `RETRY` (Slack's trouble, or an unknown code): back to the queue after a backoff that doubles
   per attempt (`FAILED`); given up after `max_attempts` (`GAVE_UP`).
@@ -21,11 +22,11 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.announcements import Outcome
+from bot.services.channel_pauses import ChannelPauses
 from bot.slack.delivery.errors import Remedy, pause_reason, remedy_for
 from bot.slack.delivery.keys import DeliveryKey, DeliveryResult
 from storage.batching import WriteBatcher
 from storage.models import DeliveryStatus
-from storage.repositories import BindingRepository
 from storage.repositories.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -42,12 +43,14 @@ class Refusals:
         self,
         *,
         batcher: WriteBatcher,
+        pauses: ChannelPauses,
         owner: str,
         max_attempts: int,
         retry_base: float,
         clock: Callable[[], datetime],
     ) -> None:
         self._batcher = batcher
+        self._pauses = pauses
         self._owner = owner
         self._max_attempts = max(1, max_attempts)
         self._retry_base = retry_base
@@ -104,24 +107,21 @@ class Refusals:
         return DeliveryResult(await self._count(key, error, self._max_attempts), error=error)
 
     async def pause_binding(self, team_id: str, channel_id: str, error: str) -> None:
-        """Stops posting to a channel Slack refuses, and says why in `status` and the log."""
-        reason = pause_reason(error)
-        now = self._clock()
-
-        async def pause(session: AsyncSession) -> tuple[bool, int]:
-            paused = await BindingRepository(session).pause(team_id, channel_id, reason, now)
-            dropped = await Outbox(session).give_up_channel(team_id, channel_id, f"paused: {error}")
-            return paused, dropped
-
-        paused, dropped = await self._batcher.run(pause)
-        if paused:
+        """Stops posting to a channel Slack refuses: its binding is paused (why, in `status` and
+        the log), then every message still queued for it is given up."""
+        await self._pauses.pause_channel(
+            team_id, channel_id, pause_reason(error), now=self._clock(), slack_error=error
+        )
+        dropped = await self._batcher.run(
+            lambda session: Outbox(session).give_up_channel(team_id, channel_id, f"paused: {error}")
+        )
+        if dropped:
             log.warning(
-                "binding %s/%s paused: %s (%s); %d queued message(s) dropped",
+                "%d queued message(s) for %s/%s given up: the channel is paused (%s)",
+                dropped,
                 team_id,
                 channel_id,
-                reason,
                 error,
-                dropped,
                 extra={"team": team_id, "channel": channel_id, "slack_error": error},
             )
 

@@ -57,6 +57,7 @@ from bot.slack.messages.mrkdwn import (
 )
 from bot.slack.messages.names import Pick, candidates_message
 from bot.slack.messages.notices import alerts_paused_token_notice
+from bot.slack.messages.refusals import refusal_words
 from bot.slack.messages.snapshots import (
     SNAPSHOTS_PAGE_SIZE,
     snapshot_log_message,
@@ -92,6 +93,7 @@ __all__ = [
     "home_view",
     "mute_changed_message",
     "refusal_message",
+    "refusal_words",
     "replace_binding_message",
     "schedule_changed_announcement",
     "schedule_message",

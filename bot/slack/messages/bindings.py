@@ -12,7 +12,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.services.models import ChannelBinding, WatchedRun
+from bot.services.models import ChannelBinding, Reconnect, WatchedRun
 from bot.services.timers import PendingEnd
 from bot.slack.messages.common import (
     MAX_MESSAGE_BLOCKS,
@@ -323,9 +323,26 @@ def _queue_line(queued: int, queued_for: float | None) -> Block | None:
     )
 
 
+_RECONNECT_HINTS = {
+    Reconnect.WITH_A_WORKING_TOKEN: "an admin can reconnect with `/skyvia connect`",
+    Reconnect.WITH_ITS_OWN_TOKEN: (
+        "an admin can reconnect with the workspace's own token (`/skyvia connect`)"
+    ),
+}
+
+
+def pause_reason(binding: ChannelBinding, unsaid: str) -> str:
+    """Why the channel is paused, escaped and cut, with how to lift it when a `connect` does;
+    `unsaid`: the words for a pause stored without a reason."""
+    reason = binding.paused_reason or unsaid
+    if binding.reconnect is not None:
+        reason = f"{reason}; {_RECONNECT_HINTS[binding.reconnect]}"
+    return escape_cut(reason, 300)
+
+
 def _alerts_line(binding: ChannelBinding, names: Mapping[int, str]) -> str:
     if binding.paused:
-        reason = escape_cut(binding.paused_reason or "the bot cannot post here", 300)
+        reason = pause_reason(binding, "the bot cannot post here")
         return f":double_vertical_bar: Paused: {reason}. Alerts and thread replies are on hold."
     if not binding.alerts_enabled:
         alerts = ":no_bell: Failure alerts are *off* (`/skyvia alerts on`)."

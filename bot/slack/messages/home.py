@@ -21,7 +21,7 @@ from slack_sdk.models.views import View
 
 from bot.services.digests import DigestSetting
 from bot.services.models import ChannelBinding, OverdueRun, RecentFailure, WatchedRun
-from bot.slack.messages.bindings import watch_line, workspace_label
+from bot.slack.messages.bindings import pause_reason, watch_line, workspace_label
 from bot.slack.messages.common import (
     MAX_VIEW_BLOCKS,
     actions,
@@ -36,7 +36,6 @@ from bot.slack.messages.ids import ActionId
 from bot.slack.messages.mrkdwn import (
     backup_label,
     channel_mention,
-    escape_cut,
     escape_mrkdwn,
     format_count,
     format_duration,
@@ -147,7 +146,7 @@ def _confirm(label: str) -> ConfirmObject:
 def _channel_text(channel: HomeChannel) -> str:
     binding = channel.binding
     if binding.paused:
-        reason = escape_cut(binding.paused_reason or "the bot cannot post there", 300)
+        reason = pause_reason(binding, "the bot cannot post there")
         alerts = f":double_vertical_bar: paused: {reason}"
     elif binding.alerts_enabled:
         alerts = ":bell: alerts on"
