@@ -20,11 +20,12 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AlertCursor, Binding
 from storage.repositories import _leases
-from storage.repositories._sql import insert_if_absent
+from storage.repositories._sql import dialect_name
 from storage.types import UTCDateTime
 
 
@@ -38,6 +39,15 @@ class RunGoing:
     snapshot_id: int
     since: datetime
     usual_seconds: float | None
+
+
+@dataclass(frozen=True)
+class ListedBackup:
+    """A backup as a workspace's listing shows it, for `AlertCursorRepository.ensure_many`."""
+
+    backup_id: int
+    name: str | None
+    scheduled: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -93,48 +103,70 @@ class AlertCursorRepository:
         since: datetime,
         scheduled: bool | None = None,
     ) -> AlertCursor:
-        """Creates the cursor at `since`, due at once; an existing cursor keeps its position.
+        """`ensure_many` of one backup, and its cursor."""
+        await self.ensure_many(
+            workspace_id, [ListedBackup(backup_id, backup_name, scheduled)], since
+        )
+        cursor = await self.get(workspace_id, backup_id)
+        assert cursor is not None  # inserted by ensure_many or already there
+        return cursor
+
+    async def ensure_many(
+        self, workspace_id: int, backups: Sequence[ListedBackup], since: datetime
+    ) -> None:
+        """Creates the cursors of listed backups that have none, at `since` and due at once;
+        an existing cursor keeps its position and takes the listing's name and schedule.
 
         Moving an existing cursor either way would be wrong: backwards re-scans what was
-        announced, forwards skips failures other channels of the workspace still await.
+        announced, forwards skips failures other channels of the workspace still await. A
+        listing that changes nothing costs one read (discovery re-lists every workspace often).
         """
-        inserted = await insert_if_absent(
-            self.session,
-            AlertCursor,
-            {
-                "workspace_id": workspace_id,
-                "backup_id": backup_id,
-                "backup_name": backup_name,
-                "cursor": since,
-                "next_scan_at": since,
-                "error_count": 0,
-                "scheduled": scheduled,
-            },
-            ("workspace_id", "backup_id"),
-        )
-        if not inserted and scheduled is not None:
-            await self.session.execute(
-                update(AlertCursor)
-                .where(
-                    AlertCursor.workspace_id == workspace_id,
-                    AlertCursor.backup_id == backup_id,
-                    AlertCursor.scheduled.is_distinct_from(scheduled),
+        known = {
+            backup_id: (name, scheduled)
+            for backup_id, name, scheduled in await self.session.execute(
+                select(AlertCursor.backup_id, AlertCursor.backup_name, AlertCursor.scheduled).where(
+                    AlertCursor.workspace_id == workspace_id
                 )
-                .values(scheduled=scheduled)
             )
-        if not inserted and backup_name is not None:
+        }
+        new = [b for b in backups if b.backup_id not in known]
+        if new:
+            insert = (
+                postgresql.insert if dialect_name(self.session) == "postgresql" else sqlite.insert
+            )
             await self.session.execute(
-                update(AlertCursor)
-                .where(
-                    AlertCursor.workspace_id == workspace_id,
-                    AlertCursor.backup_id == backup_id,
-                    AlertCursor.backup_name.is_distinct_from(backup_name),
-                )
-                .values(backup_name=backup_name)
+                insert(_CURSORS).on_conflict_do_nothing(
+                    index_elements=["workspace_id", "backup_id"]
+                ),
+                [
+                    dict(
+                        workspace_id=workspace_id,
+                        backup_id=b.backup_id,
+                        backup_name=b.name,
+                        cursor=since,
+                        next_scan_at=since,
+                        error_count=0,
+                        scheduled=b.scheduled,
+                    )
+                    for b in new
+                ],
             )
-        cursor = await self.get(workspace_id, backup_id)
-        assert cursor is not None  # inserted above or already there
-        return cursor
+        for backup in backups:
+            name, scheduled = known.get(backup.backup_id, (backup.name, backup.scheduled))
+            values: dict[str, object] = {}
+            if backup.name is not None and backup.name != name:
+                values["backup_name"] = backup.name
+            if backup.scheduled is not None and backup.scheduled != scheduled:
+                values["scheduled"] = backup.scheduled
+            if values:
+                await self.session.execute(
+                    update(AlertCursor)
+                    .where(
+                        AlertCursor.workspace_id == workspace_id,
+                        AlertCursor.backup_id == backup.backup_id,
+                    )
+                    .values(**values)
+                )
 
     async def list_for_workspace(self, workspace_id: int) -> Sequence[AlertCursor]:
         result = await self.session.scalars(

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from storage.db import Database
 from storage.repositories import AlertCursorRepository, BindingRepository
-from storage.repositories.alert_cursors import CursorAdvance
+from storage.repositories.alert_cursors import CursorAdvance, ListedBackup
 from tests.storage.conftest import NOW
 
 LEASE = 60.0
@@ -216,3 +216,28 @@ async def test_advance_many_moves_only_forward_and_only_the_owners_cursors(db: D
     assert rows[2].cursor == NOW - timedelta(minutes=2)  # never backwards
     assert rows[2].next_scan_at == later + timedelta(seconds=1) and rows[2].lease_owner is None
     assert rows[1].lease_owner == "B" and rows[1].cursor == NOW - timedelta(minutes=1)
+
+
+async def test_ensure_many_adds_new_cursors_and_updates_names_and_schedules_only(
+    db: Database,
+) -> None:
+    async with db.session() as session:
+        await AlertCursorRepository(session).ensure(7, 1, "Nightly", NOW, scheduled=True)
+        await AlertCursorRepository(session).ensure(7, 2, "Weekly", NOW, scheduled=True)
+    later = NOW + timedelta(hours=1)
+    async with db.session() as session:
+        await AlertCursorRepository(session).ensure_many(
+            7,
+            [
+                ListedBackup(1, "Nightly CRM", scheduled=False),  # renamed, schedule off
+                ListedBackup(2, None, scheduled=None),  # nothing known: keeps what it had
+                ListedBackup(3, "New", scheduled=True),
+            ],
+            later,
+        )
+    async with db.session() as session:
+        rows = {c.backup_id: c for c in await AlertCursorRepository(session).list_for_workspace(7)}
+    assert (rows[1].backup_name, rows[1].scheduled, rows[1].cursor) == ("Nightly CRM", False, NOW)
+    assert (rows[2].backup_name, rows[2].scheduled, rows[2].cursor) == ("Weekly", True, NOW)
+    assert (rows[3].backup_name, rows[3].scheduled) == ("New", True)
+    assert rows[3].cursor == later and rows[3].next_scan_at == later and rows[3].error_count == 0

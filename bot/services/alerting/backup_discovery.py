@@ -23,6 +23,7 @@ from bot.skyvia.errors import SkyviaAuthError, SkyviaError, SkyviaRateLimited
 from storage.db import Database
 from storage.models import Binding
 from storage.repositories import AlertCursorRepository, BindingRepository
+from storage.repositories.alert_cursors import ListedBackup
 
 log = logging.getLogger(__name__)
 
@@ -116,10 +117,8 @@ class BackupDiscovery:
             since = _new_cursor_since(listeners, now)
             async with self._db.session() as session:
                 cursors = AlertCursorRepository(session)
-                for backup in backups:
-                    await cursors.ensure(
-                        workspace_id, backup.id, backup.display_name, since, backup.scheduled
-                    )
+                listed = [ListedBackup(b.id, b.display_name, b.scheduled) for b in backups]
+                await cursors.ensure_many(workspace_id, listed, since)
                 removed = await self._drop_deleted(cursors, workspace_id, {b.id for b in backups})
                 # Stamp the new cursors too, so the next relist waits a full period.
                 await cursors.start_listing(workspace_id, now=now, listed_before=now)
