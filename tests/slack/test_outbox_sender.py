@@ -14,7 +14,7 @@ from bot.devtools.slack_tiers import Limit, SlackTiers
 from bot.services.announcements import Outcome
 from bot.slack.delivery.keys import DeliveryKey
 from bot.slack.delivery.notifier import Notifier
-from bot.slack.delivery.pacing import Pace, PaceConfig
+from bot.slack.delivery.pacing import POST, Pace, PaceConfig
 from bot.slack.delivery.senders import REREAD_AT_MOST, OutboxSender
 from bot.slack.messages import Message
 from storage.models import Delivery, DeliveryStatus
@@ -172,7 +172,12 @@ async def test_a_deep_backlog_is_read_a_batch_at_a_time(kit: Kit) -> None:
     ]
     async with kit.db.session() as session:
         await Outbox(session).enqueue_many(entries, owner="worker:test:1:me")
-    kit.sender.pace = Pace(PaceConfig.parse("channel=1/3600+1,chat.postMessage=9999/1+9999"))
+    ticks = Ticks()
+    kit.sender.pace = Pace(
+        PaceConfig.parse("channel=1/3600+1,chat.postMessage=9999/1+9999"), clock=ticks
+    )
+    kit.sender.pace.wait(TEAM, POST)
+    ticks.now += 10.0  # the team's burst has grown from its start to the figure
     tracemalloc.start()
     try:
         await round_of(kit.sender)

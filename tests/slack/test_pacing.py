@@ -8,6 +8,7 @@ from bot.slack.delivery.pacing import (
     POST,
     RECOVERY_S,
     SLOWEST,
+    START_BURST,
     UPDATE,
     Bucket,
     Pace,
@@ -204,3 +205,31 @@ def test_overrides_keep_the_documented_rest() -> None:
     assert config.rates["chat.update"] == Rate(20, 60, 1)
     assert config.rates["channel"] == Rate(1, 1, 1)
     assert config.rates["chat.postMessage"].count > 0
+
+
+def test_a_new_team_starts_with_a_small_burst_that_doubles_each_second() -> None:
+    """A figure set too high meets Slack's real burst a few calls at a time, not all at once."""
+    p, ticks = pace("chat.postMessage=60000/60+1000,channel=1000/1+1000")
+    assert takes(p, 1000, channel=None) == START_BURST
+    ticks.now += 1.0  # a second at 1,000 a second: the tokens refill past what the burst holds
+    assert takes(p, 1000, channel=None) == 2 * START_BURST
+    ticks.now += 2.0
+    assert takes(p, 1000, channel=None) == 8 * START_BURST
+    ticks.now += 10.0
+    assert takes(p, 2000, channel=None) == 1000  # the figure, and no more
+
+
+def test_after_a_429_the_burst_doubles_back_to_half_of_what_met_it_then_grows_slowly() -> None:
+    p, ticks = pace("chat.update=6000/60+64")
+    bucket = p._buckets.setdefault(("T1", UPDATE), Bucket(Rate(6000, 60, 64), ticks.now))
+    ticks.now += 1.0
+    bucket.refill(ticks.now)
+    assert bucket.burst == 64  # started at START_BURST (50), doubled to the figure
+    p.hold("T1", UPDATE, None, 0.0)
+    assert (bucket.burst, bucket.ceiling) == (1.0, 32.0)
+    ticks.now += 5.0
+    bucket.refill(ticks.now)
+    assert bucket.burst == 32.0  # 2 ** 5: capped at the ceiling
+    ticks.now += 4.0
+    bucket.refill(ticks.now)
+    assert bucket.burst == 36.0  # then one call a second

@@ -12,9 +12,12 @@ sending lease (`bot.slack.delivery.senders`) makes this process the only one sen
 A team's limit can be lower than its configured figure (Slack publishes none for the
 workspace-wide limit of `chat.postMessage`, and a plan or another app's load may lower any), so a
 429 on a team's bucket also slows that bucket down: half its rate and a burst of one call, which
-come back while no 429 does (the rate doubles each `RECOVERY_S` seconds, the burst grows by one
-call a second). Without that, every sender round after the first 429 would meet another: a
-burst refused, held, refilled at the same too-high rate, and refused again.
+come back while no 429 does (the rate doubles each `RECOVERY_S` seconds, the burst doubles each
+second up to half what it was, then grows by one call a second). A new bucket starts with a
+burst of at most `START_BURST` that grows the same way, so a figure set too high meets Slack's
+real burst a few calls at a time, not all at once. Without the slowing down, every sender
+round after the first 429 would meet another: a burst refused, held, refilled at the same
+too-high rate, and refused again.
 
 The figures are configurable (`SKYVIA_BOT_SLACK_PACE`, `PaceConfig.parse`): a workspace on a
 plan with other limits, or a test stand-in, sets its own.
@@ -38,23 +41,31 @@ minute a cycle, the team spent most of a wave well under its limit (benchmarks, 
 with Slack's tiers: ~30 a second sent of 60 allowed)."""
 SLOWEST = 1 / 64
 """A bucket never slows below this share of its configured rate (six 429s in a row)."""
+START_BURST = 50.0
+"""A bucket's first burst, whatever its figure says (the default workspace burst of
+`chat.postMessage`): the burst then doubles each second without a 429 up to the figure. A
+team told it takes 1,000 posts at once, sending them before any answer came back, had 900 of
+them answered 429 when its real burst was 100 (benchmarks, alerts section with Slack's tiers)."""
 
 
 class Bucket:
     """A token bucket; `held_until` keeps it empty after a 429 until `Retry-After` is over.
 
     `scale` (1 = the configured rate) and `burst` are what a 429 lowered (`slow_down`) and
-    time restores (`refill`)."""
+    time restores (`refill`): the burst doubles each second up to `ceiling` (the figure at
+    first, half the burst a 429 met after one), then grows by one call a second, as TCP's
+    window does."""
 
-    __slots__ = ("burst", "held_until", "rate", "scale", "stamp", "tokens")
+    __slots__ = ("burst", "ceiling", "held_until", "rate", "scale", "stamp", "tokens")
 
     def __init__(self, rate: Rate, now: float) -> None:
         self.rate = rate
-        self.tokens = rate.burst
+        self.burst = min(rate.burst, START_BURST)
+        self.ceiling = rate.burst
+        self.tokens = self.burst
         self.stamp = now
         self.held_until = 0.0
         self.scale = 1.0
-        self.burst = rate.burst
 
     @property
     def per_second(self) -> float:
@@ -63,11 +74,13 @@ class Bucket:
     def refill(self, now: float) -> None:
         if now > self.stamp:
             elapsed = now - self.stamp
+            if self.burst < self.ceiling:
+                self.burst = min(self.ceiling, self.burst * 2**elapsed)
+            elif self.burst < self.rate.burst:
+                self.burst = min(self.rate.burst, self.burst + elapsed)
             self.tokens = min(self.burst, self.tokens + elapsed * self.per_second)
             if self.scale < 1:
                 self.scale = min(1.0, self.scale * 2 ** (elapsed / RECOVERY_S))
-            if self.burst < self.rate.burst:
-                self.burst = min(self.rate.burst, self.burst + elapsed)
             self.stamp = now
 
     def wait(self, now: float) -> float:
@@ -94,6 +107,7 @@ class Bucket:
             return
         self.refill(now)
         self.scale = max(SLOWEST, self.scale / 2)
+        self.ceiling = max(1.0, self.burst / 2)
         self.burst = 1.0
         self.tokens = min(self.tokens, 1.0)
 
