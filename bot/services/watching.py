@@ -124,7 +124,12 @@ class WatchingService(LeasedService[WatchingConfig]):
         return LeasedWatches(watches, bindings, full=len(watches) >= self.config.batch)
 
     async def poll(self, leased: LeasedWatches) -> None:
-        """Polls every watch of the batch, at most `concurrency` at once."""
+        """Polls every watch of the batch, at most `concurrency` Skyvia calls at once.
+
+        Only the call is bounded: what a finished run owes (its reply, its card, the watch's
+        end) is written by every watch of the batch together, a few write batches in all, where
+        bounding the whole handling let only `concurrency` watches into each batch (5,000 runs
+        ending at once waited for ~80 rounds of three writes each)."""
         limit = asyncio.Semaphore(self.config.concurrency)
 
         async def guarded(watch: Watch) -> None:
@@ -135,14 +140,17 @@ class WatchingService(LeasedService[WatchingConfig]):
                 backup=watch.backup_id,
                 snapshot=watch.snapshot_id,
             )
-            async with limit:
-                await self._guarded(watch, leased.bindings.get((watch.team_id, watch.channel_id)))
+            await self._guarded(
+                watch, leased.bindings.get((watch.team_id, watch.channel_id)), limit
+            )
 
         await asyncio.gather(*(guarded(watch) for watch in leased.watches))
 
-    async def _guarded(self, watch: Watch, binding: Binding | None) -> None:
+    async def _guarded(
+        self, watch: Watch, binding: Binding | None, limit: asyncio.Semaphore
+    ) -> None:
         try:
-            await self._handle(watch, binding)
+            await self._handle(watch, binding, limit)
         except Exception:
             log.exception(
                 "watch %s (snapshot %s) failed; retrying later", watch.id, watch.snapshot_id
@@ -154,7 +162,9 @@ class WatchingService(LeasedService[WatchingConfig]):
             except Exception:
                 log.exception("could not reschedule watch %s; its lease will expire", watch.id)
 
-    async def _handle(self, watch: Watch, binding: Binding | None) -> None:
+    async def _handle(
+        self, watch: Watch, binding: Binding | None, limit: asyncio.Semaphore
+    ) -> None:
         now = self._clock()
         if binding is None:
             log.info("watch %s: the channel has no binding any more; stopping", watch.id)
@@ -175,7 +185,7 @@ class WatchingService(LeasedService[WatchingConfig]):
         if wait > 0:
             await self._reschedule(watch, now + timedelta(seconds=wait))
             return
-        snapshot = await self._fetch(watch, binding, now)
+        snapshot = await self._fetch(watch, binding, now, limit)
         if snapshot is None:
             return
         self._backoff.succeeded(watch.workspace_id)
@@ -188,7 +198,9 @@ class WatchingService(LeasedService[WatchingConfig]):
         else:
             await self._report_progress(watch, snapshot, (now - watch.started_at).total_seconds())
 
-    async def _fetch(self, watch: Watch, binding: Binding, now: datetime) -> Snapshot | None:
+    async def _fetch(
+        self, watch: Watch, binding: Binding, now: datetime, limit: asyncio.Semaphore
+    ) -> Snapshot | None:
         """The snapshot as Skyvia has it now; None when the watch was rescheduled or ended."""
         token = await self._tokens.usable_token(binding, now)
         if token is None:
@@ -198,9 +210,10 @@ class WatchingService(LeasedService[WatchingConfig]):
             await self._reschedule(watch, now + timedelta(seconds=self.config.paused_recheck))
             return None
         try:
-            return await self._skyvia.get_snapshot(
-                token, watch.workspace_id, watch.backup_id, watch.snapshot_id
-            )
+            async with limit:
+                return await self._skyvia.get_snapshot(
+                    token, watch.workspace_id, watch.backup_id, watch.snapshot_id
+                )
         except SkyviaAuthError:
             await self._tokens.report_rejected(binding, now)
             await self._reschedule(watch, now + timedelta(seconds=self.config.paused_recheck))
