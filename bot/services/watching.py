@@ -45,7 +45,7 @@ from bot.logging_setup import set_log_context
 from bot.services.announcements import Outcome, StepEnd
 from bot.services.backoff import next_due, retry_delay
 from bot.services.from_rows import watched_run
-from bot.services.leased import LeasedService, lease_for
+from bot.services.leasing import LeasedService, lease_for
 from bot.services.models import WatchedRun
 from bot.skyvia.errors import (
     SkyviaAuthError,
