@@ -15,8 +15,7 @@ from slack_sdk.errors import SlackApiError
 from bot.clock import utcnow
 from bot.services.bindings import BoundWorkspace
 from bot.slack.grammar.deadlines import Deadline, DeadlineError
-from bot.slack.grammar.parsing import UsageError
-from bot.slack.grammar.usage import usage_of
+from bot.slack.grammar.usage import UsageError, usage_of
 from bot.slack.messages.timers import window_opened_message, window_unchanged_message
 from handlers.context import SlackContext
 

@@ -27,7 +27,7 @@ from bot.skyvia.errors import (
     SkyviaRateLimited,
     SkyviaUnavailable,
 )
-from bot.slack.grammar.parsing import UsageError
+from bot.slack.grammar.usage import UsageError
 from bot.slack.messages import (
     Message,
     refusal_message,

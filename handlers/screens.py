@@ -12,7 +12,7 @@ from __future__ import annotations
 from bot.services.backup_names import Ambiguous
 from bot.services.bindings import BoundWorkspace
 from bot.services.errors import DomainError
-from bot.slack.grammar.parsing import BackupName, BackupRef
+from bot.slack.grammar.commands import BackupName, BackupRef
 from bot.slack.messages import (
     Message,
     Pick,

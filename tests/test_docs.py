@@ -14,7 +14,7 @@ import pytest
 
 from bot.cli import build_parser
 from bot.config import Settings
-from bot.slack.grammar.parsing import USAGE
+from bot.slack.grammar.usage import USAGE
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "docs" / "reference"

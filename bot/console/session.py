@@ -20,12 +20,11 @@ from typing import Any
 import httpx
 
 from bot.clock import utcnow
-from bot.console.digest_verb import digest_now
 from bot.console.help_text import CONSOLE_VERBS
 from bot.console.modal import Modal, modal_fields
 from bot.console.render import Button, Names, render_blocks, text_object
 from bot.console.screen import Screen, Shown
-from bot.console.sim_verbs import aged_backup, simulator_command
+from bot.console.sim_verbs import aged_backup, digest_now, simulator_command
 from bot.console.stack import BOT_NAME, CHANNEL_NAME, PEOPLE, ConsoleStack
 from bot.devtools.slack_standin import (
     EphemeralPosted,

@@ -4,13 +4,15 @@ to `disconnect`.
 Every use case asks `resolve()` for the channel the request came from, so a click or command
 can never reach another channel's workspace, whatever ids a button carries. Which token a
 binding acts with is the token policy's (`bot.services.token_policy`); what its alerts do, the
-alert settings' (`bot.services.alert_settings`).
+alert settings' (`bot.services.alert_settings`). A binding's read model is built from its row
+here (`channel_binding`), the one place its columns are read, for `status`, App Home and the
+snapshots' lists alike.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -18,16 +20,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
 from bot.services.audit import Actor, Entry, record, record_in
+from bot.services.channel_pauses import reconnect_lifts
 from bot.services.errors import NotBound, TokenRejected, WorkspaceNotFound
-from bot.services.from_rows import by_binding, channel_binding, watched_run
-from bot.services.models import ChannelBinding, WatchedRun
+from bot.services.models import BackupLimits, ChannelBinding, WatchedRun
 from bot.services.token_policy import TokenPolicy
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaAuthError, SkyviaNotFound
 from bot.skyvia.models import Workspace
 from storage.db import Database
 from storage.models import Binding
-from storage.repositories import BindingRepository, StalenessRepository, WatchRepository
+from storage.repositories import (
+    BindingRepository,
+    StalenessRepository,
+    StaleSetting,
+    WatchRepository,
+)
 from storage.repositories.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -181,7 +188,7 @@ class BindingService:
     ) -> list[WatchedRun]:
         """Reads the pending watches, then stops them, so their cards can be ended after."""
         watches = WatchRepository(session)
-        pending = [watched_run(w) for w in await watches.pending_for_channel(team_id, channel_id)]
+        pending = [WatchedRun.of(w) for w in await watches.pending_for_channel(team_id, channel_id)]
         await watches.stop_for_channel(team_id, channel_id)
         return pending
 
@@ -198,7 +205,58 @@ class BindingService:
             oldest = [d.oldest for d in backlog if d.oldest is not None]
             return ChannelStatus(
                 binding=channel_binding(row, muted, settings.get(row.id)),
-                watches=[watched_run(w) for w in watches],
+                watches=[WatchedRun.of(w) for w in watches],
                 queued=sum(d.count for d in backlog),
                 queued_since=min(oldest, default=None),
             )
+
+
+# -- a binding's read model, from its row ----------------------------------------------------
+def channel_binding(
+    row: Binding,
+    muted_backup_ids: Iterable[int] = (),
+    settings: Mapping[int, StaleSetting] | None = None,
+) -> ChannelBinding:
+    """`settings`: the binding's stale and overdue settings by backup (`by_binding` groups
+    what `StalenessRepository.for_bindings` reads); those set by hand become its `limits`."""
+    return ChannelBinding(
+        channel_id=row.channel_id,
+        workspace_id=row.workspace_id,
+        connected_by=row.created_by,
+        connected_at=row.created_at,
+        workspace_name=row.workspace_name,
+        alerts_enabled=row.alerts_enabled,
+        muted_backup_ids=tuple(sorted(muted_backup_ids)),
+        paused=row.paused_reason is not None,
+        paused_reason=row.paused_reason,
+        reconnect=reconnect_lifts(row.paused_reason),
+        uses_default_token=row.token_ciphertext is None,
+        mention_ids=row.mention_ids,
+        limits=_custom_limits(settings or {}),
+    )
+
+
+def _custom_limits(settings: Mapping[int, StaleSetting]) -> tuple[BackupLimits, ...]:
+    """The limits set by hand, by backup id; `auto` ones (and rows that only hold a stale
+    episode) are left out."""
+    found = (
+        BackupLimits(
+            backup_id=backup_id,
+            stale_seconds=setting.limit_seconds,
+            stale_off=setting.disabled,
+            overdue_seconds=setting.overdue_seconds,
+            overdue_off=setting.overdue_disabled,
+        )
+        for backup_id, setting in sorted(settings.items())
+    )
+    return tuple(limits for limits in found if limits.custom)
+
+
+def by_binding(
+    settings: Mapping[tuple[int, int], StaleSetting],
+) -> dict[int, dict[int, StaleSetting]]:
+    """`StalenessRepository.for_bindings`'s rows grouped by binding, then by backup."""
+    grouped: dict[int, dict[int, StaleSetting]] = {}
+    for (binding_id, backup_id), setting in settings.items():
+        grouped.setdefault(binding_id, {})[backup_id] = setting
+    return grouped

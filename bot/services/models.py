@@ -1,7 +1,9 @@
 """Read models: what the use cases return about the bot's own state, never ORM rows.
 
 Plain frozen dataclasses, built by the services from storage rows, so callers (the Slack
-handlers and Block Kit builders) neither see a database session nor import `storage`.
+handlers and Block Kit builders) neither see a database session nor import `storage`. Each is
+built from its row in one place: a watch's here (`WatchedRun.of`), a binding's with the bindings
+(`bot.services.bindings.channel_binding`).
 """
 
 from __future__ import annotations
@@ -9,8 +11,14 @@ from __future__ import annotations
 from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
 from enum import Enum, IntEnum
+from typing import TYPE_CHECKING
 
 from bot.skyvia.models import Backup, Snapshot, SnapshotState
+
+if TYPE_CHECKING:
+    # The annotation of `WatchedRun.of` only: importing the read models loads no database layer
+    # (the Block Kit builders import them, and their tests need no SQLAlchemy).
+    from storage.models import Watch
 
 
 @dataclass(frozen=True)
@@ -114,6 +122,33 @@ class WatchedRun:
         if self.message_ts is None:
             return None
         return self.card_thread_ts or self.message_ts
+
+    @classmethod
+    def of(cls, row: Watch) -> WatchedRun:
+        """The run a watch row stands for. Built here, beside the model, so the watcher,
+        `status`, App Home and the overdue check read a watch's columns one way."""
+        return cls(
+            team_id=row.team_id,
+            message_ts=row.message_ts,
+            card_thread_ts=row.card_thread_ts,
+            channel_id=row.channel_id,
+            backup_id=row.backup_id,
+            snapshot_id=row.snapshot_id,
+            started_by=row.started_by,
+            started_at=row.started_at,
+            backup_name=row.backup_name,
+            state=SnapshotState(row.last_state) if row.last_state else None,
+            step=(
+                RunStep(
+                    row.step_execution_id,
+                    row.step_token_ciphertext,
+                    row.step_taken_at,
+                    row.workflow_title,
+                )
+                if row.step_execution_id and row.step_token_ciphertext and row.step_taken_at
+                else None
+            ),
+        )
 
 
 class Condition(IntEnum):

@@ -19,9 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import utcnow
 from bot.services.audit import Actor, Entry, record, record_in
 from bot.services.backups import failure_detail
-from bot.services.bindings import BoundWorkspace
+from bot.services.bindings import BoundWorkspace, by_binding, channel_binding
 from bot.services.errors import DomainError
-from bot.services.from_rows import by_binding, channel_binding, watched_run
 from bot.services.models import ChannelBinding, OverdueRun, RecentFailure, RunStep, WatchedRun
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaError
@@ -282,7 +281,7 @@ class SnapshotService:
                     row = await watches.get_for_snapshot(bound.team_id, others[0], snapshot_id)
             if row is None or row.workspace_id != bound.workspace_id:
                 return None
-            return watched_run(row)
+            return WatchedRun.of(row)
 
     async def _record_watch(
         self,
@@ -320,7 +319,7 @@ class SnapshotService:
             key = card_ledger_key(bound.team_id, bound.channel_id, run.run_id)
             await DeliveryLedger(session).claim_many([key], owner=CARD_OWNER)
             await record_in(session, actor, entry)
-            return watched_run(watch)
+            return WatchedRun.of(watch)
 
     async def _post_card(
         self, post_card: PostCard, started: StartedSnapshot, watch: WatchedRun
@@ -392,7 +391,7 @@ class SnapshotService:
         return [
             ChannelOverview(
                 binding=channel_binding(row, mutes[row.id], settings.get(row.id)),
-                watches=[watched_run(w) for w in by_channel.get(row.channel_id, [])],
+                watches=[WatchedRun.of(w) for w in by_channel.get(row.channel_id, [])],
                 backup_names=names.get(row.workspace_id, {}),
                 overdue=overdue.get((row.channel_id, row.workspace_id), []),
             )

@@ -31,7 +31,7 @@ from bot.services.bindings import BindingService, BoundWorkspace
 from bot.services.digests import DigestSetting, digest_day, next_digest_at
 from bot.services.errors import DomainError, NoDefaultToken
 from bot.services.health import HealthService
-from bot.services.leased import lease_for
+from bot.services.leasing import lease_for
 from bot.services.schedules import ScheduleService
 from bot.services.token_policy import TokenPolicy
 from bot.skyvia.client import SkyviaClient

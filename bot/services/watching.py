@@ -44,8 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.logging_setup import set_log_context
 from bot.services.announcements import Outcome, StepEnd
 from bot.services.backoff import next_due, retry_delay
-from bot.services.from_rows import watched_run
-from bot.services.leased import LeasedService, lease_for
+from bot.services.leasing import LeasedService, lease_for
 from bot.services.models import WatchedRun
 from bot.skyvia.errors import (
     SkyviaAuthError,
@@ -245,7 +244,7 @@ class WatchingService(LeasedService[WatchingConfig]):
         and the retry meets the same refusal and finds the note already sent.
         """
         log.warning("watch %s: %s; the snapshot is gone, ending the watch", watch.id, exc)
-        run = watched_run(watch)
+        run = WatchedRun.of(watch)
         outcome = await self._announcer.snapshot_vanished(run)
         if outcome.settled and run.step is not None:
             why = StepEnd.STOPPED if outcome == Outcome.PAUSED else StepEnd.VANISHED
@@ -269,7 +268,7 @@ class WatchingService(LeasedService[WatchingConfig]):
         given up (Slack refuses it for good, or too often) goes on without one: its outcome
         is posted in the channel instead, saying so, rather than never.
         """
-        run = watched_run(watch)
+        run = WatchedRun.of(watch)
         outcome, ts = await self._announcer.post_card(run, snapshot, self._clock())
         if outcome.delivered and ts is not None:
             await self._batcher.run(
@@ -295,7 +294,7 @@ class WatchingService(LeasedService[WatchingConfig]):
 
     async def _report_final(self, watch: Watch, snapshot: Snapshot) -> None:
         state = snapshot.state
-        run = watched_run(watch)
+        run = WatchedRun.of(watch)
         outcome = await self._announcer.snapshot_finished(
             run, snapshot, without_card=run.message_ts is None
         )
@@ -323,7 +322,7 @@ class WatchingService(LeasedService[WatchingConfig]):
         state = snapshot.state
         now = self._clock()
         last_state: str | None = None
-        run = watched_run(watch)
+        run = WatchedRun.of(watch)
         if state.value != watch.last_state and await self._announcer.update_card(
             run, snapshot, now
         ):
@@ -375,7 +374,7 @@ class WatchingService(LeasedService[WatchingConfig]):
 
     async def _stop(self, watch: Watch) -> None:
         """Stops watching; a step the run started is completed first, with an error (once)."""
-        run = watched_run(watch)
+        run = WatchedRun.of(watch)
         if run.step is not None:
             ended = await self._announcer.step_ended(run, StepEnd.STOPPED)
             if not ended.settled:

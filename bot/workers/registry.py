@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 from bot.metrics import Metrics
 from bot.services.alerting.scanner import AlertingService
 from bot.services.health import HealthService
-from bot.services.leased import lease_for
+from bot.services.leasing import lease_for
 from bot.services.retention import RetentionService
 from bot.services.takers import AlertTakers
 from bot.services.timers import TimerService

@@ -15,8 +15,8 @@ from bot.services.bindings import BoundWorkspace
 from bot.services.timers import TimerKind
 from bot.skyvia.models import Backup
 from bot.slack.authz import Role
+from bot.slack.grammar.commands import AlertsCmd, MuteCmd, StaleCmd
 from bot.slack.grammar.deadlines import Deadline
-from bot.slack.grammar.parsing import AlertsCmd, MuteCmd, StaleCmd
 from bot.slack.messages import (
     Pick,
     alerts_changed_message,

@@ -25,7 +25,7 @@ from bot.services.models import ChannelBinding, WatchedRun
 from bot.services.timers import TimerKind
 from bot.skyvia.models import Workspace
 from bot.slack.authz import Role
-from bot.slack.grammar.parsing import ConnectCmd, DisconnectCmd, HelpCmd, StatusCmd
+from bot.slack.grammar.commands import ConnectCmd, DisconnectCmd, HelpCmd, StatusCmd
 from bot.slack.messages import (
     already_connected_message,
     connect_modal,

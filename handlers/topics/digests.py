@@ -8,7 +8,7 @@ the channel; setting what is set, or stopping what is not, is answered to the pe
 from __future__ import annotations
 
 from bot.slack.authz import Role
-from bot.slack.grammar.parsing import DigestCmd
+from bot.slack.grammar.commands import DigestCmd
 from bot.slack.messages.digests import (
     digest_off_message,
     digest_set_message,

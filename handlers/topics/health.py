@@ -10,7 +10,7 @@ anyway.
 from __future__ import annotations
 
 from bot.services.bindings import BoundWorkspace
-from bot.slack.grammar.parsing import HealthCmd
+from bot.slack.grammar.commands import HealthCmd
 from bot.slack.messages.common import Message
 from bot.slack.messages.health import health_message
 from bot.slack.messages.ids import ActionId

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.slack.authz import Role
-from bot.slack.grammar.parsing import MentionCmd
+from bot.slack.grammar.commands import MentionCmd
 from bot.slack.messages.alerts import mentions_changed_message, mentions_unchanged_message
 from handlers.context import SlackContext
 from handlers.topic import Topic

@@ -13,7 +13,7 @@ from bot.services.schedules import ScheduleChange
 from bot.services.timers import TimerKind
 from bot.skyvia.errors import SkyviaError
 from bot.slack.authz import Role
-from bot.slack.grammar.parsing import ScheduleCmd
+from bot.slack.grammar.commands import ScheduleCmd
 from bot.slack.messages import (
     Message,
     Pick,

@@ -16,7 +16,7 @@ from bot.services.bindings import BoundWorkspace
 from bot.services.snapshots import Watched
 from bot.skyvia.errors import SkyviaError
 from bot.slack.authz import Role
-from bot.slack.grammar.parsing import BackupCmd, BackupsCmd, SnapshotCmd, SnapshotsCmd
+from bot.slack.grammar.commands import BackupCmd, BackupsCmd, SnapshotCmd, SnapshotsCmd
 from bot.slack.messages import Message, Pick, snapshots_page_message
 from bot.slack.messages.ids import ActionId
 from bot.slack.messages.lifecycle import only_run_message

@@ -44,7 +44,7 @@ from bot.services.snapshots import AlreadyActive
 from bot.skyvia.errors import SkyviaError
 from bot.slack.authz import Role
 from bot.slack.grammar.deadlines import Deadline, DeadlineError, parse_duration
-from bot.slack.grammar.parsing import UsageError
+from bot.slack.grammar.usage import UsageError
 from bot.slack.messages.refusals import refusal_words
 from handlers.context import Services, SlackContext
 from handlers.deadlines import SWITCH_SCHEDULE, maintenance_window

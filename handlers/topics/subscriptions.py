@@ -6,7 +6,7 @@ Anyone who may read the channel may follow it; every answer goes to the person o
 
 from __future__ import annotations
 
-from bot.slack.grammar.parsing import SubscribeCmd, SubscriptionsCmd
+from bot.slack.grammar.commands import SubscribeCmd, SubscriptionsCmd
 from bot.slack.messages.subscriptions import (
     subscribed_message,
     subscriptions_message,

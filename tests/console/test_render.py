@@ -20,7 +20,7 @@ from bot.console.render import (
 )
 from bot.skyvia.models import Backup, Snapshot
 from bot.slack import messages as blocks
-from bot.slack.grammar.parsing import USAGE
+from bot.slack.grammar.usage import USAGE
 from bot.slack.messages.ids import ActionId
 from bot.slack.messages.payloads import MuteForRef, RowAction, RowChoice
 from tests.slack.messages.blockkit import backups_listing

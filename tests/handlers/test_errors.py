@@ -12,7 +12,7 @@ from bot.skyvia.errors import (
     SkyviaNotFound,
     SkyviaRateLimited,
 )
-from bot.slack.grammar.parsing import UsageError
+from bot.slack.grammar.usage import UsageError
 from bot.slack.messages.payloads import PayloadError
 from handlers.errors import message_for
 from tests.constants import ADMIN

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
+from bot.slack.grammar.commands import BackupName, MuteCmd, ScheduleCmd
 from bot.slack.grammar.deadlines import (
     MAX_SPAN,
     Deadline,
@@ -14,7 +15,8 @@ from bot.slack.grammar.deadlines import (
     parse_deadline,
     parse_duration,
 )
-from bot.slack.grammar.parsing import BackupName, MuteCmd, ScheduleCmd, UsageError, parse_command
+from bot.slack.grammar.parsing import parse_command
+from bot.slack.grammar.usage import UsageError
 
 NOW = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)  # the day before Europe's spring DST change
 

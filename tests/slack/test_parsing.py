@@ -12,10 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.slack.grammar.parsing import (
-    MAX_ID,
-    MAX_PAGE,
-    USAGE,
+from bot.slack.grammar.backup_refs import MAX_ID
+from bot.slack.grammar.commands import (
     AlertsCmd,
     BackupCmd,
     BackupName,
@@ -35,10 +33,9 @@ from bot.slack.grammar.parsing import (
     StatusCmd,
     SubscribeCmd,
     SubscriptionsCmd,
-    UsageError,
-    parse_command,
 )
-from bot.slack.grammar.usage import PART_USAGE
+from bot.slack.grammar.parsing import MAX_PAGE, parse_command
+from bot.slack.grammar.usage import PART_USAGE, USAGE, UsageError
 
 NOW = datetime(2024, 5, 10, 15, 30, tzinfo=UTC)
 MIDNIGHT = datetime(2024, 5, 10, tzinfo=UTC)

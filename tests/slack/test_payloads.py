@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.slack.grammar.parsing import MAX_ID, MAX_PAGE
+from bot.slack.grammar.backup_refs import MAX_ID
+from bot.slack.grammar.parsing import MAX_PAGE
 from bot.slack.messages.ids import ActionId, BlockId
 from bot.slack.messages.payloads import (
     MAX_VALUE_LENGTH,

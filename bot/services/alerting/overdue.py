@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 
 from bot.services.alerting.failure_listing import Listeners
 from bot.services.announcements import Announcer, Channel
-from bot.services.from_rows import watched_run
+from bot.services.models import WatchedRun
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaError
 from bot.skyvia.models import ActiveRun
@@ -252,7 +252,7 @@ class OverdueTracker:
         watch: Watch | None = await self._batcher.run(
             lambda s: WatchRepository(s).get_for_snapshot(binding.team_id, binding.channel_id, run)
         )
-        return watched_run(watch).thread_ts if watch is not None else None
+        return WatchedRun.of(watch).thread_ts if watch is not None else None
 
 
 def _channel(binding: Binding) -> Channel:

@@ -53,7 +53,7 @@ from bot.services.alerting.own_tokens import OwnTokenChecks
 from bot.services.alerting.staleness import StaleTracker
 from bot.services.announcements import Outcome
 from bot.services.backoff import next_due, retry_delay
-from bot.services.leased import LeasedService, lease_for
+from bot.services.leasing import LeasedService, lease_for
 from bot.services.subscriptions import PersonalNotices
 from bot.skyvia.errors import SkyviaError
 from bot.skyvia.models import Snapshot, SnapshotState

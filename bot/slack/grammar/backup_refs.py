@@ -1,6 +1,7 @@
 """Backups named in command text: an id (`456`, `#456`) or a name, and the number rules they share.
 
-Kept apart from `bot.slack.grammar.parsing` so the grammar module stays one screen per subcommand.
+Shared by the subcommands' parsers (`parsing`) and the `alerts` grammar (`alerts_words`), so a
+backup is named, and a number checked, the same way in every command.
 """
 
 from __future__ import annotations

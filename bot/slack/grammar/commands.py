@@ -1,7 +1,7 @@
 """The typed `/skyvia` commands: what `parsing.parse_command` makes of the text.
 
-Handlers match on these. They live apart from the grammar so a reader of either sees one thing;
-`bot.slack.grammar.parsing` re-exports them.
+Handlers match on these, imported from here. They live apart from the grammar so a reader of
+either sees one thing.
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
 """`/skyvia` command text -> a typed command, or a `UsageError` saying what was wrong.
 
 Pure on purpose: handlers decide nothing about input until it parsed, so bad input never costs
-a Skyvia call, and the whole grammar is testable without Slack. The commands themselves are in
-`bot.slack.grammar.commands` (re-exported here, like the usage lines of `bot.slack.grammar.usage`),
-`alerts` in `bot.slack.grammar.alerts_words`, the date words in `bot.slack.grammar.date_words`, the
-ends after `for`/`until` in `bot.slack.grammar.deadlines`, mentions in `bot.slack.grammar.mentions`.
-A misspelt command is answered with the corrected whole command, in the user's own words. The
-grammar as users see it: docs/reference/commands.md#input-rules.
+a Skyvia call, and the whole grammar is testable without Slack. One parser per subcommand, here;
+`alerts` has a grammar of its own (`bot.slack.grammar.alerts_words`), and the parts several
+subcommands share sit beside this module: backup ids and names (`backup_refs`), the date words
+(`date_words`), the ends after `for`/`until` (`deadlines`), mentions (`mentions`). The typed
+commands are in `bot.slack.grammar.commands` and the usage lines in `bot.slack.grammar.usage`:
+import them from there. A misspelt command is answered with the corrected whole command, in the
+user's own words. The grammar as users see it: docs/reference/commands.md#input-rules.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from datetime import datetime
 from bot.slack.grammar.alerts_words import ON_WORDS as _ON_WORDS
 from bot.slack.grammar.alerts_words import alerts_command, deadline_words
 from bot.slack.grammar.alerts_words import on_off as _on_off
-from bot.slack.grammar.backup_refs import MAX_ID
 from bot.slack.grammar.backup_refs import at_most as _at_most
 from bot.slack.grammar.backup_refs import backup_ref as _backup_ref
 from bot.slack.grammar.backup_refs import leading_name as _leading_name
@@ -29,9 +29,7 @@ from bot.slack.grammar.backup_refs import parse_id as _parse_id
 from bot.slack.grammar.backup_refs import parse_number as _parse_number
 from bot.slack.grammar.backup_refs import required_backup_id as _required_backup_id
 from bot.slack.grammar.commands import (
-    AlertsCmd,
     BackupCmd,
-    BackupName,
     BackupRef,
     BackupsCmd,
     Command,
@@ -40,54 +38,19 @@ from bot.slack.grammar.commands import (
     DisconnectCmd,
     HealthCmd,
     HelpCmd,
-    MentionCmd,
-    MuteCmd,
     ScheduleCmd,
     SnapshotCmd,
     SnapshotsCmd,
-    StaleCmd,
     StatusCmd,
     SubscribeCmd,
     SubscriptionsCmd,
 )
 from bot.slack.grammar.date_words import Bound, Clock, parse_when
-from bot.slack.grammar.deadlines import (
-    end_word_at,
-)
-from bot.slack.grammar.digest_words import digest_command
-from bot.slack.grammar.list_filter import clean_filter
+from bot.slack.grammar.deadlines import end_word_at, parse_clock
 from bot.slack.grammar.usage import PART_USAGE, USAGE, UsageError
 from bot.slack.grammar.usage import shown as _shown
 from bot.slack.grammar.usage import unexpected as _unexpected
 from bot.slack.grammar.usage import usage_error as _error
-
-__all__ = [
-    "MAX_ID",
-    "MAX_PAGE",
-    "USAGE",
-    "AlertsCmd",
-    "BackupCmd",
-    "BackupName",
-    "BackupRef",
-    "BackupsCmd",
-    "Command",
-    "ConnectCmd",
-    "DigestCmd",
-    "DisconnectCmd",
-    "HealthCmd",
-    "HelpCmd",
-    "MentionCmd",
-    "MuteCmd",
-    "ScheduleCmd",
-    "SnapshotCmd",
-    "SnapshotsCmd",
-    "StaleCmd",
-    "StatusCmd",
-    "SubscribeCmd",
-    "SubscriptionsCmd",
-    "UsageError",
-    "parse_command",
-]
 
 MAX_PAGE = 10_000
 """Pages are 10 items; Skyvia's int32 `skip` would overflow long before this matters."""
@@ -173,10 +136,22 @@ def _status(args: list[str], clock: Clock) -> Command:
     return StatusCmd()
 
 
+MAX_FILTER_LENGTH = 40
+"""Characters of a `backups <text>` filter kept: enough for any name fragment, and the filter
+travels in button and menu values (`payloads`), whose size Slack caps (an overflow option's
+value is at most 150 characters)."""
+
+
+def _clean_filter(text: str) -> str:
+    """The typed words without control characters, cut to `MAX_FILTER_LENGTH`."""
+    printable = "".join(ch for ch in text if ch.isprintable())
+    return " ".join(printable.split())[:MAX_FILTER_LENGTH].strip()
+
+
 def _backups(args: list[str], clock: Clock) -> Command:
     name = _name_of(args)
-    if name is not None and clean_filter(name.text):
-        return BackupsCmd(text=clean_filter(name.text))
+    if name is not None and _clean_filter(name.text):
+        return BackupsCmd(text=_clean_filter(name.text))
     _at_most(args, 1, "backups")
     if not args:
         return BackupsCmd()
@@ -276,6 +251,34 @@ def _health(args: list[str], clock: Clock) -> Command:
     return HealthCmd(page=_parse_number(args[0], "page number", "health", MAX_PAGE))
 
 
+def _digest(args: list[str], clock: Clock) -> Command:
+    """`digest daily <HH:MM>|off`, or `digest` alone. Only `daily` exists: `digest 09:00` is
+    answered with the corrected command rather than guessed, so the word stays free for a weekly
+    digest later."""
+    if not args:
+        return DigestCmd()
+    word = args[0].casefold()
+    if word == "off":
+        _at_most(args, 1, "digest")
+        return DigestCmd(off=True)
+    if parse_clock(args[0]) is not None:  # `digest 09:00`: the one kind there is
+
+        def fix(words: list[str]) -> list[str]:
+            return [words[0], "daily", *words[1:]]
+
+        raise UsageError("Say how often: `daily`.", USAGE["digest"], fix=fix)
+    if word != "daily":
+        raise _unexpected(args[0], "digest", ("daily", "off"))
+    if len(args) == 1:
+        raise _error("`daily` needs a time after it, like `09:00` (your time zone).", "digest")
+    _at_most(args, 2, "digest")
+    at = parse_clock(args[1])
+    if at is None:
+        message = f"`{_shown(args[1])}` is not a time of day; use `HH:MM`, like `09:00`."
+        raise _error(message, "digest")
+    return DigestCmd(at=at)
+
+
 def _subscribe(args: list[str], clock: Clock) -> Command:
     return _subscription(args, on=True)
 
@@ -311,7 +314,7 @@ _PARSERS: dict[str, Callable[[list[str], Clock], Command]] = {
     "schedule": _schedule,
     "alerts": alerts_command,
     "health": _health,
-    "digest": digest_command,
+    "digest": _digest,
     "subscribe": _subscribe,
     "unsubscribe": _unsubscribe,
     "subscriptions": _subscriptions,

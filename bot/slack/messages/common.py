@@ -24,7 +24,7 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
 )
 
-from bot.slack.grammar.parsing import UsageError
+from bot.slack.grammar.usage import UsageError
 from bot.slack.messages.ids import ActionId
 from bot.slack.messages.mrkdwn import (
     cut_escaped,

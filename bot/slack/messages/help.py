@@ -1,8 +1,8 @@
-"""The help listing, built from `parsing.USAGE` so the help and the errors never disagree."""
+"""The help listing, built from `usage.USAGE` so the help and the errors never disagree."""
 
 from __future__ import annotations
 
-from bot.slack.grammar.parsing import USAGE
+from bot.slack.grammar.usage import USAGE
 from bot.slack.messages.common import Message, context, section
 from bot.slack.messages.mrkdwn import escape_mrkdwn
 

@@ -26,8 +26,10 @@ from pydantic import (
 )
 
 from bot.logging_setup import remember_secret
-from bot.slack.grammar.list_filter import MAX_FILTER_LENGTH
-from bot.slack.grammar.parsing import MAX_ID, MAX_PAGE, ConnectCmd, UsageError, parse_command
+from bot.slack.grammar.backup_refs import MAX_ID
+from bot.slack.grammar.commands import ConnectCmd
+from bot.slack.grammar.parsing import MAX_FILTER_LENGTH, MAX_PAGE, parse_command
+from bot.slack.grammar.usage import UsageError
 from bot.slack.messages.ids import ActionId, BlockId
 
 MAX_VALUE_LENGTH = 2000

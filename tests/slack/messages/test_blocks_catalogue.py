@@ -17,7 +17,8 @@ from slack_sdk.models.views import View
 from bot.services.models import ChannelBinding, RecentFailure, WatchedRun
 from bot.skyvia.models import ActiveRun, Backup, Snapshot, SnapshotState
 from bot.slack import messages as blocks
-from bot.slack.grammar.parsing import UsageError, parse_command
+from bot.slack.grammar.parsing import parse_command
+from bot.slack.grammar.usage import UsageError
 from bot.slack.messages import HomeChannel, Message
 from bot.slack.messages.payloads import SnapshotFilters
 from tests.slack.messages.blockkit import all_text, backups_listing, message_dict, view_dict

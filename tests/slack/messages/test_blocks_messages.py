@@ -11,7 +11,8 @@ import pytest
 from bot.services.models import ChannelBinding, WatchedRun
 from bot.skyvia.models import ActiveRun, Backup, Snapshot
 from bot.slack import messages as blocks
-from bot.slack.grammar.parsing import USAGE, UsageError, parse_command
+from bot.slack.grammar.parsing import parse_command
+from bot.slack.grammar.usage import USAGE, UsageError
 from bot.slack.messages.ids import ActionId
 from bot.slack.messages.payloads import (
     BackupRef,

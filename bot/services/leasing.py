@@ -1,11 +1,13 @@
-"""What watching and alerting share: they work through leased rows in bounded batches.
+"""Leased work: the services that work through due rows claimed under a lease.
 
-Each claims a batch of due rows (watches, alert cursors) under a lease named by `owner`, works
-on it concurrently, and writes each result fenced by that lease, so two processes never hold
-the same row and a crashed one's rows wait only `lease_for(interval)`. Both use the same
-collaborators and the injected clock; keeping that wiring here means a new collaborator or a
-change to backoff is made once for both. Each has its own per-workspace Skyvia backoff, so the
-one's errors never hold the other's work.
+Such a service claims a batch of due rows (watches, alert cursors, timers) under a lease named
+by `owner`, works on it concurrently, and writes each result fenced by that lease, so two
+processes never hold the same row and a crashed one's rows wait only `lease_for(interval)`: how
+long a lease lasts is said once, here, for every one of them and for the workers' registry.
+Watching and alerting also share their collaborators and the injected clock (`LeasedService`);
+keeping that wiring here means a new collaborator or a change to backoff is made once for both.
+Each has its own per-workspace Skyvia backoff, so the one's errors never hold the other's work.
+The claim itself is storage's (`storage/repositories/_leases.py`).
 """
 
 from __future__ import annotations
