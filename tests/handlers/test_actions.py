@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 
 from bot.devtools.waiting import wait_until
 from bot.slack.messages.ids import ActionId
@@ -173,6 +174,7 @@ async def test_run_snapshot_button_posts_the_card(bound: Stack) -> None:
 async def test_run_snapshot_button_when_one_is_active_says_so(bound: Stack) -> None:
     stack = bound
     active = stack.sim.state.start_snapshot(456)
+    stack.sim.state.hold_running(active.id, timedelta(0))  # a slow machine cannot end it first
     page = await stack.reply_to("backups")
     reply = await choose_and_reply(stack, page, 0, "Run snapshot")
     assert str(active.id) in reply["text"] and "already active" in reply["text"]

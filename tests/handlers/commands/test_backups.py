@@ -7,6 +7,7 @@ Slack and Skyvia saw. Every payload the fake received is re-validated after each
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from bot.devtools.waiting import wait_until
 from bot.slack.messages.ids import ActionId
@@ -165,6 +166,7 @@ async def test_snapshot_posts_a_card_and_records_a_watch(bound: Stack) -> None:
 async def test_snapshot_while_one_is_active_offers_to_start_another(bound: Stack) -> None:
     stack = bound
     active = stack.sim.state.start_snapshot(456)
+    stack.sim.state.hold_running(active.id, timedelta(0))  # a slow machine cannot end it first
     refused = await stack.reply_to("snapshot 456")
     assert refused["response_type"] == "ephemeral"
     assert str(active.id) in refused["text"] and "already active" in refused["text"]
