@@ -1,4 +1,4 @@
-"""What the watching and alerting use cases say to a channel: the port they announce through.
+"""What the watching and alerting use cases tell a channel: the news, and the port it goes through.
 
 Why a port and not outcomes for the worker to render
 ----------------------------------------------------
@@ -9,10 +9,17 @@ only after the channel was told. Returning "what to say" for a worker to render 
 cut each use case in two, with the worker holding the sequence between the halves, which is
 the opposite of a worker that only schedules and leases.
 
-So the services call an `Announcer`, the Protocol below, and get back an `Outcome`;
-`bot.slack.delivery.announcer.SlackAnnouncer` implements it with the Block Kit builders
-(`bot.slack.messages`) and the notifier (ledger, pacing, exactly once). The services import no
-Slack library and nothing of `bot.slack`; their tests may pass a recording double.
+What a service says through it
+------------------------------
+A service records *what happened*, one frozen dataclass below per kind of news, in its own
+terms (ids, counts, times: never a storage row nor a word of Slack), and owes it to a
+`Channel`: `await announcer.owe(StaleNoticed(...), to=channel)`, getting back an `Outcome`.
+How it reads, the ledger key that makes it once, the thread it goes in and whether a header is
+edited after it are the adapter's: `bot.slack.delivery.announcer.SlackAnnouncer` holds one row
+per kind of news (its Block Kit builder from `bot.slack.messages`, its delivery kinds), posted
+by the notifier (ledger, pacing, exactly once). A new announcement is a dataclass here, a
+builder there and that row. The services import no Slack library and nothing of `bot.slack`;
+their tests may pass a recording double.
 """
 
 from __future__ import annotations
@@ -26,7 +33,6 @@ from typing import Any, Protocol
 from bot.services.digests import DigestSetting
 from bot.services.models import WatchedRun, WorkspaceHealth
 from bot.skyvia.models import Snapshot
-from storage.repositories import AlertRef, Episode
 
 
 class Outcome(StrEnum):
@@ -77,12 +83,215 @@ class StepEnd(StrEnum):
 
 @dataclass(frozen=True)
 class Channel:
-    """A Slack channel of a team: where an announcement goes."""
+    """A Slack channel of a team: where news goes (for a DM, the person's user id)."""
 
     team_id: str
     channel_id: str
     mention_ids: tuple[str, ...] = ()
     """Slack users and user groups this channel's failure alerts mention."""
+
+
+# --- A run started from Slack (`bot.services.watching`): each once per run, by its snapshot.
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    """The run ended: the outcome reply in its thread; with `without_card`, a top-level message
+    saying the run's card could not be posted."""
+
+    run: WatchedRun
+    snapshot: Snapshot
+    without_card: bool = False
+
+
+@dataclass(frozen=True)
+class CardOwed:
+    """The run's card, when the request that started it did not see it land (`owe_with_ts`
+    gives its `ts`)."""
+
+    run: WatchedRun
+    snapshot: Snapshot
+    now: datetime
+
+
+@dataclass(frozen=True)
+class CardChanged:
+    """The run's card redrawn to `snapshot`'s state (once per state); nothing while no card."""
+
+    run: WatchedRun
+    snapshot: Snapshot
+    now: datetime
+
+
+@dataclass(frozen=True)
+class StillRunning:
+    """The "still running" note of one period of the run (`minutes` names the period)."""
+
+    run: WatchedRun
+    minutes: int
+
+
+@dataclass(frozen=True)
+class WatchGaveUp:
+    """The run is no longer watched, after `hours`."""
+
+    run: WatchedRun
+    hours: float
+
+
+@dataclass(frozen=True)
+class RunVanished:
+    """Skyvia no longer knows the run, so it is no longer watched: the note in its thread."""
+
+    run: WatchedRun
+
+
+@dataclass(frozen=True)
+class CardVanished:
+    """The run's card redrawn as not found in Skyvia; nothing while no card."""
+
+    run: WatchedRun
+
+
+@dataclass(frozen=True)
+class StepFinished:
+    """Completes the Workflow Builder step that started the run: success with the run's
+    outputs, or an error carrying the log's first line. `GAVE_UP` when the run has no step."""
+
+    run: WatchedRun
+    snapshot: Snapshot
+
+
+@dataclass(frozen=True)
+class StepEnded:
+    """Completes the run's step with an error saying `why` and where to follow it (a step is
+    completed one way only, so a later end of the run adds nothing)."""
+
+    run: WatchedRun
+    why: StepEnd
+
+
+# --- The alert scanner's (`bot.services.alerting`): each once per channel and snapshot.
+
+
+@dataclass(frozen=True)
+class FailureSeen:
+    """A failed snapshot: the failure alert, which opens an episode (`owe_all` tells every
+    listening channel at once)."""
+
+    backup_id: int
+    backup_name: str | None
+    snapshot: Snapshot
+
+
+@dataclass(frozen=True)
+class FailureContinued:
+    """A further failure of an open episode, the `failures`-th since `since`: a reply in the
+    alert's thread (`alert_ts`), then the alert's header edited to the streak, still naming who
+    is on it (`takers`). Settled only when both are."""
+
+    alert_ts: str
+    backup_id: int
+    backup_name: str | None
+    snapshot: Snapshot
+    failures: int
+    since: datetime
+    first_snapshot_id: int
+    takers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """The success (`snapshot_id`) that closed an episode of `failures` failures over
+    `failing_for` seconds: a "Recovered" reply in the alert's thread, then its header edited."""
+
+    alert_ts: str
+    backup_id: int
+    backup_name: str | None
+    snapshot_id: int
+    failures: int
+    failing_for: float
+
+
+@dataclass(frozen=True)
+class StaleNoticed:
+    """ "No good snapshot for …": once per stale episode, keyed by the last good snapshot."""
+
+    backup_id: int
+    backup_name: str | None
+    last_good_id: int
+    age_seconds: float | None
+    cadence_seconds: float | None
+
+
+@dataclass(frozen=True)
+class FreshAgain:
+    """A good snapshot again (`snapshot_id`): a reply in the stale alert's thread, then its
+    first line edited to "fresh again"."""
+
+    alert_ts: str
+    backup_id: int
+    backup_name: str | None
+    snapshot_id: int
+
+
+@dataclass(frozen=True)
+class RunOverdue:
+    """ "⏳ … has been running 2h 10m": in the run's card thread (`thread_ts`, when the channel
+    watches it) or else top-level like an alert."""
+
+    backup_id: int
+    backup_name: str | None
+    snapshot_id: int
+    running_seconds: float
+    usual_seconds: float | None
+    thread_ts: str | None
+
+
+@dataclass(frozen=True)
+class OverdueEnded:
+    """The overdue run ended ("… finished after 2h 31m"): in the note's thread."""
+
+    thread_ts: str
+    backup_id: int
+    backup_name: str | None
+    snapshot: Snapshot
+
+
+@dataclass(frozen=True)
+class RejectedToken:
+    """Skyvia rejected the channel's token: once per binding (`bound_at`). `own_token`: the
+    channel was bound with its own token, not the default one."""
+
+    workspace_id: int
+    bound_at: datetime
+    own_token: bool = False
+
+
+@dataclass(frozen=True)
+class PersonalFailure:
+    """A subscriber's DM (owed to the person's id) of a failed snapshot the channel
+    `channel_id` heard: once per person and snapshot."""
+
+    channel_id: str
+    backup_id: int
+    backup_name: str | None
+    snapshot: Snapshot
+
+
+@dataclass(frozen=True)
+class PersonalRecovery:
+    """A subscriber's DM of the success (`snapshot_id`) that ended an episode: once per person."""
+
+    channel_id: str
+    backup_id: int
+    backup_name: str | None
+    snapshot_id: int
+    failures: int
+    failing_for: float | None
+
+
+# --- Timers (`bot.services.timers`) and takers (`bot.services.takers`).
 
 
 @dataclass(frozen=True)
@@ -98,7 +307,6 @@ class TimerEnded:
     one that `failed` could not turn it back on, for that reason (a person must, by hand).
     """
 
-    channel: Channel
     backup_id: int
     backup_name: str | None
     set_by: str
@@ -112,15 +320,77 @@ class TimerEnded:
 
 
 @dataclass(frozen=True)
+class MuteEnded(TimerEnded):
+    """A timed mute ended: alerts for the backup are back on."""
+
+
+@dataclass(frozen=True)
+class WindowEnded(TimerEnded):
+    """A maintenance window ended: the schedule is back on, or already was."""
+
+
+@dataclass(frozen=True)
 class DigestDue:
     """A channel's daily digest of `day` (the setter's local date), due at `at` (UTC, which
     keys it: a local day of one zone is not the same-numbered day of another)."""
 
-    channel: Channel
     day: date
     setting: DigestSetting
     health: WorkspaceHealth
     at: datetime
+
+
+@dataclass(frozen=True)
+class TakerChanged:
+    """ "@dana is on it" (or stepped back) in the alert's thread: once per click, the person's
+    `serial`-th on the alert of `snapshot_id`."""
+
+    alert_ts: str
+    snapshot_id: int
+    user_id: str
+    taken: bool
+    serial: int
+
+
+@dataclass(frozen=True)
+class TakersChanged:
+    """The alert (`shown`: as the click saw it) redrawn with who is on it; once per click."""
+
+    alert_ts: str
+    snapshot_id: int
+    user_id: str
+    serial: int
+    takers: tuple[str, ...]
+    shown: Mapping[str, Any]
+
+
+News = (
+    RunFinished
+    | CardOwed
+    | CardChanged
+    | StillRunning
+    | WatchGaveUp
+    | RunVanished
+    | CardVanished
+    | StepFinished
+    | StepEnded
+    | FailureSeen
+    | FailureContinued
+    | Recovered
+    | StaleNoticed
+    | FreshAgain
+    | RunOverdue
+    | OverdueEnded
+    | RejectedToken
+    | PersonalFailure
+    | PersonalRecovery
+    | MuteEnded
+    | WindowEnded
+    | DigestDue
+    | TakerChanged
+    | TakersChanged
+)
+"""Everything a service may owe a channel; the adapter has one row for each."""
 
 
 class Announcer(Protocol):
@@ -129,204 +399,19 @@ class Announcer(Protocol):
         """How long an `UNKNOWN` announcement takes to be settled by a retry."""
         ...
 
-    async def snapshot_finished(
-        self, run: WatchedRun, snapshot: Snapshot, *, without_card: bool = False
-    ) -> Outcome:
-        """The outcome reply in the run's thread (once); with `without_card`, a top-level
-        message saying the run's card could not be posted."""
-        ...
+    async def owe(self, news: News, to: Channel) -> Outcome:
+        """Owes `news` to `to`, once (a second owing finds it owed or sent): how it went.
 
-    async def post_card(
-        self, run: WatchedRun, snapshot: Snapshot, now: datetime
-    ) -> tuple[Outcome, str | None]:
-        """The run's card (once), when the request that started it did not see it land: the
-        outcome and, when delivered, the card's `ts`."""
-        ...
-
-    async def update_card(self, run: WatchedRun, snapshot: Snapshot, now: datetime) -> bool:
-        """Redraws the run's card; False when it may work later (retry)."""
-        ...
-
-    async def still_running(self, run: WatchedRun, minutes: int) -> Outcome:
-        """The "still running" note of a period of the run (once per period)."""
-        ...
-
-    async def gave_up(self, run: WatchedRun, hours: float) -> Outcome:
-        """The note that the run is no longer watched (once)."""
-        ...
-
-    async def snapshot_vanished(self, run: WatchedRun) -> Outcome:
-        """The note that Skyvia no longer knows the run, so it is no longer watched (once)."""
-        ...
-
-    async def vanished_card(self, run: WatchedRun) -> bool:
-        """Redraws the run's card as not found in Skyvia; False when it may work later."""
-        ...
-
-    async def step_finished(self, run: WatchedRun, snapshot: Snapshot) -> Outcome:
-        """Completes the Workflow Builder step that started the run (once): success with the
-        run's outputs, or an error carrying the log's first line."""
-        ...
-
-    async def step_ended(self, run: WatchedRun, why: StepEnd) -> Outcome:
-        """Completes the run's step with an error saying `why` and where to follow it (once:
-        a step is completed one way only, so a later end of the run adds nothing)."""
-        ...
-
-    async def failure_alerts(
-        self,
-        channels: Sequence[Channel],
-        backup_id: int,
-        backup_name: str | None,
-        snapshot: Snapshot,
-        *,
-        max_wait: float,
-    ) -> list[Outcome]:
-        """A failed snapshot, once in each channel: one outcome per channel, in their order.
-
-        `max_wait` bounds how long a post may wait for its channel's pace.
+        News told in two parts (a reply, then a header edit) is settled only when both are;
+        news with nothing to say there (no card to redraw, no step to complete) is `GAVE_UP`.
         """
         ...
 
-    async def episode_failure(
-        self,
-        channel: Channel,
-        alert_ts: str,
-        backup_id: int,
-        backup_name: str | None,
-        snapshot: Snapshot,
-        episode: Episode,
-        *,
-        max_wait: float,
-        takers: tuple[str, ...] = (),
-    ) -> Outcome:
-        """A further failure of an open episode: a reply in the alert's thread, then the
-        alert's header edited to the streak (still naming who is on it: `takers`); each once.
-        Settled only when both are."""
+    async def owe_all(self, news: News, to: Sequence[Channel]) -> list[Outcome]:
+        """The same news to each channel at once: one outcome per channel, in their order (a
+        channel whose post raised is `FAILED` alone)."""
         ...
 
-    async def episode_recovered(
-        self,
-        channel: Channel,
-        alert_ts: str,
-        backup_id: int,
-        backup_name: str | None,
-        episode: Episode,
-    ) -> Outcome:
-        """The success that closed the episode (`recovered_snapshot_id`): a "Recovered" reply
-        in the alert's thread, then the header edited to "recovered"; each once."""
-        ...
-
-    async def stale_alert(
-        self,
-        channel: Channel,
-        backup_id: int,
-        backup_name: str | None,
-        last_good_id: int,
-        age_seconds: float | None,
-        cadence_seconds: float | None,
-    ) -> Outcome:
-        """ "No good snapshot for …": once per stale episode (keyed by the last good snapshot)."""
-        ...
-
-    async def fresh_again(
-        self,
-        channel: Channel,
-        alert_ts: str,
-        backup_id: int,
-        backup_name: str | None,
-        snapshot_id: int,
-    ) -> Outcome:
-        """A good snapshot again: once, in the stale alert's thread."""
-        ...
-
-    async def overdue(
-        self,
-        channel: Channel,
-        backup_id: int,
-        backup_name: str | None,
-        snapshot_id: int,
-        running_seconds: float,
-        usual_seconds: float | None,
-        *,
-        thread_ts: str | None,
-    ) -> Outcome:
-        """ "⏳ … has been running 2h 10m": once per run and channel, in the run's card thread
-        (`thread_ts`, when the channel watches it) or else top-level like an alert."""
-        ...
-
-    async def overdue_end(
-        self,
-        channel: Channel,
-        thread_ts: str,
-        backup_id: int,
-        backup_name: str | None,
-        snapshot: Snapshot,
-    ) -> Outcome:
-        """The overdue run ended ("… finished after 2h 31m"): once, in the note's thread."""
-        ...
-
-    async def token_rejected(
-        self, channel: Channel, workspace_id: int, bound_at: datetime, *, own_token: bool = False
-    ) -> Outcome:
-        """Skyvia rejected the channel's token: once per binding (`bound_at`).
-
-        `own_token`: the channel was bound with its own token, not the default one.
-        """
-        ...
-
-    async def mute_ended(self, ended: TimerEnded) -> Outcome:
-        """A timed mute ended: alerts for the backup are back on (once per mute)."""
-        ...
-
-    async def window_ended(self, ended: TimerEnded) -> Outcome:
-        """A maintenance window ended: the schedule is back on, or already was (once per window)."""
-        ...
-
-    async def digest(self, due: DigestDue) -> Outcome:
-        """The channel's daily health digest (once per local day)."""
-        ...
-
-    async def taker_changed(
-        self, channel: Channel, alert: AlertRef, user_id: str, *, taken: bool, serial: int
-    ) -> Outcome:
-        """ "@dana is on it" (or stepped back) in the alert's thread: once per click, the
-        person's `serial`-th on that alert."""
-        ...
-
-    async def takers_header(
-        self,
-        channel: Channel,
-        alert: AlertRef,
-        user_id: str,
-        *,
-        serial: int,
-        takers: tuple[str, ...],
-        shown: Mapping[str, Any],
-    ) -> Outcome:
-        """The alert (`shown`: as the click saw it) redrawn with who is on it; once per click."""
-        ...
-
-    async def personal_failure(
-        self,
-        team_id: str,
-        user_id: str,
-        channel_id: str,
-        backup_id: int,
-        backup_name: str | None,
-        snapshot: Snapshot,
-    ) -> Outcome:
-        """A subscriber's DM of a failed snapshot (once per person and snapshot)."""
-        ...
-
-    async def personal_recovery(
-        self,
-        team_id: str,
-        user_id: str,
-        channel_id: str,
-        backup_id: int,
-        backup_name: str | None,
-        episode: Episode,
-    ) -> Outcome:
-        """A subscriber's DM of the success that ended an episode (once per person)."""
+    async def owe_with_ts(self, news: News, to: Channel) -> tuple[Outcome, str | None]:
+        """As `owe`, with the `ts` of its post once delivered (a card the service keeps)."""
         ...

@@ -24,7 +24,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
-from bot.services.announcements import Announcer
+from bot.services.announcements import Announcer, Channel, PersonalFailure, PersonalRecovery
 from bot.services.audit import Actor, Entry, record_in
 from bot.services.bindings import BoundWorkspace
 from bot.services.errors import NotBound
@@ -146,8 +146,9 @@ class PersonalNotices:
         done = await self._batcher.run(lambda s: DeliveryLedger(s).owed_keys(ids, DM_FAILED))
         await asyncio.gather(
             *(
-                self._announcer.personal_failure(
-                    team, user, channel, cursor.backup_id, cursor.backup_name, snapshot
+                self._announcer.owe(
+                    PersonalFailure(channel, cursor.backup_id, cursor.backup_name, snapshot),
+                    Channel(team, user),
                 )
                 for (team, user, _), (channel, snapshot) in owed.items()
                 if (team, user, snapshot.snapshot_id) not in done
@@ -172,9 +173,7 @@ class PersonalNotices:
                     owed.setdefault(key, (binding.channel_id, episode))
         await asyncio.gather(
             *(
-                self._announcer.personal_recovery(
-                    team, user, channel, cursor.backup_id, cursor.backup_name, episode
-                )
+                self._announcer.owe(_recovery(channel, cursor, episode), Channel(team, user))
                 for (team, user, _), (channel, episode) in owed.items()
             )
         )
@@ -199,3 +198,16 @@ async def _subscribers_of(
 _SUBSCRIBERS = BulkWrite[tuple[Binding, ...], dict[int, list[tuple[str, int]]]](
     "subscribers of bindings", _subscribers_of
 )
+
+
+def _recovery(channel_id: str, cursor: AlertCursor, episode: Episode) -> PersonalRecovery:
+    """The DM's news of an episode a success closed (`recovered` skips the others)."""
+    assert episode.recovered_snapshot_id is not None
+    return PersonalRecovery(
+        channel_id,
+        cursor.backup_id,
+        cursor.backup_name,
+        episode.recovered_snapshot_id,
+        episode.failures,
+        episode.failing_for,
+    )

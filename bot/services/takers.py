@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.clock import utcnow
-from bot.services.announcements import Announcer, Channel
+from bot.services.announcements import Announcer, Channel, TakerChanged, TakersChanged
 from bot.services.audit import Actor, Entry, record_in
 from bot.services.bindings import BoundWorkspace
 from storage.db import Database
@@ -73,7 +73,9 @@ class AlertTakers:
         if take == (user_id in before.takers):
             return TakeChange(take, before.takers, changed=False)
         serial = before.clicks + 1
-        await self._announcer.taker_changed(channel, alert, user_id, taken=take, serial=serial)
+        await self._announcer.owe(
+            TakerChanged(alert_ts, snapshot_id, user_id, take, serial), channel
+        )
         async with self._db.session() as session:
             repo = TakerRepository(session)
             now = self._clock()
@@ -92,8 +94,8 @@ class AlertTakers:
                 ),
             )
             takers = await repo.on_alert(alert.team_id, alert.channel_id, alert_ts)
-        await self._announcer.takers_header(
-            channel, alert, user_id, serial=serial, takers=takers, shown=shown
+        await self._announcer.owe(
+            TakersChanged(alert_ts, snapshot_id, user_id, serial, takers, shown), channel
         )
         return TakeChange(take, takers)
 

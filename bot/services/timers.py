@@ -26,7 +26,15 @@ from typing import TypedDict
 
 from bot.clock import utcnow
 from bot.services.alert_settings import AlertSettings, MuteChanged
-from bot.services.announcements import Announcer, Channel, DigestDue, Outcome, TimerEnded
+from bot.services.announcements import (
+    Announcer,
+    Channel,
+    DigestDue,
+    MuteEnded,
+    News,
+    Outcome,
+    WindowEnded,
+)
 from bot.services.bindings import BindingService, BoundWorkspace
 from bot.services.digests import DigestSetting, digest_day, next_digest_at
 from bot.services.errors import DomainError, NoDefaultToken
@@ -296,23 +304,27 @@ class TimerService:
         if timer.kind == TimerKind.DIGEST:
             return await self._digest(timer, bound)
         await self._alert_settings.unmute_quietly(bound, timer.backup_id)
-        return await self._announcer.mute_ended(_ended(timer))
+        return await self._tell(timer, _ended(timer))
+
+    async def _tell(self, timer: Timer, news: News) -> Outcome:
+        """Owes what the timer's end says to the channel it was set in."""
+        assert self._announcer is not None
+        return await self._announcer.owe(news, Channel(timer.team_id, timer.channel_id))
 
     async def _end_window(self, timer: Timer) -> Outcome | None:
         """Turns the schedule back on, unless a person switched it by hand meanwhile or another
         window on the backup ends later; with the credentials the window was opened with."""
-        assert self._announcer is not None
         payload = json.loads(timer.payload or "{}")
         ended = _ended(timer)
         if payload.get("closed_by"):
             by_hand = replace(
                 ended, enabled=False, by_hand=payload["closed_by"], turned_on=payload["closed_on"]
             )
-            return await self._announcer.window_ended(by_hand)
+            return await self._tell(timer, by_hand)
         later = await self._later_window(timer)
         if later is not None:
             held = replace(ended, enabled=False, held_until=later)
-            return await self._announcer.window_ended(held)
+            return await self._tell(timer, held)
         try:
             bound = await self._opened_with(timer)
             if bound is None:
@@ -321,8 +333,8 @@ class TimerService:
         except PERMANENT as error:
             why = _why_not(error)
             log.warning("window %s cannot turn its schedule back on: %s", timer.id, why)
-            return await self._announcer.window_ended(replace(ended, enabled=False, failed=why))
-        return await self._announcer.window_ended(replace(ended, enabled=enabled))
+            return await self._tell(timer, replace(ended, enabled=False, failed=why))
+        return await self._tell(timer, replace(ended, enabled=enabled))
 
     async def _later_window(self, timer: Timer) -> datetime | None:
         """The latest end of another open window on this backup, if later than this one's: the
@@ -340,14 +352,13 @@ class TimerService:
     async def _digest(self, timer: Timer, bound: BoundWorkspace) -> Outcome:
         """The digest of the latest day whose time has passed (once per day, by the ledger),
         unless the channel had one on that local day already (set again from another zone)."""
-        assert self._announcer is not None and self._health is not None
+        assert self._health is not None
         setting = DigestSetting.of(timer)
         day, moment = digest_day(self._clock(), setting.at, setting.tz)
         if setting.had(day):
             return Outcome.ALREADY_SENT
         health = await self._health.workspace(bound)
-        channel = Channel(timer.team_id, timer.channel_id)
-        outcome = await self._announcer.digest(DigestDue(channel, day, setting, health, moment))
+        outcome = await self._tell(timer, DigestDue(day, setting, health, moment))
         if outcome.settled:
             async with self._db.session() as session:
                 await TimerRepository(session).note(timer.id, self._owner, setting.payload(moment))
@@ -395,11 +406,11 @@ class TimerService:
         )
 
 
-def _ended(timer: Timer) -> TimerEnded:
+def _ended(timer: Timer) -> MuteEnded | WindowEnded:
     """What a mute's or window's end note says, from the row (who set it, how, which end)."""
     payload = json.loads(timer.payload or "{}")
-    return TimerEnded(
-        channel=Channel(timer.team_id, timer.channel_id),
+    ended = WindowEnded if timer.kind == TimerKind.WINDOW_END else MuteEnded
+    return ended(
         backup_id=timer.backup_id,
         backup_name=payload.get("name"),
         set_by=payload.get("by", ""),

@@ -42,7 +42,21 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.logging_setup import set_log_context
-from bot.services.announcements import Outcome, StepEnd
+from bot.services.announcements import (
+    CardChanged,
+    CardOwed,
+    CardVanished,
+    Channel,
+    News,
+    Outcome,
+    RunFinished,
+    RunVanished,
+    StepEnd,
+    StepEnded,
+    StepFinished,
+    StillRunning,
+    WatchGaveUp,
+)
 from bot.services.backoff import next_due, retry_delay
 from bot.services.leasing import LeasedService, lease_for
 from bot.services.models import WatchedRun
@@ -245,16 +259,16 @@ class WatchingService(LeasedService[WatchingConfig]):
         """
         log.warning("watch %s: %s; the snapshot is gone, ending the watch", watch.id, exc)
         run = WatchedRun.of(watch)
-        outcome = await self._announcer.snapshot_vanished(run)
+        outcome = await self._tell(run, RunVanished(run))
         if outcome.settled and run.step is not None:
             why = StepEnd.STOPPED if outcome == Outcome.PAUSED else StepEnd.VANISHED
-            ended = await self._announcer.step_ended(run, why)
+            ended = await self._tell(run, StepEnded(run, why))
             outcome = outcome if ended.settled else ended
         if outcome == Outcome.PAUSED:
             await self._finish(watch, WatchOutcome.STOPPED)
         elif not outcome.settled:
             await self._retry_delivery(watch, outcome)
-        elif not await self._announcer.vanished_card(run):
+        elif not (await self._tell(run, CardVanished(run))).settled:
             await self._reschedule(watch, self._retry_at(watch), poll_errors=watch.poll_errors + 1)
         else:
             await self._finish(watch, WatchOutcome.VANISHED)
@@ -269,7 +283,8 @@ class WatchingService(LeasedService[WatchingConfig]):
         is posted in the channel instead, saying so, rather than never.
         """
         run = WatchedRun.of(watch)
-        outcome, ts = await self._announcer.post_card(run, snapshot, self._clock())
+        card = CardOwed(run, snapshot, self._clock())
+        outcome, ts = await self._announcer.owe_with_ts(card, _channel_of(run))
         if outcome.delivered and ts is not None:
             await self._batcher.run(
                 lambda session: WatchRepository(session).set_card(
@@ -295,8 +310,8 @@ class WatchingService(LeasedService[WatchingConfig]):
     async def _report_final(self, watch: Watch, snapshot: Snapshot) -> None:
         state = snapshot.state
         run = WatchedRun.of(watch)
-        outcome = await self._announcer.snapshot_finished(
-            run, snapshot, without_card=run.message_ts is None
+        outcome = await self._tell(
+            run, RunFinished(run, snapshot, without_card=run.message_ts is None)
         )
         if outcome == Outcome.PAUSED:
             log.warning("watch %s: channel unusable, outcome %s not posted", watch.id, state)
@@ -308,11 +323,11 @@ class WatchingService(LeasedService[WatchingConfig]):
         if outcome == Outcome.GAVE_UP:  # Slack will never take it: the card still shows the end
             log.warning("watch %s: outcome %s could never be posted", watch.id, state)
         if run.step is not None:
-            step = await self._announcer.step_finished(run, snapshot)
+            step = await self._tell(run, StepFinished(run, snapshot))
             if not step.settled:
                 await self._retry_delivery(watch, step)
                 return
-        if not await self._announcer.update_card(run, snapshot, self._clock()):
+        if not (await self._tell(run, CardChanged(run, snapshot, self._clock()))).settled:
             # The reply is in the ledger; the next poll only redoes the update and finishes.
             await self._reschedule(watch, self._retry_at(watch), poll_errors=watch.poll_errors + 1)
             return
@@ -323,8 +338,9 @@ class WatchingService(LeasedService[WatchingConfig]):
         now = self._clock()
         last_state: str | None = None
         run = WatchedRun.of(watch)
-        if state.value != watch.last_state and await self._announcer.update_card(
-            run, snapshot, now
+        if (
+            state.value != watch.last_state
+            and (await self._tell(run, CardChanged(run, snapshot, now))).settled
         ):
             last_state = state.value
         if elapsed >= self.config.give_up:
@@ -333,7 +349,7 @@ class WatchingService(LeasedService[WatchingConfig]):
         step = run.step
         if step is not None and (now - step.taken_at).total_seconds() >= self.config.step_limit:
             # Owed once (its key is the run's): later polls find it owed and go on watching.
-            await self._announcer.step_ended(run, StepEnd.OUTLIVED)
+            await self._tell(run, StepEnded(run, StepEnd.OUTLIVED))
         last_note_at = await self._note_if_due(watch, run, now, elapsed)
         await self._reschedule(
             watch,
@@ -359,13 +375,13 @@ class WatchingService(LeasedService[WatchingConfig]):
         if watch.last_note_at is not None and watch.last_note_at >= due_at:
             return None
         minutes = periods * int(NOTE_EVERY.total_seconds() // 60)
-        outcome = await self._announcer.still_running(run, minutes)
+        outcome = await self._tell(run, StillRunning(run, minutes))
         return now if outcome.settled else None
 
     async def _give_up(self, watch: Watch, run: WatchedRun) -> None:
-        outcome = await self._announcer.gave_up(run, self.config.give_up / 3600)
+        outcome = await self._tell(run, WatchGaveUp(run, self.config.give_up / 3600))
         if outcome.settled and run.step is not None:
-            outcome = await self._announcer.step_ended(run, StepEnd.GAVE_UP)
+            outcome = await self._tell(run, StepEnded(run, StepEnd.GAVE_UP))
         if outcome.settled:
             log.info("watch %s gave up after %.0fs", watch.id, self.config.give_up)
             await self._finish(watch, WatchOutcome.GAVE_UP)
@@ -376,11 +392,15 @@ class WatchingService(LeasedService[WatchingConfig]):
         """Stops watching; a step the run started is completed first, with an error (once)."""
         run = WatchedRun.of(watch)
         if run.step is not None:
-            ended = await self._announcer.step_ended(run, StepEnd.STOPPED)
+            ended = await self._tell(run, StepEnded(run, StepEnd.STOPPED))
             if not ended.settled:
                 await self._retry_delivery(watch, ended)
                 return
         await self._finish(watch, WatchOutcome.STOPPED)
+
+    async def _tell(self, run: WatchedRun, news: News) -> Outcome:
+        """Owes news of the run in the run's channel."""
+        return await self._announcer.owe(news, _channel_of(run))
 
     async def _retry_delivery(self, watch: Watch, outcome: Outcome) -> None:
         """Keeps the watch pending until its message is owed or sent (see
@@ -436,3 +456,7 @@ class WatchingService(LeasedService[WatchingConfig]):
     ) -> list[None]:
         await WatchRepository(session).finish_many(self.owner, finished)
         return [None] * len(finished)
+
+
+def _channel_of(run: WatchedRun) -> Channel:
+    return Channel(run.team_id, run.channel_id)

@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.services.alerting.failure_listing import Listeners
 from bot.services.alerting.staleness import StaleTracker
-from bot.services.announcements import Outcome
+from bot.services.announcements import Channel, FreshAgain, News, Outcome, StaleNoticed
 from bot.skyvia.models import Snapshot, SnapshotState
 from storage.models import Binding
 from storage.repositories import StalenessRepository, StaleSetting
@@ -23,33 +23,22 @@ LIMIT = timedelta(hours=15)
 
 @dataclass
 class _Counting:
-    """The kit's announcer, counting the stale calls; refuses the next `refuse` alerts."""
+    """The kit's announcer, counting the stale news; refuses the next `refuse` alerts."""
 
     real: Any
     alerts: list[tuple[int, float | None]] = field(default_factory=list)
     fresh: list[int] = field(default_factory=list)
     refuse: int = 0
 
-    async def stale_alert(
-        self,
-        channel: Any,
-        backup_id: int,
-        name: Any,
-        last_good_id: int,
-        age: float | None,
-        cadence: float | None,
-    ) -> Outcome:
-        self.alerts.append((last_good_id, age))
-        if self.refuse:
-            self.refuse -= 1
-            return Outcome.FAILED
-        return await self.real.stale_alert(channel, backup_id, name, last_good_id, age, cadence)
-
-    async def fresh_again(
-        self, channel: Any, ts: str, backup_id: int, name: Any, good: int
-    ) -> Outcome:
-        self.fresh.append(good)
-        return await self.real.fresh_again(channel, ts, backup_id, name, good)
+    async def owe(self, news: News, to: Channel) -> Outcome:
+        if isinstance(news, StaleNoticed):
+            self.alerts.append((news.last_good_id, news.age_seconds))
+            if self.refuse:
+                self.refuse -= 1
+                return Outcome.FAILED
+        elif isinstance(news, FreshAgain):
+            self.fresh.append(news.snapshot_id)
+        return await self.real.owe(news, to)
 
 
 def _cursor(backup_id: int = 456, **values: Any) -> Any:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.services.announcements import Outcome, TimerEnded
+from bot.services.announcements import Channel, Outcome, TimerEnded
 from bot.services.bindings import BindingService
 from bot.services.token_policy import TokenPolicy
 from bot.simulator import RunningSimulator
@@ -24,18 +24,18 @@ ONE_MINUTE = timedelta(minutes=1)
 class _RefusingByHand(_Announcer):
     """Never gets a closed-by-hand window's note out, so that window's row stays pending."""
 
-    async def window_ended(self, ended: TimerEnded) -> Outcome:
-        self.said.append(("window", ended))
-        return Outcome.FAILED if ended.by_hand else Outcome.SENT
+    async def owe(self, news: TimerEnded, to: Channel) -> Outcome:
+        await super().owe(news, to)
+        return Outcome.FAILED if news.by_hand else Outcome.SENT
 
 
 @dataclass
 class _RefusingHeld(_Announcer):
     """Never gets a held window's note out, so that window's row stays pending."""
 
-    async def window_ended(self, ended: TimerEnded) -> Outcome:
-        self.said.append(("window", ended))
-        return Outcome.FAILED if ended.held_until else Outcome.SENT
+    async def owe(self, news: TimerEnded, to: Channel) -> Outcome:
+        await super().owe(news, to)
+        return Outcome.FAILED if news.held_until else Outcome.SENT
 
 
 async def test_a_mute_set_again_within_a_minute_of_its_end_keeps_the_first_end(
@@ -136,7 +136,8 @@ async def test_closing_by_hand_skips_a_window_that_enabled_the_schedule_and_hide
     ]
     kit.clock.advance(seconds=1)
     assert (await timers.fire_due()).fired == 2
-    notes = {e.channel.channel_id: e for kind, e in announcer.said[1:] if kind == "window"}
+    said = zip(announcer.where[1:], announcer.said[1:], strict=True)
+    notes = {channel: e for channel, (kind, e) in said if kind == "window"}
     assert (notes[OTHER_CHANNEL].enabled, notes[OTHER_CHANNEL].by_hand) == (True, None)
     assert (notes[CHANNEL].by_hand, notes[CHANNEL].turned_on) == ("U9", True)
 
@@ -163,7 +164,8 @@ async def test_a_window_ending_before_another_on_the_backup_keeps_the_schedule_o
     kit.clock.advance(hours=1)
     assert (await timers.fire_due()).fired == 1
     assert simulator.state.backup(123, 456).scheduled is True
-    assert [(e.channel.channel_id, e.enabled, e.held_until) for _, e in announcer.said] == [
+    said = zip(announcer.where, announcer.said, strict=True)
+    assert [(channel, e.enabled, e.held_until) for channel, (_, e) in said] == [
         (CHANNEL, False, two),
         (OTHER_CHANNEL, True, None),
     ]
@@ -221,7 +223,8 @@ async def test_a_window_closed_by_hand_holds_no_other_window(
     await timers.open_window(there, 456, user_id="U1", until=kit.clock.now, words="now")
     assert (await timers.fire_due()).fired == 1  # the closed one's note is refused
     assert simulator.state.backup(123, 456).scheduled is True
-    assert [e.enabled for _, e in announcer.said if e.channel.channel_id == OTHER_CHANNEL] == [True]
+    said = zip(announcer.where, announcer.said, strict=True)
+    assert [e.enabled for channel, (_, e) in said if channel == OTHER_CHANNEL] == [True]
 
 
 async def test_a_window_ends_with_the_token_it_was_opened_with_after_a_disconnect(

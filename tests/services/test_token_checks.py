@@ -12,7 +12,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import update
 
 from bot.services.alerting.token_checks import TokenChecks
-from bot.services.announcements import Channel, Outcome
+from bot.services.announcements import Channel, Outcome, RejectedToken
 from bot.services.channel_pauses import OWN_TOKEN_REJECTED_REASON, UNDECRYPTABLE_REASON
 from bot.services.token_policy import TokenPolicy
 from storage.models import Binding
@@ -26,11 +26,9 @@ class _Announcer:
         self.told: list[tuple[Channel, int, datetime]] = []
         self.own: list[bool] = []
 
-    async def token_rejected(
-        self, channel: Channel, workspace_id: int, bound_at: datetime, *, own_token: bool = False
-    ) -> Outcome:
-        self.told.append((channel, workspace_id, bound_at))
-        self.own.append(own_token)
+    async def owe(self, news: RejectedToken, to: Channel) -> Outcome:
+        self.told.append((to, news.workspace_id, news.bound_at))
+        self.own.append(news.own_token)
         return self.outcome
 
 

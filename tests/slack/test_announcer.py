@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from bot.services.announcements import Channel, Outcome
+from bot.services.announcements import (
+    CardChanged,
+    Channel,
+    FailureSeen,
+    Outcome,
+    RejectedToken,
+    RunFinished,
+)
 from bot.services.models import WatchedRun
 from bot.skyvia.models import Snapshot, SnapshotState
 from bot.slack.delivery.announcer import SlackAnnouncer
@@ -45,12 +52,13 @@ async def _run(kit: Kit) -> WatchedRun:
 async def test_a_failure_is_told_once_in_each_channel(kit: Kit) -> None:
     channels = [Channel(TEAM, CHANNEL), Channel(TEAM, OTHER)]
     failed = _snapshot(kit, SnapshotState.FAILED)
-    first = await kit.announcer.failure_alerts(channels, 456, "Nightly CRM", failed, max_wait=5)
-    queued = await kit.announcer.failure_alerts(channels, 456, "Nightly CRM", failed, max_wait=5)
+    news = FailureSeen(456, "Nightly CRM", failed)
+    first = await kit.announcer.owe_all(news, channels)
+    queued = await kit.announcer.owe_all(news, channels)
     assert first == queued == [Outcome.QUEUED, Outcome.QUEUED]
     assert kit.slack.messages(CHANNEL) == []  # owed, not sent: the sender sends
     await kit.flush()
-    again = await kit.announcer.failure_alerts(channels, 456, "Nightly CRM", failed, max_wait=5)
+    again = await kit.announcer.owe_all(news, channels)
     assert again == [Outcome.ALREADY_SENT, Outcome.ALREADY_SENT]
     for channel in (CHANNEL, OTHER):
         [alert] = kit.slack.messages(channel)
@@ -72,15 +80,14 @@ async def test_a_post_that_raises_fails_for_its_channel_alone(kit: Kit) -> None:
     announcer = SlackAnnouncer(_Notifier())  # type: ignore[arg-type]
     channels = [Channel(TEAM, OTHER), Channel(TEAM, CHANNEL)]
     failed = _snapshot(kit, SnapshotState.FAILED)
-    outcomes = await announcer.failure_alerts(channels, 456, None, failed, max_wait=5)
+    outcomes = await announcer.owe_all(FailureSeen(456, None, failed), channels)
     assert outcomes == [Outcome.FAILED, Outcome.SENT]
 
 
 async def test_failed_outcomes_are_also_shown_in_the_channel(kit: Kit) -> None:
     run = await _run(kit)
-    assert await kit.announcer.snapshot_finished(run, _snapshot(kit, SnapshotState.FAILED)) == (
-        Outcome.QUEUED
-    )
+    finished = RunFinished(run, _snapshot(kit, SnapshotState.FAILED))
+    assert await kit.announcer.owe(finished, Channel(TEAM, CHANNEL)) == Outcome.QUEUED
     await kit.flush()
     [reply] = kit.slack.thread(CHANNEL, run.message_ts)
     assert reply.reply_broadcast
@@ -91,11 +98,12 @@ async def test_succeeded_outcomes_stay_in_the_thread_and_the_card_shows_the_figu
 ) -> None:
     run = await _run(kit)
     succeeded = _snapshot(kit, SnapshotState.SUCCEEDED).model_copy(update={"success_rows": 1234})
-    assert await kit.announcer.snapshot_finished(run, succeeded) == Outcome.QUEUED
+    here = Channel(TEAM, CHANNEL)
+    assert await kit.announcer.owe(RunFinished(run, succeeded), here) == Outcome.QUEUED
     await kit.flush()
     [reply] = kit.slack.thread(CHANNEL, run.message_ts)
     assert not reply.reply_broadcast
-    assert await kit.announcer.update_card(run, succeeded, kit.clock.now)
+    assert (await kit.announcer.owe(CardChanged(run, succeeded, kit.clock.now), here)).settled
     await kit.flush()
     [card] = [m for m in kit.slack.messages(CHANNEL) if m.ts == run.message_ts]
     assert card.edits == 1 and "1,234" in str(card.blocks)
@@ -104,10 +112,11 @@ async def test_succeeded_outcomes_stay_in_the_thread_and_the_card_shows_the_figu
 async def test_a_rejected_token_is_told_once_per_binding(kit: Kit) -> None:
     channel = Channel(TEAM, CHANNEL)
     bound_at = kit.clock.now - timedelta(days=3)
-    assert await kit.announcer.token_rejected(channel, 123, bound_at) == Outcome.QUEUED
+    rejected = RejectedToken(123, bound_at)
+    assert await kit.announcer.owe(rejected, channel) == Outcome.QUEUED
     await kit.flush()
-    assert await kit.announcer.token_rejected(channel, 123, bound_at) == Outcome.ALREADY_SENT
-    reconnected = kit.clock.now  # a new binding of the channel is told again
-    assert await kit.announcer.token_rejected(channel, 123, reconnected) == Outcome.QUEUED
+    assert await kit.announcer.owe(rejected, channel) == Outcome.ALREADY_SENT
+    reconnected = RejectedToken(123, kit.clock.now)  # a new binding of the channel: told again
+    assert await kit.announcer.owe(reconnected, channel) == Outcome.QUEUED
     await kit.flush()
     assert len(kit.slack.messages(CHANNEL)) == 2

@@ -28,7 +28,14 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.alerting.failure_listing import ended_at
-from bot.services.announcements import Announcer, Channel, Outcome
+from bot.services.announcements import (
+    Announcer,
+    Channel,
+    FailureContinued,
+    FailureSeen,
+    Outcome,
+    Recovered,
+)
 from bot.services.subscriptions import PersonalNotices
 from bot.skyvia.models import Snapshot, SnapshotState
 from storage.batching import WriteBatcher
@@ -96,17 +103,13 @@ class EpisodeTracker:
         opening, further, threads = await self._split(cursor, snapshot, channels, episodes, tracked)
         outcomes: list[Outcome] = []
         if opening:
-            outcomes += await self._announcer.failure_alerts(
+            outcomes += await self._announcer.owe_all(
+                FailureSeen(cursor.backup_id, cursor.backup_name, snapshot),
                 [Channel(b.team_id, b.channel_id, b.mention_ids) for b in opening],
-                cursor.backup_id,
-                cursor.backup_name,
-                snapshot,
-                max_wait=max_wait,
             )
         if further:
             jobs = [
-                self._reply(b, threads.get(b.id), cursor, snapshot, episodes[b.id], max_wait)
-                for b in further
+                self._reply(b, threads.get(b.id), cursor, snapshot, episodes[b.id]) for b in further
             ]
             outcomes += await asyncio.gather(*jobs)
         return outcomes
@@ -153,7 +156,6 @@ class EpisodeTracker:
         cursor: AlertCursor,
         snapshot: Snapshot,
         episode: Episode,
-        max_wait: float,
     ) -> Outcome:
         if thread is None:
             return Outcome.BUSY
@@ -161,15 +163,18 @@ class EpisodeTracker:
             takers = await self._batcher.run(  # the streak's header keeps who is on it
                 lambda s: TakerRepository(s).on_alert(binding.team_id, binding.channel_id, thread)
             )
-            return await self._announcer.episode_failure(
-                Channel(binding.team_id, binding.channel_id, binding.mention_ids),
+            further = FailureContinued(
                 thread,
                 cursor.backup_id,
                 cursor.backup_name,
                 snapshot,
-                episode,
-                max_wait=max_wait,
-                takers=takers,
+                episode.failures,
+                episode.since,
+                episode.first_snapshot_id,
+                takers,
+            )
+            return await self._announcer.owe(
+                further, Channel(binding.team_id, binding.channel_id, binding.mention_ids)
             )
         except Exception:
             log.exception("episode reply for snapshot %s failed", snapshot.snapshot_id)
@@ -239,13 +244,14 @@ class EpisodeTracker:
         if thread is None:
             # Its alert never went out: nothing to reply to. Still in the outbox: wait for it.
             return Outcome.PAUSED if orphan else Outcome.BUSY
+        snapshot_id, failing_for = episode.recovered_snapshot_id, episode.failing_for
+        assert snapshot_id is not None and failing_for is not None
+        recovered = Recovered(
+            thread, cursor.backup_id, cursor.backup_name, snapshot_id, episode.failures, failing_for
+        )
         try:
-            return await self._announcer.episode_recovered(
-                Channel(binding.team_id, binding.channel_id),
-                thread,
-                cursor.backup_id,
-                cursor.backup_name,
-                episode,
+            return await self._announcer.owe(
+                recovered, Channel(binding.team_id, binding.channel_id)
             )
         except Exception:
             log.exception("recovery note of backup %s failed", cursor.backup_id)

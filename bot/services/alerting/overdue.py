@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.services.alerting.failure_listing import Listeners
-from bot.services.announcements import Announcer, Channel
+from bot.services.announcements import Announcer, Channel, OverdueEnded, RunOverdue
 from bot.services.models import WatchedRun
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaError
@@ -195,15 +195,15 @@ class OverdueTracker:
                 continue
             thread = await self._card_of(binding, run)
             try:
-                await self._announcer.overdue(
-                    _channel(binding),
+                overdue = RunOverdue(
                     cursor.backup_id,
                     cursor.backup_name,
                     run,
                     going.seconds,
                     cursor.usual_run_seconds,
-                    thread_ts=thread,
+                    thread,
                 )
+                await self._announcer.owe(overdue, _channel(binding))
             except Exception:
                 log.exception("overdue note of snapshot %s failed", run)
 
@@ -241,9 +241,8 @@ class OverdueTracker:
             thread = await self._card_of(binding, run) or row.message_ts
             if row.status != DeliveryStatus.SENT or thread is None:
                 continue  # the note never went out: nothing to reply to
-            outcome = await self._announcer.overdue_end(
-                _channel(binding), thread, cursor.backup_id, cursor.backup_name, snapshot
-            )
+            ended = OverdueEnded(thread, cursor.backup_id, cursor.backup_name, snapshot)
+            outcome = await self._announcer.owe(ended, _channel(binding))
             settled = settled and outcome.settled
         return settled
 

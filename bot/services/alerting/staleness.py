@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.alerting.failure_listing import Listeners, ended_at
-from bot.services.announcements import Announcer, Channel, Outcome
+from bot.services.announcements import Announcer, Channel, FreshAgain, Outcome, StaleNoticed
 from bot.skyvia.models import Snapshot, SnapshotState
 from storage.batching import WriteBatcher
 from storage.models import AlertCursor, Binding, DeliveryKind, DeliveryStatus
@@ -205,9 +205,8 @@ class StaleTracker:
         now: datetime,
     ) -> None:
         age = (now - last_good[1]).total_seconds() if last_good else None
-        outcome = await self._announcer.stale_alert(
-            channel, cursor.backup_id, cursor.backup_name, stale_id, age, cadence
-        )
+        stale = StaleNoticed(cursor.backup_id, cursor.backup_name, stale_id, age, cadence)
+        outcome = await self._announcer.owe(stale, channel)
         if outcome.settled:
             await self._batcher.run(
                 lambda s: StalenessRepository(s).announced(binding.id, cursor.backup_id)
@@ -227,9 +226,8 @@ class StaleTracker:
         if status in (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED):
             outcome = Outcome.BUSY  # still in the outbox: the reply waits for its thread
         elif status == DeliveryStatus.SENT and thread is not None:
-            outcome = await self._announcer.fresh_again(
-                channel, thread, cursor.backup_id, cursor.backup_name, good_id
-            )
+            fresh = FreshAgain(thread, cursor.backup_id, cursor.backup_name, good_id)
+            outcome = await self._announcer.owe(fresh, channel)
         if outcome.settled:
             await self._batcher.run(
                 lambda s: StalenessRepository(s).close_episode(binding.id, cursor.backup_id)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.services.announcements import Announcer, Channel
+from bot.services.announcements import Announcer, Channel, RejectedToken
 from bot.services.channel_pauses import (
     OWN_TOKEN_REJECTED_REASON,
     UNDECRYPTABLE_REASON,
@@ -62,9 +62,8 @@ class TokenChecks:
         """Tells the channel and pauses its binding; False if the notice must be retried later."""
         channel = Channel(binding.team_id, binding.channel_id)
         own = binding.token_ciphertext is not None
-        outcome = await self._announcer.token_rejected(
-            channel, binding.workspace_id, binding.created_at, own_token=own
-        )
+        rejected = RejectedToken(binding.workspace_id, binding.created_at, own_token=own)
+        outcome = await self._announcer.owe(rejected, channel)
         if not outcome.settled:
             return False
         reason = OWN_TOKEN_REJECTED_REASON if own else token_rejected_reason(binding.workspace_id)

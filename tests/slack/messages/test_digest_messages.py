@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
-from bot.services.announcements import Channel, DigestDue
+from bot.services.announcements import DigestDue
 from bot.services.digests import DigestSetting
 from bot.services.models import BackupHealth, WorkspaceHealth
 from bot.skyvia.models import Backup, Snapshot, SnapshotState
@@ -54,7 +54,6 @@ def test_with_several_failing_the_summary_names_the_longest() -> None:
 def due(health: WorkspaceHealth) -> DigestDue:
     setting = DigestSetting(at=time(9), tz="Europe/Berlin", set_by="U0DANA", next_at=T0)
     return DigestDue(
-        Channel("T1", "C1"),
         date(2026, 5, 10),
         setting,
         health,
