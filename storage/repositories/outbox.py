@@ -16,12 +16,12 @@ ledger.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, case, exists, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -270,26 +270,32 @@ class Outbox:
         )
         return [_queued(row) for row in result.all()]
 
-    async def supersede_older(self, target: str, newest_id: int) -> int:
-        """Marks the pending edits of `target` older than `newest_id` sent without sending them:
-        the newest carries the message's latest state (coalescing)."""
-        result = await self.session.execute(
-            update(Delivery)
-            .execution_options(synchronize_session=False)
-            .where(
-                Delivery.target == target,
-                Delivery.status == DeliveryStatus.PENDING,
-                Delivery.id < newest_id,
+    async def supersede_older(self, newest: Mapping[str, int]) -> None:
+        """Marks the pending edits of each target older than its newest id sent without
+        sending them: the newest carries the message's latest state (coalescing). One
+        statement for a round's claimed edits (executemany)."""
+        if newest:
+            superseded = (
+                update(_TABLE)
+                .where(
+                    _TABLE.c.target == bindparam("t"),
+                    _TABLE.c.status == DeliveryStatus.PENDING.value,
+                    _TABLE.c.id < bindparam("i"),
+                )
+                .values(
+                    status=DeliveryStatus.SENT.value,
+                    message_ts=bindparam("ts"),
+                    sent_at=db_now(self.session),
+                    last_error="superseded",
+                )
             )
-            .values(
-                status=DeliveryStatus.SENT,
-                message_ts=target.rpartition("/")[2],
-                sent_at=db_now(self.session),
-                last_error="superseded",
+            await self.session.execute(
+                superseded,
+                [
+                    {"t": target, "i": newest_id, "ts": target.rpartition("/")[2]}
+                    for target, newest_id in newest.items()
+                ],
             )
-            .returning(Delivery.id)
-        )
-        return len(result.all())
 
     async def requeue(
         self,

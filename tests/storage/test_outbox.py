@@ -97,8 +97,12 @@ async def test_a_newer_edit_of_the_same_message_supersedes_the_older(db: Databas
     async with db.session() as session:
         rows = {r.key: r for r in await Outbox(session).next_rows(10)}
         assert await Outbox(session).claim([rows[done.key].id], owner=ME)
-        assert await Outbox(session).supersede_older("C1/1.1", rows[done.key].id) == 1
+    newer = entry("C1", 1, "card:Failed", priority=2, target="C1/1.1")
+    await owe(db, newer)  # owed after the claim's read: it is news, not superseded
+    async with db.session() as session:
+        await Outbox(session).supersede_older({"C1/1.1": rows[done.key].id})
     assert await status(db, running.key) == DeliveryStatus.SENT
+    assert await status(db, newer.key) == DeliveryStatus.PENDING
     assert await status(db, other.key) == DeliveryStatus.PENDING
 
 

@@ -199,9 +199,9 @@ class OutboxSender:
         """Claims the picked rows; a claimed edit supersedes the older edits of its message."""
         outbox = Outbox(session)
         claimed = await outbox.claim([r.id for r in rows], owner=self._owner)
-        for row in rows:
-            if row.id in claimed and row.target is not None:
-                await outbox.supersede_older(row.target, row.id)
+        await outbox.supersede_older(
+            {r.target: r.id for r in rows if r.id in claimed and r.target is not None}
+        )
         return claimed
 
     def _start(self, row: QueuedRow, *, recover: bool) -> None:
