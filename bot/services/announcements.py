@@ -277,6 +277,8 @@ class PersonalFailure:
     backup_id: int
     backup_name: str | None
     snapshot: Snapshot
+    by_all: bool = False
+    """The person follows every backup of the channel (then only `unsubscribe all` stops it)."""
 
 
 @dataclass(frozen=True)
@@ -289,6 +291,8 @@ class PersonalRecovery:
     snapshot_id: int
     failures: int
     failing_for: float | None
+    by_all: bool = False
+    """As `PersonalFailure.by_all`."""
 
 
 # --- Timers (`bot.services.timers`) and takers (`bot.services.takers`).

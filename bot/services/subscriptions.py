@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -131,7 +132,7 @@ class PersonalNotices:
         """
         if not failures:
             return
-        owed: dict[tuple[str, str, int], tuple[str, Snapshot]] = {}
+        owed: dict[tuple[str, str, int], PersonalFailure] = {}
         bindings = {b.id: b for s in failures for b in hearing(s)}
         subscribers = await self._subscribers(list(bindings.values()))
         for snapshot in failures:
@@ -139,19 +140,23 @@ class PersonalNotices:
                 for user_id, backup in subscribers.get(binding.id, []):
                     if backup in (ALL_BACKUPS, cursor.backup_id):
                         key = (binding.team_id, user_id, snapshot.snapshot_id)
-                        owed.setdefault(key, (binding.channel_id, snapshot))
+                        news = owed.setdefault(
+                            key,
+                            PersonalFailure(
+                                binding.channel_id, cursor.backup_id, cursor.backup_name, snapshot
+                            ),
+                        )
+                        if backup == ALL_BACKUPS and news.channel_id == binding.channel_id:
+                            owed[key] = replace(news, by_all=True)
         if not owed:
             return
         ids = list({key[2] for key in owed})
         done = await self._batcher.run(lambda s: DeliveryLedger(s).owed_keys(ids, DM_FAILED))
         await asyncio.gather(
             *(
-                self._announcer.owe(
-                    PersonalFailure(channel, cursor.backup_id, cursor.backup_name, snapshot),
-                    Channel(team, user),
-                )
-                for (team, user, _), (channel, snapshot) in owed.items()
-                if (team, user, snapshot.snapshot_id) not in done
+                self._announcer.owe(news, Channel(team, user))
+                for (team, user, snapshot_id), news in owed.items()
+                if (team, user, snapshot_id) not in done
             )
         )
 
@@ -163,18 +168,20 @@ class PersonalNotices:
         if not ended:
             return
         subscribers = await self._subscribers([b for b, _ in ended])
-        owed: dict[tuple[str, str, int], tuple[str, Episode]] = {}
+        owed: dict[tuple[str, str, int], PersonalRecovery] = {}
         for binding, episode in ended:
             if episode.recovered_snapshot_id is None:
                 continue
             for user_id, backup in subscribers.get(binding.id, []):
                 if backup in (ALL_BACKUPS, cursor.backup_id):
                     key = (binding.team_id, user_id, episode.recovered_snapshot_id)
-                    owed.setdefault(key, (binding.channel_id, episode))
+                    news = owed.setdefault(key, _recovery(binding.channel_id, cursor, episode))
+                    if backup == ALL_BACKUPS and news.channel_id == binding.channel_id:
+                        owed[key] = replace(news, by_all=True)
         await asyncio.gather(
             *(
-                self._announcer.owe(_recovery(channel, cursor, episode), Channel(team, user))
-                for (team, user, _), (channel, episode) in owed.items()
+                self._announcer.owe(news, Channel(team, user))
+                for (team, user, _), news in owed.items()
             )
         )
 

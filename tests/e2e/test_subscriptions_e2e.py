@@ -114,3 +114,21 @@ async def test_app_home_lists_what_the_person_follows(stack: Stack) -> None:
     await stack.send.app_home_opened(ADMIN)
     calls = await stack.slack.wait_for("views.publish", lambda c: c.ok, count=2)
     assert "by DM" not in json.dumps(calls[-1].args["view"])  # only the viewer's own
+
+
+async def test_a_dm_of_an_all_subscription_says_unsubscribe_all_stops_it(stack: Stack) -> None:
+    """`unsubscribe 456` would not stop a DM that `subscribe all` brought: the hint names the
+    subscription that did (issue 19, found in round 2's walk)."""
+    await _ready(stack)
+    await stack.reply_to("subscribe all")
+    failed = stack.sim.state.run_scheduled_now(BACKUP, fail=True)
+    [dm] = await wait_until(lambda: _dms(stack, MEMBER), what="the failure DM")
+    shown = rendered(stack.slack.message_payload(MEMBER, dm.ts))
+    assert str(failed.id) in shown
+    assert "`/skyvia unsubscribe all` there stops these" in shown, shown
+    stack.sim.state.run_scheduled_now(BACKUP)
+    [recovered] = await wait_until(
+        lambda: _dms(stack, MEMBER, "dm_recovered"), what="the recovery DM"
+    )
+    shown = rendered(stack.slack.message_payload(MEMBER, recovered.ts))
+    assert "`/skyvia unsubscribe all` there stops these" in shown, shown

@@ -317,7 +317,9 @@ def _personal_failure(news: PersonalFailure, _: Mentions) -> Plan:
     """A DM: `chat.postMessage` to the person's user id posts in their DM with the app. The
     person's id is the ledger's "channel", so it is once per person and snapshot."""
     snapshot = news.snapshot
-    dm = personal_failure_dm(news.channel_id, news.backup_id, news.backup_name, snapshot)
+    dm = personal_failure_dm(
+        news.channel_id, news.backup_id, news.backup_name, snapshot, by_all=news.by_all
+    )
     return (Post(snapshot.snapshot_id, DM_FAILED, dm),)
 
 
@@ -329,6 +331,7 @@ def _personal_recovery(news: PersonalRecovery, _: Mentions) -> Plan:
         snapshot_id=news.snapshot_id,
         failures=news.failures,
         failing_for=news.failing_for,
+        by_all=news.by_all,
     )
     return (Post(news.snapshot_id, DM_RECOVERED, dm),)
 

@@ -23,15 +23,23 @@ def _followed(backup_id: int) -> str:
     return "every backup" if backup_id == ALL_BACKUPS else f"backup {backup_id}"
 
 
-def _stop_hint(channel_id: str, backup_id: int) -> str:
+def _stop_hint(channel_id: str, backup_id: int, by_all: bool) -> str:
+    """Where and how to stop: the subscription that brought the DM (`all` covers every
+    backup, and unsubscribing the one backup would not stop it)."""
+    what = "all" if by_all else str(backup_id)
     return (
         f"You subscribed in {channel_mention(channel_id)}: "
-        f"`/skyvia unsubscribe {backup_id}` there stops these"
+        f"`/skyvia unsubscribe {what}` there stops these"
     )
 
 
 def personal_failure_dm(
-    channel_id: str, backup_id: int, backup_name: str | None, snapshot: Snapshot
+    channel_id: str,
+    backup_id: int,
+    backup_name: str | None,
+    snapshot: Snapshot,
+    *,
+    by_all: bool = False,
 ) -> Message:
     """A subscriber's DM of a failed snapshot: what failed, when, where the channel heard it."""
     when = snapshot.end_time or snapshot.start_time or snapshot.queue_time
@@ -44,7 +52,7 @@ def personal_failure_dm(
         text=fallback(plain),
         blocks=[
             section(line),
-            context(slack_date(when) if when else "", _stop_hint(channel_id, backup_id)),
+            context(slack_date(when) if when else "", _stop_hint(channel_id, backup_id, by_all)),
         ],
     )
 
@@ -57,6 +65,7 @@ def personal_recovery_dm(
     snapshot_id: int,
     failures: int,
     failing_for: float | None,
+    by_all: bool = False,
 ) -> Message:
     """A subscriber's DM of the success that ended a failing streak (`failing_for` seconds)."""
     after = plural(failures, "failure")
@@ -70,7 +79,7 @@ def personal_recovery_dm(
     )
     return Message(
         text=fallback(plain),
-        blocks=[section(line), context(_stop_hint(channel_id, backup_id))],
+        blocks=[section(line), context(_stop_hint(channel_id, backup_id, by_all))],
     )
 
 
