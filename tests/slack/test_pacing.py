@@ -112,10 +112,15 @@ def test_the_429s_of_calls_in_flight_together_slow_down_once() -> None:
 
 def test_a_team_slows_down_to_a_floor_and_no_further() -> None:
     p, ticks = pace("chat.update=60/60+10")
+    bucket = p._bucket(("T1", UPDATE), UPDATE, ticks.now)
+    assert bucket is not None
+    scales = []
     for _ in range(10):
         p.hold("T1", UPDATE, None, 0.0)
+        scales.append(bucket.scale)
         ticks.now += 0.001  # too little to restore anything that matters
-    assert p._buckets[("T1", UPDATE)].scale == pytest.approx(SLOWEST, rel=1e-3)
+    assert scales[5] == pytest.approx(1 / 64, rel=1e-3)  # six 429s in a row: the floor
+    assert scales[9] == pytest.approx(SLOWEST, rel=1e-3) == 1 / 64  # and no further
 
 
 def test_a_429_on_an_unpaced_method_is_ignored() -> None:
