@@ -199,3 +199,111 @@ async def test_retention_never_prunes_a_queued_row(db: Database) -> None:
         later = utcnow() + timedelta(days=1)
         assert await DeliveryLedger(session).prune(later, alerts_claimed_before=later) == 0
     assert await status(db, owed.key) == DeliveryStatus.PENDING
+
+
+async def row_of(db: Database, key: LedgerKey) -> Delivery:
+    async with db.session() as session:
+        [row] = (await DeliveryLedger(session).get_many([key])).values()
+    return row
+
+
+async def test_owing_again_requeues_a_refused_row_and_recovers_a_cards_claim_only(
+    db: Database,
+) -> None:
+    """A row refused before the outbox (`failed`) is queued again with the payload; a card the
+    request path claimed without a payload gets it and stays claimed (a sender recovers it
+    once stale); a sent row and a queued one are left as they are."""
+    refused, card, sent, queued = (entry(f"C{n}", n) for n in range(1, 5))
+    async with db.session() as session:
+        ledger = DeliveryLedger(session)
+        await ledger.claim_many([refused.key, card.key, sent.key], owner=ME)
+        await ledger.record_failure(refused.key, owner=ME, error="internal_error", max_attempts=5)
+        await ledger.mark_sent_many([SentMark(sent.key, "1.5", utcnow())])
+    await owe(db, queued)
+    states = await owe(db, refused, card, sent, queued)
+    assert states == {
+        refused.key: DeliveryStatus.PENDING,
+        card.key: DeliveryStatus.CLAIMED,
+        sent.key: DeliveryStatus.SENT,
+        queued.key: DeliveryStatus.PENDING,
+    }
+    assert (await row_of(db, refused.key)).payload == refused.payload
+    assert (await row_of(db, card.key)).payload == card.payload
+    assert (await row_of(db, card.key)).status == DeliveryStatus.CLAIMED
+    assert (await row_of(db, sent.key)).payload is None  # sent: nothing to redo
+    assert await next_rows(db) == [refused.key, queued.key]
+
+
+async def test_teams_with_work_are_those_with_queued_rows_or_claims_to_recover(
+    db: Database,
+) -> None:
+    def of(team: str, snapshot: int) -> OutboxEntry:
+        return OutboxEntry((team, "C1", snapshot, "alert"), 0, "{}")
+
+    await owe(db, of("T1", 1), of("T2", 2), of("T3", 3))
+    async with db.session() as session:
+        ledger, outbox = DeliveryLedger(session), Outbox(session)
+        await ledger.claim_many([("T4", "C1", 4, "alert")], owner=ME)  # no payload: the request's
+        [t2] = [r for r in await outbox.next_rows(10) if r.team_id == "T2"]
+        [t3] = [r for r in await outbox.next_rows(10) if r.team_id == "T3"]
+        await outbox.claim([t2.id, t3.id], owner=ME)  # T2 stays claimed: a sender's to recover
+        await ledger.mark_sent_many([SentMark(t3.key, "1.1", utcnow())])
+        assert await outbox.teams_with_work() == ["T1", "T2"]
+
+
+async def test_a_delay_moves_only_its_own_row_and_errors_are_kept_short(db: Database) -> None:
+    late, other = entry("C1", 1), entry("C1", 2)
+    await owe(db, late, other)
+    async with db.session() as session:
+        await Outbox(session).delay(late.key, delay=60)
+    assert await next_rows(db, per_channel=False) == [other.key]
+    await claim_all(db)
+    long_error = "x" * 100
+    async with db.session() as session:
+        await Outbox(session).requeue(
+            other.key, owner=ME, delay=0, error=long_error, count=True, max_attempts=5
+        )
+    assert (await row_of(db, other.key)).last_error == "x" * 64
+    await claim_all(db)
+    async with db.session() as session:
+        await Outbox(session).requeue(
+            other.key, owner=ME, delay=0, error=None, count=False, max_attempts=5
+        )
+        assert await Outbox(session).give_up_channel("T1", "C1", "y" * 100) == 2
+    assert (await row_of(db, late.key)).last_error == "y" * 64
+
+
+async def test_queued_rows_carry_their_payload_and_an_edits_target_only(db: Database) -> None:
+    post = entry("C1", 1)
+    edit = entry("C1", 2, "card", priority=2, target="C1/1.5")
+    await owe(db, post, edit)
+    async with db.session() as session:
+        rows = {r.key: r for r in await Outbox(session).next_rows(10)}
+    assert (rows[post.key].target, rows[post.key].payload) == (None, post.payload)
+    assert (rows[edit.key].target, rows[edit.key].payload) == ("C1/1.5", edit.payload)
+
+
+async def test_a_deleted_alert_is_given_up_by_its_channel_and_ts_only(db: Database) -> None:
+    """Slack says a thread is gone: only the sent alert that was that message is given up (its
+    episode starts again), not one with the same ts elsewhere, nor an edit of it."""
+    gone, same_ts_elsewhere, other_ts = entry("C1", 1), entry("C2", 2), entry("C1", 3)
+    edit = entry("C1", 4, "header", target="C1/1.1")
+    other_team = OutboxEntry(("T2", "C1", 5, "alert"), 0, "{}")
+    await owe(db, gone, same_ts_elsewhere, other_ts, edit, other_team)
+    marks = [
+        SentMark(gone.key, "1.1", utcnow()),
+        SentMark(same_ts_elsewhere.key, "1.1", utcnow()),
+        SentMark(other_ts.key, "2.2", utcnow()),
+        SentMark(edit.key, "1.1", utcnow()),
+        SentMark(other_team.key, "1.1", utcnow()),
+    ]
+    async with db.session() as session:
+        await Outbox(session).claim(
+            [r.id for r in await Outbox(session).next_rows(10, per_channel=False)], owner=ME
+        )
+        await DeliveryLedger(session).mark_sent_many(marks)
+    async with db.session() as session:
+        assert await Outbox(session).mark_thread_gone("T1", "C1", "1.1") == 1
+    assert await status(db, gone.key) == DeliveryStatus.GAVE_UP
+    for kept in (same_ts_elsewhere, other_ts, edit, other_team):
+        assert await status(db, kept.key) == DeliveryStatus.SENT, kept.key
