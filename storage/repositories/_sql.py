@@ -30,6 +30,14 @@ def dialect_name(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
 
+def conflict_insert(session: AsyncSession, table: Any) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT of `table` in the session's dialect, which has ON CONFLICT (both of ours do,
+    each with its own construct)."""
+    if dialect_name(session) == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
 async def insert_if_absent(
     session: AsyncSession,
     model: type[DeclarativeBase],
@@ -41,10 +49,9 @@ async def insert_if_absent(
     The unique constraint decides, inside the database, so two replicas racing for the same key
     get exactly one True and no IntegrityError (which would also poison the caller's transaction).
     """
-    insert = postgresql.insert if dialect_name(session) == "postgresql" else sqlite.insert
     table = cast(Table, model.__table__)
     statement = (
-        insert(table)
+        conflict_insert(session, table)
         .values(**values)
         .on_conflict_do_nothing(index_elements=list(conflict_columns))
         .returning(*table.primary_key.columns)

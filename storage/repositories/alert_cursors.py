@@ -20,12 +20,11 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AlertCursor, Binding
 from storage.repositories import _leases
-from storage.repositories._sql import dialect_name
+from storage.repositories._sql import conflict_insert
 from storage.types import UTCDateTime
 
 
@@ -131,11 +130,8 @@ class AlertCursorRepository:
         }
         new = [b for b in backups if b.backup_id not in known]
         if new:
-            insert = (
-                postgresql.insert if dialect_name(self.session) == "postgresql" else sqlite.insert
-            )
             await self.session.execute(
-                insert(_CURSORS).on_conflict_do_nothing(
+                conflict_insert(self.session, _CURSORS).on_conflict_do_nothing(
                     index_elements=["workspace_id", "backup_id"]
                 ),
                 [

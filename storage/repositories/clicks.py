@@ -7,11 +7,10 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Table, delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ProcessedClick
-from storage.repositories._sql import delete_batch, dialect_name, insert_if_absent
+from storage.repositories._sql import conflict_insert, delete_batch, insert_if_absent
 
 
 def click_key(*parts: str) -> str:
@@ -51,8 +50,9 @@ class ClickRepository:
         serialised by BEGIN IMMEDIATE. Commit before acting, so the other replica can see it.
         """
         table = cast(Table, ProcessedClick.__table__)
-        insert = postgresql.insert if dialect_name(self.session) == "postgresql" else sqlite.insert
-        values = insert(table).values(key=key, user_id=user_id, created_at=now)
+        values = conflict_insert(self.session, table).values(
+            key=key, user_id=user_id, created_at=now
+        )
         statement = values.on_conflict_do_update(
             index_elements=[table.c.key],
             set_={

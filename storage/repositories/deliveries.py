@@ -40,11 +40,10 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import SCANNED_KINDS, AlertEpisode, Binding, Delivery, DeliveryStatus, Watch
-from storage.repositories._sql import db_now, delete_batch, dialect_name
+from storage.repositories._sql import conflict_insert, db_now, delete_batch
 from storage.types import UTCDateTime
 
 _KEY = ("team_id", "channel_id", "snapshot_id", "kind")
@@ -134,12 +133,11 @@ class DeliveryLedger:
         about = subjects or {}
         rows = sorted(set(keys))
         now = db_now(self.session, plus_seconds=-age)
-        insert = postgresql.insert if dialect_name(self.session) == "postgresql" else sqlite.insert
         claimed: set[LedgerKey] = set()
         for start in range(0, len(rows), _CLAIM_CHUNK):
             chunk = rows[start : start + _CLAIM_CHUNK]
             statement = (
-                insert(_TABLE)
+                conflict_insert(self.session, _TABLE)
                 .values(
                     [
                         {

@@ -22,12 +22,11 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, case, exists, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from storage.models import Delivery, DeliveryStatus
-from storage.repositories._sql import db_now, dialect_name
+from storage.repositories._sql import conflict_insert, db_now
 from storage.repositories.deliveries import DeliveryLedger, LedgerKey, Subject
 
 _TABLE = cast(Table, Delivery.__table__)
@@ -115,12 +114,11 @@ class Outbox:
         by_key = {entry.key: entry for entry in entries}
         rows = sorted(by_key)
         now = db_now(self.session)
-        insert = postgresql.insert if dialect_name(self.session) == "postgresql" else sqlite.insert
         states: dict[LedgerKey, RowState] = {}
         # One statement, executed for many rows: SQLAlchemy batches it into multi-row INSERTs
         # with RETURNING ("insertmanyvalues"), compiled once; the clock is the database's.
         statement = (
-            insert(_TABLE)
+            conflict_insert(self.session, _TABLE)
             .values(claimed_at=now)
             .on_conflict_do_nothing(index_elements=list(_KEY))
             .returning(*(_TABLE.c[name] for name in _KEY))
