@@ -12,10 +12,11 @@ sending lease (`bot.slack.delivery.senders`) makes this process the only one sen
 A team's limit can be lower than its configured figure (Slack publishes none for the
 workspace-wide limit of `chat.postMessage`, and a plan or another app's load may lower any), so a
 429 on a team's bucket also slows that bucket down: half its rate and a burst of one call, which
-come back while no 429 does (the rate doubles each `RECOVERY_S` seconds, the burst doubles each
-second up to half what it was, then grows by one call a second). A new bucket starts with a
-burst of at most `START_BURST` that grows the same way, so a figure set too high meets Slack's
-real burst a few calls at a time, not all at once. Without the slowing down, every sender
+come back while no 429 does (the rate doubles each `RECOVERY_S` seconds, the burst grows by one
+call a second). A new bucket starts with a burst of at most `START_BURST` that doubles each
+second up to its figure, so a figure set too high meets Slack's real burst a few calls at a
+time, not all at once; after a 429 the burst only grows slowly (doubling back there let a team
+whose real burst is 4 meet more 429s than the first burst's). Without the slowing down, every sender
 round after the first 429 would meet another: a burst refused, held, refilled at the same
 too-high rate, and refused again.
 
@@ -53,8 +54,7 @@ class Bucket:
 
     `scale` (1 = the configured rate) and `burst` are what a 429 lowered (`slow_down`) and
     time restores (`refill`): the burst doubles each second up to `ceiling` (the figure at
-    first, half the burst a 429 met after one), then grows by one call a second, as TCP's
-    window does."""
+    first: slow start; nothing after a 429), then grows by one call a second."""
 
     __slots__ = ("burst", "ceiling", "held_until", "rate", "scale", "stamp", "tokens")
 
@@ -107,7 +107,7 @@ class Bucket:
             return
         self.refill(now)
         self.scale = max(SLOWEST, self.scale / 2)
-        self.ceiling = max(1.0, self.burst / 2)
+        self.ceiling = 1.0  # no doubling back: the burst grows a call a second from one
         self.burst = 1.0
         self.tokens = min(self.tokens, 1.0)
 
