@@ -57,7 +57,17 @@ async def test_home_lists_recent_failures_with_their_buttons(home_stack: Stack) 
     text = json.dumps(view)
     assert "Recent failures" in text and f"snapshot {failed.id}" in text.lower()
     assert "Nightly CRM" in text and "<!date^" in text
-    assert f"{hidden.id}" not in text
+    # The secret channel's failure is not listed (checked by its id where ids appear, not as
+    # digits anywhere: a date stamp such as 1796670028 contains 7002).
+    assert f"snapshot {hidden.id}" not in text.lower() and SECRET not in text
+    listed = [
+        json.loads(e["value"]).get("snapshot_id")
+        for b in view["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if "value" in e
+    ]
+    assert hidden.id not in listed and failed.id in listed
     actions = [
         e["action_id"] for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]
     ]
