@@ -207,6 +207,8 @@ async def test_sigterm_stops_the_service_cleanly(
         code = await asyncio.to_thread(process.stop)
         assert code == 0, process.tail()
         assert "Traceback" not in process.tail()
+        # Start-up settled the heap before serving (`bot.runtime.settle_heap`: ack p99).
+        assert "heap settled" in (tmp_path / "bot.log").read_text()
     finally:
         process.kill()
 
