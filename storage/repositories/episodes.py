@@ -74,7 +74,9 @@ class EpisodeRepository:
                 AlertEpisode.binding_id.in_(list(binding_ids)), AlertEpisode.closed_at.is_(None)
             )
         )
-        return {(row.binding_id, row.backup_id): Episode(**row._asdict()) for row in rows}
+        # Positional: the columns are selected in the fields' order (`_EPISODE_FIELDS`).
+        episodes = (Episode(*row) for row in rows)
+        return {(e.binding_id, e.backup_id): e for e in episodes}
 
     async def record_failure(
         self, binding_ids: Collection[int], backup_id: int, snapshot_id: int, ended: datetime

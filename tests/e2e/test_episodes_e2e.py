@@ -176,3 +176,26 @@ async def test_a_failed_run_started_from_slack_counts_in_the_episode_as_in_healt
     assert _replies(stack, CHANNEL, alert.ts, "episode_reply") == []
     assert len(alerts_in(stack.slack, CHANNEL)) == 1
     assert_valid_payloads(stack.slack)
+
+
+async def test_episodes_of_two_workspaces_scanned_together_each_recover(stack: Stack) -> None:
+    """One scan batch leases both workspaces' backups; each workspace's listeners must see its
+    own open episodes, or the success that ends one is never listed and it stays failing."""
+    other = stack.sim.state.add_workspace("Second", id=777)
+    stack.sim.state.add_backup(other.id, "Second nightly", id=778, scheduled=True)
+    await connect(stack, channel=CHANNEL)
+    await connect(stack, channel=OTHER_CHANNEL, workspace_id=other.id)
+    await cursors_ready(stack.bot.container.db)
+
+    backups = {CHANNEL: BACKUP, OTHER_CHANNEL: 778}
+    for channel, backup in backups.items():
+        failed = stack.sim.state.run_scheduled_now(backup, fail=True)
+        await wait_until(lambda c=channel, f=failed.id: alerts_in(stack.slack, c, f), what="alert")
+    alert_ts = {c: alerts_in(stack.slack, c)[0].ts for c in backups}
+    for backup in backups.values():
+        stack.sim.state.run_scheduled_now(backup)
+    for channel in backups:
+        await wait_until(
+            lambda c=channel: _replies(stack, c, alert_ts[c], "recovered"),
+            what=f"the recovery in {channel}",
+        )
