@@ -17,7 +17,6 @@ every state instead of failures only, with no extra call.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from collections import Counter
@@ -145,20 +144,14 @@ async def run(sizes: EpisodeSizes, database_url: str | None, workdir: Path, prof
             alert_interval=sizes.interval,
             slack_pace=sizes.slack_pace,
         )
-        async with tallying(doubles.slack) as tally:
-            try:
-                await bot.start()
-                # Once the bot has listed the backups and scanned each once.
-                await wait_until(
-                    lambda: skyvia_calls(state.call_counts())[0] >= sizes.backups, sizes.timeout / 3
-                )
-                if profile:
-                    bot.attach_profiler(workdir / "episodes-bot.pyspy.txt")
-                phase = await episodes(doubles, tally, backups, sizes, bot.pid)
-            finally:
-                # Off the loop: the doubles it serves must answer the bot's last calls, or its
-                # graceful shutdown waits for their timeouts (~15 s).
-                await asyncio.to_thread(bot.stop)
+        async with tallying(doubles.slack) as tally, bot.running():
+            # Once the bot has listed the backups and scanned each once.
+            await wait_until(
+                lambda: skyvia_calls(state.call_counts())[0] >= sizes.backups, sizes.timeout / 3
+            )
+            if profile:
+                bot.attach_profiler(workdir / "episodes-bot.pyspy.txt")
+            phase = await episodes(doubles, tally, backups, sizes, bot.pid)
     result = table(sizes, phase)
     note_tiers(result, doubles.slack)
     return result

@@ -17,7 +17,6 @@ thread gets its end once; then a quiet stretch, nothing going, in which nothing 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -210,15 +209,10 @@ async def run(sizes: OverdueSizes, database_url: str | None, workdir: Path, prof
             alert_interval=sizes.interval,
             slack_pace=sizes.slack_pace,
         )
-        async with tallying(doubles.slack) as tally:
-            try:
-                await bot.start()
-                if profile:
-                    bot.attach_profiler(workdir / "overdue-bot.pyspy.txt")
-                outcome = await measure(state, tally, seeded, sizes, bot)
-            finally:
-                # Off the loop: the doubles must answer the bot's last calls (see episodes).
-                await asyncio.to_thread(bot.stop)
+        async with tallying(doubles.slack) as tally, bot.running():
+            if profile:
+                bot.attach_profiler(workdir / "overdue-bot.pyspy.txt")
+            outcome = await measure(state, tally, seeded, sizes, bot)
     result = table(sizes, outcome)
     note_tiers(result, doubles.slack)
     return result

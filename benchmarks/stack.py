@@ -12,6 +12,7 @@ sets) names Slack's rate-limit tiers (`documented` or `outside-marketplace`, see
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import secrets
@@ -161,6 +162,17 @@ class ProfiledProcess(ChildProcess):
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[ProfiledProcess]:
+        """Started for the block, then stopped off the event loop: the doubles this process
+        serves must answer the bot's last calls, or its graceful shutdown waits for their
+        timeouts (~15 s)."""
+        try:
+            await self.start()
+            yield self
+        finally:
+            await asyncio.to_thread(self.stop)
 
     def stop(self, timeout: float = 20.0) -> int:
         code = super().stop(timeout)

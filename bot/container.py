@@ -224,6 +224,7 @@ def _background(core: Core) -> Background:
         ),
         sender=OutboxSender(
             notifier=notifier,
+            db=db,
             batcher=sending,
             owner=owner,
             pace=Pace(settings.pace),

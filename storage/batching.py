@@ -104,12 +104,6 @@ class WriteBatcher:
         result: T = await self._enqueue(op)
         return result
 
-    async def read(self, op: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        """Runs a read-only `op` at once in a transaction of its own (`Database.reading`):
-        not queued behind the writes, and not holding them back while it reads."""
-        async with self._db.reading() as session:
-            return await op(session)
-
     async def run_bulk(self, bulk: BulkWrite[I, R], item: I) -> R:
         """Adds `item` to `bulk`'s next statement; returns its result once committed."""
         result: R = await self._enqueue(_Item(bulk, item))

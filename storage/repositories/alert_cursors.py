@@ -15,7 +15,6 @@ from sqlalchemy import (
     delete,
     exists,
     func,
-    literal,
     or_,
     select,
     update,
@@ -82,7 +81,7 @@ _ADVANCE_MANY = (
         lease_until=None,
     )
 )
-"""`advance` for many cursors at once: one statement executed for every row (executemany)."""
+"""`AlertCursorRepository.advance_many`'s statement, executed once for every row (executemany)."""
 
 
 class AlertCursorRepository:
@@ -202,37 +201,12 @@ class AlertCursorRepository:
             lease_seconds=lease_seconds,
         )
 
-    async def advance(
-        self,
-        workspace_id: int,
-        backup_id: int,
-        *,
-        owner: str,
-        cursor: datetime,
-        next_scan_at: datetime,
-        listed_at: datetime | None = None,
-    ) -> bool:
-        """Stores a successful scan and releases the lease; False if the lease was lost.
-
-        The cursor only moves forward: a `cursor` before the stored one leaves it in place.
-        """
-        values: dict[str, object] = {
-            "cursor": case(
-                (AlertCursor.cursor < cursor, literal(cursor, UTCDateTime())),
-                else_=AlertCursor.cursor,
-            ),
-            "next_scan_at": next_scan_at,
-            "error_count": 0,
-            "lease_owner": None,
-            "lease_until": None,
-        }
-        if listed_at is not None:
-            values["last_listed_at"] = listed_at
-        return await self._write_claimed(workspace_id, backup_id, owner, values)
-
     async def advance_many(self, scans: Sequence[CursorAdvance]) -> None:
-        """`advance` of many cursors in one statement (a scan round's); a cursor whose lease
-        was lost is left as it is, silently: its new holder scans it again."""
+        """Stores successful scans and releases their leases, a scan round's in one statement.
+
+        A cursor only moves forward: one before the stored cursor leaves it in place. A cursor
+        whose lease was lost is left as it is, silently: its new holder scans it again.
+        """
         if scans:
             await self.session.execute(
                 _ADVANCE_MANY,

@@ -50,7 +50,8 @@ async def test_two_replicas_with_skewed_clocks_never_both_send(kit: Kit, replica
     second, 9 s ahead, takes the team over but must not judge the claim stale by its clock."""
     other_batcher = WriteBatcher(replica)
     senders = []
-    for n, (batcher, offset) in enumerate([(kit.batcher, timedelta(0)), (other_batcher, SKEW)]):
+    replicas = [(kit.db, kit.batcher, timedelta(0)), (replica, other_batcher, SKEW)]
+    for n, (db, batcher, offset) in enumerate(replicas):
         notifier = Notifier(
             slack=kit.clients,
             batcher=batcher,
@@ -62,6 +63,7 @@ async def test_two_replicas_with_skewed_clocks_never_both_send(kit: Kit, replica
         senders.append(
             OutboxSender(
                 notifier=notifier,
+                db=db,
                 batcher=batcher,
                 owner=notifier.owner,
                 pace=Pace(PaceConfig.parse("off")),
@@ -154,7 +156,11 @@ async def test_a_recovery_ends_well_inside_the_stale_window(kit: Kit) -> None:
         send_timeout=1.0,
     )
     sender = OutboxSender(
-        notifier=notifier, batcher=kit.batcher, owner="worker:r", pace=Pace(PaceConfig())
+        notifier=notifier,
+        db=kit.db,
+        batcher=kit.batcher,
+        owner="worker:r",
+        pace=Pace(PaceConfig()),
     )
 
     started = time.monotonic()

@@ -104,6 +104,7 @@ async def test_a_refusal_that_may_heal_is_retried_with_backoff_then_given_up(
     )
     sender = OutboxSender(
         notifier=notifier,
+        db=kit.db,
         batcher=kit.batcher,
         owner=notifier.owner,
         pace=Pace(PaceConfig.parse("off")),  # only the backoff spaces the attempts here

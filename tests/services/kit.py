@@ -114,6 +114,7 @@ async def kit(db: Database, fake_slack: FakeSlack) -> AsyncIterator[Kit]:
     )
     sender = OutboxSender(
         notifier=notifier,
+        db=db,
         batcher=batcher,
         owner="worker:test:1:me",
         pace=Pace(PaceConfig.parse("off")),

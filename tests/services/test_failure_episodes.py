@@ -55,14 +55,14 @@ async def test_one_alert_replies_once_it_is_out_and_a_recovery_strictly_after_th
     cursor = _cursor(now)  # past both: an alert still in the outbox is late, not lost
 
     tracked = await _tracked(kit, binding)
-    assert await episodes.failed(cursor, first, [binding], tracked, max_wait=0) == [Outcome.QUEUED]
+    assert await episodes.failed(cursor, first, [binding], tracked) == [Outcome.QUEUED]
     assert EpisodeTracker.needs_runs(tracked)
     # The alert is still in the outbox: the next failure's reply waits for its thread.
     tracked = await _tracked(kit, binding)
-    assert await episodes.failed(cursor, second, [binding], tracked, max_wait=0) == [Outcome.BUSY]
+    assert await episodes.failed(cursor, second, [binding], tracked) == [Outcome.BUSY]
     await kit.flush()
     tracked = await _tracked(kit, binding)
-    outcomes = await episodes.failed(cursor, second, [binding], tracked, max_wait=0)
+    outcomes = await episodes.failed(cursor, second, [binding], tracked)
     assert all(o.settled for o in outcomes)
     await kit.flush()
     assert _alerts(kit) == [":x: Nightly CRM (456) is failing — 2 failed snapshots in a row"]
@@ -101,13 +101,9 @@ async def test_a_watched_failure_opens_no_alert_so_the_next_failure_is_the_alert
     await kit.add_watch(1, message_ts=None)
 
     tracked = await _tracked(kit, binding)
-    assert (
-        await episodes.failed(at_first, watched, [], tracked, max_wait=0, watching=[binding]) == []
-    )
+    assert await episodes.failed(at_first, watched, [], tracked, watching=[binding]) == []
     tracked = await _tracked(kit, binding)
-    assert await episodes.failed(at_first, unwatched, [binding], tracked, max_wait=0) == [
-        Outcome.QUEUED
-    ]
+    assert await episodes.failed(at_first, unwatched, [binding], tracked) == [Outcome.QUEUED]
     assert tracked.open[binding.id].first_snapshot_id == 2
     assert tracked.open[binding.id].failures == 2
     await kit.flush()
@@ -123,15 +119,13 @@ async def test_an_alert_not_yet_claimed_is_late_until_the_scan_passes_its_failur
     first, second = _run(1, now - timedelta(minutes=30)), _run(2, now - timedelta(minutes=20))
     # Counted while only watching (its alert row never written), but not watched: late.
     tracked = await _tracked(kit, binding)
-    await episodes.failed(
-        _cursor(first.end_time), first, [], tracked, max_wait=0, watching=[binding]
-    )  # type: ignore[arg-type]
+    await episodes.failed(_cursor(first.end_time), first, [], tracked, watching=[binding])  # type: ignore[arg-type]
     tracked = await _tracked(kit, binding)
-    busy = await episodes.failed(_cursor(first.end_time), second, [binding], tracked, max_wait=0)  # type: ignore[arg-type]
+    busy = await episodes.failed(_cursor(first.end_time), second, [binding], tracked)  # type: ignore[arg-type]
     assert busy == [Outcome.BUSY]
     past = _cursor(first.end_time + timedelta(seconds=1))  # type: ignore[operator]
     tracked = await _tracked(kit, binding)
-    assert await episodes.failed(past, second, [binding], tracked, max_wait=0) == [Outcome.QUEUED]
+    assert await episodes.failed(past, second, [binding], tracked) == [Outcome.QUEUED]
     await kit.flush()
     assert len(_alerts(kit)) == 1
 
@@ -144,8 +138,8 @@ async def test_a_recovery_waits_for_its_alert_and_ends_only_episodes_it_is_after
     now = kit.clock.now
     first, second = _run(1, now - timedelta(minutes=30)), _run(2, now - timedelta(minutes=20))
     cursor = _cursor(now)
-    await episodes.failed(cursor, first, [here], await _tracked(kit, here), max_wait=0)
-    await episodes.failed(cursor, second, [there], await _tracked(kit, there), max_wait=0)
+    await episodes.failed(cursor, first, [here], await _tracked(kit, here))
+    await episodes.failed(cursor, second, [there], await _tracked(kit, there))
     success = _run(3, second.end_time, SnapshotState.SUCCEEDED)  # type: ignore[arg-type]
 
     tracked = await _tracked(kit, here, there)

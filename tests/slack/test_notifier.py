@@ -67,6 +67,7 @@ async def sender_round(sender: OutboxSender) -> None:
 def other_sender(kit: Kit, notifier: Notifier) -> OutboxSender:
     return OutboxSender(
         notifier=notifier,
+        db=kit.db,
         batcher=kit.batcher,
         owner=notifier.owner,
         pace=Pace(PaceConfig.parse("off")),

@@ -51,6 +51,7 @@ def second_sender(kit: Kit, pace: Pace | None = None) -> OutboxSender:
     )
     return OutboxSender(
         notifier=notifier,
+        db=kit.db,
         batcher=kit.batcher,
         owner=owner,
         pace=pace or Pace(PaceConfig()),

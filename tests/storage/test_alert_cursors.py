@@ -41,17 +41,11 @@ async def test_claim_advance_and_errors(db: Database) -> None:
     scanned_to = NOW - timedelta(seconds=5)
     async with db.session() as session:
         repo = AlertCursorRepository(session)
-        assert (
-            await repo.advance(7, 1, owner="B", cursor=scanned_to, next_scan_at=NOW) is False
-        )  # not the lease owner
-        assert await repo.advance(
-            7,
-            1,
-            owner="A",
-            cursor=scanned_to,
-            next_scan_at=NOW + timedelta(minutes=1),
-            listed_at=NOW,
-        )
+        await repo.advance_many([CursorAdvance(7, 1, "B", scanned_to, NOW)])  # not the owner
+        not_ours = await repo.get(7, 1)
+        assert not_ours is not None and not_ours.lease_owner == "A"
+        assert not_ours.cursor == NOW - timedelta(minutes=2)
+        await repo.advance_many([CursorAdvance(7, 1, "A", scanned_to, NOW + timedelta(minutes=1))])
         assert await repo.record_error(7, 2, owner="A", next_scan_at=NOW) == 1
     async with db.session() as session:
         [retry] = await AlertCursorRepository(session).claim_due("A", NOW, 10, LEASE)
@@ -69,20 +63,9 @@ async def test_claim_advance_and_errors(db: Database) -> None:
     async with db.session() as session:
         first = await AlertCursorRepository(session).get(7, 1)
     assert retry.backup_id == 2
-    assert first is not None and first.cursor == scanned_to and first.last_listed_at == NOW
+    assert first is not None and first.cursor == scanned_to
+    assert first.next_scan_at == NOW + timedelta(minutes=1)
     assert first.lease_owner is None and first.error_count == 0
-
-
-async def test_advance_never_moves_the_cursor_backwards(db: Database) -> None:
-    async with db.session() as session:
-        await AlertCursorRepository(session).ensure(7, 1, "a", NOW)
-        [_] = await AlertCursorRepository(session).claim_due("A", NOW, 1, LEASE)
-        assert await AlertCursorRepository(session).advance(
-            7, 1, owner="A", cursor=NOW - timedelta(hours=1), next_scan_at=NOW
-        )
-    async with db.session() as session:
-        cursor = await AlertCursorRepository(session).get(7, 1)
-    assert cursor is not None and cursor.cursor == NOW
 
 
 async def test_two_scanners_never_share_a_cursor(db: Database, replica: Database) -> None:
@@ -140,19 +123,6 @@ async def test_retaining_no_backups_deletes_nothing(db: Database) -> None:
         await cursors.ensure(7, 2, None, NOW)
         assert await cursors.retain_backups(7, []) == 0
         assert [c.backup_id for c in await cursors.list_for_workspace(7)] == [1, 2]
-
-
-async def test_advance_never_moves_the_cursor_back(db: Database) -> None:
-    async with db.session() as session:
-        cursors = AlertCursorRepository(session)
-        await cursors.ensure(123, 456, "Nightly CRM", NOW)
-        [claimed] = await cursors.claim_due("me", NOW, 10, 30)
-        # A scan that could not deliver an older failure asks for an earlier cursor: kept.
-        assert await cursors.advance(
-            123, 456, owner="me", cursor=NOW - timedelta(hours=1), next_scan_at=NOW
-        )
-        cursor = await cursors.get(123, 456)
-    assert claimed.backup_id == 456 and cursor is not None and cursor.cursor == NOW
 
 
 async def test_start_listing_lets_one_replica_relist_a_workspace(db: Database) -> None:

@@ -80,7 +80,6 @@ class EpisodeTracker:
         channels: Sequence[Binding],
         tracked: Tracked,
         *,
-        max_wait: float,
         watching: Sequence[Binding] = (),
     ) -> list[Outcome]:
         """Counts the failure in each channel's episode and tells each channel once.

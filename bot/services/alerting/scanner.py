@@ -164,9 +164,6 @@ class AlertingService(LeasedService[AlertingConfig]):
         self._logs: LRUCache[tuple[int, int, int], Snapshot] = LRUCache(
             maxsize=self.config.log_cache_size
         )
-        # A channel's alerts may queue this far ahead (the wait holds no slot, see `_scan_one`);
-        # half the lease leaves the other half for the posts themselves.
-        self._pace_wait = self.config.lease_seconds / 2
 
     async def discover(self) -> None:
         """Creates and drops cursors as workspaces and backups come and go."""
@@ -306,7 +303,6 @@ class AlertingService(LeasedService[AlertingConfig]):
                     snapshot,
                     channels,
                     tracked,
-                    max_wait=self._pace_wait,
                     watching=[b for b in hearing if b.id in watchers],
                 )
             except Exception:

@@ -41,6 +41,7 @@ from bot.metrics import Metrics
 from bot.slack.delivery.notifier import Notifier
 from bot.slack.delivery.pacing import POST, UPDATE, Pace
 from storage.batching import WriteBatcher
+from storage.db import Database
 from storage.repositories import DeliveryLedger, WorkerLeaseRepository
 from storage.repositories.outbox import Outbox, QueuedRow
 
@@ -99,10 +100,15 @@ section). The pace bounds what is sent; this only bounds the tasks."""
 
 
 class OutboxSender:
+    """Reads the queue in transactions of their own (`Database.reading`): a read is not queued
+    behind the batcher's writes, nor holds them back while it reads. Claims, leases and
+    adoptions are writes, and go through `batcher`."""
+
     def __init__(
         self,
         *,
         notifier: Notifier,
+        db: Database,
         batcher: WriteBatcher,
         owner: str,
         pace: Pace,
@@ -112,6 +118,7 @@ class OutboxSender:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._notifier = notifier
+        self._db = db
         self._batcher = batcher
         self._owner = owner
         self.pace = pace
@@ -165,9 +172,8 @@ class OutboxSender:
         if read.rows and fresh and read.teams == self._teams:
             return read.rows
         teams = frozenset(self._teams)
-        rows = await self._batcher.read(
-            lambda s: Outbox(s).next_rows(self._batch, teams, per_channel=True)
-        )
+        async with self._db.reading() as session:
+            rows = await Outbox(session).next_rows(self._batch, teams, per_channel=True)
         self._read = _Read(rows, teams, at=now, took=time.monotonic() - now)
         return rows
 
@@ -232,7 +238,8 @@ class OutboxSender:
     # Leases, recovery, metrics
 
     async def _lease_teams(self) -> None:
-        teams = await self._batcher.read(lambda s: Outbox(s).teams_with_work())
+        async with self._db.reading() as session:
+            teams = await Outbox(session).teams_with_work()
         now = utcnow()  # a lease's own times are the database's; this only makes it due
 
         async def lease(session: AsyncSession) -> set[str]:
@@ -251,7 +258,8 @@ class OutboxSender:
     async def _recover(self) -> None:
         """Adopts stale claims (one winner each) and settles them by reading Slack back."""
         stale = self._notifier.stale_after.total_seconds()
-        rows = await self._batcher.read(lambda s: Outbox(s).stale_claims(stale, 100))
+        async with self._db.reading() as session:
+            rows = await Outbox(session).stale_claims(stale, 100)
         rows = [
             r
             for r in rows
@@ -273,7 +281,8 @@ class OutboxSender:
 
     async def _measure(self) -> None:
         assert self._metrics is not None
-        depths = await self._batcher.read(lambda s: Outbox(s).depth())
+        async with self._db.reading() as session:
+            depths = await Outbox(session).depth()
         now = self._clock()
         seen = set()
         for depth in depths:

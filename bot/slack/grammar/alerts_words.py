@@ -3,7 +3,9 @@ channel's alerts, and the ends after `for`/`until` that mutes and windows share.
 
 Each part's mistakes show that part's usage only (`bot.slack.grammar.usage.PART_USAGE`), and a
 duration written out (`for 2 hours`) is answered with the command as it reads (`for 2h`):
-docs/reference/commands.md#input-rules.
+docs/reference/commands.md#input-rules. The shortest stale and overdue limits are the alerting
+checks' own (`MIN_LIMIT` of `bot.services.alerting.staleness` and `.overdue`), imported from
+there, so the grammar refuses a limit those checks would misfire on.
 """
 
 from __future__ import annotations
