@@ -165,14 +165,17 @@ def _configure_sqlite(engine: AsyncEngine, *, foreign_keys: bool, busy_timeout_m
 class Database:
     """An async engine and its session factory; the one long-lived database object."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, busy_timeout: float = STATEMENT_TIMEOUT) -> None:
         self.engine = engine
+        self._busy_timeout = busy_timeout
         # Objects stay readable after commit: workers hand claimed rows to code outside the session.
         self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
         self._readmaker = async_sessionmaker(
             engine.execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"}), expire_on_commit=False
         )
         self._late_probes: set[asyncio.Future[None]] = set()  # see `ping`
+        self._turns: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None  # `session`
+        self._turn_holder: asyncio.Task[Any] | None = None
 
     @classmethod
     def connect(
@@ -187,7 +190,8 @@ class Database:
         engine = create_engine(
             url, connect_timeout=connect_timeout, statement_timeout=statement_timeout, echo=echo
         )
-        return cls(engine)
+        busy = STATEMENT_TIMEOUT if statement_timeout is None else statement_timeout
+        return cls(engine, busy_timeout=busy)
 
     @property
     def dialect(self) -> str:
@@ -207,9 +211,45 @@ class Database:
 
         On SQLite do not open a second session while one is open in the same task: the second
         waits for the first's write lock, which the first cannot release.
+
+        On SQLite the writers of this process also take turns, first come first served, before
+        they ask for the write lock: SQLite's busy handler polls with sleeps, and under a writer
+        committing back to back (the write batcher during an alert wave) a waiting tick lost
+        every race to the next BEGIN until its busy timeout failed it. A writer that waited its
+        turn for the whole busy timeout goes on to SQLite's own wait, as before.
         """
-        async with self.sessionmaker() as session, session.begin():
-            yield session
+        turns = self._writer_turns()
+        task = asyncio.current_task()
+        if turns is None or (task is not None and task is self._turn_holder):
+            # PostgreSQL; or a session opened inside this task's own (it begins lazily, so
+            # that was allowed while the outer one had not written yet): no second turn.
+            async with self.sessionmaker() as session, session.begin():
+                yield session
+            return
+        got_turn = False
+        try:
+            async with asyncio.timeout(self._busy_timeout):
+                got_turn = await turns.acquire()
+        except TimeoutError:
+            pass
+        if got_turn:
+            self._turn_holder = task
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                yield session
+        finally:
+            if got_turn:
+                self._turn_holder = None
+                turns.release()
+
+    def _writer_turns(self) -> asyncio.Lock | None:
+        """This loop's queue of SQLite writers (None on PostgreSQL): a lock belongs to a loop."""
+        if self.is_postgresql:
+            return None
+        loop = asyncio.get_running_loop()
+        if self._turns is None or self._turns[0] is not loop:
+            self._turns = (loop, asyncio.Lock())
+        return self._turns[1]
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:

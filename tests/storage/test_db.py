@@ -74,3 +74,38 @@ async def test_a_read_neither_waits_for_a_writer_nor_holds_one_back(db: Database
             await AuditRepository(writer).add("T1", "C1", "U1", "while reading", None, "ok")
     async with db.reading() as reader:
         assert len((await reader.scalars(select(AuditEntry.action))).all()) == 3
+
+
+async def test_writers_of_one_process_take_turns_instead_of_starving(
+    migrated_database_url: str,
+) -> None:
+    """A busy writer committing back to back (the write batcher under an alert wave) must not
+    starve another: SQLite's busy handler polls with sleeps and lost the race to the next
+    BEGIN every time, so a timer or watcher tick failed with "database is locked" after the
+    busy timeout (the episodes benchmark: a handful of failed ticks per run)."""
+    db = Database.connect(migrated_database_url, statement_timeout=1.0)
+    if db.is_postgresql:
+        await db.dispose()
+        pytest.skip("PostgreSQL has row locks, not one write lock")
+    stop = asyncio.Event()
+
+    async def busy() -> int:
+        turns = 0
+        while not stop.is_set():
+            async with db.session() as session:
+                await AuditRepository(session).add("T1", "C1", "U1", "busy", None, "ok")
+                await asyncio.sleep(0.05)  # holds the write lock, as a batch's flush does
+            turns += 1
+        return turns
+
+    hog = asyncio.create_task(busy())
+    try:
+        await asyncio.sleep(0.1)
+        for _ in range(5):
+            async with asyncio.timeout(5), db.session() as session:
+                await AuditRepository(session).add("T1", "C1", "U1", "tick", None, "ok")
+    finally:
+        stop.set()
+        turns = await hog
+        await db.dispose()
+    assert turns > 5
