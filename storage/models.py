@@ -103,7 +103,9 @@ class WatchOutcome(StrEnum):
 
 
 class Binding(Base):
-    """A channel bound to a Skyvia workspace; `token_ciphertext` NULL means the default token."""
+    """A channel bound to a Skyvia workspace; `token_ciphertext` NULL means the default token.
+
+    Read as a `storage.records.BindingRecord`: the repositories hand out no entity of it."""
 
     __tablename__ = "bindings"
     __table_args__ = (
@@ -130,18 +132,6 @@ class Binding(Base):
     # Slack user (U…/W…) and user group (S…) ids that this channel's failure alerts mention,
     # space-separated in the order given; NULL when nobody is mentioned.
     alert_mentions: Mapped[str | None] = mapped_column(Text)
-
-    @property
-    def mention_ids(self) -> tuple[str, ...]:
-        return tuple((self.alert_mentions or "").split())
-
-    @property
-    def uses_default_token(self) -> bool:
-        return self.token_ciphertext is None
-
-    @property
-    def is_paused(self) -> bool:
-        return self.paused_at is not None
 
     def __repr__(self) -> str:  # the ciphertext stays out of logs as well
         return (
@@ -229,7 +219,8 @@ class AlertCursor(Base):
     """How far failures of one backup have been scanned, shared by every channel of its workspace.
 
     Failures that ended at or after `cursor` are not yet scanned; one cursor per (workspace, backup)
-    keeps the Skyvia calls independent of how many channels listen.
+    keeps the Skyvia calls independent of how many channels listen. Read as a
+    `storage.records.CursorRecord`: the repositories hand out no entity of it.
     """
 
     __tablename__ = "alert_cursors"

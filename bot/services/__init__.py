@@ -6,6 +6,7 @@ schedules, timers, health, digests, subscriptions, takers, steps, clicks, channe
 (`leasing`), retention, backoff, the audit helper and the read models they return (`models`). What
 watching and alerting tell a channel goes through the `Announcer` port (`announcements`); errors
 carry their kind and facts (`errors`), and `bot.slack.messages` words them (no command is spelled
-out here: a test checks). It may import the Skyvia client and storage; never `bot.slack` or
+out here: a test checks). It may import the Skyvia client and storage, whose bindings and alert
+cursors it sees as `storage.records` (never their models: a test checks); never `bot.slack` or
 handlers.
 """

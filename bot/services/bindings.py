@@ -28,7 +28,7 @@ from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaAuthError, SkyviaNotFound
 from bot.skyvia.models import Workspace
 from storage.db import Database
-from storage.models import Binding
+from storage.records import BindingRecord
 from storage.repositories import (
     BindingRepository,
     StalenessRepository,
@@ -90,7 +90,7 @@ class BindingService:
         self._token_policy = token_policy
         self._clock = clock
 
-    def bound(self, binding: Binding) -> BoundWorkspace:
+    def bound(self, binding: BindingRecord) -> BoundWorkspace:
         return BoundWorkspace(
             team_id=binding.team_id,
             channel_id=binding.channel_id,
@@ -213,7 +213,7 @@ class BindingService:
 
 # -- a binding's read model, from its row ----------------------------------------------------
 def channel_binding(
-    row: Binding,
+    row: BindingRecord,
     muted_backup_ids: Iterable[int] = (),
     settings: Mapping[int, StaleSetting] | None = None,
 ) -> ChannelBinding:

@@ -32,7 +32,7 @@ from bot.services.errors import NotBound
 from bot.skyvia.models import Snapshot
 from storage.batching import BulkWrite, WriteBatcher
 from storage.db import Database
-from storage.models import AlertCursor, Binding
+from storage.records import BindingRecord, CursorRecord
 from storage.repositories import ALL_BACKUPS as ALL_BACKUPS  # what handlers and messages say
 from storage.repositories import (
     BindingRepository,
@@ -101,7 +101,7 @@ class Subscriptions:
         return gone
 
 
-async def _binding(session: AsyncSession, bound: BoundWorkspace) -> Binding:
+async def _binding(session: AsyncSession, bound: BoundWorkspace) -> BindingRecord:
     binding = await BindingRepository(session).get(bound.team_id, bound.channel_id)
     if binding is None:
         raise NotBound()
@@ -121,9 +121,9 @@ class PersonalNotices:
 
     async def failures(
         self,
-        cursor: AlertCursor,
+        cursor: CursorRecord,
         failures: Sequence[Snapshot],
-        hearing: Callable[[Snapshot], Sequence[Binding]],
+        hearing: Callable[[Snapshot], Sequence[BindingRecord]],
     ) -> None:
         """One DM per failed snapshot to each subscriber of a channel that hears it.
 
@@ -161,7 +161,7 @@ class PersonalNotices:
         )
 
     async def recovered(
-        self, cursor: AlertCursor, ended: Sequence[tuple[Binding, Episode]]
+        self, cursor: CursorRecord, ended: Sequence[tuple[BindingRecord, Episode]]
     ) -> None:
         """One DM per recovery to each subscriber of a channel whose episode it closed; owed
         before the episodes are closed, so a crash owes it again (once, by its key)."""
@@ -185,12 +185,14 @@ class PersonalNotices:
             )
         )
 
-    async def _subscribers(self, bindings: Sequence[Binding]) -> dict[int, list[tuple[str, int]]]:
+    async def _subscribers(
+        self, bindings: Sequence[BindingRecord]
+    ) -> dict[int, list[tuple[str, int]]]:
         return await self._batcher.run_bulk(_SUBSCRIBERS, tuple(bindings))
 
 
 async def _subscribers_of(
-    session: AsyncSession, items: Sequence[tuple[Binding, ...]]
+    session: AsyncSession, items: Sequence[tuple[BindingRecord, ...]]
 ) -> list[dict[int, list[tuple[str, int]]]]:
     """(user, backup) subscriptions by binding id, for each set of bindings: one query for
     every scan of a write batch (a wave's scans ask at once) rather than one per scan."""
@@ -202,12 +204,12 @@ async def _subscribers_of(
     return [{b.id: by_binding[b.id] for b in item if b.id in by_binding} for item in items]
 
 
-_SUBSCRIBERS = BulkWrite[tuple[Binding, ...], dict[int, list[tuple[str, int]]]](
+_SUBSCRIBERS = BulkWrite[tuple[BindingRecord, ...], dict[int, list[tuple[str, int]]]](
     "subscribers of bindings", _subscribers_of
 )
 
 
-def _recovery(channel_id: str, cursor: AlertCursor, episode: Episode) -> PersonalRecovery:
+def _recovery(channel_id: str, cursor: CursorRecord, episode: Episode) -> PersonalRecovery:
     """The DM's news of an episode a success closed (`recovered` skips the others)."""
     assert episode.recovered_snapshot_id is not None
     return PersonalRecovery(

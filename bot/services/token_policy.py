@@ -16,7 +16,7 @@ from bot.services.channel_pauses import ChannelPauses
 from bot.services.errors import DefaultTokenRefused, NoDefaultToken
 from storage.crypto import TokenCipher, TokenDecryptError
 from storage.db import Database
-from storage.models import Binding
+from storage.records import BindingRecord
 from storage.repositories import BindingRepository
 
 
@@ -77,7 +77,7 @@ class TokenPolicy:
         """A token as a binding stores it: encrypted."""
         return self._cipher.encrypt(token)
 
-    def token_of(self, binding: Binding) -> str:
+    def token_of(self, binding: BindingRecord) -> str:
         """The binding's own token, else the default one if it serves the binding's team."""
         return self.token_for(binding.team_id, binding.token_ciphertext)
 

@@ -69,7 +69,8 @@ from bot.skyvia.errors import (
 )
 from bot.skyvia.models import Snapshot
 from storage.batching import BulkWrite
-from storage.models import Binding, Watch, WatchOutcome
+from storage.models import Watch, WatchOutcome
+from storage.records import BindingRecord
 from storage.repositories import BindingRepository, WatchRepository
 from storage.repositories.watches import FinishedWatch, PollResult
 
@@ -107,7 +108,7 @@ class LeasedWatches:
     """A batch of due watches this process now holds, with their channels' bindings."""
 
     watches: Sequence[Watch]
-    bindings: dict[tuple[str, str], Binding]
+    bindings: dict[tuple[str, str], BindingRecord]
     full: bool
     """The batch was full: more may be due right now."""
 
@@ -160,7 +161,7 @@ class WatchingService(LeasedService[WatchingConfig]):
         await asyncio.gather(*(guarded(watch) for watch in leased.watches))
 
     async def _guarded(
-        self, watch: Watch, binding: Binding | None, limit: asyncio.Semaphore
+        self, watch: Watch, binding: BindingRecord | None, limit: asyncio.Semaphore
     ) -> None:
         try:
             await self._handle(watch, binding, limit)
@@ -176,7 +177,7 @@ class WatchingService(LeasedService[WatchingConfig]):
                 log.exception("could not reschedule watch %s; its lease will expire", watch.id)
 
     async def _handle(
-        self, watch: Watch, binding: Binding | None, limit: asyncio.Semaphore
+        self, watch: Watch, binding: BindingRecord | None, limit: asyncio.Semaphore
     ) -> None:
         now = self._clock()
         if binding is None:
@@ -212,7 +213,7 @@ class WatchingService(LeasedService[WatchingConfig]):
             await self._report_progress(watch, snapshot, (now - watch.started_at).total_seconds())
 
     async def _fetch(
-        self, watch: Watch, binding: Binding, now: datetime, limit: asyncio.Semaphore
+        self, watch: Watch, binding: BindingRecord, now: datetime, limit: asyncio.Semaphore
     ) -> Snapshot | None:
         """The snapshot as Skyvia has it now; None when the watch was rescheduled or ended."""
         token = await self._tokens.usable_token(binding, now)

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Row, Update, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -66,22 +66,59 @@ async def claim_due(
 
     `due` is judged by the caller's clock; the lease by the database's (see module doc).
     """
-    if limit <= 0:
+    claim = await _claim(session, model, due, order_by, owner, limit, lease_seconds)
+    if claim is None:
         return []
+    claimed = await session.scalars(
+        claim.returning(model), execution_options={"populate_existing": True}
+    )
+    return sorted(claimed.all(), key=lambda row: getattr(row, order_by.key))
+
+
+async def claim_due_columns(
+    session: AsyncSession,
+    model: type[Leased],
+    columns: Sequence[InstrumentedAttribute[Any]],
+    *,
+    due: Sequence[ColumnElement[bool]],
+    order_by: InstrumentedAttribute[Any],
+    owner: str,
+    limit: int,
+    lease_seconds: float,
+) -> list[Row[*tuple[Any, ...]]]:
+    """`claim_due`, answering with the claimed rows' `columns` (which hold `order_by`) instead
+    of entities: for a repository that hands out plain records (`storage.records`)."""
+    claim = await _claim(session, model, due, order_by, owner, limit, lease_seconds)
+    if claim is None:
+        return []
+    claimed = await session.execute(claim.returning(*columns))
+    return sorted(claimed.all(), key=lambda row: getattr(row, order_by.key))
+
+
+async def _claim(
+    session: AsyncSession,
+    model: type[Leased],
+    due: Sequence[ColumnElement[bool]],
+    order_by: InstrumentedAttribute[Any],
+    owner: str,
+    limit: int,
+    lease_seconds: float,
+) -> Update | None:
+    """Picks the due rows whose lease is free (statement 1 of the module doc) and returns the
+    UPDATE that leases them (statement 2); None when there are none to claim."""
+    if limit <= 0:
+        return None
     key = list(model.__table__.primary_key.columns)  # type: ignore[attr-defined]
     free = lease_free(model, session)
     candidates = select(*key).where(*due, free).order_by(order_by).limit(limit)
     picked = (await session.execute(lockable(session, candidates))).all()
     if not picked:
-        return []
-    claimed = await session.scalars(
+        return None
+    return (
         update(model)
         .where(tuple_(*key).in_([tuple(row) for row in picked]), free)
         .values(lease_owner=owner, lease_until=db_now(session, plus_seconds=lease_seconds))
-        .returning(model),
-        execution_options={"populate_existing": True},
     )
-    return sorted(claimed.all(), key=lambda row: getattr(row, order_by.key))
 
 
 def held_by(model: type[Leased], owner: str) -> ColumnElement[bool]:

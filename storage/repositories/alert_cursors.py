@@ -1,14 +1,18 @@
-"""Alert cursors: how far each (workspace, backup) has been scanned for failures."""
+"""Alert cursors: how far each (workspace, backup) has been scanned for failures.
+
+A cursor is read as a `CursorRecord` (`storage.records`), never handed out as an entity.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
     Table,
     bindparam,
     case,
@@ -22,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AlertCursor, Binding
+from storage.records import CursorRecord
 from storage.repositories import _leases
 from storage.repositories._sql import conflict_insert
 from storage.types import UTCDateTime
@@ -59,6 +64,12 @@ class CursorAdvance:
     next_scan_at: datetime
 
 
+_FIELDS = tuple(CursorRecord.__dataclass_fields__)
+"""What a `CursorRecord` copies of a row: its fields are named as the columns are."""
+
+_COLUMNS = tuple(getattr(AlertCursor, name) for name in _FIELDS)
+
+
 _CURSORS = cast(Table, AlertCursor.__table__)
 _ADVANCE_MANY = (
     update(_CURSORS)
@@ -88,10 +99,18 @@ class AlertCursorRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, workspace_id: int, backup_id: int) -> AlertCursor | None:
-        return await self.session.get(
-            AlertCursor, (workspace_id, backup_id), populate_existing=True
+    async def get(self, workspace_id: int, backup_id: int) -> CursorRecord | None:
+        found = await self._read(
+            select(*_COLUMNS).where(
+                AlertCursor.workspace_id == workspace_id, AlertCursor.backup_id == backup_id
+            )
         )
+        return found[0] if found else None
+
+    async def _read(self, statement: Select[Any]) -> list[CursorRecord]:
+        """The records of `statement`'s rows, which select `_COLUMNS`."""
+        # Positional: the columns are selected in the fields' order (`_FIELDS`).
+        return [CursorRecord(*row) for row in await self.session.execute(statement)]
 
     async def ensure(
         self,
@@ -100,7 +119,7 @@ class AlertCursorRepository:
         backup_name: str | None,
         since: datetime,
         scheduled: bool | None = None,
-    ) -> AlertCursor:
+    ) -> CursorRecord:
         """`ensure_many` of one backup, and its cursor."""
         await self.ensure_many(
             workspace_id, [ListedBackup(backup_id, backup_name, scheduled)], since
@@ -163,13 +182,12 @@ class AlertCursorRepository:
                     .values(**values)
                 )
 
-    async def list_for_workspace(self, workspace_id: int) -> Sequence[AlertCursor]:
-        result = await self.session.scalars(
-            select(AlertCursor)
+    async def list_for_workspace(self, workspace_id: int) -> list[CursorRecord]:
+        return await self._read(
+            select(*_COLUMNS)
             .where(AlertCursor.workspace_id == workspace_id)
             .order_by(AlertCursor.backup_id)
         )
-        return result.all()
 
     async def backup_names(self, workspace_ids: Collection[int]) -> dict[int, dict[int, str]]:
         """Backup names the scanner learned, by workspace then backup, in one query (App Home
@@ -189,17 +207,19 @@ class AlertCursorRepository:
 
     async def claim_due(
         self, owner: str, now: datetime, limit: int, lease_seconds: float
-    ) -> list[AlertCursor]:
+    ) -> list[CursorRecord]:
         """Leases cursors whose scan is due to `owner` (see `storage.repositories._leases`)."""
-        return await _leases.claim_due(
+        rows = await _leases.claim_due_columns(
             self.session,
             AlertCursor,
+            _COLUMNS,
             due=[AlertCursor.next_scan_at <= now],
             order_by=AlertCursor.next_scan_at,
             owner=owner,
             limit=limit,
             lease_seconds=lease_seconds,
         )
+        return [CursorRecord(*row) for row in rows]
 
     async def advance_many(self, scans: Sequence[CursorAdvance]) -> None:
         """Stores successful scans and releases their leases, a scan round's in one statement.

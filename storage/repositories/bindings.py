@@ -1,27 +1,48 @@
-"""Channel bindings and their per-backup mutes."""
+"""Channel bindings and their per-backup mutes.
+
+A binding is read as a `BindingRecord` (`storage.records`), never handed out as an entity.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, case, delete, literal, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Select, case, delete, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.crypto import Reencryption, TokenDecryptError
 from storage.models import Binding, Mute, Unmute
+from storage.records import BindingRecord
 from storage.repositories._sql import dialect_name, insert_if_absent
 from storage.types import UTCDateTime
+
+_FIELDS = tuple(BindingRecord.__dataclass_fields__)
+"""What a `BindingRecord` copies of a row: its fields are named as the columns are."""
+
+_COLUMNS = tuple(getattr(Binding, name) for name in _FIELDS)
+
+
+def _plain(binding: Binding) -> BindingRecord:
+    """The record of an entity `upsert` locked and changed: the entity stays in here."""
+    return BindingRecord(*(getattr(binding, name) for name in _FIELDS))
 
 
 class BindingRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, team_id: str, channel_id: str) -> Binding | None:
-        return await self.session.scalar(
-            select(Binding).where(Binding.team_id == team_id, Binding.channel_id == channel_id)
+    async def get(self, team_id: str, channel_id: str) -> BindingRecord | None:
+        found = await self._read(
+            select(*_COLUMNS).where(Binding.team_id == team_id, Binding.channel_id == channel_id)
         )
+        return found[0] if found else None
+
+    async def _read(self, statement: Select[Any]) -> list[BindingRecord]:
+        """The records of `statement`'s rows, which select `_COLUMNS`."""
+        # Positional: the columns are selected in the fields' order (`_FIELDS`).
+        return [BindingRecord(*row) for row in await self.session.execute(statement)]
 
     async def enterprise_of(self, team_id: str) -> str | None:
         """The Enterprise Grid org a team's bindings recorded, or None (not Grid, or unknown)."""
@@ -42,7 +63,7 @@ class BindingRepository:
         created_by: str,
         now: datetime,
         enterprise_id: str | None = None,
-    ) -> Binding:
+    ) -> BindingRecord:
         """Binds the channel, or re-binds it: it replaces workspace and token, records the new
         author and lifts a pause.
 
@@ -79,18 +100,18 @@ class BindingRepository:
         if binding is None:  # deleted between the two statements by a concurrent disconnect
             raise LookupError(f"binding of {team_id}/{channel_id} vanished during upsert")
         if inserted:
-            return binding
+            return _plain(binding)
         if binding.workspace_id != workspace_id:
             await self.session.execute(delete(Mute).where(Mute.binding_id == binding.id))
             await self.session.execute(delete(Unmute).where(Unmute.binding_id == binding.id))
             binding.alerts_enabled = True
             values["alerts_since"] = now
-        elif binding.is_paused:
+        elif binding.paused_at is not None:
             values["alerts_since"] = now  # resumed: what failed while paused stays quiet
         for name, value in values.items():
             setattr(binding, name, value)
         await self.session.flush()
-        return binding
+        return _plain(binding)
 
     async def _get_for_update(self, team_id: str, channel_id: str) -> Binding | None:
         statement = (
@@ -111,53 +132,49 @@ class BindingRepository:
         )
         return result.first() is not None
 
-    async def list_for_team(self, team_id: str) -> Sequence[Binding]:
-        result = await self.session.scalars(
-            select(Binding).where(Binding.team_id == team_id).order_by(Binding.channel_id)
+    async def list_for_team(self, team_id: str) -> list[BindingRecord]:
+        return await self._read(
+            select(*_COLUMNS).where(Binding.team_id == team_id).order_by(Binding.channel_id)
         )
-        return result.all()
 
-    async def list_for_workspace(self, workspace_id: int) -> Sequence[Binding]:
-        result = await self.session.scalars(
-            select(Binding).where(Binding.workspace_id == workspace_id).order_by(Binding.id)
+    async def list_for_workspace(self, workspace_id: int) -> list[BindingRecord]:
+        return await self._read(
+            select(*_COLUMNS).where(Binding.workspace_id == workspace_id).order_by(Binding.id)
         )
-        return result.all()
 
-    async def list_with_own_token(self) -> Sequence[Binding]:
+    async def list_with_own_token(self) -> list[BindingRecord]:
         """Bindings that store their own (encrypted) token, team and channel order."""
-        result = await self.session.scalars(
-            select(Binding)
+        return await self._read(
+            select(*_COLUMNS)
             .where(Binding.token_ciphertext.is_not(None))
             .order_by(Binding.team_id, Binding.channel_id)
         )
-        return result.all()
 
-    async def list_alerting(self, workspace_id: int | None = None) -> Sequence[Binding]:
+    async def list_alerting(self, workspace_id: int | None = None) -> list[BindingRecord]:
         """Bindings that should hear about failures: alerts on and not paused."""
-        statement = select(Binding).where(
+        statement = select(*_COLUMNS).where(
             Binding.alerts_enabled.is_(True), Binding.paused_at.is_(None)
         )
         if workspace_id is not None:
             statement = statement.where(Binding.workspace_id == workspace_id)
-        result = await self.session.scalars(statement.order_by(Binding.id))
-        return result.all()
+        return await self._read(statement.order_by(Binding.id))
 
     async def get_many(
         self, channels: Collection[tuple[str, str]]
-    ) -> dict[tuple[str, str], Binding]:
+    ) -> dict[tuple[str, str], BindingRecord]:
         """Bindings of many (team, channel) pairs in one query, keyed by the pair (workers).
 
         The teams are repeated as a plain IN: SQLite searches no index for a list of row values.
         """
         if not channels:
             return {}
-        result = await self.session.scalars(
-            select(Binding).where(
+        found = await self._read(
+            select(*_COLUMNS).where(
                 Binding.team_id.in_(sorted({team for team, _ in channels})),
                 tuple_(Binding.team_id, Binding.channel_id).in_(list(channels)),
             )
         )
-        return {(b.team_id, b.channel_id): b for b in result.all()}
+        return {(b.team_id, b.channel_id): b for b in found}
 
     async def mutes_of(self, binding_ids: Collection[int]) -> dict[int, set[int]]:
         """Muted backup ids of many bindings in one query (the alert scanner's fan-out)."""

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Binding, Subscription
+from storage.records import BindingRecord
 from storage.repositories._sql import insert_if_absent
 
 ALL_BACKUPS = 0
@@ -33,7 +34,9 @@ class SubscriptionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, binding: Binding, user_id: str, backup_id: int, now: datetime) -> bool:
+    async def add(
+        self, binding: BindingRecord, user_id: str, backup_id: int, now: datetime
+    ) -> bool:
         """Subscribes; False when the person already was (to that backup)."""
         values = {
             "binding_id": binding.id,
@@ -56,7 +59,7 @@ class SubscriptionRepository:
         result = await self.session.execute(statement)
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-    async def of_user(self, binding: Binding, user_id: str) -> list[int]:
+    async def of_user(self, binding: BindingRecord, user_id: str) -> list[int]:
         """The backups a person follows in this channel (its current workspace's only)."""
         rows = await self.session.scalars(
             select(Subscription.backup_id)
@@ -69,7 +72,7 @@ class SubscriptionRepository:
         )
         return list(rows.all())
 
-    async def for_bindings(self, bindings: Sequence[Binding]) -> dict[int, list[Subscriber]]:
+    async def for_bindings(self, bindings: Sequence[BindingRecord]) -> dict[int, list[Subscriber]]:
         """The subscribers of many bindings in one query (the alert scanner's fan-out): `all`,
         and the backups of each binding's current workspace."""
         if not bindings:

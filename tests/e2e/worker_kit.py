@@ -10,18 +10,19 @@ from bot.devtools.slack_standin import FakeSlack, PostedMessage
 from bot.devtools.waiting import wait_until
 from bot.simulator.records import SimSnapshot
 from storage.db import Database
-from storage.models import Binding, Delivery, DeliveryStatus, Watch
+from storage.models import Delivery, DeliveryStatus, Watch
+from storage.records import BindingRecord
 from storage.repositories import AlertCursorRepository, BindingRepository, WatchRepository
 from tests.constants import BACKUP, SEED_BACKUPS, TEAM
 from tests.e2e.bot_fixtures import Stack
 
 
-async def binding_row(db: Database, channel: str) -> Binding | None:
+async def binding_row(db: Database, channel: str) -> BindingRecord | None:
     async with db.session() as session:
         return await BindingRepository(session).get(TEAM, channel)
 
 
-async def paused_binding(db: Database, channel: str) -> Binding | None:
+async def paused_binding(db: Database, channel: str) -> BindingRecord | None:
     binding = await binding_row(db, channel)
     return binding if binding is not None and binding.is_paused else None
 

@@ -27,12 +27,41 @@ from bot.slack.delivery.senders import OutboxSender
 from storage.batching import WriteBatcher
 from storage.crypto import TokenCipher
 from storage.db import Database
-from storage.models import Binding, Watch
+from storage.models import Watch
+from storage.records import BindingRecord
 from storage.repositories import BindingRepository, WatchRepository
 from tests.constants import CHANNEL, TEAM
 from tests.outbox_kit import flush_outbox
 
 STALE_AFTER = 8.0
+
+
+def binding_record(
+    binding_id: int,
+    channel: str = CHANNEL,
+    *,
+    since: datetime = datetime(2026, 12, 1, 12, 0, tzinfo=UTC),
+    ciphertext: str | None = None,
+) -> BindingRecord:
+    """A channel bound to workspace 123 since `since`, alerts on, as the repositories hand it
+    to the services: for a test of a service's logic that needs no database."""
+    return BindingRecord(
+        id=binding_id,
+        team_id=TEAM,
+        enterprise_id=None,
+        channel_id=channel,
+        workspace_id=123,
+        workspace_name=None,
+        token_ciphertext=ciphertext,
+        created_by="U0ADMIN",
+        created_at=since,
+        alerts_enabled=True,
+        alerts_since=since,
+        paused_reason=None,
+        paused_at=None,
+        updated_at=since,
+        alert_mentions=None,
+    )
 
 
 @dataclass
@@ -81,7 +110,7 @@ class Kit:
                 next_poll_at=self.clock.now,
             )
 
-    async def bind(self, channel: str = CHANNEL, workspace_id: int = 123) -> Binding:
+    async def bind(self, channel: str = CHANNEL, workspace_id: int = 123) -> BindingRecord:
         async with self.db.session() as session:
             return await BindingRepository(session).upsert(
                 team_id=TEAM,

@@ -11,7 +11,7 @@ from typing import Any
 from bot.services.alerting.episodes import EpisodeTracker, Tracked
 from bot.services.announcements import Outcome
 from bot.skyvia.models import Snapshot, SnapshotState
-from storage.models import Binding
+from storage.records import BindingRecord
 from storage.repositories import EpisodeRepository
 from tests.constants import OTHER_CHANNEL
 from tests.services.kit import CHANNEL, Kit
@@ -30,7 +30,7 @@ def _cursor(scanned_to: datetime) -> Any:
     )
 
 
-async def _tracked(kit: Kit, *bindings: Binding) -> Tracked:
+async def _tracked(kit: Kit, *bindings: BindingRecord) -> Tracked:
     """What a scan starts from: the bindings' open episodes of the backup."""
     async with kit.db.session() as session:
         episodes = await EpisodeRepository(session).open_for([b.id for b in bindings])

@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.services.alerting.failure_listing import Listeners
-from storage.models import Binding
+from storage.records import BindingRecord
+from tests.services.kit import binding_record
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
-def _binding() -> Binding:
-    return Binding(id=1, team_id="T1", channel_id="C1", workspace_id=123, alerts_since=T0)
+def _binding() -> BindingRecord:
+    return binding_record(1, since=T0)
 
 
 def test_a_failure_that_ended_while_muted_is_not_heard_after_the_unmute() -> None:

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 from bot.services.alerting.own_tokens import OwnTokenChecks
 from bot.skyvia.errors import SkyviaAuthError, SkyviaError, SkyviaUnavailable
-from storage.models import Binding
+from storage.records import BindingRecord
+from tests.services.kit import binding_record
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -27,18 +28,16 @@ class _Tokens:
     def __init__(self) -> None:
         self.rejected: list[str] = []
 
-    async def usable_token(self, binding: Binding, now: datetime) -> str | None:
+    async def usable_token(self, binding: BindingRecord, now: datetime) -> str | None:
         return f"token-of-{binding.channel_id}" if binding.token_ciphertext else "default"
 
-    async def report_rejected(self, binding: Binding, now: datetime) -> bool:
+    async def report_rejected(self, binding: BindingRecord, now: datetime) -> bool:
         self.rejected.append(binding.channel_id)
         return True
 
 
-def _binding(id: int, channel: str, ciphertext: str | None) -> Binding:
-    return Binding(
-        id=id, team_id="T1", channel_id=channel, workspace_id=123, token_ciphertext=ciphertext
-    )
+def _binding(id: int, channel: str, ciphertext: str | None) -> BindingRecord:
+    return binding_record(id, channel, ciphertext=ciphertext)
 
 
 def _checks(skyvia: _Skyvia, tokens: _Tokens, clock: list[float]) -> OwnTokenChecks:

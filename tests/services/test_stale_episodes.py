@@ -12,7 +12,7 @@ from bot.services.alerting.failure_listing import Listeners
 from bot.services.alerting.staleness import StaleTracker
 from bot.services.announcements import Channel, FreshAgain, News, Outcome, StaleNoticed
 from bot.skyvia.models import Snapshot, SnapshotState
-from storage.models import Binding
+from storage.records import BindingRecord
 from storage.repositories import StalenessRepository, StaleSetting
 from storage.repositories.outbox import Outbox
 from tests.services.kit import CHANNEL, TEAM, Kit
@@ -72,7 +72,7 @@ def _runs(
     ]
 
 
-async def _listeners(kit: Kit, binding: Binding, muted: set[int] | None = None) -> Listeners:
+async def _listeners(kit: Kit, binding: BindingRecord, muted: set[int] | None = None) -> Listeners:
     async with kit.db.session() as session:
         stale = await StalenessRepository(session).for_bindings([binding.id])
     return Listeners([binding], {binding.id: muted or set()}, stale=stale)

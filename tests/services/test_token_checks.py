@@ -16,6 +16,7 @@ from bot.services.announcements import Channel, Outcome, RejectedToken
 from bot.services.channel_pauses import OWN_TOKEN_REJECTED_REASON, UNDECRYPTABLE_REASON
 from bot.services.token_policy import TokenPolicy
 from storage.models import Binding
+from storage.records import BindingRecord
 from storage.repositories import BindingRepository
 from tests.services.kit import CHANNEL, TEAM, Kit
 
@@ -70,7 +71,7 @@ async def test_a_notice_not_delivered_leaves_the_binding_active_for_a_retry(
     assert await _paused_reason(kit) is None
 
 
-async def _store_ciphertext(kit: Kit, ciphertext: str) -> Binding:
+async def _store_ciphertext(kit: Kit, ciphertext: str) -> BindingRecord:
     async with kit.db.session() as session:
         await session.execute(
             update(Binding)

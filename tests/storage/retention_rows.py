@@ -18,6 +18,7 @@ from storage.models import (
     StepExecution,
     Watch,
 )
+from storage.records import BindingRecord
 from storage.repositories import (
     AuditRepository,
     BindingRepository,
@@ -123,7 +124,7 @@ ALERT = DeliveryKind.ALERT
 REPLY = DeliveryKind.THREAD_REPLY
 
 
-async def bind(session: AsyncSession, channel: str, at: datetime) -> Binding:
+async def bind(session: AsyncSession, channel: str, at: datetime) -> BindingRecord:
     """`channel` bound to workspace 7 at `at`, in the session's transaction."""
     return await BindingRepository(session).upsert(
         team_id=TEAM,

@@ -8,7 +8,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from storage.db import Database
-from storage.models import Binding, Subscription
+from storage.models import Subscription
+from storage.records import BindingRecord
 from storage.repositories import (
     ALL_BACKUPS,
     AlertRef,
@@ -19,7 +20,7 @@ from storage.repositories import (
 from tests.storage.conftest import NOW
 
 
-async def _bind(db: Database, channel: str, workspace: int = 7) -> Binding:
+async def _bind(db: Database, channel: str, workspace: int = 7) -> BindingRecord:
     async with db.session() as session:
         return await BindingRepository(session).upsert(
             team_id="T1",

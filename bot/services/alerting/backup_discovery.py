@@ -21,7 +21,7 @@ from bot.services.backoff import WorkspaceBackoff
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaAuthError, SkyviaError, SkyviaRateLimited
 from storage.db import Database
-from storage.models import Binding
+from storage.records import BindingRecord
 from storage.repositories import AlertCursorRepository, BindingRepository
 from storage.repositories.alert_cursors import ListedBackup
 
@@ -56,13 +56,13 @@ class BackupDiscovery:
         async with self._db.session() as session:
             alerting = list(await BindingRepository(session).list_alerting())
             known = await AlertCursorRepository(session).workspaces()
-        by_workspace: dict[int, list[Binding]] = defaultdict(list)
+        by_workspace: dict[int, list[BindingRecord]] = defaultdict(list)
         for binding in alerting:
             by_workspace[binding.workspace_id].append(binding)
         await self._discover(by_workspace, known, now)
 
     async def _discover(
-        self, by_workspace: dict[int, list[Binding]], known: set[int], now: datetime
+        self, by_workspace: dict[int, list[BindingRecord]], known: set[int], now: datetime
     ) -> None:
         relist = self._last_relist is None or now - self._last_relist >= self._relist_period
         if relist:
@@ -88,7 +88,7 @@ class BackupDiscovery:
                 log.exception("listing the backups of workspace %s failed", workspace_id)
 
     async def _list_backups(
-        self, workspace_id: int, listeners: list[Binding], now: datetime
+        self, workspace_id: int, listeners: list[BindingRecord], now: datetime
     ) -> None:
         if self._backoff.remaining(workspace_id) > 0:
             return
@@ -150,7 +150,7 @@ class BackupDiscovery:
         return await cursors.retain_backups(workspace_id, known - confirmed)
 
 
-def _new_cursor_since(listeners: list[Binding], now: datetime) -> datetime:
+def _new_cursor_since(listeners: list[BindingRecord], now: datetime) -> datetime:
     """Where a new cursor starts: when its earliest listener started listening, so a failure
     that ended between `connect` (or `alerts on`) and this listing is not lost, but never
     further back than `NEW_CURSOR_REACH` (a re-created cursor must not replay history)."""

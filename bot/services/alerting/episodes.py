@@ -39,7 +39,8 @@ from bot.services.announcements import (
 from bot.services.subscriptions import PersonalNotices
 from bot.skyvia.models import Snapshot, SnapshotState
 from storage.batching import WriteBatcher
-from storage.models import AlertCursor, Binding, Delivery, DeliveryKind, DeliveryStatus
+from storage.models import Delivery, DeliveryKind, DeliveryStatus
+from storage.records import BindingRecord, CursorRecord
 from storage.repositories import (
     DeliveryLedger,
     Episode,
@@ -75,12 +76,12 @@ class EpisodeTracker:
 
     async def failed(
         self,
-        cursor: AlertCursor,
+        cursor: CursorRecord,
         snapshot: Snapshot,
-        channels: Sequence[Binding],
+        channels: Sequence[BindingRecord],
         tracked: Tracked,
         *,
-        watching: Sequence[Binding] = (),
+        watching: Sequence[BindingRecord] = (),
     ) -> list[Outcome]:
         """Counts the failure in each channel's episode and tells each channel once.
 
@@ -115,12 +116,12 @@ class EpisodeTracker:
 
     async def _split(
         self,
-        cursor: AlertCursor,
+        cursor: CursorRecord,
         snapshot: Snapshot,
-        channels: Sequence[Binding],
+        channels: Sequence[BindingRecord],
         episodes: dict[int, Episode],
         tracked: Tracked,
-    ) -> tuple[list[Binding], list[Binding], dict[int, str]]:
+    ) -> tuple[list[BindingRecord], list[BindingRecord], dict[int, str]]:
         """The channels this failure opens an episode in, those it continues one in, and the
         alert thread of each continued one (an episode whose alert never went out restarts)."""
         opening = [
@@ -150,9 +151,9 @@ class EpisodeTracker:
 
     async def _reply(
         self,
-        binding: Binding,
+        binding: BindingRecord,
         thread: str | None,
-        cursor: AlertCursor,
+        cursor: CursorRecord,
         snapshot: Snapshot,
         episode: Episode,
     ) -> Outcome:
@@ -186,8 +187,8 @@ class EpisodeTracker:
 
     async def recoveries(
         self,
-        cursor: AlertCursor,
-        channels: Sequence[Binding],
+        cursor: CursorRecord,
+        channels: Sequence[BindingRecord],
         tracked: Tracked,
         runs: Sequence[Snapshot] | None,
     ) -> None:
@@ -233,9 +234,9 @@ class EpisodeTracker:
 
     async def _recovered(
         self,
-        binding: Binding,
+        binding: BindingRecord,
         thread: str | None,
-        cursor: AlertCursor,
+        cursor: CursorRecord,
         episode: Episode,
         *,
         orphan: bool,
@@ -257,7 +258,7 @@ class EpisodeTracker:
             return Outcome.FAILED
 
     async def _mark(
-        self, cursor: AlertCursor, waiting: list[Episode], success: Snapshot, tracked: Tracked
+        self, cursor: CursorRecord, waiting: list[Episode], success: Snapshot, tracked: Tracked
     ) -> dict[int, Episode]:
         end = ended_at(success) or self._now()
         ended = [e for e in waiting if end > e.last_failed_at]
@@ -274,7 +275,7 @@ class EpisodeTracker:
         return updated
 
     async def _alert_threads(
-        self, bindings: Sequence[Binding], episodes: dict[int, Episode], scanned_to: datetime
+        self, bindings: Sequence[BindingRecord], episodes: dict[int, Episode], scanned_to: datetime
     ) -> tuple[dict[int, str], set[int]]:
         """The `ts` of each binding's episode alert (sent ones, from the ledger), and the
         bindings whose alert will never come: given up, or never claimed though the scan is

@@ -18,7 +18,7 @@ from bot.services.backoff import WorkspaceBackoff
 from bot.skyvia.client import MAX_TAKE, SkyviaClient
 from bot.skyvia.errors import SkyviaAuthError, SkyviaError, SkyviaNotFound, SkyviaRateLimited
 from bot.skyvia.models import Snapshot
-from storage.models import AlertCursor, Binding
+from storage.records import BindingRecord, CursorRecord
 from storage.repositories import AUTO, Episode, StaleSetting
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def ended_at(snapshot: Snapshot) -> datetime | None:
 class Listeners:
     """The alert-enabled bindings of one workspace and their muted backups."""
 
-    bindings: list[Binding]
+    bindings: list[BindingRecord]
     muted: dict[int, set[int]]
     unmuted: dict[tuple[int, int], datetime] = field(default_factory=dict)
     """(binding, backup) -> when it was last unmuted: what ended before stays unannounced."""
@@ -60,7 +60,7 @@ class Listeners:
                 self._by_backup.setdefault(backup, {})[binding_id] = episode
         return dict(self._by_backup.get(backup_id, {}))  # the caller may add to its copy
 
-    def hear(self, binding: Binding, backup_id: int, ended: datetime | None) -> bool:
+    def hear(self, binding: BindingRecord, backup_id: int, ended: datetime | None) -> bool:
         if backup_id in self.muted.get(binding.id, set()):
             return False
         unmuted_at = self.unmuted.get((binding.id, backup_id))
@@ -99,8 +99,8 @@ class FailureLister:
 
     async def list_failures(
         self,
-        cursor: AlertCursor,
-        listeners: list[Binding],
+        cursor: CursorRecord,
+        listeners: list[BindingRecord],
         limit: asyncio.Semaphore,
         now: datetime,
         *,
@@ -136,7 +136,7 @@ class FailureLister:
         return Listed()
 
     async def _all_pages(
-        self, token: str, cursor: AlertCursor, limit: asyncio.Semaphore, all_states: bool
+        self, token: str, cursor: CursorRecord, limit: asyncio.Semaphore, all_states: bool
     ) -> list[Snapshot]:
         """Pages through the listing (`limit` held per call), each failure once.
 
@@ -164,7 +164,7 @@ class FailureLister:
             if not page.has_more or len(found) == before:
                 return list(found.values())
 
-    def _overloaded(self, cursor: AlertCursor, exc: SkyviaError) -> float:
+    def _overloaded(self, cursor: CursorRecord, exc: SkyviaError) -> float:
         retry_after = exc.retry_after if isinstance(exc, SkyviaRateLimited) else None
         delay = self._backoff.failed(cursor.workspace_id, retry_after)
         log.warning(

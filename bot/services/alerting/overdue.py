@@ -37,7 +37,8 @@ from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaError
 from bot.skyvia.models import ActiveRun
 from storage.batching import WriteBatcher
-from storage.models import AlertCursor, Binding, DeliveryKind, DeliveryStatus, Watch
+from storage.models import DeliveryKind, DeliveryStatus, Watch
+from storage.records import BindingRecord, CursorRecord
 from storage.repositories import (
     AlertCursorRepository,
     DeliveryLedger,
@@ -91,7 +92,7 @@ class OverdueTracker:
         self._owner = owner
         self._interval = interval
 
-    def limits(self, cursor: AlertCursor, listeners: Listeners) -> dict[int, float]:
+    def limits(self, cursor: CursorRecord, listeners: Listeners) -> dict[int, float]:
         """Each hearing channel's limit for the backup, by binding id (none: not listed)."""
         found: dict[int, float] = {}
         for binding in listeners.bindings:
@@ -103,7 +104,7 @@ class OverdueTracker:
 
     def due(
         self,
-        cursor: AlertCursor,
+        cursor: CursorRecord,
         limits: dict[int, float],
         watched_since: datetime | None,
         now: datetime,
@@ -131,7 +132,7 @@ class OverdueTracker:
 
     async def check(
         self,
-        cursor: AlertCursor,
+        cursor: CursorRecord,
         listeners: Listeners,
         token: str,
         limit: asyncio.Semaphore,
@@ -177,7 +178,7 @@ class OverdueTracker:
 
     async def _overdue(
         self,
-        cursor: AlertCursor,
+        cursor: CursorRecord,
         listeners: Listeners,
         limits: dict[int, float],
         going: Going,
@@ -209,7 +210,7 @@ class OverdueTracker:
 
     async def _ended(
         self,
-        cursor: AlertCursor,
+        cursor: CursorRecord,
         listeners: Listeners,
         run: int,
         token: str,
@@ -246,7 +247,7 @@ class OverdueTracker:
             settled = settled and outcome.settled
         return settled
 
-    async def _card_of(self, binding: Binding, run: int) -> str | None:
+    async def _card_of(self, binding: BindingRecord, run: int) -> str | None:
         """The thread of the run's card in this channel when the channel watches it."""
         watch: Watch | None = await self._batcher.run(
             lambda s: WatchRepository(s).get_for_snapshot(binding.team_id, binding.channel_id, run)
@@ -254,11 +255,11 @@ class OverdueTracker:
         return WatchedRun.of(watch).thread_ts if watch is not None else None
 
 
-def _channel(binding: Binding) -> Channel:
+def _channel(binding: BindingRecord) -> Channel:
     return Channel(binding.team_id, binding.channel_id, binding.mention_ids)
 
 
-def _going(active: ActiveRun | None, cursor: AlertCursor, now: datetime) -> Going | None:
+def _going(active: ActiveRun | None, cursor: CursorRecord, now: datetime) -> Going | None:
     """The run `/active` shows, with how long it has run by Skyvia's count (our clock and
     Skyvia's may differ; its `duration` does not depend on ours)."""
     if active is None:

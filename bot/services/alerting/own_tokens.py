@@ -25,7 +25,7 @@ from cachetools import LRUCache
 from bot.services.alerting.token_checks import TokenChecks
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaAuthError, SkyviaError, SkyviaNotFound
-from storage.models import Binding
+from storage.records import BindingRecord
 
 log = logging.getLogger(__name__)
 
@@ -55,16 +55,16 @@ class OwnTokenChecks:
         self._lock = asyncio.Lock()
 
     async def hearing(
-        self, channels: Sequence[Binding], used_token: str, now: datetime
-    ) -> list[Binding]:
+        self, channels: Sequence[BindingRecord], used_token: str, now: datetime
+    ) -> list[BindingRecord]:
         """The channels that may hear a failure listed with `used_token`."""
-        kept: list[Binding] = []
+        kept: list[BindingRecord] = []
         for binding in channels:
             if binding.token_ciphertext is None or await self._accepted(binding, used_token, now):
                 kept.append(binding)
         return kept
 
-    async def _accepted(self, binding: Binding, used_token: str, now: datetime) -> bool:
+    async def _accepted(self, binding: BindingRecord, used_token: str, now: datetime) -> bool:
         ciphertext = binding.token_ciphertext
         assert ciphertext is not None
         async with self._lock:  # one check per binding, however many cursors ask at once

@@ -58,7 +58,8 @@ from bot.services.subscriptions import PersonalNotices
 from bot.skyvia.errors import SkyviaError
 from bot.skyvia.models import Snapshot, SnapshotState
 from storage.batching import BulkWrite
-from storage.models import AlertCursor, Binding, DeliveryKind
+from storage.models import DeliveryKind
+from storage.records import BindingRecord, CursorRecord
 from storage.repositories import (
     AlertCursorRepository,
     BindingRepository,
@@ -115,7 +116,7 @@ def next_cursor(
 class LeasedCursors:
     """A batch of due cursors this process now holds, with who listens to their workspaces."""
 
-    cursors: Sequence[AlertCursor]
+    cursors: Sequence[CursorRecord]
     listeners: dict[int, Listeners]
     full: bool
     """The batch was full: more may be due right now."""
@@ -207,7 +208,7 @@ class AlertingService(LeasedService[AlertingConfig]):
         """Scans every cursor of the batch, at most `concurrency` Skyvia calls at once."""
         limit = asyncio.Semaphore(self.config.concurrency)
 
-        async def guarded(cursor: AlertCursor) -> None:
+        async def guarded(cursor: CursorRecord) -> None:
             set_log_context(workspace=cursor.workspace_id, backup=cursor.backup_id)  # own task
             try:
                 await self._scan_one(cursor, leased.listeners[cursor.workspace_id], limit)
@@ -222,7 +223,7 @@ class AlertingService(LeasedService[AlertingConfig]):
         await asyncio.gather(*(guarded(cursor) for cursor in leased.cursors))
 
     async def _scan_one(
-        self, cursor: AlertCursor, listeners: Listeners, limit: asyncio.Semaphore
+        self, cursor: CursorRecord, listeners: Listeners, limit: asyncio.Semaphore
     ) -> None:
         """Lists the cursor's failures (`limit` bounds concurrent scans) and announces them.
 
@@ -273,7 +274,7 @@ class AlertingService(LeasedService[AlertingConfig]):
 
     async def _announce(
         self,
-        cursor: AlertCursor,
+        cursor: CursorRecord,
         failures: list[Snapshot],
         listeners: Listeners,
         token: str,
@@ -316,7 +317,7 @@ class AlertingService(LeasedService[AlertingConfig]):
 
     async def _health(
         self,
-        cursor: AlertCursor,
+        cursor: CursorRecord,
         listeners: Listeners,
         tracked: Tracked,
         token: str,
@@ -339,7 +340,7 @@ class AlertingService(LeasedService[AlertingConfig]):
             log.exception("health checks of backup %s failed", cursor.backup_id)
 
     async def _recent_runs(
-        self, cursor: AlertCursor, token: str, limit: asyncio.Semaphore
+        self, cursor: CursorRecord, token: str, limit: asyncio.Semaphore
     ) -> list[Snapshot] | None:
         """The backup's latest finished runs, one page; None when Skyvia gave no answer."""
         try:
@@ -358,14 +359,14 @@ class AlertingService(LeasedService[AlertingConfig]):
         return list(page.data)
 
     async def _due(
-        self, cursor: AlertCursor, failures: list[Snapshot], listeners: Listeners
-    ) -> list[tuple[Snapshot, list[Binding], list[Binding]]]:
+        self, cursor: CursorRecord, failures: list[Snapshot], listeners: Listeners
+    ) -> list[tuple[Snapshot, list[BindingRecord], list[BindingRecord]]]:
         """Each failure with the channels still to hear it (not told yet), and the listening
         channels that watch it: they hear it in its card's thread, but it counts in their
         episode's streak all the same (`EpisodeTracker.failed`)."""
         ids = frozenset(s.snapshot_id for s in failures)
         watched, told = await self._batcher.run_bulk(_KNOWN, ids)
-        due: list[tuple[Snapshot, list[Binding], list[Binding]]] = []
+        due: list[tuple[Snapshot, list[BindingRecord], list[BindingRecord]]] = []
         for snapshot in failures:
             end = ended_at(snapshot)
             hearing = [
@@ -382,7 +383,7 @@ class AlertingService(LeasedService[AlertingConfig]):
                 due.append((snapshot, told_here, watching))
         return due
 
-    async def _with_log(self, cursor: AlertCursor, snapshot: Snapshot, token: str) -> Snapshot:
+    async def _with_log(self, cursor: CursorRecord, snapshot: Snapshot, token: str) -> Snapshot:
         """The snapshot with its log: the list omits it, so one details call per new failure.
 
         Only failures some channel still has to hear about get here, so the call follows the
@@ -404,11 +405,11 @@ class AlertingService(LeasedService[AlertingConfig]):
         self._logs[key] = detailed
         return detailed
 
-    async def _advance(self, cursor: AlertCursor, to: datetime, next_scan: datetime) -> None:
+    async def _advance(self, cursor: CursorRecord, to: datetime, next_scan: datetime) -> None:
         scan = CursorAdvance(cursor.workspace_id, cursor.backup_id, self.owner, to, next_scan)
         await self._batcher.run_bulk(_ADVANCES, scan)
 
-    async def _record_error(self, cursor: AlertCursor, next_scan: datetime | None) -> None:
+    async def _record_error(self, cursor: CursorRecord, next_scan: datetime | None) -> None:
         if next_scan is None:
             delay = retry_delay(
                 cursor.error_count + 1, base=self.interval, cap=self.config.max_backoff
@@ -462,7 +463,7 @@ _KNOWN = BulkWrite[frozenset[int], tuple[_Keys, _Keys]]("watched and told failur
 _ADVANCES = BulkWrite[CursorAdvance, None]("alert cursor advances", _advance_many)
 
 
-def _hearing(cursor: AlertCursor, snapshot: Snapshot, listeners: Listeners) -> list[Binding]:
+def _hearing(cursor: CursorRecord, snapshot: Snapshot, listeners: Listeners) -> list[BindingRecord]:
     """The listening channels that hear this failure (muted, or connected after it: not)."""
     end = ended_at(snapshot)
     return [b for b in listeners.bindings if listeners.hear(b, cursor.backup_id, end)]

@@ -32,7 +32,8 @@ from bot.services.alerting.failure_listing import Listeners, ended_at
 from bot.services.announcements import Announcer, Channel, FreshAgain, Outcome, StaleNoticed
 from bot.skyvia.models import Snapshot, SnapshotState
 from storage.batching import WriteBatcher
-from storage.models import AlertCursor, Binding, DeliveryKind, DeliveryStatus
+from storage.models import DeliveryKind, DeliveryStatus
+from storage.records import BindingRecord, CursorRecord
 from storage.repositories import (
     AlertCursorRepository,
     DeliveryLedger,
@@ -118,7 +119,7 @@ class StaleTracker:
         self._owner = owner
         self._clock = clock
 
-    def due(self, cursor: AlertCursor, listeners: Listeners, now: datetime) -> bool:
+    def due(self, cursor: CursorRecord, listeners: Listeners, now: datetime) -> bool:
         """Whether this scan should read the backup's recent runs for the stale check."""
         settings = [listeners.stale_setting(b.id, cursor.backup_id) for b in listeners.bindings]
         if any(s.stale_snapshot_id is not None for s in settings):
@@ -137,7 +138,7 @@ class StaleTracker:
         return any(lim is not None and now - cursor.last_good_at > lim for lim in limits)
 
     async def check(
-        self, cursor: AlertCursor, listeners: Listeners, runs: Sequence[Snapshot], now: datetime
+        self, cursor: CursorRecord, listeners: Listeners, runs: Sequence[Snapshot], now: datetime
     ) -> None:
         """Learns from the runs, then opens, re-announces or closes each channel's episode."""
         learned = learn(runs)
@@ -166,8 +167,8 @@ class StaleTracker:
 
     async def _one(
         self,
-        cursor: AlertCursor,
-        binding: Binding,
+        cursor: CursorRecord,
+        binding: BindingRecord,
         setting: StaleSetting,
         cadence: float | None,
         last_good: tuple[int, datetime] | None,
@@ -196,8 +197,8 @@ class StaleTracker:
 
     async def _alert(
         self,
-        cursor: AlertCursor,
-        binding: Binding,
+        cursor: CursorRecord,
+        binding: BindingRecord,
         channel: Channel,
         stale_id: int,
         last_good: tuple[int, datetime] | None,
@@ -213,7 +214,12 @@ class StaleTracker:
             )
 
     async def _fresh(
-        self, cursor: AlertCursor, binding: Binding, channel: Channel, stale_id: int, good_id: int
+        self,
+        cursor: CursorRecord,
+        binding: BindingRecord,
+        channel: Channel,
+        stale_id: int,
+        good_id: int,
     ) -> None:
         key = (binding.team_id, binding.channel_id, stale_id, DeliveryKind.STALE)
 

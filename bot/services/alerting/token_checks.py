@@ -29,7 +29,7 @@ from bot.services.channel_pauses import (
 from bot.services.errors import NoDefaultToken
 from bot.services.token_policy import TokenPolicy
 from storage.crypto import TokenDecryptError
-from storage.models import Binding
+from storage.records import BindingRecord
 
 
 class TokenChecks:
@@ -40,7 +40,7 @@ class TokenChecks:
         self._token_policy = token_policy
         self._pauses = pauses
 
-    async def usable_token(self, binding: Binding, now: datetime) -> str | None:
+    async def usable_token(self, binding: BindingRecord, now: datetime) -> str | None:
         """The binding's token in clear; None without one (no default token, or undecryptable).
 
         A token that does not decrypt pauses its binding (reported once) and the caller goes
@@ -54,11 +54,11 @@ class TokenChecks:
             await self.report_undecryptable(binding, now)
             return None
 
-    async def report_undecryptable(self, binding: Binding, now: datetime) -> None:
+    async def report_undecryptable(self, binding: BindingRecord, now: datetime) -> None:
         """Pauses the binding with the reason; logged once (the pause happens once)."""
         await self._pause(binding, UNDECRYPTABLE_REASON, now)
 
-    async def report_rejected(self, binding: Binding, now: datetime) -> bool:
+    async def report_rejected(self, binding: BindingRecord, now: datetime) -> bool:
         """Tells the channel and pauses its binding; False if the notice must be retried later."""
         channel = Channel(binding.team_id, binding.channel_id)
         own = binding.token_ciphertext is not None
@@ -70,5 +70,5 @@ class TokenChecks:
         await self._pause(binding, reason, now)
         return True
 
-    async def _pause(self, binding: Binding, reason: str, now: datetime) -> None:
+    async def _pause(self, binding: BindingRecord, reason: str, now: datetime) -> None:
         await self._pauses.pause_channel(binding.team_id, binding.channel_id, reason, now=now)

@@ -13,14 +13,14 @@ from sqlalchemy import text
 from bot.devtools.slack_requests import Signing
 from bot.slack.messages.ids import ActionId, BlockId, CallbackId
 from storage.db import Database
-from storage.models import Binding
+from storage.records import BindingRecord
 from storage.repositories import AuditRepository, BindingRepository
 from tests.constants import ADMIN, CHANNEL, MEMBER, TEAM
 from tests.e2e.backup_kit import GET_BACKUP, audit_actions
 from tests.e2e.bot_fixtures import Stack, StartBot
 
 
-async def binding_of(stack: Stack, channel: str = CHANNEL) -> Binding | None:
+async def binding_of(stack: Stack, channel: str = CHANNEL) -> BindingRecord | None:
     async with stack.bot.container.db.session() as session:
         return await BindingRepository(session).get(TEAM, channel)
 
