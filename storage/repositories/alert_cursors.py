@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import AlertCursor, Binding
 from storage.records import CursorRecord
 from storage.repositories import _leases
-from storage.repositories._sql import conflict_insert
+from storage.repositories._sql import columns_of, conflict_insert, read_records
 from storage.types import UTCDateTime
 
 
@@ -64,10 +64,7 @@ class CursorAdvance:
     next_scan_at: datetime
 
 
-_FIELDS = tuple(CursorRecord.__dataclass_fields__)
-"""What a `CursorRecord` copies of a row: its fields are named as the columns are."""
-
-_COLUMNS = tuple(getattr(AlertCursor, name) for name in _FIELDS)
+_COLUMNS = columns_of(CursorRecord, AlertCursor)
 
 
 _CURSORS = cast(Table, AlertCursor.__table__)
@@ -108,9 +105,7 @@ class AlertCursorRepository:
         return found[0] if found else None
 
     async def _read(self, statement: Select[Any]) -> list[CursorRecord]:
-        """The records of `statement`'s rows, which select `_COLUMNS`."""
-        # Positional: the columns are selected in the fields' order (`_FIELDS`).
-        return [CursorRecord(*row) for row in await self.session.execute(statement)]
+        return await read_records(self.session, CursorRecord, statement)
 
     async def ensure(
         self,

@@ -15,18 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.crypto import Reencryption, TokenDecryptError
 from storage.models import Binding, Mute, Unmute
 from storage.records import BindingRecord
-from storage.repositories._sql import dialect_name, insert_if_absent
+from storage.repositories._sql import (
+    columns_of,
+    copy_of,
+    dialect_name,
+    insert_if_absent,
+    read_records,
+)
 from storage.types import UTCDateTime
 
-_FIELDS = tuple(BindingRecord.__dataclass_fields__)
-"""What a `BindingRecord` copies of a row: its fields are named as the columns are."""
-
-_COLUMNS = tuple(getattr(Binding, name) for name in _FIELDS)
-
-
-def _plain(binding: Binding) -> BindingRecord:
-    """The record of an entity `upsert` locked and changed: the entity stays in here."""
-    return BindingRecord(*(getattr(binding, name) for name in _FIELDS))
+_COLUMNS = columns_of(BindingRecord, Binding)
 
 
 class BindingRepository:
@@ -40,9 +38,7 @@ class BindingRepository:
         return found[0] if found else None
 
     async def _read(self, statement: Select[Any]) -> list[BindingRecord]:
-        """The records of `statement`'s rows, which select `_COLUMNS`."""
-        # Positional: the columns are selected in the fields' order (`_FIELDS`).
-        return [BindingRecord(*row) for row in await self.session.execute(statement)]
+        return await read_records(self.session, BindingRecord, statement)
 
     async def enterprise_of(self, team_id: str) -> str | None:
         """The Enterprise Grid org a team's bindings recorded, or None (not Grid, or unknown)."""
@@ -100,7 +96,7 @@ class BindingRepository:
         if binding is None:  # deleted between the two statements by a concurrent disconnect
             raise LookupError(f"binding of {team_id}/{channel_id} vanished during upsert")
         if inserted:
-            return _plain(binding)
+            return copy_of(BindingRecord, binding)  # the entity stays in here
         if binding.workspace_id != workspace_id:
             await self.session.execute(delete(Mute).where(Mute.binding_id == binding.id))
             await self.session.execute(delete(Unmute).where(Unmute.binding_id == binding.id))
@@ -111,7 +107,7 @@ class BindingRepository:
         for name, value in values.items():
             setattr(binding, name, value)
         await self.session.flush()
-        return _plain(binding)
+        return copy_of(BindingRecord, binding)  # the entity stays in here
 
     async def _get_for_update(self, team_id: str, channel_id: str) -> Binding | None:
         statement = (

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AlertEpisode, Binding, PastEpisode
-from storage.repositories._sql import delete_batch
+from storage.repositories._sql import columns_of, copy_of, delete_batch
 
 
 @dataclass(frozen=True)
@@ -48,15 +48,11 @@ class Episode:
 _EPISODE_FIELDS = tuple(Episode.__dataclass_fields__)
 """What an `Episode` copies of a row: its fields are named as the columns are."""
 
-_EPISODE_COLUMNS = tuple(getattr(AlertEpisode, name) for name in _EPISODE_FIELDS)
-_PAST_COLUMNS = tuple(getattr(PastEpisode, name) for name in _EPISODE_FIELDS)
+_EPISODE_COLUMNS = columns_of(Episode, AlertEpisode)
+_PAST_COLUMNS = columns_of(Episode, PastEpisode)
 
 AlertKey = tuple[str, int]
 """An episode's alert as the ledger names it: its channel and its first failed snapshot."""
-
-
-def _plain(row: AlertEpisode) -> Episode:
-    return Episode(**{name: getattr(row, name) for name in _EPISODE_FIELDS})
 
 
 class EpisodeRepository:
@@ -74,8 +70,7 @@ class EpisodeRepository:
                 AlertEpisode.binding_id.in_(list(binding_ids)), AlertEpisode.closed_at.is_(None)
             )
         )
-        # Positional: the columns are selected in the fields' order (`_EPISODE_FIELDS`).
-        episodes = (Episode(*row) for row in rows)
+        episodes = (Episode(*row) for row in rows)  # positional: see `columns_of`
         return {(e.binding_id, e.backup_id): e for e in episodes}
 
     async def record_failure(
@@ -116,7 +111,7 @@ class EpisodeRepository:
                 row.failures += 1
                 row.last_snapshot_id = snapshot_id
                 row.last_failed_at = ended
-            result[binding_id] = _plain(row)
+            result[binding_id] = copy_of(Episode, row)
         await self.session.flush()
         return result
 
@@ -137,7 +132,7 @@ class EpisodeRepository:
         result: dict[int, Episode] = {}
         for row in rows:
             row.first_snapshot_id = snapshot_id
-            result[row.binding_id] = _plain(row)
+            result[row.binding_id] = copy_of(Episode, row)
         await self.session.flush()
         return result
 
