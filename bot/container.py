@@ -232,6 +232,7 @@ def _background(core: Core) -> Background:
         ),
         takers=takers,
         health=health,
+        announcer=announcer,
     )
 
 
@@ -245,7 +246,12 @@ def _services(core: Core, background: Background) -> Services:
         token_policy=core.token_policy,
         alert_settings=core.alert_settings,
         backups=BackupService(skyvia=skyvia),
-        snapshots=SnapshotService(db=db, skyvia=skyvia, watch_interval=settings.watch_interval),
+        snapshots=SnapshotService(
+            db=db,
+            skyvia=skyvia,
+            watch_interval=settings.watch_interval,
+            announcer=background.announcer,
+        ),
         schedules=core.schedules,
         clicks=ClickClaims(db),
         timers=background.timers,
@@ -256,6 +262,7 @@ def _services(core: Core, background: Background) -> Services:
         steps=StepExecutions(db, core.cipher),
         takers=background.takers,
         subscriptions=Subscriptions(db),
+        pace=background.sender.pace,
         installations=TeamInstallations(slack.installation_store, evict=slack.evict),
     )
 

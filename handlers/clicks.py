@@ -97,7 +97,7 @@ async def replace_clicked(ctx: SlackContext, click: Click, message: Message) -> 
     if ctx.respond is not None:
         await ctx.update_original(message)
     elif click.message_ts and not click.is_ephemeral:
-        await ctx.client.chat_update(**message.kwargs(channel=ctx.channel_id, ts=click.message_ts))
+        await ctx.update(message, channel_id=ctx.channel_id, ts=click.message_ts)
     else:
         await ctx.reply(message)
 

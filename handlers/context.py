@@ -21,7 +21,7 @@ from bot.services.bindings import BindingService, BoundWorkspace
 from bot.services.channel_pauses import ChannelPauses
 from bot.services.clicks import ClickClaims
 from bot.services.digests import DigestSettings
-from bot.services.errors import NotInChannel
+from bot.services.errors import NotInChannel, SlackBusy
 from bot.services.health import HealthService
 from bot.services.mentions import AlertMentions
 from bot.services.schedules import ScheduleService
@@ -33,6 +33,8 @@ from bot.services.timers import TimerService
 from bot.services.token_policy import TokenPolicy
 from bot.slack.authz import Authorizer, Role
 from bot.slack.delivery.errors import not_in_channel
+from bot.slack.delivery.paced_calls import paced
+from bot.slack.delivery.pacing import POST, UPDATE, Pace
 from bot.slack.installations import TeamInstallations
 from bot.slack.messages import Message
 
@@ -62,6 +64,14 @@ class Services:
     steps: StepExecutions
     takers: AlertTakers
     subscriptions: Subscriptions
+    pace: Pace
+    """Slack's pace of this process, the outbox's senders' own: the listeners' posts and
+    edits take their turns from it too (`bot.slack.delivery.paced_calls`)."""
+
+
+TURN_WITHIN = 10.0
+"""Seconds a listener's post or edit waits for its turn at Slack's pace before it gives up
+(`SlackBusy`): the request was acked long before, and a person is waiting for the answer."""
 
 
 @dataclass
@@ -127,11 +137,20 @@ class SlackContext:
             raise RuntimeError("update_original needs a response_url")
         await self.respond(**message.to_dict(), replace_original=True)
 
-    async def post(self, message: Message, **extra: Any) -> str:
-        """A real channel message (own `ts`); returns the ts."""
-        try:
-            response = await self.client.chat_postMessage(
+    async def post(self, message: Message, *, within: float = TURN_WITHIN, **extra: Any) -> str:
+        """A real channel message (own `ts`) at the channel's pace; returns the ts.
+
+        `SlackBusy` when Slack's pace gave it no turn within `within` seconds (nothing posted).
+        """
+
+        async def call() -> Any:
+            return await self.client.chat_postMessage(
                 channel=self.channel_id, **message.to_dict(), **extra
+            )
+
+        try:
+            response = await paced(
+                self.services.pace, self.team_id, POST, self.channel_id, call, within=within
             )
         except SlackApiError as exc:
             if not_in_channel(exc):
@@ -139,11 +158,21 @@ class SlackContext:
             raise
         return str(response["ts"])
 
+    async def update(self, message: Message, *, channel_id: str, ts: str) -> None:
+        """Edits a message of the bot's at the team's `chat.update` pace (`SlackBusy` when it
+        gave no turn in time)."""
+
+        async def call() -> Any:
+            return await self.client.chat_update(**message.kwargs(channel=channel_id, ts=ts))
+
+        await paced(self.services.pace, self.team_id, UPDATE, None, call, within=TURN_WITHIN)
+
     async def post_or_tell(self, message: Message) -> None:
-        """To the channel; a private channel without the bot still tells the person who did it."""
+        """To the channel; a private channel without the bot, or one whose pace Slack keeps
+        too busy, still tells the person who did it."""
         try:
             await self.post(message)
-        except NotInChannel:
+        except (NotInChannel, SlackBusy):
             await self.reply(message)
 
     async def permalink(self, channel_id: str, message_ts: str | None) -> str | None:

@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 from bot.clock import utcnow
 from bot.services.bindings import BoundWorkspace
 from bot.services.snapshots import (
+    CARD_TIMEOUT,
     AlreadyActive,
     CardRefused,
     StartedSnapshot,
@@ -31,6 +32,11 @@ from bot.slack.messages import (
     snapshot_card,
 )
 from handlers.context import SlackContext
+
+CARD_TURN_WITHIN = CARD_TIMEOUT / 2
+"""Seconds a card waits for its turn at the channel's pace: past it the watcher owes the card
+in the outbox, so a card is never cut off by `CARD_TIMEOUT` before it was even sent (an
+unknown outcome, which only reading the channel back settles)."""
 
 START_SNAPSHOT = "start a snapshot"
 """What a refused role check says was asked, by command, button, App Home or Workflow step."""
@@ -126,7 +132,7 @@ async def post_snapshot_card(
         card = _card_of(started, retry.snapshot_id, link)
         extra["thread_ts"] = retry.thread_ts
     try:
-        return await ctx.post(card, **extra)
+        return await ctx.post(card, within=CARD_TURN_WITHIN, **extra)
     except SlackApiError as exc:
         if refused_outright(exc):
             raise CardRefused(error_code(exc)) from exc

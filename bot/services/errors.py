@@ -39,6 +39,15 @@ class NotInChannel(DomainError):
     """The bot cannot post in the request's channel: it is private and the bot not a member."""
 
 
+class SlackBusy(DomainError):
+    """Slack's rate limit for the channel (or the workspace) left the bot no turn in time, so
+    nothing was posted: `retry_after` seconds until one may come."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
 class NotAllowed(WordedRefusal):
     """The user lacks the role; `rule` is the sentence naming the rule."""
 

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
+from bot.services.announcements import Announcer, CardOwed, Channel
 from bot.services.audit import Actor, Entry, record, record_in
 from bot.services.backups import failure_detail
 from bot.services.bindings import BoundWorkspace, by_binding, channel_binding
@@ -24,7 +25,7 @@ from bot.services.errors import DomainError
 from bot.services.models import ChannelBinding, OverdueRun, RecentFailure, RunStep, WatchedRun
 from bot.skyvia.client import SkyviaClient
 from bot.skyvia.errors import SkyviaError
-from bot.skyvia.models import ActiveRun, Backup
+from bot.skyvia.models import ActiveRun, Backup, Snapshot
 from storage.db import Database
 from storage.models import DeliveryKind, Watch
 from storage.repositories import (
@@ -143,9 +144,13 @@ class SnapshotService:
         watch_interval: float,
         clock: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        announcer: Announcer | None = None,
     ) -> None:
+        """`announcer`: where a card Slack refused is owed at once; without one, the watcher
+        owes it at the watch's first poll (an interval later)."""
         self._db = db
         self._skyvia = skyvia
+        self._announcer = announcer
         self._watch_interval = timedelta(seconds=watch_interval)
         self._clock = clock
         self._sleep = sleep
@@ -332,12 +337,13 @@ class SnapshotService:
                 ts = await post_card(started)
         except (CardRefused, DomainError) as error:
             log.warning(
-                "card of snapshot %s refused (%s); the watcher posts it",
+                "card of snapshot %s refused (%s); owed to the outbox",
                 watch.snapshot_id,
                 error,
                 extra=context,
             )
             await self._quietly(lambda session: _release_card(session, key), key)
+            await self._owe_card(watch, started)
             return watch
         except Exception as error:
             log.warning(
@@ -350,6 +356,29 @@ class SnapshotService:
         now = self._clock()
         await self._quietly(lambda session: _record_card(session, key, ts, now), key)
         return replace(watch, message_ts=ts)
+
+    async def _owe_card(self, watch: WatchedRun, started: StartedSnapshot) -> None:
+        """A refused card (nothing posted) is owed in the outbox at once, so the senders post
+        it at the channel's pace: waiting for the watcher's first poll cost the person an
+        interval (15 s) whenever Slack's pace left the request no turn. The watcher's poll
+        then reads its `ts` from the ledger; if owing fails here, that poll owes it."""
+        if self._announcer is None:
+            return
+        run = started.run
+        snapshot = Snapshot.model_validate(
+            {"snapshotId": run.run_id, "state": run.state, "queueTime": run.date}
+        )
+        try:
+            await self._announcer.owe(
+                CardOwed(watch, snapshot, self._clock()),
+                Channel(watch.team_id, watch.channel_id),
+            )
+        except Exception as error:
+            log.warning(
+                "could not owe the card of snapshot %s (%s); the watcher owes it",
+                watch.snapshot_id,
+                type(error).__name__,
+            )
 
     async def _quietly(
         self, write: Callable[[AsyncSession], Awaitable[None]], key: LedgerKey

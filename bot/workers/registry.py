@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from bot.metrics import Metrics
 from bot.services.alerting.scanner import AlertingService
+from bot.services.announcements import Announcer
 from bot.services.health import HealthService
 from bot.services.leasing import lease_for
 from bot.services.retention import RetentionService
@@ -46,6 +47,8 @@ class Background:
     sender: OutboxSender
     takers: AlertTakers
     health: HealthService
+    announcer: Announcer
+    """What every use case owes Slack goes through it (the listeners' refused cards too)."""
 
 
 class WorkerNeeds(Protocol):

@@ -20,7 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import utcnow
 from bot.services.audit import Actor
-from bot.services.errors import NotInChannel, TokenRejected, WorkspaceNotFound
+from bot.services.errors import NotInChannel, SlackBusy, TokenRejected, WorkspaceNotFound
 from bot.services.models import ChannelBinding, WatchedRun
 from bot.services.timers import TimerKind
 from bot.skyvia.models import Workspace
@@ -129,14 +129,12 @@ async def end_cards(ctx: SlackContext, ended: list[WatchedRun], reason: str) -> 
             continue
         message = watch_ended_card(watch, reason)
         try:
-            await ctx.client.chat_update(
-                **message.kwargs(channel=watch.channel_id, ts=watch.message_ts)
-            )
-        except SlackApiError as error:
+            await ctx.update(message, channel_id=watch.channel_id, ts=watch.message_ts)
+        except (SlackApiError, SlackBusy) as error:
             log.warning(
                 "could not end the card of snapshot %s: %s",
                 watch.snapshot_id,
-                error.response.get("error"),
+                error.response.get("error") if isinstance(error, SlackApiError) else error,
                 extra={"team": ctx.team_id, "channel": watch.channel_id},
             )
 

@@ -174,18 +174,32 @@ class Outbox:
         An edit with a newer pending edit of the same message is left out: only the newest is
         sent (coalescing). `per_channel`: only each channel's first post and first edit (the
         senders keep a channel's posts in order by sending one at a time; an edit changes a
-        message already there, so it need not wait behind the channel's posts).
+        message already there, so it need not wait behind the channel's posts, except those
+        about its own snapshot: a run's reply goes before its card's final state).
         """
         newer = aliased(Delivery)
+        post = aliased(Delivery)
         where = [
             Delivery.status == DeliveryStatus.PENDING,
             or_(Delivery.not_before.is_(None), Delivery.not_before <= db_now(self.session)),
             or_(
                 Delivery.target.is_(None),
-                ~exists().where(
-                    newer.target == Delivery.target,
-                    newer.status == DeliveryStatus.PENDING,
-                    newer.id > Delivery.id,
+                and_(
+                    ~exists().where(
+                        newer.target == Delivery.target,
+                        newer.status == DeliveryStatus.PENDING,
+                        newer.id > Delivery.id,
+                    ),
+                    # A run's reply goes before its card's final edit: an edit waits while a
+                    # post about its snapshot, owed before it in its channel, is not yet sent.
+                    ~exists().where(
+                        post.team_id == Delivery.team_id,
+                        post.channel_id == Delivery.channel_id,
+                        post.snapshot_id == Delivery.snapshot_id,
+                        post.target.is_(None),
+                        post.status.in_((DeliveryStatus.PENDING, DeliveryStatus.CLAIMED)),
+                        post.id < Delivery.id,
+                    ),
                 ),
             ),
         ]

@@ -46,8 +46,9 @@ async def reply_status(db: Database, snapshot_id: int) -> str | None:
 async def test_a_reply_owed_when_the_bot_is_killed_is_posted_once_after_restart(
     procs: ProcessStack,
 ) -> None:
-    # One post per channel every ten minutes: the first reply spends it, the second must wait.
-    procs.env["SKYVIA_BOT_SLACK_PACE"] = "channel=1/600+1"
+    # Four posts per channel, then one every ten minutes: the "connected" note, the two cards
+    # and the first reply spend them, the second reply must wait.
+    procs.env["SKYVIA_BOT_SLACK_PACE"] = "channel=1/600+4"
     bot, send = await procs.start()
     await procs.connect(send)
     procs.sim.state.set_speed(1)  # runs stay in progress until the test finishes them

@@ -90,6 +90,28 @@ async def test_replies_and_alerts_go_before_notes_and_edits(kit: Kit) -> None:
     assert first_round == {"message 3", "message 1"}
 
 
+async def test_a_runs_card_edit_waits_for_its_reply_held_by_the_channels_pace(kit: Kit) -> None:
+    """The reply before the card's final state (guarantees: a snapshot started from Slack),
+    though an edit has a lane of its own: here the channel's pace holds the reply back."""
+    kit.sender.pace = Pace(PaceConfig.parse("channel=1/3600+1"))
+    assert kit.sender.pace.take(TEAM, POST, CHANNEL)  # the card spent the channel's post
+    card = kit.slack.seed_message(CHANNEL, "card").ts
+    await kit.notifier.deliver(key(7, "thread_reply"), text(1), thread_ts=card)
+    await kit.notifier.update_once(key(7, "card:Succeeded"), card, text(2))
+    other = kit.slack.seed_message(CHANNEL, "another run's card").ts
+    await kit.notifier.update_once(key(8, "card:Running"), other, text(3))
+    for _ in range(3):
+        await round_of(kit.sender)
+    assert [c.args["text"] for c in kit.slack.calls if c.ok] == ["message 3"]
+    kit.sender.pace = Pace(PaceConfig())  # the channel's next second
+    await kit.flush()
+    assert [c.args["text"] for c in kit.slack.calls if c.ok] == [
+        "message 3",
+        "message 1",
+        "message 2",
+    ]
+
+
 async def test_pending_edits_of_one_message_coalesce_to_the_latest(kit: Kit) -> None:
     card = kit.slack.seed_message(CHANNEL, "card").ts
     for n, state in enumerate(["Queued", "Running", "Succeeded"]):

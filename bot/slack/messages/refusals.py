@@ -19,6 +19,7 @@ from bot.services.errors import (
     NoDefaultToken,
     NotBound,
     NotInChannel,
+    SlackBusy,
     TokenRejected,
     WordedRefusal,
     WorkspaceNotFound,
@@ -82,6 +83,14 @@ def _not_in_channel(_: NotInChannel) -> Words:
     return (
         "I can't post in this channel: it is private and I am not a member.",
         "Invite me with `/invite @Skyvia Backup Bot`, then try again.",
+    )
+
+
+@worded(SlackBusy)
+def _slack_busy(error: SlackBusy) -> Words:
+    return (
+        "Slack is limiting how fast I may post here right now, so that message was not sent.",
+        f"Try again in {max(1, round(error.retry_after))} seconds.",
     )
 
 
