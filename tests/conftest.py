@@ -56,3 +56,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.skip(reason="keeps its own SQLite file: run on SQLite"))
         elif not DATABASE_FIXTURES & fixtures:
             item.add_marker(pytest.mark.skip(reason="uses no database: run on SQLite"))
+    # The long tests first (xdist's workers then end together instead of one finishing a
+    # crash test alone), the skipped ones last.
+    items.sort(key=_start_order)
+
+
+def _start_order(item: pytest.Item) -> int:
+    if item.get_closest_marker("skip") is not None:
+        return 2
+    return 0 if item.get_closest_marker("e2e") is not None else 1
