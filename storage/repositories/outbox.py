@@ -21,7 +21,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, case, exists, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -177,31 +188,10 @@ class Outbox:
         message already there, so it need not wait behind the channel's posts, except those
         about its own snapshot: a run's reply goes before its card's final state).
         """
-        newer = aliased(Delivery)
-        post = aliased(Delivery)
         where = [
             Delivery.status == DeliveryStatus.PENDING,
             or_(Delivery.not_before.is_(None), Delivery.not_before <= db_now(self.session)),
-            or_(
-                Delivery.target.is_(None),
-                and_(
-                    ~exists().where(
-                        newer.target == Delivery.target,
-                        newer.status == DeliveryStatus.PENDING,
-                        newer.id > Delivery.id,
-                    ),
-                    # A run's reply goes before its card's final edit: an edit waits while a
-                    # post about its snapshot, owed before it in its channel, is not yet sent.
-                    ~exists().where(
-                        post.team_id == Delivery.team_id,
-                        post.channel_id == Delivery.channel_id,
-                        post.snapshot_id == Delivery.snapshot_id,
-                        post.target.is_(None),
-                        post.status.in_((DeliveryStatus.PENDING, DeliveryStatus.CLAIMED)),
-                        post.id < Delivery.id,
-                    ),
-                ),
-            ),
+            or_(Delivery.target.is_(None), _edit_is_due()),
         ]
         if teams is not None:
             where.append(Delivery.team_id.in_(sorted(teams)))
@@ -444,3 +434,26 @@ def _row(entry: OutboxEntry, owner: str) -> dict[str, object]:
         "payload": entry.payload,
         "target": entry.target,
     }
+
+
+def _edit_is_due() -> ColumnElement[bool]:
+    """An edit may go: no newer pending edit of its message (coalescing), and no post about its
+    snapshot owed before it in its channel still unsent (a run's reply goes before its card's
+    final state)."""
+    newer = aliased(Delivery)
+    post = aliased(Delivery)
+    return and_(
+        ~exists().where(
+            newer.target == Delivery.target,
+            newer.status == DeliveryStatus.PENDING,
+            newer.id > Delivery.id,
+        ),
+        ~exists().where(
+            post.team_id == Delivery.team_id,
+            post.channel_id == Delivery.channel_id,
+            post.snapshot_id == Delivery.snapshot_id,
+            post.target.is_(None),
+            post.status.in_((DeliveryStatus.PENDING, DeliveryStatus.CLAIMED)),
+            post.id < Delivery.id,
+        ),
+    )
