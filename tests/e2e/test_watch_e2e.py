@@ -128,7 +128,10 @@ async def test_rate_limited_reply_is_retried_and_posted_once(bound: Stack) -> No
 
 async def test_channel_not_found_pauses_the_binding_instead_of_retrying(bound: Stack) -> None:
     stack = bound
-    stack.sim.state.set_speed(5)
+    # Simulated time all but stands still: the run moves on only when finished here, so the first
+    # call about it after the channel is gone is its reply (a card edit owed for a state seen
+    # on the way would meet channel_not_found first, and the paused watch would wait).
+    stack.sim.state.set_speed(0.001)
     run, _card = await start_snapshot(stack)
     stack.slack.fail_channel(CHANNEL, "channel_not_found")
     stack.sim.state.finish_snapshot(run.id)
