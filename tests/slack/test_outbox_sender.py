@@ -98,8 +98,8 @@ async def test_a_runs_card_edit_waits_for_its_reply_held_by_the_channels_pace(ki
     card = kit.slack.seed_message(CHANNEL, "card").ts
     await kit.notifier.deliver(key(7, "thread_reply"), text(1), thread_ts=card)
     await kit.notifier.update_once(key(7, "card:Succeeded"), card, text(2))
-    other = kit.slack.seed_message(CHANNEL, "another run's card").ts
-    await kit.notifier.update_once(key(8, "card:Running"), other, text(3))
+    other = kit.slack.seed_message(OTHER_CHANNEL, "another channel's card").ts
+    await kit.notifier.update_once(key(8, "card:Running", OTHER_CHANNEL), other, text(3))
     for _ in range(3):
         await round_of(kit.sender)
     assert [c.args["text"] for c in kit.slack.calls if c.ok] == ["message 3"]
