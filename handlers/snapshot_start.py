@@ -64,7 +64,8 @@ async def start_snapshot(
     An active run is reported to the user, and nothing is started. A `retry` posts the card in
     the failure's thread, saying what it retries and linking back to it. The card carries its
     delivery key in the message metadata, so a post whose answer was lost is found again; a
-    card Slack refused is posted by the watcher, and the user is told it follows.
+    card Slack refused (or that got no turn at the channel's pace in time) is owed to the
+    outbox, and the user is told it follows.
     """
 
     result = await ctx.services.snapshots.start(

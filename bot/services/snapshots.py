@@ -184,7 +184,8 @@ class SnapshotService:
            Builder `step` started records that step on its watch, in the same transaction, so
            the step is completed when the run ends whatever happens in between.
         4. `post_card`, and the card's `ts` recorded on the watch and in the ledger. A card
-           Slack refused releases the claim, and the watcher posts it; a card whose outcome is
+           Slack refused releases the claim and is owed to the outbox at once (`_owe_card`;
+           the watcher learns its `ts` from the ledger); a card whose outcome is
            unknown keeps the claim, and the watcher reads it back by its metadata once the claim
            is stale, posting only if absent (`bot.slack.delivery.notifier`). Either way one card,
            and the outcome in its thread.

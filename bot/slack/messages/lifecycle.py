@@ -166,7 +166,7 @@ def snapshot_outcome_reply(
 
 
 def card_pending_message(backup: Backup, snapshot_id: int) -> Message:
-    """To the user who started a run whose card did not post at once (the watcher posts it)."""
+    """To the user who started a run whose card did not post at once (the outbox sends it)."""
     line = (
         f":hourglass_flowing_sand: Snapshot {snapshot_id} of {backup_label(backup.name, backup.id)}"
         " was started. Slack did not take its progress card just now; I will post it in this "
