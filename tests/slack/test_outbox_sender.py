@@ -92,10 +92,12 @@ async def test_replies_and_alerts_go_before_notes_and_edits(kit: Kit) -> None:
 
 async def test_a_runs_card_edit_waits_for_its_reply_held_by_the_channels_pace(kit: Kit) -> None:
     """The reply before the card's final state (guarantees: a snapshot started from Slack),
-    though an edit has a lane of its own: here the channel's pace holds the reply back."""
+    though an edit has a lane of its own: here the channel's pace holds the reply back, behind
+    an alert owed before it (so the reply is not even among the rows a round reads)."""
     kit.sender.pace = Pace(PaceConfig.parse("channel=1/3600+1"))
     assert kit.sender.pace.take(TEAM, POST, CHANNEL)  # the card spent the channel's post
     card = kit.slack.seed_message(CHANNEL, "card").ts
+    await kit.notifier.deliver(key(6), text(0))
     await kit.notifier.deliver(key(7, "thread_reply"), text(1), thread_ts=card)
     await kit.notifier.update_once(key(7, "card:Succeeded"), card, text(2))
     other = kit.slack.seed_message(OTHER_CHANNEL, "another channel's card").ts
@@ -103,10 +105,11 @@ async def test_a_runs_card_edit_waits_for_its_reply_held_by_the_channels_pace(ki
     for _ in range(3):
         await round_of(kit.sender)
     assert [c.args["text"] for c in kit.slack.calls if c.ok] == ["message 3"]
-    kit.sender.pace = Pace(PaceConfig())  # the channel's next second
+    kit.sender.pace = Pace(PaceConfig.parse("channel=100/1+100"))  # the channel is free again
     await kit.flush()
     assert [c.args["text"] for c in kit.slack.calls if c.ok] == [
         "message 3",
+        "message 0",
         "message 1",
         "message 2",
     ]
