@@ -34,9 +34,9 @@ from bot.slack.messages import (
 from handlers.context import SlackContext
 
 CARD_TURN_WITHIN = CARD_TIMEOUT / 2
-"""Seconds a card waits for its turn at the channel's pace: past it the watcher owes the card
-in the outbox, so a card is never cut off by `CARD_TIMEOUT` before it was even sent (an
-unknown outcome, which only reading the channel back settles)."""
+"""Seconds a card waits for its turn at the channel's pace: past it the card is owed to the
+outbox, so a card is never cut off by `CARD_TIMEOUT` before it was even sent (an unknown
+outcome, which only reading the channel back settles)."""
 
 START_SNAPSHOT = "start a snapshot"
 """What a refused role check says was asked, by command, button, App Home or Workflow step."""

@@ -12,8 +12,8 @@ Slack's tiers: 47 % of all calls answered 429).
 So these calls take their turn from the same buckets: they wait for it (never past `within`
 seconds), a 429 that still comes holds the bucket for every sender of the process and the call
 waits for its next turn (a 429 says Slack did nothing, so calling again cannot duplicate), and
-when no turn comes in time the caller gets `SlackBusy`: nothing was sent. A card then goes to
-the watcher, which owes it in the outbox; an answer is told to the user alone.
+when no turn comes in time the caller gets `SlackBusy`: nothing was sent. A card is then owed
+to the outbox (`SnapshotService`), and an answer is told to the user alone.
 """
 
 from __future__ import annotations
