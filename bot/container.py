@@ -70,11 +70,14 @@ def token_cipher(settings: Settings) -> TokenCipher:
 
 
 def skyvia_observer(metrics: Metrics) -> Callable[[str, str, int | None, float], None]:
-    """One metric sample and one log line per Skyvia HTTP attempt (never the token)."""
+    """One metric sample per Skyvia HTTP attempt, and a log line (never the token): at INFO for
+    an attempt that failed, at DEBUG for the rest (the alert scanner lists every backup every
+    interval: hundreds of lines a second at INFO, and the metrics count them already)."""
 
     def observe(method: str, endpoint: str, status: int | None, seconds: float) -> None:
         metrics.observe_skyvia(method, endpoint, status, seconds)
-        skyvia_log.info(
+        skyvia_log.log(
+            logging.INFO if status is None or status >= 400 else logging.DEBUG,
             "skyvia call",
             extra={"endpoint": endpoint, "status": status, "ms": round(seconds * 1000, 1)},
         )

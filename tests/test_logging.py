@@ -153,3 +153,45 @@ async def test_set_log_context_stays_in_its_task() -> None:
     assert first == {"team": "T1", "channel": "CT1"}
     assert second == {"team": "T2", "channel": "CT2"}
     assert dict(current_log_context()) == {}
+
+
+@pytest.mark.usefixtures("restore_root_logger")
+@pytest.mark.parametrize("level", ["INFO", "WARNING"])
+def test_slack_sdk_builds_no_per_call_debug_line_above_debug(level: str) -> None:
+    # slack_sdk formats a debug line per call (headers, the whole JSON body) whenever its client
+    # logger's own level is NOTSET, whatever the effective level: 3 % of the bot's CPU in the
+    # alert benchmark. Its guard is `logger.level <= logging.DEBUG`.
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    configure_logging(level, "text", secrets=[])
+    assert AsyncWebClient().logger.level > logging.DEBUG
+
+
+@pytest.mark.usefixtures("restore_root_logger")
+def test_slack_sdk_still_logs_calls_at_debug(capsys: pytest.CaptureFixture[str]) -> None:
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    configure_logging("DEBUG", "text", secrets=[])
+    logger = AsyncWebClient().logger
+    assert logger.level <= logging.DEBUG
+    logger.debug("Sending a request - url: POST https://slack.com/api/chat.postMessage")
+    assert "chat.postMessage" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("status", "level"), [(200, None), (404, logging.INFO), (None, logging.INFO)]
+)
+def test_a_skyvia_call_is_logged_at_info_only_when_it_failed(
+    caplog: pytest.LogCaptureFixture, status: int | None, level: int | None
+) -> None:
+    # The alert scanner lists every backup every interval (600 calls a second in the alert
+    # benchmark): a line each at INFO was noise and CPU. Metrics count every call.
+    from bot.container import skyvia_observer
+    from bot.metrics import Metrics
+
+    observe = skyvia_observer(Metrics())
+    with caplog.at_level(logging.DEBUG, logger="bot.skyvia"):
+        observe("GET", "GET /workspaces/{workspaceId}", status, 0.012)
+    (record,) = [r for r in caplog.records if r.name == "bot.skyvia"]
+    assert record.levelno == (logging.DEBUG if level is None else level)
+    assert record.getMessage() == "skyvia call"

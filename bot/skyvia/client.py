@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
+from urllib.parse import quote, urlencode
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
@@ -299,11 +300,7 @@ class SkyviaClient:
         status: int | None = None
         try:
             response = await self._http.request(
-                call.method,
-                self._base_url + call.path(),
-                params=call.params,
-                json=call.json_body,
-                headers=headers,
+                call.method, self._url(call), json=call.json_body, headers=headers
             )
             status = response.status_code
             return response
@@ -318,6 +315,15 @@ class SkyviaClient:
             ) from None
         finally:
             self._observe(call, status, time.perf_counter() - started)
+
+    def _url(self, call: Call) -> httpx.URL:
+        """The call's whole URL, parsed once: httpx parses a string URL, and again to merge
+        `params=` into it (a third of a listing's CPU in the alert benchmark, where the scanner
+        lists every backup every interval)."""
+        url = self._base_url + call.path()
+        if call.params:
+            url += "?" + urlencode(call.params, quote_via=quote)
+        return httpx.URL(url)
 
     def _observe(self, call: Call, status: int | None, seconds: float) -> None:
         if self._observer is None:

@@ -167,15 +167,17 @@ class Outbox:
         return states
 
     async def next_rows(
-        self, limit: int, teams: Collection[str] | None = None, *, per_channel: bool = False
+        self, limit: int, teams: Collection[str] | None = None, *, per_lane: int | None = None
     ) -> list[QueuedRow]:
         """Pending rows that may be sent now, most urgent and oldest first (of `teams` if given).
 
         An edit with a newer pending edit of the same message is left out: only the newest is
-        sent (coalescing). `per_channel`: only each channel's first post and first edit (the
-        senders keep a channel's posts in order by sending one at a time; an edit changes a
-        message already there, so it need not wait behind the channel's posts, except its
-        run's reply: a run's reply goes before its card's final state).
+        sent (coalescing). `per_lane`: only the first `per_lane` rows of each channel's posts
+        and of its edits, every lane's first rows before any lane's next (the senders keep a
+        channel's posts in order by sending one at a time; an edit changes a message already
+        there, so it need not wait behind the channel's posts, except its run's reply: a run's
+        reply goes before its card's final state). A lane's next rows let a sender that reuses
+        a read send a channel's next post as soon as its pace allows, not a read later.
         """
         newer = aliased(Delivery)
         where = [
@@ -192,7 +194,7 @@ class Outbox:
         ]
         if teams is not None:
             where.append(Delivery.team_id.in_(sorted(teams)))
-        if not per_channel:
+        if per_lane is None:
             result = await self.session.execute(
                 select(*_QUEUED_COLUMNS)
                 .where(*where)
@@ -212,16 +214,16 @@ class Outbox:
         # read for the rows it picks (a wave's pending rows carry megabytes of them).
         firsts = select(Delivery.id, Delivery.priority, place).where(*where).subquery()
         picked = (
-            select(firsts.c.id)
-            .where(firsts.c.place == 1)
-            .order_by(firsts.c.priority, firsts.c.id)
+            select(firsts.c.id, firsts.c.priority, firsts.c.place)
+            .where(firsts.c.place <= per_lane)
+            .order_by(firsts.c.priority, firsts.c.place, firsts.c.id)
             .limit(limit)
             .subquery()
         )
         result = await self.session.execute(
             select(*_QUEUED_COLUMNS)
             .join(picked, picked.c.id == Delivery.id)
-            .order_by(Delivery.priority, Delivery.id)
+            .order_by(picked.c.priority, picked.c.place, picked.c.id)
         )
         return await self._after_replies([_queued(row) for row in result.all()])
 

@@ -109,7 +109,7 @@ async def test_sends_raw_token_and_documented_query() -> None:
     request = recorder.requests[0]
     assert request.headers["Authorization"] == TOKEN
     assert request.url.path == "/v1/workspaces/123/backups/456/snapshots"
-    assert dict(request.url.params) == {
+    params = {
         "take": "50",
         "skip": "100",
         "failed": "true",
@@ -117,6 +117,11 @@ async def test_sends_raw_token_and_documented_query() -> None:
         "sortOrder": "desc",
         "sortBy": "startTime",
     }
+    assert dict(request.url.params) == params
+    # The client builds the query itself (one parse of the URL): byte for byte what httpx's
+    # own `params=` would send.
+    expected = httpx.Request("GET", BASE + "/workspaces/123/backups/456/snapshots", params=params)
+    assert str(request.url) == str(expected.url)
 
 
 async def test_create_snapshot_sends_documented_body() -> None:

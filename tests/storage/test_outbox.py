@@ -34,9 +34,9 @@ async def owe(db: Database, *entries: OutboxEntry) -> dict[LedgerKey, str]:
     return {key: state.status for key, state in states.items()}
 
 
-async def next_rows(db: Database, *, per_channel: bool = True, limit: int = 100) -> list[LedgerKey]:
+async def next_rows(db: Database, *, per_lane: int | None = 1, limit: int = 100) -> list[LedgerKey]:
     async with db.session() as session:
-        rows = await Outbox(session).next_rows(limit, per_channel=per_channel)
+        rows = await Outbox(session).next_rows(limit, per_lane=per_lane)
     return [row.key for row in rows]
 
 
@@ -82,9 +82,31 @@ async def test_rows_go_by_priority_then_age_and_one_per_channel(db: Database) ->
     await owe(db, reply)
     # C1's reply (priority 0) goes before its older note; C3's second alert waits for its first.
     assert await next_rows(db) == [first_alert.key, reply.key, edit.key]
-    everything = await next_rows(db, per_channel=False)
+    everything = await next_rows(db, per_lane=None)
     assert everything == [first_alert.key, second_alert.key, reply.key, note.key, edit.key]
     assert await next_rows(db, limit=2) == [first_alert.key, reply.key]
+
+
+async def test_a_read_can_take_each_lanes_next_rows_every_lanes_first_rows_first(
+    db: Database,
+) -> None:
+    """The sender reads a lane's next rows with its first, so a channel's next message goes
+    when its pace allows, not a read later; a read's limit takes every lane's first row before
+    any lane's second (one busy channel does not crowd the others out)."""
+    c1 = [entry("C1", n) for n in (1, 2, 3)]
+    c2 = [entry("C2", n) for n in (4, 5)]
+    note = entry("C2", 6, "note:30", priority=1)
+    await owe(db, *c1, *c2, note)
+    assert await next_rows(db, per_lane=2) == [c1[0].key, c2[0].key, c1[1].key, c2[1].key]
+    assert await next_rows(db, per_lane=3) == [
+        c1[0].key,
+        c2[0].key,
+        c1[1].key,
+        c2[1].key,
+        c1[2].key,
+        note.key,
+    ]
+    assert await next_rows(db, per_lane=3, limit=2) == [c1[0].key, c2[0].key]
 
 
 async def test_a_newer_edit_of_the_same_message_supersedes_the_older(db: Database) -> None:
@@ -256,7 +278,7 @@ async def test_a_delay_moves_only_its_own_row_and_errors_are_kept_short(db: Data
     await owe(db, late, other)
     async with db.session() as session:
         await Outbox(session).delay(late.key, delay=60)
-    assert await next_rows(db, per_channel=False) == [other.key]
+    assert await next_rows(db, per_lane=None) == [other.key]
     await claim_all(db)
     long_error = "x" * 100
     async with db.session() as session:
@@ -299,7 +321,7 @@ async def test_a_deleted_alert_is_given_up_by_its_channel_and_ts_only(db: Databa
     ]
     async with db.session() as session:
         await Outbox(session).claim(
-            [r.id for r in await Outbox(session).next_rows(10, per_channel=False)], owner=ME
+            [r.id for r in await Outbox(session).next_rows(10, per_lane=None)], owner=ME
         )
         await DeliveryLedger(session).mark_sent_many(marks)
     async with db.session() as session:

@@ -168,8 +168,14 @@ class Notifier:
 
     # Sending (the senders, `bot.slack.delivery.senders`)
 
-    async def send(self, row: QueuedRow, *, recover: bool = False) -> Sent:
-        """Sends a row the caller claimed (`recover`: a stale claim it adopted)."""
+    async def send(
+        self, row: QueuedRow, *, recover: bool = False, answered: Callable[[], None] | None = None
+    ) -> Sent:
+        """Sends a row the caller claimed (`recover`: a stale claim it adopted).
+
+        `answered` is called once Slack accepted the post or edit, before its "sent" mark is
+        written: what comes next in the channel may go from then on.
+        """
         key = DeliveryKey(row.team_id, row.channel_id, row.snapshot_id, row.kind)
         call = json.loads(row.payload)
         client = await self._slack.for_team(row.team_id)
@@ -180,13 +186,13 @@ class Notifier:
                 )
                 return Sent(done.result, done.retry_after)
             if "ts" in call:
-                return await self._edit(client, row, key, call)
+                return await self._edit(client, row, key, call, answered)
             attempt = Attempt(key, _message(call), call.get("thread_ts"), bool(call.get("b")))
             if recover:
                 since = row.claimed_at
                 result = await self._settle(client, attempt, since, self._deadline(), again=True)
                 return Sent(result)
-            sent = await self._post(client, attempt, self._deadline())
+            sent = await self._post(client, attempt, self._deadline(), answered)
             if sent.result.outcome == Outcome.UNKNOWN:
                 return Sent(await self._settle_now(client, attempt, row.claimed_at))
             return sent
@@ -199,7 +205,12 @@ class Notifier:
         )
 
     async def _edit(
-        self, client: AsyncWebClient, row: QueuedRow, key: DeliveryKey, call: dict[str, Any]
+        self,
+        client: AsyncWebClient,
+        row: QueuedRow,
+        key: DeliveryKey,
+        call: dict[str, Any],
+        answered: Callable[[], None] | None = None,
     ) -> Sent:
         """`chat.update`: idempotent, so an unknown outcome is simply retried later."""
         ts = str(call["ts"])
@@ -218,6 +229,8 @@ class Notifier:
         except Exception as exc:
             log.warning("edit %s got no answer (%s)", key.label, type(exc).__name__)
             return Sent(await self.refusals.retry(key, type(exc).__name__, count=False))
+        if answered is not None:
+            answered()
         await self._mark_sent(key, ts)
         return Sent(DeliveryResult(Outcome.SENT, ts=ts))
 
@@ -270,7 +283,13 @@ class Notifier:
             return await self._settle_now(client, attempt, since)
         return sent.result
 
-    async def _post(self, client: AsyncWebClient, attempt: Attempt, deadline: float) -> Sent:
+    async def _post(
+        self,
+        client: AsyncWebClient,
+        attempt: Attempt,
+        deadline: float,
+        answered: Callable[[], None] | None = None,
+    ) -> Sent:
         key = attempt.key
         try:
             async with asyncio.timeout_at(deadline):
@@ -288,6 +307,8 @@ class Notifier:
             log.warning("posting %s got no answer (%s)", key.label, type(exc).__name__)
             return Sent(DeliveryResult(Outcome.UNKNOWN, error=type(exc).__name__))
         ts = str(response.get("ts"))
+        if answered is not None:
+            answered()
         await self._mark_sent(key, ts)
         self._count(key.kind)
         return Sent(DeliveryResult(Outcome.SENT, ts=ts))

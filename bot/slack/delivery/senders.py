@@ -70,6 +70,11 @@ REREAD_AT_MOST = 1.0
 """Longest a round reuses rows read earlier: what was owed meanwhile waits at most this long
 to be seen (a channel's own pace is one post a second)."""
 
+LANE_DEPTH = 3
+"""Rows a read takes of each lane (`Outbox.next_rows`): a reused read still holds a channel's
+next post when its pace allows it (a read is reused for up to `REREAD_AT_MOST`, one post's
+wait at the channel's finest pace), instead of that post waiting for the next read."""
+
 
 @dataclass
 class _Round:
@@ -127,7 +132,8 @@ class OutboxSender:
         self._metrics = metrics
         self._clock = clock
         self._teams: set[str] = set()
-        self._in_flight: set[tuple[str, str, bool]] = set()
+        self._in_flight: dict[tuple[str, str, bool], int] = {}
+        """Each lane's row being sent, until Slack answered it (`_release`)."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._next = {"teams": 0.0, "stale": 0.0, "depth": 0.0}
         self._quiet_until = (0.0, -1)
@@ -154,15 +160,18 @@ class OutboxSender:
         picked = self._pick(queued)
         taken = {r.id for r in picked.rows}
         self._read.rows = [r for r in queued if r.id not in taken]
-        claimed = await self._batcher.run(lambda s: self._claim(s, picked.rows))
-        for row in picked.rows:
-            if row.id in claimed:
-                self._start(row, recover=False)
-        if not picked.rows and picked.held_back and len(queued) < self._batch:
+        if picked.rows:
+            claimed = await self._batcher.run(lambda s: self._claim(s, picked.rows))
+            for row in picked.rows:
+                if row.id in claimed:
+                    self._start(row, recover=False)
+        elif picked.held_back and len(queued) < self._batch:
             # Every queued lane waits for its bucket: nothing can go before the soonest one
             # refills, unless something new is owed meanwhile (then the next round looks).
             self._quiet_until = (now + min(picked.soonest, QUIET_AT_MOST), owed)
-        return len(queued) >= self._batch and picked.held_back == 0
+        # A full read may have left lanes out: look again at once, unless this round sent
+        # nothing (its lanes are in flight, or their next rows wait behind them).
+        return bool(picked.rows) and len(queued) >= self._batch and picked.held_back == 0
 
     async def _queued(self, now: float) -> list[QueuedRow]:
         """The rows a round picks from: read again, or the unsent rows of an earlier read
@@ -173,7 +182,7 @@ class OutboxSender:
             return read.rows
         teams = frozenset(self._teams)
         async with self._db.reading() as session:
-            rows = await Outbox(session).next_rows(self._batch, teams, per_channel=True)
+            rows = await Outbox(session).next_rows(self._batch, teams, per_lane=LANE_DEPTH)
         self._read = _Read(rows, teams, at=now, took=time.monotonic() - now)
         return rows
 
@@ -211,7 +220,7 @@ class OutboxSender:
         return claimed
 
     def _start(self, row: QueuedRow, *, recover: bool) -> None:
-        self._in_flight.add(_lane(row))
+        self._in_flight[_lane(row)] = row.id
         task = asyncio.create_task(self._send(row, recover=recover), name=f"send:{row.id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -219,7 +228,9 @@ class OutboxSender:
     async def _send(self, row: QueuedRow, *, recover: bool) -> None:
         try:
             async with self._slots:
-                sent = await self._notifier.send(row, recover=recover)
+                sent = await self._notifier.send(
+                    row, recover=recover, answered=lambda: self._release(row)
+                )
             if sent.retry_after is not None:
                 method = UPDATE if row.target is not None else POST
                 self.pace.hold(row.team_id, method, row.channel_id, sent.retry_after)
@@ -233,7 +244,15 @@ class OutboxSender:
         except Exception:
             log.exception("sending outbox row %s failed; it is recovered once stale", row.id)
         finally:
-            self._in_flight.discard(_lane(row))
+            self._release(row)
+
+    def _release(self, row: QueuedRow) -> None:
+        """The row's lane is free for its next row: Slack answered it (its "sent" mark need
+        not be written first, the post is there), or its send is over. A lane freed early
+        may be another row's by the time the send is over: only the row's own hold is let go."""
+        lane = _lane(row)
+        if self._in_flight.get(lane) == row.id:
+            del self._in_flight[lane]
 
     # Leases, recovery, metrics
 
