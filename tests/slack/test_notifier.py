@@ -3,6 +3,9 @@ fake Slack: owed once, posted once, unknown outcomes read back, refusals applied
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import pytest
 from sqlalchemy import update
 
 from bot.slack.delivery.keys import DeliveryKey
@@ -13,7 +16,7 @@ from bot.slack.messages import Message
 from storage.models import Delivery, DeliveryStatus
 from storage.repositories import BindingRepository, DeliveryLedger
 from storage.repositories._sql import db_now
-from storage.repositories.outbox import Outbox
+from storage.repositories.outbox import Outbox, OutboxEntry
 from tests.constants import CHANNEL, TEAM
 from tests.services.kit import STALE_AFTER, Kit
 
@@ -251,3 +254,29 @@ async def test_a_rate_limited_recovery_keeps_its_claim_and_never_posts_blindly(k
     assert posts(kit) == ["posted before the crash"]
     assert kit.slack.calls_to("conversations.history")[-1].args["limit"] == 15
     await sender.close()
+
+
+async def test_a_message_owed_to_many_channels_is_one_string_in_memory(
+    kit: Kit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wave owes one alert to every listening channel at once (25,000 rows in the alert
+    benchmark): each row's payload is the same string, not a copy a channel; a reply in a
+    thread of its own says where it goes, so it has its own."""
+    owed: list[OutboxEntry] = []
+    enqueue = Outbox.enqueue_many
+
+    async def recording(self: Outbox, entries: Sequence[OutboxEntry], *, owner: str):  # type: ignore[no-untyped-def]
+        owed.extend(entries)
+        return await enqueue(self, entries, owner=owner)
+
+    monkeypatch.setattr(Outbox, "enqueue_many", recording)
+    alert = Message(text="backup failed")
+    for n in range(3):
+        await kit.notifier.deliver(DeliveryKey(TEAM, f"C{n}", 7002, "alert"), alert)
+        await kit.notifier.deliver(
+            DeliveryKey(TEAM, f"C{n}", 7003, "thread_reply"), alert, thread_ts=f"{n}.1"
+        )
+    alerts = [e.payload for e in owed if e.key[3] == "alert"]
+    replies = [e.payload for e in owed if e.key[3] == "thread_reply"]
+    assert len(alerts) == 3 and len({id(p) for p in alerts}) == 1
+    assert len({p for p in replies}) == 3
