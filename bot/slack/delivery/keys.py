@@ -99,6 +99,8 @@ class Attempt:
     message: Message
     thread_ts: str | None
     broadcast: bool
+    row_id: int | None = None
+    """The outbox row a sender claimed for it, if any (its sent mark finds the row by id)."""
 
     def kwargs(self) -> dict[str, Any]:
         extra: dict[str, Any] = {"channel": self.key.channel_id, "metadata": self.key.metadata()}

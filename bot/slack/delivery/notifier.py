@@ -188,7 +188,9 @@ class Notifier:
                 return Sent(done.result, done.retry_after)
             if "ts" in call:
                 return await self._edit(client, row, key, call, answered)
-            attempt = Attempt(key, _message(call), call.get("thread_ts"), bool(call.get("b")))
+            attempt = Attempt(
+                key, _message(call), call.get("thread_ts"), bool(call.get("b")), row.id
+            )
             if recover:
                 since = row.claimed_at
                 result = await self._settle(client, attempt, since, self._deadline(), again=True)
@@ -232,15 +234,16 @@ class Notifier:
             return Sent(await self.refusals.retry(key, type(exc).__name__, count=False))
         if answered is not None:
             answered()
-        await self._mark_sent(key, ts)
+        await self._mark_sent(key, ts, row.id)
         return Sent(DeliveryResult(Outcome.SENT, ts=ts))
 
     def _deadline(self) -> float:
         """When the attempt on a claim committed just now must be over (see module doc)."""
         return asyncio.get_running_loop().time() + self._send_timeout
 
-    async def _mark_sent(self, key: DeliveryKey, ts: str | None) -> None:
-        await self._sending.run_bulk(self._marks, SentMark(key.ledger_key, ts, self._clock()))
+    async def _mark_sent(self, key: DeliveryKey, ts: str | None, row_id: int | None = None) -> None:
+        mark = SentMark(key.ledger_key, ts, self._clock(), row_id)
+        await self._sending.run_bulk(self._marks, mark)
 
     async def _renew(self, key: DeliveryKey) -> bool:
         return await self._sending.run(
@@ -276,7 +279,7 @@ class Notifier:
             return await self._readback.keep_claim(key, exc, original=since if again else None)
         if found is not None:
             log.info("delivery %s was already in Slack (ts %s); recorded it", key.label, found)
-            await self._mark_sent(key, found)
+            await self._mark_sent(key, found, attempt.row_id)
             return DeliveryResult(Outcome.ALREADY_SENT, ts=found)
         log.info("delivery %s was not in Slack; posting it now", key.label)
         sent = await self._post(client, attempt, deadline)
@@ -310,7 +313,7 @@ class Notifier:
         ts = str(response.get("ts"))
         if answered is not None:
             answered()
-        await self._mark_sent(key, ts)
+        await self._mark_sent(key, ts, attempt.row_id)
         self._count(key.kind)
         return Sent(DeliveryResult(Outcome.SENT, ts=ts))
 
