@@ -26,6 +26,9 @@ async def test_a_vanished_snapshot_ends_its_watch_with_a_note_and_a_final_card(
     stack: Stack,
 ) -> None:
     await connect(stack)
+    # Simulated time all but stands still, so the run cannot end on its own while its card
+    # waits for the channel's turn (the "connected" note just spent it): it must vanish here.
+    stack.sim.state.set_speed(0.001)
     run, card = await start_snapshot(stack)
     del stack.sim.state.snapshots[run.id]  # Skyvia answers 404 for it from now on
 
