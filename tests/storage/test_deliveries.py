@@ -62,6 +62,23 @@ async def test_claim_then_mark_sent_records_the_message(db: Database) -> None:
     assert await _claim(db, "B") is False
 
 
+async def test_a_mark_by_row_id_records_that_row_beside_marks_by_key(db: Database) -> None:
+    """A sender knows the id of the row it claimed and marks it by id (see `_MARK_SENT_BY_ID`);
+    marks by key and by id go in one call, each to its own row only."""
+    by_id: LedgerKey = ("T1", "C1", 7003, DeliveryKind.ALERT)
+    untouched: LedgerKey = ("T1", "C2", 7003, DeliveryKind.ALERT)
+    await _claim_all(db, "A", [KEY, by_id, untouched])
+    row_id = (await _rows(db, [by_id]))[by_id].id
+    async with db.session() as session:
+        await DeliveryLedger(session).mark_sent_many(
+            [SentMark(KEY, "1.1", NOW), SentMark(by_id, "2.2", NOW, row_id)]
+        )
+    rows = await _rows(db, [KEY, by_id, untouched])
+    assert (rows[KEY].status, rows[KEY].message_ts) == (DeliveryStatus.SENT, "1.1")
+    assert (rows[by_id].status, rows[by_id].message_ts) == (DeliveryStatus.SENT, "2.2")
+    assert (rows[untouched].status, rows[untouched].message_ts) == (DeliveryStatus.CLAIMED, None)
+
+
 async def test_concurrent_claims_from_two_replicas_have_exactly_one_winner(
     db: Database, replica: Database
 ) -> None:
