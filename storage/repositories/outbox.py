@@ -173,11 +173,14 @@ class Outbox:
 
         An edit with a newer pending edit of the same message is left out: only the newest is
         sent (coalescing). `per_lane`: only the first `per_lane` rows of each channel's posts
-        and of its edits, every lane's first rows before any lane's next (the senders keep a
-        channel's posts in order by sending one at a time; an edit changes a message already
-        there, so it need not wait behind the channel's posts, except its run's reply: a run's
-        reply goes before its card's final state). A lane's next rows let a sender that reuses
-        a read send a channel's next post as soon as its pace allows, not a read later.
+        and of its edits, every lane's first row before any lane's second, whatever their
+        priorities (a lane's next rows never crowd another lane's first out of `limit`: with
+        priority first, a wave's queued replies kept their channels' header edits out of the
+        read and the episodes section took a third longer). The senders keep a channel's
+        posts in order by sending one at a time; an edit changes a message already there, so
+        it need not wait behind the channel's posts, except its run's reply: a run's reply goes
+        before its card's final state. A lane's next rows let a sender that reuses a read send
+        a channel's next post as soon as its pace allows, not a read later.
         """
         newer = aliased(Delivery)
         where = [
@@ -216,14 +219,14 @@ class Outbox:
         picked = (
             select(firsts.c.id, firsts.c.priority, firsts.c.place)
             .where(firsts.c.place <= per_lane)
-            .order_by(firsts.c.priority, firsts.c.place, firsts.c.id)
+            .order_by(firsts.c.place, firsts.c.priority, firsts.c.id)
             .limit(limit)
             .subquery()
         )
         result = await self.session.execute(
             select(*_QUEUED_COLUMNS)
             .join(picked, picked.c.id == Delivery.id)
-            .order_by(picked.c.priority, picked.c.place, picked.c.id)
+            .order_by(picked.c.place, picked.c.priority, picked.c.id)
         )
         return await self._after_replies([_queued(row) for row in result.all()])
 

@@ -109,6 +109,18 @@ async def test_a_read_can_take_each_lanes_next_rows_every_lanes_first_rows_first
     assert await next_rows(db, per_lane=3, limit=2) == [c1[0].key, c2[0].key]
 
 
+async def test_a_lanes_next_rows_never_crowd_out_another_lanes_first(db: Database) -> None:
+    """Edits (the least urgent) still get their first rows into a full read while posts are
+    queued deeper: a wave of episode replies, each with its alert's header edit, had its edits
+    wait until the replies drained (the episodes section took a third longer)."""
+    replies = [entry(c, n, "thread_reply") for c in ("C1", "C2") for n in (1, 2, 3)]
+    edits = [entry(c, 9, "episode_header:2", priority=2, target=f"{c}/1.1") for c in ("C1", "C2")]
+    await owe(db, *replies, *edits)
+    first = [replies[0].key, replies[3].key, edits[0].key, edits[1].key]
+    assert await next_rows(db, per_lane=3, limit=4) == first
+    assert (await next_rows(db, per_lane=3, limit=6))[4:] == [replies[1].key, replies[4].key]
+
+
 async def test_a_newer_edit_of_the_same_message_supersedes_the_older(db: Database) -> None:
     running = entry("C1", 1, "card:Running", priority=2, target="C1/1.1")
     done = entry("C1", 1, "card:Succeeded", priority=2, target="C1/1.1")
