@@ -172,15 +172,12 @@ class Outbox:
         """Pending rows that may be sent now, most urgent and oldest first (of `teams` if given).
 
         An edit with a newer pending edit of the same message is left out: only the newest is
-        sent (coalescing). `per_lane`: only the first `per_lane` rows of each channel's posts
-        and of its edits, every lane's first row before any lane's second, whatever their
-        priorities (a lane's next rows never crowd another lane's first out of `limit`: with
-        priority first, a wave's queued replies kept their channels' header edits out of the
-        read and the episodes section took a third longer). The senders keep a channel's
-        posts in order by sending one at a time; an edit changes a message already there, so
-        it need not wait behind the channel's posts, except its run's reply: a run's reply goes
-        before its card's final state. A lane's next rows let a sender that reuses a read send
-        a channel's next post as soon as its pace allows, not a read later.
+        sent (coalescing). `per_lane`: the first `per_lane` rows of each channel's posts and of
+        its edits (a lane; a run's card edit still waits for its reply), every lane's first row
+        before any lane's second whatever their priorities: priority first let a wave's replies
+        crowd their header edits out of `limit` (the episodes section took a third longer). A
+        lane's next rows let a sender reusing a read send a channel's next post when its pace
+        allows, not a read later.
         """
         newer = aliased(Delivery)
         where = [
